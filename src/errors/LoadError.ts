@@ -1,0 +1,21 @@
+import { CorralError } from './CorralError.ts';
+
+export type LoadErrorCode =
+  | 'unreadable' // the path could not be read
+  | 'not-wasm' // no `\0asm` magic
+  | 'truncated' // a section runs past the end of the bytes
+  | 'core-module' // a core module, not a component
+  | 'unsupported-version' // a component binary version/layer this runtime does not know
+  | 'invalid-component' // the toolchain rejected the component
+  | 'import-not-provided' // the component imports something the embedder did not supply
+  | 'memory-over-cap' // initial linear memory already larger than the memory cap
+  | 'instrumentation-failed'; // the fuel/memory instrumentation could not rewrite a core module
+
+/** A component that cannot be loaded. Nothing was started; the runtime keeps serving. */
+export class LoadError extends CorralError<LoadErrorCode> {
+  override readonly name = 'LoadError';
+
+  constructor(code: LoadErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super(code, message, details, cause);
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * corral's public API. Everything else under src/ is internal and may change.
+ */
+export { Runtime, type RuntimeOptions, type LoadOptions } from './runtime/Runtime.ts';
+export { Component, type CallOptions, type CallOutcome, type CallSuccess, type CallFailure, type Limits } from './runtime/Component.ts';
+export type { HostFunction, HostImports } from './runtime/hostBridge.ts';
+export type { PoolOptions, PoolStats } from './runtime/InstancePool.ts';
+export { RuntimeSignal, type InvocationContext } from './signals/RuntimeSignal.ts';
+export { OutOfFuel, type OutOfFuelData } from './signals/OutOfFuel.ts';
+export { ExecutionTimeout, type ExecutionTimeoutData } from './signals/ExecutionTimeout.ts';
+export { MemoryLimitExceeded, type MemoryLimitExceededData } from './signals/MemoryLimitExceeded.ts';
+export { Trap, TRAP_CODES, type TrapCode, type TrapData, type HostErrorData } from './signals/Trap.ts';
+export { signalFromData, SIGNAL_PRIORITY, type Signal, type SignalData, type SignalName } from './signals/signalFromData.ts';
+export { CorralError } from './errors/CorralError.ts';
+export { LoadError, type LoadErrorCode } from './errors/LoadError.ts';
+export { CorralRuntimeError, type RuntimeErrorCode } from './errors/RuntimeError.ts';
+export * from './limits/defaults.ts';

@@ -1,0 +1,66 @@
+/**
+ * Every default limit of the runtime, in one place. Each says what happens when it trips.
+ * The README's "Limits" table is generated from the same numbers; change them here only.
+ */
+
+/**
+ * Fuel per invocation. Fuel is charged at every function entry and loop iteration by the number of
+ * instructions the block holds, so it measures work, not time. When it runs out the call ends with
+ * `OutOfFuel { fuelLimit, fuelUsed }` and the instance is discarded.
+ */
+export const DEFAULT_FUEL = 50_000_000;
+
+/**
+ * Wall-clock deadline per invocation, in milliseconds, counted from the moment the guest starts
+ * (queueing before that is not counted). Checked cooperatively each time a fuel slice runs out;
+ * time spent in host calls counts. When it trips the call ends with `ExecutionTimeout` and the
+ * worker thread lives on.
+ */
+export const DEFAULT_TIMEOUT_MS = 250;
+
+/**
+ * Grace after the deadline before the backstop terminates the worker thread (for a guest that does
+ * not come back, e.g. stuck in a host call). The call still ends with `ExecutionTimeout`, with
+ * `terminated: true`; a replacement worker is started.
+ */
+export const DEFAULT_GRACE_MS = 250;
+
+/**
+ * Cap on each linear memory of a component, in bytes. `memory.grow` beyond it returns -1 inside
+ * the guest; if the guest then traps, the signal is `MemoryLimitExceeded`. A component whose initial
+ * memory is already larger is refused at load.
+ */
+export const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Fuel handed to a running guest at a time. Smaller slices check the deadline more often (one slice
+ * of a tight loop runs for roughly 10–30 µs here); larger ones cost fewer host round trips.
+ */
+export const FUEL_SLICE = 20_000;
+
+/** Instance pool defaults (per component); see `PoolOptions`. */
+export const DEFAULT_POOL = {
+  /** Warm instances each worker keeps of a component once it has run there. */
+  minIdle: 1,
+  /** Calls of one component in flight at once; further callers wait for a checkout. */
+  maxInstances: 64,
+  /** An instance is recycled after this many calls, so guest-side leaks cannot build up. */
+  maxUses: 10_000,
+  /** Idle instances older than this are reaped (and refilled to `minIdle` with fresh ones). */
+  maxIdleMs: 60_000,
+  /** How long a caller waits for a checkout before `CheckoutTimeout`. */
+  checkoutTimeoutMs: 5_000,
+} as const;
+
+/**
+ * Bytes of the shared buffer that carries one host call's arguments and result between a worker
+ * and the main thread. A call whose serialised arguments or result do not fit ends in a `Trap`
+ * with code `host-error`.
+ */
+export const DEFAULT_HOST_CALL_BUFFER_BYTES = 1024 * 1024;
+
+/** How long `close()` waits for in-flight calls before it terminates the workers. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+
+/** Wasm page size, fixed by the spec. */
+export const WASM_PAGE_BYTES = 65_536;

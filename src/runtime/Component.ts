@@ -1,0 +1,128 @@
+import { CorralRuntimeError } from '../errors/RuntimeError.ts';
+import type { Signal } from '../signals/signalFromData.ts';
+import type { HostImports } from './hostBridge.ts';
+import type { InstancePool, PoolStats } from './InstancePool.ts';
+import type { ArtifactMeta } from './prepareArtifact.ts';
+import type { ExportSignature } from './transpileComponent.ts';
+
+/** Limits of one invocation. Defaults in src/limits/defaults.ts. */
+export interface Limits {
+  /** Fuel budget per invocation. */
+  fuel: number;
+  /** Wall-clock deadline per invocation, ms from the guest's start. */
+  timeoutMs: number;
+  /** Cap on each linear memory, bytes. Fixed per component (instances are built with it). */
+  memoryBytes: number;
+}
+
+/** Per-call overrides of the component's limits. */
+export type CallOptions = Partial<Pick<Limits, 'fuel' | 'timeoutMs'>>;
+
+export interface CallSuccess {
+  ok: true;
+  value: unknown;
+  fuelUsed: number;
+  durationMs: number;
+  invocationId: string;
+}
+
+export interface CallFailure {
+  ok: false;
+  signal: Signal;
+  durationMs: number;
+  invocationId: string;
+}
+
+export type CallOutcome = CallSuccess | CallFailure;
+
+/** A resolved export: where it lives in the glue's export object, and its signature when known. */
+export interface ResolvedExport {
+  name: string;
+  path: string[];
+  signature: ExportSignature | undefined;
+}
+
+/** What the runtime does for a component; implemented by `Runtime`, kept off the public surface. */
+export interface ComponentHost {
+  invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions): Promise<CallOutcome>;
+}
+
+/**
+ * A loaded component: call its exports under limits. Instances are built lazily in the workers.
+ *
+ * @example
+ * const adder = await runtime.load('add.wasm', { limits: { fuel: 1_000_000 } });
+ * const { value, fuelUsed } = await adder.call('add', [1, 2]); // 3
+ */
+export class Component {
+  /** Export names as the glue spells them (camelCase), with `function` or `instance`. */
+  readonly exports: readonly [string, 'function' | 'instance'][];
+  private readonly resolved = new Map<string, ResolvedExport>();
+
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    readonly limits: Readonly<Limits>,
+    readonly imports: HostImports,
+    readonly meta: ArtifactMeta,
+    readonly artifactDir: string,
+    /** True when the prepared artifact was read from the on-disk cache. */
+    readonly fromCache: boolean,
+    readonly pool: InstancePool,
+    private readonly host: ComponentHost,
+  ) {
+    this.exports = meta.exports;
+  }
+
+  /** Calls an export; resolves with its value, rejects with a `Signal` (or a `CorralRuntimeError`). */
+  async call(exportName: string, args: unknown[] = [], options: CallOptions = {}): Promise<CallSuccess> {
+    const outcome = await this.invoke(exportName, args, options);
+    if (!outcome.ok) throw outcome.signal;
+    return outcome;
+  }
+
+  /** Like `call`, but a signal is a value (`ok: false`) instead of a rejection. */
+  invoke(exportName: string, args: unknown[] = [], options: CallOptions = {}): Promise<CallOutcome> {
+    const target = this.resolveExport(exportName);
+    if (target.signature && args.length !== target.signature.params.length) {
+      const expected = target.signature.params.map((p) => `${p.name}: ${p.type}`).join(', ');
+      return Promise.reject(
+        new CorralRuntimeError('invalid-arguments', `${this.name}.${target.name} takes ${target.signature.params.length} argument(s) (${expected}), got ${args.length}`, {
+          component: this.name,
+          export: target.name,
+        }),
+      );
+    }
+    return this.host.invoke(this, target, args, options);
+  }
+
+  stats(): PoolStats {
+    return this.pool.stats();
+  }
+
+  /**
+   * Finds an export by the name a user is likely to type: `call-slow` (WIT), `callSlow` (JS), or
+   * `iface.fn` / `iface#fn` for a function of an exported interface.
+   */
+  resolveExport(exportName: string): ResolvedExport {
+    let resolved = this.resolved.get(exportName);
+    if (resolved) return resolved;
+    const parts = exportName.split(/[.#]/).map(camelCase);
+    const top = this.meta.exports.find(([name]) => name === parts[0] || name === exportName.split(/[.#]/)[0]);
+    const ok = top && (parts.length === 1 ? top[1] === 'function' : parts.length === 2 && top[1] === 'instance');
+    if (!top || !ok) {
+      throw new CorralRuntimeError('unknown-export', `${this.name} has no export \`${exportName}\`; it exports ${this.exports.map(([n]) => n).join(', ')}`, {
+        component: this.name,
+        export: exportName,
+      });
+    }
+    const path = [top[0], ...parts.slice(1)];
+    resolved = { name: exportName, path, signature: parts.length === 1 ? this.meta.signatures[top[0]] : undefined };
+    this.resolved.set(exportName, resolved);
+    return resolved;
+  }
+}
+
+function camelCase(name: string): string {
+  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}

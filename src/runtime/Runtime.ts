@@ -1,0 +1,295 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename } from 'node:path';
+import { Piscina } from 'piscina';
+import { CorralRuntimeError } from '../errors/RuntimeError.ts';
+import { LoadError } from '../errors/LoadError.ts';
+import {
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_FUEL,
+  DEFAULT_GRACE_MS,
+  DEFAULT_HOST_CALL_BUFFER_BYTES,
+  DEFAULT_MEMORY_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  WASM_PAGE_BYTES,
+} from '../limits/defaults.ts';
+import { ExecutionTimeout } from '../signals/ExecutionTimeout.ts';
+import { signalFromData } from '../signals/signalFromData.ts';
+import { Trap } from '../signals/Trap.ts';
+import { Component, type CallOptions, type CallOutcome, type ComponentHost, type Limits, type ResolvedExport } from './Component.ts';
+import { HostBridge, type HostChannel, type HostImports } from './hostBridge.ts';
+import { InstancePool, type PoolOptions } from './InstancePool.ts';
+import { defaultCacheDir, prepareArtifact } from './prepareArtifact.ts';
+import { MAX_WORKER_SLOTS, type CallReply, type CallTask } from './protocol.ts';
+import { validateComponentBytes } from './validateBytes.ts';
+
+export interface RuntimeOptions {
+  /** Worker threads. Default: the machine's available parallelism. At most 64. */
+  threads?: number;
+  /** Where prepared artifacts are cached. Default: `$CORRAL_CACHE_DIR` or `~/.cache/corral`. */
+  cacheDir?: string;
+  /** Grace after a deadline before the worker is terminated. Default 250 ms. */
+  graceMs?: number;
+  /** Size of each host-call buffer, bytes. Default 1 MiB. */
+  hostCallBufferBytes?: number;
+  /** How long `close()` waits for in-flight calls. Default 5 s. */
+  closeTimeoutMs?: number;
+}
+
+export interface LoadOptions {
+  /** Name used in signals and logs. Default: the file name, or `component`. */
+  name?: string;
+  /** Implementations of the component's imports; every import must be provided. */
+  imports?: HostImports;
+  /** Default limits of this component's calls. */
+  limits?: Partial<Limits>;
+  pool?: Partial<PoolOptions>;
+}
+
+interface InFlight {
+  channel: HostChannel;
+  controller: AbortController;
+  timeoutMs: number;
+  /** Set by the backstop when it terminated the worker. */
+  terminated: { elapsedMs: number } | null;
+}
+
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url);
+
+/**
+ * Loads WebAssembly components and runs their exports on worker threads under fuel, deadline and
+ * memory limits. Every call ends with a value or a typed signal; the host never hangs or crashes
+ * because of a guest.
+ *
+ * @example
+ * const runtime = new Runtime({ threads: 2 });
+ * const component = await runtime.load('guest.wasm');
+ * const outcome = await component.invoke('work', [1000], { fuel: 10_000 });
+ * if (!outcome.ok) console.log(outcome.signal.name); // 'OutOfFuel'
+ * await runtime.close();
+ */
+export class Runtime implements ComponentHost {
+  readonly threads: number;
+  private readonly pool: Piscina;
+  private readonly bridge: HostBridge;
+  private readonly cacheDir: string;
+  private readonly graceMs: number;
+  private readonly closeTimeoutMs: number;
+  private readonly components = new Set<Component>();
+  private readonly inflight = new Set<InFlight>();
+  private backstop: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+  private nextId = 0;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.threads = options.threads ?? Math.min(availableParallelism(), MAX_WORKER_SLOTS);
+    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > MAX_WORKER_SLOTS) {
+      throw new RangeError(`threads must be an integer from 1 to ${MAX_WORKER_SLOTS}, got ${options.threads}`);
+    }
+    this.cacheDir = options.cacheDir ?? defaultCacheDir();
+    this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.bridge = new HostBridge(options.hostCallBufferBytes ?? DEFAULT_HOST_CALL_BUFFER_BYTES);
+    this.pool = new Piscina({
+      filename: WORKER_URL.href,
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      idleTimeout: Infinity,
+      concurrentTasksPerWorker: 1,
+      // Workers keep an event loop between tasks, for their idle-instance reaper.
+      atomics: 'async',
+    });
+  }
+
+  /** Validates, prepares (or reads from cache) and registers a component. Nothing runs yet. */
+  async load(source: Uint8Array | string, options: LoadOptions = {}): Promise<Component> {
+    if (this.closing) throw closedError();
+    const label = typeof source === 'string' ? source : (options.name ?? 'component bytes');
+    let bytes: Uint8Array;
+    try {
+      bytes = typeof source === 'string' ? await readFile(source) : source;
+    } catch (cause) {
+      throw new LoadError('unreadable', `cannot read ${label}: ${(cause as Error).message}`, { source: label }, cause);
+    }
+    const name = options.name ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : 'component');
+    const limits = resolveLimits(options.limits ?? {}, name);
+    validateComponentBytes(bytes, label);
+
+    const artifact = await prepareArtifact(bytes, name, label, this.cacheDir);
+    const imports = options.imports ?? {};
+    checkImports(artifact.meta.imports, imports, label);
+    const memoryMaxPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
+    for (const core of artifact.meta.coreModules) {
+      for (const pages of core.facts.definedMemoryPages) {
+        if (pages > memoryMaxPages) {
+          throw new LoadError(
+            'memory-over-cap',
+            `${label} starts with ${pages * WASM_PAGE_BYTES} bytes of linear memory (${core.file}); the cap is ${limits.memoryBytes}`,
+            { source: label, initialBytes: pages * WASM_PAGE_BYTES, limitBytes: limits.memoryBytes },
+          );
+        }
+      }
+    }
+    const id = `${name}#${++this.nextId}`;
+    const component = new Component(id, name, limits, imports, artifact.meta, artifact.dir, artifact.fromCache, new InstancePool(options.pool, name), this);
+    this.components.add(component);
+    return component;
+  }
+
+  async invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions): Promise<CallOutcome> {
+    if (this.closing) throw closedError();
+    const fuel = options.fuel ?? component.limits.fuel;
+    const timeoutMs = options.timeoutMs ?? component.limits.timeoutMs;
+    checkFuel(fuel, 'fuel');
+    checkTimeout(timeoutMs, 'timeoutMs');
+
+    const checkout = component.pool.checkout();
+    if (checkout) await checkout;
+    const channel = this.bridge.acquire(component.imports);
+    const invocationId = randomUUID();
+    const call: InFlight = { channel, controller: new AbortController(), timeoutMs, terminated: null };
+    this.inflight.add(call);
+    this.armBackstop();
+    const { pool, meta } = component;
+    const task: CallTask = {
+      kind: 'call',
+      component: {
+        id: component.id,
+        name: component.name,
+        dir: component.artifactDir,
+        coreFiles: meta.coreModules.map((m) => m.file),
+        imports: meta.imports,
+        memoryMaxPages: Math.floor(component.limits.memoryBytes / WASM_PAGE_BYTES),
+        minIdle: pool.options.minIdle,
+        maxUses: pool.options.maxUses,
+        maxIdleMs: pool.options.maxIdleMs,
+        counters: pool.counterBuffer,
+      },
+      exportPath: target.path,
+      exportName: target.name,
+      args,
+      fuel,
+      timeoutMs,
+      invocationId,
+      channel: channel.buffer,
+    };
+    const context = { component: component.name, exportName: target.name, invocationId };
+    try {
+      const reply = (await this.pool.run(task, { signal: call.controller.signal })) as CallReply;
+      if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, invocationId };
+      return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, invocationId };
+    } catch (error) {
+      if (call.terminated) {
+        const { elapsedMs } = call.terminated;
+        return {
+          ok: false,
+          signal: new ExecutionTimeout({ ...context, timeoutMs, elapsedMs, fuelUsed: null, terminated: true }),
+          durationMs: elapsedMs,
+          invocationId,
+        };
+      }
+      // The worker died under the call (e.g. it ran out of heap): the guest's fault, reported as a trap.
+      const threadId = channel.threadId();
+      if (threadId !== null) for (const c of this.components) c.pool.writeOffWorker(threadId);
+      const message = `worker thread failed: ${(error as Error).message}`;
+      return { ok: false, signal: new Trap({ ...context, code: 'unknown', message }), durationMs: 0, invocationId };
+    } finally {
+      this.inflight.delete(call);
+      this.bridge.release(channel);
+      component.pool.release();
+    }
+  }
+
+  /**
+   * Stops accepting calls, lets in-flight calls finish for up to `closeTimeoutMs`, then terminates
+   * the workers. Leaves no threads, timers or handles behind.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const component of this.components) component.pool.rejectWaiting(closedError());
+    const deadline = Date.now() + this.closeTimeoutMs;
+    while (this.inflight.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const call of this.inflight) call.controller.abort(closedError());
+    await this.pool.destroy();
+    if (this.backstop) clearInterval(this.backstop);
+    this.backstop = null;
+    this.bridge.close();
+    for (const component of this.components) component.pool.writeOffAll();
+  }
+
+  /**
+   * The backstop for guests that do not come back (stuck in a host call, or swallowing the meter's
+   * exception): one sweep over the calls in flight, a few times per grace period. A call whose guest
+   * started more than deadline + grace ago has its worker terminated; piscina starts a new one.
+   */
+  private armBackstop(): void {
+    if (this.backstop) return;
+    const period = Math.max(2, Math.min(50, Math.floor(this.graceMs / 4)));
+    this.backstop = setInterval(() => {
+      if (this.inflight.size === 0) {
+        clearInterval(this.backstop!);
+        this.backstop = null;
+        return;
+      }
+      const now = performance.timeOrigin + performance.now();
+      for (const call of this.inflight) {
+        const startedAt = call.channel.guestStartedAt();
+        if (startedAt === null || call.terminated || now - startedAt < call.timeoutMs + this.graceMs) continue;
+        call.terminated = { elapsedMs: now - startedAt };
+        const threadId = call.channel.threadId();
+        if (threadId !== null) for (const component of this.components) component.pool.writeOffWorker(threadId);
+        call.controller.abort();
+      }
+    }, period);
+    this.backstop.unref();
+  }
+}
+
+function resolveLimits(limits: Partial<Limits>, name: string): Limits {
+  const resolved: Limits = {
+    fuel: limits.fuel ?? DEFAULT_FUEL,
+    timeoutMs: limits.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    memoryBytes: limits.memoryBytes ?? DEFAULT_MEMORY_BYTES,
+  };
+  checkFuel(resolved.fuel, `limits.fuel of ${name}`);
+  checkTimeout(resolved.timeoutMs, `limits.timeoutMs of ${name}`);
+  if (!Number.isSafeInteger(resolved.memoryBytes) || resolved.memoryBytes < WASM_PAGE_BYTES) {
+    throw new RangeError(`limits.memoryBytes of ${name} must be an integer of at least ${WASM_PAGE_BYTES} (one page), got ${resolved.memoryBytes}`);
+  }
+  return resolved;
+}
+
+function checkFuel(fuel: number, what: string): void {
+  if (!Number.isSafeInteger(fuel) || fuel < 1) throw new RangeError(`${what} must be a positive integer, got ${fuel}`);
+}
+
+function checkTimeout(timeoutMs: number, what: string): void {
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`${what} must be a positive number of ms, got ${timeoutMs}`);
+}
+
+function checkImports(needed: Record<string, string[]>, provided: HostImports, source: string): void {
+  for (const [interfaceName, functions] of Object.entries(needed)) {
+    const given = provided[interfaceName];
+    for (const fn of functions) {
+      if (typeof given?.[fn] !== 'function') {
+        const what = given ? `function \`${fn}\` of import \`${interfaceName}\`` : `import \`${interfaceName}\``;
+        throw new LoadError('import-not-provided', `${source} needs ${what}, which is not provided`, {
+          source,
+          import: interfaceName,
+          function: fn,
+        });
+      }
+    }
+  }
+}
+
+function closedError(): CorralRuntimeError {
+  return new CorralRuntimeError('closed', 'the runtime is closed');
+}

@@ -1,0 +1,320 @@
+import binaryen from 'binaryen';
+import { LoadError } from '../errors/LoadError.ts';
+
+/**
+ * Bumped whenever the rewrite below changes what it emits: it is part of the artifact cache key,
+ * so a new corral never runs code instrumented by an old one.
+ */
+export const INSTRUMENTATION_VERSION = 1;
+
+/**
+ * The wasm features V8 on Node ≥ 20 runs by default (plus extended-const, which the worker turns on).
+ * binaryen must not emit anything newer: with `Features.All` it writes imports in the "compact
+ * imports" encoding, which V8 rejects as an unknown import kind.
+ */
+const NODE_WASM_FEATURES =
+  binaryen.Features.MutableGlobals |
+  binaryen.Features.NontrappingFPToInt |
+  binaryen.Features.SIMD128 |
+  binaryen.Features.BulkMemory |
+  binaryen.Features.BulkMemoryOpt |
+  binaryen.Features.SignExt |
+  binaryen.Features.ReferenceTypes |
+  binaryen.Features.Multivalue |
+  binaryen.Features.ExtendedConst |
+  binaryen.Features.ExceptionHandling |
+  binaryen.Features.TailCall |
+  binaryen.Features.Atomics |
+  binaryen.Features.CallIndirectOverlong;
+
+/** Names the instrumented module exports and imports; the worker looks them up by these. */
+export const FUEL_GLOBAL = '__corral_fuel';
+export const MEMORY_MAX_PAGES_GLOBAL = '__corral_mem_max_pages';
+export const MEMORY_DENIED_PAGES_GLOBAL = '__corral_mem_denied_pages';
+export const REFUEL_IMPORT = { module: 'corral', name: 'refuel' } as const;
+
+const REFUEL_FN = '__corral_refuel';
+
+/** The few C API functions of binaryen.js used here that its typings leave out. */
+const capi = binaryen as unknown as {
+  _BinaryenExpressionGetId(expr: number): number;
+  _BinaryenLoopGetBody(loop: number): number;
+  _BinaryenLoopSetBody(loop: number, body: number): void;
+  _BinaryenMemoryGrowGetDelta(grow: number): number;
+  _BinaryenMemoryGrowSetDelta(grow: number, delta: number): void;
+};
+const GROW_GATE_FN = '__corral_grow_gate';
+
+/** What the loader needs to know about a core module without parsing it again. */
+export interface CoreModuleFacts {
+  /** Initial pages of each memory the module defines (imported memories are not counted here). */
+  definedMemoryPages: number[];
+  /** Whether the module can grow memory (and so exports the memory-gate globals). */
+  growsMemory: boolean;
+}
+
+export interface InstrumentedModule {
+  bytes: Uint8Array;
+  facts: CoreModuleFacts;
+}
+
+/**
+ * Rewrites one core module so that it meters itself:
+ *
+ * - **Fuel.** An internal i32 global is charged at every function entry and at the top of every loop
+ *   iteration by the number of instructions of that block (nested loops are charged on their own).
+ *   When it drops below zero the module calls the host's `corral.refuel(current)`, which accounts the
+ *   slice, checks the budget and the deadline, and either returns a new slice or throws. An internal
+ *   global was 4× faster than an imported one on a tight loop; a host call per block is never done.
+ * - **Memory.** Every `memory.grow` first passes its delta through a gate that refuses growth past a
+ *   cap held in an exported global (set per instance, so one artifact serves every cap). A refused
+ *   grow returns -1 inside the guest, exactly as an exhausted allocator would see it, and the pages it
+ *   asked for are left in another global so a trap that follows can be reported as MemoryLimitExceeded.
+ *
+ * Charges depend only on the code, never on time, so the same call reports the same fuel every run.
+ */
+export function instrumentCoreModule(input: Uint8Array, label: string): InstrumentedModule {
+  let module: binaryen.Module;
+  try {
+    module = binaryen.readBinary(input);
+  } catch (cause) {
+    throw new LoadError('instrumentation-failed', `core module ${label} could not be read for instrumentation`, { module: label }, cause);
+  }
+  try {
+    module.setFeatures(NODE_WASM_FEATURES);
+    const facts = rewrite(module, label);
+    if (!module.validate()) {
+      throw new LoadError('instrumentation-failed', `core module ${label} did not validate after instrumentation`, { module: label });
+    }
+    return { bytes: module.emitBinary(), facts };
+  } finally {
+    module.dispose();
+  }
+}
+
+function rewrite(module: binaryen.Module, label: string): CoreModuleFacts {
+  const facts: CoreModuleFacts = { definedMemoryPages: [], growsMemory: false };
+  const memories = listMemories(module, label);
+  for (const memory of memories) if (!memory.imported) facts.definedMemoryPages.push(memory.initial);
+
+  // Collect first, rewrite after: adding functions while iterating would shift the indices.
+  const functions: binaryen.FunctionRef[] = [];
+  for (let i = 0; i < module.getNumFunctions(); i++) {
+    const fn = module.getFunctionByIndex(i);
+    if (binaryen.getFunctionInfo(fn).module === '') functions.push(fn);
+  }
+
+  module.addGlobal(FUEL_GLOBAL, binaryen.i32, true, module.i32.const(0));
+  module.addGlobalExport(FUEL_GLOBAL, FUEL_GLOBAL);
+  module.addFunctionImport(REFUEL_FN, REFUEL_IMPORT.module, REFUEL_IMPORT.name, binaryen.i32, binaryen.i32);
+
+  const grows: binaryen.ExpressionRef[] = [];
+  for (const fn of functions) {
+    const body = binaryen.getFunctionInfo(fn).body;
+    const scan = scanBlocks(body, grows, label);
+    for (const loop of scan.loops) {
+      const loopBody = capi._BinaryenLoopGetBody(loop.ref);
+      capi._BinaryenLoopSetBody(loop.ref, prependCharge(module, loop.cost, loopBody));
+    }
+    (binaryen as unknown as { Function: { setBody(f: number, b: number): void } }).Function.setBody(
+      fn,
+      prependCharge(module, scan.entryCost, body),
+    );
+  }
+
+  if (grows.length > 0) {
+    if (memories.length !== 1) {
+      throw new LoadError('instrumentation-failed', `core module ${label} grows one of ${memories.length} memories; multi-memory is not supported`, {
+        module: label,
+      });
+    }
+    addGrowGate(module);
+    for (const grow of grows) {
+      const delta = capi._BinaryenMemoryGrowGetDelta(grow);
+      capi._BinaryenMemoryGrowSetDelta(grow, module.call(GROW_GATE_FN, [delta], binaryen.i32));
+    }
+    facts.growsMemory = true;
+  }
+  return facts;
+}
+
+interface MemoryFacts {
+  initial: number;
+  imported: boolean;
+}
+
+function listMemories(module: binaryen.Module, label: string): MemoryFacts[] {
+  if (!module.hasMemory()) return [];
+  const info = module.getMemoryInfo();
+  if (info.is64) {
+    throw new LoadError('instrumentation-failed', `core module ${label} uses a 64-bit memory, which is not supported`, { module: label });
+  }
+  // binaryen.js exposes only the first memory; a second one shows up when a grow refers to it.
+  return [{ initial: info.initial, imported: info.module !== '' && info.module !== null }];
+}
+
+/** `fuel -= cost; if (fuel < 0) fuel = refuel(fuel);` then the original block. */
+function prependCharge(module: binaryen.Module, cost: number, body: binaryen.ExpressionRef): binaryen.ExpressionRef {
+  const fuel = () => module.global.get(FUEL_GLOBAL, binaryen.i32);
+  const charge = module.block(null, [
+    module.global.set(FUEL_GLOBAL, module.i32.sub(fuel(), module.i32.const(cost))),
+    module.if(
+      module.i32.lt_s(fuel(), module.i32.const(0)),
+      module.global.set(FUEL_GLOBAL, module.call(REFUEL_FN, [fuel()], binaryen.i32)),
+    ),
+  ]);
+  return module.block(null, [charge, body], binaryen.getExpressionType(body));
+}
+
+/** `gate(delta) = size + delta > max ? (denied = size + delta, 0xffffffff) : delta` in 64-bit arithmetic. */
+function addGrowGate(module: binaryen.Module): void {
+  module.addGlobal(MEMORY_MAX_PAGES_GLOBAL, binaryen.i32, true, module.i32.const(65_536));
+  module.addGlobalExport(MEMORY_MAX_PAGES_GLOBAL, MEMORY_MAX_PAGES_GLOBAL);
+  module.addGlobal(MEMORY_DENIED_PAGES_GLOBAL, binaryen.i64, true, (module.i64.const as unknown as (v: bigint) => number)(0n));
+  module.addGlobalExport(MEMORY_DENIED_PAGES_GLOBAL, MEMORY_DENIED_PAGES_GLOBAL);
+  const delta = () => module.local.get(0, binaryen.i32);
+  const wanted = () => module.i64.add(module.i64.extend_u(module.memory.size()), module.i64.extend_u(delta()));
+  module.addFunction(
+    GROW_GATE_FN,
+    binaryen.i32,
+    binaryen.i32,
+    [],
+    module.if(
+      module.i64.gt_u(wanted(), module.i64.extend_u(module.global.get(MEMORY_MAX_PAGES_GLOBAL, binaryen.i32))),
+      module.block(null, [module.global.set(MEMORY_DENIED_PAGES_GLOBAL, wanted()), module.i32.const(-1)], binaryen.i32),
+      delta(),
+    ),
+  );
+}
+
+interface BlockScan {
+  entryCost: number;
+  loops: { ref: binaryen.ExpressionRef; cost: number }[];
+}
+
+/**
+ * Counts the instructions a function runs on entry (outside loops) and in each loop's body (outside
+ * nested loops), and collects every `memory.grow`. Iterative: guest code nests deeply.
+ */
+function scanBlocks(body: binaryen.ExpressionRef, grows: binaryen.ExpressionRef[], label: string): BlockScan {
+  const scan: BlockScan = { entryCost: 0, loops: [] };
+  const costs = [0]; // cost of the enclosing block: index 0 is the function entry, others are loops
+  const stack: { ref: binaryen.ExpressionRef; owner: number }[] = [{ ref: body, owner: 0 }];
+  while (stack.length > 0) {
+    const { ref, owner } = stack.pop()!;
+    costs[owner]!++;
+    const id = capi._BinaryenExpressionGetId(ref);
+    let childOwner = owner;
+    if (id === binaryen.LoopId) {
+      scan.loops.push({ ref, cost: 0 });
+      costs.push(0);
+      childOwner = costs.length - 1;
+    } else if (id === binaryen.MemoryGrowId) {
+      grows.push(ref);
+    }
+    const getChildren = CHILDREN.get(id);
+    if (!getChildren) {
+      throw new LoadError('instrumentation-failed', `core module ${label} uses an instruction kind (${id}) the fuel meter does not know`, {
+        module: label,
+        expressionId: id,
+      });
+    }
+    getChildren(ref, (child) => {
+      if (child !== 0) stack.push({ ref: child, owner: childOwner });
+    });
+  }
+  scan.entryCost = Math.max(1, costs[0]!);
+  scan.loops.forEach((loop, i) => (loop.cost = Math.max(1, costs[i + 1]!)));
+  return scan;
+}
+
+type ChildVisitor = (ref: binaryen.ExpressionRef, visit: (child: binaryen.ExpressionRef) => void) => void;
+
+/**
+ * How to reach the children of each kind of expression, through binaryen's C API (the generic
+ * `getExpressionInfo` reflects over every getter and was far too slow on a 1.6 MB guest).
+ */
+const CHILDREN: Map<number, ChildVisitor> = (() => {
+  const api = binaryen as unknown as Record<string, (...args: number[]) => number>;
+  const fn = (name: string) => {
+    const f = api[`_Binaryen${name}`];
+    if (typeof f !== 'function') throw new Error(`binaryen has no _Binaryen${name}`);
+    return f;
+  };
+  const fields = (kind: string, ...names: string[]): ChildVisitor => {
+    const getters = names.map((n) => fn(`${kind}Get${n}`));
+    return (ref, visit) => {
+      for (const get of getters) visit(get(ref));
+    };
+  };
+  const list = (kind: string, countName: string, atName: string, ...names: string[]): ChildVisitor => {
+    const first = fields(kind, ...names);
+    const count = fn(`${kind}GetNum${countName}`);
+    const at = fn(`${kind}Get${atName}At`);
+    return (ref, visit) => {
+      first(ref, visit);
+      const n = count(ref);
+      for (let i = 0; i < n; i++) visit(at(ref, i));
+    };
+  };
+  const leaf: ChildVisitor = () => {};
+  const b = binaryen as unknown as Record<string, number>;
+  const entries: [string, ChildVisitor][] = [
+    ['BlockId', list('Block', 'Children', 'Child')],
+    ['IfId', fields('If', 'Condition', 'IfTrue', 'IfFalse')],
+    ['LoopId', fields('Loop', 'Body')],
+    ['BreakId', fields('Break', 'Condition', 'Value')],
+    ['SwitchId', fields('Switch', 'Condition', 'Value')],
+    ['CallId', list('Call', 'Operands', 'Operand')],
+    ['CallIndirectId', list('CallIndirect', 'Operands', 'Operand', 'Target')],
+    ['CallRefId', list('CallRef', 'Operands', 'Operand', 'Target')],
+    ['LocalGetId', leaf],
+    ['LocalSetId', fields('LocalSet', 'Value')],
+    ['GlobalGetId', leaf],
+    ['GlobalSetId', fields('GlobalSet', 'Value')],
+    ['LoadId', fields('Load', 'Ptr')],
+    ['StoreId', fields('Store', 'Ptr', 'Value')],
+    ['ConstId', leaf],
+    ['UnaryId', fields('Unary', 'Value')],
+    ['BinaryId', fields('Binary', 'Left', 'Right')],
+    ['SelectId', fields('Select', 'IfTrue', 'IfFalse', 'Condition')],
+    ['DropId', fields('Drop', 'Value')],
+    ['ReturnId', fields('Return', 'Value')],
+    ['MemorySizeId', leaf],
+    ['MemoryGrowId', fields('MemoryGrow', 'Delta')],
+    ['NopId', leaf],
+    ['UnreachableId', leaf],
+    ['AtomicRMWId', fields('AtomicRMW', 'Ptr', 'Value')],
+    ['AtomicCmpxchgId', fields('AtomicCmpxchg', 'Ptr', 'Expected', 'Replacement')],
+    ['AtomicWaitId', fields('AtomicWait', 'Ptr', 'Expected', 'Timeout')],
+    ['AtomicNotifyId', fields('AtomicNotify', 'Ptr', 'NotifyCount')],
+    ['AtomicFenceId', leaf],
+    ['SIMDExtractId', fields('SIMDExtract', 'Vec')],
+    ['SIMDReplaceId', fields('SIMDReplace', 'Vec', 'Value')],
+    ['SIMDShuffleId', fields('SIMDShuffle', 'Left', 'Right')],
+    ['SIMDTernaryId', fields('SIMDTernary', 'A', 'B', 'C')],
+    ['SIMDShiftId', fields('SIMDShift', 'Vec', 'Shift')],
+    ['SIMDLoadId', fields('SIMDLoad', 'Ptr')],
+    ['SIMDLoadStoreLaneId', fields('SIMDLoadStoreLane', 'Ptr', 'Vec')],
+    ['MemoryInitId', fields('MemoryInit', 'Dest', 'Offset', 'Size')],
+    ['DataDropId', leaf],
+    ['MemoryCopyId', fields('MemoryCopy', 'Dest', 'Source', 'Size')],
+    ['MemoryFillId', fields('MemoryFill', 'Dest', 'Value', 'Size')],
+    ['RefNullId', leaf],
+    ['RefIsNullId', fields('RefIsNull', 'Value')],
+    ['RefFuncId', leaf],
+    ['RefEqId', fields('RefEq', 'Left', 'Right')],
+    ['RefAsId', fields('RefAs', 'Value')],
+    ['TableGetId', fields('TableGet', 'Index')],
+    ['TableSetId', fields('TableSet', 'Index', 'Value')],
+    ['TableSizeId', leaf],
+    ['TableGrowId', fields('TableGrow', 'Value', 'Delta')],
+    ['TryId', list('Try', 'CatchBodies', 'CatchBody', 'Body')],
+    ['ThrowId', list('Throw', 'Operands', 'Operand')],
+    ['RethrowId', leaf],
+    ['TupleMakeId', list('TupleMake', 'Operands', 'Operand')],
+    ['TupleExtractId', fields('TupleExtract', 'Tuple')],
+    ['PopId', leaf],
+  ];
+  return new Map(entries.map(([idName, visitor]) => [b[idName]!, visitor]));
+})();

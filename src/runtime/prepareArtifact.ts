@@ -1,0 +1,85 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { INSTRUMENTATION_VERSION, instrumentCoreModule, type CoreModuleFacts } from './instrument.ts';
+import { GLUE_GENERATOR, transpileComponent, type ExportSignature } from './transpileComponent.ts';
+
+/** Where prepared artifacts live unless `cacheDir` says otherwise: `$CORRAL_CACHE_DIR`, else `~/.cache/corral`. */
+export function defaultCacheDir(): string {
+  return process.env.CORRAL_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'corral');
+}
+
+/** Everything the worker and the loader need, written once per component as `meta.json`. */
+export interface ArtifactMeta {
+  key: string;
+  sha256: string;
+  exports: [string, 'function' | 'instance'][];
+  imports: Record<string, string[]>;
+  signatures: Record<string, ExportSignature>;
+  coreModules: { file: string; facts: CoreModuleFacts }[];
+}
+
+export interface PreparedArtifact {
+  /** Directory holding `glue.mjs`, the instrumented core modules and `meta.json`. */
+  dir: string;
+  meta: ArtifactMeta;
+  /** True when nothing was transpiled or instrumented: the artifact came from disk. */
+  fromCache: boolean;
+}
+
+/**
+ * Transpiles and instruments a component once, then keeps the result on disk keyed by the
+ * component's sha256, the instrumentation version and the glue generator, so the next process start
+ * reads three small files instead of redoing ~1 s of work for a QuickJS guest.
+ * Writes go to a temporary directory renamed into place: a crash leaves no half-written artifact,
+ * and two processes preparing the same component at once both end with a complete one.
+ */
+export async function prepareArtifact(bytes: Uint8Array, name: string, source: string, cacheDir: string): Promise<PreparedArtifact> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const key = `${sha256.slice(0, 32)}-i${INSTRUMENTATION_VERSION}-${GLUE_GENERATOR}`;
+  const dir = join(cacheDir, key);
+
+  const cached = await readMeta(dir, key);
+  if (cached) return { dir, meta: cached, fromCache: true };
+
+  const transpiled = await transpileComponent(bytes, name, source);
+  const coreModules: ArtifactMeta['coreModules'] = [];
+  const files: [string, Uint8Array | string][] = [['glue.mjs', transpiled.glue]];
+  for (const [file, core] of transpiled.coreModules) {
+    const instrumented = instrumentCoreModule(core, `${name}/${file}`);
+    coreModules.push({ file, facts: instrumented.facts });
+    files.push([file, instrumented.bytes]);
+  }
+  const meta: ArtifactMeta = {
+    key,
+    sha256,
+    exports: transpiled.exports,
+    imports: transpiled.imports,
+    signatures: transpiled.signatures,
+    coreModules,
+  };
+  files.push(['meta.json', JSON.stringify(meta, null, 1)]);
+
+  const staging = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await mkdir(staging, { recursive: true });
+  try {
+    for (const [file, content] of files) await writeFile(join(staging, file), content);
+    await rename(staging, dir);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    // Another process renamed its copy into place first: same key, same content, use it.
+    const theirs = await readMeta(dir, key);
+    if (!theirs) throw error;
+  }
+  return { dir, meta, fromCache: false };
+}
+
+async function readMeta(dir: string, key: string): Promise<ArtifactMeta | null> {
+  try {
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as ArtifactMeta;
+    return meta.key === key ? meta : null;
+  } catch {
+    return null; // absent or unreadable: prepare again
+  }
+}

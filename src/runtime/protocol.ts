@@ -1,0 +1,99 @@
+/**
+ * Everything that crosses between the main thread and a worker thread, in one place.
+ * Values are plain data (structured clone); signals travel as `SignalData` and are rebuilt.
+ */
+import type { SignalData } from '../signals/signalFromData.ts';
+
+/** What a worker needs to build instances of one loaded component. Cached by `id` in each worker. */
+export interface ComponentDescriptor {
+  /** Unique per `load()`: two loads of the same bytes with different limits are different components. */
+  id: string;
+  name: string;
+  /** Artifact directory: `glue.mjs`, instrumented core modules. */
+  dir: string;
+  coreFiles: string[];
+  /** Imported interfaces and their functions; every one is provided by the embedder (checked at load). */
+  imports: Record<string, string[]>;
+  memoryMaxPages: number;
+  minIdle: number;
+  maxUses: number;
+  maxIdleMs: number;
+  /** Pool counters shared with the main thread; see `PoolCounters`. */
+  counters: SharedArrayBuffer;
+}
+
+export interface CallTask {
+  kind: 'call';
+  component: ComponentDescriptor;
+  /** `['add']` for a top-level function, `['iface', 'fn']` for a function of an exported interface. */
+  exportPath: string[];
+  exportName: string;
+  args: unknown[];
+  fuel: number;
+  timeoutMs: number;
+  invocationId: string;
+  /** The host-call channel of this invocation (see the layout below); always present. */
+  channel: SharedArrayBuffer;
+}
+
+export type WorkerTask = CallTask;
+
+export type CallReply =
+  | { ok: true; value: unknown; fuelUsed: number; durationMs: number }
+  | { ok: false; signal: SignalData; durationMs: number };
+
+export type WorkerReply = CallReply;
+
+/**
+ * Host-call channel: one SharedArrayBuffer per in-flight invocation. The worker writes a request
+ * (v8-serialised), flips STATE to REQUEST and blocks in `Atomics.wait`; the main thread, woken by
+ * `Atomics.waitAsync`, runs the host function, writes the response and flips STATE to RESPONSE.
+ * A worker that gives up (its deadline passed) moves REQUEST → ABANDONED with compare-exchange, so
+ * exactly one side decides the outcome of each request.
+ */
+export const Channel = {
+  STATE: 0,
+  LENGTH: 1,
+  THREAD_ID: 2,
+  /** 1 once the guest started; the start time (worker's `performance.timeOrigin + now()`) is at STARTED_AT_F64. */
+  STARTED: 3,
+  STARTED_AT_F64: 2, // index into a Float64Array over the same buffer (bytes 16–23)
+  HEADER_BYTES: 32,
+} as const;
+
+export const ChannelState = {
+  IDLE: 0,
+  REQUEST: 1,
+  RESPONSE: 2,
+  ABANDONED: 3,
+  CLOSED: 4,
+} as const;
+
+export interface HostRequest {
+  interfaceName: string;
+  functionName: string;
+  args: unknown[];
+}
+
+export type HostResponse = { ok: true; value: unknown } | { ok: false; error: { name: string; message: string; stack?: string } };
+
+/**
+ * Pool counters, a BigInt64Array over `ComponentDescriptor.counters`. Workers add to them; the main
+ * thread reads them. Live instances are kept per worker slot so that the instances of a terminated
+ * worker can be written off exactly.
+ */
+export const Counter = {
+  CREATED: 0,
+  RECYCLED_TRAP: 1,
+  RECYCLED_LIMIT: 2,
+  RECYCLED_MAX_USES: 3,
+  RECYCLED_IDLE: 4,
+  RECYCLED_CLOSE: 5,
+  RECYCLED_TERMINATED: 6,
+  /** Live instances of worker slot `s` are at LIVE_BASE + s. */
+  LIVE_BASE: 8,
+} as const;
+
+/** Worker slots are `threadId % MAX_WORKER_SLOTS`; the pool never runs more threads than this. */
+export const MAX_WORKER_SLOTS = 64;
+export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;

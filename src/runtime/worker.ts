@@ -1,0 +1,309 @@
+/**
+ * The only code that runs in corral's worker threads: builds instances of components from their
+ * prepared artifacts, keeps a small pool of them per component, runs one export call at a time under
+ * fuel, deadline and memory limits, and turns whatever stopped the guest into a signal.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { threadId } from 'node:worker_threads';
+import { FUEL_SLICE, WASM_PAGE_BYTES } from '../limits/defaults.ts';
+import type { SignalData } from '../signals/signalFromData.ts';
+import { classifyTrap } from './classifyTrap.ts';
+import { GuestBridge, HostCallDeadline, HostCallFailed } from './guestBridge.ts';
+import { FUEL_GLOBAL, MEMORY_DENIED_PAGES_GLOBAL, MEMORY_MAX_PAGES_GLOBAL, REFUEL_IMPORT } from './instrument.ts';
+import {
+  Counter,
+  MAX_WORKER_SLOTS,
+  type CallReply,
+  type CallTask,
+  type ComponentDescriptor,
+  type WorkerReply,
+  type WorkerTask,
+} from './protocol.ts';
+
+// QuickJS guests use extended-const, on by default only from Node 22 (V8 flags are process-wide).
+if (Number(process.versions.node.split('.')[0]) < 22) setFlagsFromString('--experimental-wasm-extended-const');
+
+type Instantiate = (
+  getCoreModule: (file: string) => WebAssembly.Module,
+  imports: Record<string, Record<string, unknown>>,
+  instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
+) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+/** Why the meter stopped the guest. Sticky: once set, every later refuel throws again. */
+class MeterStop extends Error {
+  constructor(readonly reason: 'fuel' | 'deadline') {
+    super(reason === 'fuel' ? 'out of fuel' : 'deadline passed');
+  }
+}
+
+/**
+ * Fuel and deadline accounting of the invocation running on an instance. Each instrumented core
+ * module charges its own i32 global; `refuel` moves slices between those globals and this budget,
+ * reclaiming the other modules' unused slices before it declares the budget spent, so `fuelUsed`
+ * is exact and the same for the same call every time.
+ */
+class Meter {
+  fuelLimit = 0;
+  spent = 0;
+  deadline = Infinity;
+  stop: MeterStop | null = null;
+  readonly globals: WebAssembly.Global[] = [];
+  readonly grants: number[] = [];
+
+  reset(fuelLimit: number, deadline: number): void {
+    this.fuelLimit = fuelLimit;
+    this.spent = 0;
+    this.deadline = deadline;
+    this.stop = null;
+    for (let i = 0; i < this.globals.length; i++) {
+      this.globals[i]!.value = 0;
+      this.grants[i] = 0;
+    }
+  }
+
+  /** Called from guest code of module `k` when its slice ran out (`current` < 0). */
+  refuel(k: number, current: number): number {
+    this.spent += this.grants[k]! - current;
+    this.grants[k] = 0;
+    if (this.stop) throw this.stop;
+    let available = this.fuelLimit - this.spent - this.outstanding();
+    if (available <= 0) {
+      this.reclaim();
+      available = this.fuelLimit - this.spent;
+      if (available <= 0) throw (this.stop = new MeterStop('fuel'));
+    }
+    if (performance.now() >= this.deadline) throw (this.stop = new MeterStop('deadline'));
+    const grant = Math.min(FUEL_SLICE, available);
+    this.grants[k] = grant;
+    return grant;
+  }
+
+  /** Fuel charged so far, including what the modules used of their current slices. */
+  settle(): number {
+    this.reclaim();
+    return this.spent;
+  }
+
+  private outstanding(): number {
+    let sum = 0;
+    for (const g of this.grants) sum += g;
+    return sum;
+  }
+
+  private reclaim(): void {
+    for (let i = 0; i < this.globals.length; i++) {
+      this.spent += this.grants[i]! - (this.globals[i]!.value as number);
+      this.grants[i] = 0;
+      this.globals[i]!.value = 0;
+    }
+  }
+}
+
+interface GuestInstance {
+  exports: Record<string, unknown>;
+  meter: Meter;
+  memoryGates: { max: WebAssembly.Global; denied: WebAssembly.Global }[];
+  uses: number;
+  idleSince: number;
+}
+
+interface LoadedComponent {
+  descriptor: ComponentDescriptor;
+  instantiate: Instantiate;
+  modules: Map<string, WebAssembly.Module>;
+  idle: GuestInstance[];
+  counters: BigInt64Array;
+  /** The invocation the host-call stubs of this component's instances forward to. */
+  bridge: { current: GuestBridge | null; deadline: number };
+}
+
+const components = new Map<string, LoadedComponent>();
+const slot = threadId % MAX_WORKER_SLOTS;
+
+export default async function handle(task: WorkerTask): Promise<WorkerReply> {
+  return runCall(task);
+}
+
+async function runCall(task: CallTask): Promise<CallReply> {
+  const component = await loadComponent(task.component);
+  const bridge = new GuestBridge(task.channel);
+  const started = performance.now();
+  const deadline = started + task.timeoutMs;
+  bridge.markStarted();
+  component.bridge.current = bridge;
+  component.bridge.deadline = deadline;
+
+  let instance = component.idle.pop();
+  let signal: SignalData | null = null;
+  let value: unknown;
+  let fuelUsed = 0;
+  try {
+    if (!instance) instance = createInstance(component, task.fuel, deadline);
+    instance.meter.reset(task.fuel, deadline);
+    for (const gate of instance.memoryGates) gate.denied.value = 0n;
+    try {
+      value = callExport(instance.exports, task.exportPath)(...task.args);
+    } finally {
+      fuelUsed = instance.meter.settle();
+    }
+    if (instance.meter.stop) throw instance.meter.stop; // the guest swallowed the meter's exception
+  } catch (error) {
+    signal = toSignal(error, task, instance, fuelUsed, performance.now() - started);
+  } finally {
+    component.bridge.current = null;
+  }
+  const durationMs = performance.now() - started;
+
+  if (instance) {
+    if (signal) retire(component, signal.signal === 'Trap' ? Counter.RECYCLED_TRAP : Counter.RECYCLED_LIMIT);
+    else if (++instance.uses >= component.descriptor.maxUses) retire(component, Counter.RECYCLED_MAX_USES);
+    else {
+      instance.idleSince = performance.now();
+      component.idle.push(instance);
+    }
+  }
+  return signal ? { ok: false, signal, durationMs } : { ok: true, value, fuelUsed, durationMs };
+}
+
+function callExport(exports: Record<string, unknown>, path: string[]): (...args: unknown[]) => unknown {
+  let target: unknown = exports;
+  for (const part of path) target = (target as Record<string, unknown>)[part];
+  return target as (...args: unknown[]) => unknown;
+}
+
+/** Decides the one signal of a failed invocation: fuel, then the deadline, then memory, then the trap. */
+function toSignal(error: unknown, task: CallTask, instance: GuestInstance | undefined, fuelUsed: number, elapsedMs: number): SignalData {
+  const context = { component: task.component.name, exportName: task.exportName, invocationId: task.invocationId };
+  const stop = instance?.meter.stop ?? (error instanceof MeterStop ? error : null);
+  if (stop?.reason === 'fuel') return { signal: 'OutOfFuel', ...context, fuelLimit: task.fuel, fuelUsed };
+  if (stop?.reason === 'deadline' || error instanceof HostCallDeadline) {
+    return { signal: 'ExecutionTimeout', ...context, timeoutMs: task.timeoutMs, elapsedMs, fuelUsed, terminated: false };
+  }
+  const denied = instance?.memoryGates.reduce((max, gate) => Math.max(max, Number(gate.denied.value as bigint)), 0) ?? 0;
+  if (denied > 0) {
+    return {
+      signal: 'MemoryLimitExceeded',
+      ...context,
+      limitBytes: task.component.memoryMaxPages * WASM_PAGE_BYTES,
+      requestedBytes: denied * WASM_PAGE_BYTES,
+    };
+  }
+  if (error instanceof HostCallFailed) {
+    return { signal: 'Trap', ...context, code: 'host-error', message: error.message, hostError: error.hostError };
+  }
+  return { signal: 'Trap', ...context, ...classifyTrap(error) };
+}
+
+async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedComponent> {
+  const known = components.get(descriptor.id);
+  if (known) return known;
+  const glue = (await import(pathToFileURL(join(descriptor.dir, 'glue.mjs')).href)) as { instantiate: Instantiate };
+  const modules = new Map<string, WebAssembly.Module>();
+  for (const file of descriptor.coreFiles) {
+    modules.set(file, await WebAssembly.compile(readFileSync(join(descriptor.dir, file))));
+  }
+  const component: LoadedComponent = {
+    descriptor,
+    instantiate: glue.instantiate,
+    modules,
+    idle: [],
+    counters: new BigInt64Array(descriptor.counters),
+    bridge: { current: null, deadline: 0 },
+  };
+  components.set(descriptor.id, component);
+  startReaper(descriptor.maxIdleMs);
+  return component;
+}
+
+/**
+ * Builds an instance. Start functions run metered, against the budget of the call that needs the
+ * instance, but that fuel is not reported: a cold call and a warm call report the same `fuelUsed`.
+ */
+function createInstance(component: LoadedComponent, fuel: number, deadline: number): GuestInstance {
+  const meter = new Meter();
+  meter.reset(fuel, deadline);
+  const memoryGates: GuestInstance['memoryGates'] = [];
+  const maxPages = component.descriptor.memoryMaxPages;
+
+  const instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports = {}): WebAssembly.Instance => {
+    const k = meter.globals.length;
+    meter.grants.push(0);
+    const instance = new WebAssembly.Instance(module, {
+      ...imports,
+      [REFUEL_IMPORT.module]: { [REFUEL_IMPORT.name]: (current: number) => meter.refuel(k, current) },
+    });
+    const exports = instance.exports as Record<string, unknown>;
+    meter.globals.push(exports[FUEL_GLOBAL] as WebAssembly.Global);
+    const max = exports[MEMORY_MAX_PAGES_GLOBAL] as WebAssembly.Global | undefined;
+    if (max) {
+      max.value = maxPages;
+      memoryGates.push({ max, denied: exports[MEMORY_DENIED_PAGES_GLOBAL] as WebAssembly.Global });
+    }
+    return instance;
+  };
+
+  const exports = component.instantiate((file) => component.modules.get(file)!, hostImports(component), instantiateCore);
+  if (exports instanceof Promise) throw new Error('glue instantiated asynchronously; corral needs synchronous core instantiation');
+  const instance: GuestInstance = { exports, meter, memoryGates, uses: 0, idleSince: performance.now() };
+  if (meter.stop) throw meter.stop;
+  Atomics.add(component.counters, Counter.CREATED, 1n);
+  Atomics.add(component.counters, Counter.LIVE_BASE + slot, 1n);
+  return instance;
+}
+
+/** One synchronous stub per imported function, forwarding over the invocation's channel. */
+function hostImports(component: LoadedComponent): Record<string, Record<string, unknown>> {
+  const imports: Record<string, Record<string, unknown>> = {};
+  for (const [interfaceName, functions] of Object.entries(component.descriptor.imports)) {
+    const stubs: Record<string, unknown> = {};
+    for (const functionName of functions) {
+      stubs[functionName] = (...args: unknown[]) => {
+        const { current, deadline } = component.bridge;
+        if (!current) throw new Error(`${interfaceName}#${functionName} called outside an invocation`);
+        return current.call({ interfaceName, functionName, args }, deadline);
+      };
+    }
+    imports[interfaceName] = stubs;
+  }
+  return imports;
+}
+
+function retire(component: LoadedComponent, reason: number, count = 1): void {
+  if (count === 0) return;
+  Atomics.add(component.counters, reason, BigInt(count));
+  Atomics.sub(component.counters, Counter.LIVE_BASE + slot, BigInt(count));
+}
+
+let reaper: NodeJS.Timeout | null = null;
+let reaperPeriod = Infinity;
+
+/** Reaps idle instances older than `maxIdleMs` and refills each component to `minIdle` fresh ones. */
+function startReaper(maxIdleMs: number): void {
+  const period = Math.max(10, Math.floor(maxIdleMs / 2));
+  if (period >= reaperPeriod) return;
+  if (reaper) clearInterval(reaper);
+  reaperPeriod = period;
+  reaper = setInterval(reapIdle, period).unref();
+}
+
+function reapIdle(): void {
+  const now = performance.now();
+  for (const component of components.values()) {
+    const { maxIdleMs, minIdle } = component.descriptor;
+    const before = component.idle.length;
+    component.idle = component.idle.filter((instance) => now - instance.idleSince < maxIdleMs);
+    const reaped = before - component.idle.length;
+    retire(component, Counter.RECYCLED_IDLE, reaped);
+    if (reaped === 0) continue;
+    while (component.idle.length < minIdle) {
+      try {
+        component.idle.push(createInstance(component, Number.MAX_SAFE_INTEGER, now + 1_000));
+      } catch {
+        break; // a component that cannot be instantiated idle will fail its next call instead
+      }
+    }
+  }
+}
