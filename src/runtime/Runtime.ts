@@ -20,7 +20,8 @@ import { Trap } from '../signals/Trap.ts';
 import { Component, type CallOptions, type CallOutcome, type ComponentHost, type Limits, type ResolvedExport } from './Component.ts';
 import { HostBridge, type HostChannel, type HostImports } from './hostBridge.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
-import { defaultCacheDir, prepareArtifact } from './prepareArtifact.ts';
+import { defaultCacheDir } from './prepareArtifact.ts';
+import { prepareInWorker } from './prepareInWorker.ts';
 import { MAX_WORKER_SLOTS, type CallReply, type CallTask } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
 
@@ -116,7 +117,7 @@ export class Runtime implements ComponentHost {
     const limits = resolveLimits(options.limits ?? {}, name);
     validateComponentBytes(bytes, label);
 
-    const artifact = await prepareArtifact(bytes, name, label, this.cacheDir);
+    const artifact = await prepareInWorker({ bytes, name, source: label, cacheDir: this.cacheDir });
     const imports = options.imports ?? {};
     checkImports(artifact.meta.imports, imports, label);
     const memoryMaxPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);

@@ -1,11 +1,7 @@
 import binaryen from 'binaryen';
 import { LoadError } from '../errors/LoadError.ts';
+import { FUEL_GLOBAL, MEMORY_DENIED_PAGES_GLOBAL, MEMORY_MAX_PAGES_GLOBAL, REFUEL_IMPORT } from './protocol.ts';
 
-/**
- * Bumped whenever the rewrite below changes what it emits: it is part of the artifact cache key,
- * so a new corral never runs code instrumented by an old one.
- */
-export const INSTRUMENTATION_VERSION = 1;
 
 /**
  * The wasm features V8 on Node ≥ 20 runs by default (plus extended-const, which the worker turns on).
@@ -27,11 +23,6 @@ const NODE_WASM_FEATURES =
   binaryen.Features.Atomics |
   binaryen.Features.CallIndirectOverlong;
 
-/** Names the instrumented module exports and imports; the worker looks them up by these. */
-export const FUEL_GLOBAL = '__corral_fuel';
-export const MEMORY_MAX_PAGES_GLOBAL = '__corral_mem_max_pages';
-export const MEMORY_DENIED_PAGES_GLOBAL = '__corral_mem_denied_pages';
-export const REFUEL_IMPORT = { module: 'corral', name: 'refuel' } as const;
 
 const REFUEL_FN = '__corral_refuel';
 

@@ -2,8 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { INSTRUMENTATION_VERSION, instrumentCoreModule, type CoreModuleFacts } from './instrument.ts';
-import { GLUE_GENERATOR, transpileComponent, type ExportSignature } from './transpileComponent.ts';
+import type { CoreModuleFacts } from './instrument.ts';
+import { INSTRUMENTATION_VERSION } from './protocol.ts';
+import type { ExportSignature } from './transpileComponent.ts';
+
+/** See transpileComponent.ts for why the glue generator is pinned. Part of the cache key. */
+const GLUE_GENERATOR = 'jco-1.11.2';
 
 /** Where prepared artifacts live unless `cacheDir` says otherwise: `$CORRAL_CACHE_DIR`, else `~/.cache/corral`. */
 export function defaultCacheDir(): string {
@@ -36,13 +40,12 @@ export interface PreparedArtifact {
  * and two processes preparing the same component at once both end with a complete one.
  */
 export async function prepareArtifact(bytes: Uint8Array, name: string, source: string, cacheDir: string): Promise<PreparedArtifact> {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const key = `${sha256.slice(0, 32)}-i${INSTRUMENTATION_VERSION}-${GLUE_GENERATOR}`;
-  const dir = join(cacheDir, key);
-
+  const { dir, key, sha256 } = artifactLocation(bytes, cacheDir);
   const cached = await readMeta(dir, key);
   if (cached) return { dir, meta: cached, fromCache: true };
 
+  // The toolchain (jco's transpiler, binaryen: ~10 MB of wasm-in-JS) loads only on a cache miss.
+  const [{ transpileComponent }, { instrumentCoreModule }] = await Promise.all([import('./transpileComponent.ts'), import('./instrument.ts')]);
   const transpiled = await transpileComponent(bytes, name, source);
   const coreModules: ArtifactMeta['coreModules'] = [];
   const files: [string, Uint8Array | string][] = [['glue.mjs', transpiled.glue]];
@@ -73,6 +76,20 @@ export async function prepareArtifact(bytes: Uint8Array, name: string, source: s
     if (!theirs) throw error;
   }
   return { dir, meta, fromCache: false };
+}
+
+/** Where the artifact of these bytes lives in `cacheDir`. */
+export function artifactLocation(bytes: Uint8Array, cacheDir: string): { dir: string; key: string; sha256: string } {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const key = `${sha256.slice(0, 32)}-i${INSTRUMENTATION_VERSION}-${GLUE_GENERATOR}`;
+  return { dir: join(cacheDir, key), key, sha256 };
+}
+
+/** The cached artifact of these bytes, or null. Cheap: one small file read. */
+export async function findCachedArtifact(bytes: Uint8Array, cacheDir: string): Promise<PreparedArtifact | null> {
+  const { dir, key } = artifactLocation(bytes, cacheDir);
+  const meta = await readMeta(dir, key);
+  return meta ? { dir, meta, fromCache: true } : null;
 }
 
 async function readMeta(dir: string, key: string): Promise<ArtifactMeta | null> {

@@ -97,3 +97,14 @@ export const Counter = {
 /** Worker slots are `threadId % MAX_WORKER_SLOTS`; the pool never runs more threads than this. */
 export const MAX_WORKER_SLOTS = 64;
 export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
+
+/**
+ * The metering ABI between an instrumented core module (src/runtime/instrument.ts) and the worker.
+ * `INSTRUMENTATION_VERSION` is bumped whenever the rewrite changes what it emits: it is part of the
+ * artifact cache key, so a new corral never runs code instrumented by an old one.
+ */
+export const INSTRUMENTATION_VERSION = 1;
+export const FUEL_GLOBAL = '__corral_fuel';
+export const MEMORY_MAX_PAGES_GLOBAL = '__corral_mem_max_pages';
+export const MEMORY_DENIED_PAGES_GLOBAL = '__corral_mem_denied_pages';
+export const REFUEL_IMPORT = { module: 'corral', name: 'refuel' } as const;

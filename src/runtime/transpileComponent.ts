@@ -1,10 +1,8 @@
 import { transpile } from 'jco-glue';
 import { LoadError } from '../errors/LoadError.ts';
 
-/**
- * Version of the glue generator (jco's `transpile`), part of the artifact cache key.
- *
- * Why jco 1.11.2 and not the jco corral otherwise uses (1.35): the glue of recent jco wraps every
+/*
+ * Why the glue generator is jco 1.11.2 and not the jco corral otherwise uses (1.35): the glue of recent jco wraps every
  * export call in component-model-async task bookkeeping (and reads `process.env` for debug logging
  * on every call): a trivial `add(u32, u32)` costs ~2.5–2.8 µs through jco-transpile 0.5–0.15
  * (jco ≥ 1.15) against 8 ns through 1.11.2's glue, measured side by side on this machine. corral's
@@ -13,7 +11,6 @@ import { LoadError } from '../errors/LoadError.ts';
  * component-model async ABI (streams, futures, `async` functions) are not supported, and numeric
  * lists must be passed as typed arrays (`list<u32>` is a `Uint32Array`), as jco 1.11 expects.
  */
-export const GLUE_GENERATOR = 'jco-1.11.2';
 
 export interface TranspiledComponent {
   /** The generated ES module, whose `instantiate(getCoreModule, imports, instantiateCore)` builds an instance. */

@@ -12,9 +12,12 @@ import { FUEL_SLICE, WASM_PAGE_BYTES } from '../limits/defaults.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
 import { GuestBridge, HostCallDeadline, HostCallFailed } from './guestBridge.ts';
-import { FUEL_GLOBAL, MEMORY_DENIED_PAGES_GLOBAL, MEMORY_MAX_PAGES_GLOBAL, REFUEL_IMPORT } from './instrument.ts';
 import {
   Counter,
+  FUEL_GLOBAL,
+  MEMORY_DENIED_PAGES_GLOBAL,
+  MEMORY_MAX_PAGES_GLOBAL,
+  REFUEL_IMPORT,
   MAX_WORKER_SLOTS,
   type CallReply,
   type CallTask,
