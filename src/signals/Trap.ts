@@ -40,16 +40,19 @@ export interface TrapData extends InvocationContext {
 export class Trap extends RuntimeSignal {
   override readonly name = 'Trap' as const;
   readonly code: TrapCode;
+  /** What V8 (or the host function) said, without the component and export in front. */
+  readonly reason: string;
   readonly hostError: HostErrorData | undefined;
 
   constructor(data: Omit<TrapData, 'signal'>) {
     super(`${data.component}.${data.exportName} trapped (${data.code}): ${data.message}`, data);
     this.code = data.code;
+    this.reason = data.message;
     this.hostError = data.hostError;
   }
 
   toData(): TrapData {
-    const data: TrapData = { signal: this.name, ...this.context, code: this.code, message: this.message };
+    const data: TrapData = { signal: this.name, ...this.context, code: this.code, message: this.reason };
     if (this.hostError) data.hostError = this.hostError;
     return data;
   }

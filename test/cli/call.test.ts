@@ -1,0 +1,65 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { fixture } from '../helpers.ts';
+
+const bin = fileURLToPath(new URL('../../bin/corral.mjs', import.meta.url));
+
+function corral(...args: string[]) {
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, CORRAL_CACHE_DIR: process.env.CORRAL_TEST_CACHE_DIR },
+  });
+  const line = result.stdout.trim().split('\n').at(-1) ?? '';
+  return { code: result.status, json: line ? JSON.parse(line) : null, stderr: result.stderr };
+}
+
+describe('corral call', () => {
+  it('default: prints one JSON line and exits 0', () => {
+    const { code, json } = corral('call', fixture('compute'), 'add', '2', '40');
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ ok: true, value: 42, fuelUsed: expect.any(Number), durationMs: expect.any(Number) });
+  });
+
+  it('args: JSON lists become typed arrays, bare words strings', () => {
+    expect(corral('call', fixture('compute'), 'reverse', '[1,2,3]').json.value).toEqual([3, 2, 1]);
+    expect(corral('call', fixture('compute'), 'echo', 'plain').json.value).toBe('plain');
+  });
+
+  it('args: --repeat adds percentiles and the fuel range', () => {
+    const { json } = corral('call', fixture('compute'), 'work', '1000', '--repeat', '20');
+    expect(json).toMatchObject({ ok: true, repeat: 20, p50Ms: expect.any(Number), p99Ms: expect.any(Number) });
+    expect(json.fuelUsedMin).toBe(json.fuelUsedMax);
+  });
+
+  it('behavior: a signal prints its fields and exits 2', () => {
+    const { code, json } = corral('call', fixture('compute'), 'spin', '--fuel', '5000');
+    expect(code).toBe(2);
+    expect(json).toMatchObject({ ok: false, signal: 'OutOfFuel', fuelLimit: 5000, component: 'compute', exportName: 'spin' });
+  });
+
+  it('behavior: --timeout-ms ends a spinning guest with ExecutionTimeout', () => {
+    const { code, json } = corral('call', fixture('compute'), 'spin', '--timeout-ms', '20', '--fuel', '9000000000000');
+    expect(code).toBe(2);
+    expect(json).toMatchObject({ ok: false, signal: 'ExecutionTimeout', timeoutMs: 20, terminated: false });
+  });
+
+  it('behavior: --memory-mb caps memory', () => {
+    const { code, json } = corral('call', fixture('compute'), 'grow', '100', '--memory-mb', '2');
+    expect(code).toBe(2);
+    expect(json).toMatchObject({ signal: 'MemoryLimitExceeded', limitBytes: 2 * 1024 * 1024 });
+  });
+
+  it('error: a file that is not a component exits 1 with the reason on stderr', () => {
+    const { code, json, stderr } = corral('call', fileURLToPath(new URL('../../package.json', import.meta.url)), 'add');
+    expect(code).toBe(1);
+    expect(json).toBeNull();
+    expect(stderr).toContain('is not WebAssembly');
+  });
+
+  it('error: unknown export, wrong argument count, bad flag: exit 1', () => {
+    expect(corral('call', fixture('compute'), 'nope').code).toBe(1);
+    expect(corral('call', fixture('compute'), 'add', '1').code).toBe(1);
+    expect(corral('call', fixture('compute'), 'add', '1', '2', '--fuel', '-1').code).toBe(1);
+  });
+});

@@ -1,0 +1,116 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { ExecutionTimeout, Trap, type PoolStats, type Runtime } from '../../src/index.ts';
+import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
+
+const runtime: Runtime = newRuntime();
+afterAll(() => runtime.close());
+
+function recycledTotal(stats: PoolStats): number {
+  return Object.values(stats.recycled).reduce((a, b) => a + b, 0);
+}
+
+describe('concurrency', () => {
+  it('behavior: 100 callers × 1,000 calls, every 10th trapping: counters add up, nothing leaks', async () => {
+    const compute = await runtime.load(fixture('compute'), { name: 'busy', pool: { maxUses: 500 } });
+    await compute.call('add', [1, 1]); // warm up before measuring the heap
+    const gc = globalThis.gc;
+    expect(gc, 'tests run with --expose-gc (vitest.config.ts)').toBeTypeOf('function');
+    gc!();
+    const heapBefore = process.memoryUsage().heapUsed;
+    let ok = 0;
+    let traps = 0;
+    await Promise.all(
+      Array.from({ length: 100 }, async (_, caller) => {
+        for (let i = 0; i < 1_000; i++) {
+          const outcome = (caller + i) % 10 === 0 ? await compute.invoke('trap', [0]) : await compute.invoke('add', [caller, i]);
+          if (outcome.ok) {
+            expect(outcome.value).toBe(caller + i);
+            ok++;
+          } else {
+            expect(outcome.signal).toBeInstanceOf(Trap);
+            traps++;
+          }
+        }
+      }),
+    );
+    expect(ok).toBe(90_000);
+    expect(traps).toBe(10_000);
+    const stats = compute.stats();
+    expect(stats.checkouts).toBe(100_001);
+    expect(stats.inUse).toBe(0);
+    expect(stats.waiting).toBe(0);
+    expect(stats.recycled.trap).toBe(10_000);
+    expect(stats.created).toBe(stats.size + recycledTotal(stats));
+    // One idle instance per worker at most: a warm instance is reused, never piled up.
+    expect(stats.size).toBeLessThanOrEqual(runtime.threads);
+    expect(runtime['pool'].threads.length).toBe(runtime.threads);
+    // Bound: after 100k calls the main thread's heap may hold at most 8 MiB more than before
+    // (a leak of one small object per call would already be ~10 MiB).
+    gc!();
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('behavior: a component spinning into its deadline does not stop another from being served', async () => {
+    const spinner = await runtime.load(fixture('compute'), { name: 'spinner', limits: { timeoutMs: 300, fuel: Number.MAX_SAFE_INTEGER } });
+    const steady = await runtime.load(fixture('compute'), { name: 'steady' });
+    const spinning = spinner.invoke('spin');
+    // One worker is busy spinning; the other keeps serving `steady`.
+    for (let i = 0; i < 200; i++) expect((await steady.call('add', [i, 1])).value).toBe(i + 1);
+    const outcome = await spinning;
+    expect(outcome.ok).toBe(false);
+    expect(!outcome.ok && outcome.signal).toBeInstanceOf(ExecutionTimeout);
+    expect(steady.stats().recycled.trap + steady.stats().recycled.limit).toBe(0);
+  });
+
+  it('pool: maxInstances bounds calls in flight; a caller past checkoutTimeoutMs gets checkout-timeout', async () => {
+    const gate = deferred<number>();
+    let entered!: () => void;
+    const inHost = new Promise<void>((r) => (entered = r));
+    const caller = await runtime.load(fixture('host-caller'), {
+      imports: hostCallerImports({
+        slow: () => {
+          entered();
+          return gate.promise;
+        },
+      }),
+      limits: { timeoutMs: 10_000 },
+      pool: { maxInstances: 1, checkoutTimeoutMs: 20 },
+    });
+    const first = caller.call('call-slow', [1]);
+    await inHost;
+    expect(caller.stats().inUse).toBe(1);
+    await expect(caller.call('call-echo', ['x'])).rejects.toMatchObject({ name: 'CorralRuntimeError', code: 'checkout-timeout' });
+    gate.resolve(5);
+    expect((await first).value).toBe(5);
+    expect(caller.stats().inUse).toBe(0);
+  });
+
+  it('pool: an instance is recycled after maxUses calls', async () => {
+    const compute = await runtime.load(fixture('compute'), { name: 'short-lived', pool: { maxUses: 5 } });
+    for (let i = 0; i < 20; i++) await compute.call('add', [i, i]);
+    expect(compute.stats().recycled.maxUses).toBe(4);
+  });
+
+  it('pool: idle instances are reaped after maxIdleMs and refilled with fresh ones', async () => {
+    const compute = await runtime.load(fixture('compute'), { name: 'idler', pool: { maxIdleMs: 20, minIdle: 1 } });
+    await compute.call('add', [1, 1]);
+    // The reaper runs on the worker's own timer: wait for its effect, not for a fixed time.
+    await expect.poll(() => compute.stats().recycled.idle, { timeout: 5_000, interval: 10 }).toBeGreaterThanOrEqual(1);
+    const stats = compute.stats();
+    expect(stats.created).toBe(stats.size + recycledTotal(stats));
+    expect((await compute.call('add', [2, 2])).value).toBe(4);
+  });
+
+  it('close: drains in-flight calls, then rejects new ones; counters end at zero live instances', async () => {
+    const own = newRuntime({ threads: 1 });
+    const compute = await own.load(fixture('compute'));
+    const inflight = compute.call('work', [100_000]);
+    const closing = own.close();
+    expect((await inflight).value).toEqual(expect.any(Number));
+    await closing;
+    await expect(compute.call('add', [1, 2])).rejects.toMatchObject({ code: 'closed' });
+    expect(compute.stats().size).toBe(0);
+    expect(compute.stats().recycled.close).toBeGreaterThanOrEqual(1);
+    expect(own['pool'].threads.length).toBe(0);
+  });
+});

@@ -1,0 +1,68 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { ExecutionTimeout, Trap, type CallFailure, type Runtime } from '../../src/index.ts';
+import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
+
+const runtime: Runtime = newRuntime();
+afterAll(() => runtime.close());
+
+describe('host imports', () => {
+  it('default: strings cross to the host and back', async () => {
+    const caller = await runtime.load(fixture('host-caller'), { imports: hostCallerImports() });
+    expect((await caller.call('call-echo', ['ünïcode ✓'])).value).toBe('host:ünïcode ✓');
+  });
+
+  it('behavior: an async host function is awaited while the guest blocks; its time does not count as fuel', async () => {
+    const release = deferred<number>();
+    let entered!: () => void;
+    const inHost = new Promise<void>((r) => (entered = r));
+    const caller = await runtime.load(fixture('host-caller'), {
+      imports: hostCallerImports({
+        slow: (ms: number) => {
+          entered();
+          return release.promise.then(() => ms);
+        },
+      }),
+      limits: { timeoutMs: 10_000 },
+    });
+    const call = caller.call('call-slow', [7]);
+    await inHost;
+    release.resolve(0);
+    const result = await call;
+    expect(result.value).toBe(7);
+    const baseline = await caller.call('call-slow', [7]);
+    expect(result.fuelUsed).toBe(baseline.fuelUsed);
+  });
+
+  it('error: a host function that throws becomes Trap host-error with the error attached', async () => {
+    const caller = await runtime.load(fixture('host-caller'), { imports: hostCallerImports() });
+    const outcome = (await caller.invoke('call-fail')) as CallFailure;
+    expect(outcome.ok).toBe(false);
+    expect(outcome.signal).toBeInstanceOf(Trap);
+    const trap = outcome.signal as Trap;
+    expect(trap.code).toBe('host-error');
+    expect(trap.hostError).toMatchObject({ name: 'TypeError', message: 'host says no' });
+    expect((await caller.call('call-echo', ['still fine'])).value).toBe('host:still fine');
+  });
+
+  it('deadline: time in a host call counts; a host that never answers ends in ExecutionTimeout, worker kept', async () => {
+    const never = deferred<number>();
+    const caller = await runtime.load(fixture('host-caller'), {
+      imports: hostCallerImports({ slow: () => never.promise }),
+      limits: { timeoutMs: 40 },
+    });
+    const outcome = (await caller.invoke('call-slow', [1])) as CallFailure;
+    expect(outcome.signal).toBeInstanceOf(ExecutionTimeout);
+    expect((outcome.signal as ExecutionTimeout).terminated).toBe(false);
+    expect((outcome.signal as ExecutionTimeout).elapsedMs).toBeGreaterThanOrEqual(40);
+    // The late answer is dropped, and the next call on the same component is served normally.
+    never.resolve(99);
+    expect((await caller.call('call-echo', ['next'])).value).toBe('host:next');
+  });
+
+  it('behavior: many host calls in one invocation', async () => {
+    let count = 0;
+    const caller = await runtime.load(fixture('host-caller'), { imports: hostCallerImports({ nop: () => void count++ }) });
+    await caller.call('call-nop', [500], { timeoutMs: 10_000 });
+    expect(count).toBe(500);
+  });
+});

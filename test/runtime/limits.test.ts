@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ExecutionTimeout,
+  MemoryLimitExceeded,
+  OutOfFuel,
+  Trap,
+  WASM_PAGE_BYTES,
+  type CallFailure,
+  type Component,
+  type Runtime,
+  type TrapCode,
+} from '../../src/index.ts';
+import { fixture, newRuntime } from '../helpers.ts';
+
+// A short grace so the backstop test does not wait long; the cooperative tests never reach it.
+const runtime: Runtime = newRuntime({ graceMs: 20 });
+let compute: Component;
+beforeAll(async () => {
+  compute = await runtime.load(fixture('compute'), { limits: { memoryBytes: 4 * 1024 * 1024 } });
+});
+afterAll(() => runtime.close());
+
+async function failure(promise: Promise<unknown>): Promise<CallFailure> {
+  const outcome = (await promise) as CallFailure;
+  expect(outcome.ok).toBe(false);
+  return outcome;
+}
+
+/** After a signal, the component serves the next call on a fresh instance. */
+async function expectRecovery(): Promise<void> {
+  const created = compute.stats().created;
+  const next = await compute.call('add', [2, 3]);
+  expect(next.value).toBe(5);
+  expect(compute.stats().created).toBeGreaterThanOrEqual(created);
+}
+
+describe('limits', () => {
+  it('fuel: an infinite loop ends in OutOfFuel with its fields', async () => {
+    const { signal } = await failure(compute.invoke('spin', [], { fuel: 100_000, timeoutMs: 10_000 }));
+    expect(signal).toBeInstanceOf(OutOfFuel);
+    const oof = signal as OutOfFuel;
+    expect(oof.fuelLimit).toBe(100_000);
+    expect(oof.fuelUsed).toBeGreaterThanOrEqual(100_000);
+    expect(oof.fuelUsed).toBeLessThan(100_000 + 10); // at most one block's charge past the limit
+    expect(oof.component).toBe('compute');
+    expect(oof.exportName).toBe('spin');
+    expect(oof.invocationId).toMatch(/^[0-9a-f-]{36}$/);
+    await expectRecovery();
+  });
+
+  it('fuel: infinite recursion ends in OutOfFuel when the budget is small', async () => {
+    const { signal } = await failure(compute.invoke('recurse', [0], { fuel: 10_000 }));
+    expect(signal).toBeInstanceOf(OutOfFuel);
+    await expectRecovery();
+  });
+
+  it('trap: infinite recursion with a large budget ends in a stack overflow', async () => {
+    const { signal } = await failure(compute.invoke('recurse', [0], { fuel: 50_000_000 }));
+    expect(signal).toBeInstanceOf(Trap);
+    expect((signal as Trap).code).toBe('stack-overflow');
+    await expectRecovery();
+  });
+
+  it('deadline: a spinning guest stops cooperatively and its worker lives on', async () => {
+    const before = compute.stats();
+    const { signal } = await failure(compute.invoke('spin', [], { timeoutMs: 30, fuel: Number.MAX_SAFE_INTEGER }));
+    expect(signal).toBeInstanceOf(ExecutionTimeout);
+    const timeout = signal as ExecutionTimeout;
+    expect(timeout.timeoutMs).toBe(30);
+    expect(timeout.elapsedMs).toBeGreaterThanOrEqual(30);
+    expect(timeout.fuelUsed).toBeGreaterThan(0);
+    expect(timeout.terminated).toBe(false);
+    expect(compute.stats().recycled.terminated).toBe(before.recycled.terminated);
+    expect(compute.stats().recycled.limit).toBe(before.recycled.limit + 1);
+    await expectRecovery();
+  });
+
+  it('deadline: a guest the meter cannot interrupt is stopped by the backstop, which replaces its worker', async () => {
+    // `stall` runs ~400 ms of straight-line memory.fill with a single fuel charge: no refuel, no
+    // cooperative check. The backstop terminates it at deadline + grace (5 + 20 ms).
+    const roomy = await runtime.load(fixture('compute'), { name: 'roomy' }); // stall needs 32 MiB
+    const threads = () => runtime['pool'].threads.length;
+    const { signal } = await failure(roomy.invoke('stall', [], { timeoutMs: 5 }));
+    expect(signal).toBeInstanceOf(ExecutionTimeout);
+    const timeout = signal as ExecutionTimeout;
+    expect(timeout.terminated).toBe(true);
+    expect(timeout.fuelUsed).toBeNull();
+    expect(roomy.stats().recycled.terminated).toBe(1);
+    expect(roomy.stats().size).toBe(0);
+    expect((await roomy.call('add', [1, 1])).value).toBe(2);
+    await expectRecovery();
+    expect(threads()).toBeLessThanOrEqual(2);
+  });
+
+  it('memory: growth past the cap fails inside the guest; the trap that follows is MemoryLimitExceeded', async () => {
+    const { signal } = await failure(compute.invoke('grow', [100]));
+    expect(signal).toBeInstanceOf(MemoryLimitExceeded);
+    const mle = signal as MemoryLimitExceeded;
+    expect(mle.limitBytes).toBe(4 * 1024 * 1024);
+    expect(mle.requestedBytes).toBe(101 * WASM_PAGE_BYTES); // one initial page + 100
+    await expectRecovery();
+  });
+
+  it('memory: growth within the cap succeeds', async () => {
+    expect((await compute.call('grow', [2])).value).toBe(3);
+  });
+
+  it.each<[number, TrapCode]>([
+    [0, 'unreachable'],
+    [1, 'memory-out-of-bounds'],
+    [2, 'integer-divide-by-zero'],
+    [3, 'integer-overflow'],
+    [4, 'bad-conversion'],
+    [5, 'indirect-call-type-mismatch'],
+    [6, 'table-out-of-bounds'],
+  ])('trap: kind %i is reported as %s, then the next call succeeds', async (kind, code) => {
+    const { signal } = await failure(compute.invoke('trap', [kind]));
+    expect(signal).toBeInstanceOf(Trap);
+    expect((signal as Trap).code).toBe(code);
+    await expectRecovery();
+  });
+
+  it('trap: every trapped instance is discarded, never reused', async () => {
+    const before = compute.stats();
+    await compute.invoke('trap', [0]);
+    await compute.invoke('trap', [1]);
+    const after = compute.stats();
+    expect(after.recycled.trap - before.recycled.trap).toBe(2);
+  });
+});

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from '@bytecodealliance/jco';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LoadError, type Runtime } from '../../src/index.ts';
+import { fixture, hostCallerImports, newRuntime } from '../helpers.ts';
+
+const runtime: Runtime = newRuntime();
+afterAll(() => runtime.close());
+
+async function loadError(promise: Promise<unknown>): Promise<LoadError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LoadError);
+  return error as LoadError;
+}
+
+describe('load', () => {
+  const compute = readFileSync(fixture('compute'));
+
+  it('default: loads a component and lists its exports', async () => {
+    const component = await runtime.load(fixture('compute'));
+    expect(component.name).toBe('compute');
+    expect(component.exports.map(([n]) => n)).toEqual(expect.arrayContaining(['add', 'work', 'echo', 'reverse']));
+  });
+
+  it('error: bytes that are not wasm', async () => {
+    const error = await loadError(runtime.load(new TextEncoder().encode('{"hello": "json"}'), { name: 'json' }));
+    expect(error.code).toBe('not-wasm');
+  });
+
+  it('error: empty bytes', async () => {
+    expect((await loadError(runtime.load(new Uint8Array(), { name: 'empty' }))).code).toBe('not-wasm');
+  });
+
+  it('error: truncated component, with the offset of the section that runs past the end', async () => {
+    const error = await loadError(runtime.load(compute.subarray(0, compute.length - 100), { name: 'cut' }));
+    expect(error.code).toBe('truncated');
+    expect(error.details.length).toBe(compute.length - 100);
+    expect(error.details.offset).toEqual(expect.any(Number));
+  });
+
+  it('error: a core module, with the advice to wrap it', async () => {
+    const core = await parse('(module (func (export "f")))');
+    const error = await loadError(runtime.load(core, { name: 'core' }));
+    expect(error.code).toBe('core-module');
+    expect(error.message).toContain('jco new');
+  });
+
+  it('error: an unknown binary version', async () => {
+    const bytes = Uint8Array.from(compute);
+    bytes[4] = 0x0c;
+    expect((await loadError(runtime.load(bytes, { name: 'v12' }))).code).toBe('unsupported-version');
+  });
+
+  it('error: a component the toolchain rejects', async () => {
+    const bytes = Uint8Array.from(compute);
+    bytes.fill(0xff, 40, 60); // corrupt the inside of the first section, sizes intact
+    expect((await loadError(runtime.load(bytes, { name: 'garbled' }))).code).toBe('invalid-component');
+  });
+
+  it('error: an interface import the embedder did not provide', async () => {
+    const error = await loadError(runtime.load(fixture('host-caller')));
+    expect(error.code).toBe('import-not-provided');
+    expect(error.details.import).toBe('corral-fixtures:host-caller/host');
+    expect(error.message).toContain('`corral-fixtures:host-caller/host`');
+  });
+
+  it('error: one function of an import missing', async () => {
+    const imports = hostCallerImports();
+    delete imports['corral-fixtures:host-caller/host']!.nop;
+    const error = await loadError(runtime.load(fixture('host-caller'), { imports }));
+    expect(error.code).toBe('import-not-provided');
+    expect(error.details.function).toBe('nop');
+  });
+
+  it('error: initial memory above the cap', async () => {
+    // The QuickJS guest starts with 22 pages (1.4 MiB) of memory.
+    const imports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } };
+    const error = await loadError(runtime.load(fixture('js-guest'), { imports, limits: { memoryBytes: 1024 * 1024 } }));
+    expect(error.code).toBe('memory-over-cap');
+    expect(error.details.limitBytes).toBe(1024 * 1024);
+    expect(error.details.initialBytes).toBeGreaterThan(1024 * 1024);
+  });
+
+  it('error: an unreadable path', async () => {
+    expect((await loadError(runtime.load('/nonexistent/guest.wasm'))).code).toBe('unreadable');
+  });
+
+  it('behavior: keeps serving after every rejected load', async () => {
+    const component = await runtime.load(fixture('compute'));
+    expect((await component.call('add', [20, 22])).value).toBe(42);
+  });
+
+  it('behavior: a second runtime reads the prepared artifact from the disk cache', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'corral-cache-'));
+    const first = newRuntime({ cacheDir, threads: 1 });
+    const second = newRuntime({ cacheDir, threads: 1 });
+    try {
+      const cold = await first.load(fixture('compute'));
+      const warm = await second.load(fixture('compute'));
+      expect(cold.fromCache).toBe(false);
+      expect(warm.fromCache).toBe(true);
+      expect(warm.artifactDir).toBe(cold.artifactDir);
+      expect((await warm.call('add', [1, 2])).value).toBe(3);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+});
