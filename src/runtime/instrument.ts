@@ -33,6 +33,7 @@ const capi = binaryen as unknown as {
   _BinaryenLoopSetBody(loop: number, body: number): void;
   _BinaryenMemoryGrowGetDelta(grow: number): number;
   _BinaryenMemoryGrowSetDelta(grow: number, delta: number): void;
+  _BinaryenFunctionAddVar(fn: number, type: number): number;
 };
 const GROW_GATE_FN = '__corral_grow_gate';
 
@@ -103,13 +104,14 @@ function rewrite(module: binaryen.Module, label: string): CoreModuleFacts {
   for (const fn of functions) {
     const body = binaryen.getFunctionInfo(fn).body;
     const scan = scanBlocks(body, grows, label);
+    const scratch = capi._BinaryenFunctionAddVar(fn, binaryen.i32);
     for (const loop of scan.loops) {
       const loopBody = capi._BinaryenLoopGetBody(loop.ref);
-      capi._BinaryenLoopSetBody(loop.ref, prependCharge(module, loop.cost, loopBody));
+      capi._BinaryenLoopSetBody(loop.ref, prependCharge(module, loop.cost, loopBody, scratch));
     }
     (binaryen as unknown as { Function: { setBody(f: number, b: number): void } }).Function.setBody(
       fn,
-      prependCharge(module, scan.entryCost, body),
+      prependCharge(module, scan.entryCost, body, scratch),
     );
   }
 
@@ -144,14 +146,17 @@ function listMemories(module: binaryen.Module, label: string): MemoryFacts[] {
   return [{ initial: info.initial, imported: info.module !== '' && info.module !== null }];
 }
 
-/** `fuel -= cost; if (fuel < 0) fuel = refuel(fuel);` then the original block. */
-function prependCharge(module: binaryen.Module, cost: number, body: binaryen.ExpressionRef): binaryen.ExpressionRef {
-  const fuel = () => module.global.get(FUEL_GLOBAL, binaryen.i32);
+/**
+ * `fuel -= cost; if (fuel < 0) fuel = refuel(fuel);` then the original block. The new value goes
+ * through a scratch local so the global is read once and written once per charge.
+ */
+function prependCharge(module: binaryen.Module, cost: number, body: binaryen.ExpressionRef, scratch: number): binaryen.ExpressionRef {
+  const remaining = module.local.tee(scratch, module.i32.sub(module.global.get(FUEL_GLOBAL, binaryen.i32), module.i32.const(cost)), binaryen.i32);
   const charge = module.block(null, [
-    module.global.set(FUEL_GLOBAL, module.i32.sub(fuel(), module.i32.const(cost))),
+    module.global.set(FUEL_GLOBAL, remaining),
     module.if(
-      module.i32.lt_s(fuel(), module.i32.const(0)),
-      module.global.set(FUEL_GLOBAL, module.call(REFUEL_FN, [fuel()], binaryen.i32)),
+      module.i32.lt_s(module.local.get(scratch, binaryen.i32), module.i32.const(0)),
+      module.global.set(FUEL_GLOBAL, module.call(REFUEL_FN, [module.local.get(scratch, binaryen.i32)], binaryen.i32)),
     ),
   ]);
   return module.block(null, [charge, body], binaryen.getExpressionType(body));

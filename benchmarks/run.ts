@@ -1,0 +1,198 @@
+/**
+ * `npm run bench`: the runtime's figures on this machine, measured side by side in one run.
+ * Prints a table and writes benchmarks/results/latest.json. Timings are medians (p50) and p99s.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { transpileBytes } from '@bytecodealliance/jco-transpile';
+import { Piscina } from 'piscina';
+import { buildFixtures } from '../fixtures/build.ts';
+import { Runtime, type Component } from '../src/index.ts';
+import { inThreadGuest } from './inThread.ts';
+import { nsPerCall, summarize } from './stats.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const fixture = (name: string) => join(root, 'fixtures', 'build', `${name}.wasm`);
+const rows: { name: string; value: string; target: string; ok: boolean | null }[] = [];
+const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
+
+function row(name: string, value: string, target = '', ok: boolean | null = null): void {
+  rows.push({ name, value, target, ok });
+  console.error(`  ${name}: ${value}`);
+}
+const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
+
+async function timedCalls(component: Component, exportName: string, args: unknown[], n: number): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await component.call(exportName, args);
+    samples.push(performance.now() - t0);
+  }
+  return samples;
+}
+
+await buildFixtures();
+const cacheDir = mkdtempSync(join(tmpdir(), 'corral-bench-cache-'));
+const runtime = new Runtime({ threads: 2, cacheDir });
+const hostImports = { 'corral-fixtures:host-caller/host': { slow: (ms: number) => ms, fail: () => 0, echo: (s: string) => s, nop: () => {} } };
+const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } };
+
+// 1. Warm call through the runtime, beside a bare piscina round trip and a bare in-thread call.
+{
+  const compute = await runtime.load(fixture('compute'));
+  await timedCalls(compute, 'add', [1, 2], 2_000);
+  const runtimeCall = summarize(await timedCalls(compute, 'add', [1, 2], 20_000));
+  const bare = new Piscina({ filename: new URL('./bare-worker.mjs', import.meta.url).href, minThreads: 2, maxThreads: 2, atomics: 'async' });
+  const bareSamples: number[] = [];
+  for (let i = 0; i < 22_000; i++) {
+    const t0 = performance.now();
+    await bare.run({ kind: 'call', args: [1, 2] });
+    if (i >= 2_000) bareSamples.push(performance.now() - t0);
+  }
+  const piscinaCall = summarize(bareSamples);
+  const concurrency = 64;
+  const total = 60_000;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < total) await compute.call('add', [1, 2]);
+    }),
+  );
+  const callsPerSecond = total / ((performance.now() - t0) / 1000);
+  let bareNext = 0;
+  const b0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (bareNext++ < total) await bare.run({ kind: 'call', args: [1, 2] });
+    }),
+  );
+  const bareCallsPerSecond = total / ((performance.now() - b0) / 1000);
+  await bare.destroy();
+  const guest = await inThreadGuest(readFileSync(fixture('compute')), compute.artifactDir);
+  const plain = guest.plain();
+  const inThread = nsPerCall(() => plain.add(1, 2));
+  row('warm call via runtime (add), p50 / p99', `${us(runtimeCall.p50)} / ${us(runtimeCall.p99)}`, '≤ 50 µs / ≤ 200 µs', runtimeCall.p50 <= 0.05 && runtimeCall.p99 <= 0.2);
+  row('bare piscina round trip, p50 / p99', `${us(piscinaCall.p50)} / ${us(piscinaCall.p99)}`);
+  row('bare in-thread call (glue + wasm), p50', `${inThread.p50.toFixed(1)} ns`);
+  row(`throughput, ${concurrency} in flight`, `${Math.round(callsPerSecond)} calls/s (bare piscina ${Math.round(bareCallsPerSecond)}/s)`, '≥ 20,000 calls/s', callsPerSecond >= 20_000);
+  results.warmCall = { runtimeMs: runtimeCall, piscinaMs: piscinaCall, inThreadNs: inThread, callsPerSecond, bareCallsPerSecond };
+
+  // 2. Glue cost: jco 1.11.2 glue (what corral runs) and jco 1.35 glue, minus the raw core call.
+  const raw = guest.rawCore('add');
+  const rawNs = nsPerCall(() => raw(1, 2));
+  const modern = await transpileBytes(readFileSync(fixture('compute')), { name: 'component', instantiation: { tag: 'async' } as never, noTypescript: true } as never);
+  const dir = mkdtempSync(join(tmpdir(), 'corral-bench-jco135-'));
+  for (const [f, b] of Object.entries(modern.files)) if (!f.includes('/')) writeFileSync(join(dir, f.replace(/\.js$/, '.mjs')), b);
+  const modernGlue = (await import(join(dir, 'component.mjs'))) as { instantiate: (g: (f: string) => WebAssembly.Module, i: object) => Promise<Record<string, (a: number, b: number) => number>> };
+  const modernInstance = await modernGlue.instantiate((f) => new WebAssembly.Module(readFileSync(join(dir, f))), {});
+  const modernNs = nsPerCall(() => modernInstance.add!(1, 2), 20_000, 9);
+  const glueNs = inThread.p50 - rawNs.p50;
+  row('glue cost per trivial call (jco 1.11.2 glue − raw core call)', `${glueNs.toFixed(1)} ns`, '≤ 1 µs', glueNs <= 1000);
+  row('  same call through jco 1.35 glue', `${modernNs.p50.toFixed(0)} ns (${(modernNs.p50 / inThread.p50).toFixed(0)}× corral's)`);
+  results.glue = { rawCoreNs: rawNs, jco1112Ns: inThread, jco135Ns: modernNs, glueNs };
+
+  // 3. Fuel overhead: instrumented vs original core modules, same glue, same thread.
+  const metered = guest.metered();
+  const tightPlain = nsPerCall(() => plain.work(100_000), 20, 15);
+  const tightMetered = nsPerCall(() => metered.work(100_000), 20, 15);
+  const data = new Uint8Array(4096).map((_, i) => i * 31);
+  const hashPlain = nsPerCall(() => plain.hash(data, 20), 20, 15);
+  const hashMetered = nsPerCall(() => metered.hash(data, 20), 20, 15);
+  const tight = tightMetered.p50 / tightPlain.p50 - 1;
+  const hash = hashMetered.p50 / hashPlain.p50 - 1;
+  row('fuel overhead, tight loop (work)', `${(tight * 100).toFixed(1)} %`, '≤ 30 %', tight <= 0.3);
+  row('fuel overhead, hashing (FNV-1a, 4 KiB × 20)', `${(hash * 100).toFixed(1)} %`, '≤ 10 %', hash <= 0.1);
+  results.fuelOverhead = { tightLoop: { plainNs: tightPlain, meteredNs: tightMetered, overhead: tight }, hash: { plainNs: hashPlain, meteredNs: hashMetered, overhead: hash } };
+
+  // 4. Instantiate from the cached, compiled artifact.
+  const instantiations: number[] = [];
+  for (let i = 0; i < 2_000; i++) {
+    const t = performance.now();
+    guest.metered();
+    instantiations.push(performance.now() - t);
+  }
+  const inst = summarize(instantiations.slice(200));
+  row('instantiate small guest (compiled, in worker-equivalent), p50 / p99', `${us(inst.p50)} / ${us(inst.p99)}`, '≤ 1 ms p50', inst.p50 <= 1);
+  results.instantiateSmallMs = inst;
+
+  // 5. Deadline overshoot on a spinning guest; the worker must survive every time.
+  const overshoot: Record<string, unknown> = {};
+  for (const [timeoutMs, runs] of [[10, 40], [50, 20], [250, 8]] as const) {
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const outcome = await compute.invoke('spin', [], { timeoutMs, fuel: Number.MAX_SAFE_INTEGER });
+      if (outcome.ok || outcome.signal.name !== 'ExecutionTimeout') throw new Error('spin did not time out');
+      samples.push(outcome.signal.elapsedMs - timeoutMs);
+    }
+    const s = summarize(samples);
+    overshoot[timeoutMs] = s;
+    row(`deadline overshoot @ ${timeoutMs} ms, p50 / p99`, `${s.p50.toFixed(2)} / ${s.p99.toFixed(2)} ms`, '≤ 5 ms p99', s.p99 <= 5);
+  }
+  const terminated = compute.stats().recycled.terminated;
+  row('worker restarts during the deadline runs', String(terminated), '0', terminated === 0);
+  results.deadlineOvershootMs = overshoot;
+}
+
+// 6. Host-call round trip from the guest.
+{
+  const caller = await runtime.load(fixture('host-caller'), { imports: hostImports, limits: { timeoutMs: 10_000 } });
+  await caller.call('call-nop', [2_000]);
+  const perCall: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const [with100, with0] = [await caller.call('call-nop', [100]), await caller.call('call-nop', [0])];
+    perCall.push((with100.durationMs - with0.durationMs) / 100);
+  }
+  const s = summarize(perCall);
+  row('host-call round trip (guest → main → guest), p50 / p99 of 100-call means', `${us(s.p50)} / ${us(s.p99)}`, '≤ 20 µs p50', s.p50 <= 0.02);
+  results.hostCallMs = s;
+}
+
+// 7. First load vs cached load of the QuickJS guest, and its instantiation.
+{
+  const coldDir = mkdtempSync(join(tmpdir(), 'corral-bench-cold-'));
+  const cold = new Runtime({ threads: 1, cacheDir: coldDir });
+  let t = performance.now();
+  const first = await cold.load(fixture('js-guest'), { imports: jsImports });
+  const firstMs = performance.now() - t;
+  const warm = new Runtime({ threads: 1, cacheDir: coldDir });
+  t = performance.now();
+  const second = await warm.load(fixture('js-guest'), { imports: jsImports });
+  const cachedMs = performance.now() - t;
+  if (first.fromCache || !second.fromCache) throw new Error('cache did not behave');
+  await Promise.all([cold.close(), warm.close()]);
+  row('QuickJS guest: first load (transpile + instrument) vs cached load', `${firstMs.toFixed(0)} ms vs ${cachedMs.toFixed(1)} ms`);
+  const guest = await inThreadGuest(readFileSync(fixture('js-guest')), first.artifactDir, jsImports);
+  const samples: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const t0 = performance.now();
+    guest.metered();
+    samples.push(performance.now() - t0);
+  }
+  const s = summarize(samples.slice(10));
+  row('instantiate QuickJS guest (compiled), p50 / p99', `${s.p50.toFixed(2)} / ${s.p99.toFixed(2)} ms`);
+  const plain = guest.plain();
+  const metered = guest.metered();
+  const text = JSON.stringify({ orders: Array.from({ length: 20 }, (_, i) => ({ id: i, owner: '0xabc', amounts: [i, i * 2] })) });
+  const p = nsPerCall(() => plain.reformat(text, 5), 10, 15);
+  const m = nsPerCall(() => metered.reformat(text, 5), 10, 15);
+  const overhead = m.p50 / p.p50 - 1;
+  row('fuel overhead, QuickJS JSON round trips', `${(overhead * 100).toFixed(1)} %`, '≤ 10 %', overhead <= 0.1);
+  results.quickjs = { firstLoadMs: firstMs, cachedLoadMs: cachedMs, instantiateMs: s, fuelOverhead: { plainNs: p, meteredNs: m, overhead } };
+}
+
+await runtime.close();
+
+const width = Math.max(...rows.map((r) => r.name.length));
+console.log(`\ncorral runtime benchmarks — Node ${process.version}, ${new Date().toISOString()}\n`);
+for (const r of rows) {
+  const mark = r.ok === null ? ' ' : r.ok ? '✓' : '✗';
+  console.log(`${mark} ${r.name.padEnd(width)}  ${r.value}${r.target ? `   (target ${r.target})` : ''}`);
+}
+mkdirSync(join(root, 'benchmarks', 'results'), { recursive: true });
+const out = join(root, 'benchmarks', 'results', 'latest.json');
+writeFileSync(out, JSON.stringify({ ...results, rows }, null, 2));
+console.log(`\nJSON: ${out}`);
