@@ -22,7 +22,7 @@ import { HostBridge, type HostChannel, type HostImports } from './hostBridge.ts'
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
 import { defaultCacheDir } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
-import { MAX_WORKER_SLOTS, type CallReply, type CallTask } from './protocol.ts';
+import { MAX_WORKER_SLOTS, type CallReply, type CallTask, type ComponentDescriptor } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
 
 export interface RuntimeOptions {
@@ -50,7 +50,6 @@ export interface LoadOptions {
 
 interface InFlight {
   channel: HostChannel;
-  controller: AbortController;
   timeoutMs: number;
   /** Set by the backstop when it terminated the worker. */
   terminated: { elapsedMs: number } | null;
@@ -149,24 +148,12 @@ export class Runtime implements ComponentHost {
     if (checkout) await checkout;
     const channel = this.bridge.acquire(component.imports);
     const invocationId = randomUUID();
-    const call: InFlight = { channel, controller: new AbortController(), timeoutMs, terminated: null };
+    const call: InFlight = { channel, timeoutMs, terminated: null };
     this.inflight.add(call);
     this.armBackstop();
-    const { pool, meta } = component;
     const task: CallTask = {
       kind: 'call',
-      component: {
-        id: component.id,
-        name: component.name,
-        dir: component.artifactDir,
-        coreFiles: meta.coreModules.map((m) => m.file),
-        imports: meta.imports,
-        memoryMaxPages: Math.floor(component.limits.memoryBytes / WASM_PAGE_BYTES),
-        minIdle: pool.options.minIdle,
-        maxUses: pool.options.maxUses,
-        maxIdleMs: pool.options.maxIdleMs,
-        counters: pool.counterBuffer,
-      },
+      componentId: component.id,
       exportPath: target.path,
       exportName: target.name,
       args,
@@ -177,7 +164,13 @@ export class Runtime implements ComponentHost {
     };
     const context = { component: component.name, exportName: target.name, invocationId };
     try {
-      const reply = (await this.pool.run(task, { signal: call.controller.signal })) as CallReply;
+      let reply = (await this.pool.run(task)) as CallReply;
+      if (!reply.ok && 'missing' in reply) {
+        // This worker has not seen the component yet: send its descriptor once.
+        task.component = describe(component);
+        reply = (await this.pool.run(task)) as CallReply;
+      }
+      if (!reply.ok && 'missing' in reply) throw new Error('worker did not take the component descriptor');
       if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, invocationId };
       return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, invocationId };
     } catch (error) {
@@ -217,7 +210,6 @@ export class Runtime implements ComponentHost {
     while (this.inflight.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    for (const call of this.inflight) call.controller.abort(closedError());
     await this.pool.destroy();
     if (this.backstop) clearInterval(this.backstop);
     this.backstop = null;
@@ -245,12 +237,31 @@ export class Runtime implements ComponentHost {
         if (startedAt === null || call.terminated || now - startedAt < call.timeoutMs + this.graceMs) continue;
         call.terminated = { elapsedMs: now - startedAt };
         const threadId = call.channel.threadId();
-        if (threadId !== null) for (const component of this.components) component.pool.writeOffWorker(threadId);
-        call.controller.abort();
+        if (threadId === null) continue;
+        for (const component of this.components) component.pool.writeOffWorker(threadId);
+        // Terminating the thread fails its task; piscina replaces the worker. (An AbortSignal per
+        // call would let piscina do this itself, but cost ~11 µs on every call.)
+        void this.pool.threads.find((worker) => worker.threadId === threadId)?.terminate();
       }
     }, period);
     this.backstop.unref();
   }
+}
+
+function describe(component: Component): ComponentDescriptor {
+  const { pool, meta } = component;
+  return {
+    id: component.id,
+    name: component.name,
+    dir: component.artifactDir,
+    coreFiles: meta.coreModules.map((m) => m.file),
+    imports: meta.imports,
+    memoryMaxPages: Math.floor(component.limits.memoryBytes / WASM_PAGE_BYTES),
+    minIdle: pool.options.minIdle,
+    maxUses: pool.options.maxUses,
+    maxIdleMs: pool.options.maxIdleMs,
+    counters: pool.counterBuffer,
+  };
 }
 
 function resolveLimits(limits: Partial<Limits>, name: string): Limits {

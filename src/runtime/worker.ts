@@ -124,6 +124,14 @@ interface LoadedComponent {
 }
 
 const components = new Map<string, LoadedComponent>();
+const bridges = new WeakMap<SharedArrayBuffer, GuestBridge>();
+
+/** Channels are reused by the main thread; so are the views this worker keeps over them. */
+function bridgeFor(channel: SharedArrayBuffer): GuestBridge {
+  let bridge = bridges.get(channel);
+  if (!bridge) bridges.set(channel, (bridge = new GuestBridge(channel)));
+  return bridge;
+}
 const slot = threadId % MAX_WORKER_SLOTS;
 
 export default async function handle(task: WorkerTask): Promise<WorkerReply> {
@@ -131,8 +139,9 @@ export default async function handle(task: WorkerTask): Promise<WorkerReply> {
 }
 
 async function runCall(task: CallTask): Promise<CallReply> {
-  const component = await loadComponent(task.component);
-  const bridge = new GuestBridge(task.channel);
+  const component = components.get(task.componentId) ?? (task.component ? await loadComponent(task.component) : null);
+  if (!component) return { ok: false, missing: 'component' };
+  const bridge = bridgeFor(task.channel);
   const started = performance.now();
   const deadline = started + task.timeoutMs;
   bridge.markStarted();
@@ -154,7 +163,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
     }
     if (instance.meter.stop) throw instance.meter.stop; // the guest swallowed the meter's exception
   } catch (error) {
-    signal = toSignal(error, task, instance, fuelUsed, performance.now() - started);
+    signal = toSignal(error, task, component.descriptor, instance, fuelUsed, performance.now() - started);
   } finally {
     component.bridge.current = null;
   }
@@ -178,8 +187,15 @@ function callExport(exports: Record<string, unknown>, path: string[]): (...args:
 }
 
 /** Decides the one signal of a failed invocation: fuel, then the deadline, then memory, then the trap. */
-function toSignal(error: unknown, task: CallTask, instance: GuestInstance | undefined, fuelUsed: number, elapsedMs: number): SignalData {
-  const context = { component: task.component.name, exportName: task.exportName, invocationId: task.invocationId };
+function toSignal(
+  error: unknown,
+  task: CallTask,
+  descriptor: ComponentDescriptor,
+  instance: GuestInstance | undefined,
+  fuelUsed: number,
+  elapsedMs: number,
+): SignalData {
+  const context = { component: descriptor.name, exportName: task.exportName, invocationId: task.invocationId };
   const stop = instance?.meter.stop ?? (error instanceof MeterStop ? error : null);
   if (stop?.reason === 'fuel') return { signal: 'OutOfFuel', ...context, fuelLimit: task.fuel, fuelUsed };
   if (stop?.reason === 'deadline' || error instanceof HostCallDeadline) {
@@ -190,7 +206,7 @@ function toSignal(error: unknown, task: CallTask, instance: GuestInstance | unde
     return {
       signal: 'MemoryLimitExceeded',
       ...context,
-      limitBytes: task.component.memoryMaxPages * WASM_PAGE_BYTES,
+      limitBytes: descriptor.memoryMaxPages * WASM_PAGE_BYTES,
       requestedBytes: denied * WASM_PAGE_BYTES,
     };
   }
