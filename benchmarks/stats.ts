@@ -6,8 +6,8 @@ export function summarize(samples: number[]): { n: number; p50: number; p99: num
 }
 
 /** Nanoseconds per call of `fn`, as the median of `rounds` timed batches of `batch` calls. */
-export function nsPerCall(fn: () => unknown, batch = 100_000, rounds = 15): { p50: number; p99: number } {
-  for (let i = 0; i < batch; i++) fn(); // warm up the JIT
+export function nsPerCall(fn: () => unknown, batch = 100_000, rounds = 15, warmup = batch): { p50: number; p99: number } {
+  for (let i = 0; i < warmup; i++) fn(); // let V8 tier the code up before timing it
   const perCall: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const t0 = process.hrtime.bigint();
