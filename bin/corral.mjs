@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// corral's command line. Runs from the TypeScript sources through tsx, so it works right after `npm ci`.
+// corral's command line. Runs from the TypeScript sources through tsx, so it works right after `npm install`.
 import { register } from 'tsx/esm/api';
 
 register();
