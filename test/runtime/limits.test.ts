@@ -20,23 +20,29 @@ beforeAll(async () => {
 });
 afterAll(() => runtime.close());
 
-async function failure(promise: Promise<unknown>): Promise<CallFailure> {
-  const outcome = (await promise) as CallFailure;
+const discarded = (c: Component) => {
+  const { trap, limit, terminated } = c.stats().recycled;
+  return trap + limit + terminated;
+};
+
+/** Runs a call that must end in a signal, and checks that its instance was discarded, not kept. */
+async function failure(call: () => Promise<unknown>, component: Component = compute): Promise<CallFailure> {
+  const before = discarded(component);
+  const outcome = (await call()) as CallFailure;
   expect(outcome.ok).toBe(false);
+  expect(discarded(component)).toBe(before + 1);
   return outcome;
 }
 
-/** After a signal, the component serves the next call on a fresh instance. */
+/** After a signal, the component serves the next call (on another instance: the failed one is gone). */
 async function expectRecovery(): Promise<void> {
-  const created = compute.stats().created;
   const next = await compute.call('add', [2, 3]);
   expect(next.value).toBe(5);
-  expect(compute.stats().created).toBeGreaterThanOrEqual(created);
 }
 
 describe('limits', () => {
   it('fuel: an infinite loop ends in OutOfFuel with its fields', async () => {
-    const { signal } = await failure(compute.invoke('spin', [], { fuel: 100_000, timeoutMs: 10_000 }));
+    const { signal } = await failure(() => compute.invoke('spin', [], { fuel: 100_000, timeoutMs: 10_000 }));
     expect(signal).toBeInstanceOf(OutOfFuel);
     const oof = signal as OutOfFuel;
     expect(oof.fuelLimit).toBe(100_000);
@@ -49,13 +55,13 @@ describe('limits', () => {
   });
 
   it('fuel: infinite recursion ends in OutOfFuel when the budget is small', async () => {
-    const { signal } = await failure(compute.invoke('recurse', [0], { fuel: 10_000 }));
+    const { signal } = await failure(() => compute.invoke('recurse', [0], { fuel: 10_000 }));
     expect(signal).toBeInstanceOf(OutOfFuel);
     await expectRecovery();
   });
 
   it('trap: infinite recursion with a large budget ends in a stack overflow', async () => {
-    const { signal } = await failure(compute.invoke('recurse', [0], { fuel: 50_000_000 }));
+    const { signal } = await failure(() => compute.invoke('recurse', [0], { fuel: 50_000_000 }));
     expect(signal).toBeInstanceOf(Trap);
     expect((signal as Trap).code).toBe('stack-overflow');
     await expectRecovery();
@@ -63,7 +69,7 @@ describe('limits', () => {
 
   it('deadline: a spinning guest stops cooperatively and its worker lives on', async () => {
     const before = compute.stats();
-    const { signal } = await failure(compute.invoke('spin', [], { timeoutMs: 30, fuel: Number.MAX_SAFE_INTEGER }));
+    const { signal } = await failure(() => compute.invoke('spin', [], { timeoutMs: 30, fuel: Number.MAX_SAFE_INTEGER }));
     expect(signal).toBeInstanceOf(ExecutionTimeout);
     const timeout = signal as ExecutionTimeout;
     expect(timeout.timeoutMs).toBe(30);
@@ -80,7 +86,7 @@ describe('limits', () => {
     // cooperative check. The backstop terminates it at deadline + grace (5 + 20 ms).
     const roomy = await runtime.load(fixture('compute'), { name: 'roomy' }); // stall needs 32 MiB
     const threads = () => runtime['pool'].threads.length;
-    const { signal } = await failure(roomy.invoke('stall', [], { timeoutMs: 5 }));
+    const { signal } = await failure(() => roomy.invoke('stall', [], { timeoutMs: 5 }), roomy);
     expect(signal).toBeInstanceOf(ExecutionTimeout);
     const timeout = signal as ExecutionTimeout;
     expect(timeout.terminated).toBe(true);
@@ -93,7 +99,7 @@ describe('limits', () => {
   });
 
   it('memory: growth past the cap fails inside the guest; the trap that follows is MemoryLimitExceeded', async () => {
-    const { signal } = await failure(compute.invoke('grow', [100]));
+    const { signal } = await failure(() => compute.invoke('grow', [100]));
     expect(signal).toBeInstanceOf(MemoryLimitExceeded);
     const mle = signal as MemoryLimitExceeded;
     expect(mle.limitBytes).toBe(4 * 1024 * 1024);
@@ -114,7 +120,7 @@ describe('limits', () => {
     [5, 'indirect-call-type-mismatch'],
     [6, 'table-out-of-bounds'],
   ])('trap: kind %i is reported as %s, then the next call succeeds', async (kind, code) => {
-    const { signal } = await failure(compute.invoke('trap', [kind]));
+    const { signal } = await failure(() => compute.invoke('trap', [kind]));
     expect(signal).toBeInstanceOf(Trap);
     expect((signal as Trap).code).toBe(code);
     await expectRecovery();
