@@ -1,6 +1,7 @@
 import { CorralRuntimeError } from '../errors/RuntimeError.ts';
 import type { Signal } from '../signals/signalFromData.ts';
-import type { HostImports } from './hostBridge.ts';
+import type { BoundHostFunction, HostImports } from './hostBridge.ts';
+import { importTable } from './protocol.ts';
 import type { InstancePool, PoolStats } from './InstancePool.ts';
 import type { ArtifactMeta } from './prepareArtifact.ts';
 import type { ExportSignature } from './transpileComponent.ts';
@@ -57,6 +58,8 @@ export interface ComponentHost {
 export class Component {
   /** Export names as the glue spells them (camelCase), with `function` or `instance`. */
   readonly exports: readonly [string, 'function' | 'instance'][];
+  /** The embedder's import functions in import-table order: host calls name them by index. */
+  readonly hostTable: readonly BoundHostFunction[];
   private readonly resolved = new Map<string, ResolvedExport>();
 
   constructor(
@@ -72,6 +75,10 @@ export class Component {
     private readonly host: ComponentHost,
   ) {
     this.exports = meta.exports;
+    this.hostTable = importTable(meta.imports).map(({ interfaceName, functionName }) => ({
+      label: `${interfaceName}#${functionName}`,
+      fn: imports[interfaceName]![functionName]!,
+    }));
   }
 
   /** Calls an export; resolves with its value, rejects with a `Signal` (or a `CorralRuntimeError`). */

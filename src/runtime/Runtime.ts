@@ -146,7 +146,7 @@ export class Runtime implements ComponentHost {
 
     const checkout = component.pool.checkout();
     if (checkout) await checkout;
-    const channel = this.bridge.acquire(component.imports);
+    const channel = this.bridge.acquire(component.hostTable);
     const invocationId = randomUUID();
     const call: InFlight = { channel, timeoutMs, terminated: null };
     this.inflight.add(call);

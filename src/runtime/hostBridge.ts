@@ -1,5 +1,5 @@
 import { deserialize, serialize } from 'node:v8';
-import { Channel, ChannelState, type HostRequest, type HostResponse } from './protocol.ts';
+import { Channel, ChannelState, type HostErrorPayload } from './protocol.ts';
 
 /** An embedder's implementation of one imported function: runs on the main thread, may be async. */
 export type HostFunction = (...args: any[]) => unknown;
@@ -17,9 +17,10 @@ export class HostBridge {
 
   constructor(private readonly bufferBytes: number) {}
 
-  acquire(imports: HostImports): HostChannel {
+  /** `table`: the component's host functions in import-table order (see `importTable`). */
+  acquire(table: readonly BoundHostFunction[]): HostChannel {
     const channel = this.free.pop() ?? this.create();
-    channel.open(imports);
+    channel.open(table);
     return channel;
   }
 
@@ -49,12 +50,18 @@ export class HostBridge {
   }
 }
 
+/** A host function with the name it is reported under. */
+export interface BoundHostFunction {
+  label: string;
+  fn: HostFunction;
+}
+
 export class HostChannel {
   readonly buffer: SharedArrayBuffer;
   private readonly state: Int32Array;
   private readonly startedAt: Float64Array;
   private readonly data: Uint8Array;
-  private imports: HostImports = {};
+  private table: readonly BoundHostFunction[] = [];
   private closed = false;
   /** True while a host function runs for this channel. */
   serving = false;
@@ -67,8 +74,8 @@ export class HostChannel {
     void this.watch();
   }
 
-  open(imports: HostImports): void {
-    this.imports = imports;
+  open(table: readonly BoundHostFunction[]): void {
+    this.table = table;
   }
 
   /** When the guest started (epoch ms), or null if the worker has not picked the call up yet. */
@@ -82,7 +89,7 @@ export class HostChannel {
   }
 
   reset(): void {
-    this.imports = {};
+    this.table = [];
     this.state[Channel.THREAD_ID] = 0;
     Atomics.store(this.state, Channel.STARTED, 0);
     // A request the worker abandoned, or one left by a terminated worker, ends here.
@@ -115,39 +122,48 @@ export class HostChannel {
 
   private async serve(): Promise<void> {
     const length = Atomics.load(this.state, Channel.LENGTH);
-    const request = deserialize(this.data.subarray(0, length)) as HostRequest;
-    let response: HostResponse;
+    const entry = this.table[this.state[Channel.CODE]!];
+    let ok = true;
+    let value: unknown;
     try {
-      const fn = this.imports[request.interfaceName]?.[request.functionName];
-      if (!fn) throw new Error(`no host function ${request.interfaceName}#${request.functionName}`);
-      let value = fn(...request.args);
+      if (!entry) throw new Error(`no host function #${this.state[Channel.CODE]}`);
+      value = entry.fn(...(deserialize(this.data.subarray(0, length)) as unknown[]));
       if (value instanceof Promise) value = await value;
-      response = { ok: true, value };
     } catch (error) {
-      const e = error instanceof Error ? error : new Error(String(error));
-      response = { ok: false, error: { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) } };
+      ok = false;
+      value = errorPayload(error);
     }
-    let payload: Buffer;
-    try {
-      payload = serialize(response);
-    } catch (error) {
-      payload = serialize({ ok: false, error: { name: 'HostValueNotCloneable', message: (error as Error).message } });
-    }
-    if (payload.length > this.data.length) {
+    let payload = encode(value);
+    if (payload === null) {
+      ok = false;
+      payload = serialize({ name: 'HostValueNotCloneable', message: `result of ${entry?.label} cannot be passed to the guest` });
+    } else if (payload.length > this.data.length) {
+      ok = false;
       payload = serialize({
-        ok: false,
-        error: {
-          name: 'HostCallTooLarge',
-          message: `result of ${request.interfaceName}#${request.functionName} takes ${payload.length} bytes; the host-call buffer holds ${this.data.length}`,
-        },
-      });
+        name: 'HostCallTooLarge',
+        message: `result of ${entry?.label} takes ${payload.length} bytes; the host-call buffer holds ${this.data.length}`,
+      } satisfies HostErrorPayload);
     }
     // Only answer a request the worker is still waiting for.
     if (this.closed || Atomics.load(this.state, Channel.STATE) !== ChannelState.REQUEST) return;
     this.data.set(payload);
+    this.state[Channel.CODE] = ok ? 1 : 0;
     Atomics.store(this.state, Channel.LENGTH, payload.length);
     if (Atomics.compareExchange(this.state, Channel.STATE, ChannelState.REQUEST, ChannelState.RESPONSE) === ChannelState.REQUEST) {
       Atomics.notify(this.state, Channel.STATE);
     }
+  }
+}
+
+function errorPayload(error: unknown): HostErrorPayload {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) };
+}
+
+function encode(value: unknown): Buffer | null {
+  try {
+    return serialize(value);
+  } catch {
+    return null;
   }
 }

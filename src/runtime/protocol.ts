@@ -58,8 +58,11 @@ export type WorkerReply = CallReply;
  * exactly one side decides the outcome of each request.
  */
 export const Channel = {
+  // Int32 slots 0–3 and 6; slots 4–5 hold the Float64 start time (bytes 16–23).
   STATE: 0,
   LENGTH: 1,
+  /** Request: index of the host function in the component's import table. Response: 1 ok, 0 error. */
+  CODE: 6,
   THREAD_ID: 2,
   /** 1 once the guest started; the start time (worker's `performance.timeOrigin + now()`) is at STARTED_AT_F64. */
   STARTED: 3,
@@ -75,13 +78,20 @@ export const ChannelState = {
   CLOSED: 4,
 } as const;
 
-export interface HostRequest {
-  interfaceName: string;
-  functionName: string;
-  args: unknown[];
+/**
+ * A component's imports as one flat table, in the order of `ComponentDescriptor.imports`: a host call
+ * names its function by index, and only its arguments (or the result) are serialised.
+ */
+export function importTable(imports: Record<string, string[]>): { interfaceName: string; functionName: string }[] {
+  return Object.entries(imports).flatMap(([interfaceName, functions]) => functions.map((functionName) => ({ interfaceName, functionName })));
 }
 
-export type HostResponse = { ok: true; value: unknown } | { ok: false; error: { name: string; message: string; stack?: string } };
+/** What a failed host function becomes on the wire. */
+export interface HostErrorPayload {
+  name: string;
+  message: string;
+  stack?: string;
+}
 
 /**
  * Pool counters, a BigInt64Array over `ComponentDescriptor.counters`. Workers add to them; the main

@@ -14,6 +14,7 @@ import { classifyTrap } from './classifyTrap.ts';
 import { GuestBridge, HostCallDeadline, HostCallFailed } from './guestBridge.ts';
 import {
   Counter,
+  importTable,
   FUEL_GLOBAL,
   MEMORY_DENIED_PAGES_GLOBAL,
   MEMORY_MAX_PAGES_GLOBAL,
@@ -276,17 +277,14 @@ function createInstance(component: LoadedComponent, fuel: number, deadline: numb
 /** One synchronous stub per imported function, forwarding over the invocation's channel. */
 function hostImports(component: LoadedComponent): Record<string, Record<string, unknown>> {
   const imports: Record<string, Record<string, unknown>> = {};
-  for (const [interfaceName, functions] of Object.entries(component.descriptor.imports)) {
-    const stubs: Record<string, unknown> = {};
-    for (const functionName of functions) {
-      stubs[functionName] = (...args: unknown[]) => {
-        const { current, deadline } = component.bridge;
-        if (!current) throw new Error(`${interfaceName}#${functionName} called outside an invocation`);
-        return current.call({ interfaceName, functionName, args }, deadline);
-      };
-    }
-    imports[interfaceName] = stubs;
-  }
+  importTable(component.descriptor.imports).forEach(({ interfaceName, functionName }, index) => {
+    const label = `${interfaceName}#${functionName}`;
+    (imports[interfaceName] ??= {})[functionName] = (...args: unknown[]) => {
+      const { current, deadline } = component.bridge;
+      if (!current) throw new Error(`${label} called outside an invocation`);
+      return current.call(index, label, args, deadline);
+    };
+  });
   return imports;
 }
 
