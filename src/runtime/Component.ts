@@ -108,6 +108,14 @@ export class Component {
   }
 
   /**
+   * Discards every instance of this component, idle or not yet returned: the next call of each worker
+   * builds a fresh one from the compiled artifact. What a supervisor's restart does to a guest.
+   */
+  recycle(): void {
+    this.pool.recycle();
+  }
+
+  /**
    * Finds an export by the name a user is likely to type: `call-slow` (WIT), `callSlow` (JS), or
    * `iface.fn` / `iface#fn` for a function of an exported interface.
    */

@@ -33,7 +33,9 @@ export interface PoolStats {
   /** Instances alive now, idle or in use, across all workers: `created` minus all `recycled`. */
   size: number;
   /** Instances discarded so far, by reason. */
-  recycled: { trap: number; limit: number; maxUses: number; idle: number; close: number; terminated: number };
+  recycled: { trap: number; limit: number; maxUses: number; idle: number; close: number; terminated: number; restart: number };
+  /** How many times the component was recycled (`Component.recycle()`). */
+  generation: number;
 }
 
 interface Waiter {
@@ -119,6 +121,11 @@ export class InstancePool {
     }
   }
 
+  /** Starts a new generation: every instance built before is discarded instead of reused. */
+  recycle(): void {
+    Atomics.add(this.counters, Counter.GENERATION, 1n);
+  }
+
   stats(): PoolStats {
     const c = (i: number) => Number(Atomics.load(this.counters, i));
     let size = 0;
@@ -137,7 +144,9 @@ export class InstancePool {
         idle: c(Counter.RECYCLED_IDLE),
         close: c(Counter.RECYCLED_CLOSE),
         terminated: c(Counter.RECYCLED_TERMINATED),
+        restart: c(Counter.RECYCLED_RESTART),
       },
+      generation: c(Counter.GENERATION),
     };
   }
 

@@ -106,8 +106,12 @@ export const Counter = {
   RECYCLED_IDLE: 4,
   RECYCLED_CLOSE: 5,
   RECYCLED_TERMINATED: 6,
+  /** Instances dropped because the component was recycled (a supervisor restart) after they were built. */
+  RECYCLED_RESTART: 7,
+  /** Bumped by `Component.recycle()`: instances of an older generation are never used again. */
+  GENERATION: 8,
   /** Live instances of worker slot `s` are at LIVE_BASE + s. */
-  LIVE_BASE: 8,
+  LIVE_BASE: 16,
 } as const;
 
 /** Worker slots are `threadId % MAX_WORKER_SLOTS`; the pool never runs more threads than this. */

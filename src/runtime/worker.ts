@@ -108,6 +108,8 @@ class Meter {
 
 interface GuestInstance {
   exports: Record<string, unknown>;
+  /** `Counter.GENERATION` when the instance was built. */
+  generation: bigint;
   meter: Meter;
   memoryGates: { max: WebAssembly.Global; denied: WebAssembly.Global }[];
   uses: number;
@@ -149,6 +151,12 @@ async function runCall(task: CallTask): Promise<CallReply> {
   component.bridge.current = bridge;
   component.bridge.deadline = deadline;
 
+  const generation = Atomics.load(component.counters, Counter.GENERATION);
+  if (component.idle.length > 0 && component.idle[0]!.generation !== generation) {
+    // The component was recycled since these were built: none of them may serve again.
+    retire(component, Counter.RECYCLED_RESTART, component.idle.length);
+    component.idle.length = 0;
+  }
   let instance = component.idle.pop();
   let signal: SignalData | null = null;
   let value: unknown;
@@ -267,7 +275,8 @@ function createInstance(component: LoadedComponent, fuel: number, deadline: numb
 
   const exports = component.instantiate((file) => component.modules.get(file)!, hostImports(component), instantiateCore);
   if (exports instanceof Promise) throw new Error('glue instantiated asynchronously; corral needs synchronous core instantiation');
-  const instance: GuestInstance = { exports, meter, memoryGates, uses: 0, idleSince: performance.now() };
+  const generation = Atomics.load(component.counters, Counter.GENERATION);
+  const instance: GuestInstance = { exports, meter, memoryGates, generation, uses: 0, idleSince: performance.now() };
   if (meter.stop) throw meter.stop;
   Atomics.add(component.counters, Counter.CREATED, 1n);
   Atomics.add(component.counters, Counter.LIVE_BASE + slot, 1n);

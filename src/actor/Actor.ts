@@ -1,0 +1,239 @@
+import { createActor, type Actor as XActor } from 'xstate';
+import type { CallOutcome, Component } from '../runtime/Component.ts';
+import type { SignalName } from '../signals/signalFromData.ts';
+import type { InvocationSignal, LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
+import { actorMachine, type ActorMachineInput, type ActorStateName } from './actorMachine.ts';
+import { Mailbox, type OverflowPolicy } from './Mailbox.ts';
+
+/** An event for an actor: chain blocks and logs, an embedder's custom events, or a hook call. */
+export interface ActorEvent {
+  kind: 'block' | 'log' | 'custom' | 'hook';
+  payload: unknown;
+}
+
+/** Why an event was not handled at all: circuit open, actor stopped, or replaced by a newer block. */
+export type Refusal = 'circuit-open' | 'stopped' | 'coalesced';
+
+/** What became of one delivered event. `error`: the call could not start (bad export or arguments, runtime closed). */
+export type DeliveryOutcome = CallOutcome | { ok: false; refused: Refusal } | { ok: false; error: Error };
+
+interface Delivery {
+  exportName: string;
+  args: unknown[];
+  settle: (outcome: DeliveryOutcome) => void;
+}
+
+/** Chain blocks coalesce to the newest when the mailbox is full; everything else pushes back. */
+export const DEFAULT_OVERFLOW: Record<ActorEvent['kind'], OverflowPolicy> = {
+  block: 'coalesce',
+  log: 'backpressure',
+  custom: 'backpressure',
+  hook: 'backpressure',
+};
+
+export interface ActorInfo {
+  name: string;
+  state: ActorStateName;
+  breaker: 'closed' | 'open' | 'half-open';
+  mailboxDepth: number;
+  /** Producers waiting for room in the mailbox. */
+  blockedProducers: number;
+  /** Queued blocks replaced by newer ones. */
+  coalesced: number;
+  invocations: number;
+  failures: Partial<Record<SignalName, number>>;
+  /** Events refused without running (circuit open, or stopped). */
+  refused: number;
+  fuelUsed: { total: number; last: number };
+  restarts: number;
+  lastSignal: SignalName | null;
+}
+
+export interface ActorHooks {
+  /** Every lifecycle signal of the machine and every runtime signal of an invocation. */
+  signal(signal: LifecycleSignal | InvocationSignal): void;
+  /** The actor discarded its instances after a failure (group strategies recycle the siblings). */
+  recycled(actor: Actor): void;
+}
+
+/**
+ * One component as an actor: a bounded mailbox served one event at a time, in arrival order, and an
+ * xstate machine that decides what a failure means. Different actors run in parallel on the runtime's
+ * workers; this class never runs two invocations of its own at once.
+ */
+export class Actor {
+  readonly name: string;
+  readonly machine: XActor<typeof actorMachine>;
+  private readonly mailbox: Mailbox<Delivery>;
+  private pumping = false;
+  private accepting = true;
+  private idleWaiters: (() => void)[] = [];
+  private readonly stats = {
+    invocations: 0,
+    failures: {} as Partial<Record<SignalName, number>>,
+    refused: 0,
+    fuelTotal: 0,
+    fuelLast: 0,
+    restarts: 0,
+  };
+
+  constructor(
+    readonly component: Component,
+    input: Omit<ActorMachineInput, 'recycle'>,
+    mailboxCapacity: number,
+    private readonly hooks: ActorHooks,
+  ) {
+    this.name = input.name;
+    this.mailbox = new Mailbox<Delivery>(
+      mailboxCapacity,
+      (kind) => DEFAULT_OVERFLOW[kind as ActorEvent['kind']] ?? 'backpressure',
+      () => void this.pump(),
+      (dropped) => dropped.payload.settle({ ok: false, refused: 'coalesced' }),
+    );
+    const machineInput: ActorMachineInput = { ...input, recycle: () => component.recycle() };
+    this.machine = createActor(actorMachine, { input: machineInput, clock: input.clock });
+    this.machine.on('*', (signal) => {
+      if (signal.type === 'Restarted') this.stats.restarts++;
+      this.hooks.signal(signal);
+    });
+    // Timers (backoff, cooldown) move the machine on their own: serve or refuse what waited.
+    this.machine.subscribe(() => this.pump());
+  }
+
+  /** Starts the machine; `openFor` re-opens a circuit that was open when the engine last stopped. */
+  start(openFor?: number): void {
+    this.machine.start();
+    if (openFor !== undefined) this.machine.send({ type: 'RESTORE_OPEN', cooldownMs: openFor });
+  }
+
+  get state(): ActorStateName {
+    return this.machine.getSnapshot().value as ActorStateName;
+  }
+
+  /** Queues an event for the export; resolves with the outcome once it ran (or was refused). */
+  deliver(kind: ActorEvent['kind'], exportName: string, args: unknown[]): { queued: Promise<void>; outcome: Promise<DeliveryOutcome> } {
+    let settle!: (outcome: DeliveryOutcome) => void;
+    const outcome = new Promise<DeliveryOutcome>((resolve) => (settle = resolve));
+    if (!this.accepting || this.state === 'stopped') {
+      this.stats.refused++;
+      settle({ ok: false, refused: 'stopped' });
+      return { queued: Promise.resolve(), outcome };
+    }
+    const queued = this.mailbox.offer({ kind, payload: { exportName, args, settle } }) ?? Promise.resolve();
+    return { queued, outcome };
+  }
+
+  info(): ActorInfo {
+    const snapshot = this.machine.getSnapshot();
+    const state = snapshot.value as ActorStateName;
+    return {
+      name: this.name,
+      state,
+      breaker: state === 'quarantined' ? 'open' : state === 'halfOpen' || state === 'probing' ? 'half-open' : 'closed',
+      mailboxDepth: this.mailbox.depth,
+      blockedProducers: this.mailbox.blocked,
+      coalesced: this.mailbox.coalescedCount,
+      invocations: this.stats.invocations,
+      failures: { ...this.stats.failures },
+      refused: this.stats.refused,
+      fuelUsed: { total: this.stats.fuelTotal, last: this.stats.fuelLast },
+      restarts: this.stats.restarts,
+      lastSignal: snapshot.context.lastSignal,
+    };
+  }
+
+  /** Closes the circuit by hand. */
+  reset(): void {
+    this.machine.send({ type: 'RESET' });
+  }
+
+  /** Discards instances because a sibling failed (one-for-all, rest-for-one). */
+  recycleForSibling(cause: string, at: number): void {
+    this.component.recycle();
+    this.stats.restarts++;
+    this.hooks.signal({ type: 'Restarted', actor: this.name, at, attempt: 0, cause });
+  }
+
+  /**
+   * Stops taking events and waits up to `timeoutMs` for the queued and running ones to finish; what
+   * is still queued then is refused, and a call still running is abandoned (`brutal-kill`).
+   */
+  async stop(timeoutMs: number, clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(id: unknown): void }): Promise<void> {
+    this.accepting = false;
+    let timer: unknown;
+    const drained = this.whenIdle().then(() => 'drained' as const);
+    const expired = new Promise<'expired'>((resolve) => (timer = clock.setTimeout(() => resolve('expired'), timeoutMs)));
+    const how = await Promise.race([drained, expired]);
+    clock.clearTimeout(timer);
+    this.refuseQueued('stopped');
+    if (this.state !== 'stopped') this.machine.send({ type: 'STOP', reason: how === 'drained' ? 'shutdown' : 'brutal-kill' });
+    if (how === 'expired') this.component.recycle();
+    this.machine.stop();
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.pumping && this.mailbox.depth === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private refuseQueued(reason: Refusal): void {
+    for (const envelope of this.mailbox.drain()) {
+      this.stats.refused++;
+      envelope.payload.settle({ ok: false, refused: reason });
+    }
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const state = this.state;
+        if (state === 'quarantined' || state === 'stopped') {
+          this.refuseQueued(state === 'stopped' ? 'stopped' : 'circuit-open');
+          break;
+        }
+        if (state !== 'loaded' && state !== 'halfOpen') break; // backing off: the timer resumes us
+        const envelope = this.mailbox.take();
+        if (!envelope) break;
+        await this.run(envelope.payload);
+      }
+    } finally {
+      this.pumping = false;
+      if (this.mailbox.depth === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async run(delivery: Delivery): Promise<void> {
+    this.machine.send({ type: 'RUN' });
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await this.component.invoke(delivery.exportName, delivery.args);
+    } catch (error) {
+      // The call never started: not the guest's failure, so no restart either.
+      this.machine.send({ type: 'SUCCEEDED' });
+      delivery.settle({ ok: false, error: error as Error });
+      return;
+    }
+    this.stats.invocations++;
+    if (outcome.ok) {
+      this.stats.fuelTotal += outcome.fuelUsed;
+      this.stats.fuelLast = outcome.fuelUsed;
+      this.machine.send({ type: 'SUCCEEDED' });
+    } else {
+      const { signal } = outcome;
+      this.stats.failures[signal.name] = (this.stats.failures[signal.name] ?? 0) + 1;
+      const fuel = 'fuelUsed' in signal && typeof signal.fuelUsed === 'number' ? signal.fuelUsed : 0;
+      this.stats.fuelTotal += fuel;
+      this.stats.fuelLast = fuel;
+      this.hooks.signal({ type: signal.name, actor: this.name, at: this.machine.getSnapshot().context.clock.now(), invocationId: outcome.invocationId, signal });
+      this.machine.send({ type: 'FAILED', signal: signal.name });
+      if (this.state === 'exhausted') this.machine.send({ type: 'RECYCLE' });
+      if (this.state === 'recycled') {
+        this.hooks.recycled(this);
+        this.machine.send({ type: 'REBUILT' });
+      }
+    }
+    delivery.settle(outcome);
+  }
+}

@@ -1,0 +1,235 @@
+import { assign, emit, setup } from 'xstate';
+import type { Clock } from '../clock/Clock.ts';
+import type { SignalName } from '../signals/signalFromData.ts';
+import type { LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
+
+/** OTP restart types: `permanent` always restarts, `transient` only after a failure, `temporary` never. */
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+
+export interface BackoffOptions {
+  /** First delay, ms. Default 100. */
+  initialMs: number;
+  /** Upper bound of a delay, ms. Default 30 s. */
+  maxMs: number;
+  /** Growth per consecutive failure. Default 2. */
+  factor: number;
+  /** ± fraction of random spread, 0–1. Default 0.2. */
+  jitter: number;
+}
+
+export interface BreakerOptions {
+  /** Time the circuit stays open the first time, ms. Default 30 s. */
+  cooldownMs: number;
+  /** Growth of the cooldown after each failed probe. Default 2. */
+  factor: number;
+  /** Upper bound of a cooldown, ms. Default 10 min. */
+  maxCooldownMs: number;
+}
+
+export interface ActorMachineInput {
+  name: string;
+  restart: RestartType;
+  /** Restarts allowed within `periodMs`; one more opens the circuit. */
+  intensity: number;
+  periodMs: number;
+  backoff: BackoffOptions;
+  breaker: BreakerOptions;
+  clock: Clock;
+  /** Source of jitter, [0, 1). Injected so tests can fix it. */
+  random: () => number;
+  /** Discards the actor's instances (the component is rebuilt from its cached artifact on next use). */
+  recycle: () => void;
+}
+
+export interface ActorMachineContext extends ActorMachineInput {
+  /** Clock times of the restarts still inside the intensity period. */
+  restartTimes: number[];
+  /** Consecutive failures since the last success: drives the backoff. */
+  attempt: number;
+  backoffMs: number;
+  cooldownMs: number;
+  lastSignal: SignalName | null;
+  quarantineReason: 'reached-max-restart-intensity' | 'probe-failed';
+}
+
+export type ActorMachineEvent =
+  | { type: 'RUN' }
+  | { type: 'SUCCEEDED' }
+  | { type: 'FAILED'; signal: SignalName }
+  | { type: 'RECYCLE' }
+  | { type: 'REBUILT' }
+  | { type: 'RESET' }
+  /** Open the circuit at start: the breaker store says it was open when the engine last stopped. */
+  | { type: 'RESTORE_OPEN'; cooldownMs: number }
+  | { type: 'STOP'; reason: 'shutdown' | 'brutal-kill' }
+  | { type: 'START' };
+
+/** Signals that mean "a limit tripped" (the actor is exhausted) rather than "the guest broke". */
+const LIMIT_SIGNALS: ReadonlySet<string> = new Set(['OutOfFuel', 'ExecutionTimeout', 'MemoryLimitExceeded', 'HostLimitExceeded']);
+
+const restartsInPeriod = (context: ActorMachineContext) => {
+  const since = context.clock.now() - context.periodMs;
+  return context.restartTimes.filter((t) => t > since).length;
+};
+
+/**
+ * The life of one actor. `loaded` and `running` alternate while all is well; a failure goes through
+ * `exhausted` (a limit tripped) or straight to `recycled` (instances discarded), then `backoff`, then
+ * `loaded` again. Too many restarts in the period open the circuit (`quarantined`); after a cooldown
+ * `halfOpen` lets one event through as a probe (`probing`). Every transition that matters to an
+ * operator emits a `LifecycleSignal`.
+ */
+export const actorMachine = setup({
+  types: {
+    input: {} as ActorMachineInput,
+    context: {} as ActorMachineContext,
+    events: {} as ActorMachineEvent,
+    emitted: {} as LifecycleSignal,
+  },
+  guards: {
+    isTemporary: ({ context }) => context.restart === 'temporary',
+    reachedMaxRestartIntensity: ({ context }) => restartsInPeriod(context) >= context.intensity,
+    isLimitSignal: ({ event }) => event.type === 'FAILED' && LIMIT_SIGNALS.has(event.signal),
+  },
+  delays: {
+    backoff: ({ context }) => context.backoffMs,
+    cooldown: ({ context }) => context.cooldownMs,
+  },
+  actions: {
+    recordSignal: assign({
+      lastSignal: ({ event, context }) => (event.type === 'FAILED' ? event.signal : context.lastSignal),
+      attempt: ({ context }) => context.attempt + 1,
+    }),
+    forgetFailures: assign({ attempt: 0 }),
+    discardInstances: ({ context }) => context.recycle(),
+    chooseBackoff: assign({
+      backoffMs: ({ context }) => {
+        const { initialMs, maxMs, factor, jitter } = context.backoff;
+        const base = Math.min(maxMs, initialMs * factor ** Math.max(0, context.attempt - 1));
+        return Math.round(Math.min(maxMs, base * (1 - jitter + 2 * jitter * context.random())));
+      },
+    }),
+    announceBackoff: emit(({ context }) => ({
+      type: 'BackingOff' as const,
+      actor: context.name,
+      at: context.clock.now(),
+      attempt: context.attempt,
+      delayMs: context.backoffMs,
+    })),
+    recordRestart: assign({
+      restartTimes: ({ context }) => {
+        const since = context.clock.now() - context.periodMs;
+        return [...context.restartTimes.filter((t) => t > since), context.clock.now()];
+      },
+    }),
+    announceRestart: emit(({ context }) => ({
+      type: 'Restarted' as const,
+      actor: context.name,
+      at: context.clock.now(),
+      attempt: context.attempt,
+    })),
+    announceMaxIntensity: emit(({ context }) => ({
+      type: 'ReachedMaxRestartIntensity' as const,
+      actor: context.name,
+      at: context.clock.now(),
+      intensity: context.intensity,
+      periodMs: context.periodMs,
+    })),
+    openCircuit: assign({ cooldownMs: ({ context }) => context.breaker.cooldownMs, quarantineReason: 'reached-max-restart-intensity' }),
+    lengthenCooldown: assign({
+      cooldownMs: ({ context }) => Math.min(context.breaker.maxCooldownMs, context.cooldownMs * context.breaker.factor),
+      quarantineReason: 'probe-failed',
+    }),
+    announceQuarantine: emit(({ context }) => ({
+      type: 'Quarantined' as const,
+      actor: context.name,
+      at: context.clock.now(),
+      cooldownMs: context.cooldownMs,
+      reason: context.quarantineReason,
+    })),
+    announceHalfOpen: emit(({ context }) => ({ type: 'HalfOpen' as const, actor: context.name, at: context.clock.now() })),
+    closeCircuit: assign({ restartTimes: [], attempt: 0, cooldownMs: ({ context }) => context.breaker.cooldownMs }),
+    announceRecoveredByProbe: emit(({ context }) => ({ type: 'Recovered' as const, actor: context.name, at: context.clock.now(), how: 'probe' as const })),
+    announceRecoveredByReset: emit(({ context }) => ({ type: 'Recovered' as const, actor: context.name, at: context.clock.now(), how: 'reset' as const })),
+    announceStopped: emit(({ context, event }) => ({
+      type: 'Stopped' as const,
+      actor: context.name,
+      at: context.clock.now(),
+      reason: event.type === 'STOP' ? event.reason : ('temporary' as const),
+    })),
+  },
+}).createMachine({
+  id: 'actor',
+  context: ({ input }) => ({
+    ...input,
+    restartTimes: [],
+    attempt: 0,
+    backoffMs: 0,
+    cooldownMs: input.breaker.cooldownMs,
+    lastSignal: null,
+    quarantineReason: 'reached-max-restart-intensity',
+  }),
+  initial: 'loaded',
+  on: {
+    STOP: { target: '.stopped', actions: 'announceStopped' },
+  },
+  states: {
+    loaded: {
+      on: {
+        RUN: 'running',
+        RESTORE_OPEN: {
+          target: 'quarantined',
+          actions: assign({ cooldownMs: ({ event }) => event.cooldownMs, quarantineReason: 'reached-max-restart-intensity' }),
+        },
+      },
+    },
+    running: {
+      on: {
+        SUCCEEDED: { target: 'loaded', actions: 'forgetFailures' },
+        FAILED: [
+          { guard: 'isTemporary', target: 'stopped', actions: ['recordSignal', 'discardInstances', 'announceStopped'] },
+          {
+            guard: 'reachedMaxRestartIntensity',
+            target: 'quarantined',
+            actions: ['recordSignal', 'discardInstances', 'announceMaxIntensity', 'openCircuit'],
+          },
+          { guard: 'isLimitSignal', target: 'exhausted', actions: 'recordSignal' },
+          { target: 'recycled', actions: 'recordSignal' },
+        ],
+      },
+    },
+    exhausted: {
+      on: { RECYCLE: 'recycled' },
+    },
+    recycled: {
+      entry: 'discardInstances',
+      on: { REBUILT: 'backoff' },
+    },
+    backoff: {
+      entry: ['chooseBackoff', 'announceBackoff'],
+      after: { backoff: { target: 'loaded', actions: ['recordRestart', 'announceRestart'] } },
+    },
+    quarantined: {
+      entry: 'announceQuarantine',
+      after: { cooldown: { target: 'halfOpen', actions: 'announceHalfOpen' } },
+      on: { RESET: { target: 'loaded', actions: ['closeCircuit', 'announceRecoveredByReset'] } },
+    },
+    halfOpen: {
+      on: {
+        RUN: 'probing',
+        RESET: { target: 'loaded', actions: ['closeCircuit', 'announceRecoveredByReset'] },
+      },
+    },
+    probing: {
+      on: {
+        SUCCEEDED: { target: 'loaded', actions: ['closeCircuit', 'announceRecoveredByProbe'] },
+        FAILED: { target: 'quarantined', actions: ['recordSignal', 'discardInstances', 'lengthenCooldown'] },
+      },
+    },
+    stopped: {
+      on: { START: { target: 'loaded', actions: 'forgetFailures' } },
+    },
+  },
+});
+
+export type ActorStateName = 'loaded' | 'running' | 'exhausted' | 'recycled' | 'backoff' | 'quarantined' | 'halfOpen' | 'probing' | 'stopped';

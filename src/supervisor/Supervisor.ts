@@ -1,0 +1,203 @@
+import { pino, type Logger } from 'pino';
+import { Subject, type Observable } from 'rxjs';
+import { Actor, type ActorEvent, type ActorInfo, type DeliveryOutcome } from '../actor/Actor.ts';
+import type { BackoffOptions, BreakerOptions, RestartType } from '../actor/actorMachine.ts';
+import { systemClock, type Clock } from '../clock/Clock.ts';
+import type { Component } from '../runtime/Component.ts';
+import { MemoryBreakerStore, type BreakerStore } from './BreakerStore.ts';
+import type { SupervisorSignal } from './SupervisorSignal.ts';
+
+/** Supervision defaults, each documented where it is used. */
+export const DEFAULT_SUPERVISION = {
+  restart: 'permanent' as RestartType,
+  /** Restarts allowed within `periodMs` before the circuit opens. */
+  intensity: 3,
+  periodMs: 5_000,
+  backoff: { initialMs: 100, maxMs: 30_000, factor: 2, jitter: 0.2 } satisfies BackoffOptions,
+  breaker: { cooldownMs: 30_000, factor: 2, maxCooldownMs: 600_000 } satisfies BreakerOptions,
+  /** Events queued per actor before its producers wait (or blocks coalesce). */
+  mailboxCapacity: 1_024,
+  /** How long `stop()` lets each actor drain before it is brutally killed. */
+  shutdownTimeoutMs: 5_000,
+};
+
+export interface ActorSpec {
+  name: string;
+  component: Component;
+  /** The export that handles events, and how an event becomes its arguments (default: `[event.payload]`). */
+  handler: { export: string; args?: (event: ActorEvent) => unknown[] };
+  restart?: RestartType;
+  intensity?: number;
+  periodMs?: number;
+  backoff?: Partial<BackoffOptions>;
+  breaker?: Partial<BreakerOptions>;
+  mailboxCapacity?: number;
+}
+
+/** `one-for-all`: a failure restarts every member; `rest-for-one`: the failed one and those declared after it. */
+export interface GroupSpec {
+  strategy: 'one-for-all' | 'rest-for-one';
+  members: string[];
+}
+
+export interface SupervisorOptions {
+  clock?: Clock;
+  /** Source of backoff jitter in [0, 1). */
+  random?: () => number;
+  logger?: Logger;
+  breakerStore?: BreakerStore;
+  shutdownTimeoutMs?: number;
+}
+
+/**
+ * Runs actors under OTP-style supervision: restart types, one-for-one (default), one-for-all and
+ * rest-for-one groups, restart intensity within a period, jittered exponential backoff, and a circuit
+ * breaker that heals through a half-open probe. Children start in declaration order and stop in reverse.
+ *
+ * @example
+ * const supervisor = new Supervisor();
+ * supervisor.start([{ name: 'twap', component, handler: { export: 'on-event' } }]);
+ * supervisor.signals$.subscribe((s) => console.log(s.type, s.actor));
+ * await supervisor.send('twap', { kind: 'block', payload: block });
+ */
+export class Supervisor {
+  readonly signals$: Observable<SupervisorSignal>;
+  private readonly subject = new Subject<SupervisorSignal>();
+  private readonly actorsByName = new Map<string, Actor>();
+  private readonly order: Actor[] = [];
+  private readonly specs = new Map<string, ActorSpec>();
+  private groups: GroupSpec[] = [];
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly logger: Logger;
+  private readonly breakers: BreakerStore;
+  private readonly shutdownTimeoutMs: number;
+
+  constructor(options: SupervisorOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger ?? pino({ name: 'corral' });
+    this.breakers = options.breakerStore ?? new MemoryBreakerStore();
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SUPERVISION.shutdownTimeoutMs;
+    this.signals$ = this.subject.asObservable();
+  }
+
+  /** Starts the children in declaration order. Group members must be among them. */
+  start(children: ActorSpec[], groups: GroupSpec[] = []): void {
+    for (const group of groups) {
+      for (const member of group.members) {
+        if (!children.some((c) => c.name === member) && !this.actorsByName.has(member)) {
+          throw new RangeError(`group (${group.strategy}) names ${member}, which is not a child`);
+        }
+      }
+    }
+    this.groups.push(...groups);
+    for (const spec of children) {
+      if (this.actorsByName.has(spec.name)) throw new RangeError(`an actor named ${spec.name} already runs`);
+      const saved = this.breakers.load(spec.name);
+      const actor = new Actor(
+        spec.component,
+        {
+          name: spec.name,
+          restart: spec.restart ?? DEFAULT_SUPERVISION.restart,
+          intensity: spec.intensity ?? DEFAULT_SUPERVISION.intensity,
+          periodMs: spec.periodMs ?? DEFAULT_SUPERVISION.periodMs,
+          backoff: { ...DEFAULT_SUPERVISION.backoff, ...spec.backoff },
+          breaker: { ...DEFAULT_SUPERVISION.breaker, ...spec.breaker },
+          clock: this.clock,
+          random: this.random,
+        },
+        spec.mailboxCapacity ?? DEFAULT_SUPERVISION.mailboxCapacity,
+        { signal: (signal) => this.onSignal(signal), recycled: (actor) => this.onRecycled(actor) },
+      );
+      this.actorsByName.set(spec.name, actor);
+      this.specs.set(spec.name, spec);
+      this.order.push(actor);
+      actor.start(saved && saved.state !== 'closed' ? saved.cooldownMs : undefined);
+    }
+  }
+
+  /** Queues an event; resolves when it is in the mailbox (a full mailbox makes the producer wait). */
+  async send(actorName: string, event: ActorEvent): Promise<void> {
+    const { actor, spec } = this.lookup(actorName);
+    await actor.deliver(event.kind, spec.handler.export, (spec.handler.args ?? defaultArgs)(event)).queued;
+  }
+
+  /** Queues an event and resolves with its outcome. */
+  async request(actorName: string, event: ActorEvent): Promise<DeliveryOutcome> {
+    const { actor, spec } = this.lookup(actorName);
+    const { queued, outcome } = actor.deliver(event.kind, spec.handler.export, (spec.handler.args ?? defaultArgs)(event));
+    await queued;
+    return outcome;
+  }
+
+  /**
+   * A filter hook: the guest's output, or `input` unchanged when any signal (or an open circuit)
+   * ended the call. The failure still counts toward restarts and the breaker.
+   */
+  async filter<T>(actorName: string, input: T, exportName?: string): Promise<T | unknown> {
+    const outcome = await this.hook(actorName, input, exportName);
+    return outcome.ok ? outcome.value : input;
+  }
+
+  /** An action hook: reports success to the caller even when the guest failed; the failure is logged. */
+  async action(actorName: string, input: unknown, exportName?: string): Promise<{ ok: true }> {
+    const outcome = await this.hook(actorName, input, exportName);
+    if (!outcome.ok) {
+      const reason = 'signal' in outcome ? outcome.signal.toData() : 'refused' in outcome ? { refused: outcome.refused } : { error: outcome.error.message };
+      this.logger.warn({ actor: actorName, hook: 'action', ...reason }, 'action hook failed; reported as done');
+    }
+    return { ok: true };
+  }
+
+  /** Closes an actor's circuit by hand (it serves again at once). */
+  reset(actorName: string): void {
+    this.lookup(actorName).actor.reset();
+  }
+
+  actors(): ActorInfo[] {
+    return this.order.map((actor) => actor.info());
+  }
+
+  /** Stops every actor, in reverse start order, each within the shutdown timeout. */
+  async stop(): Promise<void> {
+    for (const actor of [...this.order].reverse()) await actor.stop(this.shutdownTimeoutMs, this.clock);
+    this.subject.complete();
+  }
+
+  private async hook(actorName: string, input: unknown, exportName?: string): Promise<DeliveryOutcome> {
+    const { actor, spec } = this.lookup(actorName);
+    const args = (spec.handler.args ?? defaultArgs)({ kind: 'hook', payload: input });
+    const { queued, outcome } = actor.deliver('hook', exportName ?? spec.handler.export, args);
+    await queued;
+    return outcome;
+  }
+
+  private lookup(actorName: string): { actor: Actor; spec: ActorSpec } {
+    const actor = this.actorsByName.get(actorName);
+    if (!actor) throw new RangeError(`no actor named ${actorName}`);
+    return { actor, spec: this.specs.get(actorName)! };
+  }
+
+  private onSignal(signal: SupervisorSignal): void {
+    const at = this.clock.now();
+    if (signal.type === 'Quarantined') this.breakers.save(signal.actor, { state: 'open', cooldownMs: signal.cooldownMs, at });
+    else if (signal.type === 'HalfOpen') this.breakers.save(signal.actor, { state: 'half-open', cooldownMs: 0, at });
+    else if (signal.type === 'Recovered') this.breakers.save(signal.actor, { state: 'closed', cooldownMs: 0, at });
+    this.subject.next(signal);
+  }
+
+  /** Group strategies: a failed member's siblings lose their instances too. */
+  private onRecycled(failed: Actor): void {
+    for (const group of this.groups) {
+      const index = group.members.indexOf(failed.name);
+      if (index < 0) continue;
+      const siblings = group.strategy === 'one-for-all' ? group.members.filter((m) => m !== failed.name) : group.members.slice(index + 1);
+      for (const name of siblings) this.actorsByName.get(name)?.recycleForSibling(failed.name, this.clock.now());
+    }
+  }
+}
+
+function defaultArgs(event: ActorEvent): unknown[] {
+  return [event.payload];
+}

@@ -1,0 +1,33 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { Actor, SupervisorSignal } from '../../src/index.ts';
+import { ManualClock, Supervisor, type SupervisorOptions } from '../../src/index.ts';
+
+/** A supervisor on a manual clock, with fixed jitter, recording its signals and log lines. */
+export function supervised(options: SupervisorOptions = {}) {
+  const clock = new ManualClock(1_000);
+  const logs: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _encoding, done) {
+        logs.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    }),
+  );
+  const supervisor = new Supervisor({ clock, random: () => 0.5, logger, ...options });
+  const signals: SupervisorSignal[] = [];
+  supervisor.signals$.subscribe((s) => signals.push(s));
+  return { supervisor, clock, signals, logs, types: () => signals.map((s) => s.type) };
+}
+
+/** Every state an actor's machine passes through, in order. */
+export function stateLog(actor: Actor): string[] {
+  const states: string[] = [actor.state];
+  actor.machine.subscribe((snapshot) => {
+    const value = snapshot.value as string;
+    if (states.at(-1) !== value) states.push(value);
+  });
+  return states;
+}
