@@ -144,7 +144,20 @@ export class Actor {
 
   /** Closes the circuit by hand. */
   reset(): void {
-    this.machine.send({ type: 'RESET' });
+    this.send({ type: 'RESET' });
+  }
+
+  /** Starts a stopped actor again (a `temporary` one after its failure), on fresh instances. */
+  restart(): void {
+    if (this.state !== 'stopped' || this.machine.getSnapshot().status !== 'active') return;
+    this.accepting = true;
+    this.component.recycle();
+    this.send({ type: 'START' });
+  }
+
+  /** Events reach the machine only while it runs: a call killed at shutdown reports after it stopped. */
+  private send(event: Parameters<typeof this.machine.send>[0]): void {
+    if (this.machine.getSnapshot().status === 'active') this.machine.send(event);
   }
 
   /** Discards instances because a sibling failed (one-for-all, rest-for-one). */
@@ -156,7 +169,7 @@ export class Actor {
 
   /**
    * Stops taking events and waits up to `timeoutMs` for the queued and running ones to finish; what
-   * is still queued then is refused, and a call still running is abandoned (`brutal-kill`).
+   * is still queued then is refused, and a call still running has its worker terminated (`brutal-kill`).
    */
   async stop(timeoutMs: number, clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(id: unknown): void }): Promise<void> {
     this.accepting = false;
@@ -166,8 +179,11 @@ export class Actor {
     const how = await Promise.race([drained, expired]);
     clock.clearTimeout(timer);
     this.refuseQueued('stopped');
-    if (this.state !== 'stopped') this.machine.send({ type: 'STOP', reason: how === 'drained' ? 'shutdown' : 'brutal-kill' });
-    if (how === 'expired') this.component.recycle();
+    if (this.state !== 'stopped') this.send({ type: 'STOP', reason: how === 'drained' ? 'shutdown' : 'brutal-kill' });
+    if (how === 'expired') {
+      this.component.kill();
+      this.component.recycle();
+    }
     this.machine.stop();
   }
 
@@ -205,13 +221,13 @@ export class Actor {
   }
 
   private async run(delivery: Delivery): Promise<void> {
-    this.machine.send({ type: 'RUN' });
+    this.send({ type: 'RUN' });
     let outcome: DeliveryOutcome;
     try {
       outcome = await this.component.invoke(delivery.exportName, delivery.args);
     } catch (error) {
       // The call never started: not the guest's failure, so no restart either.
-      this.machine.send({ type: 'SUCCEEDED' });
+      this.send({ type: 'SUCCEEDED' });
       delivery.settle({ ok: false, error: error as Error });
       return;
     }
@@ -219,7 +235,7 @@ export class Actor {
     if (outcome.ok) {
       this.stats.fuelTotal += outcome.fuelUsed;
       this.stats.fuelLast = outcome.fuelUsed;
-      this.machine.send({ type: 'SUCCEEDED' });
+      this.send({ type: 'SUCCEEDED' });
     } else {
       const { signal } = outcome;
       this.stats.failures[signal.name] = (this.stats.failures[signal.name] ?? 0) + 1;
@@ -227,11 +243,11 @@ export class Actor {
       this.stats.fuelTotal += fuel;
       this.stats.fuelLast = fuel;
       this.hooks.signal({ type: signal.name, actor: this.name, at: this.machine.getSnapshot().context.clock.now(), invocationId: outcome.invocationId, signal });
-      this.machine.send({ type: 'FAILED', signal: signal.name });
-      if (this.state === 'exhausted') this.machine.send({ type: 'RECYCLE' });
+      this.send({ type: 'FAILED', signal: signal.name });
+      if (this.state === 'exhausted') this.send({ type: 'RECYCLE' });
       if (this.state === 'recycled') {
         this.hooks.recycled(this);
-        this.machine.send({ type: 'REBUILT' });
+        this.send({ type: 'REBUILT' });
       }
     }
     delivery.settle(outcome);

@@ -46,6 +46,7 @@ export interface ResolvedExport {
 /** What the runtime does for a component; implemented by `Runtime`, kept off the public surface. */
 export interface ComponentHost {
   invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions): Promise<CallOutcome>;
+  kill(component: Component): void;
 }
 
 /**
@@ -113,6 +114,11 @@ export class Component {
    */
   recycle(): void {
     this.pool.recycle();
+  }
+
+  /** Terminates the workers running this component's calls now; those calls end in a Trap. */
+  kill(): void {
+    this.host.kill(this);
   }
 
   /**

@@ -49,8 +49,11 @@ export interface LoadOptions {
 }
 
 interface InFlight {
+  component: Component;
   channel: HostChannel;
   timeoutMs: number;
+  /** Set by `kill()`: the embedder (a supervisor's brutal-kill) terminated the call's worker. */
+  killed: boolean;
   /** Set by the backstop when it terminated the worker. */
   terminated: { elapsedMs: number } | null;
 }
@@ -148,7 +151,7 @@ export class Runtime implements ComponentHost {
     if (checkout) await checkout;
     const channel = this.bridge.acquire(component.hostTable);
     const invocationId = randomUUID();
-    const call: InFlight = { channel, timeoutMs, terminated: null };
+    const call: InFlight = { component, channel, timeoutMs, terminated: null, killed: false };
     this.inflight.add(call);
     this.armBackstop();
     const task: CallTask = {
@@ -171,6 +174,7 @@ export class Runtime implements ComponentHost {
         reply = (await this.pool.run(task)) as CallReply;
       }
       if (!reply.ok && 'missing' in reply) throw new Error('worker did not take the component descriptor');
+      if (call.killed) throw new Error('killed');
       if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, invocationId };
       return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, invocationId };
     } catch (error) {
@@ -183,15 +187,30 @@ export class Runtime implements ComponentHost {
           invocationId,
         };
       }
-      // The worker died under the call (e.g. it ran out of heap): the guest's fault, reported as a trap.
+      // Killed on purpose, or the worker died under the call (e.g. it ran out of heap): a trap.
       const threadId = channel.threadId();
-      if (threadId !== null) for (const c of this.components) c.pool.writeOffWorker(threadId);
-      const message = `worker thread failed: ${(error as Error).message}`;
+      if (threadId !== null && !call.killed) for (const c of this.components) c.pool.writeOffWorker(threadId);
+      const message = call.killed ? 'killed by the embedder (brutal-kill)' : `worker thread failed: ${(error as Error).message}`;
       return { ok: false, signal: new Trap({ ...context, code: 'unknown', message }), durationMs: 0, invocationId };
     } finally {
       this.inflight.delete(call);
       this.bridge.release(channel);
       component.pool.release();
+    }
+  }
+
+  /**
+   * Ends every call of `component` in flight now, each with a Trap: workers running one are
+   * terminated (piscina replaces them); calls not yet started are refused when a worker picks them up.
+   */
+  kill(component: Component): void {
+    for (const call of this.inflight) {
+      if (call.component !== component || call.killed || call.terminated) continue;
+      call.killed = true;
+      const threadId = call.channel.threadId();
+      // Not started yet: the cancelled channel makes the worker refuse it when it gets there.
+      if (threadId === null) call.channel.cancel();
+      else this.terminateWorker(threadId, call.channel);
     }
   }
 
@@ -222,6 +241,17 @@ export class Runtime implements ComponentHost {
    * exception): one sweep over the calls in flight, a few times per grace period. A call whose guest
    * started more than deadline + grace ago has its worker terminated; piscina starts a new one.
    */
+  /**
+   * Terminating the thread fails its task and piscina replaces the worker. (An AbortSignal per call
+   * would let piscina do this itself, but cost ~11 µs on every call.) The instances that lived in the
+   * worker are written off for every component.
+   */
+  private terminateWorker(threadId: number, channel: HostChannel): void {
+    channel.cancel();
+    for (const component of this.components) component.pool.writeOffWorker(threadId);
+    void this.pool.threads.find((worker) => worker.threadId === threadId)?.terminate();
+  }
+
   private armBackstop(): void {
     if (this.backstop) return;
     const period = Math.max(2, Math.min(50, Math.floor(this.graceMs / 4)));
@@ -235,13 +265,10 @@ export class Runtime implements ComponentHost {
       for (const call of this.inflight) {
         const startedAt = call.channel.guestStartedAt();
         if (startedAt === null || call.terminated || now - startedAt < call.timeoutMs + this.graceMs) continue;
-        call.terminated = { elapsedMs: now - startedAt };
         const threadId = call.channel.threadId();
-        if (threadId === null) continue;
-        for (const component of this.components) component.pool.writeOffWorker(threadId);
-        // Terminating the thread fails its task; piscina replaces the worker. (An AbortSignal per
-        // call would let piscina do this itself, but cost ~11 µs on every call.)
-        void this.pool.threads.find((worker) => worker.threadId === threadId)?.terminate();
+        if (threadId === null || call.killed) continue;
+        call.terminated = { elapsedMs: now - startedAt };
+        this.terminateWorker(threadId, call.channel);
       }
     }, period);
     this.backstop.unref();

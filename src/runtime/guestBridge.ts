@@ -44,6 +44,11 @@ export class GuestBridge {
     Atomics.store(this.state, Channel.STARTED, 1);
   }
 
+  /** True when the main thread killed this invocation before it started. */
+  cancelled(): boolean {
+    return Atomics.load(this.state, Channel.STATE) === ChannelState.CANCELLED;
+  }
+
   /** Calls host function `index` of the component's import table (`label` names it in errors). */
   call(index: number, label: string, args: unknown[], deadline: number): unknown {
     const payload = serialize(args);
@@ -71,7 +76,9 @@ export class GuestBridge {
       } else if (Atomics.wait(this.state, Channel.STATE, ChannelState.REQUEST, remaining) === 'timed-out') {
         continue;
       }
-      if (Atomics.load(this.state, Channel.STATE) === ChannelState.RESPONSE) break;
+      const state = Atomics.load(this.state, Channel.STATE);
+      if (state === ChannelState.RESPONSE) break;
+      if (state === ChannelState.CANCELLED) throw new HostCallFailed({ name: 'Cancelled', message: 'the call was killed while waiting for the host' });
     }
     const length = Atomics.load(this.state, Channel.LENGTH);
     const ok = this.state[Channel.CODE] === 1;

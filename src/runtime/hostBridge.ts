@@ -96,6 +96,15 @@ export class HostChannel {
     Atomics.store(this.state, Channel.STATE, ChannelState.IDLE);
   }
 
+  /**
+   * Wakes the worker out of `Atomics.wait` (which `Worker.terminate()` does not interrupt): it throws
+   * out of the guest at once, and the termination that follows finds it running JavaScript.
+   */
+  cancel(): void {
+    Atomics.store(this.state, Channel.STATE, ChannelState.CANCELLED);
+    Atomics.notify(this.state, Channel.STATE);
+  }
+
   close(): void {
     this.closed = true;
     Atomics.store(this.state, Channel.STATE, ChannelState.CLOSED);

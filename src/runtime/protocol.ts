@@ -76,6 +76,8 @@ export const ChannelState = {
   RESPONSE: 2,
   ABANDONED: 3,
   CLOSED: 4,
+  /** Set by the main thread before it terminates the worker: wakes a worker blocked in Atomics.wait. */
+  CANCELLED: 5,
 } as const;
 
 /**

@@ -148,6 +148,10 @@ async function runCall(task: CallTask): Promise<CallReply> {
   const started = performance.now();
   const deadline = started + task.timeoutMs;
   bridge.markStarted();
+  if (bridge.cancelled()) {
+    const context = { component: component.descriptor.name, exportName: task.exportName, invocationId: task.invocationId };
+    return { ok: false, signal: { signal: 'Trap', ...context, code: 'unknown', message: 'killed before it started' }, durationMs: 0 };
+  }
   component.bridge.current = bridge;
   component.bridge.deadline = deadline;
 

@@ -155,6 +155,11 @@ export class Supervisor {
     this.lookup(actorName).actor.reset();
   }
 
+  /** Starts a stopped actor again (e.g. a `temporary` one after its failure). */
+  restart(actorName: string): void {
+    this.lookup(actorName).actor.restart();
+  }
+
   actors(): ActorInfo[] {
     return this.order.map((actor) => actor.info());
   }

@@ -145,6 +145,8 @@ describe('actor machine, driven by real components', () => {
     expect(supervisor.actors()[0]!.state).toBe('stopped');
     expect(signals.at(-1)).toMatchObject({ type: 'Stopped', reason: 'temporary' });
     expect(await supervisor.request('once', { kind: 'custom', payload: [4, 2] })).toEqual({ ok: false, refused: 'stopped' });
+    supervisor.restart('once'); // stopped → loaded, by hand
+    expect(await supervisor.request('once', { kind: 'custom', payload: [4, 2] })).toMatchObject({ ok: true, value: 2 });
     await supervisor.stop();
   });
 
@@ -178,6 +180,19 @@ describe('actor machine, driven by real components', () => {
     expect(generations()).toEqual([before[0]! + 1, before[1]! + 1]); // b itself, and c after it
     expect(signals.find((s) => s.type === 'Restarted' && s.actor === 'c')).toMatchObject({ cause: 'b' });
     expect(signals.some((s) => s.type === 'Restarted' && s.actor === 'a')).toBe(false);
+    await supervisor.stop();
+  });
+
+  it('behavior: one-for-all restarts every other member of the group', async () => {
+    const left = await runtime.load(fixture('compute'), { name: 'left' });
+    const right = await runtime.load(fixture('compute'), { name: 'right' });
+    const { supervisor, signals } = supervised();
+    supervisor.start([{ ...divider('l'), component: left }, { ...divider('r'), component: right }], [{ strategy: 'one-for-all', members: ['l', 'r'] }]);
+    const before = left.stats().generation;
+    await supervisor.request('r', { kind: 'custom', payload: [1, 0] });
+    expect(left.stats().generation).toBe(before + 1);
+    expect(signals.find((s) => s.type === 'Restarted' && s.actor === 'l')).toMatchObject({ cause: 'r', attempt: 0 });
+    expect(supervisor.actors().find((a) => a.name === 'l')!.restarts).toBe(1);
     await supervisor.stop();
   });
 });
@@ -305,21 +320,34 @@ describe('mailbox and concurrency', () => {
 
   it('stop: drains queued work within the shutdown timeout, else brutal-kills what remains', async () => {
     const gate = deferred<number>();
-    const caller = await runtime.load(fixture('host-caller'), { name: 'slowpoke', imports: hostCallerImports({ slow: () => gate.promise }), limits: { timeoutMs: 30_000 } });
+    let entered!: () => void;
+    const inHost = new Promise<void>((r) => (entered = r));
+    const caller = await runtime.load(fixture('host-caller'), {
+      name: 'slowpoke',
+      imports: hostCallerImports({
+        slow: () => {
+          entered();
+          return gate.promise;
+        },
+      }),
+      limits: { timeoutMs: 30_000 },
+    });
     const { supervisor, clock, signals } = supervised({ shutdownTimeoutMs: 1_000 });
     supervisor.start([divider('quick'), { name: 'slow', component: caller, handler: { export: 'call-slow' } }]);
     const quick = supervisor.request('quick', { kind: 'custom', payload: [8, 2] });
     const held = supervisor.request('slow', { kind: 'custom', payload: 1 });
     const waiting = supervisor.request('slow', { kind: 'custom', payload: 2 });
+    await inHost;
     const stopping = supervisor.stop();
     await new Promise((r) => setImmediate(r));
     clock.advance(1_000); // `slow` (stopped first: reverse order) does not drain in time
     await new Promise((r) => setImmediate(r));
     expect(await waiting).toEqual({ ok: false, refused: 'stopped' });
     expect(signals.find((s) => s.type === 'Stopped' && s.actor === 'slow')).toMatchObject({ reason: 'brutal-kill' });
-    gate.resolve(1);
-    await held;
+    const killed = await held; // its worker was terminated: the gate never opened
+    expect(!killed.ok && 'signal' in killed && killed.signal).toBeInstanceOf(Trap);
     await stopping;
+    gate.resolve(1);
     expect(await quick).toMatchObject({ ok: true, value: 4 });
     expect(signals.find((s) => s.type === 'Stopped' && s.actor === 'quick')).toMatchObject({ reason: 'shutdown' });
     expect(signals.filter((s) => s.type === 'Stopped').map((s) => s.actor)).toEqual(['slow', 'quick']);
