@@ -10,6 +10,7 @@ import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { Piscina } from 'piscina';
 import { buildFixtures } from '../fixtures/build.ts';
 import { Runtime, type Component } from '../src/index.ts';
+import { benchActors } from './actors.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
 
@@ -183,6 +184,9 @@ const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } 
   row('fuel overhead, QuickJS JSON round trips', `${(overhead * 100).toFixed(1)} %`, '≤ 10 %', overhead <= 0.1);
   results.quickjs = { firstLoadMs: firstMs, cachedLoadMs: cachedMs, instantiateMs: s, fuelOverhead: { plainNs: p, meteredNs: m, overhead } };
 }
+
+// 8. The actor layer (issue: actors and the supervisor).
+results.actors = await benchActors(runtime, fixture('compute'), row);
 
 await runtime.close();
 

@@ -9,10 +9,10 @@ export interface Clock {
   clearTimeout(id: unknown): void;
 }
 
-/** The real clock: `performance.timeOrigin + performance.now()` (epoch ms) and real timers, unref'd. */
+/** The real clock: `performance.timeOrigin + performance.now()` (epoch ms) and real timers (a pending backoff keeps the process alive; `Supervisor.stop()` clears them). */
 export const systemClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
 };
 

@@ -150,6 +150,14 @@ export class Supervisor {
     return { ok: true };
   }
 
+  /**
+   * Resolves when the actor has nothing queued or running and its machine is at rest. After a burst of
+   * successes the machine returns from `running` to `loaded` one event-loop turn after the last one.
+   */
+  settled(actorName: string): Promise<void> {
+    return this.lookup(actorName).actor.whenIdle();
+  }
+
   /** Closes an actor's circuit by hand (it serves again at once). */
   reset(actorName: string): void {
     this.lookup(actorName).actor.reset();

@@ -37,6 +37,7 @@ describe('actor machine, driven by real components', () => {
     const states = stateLog(actorOf(supervisor, 'calc'));
     const outcome = await supervisor.request('calc', { kind: 'custom', payload: [84, 2] });
     expect(outcome).toMatchObject({ ok: true, value: 42 });
+    await supervisor.settled('calc');
     expect(states).toEqual(['loaded', 'running', 'loaded']);
     expect(supervisor.actors()[0]).toMatchObject({ name: 'calc', state: 'loaded', breaker: 'closed', invocations: 1, mailboxDepth: 0 });
     await supervisor.stop();
@@ -59,6 +60,7 @@ describe('actor machine, driven by real components', () => {
     expect(supervisor.actors()[0]!.mailboxDepth).toBe(1);
     clock.advance(100);
     expect(await queued).toMatchObject({ ok: true, value: 3 });
+    await supervisor.settled('calc');
     expect(states).toEqual(['loaded', 'running', 'recycled', 'backoff', 'loaded', 'running', 'loaded']);
     expect(signals.at(-1)).toMatchObject({ type: 'Restarted', actor: 'calc', at: 1_100 });
     expect(supervisor.actors()[0]).toMatchObject({ restarts: 1, failures: { Trap: 1 }, lastSignal: 'Trap' });
