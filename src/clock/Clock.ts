@@ -9,11 +9,18 @@ export interface Clock {
   clearTimeout(id: unknown): void;
 }
 
-/** The real clock: `performance.timeOrigin + performance.now()` (epoch ms) and real timers (a pending backoff keeps the process alive; `Supervisor.stop()` clears them). */
+/**
+ * The real clock: `performance.timeOrigin + performance.now()` (epoch ms) and real timers; a pending
+ * backoff keeps the process alive until `Supervisor.stop()` clears it. A zero delay runs on the next
+ * turn of the event loop instead of Node's 1 ms minimum for `setTimeout`.
+ */
 export const systemClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
+  setTimeout: (fn, ms) => (ms <= 0 ? setImmediate(fn) : setTimeout(fn, ms)),
+  clearTimeout: (id) => {
+    if (id && typeof id === 'object' && 'hasRef' in id && id.constructor.name === 'Immediate') clearImmediate(id as NodeJS.Immediate);
+    else clearTimeout(id as NodeJS.Timeout);
+  },
 };
 
 /**

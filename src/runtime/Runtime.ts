@@ -163,17 +163,19 @@ export class Runtime implements ComponentHost {
       fuel,
       timeoutMs,
       invocationId,
-      channel: channel.buffer,
+      channelId: channel.id,
     };
     const context = { component: component.name, exportName: target.name, invocationId };
     try {
       let reply = (await this.pool.run(task)) as CallReply;
       if (!reply.ok && 'missing' in reply) {
-        // This worker has not seen the component yet: send its descriptor once.
+        // This worker has not seen the component or the channel yet: send them once. (The retry may
+        // land on another worker that lacks neither; extra fields are harmless.)
         task.component = describe(component);
+        task.channel = channel.buffer;
         reply = (await this.pool.run(task)) as CallReply;
       }
-      if (!reply.ok && 'missing' in reply) throw new Error('worker did not take the component descriptor');
+      if (!reply.ok && 'missing' in reply) throw new Error(`worker still lacks ${reply.missing.join(' and ')}`);
       if (call.killed) throw new Error('killed');
       if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, invocationId };
       return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, invocationId };

@@ -14,6 +14,8 @@ export type HostImports = Record<string, Record<string, HostFunction>>;
 export class HostBridge {
   private readonly free: HostChannel[] = [];
   private readonly all = new Set<HostChannel>();
+  /** Ids are never reused: a retired channel's id might still name it in some worker. */
+  private nextId = 0;
 
   constructor(private readonly bufferBytes: number) {}
 
@@ -44,7 +46,7 @@ export class HostBridge {
   }
 
   private create(): HostChannel {
-    const channel = new HostChannel(this.bufferBytes);
+    const channel = new HostChannel(this.bufferBytes, this.nextId++);
     this.all.add(channel);
     return channel;
   }
@@ -66,7 +68,10 @@ export class HostChannel {
   /** True while a host function runs for this channel. */
   serving = false;
 
-  constructor(bufferBytes: number) {
+  constructor(
+    bufferBytes: number,
+    readonly id: number,
+  ) {
     this.buffer = new SharedArrayBuffer(Channel.HEADER_BYTES + bufferBytes);
     this.state = new Int32Array(this.buffer, 0, Channel.HEADER_BYTES / 4);
     this.startedAt = new Float64Array(this.buffer, 0, Channel.HEADER_BYTES / 8);

@@ -26,10 +26,14 @@ export interface CallTask {
   kind: 'call';
   componentId: string;
   /**
-   * Sent only when the worker asked for it (`{ missing: 'component' }`): a worker keeps the
+   * Sent only when the worker asked for it (`missing` includes `component`): a worker keeps the
    * descriptors it has seen, and cloning one on every call cost ~9 µs.
    */
   component?: ComponentDescriptor;
+  /** The host-call channel of this invocation, by id (see the layout below). */
+  channelId: number;
+  /** Sent only when the worker asked for it, like `component`: channels are reused call after call. */
+  channel?: SharedArrayBuffer;
   /** `['add']` for a top-level function, `['iface', 'fn']` for a function of an exported interface. */
   exportPath: string[];
   exportName: string;
@@ -37,8 +41,6 @@ export interface CallTask {
   fuel: number;
   timeoutMs: number;
   invocationId: string;
-  /** The host-call channel of this invocation (see the layout below); always present. */
-  channel: SharedArrayBuffer;
 }
 
 export type WorkerTask = CallTask;
@@ -46,7 +48,7 @@ export type WorkerTask = CallTask;
 export type CallReply =
   | { ok: true; value: unknown; fuelUsed: number; durationMs: number }
   | { ok: false; signal: SignalData; durationMs: number }
-  | { ok: false; missing: 'component' };
+  | { ok: false; missing: ('component' | 'channel')[] };
 
 export type WorkerReply = CallReply;
 

@@ -127,12 +127,12 @@ interface LoadedComponent {
 }
 
 const components = new Map<string, LoadedComponent>();
-const bridges = new WeakMap<SharedArrayBuffer, GuestBridge>();
+const bridges = new Map<number, GuestBridge>();
 
-/** Channels are reused by the main thread; so are the views this worker keeps over them. */
-function bridgeFor(channel: SharedArrayBuffer): GuestBridge {
-  let bridge = bridges.get(channel);
-  if (!bridge) bridges.set(channel, (bridge = new GuestBridge(channel)));
+/** Channels are reused by the main thread, so a worker keeps the ones it has been sent, by id. */
+function bridgeFor(id: number, channel: SharedArrayBuffer | undefined): GuestBridge | undefined {
+  let bridge = bridges.get(id);
+  if (!bridge && channel) bridges.set(id, (bridge = new GuestBridge(channel)));
   return bridge;
 }
 const slot = threadId % MAX_WORKER_SLOTS;
@@ -143,8 +143,13 @@ export default async function handle(task: WorkerTask): Promise<WorkerReply> {
 
 async function runCall(task: CallTask): Promise<CallReply> {
   const component = components.get(task.componentId) ?? (task.component ? await loadComponent(task.component) : null);
-  if (!component) return { ok: false, missing: 'component' };
-  const bridge = bridgeFor(task.channel);
+  const bridge = bridgeFor(task.channelId, task.channel);
+  if (!component || !bridge) {
+    const missing: ('component' | 'channel')[] = [];
+    if (!component) missing.push('component');
+    if (!bridge) missing.push('channel');
+    return { ok: false, missing };
+  }
   const started = performance.now();
   const deadline = started + task.timeoutMs;
   bridge.markStarted();
