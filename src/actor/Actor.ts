@@ -1,5 +1,5 @@
 import { createActor, type Actor as XActor } from 'xstate';
-import type { CallOutcome, Component } from '../runtime/Component.ts';
+import type { CallOptions, CallOutcome, Component } from '../runtime/Component.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
 import type { InvocationSignal, LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
 import { actorMachine, type ActorMachineInput, type ActorStateName } from './actorMachine.ts';
@@ -20,7 +20,16 @@ export type DeliveryOutcome = CallOutcome | { ok: false; refused: Refusal } | { 
 interface Delivery {
   exportName: string;
   args: unknown[];
+  options?: CallOptions;
+  /** Runs after the call, before the next event: e.g. commit the state the call wrote. */
+  complete?: (outcome: CallOutcome) => Promise<DeliveryOutcome>;
   settle: (outcome: DeliveryOutcome) => void;
+}
+
+/** What a handler may add to a delivery: per-call options and a completion step. */
+export interface DeliveryExtras {
+  options?: CallOptions;
+  complete?: (outcome: CallOutcome) => Promise<DeliveryOutcome>;
 }
 
 /** Chain blocks coalesce to the newest when the mailbox is full; everything else pushes back. */
@@ -120,7 +129,7 @@ export class Actor {
   }
 
   /** Queues an event for the export; resolves with the outcome once it ran (or was refused). */
-  deliver(kind: ActorEvent['kind'], exportName: string, args: unknown[]): { queued: Promise<void>; outcome: Promise<DeliveryOutcome> } {
+  deliver(kind: ActorEvent['kind'], exportName: string, args: unknown[], extras: DeliveryExtras = {}): { queued: Promise<void>; outcome: Promise<DeliveryOutcome> } {
     let settle!: (outcome: DeliveryOutcome) => void;
     const outcome = new Promise<DeliveryOutcome>((resolve) => (settle = resolve));
     if (!this.accepting || this.state === 'stopped') {
@@ -128,7 +137,7 @@ export class Actor {
       settle({ ok: false, refused: 'stopped' });
       return { queued: Promise.resolve(), outcome };
     }
-    const queued = this.mailbox.offer({ kind, payload: { exportName, args, settle } }) ?? Promise.resolve();
+    const queued = this.mailbox.offer({ kind, payload: { exportName, args, settle, ...extras } }) ?? Promise.resolve();
     return { queued, outcome };
   }
 
@@ -254,15 +263,23 @@ export class Actor {
   private async run(delivery: Delivery): Promise<void> {
     let outcome: DeliveryOutcome;
     try {
-      const call = this.component.invoke(delivery.exportName, delivery.args);
+      const call = this.component.invoke(delivery.exportName, delivery.args, delivery.options);
       // The machine's step runs while the worker already works on the call.
       if (this.state !== 'running') this.send({ type: 'RUN' });
       outcome = await call;
+      if (delivery.complete) outcome = await delivery.complete(outcome);
     } catch (error) {
       // The call never started: not the guest's failure, so no restart either.
       if (this.state === 'running' || this.state === 'probing') this.untoldSuccess = true;
       if (this.state === 'probing') this.tellSuccess();
       delivery.settle({ ok: false, error: error as Error });
+      return;
+    }
+    if ('error' in outcome || 'refused' in outcome) {
+      // The completion step failed (e.g. the commit): the guest did nothing wrong.
+      if (this.state === 'running' || this.state === 'probing') this.untoldSuccess = true;
+      if (this.state === 'probing') this.tellSuccess();
+      delivery.settle(outcome);
       return;
     }
     this.stats.invocations++;

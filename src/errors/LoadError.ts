@@ -9,7 +9,10 @@ export type LoadErrorCode =
   | 'invalid-component' // the toolchain rejected the component
   | 'import-not-provided' // the component imports something the embedder did not supply
   | 'memory-over-cap' // initial linear memory already larger than the memory cap
-  | 'instrumentation-failed'; // the fuel/memory instrumentation could not rewrite a core module
+  | 'instrumentation-failed' // the fuel/memory instrumentation could not rewrite a core module
+  | 'capability-not-granted' // a module imports a corral interface its manifest does not grant
+  | 'not-a-module' // a module's component lacks corral's exports, or imports something outside corral's world
+  | 'invalid-manifest'; // a module manifest is malformed
 
 /** A component that cannot be loaded. Nothing was started; the runtime keeps serving. */
 export class LoadError extends CorralError<LoadErrorCode> {

@@ -16,8 +16,14 @@ export interface Limits {
   memoryBytes: number;
 }
 
-/** Per-call overrides of the component's limits. */
-export type CallOptions = Partial<Pick<Limits, 'fuel' | 'timeoutMs'>>;
+/** Per-call overrides of the component's limits, and of its import implementations. */
+export type CallOptions = Partial<Pick<Limits, 'fuel' | 'timeoutMs'>> & {
+  /**
+   * Implementations for this call only (e.g. bound to the call's own state overlay). Every import the
+   * component declares must be present, as at load.
+   */
+  imports?: HostImports;
+};
 
 export interface CallSuccess {
   ok: true;
@@ -62,6 +68,8 @@ export class Component {
   /** The embedder's import functions in import-table order: host calls name them by index. */
   readonly hostTable: readonly BoundHostFunction[];
   private readonly resolved = new Map<string, ResolvedExport>();
+  /** Called on every fresh instance before it serves; set by `Runtime.load`. */
+  initializer: { exportPath: string[]; args: unknown[] } | undefined;
 
   constructor(
     readonly id: string,
@@ -76,10 +84,22 @@ export class Component {
     private readonly host: ComponentHost,
   ) {
     this.exports = meta.exports;
-    this.hostTable = importTable(meta.imports).map(({ interfaceName, functionName }) => ({
-      label: `${interfaceName}#${functionName}`,
-      fn: imports[interfaceName]![functionName]!,
-    }));
+    this.hostTable = this.bindImports(imports);
+  }
+
+  /** The import table for a set of implementations, in the order host calls name them. */
+  bindImports(imports: HostImports): BoundHostFunction[] {
+    return importTable(this.meta.imports).map(({ interfaceName, functionName }) => {
+      const fn = imports[interfaceName]?.[functionName];
+      if (typeof fn !== 'function') {
+        throw new CorralRuntimeError('invalid-arguments', `${this.name}: no implementation of ${interfaceName}#${functionName}`, {
+          component: this.name,
+          import: interfaceName,
+          function: functionName,
+        });
+      }
+      return { label: `${interfaceName}#${functionName}`, fn };
+    });
   }
 
   /** Calls an export; resolves with its value, rejects with a `Signal` (or a `CorralRuntimeError`). */

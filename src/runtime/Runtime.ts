@@ -20,7 +20,7 @@ import { Trap } from '../signals/Trap.ts';
 import { Component, type CallOptions, type CallOutcome, type ComponentHost, type Limits, type ResolvedExport } from './Component.ts';
 import { HostBridge, type HostChannel, type HostImports } from './hostBridge.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
-import { defaultCacheDir } from './prepareArtifact.ts';
+import { defaultCacheDir, type ArtifactMeta } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
 import { MAX_WORKER_SLOTS, type CallReply, type CallTask, type ComponentDescriptor } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
@@ -46,6 +46,8 @@ export interface LoadOptions {
   /** Default limits of this component's calls. */
   limits?: Partial<Limits>;
   pool?: Partial<PoolOptions>;
+  /** Export called with `args` on every fresh instance before it serves (e.g. `configure`). */
+  initializer?: { export: string; args: unknown[] };
 }
 
 interface InFlight {
@@ -105,21 +107,35 @@ export class Runtime implements ComponentHost {
     });
   }
 
-  /** Validates, prepares (or reads from cache) and registers a component. Nothing runs yet. */
-  async load(source: Uint8Array | string, options: LoadOptions = {}): Promise<Component> {
+  /**
+   * Validates and prepares a component (or reads it from the cache) and says what it imports and
+   * exports, without registering it: an embedder can check capabilities before it provides imports.
+   */
+  async inspect(source: Uint8Array | string, name?: string): Promise<ArtifactMeta> {
+    return (await this.prepare(source, name)).artifact.meta;
+  }
+
+  private async prepare(source: Uint8Array | string, givenName?: string) {
     if (this.closing) throw closedError();
-    const label = typeof source === 'string' ? source : (options.name ?? 'component bytes');
+    const label = typeof source === 'string' ? source : (givenName ?? 'component bytes');
     let bytes: Uint8Array;
     try {
       bytes = typeof source === 'string' ? await readFile(source) : source;
     } catch (cause) {
       throw new LoadError('unreadable', `cannot read ${label}: ${(cause as Error).message}`, { source: label }, cause);
     }
-    const name = options.name ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : 'component');
-    const limits = resolveLimits(options.limits ?? {}, name);
+    const name = givenName ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : 'component');
     validateComponentBytes(bytes, label);
-
     const artifact = await prepareInWorker({ bytes, name, source: label, cacheDir: this.cacheDir });
+    return { artifact, label, name };
+  }
+
+  /** Validates, prepares (or reads from cache) and registers a component. Nothing runs yet. */
+  async load(source: Uint8Array | string, options: LoadOptions = {}): Promise<Component> {
+    const givenName = options.name;
+    const nameForLimits = givenName ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : 'component');
+    const limits = resolveLimits(options.limits ?? {}, nameForLimits);
+    const { artifact, label, name } = await this.prepare(source, givenName);
     const imports = options.imports ?? {};
     checkImports(artifact.meta.imports, imports, label);
     const memoryMaxPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
@@ -136,6 +152,9 @@ export class Runtime implements ComponentHost {
     }
     const id = `${name}#${++this.nextId}`;
     const component = new Component(id, name, limits, imports, artifact.meta, artifact.dir, artifact.fromCache, new InstancePool(options.pool, name), this);
+    if (options.initializer) {
+      component.initializer = { exportPath: component.resolveExport(options.initializer.export).path, args: options.initializer.args };
+    }
     this.components.add(component);
     return component;
   }
@@ -147,9 +166,10 @@ export class Runtime implements ComponentHost {
     checkFuel(fuel, 'fuel');
     checkTimeout(timeoutMs, 'timeoutMs');
 
+    const table = options.imports ? component.bindImports(options.imports) : component.hostTable;
     const checkout = component.pool.checkout();
     if (checkout) await checkout;
-    const channel = this.bridge.acquire(component.hostTable);
+    const channel = this.bridge.acquire(table);
     const invocationId = randomUUID();
     const call: InFlight = { component, channel, timeoutMs, terminated: null, killed: false };
     this.inflight.add(call);
@@ -290,6 +310,7 @@ function describe(component: Component): ComponentDescriptor {
     maxUses: pool.options.maxUses,
     maxIdleMs: pool.options.maxIdleMs,
     counters: pool.counterBuffer,
+    ...(component.initializer ? { initializer: component.initializer } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { threadId } from 'node:worker_threads';
 import { deserialize, serialize } from 'node:v8';
-import { Channel, ChannelState, type HostErrorPayload } from './protocol.ts';
+import { Channel, ChannelState, Reply, type HostErrorPayload } from './protocol.ts';
 
 /**
  * How long a worker polls for the host's answer before it sleeps in `Atomics.wait`: 2,000 checks,
@@ -81,10 +81,12 @@ export class GuestBridge {
       if (state === ChannelState.CANCELLED) throw new HostCallFailed({ name: 'Cancelled', message: 'the call was killed while waiting for the host' });
     }
     const length = Atomics.load(this.state, Channel.LENGTH);
-    const ok = this.state[Channel.CODE] === 1;
+    const code = this.state[Channel.CODE];
     const value = deserialize(this.data.subarray(0, length));
     Atomics.store(this.state, Channel.STATE, ChannelState.IDLE);
-    if (!ok) throw new HostCallFailed(value as HostErrorPayload);
-    return value;
+    if (code === Reply.OK) return value;
+    // jco's glue turns a thrown object with a `payload` (not an Error) into `err(payload)`.
+    if (code === Reply.FAULT) throw { payload: value };
+    throw new HostCallFailed(value as HostErrorPayload);
   }
 }

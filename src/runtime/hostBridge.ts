@@ -1,5 +1,6 @@
 import { deserialize, serialize } from 'node:v8';
-import { Channel, ChannelState, type HostErrorPayload } from './protocol.ts';
+import { HostFault, HostLimitError } from './hostErrors.ts';
+import { Channel, ChannelState, Reply, type HostErrorPayload } from './protocol.ts';
 
 /** An embedder's implementation of one imported function: runs on the main thread, may be async. */
 export type HostFunction = (...args: any[]) => unknown;
@@ -137,22 +138,27 @@ export class HostChannel {
   private async serve(): Promise<void> {
     const length = Atomics.load(this.state, Channel.LENGTH);
     const entry = this.table[this.state[Channel.CODE]!];
-    let ok = true;
+    let code: number = Reply.OK;
     let value: unknown;
     try {
       if (!entry) throw new Error(`no host function #${this.state[Channel.CODE]}`);
       value = entry.fn(...(deserialize(this.data.subarray(0, length)) as unknown[]));
       if (value instanceof Promise) value = await value;
     } catch (error) {
-      ok = false;
-      value = errorPayload(error);
+      if (error instanceof HostFault) {
+        code = Reply.FAULT;
+        value = error.payload;
+      } else {
+        code = Reply.ERROR;
+        value = errorPayload(error);
+      }
     }
     let payload = encode(value);
     if (payload === null) {
-      ok = false;
+      code = Reply.ERROR;
       payload = serialize({ name: 'HostValueNotCloneable', message: `result of ${entry?.label} cannot be passed to the guest` });
     } else if (payload.length > this.data.length) {
-      ok = false;
+      code = Reply.ERROR;
       payload = serialize({
         name: 'HostCallTooLarge',
         message: `result of ${entry?.label} takes ${payload.length} bytes; the host-call buffer holds ${this.data.length}`,
@@ -161,7 +167,7 @@ export class HostChannel {
     // Only answer a request the worker is still waiting for.
     if (this.closed || Atomics.load(this.state, Channel.STATE) !== ChannelState.REQUEST) return;
     this.data.set(payload);
-    this.state[Channel.CODE] = ok ? 1 : 0;
+    this.state[Channel.CODE] = code;
     Atomics.store(this.state, Channel.LENGTH, payload.length);
     if (Atomics.compareExchange(this.state, Channel.STATE, ChannelState.REQUEST, ChannelState.RESPONSE) === ChannelState.REQUEST) {
       Atomics.notify(this.state, Channel.STATE);
@@ -170,6 +176,9 @@ export class HostChannel {
 }
 
 function errorPayload(error: unknown): HostErrorPayload {
+  if (error instanceof HostLimitError) {
+    return { name: error.name, message: error.message, limit: error.limit, max: error.max, observed: error.observed };
+  }
   const e = error instanceof Error ? error : new Error(String(error));
   return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) };
 }

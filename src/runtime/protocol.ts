@@ -15,6 +15,11 @@ export interface ComponentDescriptor {
   /** Imported interfaces and their functions; every one is provided by the embedder (checked at load). */
   imports: Record<string, string[]>;
   memoryMaxPages: number;
+  /**
+   * Export called once on every fresh instance before it serves (corral modules: `configure(config)`).
+   * It runs inside the invocation that needed the instance, under its limits and with its imports.
+   */
+  initializer?: { exportPath: string[]; args: unknown[] };
   minIdle: number;
   maxUses: number;
   maxIdleMs: number;
@@ -63,7 +68,7 @@ export const Channel = {
   // Int32 slots 0–3 and 6; slots 4–5 hold the Float64 start time (bytes 16–23).
   STATE: 0,
   LENGTH: 1,
-  /** Request: index of the host function in the component's import table. Response: 1 ok, 0 error. */
+  /** Request: index of the host function in the component's import table. Response: a `Reply` code. */
   CODE: 6,
   THREAD_ID: 2,
   /** 1 once the guest started; the start time (worker's `performance.timeOrigin + now()`) is at STARTED_AT_F64. */
@@ -90,11 +95,23 @@ export function importTable(imports: Record<string, string[]>): { interfaceName:
   return Object.entries(imports).flatMap(([interfaceName, functions]) => functions.map((functionName) => ({ interfaceName, functionName })));
 }
 
-/** What a failed host function becomes on the wire. */
+/** How a host call ended, in the channel's CODE slot of the response. */
+export const Reply = {
+  /** The host function threw: the guest traps (`host-error`, or HostLimitExceeded for a cap). */
+  ERROR: 0,
+  OK: 1,
+  /** The host function threw `HostFault`: the guest receives `err(payload)`. */
+  FAULT: 2,
+} as const;
+
+/** What a failed host function becomes on the wire. A cap carries its numbers. */
 export interface HostErrorPayload {
   name: string;
   message: string;
   stack?: string;
+  limit?: string;
+  max?: number;
+  observed?: number;
 }
 
 /**

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { threadId } from 'node:worker_threads';
 import { FUEL_SLICE, WASM_PAGE_BYTES } from '../limits/defaults.ts';
+import type { HostLimitName } from '../limits/hostCaps.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
 import { GuestBridge, HostCallDeadline, HostCallFailed } from './guestBridge.ts';
@@ -176,6 +177,10 @@ async function runCall(task: CallTask): Promise<CallReply> {
     for (const gate of instance.memoryGates) gate.denied.value = 0n;
     try {
       value = callExport(instance.exports, task.exportPath)(...task.args);
+    } catch (error) {
+      // An export whose WIT result is `err(e)`: jco's glue throws it, but it is a value, not a trap.
+      if (!isResultError(error)) throw error;
+      value = { tag: 'err', val: error.payload };
     } finally {
       fuelUsed = instance.meter.settle();
     }
@@ -196,6 +201,10 @@ async function runCall(task: CallTask): Promise<CallReply> {
     }
   }
   return signal ? { ok: false, signal, durationMs } : { ok: true, value, fuelUsed, durationMs };
+}
+
+function isResultError(error: unknown): error is { payload: unknown } {
+  return error instanceof Error && error.constructor.name === 'ComponentError' && Object.hasOwn(error, 'payload');
 }
 
 function callExport(exports: Record<string, unknown>, path: string[]): (...args: unknown[]) => unknown {
@@ -229,7 +238,12 @@ function toSignal(
     };
   }
   if (error instanceof HostCallFailed) {
-    return { signal: 'Trap', ...context, code: 'host-error', message: error.message, hostError: error.hostError };
+    const { hostError } = error;
+    if (hostError.name === 'HostLimitExceeded') {
+      const { limit, max, observed } = hostError as Required<typeof hostError>;
+      return { signal: 'HostLimitExceeded', ...context, limit: limit as HostLimitName, max, observed };
+    }
+    return { signal: 'Trap', ...context, code: 'host-error', message: error.message, hostError };
   }
   return { signal: 'Trap', ...context, ...classifyTrap(error) };
 }
@@ -284,6 +298,17 @@ function createInstance(component: LoadedComponent, fuel: number, deadline: numb
 
   const exports = component.instantiate((file) => component.modules.get(file)!, hostImports(component), instantiateCore);
   if (exports instanceof Promise) throw new Error('glue instantiated asynchronously; corral needs synchronous core instantiation');
+  const { initializer } = component.descriptor;
+  if (initializer) {
+    let result: unknown;
+    try {
+      result = callExport(exports, initializer.exportPath)(...initializer.args);
+    } catch (error) {
+      if (!isResultError(error)) throw error;
+      throw new Error(`${initializer.exportPath.join('.')} refused the configuration: ${String(error.payload)}`);
+    }
+    void result;
+  }
   const generation = Atomics.load(component.counters, Counter.GENERATION);
   const instance: GuestInstance = { exports, meter, memoryGates, generation, uses: 0, idleSince: performance.now() };
   if (meter.stop) throw meter.stop;

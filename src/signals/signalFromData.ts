@@ -1,17 +1,18 @@
 import { ExecutionTimeout, type ExecutionTimeoutData } from './ExecutionTimeout.ts';
+import { HostLimitExceeded, type HostLimitExceededData } from './HostLimitExceeded.ts';
 import { MemoryLimitExceeded, type MemoryLimitExceededData } from './MemoryLimitExceeded.ts';
 import { OutOfFuel, type OutOfFuelData } from './OutOfFuel.ts';
 import { Trap, type TrapData } from './Trap.ts';
 
-export type SignalData = OutOfFuelData | ExecutionTimeoutData | MemoryLimitExceededData | TrapData;
-export type Signal = OutOfFuel | ExecutionTimeout | MemoryLimitExceeded | Trap;
+export type SignalData = OutOfFuelData | ExecutionTimeoutData | MemoryLimitExceededData | HostLimitExceededData | TrapData;
+export type Signal = OutOfFuel | ExecutionTimeout | MemoryLimitExceeded | HostLimitExceeded | Trap;
 export type SignalName = Signal['name'];
 
 /**
- * Which signal wins when several apply to one invocation: fuel, then the deadline, then memory and
- * traps. A guest that catches the host's exception and traps later still reports what stopped it first.
+ * Which signal wins when several apply to one invocation: fuel, then the deadline, then memory, host
+ * limits and traps. A guest that keeps going after the host refused it still reports what stopped it first.
  */
-export const SIGNAL_PRIORITY: readonly SignalName[] = ['OutOfFuel', 'ExecutionTimeout', 'MemoryLimitExceeded', 'Trap'];
+export const SIGNAL_PRIORITY: readonly SignalName[] = ['OutOfFuel', 'ExecutionTimeout', 'MemoryLimitExceeded', 'HostLimitExceeded', 'Trap'];
 
 /** Rebuilds a signal that crossed a thread as data into its class. */
 export function signalFromData(data: SignalData): Signal {
@@ -23,6 +24,8 @@ export function signalFromData(data: SignalData): Signal {
       return new ExecutionTimeout(fields as Omit<ExecutionTimeoutData, 'signal'>);
     case 'MemoryLimitExceeded':
       return new MemoryLimitExceeded(fields as Omit<MemoryLimitExceededData, 'signal'>);
+    case 'HostLimitExceeded':
+      return new HostLimitExceeded(fields as Omit<HostLimitExceededData, 'signal'>);
     case 'Trap':
       return new Trap(fields as Omit<TrapData, 'signal'>);
     default: {

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { Subject, type Observable } from 'rxjs';
-import { Actor, type ActorEvent, type ActorInfo, type DeliveryOutcome } from '../actor/Actor.ts';
+import { Actor, type ActorEvent, type ActorInfo, type DeliveryExtras, type DeliveryOutcome } from '../actor/Actor.ts';
 import type { BackoffOptions, BreakerOptions, RestartType } from '../actor/actorMachine.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
 import type { Component } from '../runtime/Component.ts';
@@ -24,8 +24,11 @@ export const DEFAULT_SUPERVISION = {
 export interface ActorSpec {
   name: string;
   component: Component;
-  /** The export that handles events, and how an event becomes its arguments (default: `[event.payload]`). */
-  handler: { export: string; args?: (event: ActorEvent) => unknown[] };
+  /**
+   * The export that handles events, how an event becomes its arguments (default: `[event.payload]`),
+   * and optionally per-call options and a completion step (the engine binds state and commits there).
+   */
+  handler: { export: string; args?: (event: ActorEvent) => unknown[]; extras?: (event: ActorEvent) => DeliveryExtras };
   restart?: RestartType;
   intensity?: number;
   periodMs?: number;
@@ -120,13 +123,13 @@ export class Supervisor {
   /** Queues an event; resolves when it is in the mailbox (a full mailbox makes the producer wait). */
   async send(actorName: string, event: ActorEvent): Promise<void> {
     const { actor, spec } = this.lookup(actorName);
-    await actor.deliver(event.kind, spec.handler.export, (spec.handler.args ?? defaultArgs)(event)).queued;
+    await actor.deliver(event.kind, spec.handler.export, (spec.handler.args ?? defaultArgs)(event), spec.handler.extras?.(event)).queued;
   }
 
   /** Queues an event and resolves with its outcome. */
   async request(actorName: string, event: ActorEvent): Promise<DeliveryOutcome> {
     const { actor, spec } = this.lookup(actorName);
-    const { queued, outcome } = actor.deliver(event.kind, spec.handler.export, (spec.handler.args ?? defaultArgs)(event));
+    const { queued, outcome } = actor.deliver(event.kind, spec.handler.export, (spec.handler.args ?? defaultArgs)(event), spec.handler.extras?.(event));
     await queued;
     return outcome;
   }
@@ -180,8 +183,9 @@ export class Supervisor {
 
   private async hook(actorName: string, input: unknown, exportName?: string): Promise<DeliveryOutcome> {
     const { actor, spec } = this.lookup(actorName);
-    const args = (spec.handler.args ?? defaultArgs)({ kind: 'hook', payload: input });
-    const { queued, outcome } = actor.deliver('hook', exportName ?? spec.handler.export, args);
+    const event: ActorEvent = { kind: 'hook', payload: input };
+    const args = (spec.handler.args ?? defaultArgs)(event);
+    const { queued, outcome } = actor.deliver('hook', exportName ?? spec.handler.export, args, spec.handler.extras?.(event));
     await queued;
     return outcome;
   }

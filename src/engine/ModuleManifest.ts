@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { LoadError } from '../errors/LoadError.ts';
+
+/** The interfaces of corral's world (`wit/module.wit`), by the name a manifest grants them under. */
+export const MODULE_INTERFACES = {
+  store: 'corral:module/store',
+  logging: 'corral:module/logging',
+  chain: 'corral:module/chain',
+  http: 'corral:module/http',
+} as const;
+export type InterfaceName = keyof typeof MODULE_INTERFACES;
+
+const positiveInt = z.number().int().positive();
+
+/** A module's manifest: what it is, what it may use, and its limits. Validated at load. */
+export const ModuleManifestSchema = z
+  .object({
+    /** Also the prefix of its state in LevelDB: lower-case letters, digits, `-` and `_`. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, - and _, at most 64'),
+    /** Path of the component (.wasm). */
+    component: z.string().min(1),
+    /** Opaque configuration handed to `configure` on every fresh instance. */
+    config: z.string().default(''),
+    /** Interfaces the module may import. Anything it imports beyond these is refused at load. */
+    grants: z
+      .object({
+        store: z.boolean().optional(),
+        logging: z.boolean().optional(),
+        chain: z.object({ chains: z.array(positiveInt) }).strict().optional(),
+        http: z.object({ hosts: z.array(z.string().min(1)) }).strict().optional(),
+      })
+      .strict()
+      .default({}),
+    /** Topics of embedder-published events this module receives. */
+    topics: z.array(z.string().min(1)).default([]),
+    limits: z.object({ fuel: positiveInt, timeoutMs: z.number().positive(), memoryBytes: positiveInt }).partial().strict().default({}),
+    caps: z
+      .object({
+        chainRequests: positiveInt,
+        rpcResponseBytes: positiveInt,
+        httpFetches: positiveInt,
+        httpResponseBytes: positiveInt,
+        storeOps: positiveInt,
+        storeBytesWritten: positiveInt,
+        logRecords: positiveInt,
+        logBytes: positiveInt,
+        storedBytes: positiveInt,
+      })
+      .partial()
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type ModuleManifest = z.input<typeof ModuleManifestSchema>;
+export type ResolvedManifest = z.output<typeof ModuleManifestSchema>;
+
+/** Validates a manifest; the error names every field that is wrong and where. */
+export function parseManifest(input: unknown, where = 'module manifest'): ResolvedManifest {
+  const result = ModuleManifestSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  throw new LoadError('invalid-manifest', `${where} is invalid: ${problems.join('; ')}`, { where, problems });
+}
+
+/**
+ * Refuses a component that imports an interface its manifest does not grant (naming it), or anything
+ * outside corral's world, or that lacks `on-event`.
+ */
+export function checkCapabilities(manifest: ResolvedManifest, imports: Record<string, string[]>, exports: string[]): void {
+  const granted = new Set(
+    (Object.keys(MODULE_INTERFACES) as InterfaceName[]).filter((name) => manifest.grants[name] !== undefined && manifest.grants[name] !== false),
+  );
+  for (const specifier of Object.keys(imports)) {
+    const bare = specifier.replace(/@[^/]*$/, '');
+    const entry = (Object.entries(MODULE_INTERFACES) as [InterfaceName, string][]).find(([, id]) => id === bare);
+    if (!entry) {
+      throw new LoadError('not-a-module', `module ${manifest.name} imports \`${specifier}\`, which is not part of corral's world`, {
+        module: manifest.name,
+        import: specifier,
+      });
+    }
+    if (!granted.has(entry[0])) {
+      throw new LoadError('capability-not-granted', `module ${manifest.name} imports \`${specifier}\`, but its manifest does not grant \`${entry[0]}\``, {
+        module: manifest.name,
+        import: specifier,
+        interface: entry[0],
+      });
+    }
+  }
+  if (!exports.includes('onEvent')) {
+    throw new LoadError('not-a-module', `module ${manifest.name} does not export \`on-event\``, { module: manifest.name });
+  }
+}

@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { HostCaps, HostLimitName } from '../limits/hostCaps.ts';
+import { HostLimitError } from '../runtime/hostErrors.ts';
+import type { ModuleState } from '../store/StateStore.ts';
+import type { StateTransaction } from '../store/StateTransaction.ts';
+
+/**
+ * What the host functions of one invocation share: the module's state overlay, its caps and what has
+ * been used of them, and a logger bound to module, event and invocation. A tripped cap is sticky:
+ * every later host call of the invocation throws the same error.
+ */
+export class InvocationScope {
+  private readonly used: Partial<Record<HostLimitName, number>> = {};
+  private tripped: HostLimitError | null = null;
+
+  constructor(
+    readonly module: string,
+    readonly state: ModuleState,
+    readonly transaction: StateTransaction,
+    readonly caps: HostCaps,
+    readonly logger: Logger,
+  ) {}
+
+  /** Adds `amount` to a per-invocation counter; throws HostLimitError past its cap. */
+  charge(limit: HostLimitName, amount = 1): void {
+    if (this.tripped) throw this.tripped;
+    const observed = (this.used[limit] ?? 0) + amount;
+    this.used[limit] = observed;
+    if (observed > this.caps[limit]) throw (this.tripped = new HostLimitError(limit, this.caps[limit], observed));
+  }
+
+  /** Checks a single value against a cap without accumulating (e.g. one response's size). */
+  check(limit: HostLimitName, observed: number): void {
+    if (this.tripped) throw this.tripped;
+    if (observed > this.caps[limit]) throw (this.tripped = new HostLimitError(limit, this.caps[limit], observed));
+  }
+
+  get limitError(): HostLimitError | null {
+    return this.tripped;
+  }
+}

@@ -1,0 +1,28 @@
+import type { InvocationScope } from './InvocationScope.ts';
+
+const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error']);
+
+/**
+ * `corral:module/logging`: structured records through the invocation's pino child logger (module,
+ * event and invocation are already bound). `fields-json` is merged in when it is a JSON object, kept
+ * as `fieldsRaw` when it is not. Counts toward `logRecords` and `logBytes`.
+ */
+export function loggingHost(scope: InvocationScope) {
+  return {
+    log(level: string, message: string, fieldsJson: string): void {
+      scope.charge('logRecords');
+      scope.charge('logBytes', Buffer.byteLength(message) + Buffer.byteLength(fieldsJson));
+      let fields: Record<string, unknown> = {};
+      if (fieldsJson) {
+        try {
+          const parsed: unknown = JSON.parse(fieldsJson);
+          fields = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? { fields: parsed } : { fields: { value: parsed } };
+        } catch {
+          fields = { fieldsRaw: fieldsJson };
+        }
+      }
+      const method = LEVELS.has(level) ? (level as 'info') : 'info';
+      scope.logger[method]({ guest: true, ...fields }, message);
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { HostFault } from '../runtime/hostErrors.ts';
+import type { InvocationScope } from './InvocationScope.ts';
+
+/** Keys longer than this are refused (`invalid-input`): LevelDB copes, but nothing good needs them. */
+export const MAX_KEY_BYTES = 64 * 1024;
+/** list-keys returns at most this many keys per page, whatever the guest asks. */
+export const MAX_LIST_KEYS = 1_000;
+
+function checkKey(key: Uint8Array): void {
+  if (!(key instanceof Uint8Array)) throw new HostFault({ tag: 'invalid-input', val: 'key must be bytes' });
+  if (key.byteLength > MAX_KEY_BYTES) throw new HostFault({ tag: 'invalid-input', val: `key of ${key.byteLength} bytes; at most ${MAX_KEY_BYTES}` });
+}
+
+/**
+ * `corral:module/store`: the module's own keys, through the invocation's overlay. Every call counts
+ * toward `storeOps`; `set` counts its key + value bytes toward `storeBytesWritten`, and the module's
+ * total after this invocation must stay within `storedBytes`.
+ */
+export function storeHost(scope: InvocationScope) {
+  const tx = scope.transaction;
+  return {
+    get(key: Uint8Array): Uint8Array | undefined {
+      scope.charge('storeOps');
+      checkKey(key);
+      return tx.get(key);
+    },
+    set(key: Uint8Array, value: Uint8Array): void {
+      scope.charge('storeOps');
+      checkKey(key);
+      scope.charge('storeBytesWritten', key.byteLength + value.byteLength);
+      tx.set(key, value);
+      scope.check('storedBytes', scope.state.storedBytes + tx.sizeDelta);
+    },
+    delete(key: Uint8Array): void {
+      scope.charge('storeOps');
+      checkKey(key);
+      tx.delete(key);
+    },
+    async listKeys(prefix: Uint8Array, cursor: Uint8Array | undefined, limit: number): Promise<Uint8Array[]> {
+      scope.charge('storeOps');
+      checkKey(prefix);
+      if (cursor !== undefined && cursor !== null) checkKey(cursor);
+      return tx.listKeys(prefix, cursor ?? undefined, Math.min(Math.max(0, limit), MAX_LIST_KEYS));
+    },
+  };
+}

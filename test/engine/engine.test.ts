@@ -1,0 +1,186 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Engine, HostLimitExceeded, LoadError, ManualClock, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { fixture, newRuntime } from '../helpers.ts';
+
+const runtime: Runtime = newRuntime();
+afterAll(() => runtime.close());
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
+
+function capture() {
+  const records: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'trace' },
+    new Writable({
+      write(chunk, _e, done) {
+        records.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    }),
+  );
+  return { logger, records };
+}
+
+async function engineWith(modules: Partial<ModuleManifest>[], stateDir = mkdtempSync(join(tmpdir(), 'corral-state-'))) {
+  const { logger, records } = capture();
+  const clock = new ManualClock();
+  const engine = await Engine.start({
+    runtime,
+    stateDir,
+    logger,
+    clock,
+    modules: modules.map((m) => ({ name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'], ...m })),
+  });
+  let seq = 0;
+  const run = (module: string, command: object): Promise<DeliveryOutcome> =>
+    engine.deliver(module, { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
+  /** Moves the supervisor's clock past a backoff, so the actor serves again after a signal. */
+  const pastBackoff = () => clock.advance(60_000);
+  return { engine, run, records, stateDir, pastBackoff };
+}
+
+const signalOf = (outcome: DeliveryOutcome) => (!outcome.ok && 'signal' in outcome ? outcome.signal : undefined);
+
+describe('engine: state', () => {
+  it('default: a successful event commits its writes together with its cursor', async () => {
+    const { engine, run } = await engineWith([{ config: 'hello' }]);
+    expect(await run('counter', { op: 'incr' })).toMatchObject({ ok: true });
+    expect(await run('counter', { op: 'incr' })).toMatchObject({ ok: true });
+    expect(text(await engine.read('counter', bytes('count')))).toBe('2');
+    expect(await engine.cursor('counter')).toEqual({ seq: 2 });
+    await run('counter', { op: 'config' }); // configure(config) ran on the fresh instance
+    expect(text(await engine.read('counter', bytes('config')))).toBe('hello');
+    await engine.stop();
+  });
+
+  it('behavior: 1,000 writes then a signal, or an err: none visible, cursor unchanged; then success: all visible', async () => {
+    const { engine, run, pastBackoff } = await engineWith([{ caps: { storeOps: 2_000 }, limits: { fuel: 1e12, timeoutMs: 10_000 } }]);
+    await run('counter', { op: 'incr' });
+    const stopped = await run('counter', { op: 'write-many', n: 1_000, prefix: 'k', then: 'exceed' });
+    expect(signalOf(stopped)).toMatchObject({ name: 'HostLimitExceeded', limit: 'storeOps' });
+    expect(await engine.read('counter', bytes('k000000'))).toBeUndefined();
+    expect(await engine.read('counter', bytes('k000999'))).toBeUndefined();
+    expect(await engine.cursor('counter')).toEqual({ seq: 1 });
+    pastBackoff();
+    const refused = await run('counter', { op: 'write-many', n: 1_000, prefix: 'k', then: 'err' });
+    expect(refused).toMatchObject({ ok: true, value: { tag: 'err', val: 'refusing after writing' } });
+    expect(await engine.read('counter', bytes('k000500'))).toBeUndefined();
+    pastBackoff();
+    const ok = await run('counter', { op: 'write-many', n: 1_000, prefix: 'k' });
+    expect(ok.ok).toBe(true);
+    expect(text(await engine.read('counter', bytes('k000000')))).toBe('v0');
+    expect(text(await engine.read('counter', bytes('k000999')))).toBe('v999');
+    expect(await engine.cursor('counter')).toEqual({ seq: 4 });
+    await engine.stop();
+  });
+
+  it('behavior: a module reads its own uncommitted writes; list-keys pages through staged and committed keys', async () => {
+    const { engine, run } = await engineWith([{}]);
+    await run('counter', { op: 'write-many', n: 5, prefix: 'p' });
+    await run('counter', { op: 'list', prefix: 'p', limit: 3 });
+    expect(JSON.parse(text(await engine.read('counter', bytes('listed')))!)).toEqual(['p000000', 'p000001', 'p000002']);
+    await run('counter', { op: 'list', prefix: 'p', after: 'p000002', limit: 10 });
+    expect(JSON.parse(text(await engine.read('counter', bytes('listed')))!)).toEqual(['p000003', 'p000004']);
+    await engine.stop();
+  });
+
+  it('behavior: two modules with identical keys (NUL bytes, 60 KiB keys, invalid UTF-8) never see each other', async () => {
+    const roomy = { limits: { fuel: 1e12, timeoutMs: 10_000 } };
+    const { engine, run } = await engineWith([{ name: 'alpha', ...roomy }, { name: 'beta', ...roomy }]);
+    const keys = ['00', '0000ff00', 'ff'.repeat(3), 'c3', 'ab'.repeat(30_000), '616c706861'];
+    const hex = (s: string) => Buffer.from(s).toString('hex');
+    for (const [i, key] of keys.entries()) {
+      expect(await run('alpha', { op: 'put', key, value: hex(`a${i}`) })).toMatchObject({ ok: true });
+      expect(await run('beta', { op: 'put', key, value: hex(`b${i}`) })).toMatchObject({ ok: true });
+    }
+    for (const [i, key] of keys.entries()) {
+      const k = Uint8Array.from(Buffer.from(key, 'hex'));
+      expect(text(await engine.read('alpha', k))).toBe(`a${i}`);
+      expect(text(await engine.read('beta', k))).toBe(`b${i}`);
+    }
+    await run('beta', { op: 'del', key: '00' });
+    expect(text(await engine.read('alpha', Uint8Array.from([0])))).toBe('a0');
+    await engine.stop();
+  });
+
+  it('behavior: state survives an engine restart', async () => {
+    const first = await engineWith([{}]);
+    await first.run('counter', { op: 'incr' });
+    await first.engine.stop();
+    const second = await engineWith([{}], first.stateDir);
+    expect(await second.engine.cursor('counter')).toEqual({ seq: 1 });
+    await second.run('counter', { op: 'incr' });
+    expect(text(await second.engine.read('counter', bytes('count')))).toBe('2');
+    await second.engine.stop();
+  });
+});
+
+describe('engine: per-invocation caps', () => {
+  it.each([
+    ['storeOps', { op: 'reads', n: 11 }, { storeOps: 10 }, 10, 11],
+    ['storeBytesWritten', { op: 'big', bytes: 2_000 }, { storeBytesWritten: 1_000 }, 1_000, 2_003],
+    ['logRecords', { op: 'logs', n: 6 }, { logRecords: 5 }, 5, 6],
+    ['logBytes', { op: 'logs', n: 1, size: 300 }, { logBytes: 100 }, 100, 307],
+    // 6 bytes already stored ('count' = '1'), plus 'big' (3) + 5,000.
+    ['storedBytes', { op: 'big', bytes: 5_000 }, { storedBytes: 4_000 }, 4_000, 5_009],
+  ] as const)('%s: trips HostLimitExceeded with its fields, state unchanged, next event fine', async (limit, command, caps, max, observed) => {
+    const { engine, run, pastBackoff } = await engineWith([{ caps }]);
+    await run('counter', { op: 'incr' });
+    const outcome = await run('counter', command);
+    const signal = signalOf(outcome);
+    expect(signal).toBeInstanceOf(HostLimitExceeded);
+    expect(signal).toMatchObject({ limit, max, observed });
+    expect(await engine.cursor('counter')).toEqual({ seq: 1 });
+    expect(await engine.read('counter', bytes('big'))).toBeUndefined();
+    pastBackoff(); // the actor backs off after a signal
+    expect(await run('counter', { op: 'incr' })).toMatchObject({ ok: true });
+    expect(text(await engine.read('counter', bytes('count')))).toBe('2');
+    await engine.stop();
+  });
+});
+
+describe('engine: capabilities and manifests', () => {
+  it('error: a component importing an interface its manifest does not grant is refused, naming it', async () => {
+    const error = await engineWith([{ grants: { logging: true } }]).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(LoadError);
+    expect(error).toMatchObject({ code: 'capability-not-granted', details: { interface: 'store' } });
+  });
+
+  it('error: a malformed manifest names each bad field', async () => {
+    const error = await engineWith([{ name: 'Bad Name!', caps: { storeOps: -1 } as never }]).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'invalid-manifest' });
+    expect((error as LoadError).message).toContain('name');
+    expect((error as LoadError).message).toContain('caps.storeOps');
+  });
+
+  it('error: a component that is not a corral module is refused', async () => {
+    const error = await engineWith([{ component: fixture('compute') }]).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'not-a-module' });
+  });
+
+  it('behavior: publish reaches the modules subscribed to the topic; logs are structured and carry the module', async () => {
+    const { engine, records } = await engineWith([{ name: 'sub', topics: ['ticks'] }, { name: 'other', topics: ['else'] }]);
+    await engine.publish('ticks', JSON.stringify({ op: 'logs', n: 1 }));
+    await engine.publish('ticks', JSON.stringify({ op: 'incr' }));
+    await engine.supervisor.settled('sub');
+    expect(text(await engine.read('sub', bytes('count')))).toBe('1');
+    expect(await engine.read('other', bytes('count'))).toBeUndefined();
+    expect(records.find((r) => r.guest === true)).toMatchObject({ module: 'sub', event: 'custom', msg: 'x', fields: { i: 0 } });
+    await engine.stop();
+  });
+});
