@@ -8,6 +8,8 @@ import type { Runtime } from '../runtime/Runtime.ts';
 import { InvocationScope } from '../host/InvocationScope.ts';
 import { loggingHost } from '../host/logging.ts';
 import { storeHost } from '../host/store.ts';
+import { chainHost, Chains, type ChainConfig, type RpcStats } from '../host/chain.ts';
+import { httpHost } from '../host/http.ts';
 import { StateStore, type ModuleState } from '../store/StateStore.ts';
 import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
@@ -23,6 +25,8 @@ export interface EngineOptions {
   /** Directory of the LevelDB database holding every module's state. */
   stateDir: string;
   modules: ModuleManifest[];
+  /** JSON-RPC endpoints by chain id (checked against `eth_chainId` at start). */
+  chains?: Record<string, ChainConfig>;
   logger?: Logger;
   clock?: Clock;
   shutdownTimeoutMs?: number;
@@ -47,7 +51,8 @@ interface Envelope {
  * corral's engine: modules of corral's WIT world (`wit/module.wit`) as supervised actors, each with
  * its own state in LevelDB. For every event a module handles, its state writes go to an overlay and
  * are committed in one batch with the module's cursor when `on-event` returns `ok`; on `err` or any
- * signal they are dropped. Chains and HTTP are not wired yet: a manifest granting them is refused.
+ * signal they are dropped. Host calls reach the store, the logger, the configured chains and HTTP,
+ * each only as far as the module's manifest grants.
  *
  * @example
  * const engine = await Engine.start({ runtime, stateDir: './state', modules: [{ name: 'counter',
@@ -63,6 +68,7 @@ export class Engine {
     private readonly store: StateStore,
     private readonly logger: Logger,
     supervisor: Supervisor,
+    private readonly chains: Chains,
   ) {
     this.supervisor = supervisor;
   }
@@ -71,8 +77,10 @@ export class Engine {
     const logger = options.logger ?? pino({ name: 'corral' });
     const store = await StateStore.open(options.stateDir);
     const supervisor = new Supervisor({ logger, ...(options.clock ? { clock: options.clock } : {}), ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}) });
-    const engine = new Engine(store, logger, supervisor);
+    const chains = new Chains(options.chains ?? {});
+    const engine = new Engine(store, logger, supervisor, chains);
     try {
+      await chains.verify();
       const specs: ActorSpec[] = [];
       for (const [index, raw] of options.modules.entries()) {
         specs.push(await engine.loadModule(options.runtime, parseManifest(raw, `modules[${index}]`)));
@@ -102,6 +110,11 @@ export class Engine {
     return this.supervisor.request(module, { kind, payload: { event, cursor } satisfies Envelope });
   }
 
+  /** JSON-RPC calls and response bytes per module and method, since the engine started. */
+  rpcStats(): RpcStats {
+    return structuredClone(this.chains.stats);
+  }
+
   /** The cursor committed with the module's last successful event. */
   cursor(module: string): Promise<unknown> {
     return this.lookup(module).state.cursor();
@@ -126,9 +139,6 @@ export class Engine {
 
   private async loadModule(runtime: Runtime, manifest: ResolvedManifest): Promise<ActorSpec> {
     if (this.modules.has(manifest.name)) throw new RangeError(`two modules are named ${manifest.name}`);
-    for (const name of ['chain', 'http'] as const) {
-      if (manifest.grants[name]) throw new RangeError(`module ${manifest.name}: the ${name} interface is not available in this version of corral yet`);
-    }
     const meta = await runtime.inspect(manifest.component, manifest.name);
     checkCapabilities(manifest, meta.imports, meta.exports.map(([n]) => n));
     const component = await runtime.load(manifest.component, {
@@ -167,9 +177,12 @@ export class Engine {
       this.logger.child({ module: module.manifest.name, event: envelope.event.tag, cursor: envelope.cursor }),
     );
     const imports: HostImports = {};
-    const { store, logging } = module.specifiers;
+    const { store, logging, chain, http } = module.specifiers;
+    const { grants } = module.manifest;
     if (store) imports[store] = storeHost(scope);
     if (logging) imports[logging] = loggingHost(scope);
+    if (chain) imports[chain] = chainHost(scope, this.chains, grants.chain?.chains ?? []);
+    if (http) imports[http] = httpHost(scope, grants.http?.hosts ?? []);
     return {
       options: { imports },
       complete: async (outcome: CallOutcome): Promise<DeliveryOutcome> => {

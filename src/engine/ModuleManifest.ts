@@ -40,6 +40,8 @@ export const ModuleManifestSchema = z
         rpcResponseBytes: positiveInt,
         httpFetches: positiveInt,
         httpResponseBytes: positiveInt,
+        httpRequestBytes: positiveInt,
+        httpTimeoutMs: positiveInt,
         storeOps: positiveInt,
         storeBytesWritten: positiveInt,
         logRecords: positiveInt,

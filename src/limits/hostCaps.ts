@@ -13,6 +13,10 @@ export interface HostCaps {
   httpFetches: number;
   /** Bytes of one HTTP response body. */
   httpResponseBytes: number;
+  /** Bytes of one HTTP request body. */
+  httpRequestBytes: number;
+  /** Milliseconds one HTTP request may take (an `upstream` fault after that). */
+  httpTimeoutMs: number;
   /** store get/set/delete/list-keys calls per invocation. */
   storeOps: number;
   /** Key + value bytes written by store.set in one invocation. */
@@ -32,6 +36,8 @@ export const DEFAULT_HOST_CAPS: Readonly<HostCaps> = {
   rpcResponseBytes: 1024 * 1024,
   httpFetches: 8,
   httpResponseBytes: 4 * 1024 * 1024,
+  httpRequestBytes: 1024 * 1024,
+  httpTimeoutMs: 10_000,
   storeOps: 256,
   storeBytesWritten: 1024 * 1024,
   logRecords: 100,

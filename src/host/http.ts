@@ -1,0 +1,108 @@
+import { lookup } from 'node:dns/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { BlockList, isIP } from 'node:net';
+import { HostFault } from '../runtime/hostErrors.ts';
+import type { InvocationScope } from './InvocationScope.ts';
+
+/** Destinations refused unless the module's grant names them exactly: loopback, private, link-local. */
+const INTERNAL = new BlockList();
+INTERNAL.addSubnet('127.0.0.0', 8, 'ipv4');
+INTERNAL.addSubnet('10.0.0.0', 8, 'ipv4');
+INTERNAL.addSubnet('172.16.0.0', 12, 'ipv4');
+INTERNAL.addSubnet('192.168.0.0', 16, 'ipv4');
+INTERNAL.addSubnet('169.254.0.0', 16, 'ipv4');
+INTERNAL.addSubnet('100.64.0.0', 10, 'ipv4');
+INTERNAL.addSubnet('0.0.0.0', 8, 'ipv4');
+INTERNAL.addAddress('::1', 'ipv6');
+INTERNAL.addAddress('::', 'ipv6');
+INTERNAL.addSubnet('fc00::', 7, 'ipv6');
+INTERNAL.addSubnet('fe80::', 10, 'ipv6');
+
+const denied = (why: string) => new HostFault({ tag: 'denied', val: why });
+
+/**
+ * `corral:module/http`: `fetch` to the hosts of the module's grant (`host` or `host:port`). A name
+ * is resolved once and the connection goes to that address, so DNS cannot be turned against the
+ * check; loopback, private and link-local addresses are refused unless the grant lists that address.
+ * Request and response bodies are capped (`httpRequestBytes`, `httpResponseBytes`), each request has
+ * `httpTimeoutMs`, and every call counts toward `httpFetches`.
+ */
+export function httpHost(scope: InvocationScope, grantedHosts: readonly string[]) {
+  const granted = new Set(grantedHosts.map((h) => h.toLowerCase()));
+  return {
+    async fetch(method: string, url: string, headers: [string, string][], body: Uint8Array) {
+      scope.charge('httpFetches');
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch {
+        throw new HostFault({ tag: 'invalid-input', val: 'url is not a URL' });
+      }
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new HostFault({ tag: 'invalid-input', val: `scheme ${target.protocol} is not http(s)` });
+      if (target.username || target.password) throw new HostFault({ tag: 'invalid-input', val: 'credentials in the url are not allowed' });
+      const hostname = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+      const port = target.port || (target.protocol === 'https:' ? '443' : '80');
+      const listed = (host: string) => granted.has(host) || granted.has(`${host}:${port}`) || granted.has(`[${host}]:${port}`);
+      if (!listed(hostname)) throw denied(`host ${hostname}:${port} is not granted to ${scope.module}`);
+      scope.check('httpRequestBytes', body.byteLength);
+
+      const address = isIP(hostname) ? hostname : await resolve(hostname);
+      const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+      if (INTERNAL.check(address, family) && !listed(address)) {
+        throw denied(`${hostname} resolves to ${address}, an internal address the grant does not list`);
+      }
+      return send(scope, target, address, method, headers, body);
+    },
+  };
+}
+
+async function resolve(hostname: string): Promise<string> {
+  try {
+    return (await lookup(hostname)).address;
+  } catch (error) {
+    throw new HostFault({ tag: 'upstream', val: `cannot resolve ${hostname}: ${(error as Error).message}` });
+  }
+}
+
+function send(scope: InvocationScope, target: URL, address: string, method: string, headers: [string, string][], body: Uint8Array) {
+  const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<{ status: number; headers: [string, string][]; body: Uint8Array }>((resolvePromise, reject) => {
+    const req = request(
+      target,
+      {
+        method,
+        headers: Object.fromEntries(headers),
+        timeout: scope.caps.httpTimeoutMs,
+        // Connect to the address that was checked, whatever DNS says now.
+        lookup: (_host, _options, callback) => callback(null, address, isIP(address)),
+      },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.byteLength;
+          if (size > scope.caps.httpResponseBytes) {
+            res.destroy();
+            try {
+              scope.check('httpResponseBytes', size);
+            } catch (error) {
+              reject(error);
+            }
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () => {
+          const responseHeaders: [string, string][] = [];
+          for (let i = 0; i < res.rawHeaders.length; i += 2) responseHeaders.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
+          resolvePromise({ status: res.statusCode ?? 0, headers: responseHeaders, body: Uint8Array.from(Buffer.concat(chunks)) });
+        });
+        res.on('error', (error) => reject(new HostFault({ tag: 'upstream', val: error.message })));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${scope.caps.httpTimeoutMs} ms`)));
+    req.on('error', (error) => reject(error instanceof HostFault ? error : new HostFault({ tag: 'upstream', val: error.message })));
+    req.end(body);
+  });
+}

@@ -1,0 +1,142 @@
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine, HostLimitExceeded, LoadError, ManualClock, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { startAnvil } from '../anvil.ts';
+import { fixture, newRuntime } from '../helpers.ts';
+
+const runtime: Runtime = newRuntime();
+let anvil: Awaited<ReturnType<typeof startAnvil>>;
+let server: Server;
+let httpHost: string;
+
+beforeAll(async () => {
+  anvil = await startAnvil();
+  server = createServer((req, res) => {
+    if (req.url === '/big') res.end('x'.repeat(10_000));
+    else res.end(`hello ${req.method} ${req.url}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  httpHost = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await runtime.close();
+  await anvil.stop();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function explorer(overrides: Partial<ModuleManifest> = {}) {
+  const clock = new ManualClock();
+  const engine = await Engine.start({
+    runtime,
+    stateDir: mkdtempSync(join(tmpdir(), 'corral-state-')),
+    logger: pino({ level: 'silent' }),
+    clock,
+    chains: { [anvil.chainId]: { rpcUrl: anvil.url } },
+    modules: [
+      {
+        name: 'explorer',
+        component: fixture('explorer'),
+        grants: { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [httpHost] } },
+        limits: { fuel: 1e12, timeoutMs: 5_000 },
+        ...overrides,
+      },
+    ],
+  });
+  let seq = 0;
+  const run = (command: object): Promise<DeliveryOutcome> =>
+    engine.deliver('explorer', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
+  const result = async () => {
+    const raw = await engine.read('explorer', new TextEncoder().encode('result'));
+    return raw ? JSON.parse(new TextDecoder().decode(raw)) : undefined;
+  };
+  return { engine, run, result, pastBackoff: () => clock.advance(60_000) };
+}
+
+describe('chain (anvil on loopback) and http (local server), from a JavaScript guest', () => {
+  it('default: every interface end to end: chain read, http fetch, store, logging; RPC accounted per method', async () => {
+    const { engine, run, result } = await explorer();
+    expect(await run({ op: 'chain', chainId: anvil.chainId, method: 'eth_chainId' })).toMatchObject({ ok: true });
+    expect(await result()).toEqual({ ok: JSON.stringify('0x7a69') });
+    await run({ op: 'chain', chainId: anvil.chainId, method: 'eth_getBalance', params: ['0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266', 'latest'] });
+    expect(BigInt(JSON.parse((await result()).ok))).toBeGreaterThan(0n);
+    expect(await run({ op: 'http', url: `http://${httpHost}/path?q=1` })).toMatchObject({ ok: true });
+    expect(await result()).toEqual({ ok: { status: 200, body: 'hello GET /path?q=1' } });
+    await run({ op: 'count' });
+    expect(new TextDecoder().decode(await engine.read('explorer', new TextEncoder().encode('count')))).toBe('1');
+    expect(engine.rpcStats().explorer).toMatchObject({ eth_chainId: { calls: 1, bytes: 8 }, eth_getBalance: { calls: 1 } });
+    await engine.stop();
+  });
+
+  it.each([
+    ['an undeclared chain', { op: 'chain', chainId: 1, method: 'eth_blockNumber' }, /chain 1 is not granted/],
+    ['a method off the allowlist', { op: 'chain', chainId: 31337, method: 'eth_sendTransaction', params: [{}] }, /eth_sendTransaction is not allowed/],
+    ['an anvil cheat method', { op: 'chain', chainId: 31337, method: 'anvil_setBalance', params: [] }, /not allowed/],
+  ])('error: %s is a denied fault, not a crash', async (_what, command, message) => {
+    const { engine, run, result } = await explorer();
+    expect(await run(command)).toMatchObject({ ok: true });
+    const { fault } = await result();
+    expect(fault.tag).toBe('denied');
+    expect(fault.val).toMatch(message);
+    await engine.stop();
+  });
+
+  it('error: a host outside the grant, and a granted name that resolves to loopback, are denied', async () => {
+    const port = httpHost.split(':')[1];
+    const { engine, run, result } = await explorer({
+      grants: { store: true, logging: true, chain: { chains: [31337] }, http: { hosts: [`localhost:${port}`] } },
+    });
+    await run({ op: 'http', url: `http://127.0.0.2:${port}/` });
+    expect((await result()).fault).toMatchObject({ tag: 'denied', val: expect.stringMatching(/not granted/) });
+    await run({ op: 'http', url: `http://localhost:${port}/` });
+    expect((await result()).fault).toMatchObject({ tag: 'denied', val: expect.stringMatching(/internal address/) });
+    await engine.stop();
+  });
+
+  it.each([
+    ['chainRequests', { op: 'chain-loop', chainId: 31337 }, { chainRequests: 3 }, 3, 4],
+    ['rpcResponseBytes', { op: 'chain', chainId: 31337, method: 'eth_getBlockByNumber', params: ['latest', false] }, { rpcResponseBytes: 100 }, 100, undefined],
+    ['httpResponseBytes', { op: 'http', url: 'BIG' }, { httpResponseBytes: 1_000 }, 1_000, undefined],
+  ] as const)('caps: %s trips HostLimitExceeded, state unchanged, next event fine', async (limit, command, caps, max, observed) => {
+    const { engine, run, pastBackoff } = await explorer({ caps });
+    const effective = command.op === 'http' ? { ...command, url: `http://${httpHost}/big` } : command;
+    const outcome = await run(effective);
+    const signal = !outcome.ok && 'signal' in outcome ? outcome.signal : undefined;
+    expect(signal).toBeInstanceOf(HostLimitExceeded);
+    expect(signal).toMatchObject({ limit, max });
+    if (observed !== undefined) expect((signal as HostLimitExceeded).observed).toBe(observed);
+    else expect((signal as HostLimitExceeded).observed).toBeGreaterThan(max);
+    expect(await engine.cursor('explorer')).toBeUndefined();
+    pastBackoff();
+    expect(await run({ op: 'count' })).toMatchObject({ ok: true });
+    expect(await engine.cursor('explorer')).toEqual({ seq: 2 });
+    await engine.stop();
+  });
+
+  it('error: importing chain without a chain grant is refused at load, naming the interface', async () => {
+    const error = await explorer({ grants: { store: true, logging: true, http: { hosts: [httpHost] } } }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(LoadError);
+    expect(error).toMatchObject({ code: 'capability-not-granted', details: { interface: 'chain' } });
+  });
+
+  it('error: an endpoint serving another chain id is refused at start', async () => {
+    const error = await Engine.start({
+      runtime,
+      stateDir: mkdtempSync(join(tmpdir(), 'corral-state-')),
+      logger: pino({ level: 'silent' }),
+      chains: { '1': { rpcUrl: anvil.url } },
+      modules: [],
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toMatch(/serves chain 31337/);
+  });
+});
