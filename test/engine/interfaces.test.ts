@@ -101,9 +101,11 @@ describe('chain (anvil on loopback) and http (local server), from a JavaScript g
     ['chainRequests', { op: 'chain-loop', chainId: 31337 }, { chainRequests: 3 }, 3, 4],
     ['rpcResponseBytes', { op: 'chain', chainId: 31337, method: 'eth_getBlockByNumber', params: ['latest', false] }, { rpcResponseBytes: 100 }, 100, undefined],
     ['httpResponseBytes', { op: 'http', url: 'BIG' }, { httpResponseBytes: 1_000 }, 1_000, undefined],
+    ['httpFetches', { op: 'http-loop', url: 'ANY' }, { httpFetches: 2 }, 2, 3],
+    ['httpRequestBytes', { op: 'http', url: 'ANY', method: 'POST', body: 'y'.repeat(2_000) }, { httpRequestBytes: 1_000 }, 1_000, 2_000],
   ] as const)('caps: %s trips HostLimitExceeded, state unchanged, next event fine', async (limit, command, caps, max, observed) => {
     const { engine, run, pastBackoff } = await explorer({ caps });
-    const effective = command.op === 'http' ? { ...command, url: `http://${httpHost}/big` } : command;
+    const effective = 'url' in command ? { ...command, url: `http://${httpHost}/${command.url === 'BIG' ? 'big' : 'any'}` } : command;
     const outcome = await run(effective);
     const signal = !outcome.ok && 'signal' in outcome ? outcome.signal : undefined;
     expect(signal).toBeInstanceOf(HostLimitExceeded);
