@@ -11,6 +11,7 @@ import { Piscina } from 'piscina';
 import { buildFixtures } from '../fixtures/build.ts';
 import { Runtime, type Component } from '../src/index.ts';
 import { benchActors } from './actors.ts';
+import { benchEngine } from './engine.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
 
@@ -187,6 +188,9 @@ const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } 
 
 // 8. The actor layer (issue: actors and the supervisor).
 results.actors = await benchActors(runtime, fixture('compute'), row);
+
+// 9. The engine: store through the bridge, commits, chain requests (issue: the WIT world and state).
+results.engine = await benchEngine(runtime, fixture, row);
 
 await runtime.close();
 

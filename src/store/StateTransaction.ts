@@ -2,7 +2,8 @@ import type { ModuleState } from './StateStore.ts';
 
 type Bytes = Uint8Array;
 
-const hex = (key: Bytes) => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
+/** Overlay map key: one char per byte (latin1 is the cheapest exact encoding of bytes as a string). */
+const hex = (key: Bytes) => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 const compare = (a: Bytes, b: Bytes) => Buffer.compare(a, b);
 
 /**
@@ -25,13 +26,15 @@ export class StateTransaction {
   set(key: Bytes, value: Bytes): void {
     const previous = this.get(key);
     this.sizeDelta += key.byteLength + value.byteLength - (previous === undefined ? 0 : key.byteLength + previous.byteLength);
-    this.overlay.set(hex(key), { key: Uint8Array.from(key), value: Uint8Array.from(value) });
+    // Kept by reference: host calls hand in freshly deserialised arrays nobody else holds. A caller
+    // that reuses its buffers must pass copies.
+    this.overlay.set(hex(key), { key, value });
   }
 
   delete(key: Bytes): void {
     const previous = this.get(key);
     if (previous !== undefined) this.sizeDelta -= key.byteLength + previous.byteLength;
-    this.overlay.set(hex(key), { key: Uint8Array.from(key), value: null });
+    this.overlay.set(hex(key), { key, value: null });
   }
 
   /** Up to `limit` keys with `prefix`, after `after` (exclusive), in byte order; staged writes included. */
@@ -61,8 +64,7 @@ export class StateTransaction {
   }
 
   private committed(key: Bytes): Bytes | undefined {
-    const value = this.state.data.getSync(key);
-    return value === undefined ? undefined : Uint8Array.from(value);
+    return this.state.data.getSync(key) ?? undefined;
   }
 }
 

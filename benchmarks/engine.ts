@@ -1,0 +1,117 @@
+/**
+ * The engine's figures: store get/set from a guest through the host-call bridge, the commit of an
+ * event that wrote 100 keys, and chain.request against a local anvil minus anvil's own time.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createClient, http } from 'viem';
+import { Engine, ManualClock, StateStore, type DeliveryOutcome, type Runtime } from '../src/index.ts';
+import { startAnvil } from '../test/anvil.ts';
+import { summarize } from './stats.ts';
+
+type Row = (name: string, value: string, target?: string, ok?: boolean | null) => void;
+const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
+
+export async function benchEngine(runtime: Runtime, fixture: (name: string) => string, row: Row): Promise<Record<string, unknown>> {
+  const results: Record<string, unknown> = {};
+  const anvil = await startAnvil();
+  try {
+    const engine = await Engine.start({
+      runtime,
+      stateDir: mkdtempSync(join(tmpdir(), 'corral-bench-state-')),
+      logger: pino({ level: 'silent' }),
+      clock: new ManualClock(),
+      chains: { [anvil.chainId]: { rpcUrl: anvil.url } },
+      modules: [
+        { name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, limits: { fuel: 1e12, timeoutMs: 10_000 }, caps: { storeOps: 100_000, storeBytesWritten: 100_000_000 } },
+      ],
+    });
+    let seq = 0;
+    const run = async (module: string, command: object): Promise<number> => {
+      const outcome: DeliveryOutcome = await engine.deliver(module, { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
+      if (!outcome.ok || !('durationMs' in outcome)) throw new Error(`benchmark event failed: ${JSON.stringify(outcome)}`);
+      return outcome.durationMs;
+    };
+
+    // 1. store.get / store.set from the guest: (event with N ops − event with 0 ops) / N, per event.
+    // The guest reuses one key (and value): what is measured is the host call, not QuickJS building bytes.
+    for (const [name, op, count] of [['get', 'reads', 'n'], ['set', 'sets', 'n']] as const) {
+      const per: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        const withOps = await run('counter', { op, [count]: 200, prefix: 'b' });
+        const without = await run('counter', { op, [count]: 0, prefix: 'b' });
+        if (i >= 10) per.push((withOps - without) / 200);
+      }
+      const s = summarize(per);
+      row(`store.${name} from the guest through the bridge, p50 / p99`, `${us(s.p50)} / ${us(s.p99)}`, '≤ 30 µs p50', s.p50 <= 0.03);
+      results[`store_${name}Ms`] = s;
+    }
+    await engine.stop();
+
+    // 2. Commit of an event that wrote 100 keys (one LevelDB batch with the cursor).
+    const store = await StateStore.open(mkdtempSync(join(tmpdir(), 'corral-bench-commit-')));
+    const state = await store.module('bench');
+    const commits: number[] = [];
+    for (let i = 0; i < 1_100; i++) {
+      const tx = state.begin();
+      for (let k = 0; k < 100; k++) tx.set(new TextEncoder().encode(`key-${k}`), new TextEncoder().encode(`value-${i}-${k}`));
+      const t = performance.now();
+      await state.commit(tx, { seq: i });
+      if (i >= 100) commits.push(performance.now() - t);
+    }
+    await store.close();
+    const c = summarize(commits);
+    const keysPerSecond = 100 / (c.p50 / 1000);
+    row('commit of an event that wrote 100 keys, p50 / p99', `${us(c.p50)} / ${us(c.p99)} (${Math.round(keysPerSecond)} keys/s at p50)`, '≥ 100k keys/s', keysPerSecond >= 100_000);
+    results.commit100Ms = { ...c, keysPerSecond };
+
+    // 3. chain.request round trip from the guest, against anvil's own time for the same request.
+    const engine2 = await Engine.start({
+      runtime,
+      stateDir: mkdtempSync(join(tmpdir(), 'corral-bench-state-')),
+      logger: pino({ level: 'silent' }),
+      clock: new ManualClock(),
+      chains: { [anvil.chainId]: { rpcUrl: anvil.url } },
+      modules: [
+        {
+          name: 'explorer',
+          component: fixture('explorer'),
+          grants: { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [] } },
+          limits: { fuel: 1e12, timeoutMs: 10_000 },
+        },
+      ],
+    });
+    const client = createClient({ transport: http(anvil.url) });
+    const viaGuest: number[] = [];
+    const alone: number[] = [];
+    for (let i = 0; i < 220; i++) {
+      const withCall = await (async () => {
+        seq++;
+        const o = await engine2.deliver('explorer', { tag: 'custom', val: { topic: 'c', payload: JSON.stringify({ op: 'chain', chainId: anvil.chainId, method: 'eth_blockNumber' }) } }, { seq });
+        return 'durationMs' in o ? o.durationMs : NaN;
+      })();
+      const without = await (async () => {
+        seq++;
+        const o = await engine2.deliver('explorer', { tag: 'custom', val: { topic: 'c', payload: JSON.stringify({ op: 'count' }) } }, { seq });
+        return 'durationMs' in o ? o.durationMs : NaN;
+      })();
+      const t = performance.now();
+      await client.request({ method: 'eth_blockNumber' });
+      const direct = performance.now() - t;
+      if (i >= 20) {
+        viaGuest.push(withCall - without);
+        alone.push(direct);
+      }
+    }
+    await engine2.stop();
+    const g = summarize(viaGuest);
+    const a = summarize(alone);
+    row('chain.request (eth_blockNumber) from the guest, p50 / p99', `${us(g.p50)} / ${us(g.p99)} (viem → anvil alone ${us(a.p50)} / ${us(a.p99)}; corral adds ${us(g.p50 - a.p50)})`);
+    results.chainRequestMs = { viaGuest: g, anvilAlone: a, addedMs: g.p50 - a.p50 };
+  } finally {
+    await anvil.stop();
+  }
+  return results;
+}
