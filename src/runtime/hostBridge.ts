@@ -142,7 +142,9 @@ export class HostChannel {
     let value: unknown;
     try {
       if (!entry) throw new Error(`no host function #${this.state[Channel.CODE]}`);
-      value = entry.fn(...(deserialize(this.data.subarray(0, length)) as unknown[]));
+      // Deserialise from a copy: typed arrays in the arguments would otherwise be views into the
+      // shared channel, overwritten by the next host call, and host functions may keep them.
+      value = entry.fn(...(deserialize(Buffer.from(this.data.subarray(0, length))) as unknown[]));
       if (value instanceof Promise) value = await value;
     } catch (error) {
       if (error instanceof HostFault) {

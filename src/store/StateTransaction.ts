@@ -26,15 +26,13 @@ export class StateTransaction {
   set(key: Bytes, value: Bytes): void {
     const previous = this.get(key);
     this.sizeDelta += key.byteLength + value.byteLength - (previous === undefined ? 0 : key.byteLength + previous.byteLength);
-    // Kept by reference: host calls hand in freshly deserialised arrays nobody else holds. A caller
-    // that reuses its buffers must pass copies.
-    this.overlay.set(hex(key), { key, value });
+    this.overlay.set(hex(key), { key: Uint8Array.from(key), value: Uint8Array.from(value) });
   }
 
   delete(key: Bytes): void {
     const previous = this.get(key);
     if (previous !== undefined) this.sizeDelta -= key.byteLength + previous.byteLength;
-    this.overlay.set(hex(key), { key, value: null });
+    this.overlay.set(hex(key), { key: Uint8Array.from(key), value: null });
   }
 
   /** Up to `limit` keys with `prefix`, after `after` (exclusive), in byte order; staged writes included. */
