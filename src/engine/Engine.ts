@@ -10,6 +10,7 @@ import { loggingHost } from '../host/logging.ts';
 import { storeHost } from '../host/store.ts';
 import { chainHost, Chains, type ChainConfig, type RpcStats } from '../host/chain.ts';
 import { httpHost } from '../host/http.ts';
+import { LevelBreakerStore } from '../store/LevelBreakerStore.ts';
 import { StateStore, type ModuleState } from '../store/StateStore.ts';
 import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
@@ -76,7 +77,13 @@ export class Engine {
   static async start(options: EngineOptions): Promise<Engine> {
     const logger = options.logger ?? pino({ name: 'corral' });
     const store = await StateStore.open(options.stateDir);
-    const supervisor = new Supervisor({ logger, ...(options.clock ? { clock: options.clock } : {}), ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}) });
+    const breakerStore = new LevelBreakerStore(store.db, (error) => logger.error({ err: error }, 'could not save a circuit breaker'));
+    const supervisor = new Supervisor({
+      logger,
+      breakerStore,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
+    });
     const chains = new Chains(options.chains ?? {});
     const engine = new Engine(store, logger, supervisor, chains);
     try {
@@ -128,7 +135,7 @@ export class Engine {
 
   async stop(): Promise<void> {
     await this.supervisor.stop();
-    await this.store.close();
+    await this.store.close(); // level lets pending breaker writes finish before it closes
   }
 
   private lookup(module: string): LoadedModule {

@@ -41,7 +41,7 @@ async function engineWith(modules: Partial<ModuleManifest>[], stateDir = mkdtemp
   const run = (module: string, command: object): Promise<DeliveryOutcome> =>
     engine.deliver(module, { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
   /** Moves the supervisor's clock past a backoff, so the actor serves again after a signal. */
-  const pastBackoff = () => clock.advance(60_000);
+  const pastBackoff = (ms = 60_000) => clock.advance(ms);
   return { engine, run, records, stateDir, pastBackoff };
 }
 
@@ -107,6 +107,21 @@ describe('engine: state', () => {
     await run('beta', { op: 'del', key: '00' });
     expect(text(await engine.read('alpha', Uint8Array.from([0])))).toBe('a0');
     await engine.stop();
+  });
+
+  it('behavior: a quarantined module is still quarantined after an engine restart (breaker in LevelDB)', async () => {
+    const quarantineAtOnce = { caps: { storeOps: 1 } };
+    const first = await engineWith([quarantineAtOnce]);
+    // Four signals within the period exceed the default intensity (3 restarts within 5 s): the circuit opens.
+    for (let i = 0; i < 4; i++) {
+      await first.run('counter', { op: 'reads', n: 5 });
+      first.pastBackoff(1_000); // past each backoff (≤ 480 ms), still inside the period
+    }
+    expect(first.engine.supervisor.actors()[0]!.breaker).toBe('open');
+    await first.engine.stop();
+    const second = await engineWith([quarantineAtOnce], first.stateDir);
+    expect(second.engine.supervisor.actors()[0]).toMatchObject({ state: 'quarantined', breaker: 'open' });
+    await second.engine.stop();
   });
 
   it('behavior: state survives an engine restart', async () => {
