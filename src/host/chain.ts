@@ -1,6 +1,9 @@
 import { createClient, http, type Client } from 'viem';
-import { HostFault } from '../runtime/hostErrors.ts';
+import type * as Chain from './generated/corral-module-chain.js';
+import { fault } from './fault.ts';
+import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
+
 
 /**
  * JSON-RPC methods a module may call: reads only. Anything else (sending transactions, signing,
@@ -74,27 +77,27 @@ export class Chains {
  * module is granted and the methods in `READ_ONLY_METHODS`. Counts toward `chainRequests`; a response
  * larger than `rpcResponseBytes` ends the invocation (HostLimitExceeded).
  */
-export function chainHost(scope: InvocationScope, chains: Chains, granted: readonly number[]) {
+export function chainHost(scope: InvocationScope, chains: Chains, granted: readonly number[]): HostImplementation<typeof Chain> {
   return {
     async request(chainId: bigint, method: string, paramsJson: string): Promise<string> {
       scope.charge('chainRequests');
-      if (!granted.some((id) => BigInt(id) === chainId)) throw new HostFault({ tag: 'denied', val: `chain ${chainId} is not granted to ${scope.module}` });
+      if (!granted.some((id) => BigInt(id) === chainId)) throw fault({ tag: 'denied', val: `chain ${chainId} is not granted to ${scope.module}` });
       const client = chains.client(chainId);
-      if (!client) throw new HostFault({ tag: 'denied', val: `chain ${chainId} is not configured` });
-      if (!READ_ONLY_METHODS.has(method)) throw new HostFault({ tag: 'denied', val: `method ${method} is not allowed (read-only methods only)` });
+      if (!client) throw fault({ tag: 'denied', val: `chain ${chainId} is not configured` });
+      if (!READ_ONLY_METHODS.has(method)) throw fault({ tag: 'denied', val: `method ${method} is not allowed (read-only methods only)` });
       let params: unknown;
       try {
         params = paramsJson === '' ? [] : JSON.parse(paramsJson);
       } catch {
-        throw new HostFault({ tag: 'invalid-input', val: 'params-json is not JSON' });
+        throw fault({ tag: 'invalid-input', val: 'params-json is not JSON' });
       }
-      if (!Array.isArray(params)) throw new HostFault({ tag: 'invalid-input', val: 'params-json must be a JSON array' });
+      if (!Array.isArray(params)) throw fault({ tag: 'invalid-input', val: 'params-json must be a JSON array' });
       let result: unknown;
       try {
         result = await client.request({ method, params } as never);
       } catch (error) {
         const e = error as { shortMessage?: string; message?: string };
-        throw new HostFault({ tag: 'upstream', val: e.shortMessage ?? e.message ?? String(error) });
+        throw fault({ tag: 'upstream', val: e.shortMessage ?? e.message ?? String(error) });
       }
       const json = JSON.stringify(result ?? null);
       const bytes = Buffer.byteLength(json);

@@ -3,7 +3,11 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { HostFault } from '../runtime/hostErrors.ts';
+import type * as Http from './generated/corral-module-http.js';
+import { fault } from './fault.ts';
+import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
+
 
 /** Destinations refused unless the module's grant names them exactly: loopback, private, link-local. */
 const INTERNAL = new BlockList();
@@ -19,7 +23,7 @@ INTERNAL.addAddress('::', 'ipv6');
 INTERNAL.addSubnet('fc00::', 7, 'ipv6');
 INTERNAL.addSubnet('fe80::', 10, 'ipv6');
 
-const denied = (why: string) => new HostFault({ tag: 'denied', val: why });
+const denied = (why: string) => fault({ tag: 'denied', val: why });
 
 /**
  * `corral:module/http`: `fetch` to the hosts of the module's grant (`host` or `host:port`). A name
@@ -28,19 +32,19 @@ const denied = (why: string) => new HostFault({ tag: 'denied', val: why });
  * Request and response bodies are capped (`httpRequestBytes`, `httpResponseBytes`), each request has
  * `httpTimeoutMs`, and every call counts toward `httpFetches`.
  */
-export function httpHost(scope: InvocationScope, grantedHosts: readonly string[]) {
+export function httpHost(scope: InvocationScope, grantedHosts: readonly string[]): HostImplementation<typeof Http> {
   const granted = new Set(grantedHosts.map((h) => h.toLowerCase()));
   return {
-    async fetch(method: string, url: string, headers: [string, string][], body: Uint8Array) {
+    async fetch(method: string, url: string, headers: [string, string][], body: Uint8Array): Promise<Http.Response> {
       scope.charge('httpFetches');
       let target: URL;
       try {
         target = new URL(url);
       } catch {
-        throw new HostFault({ tag: 'invalid-input', val: 'url is not a URL' });
+        throw fault({ tag: 'invalid-input', val: 'url is not a URL' });
       }
-      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new HostFault({ tag: 'invalid-input', val: `scheme ${target.protocol} is not http(s)` });
-      if (target.username || target.password) throw new HostFault({ tag: 'invalid-input', val: 'credentials in the url are not allowed' });
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw fault({ tag: 'invalid-input', val: `scheme ${target.protocol} is not http(s)` });
+      if (target.username || target.password) throw fault({ tag: 'invalid-input', val: 'credentials in the url are not allowed' });
       const hostname = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
       const port = target.port || (target.protocol === 'https:' ? '443' : '80');
       const listed = (host: string) => granted.has(host) || granted.has(`${host}:${port}`) || granted.has(`[${host}]:${port}`);
@@ -61,7 +65,7 @@ async function resolve(hostname: string): Promise<string> {
   try {
     return (await lookup(hostname)).address;
   } catch (error) {
-    throw new HostFault({ tag: 'upstream', val: `cannot resolve ${hostname}: ${(error as Error).message}` });
+    throw fault({ tag: 'upstream', val: `cannot resolve ${hostname}: ${(error as Error).message}` });
   }
 }
 
@@ -98,11 +102,11 @@ function send(scope: InvocationScope, target: URL, address: string, method: stri
           for (let i = 0; i < res.rawHeaders.length; i += 2) responseHeaders.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
           resolvePromise({ status: res.statusCode ?? 0, headers: responseHeaders, body: Uint8Array.from(Buffer.concat(chunks)) });
         });
-        res.on('error', (error) => reject(new HostFault({ tag: 'upstream', val: error.message })));
+        res.on('error', (error) => reject(fault({ tag: 'upstream', val: error.message })));
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${scope.caps.httpTimeoutMs} ms`)));
-    req.on('error', (error) => reject(error instanceof HostFault ? error : new HostFault({ tag: 'upstream', val: error.message })));
+    req.on('error', (error) => reject(error instanceof HostFault ? error : fault({ tag: 'upstream', val: error.message })));
     req.end(body);
   });
 }

@@ -1,3 +1,5 @@
+import type * as Logging from './generated/corral-module-logging.js';
+import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error']);
@@ -7,9 +9,9 @@ const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error']);
  * event and invocation are already bound). `fields-json` is merged in when it is a JSON object, kept
  * as `fieldsRaw` when it is not. Counts toward `logRecords` and `logBytes`.
  */
-export function loggingHost(scope: InvocationScope) {
+export function loggingHost(scope: InvocationScope): HostImplementation<typeof Logging> {
   return {
-    log(level: string, message: string, fieldsJson: string): void {
+    log(level: Logging.Level, message: string, fieldsJson: string): void {
       scope.charge('logRecords');
       scope.charge('logBytes', Buffer.byteLength(message) + Buffer.byteLength(fieldsJson));
       let fields: Record<string, unknown> = {};
@@ -21,7 +23,7 @@ export function loggingHost(scope: InvocationScope) {
           fields = { fieldsRaw: fieldsJson };
         }
       }
-      const method = LEVELS.has(level) ? (level as 'info') : 'info';
+      const method = LEVELS.has(level) ? level : 'info';
       scope.logger[method]({ guest: true, ...fields }, message);
     },
   };

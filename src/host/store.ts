@@ -1,5 +1,8 @@
-import { HostFault } from '../runtime/hostErrors.ts';
+import type * as Store from './generated/corral-module-store.js';
+import { fault } from './fault.ts';
+import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
+
 
 /** Keys longer than this are refused (`invalid-input`): LevelDB copes, but nothing good needs them. */
 export const MAX_KEY_BYTES = 64 * 1024;
@@ -7,8 +10,8 @@ export const MAX_KEY_BYTES = 64 * 1024;
 export const MAX_LIST_KEYS = 1_000;
 
 function checkKey(key: Uint8Array): void {
-  if (!(key instanceof Uint8Array)) throw new HostFault({ tag: 'invalid-input', val: 'key must be bytes' });
-  if (key.byteLength > MAX_KEY_BYTES) throw new HostFault({ tag: 'invalid-input', val: `key of ${key.byteLength} bytes; at most ${MAX_KEY_BYTES}` });
+  if (!(key instanceof Uint8Array)) throw fault({ tag: 'invalid-input', val: 'key must be bytes' });
+  if (key.byteLength > MAX_KEY_BYTES) throw fault({ tag: 'invalid-input', val: `key of ${key.byteLength} bytes; at most ${MAX_KEY_BYTES}` });
 }
 
 /**
@@ -16,7 +19,7 @@ function checkKey(key: Uint8Array): void {
  * toward `storeOps`; `set` counts its key + value bytes toward `storeBytesWritten`, and the module's
  * total after this invocation must stay within `storedBytes`.
  */
-export function storeHost(scope: InvocationScope) {
+export function storeHost(scope: InvocationScope): HostImplementation<typeof Store> {
   const tx = scope.transaction;
   return {
     get(key: Uint8Array): Uint8Array | undefined {
