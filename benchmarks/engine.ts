@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createClient, http } from 'viem';
-import { Engine, ManualClock, StateStore, type DeliveryOutcome, type Runtime } from '../src/index.ts';
+import { Engine, ManualClock, StateStore, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../src/index.ts';
 import { startAnvil } from '../test/anvil.ts';
 import { summarize } from './stats.ts';
 
@@ -17,17 +17,19 @@ const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
 export async function benchEngine(runtime: Runtime, fixture: (name: string) => string, row: Row): Promise<Record<string, unknown>> {
   const results: Record<string, unknown> = {};
   const anvil = await startAnvil();
-  try {
-    const engine = await Engine.start({
+  const startEngine = (modules: ModuleManifest[]) =>
+    Engine.start({
       runtime,
       stateDir: mkdtempSync(join(tmpdir(), 'corral-bench-state-')),
       logger: pino({ level: 'silent' }),
       clock: new ManualClock(),
       chains: { [anvil.chainId]: { rpcUrl: anvil.url } },
-      modules: [
-        { name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, limits: { fuel: 1e12, timeoutMs: 10_000 }, caps: { storeOps: 100_000, storeBytesWritten: 100_000_000 } },
-      ],
+      modules,
     });
+  try {
+    const engine = await startEngine([
+      { name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, limits: { fuel: 1e12, timeoutMs: 10_000 }, caps: { storeOps: 100_000, storeBytesWritten: 100_000_000 } },
+    ]);
     let seq = 0;
     const run = async (module: string, command: object): Promise<number> => {
       const outcome: DeliveryOutcome = await engine.deliver(module, { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
@@ -68,21 +70,14 @@ export async function benchEngine(runtime: Runtime, fixture: (name: string) => s
     results.commit100Ms = { ...c, keysPerSecond };
 
     // 3. chain.request round trip from the guest, against anvil's own time for the same request.
-    const engine2 = await Engine.start({
-      runtime,
-      stateDir: mkdtempSync(join(tmpdir(), 'corral-bench-state-')),
-      logger: pino({ level: 'silent' }),
-      clock: new ManualClock(),
-      chains: { [anvil.chainId]: { rpcUrl: anvil.url } },
-      modules: [
-        {
-          name: 'explorer',
-          component: fixture('explorer'),
-          grants: { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [] } },
-          limits: { fuel: 1e12, timeoutMs: 10_000 },
-        },
-      ],
-    });
+    const engine2 = await startEngine([
+      {
+        name: 'explorer',
+        component: fixture('explorer'),
+        grants: { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [] } },
+        limits: { fuel: 1e12, timeoutMs: 10_000 },
+      },
+    ]);
     const client = createClient({ transport: http(anvil.url) });
     const viaGuest: number[] = [];
     const alone: number[] = [];

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { fileURLToPath } from 'node:url';
 import { Runtime, type HostImports, type RuntimeOptions } from '../src/index.ts';
 
@@ -29,4 +31,19 @@ export function hostCallerImports(overrides: Partial<HostImports[string]> = {}):
       ...overrides,
     },
   };
+}
+
+/** A pino logger at `trace` whose records (parsed JSON) land in `records`. */
+export function captureLogger(): { logger: Logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'trace' },
+    new Writable({
+      write(chunk, _encoding, done) {
+        records.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    }),
+  );
+  return { logger, records };
 }

@@ -1,11 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, HostLimitExceeded, LoadError, ManualClock, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../../src/index.ts';
-import { fixture, newRuntime } from '../helpers.ts';
+import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -13,22 +11,8 @@ afterAll(() => runtime.close());
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
 
-function capture() {
-  const records: Record<string, unknown>[] = [];
-  const logger = pino(
-    { level: 'trace' },
-    new Writable({
-      write(chunk, _e, done) {
-        records.push(JSON.parse(chunk.toString()));
-        done();
-      },
-    }),
-  );
-  return { logger, records };
-}
-
 async function engineWith(modules: Partial<ModuleManifest>[], stateDir = mkdtempSync(join(tmpdir(), 'corral-state-'))) {
-  const { logger, records } = capture();
+  const { logger, records } = captureLogger();
   const clock = new ManualClock();
   const engine = await Engine.start({
     runtime,

@@ -1,21 +1,11 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { captureLogger } from '../helpers.ts';
 import type { Actor, SupervisorSignal } from '../../src/index.ts';
 import { ManualClock, Supervisor, type SupervisorOptions } from '../../src/index.ts';
 
 /** A supervisor on a manual clock, with fixed jitter, recording its signals and log lines. */
 export function supervised(options: SupervisorOptions = {}) {
   const clock = new ManualClock(1_000);
-  const logs: Record<string, unknown>[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _encoding, done) {
-        logs.push(JSON.parse(chunk.toString()));
-        done();
-      },
-    }),
-  );
+  const { logger, records: logs } = captureLogger();
   const supervisor = new Supervisor({ clock, random: () => 0.5, logger, ...options });
   const signals: SupervisorSignal[] = [];
   supervisor.signals$.subscribe((s) => signals.push(s));
