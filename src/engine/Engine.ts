@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import type { ActorEvent, DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
 import type { Clock } from '../clock/Clock.ts';
@@ -176,12 +177,13 @@ export class Engine {
 
   /** The imports and the commit of one invocation, bound to its own overlay. */
   private bind(module: LoadedModule, envelope: Envelope): DeliveryExtras {
+    const invocationId = randomUUID();
     const scope = new InvocationScope(
       module.manifest.name,
       module.state,
       module.state.begin(),
       module.caps,
-      this.logger.child({ module: module.manifest.name, event: envelope.event.tag, cursor: envelope.cursor }),
+      this.logger.child({ module: module.manifest.name, event: envelope.event.tag, cursor: envelope.cursor, invocationId }),
     );
     const imports: HostImports = {};
     const { store, logging, chain, http } = module.specifiers;
@@ -191,7 +193,7 @@ export class Engine {
     if (chain) imports[chain] = chainHost(scope, this.chains, grants.chain?.chains ?? []);
     if (http) imports[http] = httpHost(scope, grants.http?.hosts ?? []);
     return {
-      options: { imports },
+      options: { imports, invocationId },
       complete: async (outcome: CallOutcome): Promise<DeliveryOutcome> => {
         if (!outcome.ok) return outcome; // a signal: the overlay is dropped
         const result = outcome.value as { tag?: string; val?: unknown } | undefined;

@@ -23,6 +23,8 @@ export type CallOptions = Partial<Pick<Limits, 'fuel' | 'timeoutMs'>> & {
    * component declares must be present, as at load.
    */
   imports?: HostImports;
+  /** The id signals and logs carry; a fresh UUID when absent (the engine sets it to bind its logger). */
+  invocationId?: string;
 };
 
 export interface CallSuccess {

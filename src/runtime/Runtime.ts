@@ -170,7 +170,7 @@ export class Runtime implements ComponentHost {
     const checkout = component.pool.checkout();
     if (checkout) await checkout;
     const channel = this.bridge.acquire(table);
-    const invocationId = randomUUID();
+    const invocationId = options.invocationId ?? randomUUID();
     const call: InFlight = { component, channel, timeoutMs, terminated: null, killed: false };
     this.inflight.add(call);
     this.armBackstop();

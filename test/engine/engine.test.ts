@@ -179,7 +179,7 @@ describe('engine: capabilities and manifests', () => {
     await engine.supervisor.settled('sub');
     expect(text(await engine.read('sub', bytes('count')))).toBe('1');
     expect(await engine.read('other', bytes('count'))).toBeUndefined();
-    expect(records.find((r) => r.guest === true)).toMatchObject({ module: 'sub', event: 'custom', msg: 'x', fields: { i: 0 } });
+    expect(records.find((r) => r.guest === true)).toMatchObject({ module: 'sub', event: 'custom', msg: 'x', fields: { i: 0 }, invocationId: expect.any(String) });
     await engine.stop();
   });
 });

@@ -18,6 +18,7 @@ beforeAll(async () => {
   anvil = await startAnvil();
   server = createServer((req, res) => {
     if (req.url === '/big') res.end('x'.repeat(10_000));
+    else if (req.url === '/never') req.on('close', () => res.destroy()); // never answers
     else res.end(`hello ${req.method} ${req.url}`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -116,6 +117,13 @@ describe('chain (anvil on loopback) and http (local server), from a JavaScript g
     pastBackoff();
     expect(await run({ op: 'count' })).toMatchObject({ ok: true });
     expect(await engine.cursor('explorer')).toEqual({ seq: 2 });
+    await engine.stop();
+  });
+
+  it('error: a server that does not answer within httpTimeoutMs is an upstream fault', async () => {
+    const { engine, run, result } = await explorer({ caps: { httpTimeoutMs: 50 } });
+    expect(await run({ op: 'http', url: `http://${httpHost}/never` })).toMatchObject({ ok: true });
+    expect((await result()).fault).toMatchObject({ tag: 'upstream', val: expect.stringMatching(/no answer within 50 ms/) });
     await engine.stop();
   });
 
