@@ -179,9 +179,13 @@ const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } 
   const plain = guest.plain();
   const metered = guest.metered();
   const text = JSON.stringify({ orders: Array.from({ length: 20 }, (_, i) => ({ id: i, owner: '0xabc', amounts: [i, i * 2] })) });
-  const p = nsPerCall(() => plain.reformat(text, 5), 10, 21, 200);
-  const m = nsPerCall(() => metered.reformat(text, 5), 10, 21, 200);
-  const overhead = m.p50 / p.p50 - 1;
+  // Three side-by-side measurements, the median ratio: one pass alone was often thrown by a GC or a tier-up.
+  const trials = [0, 1, 2].map(() => {
+    const p = nsPerCall(() => plain.reformat(text, 5), 10, 21, 200);
+    const m = nsPerCall(() => metered.reformat(text, 5), 10, 21, 200);
+    return { p, m, overhead: m.p50 / p.p50 - 1 };
+  });
+  const { p, m, overhead } = trials.sort((a, b) => a.overhead - b.overhead)[1]!;
   row('fuel overhead, QuickJS JSON round trips', `${(overhead * 100).toFixed(1)} %`, '≤ 10 %', overhead <= 0.1);
   results.quickjs = { firstLoadMs: firstMs, cachedLoadMs: cachedMs, instantiateMs: s, fuelOverhead: { plainNs: p, meteredNs: m, overhead } };
 }

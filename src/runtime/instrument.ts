@@ -42,6 +42,8 @@ const capi = binaryen as unknown as {
   _BinaryenIfGetIfFalse(expr: number): number;
   _BinaryenIfSetIfTrue(expr: number, child: number): void;
   _BinaryenIfSetIfFalse(expr: number, child: number): void;
+  _BinaryenBlockGetName(block: number): number;
+  _BinaryenBlockInsertChildAt(block: number, index: number, child: number): void;
 };
 const setFunctionBody = (binaryen as unknown as { Function: { setBody(f: number, b: number): void } }).Function.setBody;
 const GROW_GATE_FN = '__corral_grow_gate';
@@ -122,6 +124,7 @@ function rewrite(module: binaryen.Module, label: string): CoreModuleFacts {
         capi._BinaryenLoopSetBody(loop.ref, prependCharge(module, loop.cost, loopBody, scratch));
       }
     }
+    chargeSegments(module, scan.segments);
     setFunctionBody(fn, prependCharge(module, scan.entryCost, binaryen.getFunctionInfo(fn).body, scratch));
   }
 
@@ -270,18 +273,38 @@ interface ScannedLoop {
   slot: Slot | null;
 }
 
+/** A stretch of straight-line code that starts where branches land: an `if` arm, or the code after a labelled block. */
+interface Segment {
+  at: { kind: 'block'; parent: binaryen.ExpressionRef; index: number } | { kind: 'ifTrue' | 'ifFalse'; parent: binaryen.ExpressionRef };
+  cost: number;
+}
+
 interface BlockScan {
   entryCost: number;
   loops: ScannedLoop[];
+  segments: Segment[];
 }
 
 /**
- * Counts the instructions a function runs on entry (outside loops) and in each loop's body (outside
- * nested loops), and collects every `memory.grow`. Iterative: guest code nests deeply.
+ * Splits a function into the stretches of code that run together and counts their instructions:
+ * the function entry, each loop body (up to its first branch target), and every segment that begins
+ * where branches land (an `if` arm, the code after a labelled block). Entry and loop heads are
+ * *checked* charges (they can stop the guest); segments only subtract: every unbounded execution
+ * passes a loop head or a function entry, where the debt is settled. So an interpreter's dispatch
+ * loop is charged for the opcode it runs, not for all of its cases. Iterative: guest code nests deeply.
  */
 function scanBlocks(body: binaryen.ExpressionRef, grows: binaryen.ExpressionRef[], label: string): BlockScan {
-  const scan: BlockScan = { entryCost: 0, loops: [] };
-  const costs = [0]; // cost of the enclosing block: index 0 is the function entry, others are loops
+  const scan: BlockScan = { entryCost: 0, loops: [], segments: [] };
+  // Region 0 is the function entry; loops and segments add regions. `kinds[i]` says which list i is in.
+  const costs = [0];
+  const kinds: ({ loop: number } | { segment: number } | null)[] = [null];
+  const parents = [-1];
+  const region = (kind: { loop: number } | { segment: number }, parent: number) => {
+    costs.push(0);
+    kinds.push(kind);
+    parents.push(parent);
+    return costs.length - 1;
+  };
   const stack: { ref: binaryen.ExpressionRef; owner: number; slot: Slot | null }[] = [{ ref: body, owner: 0, slot: { kind: 'function' } }];
   while (stack.length > 0) {
     const { ref, owner, slot } = stack.pop()!;
@@ -290,8 +313,7 @@ function scanBlocks(body: binaryen.ExpressionRef, grows: binaryen.ExpressionRef[
     let childOwner = owner;
     if (id === binaryen.LoopId) {
       scan.loops.push({ ref, cost: 0, slot });
-      costs.push(0);
-      childOwner = costs.length - 1;
+      childOwner = region({ loop: scan.loops.length - 1 }, owner);
     } else if (id === binaryen.MemoryGrowId) {
       grows.push(ref);
     }
@@ -304,14 +326,27 @@ function scanBlocks(body: binaryen.ExpressionRef, grows: binaryen.ExpressionRef[
     }
     if (id === binaryen.BlockId) {
       const n = capi._BinaryenBlockGetNumChildren(ref);
+      let current = childOwner;
+      const pushes: (typeof stack)[number][] = [];
       for (let index = 0; index < n; index++) {
-        stack.push({ ref: capi._BinaryenBlockGetChildAt(ref, index), owner: childOwner, slot: { kind: 'block', parent: ref, index } });
+        const child = capi._BinaryenBlockGetChildAt(ref, index);
+        pushes.push({ ref: child, owner: current, slot: { kind: 'block', parent: ref, index } });
+        const isTarget = capi._BinaryenExpressionGetId(child) === binaryen.BlockId && capi._BinaryenBlockGetName(child) !== 0;
+        if (isTarget && index + 1 < n) {
+          scan.segments.push({ at: { kind: 'block', parent: ref, index: index + 1 }, cost: 0 });
+          current = region({ segment: scan.segments.length - 1 }, childOwner);
+        }
       }
+      stack.push(...pushes);
     } else if (id === binaryen.IfId) {
       stack.push({ ref: capi._BinaryenIfGetCondition(ref), owner: childOwner, slot: null });
-      stack.push({ ref: capi._BinaryenIfGetIfTrue(ref), owner: childOwner, slot: { kind: 'ifTrue', parent: ref } });
+      scan.segments.push({ at: { kind: 'ifTrue', parent: ref }, cost: 0 });
+      stack.push({ ref: capi._BinaryenIfGetIfTrue(ref), owner: region({ segment: scan.segments.length - 1 }, childOwner), slot: { kind: 'ifTrue', parent: ref } });
       const ifFalse = capi._BinaryenIfGetIfFalse(ref);
-      if (ifFalse !== 0) stack.push({ ref: ifFalse, owner: childOwner, slot: { kind: 'ifFalse', parent: ref } });
+      if (ifFalse !== 0) {
+        scan.segments.push({ at: { kind: 'ifFalse', parent: ref }, cost: 0 });
+        stack.push({ ref: ifFalse, owner: region({ segment: scan.segments.length - 1 }, childOwner), slot: { kind: 'ifFalse', parent: ref } });
+      }
     } else if (id === binaryen.LoopId) {
       stack.push({ ref: capi._BinaryenLoopGetBody(ref), owner: childOwner, slot: { kind: 'loopBody', parent: ref } });
     } else {
@@ -320,9 +355,43 @@ function scanBlocks(body: binaryen.ExpressionRef, grows: binaryen.ExpressionRef[
       });
     }
   }
+  // Small segments are charged with the code around them (as if they always ran): a subtraction
+  // for every 3-instruction `if` arm cost more than the arm. Innermost first, so folds add up.
+  for (let i = costs.length - 1; i > 0; i--) {
+    const kind = kinds[i];
+    if (kind && 'segment' in kind && costs[i]! < FOLD_BELOW) {
+      costs[parents[i]!]! += costs[i]!;
+      costs[i] = 0;
+    }
+  }
   scan.entryCost = Math.max(1, costs[0]!);
-  scan.loops.forEach((loop, i) => (loop.cost = Math.max(1, costs[i + 1]!)));
+  kinds.forEach((kind, i) => {
+    if (kind && 'loop' in kind) scan.loops[kind.loop]!.cost = Math.max(1, costs[i]!);
+    else if (kind) scan.segments[kind.segment]!.cost = costs[i]!;
+  });
   return scan;
+}
+
+/** Segments with fewer instructions than this are charged with their enclosing code instead. */
+const FOLD_BELOW = 24;
+
+/** Inserts the subtract-only charges of the segments; deepest-last indices first so indices stay valid. */
+function chargeSegments(module: binaryen.Module, segments: Segment[]): void {
+  const subtract = (cost: number) =>
+    module.global.set(FUEL_GLOBAL, module.i32.sub(module.global.get(FUEL_GLOBAL, binaryen.i32), module.i32.const(cost)));
+  const inBlocks = segments.filter((s) => s.at.kind === 'block' && s.cost > 0);
+  inBlocks.sort((a, b) => (a.at as { index: number }).index - (b.at as { index: number }).index).reverse();
+  for (const { at, cost } of inBlocks) {
+    const { parent, index } = at as { parent: number; index: number };
+    capi._BinaryenBlockInsertChildAt(parent, index, subtract(cost));
+  }
+  for (const { at, cost } of segments) {
+    if (at.kind === 'block' || cost === 0) continue;
+    const arm = at.kind === 'ifTrue' ? capi._BinaryenIfGetIfTrue(at.parent) : capi._BinaryenIfGetIfFalse(at.parent);
+    const charged = module.block(null, [subtract(cost), arm], binaryen.getExpressionType(arm));
+    if (at.kind === 'ifTrue') capi._BinaryenIfSetIfTrue(at.parent, charged);
+    else capi._BinaryenIfSetIfFalse(at.parent, charged);
+  }
 }
 
 type ChildVisitor = (ref: binaryen.ExpressionRef, visit: (child: binaryen.ExpressionRef) => void) => void;

@@ -144,7 +144,7 @@ export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
  * `INSTRUMENTATION_VERSION` is bumped whenever the rewrite changes what it emits: it is part of the
  * artifact cache key, so a new corral never runs code instrumented by an old one.
  */
-export const INSTRUMENTATION_VERSION = 3;
+export const INSTRUMENTATION_VERSION = 4;
 export const FUEL_GLOBAL = '__corral_fuel';
 export const MEMORY_MAX_PAGES_GLOBAL = '__corral_mem_max_pages';
 export const MEMORY_DENIED_PAGES_GLOBAL = '__corral_mem_denied_pages';

@@ -185,6 +185,9 @@ async function runCall(task: CallTask): Promise<CallReply> {
       fuelUsed = instance.meter.settle();
     }
     if (instance.meter.stop) throw instance.meter.stop; // the guest swallowed the meter's exception
+    // Segments between checks only subtract: a call can finish slightly over its budget, and is then
+    // reported as out of fuel all the same, so the budget means the same whatever the code's shape.
+    if (fuelUsed > task.fuel) throw new MeterStop('fuel');
   } catch (error) {
     signal = toSignal(error, task, component.descriptor, instance, fuelUsed, performance.now() - started);
   } finally {
