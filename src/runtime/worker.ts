@@ -130,10 +130,19 @@ interface LoadedComponent {
 const components = new Map<string, LoadedComponent>();
 const bridges = new Map<number, GuestBridge>();
 
-/** Channels are reused by the main thread, so a worker keeps the ones it has been sent, by id. */
+/**
+ * A worker keeps the channels it has been sent, by id (the main thread reuses them). Channels retired
+ * after an abandoned host call never come back, so the oldest are dropped past this many: 1 MiB each
+ * would otherwise pile up. A dropped channel that is still in use is simply asked for again.
+ */
+const MAX_KNOWN_CHANNELS = 128;
+
 function bridgeFor(id: number, channel: SharedArrayBuffer | undefined): GuestBridge | undefined {
   let bridge = bridges.get(id);
-  if (!bridge && channel) bridges.set(id, (bridge = new GuestBridge(channel)));
+  if (!bridge && channel) {
+    bridges.set(id, (bridge = new GuestBridge(channel)));
+    if (bridges.size > MAX_KNOWN_CHANNELS) bridges.delete(bridges.keys().next().value!);
+  }
   return bridge;
 }
 const slot = threadId % MAX_WORKER_SLOTS;

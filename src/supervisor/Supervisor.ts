@@ -23,6 +23,10 @@ export const DEFAULT_SUPERVISION = {
 
 export interface ActorSpec {
   name: string;
+  /**
+   * The actor's component. Give each actor its own (load the same file twice if need be): restarts
+   * recycle and brutal-kill terminates the component's instances and calls, whichever actor made them.
+   */
   component: Component;
   /**
    * The export that handles events, how an event becomes its arguments (default: `[event.payload]`),
