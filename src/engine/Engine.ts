@@ -11,6 +11,7 @@ import { loggingHost } from '../host/logging.ts';
 import { storeHost } from '../host/store.ts';
 import { chainHost, Chains, type ChainConfig, type RpcStats } from '../host/chain.ts';
 import { httpHost } from '../host/http.ts';
+import { HostLimitExceeded } from '../signals/HostLimitExceeded.ts';
 import { LevelBreakerStore } from '../store/LevelBreakerStore.ts';
 import { StateStore, type ModuleState } from '../store/StateStore.ts';
 import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
@@ -85,9 +86,10 @@ export class Engine {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     });
-    const chains = new Chains(options.chains ?? {});
-    const engine = new Engine(store, logger, supervisor, chains);
+    let engine: Engine;
     try {
+      const chains = new Chains(options.chains ?? {});
+      engine = new Engine(store, logger, supervisor, chains);
       await chains.verify();
       const specs: ActorSpec[] = [];
       for (const [index, raw] of options.modules.entries()) {
@@ -196,6 +198,13 @@ export class Engine {
       options: { imports, invocationId },
       complete: async (outcome: CallOutcome): Promise<DeliveryOutcome> => {
         if (!outcome.ok) return outcome; // a signal: the overlay is dropped
+        const tripped = scope.limitError;
+        if (tripped) {
+          // A cap tripped but the guest carried on (it caught the host's exception): the cap still wins.
+          const { limit, max, observed } = tripped;
+          const signal = new HostLimitExceeded({ component: module.manifest.name, exportName: 'on-event', invocationId, limit, max, observed });
+          return { ok: false, signal, durationMs: outcome.durationMs, invocationId };
+        }
         const result = outcome.value as { tag?: string; val?: unknown } | undefined;
         if (result && result.tag === 'err') {
           scope.logger.warn({ error: result.val, invocationId: outcome.invocationId }, 'on-event returned an error; its state writes are dropped');

@@ -9,7 +9,10 @@ import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 
 
-/** Destinations refused unless the module's grant names them exactly: loopback, private, link-local. */
+/**
+ * Destinations refused unless the module's grant names them exactly: loopback, private, link-local,
+ * CGNAT, benchmarking and reserved ranges, and IPv6 prefixes that embed an IPv4 address.
+ */
 const INTERNAL = new BlockList();
 INTERNAL.addSubnet('127.0.0.0', 8, 'ipv4');
 INTERNAL.addSubnet('10.0.0.0', 8, 'ipv4');
@@ -18,7 +21,14 @@ INTERNAL.addSubnet('192.168.0.0', 16, 'ipv4');
 INTERNAL.addSubnet('169.254.0.0', 16, 'ipv4');
 INTERNAL.addSubnet('100.64.0.0', 10, 'ipv4');
 INTERNAL.addSubnet('0.0.0.0', 8, 'ipv4');
+INTERNAL.addSubnet('192.0.0.0', 24, 'ipv4');
+INTERNAL.addSubnet('198.18.0.0', 15, 'ipv4');
+INTERNAL.addSubnet('240.0.0.0', 4, 'ipv4');
 INTERNAL.addAddress('::1', 'ipv6');
+// IPv6 prefixes that carry an IPv4 address a gateway may translate to (NAT64, 6to4).
+INTERNAL.addSubnet('64:ff9b::', 96, 'ipv6');
+INTERNAL.addSubnet('64:ff9b:1::', 48, 'ipv6');
+INTERNAL.addSubnet('2002::', 16, 'ipv6');
 INTERNAL.addAddress('::', 'ipv6');
 INTERNAL.addSubnet('fc00::', 7, 'ipv6');
 INTERNAL.addSubnet('fe80::', 10, 'ipv6');

@@ -31,8 +31,10 @@ export function storeHost(scope: InvocationScope): HostImplementation<typeof Sto
       scope.charge('storeOps');
       checkKey(key);
       scope.charge('storeBytesWritten', key.byteLength + value.byteLength);
+      const previous = tx.get(key);
+      const delta = key.byteLength + value.byteLength - (previous === undefined ? 0 : key.byteLength + previous.byteLength);
+      scope.check('storedBytes', scope.state.storedBytes + tx.sizeDelta + delta);
       tx.set(key, value);
-      scope.check('storedBytes', scope.state.storedBytes + tx.sizeDelta);
     },
     delete(key: Uint8Array): void {
       scope.charge('storeOps');

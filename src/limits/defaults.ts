@@ -40,13 +40,11 @@ export const FUEL_SLICE = 20_000;
 
 /** Instance pool defaults (per component); see `PoolOptions`. */
 export const DEFAULT_POOL = {
-  /** Warm instances each worker keeps of a component once it has run there. */
-  minIdle: 1,
   /** Calls of one component in flight at once; further callers wait for a checkout. */
   maxInstances: 64,
   /** An instance is recycled after this many calls, so guest-side leaks cannot build up. */
   maxUses: 10_000,
-  /** Idle instances older than this are reaped (and refilled to `minIdle` with fresh ones). */
+  /** Idle instances older than this are reaped; the next call builds a fresh one. */
   maxIdleMs: 60_000,
   /** How long a caller waits for a checkout before `CheckoutTimeout`. */
   checkoutTimeoutMs: 5_000,

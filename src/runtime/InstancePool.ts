@@ -4,16 +4,16 @@ import { COUNTER_SLOTS, Counter, MAX_WORKER_SLOTS } from './protocol.ts';
 
 /**
  * Instance pool settings of one component. Instances live in worker threads (a wasm instance cannot
- * move between threads), so `minIdle` is per worker; the others hold for the component as a whole.
+ * move between threads): each worker keeps the instances that can serve again, warm, until they are
+ * idle past `maxIdleMs`. No instance is built ahead of a call: that would run guest code (start
+ * functions, `configure`) where no deadline or backstop watches it.
  */
 export interface PoolOptions {
-  /** Warm instances each worker keeps once the component has run there. Default 1. */
-  minIdle: number;
   /** Calls of this component in flight at once (each needs its own instance). Default 64. */
   maxInstances: number;
   /** Calls one instance serves before it is recycled. Default 10,000. */
   maxUses: number;
-  /** Idle time after which an instance is reaped and replaced by a fresh one. Default 60 s. */
+  /** Idle time after which an instance is reaped (the next call builds a fresh one). Default 60 s. */
   maxIdleMs: number;
   /** How long a call waits for a free slot before failing with `checkout-timeout`. Default 5 s. */
   checkoutTimeoutMs: number;

@@ -22,7 +22,7 @@ import { HostBridge, type HostChannel, type HostImports } from './hostBridge.ts'
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
 import { defaultCacheDir, type ArtifactMeta } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
-import { MAX_WORKER_SLOTS, type CallReply, type CallTask, type ComponentDescriptor } from './protocol.ts';
+import { MAX_THREADS, type CallReply, type CallTask, type ComponentDescriptor } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
 
 export interface RuntimeOptions {
@@ -88,9 +88,9 @@ export class Runtime implements ComponentHost {
   private nextId = 0;
 
   constructor(options: RuntimeOptions = {}) {
-    this.threads = options.threads ?? Math.min(availableParallelism(), MAX_WORKER_SLOTS);
-    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > MAX_WORKER_SLOTS) {
-      throw new RangeError(`threads must be an integer from 1 to ${MAX_WORKER_SLOTS}, got ${options.threads}`);
+    this.threads = options.threads ?? Math.min(availableParallelism(), MAX_THREADS);
+    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > MAX_THREADS) {
+      throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${options.threads}`);
     }
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
@@ -196,7 +196,8 @@ export class Runtime implements ComponentHost {
         reply = (await this.pool.run(task)) as CallReply;
       }
       if (!reply.ok && 'missing' in reply) throw new Error(`worker still lacks ${reply.missing.join(' and ')}`);
-      if (call.killed) throw new Error('killed');
+      // The worker may answer in the instant it is terminated: the termination decides the outcome.
+      if (call.killed || call.terminated) throw new Error('terminated');
       if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, invocationId };
       return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, invocationId };
     } catch (error) {
@@ -229,10 +230,11 @@ export class Runtime implements ComponentHost {
     for (const call of this.inflight) {
       if (call.component !== component || call.killed || call.terminated) continue;
       call.killed = true;
+      // Cancel first, then look: a worker that starts in between either sees the cancel (and refuses
+      // the call) or has published its thread id by then (and is terminated). Both sides store, then load.
+      call.channel.cancel();
       const threadId = call.channel.threadId();
-      // Not started yet: the cancelled channel makes the worker refuse it when it gets there.
-      if (threadId === null) call.channel.cancel();
-      else this.terminateWorker(threadId, call.channel);
+      if (threadId !== null) this.terminateWorker(threadId, call.channel);
     }
   }
 
@@ -288,7 +290,7 @@ export class Runtime implements ComponentHost {
         const startedAt = call.channel.guestStartedAt();
         if (startedAt === null || call.terminated || now - startedAt < call.timeoutMs + this.graceMs) continue;
         const threadId = call.channel.threadId();
-        if (threadId === null || call.killed) continue;
+        if (threadId === null) continue;
         call.terminated = { elapsedMs: now - startedAt };
         this.terminateWorker(threadId, call.channel);
       }
@@ -306,7 +308,6 @@ function describe(component: Component): ComponentDescriptor {
     coreFiles: meta.coreModules.map((m) => m.file),
     imports: meta.imports,
     memoryMaxPages: Math.floor(component.limits.memoryBytes / WASM_PAGE_BYTES),
-    minIdle: pool.options.minIdle,
     maxUses: pool.options.maxUses,
     maxIdleMs: pool.options.maxIdleMs,
     counters: pool.counterBuffer,

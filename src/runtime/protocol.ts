@@ -20,7 +20,6 @@ export interface ComponentDescriptor {
    * It runs inside the invocation that needed the instance, under its limits and with its imports.
    */
   initializer?: { exportPath: string[]; args: unknown[] };
-  minIdle: number;
   maxUses: number;
   maxIdleMs: number;
   /** Pool counters shared with the main thread; see `PoolCounters`. */
@@ -135,8 +134,15 @@ export const Counter = {
   LIVE_BASE: 16,
 } as const;
 
-/** Worker slots are `threadId % MAX_WORKER_SLOTS`; the pool never runs more threads than this. */
-export const MAX_WORKER_SLOTS = 64;
+/**
+ * Live-instance counters are kept per worker slot, `threadId % MAX_WORKER_SLOTS`. Thread ids grow for
+ * every worker the process creates (replacements, prepare threads), so two live workers share a slot
+ * only after ~1,000 workers were created in between; then a terminated worker's write-off can take its
+ * neighbour's count with it (the pool's `size` is then off; calls are not affected).
+ */
+export const MAX_WORKER_SLOTS = 1_024;
+/** Worker threads a runtime may run. */
+export const MAX_THREADS = 64;
 export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
 
 /**

@@ -73,6 +73,10 @@ class Meter {
   refuel(k: number, current: number): number {
     this.spent += this.grants[k]! - current;
     this.grants[k] = 0;
+    // The module writes the returned slice into its global only after this returns: clear it now so a
+    // throw below (or a reclaim) does not count the overdraft a second time. Absent during start functions.
+    const global = this.globals[k];
+    if (global) global.value = 0;
     if (this.stop) throw this.stop;
     let available = this.fuelLimit - this.spent - this.outstanding();
     if (available <= 0) {
@@ -128,6 +132,8 @@ interface LoadedComponent {
 }
 
 const components = new Map<string, LoadedComponent>();
+let reaper: NodeJS.Timeout | null = null;
+let reaperPeriod = Infinity;
 const bridges = new Map<number, GuestBridge>();
 
 /**
@@ -349,10 +355,11 @@ function retire(component: LoadedComponent, reason: number, count = 1): void {
   Atomics.sub(component.counters, Counter.LIVE_BASE + slot, BigInt(count));
 }
 
-let reaper: NodeJS.Timeout | null = null;
-let reaperPeriod = Infinity;
-
-/** Reaps idle instances older than `maxIdleMs` and refills each component to `minIdle` fresh ones. */
+/**
+ * Discards idle instances older than `maxIdleMs`. It does not build replacements: that would run guest
+ * code (start functions, `configure`) outside any invocation, where no deadline or backstop watches
+ * it. The next call builds a fresh instance under its own limits.
+ */
 function startReaper(maxIdleMs: number): void {
   const period = Math.max(10, Math.floor(maxIdleMs / 2));
   if (period >= reaperPeriod) return;
@@ -364,18 +371,8 @@ function startReaper(maxIdleMs: number): void {
 function reapIdle(): void {
   const now = performance.now();
   for (const component of components.values()) {
-    const { maxIdleMs, minIdle } = component.descriptor;
     const before = component.idle.length;
-    component.idle = component.idle.filter((instance) => now - instance.idleSince < maxIdleMs);
-    const reaped = before - component.idle.length;
-    retire(component, Counter.RECYCLED_IDLE, reaped);
-    if (reaped === 0) continue;
-    while (component.idle.length < minIdle) {
-      try {
-        component.idle.push(createInstance(component, Number.MAX_SAFE_INTEGER, now + 1_000));
-      } catch {
-        break; // a component that cannot be instantiated idle will fail its next call instead
-      }
-    }
+    component.idle = component.idle.filter((instance) => now - instance.idleSince < component.descriptor.maxIdleMs);
+    retire(component, Counter.RECYCLED_IDLE, before - component.idle.length);
   }
 }

@@ -91,14 +91,15 @@ describe('concurrency', () => {
     expect(compute.stats().recycled.maxUses).toBe(4);
   });
 
-  it('pool: idle instances are reaped after maxIdleMs and refilled with fresh ones', async () => {
-    const compute = await runtime.load(fixture('compute'), { name: 'idler', pool: { maxIdleMs: 20, minIdle: 1 } });
+  it('pool: idle instances are reaped after maxIdleMs; the next call builds a fresh one', async () => {
+    const compute = await runtime.load(fixture('compute'), { name: 'idler', pool: { maxIdleMs: 20 } });
     await compute.call('add', [1, 1]);
     // The reaper runs on the worker's own timer: wait for its effect, not for a fixed time.
     await expect.poll(() => compute.stats().recycled.idle, { timeout: 5_000, interval: 10 }).toBeGreaterThanOrEqual(1);
     const stats = compute.stats();
     expect(stats.created).toBe(stats.size + recycledTotal(stats));
     expect((await compute.call('add', [2, 2])).value).toBe(4);
+    expect(compute.stats().created).toBeGreaterThan(stats.created);
   });
 
   it('close: drains in-flight calls, then rejects new ones; counters end at zero live instances', async () => {
