@@ -191,7 +191,7 @@ const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } 
 }
 
 // 8. The actor layer (issue: actors and the supervisor).
-results.actors = await benchActors(runtime, fixture('compute'), row);
+results.actors = await benchActors(runtime, fixture('compute'), row, (results.warmCall as { callsPerSecond: number }).callsPerSecond);
 
 // 9. The engine: store through the bridge, commits, chain requests (issue: the WIT world and state).
 results.engine = await benchEngine(runtime, fixture, row);
