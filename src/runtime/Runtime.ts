@@ -268,12 +268,18 @@ export class Runtime implements ComponentHost {
   /**
    * Terminating the thread fails its task and piscina replaces the worker. (An AbortSignal per call
    * would let piscina do this itself, but cost ~11 µs on every call.) The instances that lived in the
-   * worker are written off for every component.
+   * worker are written off for every component once the thread has exited.
    */
   private terminateWorker(threadId: number, channel: HostChannel): void {
     channel.cancel();
-    for (const component of this.components) component.pool.writeOffWorker(threadId);
-    void this.pool.threads.find((worker) => worker.threadId === threadId)?.terminate();
+    const worker = this.pool.threads.find((w) => w.threadId === threadId);
+    const writeOff = () => {
+      for (const component of this.components) component.pool.writeOffWorker(threadId);
+    };
+    if (!worker) return writeOff();
+    // Only once the thread is gone: until then it may still retire an instance itself.
+    worker.once('exit', writeOff);
+    void worker.terminate();
   }
 
   private armBackstop(): void {
