@@ -31,10 +31,7 @@ export function storeHost(scope: InvocationScope): HostImplementation<typeof Sto
       scope.charge('storeOps');
       checkKey(key);
       scope.charge('storeBytesWritten', key.byteLength + value.byteLength);
-      const previous = tx.get(key);
-      const delta = key.byteLength + value.byteLength - (previous === undefined ? 0 : key.byteLength + previous.byteLength);
-      scope.check('storedBytes', scope.state.storedBytes + tx.sizeDelta + delta);
-      tx.set(key, value);
+      tx.set(key, value, (sizeDelta) => scope.check('storedBytes', scope.state.storedBytes + sizeDelta));
     },
     delete(key: Uint8Array): void {
       scope.charge('storeOps');

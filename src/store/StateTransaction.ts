@@ -23,9 +23,15 @@ export class StateTransaction {
     return this.committed(key);
   }
 
-  set(key: Bytes, value: Bytes): void {
+  /**
+   * Stages a write. `admit`, when given, sees the module's size change this write would bring the
+   * invocation to, and may throw to refuse it before anything is staged.
+   */
+  set(key: Bytes, value: Bytes, admit?: (sizeDelta: number) => void): void {
     const previous = this.get(key);
-    this.sizeDelta += key.byteLength + value.byteLength - (previous === undefined ? 0 : key.byteLength + previous.byteLength);
+    const sizeDelta = this.sizeDelta + key.byteLength + value.byteLength - (previous === undefined ? 0 : key.byteLength + previous.byteLength);
+    admit?.(sizeDelta);
+    this.sizeDelta = sizeDelta;
     this.overlay.set(hex(key), { key: Uint8Array.from(key), value: Uint8Array.from(value) });
   }
 

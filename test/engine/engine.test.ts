@@ -120,6 +120,18 @@ describe('engine: state', () => {
   });
 });
 
+describe('engine: a module in WAT', () => {
+  it('default: the store-probe module (hand-written WAT) reads and writes through the same host interfaces', async () => {
+    const { engine } = await engineWith([{ name: 'probe', component: fixture('store-probe'), grants: { store: true } }]);
+    const event = (topic: string, n: number) => ({ tag: 'custom' as const, val: { topic, payload: 'x'.repeat(n) } });
+    expect(await engine.deliver('probe', event('set', 3), { seq: 1 })).toMatchObject({ ok: true });
+    expect(text(await engine.read('probe', bytes('probe')))).toBe('value');
+    expect(await engine.deliver('probe', event('get', 300), { seq: 2 })).toMatchObject({ ok: false, signal: { name: 'HostLimitExceeded', limit: 'storeOps', max: 256, observed: 257 } });
+    expect(await engine.cursor('probe')).toEqual({ seq: 1 });
+    await engine.stop();
+  });
+});
+
 describe('engine: per-invocation caps', () => {
   it.each([
     ['storeOps', { op: 'reads', n: 11 }, { storeOps: 10 }, 10, 11],
