@@ -26,6 +26,17 @@ function row(name: string, value: string, target = '', ok: boolean | null = null
 }
 const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
 
+/** Milliseconds per metered instantiation, after `warmup` untimed ones. */
+function timeInstantiation(guest: { metered(): unknown }, runs: number, warmup: number) {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    guest.metered();
+    samples.push(performance.now() - t);
+  }
+  return summarize(samples.slice(warmup));
+}
+
 async function timedCalls(component: Component, exportName: string, args: unknown[], n: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -111,13 +122,7 @@ const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } 
   results.fuelOverhead = { tightLoop: { plainNs: tightPlain, meteredNs: tightMetered, overhead: tight }, hash: { plainNs: hashPlain, meteredNs: hashMetered, overhead: hash } };
 
   // 4. Instantiate from the cached, compiled artifact.
-  const instantiations: number[] = [];
-  for (let i = 0; i < 2_000; i++) {
-    const t = performance.now();
-    guest.metered();
-    instantiations.push(performance.now() - t);
-  }
-  const inst = summarize(instantiations.slice(200));
+  const inst = timeInstantiation(guest, 2_000, 200);
   row('instantiate small guest (compiled, in worker-equivalent), p50 / p99', `${us(inst.p50)} / ${us(inst.p99)}`, '≤ 1 ms p50', inst.p50 <= 1);
   results.instantiateSmallMs = inst;
 
@@ -168,13 +173,7 @@ const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } 
   await Promise.all([cold.close(), warm.close()]);
   row('QuickJS guest: first load (transpile + instrument) vs cached load', `${firstMs.toFixed(0)} ms vs ${cachedMs.toFixed(1)} ms`);
   const guest = await inThreadGuest(readFileSync(fixture('js-guest')), first.artifactDir, jsImports);
-  const samples: number[] = [];
-  for (let i = 0; i < 60; i++) {
-    const t0 = performance.now();
-    guest.metered();
-    samples.push(performance.now() - t0);
-  }
-  const s = summarize(samples.slice(10));
+  const s = timeInstantiation(guest, 60, 10);
   row('instantiate QuickJS guest (compiled), p50 / p99', `${s.p50.toFixed(2)} / ${s.p99.toFixed(2)} ms`);
   const plain = guest.plain();
   const metered = guest.metered();

@@ -64,12 +64,11 @@ describe('concurrency', () => {
 
   it('pool: maxInstances bounds calls in flight; a caller past checkoutTimeoutMs gets checkout-timeout', async () => {
     const gate = deferred<number>();
-    let entered!: () => void;
-    const inHost = new Promise<void>((r) => (entered = r));
+    const inHost = deferred();
     const caller = await runtime.load(fixture('host-caller'), {
       imports: hostCallerImports({
         slow: () => {
-          entered();
+          inHost.resolve();
           return gate.promise;
         },
       }),
@@ -77,7 +76,7 @@ describe('concurrency', () => {
       pool: { maxInstances: 1, checkoutTimeoutMs: 20 },
     });
     const first = caller.call('call-slow', [1]);
-    await inHost;
+    await inHost.promise;
     expect(caller.stats().inUse).toBe(1);
     await expect(caller.call('call-echo', ['x'])).rejects.toMatchObject({ name: 'CorralRuntimeError', code: 'checkout-timeout' });
     gate.resolve(5);

@@ -13,19 +13,18 @@ describe('host imports', () => {
 
   it('behavior: an async host function is awaited while the guest blocks; its time does not count as fuel', async () => {
     const release = deferred<number>();
-    let entered!: () => void;
-    const inHost = new Promise<void>((r) => (entered = r));
+    const inHost = deferred();
     const caller = await runtime.load(fixture('host-caller'), {
       imports: hostCallerImports({
         slow: (ms: number) => {
-          entered();
+          inHost.resolve();
           return release.promise.then(() => ms);
         },
       }),
       limits: { timeoutMs: 10_000 },
     });
     const call = caller.call('call-slow', [7]);
-    await inHost;
+    await inHost.promise;
     release.resolve(0);
     const result = await call;
     expect(result.value).toBe(7);

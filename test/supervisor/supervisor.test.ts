@@ -322,13 +322,12 @@ describe('mailbox and concurrency', () => {
 
   it('stop: drains queued work within the shutdown timeout, else brutal-kills what remains', async () => {
     const gate = deferred<number>();
-    let entered!: () => void;
-    const inHost = new Promise<void>((r) => (entered = r));
+    const inHost = deferred();
     const caller = await runtime.load(fixture('host-caller'), {
       name: 'slowpoke',
       imports: hostCallerImports({
         slow: () => {
-          entered();
+          inHost.resolve();
           return gate.promise;
         },
       }),
@@ -339,7 +338,7 @@ describe('mailbox and concurrency', () => {
     const quick = supervisor.request('quick', { kind: 'custom', payload: [8, 2] });
     const held = supervisor.request('slow', { kind: 'custom', payload: 1 });
     const waiting = supervisor.request('slow', { kind: 'custom', payload: 2 });
-    await inHost;
+    await inHost.promise;
     const stopping = supervisor.stop();
     await new Promise((r) => setImmediate(r));
     clock.advance(1_000); // `slow` (stopped first: reverse order) does not drain in time
