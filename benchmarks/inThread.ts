@@ -9,7 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { transpile } from 'jco-glue';
 import { FUEL_SLICE } from '../src/limits/defaults.ts';
-import { FUEL_GLOBAL, MEMORY_MAX_PAGES_GLOBAL } from '../src/runtime/protocol.ts';
+import { FUEL_GLOBAL, METER_IMPORT_MODULE } from '../src/runtime/protocol.ts';
+import { Meter, meterImports } from '../src/runtime/Meter.ts';
 
 if (Number(process.versions.node.split('.')[0]) < 22) setFlagsFromString('--experimental-wasm-extended-const');
 
@@ -47,10 +48,10 @@ export async function inThreadGuest(component: Uint8Array, artifactDir: string, 
   const meteredCore = (m: WebAssembly.Module, i: WebAssembly.Imports = {}) => {
     // Refuel as the worker does: a clock read and a new slice each time a slice runs out.
     const refuel = () => (performance.now(), FUEL_SLICE);
-    const instance = new WebAssembly.Instance(m, { ...i, corral: { refuel } });
+    const { imports: metered } = meterImports(new Meter(), 0, 65_536);
+    const instance = new WebAssembly.Instance(m, { ...i, [METER_IMPORT_MODULE]: { ...metered, refuel } });
     const exports = instance.exports as Record<string, WebAssembly.Global>;
     exports[FUEL_GLOBAL]!.value = FUEL_SLICE;
-    if (exports[MEMORY_MAX_PAGES_GLOBAL]) exports[MEMORY_MAX_PAGES_GLOBAL].value = 65_536;
     return instance;
   };
   return {

@@ -1,6 +1,10 @@
 import binaryen from 'binaryen';
 import { LoadError } from '../errors/LoadError.ts';
-import { FUEL_GLOBAL, MEMORY_DENIED_PAGES_GLOBAL, MEMORY_MAX_PAGES_GLOBAL, REFUEL_IMPORT } from './protocol.ts';
+import { FUEL_GLOBAL, MEMORY_DENIED_PAGES_IMPORT, MEMORY_MAX_PAGES_IMPORT, METER_IMPORT_MODULE, REFUEL_IMPORT } from './protocol.ts';
+
+/** Internal names of the grow gate's globals (imported as `corral.mem_max_pages` / `corral.mem_denied_pages`). */
+const MEMORY_MAX_PAGES_GLOBAL = '__corral_mem_max_pages';
+const MEMORY_DENIED_PAGES_GLOBAL = '__corral_mem_denied_pages';
 
 
 /**
@@ -70,9 +74,10 @@ export interface InstrumentedModule {
  *   slice, checks the budget and the deadline, and either returns a new slice or throws. An internal
  *   global was 4× faster than an imported one on a tight loop; a host call per block is never done.
  * - **Memory.** Every `memory.grow` first passes its delta through a gate that refuses growth past a
- *   cap held in an exported global (set per instance, so one artifact serves every cap). A refused
- *   grow returns -1 inside the guest, exactly as an exhausted allocator would see it, and the pages it
- *   asked for are left in another global so a trap that follows can be reported as MemoryLimitExceeded.
+ *   cap held in an imported global (given per instance, so one artifact serves every cap, and bound
+ *   before the start function runs). A refused grow returns -1 inside the guest, exactly as an
+ *   exhausted allocator would see it, and the pages it asked for are left in another imported global
+ *   so a trap that follows can be reported as MemoryLimitExceeded.
  *
  * Charges depend only on the code, never on time, so the same call reports the same fuel every run.
  */
@@ -239,12 +244,15 @@ function wrapLoop(module: binaryen.Module, fn: binaryen.FunctionRef, loop: Scann
   }
 }
 
-/** `gate(delta) = size + delta > max ? (denied = size + delta, 0xffffffff) : delta` in 64-bit arithmetic. */
+/**
+ * `gate(delta) = size + delta > max ? (denied = size + delta, 0xffffffff) : delta` in 64-bit arithmetic.
+ * Both globals are imported, not exported: an import is bound before the module's start function runs,
+ * so the cap holds from the first instruction of every instance (an exported global could only be set
+ * once `new WebAssembly.Instance` had returned, after the start function had grown memory unchecked).
+ */
 function addGrowGate(module: binaryen.Module): void {
-  module.addGlobal(MEMORY_MAX_PAGES_GLOBAL, binaryen.i32, true, module.i32.const(65_536));
-  module.addGlobalExport(MEMORY_MAX_PAGES_GLOBAL, MEMORY_MAX_PAGES_GLOBAL);
-  module.addGlobal(MEMORY_DENIED_PAGES_GLOBAL, binaryen.i64, true, (module.i64.const as unknown as (v: bigint) => number)(0n));
-  module.addGlobalExport(MEMORY_DENIED_PAGES_GLOBAL, MEMORY_DENIED_PAGES_GLOBAL);
+  module.addGlobalImport(MEMORY_MAX_PAGES_GLOBAL, METER_IMPORT_MODULE, MEMORY_MAX_PAGES_IMPORT, binaryen.i32, false);
+  module.addGlobalImport(MEMORY_DENIED_PAGES_GLOBAL, METER_IMPORT_MODULE, MEMORY_DENIED_PAGES_IMPORT, binaryen.i64, true);
   const delta = () => module.local.get(0, binaryen.i32);
   const wanted = () => module.i64.add(module.i64.extend_u(module.memory.size()), module.i64.extend_u(delta()));
   module.addFunction(

@@ -150,8 +150,12 @@ export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
  * `INSTRUMENTATION_VERSION` is bumped whenever the rewrite changes what it emits: it is part of the
  * artifact cache key, so a new corral never runs code instrumented by an old one.
  */
-export const INSTRUMENTATION_VERSION = 4;
+export const INSTRUMENTATION_VERSION = 5;
 export const FUEL_GLOBAL = '__corral_fuel';
-export const MEMORY_MAX_PAGES_GLOBAL = '__corral_mem_max_pages';
-export const MEMORY_DENIED_PAGES_GLOBAL = '__corral_mem_denied_pages';
-export const REFUEL_IMPORT = { module: 'corral', name: 'refuel' } as const;
+/** The import module of everything the meter hands an instrumented core module. */
+export const METER_IMPORT_MODULE = 'corral';
+export const REFUEL_IMPORT = { module: METER_IMPORT_MODULE, name: 'refuel' } as const;
+/** Immutable i32: the memory cap in pages. Imported, so it is bound before a start function runs. */
+export const MEMORY_MAX_PAGES_IMPORT = 'mem_max_pages';
+/** Mutable i64: pages a refused `memory.grow` asked for (0 when none was refused). */
+export const MEMORY_DENIED_PAGES_IMPORT = 'mem_denied_pages';

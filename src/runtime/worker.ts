@@ -8,19 +8,18 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { threadId } from 'node:worker_threads';
-import { FUEL_SLICE, WASM_PAGE_BYTES } from '../limits/defaults.ts';
+import { WASM_PAGE_BYTES } from '../limits/defaults.ts';
 import type { HostLimitName } from '../limits/hostCaps.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
 import { GuestBridge, HostCallDeadline, HostCallFailed } from './guestBridge.ts';
+import { Meter, MeterStop, meterImports, type MemoryGate } from './Meter.ts';
 import {
   Counter,
   importTable,
   FUEL_GLOBAL,
-  MEMORY_DENIED_PAGES_GLOBAL,
-  MEMORY_MAX_PAGES_GLOBAL,
-  REFUEL_IMPORT,
   MAX_WORKER_SLOTS,
+  METER_IMPORT_MODULE,
   type CallReply,
   type CallTask,
   type ComponentDescriptor,
@@ -37,86 +36,16 @@ type Instantiate = (
   instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
 ) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
-/** Why the meter stopped the guest. Sticky: once set, every later refuel throws again. */
-class MeterStop extends Error {
-  constructor(readonly reason: 'fuel' | 'deadline') {
-    super(reason === 'fuel' ? 'out of fuel' : 'deadline passed');
-  }
+/** What meters an instance: it exists before the instance does, since start functions run metered. */
+interface Metering {
+  meter: Meter;
+  memoryGates: MemoryGate[];
 }
 
-/**
- * Fuel and deadline accounting of the invocation running on an instance. Each instrumented core
- * module charges its own i32 global; `refuel` moves slices between those globals and this budget,
- * reclaiming the other modules' unused slices before it declares the budget spent, so `fuelUsed`
- * is exact and the same for the same call every time.
- */
-class Meter {
-  fuelLimit = 0;
-  spent = 0;
-  deadline = Infinity;
-  stop: MeterStop | null = null;
-  readonly globals: WebAssembly.Global[] = [];
-  readonly grants: number[] = [];
-
-  reset(fuelLimit: number, deadline: number): void {
-    this.fuelLimit = fuelLimit;
-    this.spent = 0;
-    this.deadline = deadline;
-    this.stop = null;
-    for (let i = 0; i < this.globals.length; i++) {
-      this.globals[i]!.value = 0;
-      this.grants[i] = 0;
-    }
-  }
-
-  /** Called from guest code of module `k` when its slice ran out (`current` < 0). */
-  refuel(k: number, current: number): number {
-    this.spent += this.grants[k]! - current;
-    this.grants[k] = 0;
-    // The module writes the returned slice into its global only after this returns: clear it now so a
-    // throw below (or a reclaim) does not count the overdraft a second time. Absent during start functions.
-    const global = this.globals[k];
-    if (global) global.value = 0;
-    if (this.stop) throw this.stop;
-    let available = this.fuelLimit - this.spent - this.outstanding();
-    if (available <= 0) {
-      this.reclaim();
-      available = this.fuelLimit - this.spent;
-      if (available <= 0) throw (this.stop = new MeterStop('fuel'));
-    }
-    if (performance.now() >= this.deadline) throw (this.stop = new MeterStop('deadline'));
-    const grant = Math.min(FUEL_SLICE, available);
-    this.grants[k] = grant;
-    return grant;
-  }
-
-  /** Fuel charged so far, including what the modules used of their current slices. */
-  settle(): number {
-    this.reclaim();
-    return this.spent;
-  }
-
-  private outstanding(): number {
-    let sum = 0;
-    for (const g of this.grants) sum += g;
-    return sum;
-  }
-
-  private reclaim(): void {
-    for (let i = 0; i < this.globals.length; i++) {
-      this.spent += this.grants[i]! - (this.globals[i]!.value as number);
-      this.grants[i] = 0;
-      this.globals[i]!.value = 0;
-    }
-  }
-}
-
-interface GuestInstance {
+interface GuestInstance extends Metering {
   exports: Record<string, unknown>;
   /** `Counter.GENERATION` when the instance was built. */
   generation: bigint;
-  meter: Meter;
-  memoryGates: { max: WebAssembly.Global; denied: WebAssembly.Global }[];
   uses: number;
   idleSince: number;
 }
@@ -183,11 +112,16 @@ async function runCall(task: CallTask): Promise<CallReply> {
     component.idle.length = 0;
   }
   let instance = component.idle.pop();
+  let metering: Metering | undefined = instance;
   let signal: SignalData | null = null;
   let value: unknown;
   let fuelUsed = 0;
   try {
-    if (!instance) instance = createInstance(component, task.fuel, deadline);
+    if (!instance) {
+      metering = { meter: new Meter(), memoryGates: [] };
+      metering.meter.reset(task.fuel, deadline);
+      instance = createInstance(component, metering);
+    }
     instance.meter.reset(task.fuel, deadline);
     for (const gate of instance.memoryGates) gate.denied.value = 0n;
     try {
@@ -204,7 +138,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
     // reported as out of fuel all the same, so the budget means the same whatever the code's shape.
     if (fuelUsed > task.fuel) throw new MeterStop('fuel');
   } catch (error) {
-    signal = toSignal(error, task, component.descriptor, instance, fuelUsed, performance.now() - started);
+    signal = toSignal(error, task, component.descriptor, metering, fuelUsed, performance.now() - started);
   } finally {
     component.bridge.current = null;
   }
@@ -236,17 +170,17 @@ function toSignal(
   error: unknown,
   task: CallTask,
   descriptor: ComponentDescriptor,
-  instance: GuestInstance | undefined,
+  metering: Metering | undefined,
   fuelUsed: number,
   elapsedMs: number,
 ): SignalData {
   const context = { component: descriptor.name, exportName: task.exportName, invocationId: task.invocationId };
-  const stop = instance?.meter.stop ?? (error instanceof MeterStop ? error : null);
+  const stop = metering?.meter.stop ?? (error instanceof MeterStop ? error : null);
   if (stop?.reason === 'fuel') return { signal: 'OutOfFuel', ...context, fuelLimit: task.fuel, fuelUsed };
   if (stop?.reason === 'deadline' || error instanceof HostCallDeadline) {
     return { signal: 'ExecutionTimeout', ...context, timeoutMs: task.timeoutMs, elapsedMs, fuelUsed, terminated: false };
   }
-  const denied = instance?.memoryGates.reduce((max, gate) => Math.max(max, Number(gate.denied.value as bigint)), 0) ?? 0;
+  const denied = metering?.memoryGates.reduce((max, gate) => Math.max(max, Number(gate.denied.value as bigint)), 0) ?? 0;
   if (denied > 0) {
     return {
       signal: 'MemoryLimitExceeded',
@@ -288,29 +222,23 @@ async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedCom
 }
 
 /**
- * Builds an instance. Start functions run metered, against the budget of the call that needs the
- * instance, but that fuel is not reported: a cold call and a warm call report the same `fuelUsed`.
+ * Builds an instance under `metering`, which the caller keeps: if a start function or the initializer
+ * trips a limit, the signal is read from it. Start functions run metered and capped, against the
+ * budget of the call that needs the instance, but that fuel is not reported: a cold call and a warm
+ * call report the same `fuelUsed`.
  */
-function createInstance(component: LoadedComponent, fuel: number, deadline: number): GuestInstance {
-  const meter = new Meter();
-  meter.reset(fuel, deadline);
-  const memoryGates: GuestInstance['memoryGates'] = [];
+function createInstance(component: LoadedComponent, metering: Metering): GuestInstance {
+  const { meter, memoryGates } = metering;
   const maxPages = component.descriptor.memoryMaxPages;
 
   const instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports = {}): WebAssembly.Instance => {
     const k = meter.globals.length;
     meter.grants.push(0);
-    const instance = new WebAssembly.Instance(module, {
-      ...imports,
-      [REFUEL_IMPORT.module]: { [REFUEL_IMPORT.name]: (current: number) => meter.refuel(k, current) },
-    });
-    const exports = instance.exports as Record<string, unknown>;
-    meter.globals.push(exports[FUEL_GLOBAL] as WebAssembly.Global);
-    const max = exports[MEMORY_MAX_PAGES_GLOBAL] as WebAssembly.Global | undefined;
-    if (max) {
-      max.value = maxPages;
-      memoryGates.push({ max, denied: exports[MEMORY_DENIED_PAGES_GLOBAL] as WebAssembly.Global });
-    }
+    const { imports: metered, gate } = meterImports(meter, k, maxPages);
+    // Every core module gets a gate; only those that grow memory import it.
+    memoryGates.push(gate);
+    const instance = new WebAssembly.Instance(module, { ...imports, [METER_IMPORT_MODULE]: metered });
+    meter.globals.push((instance.exports as Record<string, unknown>)[FUEL_GLOBAL] as WebAssembly.Global);
     return instance;
   };
 

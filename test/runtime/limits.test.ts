@@ -111,6 +111,22 @@ describe('limits', () => {
     expect((await compute.call('grow', [2])).value).toBe(3);
   });
 
+  it('memory: the cap holds in a start function, before any export runs', async () => {
+    // The core module's `(start)` asks for 16,000 pages (1,000 MiB) while the instance is being built.
+    const capped = await runtime.load(fixture('start-grow'), { limits: { memoryBytes: 4 * 1024 * 1024 } });
+    const outcome = await capped.invoke('pages', []);
+    expect(outcome.ok).toBe(false);
+    const signal = (outcome as CallFailure).signal as MemoryLimitExceeded;
+    expect(signal).toBeInstanceOf(MemoryLimitExceeded);
+    expect(signal.limitBytes).toBe(4 * 1024 * 1024);
+    expect(signal.requestedBytes).toBe(16_001 * WASM_PAGE_BYTES);
+    // The half-built instance was never kept.
+    expect(capped.stats()).toMatchObject({ created: 0, size: 0 });
+    // With room for it, the same start function runs and the export sees the grown memory.
+    const roomy = await runtime.load(fixture('start-grow'), { limits: { memoryBytes: 16_001 * WASM_PAGE_BYTES } });
+    expect((await roomy.call('pages', [])).value).toBe(16_001);
+  });
+
   it.each<[number, TrapCode]>([
     [0, 'unreachable'],
     [1, 'memory-out-of-bounds'],
