@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createClient, http } from 'viem';
-import { Engine, ManualClock, StateStore, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../src/index.ts';
+import { Engine, LevelStore, ManualClock, StateTransaction, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../src/index.ts';
 import { startAnvil } from '../test/anvil.ts';
 import { summarize } from './stats.ts';
 
@@ -67,14 +67,14 @@ export async function benchEngine(runtime: Runtime, fixture: (name: string) => s
     await engine.stop();
 
     // 2. Commit of an event that wrote 100 keys (one LevelDB batch with the cursor).
-    const store = await StateStore.open(mkdtempSync(join(tmpdir(), 'corral-bench-commit-')));
+    const store = await LevelStore.open(mkdtempSync(join(tmpdir(), 'corral-bench-commit-')));
     const state = await store.module('bench');
     const commits: number[] = [];
     for (let i = 0; i < 1_100; i++) {
-      const tx = state.begin();
+      const tx = new StateTransaction(state);
       for (let k = 0; k < 100; k++) tx.set(new TextEncoder().encode(`key-${k}`), new TextEncoder().encode(`value-${i}-${k}`));
       const t = performance.now();
-      await state.commit(tx, { seq: i });
+      await state.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta, cursor: { source: 'custom', value: { seq: i } } });
       if (i >= 100) commits.push(performance.now() - t);
     }
     await store.close();

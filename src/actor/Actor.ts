@@ -5,10 +5,13 @@ import type { InvocationSignal, LifecycleSignal } from '../supervisor/Supervisor
 import { actorMachine, type ActorMachineInput, type ActorStateName } from './actorMachine.ts';
 import { Mailbox, type OverflowPolicy } from './Mailbox.ts';
 
-/** An event for an actor: chain blocks and logs, an embedder's custom events, or a hook call. */
-export interface ActorEvent {
-  kind: 'block' | 'log' | 'custom' | 'hook';
-  payload: unknown;
+/**
+ * An event for an actor. `kind` names its source (the engine uses `chain`, `custom` and `hook`); the
+ * actor's spec says what happens to each kind when the mailbox is full.
+ */
+export interface ActorEvent<Payload = unknown> {
+  kind: string;
+  payload: Payload;
 }
 
 /** Why an event was not handled at all: circuit open, actor stopped, or replaced by a newer block. */
@@ -20,25 +23,24 @@ export type DeliveryOutcome = CallOutcome | { ok: false; refused: Refusal } | { 
 interface Delivery {
   exportName: string;
   args: unknown[];
+  /** `args` lists argument lists: one call each, in one invocation (Component.invokeEach). */
+  each?: 'signal' | 'err';
   options?: CallOptions;
   /** Runs after the call, before the next event: e.g. commit the state the call wrote. */
   complete?: (outcome: CallOutcome) => Promise<DeliveryOutcome>;
   settle: (outcome: DeliveryOutcome) => void;
 }
 
-/** What a handler may add to a delivery: per-call options and a completion step. */
+/**
+ * What a handler may add to a delivery: per-call options, a completion step, and `each` (the
+ * arguments are a list of argument lists, called in one invocation; an empty list calls nothing and
+ * goes straight to the completion step, so it still runs in the actor's order).
+ */
 export interface DeliveryExtras {
   options?: CallOptions;
   complete?: (outcome: CallOutcome) => Promise<DeliveryOutcome>;
+  each?: 'signal' | 'err';
 }
-
-/** Chain blocks coalesce to the newest when the mailbox is full; everything else pushes back. */
-export const DEFAULT_OVERFLOW: Record<ActorEvent['kind'], OverflowPolicy> = {
-  block: 'coalesce',
-  log: 'backpressure',
-  custom: 'backpressure',
-  hook: 'backpressure',
-};
 
 export interface ActorInfo {
   name: string;
@@ -97,12 +99,14 @@ export class Actor {
     readonly component: Component,
     input: Omit<ActorMachineInput, 'recycle'>,
     mailboxCapacity: number,
+    /** What a full mailbox does with an event of each kind (see Mailbox). */
+    overflow: (kind: string) => OverflowPolicy,
     private readonly hooks: ActorHooks,
   ) {
     this.name = input.name;
     this.mailbox = new Mailbox<Delivery>(
       mailboxCapacity,
-      (kind) => DEFAULT_OVERFLOW[kind as ActorEvent['kind']] ?? 'backpressure',
+      overflow,
       () => void this.pump(),
       (dropped) => dropped.payload.settle({ ok: false, refused: 'coalesced' }),
     );
@@ -129,7 +133,7 @@ export class Actor {
   }
 
   /** Queues an event for the export; resolves with the outcome once it ran (or was refused). */
-  deliver(kind: ActorEvent['kind'], exportName: string, args: unknown[], extras: DeliveryExtras = {}): { queued: Promise<void>; outcome: Promise<DeliveryOutcome> } {
+  deliver(kind: string, exportName: string, args: unknown[], extras: DeliveryExtras = {}): { queued: Promise<void>; outcome: Promise<DeliveryOutcome> } {
     let settle!: (outcome: DeliveryOutcome) => void;
     const outcome = new Promise<DeliveryOutcome>((resolve) => (settle = resolve));
     if (!this.accepting || this.state === 'stopped') {
@@ -160,6 +164,19 @@ export class Actor {
     };
   }
 
+  /** Resolves once the actor takes events again: its circuit is not open and it is not stopped. */
+  whenServing(): Promise<void> {
+    const serving = () => this.accepting && this.state !== 'quarantined' && this.state !== 'stopped';
+    if (serving()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const subscription = this.machine.subscribe(() => {
+        if (!serving()) return;
+        subscription.unsubscribe();
+        resolve();
+      });
+    });
+  }
+
   /** Closes the circuit by hand. */
   reset(): void {
     this.send({ type: 'RESET' });
@@ -176,6 +193,12 @@ export class Actor {
   /** Events reach the machine only while it runs: a call killed at shutdown reports after it stopped. */
   private send(event: Parameters<typeof this.machine.send>[0]): void {
     if (this.machine.getSnapshot().status === 'active') this.machine.send(event);
+  }
+
+  /** Stops serving at once for a reason outside the machine's (the engine's): queued events are refused. */
+  halt(): void {
+    this.refuseQueued('stopped');
+    if (this.state !== 'stopped') this.send({ type: 'STOP', reason: 'halted' });
   }
 
   /** Discards instances because a sibling failed (one-for-all, rest-for-one). */
@@ -261,9 +284,12 @@ export class Actor {
   }
 
   private async run(delivery: Delivery): Promise<void> {
+    if (delivery.each && delivery.args.length === 0) return this.complete(delivery);
     let outcome: DeliveryOutcome;
     try {
-      const call = this.component.invoke(delivery.exportName, delivery.args, delivery.options);
+      const call = delivery.each
+        ? this.component.invokeEach(delivery.exportName, delivery.args as unknown[][], { ...delivery.options, stopAt: delivery.each })
+        : this.component.invoke(delivery.exportName, delivery.args, delivery.options);
       // The machine's step runs while the worker already works on the call.
       if (this.state !== 'running') this.send({ type: 'RUN' });
       outcome = await call;
@@ -310,5 +336,15 @@ export class Actor {
       }
     }
     delivery.settle(outcome);
+  }
+
+  /** A delivery with nothing to call (an empty batch): only its completion step runs, in order. */
+  private async complete(delivery: Delivery): Promise<void> {
+    const nothing: CallOutcome = { ok: true, value: [], fuelUsed: 0, durationMs: 0, invocationId: delivery.options?.invocationId ?? '' };
+    try {
+      delivery.settle(delivery.complete ? await delivery.complete(nothing) : nothing);
+    } catch (error) {
+      delivery.settle({ ok: false, error: error as Error });
+    }
   }
 }

@@ -61,7 +61,7 @@ export type ActorMachineEvent =
   | { type: 'RESET' }
   /** Open the circuit at start: the breaker store says it was open when the engine last stopped. */
   | { type: 'RESTORE_OPEN'; cooldownMs: number }
-  | { type: 'STOP'; reason: 'shutdown' | 'brutal-kill' }
+  | { type: 'STOP'; reason: 'shutdown' | 'brutal-kill' | 'halted' }
   | { type: 'START' };
 
 /** Signals that mean "a limit tripped" (the actor is exhausted) rather than "the guest broke". */

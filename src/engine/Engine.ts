@@ -1,154 +1,145 @@
-import { randomUUID } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import type { ActorEvent, DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
+import type { DeliveryOutcome } from '../actor/Actor.ts';
+import { Bus, type ChainConfig } from '../bus/Bus.ts';
+import type { GuestEvent } from '../bus/guestEvents.ts';
+import type { FeedDelivery, FeedResult, FeedTarget } from '../bus/ModuleFeed.ts';
+import { chainInterests } from '../bus/triggers.ts';
+import type { RpcStats } from '../chain/RpcStats.ts';
 import type { Clock } from '../clock/Clock.ts';
-import { DEFAULT_HOST_CAPS, type HostCaps } from '../limits/hostCaps.ts';
-import type { CallOutcome, Component } from '../runtime/Component.ts';
+import { EngineError } from '../errors/EngineError.ts';
+import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import type { HostImports } from '../runtime/hostBridge.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
-import { InvocationScope } from '../host/InvocationScope.ts';
-import { loggingHost } from '../host/logging.ts';
-import { storeHost } from '../host/store.ts';
-import { chainHost, Chains, type ChainConfig, type RpcStats } from '../host/chain.ts';
-import { httpHost } from '../host/http.ts';
-import { HostLimitExceeded } from '../signals/HostLimitExceeded.ts';
-import { LevelBreakerStore } from '../store/LevelBreakerStore.ts';
-import { StateStore, type ModuleState } from '../store/StateStore.ts';
+import type { EngineStore } from '../store/EngineStore.ts';
+import { LevelStore } from '../store/LevelStore.ts';
 import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
-import { checkCapabilities, MODULE_INTERFACES, parseManifest, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
+import { bindInvocation, RejectedEvents, type Envelope, type InvocationModule } from './invocation.ts';
+import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
 
-/** A WIT `event` as the guest receives it (jco's JS shape of the variant). */
-export type ModuleEvent =
-  | { tag: 'custom'; val: { topic: string; payload: string } }
-  | { tag: 'block'; val: Record<string, unknown> }
-  | { tag: 'log'; val: Record<string, unknown> };
+export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
 
 export interface EngineOptions {
   runtime: Runtime;
-  /** Directory of the LevelDB database holding every module's state. */
+  /** Directory of the LevelDB database holding every module's state, cursors and journal. */
   stateDir: string;
   modules: ModuleManifest[];
-  /** JSON-RPC endpoints by chain id (checked against `eth_chainId` at start). */
+  /** Chains by id (each endpoint is checked against `eth_chainId` at start). */
   chains?: Record<string, ChainConfig>;
   logger?: Logger;
   clock?: Clock;
   shutdownTimeoutMs?: number;
 }
 
-interface LoadedModule {
-  manifest: ResolvedManifest;
-  /** The component's import specifiers, by the corral interface they name. */
-  specifiers: Partial<Record<keyof typeof MODULE_INTERFACES, string>>;
-  component: Component;
-  state: ModuleState;
-  caps: HostCaps;
-}
-
-/** What one delivered event carries through the actor: the guest's event and the cursor it commits. */
-interface Envelope {
-  event: ModuleEvent;
-  cursor: unknown;
-}
-
 /**
- * corral's engine: modules of corral's WIT world (`wit/module.wit`) as supervised actors, each with
- * its own state in LevelDB. For every event a module handles, its state writes go to an overlay and
- * are committed in one batch with the module's cursor when `on-event` returns `ok`; on `err` or any
- * signal they are dropped. Host calls reach the store, the logger, the configured chains and HTTP,
- * each only as far as the module's manifest grants.
+ * corral's engine: modules of corral's WIT world (`wit/module.wit`) as supervised actors, fed by the
+ * bus (chain blocks and logs from each module's cursor, and embedder events), each with its own
+ * state. This file only wires: the store (src/store), the bus (src/bus, src/chain), the supervisor
+ * (src/supervisor) and the invocation step (./invocation.ts) that binds host imports and commits.
  *
  * @example
- * const engine = await Engine.start({ runtime, stateDir: './state', modules: [{ name: 'counter',
- *   component: 'counter.wasm', grants: { store: true, logging: true }, topics: ['tick'] }] });
+ * const engine = await Engine.start({ runtime, stateDir: './state', chains: { 1: { rpcUrl: 'wss://…' } },
+ *   modules: [{ name: 'watch', component: 'watch.wasm', grants: { store: true },
+ *     triggers: [{ kind: 'log', chain: 1, address: '0x…', topics: ['0x…'] }] }] });
  * await engine.publish('tick', '{}');
  */
 export class Engine {
-  readonly supervisor: Supervisor;
-  private readonly modules = new Map<string, LoadedModule>();
+  readonly supervisor: Supervisor<Envelope>;
+  readonly bus: Bus;
+  private readonly modules = new Map<string, InvocationModule>();
+  private readonly customRoutes = new Map<string, string[]>();
   private sequence = 0;
+  private stopping: Promise<void> | null = null;
 
   private constructor(
-    private readonly store: StateStore,
+    private readonly store: EngineStore,
     private readonly logger: Logger,
-    supervisor: Supervisor,
-    private readonly chains: Chains,
+    supervisor: Supervisor<Envelope>,
+    bus: Bus,
   ) {
     this.supervisor = supervisor;
+    this.bus = bus;
   }
 
   static async start(options: EngineOptions): Promise<Engine> {
     const logger = options.logger ?? pino({ name: 'corral' });
-    const store = await StateStore.open(options.stateDir);
-    const breakerStore = new LevelBreakerStore(store.db, (error) => logger.error({ err: error }, 'could not save a circuit breaker'));
-    const supervisor = new Supervisor({
+    const store = await LevelStore.open(options.stateDir, (error) => logger.error({ err: error }, 'could not save a circuit breaker'));
+    const supervisor = new Supervisor<Envelope>({
       logger,
-      breakerStore,
+      breakerStore: store.breakers,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     });
-    let engine: Engine;
+    const bus = new Bus(options.chains ?? {}, logger);
+    const engine = new Engine(store, logger, supervisor, bus);
     try {
-      const chains = new Chains(options.chains ?? {});
-      engine = new Engine(store, logger, supervisor, chains);
-      await chains.verify();
-      const specs: ActorSpec[] = [];
-      for (const [index, raw] of options.modules.entries()) {
-        specs.push(await engine.loadModule(options.runtime, parseManifest(raw, `modules[${index}]`)));
-      }
+      const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
+      const specs: ActorSpec<Envelope>[] = [];
+      for (const manifest of manifests) specs.push(await engine.loadModule(options.runtime, manifest));
+      await bus.start();
       supervisor.start(specs);
+      engine.sequence = await engine.lastCustomSequence();
+      for (const manifest of manifests) engine.startFeeds(manifest);
     } catch (error) {
+      await bus.stop();
       await store.close();
       throw error;
     }
     return engine;
   }
 
-  /** Publishes an embedder event to every module subscribed to `topic`; resolves once all have queued it. */
+  /** Publishes an embedder event to every module with a `custom` trigger on `topic`; resolves once all have queued it. */
   async publish(topic: string, payload: string): Promise<void> {
-    const cursor = { kind: 'custom', seq: ++this.sequence };
-    const event: ModuleEvent = { tag: 'custom', val: { topic, payload } };
-    await Promise.all(
-      [...this.modules.values()]
-        .filter((m) => m.manifest.topics.includes(topic))
-        .map((m) => this.supervisor.send(m.manifest.name, { kind: 'custom', payload: { event, cursor } satisfies Envelope })),
-    );
+    this.bus.custom$.next({ topic, payload });
+    const cursor = { seq: ++this.sequence };
+    const event: GuestEvent = { tag: 'custom', val: { topic, payload } };
+    await Promise.all((this.customRoutes.get(topic) ?? []).map((module) => this.supervisor.send(module, { kind: 'custom', payload: { kind: 'custom', event, cursor } })));
   }
 
-  /** Delivers one event to one module and resolves with its outcome (after the commit, if any). */
-  deliver(module: string, event: ModuleEvent, cursor: unknown): Promise<DeliveryOutcome> {
-    const kind = event.tag === 'custom' ? 'custom' : event.tag;
-    return this.supervisor.request(module, { kind, payload: { event, cursor } satisfies Envelope });
+  /** Delivers one custom event to one module and resolves with its outcome (after the commit, if any). */
+  deliver(module: string, event: GuestEvent, cursor: unknown): Promise<DeliveryOutcome> {
+    this.lookup(module);
+    return this.supervisor.request(module, { kind: 'custom', payload: { kind: 'custom', event, cursor } });
   }
 
-  /** JSON-RPC calls and response bytes per module and method, since the engine started. */
+  /** RPC calls, response bytes and failures by chain, purpose and method, and by module. */
   rpcStats(): RpcStats {
-    return structuredClone(this.chains.stats);
+    return this.bus.rpcStats();
   }
 
-  /** The cursor committed with the module's last successful event. */
-  cursor(module: string): Promise<unknown> {
-    return this.lookup(module).state.cursor();
+  /** The cursor committed with the module's last event from `source` (`custom` or `chain:<id>`). */
+  cursor(module: string, source = 'custom'): Promise<unknown> {
+    return this.lookup(module).store.cursor(source);
   }
 
   /** A module's committed state, for inspection (not its in-flight overlay). */
-  async read(module: string, key: Uint8Array): Promise<Uint8Array | undefined> {
-    const value = await this.lookup(module).state.data.get(key);
-    return value === undefined ? undefined : Uint8Array.from(value);
+  read(module: string, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.lookup(module).store.get(key);
   }
 
-  async stop(): Promise<void> {
-    await this.supervisor.stop();
-    await this.store.close(); // level lets pending breaker writes finish before it closes
+  /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const feedsDone = this.bus.stop();
+      await this.supervisor.stop();
+      await feedsDone;
+      await this.store.close();
+    })();
+    return this.stopping;
   }
 
-  private lookup(module: string): LoadedModule {
+  private lookup(module: string): InvocationModule {
     const loaded = this.modules.get(module);
-    if (!loaded) throw new RangeError(`no module named ${module}`);
+    if (!loaded) throw new EngineError('unknown-module', `no module named ${module}`, { module });
     return loaded;
   }
 
-  private async loadModule(runtime: Runtime, manifest: ResolvedManifest): Promise<ActorSpec> {
-    if (this.modules.has(manifest.name)) throw new RangeError(`two modules are named ${manifest.name}`);
+  private async loadModule(runtime: Runtime, manifest: ResolvedManifest): Promise<ActorSpec<Envelope>> {
+    if (this.modules.has(manifest.name)) throw new EngineError('duplicate-module', `two modules are named ${manifest.name}`, { module: manifest.name });
+    const interests = chainInterests(manifest.triggers);
+    if (typeof interests === 'string') throw new EngineError('invalid-trigger', `module ${manifest.name}: ${interests}`, { module: manifest.name });
+    for (const { chainId } of interests) {
+      if (!this.bus.hasChain(chainId)) throw new EngineError('invalid-trigger', `module ${manifest.name} has a trigger on chain ${chainId}, which is not configured`, { module: manifest.name, chainId: String(chainId) });
+    }
     const meta = await runtime.inspect(manifest.component, manifest.name);
     checkCapabilities(manifest, meta.imports, meta.exports.map(([n]) => n));
     const component = await runtime.load(manifest.component, {
@@ -157,63 +148,88 @@ export class Engine {
       limits: manifest.limits,
       initializer: { export: 'configure', args: [manifest.config] },
     });
-    const state = await this.store.module(manifest.name);
-    const specifiers: LoadedModule['specifiers'] = {};
+    const specifiers: InvocationModule['specifiers'] = {};
     for (const specifier of Object.keys(meta.imports)) {
       const bare = specifier.replace(/@[^/]*$/, '');
-      const name = (Object.keys(MODULE_INTERFACES) as (keyof typeof MODULE_INTERFACES)[]).find((n) => MODULE_INTERFACES[n] === bare);
+      const name = (Object.keys(MODULE_INTERFACES) as InterfaceName[]).find((n) => MODULE_INTERFACES[n] === bare);
       if (name) specifiers[name] = specifier;
     }
-    const loaded: LoadedModule = { manifest, specifiers, component, state, caps: { ...DEFAULT_HOST_CAPS, ...manifest.caps } };
-    this.modules.set(manifest.name, loaded);
+    const module: InvocationModule = {
+      manifest,
+      specifiers,
+      store: await this.store.module(manifest.name),
+      caps: { ...DEFAULT_HOST_CAPS, ...manifest.caps },
+      logger: this.logger.child({ module: manifest.name }),
+    };
+    this.modules.set(manifest.name, module);
+    const topics = [...manifest.topics, ...manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [t.topic] : []))];
+    for (const topic of new Set(topics)) this.customRoutes.set(topic, [...(this.customRoutes.get(topic) ?? []), manifest.name]);
+    const clients = this.bus.clients;
     return {
       name: manifest.name,
       component,
       handler: {
         export: 'on-event',
-        args: (e: ActorEvent) => [(e.payload as Envelope).event],
-        extras: (e: ActorEvent) => this.bind(loaded, e.payload as Envelope),
+        args: (e) => (e.payload.kind === 'chain' ? e.payload.delivery.events.map((event) => [event]) : [e.payload.event]),
+        extras: (e) => bindInvocation(module, e.payload, clients),
       },
     };
   }
 
-  /** The imports and the commit of one invocation, bound to its own overlay. */
-  private bind(module: LoadedModule, envelope: Envelope): DeliveryExtras {
-    const invocationId = randomUUID();
-    const scope = new InvocationScope(
-      module.manifest.name,
-      module.state,
-      module.state.begin(),
-      module.caps,
-      this.logger.child({ module: module.manifest.name, event: envelope.event.tag, cursor: envelope.cursor, invocationId }),
-    );
-    const imports: HostImports = {};
-    const { store, logging, chain, http } = module.specifiers;
-    const { grants } = module.manifest;
-    if (store) imports[store] = storeHost(scope);
-    if (logging) imports[logging] = loggingHost(scope);
-    if (chain) imports[chain] = chainHost(scope, this.chains, grants.chain?.chains ?? []);
-    if (http) imports[http] = httpHost(scope, grants.http?.hosts ?? []);
-    return {
-      options: { imports, invocationId },
-      complete: async (outcome: CallOutcome): Promise<DeliveryOutcome> => {
-        if (!outcome.ok) return outcome; // a signal: the overlay is dropped
-        const tripped = scope.limitError;
-        if (tripped) {
-          // A cap tripped but the guest carried on (it caught the host's exception): the cap still wins.
-          const { limit, max, observed } = tripped;
-          const signal = new HostLimitExceeded({ component: module.manifest.name, exportName: 'on-event', invocationId, limit, max, observed });
-          return { ok: false, signal, durationMs: outcome.durationMs, invocationId };
-        }
-        const result = outcome.value as { tag?: string; val?: unknown } | undefined;
-        if (result && result.tag === 'err') {
-          scope.logger.warn({ error: result.val, invocationId: outcome.invocationId }, 'on-event returned an error; its state writes are dropped');
-          return outcome;
-        }
-        await module.state.commit(scope.transaction, envelope.cursor);
-        return outcome;
-      },
-    };
+  /** One feed per chain the module's triggers watch, each from the module's cursor on that chain. */
+  private startFeeds(manifest: ResolvedManifest): void {
+    const interests = chainInterests(manifest.triggers) as Exclude<ReturnType<typeof chainInterests>, string>;
+    const module = this.modules.get(manifest.name)!;
+    for (const interest of interests) {
+      const start = typeof manifest.startBlock === 'number' ? manifest.startBlock : manifest.startBlock?.[String(interest.chainId)];
+      const target: FeedTarget = {
+        module: manifest.name,
+        store: module.store,
+        deliver: (delivery) => this.deliverChain(manifest.name, interest.chainId, delivery),
+        whenServing: () => this.supervisor.whenServing(manifest.name),
+        reorgBeyondWindow: (cursor) =>
+          this.supervisor.halt(manifest.name, {
+            type: 'ReorgBeyondWindow',
+            actor: manifest.name,
+            at: Date.now(),
+            chainId: String(interest.chainId),
+            cursor: { number: String(cursor.number), hash: cursor.hash },
+            windowBlocks: 0,
+          }),
+      };
+      this.bus.feed(target, interest, start === undefined ? undefined : BigInt(start));
+    }
+  }
+
+  /**
+   * One chain step through the module's mailbox. Events the module answered with `err` are taken out
+   * and the step runs again without them; a signal means the actor restarts (after its backoff) and
+   * the same step is tried again; an open circuit waits for the actor to serve again.
+   */
+  private async deliverChain(module: string, chainId: bigint, delivery: FeedDelivery): Promise<FeedResult> {
+    let current = delivery;
+    for (;;) {
+      const outcome = await this.supervisor.request(module, { kind: 'chain', payload: { kind: 'chain', chainId, delivery: current } });
+      if (outcome.ok) return 'done';
+      if ('refused' in outcome) return 'stopped';
+      if ('error' in outcome && outcome.error instanceof RejectedEvents) {
+        const dropped = new Set(outcome.error.indices);
+        current = { ...current, events: current.events.filter((_, i) => !dropped.has(i)) };
+        continue;
+      }
+      if ('error' in outcome) this.logger.error({ module, chainId: String(chainId), err: outcome.error }, 'a chain step could not complete; retrying');
+      return 'retry';
+    }
+  }
+
+  /** The highest custom-event sequence any module committed: a restarted engine continues above it. */
+  private async lastCustomSequence(): Promise<number> {
+    let last = 0;
+    for (const module of this.modules.values()) {
+      const cursor = (await module.store.cursor('custom')) as { seq?: unknown } | undefined;
+      if (typeof cursor?.seq === 'number' && cursor.seq > last) last = cursor.seq;
+    }
+    return last;
   }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TriggerSchema } from '../bus/triggers.ts';
 import { LoadError } from '../errors/LoadError.ts';
 
 /** The interfaces of corral's world (`wit/module.wit`), by the name a manifest grants them under. */
@@ -31,8 +32,15 @@ export const ModuleManifestSchema = z
       })
       .strict()
       .default({}),
-    /** Topics of embedder-published events this module receives. */
+    /** Topics of embedder-published events this module receives (shorthand for `custom` triggers). */
     topics: z.array(z.string().min(1)).default([]),
+    /** What wakes the module: blocks, logs (the eth_getLogs filter shape) and custom topics. See src/bus/triggers.ts. */
+    triggers: z.array(TriggerSchema).default([]),
+    /**
+     * Where a module without a cursor starts on its chains: one block number for all, or one per chain
+     * id. Default: the head (less the confirmations) when the module first starts.
+     */
+    startBlock: z.union([z.number().int().min(0), z.record(z.string().regex(/^[1-9][0-9]*$/, 'a chain id'), z.number().int().min(0))]).optional(),
     limits: z.object({ fuel: positiveInt, timeoutMs: z.number().positive(), memoryBytes: positiveInt }).partial().strict().default({}),
     caps: z
       .object({

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { HostCaps, HostLimitName } from '../limits/hostCaps.ts';
 import { HostLimitError } from '../runtime/hostErrors.ts';
-import type { ModuleState } from '../store/StateStore.ts';
+import type { ModuleStore } from '../store/EngineStore.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
 
 /**
@@ -15,7 +15,7 @@ export class InvocationScope {
 
   constructor(
     readonly module: string,
-    readonly state: ModuleState,
+    readonly state: ModuleStore,
     readonly transaction: StateTransaction,
     readonly caps: HostCaps,
     readonly logger: Logger,

@@ -40,6 +40,8 @@ export interface CallFailure {
   signal: Signal;
   durationMs: number;
   invocationId: string;
+  /** With `invokeEach`: the index of the call the signal ended. */
+  index?: number;
 }
 
 export type CallOutcome = CallSuccess | CallFailure;
@@ -53,7 +55,7 @@ export interface ResolvedExport {
 
 /** What the runtime does for a component; implemented by `Runtime`, kept off the public surface. */
 export interface ComponentHost {
-  invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions): Promise<CallOutcome>;
+  invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err'): Promise<CallOutcome>;
   kill(component: Component): void;
 }
 
@@ -124,6 +126,19 @@ export class Component {
       );
     }
     return this.host.invoke(this, target, args, options);
+  }
+
+  /**
+   * Calls an export once per element of `argsList`, in order, in one trip to a worker and on one
+   * instance: each call has the component's (or `options`') fuel budget and deadline to itself. Stops
+   * at the first signal (the failure's `index` says which call), or with `stopAt: 'err'` also after
+   * the first `err` result. On success `value` lists the results; `fuelUsed` is their sum. What the
+   * engine uses to hand a module all its events of one block at the cost of one round trip.
+   */
+  invokeEach(exportName: string, argsList: unknown[][], options: CallOptions & { stopAt?: 'signal' | 'err' } = {}): Promise<CallOutcome> {
+    const target = this.resolveExport(exportName);
+    const { stopAt = 'signal', ...callOptions } = options;
+    return this.host.invoke(this, target, argsList, callOptions, stopAt);
   }
 
   stats(): PoolStats {

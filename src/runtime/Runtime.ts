@@ -159,7 +159,7 @@ export class Runtime implements ComponentHost {
     return component;
   }
 
-  async invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions): Promise<CallOutcome> {
+  async invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err'): Promise<CallOutcome> {
     if (this.closing) throw closedError();
     const fuel = options.fuel ?? component.limits.fuel;
     const timeoutMs = options.timeoutMs ?? component.limits.timeoutMs;
@@ -184,6 +184,7 @@ export class Runtime implements ComponentHost {
       timeoutMs,
       invocationId,
       channelId: channel.id,
+      ...(each ? { each } : {}),
     };
     const context = { component: component.name, exportName: target.name, invocationId };
     try {
@@ -199,7 +200,7 @@ export class Runtime implements ComponentHost {
       // The worker may answer in the instant it is terminated: the termination decides the outcome.
       if (call.killed || call.terminated) throw new Error('terminated');
       if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, invocationId };
-      return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, invocationId };
+      return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }) };
     } catch (error) {
       if (call.terminated) {
         const { elapsedMs } = call.terminated;

@@ -42,6 +42,12 @@ export interface CallTask {
   exportPath: string[];
   exportName: string;
   args: unknown[];
+  /**
+   * When set, `args` is a list of argument lists: the export is called once per element, in order, on
+   * one instance, each call under its own fuel budget and deadline, stopping at the first signal (or,
+   * with `'err'`, also at the first `err` result). The reply's value is the list of results so far.
+   */
+  each?: 'signal' | 'err';
   fuel: number;
   timeoutMs: number;
   invocationId: string;
@@ -51,7 +57,7 @@ export type WorkerTask = CallTask;
 
 export type CallReply =
   | { ok: true; value: unknown; fuelUsed: number; durationMs: number }
-  | { ok: false; signal: SignalData; durationMs: number }
+  | { ok: false; signal: SignalData; durationMs: number; /** With `each`: the call that failed. */ index?: number }
   | { ok: false; missing: ('component' | 'channel')[] };
 
 export type WorkerReply = CallReply;

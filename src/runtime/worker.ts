@@ -116,29 +116,36 @@ async function runCall(task: CallTask): Promise<CallReply> {
   let signal: SignalData | null = null;
   let value: unknown;
   let fuelUsed = 0;
+  let index = 0;
+  let callStarted = started;
   try {
     if (!instance) {
       metering = { meter: new Meter(), memoryGates: [] };
       metering.meter.reset(task.fuel, deadline);
       instance = createInstance(component, metering);
     }
-    instance.meter.reset(task.fuel, deadline);
-    for (const gate of instance.memoryGates) gate.denied.value = 0n;
-    try {
-      value = callExport(instance.exports, task.exportPath)(...task.args);
-    } catch (error) {
-      // An export whose WIT result is `err(e)`: jco's glue throws it, but it is a value, not a trap.
-      if (!isResultError(error)) throw error;
-      value = { tag: 'err', val: error.payload };
-    } finally {
-      fuelUsed = instance.meter.settle();
+    const fn = callExport(instance.exports, task.exportPath);
+    if (task.each) {
+      const values: unknown[] = [];
+      value = values;
+      for (index = 0; index < task.args.length; index++) {
+        // Each call has its own deadline, and the backstop measures from its start.
+        if (index > 0) bridge.markStarted();
+        callStarted = performance.now();
+        const result = callOnce(instance, fn, task.args[index] as unknown[], task.fuel, callStarted + task.timeoutMs);
+        fuelUsed += result.fuelUsed;
+        values.push(result.value);
+        if (task.each === 'err' && isErr(result.value)) break;
+      }
+    } else {
+      const result = callOnce(instance, fn, task.args, task.fuel, deadline);
+      fuelUsed = result.fuelUsed;
+      value = result.value;
     }
-    if (instance.meter.stop) throw instance.meter.stop; // the guest swallowed the meter's exception
-    // Segments between checks only subtract: a call can finish slightly over its budget, and is then
-    // reported as out of fuel all the same, so the budget means the same whatever the code's shape.
-    if (fuelUsed > task.fuel) throw new MeterStop('fuel');
   } catch (error) {
-    signal = toSignal(error, task, component.descriptor, metering, fuelUsed, performance.now() - started);
+    const callFuel = error instanceof CallStopped ? error.fuelUsed : 0;
+    const cause = error instanceof CallStopped ? error.cause : error;
+    signal = toSignal(cause, task, component.descriptor, metering, callFuel, performance.now() - callStarted);
   } finally {
     component.bridge.current = null;
   }
@@ -152,7 +159,48 @@ async function runCall(task: CallTask): Promise<CallReply> {
       component.idle.push(instance);
     }
   }
-  return signal ? { ok: false, signal, durationMs } : { ok: true, value, fuelUsed, durationMs };
+  if (signal) return task.each ? { ok: false, signal, durationMs, index } : { ok: false, signal, durationMs };
+  return { ok: true, value, fuelUsed, durationMs };
+}
+
+/** Why one call of an invocation stopped, with the fuel it had used (a signal reports that call's fuel). */
+class CallStopped extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly fuelUsed: number,
+  ) {
+    super('call stopped');
+  }
+}
+
+/** One export call under a fresh fuel budget and `deadline`; a stop is thrown as CallStopped. */
+function callOnce(instance: GuestInstance, fn: (...args: unknown[]) => unknown, args: unknown[], fuel: number, deadline: number): { value: unknown; fuelUsed: number } {
+  instance.meter.reset(fuel, deadline);
+  for (const gate of instance.memoryGates) gate.denied.value = 0n;
+  let value: unknown;
+  let fuelUsed = 0;
+  try {
+    try {
+      value = fn(...args);
+    } catch (error) {
+      // An export whose WIT result is `err(e)`: jco's glue throws it, but it is a value, not a trap.
+      if (!isResultError(error)) throw error;
+      value = { tag: 'err', val: error.payload };
+    } finally {
+      fuelUsed = instance.meter.settle();
+    }
+    if (instance.meter.stop) throw instance.meter.stop; // the guest swallowed the meter's exception
+    // Segments between checks only subtract: a call can finish slightly over its budget, and is then
+    // reported as out of fuel all the same, so the budget means the same whatever the code's shape.
+    if (fuelUsed > fuel) throw new MeterStop('fuel');
+  } catch (error) {
+    throw new CallStopped(error, fuelUsed);
+  }
+  return { value, fuelUsed };
+}
+
+function isErr(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { tag?: unknown }).tag === 'err';
 }
 
 function isResultError(error: unknown): error is { payload: unknown } {

@@ -1,6 +1,4 @@
-import type { ModuleState } from './StateStore.ts';
-
-type Bytes = Uint8Array;
+import type { Bytes, CommittedReader, Write } from './EngineStore.ts';
 
 /** Overlay map key: one char per byte (latin1 is the cheapest exact encoding of bytes as a string). */
 const hex = (key: Bytes) => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
@@ -11,11 +9,11 @@ const compare = (a: Bytes, b: Bytes) => Buffer.compare(a, b);
  * reaches LevelDB unless the invocation succeeds and the engine commits (with the cursor).
  */
 export class StateTransaction {
-  private readonly overlay = new Map<string, { key: Bytes; value: Bytes | null }>();
+  private readonly overlay = new Map<string, Write>();
   /** Change of the module's stored bytes if this commits. */
   sizeDelta = 0;
 
-  constructor(private readonly state: ModuleState) {}
+  constructor(private readonly committedState: CommittedReader) {}
 
   get(key: Bytes): Bytes | undefined {
     const staged = this.overlay.get(hex(key));
@@ -52,14 +50,14 @@ export class StateTransaction {
     else range.gte = prefix;
     const end = prefixEnd(prefix);
     if (end) range.lt = end;
-    for await (const key of this.state.data.keys(range)) {
+    for await (const key of this.committedState.keys(range)) {
       if (!deleted.has(hex(key)) && !this.overlay.has(hex(key))) keys.push(Uint8Array.from(key));
     }
     return keys.sort(compare).slice(0, limit);
   }
 
   /** Staged writes, in the order of their keys (`value: null` is a delete). */
-  writes(): { key: Bytes; value: Bytes | null }[] {
+  writes(): Write[] {
     return [...this.overlay.values()].sort((a, b) => compare(a.key, b.key));
   }
 
@@ -68,7 +66,7 @@ export class StateTransaction {
   }
 
   private committed(key: Bytes): Bytes | undefined {
-    return this.state.data.getSync(key) ?? undefined;
+    return this.committedState.getSync(key);
   }
 }
 

@@ -1,11 +1,13 @@
 import { pino, type Logger } from 'pino';
 import { Subject, type Observable } from 'rxjs';
 import { Actor, type ActorEvent, type ActorInfo, type DeliveryExtras, type DeliveryOutcome } from '../actor/Actor.ts';
+import type { OverflowPolicy } from '../actor/Mailbox.ts';
+import { EngineError } from '../errors/EngineError.ts';
 import type { BackoffOptions, BreakerOptions, RestartType } from '../actor/actorMachine.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
 import type { Component } from '../runtime/Component.ts';
 import { MemoryBreakerStore, type BreakerStore } from './BreakerStore.ts';
-import type { SupervisorSignal } from './SupervisorSignal.ts';
+import type { ReorgBeyondWindow, SupervisorSignal } from './SupervisorSignal.ts';
 
 /** Supervision defaults, each documented where it is used. */
 export const DEFAULT_SUPERVISION = {
@@ -15,13 +17,15 @@ export const DEFAULT_SUPERVISION = {
   periodMs: 5_000,
   backoff: { initialMs: 100, maxMs: 30_000, factor: 2, jitter: 0.2 } satisfies BackoffOptions,
   breaker: { cooldownMs: 30_000, factor: 2, maxCooldownMs: 600_000 } satisfies BreakerOptions,
-  /** Events queued per actor before its producers wait (or blocks coalesce). */
+  /** Events queued per actor before its producers wait (or, for kinds declared `coalesce`, the oldest gives way). */
   mailboxCapacity: 1_024,
+  /** A full mailbox makes producers of every kind wait unless the spec says otherwise. */
+  overflow: 'backpressure' as OverflowPolicy,
   /** How long `stop()` lets each actor drain before it is brutally killed. */
   shutdownTimeoutMs: 5_000,
 };
 
-export interface ActorSpec {
+export interface ActorSpec<Payload = unknown> {
   name: string;
   /**
    * The actor's component. Give each actor its own (load the same file twice if need be): restarts
@@ -32,13 +36,18 @@ export interface ActorSpec {
    * The export that handles events, how an event becomes its arguments (default: `[event.payload]`),
    * and optionally per-call options and a completion step (the engine binds state and commits there).
    */
-  handler: { export: string; args?: (event: ActorEvent) => unknown[]; extras?: (event: ActorEvent) => DeliveryExtras };
+  handler: { export: string; args?: (event: ActorEvent<Payload>) => unknown[]; extras?: (event: ActorEvent<Payload>) => DeliveryExtras };
   restart?: RestartType;
   intensity?: number;
   periodMs?: number;
   backoff?: Partial<BackoffOptions>;
   breaker?: Partial<BreakerOptions>;
   mailboxCapacity?: number;
+  /**
+   * What a full mailbox does with events of each kind: `backpressure` (the producer waits; the
+   * default) or `coalesce` (the oldest queued event of that kind gives way to the new one).
+   */
+  overflow?: Record<string, OverflowPolicy>;
 }
 
 /** `one-for-all`: a failure restarts every member; `rest-for-one`: the failed one and those declared after it. */
@@ -67,12 +76,12 @@ export interface SupervisorOptions {
  * supervisor.signals$.subscribe((s) => console.log(s.type, s.actor));
  * await supervisor.send('twap', { kind: 'block', payload: block });
  */
-export class Supervisor {
+export class Supervisor<Payload = unknown> {
   readonly signals$: Observable<SupervisorSignal>;
   private readonly subject = new Subject<SupervisorSignal>();
   private readonly actorsByName = new Map<string, Actor>();
   private readonly order: Actor[] = [];
-  private readonly specs = new Map<string, ActorSpec>();
+  private readonly specs = new Map<string, ActorSpec<Payload>>();
   private groups: GroupSpec[] = [];
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -90,17 +99,18 @@ export class Supervisor {
   }
 
   /** Starts the children in declaration order. Group members must be among them. */
-  start(children: ActorSpec[], groups: GroupSpec[] = []): void {
+  start(children: ActorSpec<Payload>[], groups: GroupSpec[] = []): void {
     for (const group of groups) {
       for (const member of group.members) {
         if (!children.some((c) => c.name === member) && !this.actorsByName.has(member)) {
-          throw new RangeError(`group (${group.strategy}) names ${member}, which is not a child`);
+          throw new EngineError('unknown-module', `group (${group.strategy}) names ${member}, which is not a child`, { group: group.members, member });
         }
       }
     }
     this.groups.push(...groups);
     for (const spec of children) {
-      if (this.actorsByName.has(spec.name)) throw new RangeError(`an actor named ${spec.name} already runs`);
+      if (this.actorsByName.has(spec.name)) throw new EngineError('duplicate-module', `an actor named ${spec.name} already runs`, { actor: spec.name });
+      const overflow = spec.overflow ?? {};
       const saved = this.breakers.load(spec.name);
       const actor = new Actor(
         spec.component,
@@ -115,6 +125,7 @@ export class Supervisor {
           random: this.random,
         },
         spec.mailboxCapacity ?? DEFAULT_SUPERVISION.mailboxCapacity,
+        (kind) => overflow[kind] ?? DEFAULT_SUPERVISION.overflow,
         { signal: (signal) => this.onSignal(signal), recycled: (actor) => this.onRecycled(actor) },
       );
       this.actorsByName.set(spec.name, actor);
@@ -125,13 +136,13 @@ export class Supervisor {
   }
 
   /** Queues an event; resolves when it is in the mailbox (a full mailbox makes the producer wait). */
-  async send(actorName: string, event: ActorEvent): Promise<void> {
+  async send(actorName: string, event: ActorEvent<Payload>): Promise<void> {
     const { actor, spec } = this.lookup(actorName);
     await actor.deliver(event.kind, spec.handler.export, (spec.handler.args ?? defaultArgs)(event), spec.handler.extras?.(event)).queued;
   }
 
   /** Queues an event and resolves with its outcome. */
-  async request(actorName: string, event: ActorEvent): Promise<DeliveryOutcome> {
+  async request(actorName: string, event: ActorEvent<Payload>): Promise<DeliveryOutcome> {
     const { actor, spec } = this.lookup(actorName);
     const { queued, outcome } = actor.deliver(event.kind, spec.handler.export, (spec.handler.args ?? defaultArgs)(event), spec.handler.extras?.(event));
     await queued;
@@ -165,6 +176,21 @@ export class Supervisor {
     return this.lookup(actorName).actor.whenIdle();
   }
 
+  /** Resolves once the actor takes events again (its circuit is not open and it is not stopped). */
+  whenServing(actorName: string): Promise<void> {
+    return this.lookup(actorName).actor.whenServing();
+  }
+
+  /**
+   * Stops an actor for a reason outside the supervisor's own (told as `signal` first, then `Stopped {
+   * reason: 'halted' }`): queued events are refused, nothing restarts it but `restart(name)`.
+   */
+  halt(actorName: string, signal: ReorgBeyondWindow): void {
+    const { actor } = this.lookup(actorName);
+    this.subject.next(signal);
+    actor.halt();
+  }
+
   /** Closes an actor's circuit by hand (it serves again at once). */
   reset(actorName: string): void {
     this.lookup(actorName).actor.reset();
@@ -187,16 +213,16 @@ export class Supervisor {
 
   private async hook(actorName: string, input: unknown, exportName?: string): Promise<DeliveryOutcome> {
     const { actor, spec } = this.lookup(actorName);
-    const event: ActorEvent = { kind: 'hook', payload: input };
+    const event = { kind: 'hook', payload: input } as ActorEvent<Payload>;
     const args = (spec.handler.args ?? defaultArgs)(event);
     const { queued, outcome } = actor.deliver('hook', exportName ?? spec.handler.export, args, spec.handler.extras?.(event));
     await queued;
     return outcome;
   }
 
-  private lookup(actorName: string): { actor: Actor; spec: ActorSpec } {
+  private lookup(actorName: string): { actor: Actor; spec: ActorSpec<Payload> } {
     const actor = this.actorsByName.get(actorName);
-    if (!actor) throw new RangeError(`no actor named ${actorName}`);
+    if (!actor) throw new EngineError('unknown-module', `no actor named ${actorName}`, { actor: actorName });
     return { actor, spec: this.specs.get(actorName)! };
   }
 
@@ -219,6 +245,6 @@ export class Supervisor {
   }
 }
 
-function defaultArgs(event: ActorEvent): unknown[] {
+function defaultArgs(event: ActorEvent<unknown>): unknown[] {
   return [event.payload];
 }

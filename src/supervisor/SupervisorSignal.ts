@@ -47,7 +47,21 @@ export interface Recovered extends Base {
 
 export interface Stopped extends Base {
   type: 'Stopped';
-  reason: 'temporary' | 'shutdown' | 'brutal-kill';
+  /** `halted`: stopped by the engine for a reason of its own, signalled just before (e.g. ReorgBeyondWindow). */
+  reason: 'temporary' | 'shutdown' | 'brutal-kill' | 'halted';
+}
+
+/**
+ * The chain reorganised below the oldest block the module can undo (its reorg window): its state may
+ * hold effects of blocks that are no longer canonical. The module is halted, its state and cursor kept
+ * as they were, for an operator to decide; the engine and the other modules carry on.
+ */
+export interface ReorgBeyondWindow extends Base {
+  type: 'ReorgBeyondWindow';
+  chainId: string;
+  /** The module's cursor, no longer on the canonical chain. */
+  cursor: { number: string; hash: string };
+  windowBlocks: number;
 }
 
 /** More than `intensity` restarts within `periodMs`: the actor is quarantined instead of restarted. */
@@ -60,4 +74,4 @@ export interface ReachedMaxRestartIntensity extends Base {
 export type LifecycleSignal = Restarted | BackingOff | Quarantined | HalfOpen | Recovered | Stopped | ReachedMaxRestartIntensity;
 
 /** What `supervisor.signals$` emits. */
-export type SupervisorSignal = InvocationSignal | LifecycleSignal;
+export type SupervisorSignal = InvocationSignal | LifecycleSignal | ReorgBeyondWindow;

@@ -69,7 +69,7 @@ describe('chain (anvil on loopback) and http (local server), from a JavaScript g
     expect(await result()).toEqual({ ok: { status: 200, body: 'hello GET /path?q=1' } });
     await run({ op: 'count' });
     expect(new TextDecoder().decode(await engine.read('explorer', new TextEncoder().encode('count')))).toBe('1');
-    expect(engine.rpcStats().explorer).toMatchObject({ eth_chainId: { calls: 1, bytes: 8 }, eth_getBalance: { calls: 1 } });
+    expect(engine.rpcStats().modules.explorer).toMatchObject({ eth_chainId: { calls: 1, bytes: 8 }, eth_getBalance: { calls: 1 } });
     await engine.stop();
   });
 

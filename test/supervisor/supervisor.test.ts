@@ -291,7 +291,7 @@ describe('mailbox and concurrency', () => {
     await supervisor.stop();
   });
 
-  it('behavior: a full mailbox coalesces blocks to the newest and makes log producers wait', async () => {
+  it('behavior: a full mailbox coalesces the kinds its spec says (blocks) to the newest and makes other producers wait', async () => {
     const gate = deferred<number>();
     const caller = await runtime.load(fixture('host-caller'), {
       name: 'gated',
@@ -299,7 +299,7 @@ describe('mailbox and concurrency', () => {
       limits: { timeoutMs: 30_000 },
     });
     const { supervisor } = supervised();
-    supervisor.start([{ name: 'm', component: caller, handler: { export: 'call-slow' }, mailboxCapacity: 2 }]);
+    supervisor.start([{ name: 'm', component: caller, handler: { export: 'call-slow' }, mailboxCapacity: 2, overflow: { block: 'coalesce' } }]);
     const first = supervisor.request('m', { kind: 'block', payload: 0 }); // runs, held by the gate
     await new Promise((r) => setImmediate(r));
     const blocks = [1, 2, 3].map((n) => supervisor.request('m', { kind: 'block', payload: n }));

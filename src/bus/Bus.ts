@@ -1,0 +1,169 @@
+import type { Logger } from 'pino';
+import { Subject, type Observable } from 'rxjs';
+import { ChainClient } from '../chain/ChainClient.ts';
+import { ChainFollower, type CanonicalChange } from '../chain/ChainFollower.ts';
+import { RpcAccounting, type RpcStats } from '../chain/RpcStats.ts';
+import type { ChainBlock } from '../chain/types.ts';
+import { watchHeads, type ReconnectOptions } from '../chain/watchHeads.ts';
+import { EngineError } from '../errors/EngineError.ts';
+import { ChainLogs } from './ChainLogs.ts';
+import { ModuleFeed, type FeedTarget } from './ModuleFeed.ts';
+import type { ChainInterest } from './triggers.ts';
+
+/** One chain as the engine is configured with it. Defaults are documented per field. */
+export interface ChainConfig {
+  /** `http(s)://` (polled) or `ws(s)://` (`eth_subscribe`). Credentials in it never appear in errors or logs. */
+  rpcUrl: string;
+  /** Head polling interval for an HTTP endpoint, and for the fallback. Default 1,000 ms. */
+  pollIntervalMs?: number;
+  /** An HTTP endpoint polled while a WebSocket is down (optional). */
+  fallbackRpcUrl?: string;
+  /** Largest `eth_getLogs` range when catching up; halved when the node refuses it. Default 2,000 blocks. */
+  maxLogRange?: number;
+  /** Handled blocks keep undo records this deep; a deeper reorg halts the modules it reaches. Default 64. */
+  reorgWindow?: number;
+  reconnect?: Partial<ReconnectOptions>;
+}
+
+export const CHAIN_DEFAULTS = { pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64 } as const;
+
+interface ChainParts {
+  config: ChainConfig;
+  client: ChainClient;
+  fallback: ChainClient | undefined;
+  follower: ChainFollower;
+  logs: ChainLogs;
+  blocks: Subject<ChainBlock>;
+  reorgs: Subject<CanonicalChange>;
+  unwatch?: () => void;
+}
+
+/**
+ * The bus: per configured chain a client, a follower of its canonical head and the RxJS streams of
+ * its blocks and reorgs; embedder events on `custom$`; and the feeds that carry each module's chain
+ * events from its cursor to its mailbox. The only place RxJS meets chain data.
+ */
+export class Bus {
+  readonly accounting = new RpcAccounting();
+  /** Every event an embedder published, before routing. */
+  readonly custom$ = new Subject<{ topic: string; payload: string }>();
+  private readonly chains = new Map<bigint, ChainParts>();
+  private readonly feeds: ModuleFeed[] = [];
+
+  constructor(
+    configs: Record<string, ChainConfig>,
+    private readonly logger: Logger,
+  ) {
+    for (const [id, config] of Object.entries(configs)) {
+      if (!/^[1-9][0-9]*$/.test(id)) throw new EngineError('invalid-option', `chains: ${JSON.stringify(id)} is not a chain id`, { chain: id });
+      const chainId = BigInt(id);
+      const client = new ChainClient({ chainId, rpcUrl: config.rpcUrl, accounting: this.accounting });
+      const reorgWindow = config.reorgWindow ?? CHAIN_DEFAULTS.reorgWindow;
+      const parts: ChainParts = {
+        config,
+        client,
+        fallback: config.fallbackRpcUrl ? new ChainClient({ chainId, rpcUrl: config.fallbackRpcUrl, accounting: this.accounting }) : undefined,
+        follower: undefined as unknown as ChainFollower,
+        logs: new ChainLogs(client, config.maxLogRange ?? CHAIN_DEFAULTS.maxLogRange),
+        blocks: new Subject(),
+        reorgs: new Subject(),
+      };
+      // The follower keeps a little more than the reorg window: journal checks then never ask the node.
+      parts.follower = new ChainFollower(client, {
+        windowBlocks: reorgWindow + 16,
+        logger,
+        onChange: (change) => {
+          if (change.abandoned.length > 0) parts.reorgs.next(change);
+          for (const block of change.added) parts.blocks.next(block);
+        },
+      });
+      this.chains.set(chainId, parts);
+    }
+  }
+
+  /** The chains' clients by id (module `chain.request` calls go through them, counted). */
+  get clients(): ReadonlyMap<bigint, ChainClient> {
+    return new Map([...this.chains].map(([id, parts]) => [id, parts.client]));
+  }
+
+  /** Canonical blocks of a chain as the follower adds them (after a reorg, the new branch). */
+  blocks$(chainId: bigint | number): Observable<ChainBlock> {
+    return this.parts(BigInt(chainId)).blocks.asObservable();
+  }
+
+  /** Reorgs of a chain: the blocks abandoned and those that replaced them. */
+  reorgs$(chainId: bigint | number): Observable<CanonicalChange> {
+    return this.parts(BigInt(chainId)).reorgs.asObservable();
+  }
+
+  /** Checks every endpoint serves its configured chain, then starts watching heads. */
+  async start(): Promise<void> {
+    for (const [chainId, parts] of this.chains) {
+      for (const client of [parts.client, parts.fallback]) {
+        if (!client) continue;
+        let served: bigint;
+        try {
+          served = await client.chainIdServed();
+        } catch (cause) {
+          throw new EngineError('chain-unreachable', `chain ${chainId}: ${client.endpoint} did not answer eth_chainId`, { chainId: String(chainId), endpoint: client.endpoint }, cause);
+        }
+        if (served !== chainId) {
+          throw new EngineError('chain-mismatch', `chain ${chainId}: ${client.endpoint} serves chain ${served}`, { chainId: String(chainId), served: String(served), endpoint: client.endpoint });
+        }
+      }
+    }
+    for (const parts of this.chains.values()) {
+      parts.unwatch = watchHeads({
+        client: parts.client,
+        fallback: parts.fallback,
+        pollIntervalMs: parts.config.pollIntervalMs ?? CHAIN_DEFAULTS.pollIntervalMs,
+        ...(parts.config.reconnect ? { reconnect: { initialMs: 250, maxMs: 30_000, jitter: 0.3, ...parts.config.reconnect } } : {}),
+        onHead: (head) => void parts.follower.ingest(head),
+        logger: this.logger,
+      });
+    }
+  }
+
+  /** Starts carrying a module's events of one chain from its cursor. */
+  feed(target: FeedTarget, interest: ChainInterest, startBlock: bigint | undefined): ModuleFeed {
+    const parts = this.parts(interest.chainId);
+    const feed = new ModuleFeed(parts.follower, parts.logs, target, {
+      interest,
+      startBlock,
+      reorgWindow: parts.config.reorgWindow ?? CHAIN_DEFAULTS.reorgWindow,
+      logger: this.logger.child({ module: target.module }),
+    });
+    this.feeds.push(feed);
+    return feed;
+  }
+
+  hasChain(chainId: bigint): boolean {
+    return this.chains.has(chainId);
+  }
+
+  rpcStats(): RpcStats {
+    return this.accounting.snapshot();
+  }
+
+  /** Stops watching heads and lets each feed finish the step it is in. */
+  async stop(): Promise<void> {
+    for (const parts of this.chains.values()) {
+      parts.unwatch?.();
+      parts.follower.wakeAll();
+    }
+    await Promise.all(this.feeds.map((feed) => feed.stop()));
+    for (const parts of this.chains.values()) {
+      parts.client.close();
+      parts.fallback?.close();
+      parts.blocks.complete();
+      parts.reorgs.complete();
+    }
+    this.custom$.complete();
+  }
+
+  private parts(chainId: bigint): ChainParts {
+    const parts = this.chains.get(chainId);
+    if (!parts) throw new EngineError('invalid-trigger', `chain ${chainId} is not configured`, { chainId: String(chainId) });
+    return parts;
+  }
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import type { ChainLog, LogFilter } from '../chain/types.ts';
+
+const chainId = z.number().int().positive();
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 20-byte hex address').transform((a) => a.toLowerCase());
+const topic = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex topic').transform((t) => t.toLowerCase());
+/** Blocks a trigger's events wait below the head before delivery. Default 0: at once. */
+const confirmations = z.number().int().min(0).max(1_000).default(0);
+
+/** What wakes a module, as its manifest declares it. */
+export const TriggerSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('block'),
+      chain: chainId,
+      /** Every N-th block (numbers divisible by N). Default 1: every block. */
+      every: z.number().int().positive().default(1),
+      confirmations,
+      /**
+       * Only the newest block matters (e.g. a price poller): a module behind the head skips to it
+       * instead of catching up. Without it, no block a cursor passes is ever skipped.
+       */
+      latestOnly: z.boolean().default(false),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('log'),
+      chain: chainId,
+      /** The eth_getLogs filter shape: one address or a list (none: any contract). */
+      address: z.union([address, z.array(address)]).optional(),
+      /** Per position: null (any), one topic, or a list of alternatives. */
+      topics: z.array(z.union([topic, z.array(topic).min(1), z.null()])).max(4).default([]),
+      confirmations,
+    })
+    .strict(),
+  z.object({ kind: z.literal('custom'), topic: z.string().min(1) }).strict(),
+]);
+
+export type Trigger = z.output<typeof TriggerSchema>;
+export type BlockTrigger = Extract<Trigger, { kind: 'block' }>;
+export type LogTrigger = Extract<Trigger, { kind: 'log' }>;
+
+/** A module's chain triggers of one chain, with what they share: one cursor, one confirmation depth. */
+export interface ChainInterest {
+  chainId: bigint;
+  confirmations: number;
+  /** Deliver a block event for blocks divisible by `every` (none: no block events). */
+  blocks: { every: number; latestOnly: boolean } | undefined;
+  /** One filter per log trigger, deduplicated; `key` identifies the filter for sharing fetches. */
+  filters: { key: string; filter: LogFilter }[];
+}
+
+/** The `eth_getLogs` filter of a log trigger, and a key equal for equal filters. */
+export function filterOf(trigger: LogTrigger): { key: string; filter: LogFilter } {
+  const address = trigger.address === undefined ? [] : [trigger.address].flat().sort();
+  const topics = trigger.topics.map((t) => (Array.isArray(t) ? [...t].sort() : t));
+  while (topics.length > 0 && topics[topics.length - 1] === null) topics.pop();
+  const filter: LogFilter = { address, topics };
+  return { key: JSON.stringify(filter), filter };
+}
+
+/**
+ * Groups a module's chain triggers by chain. The triggers of one chain must agree on confirmations:
+ * a module's events of a chain arrive in block order behind one cursor, so they cannot wait for
+ * different depths. Returns the problem as a string when they do not.
+ */
+export function chainInterests(triggers: readonly Trigger[]): ChainInterest[] | string {
+  const byChain = new Map<number, ChainInterest>();
+  for (const trigger of triggers) {
+    if (trigger.kind === 'custom') continue;
+    let interest = byChain.get(trigger.chain);
+    if (!interest) byChain.set(trigger.chain, (interest = { chainId: BigInt(trigger.chain), confirmations: trigger.confirmations, blocks: undefined, filters: [] }));
+    if (interest.confirmations !== trigger.confirmations) {
+      return `the triggers on chain ${trigger.chain} ask for ${interest.confirmations} and ${trigger.confirmations} confirmations; one module's triggers of one chain must agree`;
+    }
+    if (trigger.kind === 'block') {
+      if (interest.blocks) return `two block triggers on chain ${trigger.chain}; declare one (its \`every\` picks the blocks)`;
+      interest.blocks = { every: trigger.every, latestOnly: trigger.latestOnly };
+    } else {
+      const filter = filterOf(trigger);
+      if (!interest.filters.some((f) => f.key === filter.key)) interest.filters.push(filter);
+    }
+  }
+  for (const interest of byChain.values()) {
+    if (interest.blocks?.latestOnly && interest.filters.length > 0) {
+      return `chain ${interest.chainId}: a latestOnly block trigger skips blocks, so it cannot share a module with log triggers that must see every block`;
+    }
+  }
+  return [...byChain.values()];
+}
+
+/** Whether `log` matches `filter` (used to split one shared fetch among modules). */
+export function matches(filter: LogFilter, log: ChainLog): boolean {
+  if (filter.address.length > 0 && !filter.address.includes(log.address)) return false;
+  for (let i = 0; i < filter.topics.length; i++) {
+    const wanted = filter.topics[i];
+    if (wanted === null || wanted === undefined) continue;
+    const actual = log.topics[i];
+    if (actual === undefined) return false;
+    if (Array.isArray(wanted) ? !wanted.includes(actual) : wanted !== actual) return false;
+  }
+  return true;
+}

@@ -1,0 +1,109 @@
+import { createClient, http, webSocket, type Client } from 'viem';
+import { parseBlock, parseLogs } from './parseRpc.ts';
+import { redactUrl } from './redactUrl.ts';
+import { RpcDataError } from './RpcDataError.ts';
+import type { RpcAccounting, RpcPurpose } from './RpcStats.ts';
+import type { ChainBlock, ChainLog, LogFilter } from './types.ts';
+
+export interface ChainClientOptions {
+  chainId: bigint;
+  /** `http(s)://` or `ws(s)://`. Credentials in it never appear in errors or logs. */
+  rpcUrl: string;
+  accounting: RpcAccounting;
+  /** Per-request timeout. Default 10 s (viem's). */
+  timeoutMs?: number;
+}
+
+/**
+ * One chain's viem client. Every request corral makes of a chain passes here, so each is counted
+ * (by purpose and method) and each answer that becomes bus data is validated first.
+ */
+export class ChainClient {
+  readonly chainId: bigint;
+  readonly transport: 'http' | 'webSocket';
+  /** The RPC URL without credentials, for messages. */
+  readonly endpoint: string;
+  readonly viem: Client;
+  private readonly accounting: RpcAccounting;
+
+  constructor(options: ChainClientOptions) {
+    this.chainId = options.chainId;
+    this.accounting = options.accounting;
+    this.endpoint = redactUrl(options.rpcUrl);
+    this.transport = /^wss?:/i.test(options.rpcUrl) ? 'webSocket' : 'http';
+    const common = { retryCount: 0, ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}) };
+    // Reconnection of a WebSocket is corral's own (src/chain/watchHeads.ts): viem's would re-subscribe
+    // behind our back and not tell us about the gap.
+    this.viem = createClient({
+      transport: this.transport === 'webSocket' ? webSocket(options.rpcUrl, { ...common, reconnect: false, keepAlive: false }) : http(options.rpcUrl, common),
+    });
+  }
+
+  /**
+   * A JSON-RPC request, counted under `purpose` (and `module`). Failures are counted and rethrown as
+   * they came from viem (its errors carry `code`, `shortMessage` and `details`).
+   */
+  async request(method: string, params: unknown[], purpose: RpcPurpose, module?: string): Promise<unknown> {
+    let result: unknown;
+    try {
+      result = await this.viem.request({ method, params } as never);
+    } catch (error) {
+      this.accounting.count(this.chainId, purpose, method, 'failed', module);
+      throw error;
+    }
+    this.accounting.count(this.chainId, purpose, method, { bytes: jsonBytes(result) }, module);
+    return result;
+  }
+
+  /** Counts a request that was refused before it reached the node. */
+  denied(method: string, module: string): void {
+    this.accounting.count(this.chainId, 'module', method, 'denied', module);
+  }
+
+  async blockByNumber(number: bigint | 'latest', purpose: RpcPurpose): Promise<ChainBlock> {
+    const tag = number === 'latest' ? 'latest' : `0x${number.toString(16)}`;
+    return this.validated('eth_getBlockByNumber', purpose, () => this.request('eth_getBlockByNumber', [tag, false], purpose), (raw) => parseBlock(raw, this.chainId, 'eth_getBlockByNumber'));
+  }
+
+  async blockByHash(hash: string, purpose: RpcPurpose): Promise<ChainBlock | null> {
+    return this.validated('eth_getBlockByHash', purpose, () => this.request('eth_getBlockByHash', [hash, false], purpose), (raw) => (raw === null ? null : parseBlock(raw, this.chainId, 'eth_getBlockByHash')));
+  }
+
+  /** Logs matching `filter` in one block (by hash: exactly that block, whatever the chain did since) or a range. */
+  async logs(filter: LogFilter, where: { blockHash: string } | { fromBlock: bigint; toBlock: bigint }, purpose: RpcPurpose): Promise<ChainLog[]> {
+    const params: Record<string, unknown> = { topics: filter.topics };
+    if (filter.address.length > 0) params.address = filter.address;
+    if ('blockHash' in where) params.blockHash = where.blockHash;
+    else {
+      params.fromBlock = `0x${where.fromBlock.toString(16)}`;
+      params.toBlock = `0x${where.toBlock.toString(16)}`;
+    }
+    return this.validated('eth_getLogs', purpose, () => this.request('eth_getLogs', [params], purpose), (raw) => parseLogs(raw, this.chainId, where));
+  }
+
+  async chainIdServed(): Promise<bigint> {
+    return BigInt((await this.request('eth_chainId', [], 'startup')) as string);
+  }
+
+  close(): void {
+    const transport = this.viem.transport as { getRpcClient?: () => Promise<{ close(): void }> };
+    if (this.transport === 'webSocket') void transport.getRpcClient?.().then((c) => c.close(), () => {});
+  }
+
+  /** A malformed answer counts as a failed request of its method, and is thrown as RpcDataError. */
+  private async validated<T>(method: string, purpose: RpcPurpose, fetch: () => Promise<unknown>, parse: (raw: unknown) => T): Promise<T> {
+    const raw = await fetch();
+    try {
+      return parse(raw);
+    } catch (error) {
+      if (error instanceof RpcDataError) this.accounting.count(this.chainId, purpose, `${method}:malformed`, 'failed');
+      throw error;
+    }
+  }
+}
+
+/** Size of the JSON result, without building the string for large answers twice. */
+function jsonBytes(result: unknown): number {
+  if (typeof result === 'string') return result.length + 2;
+  return Buffer.byteLength(JSON.stringify(result ?? null));
+}

@@ -1,0 +1,144 @@
+import type { Logger } from 'pino';
+import type { ChainClient } from './ChainClient.ts';
+import { RpcDataError } from './RpcDataError.ts';
+import type { ChainBlock } from './types.ts';
+
+export interface ChainFollowerOptions {
+  /** Canonical headers kept, newest first; also the deepest reorg followed header by header. */
+  windowBlocks: number;
+  logger: Logger;
+  /** Told after every change of the canonical chain: new blocks (ascending) and the blocks they replaced. */
+  onChange?: (change: CanonicalChange) => void;
+}
+
+/** A change of the canonical chain. `abandoned` is non-empty on a reorg (oldest first). */
+export interface CanonicalChange {
+  added: ChainBlock[];
+  abandoned: ChainBlock[];
+}
+
+/**
+ * Follows one chain's canonical head. Heads come in from a source (WebSocket or polling, in any
+ * order, with gaps and repeats); the follower keeps the last `windowBlocks` canonical headers linked
+ * by parent hash, fetches the headers it has not seen, and notices a reorg when a new header does not
+ * build on the block it holds at that height. It knows nothing of modules: they compare their own
+ * cursors with `hashAt`, so a reorg found live and one found after a restart take the same path.
+ */
+export class ChainFollower {
+  /** Contiguous canonical headers, oldest first. */
+  private readonly window: ChainBlock[] = [];
+  private ingesting: Promise<void> = Promise.resolve();
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    readonly client: ChainClient,
+    private readonly options: ChainFollowerOptions,
+  ) {}
+
+  get chainId(): bigint {
+    return this.client.chainId;
+  }
+
+  /** The newest canonical header, once the first head arrived. */
+  get tip(): ChainBlock | undefined {
+    return this.window[this.window.length - 1];
+  }
+
+  /** Takes a head from a source. Heads are handled one at a time, in arrival order; errors are logged. */
+  ingest(head: ChainBlock): Promise<void> {
+    this.ingesting = this.ingesting.then(() =>
+      this.link(head).catch((error: unknown) => {
+        const level = error instanceof RpcDataError ? 'error' : 'warn';
+        this.options.logger[level]({ chainId: String(this.chainId), err: error, head: String(head.number) }, 'could not follow a new head; the next one retries');
+      }),
+    );
+    return this.ingesting;
+  }
+
+  /** Resolves at the next change of the canonical chain (or at once if `since` is no longer the tip). */
+  changed(since?: ChainBlock): Promise<void> {
+    if (since && this.tip && this.tip.hash !== since.hash) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.add(resolve));
+  }
+
+  /** Wakes everyone waiting in `changed` (at shutdown). */
+  wakeAll(): void {
+    for (const resolve of this.waiters) resolve();
+    this.waiters.clear();
+  }
+
+  /** The canonical header at `number`: from the window, else from the node. */
+  async headerAt(number: bigint, purpose: 'live' | 'backfill' | 'reorg'): Promise<ChainBlock> {
+    const first = this.window[0];
+    if (first && number >= first.number && number <= this.tip!.number) return this.window[Number(number - first.number)]!;
+    return this.client.blockByNumber(number, purpose);
+  }
+
+  /** Is `hash` the canonical block at `number`? Blocks below the window are asked of the node. */
+  async isCanonical(number: bigint, hash: string): Promise<boolean> {
+    if (number < 0n) return true;
+    return (await this.headerAt(number, 'reorg')).hash === hash;
+  }
+
+  private async link(head: ChainBlock): Promise<void> {
+    const tip = this.tip;
+    if (!tip) return this.commit([head], 0);
+    if (head.hash === tip.hash) return;
+    const known = this.at(head.number);
+    if (known?.hash === head.hash) return; // a repeat of a block we hold
+    // Fetch what lies between: towards the head by number, then walk back by parent hash until the
+    // new blocks join the window (a reorg) or the window's tip (no reorg).
+    // At most a window's worth: after a longer outage the modules backfill by range, not by header.
+    const from = maxOf(tip.number + 1n, head.number - BigInt(this.options.windowBlocks) + 1n);
+    const between: bigint[] = [];
+    for (let n = from; n < head.number; n++) between.push(n);
+    const added: ChainBlock[] = [...(await Promise.all(between.map((n) => this.client.blockByNumber(n, 'live')))), head];
+    for (let i = added.length - 1; i > 0; i--) {
+      if (added[i]!.parentHash !== added[i - 1]!.hash) {
+        // The chain moved while we fetched by number: start again from the newest head.
+        return this.link(await this.client.blockByNumber('latest', 'live'));
+      }
+    }
+    for (;;) {
+      const oldest = added[0]!;
+      const parent = this.at(oldest.number - 1n);
+      if (parent?.hash === oldest.parentHash) return this.commit(added, Number(oldest.number - this.window[0]!.number));
+      if (!parent) {
+        // Past the window: a gap longer than it (no reorg known), or a reorg deeper than it. Either
+        // way the new chain replaces all we held; modules compare their own cursors with the node.
+        const gap = oldest.number > tip.number + 1n;
+        if (!gap) this.options.logger.warn({ chainId: String(this.chainId), from: String(oldest.number) }, 'reorg deeper than the followed window');
+        return this.commit(added, 0, gap ? 'gap' : 'reorg');
+      }
+      const previous = await this.client.blockByHash(oldest.parentHash, 'reorg');
+      if (!previous) throw new RpcDataError('inconsistent', { chainId: String(this.chainId), method: 'eth_getBlockByHash', field: 'block', value: 'null', expected: `the parent ${oldest.parentHash} of block ${oldest.number}` });
+      if (previous.number !== oldest.number - 1n) {
+        throw new RpcDataError('inconsistent', { chainId: String(this.chainId), method: 'eth_getBlockByHash', field: 'block.number', value: String(previous.number), expected: `${oldest.number - 1n}, the parent's height` });
+      }
+      added.unshift(previous);
+    }
+  }
+
+  /** Replaces the window from index `keep` on with `added`, trims it, and tells the listeners. */
+  private commit(added: ChainBlock[], keep: number, replaceAll?: 'gap' | 'reorg'): void {
+    const removed = this.window.splice(replaceAll ? 0 : keep);
+    const abandoned = replaceAll === 'gap' ? [] : removed;
+    this.window.push(...added);
+    const excess = this.window.length - this.options.windowBlocks;
+    if (excess > 0) this.window.splice(0, excess);
+    if (abandoned.length > 0) {
+      this.options.logger.info({ chainId: String(this.chainId), depth: abandoned.length, ancestor: String(added[0]!.number - 1n) }, 'reorg');
+    }
+    this.options.onChange?.({ added, abandoned });
+    for (const resolve of this.waiters) resolve();
+    this.waiters.clear();
+  }
+
+  private at(number: bigint): ChainBlock | undefined {
+    const first = this.window[0];
+    if (!first || number < first.number || number > this.tip!.number) return undefined;
+    return this.window[Number(number - first.number)];
+  }
+}
+
+const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);

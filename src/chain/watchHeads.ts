@@ -1,0 +1,152 @@
+import type { Logger } from 'pino';
+import type { ChainClient } from './ChainClient.ts';
+import { parseBlock } from './parseRpc.ts';
+import type { ChainBlock } from './types.ts';
+
+/** Reconnection of a WebSocket head source: jittered exponential backoff (defaults in src/config when it exists). */
+export interface ReconnectOptions {
+  initialMs: number;
+  maxMs: number;
+  /** ±fraction of each delay drawn at random, so many engines do not reconnect in step. */
+  jitter: number;
+}
+
+export const DEFAULT_RECONNECT: ReconnectOptions = { initialMs: 250, maxMs: 30_000, jitter: 0.3 };
+
+export interface WatchHeadsOptions {
+  client: ChainClient;
+  /** Polling interval when the client is HTTP, and of the fallback polling. Default 1 s. */
+  pollIntervalMs: number;
+  /** While a WebSocket is down, poll this HTTP client instead (optional). */
+  fallback?: ChainClient;
+  reconnect?: ReconnectOptions;
+  /** How often a WebSocket is probed with `eth_blockNumber`: a node that hangs never closes its socket. Default 5 s. */
+  probeIntervalMs?: number;
+  onHead: (head: ChainBlock) => void;
+  /** Told when a WebSocket drops (`down`) and when it is subscribed again (`up`). */
+  onConnection?: (state: 'up' | 'down') => void;
+  logger: Logger;
+  random?: () => number;
+}
+
+/**
+ * Watches a chain's new heads: `eth_subscribe('newHeads')` over a WebSocket, or `eth_getBlockByNumber
+ * ('latest')` polling over HTTP. Returns the unwatch function. A dropped WebSocket is reconnected by
+ * corral itself with jittered backoff (viem's own reconnect gives up silently after 5 tries and says
+ * nothing when it succeeds); on every (re)connect the latest head is fetched at once, so the follower
+ * sees the gap and the modules backfill it. Heads are validated; a malformed one is logged and dropped.
+ */
+export function watchHeads(options: WatchHeadsOptions): () => void {
+  return options.client.transport === 'webSocket' ? watchSocket(options) : watchPolling(options, options.client);
+}
+
+function watchPolling(options: WatchHeadsOptions, client: ChainClient): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let failing = false;
+  const poll = async () => {
+    try {
+      const head = await client.blockByNumber('latest', 'head');
+      if (stopped) return;
+      if (failing) options.logger.info({ chainId: String(client.chainId) }, 'polling the chain again');
+      failing = false;
+      options.onHead(head);
+    } catch (error) {
+      if (!failing) options.logger.warn({ chainId: String(client.chainId), endpoint: client.endpoint, err: error }, 'polling for the head failed; retrying every interval');
+      failing = true;
+    }
+    if (!stopped) timer = setTimeout(poll, options.pollIntervalMs);
+  };
+  void poll();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+interface SocketTransport {
+  subscribe(args: { params: unknown[]; onData: (data: { result: unknown }) => void; onError?: (error: unknown) => void }): Promise<{ unsubscribe: () => Promise<unknown> }>;
+  getRpcClient(): Promise<{ close(): void }>;
+}
+
+function watchSocket(options: WatchHeadsOptions): () => void {
+  const { client, logger } = options;
+  const reconnect = options.reconnect ?? DEFAULT_RECONNECT;
+  const random = options.random ?? Math.random;
+  const transport = client.viem.transport as unknown as SocketTransport;
+  const chainId = String(client.chainId);
+  /** Bumped on every (re)connect: callbacks of an older socket are ignored (viem calls onError twice per close). */
+  let generation = 0;
+  let attempt = 0;
+  let stopped = false;
+  let up = false;
+  let retry: NodeJS.Timeout | undefined;
+  let probe: NodeJS.Timeout | undefined;
+  let stopFallback: (() => void) | undefined;
+  let unsubscribe: (() => Promise<unknown>) | undefined;
+
+  const lost = (mine: number, error: unknown) => {
+    if (mine !== generation || stopped) return;
+    generation++;
+    clearInterval(probe);
+    if (up) options.onConnection?.('down');
+    up = false;
+    void transport.getRpcClient().then((c) => c.close(), () => {});
+    if (options.fallback && !stopFallback) stopFallback = watchPolling(options, options.fallback);
+    const base = Math.min(reconnect.maxMs, reconnect.initialMs * 2 ** attempt++);
+    const delay = Math.round(base * (1 + reconnect.jitter * (2 * random() - 1)));
+    logger.warn({ chainId, endpoint: client.endpoint, attempt, delayMs: delay, err: error }, 'chain WebSocket lost; reconnecting');
+    retry = setTimeout(connect, delay);
+  };
+
+  const connect = async () => {
+    const mine = ++generation;
+    try {
+      const subscription = await withTimeout(
+        transport.subscribe({
+          params: ['newHeads'],
+          onData: (data) => {
+            if (mine !== generation) return;
+            try {
+              options.onHead(parseBlock(data.result, client.chainId, 'eth_subscribe(newHeads)'));
+            } catch (error) {
+              logger.error({ chainId, err: error }, 'malformed head dropped');
+            }
+          },
+          onError: (error) => lost(mine, error),
+        }),
+        10_000,
+      );
+      if (mine !== generation || stopped) return void subscription.unsubscribe().catch(() => {});
+      unsubscribe = subscription.unsubscribe;
+      attempt = 0;
+      up = true;
+      options.onConnection?.('up');
+      stopFallback?.();
+      stopFallback = undefined;
+      probe = setInterval(() => {
+        client.request('eth_blockNumber', [], 'head').catch((error: unknown) => lost(mine, error));
+      }, options.probeIntervalMs ?? 5_000).unref();
+      // newHeads replays nothing: fetch the head now so whatever was missed is seen at once.
+      options.onHead(await client.blockByNumber('latest', 'head'));
+    } catch (error) {
+      lost(mine, error);
+    }
+  };
+
+  void connect();
+  return () => {
+    stopped = true;
+    generation++;
+    clearTimeout(retry);
+    clearInterval(probe);
+    stopFallback?.();
+    void unsubscribe?.().catch(() => {});
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
+import type { FeedDelivery } from '../bus/ModuleFeed.ts';
+import type { GuestEvent } from '../bus/guestEvents.ts';
+import type { ChainClient } from '../chain/ChainClient.ts';
+import { chainHost } from '../host/chain.ts';
+import { httpHost } from '../host/http.ts';
+import { InvocationScope } from '../host/InvocationScope.ts';
+import { loggingHost } from '../host/logging.ts';
+import { storeHost } from '../host/store.ts';
+import type { HostCaps } from '../limits/hostCaps.ts';
+import type { CallOutcome } from '../runtime/Component.ts';
+import type { HostImports } from '../runtime/hostBridge.ts';
+import { HostLimitExceeded } from '../signals/HostLimitExceeded.ts';
+import type { Commit, ModuleStore } from '../store/EngineStore.ts';
+import { StateTransaction } from '../store/StateTransaction.ts';
+import type { InterfaceName, ResolvedManifest } from './ModuleManifest.ts';
+
+/** What travels through a module's mailbox: one custom event, or one step of a chain feed. */
+export type Envelope =
+  | { kind: 'custom'; event: GuestEvent; cursor: unknown }
+  | { kind: 'chain'; chainId: bigint; delivery: FeedDelivery };
+
+/** Events of a chain step the module answered with `err`: they are re-run without (see below). */
+export class RejectedEvents extends Error {
+  constructor(readonly indices: number[]) {
+    super('on-event returned err');
+  }
+}
+
+/** A module as the invocation step needs it. */
+export interface InvocationModule {
+  manifest: ResolvedManifest;
+  /** The component's import specifiers, by the corral interface they name. */
+  specifiers: Partial<Record<InterfaceName, string>>;
+  store: ModuleStore;
+  caps: HostCaps;
+  logger: Logger;
+}
+
+/**
+ * The invocation step: binds the host imports of one delivery to a fresh overlay of the module's
+ * state, and after the guest ran, commits the overlay with the cursor (and journal changes) in one
+ * batch — or drops it. A chain step hands the guest all its events in one invocation (one worker
+ * round trip, one commit); the per-invocation caps are multiplied by the number of events, fuel and
+ * the deadline apply to each event. An event answered with `err` is dropped with its writes: the
+ * step is run again without it, so the other events' writes stand and its own are gone.
+ */
+export function bindInvocation(module: InvocationModule, envelope: Envelope, chains: ReadonlyMap<bigint, ChainClient>): DeliveryExtras {
+  const invocationId = randomUUID();
+  const transaction = new StateTransaction(module.store);
+  const chain = envelope.kind === 'chain' ? envelope : undefined;
+  const custom = envelope.kind === 'custom' ? envelope : undefined;
+  const events = chain ? chain.delivery.events : [custom!.event];
+  const scale = Math.max(1, events.length);
+  const caps = scale === 1 ? module.caps : (Object.fromEntries(Object.entries(module.caps).map(([k, v]) => [k, k === 'storedBytes' ? v : v * scale])) as HostCaps);
+  const logger = module.logger.child({ event: chain ? 'chain' : 'custom', invocationId, ...(chain ? { chainId: String(chain.chainId), block: String(chain.delivery.cursor.number) } : {}) });
+  const scope = new InvocationScope(module.manifest.name, module.store, transaction, caps, logger);
+  for (const write of chain?.delivery.prestage ?? []) {
+    if (write.value === null) transaction.delete(write.key);
+    else transaction.set(write.key, write.value);
+  }
+
+  const imports: HostImports = {};
+  const { store, logging, chain: chainSpecifier, http } = module.specifiers;
+  const { grants } = module.manifest;
+  if (store) imports[store] = storeHost(scope);
+  if (logging) imports[logging] = loggingHost(scope);
+  if (chainSpecifier) imports[chainSpecifier] = chainHost(scope, chains, grants.chain?.chains ?? []);
+  if (http) imports[http] = httpHost(scope, grants.http?.hosts ?? []);
+
+  const complete = async (outcome: CallOutcome): Promise<DeliveryOutcome> => {
+    if (!outcome.ok) return outcome; // a signal: the overlay is dropped
+    const tripped = scope.limitError;
+    if (tripped) {
+      // A cap tripped but the guest carried on (it caught the host's exception): the cap still wins.
+      const { limit, max, observed } = tripped;
+      const signal = new HostLimitExceeded({ component: module.manifest.name, exportName: 'on-event', invocationId, limit, max, observed });
+      return { ok: false, signal, durationMs: outcome.durationMs, invocationId };
+    }
+    const values = chain ? (outcome.value as unknown[]) : [outcome.value];
+    const rejected = values.findIndex((v) => (v as { tag?: string } | undefined)?.tag === 'err');
+    if (rejected >= 0) {
+      const error = (values[rejected] as { val?: unknown }).val;
+      logger.warn({ error, eventIndex: rejected }, 'on-event returned an error; the event is dropped with its state writes');
+      if (chain) return { ok: false, error: new RejectedEvents([rejected]) };
+      return outcome;
+    }
+    const commit: Commit = {
+      writes: transaction.writes(),
+      sizeDelta: transaction.sizeDelta,
+      cursor: chain ? { source: `chain:${chain.chainId}`, value: { number: String(chain.delivery.cursor.number), hash: chain.delivery.cursor.hash } } : { source: 'custom', value: custom!.cursor },
+      ...(chain?.delivery.journal ? { journal: { chainId: chain.chainId, ...chain.delivery.journal } } : {}),
+    };
+    await module.store.commit(commit);
+    return outcome;
+  };
+  return { options: { imports, invocationId }, complete, ...(chain ? { each: 'err' as const } : {}) };
+}

@@ -1,0 +1,83 @@
+/**
+ * Everything the engine keeps durably, behind one interface: each module's state, its cursors (one per
+ * event source), its reorg journal, and the supervisor's circuit breakers. LevelDB (`LevelStore`) is
+ * the one backend today; nothing outside src/store/ knows which backend runs.
+ */
+
+export type Bytes = Uint8Array;
+
+/** One staged write: `value: null` deletes the key. */
+export interface Write {
+  key: Bytes;
+  value: Bytes | null;
+}
+
+/**
+ * A block a module handled while it was within the reorg window: enough to undo it. `undo` restores
+ * every key the handling wrote to its value before (null: it did not exist); `payload` is the
+ * engine's own record of what was delivered (the logs, to re-deliver them with `removed = true`).
+ */
+export interface JournalEntry {
+  number: bigint;
+  hash: string;
+  parentHash: string;
+  undo: Write[];
+  payload: unknown;
+}
+
+/** What one successful event (or block) commits, in one atomic write. */
+export interface Commit {
+  writes: readonly Write[];
+  /** Change of the module's stored bytes. */
+  sizeDelta: number;
+  /** The cursor of the source the event came from (`chain:<id>` or `custom`), JSON-serialisable. */
+  cursor?: { source: string; value: unknown };
+  /** Reorg journal changes of one chain; `record` captures the undo of `writes` against committed state. */
+  journal?: {
+    chainId: bigint;
+    record?: Omit<JournalEntry, 'undo'>;
+    /** Entries removed: undone by this commit, or pruned beyond the window. */
+    remove?: readonly bigint[];
+  };
+}
+
+/** A module's committed state as its invocations read it (the overlay of src/store/StateTransaction.ts). */
+export interface CommittedReader {
+  getSync(key: Bytes): Bytes | undefined;
+  /** Keys in byte order within the range, `limit` at most. */
+  keys(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<Bytes>;
+}
+
+export interface ModuleStore extends CommittedReader {
+  readonly name: string;
+  /** Key + value bytes committed so far. */
+  readonly storedBytes: number;
+  get(key: Bytes): Promise<Bytes | undefined>;
+  /** The cursor committed with the module's last event from `source`, or undefined. */
+  cursor(source: string): Promise<unknown>;
+  /** Every source's cursor. */
+  cursors(): Promise<Record<string, unknown>>;
+  /** The journal of one chain, oldest first. */
+  journal(chainId: bigint): Promise<JournalEntry[]>;
+  /** Writes, cursor, stored size and journal changes in one atomic batch: after a crash, all or none. */
+  commit(commit: Commit): Promise<void>;
+}
+
+/** A circuit breaker as the supervisor saves it (see src/supervisor/BreakerStore.ts). */
+export interface StoredBreaker {
+  state: 'open' | 'half-open' | 'closed';
+  cooldownMs: number;
+  at: number;
+}
+
+export interface EngineStore {
+  module(name: string): Promise<ModuleStore>;
+  /** Names of every module that has state, cursors or a journal here. */
+  moduleNames(): Promise<string[]>;
+  breakers: {
+    load(actor: string): StoredBreaker | undefined;
+    /** Does not wait; a failed write is reported to the store's error handler, never thrown. */
+    save(actor: string, record: StoredBreaker): void;
+  };
+  close(): Promise<void>;
+}

@@ -1,0 +1,167 @@
+import { Level } from 'level';
+import { EngineError } from '../errors/EngineError.ts';
+import type { Bytes, Commit, EngineStore, JournalEntry, ModuleStore, StoredBreaker, Write } from './EngineStore.ts';
+
+type Sublevel = ReturnType<typeof bytesSublevel>;
+const bytesSublevel = (db: Level<Bytes, Bytes>, name: string) => db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' });
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const SIZE_KEY = encoder.encode('stored-bytes');
+const cursorKey = (source: string) => encoder.encode(`cursor/${source}`);
+/** Journal keys sort by chain, then block number: both as fixed-width hex. */
+const journalKey = (chainId: bigint, number: bigint) => encoder.encode(`${hex64(chainId)}/${hex64(number)}`);
+const hex64 = (n: bigint) => n.toString(16).padStart(16, '0');
+/** Module names become sublevel prefixes: keep them to characters that cannot forge a prefix. */
+const MODULE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/**
+ * The engine's state in one LevelDB database. Per module: a data sublevel (its keys), a meta sublevel
+ * (cursors and stored size) and a journal sublevel (undo records of recent blocks); sublevel prefixes
+ * are computed once. One event's writes, cursor, size and journal changes go in a single batch.
+ */
+export class LevelStore implements EngineStore {
+  private readonly modules = new Map<string, LevelModuleStore>();
+  private readonly registry;
+  private readonly breakerLevel;
+  readonly breakers: EngineStore['breakers'];
+
+  private constructor(
+    private readonly db: Level<Bytes, Bytes>,
+    onError: (error: Error) => void,
+  ) {
+    this.registry = db.sublevel<string, string>('modules', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    this.breakerLevel = db.sublevel<string, string>('breakers', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    this.breakers = {
+      // Synchronous, at actor start. Writes go out without waiting, in order.
+      load: (actor) => {
+        const raw = this.breakerLevel.getSync(actor);
+        return raw === undefined ? undefined : (JSON.parse(raw) as StoredBreaker);
+      },
+      save: (actor, record) => void this.breakerLevel.put(actor, JSON.stringify(record)).catch(onError),
+    };
+  }
+
+  /** Opens (creating) the database in `directory`; `onError` hears of breaker writes that failed. */
+  static async open(directory: string, onError: (error: Error) => void = () => {}): Promise<LevelStore> {
+    const db = new Level<Bytes, Bytes>(directory, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    return new LevelStore(db, onError);
+  }
+
+  async module(name: string): Promise<ModuleStore> {
+    if (!MODULE_NAME.test(name)) {
+      throw new EngineError('invalid-option', `module name ${JSON.stringify(name)} must match ${MODULE_NAME}`, { module: name });
+    }
+    let state = this.modules.get(name);
+    if (!state) {
+      const meta = bytesSublevel(this.db, `m-${name}`);
+      const size = await meta.get(SIZE_KEY);
+      state = new LevelModuleStore(name, this.db, bytesSublevel(this.db, `d-${name}`), meta, bytesSublevel(this.db, `j-${name}`), size ? Number(decoder.decode(size)) : 0);
+      if ((await this.registry.get(name)) === undefined) await this.registry.put(name, '');
+      this.modules.set(name, state);
+    }
+    return state;
+  }
+
+  async moduleNames(): Promise<string[]> {
+    return this.registry.keys().all();
+  }
+
+  close(): Promise<void> {
+    return this.db.close(); // level lets pending breaker writes finish before it closes
+  }
+}
+
+class LevelModuleStore implements ModuleStore {
+  constructor(
+    readonly name: string,
+    private readonly db: Level<Bytes, Bytes>,
+    private readonly data: Sublevel,
+    private readonly meta: Sublevel,
+    private readonly journalLevel: Sublevel,
+    public storedBytes: number,
+  ) {}
+
+  async get(key: Bytes): Promise<Bytes | undefined> {
+    const value = await this.data.get(key);
+    return value === undefined ? undefined : Uint8Array.from(value);
+  }
+
+  getSync(key: Bytes): Bytes | undefined {
+    return this.data.getSync(key) ?? undefined;
+  }
+
+  keys(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<Bytes> {
+    return this.data.keys(range);
+  }
+
+  async cursor(source: string): Promise<unknown> {
+    const raw = await this.meta.get(cursorKey(source));
+    return raw ? JSON.parse(decoder.decode(raw)) : undefined;
+  }
+
+  async cursors(): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    const prefix = encoder.encode('cursor/');
+    for await (const [key, value] of this.meta.iterator({ gte: prefix, lt: encoder.encode('cursor0') })) {
+      out[decoder.decode(key).slice(prefix.length)] = JSON.parse(decoder.decode(value));
+    }
+    return out;
+  }
+
+  async journal(chainId: bigint): Promise<JournalEntry[]> {
+    const entries: JournalEntry[] = [];
+    const range = { gte: journalKey(chainId, 0n), lte: journalKey(chainId, (1n << 64n) - 1n) };
+    for await (const value of this.journalLevel.values(range)) entries.push(decodeEntry(decoder.decode(value)));
+    return entries;
+  }
+
+  async commit(commit: Commit): Promise<void> {
+    // Typed loosely: level's typings cannot express one batch over several sublevels.
+    const operations: { type: 'put' | 'del'; sublevel: Sublevel; key: Bytes; value?: Bytes }[] = [];
+    for (const { key, value } of commit.writes) {
+      operations.push(value === null ? { type: 'del', sublevel: this.data, key } : { type: 'put', sublevel: this.data, key, value });
+    }
+    const storedBytes = this.storedBytes + commit.sizeDelta;
+    if (commit.cursor) operations.push({ type: 'put', sublevel: this.meta, key: cursorKey(commit.cursor.source), value: json(commit.cursor.value) });
+    operations.push({ type: 'put', sublevel: this.meta, key: SIZE_KEY, value: json(storedBytes) });
+    const { journal } = commit;
+    if (journal) {
+      for (const number of journal.remove ?? []) operations.push({ type: 'del', sublevel: this.journalLevel, key: journalKey(journal.chainId, number) });
+      if (journal.record) {
+        // The undo of this commit's writes: each key's committed value before it.
+        const undo: Write[] = commit.writes.map(({ key }) => ({ key, value: this.getSync(key) ?? null }));
+        const entry: JournalEntry = { ...journal.record, undo };
+        operations.push({ type: 'put', sublevel: this.journalLevel, key: journalKey(journal.chainId, entry.number), value: encoder.encode(encodeEntry(entry)) });
+      }
+    }
+    await this.db.batch(operations as never);
+    this.storedBytes = storedBytes;
+  }
+}
+
+const json = (value: unknown) => encoder.encode(JSON.stringify(value));
+const toHex = (bytes: Bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+const fromHex = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
+
+function encodeEntry(entry: JournalEntry): string {
+  return JSON.stringify({
+    number: entry.number.toString(),
+    hash: entry.hash,
+    parentHash: entry.parentHash,
+    undo: entry.undo.map((w) => [toHex(w.key), w.value === null ? null : toHex(w.value)]),
+    payload: entry.payload,
+  });
+}
+
+function decodeEntry(raw: string): JournalEntry {
+  const parsed = JSON.parse(raw) as { number: string; hash: string; parentHash: string; undo: [string, string | null][]; payload: unknown };
+  return {
+    number: BigInt(parsed.number),
+    hash: parsed.hash,
+    parentHash: parsed.parentHash,
+    undo: parsed.undo.map(([key, value]) => ({ key: fromHex(key), value: value === null ? null : fromHex(value) })),
+    payload: parsed.payload,
+  };
+}
