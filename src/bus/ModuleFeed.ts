@@ -17,8 +17,11 @@ export interface FeedDelivery {
   prestage?: Write[];
 }
 
-/** How a delivery went: committed, to be tried again (after the actor's backoff), or the module is gone. */
-export type FeedResult = 'done' | 'retry' | 'stopped';
+/**
+ * How a delivery went: committed; to be tried again at once (a signal: the actor's backoff delays the
+ * next try); failed outside the guest (the commit: try again after a pause); or the module is not serving.
+ */
+export type FeedResult = 'done' | 'retry' | 'failed' | 'stopped';
 
 export interface FeedTarget {
   module: string;
@@ -69,9 +72,17 @@ export class ModuleFeed {
     this.done = this.run();
   }
 
+  private readonly reachWaiters: { number: bigint; resolve: () => void }[] = [];
+
   /** The cursor as the feed last committed it. */
   get position(): BlockCursor | undefined {
     return this.cursor;
+  }
+
+  /** Resolves once the module's cursor on this chain has reached block `number` (committed). */
+  reached(number: bigint): Promise<void> {
+    if (this.cursor && this.cursor.number >= number) return Promise.resolve();
+    return new Promise((resolve) => this.reachWaiters.push({ number, resolve }));
   }
 
   stop(): Promise<void> {
@@ -225,13 +236,24 @@ export class ModuleFeed {
 
   /** Hands a step to the module until it commits (a failure is retried, after the actor's backoff). */
   private async commit(delivery: FeedDelivery): Promise<'progressed' | 'stopped'> {
-    for (;;) {
+    for (let failures = 0; ; ) {
       if (this.stopped) return 'stopped';
       const result = await this.target.deliver(delivery);
       if (result === 'stopped') return 'stopped';
       if (result === 'done') break;
+      if (result === 'failed') {
+        const delay = Math.min(RETRY_MS.max, RETRY_MS.initial * 2 ** failures++);
+        await this.until(new Promise<void>((resolve) => setTimeout(resolve, delay).unref()));
+      }
     }
     this.cursor = delivery.cursor;
+    for (let i = this.reachWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.reachWaiters[i]!;
+      if (this.cursor.number >= waiter.number) {
+        this.reachWaiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
     const { journal } = delivery;
     if (journal) {
       const removed = new Set(journal.remove ?? []);

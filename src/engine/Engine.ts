@@ -2,7 +2,7 @@ import { pino, type Logger } from 'pino';
 import type { DeliveryOutcome } from '../actor/Actor.ts';
 import { Bus, type ChainConfig } from '../bus/Bus.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
-import type { FeedDelivery, FeedResult, FeedTarget } from '../bus/ModuleFeed.ts';
+import type { FeedDelivery, FeedResult, FeedTarget, ModuleFeed } from '../bus/ModuleFeed.ts';
 import { chainInterests } from '../bus/triggers.ts';
 import type { RpcStats } from '../chain/RpcStats.ts';
 import type { Clock } from '../clock/Clock.ts';
@@ -47,6 +47,7 @@ export class Engine {
   readonly bus: Bus;
   private readonly modules = new Map<string, InvocationModule>();
   private readonly customRoutes = new Map<string, string[]>();
+  private readonly feeds = new Map<string, ModuleFeed>();
   private sequence = 0;
   private stopping: Promise<void> | null = null;
 
@@ -109,6 +110,16 @@ export class Engine {
   /** The cursor committed with the module's last event from `source` (`custom` or `chain:<id>`). */
   cursor(module: string, source = 'custom'): Promise<unknown> {
     return this.lookup(module).store.cursor(source);
+  }
+
+  /**
+   * Resolves once `module` has handled chain `chainId` up to block `number` (its cursor committed
+   * there): how a test or an embedder waits for delivery without polling.
+   */
+  reached(module: string, chainId: bigint | number, number: bigint | number): Promise<void> {
+    const feed = this.feeds.get(`${module}@${chainId}`);
+    if (!feed) throw new EngineError('unknown-module', `module ${module} has no trigger on chain ${chainId}`, { module, chainId: String(chainId) });
+    return feed.reached(BigInt(number));
   }
 
   /** A module's committed state, for inspection (not its in-flight overlay). */
@@ -197,7 +208,7 @@ export class Engine {
             windowBlocks: 0,
           }),
       };
-      this.bus.feed(target, interest, start === undefined ? undefined : BigInt(start));
+      this.feeds.set(`${manifest.name}@${interest.chainId}`, this.bus.feed(target, interest, start === undefined ? undefined : BigInt(start)));
     }
   }
 
@@ -217,7 +228,10 @@ export class Engine {
         current = { ...current, events: current.events.filter((_, i) => !dropped.has(i)) };
         continue;
       }
-      if ('error' in outcome) this.logger.error({ module, chainId: String(chainId), err: outcome.error }, 'a chain step could not complete; retrying');
+      if ('error' in outcome) {
+        this.logger.error({ module, chainId: String(chainId), err: outcome.error }, 'a chain step could not complete; retrying');
+        return 'failed';
+      }
       return 'retry';
     }
   }
