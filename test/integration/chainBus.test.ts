@@ -4,6 +4,7 @@ import { startAnvil, type Anvil } from '../anvil.ts';
 import { deployEmitter, PING, tagTopic } from '../emitter.ts';
 import { newRuntime } from '../helpers.ts';
 import { chainEngine, expectedRecords, recorded } from './chainHarness.ts';
+import { startRpcProxy } from './rpcProxy.ts';
 
 const runtime: Runtime = newRuntime();
 let anvil: Anvil;
@@ -37,5 +38,71 @@ describe('chain bus: delivery', () => {
     expect(await recorded(engine, 'both')).toEqual(await expectedRecords(emitter.client, from, last, { address: emitter.address, topics: [PING, tagTopic(2)] }, 25));
     expect(await engine.cursor('all', 'chain:31337')).toMatchObject({ number: String(last) });
     await engine.stop();
+  });
+});
+
+describe('chain bus: sources', () => {
+  it('behavior: WebSocket (eth_subscribe) and HTTP polling produce the same deliveries for the same history', async () => {
+    const emitter = await deployEmitter(anvil);
+    const start = Number(emitter.deployedAt) + 1;
+    const manifest = { name: 'w', startBlock: start, triggers: [{ kind: 'log' as const, chain: 31337, address: emitter.address }, { kind: 'block' as const, chain: 31337, every: 3 }] };
+    const ws = await chainEngine(runtime, { rpcUrl: anvil.wsUrl }, [manifest]);
+    const polling = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, [manifest]);
+    let last = 0n;
+    for (let i = 0; i < 30; i++) last = await emitter.emit(i % 3, 1 + (i % 4));
+    await Promise.all([ws.engine.reached('w', 31337, last), polling.engine.reached('w', 31337, last)]);
+    const expected = await expectedRecords(emitter.client, BigInt(start), last, { address: emitter.address }, 3);
+    expect(await recorded(ws.engine, 'w')).toEqual(expected);
+    expect(await recorded(polling.engine, 'w')).toEqual(expected);
+    expect(ws.engine.rpcStats().chains['31337']!.head!.eth_getBlockByNumber!.calls).toBeGreaterThan(0);
+    await Promise.all([ws.engine.stop(), polling.engine.stop()]);
+  });
+
+  it('behavior: with confirmations N, a block\'s events are delivered when it has N confirmations, not before', async () => {
+    const emitter = await deployEmitter(anvil);
+    const { engine } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, [
+      { name: 'c', startBlock: Number(emitter.deployedAt) + 1, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, confirmations: 3 }] },
+    ]);
+    const block = await emitter.emit(7, 2);
+    await anvil.rpc('anvil_mine', ['0x2']); // head = block + 2: two confirmations
+    await engine.reached('c', 31337, block - 1n);
+    // The feed has nothing more to do at this head: its target is head - 3 = block - 1.
+    expect(await engine.cursor('c', 'chain:31337')).toMatchObject({ number: String(block - 1n) });
+    expect(await recorded(engine, 'c')).toEqual([]);
+    await anvil.rpc('anvil_mine', ['0x1']); // the third confirmation
+    await engine.reached('c', 31337, block);
+    expect(await recorded(engine, 'c')).toEqual(await expectedRecords(emitter.client, block, block, { address: emitter.address }));
+    await engine.stop();
+  });
+});
+
+describe('chain bus: bad input', () => {
+  it('error: a malformed log from the RPC is rejected naming the field and chain; no guest sees it; delivery resumes', async () => {
+    const emitter = await deployEmitter(anvil);
+    const block = await emitter.emit(3, 2);
+    let corrupt = 1; // the first eth_getLogs answer that carries logs loses a field
+    // A proxy: anvil cannot be made to answer malformed data itself.
+    const proxy = await startRpcProxy(anvil.url, (request, response) => {
+      const logs = response.result as Record<string, unknown>[] | undefined;
+      if (request.method === 'eth_getLogs' && Array.isArray(logs) && logs.length > 0 && corrupt-- > 0) {
+        return { ...response, result: logs.map((log, i) => (i === 1 ? { ...log, logIndex: 'zz' } : log)) };
+      }
+      return response;
+    });
+    const { engine, records } = await chainEngine(runtime, { rpcUrl: proxy.url, pollIntervalMs: 20 }, [
+      { name: 'm', startBlock: Number(block), triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
+      { name: 'other', topics: ['ping'] },
+    ]);
+    await engine.reached('m', 31337, block);
+    const problem = records.find((r) => (r.err as { name?: string } | undefined)?.name === 'RpcDataError');
+    expect(problem?.err).toMatchObject({ code: 'malformed', details: { chainId: '31337', method: 'eth_getLogs', field: 'logs[1].logIndex', value: '"zz"' } });
+    // The retry fetched the block again: the module saw exactly the real logs, once.
+    expect(await recorded(engine, 'm')).toEqual(await expectedRecords(emitter.client, block, block, { address: emitter.address }));
+    // The engine kept serving everything else meanwhile.
+    expect(await engine.deliver('other', { tag: 'custom', val: { topic: 'ping', payload: '' } }, { seq: 1 })).toMatchObject({ ok: true });
+    // Near the head, logs are fetched per block ('live'); the malformed answer counts as a failure there.
+    expect(engine.rpcStats().chains['31337']!.live!['eth_getLogs:malformed']).toMatchObject({ failed: 1 });
+    await engine.stop();
+    await proxy.close();
   });
 });
