@@ -29,8 +29,8 @@ export interface FeedTarget {
   deliver(delivery: FeedDelivery): Promise<FeedResult>;
   /** Resolves when the module takes events again (after quarantine or a stop), or when the engine stops. */
   whenServing(): Promise<void>;
-  /** The chain reorganised below what the module can undo: halt it. */
-  reorgBeyondWindow(cursor: BlockCursor): void;
+  /** The chain reorganised below what the module can undo (`windowBlocks` deep): halt it. */
+  reorgBeyondWindow(cursor: BlockCursor, windowBlocks: number): void;
 }
 
 export interface FeedOptions {
@@ -220,7 +220,7 @@ export class ModuleFeed {
     if (!anchor && oldest && (await this.follower.isCanonical(oldest.number - 1n, oldest.parentHash))) anchor = { number: oldest.number - 1n, hash: oldest.parentHash };
     if (!anchor) {
       this.options.logger.error({ chainId: String(this.chainId), module: this.target.module, cursor: String(this.cursor!.number) }, 'reorg deeper than the module can undo; module halted');
-      this.target.reorgBeyondWindow(this.cursor!);
+      this.target.reorgBeyondWindow(this.cursor!, this.options.reorgWindow);
       return 'stopped';
     }
     this.options.logger.info({ chainId: String(this.chainId), module: this.target.module, depth: abandoned.length, anchor: String(anchor.number) }, 'undoing abandoned blocks');

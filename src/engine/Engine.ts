@@ -5,7 +5,7 @@ import type { GuestEvent } from '../bus/guestEvents.ts';
 import type { FeedDelivery, FeedResult, FeedTarget, ModuleFeed } from '../bus/ModuleFeed.ts';
 import { chainInterests } from '../bus/triggers.ts';
 import type { RpcStats } from '../chain/RpcStats.ts';
-import type { Clock } from '../clock/Clock.ts';
+import { systemClock, type Clock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import type { HostImports } from '../runtime/hostBridge.ts';
@@ -54,6 +54,7 @@ export class Engine {
   private constructor(
     private readonly store: EngineStore,
     private readonly logger: Logger,
+    private readonly clock: Clock,
     supervisor: Supervisor<Envelope>,
     bus: Bus,
   ) {
@@ -71,7 +72,7 @@ export class Engine {
       ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     });
     const bus = new Bus(options.chains ?? {}, logger);
-    const engine = new Engine(store, logger, supervisor, bus);
+    const engine = new Engine(store, logger, options.clock ?? systemClock, supervisor, bus);
     try {
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
       const specs: ActorSpec<Envelope>[] = [];
@@ -198,14 +199,14 @@ export class Engine {
         store: module.store,
         deliver: (delivery) => this.deliverChain(manifest.name, interest.chainId, delivery),
         whenServing: () => this.supervisor.whenServing(manifest.name),
-        reorgBeyondWindow: (cursor) =>
+        reorgBeyondWindow: (cursor, windowBlocks) =>
           this.supervisor.halt(manifest.name, {
             type: 'ReorgBeyondWindow',
             actor: manifest.name,
-            at: Date.now(),
+            at: this.clock.now(),
             chainId: String(interest.chainId),
             cursor: { number: String(cursor.number), hash: cursor.hash },
-            windowBlocks: 0,
+            windowBlocks,
           }),
       };
       this.feeds.set(`${manifest.name}@${interest.chainId}`, this.bus.feed(target, interest, start === undefined ? undefined : BigInt(start)));
