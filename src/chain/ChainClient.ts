@@ -55,6 +55,19 @@ export class ChainClient {
     return result;
   }
 
+  /** Like `request`, answering the result's JSON, serialised once for both the count and the caller. */
+  async requestJson(method: string, params: unknown[], purpose: RpcPurpose, module?: string): Promise<string> {
+    let json: string;
+    try {
+      json = JSON.stringify((await this.viem.request({ method, params } as never)) ?? null);
+    } catch (error) {
+      this.accounting.count(this.chainId, purpose, method, 'failed', module);
+      throw error;
+    }
+    this.accounting.count(this.chainId, purpose, method, { bytes: Buffer.byteLength(json) }, module);
+    return json;
+  }
+
   /** Counts a request that was refused before it reached the node. */
   denied(method: string, module: string): void {
     this.accounting.count(this.chainId, 'module', method, 'denied', module);

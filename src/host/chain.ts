@@ -58,14 +58,13 @@ export function chainHost(scope: InvocationScope, chains: ReadonlyMap<bigint, Ch
         throw fault({ tag: 'invalid-input', val: 'params-json is not JSON' });
       }
       if (!Array.isArray(params)) throw fault({ tag: 'invalid-input', val: 'params-json must be a JSON array' });
-      let result: unknown;
+      let json: string;
       try {
-        result = await client.request(method, params, 'module', scope.module);
+        json = await client.requestJson(method, params, 'module', scope.module);
       } catch (error) {
         const e = error as { shortMessage?: string; message?: string };
         throw fault({ tag: 'upstream', val: e.shortMessage ?? e.message ?? String(error) });
       }
-      const json = JSON.stringify(result ?? null);
       scope.check('rpcResponseBytes', Buffer.byteLength(json));
       return json;
     },
