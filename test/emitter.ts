@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPublicClient, createWalletClient, http, pad, toEventSelector, toHex, type Abi, type Hex } from 'viem';
+import { createPublicClient, createWalletClient, encodeFunctionData, http, pad, toEventSelector, toHex, type Abi, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
 import type { Anvil } from './anvil.ts';
@@ -27,6 +27,10 @@ export async function deployEmitter(anvil: Anvil) {
     async emit(tag: number, count: number): Promise<bigint> {
       const tx = await wallet.writeContract({ address, abi: artifact.abi, functionName: 'emitMany', args: [BigInt(tag), BigInt(count)] });
       return (await client.waitForTransactionReceipt({ hash: tx, pollingInterval: 5 })).blockNumber;
+    },
+    /** The same call as a transaction request for `anvil_reorg`'s new blocks (anvil signs it). */
+    call(tag: number, count: number) {
+      return { from: account.address, to: address, data: encodeFunctionData({ abi: artifact.abi, functionName: 'emitMany', args: [BigInt(tag), BigInt(count)] }) };
     },
   };
 }

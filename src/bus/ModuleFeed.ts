@@ -72,17 +72,30 @@ export class ModuleFeed {
     this.done = this.run();
   }
 
-  private readonly reachWaiters: { number: bigint; resolve: () => void }[] = [];
+  private readonly reachWaiters: { number: bigint; hash?: string | undefined; resolve: () => void }[] = [];
 
   /** The cursor as the feed last committed it. */
   get position(): BlockCursor | undefined {
     return this.cursor;
   }
 
-  /** Resolves once the module's cursor on this chain has reached block `number` (committed). */
-  reached(number: bigint): Promise<void> {
-    if (this.cursor && this.cursor.number >= number) return Promise.resolve();
-    return new Promise((resolve) => this.reachWaiters.push({ number, resolve }));
+  /**
+   * Resolves once the module's cursor on this chain has passed block `number`, or stands on it (with
+   * `hash`, if given: after a reorg at the same height, the new block, not the old one).
+   */
+  reached(number: bigint, hash?: string): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = { number, hash, resolve };
+      if (!this.settles(waiter)) this.reachWaiters.push(waiter);
+    });
+  }
+
+  private settles(waiter: { number: bigint; hash?: string | undefined; resolve: () => void }): boolean {
+    const cursor = this.cursor;
+    if (!cursor || cursor.number < waiter.number) return false;
+    if (cursor.number === waiter.number && waiter.hash !== undefined && cursor.hash !== waiter.hash) return false;
+    waiter.resolve();
+    return true;
   }
 
   stop(): Promise<void> {
@@ -128,8 +141,10 @@ export class ModuleFeed {
     const { interest } = this.options;
     const target = tip.number - BigInt(interest.confirmations);
     if (!this.cursor) return this.init(target);
-    if (this.cursor.number >= target) return 'waiting';
+    // Checked even with nothing new to deliver: a reorg can replace the cursor's block at the same
+    // height (or shorten the chain), and a module must not keep effects of a block that is gone.
     if (!(await this.follower.isCanonical(this.cursor.number, this.cursor.hash))) return this.rewind();
+    if (this.cursor.number >= target) return 'waiting';
     let from = this.cursor.number + 1n;
     if (interest.blocks?.latestOnly && from < target) from = target;
     const finalBelow = tip.number - BigInt(this.options.reorgWindow);
@@ -247,13 +262,7 @@ export class ModuleFeed {
       }
     }
     this.cursor = delivery.cursor;
-    for (let i = this.reachWaiters.length - 1; i >= 0; i--) {
-      const waiter = this.reachWaiters[i]!;
-      if (this.cursor.number >= waiter.number) {
-        this.reachWaiters.splice(i, 1);
-        waiter.resolve();
-      }
-    }
+    for (let i = this.reachWaiters.length - 1; i >= 0; i--) if (this.settles(this.reachWaiters[i]!)) this.reachWaiters.splice(i, 1);
     const { journal } = delivery;
     if (journal) {
       const removed = new Set(journal.remove ?? []);

@@ -74,9 +74,13 @@ export class ChainFollower {
     return this.client.blockByNumber(number, purpose);
   }
 
-  /** Is `hash` the canonical block at `number`? Blocks below the window are asked of the node. */
+  /**
+   * Is `hash` the canonical block at `number`? Blocks below the window are asked of the node; a block
+   * above the tip is not (the chain got shorter in a reorg).
+   */
   async isCanonical(number: bigint, hash: string): Promise<boolean> {
     if (number < 0n) return true;
+    if (this.tip && number > this.tip.number) return false;
     return (await this.headerAt(number, 'reorg')).hash === hash;
   }
 

@@ -117,15 +117,23 @@ export class Engine {
    * Resolves once `module` has handled chain `chainId` up to block `number` (its cursor committed
    * there): how a test or an embedder waits for delivery without polling.
    */
-  reached(module: string, chainId: bigint | number, number: bigint | number): Promise<void> {
+  reached(module: string, chainId: bigint | number, number: bigint | number, hash?: string): Promise<void> {
     const feed = this.feeds.get(`${module}@${chainId}`);
     if (!feed) throw new EngineError('unknown-module', `module ${module} has no trigger on chain ${chainId}`, { module, chainId: String(chainId) });
-    return feed.reached(BigInt(number));
+    return feed.reached(BigInt(number), hash);
   }
 
   /** A module's committed state, for inspection (not its in-flight overlay). */
   read(module: string, key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.lookup(module).store.get(key);
+  }
+
+  /** Every committed key of a module with its value, in byte order (for inspection and tests). */
+  async entries(module: string): Promise<[Uint8Array, Uint8Array][]> {
+    const store = this.lookup(module).store;
+    const out: [Uint8Array, Uint8Array][] = [];
+    for await (const key of store.keys({ limit: -1 })) out.push([Uint8Array.from(key), (await store.get(key))!]);
+    return out;
   }
 
   /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */

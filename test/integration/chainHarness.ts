@@ -51,3 +51,9 @@ export async function chainEngine(runtime: Runtime, chain: ChainConfig, modules:
   });
   return { engine, records, stateDir };
 }
+
+/** A module's whole committed state as text (key → value), to compare two runs. */
+export async function stateOf(engine: Engine, module: string): Promise<Record<string, string>> {
+  const text = (u: Uint8Array) => new TextDecoder().decode(u);
+  return Object.fromEntries((await engine.entries(module)).map(([k, v]) => [text(k), text(v)]));
+}

@@ -1,0 +1,100 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModuleManifest, Runtime } from '../../src/index.ts';
+import { startAnvil, type Anvil } from '../anvil.ts';
+import { deployEmitter } from '../emitter.ts';
+import { newRuntime } from '../helpers.ts';
+import { chainEngine, expectedRecords, recorded, stateOf } from './chainHarness.ts';
+
+const runtime: Runtime = newRuntime();
+let anvil: Anvil;
+beforeAll(async () => {
+  anvil = await startAnvil();
+});
+afterAll(async () => {
+  await runtime.close();
+  await anvil.stop();
+});
+
+type Log = { blockNumber: string; logIndex: string };
+const removedLogs = (records: Record<string, unknown>[], module: string) =>
+  records.filter((r) => r.module === module && r.msg === 'removed').map((r) => r.fields as { block: string; index: number });
+
+describe('chain bus: reorgs', () => {
+  for (const depth of [1, 5, 20]) {
+    it(`behavior: a reorg of depth ${depth} re-delivers the abandoned logs as removed, newest first, and leaves each module's state as a run that only saw the new chain`, async () => {
+      const emitter = await deployEmitter(anvil);
+      const start = Number(emitter.deployedAt) + 1;
+      const manifests: Partial<ModuleManifest>[] = [
+        { name: 'logs', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
+        { name: 'blocks', startBlock: start, triggers: [{ kind: 'block', chain: 31337 }] },
+        { name: 'confirmed', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, confirmations: 3 }] },
+      ];
+      const { engine, records } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, manifests);
+      let last = 0n;
+      for (let i = 0; i < 24; i++) last = await emitter.emit(i % 3, 1 + (i % 3));
+      await Promise.all([engine.reached('logs', 31337, last), engine.reached('blocks', 31337, last), engine.reached('confirmed', 31337, last - 3n)]);
+      const fork = last - BigInt(depth) + 1n; // the first block replaced
+      const abandoned = (await anvil.rpc<Log[]>('eth_getLogs', [{ address: emitter.address, fromBlock: `0x${fork.toString(16)}`, toBlock: `0x${last.toString(16)}` }])).map((l) => ({
+        block: String(BigInt(l.blockNumber)),
+        index: Number(l.logIndex),
+      }));
+      expect(abandoned.length).toBeGreaterThan(0);
+
+      // The new branch: as long as the old one (same height), with different logs at its first and last block.
+      await anvil.rpc('anvil_reorg', [depth, [[emitter.call(7, 2), 0], [emitter.call(8, 1), depth - 1]]]);
+      const head = await emitter.client.getBlock();
+      expect(head.number).toBe(last);
+      const confirmedAt = await emitter.client.getBlock({ blockNumber: last - 3n });
+      await Promise.all([engine.reached('logs', 31337, last, head.hash), engine.reached('blocks', 31337, last, head.hash), engine.reached('confirmed', 31337, last - 3n, confirmedAt.hash)]);
+
+      expect(removedLogs(records, 'logs')).toEqual(abandoned.reverse());
+      // A module three confirmations behind only saw (and now undoes) the abandoned blocks at or below head - 3.
+      expect(removedLogs(records, 'confirmed')).toEqual(abandoned.filter((l) => BigInt(l.block) <= last - 3n));
+      const from = BigInt(start);
+      expect(await recorded(engine, 'logs')).toEqual(await expectedRecords(emitter.client, from, last, { address: emitter.address }));
+      expect(await recorded(engine, 'blocks')).toEqual(await expectedRecords(emitter.client, from, last, null, 1));
+      expect(await recorded(engine, 'confirmed')).toEqual(await expectedRecords(emitter.client, from, last - 3n, { address: emitter.address }));
+
+      // The same modules, run from scratch over the new chain only: the same state, key for key.
+      const fresh = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, manifests);
+      await Promise.all([fresh.engine.reached('logs', 31337, last), fresh.engine.reached('blocks', 31337, last), fresh.engine.reached('confirmed', 31337, last - 3n)]);
+      for (const name of ['logs', 'blocks', 'confirmed']) expect(await stateOf(engine, name)).toEqual(await stateOf(fresh.engine, name));
+      await Promise.all([engine.stop(), fresh.engine.stop()]);
+    });
+  }
+
+  it('error: a reorg deeper than the window gives ReorgBeyondWindow and halts that module; the others keep working', async () => {
+    const emitter = await deployEmitter(anvil);
+    const start = Number(emitter.deployedAt) + 1;
+    const { engine, records } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20, reorgWindow: 4 }, [
+      { name: 'near', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
+      // Ten confirmations: it never handled the blocks the reorg replaces.
+      { name: 'far', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, confirmations: 10 }] },
+      { name: 'app', triggers: [{ kind: 'custom', topic: 'tick' }] },
+    ]);
+    let last = 0n;
+    for (let i = 0; i < 16; i++) last = await emitter.emit(1, 2);
+    await Promise.all([engine.reached('near', 31337, last), engine.reached('far', 31337, last - 10n)]);
+    const nearBefore = await stateOf(engine, 'near');
+    const signal = firstValueFrom(engine.supervisor.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
+    const stopped = firstValueFrom(engine.supervisor.signals$.pipe(filter((s) => s.type === 'Stopped' && s.actor === 'near')));
+
+    await anvil.rpc('anvil_reorg', [8, [[emitter.call(9, 1), 0]]]);
+    expect(await signal).toMatchObject({ type: 'ReorgBeyondWindow', actor: 'near', chainId: '31337', cursor: { number: String(last) }, windowBlocks: 4 });
+    expect(await stopped).toMatchObject({ reason: 'halted' });
+    expect(records.some((r) => r.module === 'near' && r.msg === 'reorg deeper than the module can undo; module halted')).toBe(true);
+
+    // The chain goes on: `far` follows the new chain, `app` serves embedder events, `near` is left as it was.
+    let next = last;
+    for (let i = 0; i < 12; i++) next = await emitter.emit(2, 1);
+    await engine.reached('far', 31337, next - 10n);
+    expect(await recorded(engine, 'far')).toEqual(await expectedRecords(emitter.client, BigInt(start), next - 10n, { address: emitter.address }));
+    await engine.publish('tick', '{}');
+    await engine.supervisor.settled('app');
+    expect(await recorded(engine, 'app')).toEqual(['custom:tick']);
+    expect(await stateOf(engine, 'near')).toEqual(nearBefore);
+    expect(await engine.cursor('near', 'chain:31337')).toMatchObject({ number: String(last) });
+    await engine.stop();
+  });
+});
