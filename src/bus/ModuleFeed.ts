@@ -127,8 +127,9 @@ export class ModuleFeed {
     }
   }
 
-  /** Waits for `promise`, or for `stop()`. */
+  /** Waits for `promise`, or for `stop()` (already called: no wait; a step can end in a stop it did not see). */
   private until(promise: Promise<void>): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.wake = resolve;
       void promise.then(resolve);

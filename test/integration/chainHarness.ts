@@ -39,16 +39,15 @@ export async function expectedRecords(
   return out;
 }
 
+/** The watcher module's manifest (fixtures/modules/watcher), with `overrides`. */
+export function watcherManifest(overrides: Partial<ModuleManifest>): ModuleManifest {
+  return { name: 'watcher', component: fixture('watcher'), grants: { store: true, logging: true }, limits: { fuel: 1e10, timeoutMs: 5_000 }, ...overrides };
+}
+
 /** An engine over one chain with watcher modules; `modules` override the watcher manifest. */
 export async function chainEngine(runtime: Runtime, chain: ChainConfig, modules: Partial<ModuleManifest>[], stateDir = mkdtempSync(join(tmpdir(), 'corral-chain-'))) {
   const { logger, records } = captureLogger();
-  const engine = await Engine.start({
-    runtime,
-    stateDir,
-    logger: logger as Logger,
-    chains: { 31337: chain },
-    modules: modules.map((m) => ({ name: 'watcher', component: fixture('watcher'), grants: { store: true, logging: true }, limits: { fuel: 1e10, timeoutMs: 5_000 }, ...m })),
-  });
+  const engine = await Engine.start({ runtime, stateDir, logger: logger as Logger, chains: { 31337: chain }, modules: modules.map(watcherManifest) });
   return { engine, records, stateDir };
 }
 
