@@ -11,6 +11,7 @@ import { Piscina } from 'piscina';
 import { buildFixtures } from '../fixtures/build.ts';
 import { Runtime, type Component } from '../src/index.ts';
 import { benchActors } from './actors.ts';
+import { benchChain } from './chain.ts';
 import { benchEngine } from './engine.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
@@ -194,6 +195,9 @@ results.actors = await benchActors(runtime, fixture('compute'), row, (results.wa
 
 // 9. The engine: store through the bridge, commits, chain requests (issue: the WIT world and state).
 results.engine = await benchEngine(runtime, fixture, row);
+
+// 10. The chain bus against anvil: block-to-handler latency, fan-out, backfill (issue: the chain bus).
+results.chain = await benchChain(runtime, fixture, row);
 
 await runtime.close();
 

@@ -25,7 +25,7 @@ export { Mailbox, type OverflowPolicy } from './actor/Mailbox.ts';
 export { Supervisor, DEFAULT_SUPERVISION, type ActorSpec, type GroupSpec, type SupervisorOptions } from './supervisor/Supervisor.ts';
 export { MemoryBreakerStore, type BreakerStore, type BreakerRecord } from './supervisor/BreakerStore.ts';
 export type * from './supervisor/SupervisorSignal.ts';
-export { Engine, type EngineOptions, type ModuleEvent } from './engine/Engine.ts';
+export { Engine, type ChainStep, type EngineOptions, type ModuleEvent } from './engine/Engine.ts';
 export { parseManifest, MODULE_INTERFACES, type ModuleManifest } from './engine/ModuleManifest.ts';
 export { LevelStore } from './store/LevelStore.ts';
 export type { EngineStore, ModuleStore, Commit, JournalEntry, Write } from './store/EngineStore.ts';

@@ -25,11 +25,17 @@ export async function startAnvil(options: { port?: number; args?: string[] } = {
   });
   const address = await new Promise<string>((resolve, reject) => {
     let output = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
+    const onData = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4_096);
       const match = /Listening on (127\.0\.0\.1:\d+)/.exec(output);
-      if (match) resolve(match[1]!);
-    });
+      if (!match) return;
+      // anvil logs every request it serves: from here on its output is drained unread (reading and
+      // matching it all cost the test process seconds of CPU over a long run).
+      proc.stdout!.off('data', onData);
+      proc.stdout!.resume();
+      resolve(match[1]!);
+    };
+    proc.stdout!.on('data', onData);
     proc.on('exit', (code) => reject(new Error(`anvil exited (${code}) before listening: ${output.slice(-500)}`)));
   });
   const url = `http://${address}`;

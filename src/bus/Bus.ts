@@ -118,7 +118,7 @@ export class Bus {
         fallback: parts.fallback,
         pollIntervalMs: parts.config.pollIntervalMs ?? CHAIN_DEFAULTS.pollIntervalMs,
         ...(parts.config.reconnect ? { reconnect: { initialMs: 250, maxMs: 30_000, jitter: 0.3, ...parts.config.reconnect } } : {}),
-        onHead: (head) => void parts.follower.ingest(head),
+        onHead: (head) => void parts.follower.ingest({ ...head, seenAt: performance.timeOrigin + performance.now() }),
         logger: this.logger,
       });
     }

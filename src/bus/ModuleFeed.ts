@@ -15,6 +15,8 @@ export interface FeedDelivery {
   journal?: { record?: Omit<JournalEntry, 'undo'>; remove?: bigint[] };
   /** Writes staged before the guest runs: the undo of a block a reorg abandoned. */
   prestage?: Write[];
+  /** When the block of a live step reached the engine (see ChainBlock.seenAt). */
+  seenAt?: number;
 }
 
 /**
@@ -43,6 +45,21 @@ export interface FeedOptions {
 }
 
 const source = (chainId: bigint) => `chain:${chainId}`;
+/**
+ * Events per step when catching up: final blocks are handed over several at a time, in one invocation
+ * and one commit, so a long backfill does not pay a worker round trip and a commit per block. A block
+ * is never split: one with more events is a step of its own.
+ */
+const CATCH_UP_STEP_EVENTS = 1_000;
+/** Catch-up ranges fetched ahead of the one being delivered: the node works while the module does (deeper did not help against anvil, and costs a provider more concurrent requests). */
+const PREFETCH_RANGES = 1;
+
+interface RangeBlock {
+  number: bigint;
+  hash: string;
+  logs: ChainLog[];
+  block?: ChainBlock;
+}
 const RETRY_MS = { initial: 250, max: 30_000 };
 
 /**
@@ -56,11 +73,15 @@ const RETRY_MS = { initial: 250, max: 30_000 };
  */
 export class ModuleFeed {
   private cursor: BlockCursor | undefined;
+  /** The cursor was placed by a catch-up step, on a block fetched as final: no need to ask the node again. */
+  private cursorIsFinal = false;
   /** Numbers of the module's journal entries on this chain, ascending. */
   private journalNumbers: bigint[] = [];
   private stopped = false;
   private wake: (() => void) | undefined;
   private failures = 0;
+  /** Catch-up ranges being fetched, the next one first: the node works ahead of the module. */
+  private ahead: { from: bigint; end: bigint; blocks: ReturnType<ModuleFeed['fetchRange']> }[] = [];
   readonly done: Promise<void>;
 
   constructor(
@@ -142,13 +163,15 @@ export class ModuleFeed {
     const { interest } = this.options;
     const target = tip.number - BigInt(interest.confirmations);
     if (!this.cursor) return this.init(target);
+    const finalBelow = tip.number - BigInt(this.options.reorgWindow);
     // Checked even with nothing new to deliver: a reorg can replace the cursor's block at the same
-    // height (or shorten the chain), and a module must not keep effects of a block that is gone.
-    if (!(await this.follower.isCanonical(this.cursor.number, this.cursor.hash))) return this.rewind();
+    // height (or shorten the chain), and a module must not keep effects of a block that is gone. A
+    // cursor a catch-up step placed on a final block needs no check (it would cost a request per step).
+    const final = this.cursorIsFinal && this.cursor.number <= finalBelow;
+    if (!final && !(await this.follower.isCanonical(this.cursor.number, this.cursor.hash))) return this.rewind();
     if (this.cursor.number >= target) return 'waiting';
     let from = this.cursor.number + 1n;
     if (interest.blocks?.latestOnly && from < target) from = target;
-    const finalBelow = tip.number - BigInt(this.options.reorgWindow);
     if (from <= finalBelow) return this.catchUp(from, target < finalBelow ? target : finalBelow);
     return this.handleBlock(await this.follower.headerAt(from, 'live'));
   }
@@ -167,15 +190,45 @@ export class ModuleFeed {
     return this.commit({ events: [], cursor: start });
   }
 
-  /** A range of final blocks: logs by range, one delivery per block with events, then the cursor to `to`. */
+  /**
+   * A range of final blocks: their logs by range (and headers, for a block trigger), delivered in steps
+   * of up to CATCH_UP_STEP_EVENTS events over as many blocks as fit, each step one invocation and one
+   * commit with the cursor on its last block; the range's last step moves the cursor to its end. The
+   * next range is fetched while this one is delivered.
+   */
   private async catchUp(from: bigint, to: bigint): Promise<'progressed' | 'stopped'> {
+    if (this.ahead[0]?.from !== from) this.ahead = []; // the cursor went elsewhere (a failure, a rewind)
+    for (let next = this.ahead.at(-1)?.end ?? from - 1n; this.ahead.length <= PREFETCH_RANGES && next < to; next = this.ahead.at(-1)!.end) {
+      const range = { from: next + 1n, end: minOf(next + BigInt(this.logs.range.max), to), blocks: this.fetchRange(next + 1n, minOf(next + BigInt(this.logs.range.max), to)) };
+      range.blocks.catch(() => {}); // a failure is met (and retried) when the range is due
+      this.ahead.push(range);
+    }
+    const range = this.ahead.shift()!;
+    const { blocks, endHash } = await range.blocks;
+    let events: GuestEvent[] = [];
+    let last: BlockCursor | undefined;
+    for (const { number, hash, logs, block } of blocks) {
+      const count = logs.length + (block ? 1 : 0);
+      if (last && events.length + count > CATCH_UP_STEP_EVENTS) {
+        if ((await this.commit({ events, cursor: last }, true)) === 'stopped') return 'stopped';
+        events = [];
+      }
+      for (const log of logs) events.push(logEvent(log));
+      if (block) events.push(blockEvent(block));
+      last = { number, hash };
+    }
+    return this.commit({ events, cursor: { number: range.end, hash: endHash } }, true);
+  }
+
+  /** The blocks of [from, end] with events for this module, ascending, and the hash of `end`. */
+  private async fetchRange(from: bigint, end: bigint): Promise<{ blocks: RangeBlock[]; endHash: string }> {
     const { interest } = this.options;
-    const end = from + BigInt(this.logs.range.max) - 1n < to ? from + BigInt(this.logs.range.max) - 1n : to;
-    const byBlock = new Map<bigint, { hash: string; logs: ChainLog[]; block?: ChainBlock }>();
+    const byBlock = new Map<bigint, RangeBlock>();
+    const endHeader = this.follower.headerAt(end, 'backfill');
     const fetched = await Promise.all(interest.filters.map((f) => this.logs.rangeLogs(f.key, f.filter, from, end)));
     for (const log of mergeLogs(fetched)) {
       let entry = byBlock.get(log.blockNumber);
-      if (!entry) byBlock.set(log.blockNumber, (entry = { hash: log.blockHash, logs: [] }));
+      if (!entry) byBlock.set(log.blockNumber, (entry = { number: log.blockNumber, hash: log.blockHash, logs: [] }));
       entry.logs.push(log);
     }
     if (interest.blocks) {
@@ -186,17 +239,11 @@ export class ModuleFeed {
       for (const block of headers) {
         const entry = byBlock.get(block.number);
         if (entry) entry.block = block;
-        else byBlock.set(block.number, { hash: block.hash, logs: [], block });
+        else byBlock.set(block.number, { number: block.number, hash: block.hash, logs: [], block });
       }
     }
-    for (const number of [...byBlock.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const { hash, logs, block } = byBlock.get(number)!;
-      const events = logs.map(logEvent);
-      if (block) events.push(blockEvent(block));
-      if ((await this.commit({ events, cursor: { number, hash } })) === 'stopped') return 'stopped';
-    }
-    if (this.cursor!.number < end) return this.commit({ events: [], cursor: { number: end, hash: (await this.follower.headerAt(end, 'backfill')).hash } });
-    return 'progressed';
+    const blocks = [...byBlock.values()].sort((a, b) => (a.number < b.number ? -1 : a.number > b.number ? 1 : 0));
+    return { blocks, endHash: (await endHeader).hash };
   }
 
   /** One block near the head: its logs by hash, its block event, and an undo record. */
@@ -211,6 +258,7 @@ export class ModuleFeed {
     return this.commit({
       events,
       cursor: { number: block.number, hash: block.hash },
+      ...(block.seenAt === undefined ? {} : { seenAt: block.seenAt }),
       journal: { record: { number: block.number, hash: block.hash, parentHash: block.parentHash, payload: logs.map(logToJson) }, remove },
     });
   }
@@ -250,8 +298,11 @@ export class ModuleFeed {
     return 'progressed';
   }
 
-  /** Hands a step to the module until it commits (a failure is retried, after the actor's backoff). */
-  private async commit(delivery: FeedDelivery): Promise<'progressed' | 'stopped'> {
+  /**
+   * Hands a step to the module until it commits (a failure is retried, after the actor's backoff).
+   * `final`: the step's blocks were fetched as final (catching up).
+   */
+  private async commit(delivery: FeedDelivery, final = false): Promise<'progressed' | 'stopped'> {
     for (let failures = 0; ; ) {
       if (this.stopped) return 'stopped';
       const result = await this.target.deliver(delivery);
@@ -263,6 +314,7 @@ export class ModuleFeed {
       }
     }
     this.cursor = delivery.cursor;
+    this.cursorIsFinal = final;
     for (let i = this.reachWaiters.length - 1; i >= 0; i--) if (this.settles(this.reachWaiters[i]!)) this.reachWaiters.splice(i, 1);
     const { journal } = delivery;
     if (journal) {
@@ -281,6 +333,8 @@ function mergeLogs(lists: ChainLog[][]): ChainLog[] {
   for (const list of lists) for (const log of list) seen.set(`${log.blockNumber}/${log.logIndex}`, log);
   return [...seen.values()].sort((a, b) => (a.blockNumber !== b.blockNumber ? (a.blockNumber < b.blockNumber ? -1 : 1) : a.logIndex - b.logIndex));
 }
+
+const minOf = (a: bigint, b: bigint) => (a < b ? a : b);
 
 async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

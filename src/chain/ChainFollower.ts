@@ -125,6 +125,8 @@ export class ChainFollower {
 
   /** Replaces the window from index `keep` on with `added`, trims it, and tells the listeners. */
   private commit(added: ChainBlock[], keep: number, replaceAll?: 'gap' | 'reorg'): void {
+    const now = performance.timeOrigin + performance.now();
+    for (const block of added) block.seenAt ??= now; // fetched here rather than pushed by the source
     const removed = this.window.splice(replaceAll ? 0 : keep);
     const abandoned = replaceAll === 'gap' ? [] : removed;
     this.window.push(...added);

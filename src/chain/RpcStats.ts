@@ -1,6 +1,7 @@
 /**
  * What RPC costs, counted where every request passes (src/chain/ChainClient.ts): calls, response
- * bytes (of the JSON result) and failures, by chain, purpose and method; module requests also by module.
+ * bytes and failures, by chain, purpose and method; module requests also by module. Bytes are the
+ * HTTP response body as sent (its `content-length`); over a WebSocket, the result's JSON.
  */
 export type RpcPurpose = 'head' | 'live' | 'backfill' | 'reorg' | 'module' | 'startup';
 

@@ -33,11 +33,12 @@ export async function fetchLogRange(
 
 /**
  * Providers say "too large" in many ways: JSON-RPC -32005 (limit exceeded), or -32602/-32000/-32603
- * with a message about the range, the result count, or the response size.
+ * with a message about the range, the result count, or the response size. viem itself refuses an
+ * HTTP answer over 10 MiB (ResponseBodyTooLargeError): a smaller range is the cure for that too.
  */
 export function isRangeTooLarge(error: unknown): boolean {
-  for (let e = error as { code?: number; details?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
-    if (e.code === -32005) return true;
+  for (let e = error as { code?: number; name?: string; details?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if (e.code === -32005 || e.name === 'ResponseBodyTooLargeError') return true;
     const text = `${e.details ?? ''} ${e.message ?? ''}`.toLowerCase();
     if (/(block range|range too (large|wide|big)|too many (blocks|results|logs)|more than \d+ results|response size|limit exceeded|exceeds? (the )?(max|limit)|query timeout)/.test(text)) return true;
   }

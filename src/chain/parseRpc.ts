@@ -13,6 +13,9 @@ const DATA = /^0x([0-9a-fA-F]{2})*$/;
 const BLOOM = /^0x[0-9a-fA-F]{512}$/;
 
 class Reader {
+  /** Set per item of a list (one reader serves them all; the path is only built on failure). */
+  index: number | undefined;
+
   constructor(
     private readonly chainId: bigint,
     private readonly method: string,
@@ -24,7 +27,7 @@ class Reader {
     throw new RpcDataError(code, {
       chainId: String(this.chainId),
       method: this.method,
-      field: `${this.path}.${field}`,
+      field: `${this.path}${this.index === undefined ? '' : `[${this.index}]`}.${field}`,
       value: shown.length > 80 ? `${shown.slice(0, 77)}...` : shown,
       expected,
     });
@@ -66,11 +69,12 @@ export function parseBlock(value: unknown, chainId: bigint, method: string): Cha
  * order: (block number, log index) ascending, as the node must return them.
  */
 export function parseLogs(value: unknown, chainId: bigint, asked: { fromBlock: bigint; toBlock: bigint } | { blockHash: string }): ChainLog[] {
-  if (!Array.isArray(value)) return new Reader(chainId, 'eth_getLogs', 'logs').fail('(root)', value, 'an array of logs');
+  const r = new Reader(chainId, 'eth_getLogs', 'logs');
+  if (!Array.isArray(value)) return r.fail('(root)', value, 'an array of logs');
   const logs: ChainLog[] = new Array(value.length);
   let previous: ChainLog | undefined;
   for (let i = 0; i < value.length; i++) {
-    const r = new Reader(chainId, 'eth_getLogs', `logs[${i}]`);
+    r.index = i;
     const raw = r.object(value[i]);
     const topics = raw.topics as unknown[];
     if (!Array.isArray(topics) || topics.length > 4) r.fail('topics', topics, 'an array of at most 4 topics');

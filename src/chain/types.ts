@@ -8,6 +8,8 @@ export interface ChainBlock {
   /** The header's 2048-bit bloom of log addresses and topics (hex); lets a block be skipped without `eth_getLogs`. */
   logsBloom: string;
   transactionsRoot: string;
+  /** When the header reached the engine (epoch ms, sub-millisecond): the start of block-to-handler latency. */
+  seenAt?: number;
 }
 
 /** A log as delivered to modules. `removed` is true when a reorg retracted a log delivered before. */

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { Subject, type Observable } from 'rxjs';
 import type { DeliveryOutcome } from '../actor/Actor.ts';
 import { Bus, type ChainConfig } from '../bus/Bus.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
@@ -17,6 +18,23 @@ import { bindInvocation, RejectedEvents, type Envelope, type InvocationModule } 
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
 
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
+
+/** One committed chain step of one module: what `engine.steps$` tells, for metrics and latency. */
+export interface ChainStep {
+  module: string;
+  chainId: string;
+  /** The block the module's cursor moved to (a range's last block when catching up). */
+  number: bigint;
+  hash: string;
+  /** Events the guest handled in this step (0: only the cursor moved). */
+  events: number;
+  /** When the block reached the engine, for a live step (epoch ms, sub-millisecond). */
+  seenAt?: number;
+  /** When the guest's handler started in its worker (absent when there were no events). */
+  startedAt?: number;
+  /** When the step's commit completed. */
+  committedAt: number;
+}
 
 export interface EngineOptions {
   runtime: Runtime;
@@ -45,6 +63,9 @@ export interface EngineOptions {
 export class Engine {
   readonly supervisor: Supervisor<Envelope>;
   readonly bus: Bus;
+  private readonly steps = new Subject<ChainStep>();
+  /** Every committed chain step, as it commits. */
+  readonly steps$: Observable<ChainStep> = this.steps.asObservable();
   private readonly modules = new Map<string, InvocationModule>();
   private readonly customRoutes = new Map<string, string[]>();
   private readonly feeds = new Map<string, ModuleFeed>();
@@ -142,6 +163,7 @@ export class Engine {
       const feedsDone = this.bus.stop();
       await this.supervisor.stop();
       await feedsDone;
+      this.steps.complete();
       await this.store.close();
     })();
     return this.stopping;
@@ -230,7 +252,14 @@ export class Engine {
     let current = delivery;
     for (;;) {
       const outcome = await this.supervisor.request(module, { kind: 'chain', payload: { kind: 'chain', chainId, delivery: current } });
-      if (outcome.ok) return 'done';
+      if (outcome.ok) {
+        if (this.steps.observed) {
+          const { number, hash } = current.cursor;
+          const startedAt = 'startedAt' in outcome ? outcome.startedAt : undefined;
+          this.steps.next({ module, chainId: String(chainId), number, hash, events: current.events.length, committedAt: performance.timeOrigin + performance.now(), ...(current.seenAt === undefined ? {} : { seenAt: current.seenAt }), ...(startedAt === undefined ? {} : { startedAt }) });
+        }
+        return 'done';
+      }
       if ('refused' in outcome) return 'stopped';
       if ('error' in outcome && outcome.error instanceof RejectedEvents) {
         const dropped = new Set(outcome.error.indices);

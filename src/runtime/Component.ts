@@ -32,6 +32,8 @@ export interface CallSuccess {
   value: unknown;
   fuelUsed: number;
   durationMs: number;
+  /** When the worker began the invocation, in epoch milliseconds (sub-millisecond); absent if no guest code ran. */
+  startedAt?: number;
   invocationId: string;
 }
 
@@ -39,6 +41,8 @@ export interface CallFailure {
   ok: false;
   signal: Signal;
   durationMs: number;
+  /** As in CallSuccess; absent when the worker never reported (terminated, or its thread died). */
+  startedAt?: number;
   invocationId: string;
   /** With `invokeEach`: the index of the call the signal ended. */
   index?: number;

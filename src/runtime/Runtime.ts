@@ -199,8 +199,8 @@ export class Runtime implements ComponentHost {
       if (!reply.ok && 'missing' in reply) throw new Error(`worker still lacks ${reply.missing.join(' and ')}`);
       // The worker may answer in the instant it is terminated: the termination decides the outcome.
       if (call.killed || call.terminated) throw new Error('terminated');
-      if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, invocationId };
-      return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }) };
+      if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId };
+      return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }) };
     } catch (error) {
       if (call.terminated) {
         const { elapsedMs } = call.terminated;

@@ -56,8 +56,8 @@ export interface CallTask {
 export type WorkerTask = CallTask;
 
 export type CallReply =
-  | { ok: true; value: unknown; fuelUsed: number; durationMs: number }
-  | { ok: false; signal: SignalData; durationMs: number; /** With `each`: the call that failed. */ index?: number }
+  | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number }
+  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number }
   | { ok: false; missing: ('component' | 'channel')[] };
 
 export type WorkerReply = CallReply;

@@ -96,11 +96,13 @@ async function runCall(task: CallTask): Promise<CallReply> {
     return { ok: false, missing };
   }
   const started = performance.now();
+  // Epoch milliseconds with the clock's full resolution: comparable across threads (each has its own origin).
+  const startedAt = performance.timeOrigin + started;
   const deadline = started + task.timeoutMs;
   bridge.markStarted();
   if (bridge.cancelled()) {
     const context = { component: component.descriptor.name, exportName: task.exportName, invocationId: task.invocationId };
-    return { ok: false, signal: { signal: 'Trap', ...context, code: 'unknown', message: 'killed before it started' }, durationMs: 0 };
+    return { ok: false, signal: { signal: 'Trap', ...context, code: 'unknown', message: 'killed before it started' }, durationMs: 0, startedAt };
   }
   component.bridge.current = bridge;
   component.bridge.deadline = deadline;
@@ -159,8 +161,8 @@ async function runCall(task: CallTask): Promise<CallReply> {
       component.idle.push(instance);
     }
   }
-  if (signal) return task.each ? { ok: false, signal, durationMs, index } : { ok: false, signal, durationMs };
-  return { ok: true, value, fuelUsed, durationMs };
+  if (signal) return task.each ? { ok: false, signal, durationMs, startedAt, index } : { ok: false, signal, durationMs, startedAt };
+  return { ok: true, value, fuelUsed, durationMs, startedAt };
 }
 
 /** Why one call of an invocation stopped, with the fuel it had used (a signal reports that call's fuel). */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Runtime } from '../../src/index.ts';
+import type { ChainStep, Runtime } from '../../src/index.ts';
 import { startAnvil, type Anvil } from '../anvil.ts';
 import { deployEmitter, PING, tagTopic } from '../emitter.ts';
 import { newRuntime } from '../helpers.ts';
@@ -73,6 +73,59 @@ describe('chain bus: sources', () => {
     await engine.reached('c', 31337, block);
     expect(await recorded(engine, 'c')).toEqual(await expectedRecords(emitter.client, block, block, { address: emitter.address }));
     await engine.stop();
+  });
+});
+
+describe('chain bus: observability', () => {
+  it('behavior: engine.steps$ tells each committed step (block, hash, events, when the block was seen, when the guest started)', async () => {
+    const emitter = await deployEmitter(anvil);
+    const { engine } = await chainEngine(runtime, { rpcUrl: anvil.wsUrl }, [{ name: 's', startBlock: Number(emitter.deployedAt) + 1, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] }]);
+    const steps: ChainStep[] = [];
+    engine.steps$.subscribe((step) => steps.push(step));
+    const blocks = [await emitter.emit(1, 3), await emitter.emit(2, 1)];
+    await engine.reached('s', 31337, blocks[1]!);
+    for (const [i, number] of blocks.entries()) {
+      const step = steps.find((s) => s.number === number)!;
+      const block = await emitter.client.getBlock({ blockNumber: number });
+      // emitMany(tag, n) emits n Pings and a Pong after every second one.
+      expect(step).toMatchObject({ module: 's', chainId: '31337', hash: block.hash, events: i === 0 ? 4 : 1 });
+      expect(step.seenAt).toBeTypeOf('number');
+      expect(step.startedAt).toBeTypeOf('number');
+      expect(step.committedAt).toBeGreaterThanOrEqual(step.seenAt!); // both taken on the main thread
+    }
+    await engine.stop();
+  });
+});
+
+describe('chain bus: backfill', () => {
+  it('error: a node that refuses a log range as too large gets it halved until it answers; nothing is missed', async () => {
+    const emitter = await deployEmitter(anvil);
+    const start = Number(emitter.deployedAt) + 1;
+    let last = 0n;
+    for (let i = 0; i < 60; i++) last = await emitter.emit(1 + (i % 2), 2);
+    await anvil.rpc('anvil_mine', ['0x10']); // every emitting block below head − reorg window: caught up by range
+    const answered: number[] = [];
+    // A proxy that refuses ranges wider than 16 blocks the way many providers do (anvil has no limit).
+    const proxy = await startRpcProxy(anvil.url, (request, response) => {
+      if (request.method !== 'eth_getLogs') return response;
+      const [filter] = (request as unknown as { params: [{ fromBlock?: string; toBlock?: string }] }).params;
+      if (filter.fromBlock === undefined || filter.toBlock === undefined) return response;
+      const span = Number(BigInt(filter.toBlock) - BigInt(filter.fromBlock)) + 1;
+      if (span > 16) return { jsonrpc: '2.0', id: (request as unknown as { id: number }).id, error: { code: -32005, message: `query exceeds max block range 16 (asked ${span})` } };
+      answered.push(span);
+      return response;
+    });
+    const { engine } = await chainEngine(runtime, { rpcUrl: proxy.url, pollIntervalMs: 20, reorgWindow: 4 }, [
+      { name: 'b', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
+    ]);
+    await engine.reached('b', 31337, last);
+    expect(await recorded(engine, 'b')).toEqual(await expectedRecords(emitter.client, BigInt(start), last, { address: emitter.address }));
+    const backfill = engine.rpcStats().chains['31337']!.backfill!.eth_getLogs!;
+    expect(backfill.failed).toBeGreaterThan(0);
+    expect(answered.length).toBeGreaterThan(0);
+    expect(Math.max(...answered)).toBeLessThanOrEqual(16);
+    await engine.stop();
+    await proxy.close();
   });
 });
 
