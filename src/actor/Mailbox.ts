@@ -1,3 +1,5 @@
+import { EngineError } from '../errors/EngineError.ts';
+
 /**
  * What happens to an event when an actor's mailbox is full:
  * - `coalesce`: it replaces the oldest queued event of the same kind (chain blocks: only the newest matters);
@@ -26,7 +28,7 @@ export class Mailbox<T> {
     /** Told about each envelope a newer one replaced, so its sender learns it will not run. */
     private readonly onCoalesced: (dropped: Envelope<T>) => void = () => {},
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`mailbox capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new EngineError('invalid-option', `mailbox capacity must be a positive integer, got ${capacity}`, { option: 'mailboxCapacity', value: capacity });
   }
 
   get depth(): number {

@@ -2,6 +2,7 @@ import { CorralError } from './CorralError.ts';
 
 export type RuntimeErrorCode =
   | 'closed' // the runtime was closed; no further calls are accepted
+  | 'invalid-option' // a runtime option or a limit is out of range (details name it and the value)
   | 'checkout-timeout' // no instance became free within `checkoutTimeoutMs`
   | 'unknown-export' // the component has no such export
   | 'invalid-arguments'; // the arguments do not fit the export's parameters

@@ -59,7 +59,7 @@ export class InstancePool {
     this.options = { ...DEFAULT_POOL, ...options };
     for (const [key, value] of Object.entries(this.options)) {
       if (!Number.isFinite(value) || value < 0 || (key === 'maxInstances' && value < 1)) {
-        throw new RangeError(`pool option ${key} of ${component} must be a finite number${key === 'maxInstances' ? ' ≥ 1' : ' ≥ 0'}, got ${value}`);
+        throw new CorralRuntimeError('invalid-option', `pool option ${key} of ${component} must be a finite number${key === 'maxInstances' ? ' ≥ 1' : ' ≥ 0'}, got ${value}`, { option: `pool.${key}`, component, value });
       }
     }
   }

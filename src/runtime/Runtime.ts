@@ -90,7 +90,7 @@ export class Runtime implements ComponentHost {
   constructor(options: RuntimeOptions = {}) {
     this.threads = options.threads ?? Math.min(availableParallelism(), MAX_THREADS);
     if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > MAX_THREADS) {
-      throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${options.threads}`);
+      throw new CorralRuntimeError('invalid-option', `threads must be an integer from 1 to ${MAX_THREADS}, got ${options.threads}`, { option: 'threads', value: options.threads });
     }
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
@@ -331,17 +331,17 @@ function resolveLimits(limits: Partial<Limits>, name: string): Limits {
   checkFuel(resolved.fuel, `limits.fuel of ${name}`);
   checkTimeout(resolved.timeoutMs, `limits.timeoutMs of ${name}`);
   if (!Number.isSafeInteger(resolved.memoryBytes) || resolved.memoryBytes < WASM_PAGE_BYTES) {
-    throw new RangeError(`limits.memoryBytes of ${name} must be an integer of at least ${WASM_PAGE_BYTES} (one page), got ${resolved.memoryBytes}`);
+    throw new CorralRuntimeError('invalid-option', `limits.memoryBytes of ${name} must be an integer of at least ${WASM_PAGE_BYTES} (one page), got ${resolved.memoryBytes}`, { option: 'limits.memoryBytes', component: name, value: resolved.memoryBytes });
   }
   return resolved;
 }
 
 function checkFuel(fuel: number, what: string): void {
-  if (!Number.isSafeInteger(fuel) || fuel < 1) throw new RangeError(`${what} must be a positive integer, got ${fuel}`);
+  if (!Number.isSafeInteger(fuel) || fuel < 1) throw new CorralRuntimeError('invalid-option', `${what} must be a positive integer, got ${fuel}`, { option: what, value: fuel });
 }
 
 function checkTimeout(timeoutMs: number, what: string): void {
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`${what} must be a positive number of ms, got ${timeoutMs}`);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new CorralRuntimeError('invalid-option', `${what} must be a positive number of ms, got ${timeoutMs}`, { option: what, value: timeoutMs });
 }
 
 function checkImports(needed: Record<string, string[]>, provided: HostImports, source: string): void {

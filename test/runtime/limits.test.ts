@@ -3,11 +3,12 @@ import {
   ExecutionTimeout,
   MemoryLimitExceeded,
   OutOfFuel,
+  Runtime,
+  Supervisor,
   Trap,
   WASM_PAGE_BYTES,
   type CallFailure,
   type Component,
-  type Runtime,
   type TrapCode,
 } from '../../src/index.ts';
 import { fixture, newRuntime } from '../helpers.ts';
@@ -148,5 +149,17 @@ describe('limits', () => {
     await compute.invoke('trap', [1]);
     const after = compute.stats();
     expect(after.recycled.trap - before.recycled.trap).toBe(2);
+  });
+});
+
+describe('limits: bad options', () => {
+  it('error: an out-of-range limit or option is a typed error naming the option and the value', async () => {
+    await expect(runtime.load(fixture('compute'), { limits: { fuel: 0 } })).rejects.toMatchObject({ name: 'CorralRuntimeError', code: 'invalid-option', details: { option: 'limits.fuel of compute', value: 0 } });
+    await expect(runtime.load(fixture('compute'), { limits: { memoryBytes: 100 } })).rejects.toMatchObject({ code: 'invalid-option', details: { option: 'limits.memoryBytes', value: 100 } });
+    await expect(compute.invoke('add', [1, 2], { timeoutMs: -1 })).rejects.toMatchObject({ code: 'invalid-option', details: { value: -1 } });
+    expect(() => new Runtime({ threads: 0 })).toThrow(expect.objectContaining({ code: 'invalid-option', details: { option: 'threads', value: 0 } }));
+    const supervisor = new Supervisor();
+    expect(() => supervisor.start([{ name: 'a', component: compute, handler: { export: 'add' }, mailboxCapacity: 0 }])).toThrow(expect.objectContaining({ name: 'EngineError', code: 'invalid-option' }));
+    await supervisor.stop();
   });
 });
