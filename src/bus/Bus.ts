@@ -27,6 +27,19 @@ export interface ChainConfig {
 
 export const CHAIN_DEFAULTS = { pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64 } as const;
 
+/** A range of 0 never advances a cursor; a window of 0 would treat every block as final: refused. */
+function checkChainConfig(id: string, config: ChainConfig): void {
+  if (typeof config.rpcUrl !== 'string' || !/^(https?|wss?):\/\/./i.test(config.rpcUrl)) {
+    throw new EngineError('invalid-option', `chains.${id}.rpcUrl must be an http(s):// or ws(s):// URL`, { chain: id, option: 'rpcUrl' });
+  }
+  for (const option of ['pollIntervalMs', 'maxLogRange', 'reorgWindow'] as const) {
+    const value = config[option];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new EngineError('invalid-option', `chains.${id}.${option} must be a positive integer, got ${String(value)}`, { chain: id, option, value });
+    }
+  }
+}
+
 interface ChainParts {
   config: ChainConfig;
   client: ChainClient;
@@ -57,6 +70,7 @@ export class Bus {
     for (const [id, config] of Object.entries(configs)) {
       if (!/^[1-9][0-9]*$/.test(id)) throw new EngineError('invalid-option', `chains: ${JSON.stringify(id)} is not a chain id`, { chain: id });
       const chainId = BigInt(id);
+      checkChainConfig(id, config);
       const client = new ChainClient({ chainId, rpcUrl: config.rpcUrl, accounting: this.accounting });
       const reorgWindow = config.reorgWindow ?? CHAIN_DEFAULTS.reorgWindow;
       const parts: ChainParts = {

@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
 import type { ChainFollower } from '../chain/ChainFollower.ts';
+import { RpcDataError } from '../chain/RpcDataError.ts';
 import type { BlockCursor, ChainBlock, ChainLog } from '../chain/types.ts';
+import { EngineError } from '../errors/EngineError.ts';
 import type { JournalEntry, ModuleStore, Write } from '../store/EngineStore.ts';
 import type { ChainLogs } from './ChainLogs.ts';
+import { cursorFromJson, type CursorJson } from './cursorJson.ts';
 import { blockEvent, logEvent, logFromJson, logToJson, type GuestEvent } from './guestEvents.ts';
 import type { ChainInterest } from './triggers.ts';
 
@@ -54,6 +57,13 @@ const CATCH_UP_STEP_EVENTS = 1_000;
 /** Catch-up ranges fetched ahead of the one being delivered: the node works while the module does (deeper did not help against anvil, and costs a provider more concurrent requests). */
 const PREFETCH_RANGES = 1;
 
+interface ReachWaiter {
+  number: bigint;
+  hash?: string | undefined;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
 interface RangeBlock {
   number: bigint;
   hash: string;
@@ -93,7 +103,9 @@ export class ModuleFeed {
     this.done = this.run();
   }
 
-  private readonly reachWaiters: { number: bigint; hash?: string | undefined; resolve: () => void }[] = [];
+  private readonly reachWaiters: ReachWaiter[] = [];
+  /** The tip the last step looked at: the feed sleeps until the chain moves past it. */
+  private tipSeen: ChainBlock | undefined;
 
   /** The cursor as the feed last committed it. */
   get position(): BlockCursor | undefined {
@@ -102,16 +114,22 @@ export class ModuleFeed {
 
   /**
    * Resolves once the module's cursor on this chain has passed block `number`, or stands on it (with
-   * `hash`, if given: after a reorg at the same height, the new block, not the old one).
+   * `hash`, if given: after a reorg at the same height, the new block, not the old one). Rejects with
+   * EngineError 'stopped' if the feed stops first.
    */
   reached(number: bigint, hash?: string): Promise<void> {
-    return new Promise((resolve) => {
-      const waiter = { number, hash, resolve };
+    return new Promise((resolve, reject) => {
+      if (this.stopped) return reject(this.stoppedError());
+      const waiter = { number, hash, resolve, reject };
       if (!this.settles(waiter)) this.reachWaiters.push(waiter);
     });
   }
 
-  private settles(waiter: { number: bigint; hash?: string | undefined; resolve: () => void }): boolean {
+  private stoppedError(): EngineError {
+    return new EngineError('stopped', `the feed of ${this.target.module} on chain ${this.chainId} stopped`, { module: this.target.module, chainId: String(this.chainId) });
+  }
+
+  private settles(waiter: ReachWaiter): boolean {
     const cursor = this.cursor;
     if (!cursor || cursor.number < waiter.number) return false;
     if (cursor.number === waiter.number && waiter.hash !== undefined && cursor.hash !== waiter.hash) return false;
@@ -122,6 +140,7 @@ export class ModuleFeed {
   stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
+    for (const waiter of this.reachWaiters.splice(0)) waiter.reject(this.stoppedError());
     return this.done;
   }
 
@@ -137,7 +156,7 @@ export class ModuleFeed {
           await this.until(this.target.whenServing());
           continue;
         }
-        if (progressed === 'waiting') await this.until(this.follower.changed(this.follower.tip));
+        if (progressed === 'waiting') await this.until(this.follower.changed(this.tipSeen));
         this.failures = 0;
       } catch (error) {
         // The node failed or answered malformed data: wait, then ask again from the same cursor.
@@ -158,7 +177,7 @@ export class ModuleFeed {
   }
 
   private async step(): Promise<'progressed' | 'waiting' | 'stopped'> {
-    const tip = this.follower.tip;
+    const tip = (this.tipSeen = this.follower.tip);
     if (!tip) return 'waiting';
     const { interest } = this.options;
     const target = tip.number - BigInt(interest.confirmations);
@@ -167,6 +186,7 @@ export class ModuleFeed {
     // Checked even with nothing new to deliver: a reorg can replace the cursor's block at the same
     // height (or shorten the chain), and a module must not keep effects of a block that is gone. A
     // cursor a catch-up step placed on a final block needs no check (it would cost a request per step).
+    // (The catch-up step checks instead that each range starts on the cursor: see `catchUp`.)
     const final = this.cursorIsFinal && this.cursor.number <= finalBelow;
     if (!final && !(await this.follower.isCanonical(this.cursor.number, this.cursor.hash))) return this.rewind();
     if (this.cursor.number >= target) return 'waiting';
@@ -178,15 +198,15 @@ export class ModuleFeed {
 
   /** Loads the cursor and journal; a new module starts at `startBlock` or the head, and says so durably. */
   private async init(target: bigint): Promise<'progressed' | 'stopped'> {
-    const saved = (await this.target.store.cursor(source(this.chainId))) as { number: string; hash: string } | undefined;
+    const saved = (await this.target.store.cursor(source(this.chainId))) as CursorJson | undefined;
     this.journalNumbers = (await this.target.store.journal(this.chainId)).map((e) => e.number);
     if (saved) {
-      this.cursor = { number: BigInt(saved.number), hash: saved.hash };
+      this.cursor = cursorFromJson(saved);
       return 'progressed';
     }
     const first = this.options.startBlock ?? (target < 0n ? 0n : target);
     const before = first - 1n;
-    const start: BlockCursor = before < 0n ? { number: -1n, hash: '' } : { number: before, hash: (await this.follower.headerAt(before, 'backfill')).hash };
+    const start: BlockCursor = before < 0n ? { number: -1n, hash: '', origin: true } : { number: before, hash: (await this.follower.headerAt(before, 'backfill')).hash, origin: true };
     return this.commit({ events: [], cursor: start });
   }
 
@@ -197,35 +217,46 @@ export class ModuleFeed {
    * next range is fetched while this one is delivered.
    */
   private async catchUp(from: bigint, to: bigint): Promise<'progressed' | 'stopped'> {
-    if (this.ahead[0]?.from !== from) this.ahead = []; // the cursor went elsewhere (a failure, a rewind)
+    if (this.ahead[0]?.from !== from || this.ahead[0].end > to) this.ahead = []; // the cursor or the tip went elsewhere
     for (let next = this.ahead.at(-1)?.end ?? from - 1n; this.ahead.length <= PREFETCH_RANGES && next < to; next = this.ahead.at(-1)!.end) {
       const range = { from: next + 1n, end: minOf(next + BigInt(this.logs.range.max), to), blocks: this.fetchRange(next + 1n, minOf(next + BigInt(this.logs.range.max), to)) };
       range.blocks.catch(() => {}); // a failure is met (and retried) when the range is due
       this.ahead.push(range);
     }
     const range = this.ahead.shift()!;
-    const { blocks, endHash } = await range.blocks;
+    const { blocks, endHash, startParent } = await range.blocks;
+    // The range was fetched as final, by number: it must continue the module's cursor. If it does not,
+    // the chain changed below the reorg window (rewind then finds nothing to undo, and halts).
+    if (range.from === this.cursor!.number + 1n && startParent !== undefined && startParent !== this.cursor!.hash) {
+      this.ahead = [];
+      return this.rewind();
+    }
+    // Past the window now: the undo records of earlier live blocks can never be used.
+    const pruned = this.journalNumbers.length > 0 ? { journal: { remove: [...this.journalNumbers] } } : {};
     let events: GuestEvent[] = [];
     let last: BlockCursor | undefined;
     for (const { number, hash, logs, block } of blocks) {
       const count = logs.length + (block ? 1 : 0);
       if (last && events.length + count > CATCH_UP_STEP_EVENTS) {
-        if ((await this.commit({ events, cursor: last }, true)) === 'stopped') return 'stopped';
+        if ((await this.commit({ events, cursor: last, ...pruned }, true)) === 'stopped') return 'stopped';
         events = [];
       }
       for (const log of logs) events.push(logEvent(log));
       if (block) events.push(blockEvent(block));
       last = { number, hash };
     }
-    return this.commit({ events, cursor: { number: range.end, hash: endHash } }, true);
+    return this.commit({ events, cursor: { number: range.end, hash: endHash }, ...pruned }, true);
   }
 
-  /** The blocks of [from, end] with events for this module, ascending, and the hash of `end`. */
-  private async fetchRange(from: bigint, end: bigint): Promise<{ blocks: RangeBlock[]; endHash: string }> {
+  /** The blocks of [from, end] with events for this module, ascending; the hashes of `end` and of `from - 1`. */
+  private async fetchRange(from: bigint, end: bigint): Promise<{ blocks: RangeBlock[]; endHash: string; startParent: string | undefined }> {
     const { interest } = this.options;
     const byBlock = new Map<bigint, RangeBlock>();
-    const endHeader = this.follower.headerAt(end, 'backfill');
-    const fetched = await Promise.all(interest.filters.map((f) => this.logs.rangeLogs(f.key, f.filter, from, end)));
+    const [endHeader, startParent, fetched] = await Promise.all([
+      this.follower.headerAt(end, 'backfill'),
+      from > 0n ? this.follower.headerAt(from - 1n, 'backfill').then((b) => b.hash) : undefined,
+      Promise.all(interest.filters.map((f) => this.logs.rangeLogs(f.key, f.filter, from, end))),
+    ]);
     for (const log of mergeLogs(fetched)) {
       let entry = byBlock.get(log.blockNumber);
       if (!entry) byBlock.set(log.blockNumber, (entry = { number: log.blockNumber, hash: log.blockHash, logs: [] }));
@@ -243,12 +274,18 @@ export class ModuleFeed {
       }
     }
     const blocks = [...byBlock.values()].sort((a, b) => (a.number < b.number ? -1 : a.number > b.number ? 1 : 0));
-    return { blocks, endHash: (await endHeader).hash };
+    return { blocks, endHash: endHeader.hash, startParent };
   }
 
   /** One block near the head: its logs by hash, its block event, and an undo record. */
   private async handleBlock(block: ChainBlock): Promise<'progressed' | 'stopped'> {
     const { interest } = this.options;
+    const cursor = this.cursor!;
+    if (block.number === cursor.number + 1n && cursor.number >= 0n && block.parentHash !== cursor.hash) {
+      // The cursor and this block came from two answers of the node, and the chain moved in between:
+      // ask again (the next step sees the reorg, if it is one).
+      throw new RpcDataError('inconsistent', { chainId: String(this.chainId), method: 'eth_getBlockByNumber', field: 'block.parentHash', value: block.parentHash, expected: `the module's cursor ${cursor.hash} at ${cursor.number}` });
+    }
     const fetched = await Promise.all(interest.filters.map((f) => this.logs.blockLogs(f.key, f.filter, block)));
     const logs = mergeLogs(fetched);
     const events = logs.map(logEvent);
@@ -259,42 +296,47 @@ export class ModuleFeed {
       events,
       cursor: { number: block.number, hash: block.hash },
       ...(block.seenAt === undefined ? {} : { seenAt: block.seenAt }),
-      journal: { record: { number: block.number, hash: block.hash, parentHash: block.parentHash, payload: logs.map(logToJson) }, remove },
+      journal: { record: { number: block.number, hash: block.hash, prev: cursor, payload: logs.map(logToJson) }, remove },
     });
   }
 
   /**
-   * The cursor left the canonical chain. Walk the journal back to the newest block still canonical;
-   * undo every block after it, newest first, each in one commit with the re-delivery of its logs as
-   * `removed`. Nothing to walk back through: the reorg is deeper than the window.
+   * The cursor left the canonical chain. Walk back from it through the journal, step by step (each
+   * record says where its step started), to the first position still canonical; undo every step
+   * after it, newest first, each in one commit with the re-delivery of its logs as `removed`. A
+   * position no record leads back from is one the module cannot undo: the reorg is deeper than the
+   * window, and the module halts. (Except a new module's origin, below which nothing was applied:
+   * it moves to the new block at its height.)
    */
   private async rewind(): Promise<'progressed' | 'stopped'> {
+    this.ahead = [];
     const journal = await this.target.store.journal(this.chainId);
     const abandoned: JournalEntry[] = [];
-    let anchor: BlockCursor | undefined;
-    for (let i = journal.length - 1; i >= 0; i--) {
-      const entry = journal[i]!;
-      if (await this.follower.isCanonical(entry.number, entry.hash)) {
-        anchor = { number: entry.number, hash: entry.hash };
+    let position: BlockCursor = this.cursor!;
+    for (let i = journal.length - 1; !(await this.follower.isCanonical(position.number, position.hash)); i--) {
+      const entry = journal[i];
+      if (entry && entry.number === position.number && entry.hash === position.hash) {
+        abandoned.push(entry);
+        position = entry.prev;
+        continue;
+      }
+      if (position.origin) {
+        position = { number: position.number, hash: (await this.follower.headerAt(position.number, 'reorg')).hash, origin: true };
         break;
       }
-      abandoned.push(entry);
-    }
-    const oldest = abandoned[abandoned.length - 1];
-    if (!anchor && oldest && (await this.follower.isCanonical(oldest.number - 1n, oldest.parentHash))) anchor = { number: oldest.number - 1n, hash: oldest.parentHash };
-    if (!anchor) {
-      this.options.logger.error({ chainId: String(this.chainId), module: this.target.module, cursor: String(this.cursor!.number) }, 'reorg deeper than the module can undo; module halted');
+      this.options.logger.error({ chainId: String(this.chainId), module: this.target.module, cursor: String(this.cursor!.number), undoable: abandoned.length }, 'reorg deeper than the module can undo; module halted');
       this.target.reorgBeyondWindow(this.cursor!, this.options.reorgWindow);
       return 'stopped';
     }
-    this.options.logger.info({ chainId: String(this.chainId), module: this.target.module, depth: abandoned.length, anchor: String(anchor.number) }, 'undoing abandoned blocks');
+    this.options.logger.info({ chainId: String(this.chainId), module: this.target.module, depth: abandoned.length, anchor: String(position.number) }, 'undoing abandoned blocks');
     for (const [i, entry] of abandoned.entries()) {
-      const older = abandoned[i + 1];
-      const cursor = older ? { number: entry.number - 1n, hash: entry.parentHash } : anchor;
+      const cursor = i === abandoned.length - 1 ? position : entry.prev;
       const removed = (entry.payload as ReturnType<typeof logToJson>[]).map(logFromJson).reverse();
       const result = await this.commit({ events: removed.map((log) => logEvent({ ...log, removed: true })), cursor, prestage: entry.undo, journal: { remove: [entry.number] } });
       if (result === 'stopped') return 'stopped';
     }
+    // An origin that moved without anything to undo.
+    if (abandoned.length === 0 && position.hash !== this.cursor!.hash) return this.commit({ events: [], cursor: position });
     return 'progressed';
   }
 
@@ -324,6 +366,20 @@ export class ModuleFeed {
     }
     return 'progressed';
   }
+}
+
+/**
+ * A step without the events at `indices` (the module answered them with `err`): their logs leave the
+ * undo record too, so a reorg does not re-deliver as removed a log whose handling was dropped.
+ */
+export function withoutEvents(delivery: FeedDelivery, indices: readonly number[]): FeedDelivery {
+  const dropped = new Set(indices);
+  const events = delivery.events.filter((_, i) => !dropped.has(i));
+  const record = delivery.journal?.record;
+  if (!record) return { ...delivery, events };
+  // A live step's events are its logs, in the record's order, then its block event.
+  const payload = (record.payload as unknown[]).filter((_, i) => !dropped.has(i));
+  return { ...delivery, events, journal: { ...delivery.journal, record: { ...record, payload } } };
 }
 
 /** The logs of several filters as one list in (block, log index) order, each log once. */

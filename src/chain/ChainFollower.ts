@@ -84,12 +84,21 @@ export class ChainFollower {
     return (await this.headerAt(number, 'reorg')).hash === hash;
   }
 
-  private async link(head: ChainBlock): Promise<void> {
+  private async link(head: ChainBlock, confirmed = false): Promise<void> {
     const tip = this.tip;
     if (!tip) return this.commit([head], 0);
     if (head.hash === tip.hash) return;
     const known = this.at(head.number);
     if (known?.hash === head.hash) return; // a repeat of a block we hold
+    if (head.number <= tip.number && !confirmed) {
+      // Not above our tip, and not ours: a reorg to a chain no longer than ours, or a source that lags
+      // (a fallback node, a load-balanced backend, a node restarted from an old snapshot). One such
+      // head must not shorten the chain and halt every module: the node's own latest block decides.
+      const latest = await this.client.blockByNumber('latest', 'reorg');
+      if (latest.hash === head.hash) return this.link(head, true);
+      this.options.logger.info({ chainId: String(this.chainId), head: String(head.number), tip: String(tip.number), latest: String(latest.number) }, 'stale head ignored');
+      return this.link(latest, true);
+    }
     // Fetch what lies between: towards the head by number, then walk back by parent hash until the
     // new blocks join the window (a reorg) or the window's tip (no reorg).
     // At most a window's worth: after a longer outage the modules backfill by range, not by header.

@@ -25,7 +25,8 @@ export async function fetchLogRange(
       start = end + 1n;
     } catch (error) {
       if (!isRangeTooLarge(error) || end === start) throw error;
-      range.max = Math.max(1, Math.floor(Number(end - start + 1n) / 2));
+      // Never back up: another fetch may have learned a smaller size meanwhile.
+      range.max = Math.min(range.max, Math.max(1, Math.floor(Number(end - start + 1n) / 2)));
     }
   }
   return logs;

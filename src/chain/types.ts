@@ -38,4 +38,10 @@ export interface LogFilter {
 export interface BlockCursor {
   number: bigint;
   hash: string;
+  /**
+   * Where a new module started (the block before its first): nothing was applied at or below it, so
+   * if a reorg replaces this block the cursor simply moves to the new one, where otherwise the module
+   * would have to halt for want of an undo record.
+   */
+  origin?: boolean;
 }

@@ -3,7 +3,7 @@ import { Subject, type Observable } from 'rxjs';
 import type { DeliveryOutcome } from '../actor/Actor.ts';
 import { Bus, type ChainConfig } from '../bus/Bus.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
-import type { FeedDelivery, FeedResult, FeedTarget, ModuleFeed } from '../bus/ModuleFeed.ts';
+import { withoutEvents, type FeedDelivery, type FeedResult, type FeedTarget, type ModuleFeed } from '../bus/ModuleFeed.ts';
 import { chainInterests } from '../bus/triggers.ts';
 import type { RpcStats } from '../chain/RpcStats.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
@@ -104,6 +104,7 @@ export class Engine {
       for (const manifest of manifests) engine.startFeeds(manifest);
     } catch (error) {
       await bus.stop();
+      await supervisor.stop();
       await store.close();
       throw error;
     }
@@ -262,8 +263,7 @@ export class Engine {
       }
       if ('refused' in outcome) return 'stopped';
       if ('error' in outcome && outcome.error instanceof RejectedEvents) {
-        const dropped = new Set(outcome.error.indices);
-        current = { ...current, events: current.events.filter((_, i) => !dropped.has(i)) };
+        current = withoutEvents(current, outcome.error.indices);
         continue;
       }
       if ('error' in outcome) {

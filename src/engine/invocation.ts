@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
+import { cursorToJson } from '../bus/cursorJson.ts';
 import type { FeedDelivery } from '../bus/ModuleFeed.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import type { ChainClient } from '../chain/ChainClient.ts';
@@ -90,7 +91,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
     const commit: Commit = {
       writes: transaction.writes(),
       sizeDelta: transaction.sizeDelta,
-      cursor: chain ? { source: `chain:${chain.chainId}`, value: { number: String(chain.delivery.cursor.number), hash: chain.delivery.cursor.hash } } : { source: 'custom', value: custom!.cursor },
+      cursor: chain ? { source: `chain:${chain.chainId}`, value: cursorToJson(chain.delivery.cursor) } : { source: 'custom', value: custom!.cursor },
       ...(chain?.delivery.journal ? { journal: { chainId: chain.chainId, ...chain.delivery.journal } } : {}),
     };
     await module.store.commit(commit);

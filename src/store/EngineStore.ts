@@ -13,14 +13,15 @@ export interface Write {
 }
 
 /**
- * A block a module handled while it was within the reorg window: enough to undo it. `undo` restores
- * every key the handling wrote to its value before (null: it did not exist); `payload` is the
- * engine's own record of what was delivered (the logs, to re-deliver them with `removed = true`).
+ * A block a module handled while it was within the reorg window: enough to undo it. `prev` is the
+ * cursor the step started from (where undoing it leaves the module); `undo` restores every key the
+ * handling wrote to its value before (null: it did not exist); `payload` is the engine's own record of
+ * what was delivered (the logs, to re-deliver them with `removed = true`).
  */
 export interface JournalEntry {
   number: bigint;
   hash: string;
-  parentHash: string;
+  prev: { number: bigint; hash: string; origin?: boolean };
   undo: Write[];
   payload: unknown;
 }

@@ -149,18 +149,19 @@ function encodeEntry(entry: JournalEntry): string {
   return JSON.stringify({
     number: entry.number.toString(),
     hash: entry.hash,
-    parentHash: entry.parentHash,
+    prev: { number: entry.prev.number.toString(), hash: entry.prev.hash, ...(entry.prev.origin ? { origin: true } : {}) },
     undo: entry.undo.map((w) => [toHex(w.key), w.value === null ? null : toHex(w.value)]),
     payload: entry.payload,
   });
 }
 
 function decodeEntry(raw: string): JournalEntry {
-  const parsed = JSON.parse(raw) as { number: string; hash: string; parentHash: string; undo: [string, string | null][]; payload: unknown };
+  const parsed = JSON.parse(raw) as { number: string; hash: string; prev: { number: string; hash: string; origin?: true }; undo: [string, string | null][]; payload: unknown };
+  const { prev } = parsed;
   return {
     number: BigInt(parsed.number),
     hash: parsed.hash,
-    parentHash: parsed.parentHash,
+    prev: { number: BigInt(prev.number), hash: prev.hash, ...(prev.origin ? { origin: true } : {}) },
     undo: parsed.undo.map(([key, value]) => ({ key: fromHex(key), value: value === null ? null : fromHex(value) })),
     payload: parsed.payload,
   };

@@ -5,6 +5,7 @@ import { startAnvil, type Anvil } from '../anvil.ts';
 import { deployEmitter } from '../emitter.ts';
 import { newRuntime } from '../helpers.ts';
 import { chainEngine, expectedRecords, recorded, stateOf } from './chainHarness.ts';
+import { startRpcProxy } from './rpcProxy.ts';
 
 const runtime: Runtime = newRuntime();
 let anvil: Anvil;
@@ -96,5 +97,83 @@ describe('chain bus: reorgs', () => {
     expect(await stateOf(engine, 'near')).toEqual(nearBefore);
     expect(await engine.cursor('near', 'chain:31337')).toMatchObject({ number: String(last) });
     await engine.stop();
+  });
+
+  it('behavior: a reorg that replaces a new module\'s start block moves its origin to the new block; it is not halted', async () => {
+    const emitter = await deployEmitter(anvil);
+    for (let i = 0; i < 4; i++) await emitter.emit(1, 1);
+    const head = await emitter.client.getBlockNumber();
+    const { engine } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20, reorgWindow: 8 }, [
+      { name: 'fresh', startBlock: Number(head) + 1, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
+    ]);
+    await engine.reached('fresh', 31337, head); // its origin: the block before its first
+    const halted: string[] = [];
+    engine.supervisor.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
+    await anvil.rpc('anvil_reorg', [3, [[emitter.call(5, 1), 0]]]); // replaces head − 2 … head, the origin among them
+    const origin = await emitter.client.getBlock({ blockNumber: head });
+    await engine.reached('fresh', 31337, head, origin.hash);
+    let last = head;
+    for (let i = 0; i < 3; i++) last = await emitter.emit(2, 2);
+    await engine.reached('fresh', 31337, last);
+    expect(halted).toEqual([]);
+    expect(await recorded(engine, 'fresh')).toEqual(await expectedRecords(emitter.client, head + 1n, last, { address: emitter.address }));
+    await engine.stop();
+  });
+
+  it('error: a reorg reaching below the blocks a restarted module caught up by range halts it (it cannot undo them), rather than applying them twice', async () => {
+    const emitter = await deployEmitter(anvil);
+    const start = Number(emitter.deployedAt) + 1;
+    const chain = { rpcUrl: anvil.url, pollIntervalMs: 20, reorgWindow: 4 };
+    const manifest = { name: 'm', startBlock: start, triggers: [{ kind: 'log' as const, chain: 31337, address: emitter.address }] };
+    const first = await chainEngine(runtime, chain, [manifest]);
+    let last = 0n;
+    for (let i = 0; i < 6; i++) last = await emitter.emit(1, 1); // handled live: undo records
+    await first.engine.reached('m', 31337, last);
+    await first.engine.stop();
+    for (let i = 0; i < 12; i++) last = await emitter.emit(2, 1); // while stopped: more than the window
+    const second = await chainEngine(runtime, chain, [manifest], first.stateDir);
+    await second.engine.reached('m', 31337, last); // by range up to head − 4, then block by block
+    const signal = firstValueFrom(second.engine.supervisor.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
+    await anvil.rpc('anvil_reorg', [6, [[emitter.call(9, 1), 0]]]); // forks two blocks into the caught-up range
+    expect(await signal).toMatchObject({ actor: 'm', cursor: { number: String(last) }, windowBlocks: 4 });
+    // Nothing was applied twice: the state still holds each original block's log exactly once.
+    const seqs = (await recorded(second.engine, 'm')).map((r) => r.split(':')[3]);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs).toHaveLength(18);
+    await second.engine.stop();
+  });
+
+  it('behavior: a stale head from a lagging node does not shorten the chain: ignored once the node\'s latest block says so', async () => {
+    const emitter = await deployEmitter(anvil);
+    const start = Number(emitter.deployedAt) + 1;
+    let last = 0n;
+    for (let i = 0; i < 30; i++) last = await emitter.emit(1, 1);
+    const stale = await anvil.rpc<Record<string, unknown>>('eth_getBlockByNumber', [`0x${(last - 25n).toString(16)}`, false]);
+    let lie = false;
+    // A proxy answers one poll for the latest block with a block 25 below the head (as a lagging backend would).
+    const proxy = await startRpcProxy(anvil.url, (request, response) => {
+      const params = (request as unknown as { params?: unknown[] }).params;
+      if (lie && request.method === 'eth_getBlockByNumber' && params?.[0] === 'latest') {
+        lie = false;
+        return { ...response, result: stale };
+      }
+      return response;
+    });
+    const { engine, records } = await chainEngine(runtime, { rpcUrl: proxy.url, pollIntervalMs: 20, reorgWindow: 8 }, [
+      { name: 'm', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
+    ]);
+    await engine.reached('m', 31337, last);
+    const halted: string[] = [];
+    engine.supervisor.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
+    lie = true;
+    for (let i = 0; i < 3; i++) last = await emitter.emit(2, 1);
+    await engine.reached('m', 31337, last);
+    expect(lie).toBe(false); // the stale head was served
+    expect(records.some((r) => r.msg === 'stale head ignored')).toBe(true);
+    expect(halted).toEqual([]);
+    expect(records.some((r) => r.module === 'm' && r.msg === 'undoing abandoned blocks')).toBe(false);
+    expect(await recorded(engine, 'm')).toEqual(await expectedRecords(emitter.client, BigInt(start), last, { address: emitter.address }));
+    await engine.stop();
+    await proxy.close();
   });
 });

@@ -11,8 +11,13 @@ export async function startRpcProxy(target: string, rewrite: (request: { method:
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString();
-    const upstream = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const answer = (await upstream.json()) as unknown;
+    let answer: unknown;
+    try {
+      answer = await (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json();
+    } catch {
+      res.statusCode = 502; // the node is gone (a test ending): say so, as a real proxy would
+      return res.end();
+    }
     const request = JSON.parse(body) as { method: string } | { method: string }[];
     const out = Array.isArray(request) ? (answer as { result?: unknown }[]).map((r, i) => rewrite(request[i]!, r)) : rewrite(request, answer as { result?: unknown });
     res.setHeader('content-type', 'application/json');
