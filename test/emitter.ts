@@ -11,17 +11,18 @@ const account = privateKeyToAccount('0xac0974bec39a17e36ba4a6b4d238ff944bacb478c
 const artifact = JSON.parse(readFileSync(join(fileURLToPath(new URL('..', import.meta.url)), 'fixtures', 'build', 'Emitter.json'), 'utf8')) as { abi: Abi; bytecode: Hex };
 
 /** The Emitter contract (fixtures/contracts/Emitter.sol) deployed on an anvil node. */
-export async function deployEmitter(anvil: Anvil) {
-  const transport = http(anvil.url);
-  const wallet = createWalletClient({ account, chain: foundry, transport });
-  // anvil mines each transaction as it arrives (automine), a moment after the send returns: poll for it briefly.
-  const client = createPublicClient({ chain: foundry, transport, pollingInterval: 5 });
+export async function deployEmitter(anvil: Pick<Anvil, 'url'>) {
+  const { wallet, client } = clients(anvil.url);
   const hash = await wallet.deployContract({ abi: artifact.abi, bytecode: artifact.bytecode });
   const { contractAddress, blockNumber } = await client.waitForTransactionReceipt({ hash, pollingInterval: 5 });
-  const address = contractAddress!.toLowerCase() as Hex;
+  return { ...attachEmitter(anvil.url, contractAddress!.toLowerCase() as Hex), deployedAt: blockNumber };
+}
+
+/** An Emitter already deployed at `address`, reached at `url` (e.g. after its node restarted on another port). */
+export function attachEmitter(url: string, address: Hex) {
+  const { wallet, client } = clients(url);
   return {
     address,
-    deployedAt: blockNumber,
     client,
     /** One transaction (one block under automine) emitting `count` Pings tagged `tag`; resolves with its block. */
     async emit(tag: number, count: number): Promise<bigint> {
@@ -33,6 +34,12 @@ export async function deployEmitter(anvil: Anvil) {
       return { from: account.address, to: address, data: encodeFunctionData({ abi: artifact.abi, functionName: 'emitMany', args: [BigInt(tag), BigInt(count)] }) };
     },
   };
+}
+
+function clients(url: string) {
+  const transport = http(url);
+  // anvil mines each transaction as it arrives (automine), a moment after the send returns: poll for it briefly.
+  return { wallet: createWalletClient({ account, chain: foundry, transport }), client: createPublicClient({ chain: foundry, transport, pollingInterval: 5 }) };
 }
 
 export const PING = toEventSelector('Ping(uint256,uint256)');

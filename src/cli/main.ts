@@ -1,9 +1,15 @@
 /**
- * `corral` command line. `corral call` runs one export of any component under limits and prints one
- * JSON line, for benchmark harnesses and quick checks.
- * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage or a component that cannot be loaded.
+ * `corral` command line. `corral run` runs the engine an engine.toml describes until SIGINT/SIGTERM;
+ * `corral check` validates a configuration (or one component) without running anything; `corral call`
+ * runs one export of any component under limits and prints one JSON line, for benchmark harnesses.
+ * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
+ * that cannot be loaded, 130 a second signal forced `run` to stop.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../config/loadConfig.ts';
+import { startConfigured } from '../config/startConfigured.ts';
+import { checkCapabilities, MODULE_INTERFACES } from '../engine/ModuleManifest.ts';
+import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { Runtime } from '../runtime/Runtime.ts';
@@ -12,6 +18,81 @@ import { ArgumentError, argsFromJson, jsonReplacer } from './jsonValues.ts';
 const EXIT_OK = 0;
 const EXIT_USAGE = 1;
 const EXIT_SIGNAL = 2;
+const EXIT_FORCED = 130;
+
+/** Runs the engine until SIGINT/SIGTERM, then stops it gracefully; a second signal forces the exit. */
+async function run(file: string): Promise<number> {
+  let configured;
+  try {
+    configured = await startConfigured((await loadConfig(file)).config);
+  } catch (error) {
+    return reportFailure(error);
+  }
+  const { engine, logger } = configured;
+  logger.info({ modules: [...engine.supervisor.actors().map((a) => a.name)], chains: Object.keys(configured.anvils) }, 'engine running');
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  logger.info({ signal }, 'stopping: intake closed, in-flight events finish or are cancelled, then the database closes (a second signal forces)');
+  const forced = new Promise<number>((resolve) => {
+    const force = () => resolve(EXIT_FORCED);
+    process.once('SIGINT', force);
+    process.once('SIGTERM', force);
+  });
+  const code = await Promise.race([configured.stop().then(() => EXIT_OK), forced]);
+  logger.info({ code }, code === EXIT_OK ? 'stopped' : 'forced to stop');
+  return code;
+}
+
+/** Validates an engine.toml (and its modules' components against their grants), or one component. */
+async function check(file: string): Promise<number> {
+  const runtime = new Runtime({ threads: 1 });
+  const problems: string[] = [];
+  try {
+    if (file.endsWith('.wasm')) {
+      const meta = await runtime.inspect(file);
+      const outside = Object.keys(meta.imports).filter((s) => !Object.values(MODULE_INTERFACES).includes(s.replace(/@[^/]*$/, '') as never));
+      for (const specifier of outside) problems.push(`${file}: imports \`${specifier}\`, which is not part of corral's world`);
+      if (!meta.exports.some(([name]) => name === 'onEvent')) problems.push(`${file}: does not export \`on-event\``);
+    } else {
+      const { config } = await loadConfig(file);
+      for (const [i, manifest] of config.modules.entries()) {
+        try {
+          const meta = await runtime.inspect(manifest.component, manifest.name);
+          checkCapabilities(manifest, meta.imports, meta.exports.map(([n]) => n));
+        } catch (error) {
+          problems.push(`${file} modules[${i}] (${manifest.name}): ${(error as Error).message}`);
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) problems.push(...error.details.problems.map(describeProblem));
+    else if (error instanceof CorralError) problems.push(`${file}: ${error.message}`);
+    else throw error;
+  } finally {
+    await runtime.close();
+  }
+  for (const line of problems) process.stderr.write(`${line}\n`);
+  if (problems.length > 0) {
+    process.stderr.write(`corral check: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n`);
+    return EXIT_USAGE;
+  }
+  process.stdout.write(`${file}: ok\n`);
+  return EXIT_OK;
+}
+
+function reportFailure(error: unknown): number {
+  if (error instanceof ConfigError) {
+    for (const problem of error.details.problems) process.stderr.write(`corral: ${describeProblem(problem)}\n`);
+    return EXIT_USAGE;
+  }
+  if (error instanceof CorralError) {
+    process.stderr.write(`corral: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  throw error;
+}
 
 function positiveInt(what: string) {
   return (text: string): number => {
@@ -95,6 +176,22 @@ export async function main(argv: string[]): Promise<number> {
     .description('Run WebAssembly components as metered, supervised actors')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  program
+    .command('run')
+    .description('run the engine an engine.toml describes, until SIGINT or SIGTERM (a second one forces)')
+    .argument('[config]', 'the configuration file', 'engine.toml')
+    .addHelpText('after', '\nExamples:\n  corral run\n  corral run deploy/engine.toml\n  LOG_LEVEL=debug corral run   # with log_level = "${LOG_LEVEL}" in the file')
+    .action(async (file: string) => {
+      code = await run(file);
+    });
+  program
+    .command('check')
+    .description('validate an engine.toml and its modules (or one component) without running anything; lists every problem')
+    .argument('<target>', 'an engine.toml, or a component (.wasm)')
+    .addHelpText('after', '\nExamples:\n  corral check engine.toml\n  corral check build/watcher.wasm')
+    .action(async (target: string) => {
+      code = await check(target);
+    });
   program
     .command('call')
     .description('call one export of a component under limits and print one JSON line')

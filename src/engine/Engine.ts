@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { Subject, type Observable } from 'rxjs';
 import type { DeliveryOutcome } from '../actor/Actor.ts';
@@ -8,6 +10,7 @@ import { chainInterests } from '../bus/triggers.ts';
 import type { RpcStats } from '../chain/RpcStats.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
+import { LoadError } from '../errors/LoadError.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import type { HostImports } from '../runtime/hostBridge.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
@@ -183,6 +186,12 @@ export class Engine {
     for (const { chainId } of interests) {
       if (!this.bus.hasChain(chainId)) throw new EngineError('invalid-trigger', `module ${manifest.name} has a trigger on chain ${chainId}, which is not configured`, { module: manifest.name, chainId: String(chainId) });
     }
+    if (manifest.sha256) {
+      const digest = createHash('sha256').update(await readFile(manifest.component)).digest('hex');
+      if (digest !== manifest.sha256) {
+        throw new LoadError('sha256-mismatch', `module ${manifest.name}: ${manifest.component} has sha256 ${digest}, the manifest pins ${manifest.sha256}`, { module: manifest.name, expected: manifest.sha256, actual: digest });
+      }
+    }
     const meta = await runtime.inspect(manifest.component, manifest.name);
     checkCapabilities(manifest, meta.imports, meta.exports.map(([n]) => n));
     const component = await runtime.load(manifest.component, {
@@ -211,6 +220,7 @@ export class Engine {
     return {
       name: manifest.name,
       component,
+      ...(manifest.restart ? { restart: manifest.restart } : {}),
       handler: {
         export: 'on-event',
         args: (e) => (e.payload.kind === 'chain' ? e.payload.delivery.events.map((event) => [event]) : [e.payload.event]),
@@ -254,6 +264,7 @@ export class Engine {
     for (;;) {
       const outcome = await this.supervisor.request(module, { kind: 'chain', payload: { kind: 'chain', chainId, delivery: current } });
       if (outcome.ok) {
+        this.logger.debug({ module, chainId: String(chainId), block: String(current.cursor.number), events: current.events.length }, 'chain step committed');
         if (this.steps.observed) {
           const { number, hash } = current.cursor;
           const startedAt = 'startedAt' in outcome ? outcome.startedAt : undefined;

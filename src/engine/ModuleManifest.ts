@@ -13,6 +13,27 @@ export type InterfaceName = keyof typeof MODULE_INTERFACES;
 
 const positiveInt = z.number().int().positive();
 
+/** Per-invocation limits of a module (defaults in src/limits/defaults.ts, or the engine's). */
+export const LimitsSchema = z.object({ fuel: positiveInt, timeoutMs: z.number().positive(), memoryBytes: positiveInt }).partial().strict();
+
+/** Per-invocation caps on host calls, and the module's stored bytes (defaults: src/limits/hostCaps.ts). */
+export const CapsSchema = z
+  .object({
+    chainRequests: positiveInt,
+    rpcResponseBytes: positiveInt,
+    httpFetches: positiveInt,
+    httpResponseBytes: positiveInt,
+    httpRequestBytes: positiveInt,
+    httpTimeoutMs: positiveInt,
+    storeOps: positiveInt,
+    storeBytesWritten: positiveInt,
+    logRecords: positiveInt,
+    logBytes: positiveInt,
+    storedBytes: positiveInt,
+  })
+  .partial()
+  .strict();
+
 /** A module's manifest: what it is, what it may use, and its limits. Validated at load. */
 export const ModuleManifestSchema = z
   .object({
@@ -20,6 +41,10 @@ export const ModuleManifestSchema = z
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, - and _, at most 64'),
     /** Path of the component (.wasm). */
     component: z.string().min(1),
+    /** SHA-256 of the component file (hex): a different file is refused at load, naming both digests. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').optional(),
+    /** After a signal: `permanent` restarts always, `transient` after failures only, `temporary` never. Default permanent. */
+    restart: z.enum(['permanent', 'transient', 'temporary']).optional(),
     /** Opaque configuration handed to `configure` on every fresh instance. */
     config: z.string().default(''),
     /** Interfaces the module may import. Anything it imports beyond these is refused at load. */
@@ -41,24 +66,8 @@ export const ModuleManifestSchema = z
      * id. Default: the head (less the confirmations) when the module first starts.
      */
     startBlock: z.union([z.number().int().min(0), z.record(z.string().regex(/^[1-9][0-9]*$/, 'a chain id'), z.number().int().min(0))]).optional(),
-    limits: z.object({ fuel: positiveInt, timeoutMs: z.number().positive(), memoryBytes: positiveInt }).partial().strict().default({}),
-    caps: z
-      .object({
-        chainRequests: positiveInt,
-        rpcResponseBytes: positiveInt,
-        httpFetches: positiveInt,
-        httpResponseBytes: positiveInt,
-        httpRequestBytes: positiveInt,
-        httpTimeoutMs: positiveInt,
-        storeOps: positiveInt,
-        storeBytesWritten: positiveInt,
-        logRecords: positiveInt,
-        logBytes: positiveInt,
-        storedBytes: positiveInt,
-      })
-      .partial()
-      .strict()
-      .default({}),
+    limits: LimitsSchema.default({}),
+    caps: CapsSchema.default({}),
   })
   .strict();
 

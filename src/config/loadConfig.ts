@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigProblem } from '../errors/ConfigError.ts';
+import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
+import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
+import { EngineConfigSchema, type ResolvedEngineConfig } from './EngineConfig.ts';
+
+export interface LoadedConfig {
+  /** The file it came from (absolute). */
+  file: string;
+  /** Its directory: relative paths in the file (state_dir, components) are resolved from here. */
+  dir: string;
+  /** Validated, defaults applied, paths absolute, each module's limits and caps filled from the engine's. */
+  config: ResolvedEngineConfig;
+}
+
+/**
+ * Reads and checks an engine.toml: TOML, then `${NAME}` environment references, then the schema
+ * (src/config/EngineConfig.ts, keys in snake_case), then what the schema cannot see: component files
+ * and their sha256 pins, grants of chains the engine does not follow, module limits wider than the
+ * engine's. Every problem is collected; a ConfigError lists them all.
+ */
+export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  const file = resolve(path);
+  const dir = dirname(file);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError([{ code: 'missing-file', file, path: '', expected: 'a readable engine.toml', got: (cause as NodeJS.ErrnoException).code ?? String(cause) }], cause);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (cause) {
+    if (!(cause instanceof TomlError)) throw cause;
+    const reason = cause.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+    throw new ConfigError([{ code: 'bad-toml', file, path: '', line: cause.line, column: cause.column, expected: 'valid TOML', got: reason }], cause);
+  }
+  const problems: ConfigProblem[] = [];
+  const substituted = substituteEnv(raw, '', env, (path, name) => problems.push({ code: 'unset-env', file, path, expected: `environment variable ${name} to be set` }));
+  const camel = camelKeys(substituted);
+  const parsed = EngineConfigSchema.safeParse(camel);
+  if (!parsed.success) problems.push(...zodProblems(parsed.error, camel, file));
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config = parsed.data!;
+  config.engine.stateDir = absolute(dir, config.engine.stateDir);
+  for (const module of config.modules) module.component = absolute(dir, module.component);
+  problems.push(...(await checkBeyondSchema(config, file)));
+  if (problems.length > 0) throw new ConfigError(problems);
+  inheritLimits(config);
+  return { file, dir, config };
+}
+
+const absolute = (dir: string, path: string) => (isAbsolute(path) ? path : resolve(dir, path));
+
+/** `${NAME}` in any string value becomes the variable's value; an unset one is a problem, not "". */
+function substituteEnv(value: unknown, path: string, env: NodeJS.ProcessEnv, unset: (path: string, name: string) => void): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined) unset(path, name);
+      return found ?? '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, `${path}[${i}]`, env, unset));
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, path ? `${path}.${k}` : k, env, unset)]));
+  }
+  return value;
+}
+
+const toCamel = (key: string) => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const toSnake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/**
+ * engine.toml's snake_case keys as the schema's camelCase. A module's `config` is opaque: a table
+ * there is handed to the module as its JSON, keys untouched.
+ */
+function camelKeys(value: unknown, where: 'top' | 'module' | 'inner' = 'top'): unknown {
+  if (Array.isArray(value)) return value.map((v) => camelKeys(v, 'inner'));
+  if (!isTable(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const name = toCamel(key);
+    if (where === 'module' && name === 'config' && isTable(v)) out[name] = JSON.stringify(v);
+    else if (where === 'top' && name === 'modules' && Array.isArray(v)) out[name] = v.map((m) => camelKeys(m, 'module'));
+    else out[name] = camelKeys(v, 'inner');
+  }
+  return out;
+}
+
+const isTable = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
+
+/** A key path as the file spells it: `modules[1].limits.timeout_ms`. */
+function filePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${toSnake(String(part))}`;
+  return out;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current = root;
+  for (const part of path) current = (current as Record<PropertyKey, unknown> | undefined)?.[part];
+  return current;
+}
+
+function shown(value: unknown): string {
+  const text = value === undefined ? 'nothing' : typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function zodProblems(error: z.ZodError, input: unknown, file: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) problems.push({ code: 'unknown-key', file, path: filePath([...issue.path, key]), expected: `no such key here (${filePath(issue.path) || 'the top level'} takes other keys)` });
+      continue;
+    }
+    const got = valueAt(input, issue.path);
+    if (issue.code === 'invalid_type') {
+      problems.push({ code: 'wrong-type', file, path: filePath(issue.path), expected: got === undefined ? `a ${issue.expected} (the key is required)` : `a ${issue.expected}`, got: shown(got) });
+      continue;
+    }
+    problems.push({ code: 'invalid-value', file, path: filePath(issue.path), expected: issue.message.replace(/^Invalid input: /, ''), got: shown(got) });
+  }
+  return problems;
+}
+
+const ENGINE_LIMIT_DEFAULTS: Record<string, number> = { fuel: DEFAULT_FUEL, timeoutMs: DEFAULT_TIMEOUT_MS, memoryBytes: DEFAULT_MEMORY_BYTES, ...DEFAULT_HOST_CAPS };
+
+/** The engine's value of a limit or cap: its own setting, else the built-in default. */
+const engineLimit = (config: ResolvedEngineConfig, key: string): number => (config.engine.limits as Record<string, number | undefined>)[key] ?? ENGINE_LIMIT_DEFAULTS[key]!;
+
+/** Component files and pins, grants against the chains configured, module limits against the engine's. */
+async function checkBeyondSchema(config: ResolvedEngineConfig, file: string): Promise<ConfigProblem[]> {
+  const problems: ConfigProblem[] = [];
+  for (const [i, module] of config.modules.entries()) {
+    const at = `modules[${i}]`;
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await readFile(module.component);
+    } catch (cause) {
+      problems.push({ code: 'missing-component', file, path: `${at}.component`, expected: 'a component file (.wasm)', got: `${module.component} (${(cause as NodeJS.ErrnoException).code ?? 'unreadable'})` });
+    }
+    if (bytes && module.sha256) {
+      const digest = createHash('sha256').update(bytes).digest('hex');
+      if (digest !== module.sha256) problems.push({ code: 'sha256-mismatch', file, path: `${at}.sha256`, expected: module.sha256, got: `${digest} (the file's)` });
+    }
+    for (const [j, chain] of (module.grants.chain?.chains ?? []).entries()) {
+      if (!(String(chain) in config.chains)) problems.push({ code: 'grant-not-allowed', file, path: `${at}.grants.chain.chains[${j}]`, expected: `a chain the engine follows (${Object.keys(config.chains).join(', ') || 'none configured'})`, got: String(chain) });
+    }
+    for (const [j, trigger] of module.triggers.entries()) {
+      if (trigger.kind !== 'custom' && !(String(trigger.chain) in config.chains)) problems.push({ code: 'invalid-value', file, path: `${at}.triggers[${j}].chain`, expected: `a chain the engine follows (${Object.keys(config.chains).join(', ') || 'none configured'})`, got: String(trigger.chain) });
+    }
+    for (const [section, values] of [['limits', module.limits], ['caps', module.caps]] as const) {
+      for (const [key, value] of Object.entries(values)) {
+        const ceiling = engineLimit(config, key);
+        if (typeof value === 'number' && value > ceiling) problems.push({ code: 'limit-too-wide', file, path: `${at}.${section}.${toSnake(key)}`, expected: `at most the engine's ${ceiling} (engine.limits.${toSnake(key)})`, got: String(value) });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Each module's limits and caps: its own, else the engine's (which may narrow the built-in defaults). */
+function inheritLimits(config: ResolvedEngineConfig): void {
+  const { fuel, timeoutMs, memoryBytes, ...caps } = config.engine.limits;
+  const engineLimits = Object.fromEntries(Object.entries({ fuel, timeoutMs, memoryBytes }).filter(([, v]) => v !== undefined));
+  const engineCaps = Object.fromEntries(Object.entries(caps).filter(([, v]) => v !== undefined));
+  for (const module of config.modules) {
+    module.limits = { ...engineLimits, ...module.limits };
+    module.caps = { ...engineCaps, ...module.caps };
+  }
+}

@@ -1,0 +1,65 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { ChainConfig } from '../bus/Bus.ts';
+import { startAnvil, type Anvil } from '../chain/embeddedAnvil.ts';
+import { Engine } from '../engine/Engine.ts';
+import { Runtime } from '../runtime/Runtime.ts';
+import type { ResolvedEngineConfig } from './EngineConfig.ts';
+
+/** An engine started from a configuration, with what it brought up for itself. */
+export interface ConfiguredEngine {
+  engine: Engine;
+  runtime: Runtime;
+  logger: Logger;
+  /** Embedded dev chains (`rpc_url = "anvil"`) by chain id. */
+  anvils: Record<string, Anvil>;
+  /** Stops the engine (gracefully, within the shutdown timeout), then the runtime, then embedded chains. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts what a configuration describes: embedded anvil chains first (on free loopback ports, with
+ * the configured chain id), then the runtime's workers, then the engine. Anything started is stopped
+ * again if a later part fails.
+ */
+export async function startConfigured(config: ResolvedEngineConfig, options: { logger?: Logger } = {}): Promise<ConfiguredEngine> {
+  const logger = options.logger ?? pino({ name: 'corral', level: config.engine.logLevel });
+  const anvils: Record<string, Anvil> = {};
+  let runtime: Runtime | undefined;
+  try {
+    const chains: Record<string, ChainConfig> = {};
+    for (const [id, chain] of Object.entries(config.chains)) {
+      let rpcUrl = chain.rpcUrl;
+      if (rpcUrl === 'anvil') {
+        // Its chain lives in the state directory (written when it stops), so a restarted engine finds
+        // the chain its cursors point into.
+        await mkdir(config.engine.stateDir, { recursive: true });
+        const anvil = (anvils[id] = await startAnvil({ chainId: Number(id), args: ['--state', join(config.engine.stateDir, `anvil-${id}.json`)] }));
+        logger.info({ chainId: id, url: anvil.url }, 'embedded anvil chain started');
+        rpcUrl = anvil.wsUrl;
+      }
+      chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}) };
+    }
+    runtime = new Runtime(config.engine.threads ? { threads: config.engine.threads } : {});
+    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs });
+    const started = runtime;
+    let stopping: Promise<void> | undefined;
+    return {
+      engine,
+      runtime: started,
+      logger,
+      anvils,
+      stop: () =>
+        (stopping ??= (async () => {
+          await engine.stop();
+          await started.close();
+          await Promise.all(Object.values(anvils).map((a) => a.stop()));
+        })()),
+    };
+  } catch (error) {
+    await runtime?.close();
+    await Promise.all(Object.values(anvils).map((a) => a.stop()));
+    throw error;
+  }
+}

@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, type ConfigProblem } from '../../src/errors/ConfigError.ts';
+import { loadConfig } from '../../src/config/loadConfig.ts';
+import { fixture } from '../helpers.ts';
+
+/** Writes `toml` as engine.toml in a fresh directory and loads it. */
+function load(toml: string, env: NodeJS.ProcessEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-config-'));
+  writeFileSync(join(dir, 'engine.toml'), toml);
+  return loadConfig(join(dir, 'engine.toml'), env);
+}
+
+/** The problems a bad configuration is refused with. */
+async function problems(toml: string, env: NodeJS.ProcessEnv = {}): Promise<ConfigProblem[]> {
+  const error = await load(toml, env).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return (error as ConfigError).details.problems;
+}
+
+const watcher = fixture('watcher');
+const module = (extra = '') => `[[modules]]\nname = "w"\ncomponent = "${watcher}"\n${extra}\n`;
+
+describe('engine.toml', () => {
+  it('default: a good file gets defaults, absolute paths, the engine\'s limits for its modules, and a config table as JSON', async () => {
+    const { config, dir } = await load(`
+[engine]
+state_dir = "data"
+[engine.limits]
+fuel = 1_000_000
+store_ops = 10
+[chains.31337]
+rpc_url = "http://127.0.0.1:8545"
+${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { safe = "0xabc", minPart_size = 2 }\ntriggers = [{ kind = "log", chain = 31337, address = "0x5fbdb2315678afecb367f032d93f642f64180aa3" }]')}`);
+    expect(config.engine).toMatchObject({ stateDir: join(dir, 'data'), logLevel: 'info', shutdownTimeoutMs: 5_000 });
+    expect(config.chains['31337']).toEqual({ rpcUrl: 'http://127.0.0.1:8545', pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64 });
+    const [m] = config.modules;
+    expect(m).toMatchObject({ name: 'w', component: watcher, limits: { fuel: 1_000_000, timeoutMs: 100 }, caps: { storeOps: 10 } });
+    expect(JSON.parse(m!.config)).toEqual({ safe: '0xabc', minPart_size: 2 }); // opaque: keys as written
+  });
+
+  it('error: a missing file names the file', async () => {
+    const error = (await loadConfig('/nonexistent/engine.toml').catch((e: unknown) => e)) as ConfigError;
+    expect(error).toMatchObject({ name: 'ConfigError', code: 'missing-file', details: { file: '/nonexistent/engine.toml', got: 'ENOENT' } });
+  });
+
+  it('error: bad TOML names the line and column', async () => {
+    const [p] = await problems('[engine]\nstate_dir = "x"\nthreads = [\n');
+    expect(p).toMatchObject({ code: 'bad-toml', line: 4, path: '' });
+  });
+
+  it('error: an unknown key names its path as written', async () => {
+    const [p] = await problems('[engine]\nstat_dir = "x"\n');
+    expect(p).toMatchObject({ code: 'unknown-key', path: 'engine.stat_dir' });
+  });
+
+  it('error: a wrong type names the path, what was expected and what was found', async () => {
+    const [p] = await problems('[engine]\nthreads = "two"\n');
+    expect(p).toMatchObject({ code: 'wrong-type', path: 'engine.threads', expected: 'a number', got: '"two"' });
+  });
+
+  it('error: a bad chain URL names the chain and the key', async () => {
+    const [p] = await problems('[chains.1]\nrpc_url = "ftp://node"\n');
+    expect(p).toMatchObject({ code: 'invalid-value', path: 'chains.1.rpc_url', expected: 'an http(s):// or ws(s):// URL, or "anvil"', got: '"ftp://node"' });
+  });
+
+  it('error: an unset environment variable is an error, not an empty string', async () => {
+    const [p] = await problems('[chains.1]\nrpc_url = "https://node/${API_KEY}"\n');
+    expect(p).toMatchObject({ code: 'unset-env', path: 'chains.1.rpc_url', expected: 'environment variable API_KEY to be set' });
+    const { config } = await load('[chains.1]\nrpc_url = "https://node/${API_KEY}"\n', { API_KEY: 'k' });
+    expect(config.chains['1']!.rpcUrl).toBe('https://node/k');
+  });
+
+  it('error: a missing component names the module and the path tried', async () => {
+    const [p] = await problems('[[modules]]\nname = "w"\ncomponent = "nope.wasm"\n');
+    expect(p).toMatchObject({ code: 'missing-component', path: 'modules[0].component' });
+    expect(p!.got).toContain('nope.wasm (ENOENT)');
+  });
+
+  it('error: a sha256 pin that does not match says both digests', async () => {
+    const actual = createHash('sha256').update(readFileSync(watcher)).digest('hex');
+    const [p] = await problems(module(`sha256 = "${'0'.repeat(64)}"`));
+    expect(p).toMatchObject({ code: 'sha256-mismatch', path: 'modules[0].sha256', expected: '0'.repeat(64), got: `${actual} (the file's)` });
+    await expect(load(module(`sha256 = "${actual}"`))).resolves.toBeDefined();
+  });
+
+  it('error: a grant of a chain the engine does not follow is refused', async () => {
+    const [p] = await problems(`[chains.1]\nrpc_url = "https://node"\n${module('grants = { chain = { chains = [5] } }')}`);
+    expect(p).toMatchObject({ code: 'grant-not-allowed', path: 'modules[0].grants.chain.chains[0]', got: '5' });
+  });
+
+  it('error: a module limit wider than the engine\'s is refused, naming both', async () => {
+    const [p] = await problems(`[engine.limits]\nfuel = 1000\n${module('limits = { fuel = 2000 }')}`);
+    expect(p).toMatchObject({ code: 'limit-too-wide', path: 'modules[0].limits.fuel', expected: "at most the engine's 1000 (engine.limits.fuel)", got: '2000' });
+    const [cap] = await problems(module('caps = { store_ops = 100000 }'));
+    expect(cap).toMatchObject({ code: 'limit-too-wide', path: 'modules[0].caps.store_ops' });
+  });
+
+  it('error: every problem of a file is listed, not just the first', async () => {
+    const list = await problems('[engine]\nthreads = 0\nstat_dir = "x"\n[chains.1]\nrpc_url = "nope"\n[[modules]]\nname = "Bad Name"\ncomponent = "x.wasm"\n');
+    expect(list.map((p) => `${p.code} ${p.path}`).sort()).toEqual(['invalid-value chains.1.rpc_url', 'invalid-value engine.threads', 'invalid-value modules[0].name', 'unknown-key engine.stat_dir']);
+  });
+});
