@@ -13,6 +13,7 @@ import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { Runtime } from '../runtime/Runtime.ts';
+import { inspectState } from './inspect.ts';
 import { ArgumentError, argsFromJson, jsonReplacer } from './jsonValues.ts';
 
 const EXIT_OK = 0;
@@ -191,6 +192,21 @@ export async function main(argv: string[]): Promise<number> {
     .addHelpText('after', '\nExamples:\n  corral check engine.toml\n  corral check build/watcher.wasm')
     .action(async (target: string) => {
       code = await check(target);
+    });
+  program
+    .command('inspect')
+    .description('show what a state directory holds: modules, cursors per chain, breakers, keys and bytes (the engine must be stopped)')
+    .argument('<state_dir>', 'the engine\'s state directory')
+    .option('--module <name>', 'list this module\'s keys and values (hex, and UTF-8 where valid)')
+    .option('--prefix <p>', 'only keys starting with this (UTF-8)', '')
+    .option('--limit <n>', 'at most this many keys', positiveInt('--limit'))
+    .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/')
+    .action(async (dir: string, flags: { module?: string; prefix: string; limit?: number }) => {
+      try {
+        process.stdout.write(`${JSON.stringify(await inspectState(dir, flags), jsonReplacer, 2)}\n`);
+      } catch (error) {
+        code = reportFailure(error);
+      }
     });
   program
     .command('call')

@@ -90,6 +90,15 @@ start_block = 0
     // emitMany(tag, 2): two Pings and one Pong per block.
     expect(await read()).toMatchObject({ logs: 15, cursor: { number: String(last) } });
 
+    // corral inspect shows what the run wrote (the engine is stopped: the database is free).
+    const inspect = (...args: string[]) => JSON.parse(spawnSync(process.execPath, [bin, 'inspect', join(dir, 'state'), ...args], { env, encoding: 'utf8' }).stdout);
+    const summary = inspect();
+    expect(summary.modules.map((m: { name: string }) => m.name).sort()).toEqual(['blocks', 'logs']);
+    expect(summary.modules.find((m: { name: string }) => m.name === 'logs')).toMatchObject({ cursors: { 'chain:31337': { number: String(last) } }, keys: 16, breaker: { state: 'closed' } });
+    const listed = inspect('--module', 'logs', '--prefix', 'ev/', '--limit', '2');
+    expect(listed.entries).toHaveLength(2);
+    expect(listed.entries[0]).toMatchObject({ key: { utf8: 'ev/000001', hex: Buffer.from('ev/000001').toString('hex') }, value: { utf8: expect.stringMatching(/^log:\d+:0:/) } });
+
     const second = corralRun(join(dir, 'engine.toml'));
     const restarted = await second.waitFor((l) => l.msg === 'embedded anvil chain started');
     await second.waitFor((l) => l.msg === 'engine running');

@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EngineError } from '../errors/EngineError.ts';
+import { LevelStore } from '../store/LevelStore.ts';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+
+/** Bytes shown both ways: hex always, UTF-8 when they are valid UTF-8. */
+function show(bytes: Uint8Array): { hex: string; utf8?: string } {
+  const hex = Buffer.from(bytes).toString('hex');
+  try {
+    return { hex, utf8: utf8.decode(bytes) };
+  } catch {
+    return { hex };
+  }
+}
+
+/**
+ * What `corral inspect` reports of a state directory (the engine must be stopped: LevelDB allows one
+ * process): per module its cursors per source, breaker, keys and stored bytes, undo records; with
+ * `module`, that module's keys and values under `prefix`.
+ */
+export async function inspectState(dir: string, options: { module?: string; prefix?: string; limit?: number } = {}): Promise<unknown> {
+  if (!existsSync(join(dir, 'CURRENT'))) throw new EngineError('invalid-option', `${dir} is not a corral state directory (no LevelDB database there)`, { option: 'state_dir', value: dir });
+  let store: LevelStore;
+  try {
+    store = await LevelStore.open(dir);
+  } catch (cause) {
+    throw new EngineError('invalid-option', `cannot open the state in ${dir}: is the engine still running? (LevelDB allows one process)`, { option: 'state_dir', value: dir }, cause);
+  }
+  try {
+    if (options.module !== undefined) {
+      if (!(await store.moduleNames()).includes(options.module)) throw new EngineError('unknown-module', `no module named ${options.module} has state in ${dir}`, { module: options.module });
+      const state = await store.module(options.module);
+      const prefix = encoder.encode(options.prefix ?? '');
+      const entries: { key: ReturnType<typeof show>; value: ReturnType<typeof show> }[] = [];
+      const upper = prefixEnd(prefix);
+      for await (const key of state.keys({ gte: prefix, ...(upper ? { lt: upper } : {}), limit: options.limit ?? -1 })) {
+        entries.push({ key: show(key), value: show((await state.get(key))!) });
+      }
+      return { module: options.module, prefix: options.prefix ?? '', entries };
+    }
+    const modules = [];
+    for (const name of await store.moduleNames()) {
+      const state = await store.module(name);
+      let keys = 0;
+      for await (const _ of state.keys({ limit: -1 })) keys++;
+      const cursors = await state.cursors();
+      const journal: Record<string, number> = {};
+      for (const source of Object.keys(cursors)) {
+        if (source.startsWith('chain:')) journal[source] = (await state.journal(BigInt(source.slice(6)))).length;
+      }
+      modules.push({ name, cursors, keys, storedBytes: state.storedBytes, undoRecords: journal, breaker: store.breakers.load(name) ?? { state: 'closed' } });
+    }
+    return { stateDir: dir, modules };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The first key after every key starting with `prefix` (undefined: no upper bound). */
+function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  const end = Uint8Array.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { fixture } from '../helpers.ts';
+
+const bin = fileURLToPath(new URL('../../bin/corral.mjs', import.meta.url));
+const env = { ...process.env, CORRAL_CACHE_DIR: process.env.CORRAL_TEST_CACHE_DIR };
+const check = (target: string) => spawnSync(process.execPath, [bin, 'check', target], { env, encoding: 'utf8' });
+
+function configFile(toml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-check-'));
+  writeFileSync(join(dir, 'engine.toml'), toml);
+  return join(dir, 'engine.toml');
+}
+
+describe('corral check', () => {
+  it('default: a good engine.toml and a module component pass', () => {
+    const file = configFile(`[[modules]]\nname = "w"\ncomponent = "${fixture('watcher')}"\ngrants = { store = true, logging = true }\n`);
+    expect(check(file)).toMatchObject({ status: 0, stdout: `${file}: ok\n` });
+    expect(check(fixture('watcher')).status).toBe(0);
+  });
+
+  it('error: lists every problem of a file at once, each with its path, and exits 1', () => {
+    const file = configFile('[engine]\nthreads = 0\nstat_dir = "x"\n[chains.1]\nrpc_url = "nope"\n');
+    const { status, stderr } = check(file);
+    expect(status).toBe(1);
+    expect(stderr).toContain('engine.threads: invalid-value');
+    expect(stderr).toContain('engine.stat_dir: unknown-key');
+    expect(stderr).toContain('chains.1.rpc_url: invalid-value');
+    expect(stderr).toContain('corral check: 3 problems');
+  });
+
+  it('error: a module whose component imports what its manifest does not grant is named, with every other such module', () => {
+    const file = configFile(
+      `[[modules]]\nname = "a"\ncomponent = "${fixture('watcher')}"\ngrants = { store = true }\n` + `[[modules]]\nname = "b"\ncomponent = "${fixture('watcher')}"\ngrants = { logging = true }\n`,
+    );
+    const { status, stderr } = check(file);
+    expect(status).toBe(1);
+    expect(stderr).toContain('modules[0] (a): module a imports `corral:module/logging`, but its manifest does not grant `logging`');
+    expect(stderr).toContain('modules[1] (b): module b imports `corral:module/store`, but its manifest does not grant `store`');
+  });
+
+  it('error: a component outside corral\'s world is refused', () => {
+    const { status, stderr } = check(fixture('compute'));
+    expect(status).toBe(1);
+    expect(stderr).toContain('does not export `on-event`');
+  });
+});
