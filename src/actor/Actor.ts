@@ -65,6 +65,8 @@ export interface ActorHooks {
   signal(signal: LifecycleSignal | InvocationSignal): void;
   /** The actor discarded its instances after a failure (group strategies recycle the siblings). */
   recycled(actor: Actor): void;
+  /** Every invocation that ran, with its outcome (metrics: durations). */
+  invoked?(actor: Actor, outcome: CallOutcome): void;
 }
 
 /**
@@ -309,6 +311,7 @@ export class Actor {
       return;
     }
     this.stats.invocations++;
+    this.hooks.invoked?.(this, outcome);
     if (outcome.ok) {
       this.stats.fuelTotal += outcome.fuelUsed;
       this.stats.fuelLast = outcome.fuelUsed;

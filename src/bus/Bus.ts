@@ -151,6 +151,11 @@ export class Bus {
     return feed;
   }
 
+  /** The head of a chain as its follower holds it (undefined until the first head arrived). */
+  head(chainId: bigint): bigint | undefined {
+    return this.parts(chainId).follower.tip?.number;
+  }
+
   hasChain(chainId: bigint): boolean {
     return this.chains.has(chainId);
   }

@@ -107,6 +107,11 @@ export class ModuleFeed {
   /** The tip the last step looked at: the feed sleeps until the chain moves past it. */
   private tipSeen: ChainBlock | undefined;
 
+  /** The module reached the head (less its confirmations) at least once since the feed started. */
+  caughtUp = false;
+  /** Steps committed and the events they carried, since the feed started. */
+  readonly handled = { steps: 0, events: 0 };
+
   /** The cursor as the feed last committed it. */
   get position(): BlockCursor | undefined {
     return this.cursor;
@@ -189,11 +194,15 @@ export class ModuleFeed {
     // (The catch-up step checks instead that each range starts on the cursor: see `catchUp`.)
     const final = this.cursorIsFinal && this.cursor.number <= finalBelow;
     if (!final && !(await this.follower.isCanonical(this.cursor.number, this.cursor.hash))) return this.rewind();
-    if (this.cursor.number >= target) return 'waiting';
+    if (this.cursor.number >= target) {
+      this.caughtUp = true;
+      return 'waiting';
+    }
     let from = this.cursor.number + 1n;
     if (interest.blocks?.latestOnly && from < target) from = target;
-    if (from <= finalBelow) return this.catchUp(from, target < finalBelow ? target : finalBelow);
-    return this.handleBlock(await this.follower.headerAt(from, 'live'));
+    const result = from <= finalBelow ? await this.catchUp(from, target < finalBelow ? target : finalBelow) : await this.handleBlock(await this.follower.headerAt(from, 'live'));
+    if (this.cursor.number >= target) this.caughtUp = true;
+    return result;
   }
 
   /** Loads the cursor and journal; a new module starts at `startBlock` or the head, and says so durably. */
@@ -357,6 +366,8 @@ export class ModuleFeed {
     }
     this.cursor = delivery.cursor;
     this.cursorIsFinal = final;
+    this.handled.steps++;
+    this.handled.events += delivery.events.length;
     for (let i = this.reachWaiters.length - 1; i >= 0; i--) if (this.settles(this.reachWaiters[i]!)) this.reachWaiters.splice(i, 1);
     const { journal } = delivery;
     if (journal) {

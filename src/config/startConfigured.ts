@@ -4,6 +4,7 @@ import { pino, type Logger } from 'pino';
 import type { ChainConfig } from '../bus/Bus.ts';
 import { startAnvil, type Anvil } from '../chain/embeddedAnvil.ts';
 import { Engine } from '../engine/Engine.ts';
+import { EngineMetrics, serveMetrics, type MetricsServer } from '../metrics/EngineMetrics.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import type { ResolvedEngineConfig } from './EngineConfig.ts';
 
@@ -14,6 +15,8 @@ export interface ConfiguredEngine {
   logger: Logger;
   /** Embedded dev chains (`rpc_url = "anvil"`) by chain id. */
   anvils: Record<string, Anvil>;
+  /** The /metrics, /healthz and /readyz endpoint, when `engine.metrics` is set. */
+  metrics: MetricsServer | undefined;
   /** Stops the engine (gracefully, within the shutdown timeout), then the runtime, then embedded chains. */
   stop(): Promise<void>;
 }
@@ -43,6 +46,18 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
     }
     runtime = new Runtime(config.engine.threads ? { threads: config.engine.threads } : {});
     const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs });
+    let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
+    if (config.engine.metrics) {
+      const collector = new EngineMetrics(engine);
+      try {
+        metrics = { collector, server: await serveMetrics(collector, config.engine.metrics) };
+      } catch (error) {
+        collector.close();
+        await engine.stop();
+        throw error;
+      }
+      logger.info({ url: metrics.server.url }, 'metrics served at /metrics, /healthz, /readyz');
+    }
     const started = runtime;
     let stopping: Promise<void> | undefined;
     return {
@@ -50,8 +65,11 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
       runtime: started,
       logger,
       anvils,
+      metrics: metrics?.server,
       stop: () =>
         (stopping ??= (async () => {
+          await metrics?.server.close();
+          metrics?.collector.close();
           await engine.stop();
           await started.close();
           await Promise.all(Object.values(anvils).map((a) => a.stop()));

@@ -13,6 +13,9 @@ import { EngineError } from '../errors/EngineError.ts';
 import { LoadError } from '../errors/LoadError.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import type { HostImports } from '../runtime/hostBridge.ts';
+import type { Component } from '../runtime/Component.ts';
+import type { PoolStats } from '../runtime/InstancePool.ts';
+import type { SignalName } from '../signals/signalFromData.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { EngineStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
@@ -21,6 +24,30 @@ import { bindInvocation, RejectedEvents, type Envelope, type InvocationModule } 
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
 
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
+
+/** One invocation of a module's handler that ran: what `engine.invocations$` tells. */
+export interface InvocationRecord {
+  module: string;
+  /** `ok`, or the signal that ended it. */
+  outcome: 'ok' | SignalName;
+  durationMs: number;
+  fuelUsed: number;
+}
+
+/** Where a module stands on a chain: what metrics and readiness report. */
+export interface ChainPosition {
+  module: string;
+  chainId: string;
+  /** The chain's head as the engine follows it. */
+  head: bigint | undefined;
+  /** The module's cursor: the last block it fully handled. */
+  block: bigint | undefined;
+  /** It has reached the head (less its confirmations) at least once since the engine started. */
+  caughtUp: boolean;
+  /** Steps committed, and the events they carried, since the engine started. */
+  steps: number;
+  events: number;
+}
 
 /** One committed chain step of one module: what `engine.steps$` tells, for metrics and latency. */
 export interface ChainStep {
@@ -67,6 +94,10 @@ export class Engine {
   readonly supervisor: Supervisor<Envelope>;
   readonly bus: Bus;
   private readonly steps = new Subject<ChainStep>();
+  private readonly invocations = new Subject<InvocationRecord>();
+  /** Every invocation that ran (a chain step of several events is one), as it ends. */
+  readonly invocations$: Observable<InvocationRecord> = this.invocations.asObservable();
+  private readonly components = new Map<string, Component>();
   /** Every committed chain step, as it commits. */
   readonly steps$: Observable<ChainStep> = this.steps.asObservable();
   private readonly modules = new Map<string, InvocationModule>();
@@ -89,14 +120,20 @@ export class Engine {
   static async start(options: EngineOptions): Promise<Engine> {
     const logger = options.logger ?? pino({ name: 'corral' });
     const store = await LevelStore.open(options.stateDir, (error) => logger.error({ err: error }, 'could not save a circuit breaker'));
+    let engine: Engine | undefined;
     const supervisor = new Supervisor<Envelope>({
       logger,
+      onInvocation: (module, outcome) => {
+        if (!engine?.invocations.observed) return;
+        const fuelUsed = outcome.ok ? outcome.fuelUsed : 'fuelUsed' in outcome.signal && typeof outcome.signal.fuelUsed === 'number' ? outcome.signal.fuelUsed : 0;
+        engine.invocations.next({ module, outcome: outcome.ok ? 'ok' : outcome.signal.name, durationMs: outcome.durationMs, fuelUsed });
+      },
       breakerStore: store.breakers,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     });
     const bus = new Bus(options.chains ?? {}, logger);
-    const engine = new Engine(store, logger, options.clock ?? systemClock, supervisor, bus);
+    engine = new Engine(store, logger, options.clock ?? systemClock, supervisor, bus);
     try {
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
       const specs: ActorSpec<Envelope>[] = [];
@@ -153,6 +190,24 @@ export class Engine {
     return this.lookup(module).store.get(key);
   }
 
+  /** Each module's instance pool counters (checkouts, waits, instances, recycles by reason). */
+  poolStats(): Record<string, PoolStats> {
+    return Object.fromEntries([...this.components].map(([name, component]) => [name, component.stats()]));
+  }
+
+  /** Each module's stored bytes (keys + values, as its storage cap counts them). */
+  storedBytes(): Record<string, number> {
+    return Object.fromEntries([...this.modules].map(([name, module]) => [name, module.store.storedBytes]));
+  }
+
+  /** Where every module stands on every chain it follows. */
+  chainPositions(): ChainPosition[] {
+    return [...this.feeds].map(([key, feed]) => {
+      const [module, chainId] = key.split('@') as [string, string];
+      return { module, chainId, head: this.bus.head(BigInt(chainId)), block: feed.position?.number, caughtUp: feed.caughtUp, ...feed.handled };
+    });
+  }
+
   /** Every committed key of a module with its value, in byte order (for inspection and tests). */
   async entries(module: string): Promise<[Uint8Array, Uint8Array][]> {
     const store = this.lookup(module).store;
@@ -168,6 +223,7 @@ export class Engine {
       await this.supervisor.stop();
       await feedsDone;
       this.steps.complete();
+      this.invocations.complete();
       await this.store.close();
     })();
     return this.stopping;
@@ -200,6 +256,7 @@ export class Engine {
       limits: manifest.limits,
       initializer: { export: 'configure', args: [manifest.config] },
     });
+    this.components.set(manifest.name, component);
     const specifiers: InvocationModule['specifiers'] = {};
     for (const specifier of Object.keys(meta.imports)) {
       const bare = specifier.replace(/@[^/]*$/, '');

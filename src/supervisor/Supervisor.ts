@@ -5,7 +5,7 @@ import type { OverflowPolicy } from '../actor/Mailbox.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import type { BackoffOptions, BreakerOptions, RestartType } from '../actor/actorMachine.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
-import type { Component } from '../runtime/Component.ts';
+import type { CallOutcome, Component } from '../runtime/Component.ts';
 import { MemoryBreakerStore, type BreakerStore } from './BreakerStore.ts';
 import type { ReorgBeyondWindow, SupervisorSignal } from './SupervisorSignal.ts';
 
@@ -63,6 +63,8 @@ export interface SupervisorOptions {
   logger?: Logger;
   breakerStore?: BreakerStore;
   shutdownTimeoutMs?: number;
+  /** Told of every invocation that ran (an actor name and the call's outcome): for metrics. */
+  onInvocation?: (actor: string, outcome: CallOutcome) => void;
 }
 
 /**
@@ -82,6 +84,7 @@ export class Supervisor<Payload = unknown> {
   private readonly actorsByName = new Map<string, Actor>();
   private readonly order: Actor[] = [];
   private readonly specs = new Map<string, ActorSpec<Payload>>();
+  private readonly onInvocation: SupervisorOptions['onInvocation'];
   private groups: GroupSpec[] = [];
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -95,6 +98,7 @@ export class Supervisor<Payload = unknown> {
     this.logger = options.logger ?? pino({ name: 'corral' });
     this.breakers = options.breakerStore ?? new MemoryBreakerStore();
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SUPERVISION.shutdownTimeoutMs;
+    this.onInvocation = options.onInvocation;
     this.signals$ = this.subject.asObservable();
   }
 
@@ -126,7 +130,7 @@ export class Supervisor<Payload = unknown> {
         },
         spec.mailboxCapacity ?? DEFAULT_SUPERVISION.mailboxCapacity,
         (kind) => overflow[kind] ?? DEFAULT_SUPERVISION.overflow,
-        { signal: (signal) => this.onSignal(signal), recycled: (actor) => this.onRecycled(actor) },
+        { signal: (signal) => this.onSignal(signal), recycled: (actor) => this.onRecycled(actor), invoked: (actor, outcome) => this.onInvocation?.(actor.name, outcome) },
       );
       this.actorsByName.set(spec.name, actor);
       this.specs.set(spec.name, spec);

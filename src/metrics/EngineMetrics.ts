@@ -1,0 +1,169 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Subscription } from 'rxjs';
+import type { Engine } from '../engine/Engine.ts';
+
+const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+/**
+ * The engine's Prometheus metrics. Durations are observed as they happen (from `engine.invocations$`,
+ * once the metrics are attached); everything else is read from the engine when scraped,
+ * so a scrape always agrees with `engine.supervisor.actors()`, `rpcStats()`, `poolStats()` and
+ * `chainPositions()`. Every series is prefixed `corral_`.
+ */
+export class EngineMetrics {
+  readonly registry = new Registry();
+  private readonly subscriptions: Subscription[] = [];
+
+  constructor(private readonly engine: Engine) {
+    const registers = [this.registry];
+    const duration = new Histogram({
+      name: 'corral_invocation_duration_seconds',
+      help: 'Time a module handler ran per invocation (a chain step of several events is one invocation).',
+      labelNames: ['module', 'outcome'],
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.subscriptions.push(engine.invocations$.subscribe((i) => duration.observe({ module: i.module, outcome: i.outcome }, i.durationMs / 1000)));
+
+    // Read at scrape time. Counters that the engine keeps are set from its totals.
+    const actors = () => engine.supervisor.actors();
+    const counterFrom = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void) => void) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          read((labels, value) => this.inc(labels, value));
+        },
+      });
+    const gaugeFrom = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          read((labels, value) => this.set(labels, value));
+        },
+      });
+
+    counterFrom('corral_invocations_total', 'Invocations that ran, per module.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.invocations)));
+    counterFrom('corral_signals_total', 'Invocations ended by a signal, by module and signal.', ['module', 'signal'], (set) =>
+      actors().forEach((a) => Object.entries(a.failures).forEach(([signal, n]) => set({ module: a.name, signal }, n ?? 0))),
+    );
+    counterFrom('corral_fuel_used_total', 'Fuel the module used.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.fuelUsed.total)));
+    counterFrom('corral_restarts_total', 'Restarts of the module after a failure.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.restarts)));
+    counterFrom('corral_refused_total', 'Events refused without running (circuit open, or stopped).', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.refused)));
+    gaugeFrom('corral_breaker_state', 'Circuit breaker: 0 closed, 1 half-open, 2 open.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, BREAKER_VALUE[a.breaker])));
+    gaugeFrom('corral_mailbox_depth', 'Events queued for the module.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.mailboxDepth)));
+
+    const pools = () => Object.entries(engine.poolStats());
+    counterFrom('corral_pool_checkouts_total', 'Instance checkouts (one per invocation).', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.checkouts)));
+    counterFrom('corral_pool_checkout_wait_seconds_total', 'Time invocations waited for an instance.', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.checkoutWaitMs.total / 1000)));
+    counterFrom('corral_pool_recycled_total', 'Instances discarded, by reason.', ['module', 'reason'], (set) =>
+      pools().forEach(([m, p]) => Object.entries(p.recycled).forEach(([reason, n]) => set({ module: m, reason }, n))),
+    );
+    gaugeFrom('corral_pool_instances', 'Instances alive (idle or in use), across workers.', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.size)));
+    gaugeFrom('corral_pool_in_use', 'Instances running an invocation now.', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.inUse)));
+
+    counterFrom('corral_chain_events_total', 'Chain events (logs, blocks, removed logs) modules handled and committed since start.', ['module', 'chain'], (set) => {
+      for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.events);
+    });
+    counterFrom('corral_chain_steps_total', 'Chain steps committed since start (each moves a module cursor).', ['module', 'chain'], (set) => {
+      for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.steps);
+    });
+    gaugeFrom('corral_chain_head', 'The head block of each chain, as followed.', ['chain'], (set) => {
+      for (const p of engine.chainPositions()) if (p.head !== undefined) set({ chain: p.chainId }, Number(p.head));
+    });
+    gaugeFrom('corral_module_block', 'The last block each module fully handled, per chain.', ['module', 'chain'], (set) => {
+      for (const p of engine.chainPositions()) if (p.block !== undefined) set({ module: p.module, chain: p.chainId }, Number(p.block));
+    });
+    gaugeFrom('corral_bus_lag_blocks', 'Head minus the module\'s last handled block (confirmations included).', ['module', 'chain'], (set) => {
+      for (const p of engine.chainPositions()) if (p.head !== undefined && p.block !== undefined) set({ module: p.module, chain: p.chainId }, Number(p.head - p.block));
+    });
+    gaugeFrom('corral_module_caught_up', '1 once the module reached the head (less confirmations) since start; 0 while it backfills.', ['module', 'chain'], (set) => {
+      for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.caughtUp ? 1 : 0);
+    });
+
+    const rpc = () => engine.rpcStats();
+    const rpcChains = (pick: 'calls' | 'bytes' | 'failed') => (set: (labels: Record<string, string>, value: number) => void) => {
+      for (const [chain, purposes] of Object.entries(rpc().chains)) {
+        for (const [purpose, methods] of Object.entries(purposes)) for (const [method, c] of Object.entries(methods ?? {})) set({ chain, purpose, method }, c[pick]);
+      }
+    };
+    counterFrom('corral_rpc_calls_total', 'RPC requests by chain, purpose and method.', ['chain', 'purpose', 'method'], rpcChains('calls'));
+    counterFrom('corral_rpc_response_bytes_total', 'RPC response bytes by chain, purpose and method.', ['chain', 'purpose', 'method'], rpcChains('bytes'));
+    counterFrom('corral_rpc_failures_total', 'RPC requests that failed (error, no answer, malformed answer).', ['chain', 'purpose', 'method'], rpcChains('failed'));
+    counterFrom('corral_module_rpc_calls_total', 'A module\'s own chain.request calls, by method.', ['module', 'method'], (set) => {
+      for (const [module, methods] of Object.entries(rpc().modules)) for (const [method, c] of Object.entries(methods)) set({ module, method }, c.calls);
+    });
+    gaugeFrom('corral_store_bytes', 'Key and value bytes each module keeps.', ['module'], (set) => Object.entries(engine.storedBytes()).forEach(([module, bytes]) => set({ module }, bytes)));
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Ready: every module has caught up with every chain it follows. */
+  ready(): boolean {
+    return this.engine.chainPositions().every((p) => p.caughtUp);
+  }
+
+  close(): void {
+    for (const s of this.subscriptions) s.unsubscribe();
+  }
+}
+
+/** A running metrics endpoint. */
+export interface MetricsServer {
+  /** `http://host:port` it listens on. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `/metrics` (Prometheus text), `/healthz` (200 while the process serves) and `/readyz` (200
+ * once every module caught up with its chains, 503 before) on `address` (`host:port`; port 0: any).
+ */
+export async function serveMetrics(metrics: EngineMetrics, address: string): Promise<MetricsServer> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      metrics.text().then(
+        (text) => {
+          res.setHeader('content-type', metrics.registry.contentType);
+          res.end(text);
+        },
+        (error: unknown) => {
+          res.statusCode = 500;
+          res.end(String(error));
+        },
+      );
+      return;
+    }
+    if (path === '/healthz') return void res.end('ok\n');
+    if (path === '/readyz') {
+      const ready = metrics.ready();
+      res.statusCode = ready ? 200 : 503;
+      return void res.end(ready ? 'ready\n' : 'catching up\n');
+    }
+    res.statusCode = 404;
+    res.end('not found: /metrics, /healthz, /readyz\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    url: `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
