@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { CHAIN_DEFAULTS } from '../bus/Bus.ts';
-import { CapsSchema, LimitsSchema, ModuleManifestSchema } from '../engine/ModuleManifest.ts';
+import { ModuleManifestSchema } from '../engine/ModuleManifest.ts';
+import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
+import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { MAX_THREADS } from '../runtime/protocol.ts';
 import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
 
@@ -11,38 +13,50 @@ const RpcUrl = z.string().refine((url) => url === 'anvil' || /^(https?|wss?):\/\
   message: 'an http(s):// or ws(s):// URL, or "anvil"',
 });
 
-/** `[chains.<id>]` in engine.toml. */
+/** `[chains.<id>]` in engine.toml. The descriptions are the README's reference (src/config/configReference.ts). */
 export const ChainConfigSchema = z
   .object({
-    rpcUrl: RpcUrl,
-    /** Head polling interval of an HTTP endpoint, and of the fallback (ms). */
-    pollIntervalMs: positiveInt.default(CHAIN_DEFAULTS.pollIntervalMs),
-    /** An HTTP endpoint polled while a WebSocket is down. */
-    fallbackRpcUrl: RpcUrl.optional(),
-    /** Largest `eth_getLogs` range when catching up (halved when the node refuses it). */
-    maxLogRange: positiveInt.default(CHAIN_DEFAULTS.maxLogRange),
-    /** Blocks whose handling keeps undo records; a deeper reorg halts the modules it reaches. */
-    reorgWindow: positiveInt.default(CHAIN_DEFAULTS.reorgWindow),
+    rpcUrl: RpcUrl.describe('`ws(s)://` (eth_subscribe), `http(s)://` (polled), or `"anvil"`: an embedded dev chain, its state kept in `state_dir`'),
+    pollIntervalMs: positiveInt.default(CHAIN_DEFAULTS.pollIntervalMs).describe('head polling interval of an HTTP endpoint, and of the fallback (ms)'),
+    fallbackRpcUrl: RpcUrl.optional().describe('an HTTP endpoint polled while the WebSocket is down'),
+    maxLogRange: positiveInt.default(CHAIN_DEFAULTS.maxLogRange).describe('largest `eth_getLogs` range when catching up; halved (for good) when the node refuses it'),
+    reorgWindow: positiveInt.default(CHAIN_DEFAULTS.reorgWindow).describe('blocks whose handling keeps undo records; a deeper reorg halts the modules it reaches'),
+  })
+  .strict();
+
+/** `[engine.limits]`: every module's limits and host-call caps unless it narrows them; the widest it may ask for. */
+export const EngineLimitsSchema = z
+  .object({
+    fuel: positiveInt.default(DEFAULT_FUEL).describe('fuel per event (instructions, roughly); then `OutOfFuel`'),
+    timeoutMs: z.number().positive().default(DEFAULT_TIMEOUT_MS).describe('wall-clock deadline per event (ms); then `ExecutionTimeout`'),
+    memoryBytes: positiveInt.default(DEFAULT_MEMORY_BYTES).describe('cap on each linear memory (bytes); `memory.grow` beyond it fails'),
+    chainRequests: positiveInt.default(DEFAULT_HOST_CAPS.chainRequests).describe('`chain.request` calls per event'),
+    rpcResponseBytes: positiveInt.default(DEFAULT_HOST_CAPS.rpcResponseBytes).describe('bytes of one RPC response'),
+    httpFetches: positiveInt.default(DEFAULT_HOST_CAPS.httpFetches).describe('`http.fetch` calls per event'),
+    httpResponseBytes: positiveInt.default(DEFAULT_HOST_CAPS.httpResponseBytes).describe('bytes of one HTTP response body'),
+    httpRequestBytes: positiveInt.default(DEFAULT_HOST_CAPS.httpRequestBytes).describe('bytes of one HTTP request body'),
+    httpTimeoutMs: positiveInt.default(DEFAULT_HOST_CAPS.httpTimeoutMs).describe('ms one HTTP request may take (an `upstream` fault after)'),
+    storeOps: positiveInt.default(DEFAULT_HOST_CAPS.storeOps).describe('store get/set/delete/list-keys calls per event'),
+    storeBytesWritten: positiveInt.default(DEFAULT_HOST_CAPS.storeBytesWritten).describe('key + value bytes `store.set` writes per event'),
+    logRecords: positiveInt.default(DEFAULT_HOST_CAPS.logRecords).describe('`logging.log` records per event'),
+    logBytes: positiveInt.default(DEFAULT_HOST_CAPS.logBytes).describe('message + fields bytes logged per event'),
+    storedBytes: positiveInt.default(DEFAULT_HOST_CAPS.storedBytes).describe('key + value bytes a module may keep (checked at commit)'),
   })
   .strict();
 
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z
   .object({
-    /** The LevelDB directory of every module's state, cursors and undo records (relative to the file). */
-    stateDir: z.string().min(1).default('./state'),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    /** Worker threads that run guests. Default: the machine's available parallelism. */
-    threads: z.number().int().min(1).max(MAX_THREADS).optional(),
-    /** `host:port` of /metrics, /healthz and /readyz (not served when absent). */
+    stateDir: z.string().min(1).default('./state').describe("the LevelDB directory of every module's state, cursors and undo records (relative to the file)"),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('pino level of the JSON log lines; `debug` adds one per committed chain step'),
+    threads: z.number().int().min(1).max(MAX_THREADS).optional().describe("worker threads that run guests (default: the machine's available parallelism)"),
     metrics: z
       .string()
       .regex(/^[^\s:]+:[0-9]{1,5}$/, 'host:port')
-      .optional(),
-    /** How long a stop lets in-flight events finish before they are cancelled (ms). */
-    shutdownTimeoutMs: positiveInt.default(DEFAULT_SUPERVISION.shutdownTimeoutMs),
-    /** Limits and host-call caps of every module: its defaults, and the widest it may ask for. */
-    limits: LimitsSchema.merge(CapsSchema).default({}),
+      .optional()
+      .describe('`host:port` serving /metrics, /healthz and /readyz (none when absent)'),
+    shutdownTimeoutMs: positiveInt.default(DEFAULT_SUPERVISION.shutdownTimeoutMs).describe('how long a stop lets in-flight events finish before they are cancelled (ms)'),
+    limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
   })
   .strict();
 

@@ -4,8 +4,6 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors/ConfigError.ts';
-import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
-import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { EngineConfigSchema, type ResolvedEngineConfig } from './EngineConfig.ts';
 
 export interface LoadedConfig {
@@ -130,10 +128,8 @@ function zodProblems(error: z.ZodError, input: unknown, file: string): ConfigPro
   return problems;
 }
 
-const ENGINE_LIMIT_DEFAULTS: Record<string, number> = { fuel: DEFAULT_FUEL, timeoutMs: DEFAULT_TIMEOUT_MS, memoryBytes: DEFAULT_MEMORY_BYTES, ...DEFAULT_HOST_CAPS };
-
-/** The engine's value of a limit or cap: its own setting, else the built-in default. */
-const engineLimit = (config: ResolvedEngineConfig, key: string): number => (config.engine.limits as Record<string, number | undefined>)[key] ?? ENGINE_LIMIT_DEFAULTS[key]!;
+/** The engine's value of a limit or cap (the schema fills every default). */
+const engineLimit = (config: ResolvedEngineConfig, key: string): number => (config.engine.limits as Record<string, number>)[key]!;
 
 /** Component files and pins, grants against the chains configured, module limits against the engine's. */
 async function checkBeyondSchema(config: ResolvedEngineConfig, file: string): Promise<ConfigProblem[]> {
@@ -166,13 +162,11 @@ async function checkBeyondSchema(config: ResolvedEngineConfig, file: string): Pr
   return problems;
 }
 
-/** Each module's limits and caps: its own, else the engine's (which may narrow the built-in defaults). */
+/** Each module's limits and caps: its own, else the engine's. */
 function inheritLimits(config: ResolvedEngineConfig): void {
   const { fuel, timeoutMs, memoryBytes, ...caps } = config.engine.limits;
-  const engineLimits = Object.fromEntries(Object.entries({ fuel, timeoutMs, memoryBytes }).filter(([, v]) => v !== undefined));
-  const engineCaps = Object.fromEntries(Object.entries(caps).filter(([, v]) => v !== undefined));
   for (const module of config.modules) {
-    module.limits = { ...engineLimits, ...module.limits };
-    module.caps = { ...engineCaps, ...module.caps };
+    module.limits = { fuel, timeoutMs, memoryBytes, ...module.limits };
+    module.caps = { ...caps, ...module.caps };
   }
 }

@@ -38,15 +38,18 @@ export const CapsSchema = z
 export const ModuleManifestSchema = z
   .object({
     /** Also the prefix of its state in LevelDB: lower-case letters, digits, `-` and `_`. */
-    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, - and _, at most 64'),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, - and _, at most 64')
+      .describe('the module, and the prefix of its state: lower-case letters, digits, `-` and `_`'),
     /** Path of the component (.wasm). */
-    component: z.string().min(1),
+    component: z.string().min(1).describe('path of the component (.wasm), relative to the file'),
     /** SHA-256 of the component file (hex): a different file is refused at load, naming both digests. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').optional(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').optional().describe('pin of the component file: another file is refused, naming both digests'),
     /** After a signal: `permanent` restarts always, `transient` after failures only, `temporary` never. Default permanent. */
-    restart: z.enum(['permanent', 'transient', 'temporary']).optional(),
+    restart: z.enum(['permanent', 'transient', 'temporary']).optional().describe('after a signal: `permanent` (default) restarts always, `transient` after failures, `temporary` never'),
     /** Opaque configuration handed to `configure` on every fresh instance. */
-    config: z.string().default(''),
+    config: z.string().default('').describe('opaque, handed to `configure` on every fresh instance (in engine.toml a table becomes its JSON)'),
     /** Interfaces the module may import. Anything it imports beyond these is refused at load. */
     grants: z
       .object({
@@ -56,18 +59,22 @@ export const ModuleManifestSchema = z
         http: z.object({ hosts: z.array(z.string().min(1)) }).strict().optional(),
       })
       .strict()
-      .default({}),
+      .default({})
+      .describe('interfaces it may import: `store`, `logging` (booleans), `chain = { chains = [ids] }`, `http = { hosts = [names] }`'),
     /** Topics of embedder-published events this module receives (shorthand for `custom` triggers). */
-    topics: z.array(z.string().min(1)).default([]),
+    topics: z.array(z.string().min(1)).default([]).describe('embedder topics it receives (shorthand for `custom` triggers)'),
     /** What wakes the module: blocks, logs (the eth_getLogs filter shape) and custom topics. See src/bus/triggers.ts. */
-    triggers: z.array(TriggerSchema).default([]),
+    triggers: z.array(TriggerSchema).default([]).describe('`block`, `log` and `custom` triggers (see "The bus")'),
     /**
      * Where a module without a cursor starts on its chains: one block number for all, or one per chain
      * id. Default: the head (less the confirmations) when the module first starts.
      */
-    startBlock: z.union([z.number().int().min(0), z.record(z.string().regex(/^[1-9][0-9]*$/, 'a chain id'), z.number().int().min(0))]).optional(),
-    limits: LimitsSchema.default({}),
-    caps: CapsSchema.default({}),
+    startBlock: z
+      .union([z.number().int().min(0), z.record(z.string().regex(/^[1-9][0-9]*$/, 'a chain id'), z.number().int().min(0))])
+      .optional()
+      .describe('where it starts without a cursor: a block, or one per chain id (default: the head)'),
+    limits: LimitsSchema.default({}).describe("`fuel`, `timeout_ms`, `memory_bytes`: narrower than the engine's"),
+    caps: CapsSchema.default({}).describe("host-call caps (as in `[engine.limits]`): narrower than the engine's"),
   })
   .strict();
 
