@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createClient, http } from 'viem';
-import { Engine, LevelStore, ManualClock, StateTransaction, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../src/index.ts';
+import { Engine, LevelStore, ManualClock, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../src/index.ts';
+import { StateTransaction } from '../src/store/StateTransaction.ts';
 import { startAnvil } from '../test/anvil.ts';
 import { summarize } from './stats.ts';
 
