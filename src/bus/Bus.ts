@@ -156,6 +156,12 @@ export class Bus {
     return this.parts(chainId).follower.tip?.number;
   }
 
+  /** Forgets a stopped feed (its module was unloaded). */
+  unfeed(feed: ModuleFeed): void {
+    const i = this.feeds.indexOf(feed);
+    if (i >= 0) this.feeds.splice(i, 1);
+  }
+
   hasChain(chainId: bigint): boolean {
     return this.chains.has(chainId);
   }

@@ -107,6 +107,7 @@ export class Engine {
   private stopping: Promise<void> | null = null;
 
   private constructor(
+    private readonly runtime: Runtime,
     private readonly store: EngineStore,
     private readonly logger: Logger,
     private readonly clock: Clock,
@@ -133,7 +134,7 @@ export class Engine {
       ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     });
     const bus = new Bus(options.chains ?? {}, logger);
-    engine = new Engine(store, logger, options.clock ?? systemClock, supervisor, bus);
+    engine = new Engine(options.runtime, store, logger, options.clock ?? systemClock, supervisor, bus);
     try {
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
       const specs: ActorSpec<Envelope>[] = [];
@@ -149,6 +150,43 @@ export class Engine {
       throw error;
     }
     return engine;
+  }
+
+  /**
+   * Adds a module while the engine runs: it starts from its cursor (kept from an earlier run under the
+   * same name) or its `startBlock`, and the other modules are not touched.
+   */
+  async load(raw: ModuleManifest): Promise<void> {
+    if (this.stopping) throw new EngineError('stopped', 'the engine is stopping', {});
+    const manifest = parseManifest(raw, `module ${(raw as { name?: unknown }).name ?? ''}`);
+    const spec = await this.loadModule(this.runtime, manifest);
+    this.supervisor.start([spec]);
+    this.startFeeds(manifest);
+    this.logger.info({ module: manifest.name }, 'module loaded');
+  }
+
+  /**
+   * Removes a module while the engine runs: its feeds stop, its queued events finish (within the
+   * shutdown timeout), its state and cursors stay in the store for a later `load`. The other modules
+   * are not touched.
+   */
+  async unload(name: string): Promise<void> {
+    this.lookup(name); // an unknown name is an EngineError
+    const feeds = [...this.feeds].filter(([key]) => key.startsWith(`${name}@`));
+    for (const [key] of feeds) this.feeds.delete(key);
+    const feedsDone = Promise.all(feeds.map(([, feed]) => feed.stop()));
+    await this.supervisor.remove(name);
+    await feedsDone;
+    for (const [, feed] of feeds) this.bus.unfeed(feed);
+    for (const [topic, modules] of this.customRoutes) {
+      const rest = modules.filter((m) => m !== name);
+      if (rest.length > 0) this.customRoutes.set(topic, rest);
+      else this.customRoutes.delete(topic);
+    }
+    this.components.get(name)?.recycle();
+    this.components.delete(name);
+    this.modules.delete(name);
+    this.logger.info({ module: name }, 'module unloaded');
   }
 
   /** Publishes an embedder event to every module with a `custom` trigger on `topic`; resolves once all have queued it. */

@@ -209,6 +209,21 @@ export class Supervisor<Payload = unknown> {
     return this.order.map((actor) => actor.info());
   }
 
+  /**
+   * Stops one actor (its queue drains within the shutdown timeout, like `stop`) and forgets it; the
+   * others run on untouched, and the name may be started again. An actor in a group is refused.
+   */
+  async remove(actorName: string): Promise<void> {
+    const { actor } = this.lookup(actorName);
+    if (this.groups.some((g) => g.members.includes(actorName))) {
+      throw new EngineError('invalid-option', `${actorName} belongs to a supervision group and cannot be removed alone`, { actor: actorName });
+    }
+    await actor.stop(this.shutdownTimeoutMs, this.clock);
+    this.actorsByName.delete(actorName);
+    this.specs.delete(actorName);
+    this.order.splice(this.order.indexOf(actor), 1);
+  }
+
   /** Stops every actor, in reverse start order, each within the shutdown timeout. */
   async stop(): Promise<void> {
     for (const actor of [...this.order].reverse()) await actor.stop(this.shutdownTimeoutMs, this.clock);

@@ -3,7 +3,7 @@ import type { ChainStep, Runtime } from '../../src/index.ts';
 import { startAnvil, type Anvil } from '../anvil.ts';
 import { deployEmitter, PING, tagTopic } from '../emitter.ts';
 import { newRuntime } from '../helpers.ts';
-import { chainEngine, expectedRecords, recorded } from './chainHarness.ts';
+import { chainEngine, expectedRecords, recorded, watcherManifest } from './chainHarness.ts';
 import { startRpcProxy } from './rpcProxy.ts';
 
 const runtime: Runtime = newRuntime();
@@ -157,5 +157,34 @@ describe('chain bus: bad input', () => {
     expect(engine.rpcStats().chains['31337']!.live!['eth_getLogs:malformed']).toMatchObject({ failed: 1 });
     await engine.stop();
     await proxy.close();
+  });
+});
+
+describe('chain bus: modules at run time', () => {
+  it('behavior: engine.load and engine.unload while the engine runs leave the other modules\' deliveries untouched; a reloaded module continues from its cursor', async () => {
+    const emitter = await deployEmitter(anvil);
+    const start = Number(emitter.deployedAt) + 1;
+    const { engine } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, [{ name: 'steady', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] }]);
+    const restartsOf = () => engine.supervisor.actors().find((a) => a.name === 'steady')!.restarts;
+    let last = 0n;
+    for (let i = 0; i < 5; i++) last = await emitter.emit(1, 1);
+    const late = watcherManifest({ name: 'late', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, topics: [PING, tagTopic(2)] }] });
+    await engine.load(late); // catches up from its start block while `steady` goes on
+    for (let i = 0; i < 5; i++) last = await emitter.emit(2, 1);
+    await Promise.all([engine.reached('steady', 31337, last), engine.reached('late', 31337, last)]);
+    await engine.unload('late');
+    expect(() => engine.reached('late', 31337, last)).toThrow(expect.objectContaining({ code: 'unknown-module' }));
+    const unloadedAt = last;
+    for (let i = 0; i < 3; i++) last = await emitter.emit(2, 1);
+    await engine.reached('steady', 31337, last);
+    await engine.load(late); // the same name again: its cursor and state were kept
+    await engine.reached('late', 31337, last);
+    const from = BigInt(start);
+    expect(await recorded(engine, 'steady')).toEqual(await expectedRecords(emitter.client, from, last, { address: emitter.address }));
+    expect(await recorded(engine, 'late')).toEqual(await expectedRecords(emitter.client, from, last, { topics: [PING, tagTopic(2)] }));
+    expect(unloadedAt).toBeLessThan(last);
+    expect(restartsOf()).toBe(0);
+    await expect(engine.load(late)).rejects.toMatchObject({ code: 'duplicate-module' });
+    await engine.stop();
   });
 });
