@@ -28,8 +28,9 @@ export { MemoryBreakerStore, type BreakerStore, type BreakerRecord } from './sup
 export type * from './supervisor/SupervisorSignal.ts';
 export { Engine, type ChainPosition, type ChainStep, type EngineOptions, type InvocationRecord, type ModuleEvent } from './engine/Engine.ts';
 export { EngineConfigSchema, type EngineConfig, type ResolvedEngineConfig } from './config/EngineConfig.ts';
-export { loadConfig, type LoadedConfig } from './config/loadConfig.ts';
+export { loadConfig, resolveConfig, type LoadedConfig } from './config/loadConfig.ts';
 export { startConfigured, type ConfiguredEngine } from './config/startConfigured.ts';
+export { createEngine, type CorralEngine } from './config/createEngine.ts';
 export { ConfigError, type ConfigProblem, type ConfigProblemCode } from './errors/ConfigError.ts';
 export { EngineMetrics, serveMetrics, type MetricsServer } from './metrics/EngineMetrics.ts';
 export { startAnvil, type Anvil } from './chain/embeddedAnvil.ts';

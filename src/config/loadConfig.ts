@@ -38,19 +38,33 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
     const reason = cause.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
     throw new ConfigError([{ code: 'bad-toml', file, path: '', line: cause.line, column: cause.column, expected: 'valid TOML', got: reason }], cause);
   }
-  const problems: ConfigProblem[] = [];
-  const substituted = substituteEnv(raw, '', env, (path, name) => problems.push({ code: 'unset-env', file, path, expected: `environment variable ${name} to be set` }));
+  const unset: ConfigProblem[] = [];
+  const substituted = substituteEnv(raw, '', env, (path, name) => unset.push({ code: 'unset-env', file, path, expected: `environment variable ${name} to be set` }));
   const camel = camelKeys(substituted);
   const parsed = EngineConfigSchema.safeParse(camel);
-  if (!parsed.success) problems.push(...zodProblems(parsed.error, camel, file));
-  if (problems.length > 0) throw new ConfigError(problems);
-  const config = parsed.data!;
+  // Schema problems are listed with the unset variables (an unset one may be why a value is wrong).
+  if (unset.length > 0 || !parsed.success) throw new ConfigError([...unset, ...(parsed.success ? [] : zodProblems(parsed.error, camel, file, 'snake_case'))]);
+  return { file, dir, config: await resolveConfig(camel, { file, dir, keys: 'snake_case' }) };
+}
+
+type KeyCase = 'snake_case' | 'camelCase';
+
+/**
+ * Validates a configuration object (camelCase, as an embedder passes it, or engine.toml after its keys
+ * were converted): the schema, then component files, pins, grants and limits. Relative paths are
+ * resolved from `dir`; problems name `file` and spell key paths in `keys` case.
+ */
+export async function resolveConfig(input: unknown, where: { file: string; dir: string; keys: KeyCase }): Promise<ResolvedEngineConfig> {
+  const { file, dir, keys } = where;
+  const parsed = EngineConfigSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, input, file, keys));
+  const config = parsed.data;
   config.engine.stateDir = absolute(dir, config.engine.stateDir);
   for (const module of config.modules) module.component = absolute(dir, module.component);
-  problems.push(...(await checkBeyondSchema(config, file)));
+  const problems = await checkBeyondSchema(config, file, keys);
   if (problems.length > 0) throw new ConfigError(problems);
   inheritLimits(config);
-  return { file, dir, config };
+  return config;
 }
 
 const absolute = (dir: string, path: string) => (isAbsolute(path) ? path : resolve(dir, path));
@@ -94,9 +108,9 @@ function camelKeys(value: unknown, where: 'top' | 'module' | 'inner' = 'top'): u
 const isTable = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date);
 
 /** A key path as the file spells it: `modules[1].limits.timeout_ms`. */
-function filePath(path: readonly PropertyKey[]): string {
+function filePath(path: readonly PropertyKey[], keys: KeyCase): string {
   let out = '';
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${toSnake(String(part))}`;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${keys === 'snake_case' ? toSnake(String(part)) : String(part)}`;
   return out;
 }
 
@@ -111,19 +125,20 @@ function shown(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-function zodProblems(error: z.ZodError, input: unknown, file: string): ConfigProblem[] {
+function zodProblems(error: z.ZodError, input: unknown, file: string, keys: KeyCase): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const filePathIn = (path: readonly PropertyKey[]) => filePath(path, keys);
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) problems.push({ code: 'unknown-key', file, path: filePath([...issue.path, key]), expected: `no such key here (${filePath(issue.path) || 'the top level'} takes other keys)` });
+      for (const key of issue.keys) problems.push({ code: 'unknown-key', file, path: filePathIn([...issue.path, key]), expected: `no such key here (${filePathIn(issue.path) || 'the top level'} takes other keys)` });
       continue;
     }
     const got = valueAt(input, issue.path);
     if (issue.code === 'invalid_type') {
-      problems.push({ code: 'wrong-type', file, path: filePath(issue.path), expected: got === undefined ? `a ${issue.expected} (the key is required)` : `a ${issue.expected}`, got: shown(got) });
+      problems.push({ code: 'wrong-type', file, path: filePathIn(issue.path), expected: got === undefined ? `a ${issue.expected} (the key is required)` : `a ${issue.expected}`, got: shown(got) });
       continue;
     }
-    problems.push({ code: 'invalid-value', file, path: filePath(issue.path), expected: issue.message.replace(/^Invalid input: /, ''), got: shown(got) });
+    problems.push({ code: 'invalid-value', file, path: filePathIn(issue.path), expected: issue.message.replace(/^Invalid input: /, ''), got: shown(got) });
   }
   return problems;
 }
@@ -132,8 +147,9 @@ function zodProblems(error: z.ZodError, input: unknown, file: string): ConfigPro
 const engineLimit = (config: ResolvedEngineConfig, key: string): number => (config.engine.limits as Record<string, number>)[key]!;
 
 /** Component files and pins, grants against the chains configured, module limits against the engine's. */
-async function checkBeyondSchema(config: ResolvedEngineConfig, file: string): Promise<ConfigProblem[]> {
+async function checkBeyondSchema(config: ResolvedEngineConfig, file: string, keys: KeyCase): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [];
+  const key_ = (key: string) => (keys === 'snake_case' ? toSnake(key) : key);
   for (const [i, module] of config.modules.entries()) {
     const at = `modules[${i}]`;
     let bytes: Buffer | undefined;
@@ -155,7 +171,7 @@ async function checkBeyondSchema(config: ResolvedEngineConfig, file: string): Pr
     for (const [section, values] of [['limits', module.limits], ['caps', module.caps]] as const) {
       for (const [key, value] of Object.entries(values)) {
         const ceiling = engineLimit(config, key);
-        if (typeof value === 'number' && value > ceiling) problems.push({ code: 'limit-too-wide', file, path: `${at}.${section}.${toSnake(key)}`, expected: `at most the engine's ${ceiling} (engine.limits.${toSnake(key)})`, got: String(value) });
+        if (typeof value === 'number' && value > ceiling) problems.push({ code: 'limit-too-wide', file, path: `${at}.${section}.${key_(key)}`, expected: `at most the engine's ${ceiling} (engine.limits.${key_(key)})`, got: String(value) });
       }
     }
   }

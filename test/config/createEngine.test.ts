@@ -1,0 +1,46 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { filter, firstValueFrom } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { createEngine, type ConfigError } from '../../src/index.ts';
+import { fixture } from '../helpers.ts';
+
+const watcher = { component: fixture('watcher'), grants: { store: true, logging: true }, limits: { fuel: 1e10, timeoutMs: 5_000 } };
+
+describe('createEngine', () => {
+  it('behavior: one import embeds the engine: start, publish, signals$, actors(), load/unload, stop', async () => {
+    const corral = createEngine({
+      engine: { stateDir: mkdtempSync(join(tmpdir(), 'corral-embed-')), logLevel: 'silent', limits: { fuel: 1e10, timeoutMs: 5_000 } },
+      modules: [
+        { name: 'app', ...watcher, topics: ['tick'] },
+        { name: 'starved', ...watcher, limits: { fuel: 20_000, timeoutMs: 5_000 }, topics: ['tick'] }, // too little fuel for a QuickJS guest
+      ],
+    });
+    const outOfFuel = firstValueFrom(corral.signals$.pipe(filter((s) => s.actor === 'starved' && s.type === 'OutOfFuel')));
+    await corral.start();
+    try {
+      await corral.publish('tick', '{}');
+      await corral.engine.supervisor.settled('app');
+      expect(new TextDecoder().decode(await corral.engine.read('app', new TextEncoder().encode('ev/000001')))).toBe('custom:tick');
+      expect(await outOfFuel).toMatchObject({ type: 'OutOfFuel', actor: 'starved' });
+      expect(corral.actors().map((a) => a.name)).toEqual(['app', 'starved']);
+      await corral.unload('starved');
+      expect(corral.actors().map((a) => a.name)).toEqual(['app']);
+      await corral.load({ name: 'second', ...watcher, topics: ['tick'] });
+      await corral.publish('tick', '{}');
+      await corral.engine.supervisor.settled('second');
+      expect(corral.actors().find((a) => a.name === 'second')).toMatchObject({ invocations: 1 });
+    } finally {
+      await corral.stop();
+    }
+  });
+
+  it('error: bad options are a ConfigError naming each key path as the embedder wrote it', async () => {
+    const corral = createEngine({ engine: { threads: 0, shutdownTimeoutMs: -1 }, modules: [{ name: 'x', component: 'missing.wasm' }] } as never);
+    const error = (await corral.start().catch((e: unknown) => e)) as ConfigError;
+    expect(error.name).toBe('ConfigError');
+    expect(error.details.problems.map((p) => `${p.file} ${p.path} ${p.code}`).sort()).toEqual(['options engine.shutdownTimeoutMs invalid-value', 'options engine.threads invalid-value']);
+    expect(() => corral.engine).toThrow(expect.objectContaining({ code: 'stopped' }));
+  });
+});
