@@ -5,7 +5,10 @@
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
  * that cannot be loaded, 130 a second signal forced `run` to stop.
  */
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../config/loadConfig.ts';
 import { startConfigured } from '../config/startConfigured.ts';
 import { checkCapabilities, MODULE_INTERFACES } from '../engine/ModuleManifest.ts';
@@ -14,6 +17,7 @@ import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import { inspectState } from './inspect.ts';
+import { renderStatus } from './status.ts';
 import { ArgumentError, argsFromJson, jsonReplacer } from './jsonValues.ts';
 
 const EXIT_OK = 0;
@@ -21,15 +25,44 @@ const EXIT_USAGE = 1;
 const EXIT_SIGNAL = 2;
 const EXIT_FORCED = 130;
 
-/** Runs the engine until SIGINT/SIGTERM, then stops it gracefully; a second signal forces the exit. */
-async function run(file: string): Promise<number> {
+/**
+ * Runs the engine until SIGINT/SIGTERM, then stops it gracefully; a second signal forces the exit. On a
+ * terminal (unless `--json`) it draws a live status and writes the logs to `<state_dir>/corral.log`;
+ * otherwise the logs are pino JSON lines on stdout.
+ */
+async function run(file: string, flags: { json?: boolean }): Promise<number> {
+  const live = process.stdout.isTTY === true && !flags.json;
   let configured;
+  const warnings: string[] = [];
+  let logFile = '';
   try {
-    configured = await startConfigured((await loadConfig(file)).config);
+    const { config } = await loadConfig(file);
+    let logger: Logger | undefined;
+    if (live) {
+      logFile = join(config.engine.stateDir, 'corral.log');
+      const recent = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          const record = JSON.parse(chunk.toString()) as { time?: number; msg?: string; module?: string; err?: { message?: string } };
+          warnings.push(`${new Date(record.time ?? Date.now()).toISOString().slice(11, 19)} ${record.module ? `${record.module}: ` : ''}${record.msg ?? ''}${record.err?.message ? ` (${record.err.message})` : ''}`);
+          if (warnings.length > 5) warnings.shift();
+          done();
+        },
+      });
+      const level = config.engine.logLevel;
+      logger = pino({ name: 'corral', level }, pino.multistream([{ level: level === 'silent' ? 'fatal' : level, stream: pino.destination({ dest: logFile, mkdir: true, sync: false }) }, { level: 'warn', stream: recent }]));
+    }
+    configured = await startConfigured(config, logger ? { logger } : {});
   } catch (error) {
     return reportFailure(error);
   }
   const { engine, logger } = configured;
+  const startedAt = Date.now();
+  const draw = () =>
+    process.stdout.write(
+      `\x1b[H\x1b[2J${renderStatus(engine, { config: file, startedAt, now: Date.now(), anvils: Object.fromEntries(Object.entries(configured.anvils).map(([id, a]) => [id, a.url])), logFile, warnings, metricsUrl: configured.metrics?.url })}`,
+    );
+  const redraw = live ? setInterval(draw, 1_000) : undefined;
+  if (live) draw();
   logger.info({ modules: [...engine.supervisor.actors().map((a) => a.name)], chains: Object.keys(configured.anvils) }, 'engine running');
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -43,6 +76,10 @@ async function run(file: string): Promise<number> {
   });
   const code = await Promise.race([configured.stop().then(() => EXIT_OK), forced]);
   logger.info({ code }, code === EXIT_OK ? 'stopped' : 'forced to stop');
+  if (redraw) {
+    clearInterval(redraw);
+    process.stdout.write(code === EXIT_OK ? 'stopped\n' : 'forced to stop\n');
+  }
   return code;
 }
 
@@ -181,9 +218,10 @@ export async function main(argv: string[]): Promise<number> {
     .command('run')
     .description('run the engine an engine.toml describes, until SIGINT or SIGTERM (a second one forces)')
     .argument('[config]', 'the configuration file', 'engine.toml')
+    .option('--json', 'pino JSON log lines on stdout, no live status (the default when stdout is not a terminal)')
     .addHelpText('after', '\nExamples:\n  corral run\n  corral run deploy/engine.toml\n  LOG_LEVEL=debug corral run   # with log_level = "${LOG_LEVEL}" in the file')
-    .action(async (file: string) => {
-      code = await run(file);
+    .action(async (file: string, flags: { json?: boolean }) => {
+      code = await run(file, flags);
     });
   program
     .command('check')
