@@ -21,6 +21,8 @@ export interface Anvil {
   rpc<T = unknown>(method: string, params?: unknown[]): Promise<T>;
   /** SIGTERM (anvil writes `--state` then) and wait for the exit. */
   stop(): Promise<void>;
+  /** SIGTERM now, without waiting (a forced exit; the launcher passes it on, anvil still writes `--state`). */
+  kill(): void;
 }
 
 /**
@@ -49,6 +51,11 @@ export async function startAnvil(options: { port?: number; chainId?: number; arg
     proc.on('exit', (code) => reject(new EngineError('chain-unreachable', `the embedded anvil exited (${code}) before it listened`, { output: output.slice(-500) })));
   });
   proc.stderr!.resume(); // drained unread: a full pipe would stall the node
+  // Never outlive the process that started it (a crash, an exit without stop): anvil gets SIGTERM, so
+  // it still writes its `--state`.
+  const onExit = () => void proc.kill('SIGTERM');
+  process.once('exit', onExit);
+  proc.once('exit', () => process.off('exit', onExit));
   const url = `http://${address}`;
   let id = 0;
   return {
@@ -62,6 +69,7 @@ export async function startAnvil(options: { port?: number; chainId?: number; arg
       if (body.error) throw new Error(`${method}: ${body.error.message}`);
       return body.result as T;
     },
+    kill: () => void proc.kill('SIGTERM'),
     stop: () =>
       new Promise((resolve) => {
         if (proc.exitCode !== null) return resolve();

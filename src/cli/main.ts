@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../config/loadConfig.ts';
 import { startConfigured } from '../config/startConfigured.ts';
@@ -32,6 +32,22 @@ const EXIT_FORCED = 130;
  */
 async function run(file: string, flags: { json?: boolean }): Promise<number> {
   const live = process.stdout.isTTY === true && !flags.json;
+  // Signals are heard from the start: one during start-up stops the engine as soon as it is up.
+  let signalled: NodeJS.Signals | undefined;
+  let onSignal: ((signal: NodeJS.Signals) => void) | undefined;
+  const listener = (signal: NodeJS.Signals) => {
+    if (signalled) return force(signal);
+    signalled = signal;
+    onSignal?.(signal);
+  };
+  process.on('SIGINT', listener);
+  process.on('SIGTERM', listener);
+  let stopAnvils: () => void = () => {};
+  const force = (signal: NodeJS.Signals) => {
+    process.stderr.write(`corral: ${signal} again: forced to stop\n`);
+    stopAnvils();
+    process.exit(EXIT_FORCED);
+  };
   let configured;
   const warnings: string[] = [];
   let logFile = '';
@@ -53,8 +69,12 @@ async function run(file: string, flags: { json?: boolean }): Promise<number> {
     }
     configured = await startConfigured(config, logger ? { logger } : {});
   } catch (error) {
+    process.off('SIGINT', listener);
+    process.off('SIGTERM', listener);
     return reportFailure(error);
   }
+  const anvils = Object.values(configured.anvils);
+  stopAnvils = () => anvils.forEach((a) => a.kill());
   const { engine, logger } = configured;
   const startedAt = Date.now();
   const draw = () =>
@@ -64,23 +84,17 @@ async function run(file: string, flags: { json?: boolean }): Promise<number> {
   const redraw = live ? setInterval(draw, 1_000) : undefined;
   if (live) draw();
   logger.info({ modules: [...engine.supervisor.actors().map((a) => a.name)], chains: Object.keys(configured.anvils) }, 'engine running');
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
   logger.info({ signal }, 'stopping: intake closed, in-flight events finish or are cancelled, then the database closes (a second signal forces)');
-  const forced = new Promise<number>((resolve) => {
-    const force = () => resolve(EXIT_FORCED);
-    process.once('SIGINT', force);
-    process.once('SIGTERM', force);
-  });
-  const code = await Promise.race([configured.stop().then(() => EXIT_OK), forced]);
-  logger.info({ code }, code === EXIT_OK ? 'stopped' : 'forced to stop');
+  await configured.stop(); // a second signal exits from `force` meanwhile
+  logger.info({ code: EXIT_OK }, 'stopped');
   if (redraw) {
     clearInterval(redraw);
-    process.stdout.write(code === EXIT_OK ? 'stopped\n' : 'forced to stop\n');
+    process.stdout.write('stopped\n');
   }
-  return code;
+  process.off('SIGINT', listener);
+  process.off('SIGTERM', listener);
+  return EXIT_OK;
 }
 
 /** Validates an engine.toml (and its modules' components against their grants), or one component. */
@@ -125,11 +139,8 @@ function reportFailure(error: unknown): number {
     for (const problem of error.details.problems) process.stderr.write(`corral: ${describeProblem(problem)}\n`);
     return EXIT_USAGE;
   }
-  if (error instanceof CorralError) {
-    process.stderr.write(`corral: ${error.message}\n`);
-    return EXIT_USAGE;
-  }
-  throw error;
+  process.stderr.write(`corral: ${error instanceof Error ? error.message : String(error)}\n`);
+  return EXIT_USAGE;
 }
 
 function positiveInt(what: string) {
@@ -262,9 +273,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
-    const exitCode = (error as { exitCode?: number }).exitCode;
-    // --help and --version exit 0; every other parse error is bad usage.
-    return exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE; // --help, --version; bad usage
+    // Anything else is a failure of the command itself: say what it was.
+    process.stderr.write(`corral: ${error instanceof Error ? (process.env.CORRAL_DEBUG ? error.stack : error.message) : String(error)}\n`);
+    return EXIT_USAGE;
   }
   return code;
 }

@@ -7,6 +7,8 @@ import { MAX_THREADS } from '../runtime/protocol.ts';
 import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
 
 const positiveInt = z.number().int().positive();
+/** Milliseconds: Node's timers take at most 2³¹ − 1 (a larger delay fires at once). */
+const ms = positiveInt.max(2_147_483_647);
 
 /** An RPC endpoint, or `anvil`: a dev chain the engine starts on a free loopback port and stops with itself. */
 const RpcUrl = z.string().refine((url) => url === 'anvil' || /^(https?|wss?):\/\/[^\s/]+/i.test(url), {
@@ -17,8 +19,8 @@ const RpcUrl = z.string().refine((url) => url === 'anvil' || /^(https?|wss?):\/\
 export const ChainConfigSchema = z
   .object({
     rpcUrl: RpcUrl.describe('`ws(s)://` (eth_subscribe), `http(s)://` (polled), or `"anvil"`: an embedded dev chain, its state kept in `state_dir`'),
-    pollIntervalMs: positiveInt.default(CHAIN_DEFAULTS.pollIntervalMs).describe('head polling interval of an HTTP endpoint, and of the fallback (ms)'),
-    fallbackRpcUrl: RpcUrl.optional().describe('an HTTP endpoint polled while the WebSocket is down'),
+    pollIntervalMs: ms.default(CHAIN_DEFAULTS.pollIntervalMs).describe('head polling interval of an HTTP endpoint, and of the fallback (ms)'),
+    fallbackRpcUrl: z.string().regex(/^https?:\/\/[^\s/]+/i, 'an http(s):// URL').optional().describe('an HTTP endpoint polled while the WebSocket is down'),
     maxLogRange: positiveInt.default(CHAIN_DEFAULTS.maxLogRange).describe('largest `eth_getLogs` range when catching up; halved (for good) when the node refuses it'),
     reorgWindow: positiveInt.default(CHAIN_DEFAULTS.reorgWindow).describe('blocks whose handling keeps undo records; a deeper reorg halts the modules it reaches'),
   })
@@ -28,14 +30,14 @@ export const ChainConfigSchema = z
 export const EngineLimitsSchema = z
   .object({
     fuel: positiveInt.default(DEFAULT_FUEL).describe('fuel per event (instructions, roughly); then `OutOfFuel`'),
-    timeoutMs: z.number().positive().default(DEFAULT_TIMEOUT_MS).describe('wall-clock deadline per event (ms); then `ExecutionTimeout`'),
+    timeoutMs: z.number().positive().max(2_147_483_647).default(DEFAULT_TIMEOUT_MS).describe('wall-clock deadline per event (ms); then `ExecutionTimeout`'),
     memoryBytes: positiveInt.default(DEFAULT_MEMORY_BYTES).describe('cap on each linear memory (bytes); `memory.grow` beyond it fails'),
     chainRequests: positiveInt.default(DEFAULT_HOST_CAPS.chainRequests).describe('`chain.request` calls per event'),
     rpcResponseBytes: positiveInt.default(DEFAULT_HOST_CAPS.rpcResponseBytes).describe('bytes of one RPC response'),
     httpFetches: positiveInt.default(DEFAULT_HOST_CAPS.httpFetches).describe('`http.fetch` calls per event'),
     httpResponseBytes: positiveInt.default(DEFAULT_HOST_CAPS.httpResponseBytes).describe('bytes of one HTTP response body'),
     httpRequestBytes: positiveInt.default(DEFAULT_HOST_CAPS.httpRequestBytes).describe('bytes of one HTTP request body'),
-    httpTimeoutMs: positiveInt.default(DEFAULT_HOST_CAPS.httpTimeoutMs).describe('ms one HTTP request may take (an `upstream` fault after)'),
+    httpTimeoutMs: ms.default(DEFAULT_HOST_CAPS.httpTimeoutMs).describe('ms one HTTP request may take (an `upstream` fault after)'),
     storeOps: positiveInt.default(DEFAULT_HOST_CAPS.storeOps).describe('store get/set/delete/list-keys calls per event'),
     storeBytesWritten: positiveInt.default(DEFAULT_HOST_CAPS.storeBytesWritten).describe('key + value bytes `store.set` writes per event'),
     logRecords: positiveInt.default(DEFAULT_HOST_CAPS.logRecords).describe('`logging.log` records per event'),
@@ -52,10 +54,10 @@ export const EngineSectionSchema = z
     threads: z.number().int().min(1).max(MAX_THREADS).optional().describe("worker threads that run guests (default: the machine's available parallelism)"),
     metrics: z
       .string()
-      .regex(/^[^\s:]+:[0-9]{1,5}$/, 'host:port')
+      .regex(/^([^\s:]+|\[[0-9a-fA-F:.]+\]):([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/, 'host:port (IPv6 in brackets), port at most 65535')
       .optional()
       .describe('`host:port` serving /metrics, /healthz and /readyz (none when absent)'),
-    shutdownTimeoutMs: positiveInt.default(DEFAULT_SUPERVISION.shutdownTimeoutMs).describe('how long a stop lets in-flight events finish before they are cancelled (ms)'),
+    shutdownTimeoutMs: ms.default(DEFAULT_SUPERVISION.shutdownTimeoutMs).describe('how long a stop lets in-flight events finish before they are cancelled (ms)'),
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
   })
   .strict();

@@ -6,7 +6,8 @@ import type { ModuleManifest } from '../engine/ModuleManifest.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import type { SupervisorSignal } from '../supervisor/SupervisorSignal.ts';
 import type { EngineConfig } from './EngineConfig.ts';
-import { resolveConfig } from './loadConfig.ts';
+import type { ResolvedEngineConfig } from './EngineConfig.ts';
+import { resolveConfig, resolveModule } from './loadConfig.ts';
 import { startConfigured, type ConfiguredEngine } from './startConfigured.ts';
 
 /** corral as an embedded engine: the handle `createEngine` returns. */
@@ -47,6 +48,8 @@ export interface CorralEngine {
 export function createEngine(options: EngineConfig, settings: { baseDir?: string; logger?: Logger } = {}): CorralEngine {
   const signals = new Subject<SupervisorSignal>();
   let running: ConfiguredEngine | undefined;
+  let resolved: ResolvedEngineConfig | undefined;
+  const where = { file: 'options', dir: settings.baseDir ?? process.cwd(), keys: 'camelCase' as const };
   let forwarding: Subscription | undefined;
   const current = (): ConfiguredEngine => {
     if (!running) throw new EngineError('stopped', 'the engine is not running: call start() first', {});
@@ -55,8 +58,8 @@ export function createEngine(options: EngineConfig, settings: { baseDir?: string
   return {
     async start() {
       if (running) throw new EngineError('invalid-option', 'the engine is already running', {});
-      const config = await resolveConfig(options, { file: 'options', dir: settings.baseDir ?? process.cwd(), keys: 'camelCase' });
-      running = await startConfigured(config, settings.logger ? { logger: settings.logger } : {});
+      resolved = await resolveConfig(options, where);
+      running = await startConfigured(resolved, settings.logger ? { logger: settings.logger } : {});
       forwarding = running.engine.supervisor.signals$.subscribe((s) => signals.next(s));
     },
     async stop() {
@@ -68,7 +71,8 @@ export function createEngine(options: EngineConfig, settings: { baseDir?: string
     publish: (topic, payload) => current().engine.publish(topic, payload),
     signals$: signals.asObservable(),
     actors: () => current().engine.supervisor.actors(),
-    load: (manifest) => current().engine.load(manifest),
+    // The engine's limits and grants hold for a module added later just as for the configured ones.
+    load: async (manifest) => current().engine.load(await resolveModule(manifest, resolved!, where)),
     unload: (name) => current().engine.unload(name),
     get engine() {
       return current().engine;

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors/ConfigError.ts';
+import { ModuleManifestSchema, type ModuleManifest, type ResolvedManifest } from '../engine/ModuleManifest.ts';
 import { EngineConfigSchema, type ResolvedEngineConfig } from './EngineConfig.ts';
 
 export interface LoadedConfig {
@@ -149,33 +150,60 @@ const engineLimit = (config: ResolvedEngineConfig, key: string): number => (conf
 /** Component files and pins, grants against the chains configured, module limits against the engine's. */
 async function checkBeyondSchema(config: ResolvedEngineConfig, file: string, keys: KeyCase): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [];
-  const key_ = (key: string) => (keys === 'snake_case' ? toSnake(key) : key);
+  const seen = new Set<string>();
   for (const [i, module] of config.modules.entries()) {
-    const at = `modules[${i}]`;
-    let bytes: Buffer | undefined;
-    try {
-      bytes = await readFile(module.component);
-    } catch (cause) {
-      problems.push({ code: 'missing-component', file, path: `${at}.component`, expected: 'a component file (.wasm)', got: `${module.component} (${(cause as NodeJS.ErrnoException).code ?? 'unreadable'})` });
-    }
-    if (bytes && module.sha256) {
-      const digest = createHash('sha256').update(bytes).digest('hex');
-      if (digest !== module.sha256) problems.push({ code: 'sha256-mismatch', file, path: `${at}.sha256`, expected: module.sha256, got: `${digest} (the file's)` });
-    }
-    for (const [j, chain] of (module.grants.chain?.chains ?? []).entries()) {
-      if (!(String(chain) in config.chains)) problems.push({ code: 'grant-not-allowed', file, path: `${at}.grants.chain.chains[${j}]`, expected: `a chain the engine follows (${Object.keys(config.chains).join(', ') || 'none configured'})`, got: String(chain) });
-    }
-    for (const [j, trigger] of module.triggers.entries()) {
-      if (trigger.kind !== 'custom' && !(String(trigger.chain) in config.chains)) problems.push({ code: 'invalid-value', file, path: `${at}.triggers[${j}].chain`, expected: `a chain the engine follows (${Object.keys(config.chains).join(', ') || 'none configured'})`, got: String(trigger.chain) });
-    }
-    for (const [section, values] of [['limits', module.limits], ['caps', module.caps]] as const) {
-      for (const [key, value] of Object.entries(values)) {
-        const ceiling = engineLimit(config, key);
-        if (typeof value === 'number' && value > ceiling) problems.push({ code: 'limit-too-wide', file, path: `${at}.${section}.${key_(key)}`, expected: `at most the engine's ${ceiling} (engine.limits.${key_(key)})`, got: String(value) });
-      }
+    if (seen.has(module.name)) problems.push({ code: 'invalid-value', file, path: `modules[${i}].name`, expected: 'a name no other module has', got: JSON.stringify(module.name) });
+    seen.add(module.name);
+    problems.push(...(await moduleProblems(module, `modules[${i}]`, config, file, keys)));
+  }
+  return problems;
+}
+
+/** What the schema cannot see about one module: its file and pin, its grants and triggers, its limits. */
+async function moduleProblems(module: ResolvedManifest, at: string, config: ResolvedEngineConfig, file: string, keys: KeyCase): Promise<ConfigProblem[]> {
+  const problems: ConfigProblem[] = [];
+  const key_ = (key: string) => (keys === 'snake_case' ? toSnake(key) : key);
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await readFile(module.component);
+  } catch (cause) {
+    problems.push({ code: 'missing-component', file, path: `${at}.component`, expected: 'a component file (.wasm)', got: `${module.component} (${(cause as NodeJS.ErrnoException).code ?? 'unreadable'})` });
+  }
+  if (bytes && module.sha256) {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (digest !== module.sha256) problems.push({ code: 'sha256-mismatch', file, path: `${at}.sha256`, expected: module.sha256, got: `${digest} (the file's)` });
+  }
+  const followed = `a chain the engine follows (${Object.keys(config.chains).join(', ') || 'none configured'})`;
+  for (const [j, chain] of (module.grants.chain?.chains ?? []).entries()) {
+    if (!(String(chain) in config.chains)) problems.push({ code: 'grant-not-allowed', file, path: `${at}.grants.chain.chains[${j}]`, expected: followed, got: String(chain) });
+  }
+  for (const [j, trigger] of module.triggers.entries()) {
+    if (trigger.kind !== 'custom' && !(String(trigger.chain) in config.chains)) problems.push({ code: 'invalid-value', file, path: `${at}.triggers[${j}].chain`, expected: followed, got: String(trigger.chain) });
+  }
+  for (const [section, values] of [['limits', module.limits], ['caps', module.caps]] as const) {
+    for (const [key, value] of Object.entries(values)) {
+      const ceiling = engineLimit(config, key);
+      if (typeof value === 'number' && value > ceiling) problems.push({ code: 'limit-too-wide', file, path: `${at}.${section}.${key_(key)}`, expected: `at most the engine's ${ceiling} (engine.limits.${key_(key)})`, got: String(value) });
     }
   }
   return problems;
+}
+
+/**
+ * One more module for a running engine (`load` at run time) under the same policy as the configured
+ * ones: schema, file and pin, grants, limits no wider than the engine's, the engine's limits inherited.
+ */
+export async function resolveModule(input: ModuleManifest, config: ResolvedEngineConfig, where: { file: string; dir: string; keys: KeyCase }): Promise<ResolvedManifest> {
+  const parsed = ModuleManifestSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, input, where.file, where.keys).map((p) => ({ ...p, path: p.path ? `module.${p.path}` : 'module' })));
+  const module = parsed.data;
+  module.component = absolute(where.dir, module.component);
+  const problems = await moduleProblems(module, 'module', config, where.file, where.keys);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const { fuel, timeoutMs, memoryBytes, ...caps } = config.engine.limits;
+  module.limits = { fuel, timeoutMs, memoryBytes, ...module.limits };
+  module.caps = { ...caps, ...module.caps };
+  return module;
 }
 
 /** Each module's limits and caps: its own, else the engine's. */

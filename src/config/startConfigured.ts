@@ -66,13 +66,17 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
       logger,
       anvils,
       metrics: metrics?.server,
+      // The engine first (metrics stay up while it drains), and whatever fails, the rest still stops.
       stop: () =>
         (stopping ??= (async () => {
-          await metrics?.server.close();
-          metrics?.collector.close();
-          await engine.stop();
-          await started.close();
-          await Promise.all(Object.values(anvils).map((a) => a.stop()));
+          try {
+            await engine.stop();
+          } finally {
+            await metrics?.server.close();
+            metrics?.collector.close();
+            await started.close();
+            await Promise.all(Object.values(anvils).map((a) => a.stop()));
+          }
         })()),
     };
   } catch (error) {

@@ -98,6 +98,8 @@ export class Engine {
   /** Every invocation that ran (a chain step of several events is one), as it ends. */
   readonly invocations$: Observable<InvocationRecord> = this.invocations.asObservable();
   private readonly components = new Map<string, Component>();
+  /** Names being loaded right now (taken before the load's first await). */
+  private readonly arriving = new Set<string>();
   /** Every committed chain step, as it commits. */
   readonly steps$: Observable<ChainStep> = this.steps.asObservable();
   private readonly modules = new Map<string, InvocationModule>();
@@ -159,9 +161,22 @@ export class Engine {
   async load(raw: ModuleManifest): Promise<void> {
     if (this.stopping) throw new EngineError('stopped', 'the engine is stopping', {});
     const manifest = parseManifest(raw, `module ${(raw as { name?: unknown }).name ?? ''}`);
-    const spec = await this.loadModule(this.runtime, manifest);
-    this.supervisor.start([spec]);
-    this.startFeeds(manifest);
+    // The name is taken before the first await: two loads of one name cannot both pass.
+    if (this.modules.has(manifest.name) || this.arriving.has(manifest.name)) throw new EngineError('duplicate-module', `a module named ${manifest.name} already runs`, { module: manifest.name });
+    this.arriving.add(manifest.name);
+    try {
+      const spec = await this.loadModule(this.runtime, manifest);
+      try {
+        if (this.stopping) throw new EngineError('stopped', 'the engine stopped while the module loaded', { module: manifest.name });
+        this.supervisor.start([spec]);
+      } catch (error) {
+        this.forget(manifest.name);
+        throw error;
+      }
+      this.startFeeds(manifest);
+    } finally {
+      this.arriving.delete(manifest.name);
+    }
     this.logger.info({ module: manifest.name }, 'module loaded');
   }
 
@@ -172,21 +187,29 @@ export class Engine {
    */
   async unload(name: string): Promise<void> {
     this.lookup(name); // an unknown name is an EngineError
+    // Gone from routing at once (a second unload of the name fails here); then its feeds and actor drain.
+    const component = this.forget(name);
     const feeds = [...this.feeds].filter(([key]) => key.startsWith(`${name}@`));
     for (const [key] of feeds) this.feeds.delete(key);
     const feedsDone = Promise.all(feeds.map(([, feed]) => feed.stop()));
     await this.supervisor.remove(name);
     await feedsDone;
     for (const [, feed] of feeds) this.bus.unfeed(feed);
+    component?.recycle();
+    this.logger.info({ module: name }, 'module unloaded');
+  }
+
+  /** Drops a module from the engine's own tables (routes, components, modules); returns its component. */
+  private forget(name: string): Component | undefined {
     for (const [topic, modules] of this.customRoutes) {
       const rest = modules.filter((m) => m !== name);
       if (rest.length > 0) this.customRoutes.set(topic, rest);
       else this.customRoutes.delete(topic);
     }
-    this.components.get(name)?.recycle();
+    const component = this.components.get(name);
     this.components.delete(name);
     this.modules.delete(name);
-    this.logger.info({ module: name }, 'module unloaded');
+    return component;
   }
 
   /** Publishes an embedder event to every module with a `custom` trigger on `topic`; resolves once all have queued it. */

@@ -14,7 +14,7 @@ export type InterfaceName = keyof typeof MODULE_INTERFACES;
 const positiveInt = z.number().int().positive();
 
 /** Per-invocation limits of a module (defaults in src/limits/defaults.ts, or the engine's). */
-export const LimitsSchema = z.object({ fuel: positiveInt, timeoutMs: z.number().positive(), memoryBytes: positiveInt }).partial().strict();
+export const LimitsSchema = z.object({ fuel: positiveInt, timeoutMs: z.number().positive().max(2_147_483_647), memoryBytes: positiveInt }).partial().strict();
 
 /** Per-invocation caps on host calls, and the module's stored bytes (defaults: src/limits/hostCaps.ts). */
 export const CapsSchema = z
@@ -24,7 +24,7 @@ export const CapsSchema = z
     httpFetches: positiveInt,
     httpResponseBytes: positiveInt,
     httpRequestBytes: positiveInt,
-    httpTimeoutMs: positiveInt,
+    httpTimeoutMs: positiveInt.max(2_147_483_647),
     storeOps: positiveInt,
     storeBytesWritten: positiveInt,
     logRecords: positiveInt,

@@ -45,7 +45,9 @@ export function chainHost(scope: InvocationScope, chains: ReadonlyMap<bigint, Ch
       scope.charge('chainRequests');
       const client = chains.get(chainId);
       const deny = (why: string) => {
-        client?.denied(method, scope.module);
+        // Counted under the method's name only when it is one corral knows: a guest must not be able to
+        // mint accounting keys (and metric series) with names of its own.
+        client?.denied(READ_ONLY_METHODS.has(method) ? method : '(other)', scope.module);
         return fault({ tag: 'denied', val: why });
       };
       if (!granted.some((id) => BigInt(id) === chainId)) throw deny(`chain ${chainId} is not granted to ${scope.module}`);

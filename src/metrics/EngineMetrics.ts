@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { Engine } from '../engine/Engine.ts';
+import { EngineError } from '../errors/EngineError.ts';
 
 const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
@@ -102,6 +103,9 @@ export class EngineMetrics {
     counterFrom('corral_module_rpc_calls_total', 'A module\'s own chain.request calls, by method.', ['module', 'method'], (set) => {
       for (const [module, methods] of Object.entries(rpc().modules)) for (const [method, c] of Object.entries(methods)) set({ module, method }, c.calls);
     });
+    counterFrom('corral_module_rpc_denied_total', 'A module\'s chain.request calls refused (chain not granted, method not read-only: `(other)`).', ['module', 'method'], (set) => {
+      for (const [module, methods] of Object.entries(rpc().modules)) for (const [method, c] of Object.entries(methods)) if (c.denied > 0) set({ module, method }, c.denied);
+    });
     gaugeFrom('corral_store_bytes', 'Key and value bytes each module keeps.', ['module'], (set) => Object.entries(engine.storedBytes()).forEach(([module, bytes]) => set({ module }, bytes)));
   }
 
@@ -132,7 +136,8 @@ export interface MetricsServer {
  * once every module caught up with its chains, 503 before) on `address` (`host:port`; port 0: any).
  */
 export async function serveMetrics(metrics: EngineMetrics, address: string): Promise<MetricsServer> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
@@ -157,13 +162,22 @@ export async function serveMetrics(metrics: EngineMetrics, address: string): Pro
     res.statusCode = 404;
     res.end('not found: /metrics, /healthz, /readyz\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (cause) {
+    throw new EngineError('invalid-option', `metrics: cannot listen on ${address} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { option: 'metrics', value: address }, cause);
+  }
   const bound = server.address() as AddressInfo;
   return {
     url: `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // Scrapers keep connections open: cut them, or closing would wait for them.
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -218,10 +218,11 @@ export class Supervisor<Payload = unknown> {
     if (this.groups.some((g) => g.members.includes(actorName))) {
       throw new EngineError('invalid-option', `${actorName} belongs to a supervision group and cannot be removed alone`, { actor: actorName });
     }
-    await actor.stop(this.shutdownTimeoutMs, this.clock);
+    // Forgotten before the drain: a second remove of the name fails instead of removing another actor.
     this.actorsByName.delete(actorName);
     this.specs.delete(actorName);
     this.order.splice(this.order.indexOf(actor), 1);
+    await actor.stop(this.shutdownTimeoutMs, this.clock);
   }
 
   /** Stops every actor, in reverse start order, each within the shutdown timeout. */

@@ -123,4 +123,22 @@ start_block = 0
     expect(result.stderr).toContain('engine.threads: invalid-value');
     expect(result.stderr).toContain('chains.1.rpc_url: invalid-value');
   });
+
+  it('error: a metrics address already in use is said, not swallowed: exit 1 with the reason', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'corral-run-port-'));
+    writeFileSync(join(dir, 'engine.toml'), `[engine]\nstate_dir = "state"\nmetrics = "127.0.0.1:${port}"\n`);
+    const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [bin, 'run', join(dir, 'engine.toml')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.once('exit', (status) => resolve({ status, stderr }));
+    });
+    taken.close();
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`metrics: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+  });
 });

@@ -43,4 +43,34 @@ describe('createEngine', () => {
     expect(error.details.problems.map((p) => `${p.file} ${p.path} ${p.code}`).sort()).toEqual(['options engine.shutdownTimeoutMs invalid-value', 'options engine.threads invalid-value']);
     expect(() => corral.engine).toThrow(expect.objectContaining({ code: 'stopped' }));
   });
+
+  it('error: a module loaded at run time is held to the engine\'s limits: a wider one is refused, a silent one inherits them', async () => {
+    const corral = createEngine({ engine: { stateDir: mkdtempSync(join(tmpdir(), 'corral-embed-')), logLevel: 'silent', limits: { fuel: 20_000, timeoutMs: 5_000 } }, modules: [] });
+    await corral.start();
+    try {
+      const wide = (await corral.load({ name: 'wide', ...watcher, topics: ['tick'] }).catch((e: unknown) => e)) as ConfigError;
+      expect(wide).toMatchObject({ name: 'ConfigError', code: 'limit-too-wide', details: { file: 'options', path: 'module.limits.fuel', got: '10000000000' } });
+      const outOfFuel = firstValueFrom(corral.signals$.pipe(filter((s) => s.actor === 'silent' && s.type === 'OutOfFuel')));
+      await corral.load({ name: 'silent', component: fixture('watcher'), grants: { store: true, logging: true }, topics: ['tick'] });
+      await corral.publish('tick', '{}');
+      expect(await outOfFuel).toMatchObject({ signal: { fuelLimit: 20_000 } }); // the engine's fuel, not the built-in 50M
+    } finally {
+      await corral.stop();
+    }
+  });
+
+  it('error: two unloads of one module at once: one succeeds, the other is refused, the rest run on', async () => {
+    const corral = createEngine({ engine: { stateDir: mkdtempSync(join(tmpdir(), 'corral-embed-')), logLevel: 'silent', limits: { fuel: 1e10, timeoutMs: 5_000 } }, modules: ['a', 'b', 'c'].map((name) => ({ name, ...watcher, topics: ['tick'] })) });
+    await corral.start();
+    try {
+      const results = await Promise.allSettled([corral.unload('a'), corral.unload('a')]);
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect(corral.actors().map((a) => a.name)).toEqual(['b', 'c']);
+      await corral.publish('tick', '{}');
+      await Promise.all([corral.engine.supervisor.settled('b'), corral.engine.supervisor.settled('c')]);
+      expect(corral.actors().map((a) => a.invocations)).toEqual([1, 1]);
+    } finally {
+      await corral.stop();
+    }
+  });
 });

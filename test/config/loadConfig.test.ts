@@ -106,4 +106,9 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
     const list = await problems('[engine]\nthreads = 0\nstat_dir = "x"\n[chains.1]\nrpc_url = "nope"\n[[modules]]\nname = "Bad Name"\ncomponent = "x.wasm"\n');
     expect(list.map((p) => `${p.code} ${p.path}`).sort()).toEqual(['invalid-value chains.1.rpc_url', 'invalid-value engine.threads', 'invalid-value modules[0].name', 'unknown-key engine.stat_dir']);
   });
+
+  it('error: two modules with one name are refused at load, not when the engine starts', async () => {
+    const [p] = await problems(module() + module());
+    expect(p).toMatchObject({ code: 'invalid-value', path: 'modules[1].name', expected: 'a name no other module has', got: '"w"' });
+  });
 });
