@@ -87,18 +87,28 @@ function substituteEnv(value: unknown, path: string, env: NodeJS.ProcessEnv, uns
 }
 
 const toCamel = (key: string) => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-const toSnake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+/** `timeoutMs` → `timeout_ms`; a name that is not a camelCase key (a chain id, `Mainnet`) stays as written. */
+const toSnake = (key: string) => (/^[a-z][a-zA-Z0-9]*$/.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : key);
 
 /**
  * engine.toml's snake_case keys as the schema's camelCase. A module's `config` is opaque: a table
  * there is handed to the module as its JSON, keys untouched.
  */
-function camelKeys(value: unknown, where: 'top' | 'module' | 'inner' = 'top'): unknown {
+function camelKeys(value: unknown, where: 'top' | 'module' | 'inner' | 'ids' = 'top'): unknown {
   if (Array.isArray(value)) return value.map((v) => camelKeys(v, 'inner'));
   if (!isTable(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
+    // Chain ids (`[chains.<id>]`, `start_block = { <id> = … }`) are names, not keys to convert.
+    if (where === 'ids') {
+      out[key] = camelKeys(v, 'inner');
+      continue;
+    }
     const name = toCamel(key);
+    if ((where === 'top' && name === 'chains') || (where === 'module' && name === 'startBlock')) {
+      out[name] = camelKeys(v, 'ids');
+      continue;
+    }
     if (where === 'module' && name === 'config' && isTable(v)) out[name] = JSON.stringify(v);
     else if (where === 'top' && name === 'modules' && Array.isArray(v)) out[name] = v.map((m) => camelKeys(m, 'module'));
     else out[name] = camelKeys(v, 'inner');
@@ -132,6 +142,11 @@ function zodProblems(error: z.ZodError, input: unknown, file: string, keys: KeyC
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) problems.push({ code: 'unknown-key', file, path: filePathIn([...issue.path, key]), expected: `no such key here (${filePathIn(issue.path) || 'the top level'} takes other keys)` });
+      continue;
+    }
+    if (issue.code === 'invalid_key') {
+      const key = issue.path.at(-1);
+      problems.push({ code: 'invalid-value', file, path: filePathIn(issue.path), expected: issue.issues[0]?.message ?? 'another key', got: JSON.stringify(key) });
       continue;
     }
     const got = valueAt(input, issue.path);

@@ -111,4 +111,12 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
     const [p] = await problems(module() + module());
     expect(p).toMatchObject({ code: 'invalid-value', path: 'modules[1].name', expected: 'a name no other module has', got: '"w"' });
   });
+
+  it('error: a chain id that is not one is named as written (ids are names, not keys to convert)', async () => {
+    const list = await problems('[chains.Mainnet]\nrpc_url = "http://node"\n[chains.31_337]\nrpc_url = "http://node"\n');
+    expect(list).toEqual([
+      expect.objectContaining({ code: 'invalid-value', path: 'chains.Mainnet', expected: 'a chain id (a positive integer)', got: '"Mainnet"' }),
+      expect.objectContaining({ code: 'invalid-value', path: 'chains.31_337', got: '"31_337"' }),
+    ]);
+  });
 });
