@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../errors/EngineError.ts';
 import { LevelStore } from '../store/LevelStore.ts';
+import { prefixEnd } from '../store/StateTransaction.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
@@ -57,16 +58,4 @@ export async function inspectState(dir: string, options: { module?: string; pref
   } finally {
     await store.close();
   }
-}
-
-/** The first key after every key starting with `prefix` (undefined: no upper bound). */
-function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
-  const end = Uint8Array.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]!++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return undefined;
 }

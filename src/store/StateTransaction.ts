@@ -77,7 +77,7 @@ function startsWith(key: Bytes, prefix: Bytes): boolean {
 }
 
 /** The smallest key greater than every key with `prefix`, or undefined when there is none (all 0xff). */
-function prefixEnd(prefix: Bytes): Bytes | undefined {
+export function prefixEnd(prefix: Bytes): Bytes | undefined {
   const end = Uint8Array.from(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {
