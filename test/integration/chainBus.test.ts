@@ -1,26 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChainStep, Runtime } from '../../src/index.ts';
-import { startAnvil, type Anvil } from '../anvil.ts';
+import { describe, expect, it } from 'vitest';
+import type { ChainStep } from '../../src/index.ts';
 import { deployEmitter, PING, tagTopic } from '../emitter.ts';
-import { newRuntime } from '../helpers.ts';
-import { chainEngine, expectedRecords, recorded, watcherManifest } from './chainHarness.ts';
+import { chainEngine, chainTestbed, expectedRecords, recorded, watcherManifest } from './chainHarness.ts';
 import { startRpcProxy } from './rpcProxy.ts';
 
-const runtime: Runtime = newRuntime();
-let anvil: Anvil;
-beforeAll(async () => {
-  anvil = await startAnvil();
-});
-afterAll(async () => {
-  await runtime.close();
-  await anvil.stop();
-});
+const testbed = chainTestbed();
+const { runtime } = testbed;
 
 describe('chain bus: delivery', () => {
   it('default: 1,000 events over 200 blocks; each module receives exactly its events, in order', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
-    const { engine } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, [
+    const { engine } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, [
       { name: 'all', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
       { name: 'tag1', startBlock: start, triggers: [{ kind: 'log', chain: 31337, topics: [PING, tagTopic(1)] }] },
       { name: 'blocks', startBlock: start, triggers: [{ kind: 'block', chain: 31337, every: 10 }] },
@@ -43,11 +34,11 @@ describe('chain bus: delivery', () => {
 
 describe('chain bus: sources', () => {
   it('behavior: WebSocket (eth_subscribe) and HTTP polling produce the same deliveries for the same history', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
     const manifest = { name: 'w', startBlock: start, triggers: [{ kind: 'log' as const, chain: 31337, address: emitter.address }, { kind: 'block' as const, chain: 31337, every: 3 }] };
-    const ws = await chainEngine(runtime, { rpcUrl: anvil.wsUrl }, [manifest]);
-    const polling = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, [manifest]);
+    const ws = await chainEngine(runtime, { rpcUrl: testbed.anvil.wsUrl }, [manifest]);
+    const polling = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, [manifest]);
     let last = 0n;
     for (let i = 0; i < 30; i++) last = await emitter.emit(i % 3, 1 + (i % 4));
     await Promise.all([ws.engine.reached('w', 31337, last), polling.engine.reached('w', 31337, last)]);
@@ -59,17 +50,17 @@ describe('chain bus: sources', () => {
   });
 
   it('behavior: with confirmations N, a block\'s events are delivered when it has N confirmations, not before', async () => {
-    const emitter = await deployEmitter(anvil);
-    const { engine } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, [
+    const emitter = await deployEmitter(testbed.anvil);
+    const { engine } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, [
       { name: 'c', startBlock: Number(emitter.deployedAt) + 1, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, confirmations: 3 }] },
     ]);
     const block = await emitter.emit(7, 2);
-    await anvil.rpc('anvil_mine', ['0x2']); // head = block + 2: two confirmations
+    await testbed.anvil.rpc('anvil_mine', ['0x2']); // head = block + 2: two confirmations
     await engine.reached('c', 31337, block - 1n);
     // The feed has nothing more to do at this head: its target is head - 3 = block - 1.
     expect(await engine.cursor('c', 'chain:31337')).toMatchObject({ number: String(block - 1n) });
     expect(await recorded(engine, 'c')).toEqual([]);
-    await anvil.rpc('anvil_mine', ['0x1']); // the third confirmation
+    await testbed.anvil.rpc('anvil_mine', ['0x1']); // the third confirmation
     await engine.reached('c', 31337, block);
     expect(await recorded(engine, 'c')).toEqual(await expectedRecords(emitter.client, block, block, { address: emitter.address }));
     await engine.stop();
@@ -78,8 +69,8 @@ describe('chain bus: sources', () => {
 
 describe('chain bus: observability', () => {
   it('behavior: engine.steps$ tells each committed step (block, hash, events, when the block was seen, when the guest started)', async () => {
-    const emitter = await deployEmitter(anvil);
-    const { engine } = await chainEngine(runtime, { rpcUrl: anvil.wsUrl }, [{ name: 's', startBlock: Number(emitter.deployedAt) + 1, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] }]);
+    const emitter = await deployEmitter(testbed.anvil);
+    const { engine } = await chainEngine(runtime, { rpcUrl: testbed.anvil.wsUrl }, [{ name: 's', startBlock: Number(emitter.deployedAt) + 1, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] }]);
     const steps: ChainStep[] = [];
     engine.steps$.subscribe((step) => steps.push(step));
     const blocks = [await emitter.emit(1, 3), await emitter.emit(2, 1)];
@@ -99,14 +90,14 @@ describe('chain bus: observability', () => {
 
 describe('chain bus: backfill', () => {
   it('error: a node that refuses a log range as too large gets it halved until it answers; nothing is missed', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
     let last = 0n;
     for (let i = 0; i < 60; i++) last = await emitter.emit(1 + (i % 2), 2);
-    await anvil.rpc('anvil_mine', ['0x10']); // every emitting block below head − reorg window: caught up by range
+    await testbed.anvil.rpc('anvil_mine', ['0x10']); // every emitting block below head − reorg window: caught up by range
     const answered: number[] = [];
     // A proxy that refuses ranges wider than 16 blocks the way many providers do (anvil has no limit).
-    const proxy = await startRpcProxy(anvil.url, (request, response) => {
+    const proxy = await startRpcProxy(testbed.anvil.url, (request, response) => {
       if (request.method !== 'eth_getLogs') return response;
       const [filter] = (request as unknown as { params: [{ fromBlock?: string; toBlock?: string }] }).params;
       if (filter.fromBlock === undefined || filter.toBlock === undefined) return response;
@@ -131,11 +122,11 @@ describe('chain bus: backfill', () => {
 
 describe('chain bus: bad input', () => {
   it('error: a malformed log from the RPC is rejected naming the field and chain; no guest sees it; delivery resumes', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const block = await emitter.emit(3, 2);
     let corrupt = 1; // the first eth_getLogs answer that carries logs loses a field
     // A proxy: anvil cannot be made to answer malformed data itself.
-    const proxy = await startRpcProxy(anvil.url, (request, response) => {
+    const proxy = await startRpcProxy(testbed.anvil.url, (request, response) => {
       const logs = response.result as Record<string, unknown>[] | undefined;
       if (request.method === 'eth_getLogs' && Array.isArray(logs) && logs.length > 0 && corrupt-- > 0) {
         return { ...response, result: logs.map((log, i) => (i === 1 ? { ...log, logIndex: 'zz' } : log)) };
@@ -162,9 +153,9 @@ describe('chain bus: bad input', () => {
 
 describe('chain bus: modules at run time', () => {
   it('behavior: engine.load and engine.unload while the engine runs leave the other modules\' deliveries untouched; a reloaded module continues from its cursor', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
-    const { engine } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, [{ name: 'steady', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] }]);
+    const { engine } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, [{ name: 'steady', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] }]);
     const restartsOf = () => engine.supervisor.actors().find((a) => a.name === 'steady')!.restarts;
     let last = 0n;
     for (let i = 0; i < 5; i++) last = await emitter.emit(1, 1);

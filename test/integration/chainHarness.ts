@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PublicClient } from 'viem';
 import { Engine, type ChainConfig, type ModuleManifest, type Runtime } from '../../src/index.ts';
-import { captureLogger, fixture } from '../helpers.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { startAnvil, type Anvil } from '../anvil.ts';
+import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
 /** The records the watcher module (fixtures/modules/watcher) wrote, in the order it handled them. */
 export async function recorded(engine: Engine, module: string): Promise<string[]> {
@@ -55,4 +57,23 @@ export async function chainEngine(runtime: Runtime, chain: ChainConfig, modules:
 export async function stateOf(engine: Engine, module: string): Promise<Record<string, string>> {
   const text = (u: Uint8Array) => new TextDecoder().decode(u);
   return Object.fromEntries((await engine.entries(module)).map(([k, v]) => [text(k), text(v)]));
+}
+
+/** A file's runtime and anvil, started before its tests and stopped after them (`anvil` once started). */
+export function chainTestbed(): { readonly runtime: Runtime; readonly anvil: Anvil } {
+  const runtime = newRuntime();
+  let anvil: Anvil | undefined;
+  beforeAll(async () => {
+    anvil = await startAnvil();
+  });
+  afterAll(async () => {
+    await runtime.close();
+    await anvil?.stop();
+  });
+  return {
+    runtime,
+    get anvil() {
+      return anvil!;
+    },
+  };
 }

@@ -1,21 +1,12 @@
 import { filter, firstValueFrom } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModuleManifest, Runtime } from '../../src/index.ts';
-import { startAnvil, type Anvil } from '../anvil.ts';
+import { describe, expect, it } from 'vitest';
+import type { ModuleManifest } from '../../src/index.ts';
 import { deployEmitter } from '../emitter.ts';
-import { newRuntime } from '../helpers.ts';
-import { chainEngine, expectedRecords, recorded, stateOf } from './chainHarness.ts';
+import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf } from './chainHarness.ts';
 import { startRpcProxy } from './rpcProxy.ts';
 
-const runtime: Runtime = newRuntime();
-let anvil: Anvil;
-beforeAll(async () => {
-  anvil = await startAnvil();
-});
-afterAll(async () => {
-  await runtime.close();
-  await anvil.stop();
-});
+const testbed = chainTestbed();
+const { runtime } = testbed;
 
 type Log = { blockNumber: string; logIndex: string };
 const removedLogs = (records: Record<string, unknown>[], module: string) =>
@@ -24,26 +15,26 @@ const removedLogs = (records: Record<string, unknown>[], module: string) =>
 describe('chain bus: reorgs', () => {
   for (const depth of [1, 5, 20]) {
     it(`behavior: a reorg of depth ${depth} re-delivers the abandoned logs as removed, newest first, and leaves each module's state as a run that only saw the new chain`, async () => {
-      const emitter = await deployEmitter(anvil);
+      const emitter = await deployEmitter(testbed.anvil);
       const start = Number(emitter.deployedAt) + 1;
       const manifests: Partial<ModuleManifest>[] = [
         { name: 'logs', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
         { name: 'blocks', startBlock: start, triggers: [{ kind: 'block', chain: 31337 }] },
         { name: 'confirmed', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, confirmations: 3 }] },
       ];
-      const { engine, records } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, manifests);
+      const { engine, records } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, manifests);
       let last = 0n;
       for (let i = 0; i < 24; i++) last = await emitter.emit(i % 3, 1 + (i % 3));
       await Promise.all([engine.reached('logs', 31337, last), engine.reached('blocks', 31337, last), engine.reached('confirmed', 31337, last - 3n)]);
       const fork = last - BigInt(depth) + 1n; // the first block replaced
-      const abandoned = (await anvil.rpc<Log[]>('eth_getLogs', [{ address: emitter.address, fromBlock: `0x${fork.toString(16)}`, toBlock: `0x${last.toString(16)}` }])).map((l) => ({
+      const abandoned = (await testbed.anvil.rpc<Log[]>('eth_getLogs', [{ address: emitter.address, fromBlock: `0x${fork.toString(16)}`, toBlock: `0x${last.toString(16)}` }])).map((l) => ({
         block: String(BigInt(l.blockNumber)),
         index: Number(l.logIndex),
       }));
       expect(abandoned.length).toBeGreaterThan(0);
 
       // The new branch: as long as the old one (same height), with different logs at its first and last block.
-      await anvil.rpc('anvil_reorg', [depth, [[emitter.call(7, 2), 0], [emitter.call(8, 1), depth - 1]]]);
+      await testbed.anvil.rpc('anvil_reorg', [depth, [[emitter.call(7, 2), 0], [emitter.call(8, 1), depth - 1]]]);
       const head = await emitter.client.getBlock();
       expect(head.number).toBe(last);
       const confirmedAt = await emitter.client.getBlock({ blockNumber: last - 3n });
@@ -58,7 +49,7 @@ describe('chain bus: reorgs', () => {
       expect(await recorded(engine, 'confirmed')).toEqual(await expectedRecords(emitter.client, from, last - 3n, { address: emitter.address }));
 
       // The same modules, run from scratch over the new chain only: the same state, key for key.
-      const fresh = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, manifests);
+      const fresh = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, manifests);
       await Promise.all([fresh.engine.reached('logs', 31337, last), fresh.engine.reached('blocks', 31337, last), fresh.engine.reached('confirmed', 31337, last - 3n)]);
       for (const name of ['logs', 'blocks', 'confirmed']) expect(await stateOf(engine, name)).toEqual(await stateOf(fresh.engine, name));
       await Promise.all([engine.stop(), fresh.engine.stop()]);
@@ -66,9 +57,9 @@ describe('chain bus: reorgs', () => {
   }
 
   it('error: a reorg deeper than the window gives ReorgBeyondWindow and halts that module; the others keep working', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
-    const { engine, records } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20, reorgWindow: 4 }, [
+    const { engine, records } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20, reorgWindow: 4 }, [
       { name: 'near', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
       // Ten confirmations: it never handled the blocks the reorg replaces.
       { name: 'far', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, confirmations: 10 }] },
@@ -81,7 +72,7 @@ describe('chain bus: reorgs', () => {
     const signal = firstValueFrom(engine.supervisor.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
     const stopped = firstValueFrom(engine.supervisor.signals$.pipe(filter((s) => s.type === 'Stopped' && s.actor === 'near')));
 
-    await anvil.rpc('anvil_reorg', [8, [[emitter.call(9, 1), 0]]]);
+    await testbed.anvil.rpc('anvil_reorg', [8, [[emitter.call(9, 1), 0]]]);
     expect(await signal).toMatchObject({ type: 'ReorgBeyondWindow', actor: 'near', chainId: '31337', cursor: { number: String(last) }, windowBlocks: 4 });
     expect(await stopped).toMatchObject({ reason: 'halted' });
     expect(records.some((r) => r.module === 'near' && r.msg === 'reorg deeper than the module can undo; module halted')).toBe(true);
@@ -100,16 +91,16 @@ describe('chain bus: reorgs', () => {
   });
 
   it('behavior: a reorg that replaces a new module\'s start block moves its origin to the new block; it is not halted', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     for (let i = 0; i < 4; i++) await emitter.emit(1, 1);
     const head = await emitter.client.getBlockNumber();
-    const { engine } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20, reorgWindow: 8 }, [
+    const { engine } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20, reorgWindow: 8 }, [
       { name: 'fresh', startBlock: Number(head) + 1, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
     ]);
     await engine.reached('fresh', 31337, head); // its origin: the block before its first
     const halted: string[] = [];
     engine.supervisor.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
-    await anvil.rpc('anvil_reorg', [3, [[emitter.call(5, 1), 0]]]); // replaces head − 2 … head, the origin among them
+    await testbed.anvil.rpc('anvil_reorg', [3, [[emitter.call(5, 1), 0]]]); // replaces head − 2 … head, the origin among them
     const origin = await emitter.client.getBlock({ blockNumber: head });
     await engine.reached('fresh', 31337, head, origin.hash);
     let last = head;
@@ -121,9 +112,9 @@ describe('chain bus: reorgs', () => {
   });
 
   it('error: a reorg reaching below the blocks a restarted module caught up by range halts it (it cannot undo them), rather than applying them twice', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
-    const chain = { rpcUrl: anvil.url, pollIntervalMs: 20, reorgWindow: 4 };
+    const chain = { rpcUrl: testbed.anvil.url, pollIntervalMs: 20, reorgWindow: 4 };
     const manifest = { name: 'm', startBlock: start, triggers: [{ kind: 'log' as const, chain: 31337, address: emitter.address }] };
     const first = await chainEngine(runtime, chain, [manifest]);
     let last = 0n;
@@ -134,7 +125,7 @@ describe('chain bus: reorgs', () => {
     const second = await chainEngine(runtime, chain, [manifest], first.stateDir);
     await second.engine.reached('m', 31337, last); // by range up to head − 4, then block by block
     const signal = firstValueFrom(second.engine.supervisor.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
-    await anvil.rpc('anvil_reorg', [6, [[emitter.call(9, 1), 0]]]); // forks two blocks into the caught-up range
+    await testbed.anvil.rpc('anvil_reorg', [6, [[emitter.call(9, 1), 0]]]); // forks two blocks into the caught-up range
     expect(await signal).toMatchObject({ actor: 'm', cursor: { number: String(last) }, windowBlocks: 4 });
     // Nothing was applied twice: the state still holds each original block's log exactly once.
     const seqs = (await recorded(second.engine, 'm')).map((r) => r.split(':')[3]);
@@ -144,14 +135,14 @@ describe('chain bus: reorgs', () => {
   });
 
   it('behavior: a stale head from a lagging node does not shorten the chain: ignored once the node\'s latest block says so', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
     let last = 0n;
     for (let i = 0; i < 30; i++) last = await emitter.emit(1, 1);
-    const stale = await anvil.rpc<Record<string, unknown>>('eth_getBlockByNumber', [`0x${(last - 25n).toString(16)}`, false]);
+    const stale = await testbed.anvil.rpc<Record<string, unknown>>('eth_getBlockByNumber', [`0x${(last - 25n).toString(16)}`, false]);
     let lie = false;
     // A proxy answers one poll for the latest block with a block 25 below the head (as a lagging backend would).
-    const proxy = await startRpcProxy(anvil.url, (request, response) => {
+    const proxy = await startRpcProxy(testbed.anvil.url, (request, response) => {
       const params = (request as unknown as { params?: unknown[] }).params;
       if (lie && request.method === 'eth_getBlockByNumber' && params?.[0] === 'latest') {
         lie = false;

@@ -3,22 +3,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModuleManifest, Runtime } from '../../src/index.ts';
-import { startAnvil, type Anvil } from '../anvil.ts';
+import { describe, expect, it } from 'vitest';
+import type { ModuleManifest } from '../../src/index.ts';
+import { startAnvil } from '../anvil.ts';
 import { deployEmitter, PING, tagTopic } from '../emitter.ts';
-import { newRuntime } from '../helpers.ts';
-import { chainEngine, expectedRecords, recorded, stateOf, watcherManifest } from './chainHarness.ts';
+import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf, watcherManifest } from './chainHarness.ts';
 
-const runtime: Runtime = newRuntime();
-let anvil: Anvil;
-beforeAll(async () => {
-  anvil = await startAnvil();
-});
-afterAll(async () => {
-  await runtime.close();
-  await anvil.stop();
-});
+const testbed = chainTestbed();
+const { runtime } = testbed;
 
 const NAMES = ['logs', 'tag2', 'blocks'];
 const modulesFrom = (address: `0x${string}`, start: number): Partial<ModuleManifest>[] => [
@@ -29,7 +21,7 @@ const modulesFrom = (address: `0x${string}`, start: number): Partial<ModuleManif
 
 /** The state an engine that never stopped produces over the same chain: a fresh run from the start block. */
 async function uninterrupted(modules: Partial<ModuleManifest>[], last: bigint) {
-  const { engine } = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, modules);
+  const { engine } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, modules);
   await Promise.all(NAMES.map((name) => engine.reached(name, 31337, last)));
   const states = Object.fromEntries(await Promise.all(NAMES.map(async (name) => [name, await stateOf(engine, name)] as const)));
   await engine.stop();
@@ -44,16 +36,16 @@ async function emitBlocks(emitter: Awaited<ReturnType<typeof deployEmitter>>, co
 
 describe('chain bus: restarts', () => {
   it('behavior: stopped gracefully mid-stream, restarted after the chain moved on: every module\'s state equals an uninterrupted run', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
     const modules = modulesFrom(emitter.address, start);
     await emitBlocks(emitter, 60);
-    const first = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, modules);
+    const first = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, modules);
     await first.engine.reached('logs', 31337, start + 20);
     await first.engine.stop(); // the feeds are still catching up on the other 40 blocks
     const last = await emitBlocks(emitter, 30, 60);
 
-    const second = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, modules, first.stateDir);
+    const second = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, modules, first.stateDir);
     await Promise.all(NAMES.map((name) => second.engine.reached(name, 31337, last)));
     const expected = await uninterrupted(modules, last);
     for (const name of NAMES) expect(await stateOf(second.engine, name)).toEqual(expected[name]);
@@ -62,12 +54,12 @@ describe('chain bus: restarts', () => {
   });
 
   it('behavior: killed with SIGKILL mid-stream, restarted after the chain moved on: every module\'s state equals an uninterrupted run', async () => {
-    const emitter = await deployEmitter(anvil);
+    const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
     const modules = modulesFrom(emitter.address, start);
     await emitBlocks(emitter, 60);
     const stateDir = mkdtempSync(join(tmpdir(), 'corral-kill-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./engineProcess.ts', import.meta.url)), JSON.stringify({ rpcUrl: anvil.url, stateDir, modules: modules.map(watcherManifest), report: { module: 'logs', from: start } })], {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./engineProcess.ts', import.meta.url)), JSON.stringify({ rpcUrl: testbed.anvil.url, stateDir, modules: modules.map(watcherManifest), report: { module: 'logs', from: start } })], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
@@ -86,7 +78,7 @@ describe('chain bus: restarts', () => {
     expect(await exited).toBe('SIGKILL');
     const last = await emitBlocks(emitter, 30, 60);
 
-    const restarted = await chainEngine(runtime, { rpcUrl: anvil.url, pollIntervalMs: 20 }, modules, stateDir);
+    const restarted = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, modules, stateDir);
     await Promise.all(NAMES.map((name) => restarted.engine.reached(name, 31337, last)));
     const expected = await uninterrupted(modules, last);
     for (const name of NAMES) expect(await stateOf(restarted.engine, name)).toEqual(expected[name]);
