@@ -227,34 +227,34 @@ export class ModuleFeed {
    */
   private async catchUp(from: bigint, to: bigint): Promise<'progressed' | 'stopped'> {
     if (this.ahead[0]?.from !== from || this.ahead[0].end > to) this.ahead = []; // the cursor or the tip went elsewhere
-    for (let next = this.ahead.at(-1)?.end ?? from - 1n; this.ahead.length <= PREFETCH_RANGES && next < to; next = this.ahead.at(-1)!.end) {
-      const range = { from: next + 1n, end: minOf(next + BigInt(this.logs.range.max), to), blocks: this.fetchRange(next + 1n, minOf(next + BigInt(this.logs.range.max), to)) };
-      range.blocks.catch(() => {}); // a failure is met (and retried) when the range is due
-      this.ahead.push(range);
+    while (this.ahead.length <= PREFETCH_RANGES) {
+      const start = (this.ahead.at(-1)?.end ?? from - 1n) + 1n;
+      if (start > to) break;
+      const end = minOf(start + BigInt(this.logs.range.max) - 1n, to);
+      const blocks = this.fetchRange(start, end);
+      blocks.catch(() => {}); // a failure is met (and retried) when the range is due
+      this.ahead.push({ from: start, end, blocks });
     }
     const range = this.ahead.shift()!;
     const { blocks, endHash, startParent } = await range.blocks;
     // The range was fetched as final, by number: it must continue the module's cursor. If it does not,
     // the chain changed below the reorg window (rewind then finds nothing to undo, and halts).
-    if (range.from === this.cursor!.number + 1n && startParent !== undefined && startParent !== this.cursor!.hash) {
-      this.ahead = [];
-      return this.rewind();
-    }
-    // Past the window now: the undo records of earlier live blocks can never be used.
-    const pruned = this.journalNumbers.length > 0 ? { journal: { remove: [...this.journalNumbers] } } : {};
+    if (range.from === this.cursor!.number + 1n && startParent !== undefined && startParent !== this.cursor!.hash) return this.rewind();
+    // Past the window now: the undo records of earlier live blocks can never be used (the first commit drops them).
+    const pruned = () => (this.journalNumbers.length > 0 ? { journal: { remove: [...this.journalNumbers] } } : {});
     let events: GuestEvent[] = [];
     let last: BlockCursor | undefined;
     for (const { number, hash, logs, block } of blocks) {
       const count = logs.length + (block ? 1 : 0);
       if (last && events.length + count > CATCH_UP_STEP_EVENTS) {
-        if ((await this.commit({ events, cursor: last, ...pruned }, true)) === 'stopped') return 'stopped';
+        if ((await this.commit({ events, cursor: last, ...pruned() }, true)) === 'stopped') return 'stopped';
         events = [];
       }
       for (const log of logs) events.push(logEvent(log));
       if (block) events.push(blockEvent(block));
       last = { number, hash };
     }
-    return this.commit({ events, cursor: { number: range.end, hash: endHash }, ...pruned }, true);
+    return this.commit({ events, cursor: { number: range.end, hash: endHash }, ...pruned() }, true);
   }
 
   /** The blocks of [from, end] with events for this module, ascending; the hashes of `end` and of `from - 1`. */

@@ -17,12 +17,23 @@ export function bloomMayMatch(bloom: string, filter: LogFilter): boolean {
   return true;
 }
 
-/** The three 11-bit positions of keccak256(value) (Yellow Paper, M3:2048), counted from the last byte. */
-function hasValue(bits: Buffer, value: string): boolean {
-  const hash = Buffer.from(keccak256(value as `0x${string}`).slice(2), 'hex');
-  for (let i = 0; i < 6; i += 2) {
-    const bit = ((hash[i]! << 8) | hash[i + 1]!) & 2047;
-    if ((bits[255 - (bit >> 3)]! & (1 << (bit & 7))) === 0) return false;
+/**
+ * The three 11-bit positions of keccak256(value) (Yellow Paper, M3:2048), counted from the last byte.
+ * Remembered per value: a filter's addresses and topics come from manifests, and every live block
+ * checks them again.
+ */
+const positions = new Map<string, number[]>();
+
+function bitsOf(value: string): number[] {
+  let bits = positions.get(value);
+  if (!bits) {
+    const hash = Buffer.from(keccak256(value as `0x${string}`).slice(2), 'hex');
+    bits = [0, 2, 4].map((i) => ((hash[i]! << 8) | hash[i + 1]!) & 2047);
+    positions.set(value, bits);
   }
-  return true;
+  return bits;
+}
+
+function hasValue(bloom: Buffer, value: string): boolean {
+  return bitsOf(value).every((bit) => (bloom[255 - (bit >> 3)]! & (1 << (bit & 7))) !== 0);
 }

@@ -11,7 +11,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../config/loadConfig.ts';
 import { startConfigured } from '../config/startConfigured.ts';
-import { checkCapabilities, MODULE_INTERFACES } from '../engine/ModuleManifest.ts';
+import { checkCapabilities, parseManifest } from '../engine/ModuleManifest.ts';
 import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
@@ -103,10 +103,10 @@ async function check(file: string): Promise<number> {
   const problems: string[] = [];
   try {
     if (file.endsWith('.wasm')) {
+      // Against corral's world alone: a manifest granting every interface.
       const meta = await runtime.inspect(file);
-      const outside = Object.keys(meta.imports).filter((s) => !Object.values(MODULE_INTERFACES).includes(s.replace(/@[^/]*$/, '') as never));
-      for (const specifier of outside) problems.push(`${file}: imports \`${specifier}\`, which is not part of corral's world`);
-      if (!meta.exports.some(([name]) => name === 'onEvent')) problems.push(`${file}: does not export \`on-event\``);
+      const everything = parseManifest({ name: 'component', component: file, grants: { store: true, logging: true, chain: { chains: [] }, http: { hosts: [] } } });
+      checkCapabilities(everything, meta.imports, meta.exports.map(([n]) => n));
     } else {
       const { config } = await loadConfig(file);
       for (const [i, manifest] of config.modules.entries()) {

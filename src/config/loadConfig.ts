@@ -42,9 +42,11 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   const unset: ConfigProblem[] = [];
   const substituted = substituteEnv(raw, '', env, (path, name) => unset.push({ code: 'unset-env', file, path, expected: `environment variable ${name} to be set` }));
   const camel = camelKeys(substituted);
-  const parsed = EngineConfigSchema.safeParse(camel);
-  // Schema problems are listed with the unset variables (an unset one may be why a value is wrong).
-  if (unset.length > 0 || !parsed.success) throw new ConfigError([...unset, ...(parsed.success ? [] : zodProblems(parsed.error, camel, file, 'snake_case'))]);
+  if (unset.length > 0) {
+    // Listed with the schema's problems: an unset variable may be why a value is wrong.
+    const parsed = EngineConfigSchema.safeParse(camel);
+    throw new ConfigError([...unset, ...(parsed.success ? [] : zodProblems(parsed.error, camel, file, 'snake_case'))]);
+  }
   return { file, dir, config: await resolveConfig(camel, { file, dir, keys: 'snake_case' }) };
 }
 
@@ -64,7 +66,7 @@ export async function resolveConfig(input: unknown, where: { file: string; dir: 
   for (const module of config.modules) module.component = absolute(dir, module.component);
   const problems = await checkBeyondSchema(config, file, keys);
   if (problems.length > 0) throw new ConfigError(problems);
-  inheritLimits(config);
+  for (const module of config.modules) inheritLimits(module, config);
   return config;
 }
 
@@ -215,17 +217,13 @@ export async function resolveModule(input: ModuleManifest, config: ResolvedEngin
   module.component = absolute(where.dir, module.component);
   const problems = await moduleProblems(module, 'module', config, where.file, where.keys);
   if (problems.length > 0) throw new ConfigError(problems);
-  const { fuel, timeoutMs, memoryBytes, ...caps } = config.engine.limits;
-  module.limits = { fuel, timeoutMs, memoryBytes, ...module.limits };
-  module.caps = { ...caps, ...module.caps };
+  inheritLimits(module, config);
   return module;
 }
 
 /** Each module's limits and caps: its own, else the engine's. */
-function inheritLimits(config: ResolvedEngineConfig): void {
+function inheritLimits(module: ResolvedManifest, config: ResolvedEngineConfig): void {
   const { fuel, timeoutMs, memoryBytes, ...caps } = config.engine.limits;
-  for (const module of config.modules) {
-    module.limits = { fuel, timeoutMs, memoryBytes, ...module.limits };
-    module.caps = { ...caps, ...module.caps };
-  }
+  module.limits = { fuel, timeoutMs, memoryBytes, ...module.limits };
+  module.caps = { ...caps, ...module.caps };
 }

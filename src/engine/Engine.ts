@@ -382,7 +382,8 @@ export class Engine {
     for (;;) {
       const outcome = await this.supervisor.request(module, { kind: 'chain', payload: { kind: 'chain', chainId, delivery: current } });
       if (outcome.ok) {
-        this.logger.debug({ module, chainId: String(chainId), block: String(current.cursor.number), events: current.events.length }, 'chain step committed');
+        // Per step: build the record only when someone reads it.
+        if (this.logger.isLevelEnabled('debug')) this.logger.debug({ module, chainId: String(chainId), block: String(current.cursor.number), events: current.events.length }, 'chain step committed');
         if (this.steps.observed) {
           const { number, hash } = current.cursor;
           const startedAt = 'startedAt' in outcome ? outcome.startedAt : undefined;
