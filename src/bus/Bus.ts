@@ -22,10 +22,12 @@ export interface ChainConfig {
   maxLogRange?: number;
   /** Handled blocks keep undo records this deep; a deeper reorg halts the modules it reaches. Default 64. */
   reorgWindow?: number;
+  /** Confirmations of the triggers on this chain that do not set their own. Default 0: at once. */
+  confirmations?: number;
   reconnect?: Partial<ReconnectOptions>;
 }
 
-export const CHAIN_DEFAULTS = { pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64 } as const;
+export const CHAIN_DEFAULTS = { pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64, confirmations: 0 } as const;
 
 /** A range of 0 never advances a cursor; a window of 0 would treat every block as final: refused. */
 function checkChainConfig(id: string, config: ChainConfig): void {
@@ -37,6 +39,10 @@ function checkChainConfig(id: string, config: ChainConfig): void {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
       throw new EngineError('invalid-option', `chains.${id}.${option} must be a positive integer, got ${String(value)}`, { chain: id, option, value });
     }
+  }
+  const { confirmations } = config;
+  if (confirmations !== undefined && (!Number.isSafeInteger(confirmations) || confirmations < 0 || confirmations > 1_000)) {
+    throw new EngineError('invalid-option', `chains.${id}.confirmations must be an integer from 0 to 1000, got ${String(confirmations)}`, { chain: id, option: 'confirmations', value: confirmations });
   }
 }
 
@@ -164,6 +170,11 @@ export class Bus {
 
   hasChain(chainId: bigint): boolean {
     return this.chains.has(chainId);
+  }
+
+  /** The confirmations a trigger on this chain waits for when it sets none. */
+  confirmations(chainId: bigint): number {
+    return this.chains.get(chainId)?.config.confirmations ?? CHAIN_DEFAULTS.confirmations;
   }
 
   rpcStats(): RpcStats {

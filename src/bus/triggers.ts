@@ -4,8 +4,8 @@ import type { ChainLog, LogFilter } from '../chain/types.ts';
 const chainId = z.number().int().positive();
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 20-byte hex address').transform((a) => a.toLowerCase());
 const topic = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex topic').transform((t) => t.toLowerCase());
-/** Blocks a trigger's events wait below the head before delivery. Default 0: at once. */
-const confirmations = z.number().int().min(0).max(1_000).default(0);
+/** Blocks a trigger's events wait below the head before delivery. Default: the chain's `confirmations` (0: at once). */
+const confirmations = z.number().int().min(0).max(1_000).optional();
 
 /** What wakes a module, as its manifest declares it. */
 export const TriggerSchema = z.discriminatedUnion('kind', [
@@ -61,18 +61,20 @@ export function filterOf(trigger: LogTrigger): { key: string; filter: LogFilter 
 }
 
 /**
- * Groups a module's chain triggers by chain. The triggers of one chain must agree on confirmations:
+ * Groups a module's chain triggers by chain; a trigger without `confirmations` takes its chain's
+ * (`chainConfirmations`). The triggers of one chain must agree on confirmations:
  * a module's events of a chain arrive in block order behind one cursor, so they cannot wait for
  * different depths. Returns the problem as a string when they do not.
  */
-export function chainInterests(triggers: readonly Trigger[]): ChainInterest[] | string {
+export function chainInterests(triggers: readonly Trigger[], chainConfirmations: (chainId: number) => number = () => 0): ChainInterest[] | string {
   const byChain = new Map<number, ChainInterest>();
   for (const trigger of triggers) {
     if (trigger.kind === 'custom') continue;
+    const confirmations = trigger.confirmations ?? chainConfirmations(trigger.chain);
     let interest = byChain.get(trigger.chain);
-    if (!interest) byChain.set(trigger.chain, (interest = { chainId: BigInt(trigger.chain), confirmations: trigger.confirmations, blocks: undefined, filters: [] }));
-    if (interest.confirmations !== trigger.confirmations) {
-      return `the triggers on chain ${trigger.chain} ask for ${interest.confirmations} and ${trigger.confirmations} confirmations; one module's triggers of one chain must agree`;
+    if (!interest) byChain.set(trigger.chain, (interest = { chainId: BigInt(trigger.chain), confirmations, blocks: undefined, filters: [] }));
+    if (interest.confirmations !== confirmations) {
+      return `the triggers on chain ${trigger.chain} ask for ${interest.confirmations} and ${confirmations} confirmations; one module's triggers of one chain must agree`;
     }
     if (trigger.kind === 'block') {
       if (interest.blocks) return `two block triggers on chain ${trigger.chain}; declare one (its \`every\` picks the blocks)`;

@@ -23,8 +23,14 @@ export const ChainConfigSchema = z
     fallbackRpcUrl: z.string().regex(/^https?:\/\/[^\s/]+/i, 'an http(s):// URL').optional().describe('an HTTP endpoint polled while the WebSocket is down'),
     maxLogRange: positiveInt.default(CHAIN_DEFAULTS.maxLogRange).describe('largest `eth_getLogs` range when catching up; halved (for good) when the node refuses it'),
     reorgWindow: positiveInt.default(CHAIN_DEFAULTS.reorgWindow).describe('blocks whose handling keeps undo records; a deeper reorg halts the modules it reaches'),
+    confirmations: z.number().int().min(0).max(1_000).default(CHAIN_DEFAULTS.confirmations).describe("blocks a trigger's events wait below the head, for triggers that set none (0: at once)"),
+    blockTimeS: positiveInt
+      .max(86_400)
+      .optional()
+      .describe('`"anvil"` only: mine a block every N seconds (default: a block per transaction, as anvil does)'),
   })
-  .strict();
+  .strict()
+  .refine((chain) => chain.blockTimeS === undefined || chain.rpcUrl === 'anvil', { message: 'block_time_s applies to an embedded chain (rpc_url = "anvil") only', path: ['blockTimeS'] });
 
 /** `[engine.limits]`: every module's limits and host-call caps unless it narrows them; the widest it may ask for. */
 export const EngineLimitsSchema = z

@@ -38,11 +38,11 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
         // Its chain lives in the state directory (written when it stops), so a restarted engine finds
         // the chain its cursors point into.
         await mkdir(config.engine.stateDir, { recursive: true });
-        const anvil = (anvils[id] = await startAnvil({ chainId: Number(id), args: ['--state', join(config.engine.stateDir, `anvil-${id}.json`)] }));
+        const anvil = (anvils[id] = await startAnvil({ chainId: Number(id), args: ['--state', join(config.engine.stateDir, `anvil-${id}.json`), ...(chain.blockTimeS ? ['--block-time', String(chain.blockTimeS)] : [])] }));
         logger.info({ chainId: id, url: anvil.url }, 'embedded anvil chain started');
         rpcUrl = anvil.wsUrl;
       }
-      chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}) };
+      chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, confirmations: chain.confirmations, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}) };
     }
     runtime = new Runtime(config.engine.threads ? { threads: config.engine.threads } : {});
     const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs });

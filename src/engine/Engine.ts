@@ -298,7 +298,7 @@ export class Engine {
 
   private async loadModule(runtime: Runtime, manifest: ResolvedManifest): Promise<ActorSpec<Envelope>> {
     if (this.modules.has(manifest.name)) throw new EngineError('duplicate-module', `two modules are named ${manifest.name}`, { module: manifest.name });
-    const interests = chainInterests(manifest.triggers);
+    const interests = chainInterests(manifest.triggers, (id) => this.bus.confirmations(BigInt(id)));
     if (typeof interests === 'string') throw new EngineError('invalid-trigger', `module ${manifest.name}: ${interests}`, { module: manifest.name });
     for (const { chainId } of interests) {
       if (!this.bus.hasChain(chainId)) throw new EngineError('invalid-trigger', `module ${manifest.name} has a trigger on chain ${chainId}, which is not configured`, { module: manifest.name, chainId: String(chainId) });
@@ -349,7 +349,7 @@ export class Engine {
 
   /** One feed per chain the module's triggers watch, each from the module's cursor on that chain. */
   private startFeeds(manifest: ResolvedManifest): void {
-    const interests = chainInterests(manifest.triggers) as Exclude<ReturnType<typeof chainInterests>, string>;
+    const interests = chainInterests(manifest.triggers, (id) => this.bus.confirmations(BigInt(id))) as Exclude<ReturnType<typeof chainInterests>, string>;
     const module = this.modules.get(manifest.name)!;
     for (const interest of interests) {
       const start = typeof manifest.startBlock === 'number' ? manifest.startBlock : manifest.startBlock?.[String(interest.chainId)];

@@ -39,7 +39,7 @@ store_ops = 10
 rpc_url = "http://127.0.0.1:8545"
 ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { safe = "0xabc", minPart_size = 2 }\ntriggers = [{ kind = "log", chain = 31337, address = "0x5fbdb2315678afecb367f032d93f642f64180aa3" }]')}`);
     expect(config.engine).toMatchObject({ stateDir: join(dir, 'data'), logLevel: 'info', shutdownTimeoutMs: 5_000 });
-    expect(config.chains['31337']).toEqual({ rpcUrl: 'http://127.0.0.1:8545', pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64 });
+    expect(config.chains['31337']).toEqual({ rpcUrl: 'http://127.0.0.1:8545', pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64, confirmations: 0 });
     const [m] = config.modules;
     expect(m).toMatchObject({ name: 'w', component: watcher, limits: { fuel: 1_000_000, timeoutMs: 100 }, caps: { storeOps: 10 } });
     expect(JSON.parse(m!.config)).toEqual({ safe: '0xabc', minPart_size: 2 }); // opaque: keys as written
@@ -68,6 +68,11 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
   it('error: a bad chain URL names the chain and the key', async () => {
     const [p] = await problems('[chains.1]\nrpc_url = "ftp://node"\n');
     expect(p).toMatchObject({ code: 'invalid-value', path: 'chains.1.rpc_url', expected: 'an http(s):// or ws(s):// URL, or "anvil"', got: '"ftp://node"' });
+  });
+
+  it('error: block_time_s on a chain that is not embedded names the key', async () => {
+    const [p] = await problems('[chains.1]\nrpc_url = "https://node"\nblock_time_s = 2\n');
+    expect(p).toMatchObject({ code: 'invalid-value', path: 'chains.1.block_time_s', expected: 'block_time_s applies to an embedded chain (rpc_url = "anvil") only' });
   });
 
   it('error: an unset environment variable is an error, not an empty string', async () => {

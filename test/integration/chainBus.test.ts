@@ -49,10 +49,11 @@ describe('chain bus: sources', () => {
     await Promise.all([ws.engine.stop(), polling.engine.stop()]);
   });
 
-  it('behavior: with confirmations N, a block\'s events are delivered when it has N confirmations, not before', async () => {
+  // Set on the trigger, or inherited from the chain's `confirmations` by a trigger that sets none.
+  it.each(['trigger', 'chain'] as const)('behavior: with confirmations N (set on the %s), a block\'s events are delivered when it has N confirmations, not before', async (where) => {
     const emitter = await deployEmitter(testbed.anvil);
-    const { engine } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, [
-      { name: 'c', startBlock: Number(emitter.deployedAt) + 1, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, confirmations: 3 }] },
+    const { engine } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20, ...(where === 'chain' ? { confirmations: 3 } : {}) }, [
+      { name: 'c', startBlock: Number(emitter.deployedAt) + 1, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, ...(where === 'trigger' ? { confirmations: 3 } : {}) }] },
     ]);
     const block = await emitter.emit(7, 2);
     await testbed.anvil.rpc('anvil_mine', ['0x2']); // head = block + 2: two confirmations
