@@ -1,7 +1,8 @@
 /**
  * `corral` command line. `corral run` runs the engine an engine.toml describes until SIGINT/SIGTERM;
  * `corral check` validates a configuration (or one component) without running anything; `corral call`
- * runs one export of any component under limits and prints one JSON line, for benchmark harnesses.
+ * runs one export of any component under limits and prints one JSON line, for benchmark harnesses;
+ * `corral inspect` shows a stopped engine's state; `corral new` scaffolds a JavaScript module.
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
  * that cannot be loaded, 130 a second signal forced `run` to stop.
  */
@@ -18,6 +19,7 @@ import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limit
 import { Runtime } from '../runtime/Runtime.ts';
 import { inspectState } from './inspect.ts';
 import { renderStatus } from './status.ts';
+import { scaffoldModule } from './scaffoldModule.ts';
 import { ArgumentError, argsFromJson, jsonReplacer } from './jsonValues.ts';
 
 const EXIT_OK = 0;
@@ -253,6 +255,20 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (dir: string, flags: { module?: string; prefix: string; limit?: number }) => {
       try {
         process.stdout.write(`${JSON.stringify(await inspectState(dir, flags), jsonReplacer, 2)}\n`);
+      } catch (error) {
+        code = reportFailure(error);
+      }
+    });
+  program
+    .command('new')
+    .description('scaffold a JavaScript module: WIT world, source, componentize-qjs build, engine.toml and a test that runs it in corral')
+    .argument('<dir>', 'a new or empty directory; its name names the module unless --name')
+    .option('--name <name>', 'the module (and WIT world) name: lower-case words joined by "-"')
+    .addHelpText('after', '\nExamples:\n  corral new greeter && cd greeter && npm install && npm test\n  corral new modules/twap --name twap-monitor')
+    .action(async (dir: string, flags: { name?: string }) => {
+      try {
+        const made = await scaffoldModule(dir, flags);
+        process.stdout.write(`created module ${made.name} in ${made.dir}:\n${made.files.map((f) => `  ${f}`).join('\n')}\nnext: cd ${dir} && npm install && npm test\n`);
       } catch (error) {
         code = reportFailure(error);
       }

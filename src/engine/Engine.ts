@@ -28,8 +28,8 @@ export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
 /** One invocation of a module's handler that ran: what `engine.invocations$` tells. */
 export interface InvocationRecord {
   module: string;
-  /** `ok`, or the signal that ended it. */
-  outcome: 'ok' | SignalName;
+  /** `ok`; `rejected` when `on-event` returned `err` (its writes were dropped); or the signal that ended it. */
+  outcome: 'ok' | 'rejected' | SignalName;
   durationMs: number;
   fuelUsed: number;
 }
@@ -129,7 +129,9 @@ export class Engine {
       onInvocation: (module, outcome) => {
         if (!engine?.invocations.observed) return;
         const fuelUsed = outcome.ok ? outcome.fuelUsed : 'fuelUsed' in outcome.signal && typeof outcome.signal.fuelUsed === 'number' ? outcome.signal.fuelUsed : 0;
-        engine.invocations.next({ module, outcome: outcome.ok ? 'ok' : outcome.signal.name, durationMs: outcome.durationMs, fuelUsed });
+        // A chain step returns one result per event; any `err` among them rejected the step.
+        const rejected = outcome.ok && [outcome.value].flat().some((v) => (v as { tag?: string } | undefined)?.tag === 'err');
+        engine.invocations.next({ module, outcome: outcome.ok ? (rejected ? 'rejected' : 'ok') : outcome.signal.name, durationMs: outcome.durationMs, fuelUsed });
       },
       breakerStore: store.breakers,
       ...(options.clock ? { clock: options.clock } : {}),

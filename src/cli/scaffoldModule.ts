@@ -1,0 +1,77 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArgumentError } from './jsonValues.ts';
+
+/** corral's package root: two levels up from src/cli/ and from dist/cli/ alike. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TEMPLATE = join(PACKAGE_ROOT, 'src', 'cli', 'templates', 'module');
+/** A WIT identifier (the world is named after the module) that is also a valid module name. */
+const NAME = /^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$/;
+
+/** What `corral new` wrote. */
+export interface ScaffoldResult {
+  dir: string;
+  name: string;
+  files: string[];
+}
+
+/**
+ * Writes a JavaScript module project into `dir` (which must not exist or be empty): its WIT world with
+ * corral's WIT package as a dependency, the source, a componentize-qjs build script, an engine.toml and
+ * a test that runs the built module in corral. The project depends on this corral installation
+ * (`file:` its directory), so it builds and tests offline.
+ */
+export async function scaffoldModule(target: string, options: { name?: string } = {}): Promise<ScaffoldResult> {
+  const dir = resolve(target);
+  const name = options.name ?? basename(dir);
+  if (!NAME.test(name)) {
+    throw new ArgumentError(`"${name}" cannot name a module: lower-case words of letters and digits joined by "-", starting with a letter (e.g. twap-monitor); pass --name`);
+  }
+  if (existsSync(dir) && (await readdir(dir)).length > 0) throw new ArgumentError(`${dir} is not empty: corral new writes into a new or empty directory`);
+  await mkdir(dir, { recursive: true });
+  await cp(TEMPLATE, dir, { recursive: true });
+  // npm drops files named .gitignore from packages: the template keeps it without the dot.
+  await rename(join(dir, 'gitignore'), join(dir, '.gitignore'));
+  await mkdir(join(dir, 'wit', 'deps', 'corral-module'), { recursive: true });
+  await cp(join(PACKAGE_ROOT, 'wit', 'module.wit'), join(dir, 'wit', 'deps', 'corral-module', 'module.wit'));
+  const files = await listFiles(dir);
+  for (const file of files) {
+    const path = join(dir, file);
+    const content = await readFile(path, 'utf8');
+    if (content.includes('__NAME__')) await writeFile(path, content.replaceAll('__NAME__', name));
+  }
+  await writeFile(join(dir, 'package.json'), `${JSON.stringify(packageJson(name), null, 2)}\n`);
+  return { dir, name, files: [...files, 'package.json'].sort() };
+}
+
+function packageJson(name: string): Record<string, unknown> {
+  const corral = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+  return {
+    name,
+    version: '0.1.0',
+    private: true,
+    type: 'module',
+    scripts: {
+      build: 'node build.mjs',
+      test: 'node build.mjs && node --test test/',
+      start: 'node build.mjs && corral run',
+    },
+    devDependencies: {
+      // The corral that scaffolded this project; the same componentize-qjs corral builds its fixtures with.
+      corral: `file:${PACKAGE_ROOT.replace(/\/$/, '')}`,
+      'componentize-qjs': corral.devDependencies['componentize-qjs'],
+    },
+  };
+}
+
+async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+    const path = join(prefix, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(dir, path)));
+    else out.push(path);
+  }
+  return out;
+}
