@@ -1,3 +1,4 @@
+import { BaseError, RpcRequestError } from 'viem';
 import type { ChainClient } from '../chain/ChainClient.ts';
 import type * as Chain from './generated/corral-module-chain.js';
 import { fault } from './fault.ts';
@@ -37,7 +38,10 @@ export const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
 /**
  * `corral:module/chain`: `request(chain-id, method, params-json)` through viem, for the chains the
  * module is granted and the methods in `READ_ONLY_METHODS`. Counts toward `chainRequests`; a response
- * larger than `rpcResponseBytes` ends the invocation (HostLimitExceeded).
+ * larger than `rpcResponseBytes` ends the invocation (HostLimitExceeded). An error answer of the node
+ * is an `upstream` fault holding its JSON-RPC error object as JSON, so a module can decode a revert's
+ * `data` (e.g. the custom errors of ComposableCoW's poll hints); a node that did not answer is an
+ * `upstream` fault with a description.
  */
 export function chainHost(scope: InvocationScope, chains: ReadonlyMap<bigint, ChainClient>, granted: readonly number[]): HostImplementation<typeof Chain> {
   return {
@@ -64,11 +68,22 @@ export function chainHost(scope: InvocationScope, chains: ReadonlyMap<bigint, Ch
       try {
         json = await client.requestJson(method, params, 'module', scope.module);
       } catch (error) {
-        const e = error as { shortMessage?: string; message?: string };
-        throw fault({ tag: 'upstream', val: e.shortMessage ?? e.message ?? String(error) });
+        throw fault({ tag: 'upstream', val: upstreamReason(error) });
       }
       scope.check('rpcResponseBytes', Buffer.byteLength(json));
       return json;
     },
   };
+}
+
+/** The node's JSON-RPC error object (`{"code","message","data"}`) when it answered with one, else viem's short message. */
+function upstreamReason(error: unknown): string {
+  // viem's RpcRequestError carries the node's code, message (as `details`) and data; it may be wrapped.
+  const answered = error instanceof BaseError ? error.walk((e) => e instanceof RpcRequestError) : null;
+  if (answered instanceof RpcRequestError) {
+    const { data } = answered as RpcRequestError & { data?: unknown };
+    return JSON.stringify({ code: answered.code, message: answered.details, ...(data === undefined ? {} : { data }) });
+  }
+  const e = error as { shortMessage?: string; message?: string };
+  return e.shortMessage ?? e.message ?? String(error);
 }

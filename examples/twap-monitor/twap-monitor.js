@@ -1,0 +1,285 @@
+// twap-monitor: a corral module that watches ComposableCoW for TWAP orders and posts their parts to
+// the CoW Protocol order book, as cowprotocol's watch-tower does, but polling only when the contract
+// said an order may trade.
+//
+// State (the module's store; every write of a block commits with the block, and a reorg undoes them):
+//   order/<id>            the order: owner, params (ABI), the block that created it, where it is due
+//   due/b/<block>/<id>    poll at this block          (PollTryNextBlock, PollTryAtBlock, retries)
+//   due/t/<epoch>/<id>    poll at the first block at or after this time (PollTryAtEpoch, next part)
+//   posted/<id>/<validTo> a part the order book accepted (its uid)
+//   done/<id>             an order that will never trade again, and why
+//   stats                 {orders, active, posted, calls, naive}: what the demo shows
+// <id> is the creating log's block and index, zero-padded, so ids and due keys sort by time.
+import { get, set, delete as remove, listKeys } from 'corral:module/store@0.1.0';
+import { log } from 'corral:module/logging@0.1.0';
+import { request } from 'corral:module/chain@0.1.0';
+import { submitOrder } from 'corral:module/cow-api@0.1.0';
+
+// Selectors and hashes, checked against viem by test/examples/twapAbi.test.ts.
+const GET_TRADEABLE_ORDER = '26e0a196'; // getTradeableOrderWithSignature(address,(address,bytes32,bytes),bytes,bytes32[])
+const ERRORS = {
+  '4a821464': 'ProofNotAuthed',
+  c8fc2725: 'OrderNotValid',
+  d05f3065: 'PollTryNextBlock',
+  '1fe8506e': 'PollTryAtBlock',
+  '7e334637': 'PollTryAtEpoch',
+  '981b64cd': 'PollNever',
+};
+const KINDS = { f3b277728b3fee749481eb3e0b3b48980dbbab78658fc419025cb16eee346775: 'sell', '6ed88e868af0a1983e3886d5f3e95a2fafbd6c3450bc229e27342283dc429ccc': 'buy' };
+const BALANCES = {
+  '5a28e9363bb942b639270062aa6bb295f434bcdfc42c97267bf003f272060dc9': 'erc20',
+  abee3b73373acd583a130924aad6dc38cfdc44ba0555ba94ce2ff63980ea0632: 'external',
+  '4ac99ace14ee0a5ef932dc609df0943ab7ac16b7583634612f8dc35a4289a6ce': 'internal',
+};
+
+let settings = { composableCow: '', maxPollsPerBlock: 32, retryLimitBlocks: 16 };
+
+export function configure(config) {
+  settings = { ...settings, ...(config ? JSON.parse(config) : {}) };
+  settings.composableCow = String(settings.composableCow).toLowerCase();
+}
+
+export function onEvent(event) {
+  if (event.tag === 'log') return onLog(event.val);
+  if (event.tag === 'block') return onBlock(event.val);
+}
+
+// ---- orders from ConditionalOrderCreated(address indexed owner, ConditionalOrderParams params)
+
+function onLog(entry) {
+  // A reorg undoes the state its block wrote before the removed log arrives: nothing left to do.
+  if (entry.removed || entry.address !== settings.composableCow) return;
+  const id = `${pad(entry.blockNumber, 12)}-${pad(entry.logIndex, 5)}`;
+  const order = { owner: `0x${entry.topics[1].slice(26)}`, params: tupleOf(entry.data), created: Number(entry.blockNumber), due: '' };
+  schedule(id, order, 'b', Number(entry.blockNumber));
+  const stats = readStats();
+  stats.orders++;
+  stats.active++;
+  writeStats(stats);
+  log('info', 'order created', JSON.stringify({ id, owner: order.owner }));
+}
+
+/** The ABI encoding of the params tuple: the log's data is abi.encode(params), whose first word points at it. */
+function tupleOf(data) {
+  return data.slice(2 + 64);
+}
+
+// ---- each block: poll the orders that are due
+
+function onBlock(block) {
+  const chainId = Number(block.chainId); // u64 arguments go to the host as numbers
+  const number = Number(block.number);
+  const time = Number(block.timestamp);
+  const stats = readStats();
+  stats.naive += stats.active; // a watcher without hints polls every live order every block
+  const due = [...dueKeys('b', number), ...dueKeys('t', time)].slice(0, settings.maxPollsPerBlock);
+  for (const key of due) {
+    const id = key.split('/')[3];
+    const order = readJson(`order/${id}`);
+    if (!order) {
+      remove(bytes(key));
+      continue;
+    }
+    stats.calls++;
+    const outcome = poll(chainId, order, number);
+    switch (outcome.kind) {
+      case 'tradeable':
+        // The next part starts after this one's validTo (TWAP parts are back to back, or `span` apart).
+        if (post(chainId, id, order, outcome, stats)) schedule(id, order, 't', outcome.order.validTo + 1);
+        else retry(id, order, number);
+        break;
+      case 'PollTryNextBlock':
+        schedule(id, order, 'b', number + 1);
+        break;
+      case 'PollTryAtBlock':
+        schedule(id, order, 'b', Math.max(outcome.at, number + 1));
+        break;
+      case 'PollTryAtEpoch':
+        schedule(id, order, 't', Math.max(outcome.at, time + 1));
+        break;
+      case 'PollNever':
+      case 'OrderNotValid':
+      case 'ProofNotAuthed':
+        drop(id, order, `${outcome.kind}: ${outcome.reason}`, stats);
+        break;
+      default:
+        // The node failed or answered with something unknown: try again, later each time.
+        log('warn', 'poll failed', JSON.stringify({ id, reason: outcome.reason }));
+        retry(id, order, number);
+    }
+  }
+  writeStats(stats);
+}
+
+/** Keys of `due/<kind>/` at or before `now`, oldest first. */
+function dueKeys(kind, now) {
+  const prefix = `due/${kind}/`;
+  const keys = [];
+  let cursor;
+  for (;;) {
+    const page = listKeys(bytes(prefix), cursor, 64);
+    for (const raw of page) {
+      const key = str(raw);
+      if (Number(key.split('/')[2]) > now) return keys;
+      keys.push(key);
+      if (keys.length >= settings.maxPollsPerBlock) return keys;
+    }
+    if (page.length < 64) return keys;
+    cursor = page[page.length - 1];
+  }
+}
+
+function schedule(id, order, kind, at, retries = 0) {
+  if (order.due) remove(bytes(order.due));
+  order.due = `due/${kind}/${pad(at, 12)}/${id}`;
+  order.retries = retries;
+  set(bytes(order.due), bytes(''));
+  writeJson(`order/${id}`, order);
+}
+
+/** After a failure: 1, 2, 4, … blocks later, at most `retryLimitBlocks`. */
+function retry(id, order, number) {
+  const retries = (order.retries ?? 0) + 1;
+  schedule(id, order, 'b', number + Math.min(2 ** (retries - 1), settings.retryLimitBlocks), retries);
+}
+
+function drop(id, order, reason, stats) {
+  if (order.due) remove(bytes(order.due));
+  remove(bytes(`order/${id}`));
+  set(bytes(`done/${id}`), bytes(reason));
+  stats.active--;
+  log('info', 'order done', JSON.stringify({ id, reason }));
+}
+
+// ---- the contract: getTradeableOrderWithSignature(owner, params, "", [])
+
+function poll(chainId, order, number) {
+  const tuple = order.params;
+  const head = 4 * 32;
+  const data =
+    `0x${GET_TRADEABLE_ORDER}${word(order.owner)}${word(head)}${word(head + tuple.length / 2)}${word(head + tuple.length / 2 + 32)}` +
+    `${tuple}${word(0)}${word(0)}`;
+  let result;
+  try {
+    result = JSON.parse(request(chainId, 'eth_call', JSON.stringify([{ to: settings.composableCow, data }, `0x${number.toString(16)}`])));
+  } catch (error) {
+    return revertOf(faultOf(error));
+  }
+  return { kind: 'tradeable', ...decodeTradeable(result.slice(2)) };
+}
+
+/** A revert's custom error from the node's JSON-RPC error object (the chain interface's `upstream` fault). */
+function revertOf(fault) {
+  if (fault.tag !== 'upstream') return { kind: 'failed', reason: `${fault.tag}: ${fault.val}` };
+  let answer;
+  try {
+    answer = JSON.parse(fault.val);
+  } catch {
+    return { kind: 'failed', reason: fault.val };
+  }
+  const hex = typeof answer.data === 'string' ? answer.data.slice(2) : typeof answer.data?.data === 'string' ? answer.data.data.slice(2) : '';
+  const kind = ERRORS[hex.slice(0, 8)];
+  if (!kind) return { kind: 'failed', reason: answer.message ?? fault.val };
+  const args = hex.slice(8);
+  if (kind === 'ProofNotAuthed') return { kind, reason: 'order removed' };
+  if (kind === 'PollTryAtBlock' || kind === 'PollTryAtEpoch') return { kind, at: Number(BigInt(`0x${wordAt(args, 0)}`)), reason: stringAt(args, 1) };
+  return { kind, reason: stringAt(args, 0) };
+}
+
+/** (GPv2Order.Data order, bytes signature): twelve static words, then the signature's offset. */
+function decodeTradeable(hex) {
+  const w = (i) => wordAt(hex, i);
+  const address = (i) => `0x${w(i).slice(24)}`;
+  const uint = (i) => BigInt(`0x${w(i)}`).toString();
+  const sigAt = Number(BigInt(`0x${w(12)}`)) * 2;
+  const sigLength = Number(BigInt(`0x${hex.slice(sigAt, sigAt + 64)}`)) * 2;
+  return {
+    order: {
+      sellToken: address(0),
+      buyToken: address(1),
+      receiver: address(2),
+      sellAmount: uint(3),
+      buyAmount: uint(4),
+      validTo: Number(BigInt(`0x${w(5)}`)),
+      appData: `0x${w(6)}`,
+      feeAmount: uint(7),
+      kind: KINDS[w(8)] ?? 'sell',
+      partiallyFillable: BigInt(`0x${w(9)}`) !== 0n,
+      sellTokenBalance: BALANCES[w(10)] ?? 'erc20',
+      buyTokenBalance: BALANCES[w(11)] === 'internal' ? 'internal' : 'erc20',
+    },
+    signature: `0x${hex.slice(sigAt + 64, sigAt + 64 + sigLength)}`,
+  };
+}
+
+// ---- the order book
+
+/** Posts the part unless it was posted before; DuplicatedOrder counts as posted. False: try again later. */
+function post(chainId, id, order, tradeable, stats) {
+  const key = `posted/${id}/${tradeable.order.validTo}`;
+  if (get(bytes(key))) return true;
+  const body = { ...tradeable.order, signingScheme: 'eip1271', signature: tradeable.signature, from: order.owner };
+  let uid;
+  try {
+    uid = submitOrder(chainId, JSON.stringify(body));
+  } catch (error) {
+    const fault = faultOf(error);
+    let answer;
+    try {
+      answer = fault.tag === 'upstream' ? JSON.parse(fault.val) : undefined;
+    } catch {}
+    if (answer?.errorType !== 'DuplicatedOrder') {
+      log('warn', 'order book refused or unreachable', JSON.stringify({ id, fault: fault.tag, reason: String(fault.val).slice(0, 200) }));
+      return false;
+    }
+    uid = 'duplicate';
+  }
+  set(bytes(key), bytes(uid));
+  stats.posted++;
+  log('info', 'part posted', JSON.stringify({ id, validTo: tradeable.order.validTo, uid }));
+  return true;
+}
+
+// ---- helpers
+
+function readStats() {
+  return readJson('stats') ?? { orders: 0, active: 0, posted: 0, calls: 0, naive: 0 };
+}
+function writeStats(stats) {
+  writeJson('stats', stats);
+}
+function readJson(key) {
+  const value = get(bytes(key));
+  return value ? JSON.parse(str(value)) : undefined;
+}
+function writeJson(key, value) {
+  set(bytes(key), bytes(JSON.stringify(value)));
+}
+/** componentize-qjs throws the `err` of an imported function's result as `{ payload }`. */
+function faultOf(error) {
+  return error && typeof error === 'object' && 'payload' in error ? error.payload : { tag: 'internal', val: String(error) };
+}
+function wordAt(hex, i) {
+  return hex.slice(i * 64, i * 64 + 64);
+}
+function stringAt(hex, i) {
+  const at = Number(BigInt(`0x${wordAt(hex, i)}`)) * 2;
+  const length = Number(BigInt(`0x${hex.slice(at, at + 64)}`));
+  let out = '';
+  for (let j = 0; j < length; j++) out += String.fromCharCode(parseInt(hex.slice(at + 64 + j * 2, at + 66 + j * 2), 16));
+  return out;
+}
+function word(value) {
+  const hex = typeof value === 'string' ? value.replace(/^0x/, '') : value.toString(16);
+  return hex.padStart(64, '0');
+}
+function pad(n, width) {
+  return String(n).padStart(width, '0');
+}
+// Keys and values are ASCII (QuickJS has no TextEncoder).
+function bytes(s) {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+function str(u) {
+  return String.fromCharCode(...u);
+}
