@@ -1,12 +1,10 @@
 import { lookup } from 'node:dns/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { BlockList, isIP } from 'node:net';
-import { HostFault } from '../runtime/hostErrors.ts';
 import type * as Http from './generated/corral-module-http.js';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
+import { sendHttp } from './sendHttp.ts';
 
 
 /**
@@ -66,7 +64,7 @@ export function httpHost(scope: InvocationScope, grantedHosts: readonly string[]
       if (INTERNAL.check(address, family) && !listed(address)) {
         throw denied(`${hostname} resolves to ${address}, an internal address the grant does not list`);
       }
-      return send(scope, target, address, method, headers, body);
+      return sendHttp(scope, target, { method, headers, body, address });
     },
   };
 }
@@ -77,46 +75,4 @@ async function resolve(hostname: string): Promise<string> {
   } catch (error) {
     throw fault({ tag: 'upstream', val: `cannot resolve ${hostname}: ${(error as Error).message}` });
   }
-}
-
-function send(scope: InvocationScope, target: URL, address: string, method: string, headers: [string, string][], body: Uint8Array) {
-  const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise<{ status: number; headers: [string, string][]; body: Uint8Array }>((resolvePromise, reject) => {
-    const req = request(
-      target,
-      {
-        method,
-        headers: Object.fromEntries(headers),
-        timeout: scope.caps.httpTimeoutMs,
-        // Connect to the address that was checked, whatever DNS says now.
-        lookup: (_host, _options, callback) => callback(null, address, isIP(address)),
-      },
-      (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.byteLength;
-          if (size > scope.caps.httpResponseBytes) {
-            res.destroy();
-            try {
-              scope.check('httpResponseBytes', size);
-            } catch (error) {
-              reject(error);
-            }
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => {
-          const responseHeaders: [string, string][] = [];
-          for (let i = 0; i < res.rawHeaders.length; i += 2) responseHeaders.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
-          resolvePromise({ status: res.statusCode ?? 0, headers: responseHeaders, body: Uint8Array.from(Buffer.concat(chunks)) });
-        });
-        res.on('error', (error) => reject(fault({ tag: 'upstream', val: error.message })));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${scope.caps.httpTimeoutMs} ms`)));
-    req.on('error', (error) => reject(error instanceof HostFault ? error : fault({ tag: 'upstream', val: error.message })));
-    req.end(body);
-  });
 }
