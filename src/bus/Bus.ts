@@ -25,6 +25,11 @@ export interface ChainConfig {
   /** Confirmations of the triggers on this chain that do not set their own. Default 0: at once. */
   confirmations?: number;
   reconnect?: Partial<ReconnectOptions>;
+  /**
+   * Base URL of the chain's CoW Protocol order book API (`https://api.cow.fi/mainnet`), for modules granted
+   * `cowApi` on it. The bus does not use it; the engine hands it to the `cow-api` host.
+   */
+  orderbookUrl?: string;
 }
 
 export const CHAIN_DEFAULTS = { pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64, confirmations: 0 } as const;
@@ -39,6 +44,9 @@ function checkChainConfig(id: string, config: ChainConfig): void {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
       throw new EngineError('invalid-option', `chains.${id}.${option} must be a positive integer, got ${String(value)}`, { chain: id, option, value });
     }
+  }
+  if (config.orderbookUrl !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/i.test(config.orderbookUrl)) {
+    throw new EngineError('invalid-option', `chains.${id}.orderbookUrl must be an http(s):// URL without query or fragment`, { chain: id, option: 'orderbookUrl' });
   }
   const { confirmations } = config;
   if (confirmations !== undefined && (!Number.isSafeInteger(confirmations) || confirmations < 0 || confirmations > 1_000)) {

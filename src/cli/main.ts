@@ -107,7 +107,7 @@ async function check(file: string): Promise<number> {
     if (file.endsWith('.wasm')) {
       // Against corral's world alone: a manifest granting every interface.
       const meta = await runtime.inspect(file);
-      const everything = parseManifest({ name: 'component', component: file, grants: { store: true, logging: true, chain: { chains: [] }, http: { hosts: [] } } });
+      const everything = parseManifest({ name: 'component', component: file, grants: { store: true, logging: true, chain: { chains: [] }, http: { hosts: [] }, cowApi: { chains: [] } } });
       checkCapabilities(everything, meta.imports, meta.exports.map(([n]) => n));
     } else {
       const { config } = await loadConfig(file);

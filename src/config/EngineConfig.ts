@@ -24,6 +24,11 @@ export const ChainConfigSchema = z
     maxLogRange: positiveInt.default(CHAIN_DEFAULTS.maxLogRange).describe('largest `eth_getLogs` range when catching up; halved (for good) when the node refuses it'),
     reorgWindow: positiveInt.default(CHAIN_DEFAULTS.reorgWindow).describe('blocks whose handling keeps undo records; a deeper reorg halts the modules it reaches'),
     confirmations: z.number().int().min(0).max(1_000).default(CHAIN_DEFAULTS.confirmations).describe("blocks a trigger's events wait below the head, for triggers that set none (0: at once)"),
+    orderbookUrl: z
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/i, 'an http(s):// URL without query or fragment')
+      .optional()
+      .describe('base URL of the chain\'s CoW Protocol order book API (`https://api.cow.fi/mainnet`), for modules granted `cow_api`'),
     blockTimeS: positiveInt
       .max(86_400)
       .optional()
@@ -40,7 +45,7 @@ export const EngineLimitsSchema = z
     memoryBytes: positiveInt.default(DEFAULT_MEMORY_BYTES).describe('cap on each linear memory (bytes); `memory.grow` beyond it fails'),
     chainRequests: positiveInt.default(DEFAULT_HOST_CAPS.chainRequests).describe('`chain.request` calls per event'),
     rpcResponseBytes: positiveInt.default(DEFAULT_HOST_CAPS.rpcResponseBytes).describe('bytes of one RPC response'),
-    httpFetches: positiveInt.default(DEFAULT_HOST_CAPS.httpFetches).describe('`http.fetch` calls per event'),
+    httpFetches: positiveInt.default(DEFAULT_HOST_CAPS.httpFetches).describe('`http.fetch` and `cow-api` calls per event'),
     httpResponseBytes: positiveInt.default(DEFAULT_HOST_CAPS.httpResponseBytes).describe('bytes of one HTTP response body'),
     httpRequestBytes: positiveInt.default(DEFAULT_HOST_CAPS.httpRequestBytes).describe('bytes of one HTTP request body'),
     httpTimeoutMs: ms.default(DEFAULT_HOST_CAPS.httpTimeoutMs).describe('ms one HTTP request may take (an `upstream` fault after)'),

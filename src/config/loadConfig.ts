@@ -194,6 +194,12 @@ async function moduleProblems(module: ResolvedManifest, at: string, config: Reso
   for (const [j, chain] of (module.grants.chain?.chains ?? []).entries()) {
     if (!(String(chain) in config.chains)) problems.push({ code: 'grant-not-allowed', file, path: `${at}.grants.chain.chains[${j}]`, expected: followed, got: String(chain) });
   }
+  const withOrderbook = Object.keys(config.chains).filter((id) => config.chains[id]!.orderbookUrl !== undefined);
+  for (const [j, chain] of (module.grants.cowApi?.chains ?? []).entries()) {
+    if (!withOrderbook.includes(String(chain))) {
+      problems.push({ code: 'grant-not-allowed', file, path: `${at}.grants.${key_('cowApi')}.chains[${j}]`, expected: `a chain with ${key_('orderbookUrl')} set (${withOrderbook.join(', ') || 'none configured'})`, got: String(chain) });
+    }
+  }
   for (const [j, trigger] of module.triggers.entries()) {
     if (trigger.kind !== 'custom' && !(String(trigger.chain) in config.chains)) problems.push({ code: 'invalid-value', file, path: `${at}.triggers[${j}].chain`, expected: followed, got: String(trigger.chain) });
   }

@@ -42,7 +42,7 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
         logger.info({ chainId: id, url: anvil.url }, 'embedded anvil chain started');
         rpcUrl = anvil.wsUrl;
       }
-      chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, confirmations: chain.confirmations, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}) };
+      chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, confirmations: chain.confirmations, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}), ...(chain.orderbookUrl ? { orderbookUrl: chain.orderbookUrl } : {}) };
     }
     runtime = new Runtime(config.engine.threads ? { threads: config.engine.threads } : {});
     const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs });

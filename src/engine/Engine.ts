@@ -115,6 +115,8 @@ export class Engine {
     private readonly clock: Clock,
     supervisor: Supervisor<Envelope>,
     bus: Bus,
+    /** Each chain's CoW Protocol order book base URL, for the `cow-api` host. */
+    private readonly orderbooks: ReadonlyMap<bigint, string>,
   ) {
     this.supervisor = supervisor;
     this.bus = bus;
@@ -138,7 +140,8 @@ export class Engine {
       ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     });
     const bus = new Bus(options.chains ?? {}, logger);
-    engine = new Engine(options.runtime, store, logger, options.clock ?? systemClock, supervisor, bus);
+    const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
+    engine = new Engine(options.runtime, store, logger, options.clock ?? systemClock, supervisor, bus, orderbooks);
     try {
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
       const specs: ActorSpec<Envelope>[] = [];
@@ -344,7 +347,7 @@ export class Engine {
       handler: {
         export: 'on-event',
         args: (e) => (e.payload.kind === 'chain' ? e.payload.delivery.events.map((event) => [event]) : [e.payload.event]),
-        extras: (e) => bindInvocation(module, e.payload, clients),
+        extras: (e) => bindInvocation(module, e.payload, clients, this.orderbooks),
       },
     };
   }

@@ -6,6 +6,7 @@ import type { FeedDelivery } from '../bus/ModuleFeed.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import type { ChainClient } from '../chain/ChainClient.ts';
 import { chainHost } from '../host/chain.ts';
+import { cowApiHost } from '../host/cowApi.ts';
 import { httpHost } from '../host/http.ts';
 import { InvocationScope } from '../host/InvocationScope.ts';
 import { loggingHost } from '../host/logging.ts';
@@ -48,7 +49,7 @@ export interface InvocationModule {
  * the deadline apply to each event. An event answered with `err` is dropped with its writes: the
  * step is run again without it, so the other events' writes stand and its own are gone.
  */
-export function bindInvocation(module: InvocationModule, envelope: Envelope, chains: ReadonlyMap<bigint, ChainClient>): DeliveryExtras {
+export function bindInvocation(module: InvocationModule, envelope: Envelope, chains: ReadonlyMap<bigint, ChainClient>, orderbooks: ReadonlyMap<bigint, string>): DeliveryExtras {
   const invocationId = randomUUID();
   const transaction = new StateTransaction(module.store);
   const chain = envelope.kind === 'chain' ? envelope : undefined;
@@ -64,12 +65,13 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   }
 
   const imports: HostImports = {};
-  const { store, logging, chain: chainSpecifier, http } = module.specifiers;
+  const { store, logging, chain: chainSpecifier, http, cowApi } = module.specifiers;
   const { grants } = module.manifest;
   if (store) imports[store] = storeHost(scope);
   if (logging) imports[logging] = loggingHost(scope);
   if (chainSpecifier) imports[chainSpecifier] = chainHost(scope, chains, grants.chain?.chains ?? []);
   if (http) imports[http] = httpHost(scope, grants.http?.hosts ?? []);
+  if (cowApi) imports[cowApi] = cowApiHost(scope, orderbooks, grants.cowApi?.chains ?? []);
 
   const complete = async (outcome: CallOutcome): Promise<DeliveryOutcome> => {
     if (!outcome.ok) return outcome; // a signal: the overlay is dropped

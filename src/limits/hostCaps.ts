@@ -9,7 +9,7 @@ export interface HostCaps {
   chainRequests: number;
   /** Bytes of one RPC response. */
   rpcResponseBytes: number;
-  /** http.fetch calls per invocation. */
+  /** http.fetch and cow-api calls per invocation. */
   httpFetches: number;
   /** Bytes of one HTTP response body. */
   httpResponseBytes: number;

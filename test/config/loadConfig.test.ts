@@ -100,6 +100,23 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
     expect(p).toMatchObject({ code: 'grant-not-allowed', path: 'modules[0].grants.chain.chains[0]', got: '5' });
   });
 
+  it('error: a cow_api grant of a chain without orderbook_url is refused, naming the chains that have one', async () => {
+    const chains = '[chains.1]\nrpc_url = "https://node"\n[chains.100]\nrpc_url = "https://gnosis"\norderbook_url = "https://api.cow.fi/xdai"\n';
+    const list = await problems(`${chains}${module('grants = { cow_api = { chains = [100, 1, 5] } }')}`);
+    expect(list).toEqual([
+      { code: 'grant-not-allowed', file: expect.any(String), path: 'modules[0].grants.cow_api.chains[1]', expected: 'a chain with orderbook_url set (100)', got: '1' },
+      { code: 'grant-not-allowed', file: expect.any(String), path: 'modules[0].grants.cow_api.chains[2]', expected: 'a chain with orderbook_url set (100)', got: '5' },
+    ]);
+    const { config } = await load(`${chains}${module('grants = { cow_api = { chains = [100] } }')}`);
+    expect(config.chains['100']?.orderbookUrl).toBe('https://api.cow.fi/xdai');
+    expect(config.modules[0]?.grants.cowApi).toEqual({ chains: [100] });
+  });
+
+  it('error: an orderbook_url that is not an http(s) URL names the key', async () => {
+    const [p] = await problems('[chains.1]\nrpc_url = "https://node"\norderbook_url = "ftp://api.cow.fi"\n');
+    expect(p).toMatchObject({ code: 'invalid-value', path: 'chains.1.orderbook_url', expected: 'an http(s):// URL without query or fragment', got: '"ftp://api.cow.fi"' });
+  });
+
   it('error: a module limit wider than the engine\'s is refused, naming both', async () => {
     const [p] = await problems(`[engine.limits]\nfuel = 1000\n${module('limits = { fuel = 2000 }')}`);
     expect(p).toMatchObject({ code: 'limit-too-wide', path: 'modules[0].limits.fuel', expected: "at most the engine's 1000 (engine.limits.fuel)", got: '2000' });
