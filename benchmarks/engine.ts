@@ -89,7 +89,7 @@ export async function benchEngine(runtime: Runtime, fixture: (name: string) => s
       {
         name: 'explorer',
         component: fixture('explorer'),
-        grants: { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [] } },
+        grants: { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [] }, cowApi: { chains: [] } },
         limits: { fuel: 1e12, timeoutMs: 10_000 },
       },
     ]);

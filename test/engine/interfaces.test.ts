@@ -42,7 +42,7 @@ async function explorer(overrides: Partial<ModuleManifest> = {}) {
       {
         name: 'explorer',
         component: fixture('explorer'),
-        grants: { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [httpHost] } },
+        grants: { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [httpHost] }, cowApi: { chains: [] } },
         limits: { fuel: 1e12, timeoutMs: 5_000 },
         ...overrides,
       },
@@ -89,7 +89,7 @@ describe('chain (anvil on loopback) and http (local server), from a JavaScript g
   it('error: a host outside the grant, and a granted name that resolves to loopback, are denied', async () => {
     const port = httpHost.split(':')[1];
     const { engine, run, result } = await explorer({
-      grants: { store: true, logging: true, chain: { chains: [31337] }, http: { hosts: [`localhost:${port}`] } },
+      grants: { store: true, logging: true, chain: { chains: [31337] }, http: { hosts: [`localhost:${port}`] }, cowApi: { chains: [] } },
     });
     await run({ op: 'http', url: `http://127.0.0.2:${port}/` });
     expect((await result()).fault).toMatchObject({ tag: 'denied', val: expect.stringMatching(/not granted/) });
@@ -128,7 +128,7 @@ describe('chain (anvil on loopback) and http (local server), from a JavaScript g
   });
 
   it('error: importing chain without a chain grant is refused at load, naming the interface', async () => {
-    const error = await explorer({ grants: { store: true, logging: true, http: { hosts: [httpHost] } } }).then(
+    const error = await explorer({ grants: { store: true, logging: true, http: { hosts: [httpHost] }, cowApi: { chains: [] } } }).then(
       () => null,
       (e: unknown) => e,
     );
