@@ -6,7 +6,7 @@
 //   order/<id>            the order: owner, params (ABI), the block that created it, where it is due
 //   due/b/<block>/<id>    poll at this block          (PollTryNextBlock, PollTryAtBlock, retries)
 //   due/t/<epoch>/<id>    poll at the first block at or after this time (PollTryAtEpoch, next part)
-//   posted/<id>/<validTo> a part the order book accepted (its uid)
+//   posted/<id>/<validTo> a part the order book accepted: its uid and the block that posted it
 //   done/<id>             an order that will never trade again, and why
 //   stats                 {orders, active, posted, calls, naive}: what the demo shows
 // <id> is the creating log's block and index, zero-padded, so ids and due keys sort by time.
@@ -85,7 +85,7 @@ function onBlock(block) {
     switch (outcome.kind) {
       case 'tradeable':
         // The next part starts after this one's validTo (TWAP parts are back to back, or `span` apart).
-        if (post(chainId, id, order, outcome, stats)) schedule(id, order, 't', outcome.order.validTo + 1);
+        if (post(chainId, number, id, order, outcome, stats)) schedule(id, order, 't', outcome.order.validTo + 1);
         else retry(id, order, number);
         break;
       case 'PollTryNextBlock':
@@ -215,7 +215,7 @@ function decodeTradeable(hex) {
 // ---- the order book
 
 /** Posts the part unless it was posted before; DuplicatedOrder counts as posted. False: try again later. */
-function post(chainId, id, order, tradeable, stats) {
+function post(chainId, number, id, order, tradeable, stats) {
   const key = `posted/${id}/${tradeable.order.validTo}`;
   if (get(bytes(key))) return true;
   const body = { ...tradeable.order, signingScheme: 'eip1271', signature: tradeable.signature, from: order.owner };
@@ -234,7 +234,7 @@ function post(chainId, id, order, tradeable, stats) {
     }
     uid = 'duplicate';
   }
-  set(bytes(key), bytes(uid));
+  set(bytes(key), bytes(JSON.stringify({ uid, block: number })));
   stats.posted++;
   log('info', 'part posted', JSON.stringify({ id, validTo: tradeable.order.validTo, uid }));
   return true;

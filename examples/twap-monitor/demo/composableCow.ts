@@ -46,9 +46,10 @@ export async function deployComposableCow(rpcUrl: string) {
   const artifact = JSON.parse(readFileSync(artifactPath, 'utf8')) as { abi: Abi; bytecode: Hex };
   const transport = http(rpcUrl);
   const client = createPublicClient({ chain: foundry, transport, pollingInterval: 5 });
-  const accounts = await client.request({ method: 'eth_accounts' });
+  // anvil signs for its accounts: no keys here.
+  const accounts = (await client.request({ method: 'eth_accounts' } as never)) as Address[];
   const wallet = (index: number) => createWalletClient({ chain: foundry, transport, account: accounts[index]! });
-  const deployed = await wallet(0).deployContract({ abi: artifact.abi, bytecode: artifact.bytecode });
+  const deployed = await wallet(0).deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, account: accounts[0]! });
   const receipt = await client.waitForTransactionReceipt({ hash: deployed, pollingInterval: 5 });
   const address = receipt.contractAddress!.toLowerCase() as Address;
   /** Sends one transaction as account `owner` (one block under automine); resolves with its block. */
