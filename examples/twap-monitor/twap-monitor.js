@@ -3,13 +3,19 @@
 // said an order may trade.
 //
 // State (the module's store; every write of a block commits with the block, and a reorg undoes them):
-//   order/<id>            the order: owner, params (ABI), the block that created it, where it is due
-//   due/b/<block>/<id>    poll at this block          (PollTryNextBlock, PollTryAtBlock, retries)
+//   order/<id>            the order: owner and params (ABI), written once
+//   due/b/<block>/<id>    poll at this block          (PollTryNextBlock, PollTryAtBlock, retries);
+//                         the value counts the failures in a row that led here
 //   due/t/<epoch>/<id>    poll at the first block at or after this time (PollTryAtEpoch, next part)
 //   posted/<id>/<validTo> a part the order book accepted: its uid and the block that posted it
-//   done/<id>             an order that will never trade again, and why
-//   stats                 {orders, active, posted, calls, naive}: what the demo shows
-// <id> is the creating log's block and index, zero-padded, so ids and due keys sort by time.
+//   done/<id>             an order that will never trade again: the block and why
+//   stats                 {orders, active, posted, calls}: what the demo shows
+// <id> is the creating log's block and index, zero-padded, so ids and due keys sort by time. Every
+// live order has exactly one due key.
+//
+// Fuel: QuickJS runs interpreted inside the component, and turning a string into store bytes costs
+// about 13 k fuel per character (there is no native TextEncoder). So values are small and written
+// only when they change: an order's ABI (~1 kB) once, its schedule as a key with a tiny value.
 import { get, set, delete as remove, listKeys } from 'corral:module/store@0.1.0';
 import { log } from 'corral:module/logging@0.1.0';
 import { request } from 'corral:module/chain@0.1.0';
@@ -50,13 +56,14 @@ function onLog(entry) {
   // A reorg undoes the state its block wrote before the removed log arrives: nothing left to do.
   if (entry.removed || entry.address !== settings.composableCow) return;
   const id = `${pad(entry.blockNumber, 12)}-${pad(entry.logIndex, 5)}`;
-  const order = { owner: `0x${entry.topics[1].slice(26)}`, params: tupleOf(entry.data), created: Number(entry.blockNumber), due: '' };
-  schedule(id, order, 'b', Number(entry.blockNumber));
+  const owner = `0x${entry.topics[1].slice(26)}`;
+  writeJson(`order/${id}`, { owner, params: tupleOf(entry.data) });
+  schedule(id, 'b', Number(entry.blockNumber)); // polled in this block's own step
   const stats = readStats();
   stats.orders++;
   stats.active++;
   writeStats(stats);
-  log('info', 'order created', JSON.stringify({ id, owner: order.owner }));
+  log('info', 'order created', JSON.stringify({ id, owner }));
 }
 
 /** The ABI encoding of the params tuple: the log's data is abi.encode(params), whose first word points at it. */
@@ -70,48 +77,47 @@ function onBlock(block) {
   const chainId = Number(block.chainId); // u64 arguments go to the host as numbers
   const number = Number(block.number);
   const time = Number(block.timestamp);
-  const stats = readStats();
-  stats.naive += stats.active; // a watcher without hints polls every live order every block
   const due = [...dueKeys('b', number), ...dueKeys('t', time)].slice(0, settings.maxPollsPerBlock);
-  for (const key of due) {
+  if (due.length === 0) return;
+  const stats = readStats();
+  for (const { key, raw } of due) {
     const id = key.split('/')[3];
     const order = readJson(`order/${id}`);
-    if (!order) {
-      remove(bytes(key));
-      continue;
-    }
+    const failures = order ? Number(str(get(raw) ?? new Uint8Array()) || '0') : 0;
+    remove(raw); // every branch below sets the order's next due key (or drops the order)
+    if (!order) continue;
     stats.calls++;
     const outcome = poll(chainId, order, number);
     switch (outcome.kind) {
       case 'tradeable':
         // The next part starts after this one's validTo (TWAP parts are back to back, or `span` apart).
-        if (post(chainId, number, id, order, outcome, stats)) schedule(id, order, 't', outcome.order.validTo + 1);
-        else retry(id, order, number);
+        if (post(chainId, number, id, order, outcome, stats)) schedule(id, 't', outcome.order.validTo + 1);
+        else retry(id, failures, number);
         break;
       case 'PollTryNextBlock':
-        schedule(id, order, 'b', number + 1);
+        schedule(id, 'b', number + 1);
         break;
       case 'PollTryAtBlock':
-        schedule(id, order, 'b', Math.max(outcome.at, number + 1));
+        schedule(id, 'b', Math.max(outcome.at, number + 1));
         break;
       case 'PollTryAtEpoch':
-        schedule(id, order, 't', Math.max(outcome.at, time + 1));
+        schedule(id, 't', Math.max(outcome.at, time + 1));
         break;
       case 'PollNever':
       case 'OrderNotValid':
       case 'ProofNotAuthed':
-        drop(id, order, `${outcome.kind}: ${outcome.reason}`, stats);
+        drop(id, number, `${outcome.kind}: ${outcome.reason}`, stats);
         break;
       default:
         // The node failed or answered with something unknown: try again, later each time.
         log('warn', 'poll failed', JSON.stringify({ id, reason: outcome.reason }));
-        retry(id, order, number);
+        retry(id, failures, number);
     }
   }
   writeStats(stats);
 }
 
-/** Keys of `due/<kind>/` at or before `now`, oldest first. */
+/** Keys of `due/<kind>/` at or before `now`, oldest first, as text and as the store's bytes. */
 function dueKeys(kind, now) {
   const prefix = `due/${kind}/`;
   const keys = [];
@@ -121,7 +127,7 @@ function dueKeys(kind, now) {
     for (const raw of page) {
       const key = str(raw);
       if (Number(key.split('/')[2]) > now) return keys;
-      keys.push(key);
+      keys.push({ key, raw });
       if (keys.length >= settings.maxPollsPerBlock) return keys;
     }
     if (page.length < 64) return keys;
@@ -129,24 +135,19 @@ function dueKeys(kind, now) {
   }
 }
 
-function schedule(id, order, kind, at, retries = 0) {
-  if (order.due) remove(bytes(order.due));
-  order.due = `due/${kind}/${pad(at, 12)}/${id}`;
-  order.retries = retries;
-  set(bytes(order.due), bytes(''));
-  writeJson(`order/${id}`, order);
+/** The order's one due key (the caller removed the one it had). */
+function schedule(id, kind, at, failures = 0) {
+  set(bytes(`due/${kind}/${pad(at, 12)}/${id}`), bytes(failures ? String(failures) : ''));
 }
 
-/** After a failure: 1, 2, 4, … blocks later, at most `retryLimitBlocks`. */
-function retry(id, order, number) {
-  const retries = (order.retries ?? 0) + 1;
-  schedule(id, order, 'b', number + Math.min(2 ** (retries - 1), settings.retryLimitBlocks), retries);
+/** After a failure: 1, 2, 4, … blocks later, at most `retryLimitBlocks`. `failures`: before this one. */
+function retry(id, failures, number) {
+  schedule(id, 'b', number + Math.min(2 ** failures, settings.retryLimitBlocks), failures + 1);
 }
 
-function drop(id, order, reason, stats) {
-  if (order.due) remove(bytes(order.due));
+function drop(id, number, reason, stats) {
   remove(bytes(`order/${id}`));
-  set(bytes(`done/${id}`), bytes(reason));
+  set(bytes(`done/${id}`), bytes(`${number} ${reason}`));
   stats.active--;
   log('info', 'order done', JSON.stringify({ id, reason }));
 }
@@ -243,7 +244,7 @@ function post(chainId, number, id, order, tradeable, stats) {
 // ---- helpers
 
 function readStats() {
-  return readJson('stats') ?? { orders: 0, active: 0, posted: 0, calls: 0, naive: 0 };
+  return readJson('stats') ?? { orders: 0, active: 0, posted: 0, calls: 0 };
 }
 function writeStats(stats) {
   writeJson('stats', stats);
@@ -276,10 +277,11 @@ function word(value) {
 function pad(n, width) {
   return String(n).padStart(width, '0');
 }
-// Keys and values are ASCII (QuickJS has no TextEncoder).
+// Keys and values are ASCII (QuickJS has no TextEncoder). Both run natively, no JavaScript per
+// character: an interpreted loop here costs about four times the fuel.
 function bytes(s) {
   return Uint8Array.from(s, (c) => c.charCodeAt(0));
 }
 function str(u) {
-  return String.fromCharCode(...u);
+  return String.fromCharCode.apply(null, u);
 }

@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAnvil, type Anvil } from '../../src/chain/embeddedAnvil.ts';
 import { buildFixtures } from '../../fixtures/build.ts';
 import { BLOCK_SECONDS, Scenario } from '../../examples/twap-monitor/demo/scenario.ts';
-import type { PostedPart } from '../../examples/twap-monitor/demo/view.ts';
+import { naiveCalls, type PostedPart } from '../../examples/twap-monitor/demo/view.ts';
 import { MODULE, twapWorld } from './twapHarness.ts';
 
 // A fresh anvil per test: each scenario sets its own block timestamps, and one test reorganises the chain.
@@ -129,8 +129,3 @@ describe('TWAP watcher (examples/twap-monitor)', () => {
 });
 
 const BLOCK_SECONDS_N = BigInt(BLOCK_SECONDS);
-
-/** What a watcher without hints calls: every order it knows, every block, from the order's creation. */
-function naiveCalls(scenario: Scenario, last: bigint): number {
-  return scenario.orders.reduce((sum, o) => sum + Number(last - o.createdAt! + 1n), 0);
-}
