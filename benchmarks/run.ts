@@ -13,6 +13,7 @@ import { Runtime, type Component } from '../src/index.ts';
 import { benchActors } from './actors.ts';
 import { benchChain } from './chain.ts';
 import { benchEngine } from './engine.ts';
+import { benchTwap } from './twap.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
 
@@ -198,6 +199,9 @@ results.engine = await benchEngine(runtime, fixture, row);
 
 // 10. The chain bus against anvil: block-to-handler latency, fan-out, backfill (issue: the chain bus).
 results.chain = await benchChain(runtime, fixture, row);
+
+// 11. The TWAP watcher with 1,000 active orders beside a naive poller (issue: the embedded default).
+results.twap = await benchTwap(row);
 
 await runtime.close();
 

@@ -74,6 +74,31 @@ export async function deployComposableCow(rpcUrl: string) {
     remove: (owner: number, hash: Hex) => send(owner, 'remove', [hash]),
     deposit: (owner: number, amount: bigint) => send(owner, 'deposit', [amount]),
     hold: (owner: number, untilBlock: bigint) => send(owner, 'hold', [untilBlock]),
+    /**
+     * Many orders at once (a benchmark's setup): automine off, every `create` sent, blocks mined until
+     * all are in, automine back on. Resolves with the blocks that hold them.
+     */
+    async createMany(orders: { owner: number; twap: Twap; salt: Hex }[]): Promise<bigint[]> {
+      await client.request({ method: 'evm_setAutomine', params: [false] } as never);
+      const hashes: Hex[] = [];
+      for (const { owner, twap, salt } of orders) {
+        hashes.push(await wallet(owner).writeContract({ address, abi: artifact.abi, functionName: 'create', args: [{ handler: address, salt, staticInput: encodeAbiParameters(TWAP_DATA, [twap]) }, true] } as never));
+      }
+      const blocks = new Set<bigint>();
+      for (const hash of hashes) {
+        for (;;) {
+          const receipt = await client.getTransactionReceipt({ hash }).catch(() => undefined);
+          if (receipt) {
+            if (receipt.status !== 'success') throw new Error(`create reverted in block ${receipt.blockNumber}`);
+            blocks.add(receipt.blockNumber);
+            break;
+          }
+          await client.request({ method: 'evm_mine' } as never);
+        }
+      }
+      await client.request({ method: 'evm_setAutomine', params: [true] } as never);
+      return [...blocks].sort((a, b) => (a < b ? -1 : 1));
+    },
     /** One empty block. */
     mine: async (): Promise<bigint> => {
       await client.request({ method: 'evm_mine' } as never);
