@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { ModuleManifestSchema } from '../engine/ModuleManifest.ts';
+import { ModuleManifestSchema, SupervisionSchema } from '../engine/ModuleManifest.ts';
 import { ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema } from './EngineConfig.ts';
 
 const toSnake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -34,7 +34,8 @@ export function renderConfigReference(): string {
     table('[engine]', EngineSectionSchema, ['limits']),
     table('[engine.limits]', EngineLimitsSchema),
     table('[chains.<id>]', ChainConfigSchema),
-    table('[[modules]]', ModuleManifestSchema),
+    table('[[modules]]', ModuleManifestSchema, ['supervision']),
+    table('[modules.supervision]', SupervisionSchema),
   ].join('\n\n');
 }
 

@@ -63,6 +63,7 @@ export async function resolveConfig(input: unknown, where: { file: string; dir: 
   if (!parsed.success) throw new ConfigError(zodProblems(parsed.error, input, file, keys));
   const config = parsed.data;
   config.engine.stateDir = absolute(dir, config.engine.stateDir);
+  if (config.engine.cacheDir) config.engine.cacheDir = absolute(dir, config.engine.cacheDir);
   for (const module of config.modules) module.component = absolute(dir, module.component);
   const problems = await checkBeyondSchema(config, file, keys);
   if (problems.length > 0) throw new ConfigError(problems);

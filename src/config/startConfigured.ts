@@ -44,7 +44,8 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
       }
       chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, confirmations: chain.confirmations, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}), ...(chain.orderbookUrl ? { orderbookUrl: chain.orderbookUrl } : {}) };
     }
-    runtime = new Runtime(config.engine.threads ? { threads: config.engine.threads } : {});
+    const { threads, graceMs, hostCallBufferBytes, cacheDir } = config.engine;
+    runtime = new Runtime({ graceMs, hostCallBufferBytes, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
     const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs });
     let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
     if (config.engine.metrics) {

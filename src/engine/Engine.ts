@@ -344,6 +344,7 @@ export class Engine {
       name: manifest.name,
       component,
       ...(manifest.restart ? { restart: manifest.restart } : {}),
+      ...supervisionOf(manifest.supervision),
       handler: {
         export: 'on-event',
         args: (e) => (e.payload.kind === 'chain' ? e.payload.delivery.events.map((event) => [event]) : [e.payload.event]),
@@ -434,4 +435,15 @@ function outsideInvocation(imports: Record<string, string[]>): HostImports {
     );
   }
   return stubs;
+}
+
+/** A manifest's `supervision` as the supervisor's actor spec takes it. */
+function supervisionOf(s: ResolvedManifest['supervision']): Pick<ActorSpec<Envelope>, 'intensity' | 'periodMs' | 'backoff' | 'breaker' | 'mailboxCapacity'> {
+  return {
+    intensity: s.intensity,
+    periodMs: s.periodMs,
+    backoff: { initialMs: s.backoffInitialMs, maxMs: s.backoffMaxMs, factor: s.backoffFactor, jitter: s.backoffJitter },
+    breaker: { cooldownMs: s.breakerCooldownMs, factor: s.breakerFactor, maxCooldownMs: s.breakerMaxCooldownMs },
+    mailboxCapacity: s.mailboxCapacity,
+  };
 }

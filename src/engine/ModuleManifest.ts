@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TriggerSchema } from '../bus/triggers.ts';
 import { LoadError } from '../errors/LoadError.ts';
+import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
 
 /** The interfaces of corral's world (`wit/module.wit`), by the name a manifest grants them under. */
 export const MODULE_INTERFACES = {
@@ -18,6 +19,28 @@ const positiveInt = z.number().int().positive();
 export const LimitsSchema = z.object({ fuel: positiveInt, timeoutMs: z.number().positive().max(2_147_483_647), memoryBytes: positiveInt }).partial().strict();
 
 /** Per-invocation caps on host calls, and the module's stored bytes (defaults: src/limits/hostCaps.ts). */
+const ms = positiveInt.max(2_147_483_647);
+const S = DEFAULT_SUPERVISION;
+
+/**
+ * `[modules.supervision]`: how the module's actor is restarted after a signal and when its circuit
+ * opens. The defaults are the supervisor's (`DEFAULT_SUPERVISION`); the descriptions are the README's.
+ */
+export const SupervisionSchema = z
+  .object({
+    intensity: positiveInt.default(S.intensity).describe('restarts allowed within `period_ms`; one more opens the circuit (`ReachedMaxRestartIntensity`, `Quarantined`)'),
+    periodMs: ms.default(S.periodMs).describe('the window `intensity` counts restarts in (ms)'),
+    backoffInitialMs: z.number().int().min(0).max(2_147_483_647).default(S.backoff.initialMs).describe('wait before the first restart (ms); each further one waits `backoff_factor` times longer'),
+    backoffMaxMs: ms.default(S.backoff.maxMs).describe('longest wait before a restart (ms)'),
+    backoffFactor: z.number().min(1).max(100).default(S.backoff.factor).describe('growth of the wait from one restart to the next'),
+    backoffJitter: z.number().min(0).max(1).default(S.backoff.jitter).describe('random share of each wait (0–1), so modules that failed together do not restart together'),
+    breakerCooldownMs: ms.default(S.breaker.cooldownMs).describe('how long an open circuit refuses events before a half-open probe (ms)'),
+    breakerFactor: z.number().min(1).max(100).default(S.breaker.factor).describe('growth of the cooldown after each failed probe'),
+    breakerMaxCooldownMs: ms.default(S.breaker.maxCooldownMs).describe('longest cooldown (ms)'),
+    mailboxCapacity: positiveInt.max(1_000_000).default(S.mailboxCapacity).describe('events queued for the module before producers wait (chain feeds pause, `publish` waits)'),
+  })
+  .strict();
+
 export const CapsSchema = z
   .object({
     chainRequests: positiveInt,
@@ -76,6 +99,7 @@ export const ModuleManifestSchema = z
       .union([z.number().int().min(0), z.record(z.string().regex(/^[1-9][0-9]*$/, 'a chain id'), z.number().int().min(0))])
       .optional()
       .describe('where it starts without a cursor: a block, or one per chain id (default: the head)'),
+    supervision: SupervisionSchema.default(SupervisionSchema.parse({})).describe('see `[modules.supervision]`'),
     limits: LimitsSchema.default({}).describe("`fuel`, `timeout_ms`, `memory_bytes`: narrower than the engine's"),
     caps: CapsSchema.default({}).describe("host-call caps (as in `[engine.limits]`): narrower than the engine's"),
   })

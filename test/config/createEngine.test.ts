@@ -36,6 +36,22 @@ describe('createEngine', () => {
     }
   });
 
+  it('behavior: a module\'s supervision settings reach its actor: intensity 1 quarantines it at the second failure in a row, with its own cooldown', async () => {
+    const corral = createEngine({
+      engine: { stateDir: mkdtempSync(join(tmpdir(), 'corral-embed-')), logLevel: 'silent', limits: { fuel: 1e10, timeoutMs: 5_000 } },
+      modules: [{ name: 'fragile', ...watcher, limits: { fuel: 20_000, timeoutMs: 5_000 }, topics: ['tick'], supervision: { intensity: 1, backoffInitialMs: 0, breakerCooldownMs: 123_456 } }],
+    });
+    const quarantined = firstValueFrom(corral.signals$.pipe(filter((s) => s.type === 'Quarantined')));
+    await corral.start();
+    try {
+      await corral.publish('tick', '{}');
+      await corral.publish('tick', '{}');
+      expect(await quarantined).toMatchObject({ actor: 'fragile', reason: 'reached-max-restart-intensity', cooldownMs: 123_456 });
+    } finally {
+      await corral.stop();
+    }
+  });
+
   it('error: bad options are a ConfigError naming each key path as the embedder wrote it', async () => {
     const corral = createEngine({ engine: { threads: 0, shutdownTimeoutMs: -1 }, modules: [{ name: 'x', component: 'missing.wasm' }] } as never);
     const error = (await corral.start().catch((e: unknown) => e)) as ConfigError;

@@ -37,11 +37,12 @@ fuel = 1_000_000
 store_ops = 10
 [chains.31337]
 rpc_url = "http://127.0.0.1:8545"
-${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { safe = "0xabc", minPart_size = 2 }\ntriggers = [{ kind = "log", chain = 31337, address = "0x5fbdb2315678afecb367f032d93f642f64180aa3" }]')}`);
-    expect(config.engine).toMatchObject({ stateDir: join(dir, 'data'), logLevel: 'info', shutdownTimeoutMs: 5_000 });
+${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { safe = "0xabc", minPart_size = 2 }\ntriggers = [{ kind = "log", chain = 31337, address = "0x5fbdb2315678afecb367f032d93f642f64180aa3" }]\n[modules.supervision]\nintensity = 1\nbackoff_initial_ms = 0')}`);
+    expect(config.engine).toMatchObject({ stateDir: join(dir, 'data'), logLevel: 'info', shutdownTimeoutMs: 5_000, graceMs: 250, hostCallBufferBytes: 1024 * 1024 });
     expect(config.chains['31337']).toEqual({ rpcUrl: 'http://127.0.0.1:8545', pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64, confirmations: 0 });
     const [m] = config.modules;
     expect(m).toMatchObject({ name: 'w', component: watcher, limits: { fuel: 1_000_000, timeoutMs: 100 }, caps: { storeOps: 10 } });
+    expect(m!.supervision).toMatchObject({ intensity: 1, backoffInitialMs: 0, periodMs: 5_000, mailboxCapacity: 1_024 }); // the rest: the supervisor's defaults
     expect(JSON.parse(m!.config)).toEqual({ safe: '0xabc', minPart_size: 2 }); // opaque: keys as written
   });
 
