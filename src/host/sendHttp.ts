@@ -35,8 +35,16 @@ export function sendHttp(scope: InvocationScope, target: URL, { method, headers,
         method,
         headers: Object.fromEntries(headers),
         timeout: scope.caps.httpTimeoutMs,
-        // Connect to the address that was checked, whatever DNS says now.
-        lookup: address === undefined ? undefined : (_host, _options, callback) => callback(null, address, isIP(address)),
+        // Connect to the address that was checked, whatever DNS says now. Node 20+ asks with `all: true`
+        // (happy eyeballs) and then expects a list: answering one address broke every fetch by name.
+        lookup:
+          address === undefined
+            ? undefined
+            : (_host, options, callback) => {
+                const family = isIP(address);
+                if ((options as { all?: boolean }).all) (callback as unknown as (e: null, list: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+                else callback(null, address, family);
+              },
       },
       (res: IncomingMessage) => {
         const chunks: Buffer[] = [];

@@ -98,6 +98,17 @@ describe('chain (anvil on loopback) and http (local server), from a JavaScript g
     await engine.stop();
   });
 
+  it('behavior: a granted host *name* is fetched by name (resolved once, connected to the address that was checked)', async () => {
+    // localhost resolves to loopback: the grant lists that address too, as an internal one must be.
+    const port = httpHost.split(':')[1];
+    const { engine, run, result } = await explorer({
+      grants: { store: true, logging: true, chain: { chains: [31337] }, http: { hosts: [`localhost:${port}`, `127.0.0.1:${port}`] }, cowApi: { chains: [] } },
+    });
+    await run({ op: 'http', url: `http://localhost:${port}/by-name` });
+    expect(await result()).toMatchObject({ ok: { status: 200 } });
+    await engine.stop();
+  });
+
   it.each([
     ['chainRequests', { op: 'chain-loop', chainId: 31337 }, { chainRequests: 3 }, 3, 4],
     ['rpcResponseBytes', { op: 'chain', chainId: 31337, method: 'eth_getBlockByNumber', params: ['latest', false] }, { rpcResponseBytes: 100 }, 100, undefined],
