@@ -23,14 +23,21 @@ import { submitOrder } from 'corral:module/cow-api@0.1.0';
 
 // Selectors and hashes, checked against viem by test/examples/twapAbi.test.ts.
 const GET_TRADEABLE_ORDER = '26e0a196'; // getTradeableOrderWithSignature(address,(address,bytes32,bytes),bytes,bytes32[])
+/** ComposableCoW's custom errors. Besides the poll hints, every one of them means: never again (as watch-tower treats them). */
 const ERRORS = {
-  '4a821464': 'ProofNotAuthed',
-  c8fc2725: 'OrderNotValid',
   d05f3065: 'PollTryNextBlock',
   '1fe8506e': 'PollTryAtBlock',
   '7e334637': 'PollTryAtEpoch',
   '981b64cd': 'PollNever',
+  c8fc2725: 'OrderNotValid',
+  '4a821464': 'ProofNotAuthed',
+  '7a933234': 'SingleOrderNotAuthed',
+  '2c7ca6d7': 'InterfaceNotSupported',
+  d8f59fa5: 'InvalidHandler',
+  '79ac63cd': 'InvalidFallbackHandler',
+  '03fc2a7e': 'SwapGuardRestricted',
 };
+const WITH_REASON = new Set(['PollTryNextBlock', 'PollNever', 'OrderNotValid']);
 const KINDS = { f3b277728b3fee749481eb3e0b3b48980dbbab78658fc419025cb16eee346775: 'sell', '6ed88e868af0a1983e3886d5f3e95a2fafbd6c3450bc229e27342283dc429ccc': 'buy' };
 const BALANCES = {
   '5a28e9363bb942b639270062aa6bb295f434bcdfc42c97267bf003f272060dc9': 'erc20',
@@ -38,11 +45,22 @@ const BALANCES = {
   '4ac99ace14ee0a5ef932dc609df0943ab7ac16b7583634612f8dc35a4289a6ce': 'internal',
 };
 
-let settings = { composableCow: '', maxPollsPerBlock: 32, retryLimitBlocks: 16 };
+/**
+ * The module's `config` (engine.toml), with its defaults:
+ * - composableCow: the contract whose ConditionalOrderCreated logs it follows (required);
+ * - maxPollsPerBlock: orders asked about per block; beyond it, the due orders wait for the next block
+ *   (the two queues, by block and by time, take turns, so neither starves the other);
+ * - retryLimitBlocks: the longest wait between retries after a failure (the node, or the order book);
+ * - twapHandlers: handlers whose orders are TWAPs: after a part is posted the next is asked for once
+ *   its validTo has passed. Orders of any other handler are asked about again at the next block.
+ *   Default: this contract (the demo's built-in handler) and CoW Protocol's TWAP handler.
+ */
+let settings = { composableCow: '', maxPollsPerBlock: 32, retryLimitBlocks: 16, twapHandlers: ['0x6cf1e9ca41f7611def408122793c358a3d11e5a5'] };
 
 export function configure(config) {
   settings = { ...settings, ...(config ? JSON.parse(config) : {}) };
   settings.composableCow = String(settings.composableCow).toLowerCase();
+  settings.twapHandlers = [...settings.twapHandlers.map((h) => String(h).toLowerCase()), settings.composableCow];
 }
 
 export function onEvent(event) {
@@ -57,7 +75,9 @@ function onLog(entry) {
   if (entry.removed || entry.address !== settings.composableCow) return;
   const id = `${pad(entry.blockNumber, 12)}-${pad(entry.logIndex, 5)}`;
   const owner = `0x${entry.topics[1].slice(26)}`;
-  writeJson(`order/${id}`, { owner, params: tupleOf(entry.data) });
+  const params = tupleOf(entry.data);
+  const twap = settings.twapHandlers.includes(`0x${params.slice(24, 64)}`);
+  writeJson(`order/${id}`, { owner, params, ...(twap ? {} : { twap: false }) });
   schedule(id, 'b', Number(entry.blockNumber)); // polled in this block's own step
   const stats = readStats();
   stats.orders++;
@@ -77,7 +97,7 @@ function onBlock(block) {
   const chainId = Number(block.chainId); // u64 arguments go to the host as numbers
   const number = Number(block.number);
   const time = Number(block.timestamp);
-  const due = [...dueKeys('b', number), ...dueKeys('t', time)].slice(0, settings.maxPollsPerBlock);
+  const due = takeTurns(dueKeys('b', number), dueKeys('t', time), settings.maxPollsPerBlock);
   if (due.length === 0) return;
   const stats = readStats();
   for (const { key, raw } of due) {
@@ -87,34 +107,53 @@ function onBlock(block) {
     remove(raw); // every branch below sets the order's next due key (or drops the order)
     if (!order) continue;
     stats.calls++;
-    const outcome = poll(chainId, order, number);
-    switch (outcome.kind) {
-      case 'tradeable':
-        // The next part starts after this one's validTo (TWAP parts are back to back, or `span` apart).
-        if (post(chainId, number, id, order, outcome, stats)) schedule(id, 't', outcome.order.validTo + 1);
-        else retry(id, failures, number);
-        break;
-      case 'PollTryNextBlock':
-        schedule(id, 'b', number + 1);
-        break;
-      case 'PollTryAtBlock':
-        schedule(id, 'b', Math.max(outcome.at, number + 1));
-        break;
-      case 'PollTryAtEpoch':
-        schedule(id, 't', Math.max(outcome.at, time + 1));
-        break;
-      case 'PollNever':
-      case 'OrderNotValid':
-      case 'ProofNotAuthed':
-        drop(id, number, `${outcome.kind}: ${outcome.reason}`, stats);
-        break;
-      default:
-        // The node failed or answered with something unknown: try again, later each time.
-        log('warn', 'poll failed', JSON.stringify({ id, reason: outcome.reason }));
-        retry(id, failures, number);
+    try {
+      handle(chainId, number, time, id, order, failures, stats);
+    } catch (error) {
+      // One order's surprise (a malformed answer) must not hold up the others: it is retried later.
+      log('error', 'order failed', JSON.stringify({ id, error: String(error?.message ?? error?.payload?.val ?? error) }));
+      retry(id, failures, number);
     }
   }
   writeStats(stats);
+}
+
+function handle(chainId, number, time, id, order, failures, stats) {
+  const outcome = poll(chainId, order, number);
+  switch (outcome.kind) {
+    case 'tradeable': {
+      const posted = post(chainId, number, id, order, outcome, stats);
+      // A TWAP's next part starts after this one's validTo (back to back, or `span` apart); any other
+      // handler's order may change at any block. A part the order book refused is not asked again.
+      if (posted === 'retry') retry(id, failures, number);
+      else if (order.twap === false) schedule(id, 'b', number + 1);
+      else schedule(id, 't', outcome.order.validTo + 1);
+      return;
+    }
+    case 'PollTryNextBlock':
+      return schedule(id, 'b', number + 1);
+    case 'PollTryAtBlock':
+      return schedule(id, 'b', Math.max(outcome.at, number + 1));
+    case 'PollTryAtEpoch':
+      return schedule(id, 't', Math.max(outcome.at, time + 1));
+    case 'failed':
+      // The node did not answer: try again, later each time.
+      log('warn', 'poll failed', JSON.stringify({ id, reason: outcome.reason }));
+      return retry(id, failures, number);
+    default:
+      // PollNever, OrderNotValid, a removed order, and any other revert: it will not trade.
+      return drop(id, number, `${outcome.kind}: ${outcome.reason}`, stats);
+  }
+}
+
+/** Up to `limit` due keys, alternately from each queue, so neither starves the other. */
+function takeTurns(byBlock, byTime, limit) {
+  const out = [];
+  for (let i = 0; out.length < limit && (i < byBlock.length || i < byTime.length); i++) {
+    if (i < byBlock.length) out.push(byBlock[i]);
+    if (i < byTime.length && out.length < limit) out.push(byTime[i]);
+  }
+  return out;
 }
 
 /** Keys of `due/<kind>/` at or before `now`, oldest first, as text and as the store's bytes. */
@@ -169,7 +208,11 @@ function poll(chainId, order, number) {
   return { kind: 'tradeable', ...decodeTradeable(result.slice(2)) };
 }
 
-/** A revert's custom error from the node's JSON-RPC error object (the chain interface's `upstream` fault). */
+/**
+ * What a failed eth_call means. The node's JSON-RPC error object (the chain interface's `upstream`
+ * fault) with revert data is the contract's answer: a custom error, or a revert the module does not
+ * know (which watch-tower also treats as never). Anything else means the node did not answer: `failed`.
+ */
 function revertOf(fault) {
   if (fault.tag !== 'upstream') return { kind: 'failed', reason: `${fault.tag}: ${fault.val}` };
   let answer;
@@ -178,13 +221,15 @@ function revertOf(fault) {
   } catch {
     return { kind: 'failed', reason: fault.val };
   }
-  const hex = typeof answer.data === 'string' ? answer.data.slice(2) : typeof answer.data?.data === 'string' ? answer.data.data.slice(2) : '';
+  const data = typeof answer.data === 'string' ? answer.data : typeof answer.data?.data === 'string' ? answer.data.data : undefined;
+  const reverted = data !== undefined || answer.code === 3 || /revert/i.test(String(answer.message));
+  if (!reverted) return { kind: 'failed', reason: String(answer.message ?? fault.val) };
+  const hex = (data ?? '0x').slice(2);
   const kind = ERRORS[hex.slice(0, 8)];
-  if (!kind) return { kind: 'failed', reason: answer.message ?? fault.val };
+  if (!kind) return { kind: 'Reverted', reason: hex ? `unknown error 0x${hex.slice(0, 8)}` : String(answer.message ?? 'no data') };
   const args = hex.slice(8);
-  if (kind === 'ProofNotAuthed') return { kind, reason: 'order removed' };
-  if (kind === 'PollTryAtBlock' || kind === 'PollTryAtEpoch') return { kind, at: Number(BigInt(`0x${wordAt(args, 0)}`)), reason: stringAt(args, 1) };
-  return { kind, reason: stringAt(args, 0) };
+  if (kind === 'PollTryAtBlock' || kind === 'PollTryAtEpoch') return { kind, at: Number(BigInt(`0x${wordAt(args, 0) || '0'}`)), reason: stringAt(args, 1) };
+  return { kind, reason: WITH_REASON.has(kind) ? stringAt(args, 0) : 'the order is not authorised or cannot be traded' };
 }
 
 /** (GPv2Order.Data order, bytes signature): twelve static words, then the signature's offset. */
@@ -204,7 +249,7 @@ function decodeTradeable(hex) {
       validTo: Number(BigInt(`0x${w(5)}`)),
       appData: `0x${w(6)}`,
       feeAmount: uint(7),
-      kind: KINDS[w(8)] ?? 'sell',
+      kind: KINDS[w(8)] ?? `0x${w(8)}`, // unknown: the host's order check refuses it, naming the field
       partiallyFillable: BigInt(`0x${w(9)}`) !== 0n,
       sellTokenBalance: BALANCES[w(10)] ?? 'erc20',
       buyTokenBalance: BALANCES[w(11)] === 'internal' ? 'internal' : 'erc20',
@@ -215,10 +260,15 @@ function decodeTradeable(hex) {
 
 // ---- the order book
 
-/** Posts the part unless it was posted before; DuplicatedOrder counts as posted. False: try again later. */
+/**
+ * Posts the part unless it was posted before. `posted` (DuplicatedOrder too: another watcher, or this
+ * one before a crash, posted it); `refused` when the order book or the host judged the order (its
+ * errorType, e.g. an expired validTo, or a field the host's check refused): that part is left;
+ * `retry` when the order book did not answer or failed on its side (5xx).
+ */
 function post(chainId, number, id, order, tradeable, stats) {
   const key = `posted/${id}/${tradeable.order.validTo}`;
-  if (get(bytes(key))) return true;
+  if (get(bytes(key))) return 'posted';
   const body = { ...tradeable.order, signingScheme: 'eip1271', signature: tradeable.signature, from: order.owner };
   let uid;
   try {
@@ -229,16 +279,21 @@ function post(chainId, number, id, order, tradeable, stats) {
     try {
       answer = fault.tag === 'upstream' ? JSON.parse(fault.val) : undefined;
     } catch {}
+    const reason = JSON.stringify({ id, validTo: tradeable.order.validTo, fault: fault.tag, reason: String(fault.val).slice(0, 200) });
     if (answer?.errorType !== 'DuplicatedOrder') {
-      log('warn', 'order book refused or unreachable', JSON.stringify({ id, fault: fault.tag, reason: String(fault.val).slice(0, 200) }));
-      return false;
+      if (fault.tag === 'invalid-input' || typeof answer?.errorType === 'string') {
+        log('warn', 'order refused: part left', reason);
+        return 'refused';
+      }
+      log('warn', 'order book unreachable or failing: retrying', reason);
+      return 'retry';
     }
     uid = 'duplicate';
   }
   set(bytes(key), bytes(JSON.stringify({ uid, block: number })));
   stats.posted++;
   log('info', 'part posted', JSON.stringify({ id, validTo: tradeable.order.validTo, uid }));
-  return true;
+  return 'posted';
 }
 
 // ---- helpers
@@ -263,9 +318,14 @@ function faultOf(error) {
 function wordAt(hex, i) {
   return hex.slice(i * 64, i * 64 + 64);
 }
+/** The string argument `i` of ABI data; '' when the data is too short to hold one (a node's or contract's oddity). */
 function stringAt(hex, i) {
-  const at = Number(BigInt(`0x${wordAt(hex, i)}`)) * 2;
-  const length = Number(BigInt(`0x${hex.slice(at, at + 64)}`));
+  const offset = wordAt(hex, i);
+  if (offset.length < 64) return '';
+  const at = Number(BigInt(`0x${offset}`)) * 2;
+  const lengthWord = hex.slice(at, at + 64);
+  if (lengthWord.length < 64) return '';
+  const length = Math.min(Number(BigInt(`0x${lengthWord}`)), Math.floor((hex.length - at - 64) / 2), 256);
   let out = '';
   for (let j = 0; j < length; j++) out += String.fromCharCode(parseInt(hex.slice(at + 64 + j * 2, at + 66 + j * 2), 16));
   return out;

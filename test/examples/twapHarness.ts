@@ -31,8 +31,11 @@ export async function twapWorld(anvil: Anvil) {
     get engine() {
       return running!.engine;
     },
-    async start() {
+    /** Starts corral on the example's engine.toml; `settings` is merged into the module's `config`. */
+    async start(settings: Record<string, unknown> = {}) {
       const { config } = await loadConfig(engineToml, env);
+      const module = config.modules[0]!;
+      module.config = JSON.stringify({ ...JSON.parse(module.config), ...settings });
       running = await startConfigured(config, { logger: pino({ level: 'silent' }) });
       return running.engine;
     },

@@ -78,11 +78,13 @@ export async function deployComposableCow(rpcUrl: string) {
      * Many orders at once (a benchmark's setup): automine off, every `create` sent, blocks mined until
      * all are in, automine back on. Resolves with the blocks that hold them.
      */
-    async createMany(orders: { owner: number; twap: Twap; salt: Hex }[]): Promise<bigint[]> {
+    async createMany(orders: { owner: number; twap: Twap; salt: Hex; staticInput?: Hex }[]): Promise<bigint[]> {
       await client.request({ method: 'evm_setAutomine', params: [false] } as never);
       const hashes: Hex[] = [];
-      for (const { owner, twap, salt } of orders) {
-        hashes.push(await wallet(owner).writeContract({ address, abi: artifact.abi, functionName: 'create', args: [{ handler: address, salt, staticInput: encodeAbiParameters(TWAP_DATA, [twap]) }, true] } as never));
+      // `staticInput` replaces the TWAP's encoding (a test's malformed order).
+      for (const { owner, twap, salt, staticInput } of orders) {
+        const params = { handler: address, salt, staticInput: staticInput ?? encodeAbiParameters(TWAP_DATA, [twap]) };
+        hashes.push(await wallet(owner).writeContract({ address, abi: artifact.abi, functionName: 'create', args: [params, true] } as never));
       }
       const blocks = new Set<bigint>();
       for (const hash of hashes) {

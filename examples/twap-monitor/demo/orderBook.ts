@@ -17,6 +17,10 @@ export interface OrderBook {
   readonly accepted: ReceivedOrder[];
   /** Posts answered with DuplicatedOrder. */
   readonly duplicates: number;
+  /** Every order posted, accepted or not. */
+  readonly posts: number;
+  /** Answers the next `n` posts with DuplicatedOrder without keeping them, as if it had them already (another watcher posted them). */
+  claimDuplicates(n: number): void;
   /** While down, every connection is reset before an answer (as a crashed or unreachable server). */
   setDown(down: boolean): void;
   close(): Promise<void>;
@@ -33,6 +37,8 @@ export async function startOrderBook(options: { port?: number } = {}): Promise<O
   const accepted: ReceivedOrder[] = [];
   const byUid = new Map<string, ReceivedOrder>();
   let duplicates = 0;
+  let posts = 0;
+  let claimed = 0;
   let down = false;
   const sockets = new Set<Socket>();
   const answer = (res: ServerResponse, status: number, body: unknown) => {
@@ -46,6 +52,12 @@ export async function startOrderBook(options: { port?: number } = {}): Promise<O
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const path = (req.url ?? '/').split('?')[0]!;
     if (req.method === 'POST' && path === '/api/v1/orders') {
+      posts++;
+      if (claimed > 0) {
+        claimed--;
+        duplicates++;
+        return error(res, 400, 'DuplicatedOrder', 'order already exists');
+      }
       let order: Record<string, unknown>;
       try {
         order = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
@@ -83,6 +95,12 @@ export async function startOrderBook(options: { port?: number } = {}): Promise<O
     accepted,
     get duplicates() {
       return duplicates;
+    },
+    get posts() {
+      return posts;
+    },
+    claimDuplicates(n) {
+      claimed = n;
     },
     setDown(value) {
       down = value;

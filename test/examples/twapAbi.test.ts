@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { keccak256, toEventSelector, toFunctionSelector, toHex } from 'viem';
+
+// The module is JavaScript inside QuickJS, without keccak: its selectors and hashes are constants.
+// This checks each against viem, so a typo cannot silently turn a hint into "never" or a kind into another.
+const source = readFileSync(fileURLToPath(new URL('../../examples/twap-monitor/twap-monitor.js', import.meta.url)), 'utf8');
+const engineToml = readFileSync(fileURLToPath(new URL('../../examples/twap-monitor/engine.toml', import.meta.url)), 'utf8');
+const table = (name: string): Record<string, string> => {
+  const body = new RegExp(`const ${name} = \\{([^}]*)\\}`).exec(source)![1]!;
+  return Object.fromEntries([...body.matchAll(/'?([0-9a-f]+)'?: '([A-Za-z0-9]+)'/g)].map((m) => [m[1]!, m[2]!]));
+};
+const hash = (text: string) => keccak256(toHex(text)).slice(2);
+
+describe('twap-monitor constants', () => {
+  it('default: the getTradeableOrderWithSignature selector', () => {
+    expect(/const GET_TRADEABLE_ORDER = '([0-9a-f]{8})'/.exec(source)![1]).toBe(toFunctionSelector('getTradeableOrderWithSignature(address,(address,bytes32,bytes),bytes,bytes32[])').slice(2));
+  });
+
+  it('default: every custom error selector names its error', () => {
+    const signatures: Record<string, string> = {
+      PollTryNextBlock: 'PollTryNextBlock(string)',
+      PollTryAtBlock: 'PollTryAtBlock(uint256,string)',
+      PollTryAtEpoch: 'PollTryAtEpoch(uint256,string)',
+      PollNever: 'PollNever(string)',
+      OrderNotValid: 'OrderNotValid(string)',
+      ProofNotAuthed: 'ProofNotAuthed()',
+      SingleOrderNotAuthed: 'SingleOrderNotAuthed()',
+      InterfaceNotSupported: 'InterfaceNotSupported()',
+      InvalidHandler: 'InvalidHandler()',
+      InvalidFallbackHandler: 'InvalidFallbackHandler()',
+      SwapGuardRestricted: 'SwapGuardRestricted()',
+    };
+    const errors = table('ERRORS');
+    expect(Object.values(errors).sort()).toEqual(Object.keys(signatures).sort());
+    for (const [selector, name] of Object.entries(errors)) expect(selector, name).toBe(toFunctionSelector(signatures[name]!).slice(2));
+  });
+
+  it('default: order kinds and token balances are the keccak of their names', () => {
+    for (const [digest, name] of Object.entries({ ...table('KINDS'), ...table('BALANCES') })) expect(digest, name).toBe(hash(name));
+    expect(Object.values(table('KINDS')).sort()).toEqual(['buy', 'sell']);
+    expect(Object.values(table('BALANCES')).sort()).toEqual(['erc20', 'external', 'internal']);
+  });
+
+  it('default: the trigger topic in engine.toml is ConditionalOrderCreated', () => {
+    expect(engineToml).toContain(toEventSelector('ConditionalOrderCreated(address,(address,bytes32,bytes))'));
+  });
+});
