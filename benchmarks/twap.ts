@@ -4,13 +4,12 @@
  * order at every block (what a watcher that ignores the poll hints does), measured on the same
  * blocks in the same run. The naive poller only calls; it posts nothing.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { encodeFunctionData, pad, toHex, type Abi, type Hex } from 'viem';
-import { readFileSync } from 'node:fs';
 import { buildFixtures } from '../fixtures/build.ts';
 import { loadConfig } from '../src/config/loadConfig.ts';
 import { startConfigured } from '../src/config/startConfigured.ts';

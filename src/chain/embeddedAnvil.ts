@@ -28,12 +28,16 @@ export interface Anvil {
 /**
  * A real anvil node (from the npm package @foundry-rs/anvil) on a loopback port: a free one, or
  * `port` to come back on the same address after a restart. `args` adds flags (e.g. `--state`). What
- * an engine.toml chain with `rpc_url = "anvil"` runs, and what the tests run.
+ * an engine.toml chain with `rpc_url = "anvil"` runs, and what the tests run. `detached`: in its own
+ * process group, so a terminal's Ctrl-C does not stop it under the process that uses it.
  */
-export async function startAnvil(options: { port?: number; chainId?: number; args?: string[] } = {}): Promise<Anvil> {
+export async function startAnvil(options: { port?: number; chainId?: number; args?: string[]; detached?: boolean } = {}): Promise<Anvil> {
   const chainId = options.chainId ?? 31337;
   const proc: ChildProcess = spawn(process.execPath, [anvilBin(), '--host', '127.0.0.1', '--port', String(options.port ?? 0), '--chain-id', String(chainId), ...(options.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: a Ctrl-C in the terminal reaches the process that owns it, which stops it
+    // when it is done with it (after a graceful stop of the engine on it), not the chain first.
+    detached: options.detached ?? false,
   });
   const address = await new Promise<string>((resolve, reject) => {
     let output = '';

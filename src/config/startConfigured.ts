@@ -38,7 +38,7 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
         // Its chain lives in the state directory (written when it stops), so a restarted engine finds
         // the chain its cursors point into.
         await mkdir(config.engine.stateDir, { recursive: true });
-        const anvil = (anvils[id] = await startAnvil({ chainId: Number(id), args: ['--state', join(config.engine.stateDir, `anvil-${id}.json`), ...(chain.blockTimeS ? ['--block-time', String(chain.blockTimeS)] : [])] }));
+        const anvil = (anvils[id] = await startAnvil({ chainId: Number(id), detached: true, args: ['--state', join(config.engine.stateDir, `anvil-${id}.json`), ...(chain.blockTimeS ? ['--block-time', String(chain.blockTimeS)] : [])] }));
         logger.info({ chainId: id, url: anvil.url }, 'embedded anvil chain started');
         rpcUrl = anvil.wsUrl;
       }

@@ -5,7 +5,6 @@ import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 
-
 /**
  * JSON-RPC methods a module may call: reads only. Anything else (sending transactions, signing,
  * anvil_*, debug_*) is a `denied` fault.

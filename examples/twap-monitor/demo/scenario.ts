@@ -107,15 +107,15 @@ export class Scenario {
 
   /**
    * Mines ticks `from` … `to - 1`, one block each (a scenario transaction, or an empty block), with
-   * timestamps `BLOCK_SECONDS` apart.
+   * timestamps `BLOCK_SECONDS` apart. `onTick` answering `'stop'` ends the run after that tick.
    */
-  async run(from: number, to: number, onTick?: (tick: number, block: bigint) => Promise<void> | void): Promise<void> {
+  async run(from: number, to: number, onTick?: (tick: number, block: bigint) => Promise<unknown> | unknown): Promise<void> {
     if (from === 0) await this.cow.client.request({ method: 'anvil_setBlockTimestampInterval', params: [BLOCK_SECONDS] } as never);
     for (let tick = from; tick < to; tick++) {
       const action = this.actions.get(tick);
       const block = action ? await action() : await this.cow.mine();
       if (tick === 0) this.start = { block, time: (await this.cow.client.getBlock({ blockNumber: block })).timestamp };
-      await onTick?.(tick, block);
+      if ((await onTick?.(tick, block)) === 'stop') return;
     }
   }
 

@@ -81,7 +81,11 @@ export async function summarize(view: DemoView): Promise<{ text: string; matches
   const { posted } = await monitorState(view.engine, view.module);
   const naive = naiveCalls(view.scenario, view.head);
   const expected = await view.scenario.expectedPosts(view.head);
-  const key = (createdAt: bigint, validTo: number, block: bigint) => `${createdAt}/${validTo}/${block}`;
+  const start = view.scenario.start?.block ?? 0n;
+  const key = (createdAt: bigint, validTo: number, block: bigint) => {
+    const order = view.scenario.orders.find((o) => o.createdAt === createdAt);
+    return `${order?.label ?? `order created in block ${createdAt}`} part ${order ? partOf(order.twap, validTo) : `to ${validTo}`} at block +${block - start}`;
+  };
   const want = new Set(expected.map((e) => key(view.scenario.orders.find((o) => o.label === e.label)!.createdAt!, e.validTo, e.block)));
   const got = new Set(posted.map((p) => key(p.createdAt, p.validTo, p.block)));
   const missing = [...want].filter((k) => !got.has(k));
