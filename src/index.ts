@@ -11,7 +11,7 @@ export { ExecutionTimeout, type ExecutionTimeoutData } from './signals/Execution
 export { MemoryLimitExceeded, type MemoryLimitExceededData } from './signals/MemoryLimitExceeded.ts';
 export { HostLimitExceeded, type HostLimitExceededData } from './signals/HostLimitExceeded.ts';
 export { Trap, TRAP_CODES, type TrapCode, type TrapData, type HostErrorData } from './signals/Trap.ts';
-export { signalFromData, SIGNAL_PRIORITY, type Signal, type SignalData, type SignalName } from './signals/signalFromData.ts';
+export { signalFromData, strongestSignal, SIGNAL_PRIORITY, type Signal, type SignalData, type SignalName } from './signals/signalFromData.ts';
 export { CorralError } from './errors/CorralError.ts';
 export { LoadError, type LoadErrorCode } from './errors/LoadError.ts';
 export { CorralRuntimeError, type RuntimeErrorCode } from './errors/RuntimeError.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ExecutionTimeout, HostLimitExceeded, MemoryLimitExceeded, OutOfFuel, SIGNAL_PRIORITY, Trap, signalFromData, type SignalData } from '../src/index.ts';
+import { ExecutionTimeout, HostLimitExceeded, MemoryLimitExceeded, OutOfFuel, Trap, signalFromData, strongestSignal, type SignalData, type SignalName } from '../src/index.ts';
 
 const context = { component: 'c', exportName: 'e', invocationId: 'i' };
 
@@ -18,7 +18,23 @@ describe('signals', () => {
     expect(rebuilt.toData()).toEqual(data);
   });
 
-  it('default: priority is fuel, then deadline, then memory, host limits and traps', () => {
-    expect(SIGNAL_PRIORITY).toEqual(['OutOfFuel', 'ExecutionTimeout', 'MemoryLimitExceeded', 'HostLimitExceeded', 'Trap']);
+  // The order the issue and the README promise: fuel, then the deadline, then memory, host limits, traps.
+  const promised: SignalName[] = ['OutOfFuel', 'ExecutionTimeout', 'MemoryLimitExceeded', 'HostLimitExceeded', 'Trap'];
+
+  it('behavior: of any two signals that apply to one invocation, the one promised first wins, in either order', () => {
+    for (const [i, stronger] of promised.entries()) {
+      for (const weaker of promised.slice(i + 1)) {
+        expect(strongestSignal([{ signal: stronger }, { signal: weaker }]).signal, `${stronger} over ${weaker}`).toBe(stronger);
+        expect(strongestSignal([{ signal: weaker }, { signal: stronger }]).signal, `${stronger} over ${weaker}, given second`).toBe(stronger);
+      }
+    }
+  });
+
+  it('behavior: among all five at once, in any rotation, OutOfFuel wins; without it, ExecutionTimeout', () => {
+    for (let r = 0; r < promised.length; r++) {
+      const rotated = [...promised.slice(r), ...promised.slice(0, r)].map((signal) => ({ signal }));
+      expect(strongestSignal(rotated).signal).toBe('OutOfFuel');
+      expect(strongestSignal(rotated.filter((c) => c.signal !== 'OutOfFuel')).signal).toBe('ExecutionTimeout');
+    }
   });
 });

@@ -15,6 +15,7 @@ import type { HostCaps } from '../limits/hostCaps.ts';
 import type { CallOutcome } from '../runtime/Component.ts';
 import type { HostImports } from '../runtime/hostBridge.ts';
 import { HostLimitExceeded } from '../signals/HostLimitExceeded.ts';
+import { signalFromData, strongestSignal } from '../signals/signalFromData.ts';
 import type { Commit, ModuleStore } from '../store/EngineStore.ts';
 import { StateTransaction } from '../store/StateTransaction.ts';
 import type { InterfaceName, ResolvedManifest } from './ModuleManifest.ts';
@@ -74,14 +75,16 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   if (cowApi) imports[cowApi] = cowApiHost(scope, orderbooks, grants.cowApi?.chains ?? []);
 
   const complete = async (outcome: CallOutcome): Promise<DeliveryOutcome> => {
-    if (!outcome.ok) return outcome; // a signal: the overlay is dropped
     const tripped = scope.limitError;
     if (tripped) {
-      // A cap tripped but the guest carried on (it caught the host's exception): the cap still wins.
+      // A cap tripped but the guest carried on (it caught the host's exception): the cap is a signal
+      // of this invocation too, whatever the guest did next; the stronger of the two ends it.
       const { limit, max, observed } = tripped;
-      const signal = new HostLimitExceeded({ component: module.manifest.name, exportName: 'on-event', invocationId, limit, max, observed });
-      return { ok: false, signal, durationMs: outcome.durationMs, invocationId };
+      const capped = new HostLimitExceeded({ component: module.manifest.name, exportName: 'on-event', invocationId, limit, max, observed });
+      const signal = outcome.ok ? capped : signalFromData(strongestSignal([outcome.signal.toData(), capped.toData()]));
+      return { ok: false, signal, durationMs: outcome.durationMs, invocationId: outcome.ok ? invocationId : outcome.invocationId };
     }
+    if (!outcome.ok) return outcome; // a signal: the overlay is dropped
     const values = chain ? (outcome.value as unknown[]) : [outcome.value];
     const rejected = values.findIndex((v) => (v as { tag?: string } | undefined)?.tag === 'err');
     if (rejected >= 0) {

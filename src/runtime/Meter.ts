@@ -47,6 +47,7 @@ export class Meter {
     const global = this.globals[k];
     if (global) global.value = 0;
     if (this.stop) throw this.stop;
+    // Fuel before the deadline: when both ran out in one slice, OutOfFuel is the signal (SIGNAL_PRIORITY).
     let available = this.fuelLimit - this.spent - this.outstanding();
     if (available <= 0) {
       this.reclaim();

@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { threadId } from 'node:worker_threads';
 import { WASM_PAGE_BYTES } from '../limits/defaults.ts';
 import type { HostLimitName } from '../limits/hostCaps.ts';
-import type { SignalData } from '../signals/signalFromData.ts';
+import { strongestSignal, type SignalData } from '../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
 import { GuestBridge, HostCallDeadline, HostCallFailed } from './guestBridge.ts';
 import { Meter, MeterStop, meterImports, type MemoryGate } from './Meter.ts';
@@ -215,7 +215,11 @@ function callExport(exports: Record<string, unknown>, path: string[]): (...args:
   return target as (...args: unknown[]) => unknown;
 }
 
-/** Decides the one signal of a failed invocation: fuel, then the deadline, then memory, then the trap. */
+/**
+ * The one signal of a failed invocation. Every condition that holds is a candidate (the fuel spent,
+ * the deadline passed, a page refused, a host limit, the error itself); `strongestSignal` picks by
+ * `SIGNAL_PRIORITY`, so the order of the checks here does not matter.
+ */
 function toSignal(
   error: unknown,
   task: CallTask,
@@ -226,28 +230,25 @@ function toSignal(
 ): SignalData {
   const context = { component: descriptor.name, exportName: task.exportName, invocationId: task.invocationId };
   const stop = metering?.meter.stop ?? (error instanceof MeterStop ? error : null);
-  if (stop?.reason === 'fuel') return { signal: 'OutOfFuel', ...context, fuelLimit: task.fuel, fuelUsed };
-  if (stop?.reason === 'deadline' || error instanceof HostCallDeadline) {
-    return { signal: 'ExecutionTimeout', ...context, timeoutMs: task.timeoutMs, elapsedMs, fuelUsed, terminated: false };
+  const candidates: SignalData[] = [];
+  if (stop?.reason === 'fuel' || (metering !== undefined && fuelUsed > task.fuel)) candidates.push({ signal: 'OutOfFuel', ...context, fuelLimit: task.fuel, fuelUsed });
+  if (stop?.reason === 'deadline' || error instanceof HostCallDeadline || elapsedMs > task.timeoutMs) {
+    candidates.push({ signal: 'ExecutionTimeout', ...context, timeoutMs: task.timeoutMs, elapsedMs, fuelUsed, terminated: false });
   }
   const denied = metering?.memoryGates.reduce((max, gate) => Math.max(max, Number(gate.denied.value as bigint)), 0) ?? 0;
   if (denied > 0) {
-    return {
-      signal: 'MemoryLimitExceeded',
-      ...context,
-      limitBytes: descriptor.memoryMaxPages * WASM_PAGE_BYTES,
-      requestedBytes: denied * WASM_PAGE_BYTES,
-    };
+    candidates.push({ signal: 'MemoryLimitExceeded', ...context, limitBytes: descriptor.memoryMaxPages * WASM_PAGE_BYTES, requestedBytes: denied * WASM_PAGE_BYTES });
   }
   if (error instanceof HostCallFailed) {
     const { hostError } = error;
     if (hostError.name === 'HostLimitExceeded') {
       const { limit, max, observed } = hostError as Required<typeof hostError>;
-      return { signal: 'HostLimitExceeded', ...context, limit: limit as HostLimitName, max, observed };
-    }
-    return { signal: 'Trap', ...context, code: 'host-error', message: error.message, hostError };
+      candidates.push({ signal: 'HostLimitExceeded', ...context, limit: limit as HostLimitName, max, observed });
+    } else candidates.push({ signal: 'Trap', ...context, code: 'host-error', message: error.message, hostError });
+  } else if (!(error instanceof MeterStop) && !(error instanceof HostCallDeadline)) {
+    candidates.push({ signal: 'Trap', ...context, ...classifyTrap(error) });
   }
-  return { signal: 'Trap', ...context, ...classifyTrap(error) };
+  return candidates.length > 0 ? strongestSignal(candidates) : { signal: 'Trap', ...context, ...classifyTrap(error) };
 }
 
 async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedComponent> {

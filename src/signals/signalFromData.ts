@@ -14,6 +14,16 @@ export type SignalName = Signal['name'];
  */
 export const SIGNAL_PRIORITY: readonly SignalName[] = ['OutOfFuel', 'ExecutionTimeout', 'MemoryLimitExceeded', 'HostLimitExceeded', 'Trap'];
 
+/**
+ * The one signal an invocation ends with, of all that applied to it (say, the fuel ran out in the
+ * slice in which the deadline passed, or a guest trapped after the host refused it a cap): the first
+ * in `SIGNAL_PRIORITY`. The only place the priority is decided.
+ */
+export function strongestSignal<T extends { signal: SignalName }>(candidates: readonly T[]): T {
+  if (candidates.length === 0) throw new TypeError('strongestSignal: no candidates');
+  return candidates.reduce((best, next) => (SIGNAL_PRIORITY.indexOf(next.signal) < SIGNAL_PRIORITY.indexOf(best.signal) ? next : best));
+}
+
 /** Rebuilds a signal that crossed a thread as data into its class. */
 export function signalFromData(data: SignalData): Signal {
   const { signal, ...fields } = data;

@@ -11,7 +11,8 @@ import {
   type Component,
   type TrapCode,
 } from '../../src/index.ts';
-import { fixture, newRuntime } from '../helpers.ts';
+import { Meter, MeterStop } from '../../src/runtime/Meter.ts';
+import { fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 // A short grace so the backstop test does not wait long; the cooperative tests never reach it.
 const runtime: Runtime = newRuntime({ graceMs: 20 });
@@ -53,6 +54,35 @@ describe('limits', () => {
     expect(oof.exportName).toBe('spin');
     expect(oof.invocationId).toMatch(/^[0-9a-f-]{36}$/);
     await expectRecovery();
+  });
+
+  it('priority: the fuel runs out in the slice in which the deadline passed: the meter stops for fuel', () => {
+    // Driven directly, as a guest's refuel call would: a timed guest cannot make both happen at the
+    // same check on purpose. The slice handed out (0) is overdrawn by 150 against a budget of 100, and
+    // the deadline is already behind us: both hold at this refuel, and fuel wins.
+    const meter = new Meter();
+    meter.globals.push(new WebAssembly.Global({ value: 'i32', mutable: true }, 0));
+    meter.grants.push(0);
+    meter.reset(100, performance.now() - 1);
+    expect(() => meter.refuel(0, -150)).toThrow(MeterStop);
+    expect(meter.stop?.reason).toBe('fuel');
+    // Sticky: a guest that swallowed the exception is stopped again, for the same reason.
+    expect(() => meter.refuel(0, -1)).toThrow(expect.objectContaining({ reason: 'fuel' }));
+  });
+
+  it('priority: a host error that comes back after the deadline passed is ExecutionTimeout, not a Trap', async () => {
+    // The host takes 50 ms and then fails; the deadline is 10 ms. Both a timeout and a host-error trap
+    // apply to this call, and the deadline ranks above the trap.
+    const caller = await runtime.load(fixture('host-caller'), {
+      imports: hostCallerImports({
+        fail: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          throw new Error('failed late');
+        },
+      }),
+    });
+    const { signal } = await failure(() => caller.invoke('call-fail', [], { timeoutMs: 10, fuel: 1_000_000 }), caller);
+    expect(signal).toBeInstanceOf(ExecutionTimeout);
   });
 
   it('fuel: infinite recursion ends in OutOfFuel when the budget is small', async () => {
