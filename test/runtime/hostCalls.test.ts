@@ -12,23 +12,27 @@ describe('host imports', () => {
   });
 
   it('behavior: an async host function is awaited while the guest blocks; its time does not count as fuel', async () => {
-    const release = deferred<number>();
+    // The host really takes time (50 ms at least: a timer never fires early), and the same call
+    // against a host that answers at once uses exactly the same fuel.
     const inHost = deferred();
     const caller = await runtime.load(fixture('host-caller'), {
+      name: 'waits',
       imports: hostCallerImports({
         slow: (ms: number) => {
           inHost.resolve();
-          return release.promise.then(() => ms);
+          return new Promise<number>((resolve) => setTimeout(() => resolve(ms), 50));
         },
       }),
       limits: { timeoutMs: 10_000 },
     });
+    const immediate = await runtime.load(fixture('host-caller'), { name: 'answers-at-once', imports: hostCallerImports({ slow: (ms: number) => ms }) });
     const call = caller.call('call-slow', [7]);
     await inHost.promise;
-    release.resolve(0);
     const result = await call;
     expect(result.value).toBe(7);
-    const baseline = await caller.call('call-slow', [7]);
+    expect(result.durationMs).toBeGreaterThanOrEqual(49);
+    const baseline = await immediate.call('call-slow', [7]);
+    expect(baseline.value).toBe(7);
     expect(result.fuelUsed).toBe(baseline.fuelUsed);
   });
 
