@@ -10,6 +10,7 @@ export type LoadErrorCode =
   | 'import-not-provided' // the component imports something the embedder did not supply
   | 'memory-over-cap' // initial linear memory already larger than the memory cap
   | 'instrumentation-failed' // the fuel/memory instrumentation could not rewrite a core module
+  | 'unsupported-feature' // a core module uses a Wasm proposal the fuel meter cannot meter (named in details.feature)
   | 'capability-not-granted' // a module imports a corral interface its manifest does not grant
   | 'not-a-module' // a module's component lacks corral's exports, or imports something outside corral's world
   | 'invalid-manifest' // a module manifest is malformed

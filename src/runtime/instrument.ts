@@ -293,6 +293,29 @@ interface BlockScan {
   segments: Segment[];
 }
 
+/** binaryen's expression kinds by id (`TryTable` for `_BinaryenTryTableId()`), for errors that name them. */
+const EXPRESSION_NAMES: ReadonlyMap<number, string> = (() => {
+  const names = new Map<number, string>();
+  for (const key of Object.keys(binaryen)) {
+    const match = /^_Binaryen(\w+)Id$/.exec(key);
+    const fn = (binaryen as unknown as Record<string, unknown>)[key];
+    if (match && typeof fn === 'function') names.set((fn as () => number)(), match[1]!);
+  }
+  return names;
+})();
+
+/**
+ * The Wasm proposal an expression kind belongs to, for the ones binaryen's JS API cannot walk (so the
+ * meter cannot charge what runs inside them) and Node 20 does not run anyway.
+ */
+function featureOf(instruction: string): string | undefined {
+  if (/^(TryTable|ThrowRef)$/.test(instruction)) return 'exception handling with exnref (try_table, throw_ref)';
+  if (/^(Resume|ResumeThrow|Suspend|ContNew|ContBind|StackSwitch)$/.test(instruction)) return 'stack switching';
+  if (/^(Struct|Array|RefCast|RefTest|BrOn|RefI31|I31Get)/.test(instruction)) return 'garbage collection (structs, arrays, casts)';
+  if (/^String/.test(instruction)) return 'reference-typed strings';
+  return undefined;
+}
+
 /**
  * Splits a function into the stretches of code that run together and counts their instructions:
  * the function entry, each loop body (up to its first branch target), and every segment that begins
@@ -327,10 +350,13 @@ function scanBlocks(body: binaryen.ExpressionRef, grows: binaryen.ExpressionRef[
     }
     const getChildren = CHILDREN.get(id);
     if (!getChildren) {
-      throw new LoadError('instrumentation-failed', `core module ${label} uses an instruction kind (${id}) the fuel meter does not know`, {
-        module: label,
-        expressionId: id,
-      });
+      const instruction = EXPRESSION_NAMES.get(id) ?? `expression kind ${id}`;
+      const feature = featureOf(instruction);
+      throw new LoadError(
+        feature ? 'unsupported-feature' : 'instrumentation-failed',
+        `core module ${label} uses ${feature ? `${feature} (${instruction})` : instruction}, which the fuel meter cannot meter yet`,
+        { module: label, instruction, ...(feature ? { feature } : {}), expressionId: id },
+      );
     }
     if (id === binaryen.BlockId) {
       const n = capi._BinaryenBlockGetNumChildren(ref);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadError, type Runtime } from '../../src/index.ts';
+import { instrumentCoreModule } from '../../src/runtime/instrument.ts';
 import { fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
@@ -110,5 +111,20 @@ describe('load', () => {
     } finally {
       await Promise.all([first.close(), second.close()]);
     }
+  });
+});
+
+describe('load: Wasm proposals the meter cannot meter', () => {
+  it('error: a core module using try_table (exception handling with exnref) is refused naming the feature and the instruction', async () => {
+    // Built with binaryen from text: the toolchains emit it for C++/Rust exceptions. binaryen's JS
+    // API cannot walk a try_table's body, so its code could not be charged: refused at load.
+    const { default: binaryen } = await import('binaryen');
+    const module = binaryen.parseText('(module (tag $e) (func (export "f") (result i32) (block $h (try_table (catch_all $h) (throw $e))) (i32.const 1)))');
+    module.setFeatures(binaryen.Features.All);
+    const bytes = module.emitBinary();
+    module.dispose();
+    expect(() => instrumentCoreModule(bytes, 'eh-guest')).toThrow(
+      expect.objectContaining({ name: 'LoadError', code: 'unsupported-feature', details: expect.objectContaining({ module: 'eh-guest', instruction: 'TryTable', feature: 'exception handling with exnref (try_table, throw_ref)' }) }),
+    );
   });
 });
