@@ -56,6 +56,10 @@ export class GuestBridge {
       throw new HostCallFailed({
         name: 'HostCallTooLarge',
         message: `arguments of ${label} take ${payload.length} bytes; the host-call buffer holds ${this.data.length}`,
+        direction: 'arguments',
+        bytes: payload.length,
+        capacity: this.data.length,
+        function: label,
       });
     }
     this.data.set(payload);

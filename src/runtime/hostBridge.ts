@@ -164,6 +164,10 @@ export class HostChannel {
       payload = serialize({
         name: 'HostCallTooLarge',
         message: `result of ${entry?.label} takes ${payload.length} bytes; the host-call buffer holds ${this.data.length}`,
+        direction: 'result',
+        bytes: payload.length,
+        capacity: this.data.length,
+        function: entry?.label ?? '',
       } satisfies HostErrorPayload);
     }
     // Only answer a request the worker is still waiting for.

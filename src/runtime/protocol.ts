@@ -117,6 +117,11 @@ export interface HostErrorPayload {
   limit?: string;
   max?: number;
   observed?: number;
+  /** HostCallTooLarge: which half of the call did not fit, its size and the buffer's, and the function. */
+  direction?: 'arguments' | 'result';
+  bytes?: number;
+  capacity?: number;
+  function?: string;
 }
 
 /**

@@ -26,6 +26,14 @@ export interface HostErrorData {
   name: string;
   message: string;
   stack?: string;
+  /**
+   * `HostCallTooLarge` (the arguments or the result did not fit the host-call buffer,
+   * `hostCallBufferBytes`): which half, its size in bytes, the buffer's, and the host function.
+   */
+  direction?: 'arguments' | 'result';
+  bytes?: number;
+  capacity?: number;
+  function?: string;
 }
 
 export interface TrapData extends InvocationContext {

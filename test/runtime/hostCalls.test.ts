@@ -68,4 +68,23 @@ describe('host imports', () => {
     await caller.call('call-nop', [500], { timeoutMs: 10_000 });
     expect(count).toBe(500);
   });
+
+  it('error: arguments or a result larger than the host-call buffer end the call in a Trap naming the sizes', async () => {
+    const small = newRuntime({ hostCallBufferBytes: 64 * 1024 });
+    try {
+      const caller = await small.load(fixture('host-caller'), { imports: hostCallerImports({ echo: (s: string) => (s === 'grow' ? 'x'.repeat(100_000) : s) }) });
+      const result = (await caller.invoke('call-echo', ['grow'])) as CallFailure;
+      expect(result.signal).toBeInstanceOf(Trap);
+      expect((result.signal as Trap).toData()).toMatchObject({
+        code: 'host-error',
+        hostError: { name: 'HostCallTooLarge', direction: 'result', capacity: 64 * 1024, function: 'corral-fixtures:host-caller/host#echo', bytes: expect.any(Number) },
+      });
+      expect((result.signal as Trap).toData().hostError!.bytes).toBeGreaterThan(100_000);
+      const args = (await caller.invoke('call-echo', ['y'.repeat(100_000)])) as CallFailure;
+      expect((args.signal as Trap).toData()).toMatchObject({ code: 'host-error', hostError: { name: 'HostCallTooLarge', direction: 'arguments', capacity: 64 * 1024 } });
+      expect((await caller.call('call-echo', ['fits'])).value).toBe('fits'); // and the component serves on
+    } finally {
+      await small.close();
+    }
+  });
 });
