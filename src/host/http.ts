@@ -6,7 +6,6 @@ import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 import { sendHttp } from './sendHttp.ts';
 
-
 /**
  * Destinations refused unless the module's grant names them exactly: loopback, private, link-local,
  * CGNAT, benchmarking and reserved ranges, and IPv6 prefixes that embed an IPv4 address.
@@ -40,7 +39,7 @@ const denied = (why: string) => fault({ tag: 'denied', val: why });
  * Request and response bodies are capped (`httpRequestBytes`, `httpResponseBytes`), each request has
  * `httpTimeoutMs`, and every call counts toward `httpFetches`.
  */
-export function httpHost(scope: InvocationScope, grantedHosts: readonly string[]): HostImplementation<typeof Http> {
+export function httpHost(scope: InvocationScope, grantedHosts: readonly string[], resolveName: (hostname: string) => Promise<string> = resolve): HostImplementation<typeof Http> {
   const granted = new Set(grantedHosts.map((h) => h.toLowerCase()));
   return {
     async fetch(method: string, url: string, headers: [string, string][], body: Uint8Array): Promise<Http.Response> {
@@ -59,7 +58,7 @@ export function httpHost(scope: InvocationScope, grantedHosts: readonly string[]
       if (!listed(hostname)) throw denied(`host ${hostname}:${port} is not granted to ${scope.module}`);
       scope.check('httpRequestBytes', body.byteLength);
 
-      const address = isIP(hostname) ? hostname : await resolve(hostname);
+      const address = isIP(hostname) ? hostname : await resolveName(hostname);
       const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
       if (INTERNAL.check(address, family) && !listed(address)) {
         throw denied(`${hostname} resolves to ${address}, an internal address the grant does not list`);
