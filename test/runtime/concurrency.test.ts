@@ -84,6 +84,36 @@ describe('concurrency', () => {
     expect(caller.stats().inUse).toBe(0);
   });
 
+  it('pool: callers past maxInstances wait, and each gets an instance as one is returned, in order', async () => {
+    const gates = [deferred<number>(), deferred<number>()];
+    const entered: number[] = [];
+    const caller = await runtime.load(fixture('host-caller'), {
+      name: 'two-at-a-time',
+      imports: hostCallerImports({
+        slow: (ms: number) => {
+          entered.push(ms);
+          return ms <= 2 ? gates[ms - 1]!.promise : ms;
+        },
+      }),
+      limits: { timeoutMs: 10_000 },
+      pool: { maxInstances: 2, checkoutTimeoutMs: 10_000 },
+    });
+    const first = caller.call('call-slow', [1]);
+    const second = caller.call('call-slow', [2]);
+    await expect.poll(() => entered.length).toBe(2); // both instances are out
+    const third = caller.call('call-slow', [3]); // the (max+1)th caller waits for a checkout
+    const fourth = caller.call('call-slow', [4]);
+    expect(caller.stats().inUse).toBe(2);
+    gates[1]!.resolve(2);
+    expect((await second).value).toBe(2);
+    expect((await third).value).toBe(3); // served by the returned instance
+    gates[0]!.resolve(1);
+    expect((await first).value).toBe(1);
+    expect((await fourth).value).toBe(4);
+    expect(entered).toEqual([1, 2, 3, 4]);
+    expect(caller.stats().inUse).toBe(0);
+  });
+
   it('pool: an instance is recycled after maxUses calls', async () => {
     const compute = await runtime.load(fixture('compute'), { name: 'short-lived', pool: { maxUses: 5 } });
     for (let i = 0; i < 20; i++) await compute.call('add', [i, i]);
@@ -112,5 +142,29 @@ describe('concurrency', () => {
     expect(compute.stats().size).toBe(0);
     expect(compute.stats().recycled.close).toBeGreaterThanOrEqual(1);
     expect(own['pool'].threads.length).toBe(0);
+  });
+
+  it('close: a call that outlives closeTimeoutMs is ended by terminating the workers; a second close() is the same promise', async () => {
+    const own = newRuntime({ threads: 1, closeTimeoutMs: 50 });
+    const never = deferred<number>();
+    const inHost = deferred();
+    const caller = await own.load(fixture('host-caller'), {
+      imports: hostCallerImports({
+        slow: () => {
+          inHost.resolve();
+          return never.promise;
+        },
+      }),
+      limits: { timeoutMs: 60_000 },
+    });
+    const stuck = caller.invoke('call-slow', [1]);
+    await inHost.promise;
+    const closing = own.close();
+    expect(own.close()).toBe(closing);
+    await closing; // resolves although the host never answers: the wait is bounded by closeTimeoutMs
+    const outcome = await stuck;
+    expect(outcome.ok).toBe(false);
+    expect(own['pool'].threads.length).toBe(0);
+    await expect(own.close()).resolves.toBeUndefined();
   });
 });
