@@ -200,7 +200,7 @@ export class Engine {
     await this.supervisor.remove(name);
     await feedsDone;
     for (const [, feed] of feeds) this.bus.unfeed(feed);
-    component?.recycle();
+    component?.close(); // its instances and compiled code go too: a reload compiles (or reads the cache) again
     this.logger.info({ module: name }, 'module unloaded');
   }
 

@@ -61,6 +61,7 @@ export interface ResolvedExport {
 export interface ComponentHost {
   invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err'): Promise<CallOutcome>;
   kill(component: Component): void;
+  unload(component: Component): void;
 }
 
 /**
@@ -160,6 +161,15 @@ export class Component {
   /** Terminates the workers running this component's calls now; those calls end in a Trap. */
   kill(): void {
     this.host.kill(this);
+  }
+
+  /**
+   * Unloads the component: later calls (and callers waiting for an instance) fail with `closed`;
+   * calls in flight finish; the workers drop its instances and compiled code at their next call or
+   * idle sweep. `runtime.unload(component)` does the same.
+   */
+  close(): void {
+    this.host.unload(this);
   }
 
   /**

@@ -126,6 +126,11 @@ export class InstancePool {
     Atomics.add(this.counters, Counter.GENERATION, 1n);
   }
 
+  /** Tells the workers the component is unloaded: each drops it with its instances at its next call or idle sweep. */
+  markUnloaded(): void {
+    Atomics.store(this.counters, Counter.UNLOADED, 1n);
+  }
+
   stats(): PoolStats {
     const c = (i: number) => Number(Atomics.load(this.counters, i));
     let size = 0;

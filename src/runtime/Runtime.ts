@@ -159,8 +159,24 @@ export class Runtime implements ComponentHost {
     return component;
   }
 
+  /**
+   * Unloads a component (see `Component.close()`): what `load` registered is released, so a long-lived
+   * runtime that loads and unloads modules does not grow.
+   */
+  unload(component: Component): void {
+    if (!this.components.delete(component)) return;
+    component.pool.markUnloaded();
+    component.pool.rejectWaiting(unloadedError(component.name));
+  }
+
+  /** Components loaded and not unloaded. */
+  get loadedComponents(): number {
+    return this.components.size;
+  }
+
   async invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err'): Promise<CallOutcome> {
     if (this.closing) throw closedError();
+    if (!this.components.has(component)) throw unloadedError(component.name);
     const fuel = options.fuel ?? component.limits.fuel;
     const timeoutMs = options.timeoutMs ?? component.limits.timeoutMs;
     checkFuel(fuel, 'fuel');
@@ -362,4 +378,8 @@ function checkImports(needed: Record<string, string[]>, provided: HostImports, s
 
 function closedError(): CorralRuntimeError {
   return new CorralRuntimeError('closed', 'the runtime is closed');
+}
+
+function unloadedError(component: string): CorralRuntimeError {
+  return new CorralRuntimeError('closed', `component ${component} was unloaded`, { component });
 }

@@ -141,6 +141,8 @@ export const Counter = {
   RECYCLED_RESTART: 7,
   /** Bumped by `Component.recycle()`: instances of an older generation are never used again. */
   GENERATION: 8,
+  /** Set by `Component.close()`: workers drop the component and its instances (and its compiled code). */
+  UNLOADED: 9,
   /** Live instances of worker slot `s` are at LIVE_BASE + s. */
   LIVE_BASE: 16,
 } as const;

@@ -87,6 +87,7 @@ export default async function handle(task: WorkerTask): Promise<WorkerReply> {
 }
 
 async function runCall(task: CallTask): Promise<CallReply> {
+  dropUnloaded();
   const component = components.get(task.componentId) ?? (task.component ? await loadComponent(task.component) : null);
   const bridge = bridgeFor(task.channelId, task.channel);
   if (!component || !bridge) {
@@ -156,6 +157,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
   if (instance) {
     if (signal) retire(component, signal.signal === 'Trap' ? Counter.RECYCLED_TRAP : Counter.RECYCLED_LIMIT);
     else if (++instance.uses >= component.descriptor.maxUses) retire(component, Counter.RECYCLED_MAX_USES);
+    else if (Atomics.load(component.counters, Counter.UNLOADED) !== 0n) retire(component, Counter.RECYCLED_CLOSE);
     else {
       instance.idleSince = performance.now();
       component.idle.push(instance);
@@ -347,7 +349,18 @@ function startReaper(maxIdleMs: number): void {
   reaper = setInterval(reapIdle, period).unref();
 }
 
+/** Forgets the components the main thread unloaded, with their idle instances and compiled modules. */
+function dropUnloaded(): void {
+  for (const [id, component] of components) {
+    if (Atomics.load(component.counters, Counter.UNLOADED) === 0n) continue;
+    retire(component, Counter.RECYCLED_CLOSE, component.idle.length);
+    component.idle = [];
+    components.delete(id);
+  }
+}
+
 function reapIdle(): void {
+  dropUnloaded();
   const now = performance.now();
   for (const component of components.values()) {
     const before = component.idle.length;

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LoadError, type Runtime } from '../../src/index.ts';
+import { LoadError, type Component, type Runtime } from '../../src/index.ts';
 import { instrumentCoreModule } from '../../src/runtime/instrument.ts';
-import { fixture, hostCallerImports, newRuntime } from '../helpers.ts';
+import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -126,5 +126,58 @@ describe('load: Wasm proposals the meter cannot meter', () => {
     expect(() => instrumentCoreModule(bytes, 'eh-guest')).toThrow(
       expect.objectContaining({ name: 'LoadError', code: 'unsupported-feature', details: expect.objectContaining({ module: 'eh-guest', instruction: 'TryTable', feature: 'exception handling with exnref (try_table, throw_ref)' }) }),
     );
+  });
+});
+
+describe('unload', () => {
+  it('behavior: 30 loads then 30 unloads leave the runtime as it was; the workers drop the instances; later calls are refused', async () => {
+    const own = newRuntime();
+    try {
+      const baseline = own.loadedComponents;
+      const loaded: Component[] = [];
+      for (let i = 0; i < 30; i++) loaded.push(await own.load(fixture('compute'), { name: `c${i}` }));
+      await Promise.all(loaded.map((c, i) => c.call('add', [i, 1])));
+      expect(own.loadedComponents).toBe(baseline + 30);
+      expect(loaded.every((c) => c.stats().size === 1)).toBe(true);
+      for (const c of loaded) c.close();
+      expect(own.loadedComponents).toBe(baseline);
+      await expect(loaded[0]!.call('add', [1, 1])).rejects.toMatchObject({ name: 'CorralRuntimeError', code: 'closed', details: { component: 'c0' } });
+      // Each worker drops unloaded components at its next call: keep both busy until every instance is gone.
+      const other = await own.load(fixture('compute'), { name: 'other' });
+      await expect
+        .poll(async () => {
+          await Promise.all(Array.from({ length: 8 }, () => other.call('add', [1, 1])));
+          return loaded.reduce((sum, c) => sum + c.stats().size, 0);
+        })
+        .toBe(0);
+      expect(loaded.every((c) => c.stats().recycled.close === 1)).toBe(true);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('behavior: a call in flight when its component is unloaded finishes; its instance is not kept', async () => {
+    const own = newRuntime({ threads: 1 });
+    try {
+      const gate = deferred<number>();
+      const inHost = deferred();
+      const caller = await own.load(fixture('host-caller'), {
+        imports: hostCallerImports({
+          slow: () => {
+            inHost.resolve();
+            return gate.promise;
+          },
+        }),
+        limits: { timeoutMs: 10_000 },
+      });
+      const call = caller.call('call-slow', [1]);
+      await inHost.promise;
+      own.unload(caller);
+      gate.resolve(9);
+      expect((await call).value).toBe(9);
+      expect(caller.stats()).toMatchObject({ size: 0, recycled: expect.objectContaining({ close: 1 }) });
+    } finally {
+      await own.close();
+    }
   });
 });
