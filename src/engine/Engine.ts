@@ -21,6 +21,8 @@ import type { EngineStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
 import { bindInvocation, RejectedEvents, type Envelope, type InvocationModule } from './invocation.ts';
+import { ModuleTimers, type Timer } from './ModuleTimers.ts';
+import { TimerScheduler } from './TimerScheduler.ts';
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
 
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -94,6 +96,7 @@ export class Engine {
   readonly supervisor: Supervisor<Envelope>;
   readonly bus: Bus;
   private readonly steps = new Subject<ChainStep>();
+  private readonly timers: TimerScheduler;
   private readonly invocations = new Subject<InvocationRecord>();
   /** Every invocation that ran (a chain step of several events is one), as it ends. */
   readonly invocations$: Observable<InvocationRecord> = this.invocations.asObservable();
@@ -120,6 +123,7 @@ export class Engine {
   ) {
     this.supervisor = supervisor;
     this.bus = bus;
+    this.timers = new TimerScheduler(clock, (module, timer) => this.deliverTimer(module, timer), logger);
   }
 
   static async start(options: EngineOptions): Promise<Engine> {
@@ -150,6 +154,7 @@ export class Engine {
       supervisor.start(specs);
       engine.sequence = await engine.lastCustomSequence();
       for (const manifest of manifests) engine.startFeeds(manifest);
+      for (const manifest of manifests) await engine.startTimers(manifest);
     } catch (error) {
       await bus.stop();
       await supervisor.stop();
@@ -179,6 +184,7 @@ export class Engine {
         throw error;
       }
       this.startFeeds(manifest);
+      await this.startTimers(manifest);
     } finally {
       this.arriving.delete(manifest.name);
     }
@@ -194,6 +200,7 @@ export class Engine {
     this.lookup(name); // an unknown name is an EngineError
     // Gone from routing at once (a second unload of the name fails here); then its feeds and actor drain.
     const component = this.forget(name);
+    this.timers.remove(name);
     const feeds = [...this.feeds].filter(([key]) => key.startsWith(`${name}@`));
     for (const [key] of feeds) this.feeds.delete(key);
     const feedsDone = Promise.all(feeds.map(([, feed]) => feed.stop()));
@@ -285,6 +292,7 @@ export class Engine {
   /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.timers.stop();
       const feedsDone = this.bus.stop();
       await this.supervisor.stop();
       await feedsDone;
@@ -335,6 +343,7 @@ export class Engine {
       store: await this.store.module(manifest.name),
       caps: { ...DEFAULT_HOST_CAPS, ...manifest.caps },
       logger: this.logger.child({ module: manifest.name }),
+      committed: (writes) => this.timers.committed(manifest.name, writes),
     };
     this.modules.set(manifest.name, module);
     const topics = [...manifest.topics, ...manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [t.topic] : []))];
@@ -351,6 +360,24 @@ export class Engine {
         extras: (e) => bindInvocation(module, e.payload, clients, this.orderbooks),
       },
     };
+  }
+
+  /** The module's timers from its store; those that fell due while it was away fire now. */
+  private async startTimers(manifest: ResolvedManifest): Promise<void> {
+    const module = this.modules.get(manifest.name);
+    if (!module) return;
+    const handled = new Map<bigint, bigint>();
+    for (const chain of new Set(manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [] : [BigInt(t.chain)])))) {
+      const cursor = (await module.store.cursor(`chain:${chain}`)) as { number?: string } | undefined;
+      if (cursor?.number !== undefined) handled.set(chain, BigInt(cursor.number));
+    }
+    this.timers.add(manifest.name, await ModuleTimers.load(module.store), handled);
+  }
+
+  /** A `timer(tag)` event for the module; resolves once it was handled (or refused). */
+  private async deliverTimer(module: string, timer: Timer): Promise<void> {
+    if (!this.modules.has(module) || this.stopping) return;
+    await this.supervisor.request(module, { kind: 'timer', payload: { kind: 'timer', event: { tag: 'timer', val: timer.tag }, timer } });
   }
 
   /** One feed per chain the module's triggers watch, each from the module's cursor on that chain. */
@@ -388,6 +415,7 @@ export class Engine {
     for (;;) {
       const outcome = await this.supervisor.request(module, { kind: 'chain', payload: { kind: 'chain', chainId, delivery: current } });
       if (outcome.ok) {
+        this.timers.blockHandled(module, chainId, current.cursor.number);
         // Per step: build the record only when someone reads it.
         if (this.logger.isLevelEnabled('debug')) this.logger.debug({ module, chainId: String(chainId), block: String(current.cursor.number), events: current.events.length }, 'chain step committed');
         if (this.steps.observed) {

@@ -10,6 +10,7 @@ export const MODULE_INTERFACES = {
   chain: 'corral:module/chain',
   http: 'corral:module/http',
   cowApi: 'corral:module/cow-api',
+  timers: 'corral:module/timers',
 } as const;
 export type InterfaceName = keyof typeof MODULE_INTERFACES;
 
@@ -83,10 +84,12 @@ export const ModuleManifestSchema = z
         http: z.object({ hosts: z.array(z.string().min(1)) }).strict().optional(),
         /** The CoW Protocol order book of these chains (each chain's `orderbookUrl`). */
         cowApi: z.object({ chains: z.array(positiveInt) }).strict().optional(),
+        /** Durable wake-ups at a block of its chains or at a time (`timer(tag)` events). */
+        timers: z.boolean().optional(),
       })
       .strict()
       .default({})
-      .describe('interfaces it may import: `store`, `logging` (booleans), `chain = { chains = [ids] }`, `http = { hosts = [names] }`, `cow_api = { chains = [ids] }`'),
+      .describe('interfaces it may import: `store`, `logging` (booleans), `chain = { chains = [ids] }`, `http = { hosts = [names] }`, `cow_api = { chains = [ids] }`, `timers` (boolean)'),
     /** Topics of embedder-published events this module receives (shorthand for `custom` triggers). */
     topics: z.array(z.string().min(1)).default([]).describe('embedder topics it receives (shorthand for `custom` triggers)'),
     /** What wakes the module: blocks, logs (the eth_getLogs filter shape) and custom topics. See src/bus/triggers.ts. */

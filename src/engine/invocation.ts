@@ -11,19 +11,22 @@ import { httpHost } from '../host/http.ts';
 import { InvocationScope } from '../host/InvocationScope.ts';
 import { loggingHost } from '../host/logging.ts';
 import { storeHost } from '../host/store.ts';
+import { timersHost } from '../host/timers.ts';
 import type { HostCaps } from '../limits/hostCaps.ts';
 import type { CallOutcome } from '../runtime/Component.ts';
 import type { HostImports } from '../runtime/hostBridge.ts';
 import { HostLimitExceeded } from '../signals/HostLimitExceeded.ts';
 import { signalFromData, strongestSignal } from '../signals/signalFromData.ts';
-import type { Commit, ModuleStore } from '../store/EngineStore.ts';
+import type { Commit, ModuleStore, Write } from '../store/EngineStore.ts';
 import { StateTransaction } from '../store/StateTransaction.ts';
 import type { InterfaceName, ResolvedManifest } from './ModuleManifest.ts';
+import { timerKey, type Timer } from './ModuleTimers.ts';
 
-/** What travels through a module's mailbox: one custom event, or one step of a chain feed. */
+/** What travels through a module's mailbox: one custom event, one step of a chain feed, or one timer that fell due. */
 export type Envelope =
   | { kind: 'custom'; event: GuestEvent; cursor: unknown }
-  | { kind: 'chain'; chainId: bigint; delivery: FeedDelivery };
+  | { kind: 'chain'; chainId: bigint; delivery: FeedDelivery }
+  | { kind: 'timer'; event: GuestEvent; timer: Timer };
 
 /** Events of a chain step the module answered with `err`: they are re-run without (see below). */
 export class RejectedEvents extends Error {
@@ -40,6 +43,8 @@ export interface InvocationModule {
   store: ModuleStore;
   caps: HostCaps;
   logger: Logger;
+  /** Told the writes of every commit (the engine's timer index follows them). */
+  committed?: (writes: readonly Write[]) => void;
 }
 
 /**
@@ -55,24 +60,29 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   const transaction = new StateTransaction(module.store);
   const chain = envelope.kind === 'chain' ? envelope : undefined;
   const custom = envelope.kind === 'custom' ? envelope : undefined;
-  const events = chain ? chain.delivery.events : [custom!.event];
+  const timer = envelope.kind === 'timer' ? envelope.timer : undefined;
+  const events = envelope.kind === 'chain' ? envelope.delivery.events : [envelope.event];
   const scale = Math.max(1, events.length);
   const caps = scale === 1 ? module.caps : (Object.fromEntries(Object.entries(module.caps).map(([k, v]) => [k, k === 'storedBytes' ? v : v * scale])) as HostCaps);
-  const logger = module.logger.child({ event: chain ? 'chain' : 'custom', invocationId, ...(chain ? { chainId: String(chain.chainId), block: String(chain.delivery.cursor.number) } : {}) });
+  const logger = module.logger.child({ event: envelope.kind, invocationId, ...(timer ? { timer: timer.tag } : {}), ...(chain ? { chainId: String(chain.chainId), block: String(chain.delivery.cursor.number) } : {}) });
   const scope = new InvocationScope(module.manifest.name, module.store, transaction, caps, logger);
   for (const write of chain?.delivery.prestage ?? []) {
     if (write.value === null) transaction.delete(write.key);
     else transaction.set(write.key, write.value);
   }
+  // A timer is consumed by the invocation it wakes: its deletion commits with the handler's writes
+  // (the handler may set the same tag again). Only this timer: the tag may have been moved since.
+  const consumed = timer ? consume(transaction, timer) : undefined;
 
   const imports: HostImports = {};
-  const { store, logging, chain: chainSpecifier, http, cowApi } = module.specifiers;
+  const { store, logging, chain: chainSpecifier, http, cowApi, timers: timersSpecifier } = module.specifiers;
   const { grants } = module.manifest;
   if (store) imports[store] = storeHost(scope);
   if (logging) imports[logging] = loggingHost(scope);
   if (chainSpecifier) imports[chainSpecifier] = chainHost(scope, chains, grants.chain?.chains ?? []);
   if (http) imports[http] = httpHost(scope, grants.http?.hosts ?? []);
   if (cowApi) imports[cowApi] = cowApiHost(scope, orderbooks, grants.cowApi?.chains ?? []);
+  if (timersSpecifier) imports[timersSpecifier] = timersHost(scope, chainsOf(module.manifest));
 
   const complete = async (outcome: CallOutcome): Promise<DeliveryOutcome> => {
     const tripped = scope.limitError;
@@ -91,16 +101,37 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
       const error = (values[rejected] as { val?: unknown }).val;
       logger.warn({ error, eventIndex: rejected }, 'on-event returned an error; the event is dropped with its state writes');
       if (chain) return { ok: false, error: new RejectedEvents([rejected]) };
+      // A timer answered with `err` is still consumed (like a custom event, it is not offered again).
+      if (consumed) await commitWrites(module, { writes: [consumed.write], sizeDelta: consumed.sizeDelta });
       return outcome;
     }
     const commit: Commit = {
       writes: transaction.writes(),
       sizeDelta: transaction.sizeDelta,
-      cursor: chain ? { source: `chain:${chain.chainId}`, value: cursorToJson(chain.delivery.cursor) } : { source: 'custom', value: custom!.cursor },
+      ...(chain ? { cursor: { source: `chain:${chain.chainId}`, value: cursorToJson(chain.delivery.cursor) } } : custom ? { cursor: { source: 'custom', value: custom.cursor } } : {}),
       ...(chain?.delivery.journal ? { journal: { chainId: chain.chainId, ...chain.delivery.journal } } : {}),
     };
-    await module.store.commit(commit);
+    await commitWrites(module, commit);
     return outcome;
   };
   return { options: { imports, invocationId }, complete, ...(chain ? { each: 'err' as const } : {}) };
+}
+
+async function commitWrites(module: InvocationModule, commit: Commit): Promise<void> {
+  await module.store.commit(commit);
+  module.committed?.(commit.writes);
+}
+
+/** Stages the deletion of `timer` if it is still the stored one; what that write is, for a commit of its own. */
+function consume(transaction: StateTransaction, timer: Timer): { write: Write; sizeDelta: number } | undefined {
+  const key = timerKey(timer.tag);
+  const stored = transaction.get(key);
+  if (!stored || Buffer.from(stored).toString('utf8') !== timer.raw) return undefined;
+  transaction.delete(key);
+  return { write: { key, value: null }, sizeDelta: -(key.byteLength + stored.byteLength) };
+}
+
+/** The chains a module's triggers follow: where its block timers may point. */
+function chainsOf(manifest: ResolvedManifest): bigint[] {
+  return [...new Set(manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [] : [BigInt(t.chain)])))];
 }

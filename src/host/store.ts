@@ -3,15 +3,22 @@ import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 
-
 /** Keys longer than this are refused (`invalid-input`): LevelDB copes, but nothing good needs them. */
 export const MAX_KEY_BYTES = 64 * 1024;
 /** list-keys returns at most this many keys per page, whatever the guest asks. */
 export const MAX_LIST_KEYS = 1_000;
 
+/**
+ * Keys that start with this byte are corral's own, kept among the module's state so that they commit,
+ * roll back and undo on reorgs with it (the module's timers: src/engine/ModuleTimers.ts). A module can
+ * neither read, write nor list them.
+ */
+export const RESERVED_KEY_BYTE = 0xff;
+
 function checkKey(key: Uint8Array): void {
   if (!(key instanceof Uint8Array)) throw fault({ tag: 'invalid-input', val: 'key must be bytes' });
   if (key.byteLength > MAX_KEY_BYTES) throw fault({ tag: 'invalid-input', val: `key of ${key.byteLength} bytes; at most ${MAX_KEY_BYTES}` });
+  if (key[0] === RESERVED_KEY_BYTE) throw fault({ tag: 'invalid-input', val: 'keys starting with byte 0xff are reserved for corral' });
 }
 
 /**
@@ -42,7 +49,9 @@ export function storeHost(scope: InvocationScope): HostImplementation<typeof Sto
       scope.charge('storeOps');
       checkKey(prefix);
       if (cursor !== undefined && cursor !== null) checkKey(cursor);
-      return tx.listKeys(prefix, cursor ?? undefined, Math.min(Math.max(0, limit), MAX_LIST_KEYS));
+      // Reserved keys sort after every other key: dropping them never hides a module key behind them.
+      const keys = await tx.listKeys(prefix, cursor ?? undefined, Math.min(Math.max(0, limit), MAX_LIST_KEYS));
+      return keys.filter((key) => key[0] !== RESERVED_KEY_BYTE);
     },
   };
 }

@@ -22,7 +22,7 @@ export interface Custom {
   topic: string,
   payload: string,
 }
-export type Event = EventBlock | EventLog | EventCustom;
+export type Event = EventBlock | EventLog | EventCustom | EventTimer;
 export interface EventBlock {
   tag: 'block',
   val: BlockHeader,
@@ -34,6 +34,10 @@ export interface EventLog {
 export interface EventCustom {
   tag: 'custom',
   val: Custom,
+}
+export interface EventTimer {
+  tag: 'timer',
+  val: string,
 }
 export type Fault = FaultDenied | FaultLimit | FaultNotFound | FaultInvalidInput | FaultUpstream | FaultInternal;
 export interface FaultDenied {

@@ -1,0 +1,111 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Engine, ManualClock, type Runtime } from '../../src/index.ts';
+import { TIMER_RETRY_MS } from '../../src/engine/TimerScheduler.ts';
+import { captureLogger, fixture, newRuntime } from '../helpers.ts';
+
+const runtime: Runtime = newRuntime();
+afterAll(() => runtime.close());
+
+const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
+
+/** An engine with the timer-probe module on a ManualClock that starts at `start` (epoch ms). */
+async function timerEngine(start = 1_000_000, stateDir = mkdtempSync(join(tmpdir(), 'corral-timers-'))) {
+  const clock = new ManualClock(start);
+  const engine = await Engine.start({
+    runtime,
+    stateDir,
+    logger: captureLogger().logger,
+    clock,
+    modules: [{ name: 't', component: fixture('timer-probe'), grants: { store: true, timers: true }, topics: ['cmd'] }],
+  });
+  let seq = 0;
+  const run = (command: object) => engine.deliver('t', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
+  /** Advances the clock and waits until the module has handled what fell due. */
+  const advance = async (ms: number) => {
+    clock.advance(ms);
+    await engine.supervisor.settled('t');
+  };
+  const fired = async (): Promise<string[]> => JSON.parse(text(await engine.read('t', new TextEncoder().encode('fired'))) ?? '[]');
+  return { engine, clock, run, advance, fired, stateDir };
+}
+
+describe('timers (ManualClock)', () => {
+  it('default: a time timer fires once, when the clock reaches it, not before', async () => {
+    const { engine, run, advance, fired } = await timerEngine();
+    expect(await run({ op: 'at', at: 1_000_500, tag: 'a' })).toMatchObject({ ok: true });
+    await advance(499);
+    expect(await fired()).toEqual([]);
+    await advance(1);
+    expect(await fired()).toEqual(['a']);
+    await advance(10_000);
+    expect(await fired()).toEqual(['a']);
+    await engine.stop();
+  });
+
+  it('behavior: timers fire in time order; setting a tag again moves it; cancel removes it', async () => {
+    const { engine, run, advance, fired } = await timerEngine();
+    await run({ op: 'at', at: 1_000_300, tag: 'late' });
+    await run({ op: 'at', at: 1_000_100, tag: 'early' });
+    await run({ op: 'at', at: 1_000_200, tag: 'moved' });
+    await run({ op: 'at', at: 1_000_400, tag: 'moved' }); // moves it after 'late'
+    await run({ op: 'at', at: 1_000_250, tag: 'cancelled' });
+    await run({ op: 'cancel', tag: 'cancelled' });
+    for (let i = 0; i < 10; i++) await advance(50);
+    expect(await fired()).toEqual(['early', 'late', 'moved']);
+    await engine.stop();
+  });
+
+  it('error: a timer set by an event that then fails is not set (it was staged with the event\'s writes)', async () => {
+    const { engine, run, advance, fired } = await timerEngine();
+    expect(await run({ op: 'at-then-fail', at: 1_000_100, tag: 'never' })).toMatchObject({ ok: true }); // err: dropped, not a signal
+    await advance(1_000);
+    expect(await fired()).toEqual([]);
+    await engine.stop();
+  });
+
+  it('behavior: a timer due while the engine was stopped fires once when it starts again', async () => {
+    const first = await timerEngine();
+    await first.run({ op: 'at', at: 1_000_100, tag: 'while-away' });
+    await first.engine.stop();
+    const second = await timerEngine(1_005_000, first.stateDir); // five seconds later
+    await second.engine.supervisor.settled('t');
+    await second.advance(0);
+    expect(await second.fired()).toEqual(['while-away']);
+    await second.advance(10_000);
+    expect(await second.fired()).toEqual(['while-away']);
+    await second.engine.stop();
+  });
+
+  it('behavior: a timer whose handler answers err is consumed like a custom event: its writes are dropped, it is not offered again', async () => {
+    const { engine, run, advance, fired } = await timerEngine();
+    await run({ op: 'at', at: 1_000_100, tag: 'fails' });
+    await advance(100);
+    expect(await fired()).toEqual([]); // the handler's append was dropped with its err
+    expect(engine.supervisor.actors()[0]!.invocations).toBe(2);
+    await advance(5_000);
+    expect(engine.supervisor.actors()[0]!.invocations).toBe(2);
+    await engine.stop();
+  });
+
+  it('behavior: a timer whose handler ends in a signal stays set and fires again after TIMER_RETRY_MS', async () => {
+    const { engine, run, advance } = await timerEngine();
+    await run({ op: 'at', at: 1_000_100, tag: 'spins' });
+    await advance(100);
+    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 1 });
+    // Past the supervisor's restart backoff and the retry delay: the same timer is delivered again.
+    for (let i = 0; i < 4; i++) await advance(TIMER_RETRY_MS);
+    expect(engine.supervisor.actors()[0]!.failures.OutOfFuel).toBeGreaterThanOrEqual(2);
+    await engine.stop();
+  });
+
+  it('error: a module cannot read, write or list corral\'s reserved keys (its timers live there)', async () => {
+    const { engine, run } = await timerEngine();
+    await run({ op: 'at', at: 2_000_000, tag: 'x' });
+    await run({ op: 'reserved' });
+    expect(JSON.parse(text(await engine.read('t', new TextEncoder().encode('reserved')))!)).toMatchObject({ tag: 'invalid-input' });
+    await engine.stop();
+  });
+});
