@@ -31,6 +31,25 @@ async function engineWith(modules: Partial<ModuleManifest>[], stateDir = mkdtemp
 
 const signalOf = (outcome: DeliveryOutcome) => (!outcome.ok && 'signal' in outcome ? outcome.signal : undefined);
 
+describe('engine: custom-event cursors', () => {
+  it('behavior: published events\' cursors keep rising across a restart (two runs never commit the same cursor)', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'corral-state-'));
+    const start = () =>
+      Engine.start({ runtime, stateDir, logger: captureLogger().logger, modules: [{ name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'] }] });
+    const first = await start();
+    for (let i = 0; i < 3; i++) await first.publish('cmd', JSON.stringify({ op: 'incr' }));
+    await first.supervisor.settled('counter');
+    expect(await first.cursor('counter')).toEqual({ seq: 3 });
+    await first.stop();
+    const second = await start();
+    await second.publish('cmd', JSON.stringify({ op: 'incr' }));
+    await second.supervisor.settled('counter');
+    expect(await second.cursor('counter')).toEqual({ seq: 4 });
+    expect(text(await second.read('counter', bytes('count')))).toBe('4');
+    await second.stop();
+  });
+});
+
 describe('engine: state', () => {
   it('default: a successful event commits its writes together with its cursor', async () => {
     const { engine, run } = await engineWith([{ config: 'hello' }]);
