@@ -5,7 +5,8 @@ export type GuestEvent =
   | { tag: 'block'; val: { chainId: bigint; number: bigint; hash: string; parentHash: string; timestamp: bigint } }
   | { tag: 'log'; val: ChainLog }
   | { tag: 'custom'; val: { topic: string; payload: string } }
-  | { tag: 'timer'; val: string };
+  | { tag: 'timer'; val: string }
+  | { tag: 'schedule'; val: { scheduledAt: bigint; name: string } };
 
 /** Only the header fields of the WIT record: the bloom alone would add 512 characters to every clone. */
 export function blockEvent(block: ChainBlock): GuestEvent {

@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 import type { ChainLog, LogFilter } from '../chain/types.ts';
 
@@ -35,9 +36,44 @@ export const TriggerSchema = z.discriminatedUnion('kind', [
     })
     .strict(),
   z.object({ kind: z.literal('custom'), topic: z.string().min(1) }).strict(),
+  z
+    .object({
+      kind: z.literal('cron'),
+      /** A 5-field (minute first) or 6-field (seconds first) cron expression, as croner reads it. */
+      schedule: z.string().refine(validCron, { message: 'a cron expression of 5 or 6 fields (e.g. "*/5 * * * *")' }),
+      /** IANA time zone of the expression (default UTC). */
+      timezone: z.string().refine(validTimeZone, { message: 'an IANA time zone (e.g. "Europe/Zurich")' }).optional(),
+      /** What `schedule` events of this trigger carry, and the key of its last tick. Default: the expression. */
+      name: z.string().min(1).max(128).optional(),
+    })
+    .strict(),
 ]);
 
+function validCron(expression: string): boolean {
+  try {
+    new Cron(expression, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export type Trigger = z.output<typeof TriggerSchema>;
+export type CronTrigger = Extract<Trigger, { kind: 'cron' }>;
+
+/** The chains a module's triggers follow (block and log triggers). */
+export function triggerChains(triggers: readonly Trigger[]): bigint[] {
+  return [...new Set(triggers.flatMap((t) => ('chain' in t ? [BigInt(t.chain)] : [])))];
+}
 export type BlockTrigger = Extract<Trigger, { kind: 'block' }>;
 export type LogTrigger = Extract<Trigger, { kind: 'log' }>;
 
@@ -69,7 +105,7 @@ export function filterOf(trigger: LogTrigger): { key: string; filter: LogFilter 
 export function chainInterests(triggers: readonly Trigger[], chainConfirmations: (chainId: number) => number = () => 0): ChainInterest[] | string {
   const byChain = new Map<number, ChainInterest>();
   for (const trigger of triggers) {
-    if (trigger.kind === 'custom') continue;
+    if (!('chain' in trigger)) continue;
     const confirmations = trigger.confirmations ?? chainConfirmations(trigger.chain);
     let interest = byChain.get(trigger.chain);
     if (!interest) byChain.set(trigger.chain, (interest = { chainId: BigInt(trigger.chain), confirmations, blocks: undefined, filters: [] }));

@@ -202,7 +202,7 @@ async function moduleProblems(module: ResolvedManifest, at: string, config: Reso
     }
   }
   for (const [j, trigger] of module.triggers.entries()) {
-    if (trigger.kind !== 'custom' && !(String(trigger.chain) in config.chains)) problems.push({ code: 'invalid-value', file, path: `${at}.triggers[${j}].chain`, expected: followed, got: String(trigger.chain) });
+    if ('chain' in trigger && !(String(trigger.chain) in config.chains)) problems.push({ code: 'invalid-value', file, path: `${at}.triggers[${j}].chain`, expected: followed, got: String(trigger.chain) });
   }
   for (const [section, values] of [['limits', module.limits], ['caps', module.caps]] as const) {
     for (const [key, value] of Object.entries(values)) {

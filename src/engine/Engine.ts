@@ -6,7 +6,7 @@ import type { DeliveryOutcome } from '../actor/Actor.ts';
 import { Bus, type ChainConfig } from '../bus/Bus.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import { withoutEvents, type FeedDelivery, type FeedResult, type FeedTarget, type ModuleFeed } from '../bus/ModuleFeed.ts';
-import { chainInterests } from '../bus/triggers.ts';
+import { chainInterests, triggerChains, type CronTrigger } from '../bus/triggers.ts';
 import type { RpcStats } from '../chain/RpcStats.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
@@ -23,6 +23,7 @@ import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
 import { bindInvocation, RejectedEvents, type Envelope, type InvocationModule } from './invocation.ts';
 import { ModuleTimers, type Timer } from './ModuleTimers.ts';
 import { TimerScheduler } from './TimerScheduler.ts';
+import { CronScheduler, cronKey, cronName } from './CronScheduler.ts';
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
 
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -97,6 +98,7 @@ export class Engine {
   readonly bus: Bus;
   private readonly steps = new Subject<ChainStep>();
   private readonly timers: TimerScheduler;
+  private readonly cron: CronScheduler;
   private readonly invocations = new Subject<InvocationRecord>();
   /** Every invocation that ran (a chain step of several events is one), as it ends. */
   readonly invocations$: Observable<InvocationRecord> = this.invocations.asObservable();
@@ -124,6 +126,7 @@ export class Engine {
     this.supervisor = supervisor;
     this.bus = bus;
     this.timers = new TimerScheduler(clock, (module, timer) => this.deliverTimer(module, timer), logger);
+    this.cron = new CronScheduler(clock, (module, name, tick) => this.deliverTick(module, name, tick), logger);
   }
 
   static async start(options: EngineOptions): Promise<Engine> {
@@ -201,6 +204,7 @@ export class Engine {
     // Gone from routing at once (a second unload of the name fails here); then its feeds and actor drain.
     const component = this.forget(name);
     this.timers.remove(name);
+    this.cron.remove(name);
     const feeds = [...this.feeds].filter(([key]) => key.startsWith(`${name}@`));
     for (const [key] of feeds) this.feeds.delete(key);
     const feedsDone = Promise.all(feeds.map(([, feed]) => feed.stop()));
@@ -293,6 +297,7 @@ export class Engine {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.timers.stop();
+      this.cron.stop();
       const feedsDone = this.bus.stop();
       await this.supervisor.stop();
       await feedsDone;
@@ -362,16 +367,29 @@ export class Engine {
     };
   }
 
-  /** The module's timers from its store; those that fell due while it was away fire now. */
+  /** The module's timers and cron triggers from its store; timers that fell due while it was away, and its latest missed tick, fire now. */
   private async startTimers(manifest: ResolvedManifest): Promise<void> {
     const module = this.modules.get(manifest.name);
     if (!module) return;
     const handled = new Map<bigint, bigint>();
-    for (const chain of new Set(manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [] : [BigInt(t.chain)])))) {
+    for (const chain of triggerChains(manifest.triggers)) {
       const cursor = (await module.store.cursor(`chain:${chain}`)) as { number?: string } | undefined;
       if (cursor?.number !== undefined) handled.set(chain, BigInt(cursor.number));
     }
     this.timers.add(manifest.name, await ModuleTimers.load(module.store), handled);
+    const crons = manifest.triggers.filter((t): t is CronTrigger => t.kind === 'cron');
+    const lastTicks = new Map<string, number>();
+    for (const trigger of crons) {
+      const stored = await module.store.get(cronKey(cronName(trigger)));
+      if (stored) lastTicks.set(cronName(trigger), Number(Buffer.from(stored).toString('utf8')));
+    }
+    this.cron.add(manifest.name, crons, lastTicks);
+  }
+
+  /** A `schedule` event for one tick of a module's cron trigger. */
+  private async deliverTick(module: string, name: string, tick: number): Promise<void> {
+    if (!this.modules.has(module) || this.stopping) return;
+    await this.supervisor.request(module, { kind: 'schedule', payload: { kind: 'schedule', event: { tag: 'schedule', val: { name, scheduledAt: BigInt(tick) } }, cron: { name, tick } } });
   }
 
   /** A `timer(tag)` event for the module; resolves once it was handled (or refused). */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
 import { cursorToJson } from '../bus/cursorJson.ts';
+import { triggerChains } from '../bus/triggers.ts';
 import type { FeedDelivery } from '../bus/ModuleFeed.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import type { ChainClient } from '../chain/ChainClient.ts';
@@ -21,12 +22,14 @@ import type { Commit, ModuleStore, Write } from '../store/EngineStore.ts';
 import { StateTransaction } from '../store/StateTransaction.ts';
 import type { InterfaceName, ResolvedManifest } from './ModuleManifest.ts';
 import { timerKey, type Timer } from './ModuleTimers.ts';
+import { cronKey } from './CronScheduler.ts';
 
 /** What travels through a module's mailbox: one custom event, one step of a chain feed, or one timer that fell due. */
 export type Envelope =
   | { kind: 'custom'; event: GuestEvent; cursor: unknown }
   | { kind: 'chain'; chainId: bigint; delivery: FeedDelivery }
-  | { kind: 'timer'; event: GuestEvent; timer: Timer };
+  | { kind: 'timer'; event: GuestEvent; timer: Timer }
+  | { kind: 'schedule'; event: GuestEvent; cron: { name: string; tick: number } };
 
 /** Events of a chain step the module answered with `err`: they are re-run without (see below). */
 export class RejectedEvents extends Error {
@@ -72,7 +75,8 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   }
   // A timer is consumed by the invocation it wakes: its deletion commits with the handler's writes
   // (the handler may set the same tag again). Only this timer: the tag may have been moved since.
-  const consumed = timer ? consume(transaction, timer) : undefined;
+  // A cron tick is recorded as its trigger's last handled tick the same way.
+  const consumed = timer ? consume(transaction, timer) : envelope.kind === 'schedule' ? recordTick(transaction, envelope.cron) : undefined;
 
   const imports: HostImports = {};
   const { store, logging, chain: chainSpecifier, http, cowApi, timers: timersSpecifier } = module.specifiers;
@@ -82,7 +86,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   if (chainSpecifier) imports[chainSpecifier] = chainHost(scope, chains, grants.chain?.chains ?? []);
   if (http) imports[http] = httpHost(scope, grants.http?.hosts ?? []);
   if (cowApi) imports[cowApi] = cowApiHost(scope, orderbooks, grants.cowApi?.chains ?? []);
-  if (timersSpecifier) imports[timersSpecifier] = timersHost(scope, chainsOf(module.manifest));
+  if (timersSpecifier) imports[timersSpecifier] = timersHost(scope, triggerChains(module.manifest.triggers));
 
   const complete = async (outcome: CallOutcome): Promise<DeliveryOutcome> => {
     const tripped = scope.limitError;
@@ -122,6 +126,15 @@ async function commitWrites(module: InvocationModule, commit: Commit): Promise<v
   module.committed?.(commit.writes);
 }
 
+/** Stages a cron trigger's last handled tick; the write, for a commit of its own. */
+function recordTick(transaction: StateTransaction, cron: { name: string; tick: number }): { write: Write; sizeDelta: number } {
+  const key = cronKey(cron.name);
+  const value = Buffer.from(String(cron.tick), 'utf8');
+  const previous = transaction.get(key);
+  transaction.set(key, value);
+  return { write: { key, value }, sizeDelta: value.byteLength - (previous ? previous.byteLength : -key.byteLength) };
+}
+
 /** Stages the deletion of `timer` if it is still the stored one; what that write is, for a commit of its own. */
 function consume(transaction: StateTransaction, timer: Timer): { write: Write; sizeDelta: number } | undefined {
   const key = timerKey(timer.tag);
@@ -131,7 +144,3 @@ function consume(transaction: StateTransaction, timer: Timer): { write: Write; s
   return { write: { key, value: null }, sizeDelta: -(key.byteLength + stored.byteLength) };
 }
 
-/** The chains a module's triggers follow: where its block timers may point. */
-function chainsOf(manifest: ResolvedManifest): bigint[] {
-  return [...new Set(manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [] : [BigInt(t.chain)])))];
-}

@@ -76,6 +76,14 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
     expect(p).toMatchObject({ code: 'invalid-value', path: 'chains.1.block_time_s', expected: 'block_time_s applies to an embedded chain (rpc_url = "anvil") only' });
   });
 
+  it('error: a cron trigger with a bad expression or time zone names the key and what was expected', async () => {
+    const found = await problems(module('triggers = [{ kind = "cron", schedule = "61 * * * *" }, { kind = "cron", schedule = "* * * * *", timezone = "Mars/Olympus" }]'));
+    expect(found).toEqual([
+      expect.objectContaining({ code: 'invalid-value', path: 'modules[0].triggers[0].schedule', expected: 'a cron expression of 5 or 6 fields (e.g. "*/5 * * * *")' }),
+      expect.objectContaining({ code: 'invalid-value', path: 'modules[0].triggers[1].timezone', expected: 'an IANA time zone (e.g. "Europe/Zurich")' }),
+    ]);
+  });
+
   it('error: an unset environment variable is an error, not an empty string', async () => {
     const [p] = await problems('[chains.1]\nrpc_url = "https://node/${API_KEY}"\n');
     expect(p).toMatchObject({ code: 'unset-env', path: 'chains.1.rpc_url', expected: 'environment variable API_KEY to be set' });

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, ManualClock, type Runtime } from '../../src/index.ts';
+import { Engine, ManualClock, type Runtime, type Trigger } from '../../src/index.ts';
 import { TIMER_RETRY_MS } from '../../src/engine/TimerScheduler.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
@@ -12,14 +12,14 @@ afterAll(() => runtime.close());
 const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
 
 /** An engine with the timer-probe module on a ManualClock that starts at `start` (epoch ms). */
-async function timerEngine(start = 1_000_000, stateDir = mkdtempSync(join(tmpdir(), 'corral-timers-'))) {
+async function timerEngine(start = 1_000_000, stateDir = mkdtempSync(join(tmpdir(), 'corral-timers-')), triggers: Trigger[] = []) {
   const clock = new ManualClock(start);
   const engine = await Engine.start({
     runtime,
     stateDir,
     logger: captureLogger().logger,
     clock,
-    modules: [{ name: 't', component: fixture('timer-probe'), grants: { store: true, timers: true }, topics: ['cmd'] }],
+    modules: [{ name: 't', component: fixture('timer-probe'), grants: { store: true, timers: true }, topics: ['cmd'], triggers }],
   });
   let seq = 0;
   const run = (command: object) => engine.deliver('t', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
@@ -106,6 +106,46 @@ describe('timers (ManualClock)', () => {
     await run({ op: 'at', at: 2_000_000, tag: 'x' });
     await run({ op: 'reserved' });
     expect(JSON.parse(text(await engine.read('t', new TextEncoder().encode('reserved')))!)).toMatchObject({ tag: 'invalid-input' });
+    await engine.stop();
+  });
+});
+
+describe('cron triggers (ManualClock)', () => {
+  const minute = 60_000;
+  const start = Date.UTC(2026, 0, 1, 0, 0, 30); // 30 s into a minute
+  const everyMinute = [{ kind: 'cron' as const, schedule: '* * * * *', name: 'minutely' }];
+
+  it('default: a cron trigger delivers a schedule event at each tick, none before the module existed', async () => {
+    const { engine, advance, fired } = await timerEngine(start, undefined, everyMinute);
+    await advance(29_999);
+    expect(await fired()).toEqual([]); // the 00:00 tick was before the engine started
+    await advance(1);
+    expect(await fired()).toEqual([`minutely@${start + 30_000}`]);
+    await advance(minute);
+    await advance(minute);
+    expect(await fired()).toEqual([`minutely@${start + 30_000}`, `minutely@${start + 30_000 + minute}`, `minutely@${start + 30_000 + 2 * minute}`]);
+    await engine.stop();
+  });
+
+  it('behavior: ticks missed while the engine was stopped are coalesced into one, the latest, at start', async () => {
+    const first = await timerEngine(start, undefined, everyMinute);
+    await first.advance(30_000);
+    expect(await first.fired()).toHaveLength(1);
+    await first.engine.stop();
+    const later = start + 30_000 + 10 * minute + 5_000; // ten ticks missed
+    const second = await timerEngine(later, first.stateDir, everyMinute);
+    await second.advance(0);
+    expect(await second.fired()).toEqual([`minutely@${start + 30_000}`, `minutely@${start + 30_000 + 10 * minute}`]);
+    await second.advance(minute);
+    expect((await second.fired()).at(-1)).toBe(`minutely@${start + 30_000 + 11 * minute}`);
+    await second.engine.stop();
+  });
+
+  it('behavior: a time zone moves the ticks ("0 9 * * *" at 09:00 in Tokyo is 00:00 UTC)', async () => {
+    const midnight = Date.UTC(2026, 0, 2, 0, 0, 0);
+    const { engine, advance, fired } = await timerEngine(midnight - 1_000, undefined, [{ kind: 'cron', schedule: '0 9 * * *', timezone: 'Asia/Tokyo', name: 'tokyo-morning' }]);
+    await advance(1_000);
+    expect(await fired()).toEqual([`tokyo-morning@${midnight}`]);
     await engine.stop();
   });
 });

@@ -22,7 +22,11 @@ export interface Custom {
   topic: string,
   payload: string,
 }
-export type Event = EventBlock | EventLog | EventCustom | EventTimer;
+export interface ScheduleTick {
+  scheduledAt: bigint,
+  name: string,
+}
+export type Event = EventBlock | EventLog | EventCustom | EventTimer | EventSchedule;
 export interface EventBlock {
   tag: 'block',
   val: BlockHeader,
@@ -38,6 +42,10 @@ export interface EventCustom {
 export interface EventTimer {
   tag: 'timer',
   val: string,
+}
+export interface EventSchedule {
+  tag: 'schedule',
+  val: ScheduleTick,
 }
 export type Fault = FaultDenied | FaultLimit | FaultNotFound | FaultInvalidInput | FaultUpstream | FaultInternal;
 export interface FaultDenied {
