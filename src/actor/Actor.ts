@@ -15,7 +15,7 @@ export interface ActorEvent<Payload = unknown> {
 }
 
 /** Why an event was not handled at all: circuit open, actor stopped, or replaced by a newer block. */
-export type Refusal = 'circuit-open' | 'stopped' | 'coalesced';
+export type Refusal = 'circuit-open' | 'stopped' | 'coalesced' | 'stale';
 
 /** What became of one delivered event. `error`: the call could not start (bad export or arguments, runtime closed). */
 export type DeliveryOutcome = CallOutcome | { ok: false; refused: Refusal } | { ok: false; error: Error };
@@ -28,6 +28,7 @@ interface Delivery {
   options?: CallOptions;
   /** Runs after the call, before the next event: e.g. commit the state the call wrote. */
   complete?: (outcome: CallOutcome) => Promise<DeliveryOutcome>;
+  begin?: () => boolean;
   settle: (outcome: DeliveryOutcome) => void;
 }
 
@@ -40,6 +41,11 @@ export interface DeliveryExtras {
   options?: CallOptions;
   complete?: (outcome: CallOutcome) => Promise<DeliveryOutcome>;
   each?: 'signal' | 'err';
+  /**
+   * Runs when the event's turn comes, just before the call (not when it was queued): false refuses it as
+   * `stale` (what it was about changed while it waited, e.g. a timer moved or cancelled).
+   */
+  begin?: () => boolean;
 }
 
 export interface ActorInfo {
@@ -286,6 +292,11 @@ export class Actor {
   }
 
   private async run(delivery: Delivery): Promise<void> {
+    if (delivery.begin && !delivery.begin()) {
+      this.stats.refused++;
+      delivery.settle({ ok: false, refused: 'stale' });
+      return;
+    }
     if (delivery.each && delivery.args.length === 0) return this.complete(delivery);
     let outcome: DeliveryOutcome;
     try {

@@ -3,11 +3,11 @@ import type { Logger } from 'pino';
 import type { CronTrigger } from '../bus/triggers.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { Bytes } from '../store/EngineStore.ts';
-import { RESERVED_KEY_BYTE } from '../host/store.ts';
+import { RESERVED_PREFIX } from '../host/store.ts';
 
 /** The store key (in the module's reserved range) of a cron trigger's last handled tick. */
 export function cronKey(name: string): Bytes {
-  return Uint8Array.from([RESERVED_KEY_BYTE, ...Buffer.from(`corral/cron/${name}`, 'utf8')]);
+  return Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from(`cron/${name}`, 'utf8')]);
 }
 
 /** A cron trigger's name: its own, or its expression. */

@@ -159,6 +159,8 @@ export class Engine {
       for (const manifest of manifests) engine.startFeeds(manifest);
       for (const manifest of manifests) await engine.startTimers(manifest);
     } catch (error) {
+      engine.timers.stop();
+      engine.cron.stop();
       await bus.stop();
       await supervisor.stop();
       await store.close();
@@ -203,8 +205,6 @@ export class Engine {
     this.lookup(name); // an unknown name is an EngineError
     // Gone from routing at once (a second unload of the name fails here); then its feeds and actor drain.
     const component = this.forget(name);
-    this.timers.remove(name);
-    this.cron.remove(name);
     const feeds = [...this.feeds].filter(([key]) => key.startsWith(`${name}@`));
     for (const [key] of feeds) this.feeds.delete(key);
     const feedsDone = Promise.all(feeds.map(([, feed]) => feed.stop()));
@@ -225,6 +225,8 @@ export class Engine {
     const component = this.components.get(name);
     this.components.delete(name);
     this.modules.delete(name);
+    this.timers.remove(name);
+    this.cron.remove(name);
     return component;
   }
 
@@ -350,6 +352,8 @@ export class Engine {
       logger: this.logger.child({ module: manifest.name }),
       committed: (writes) => this.timers.committed(manifest.name, writes),
     };
+    // Its timers are followed before its actor and feeds start: no commit can be missed.
+    this.timers.track(manifest.name, await ModuleTimers.load(module.store));
     this.modules.set(manifest.name, module);
     const topics = [...manifest.topics, ...manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [t.topic] : []))];
     for (const topic of new Set(topics)) this.customRoutes.set(topic, [...(this.customRoutes.get(topic) ?? []), manifest.name]);
@@ -367,7 +371,7 @@ export class Engine {
     };
   }
 
-  /** The module's timers and cron triggers from its store; timers that fell due while it was away, and its latest missed tick, fire now. */
+  /** Once the module serves: timers that fell due while it was away, and its latest missed cron tick, fire now. */
   private async startTimers(manifest: ResolvedManifest): Promise<void> {
     const module = this.modules.get(manifest.name);
     if (!module) return;
@@ -376,7 +380,7 @@ export class Engine {
       const cursor = (await module.store.cursor(`chain:${chain}`)) as { number?: string } | undefined;
       if (cursor?.number !== undefined) handled.set(chain, BigInt(cursor.number));
     }
-    this.timers.add(manifest.name, await ModuleTimers.load(module.store), handled);
+    this.timers.activate(manifest.name, handled);
     const crons = manifest.triggers.filter((t): t is CronTrigger => t.kind === 'cron');
     const lastTicks = new Map<string, number>();
     for (const trigger of crons) {

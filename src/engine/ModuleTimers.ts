@@ -1,5 +1,5 @@
 import type { Bytes, ModuleStore, Write } from '../store/EngineStore.ts';
-import { RESERVED_KEY_BYTE } from '../host/store.ts';
+import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
 
 /** A timer as stored: at a time (epoch ms), or once block `block` of chain `chain` is handled. */
 export type TimerSpec = { at: number } | { chain: string; block: string };
@@ -12,8 +12,8 @@ export interface Timer {
   raw: string;
 }
 
-const PREFIX = Uint8Array.from([RESERVED_KEY_BYTE, ...Buffer.from('corral/timer/')]);
-const PREFIX_END = Uint8Array.from([RESERVED_KEY_BYTE, ...Buffer.from('corral/timer0')]);
+const PREFIX = Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from('timer/')]);
+const PREFIX_END = Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from('timer0')]); // '0' follows '/'
 
 /** The store key of a module's timer with this tag (in the reserved range modules cannot touch). */
 export function timerKey(tag: string): Bytes {
@@ -50,7 +50,7 @@ export class ModuleTimers {
   apply(writes: readonly Write[]): boolean {
     let changed = false;
     for (const write of writes) {
-      if (write.key[0] !== RESERVED_KEY_BYTE) continue;
+      if (!isReserved(write.key)) continue;
       const tag = tagOf(write.key);
       if (tag === undefined) continue;
       changed = true;
@@ -90,6 +90,12 @@ export class ModuleTimers {
   private put(key: Bytes, value: Bytes): void {
     const tag = tagOf(key)!;
     const raw = Buffer.from(value).toString('utf8');
-    this.timers.set(tag, { tag, spec: JSON.parse(raw) as TimerSpec, raw });
+    let spec: TimerSpec;
+    try {
+      spec = JSON.parse(raw) as TimerSpec;
+    } catch {
+      return; // only corral writes these keys: an unreadable one is skipped, not fatal
+    }
+    this.timers.set(tag, { tag, spec, raw });
   }
 }

@@ -3,20 +3,32 @@ import type { Clock } from '../clock/Clock.ts';
 import type { Write } from '../store/EngineStore.ts';
 import type { ModuleTimers, Timer } from './ModuleTimers.ts';
 
-/** How long a timer whose event was not handled (circuit open, a failing handler) waits before it fires again. */
+/** The first wait before a timer whose event was not handled (circuit open, a handler that ended in a signal) fires again; it doubles each time. */
 export const TIMER_RETRY_MS = 1_000;
+/** The longest wait between two deliveries of a timer that keeps failing (it is never dropped: the store keeps it). */
+export const TIMER_RETRY_MAX_MS = 60_000;
+
+interface ModuleEntry {
+  timers: ModuleTimers;
+  /** Firing starts once the module serves (`activate`); commits are followed from `track` on. */
+  active: boolean;
+  /** The last block the module committed, per chain. */
+  handled: Map<bigint, bigint>;
+}
 
 /**
  * Fires the modules' timers: time timers when the (injected) clock reaches them, block timers once
  * the module has committed that block. Firing is delivering a `timer(tag)` event; the timer is gone
- * only when that event's invocation commits (its deletion is staged in it), so a timer fires until
- * it is handled, and once handled never again: one still stored after its delivery (refused by an open
- * circuit, or its handler failed) fires again `TIMER_RETRY_MS` later.
+ * only when that event's invocation commits (its deletion is staged in it when its turn comes), so a
+ * timer fires until it is handled, and once handled never again. One still stored after its delivery
+ * (an open circuit, a handler that ended in a signal) fires again after `TIMER_RETRY_MS`, doubling up
+ * to `TIMER_RETRY_MAX_MS`.
  */
 export class TimerScheduler {
-  private readonly modules = new Map<string, ModuleTimers>();
+  private readonly modules = new Map<string, ModuleEntry>();
   private readonly firing = new Set<string>();
-  private readonly retries = new Set<unknown>();
+  /** Timers waiting for a retry, with their attempt count: not armed or fired meanwhile. */
+  private readonly retrying = new Map<string, { attempts: number; handle: unknown }>();
   private handle: unknown;
   private armedAt: number | undefined;
   private stopped = false;
@@ -27,43 +39,62 @@ export class TimerScheduler {
     private readonly logger: Logger,
   ) {}
 
-  /** A module's timers, once it serves: time timers already due fire now; block timers at or below `handled` (its cursor per chain) too. */
-  add(module: string, timers: ModuleTimers, handled: ReadonlyMap<bigint, bigint>): void {
-    this.modules.set(module, timers);
+  /** Follows a module's commits from now on (before its actor and feeds start, so none is missed). */
+  track(module: string, timers: ModuleTimers): void {
+    this.modules.set(module, { timers, active: false, handled: new Map() });
+  }
+
+  /** The module serves: time timers already due fire now; block timers at or below `handled` (its cursor per chain) too. */
+  activate(module: string, handled: ReadonlyMap<bigint, bigint>): void {
+    const entry = this.modules.get(module);
+    if (!entry) return;
+    entry.active = true;
     for (const [chain, block] of handled) this.blockHandled(module, chain, block);
     this.arm();
   }
 
   remove(module: string): void {
     this.modules.delete(module);
+    for (const [id, retry] of this.retrying) {
+      if (!id.startsWith(`${module}\u0000`)) continue;
+      this.clock.clearTimeout(retry.handle);
+      this.retrying.delete(id);
+    }
     this.arm();
   }
 
-  /** A commit of `module` wrote these keys: its timers follow. */
+  /** A commit of `module` wrote these keys: its timers follow, and a block timer set for a block already handled fires. */
   committed(module: string, writes: readonly Write[]): void {
-    if (this.modules.get(module)?.apply(writes)) this.arm();
+    const entry = this.modules.get(module);
+    if (!entry?.timers.apply(writes)) return;
+    if (entry.active) for (const [chain, block] of entry.handled) for (const timer of entry.timers.dueBlock(chain, block)) this.fire(module, timer);
+    this.arm();
   }
 
   /** `module` committed block `block` of `chain`. */
   blockHandled(module: string, chain: bigint, block: bigint): void {
-    for (const timer of this.modules.get(module)?.dueBlock(chain, block) ?? []) this.fire(module, timer);
+    const entry = this.modules.get(module);
+    if (!entry) return;
+    if ((entry.handled.get(chain) ?? -1n) < block) entry.handled.set(chain, block);
+    if (!entry.active) return;
+    for (const timer of entry.timers.dueBlock(chain, block)) this.fire(module, timer);
   }
 
   stop(): void {
     this.stopped = true;
     if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
     this.handle = undefined;
-    for (const retry of this.retries) this.clock.clearTimeout(retry);
-    this.retries.clear();
+    for (const retry of this.retrying.values()) this.clock.clearTimeout(retry.handle);
+    this.retrying.clear();
   }
 
-  /** One clock timeout, for the earliest time timer of any module. */
+  /** One clock timeout, for the earliest time timer of any active module that is not being delivered or waiting for a retry. */
   private arm(): void {
     if (this.stopped) return;
     let next: number | undefined;
-    // Timers being delivered are not armed again: they come back through `committed` (consumed) or a retry.
-    for (const [module, timers] of this.modules) {
-      const at = timers.next((timer) => this.firing.has(firingId(module, timer)));
+    for (const [module, entry] of this.modules) {
+      if (!entry.active) continue;
+      const at = entry.timers.next((timer) => this.busy(firingId(module, timer)));
       if (at !== undefined && (next === undefined || at < next)) next = at;
     }
     if (next === this.armedAt && this.handle !== undefined) return;
@@ -75,29 +106,35 @@ export class TimerScheduler {
     this.handle = this.clock.setTimeout(() => this.fireDue(), Math.min(Math.max(0, next - this.clock.now()), 2_147_483_647));
   }
 
+  private busy(id: string): boolean {
+    return this.firing.has(id) || this.retrying.has(id);
+  }
+
   private fireDue(): void {
     this.handle = undefined;
     this.armedAt = undefined;
     const now = this.clock.now();
-    for (const [module, timers] of this.modules) for (const timer of timers.dueAt(now)) this.fire(module, timer);
+    for (const [module, entry] of this.modules) if (entry.active) for (const timer of entry.timers.dueAt(now)) this.fire(module, timer);
     this.arm();
   }
 
-  private fire(module: string, timer: Timer): void {
+  private fire(module: string, timer: Timer, attempts = 0): void {
     const id = firingId(module, timer);
-    if (this.stopped || this.firing.has(id)) return;
+    if (this.stopped || this.firing.has(id) || (attempts === 0 && this.retrying.has(id))) return;
     this.firing.add(id);
-    const pending = () => this.modules.get(module)?.get(timer.tag)?.raw === timer.raw;
+    const pending = () => this.modules.get(module)?.timers.get(timer.tag)?.raw === timer.raw;
     this.deliver(module, timer).then(
       () => {
         this.firing.delete(id);
-        if (!pending() || this.stopped) return;
-        const retry = this.clock.setTimeout(() => {
-          this.retries.delete(retry);
+        if (!pending() || this.stopped) return this.arm();
+        const wait = Math.min(TIMER_RETRY_MS * 2 ** attempts, TIMER_RETRY_MAX_MS);
+        const handle = this.clock.setTimeout(() => {
+          this.retrying.delete(id);
           // Only the same timer: the module may have moved or cancelled it since.
-          if (pending()) this.fire(module, timer);
-        }, TIMER_RETRY_MS);
-        this.retries.add(retry);
+          if (pending()) this.fire(module, timer, attempts + 1);
+          else this.arm();
+        }, wait);
+        this.retrying.set(id, { attempts: attempts + 1, handle });
       },
       (error: unknown) => {
         this.firing.delete(id);

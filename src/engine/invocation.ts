@@ -76,7 +76,14 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   // A timer is consumed by the invocation it wakes: its deletion commits with the handler's writes
   // (the handler may set the same tag again). Only this timer: the tag may have been moved since.
   // A cron tick is recorded as its trigger's last handled tick the same way.
-  const consumed = timer ? consume(transaction, timer) : envelope.kind === 'schedule' ? recordTick(transaction, envelope.cron) : undefined;
+  // Decided when the event's turn comes (`begin`), not when it was queued: a commit in between may
+  // have moved or cancelled the timer, and then this event is stale.
+  let consumed: { write: Write; sizeDelta: number } | undefined;
+  const begin = timer
+    ? () => (consumed = consume(transaction, timer)) !== undefined
+    : envelope.kind === 'schedule'
+      ? () => ((consumed = recordTick(transaction, envelope.cron)), true)
+      : undefined;
 
   const imports: HostImports = {};
   const { store, logging, chain: chainSpecifier, http, cowApi, timers: timersSpecifier } = module.specifiers;
@@ -118,7 +125,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
     await commitWrites(module, commit);
     return outcome;
   };
-  return { options: { imports, invocationId }, complete, ...(chain ? { each: 'err' as const } : {}) };
+  return { options: { imports, invocationId }, complete, ...(chain ? { each: 'err' as const } : {}), ...(begin ? { begin } : {}) };
 }
 
 async function commitWrites(module: InvocationModule, commit: Commit): Promise<void> {

@@ -9,16 +9,23 @@ export const MAX_KEY_BYTES = 64 * 1024;
 export const MAX_LIST_KEYS = 1_000;
 
 /**
- * Keys that start with this byte are corral's own, kept among the module's state so that they commit,
- * roll back and undo on reorgs with it (the module's timers: src/engine/ModuleTimers.ts). A module can
- * neither read, write nor list them.
+ * Keys that start with these bytes (0xff 0x00 "corral/") are corral's own, kept among the module's
+ * state so that they commit, roll back and undo on reorgs with it (the module's timers and cron ticks:
+ * src/engine/ModuleTimers.ts, CronScheduler.ts). A module can neither read, write nor list them; any
+ * other key, 0xff-first binary keys included, is the module's.
  */
-export const RESERVED_KEY_BYTE = 0xff;
+export const RESERVED_PREFIX: Uint8Array = Uint8Array.from([0xff, 0x00, ...Buffer.from('corral/')]);
+
+export function isReserved(key: Uint8Array): boolean {
+  if (key.byteLength < RESERVED_PREFIX.byteLength) return false;
+  for (let i = 0; i < RESERVED_PREFIX.byteLength; i++) if (key[i] !== RESERVED_PREFIX[i]) return false;
+  return true;
+}
 
 function checkKey(key: Uint8Array): void {
   if (!(key instanceof Uint8Array)) throw fault({ tag: 'invalid-input', val: 'key must be bytes' });
   if (key.byteLength > MAX_KEY_BYTES) throw fault({ tag: 'invalid-input', val: `key of ${key.byteLength} bytes; at most ${MAX_KEY_BYTES}` });
-  if (key[0] === RESERVED_KEY_BYTE) throw fault({ tag: 'invalid-input', val: 'keys starting with byte 0xff are reserved for corral' });
+  if (isReserved(key)) throw fault({ tag: 'invalid-input', val: 'keys starting with 0xff 0x00 "corral/" are reserved for corral' });
 }
 
 /**
@@ -49,9 +56,18 @@ export function storeHost(scope: InvocationScope): HostImplementation<typeof Sto
       scope.charge('storeOps');
       checkKey(prefix);
       if (cursor !== undefined && cursor !== null) checkKey(cursor);
-      // Reserved keys sort after every other key: dropping them never hides a module key behind them.
-      const keys = await tx.listKeys(prefix, cursor ?? undefined, Math.min(Math.max(0, limit), MAX_LIST_KEYS));
-      return keys.filter((key) => key[0] !== RESERVED_KEY_BYTE);
+      // Reserved keys are skipped, and the page still holds `limit` keys when that many follow.
+      const wanted = Math.min(Math.max(0, limit), MAX_LIST_KEYS);
+      const keys: Uint8Array[] = [];
+      let after = cursor ?? undefined;
+      while (keys.length < wanted) {
+        const ask = wanted - keys.length;
+        const page = await tx.listKeys(prefix, after, ask);
+        for (const key of page) if (!isReserved(key)) keys.push(key);
+        if (page.length < ask) break; // nothing further in the range
+        after = page[page.length - 1];
+      }
+      return keys;
     },
   };
 }

@@ -185,6 +185,11 @@ export class Runtime implements ComponentHost {
     const table = options.imports ? component.bindImports(options.imports) : component.hostTable;
     const checkout = component.pool.checkout();
     if (checkout) await checkout;
+    // Unloaded while this caller waited for its slot (it was granted just before): give the slot back.
+    if (!this.components.has(component)) {
+      component.pool.release();
+      throw unloadedError(component.name);
+    }
     const channel = this.bridge.acquire(table);
     const invocationId = options.invocationId ?? randomUUID();
     const call: InFlight = { component, channel, timeoutMs, terminated: null, killed: false };

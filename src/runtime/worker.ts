@@ -234,7 +234,9 @@ function toSignal(
   const stop = metering?.meter.stop ?? (error instanceof MeterStop ? error : null);
   const candidates: SignalData[] = [];
   if (stop?.reason === 'fuel' || (metering !== undefined && fuelUsed > task.fuel)) candidates.push({ signal: 'OutOfFuel', ...context, fuelLimit: task.fuel, fuelUsed });
-  if (stop?.reason === 'deadline' || error instanceof HostCallDeadline || elapsedMs > task.timeoutMs) {
+  // The deadline's own evidence only (the meter's stop, a host call cut off): an error that unwinds
+  // just after the deadline, through a GC pause say, is still what it was.
+  if (stop?.reason === 'deadline' || error instanceof HostCallDeadline) {
     candidates.push({ signal: 'ExecutionTimeout', ...context, timeoutMs: task.timeoutMs, elapsedMs, fuelUsed, terminated: false });
   }
   const denied = metering?.memoryGates.reduce((max, gate) => Math.max(max, Number(gate.denied.value as bigint)), 0) ?? 0;

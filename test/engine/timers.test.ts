@@ -58,6 +58,24 @@ describe('timers (ManualClock)', () => {
     await engine.stop();
   });
 
+  it('behavior: a timer moved while its event waited in the mailbox is not delivered stale, and fires at its new time', async () => {
+    const { engine, clock, run, advance, fired } = await timerEngine();
+    await run({ op: 'at', at: 1_000_100, tag: 'm' });
+    // Queued first: a command that moves 'm'; then the clock fires the old 'm' behind it.
+    const moving = run({ op: 'at', at: 1_005_000, tag: 'm' });
+    clock.advance(100);
+    await moving;
+    await engine.supervisor.settled('t');
+    expect(await fired()).toEqual([]); // the old 'm' was stale when its turn came: refused, not delivered
+    expect(engine.supervisor.actors()[0]!.refused).toBe(1);
+    await advance(4_899);
+    expect(await fired()).toEqual([]);
+    await advance(1);
+    expect(await fired()).toEqual(['m']); // the moved timer was not wiped by the stale one
+    expect(engine.storedBytes().t).toBe((await engine.entries('t')).reduce((sum, [k, v]) => sum + k.byteLength + v.byteLength, 0));
+    await engine.stop();
+  });
+
   it('error: a timer set by an event that then fails is not set (it was staged with the event\'s writes)', async () => {
     const { engine, run, advance, fired } = await timerEngine();
     expect(await run({ op: 'at-then-fail', at: 1_000_100, tag: 'never' })).toMatchObject({ ok: true }); // err: dropped, not a signal
@@ -95,17 +113,26 @@ describe('timers (ManualClock)', () => {
     await run({ op: 'at', at: 1_000_100, tag: 'spins' });
     await advance(100);
     expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 1 });
-    // Past the supervisor's restart backoff and the retry delay: the same timer is delivered again.
-    for (let i = 0; i < 4; i++) await advance(TIMER_RETRY_MS);
-    expect(engine.supervisor.actors()[0]!.failures.OutOfFuel).toBeGreaterThanOrEqual(2);
+    // Past the restart backoff (≤ 120 ms), a commit of another timer does not bring the retry forward.
+    await advance(200);
+    await run({ op: 'at', at: 9_000_000, tag: 'unrelated' });
+    await advance(TIMER_RETRY_MS - 200 - 1);
+    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 1 });
+    await advance(1);
+    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 2 });
+    // Then twice as long.
+    await advance(2 * TIMER_RETRY_MS - 1);
+    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 2 });
+    await advance(1);
+    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 3 });
     await engine.stop();
   });
 
-  it('error: a module cannot read, write or list corral\'s reserved keys (its timers live there)', async () => {
+  it('error: a module cannot read, write, delete or list corral\'s reserved keys (its timers live there); its own 0xff keys are fine', async () => {
     const { engine, run } = await timerEngine();
     await run({ op: 'at', at: 2_000_000, tag: 'x' });
     await run({ op: 'reserved' });
-    expect(JSON.parse(text(await engine.read('t', new TextEncoder().encode('reserved')))!)).toMatchObject({ tag: 'invalid-input' });
+    expect(JSON.parse(text(await engine.read('t', new TextEncoder().encode('reserved')))!)).toEqual({ get: 'invalid-input', set: 'invalid-input', delete: 'invalid-input', listed: ['255,1'] });
     await engine.stop();
   });
 });
