@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, HostLimitExceeded, LoadError, ManualClock, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { Engine, HostLimitExceeded, LoadError, type ModuleManifest, type Runtime } from '../../src/index.ts';
 import { startAnvil } from '../anvil.ts';
-import { fixture, newRuntime } from '../helpers.ts';
+import { explorerEngine } from './explorerEngine.ts';
+import { newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
 let anvil: Awaited<ReturnType<typeof startAnvil>>;
@@ -30,32 +31,8 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-async function explorer(overrides: Partial<ModuleManifest> = {}) {
-  const clock = new ManualClock();
-  const engine = await Engine.start({
-    runtime,
-    stateDir: mkdtempSync(join(tmpdir(), 'corral-state-')),
-    logger: pino({ level: 'silent' }),
-    clock,
-    chains: { [anvil.chainId]: { rpcUrl: anvil.url } },
-    modules: [
-      {
-        name: 'explorer',
-        component: fixture('explorer'),
-        grants: { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [httpHost] }, cowApi: { chains: [] } },
-        limits: { fuel: 1e12, timeoutMs: 5_000 },
-        ...overrides,
-      },
-    ],
-  });
-  let seq = 0;
-  const run = (command: object): Promise<DeliveryOutcome> =>
-    engine.deliver('explorer', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
-  const result = async () => {
-    const raw = await engine.read('explorer', new TextEncoder().encode('result'));
-    return raw ? JSON.parse(new TextDecoder().decode(raw)) : undefined;
-  };
-  return { engine, run, result, pastBackoff: () => clock.advance(60_000) };
+function explorer(overrides: Partial<ModuleManifest> = {}) {
+  return explorerEngine(runtime, { chainId: anvil.chainId, rpcUrl: anvil.url }, { store: true, logging: true, chain: { chains: [anvil.chainId] }, http: { hosts: [httpHost] }, cowApi: { chains: [] } }, overrides);
 }
 
 describe('chain (anvil on loopback) and http (local server), from a JavaScript guest', () => {

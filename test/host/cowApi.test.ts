@@ -1,13 +1,10 @@
-import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, HostLimitExceeded, ManualClock, type ChainConfig, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { HostLimitExceeded, type ChainConfig, type ModuleManifest, type Runtime } from '../../src/index.ts';
 import { startAnvil } from '../anvil.ts';
-import { fixture, newRuntime } from '../helpers.ts';
+import { explorerEngine } from '../engine/explorerEngine.ts';
+import { newRuntime } from '../helpers.ts';
 
 /** What the order book server received. */
 interface Received {
@@ -79,36 +76,14 @@ afterAll(async () => {
 
 /** The explorer module in an engine whose anvil chain has `orderbookUrl` (unless `chain` says otherwise). */
 async function explorer(overrides: Partial<ModuleManifest> = {}, chain: Partial<ChainConfig> = {}) {
-  const clock = new ManualClock();
-  const engine = await Engine.start({
-    runtime,
-    stateDir: mkdtempSync(join(tmpdir(), 'corral-state-')),
-    logger: pino({ level: 'silent' }),
-    clock,
-    chains: { [anvil.chainId]: { rpcUrl: anvil.url, orderbookUrl, ...chain } },
-    modules: [
-      {
-        name: 'explorer',
-        component: fixture('explorer'),
-        grants: { store: true, logging: true, chain: { chains: [] }, http: { hosts: [] }, cowApi: { chains: [anvil.chainId] } },
-        limits: { fuel: 1e12, timeoutMs: 5_000 },
-        ...overrides,
-      },
-    ],
-  });
-  let seq = 0;
-  const run = (command: object): Promise<DeliveryOutcome> =>
-    engine.deliver('explorer', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
-  const result = async () => {
-    const raw = await engine.read('explorer', new TextEncoder().encode('result'));
-    return raw ? JSON.parse(new TextDecoder().decode(raw)) : undefined;
-  };
+  const grants = { store: true, logging: true, chain: { chains: [] }, http: { hosts: [] }, cowApi: { chains: [anvil.chainId] } };
+  const loaded = await explorerEngine(runtime, { chainId: anvil.chainId, rpcUrl: anvil.url, orderbookUrl, ...chain }, grants, overrides);
   /** The engine handles a following event, and commits it. */
   const serves = async () => {
-    expect(await run({ op: 'count' })).toMatchObject({ ok: true });
-    expect(await engine.cursor('explorer')).toEqual({ seq });
+    expect(await loaded.run({ op: 'count' })).toMatchObject({ ok: true });
+    expect(await loaded.engine.cursor('explorer')).toEqual({ seq: loaded.sequence() });
   };
-  return { engine, run, result, serves, pastBackoff: () => clock.advance(60_000) };
+  return { ...loaded, serves };
 }
 
 const withoutSignature = Object.fromEntries(Object.entries(ORDER).filter(([key]) => key !== 'signature'));
