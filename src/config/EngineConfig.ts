@@ -71,7 +71,7 @@ export const EngineSectionSchema = z
     shutdownTimeoutMs: ms.default(DEFAULT_SUPERVISION.shutdownTimeoutMs).describe('how long a stop lets in-flight events finish before they are cancelled (ms)'),
     graceMs: ms.default(DEFAULT_GRACE_MS).describe('after a missed deadline, how long a guest that does not come back (stuck in a host call) keeps its worker before the thread is terminated (ms)'),
     hostCallBufferBytes: positiveInt.min(4_096).max(256 * 1024 * 1024).default(DEFAULT_HOST_CALL_BUFFER_BYTES).describe("bytes of one host call's arguments or result; a larger one ends the event in a `Trap` (`host-error`)"),
-    cacheDir: z.string().min(1).optional().describe('where prepared components are cached (default: `$CORRAL_CACHE_DIR`, or `~/.cache/corral`)'),
+    cacheDir: z.string().min(1).optional().describe('where prepared components are cached (default: `$CORRAL_CACHE_DIR`, else `$XDG_CACHE_HOME/corral` or `~/.cache/corral`)'),
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
   })
   .strict();

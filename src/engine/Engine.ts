@@ -20,6 +20,7 @@ import type { Runtime } from '../runtime/Runtime.ts';
 import type { EngineStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
+import type { SupervisorSignal } from '../supervisor/SupervisorSignal.ts';
 import { bindInvocation, RejectedEvents, type Envelope, type InvocationModule } from './invocation.ts';
 import { ModuleTimers, type Timer } from './ModuleTimers.ts';
 import { TimerScheduler } from './TimerScheduler.ts';
@@ -146,6 +147,8 @@ export class Engine {
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
     });
+    // Every signal is a log record: an operator must see why a module keeps failing (was: only counts).
+    supervisor.signals$.subscribe((s) => logSignal(logger, s));
     const bus = new Bus(options.chains ?? {}, logger);
     const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
     engine = new Engine(options.runtime, store, logger, options.clock ?? systemClock, supervisor, bus, orderbooks);
@@ -496,4 +499,17 @@ function supervisionOf(s: ResolvedManifest['supervision']): Pick<ActorSpec<Envel
     breaker: { cooldownMs: s.breakerCooldownMs, factor: s.breakerFactor, maxCooldownMs: s.breakerMaxCooldownMs },
     mailboxCapacity: s.mailboxCapacity,
   };
+}
+
+/** One log record per supervisor signal: failures and quarantines as warnings, recoveries as info. */
+function logSignal(logger: Logger, s: SupervisorSignal): void {
+  const { type, actor, at: _at, ...rest } = s as SupervisorSignal & Record<string, unknown>;
+  if ('signal' in s) {
+    const data = s.signal.toData() as unknown as Record<string, unknown>;
+    const { component: _c, exportName: _e, signal: _s, ...fields } = data;
+    logger.warn({ module: actor, signal: type, ...fields }, `${actor}: ${s.signal.message}`);
+    return;
+  }
+  const level = type === 'Quarantined' || type === 'ReachedMaxRestartIntensity' || type === 'ReorgBeyondWindow' ? 'warn' : 'info';
+  logger[level]({ module: actor, supervisor: type, ...rest }, `${actor}: ${type}`);
 }

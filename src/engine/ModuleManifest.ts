@@ -93,7 +93,7 @@ export const ModuleManifestSchema = z
     /** Topics of embedder-published events this module receives (shorthand for `custom` triggers). */
     topics: z.array(z.string().min(1)).default([]).describe('embedder topics it receives (shorthand for `custom` triggers)'),
     /** What wakes the module: blocks, logs (the eth_getLogs filter shape) and custom topics. See src/bus/triggers.ts. */
-    triggers: z.array(TriggerSchema).default([]).describe('`block`, `log` and `custom` triggers (see "The bus")'),
+    triggers: z.array(TriggerSchema).default([]).describe('`block`, `log`, `custom` and `cron` triggers (see "The bus")'),
     /**
      * Where a module without a cursor starts on its chains: one block number for all, or one per chain
      * id. Default: the head (less the confirmations) when the module first starts.

@@ -62,6 +62,17 @@ describe('engine: state', () => {
     await engine.stop();
   });
 
+  it('behavior: every supervisor signal is a log record: the failure as a warning with its fields, then the backoff and the restart', async () => {
+    const { engine, run, records, pastBackoff } = await engineWith([{ caps: { storeOps: 20 } }]);
+    await run('counter', { op: 'write-many', n: 10, prefix: 'k', then: 'exceed' });
+    pastBackoff();
+    await run('counter', { op: 'incr' });
+    expect(records.find((r) => r.signal === 'HostLimitExceeded')).toMatchObject({ level: 40, module: 'counter', limit: 'storeOps', max: 20 });
+    expect(records.find((r) => r.supervisor === 'BackingOff')).toMatchObject({ level: 30, module: 'counter', attempt: 1 });
+    expect(records.find((r) => r.supervisor === 'Restarted')).toMatchObject({ level: 30, module: 'counter' });
+    await engine.stop();
+  });
+
   it('behavior: 1,000 writes then a signal, or an err: none visible, cursor unchanged; then success: all visible', async () => {
     const { engine, run, pastBackoff } = await engineWith([{ caps: { storeOps: 2_000 }, limits: { fuel: 1e12, timeoutMs: 10_000 } }]);
     await run('counter', { op: 'incr' });

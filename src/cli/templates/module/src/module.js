@@ -3,7 +3,8 @@
 import { get, set } from 'corral:module/store@0.1.0';
 import { log } from 'corral:module/logging@0.1.0';
 
-// QuickJS (the JavaScript engine inside the component) has no TextEncoder: UTF-8 by hand.
+// Inside the component (QuickJS): a WIT u64 is a plain number both ways (a BigInt passed to an import
+// traps), there is no clock (Date.now() traps: use a block's timestamp), and no TextEncoder: UTF-8 by hand.
 const bytes = (s) => Uint8Array.from(unescape(encodeURIComponent(s)), (c) => c.charCodeAt(0));
 const text = (u) => decodeURIComponent(escape(String.fromCharCode(...u)));
 
@@ -31,6 +32,8 @@ export function onEvent(event) {
       set(bytes('last-block'), bytes(String(event.val.number)));
       return;
     case 'log':
+    case 'timer': // a timer the module set (grant `timers`, import corral:module/timers)
+    case 'schedule': // a tick of a `cron` trigger
       return;
   }
 }
