@@ -6,6 +6,7 @@
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
  * that cannot be loaded, 130 a second signal forced `run` to stop.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -213,6 +214,11 @@ async function call(file: string, exportName: string, rawArgs: string[], flags: 
   }
 }
 
+/** corral's own version: its package.json, two levels up from src/cli/ and dist/cli/ alike. */
+function corralVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
@@ -225,6 +231,7 @@ export async function main(argv: string[]): Promise<number> {
   let code = EXIT_OK;
   const program = new Command('corral')
     .description('Run WebAssembly components as metered, supervised actors')
+    .version(corralVersion(), '-V, --version', 'the version of this corral')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program

@@ -63,3 +63,12 @@ describe('corral call', () => {
     expect(corral('call', fixture('compute'), 'add', '1', '2', '--fuel', '-1').code).toBe(1);
   });
 });
+
+describe('corral --version', () => {
+  it('default: prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))) as { version: string };
+    const result = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
+  });
+});
