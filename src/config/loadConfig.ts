@@ -43,9 +43,12 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   const substituted = substituteEnv(raw, '', env, (path, name) => unset.push({ code: 'unset-env', file, path, expected: `environment variable ${name} to be set` }));
   const camel = camelKeys(substituted);
   if (unset.length > 0) {
-    // Listed with the schema's problems: an unset variable may be why a value is wrong.
+    // Listed with the schema's other problems; a key whose variable is unset is reported once, as unset
+    // (its empty stand-in would fail the schema too, which says nothing new).
     const parsed = EngineConfigSchema.safeParse(camel);
-    throw new ConfigError([...unset, ...(parsed.success ? [] : zodProblems(parsed.error, camel, file, 'snake_case'))]);
+    const unsetPaths = new Set(unset.map((p) => p.path));
+    const others = parsed.success ? [] : zodProblems(parsed.error, camel, file, 'snake_case').filter((p) => !unsetPaths.has(p.path));
+    throw new ConfigError([...unset, ...others]);
   }
   return { file, dir, config: await resolveConfig(camel, { file, dir, keys: 'snake_case' }) };
 }

@@ -91,6 +91,11 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
     expect(config.chains['1']!.rpcUrl).toBe('https://node/k');
   });
 
+  it('error: a key whose whole value is an unset variable is reported once, as unset; the file\'s other problems still are', async () => {
+    const found = await problems('[engine]\nstate_dir = "${STATE}"\nthreads = "two"\n[chains.1]\nrpc_url = "${RPC}"\n');
+    expect(found.map((p) => `${p.code} ${p.path}`).sort()).toEqual(['unset-env chains.1.rpc_url', 'unset-env engine.state_dir', 'wrong-type engine.threads']);
+  });
+
   it('error: a missing component names the module and the path tried', async () => {
     const [p] = await problems('[[modules]]\nname = "w"\ncomponent = "nope.wasm"\n');
     expect(p).toMatchObject({ code: 'missing-component', path: 'modules[0].component' });
