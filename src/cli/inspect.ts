@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../errors/EngineError.ts';
+import { ModuleTimers, type TimerSpec } from '../engine/ModuleTimers.ts';
+import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
+import type { ModuleStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { prefixEnd } from '../store/StateTransaction.ts';
 
@@ -19,8 +22,8 @@ function show(bytes: Uint8Array): { hex: string; utf8?: string } {
 
 /**
  * What `corral inspect` reports of a state directory (the engine must be stopped: LevelDB allows one
- * process): per module its cursors per source, breaker, keys and stored bytes, undo records; with
- * `module`, that module's keys and values under `prefix`.
+ * process): per module its cursors per source, breaker, keys and stored bytes, undo records, pending
+ * timers; with `module`, that module's keys and values under `prefix`, its timers and cron ticks.
  */
 export async function inspectState(dir: string, options: { module?: string; prefix?: string; limit?: number } = {}): Promise<unknown> {
   if (!existsSync(join(dir, 'CURRENT'))) throw new EngineError('invalid-option', `${dir} is not a corral state directory (no LevelDB database there)`, { option: 'state_dir', value: dir });
@@ -38,24 +41,37 @@ export async function inspectState(dir: string, options: { module?: string; pref
       const entries: { key: ReturnType<typeof show>; value: ReturnType<typeof show> }[] = [];
       const upper = prefixEnd(prefix);
       for await (const key of state.keys({ gte: prefix, ...(upper ? { lt: upper } : {}), limit: options.limit ?? -1 })) {
+        if (isReserved(key)) continue; // corral's own: listed below as timers and cron ticks
         entries.push({ key: show(key), value: show((await state.get(key))!) });
       }
-      return { module: options.module, prefix: options.prefix ?? '', entries };
+      return { module: options.module, prefix: options.prefix ?? '', entries, ...(await ownKeys(state)) };
     }
     const modules = [];
     for (const name of await store.moduleNames()) {
       const state = await store.module(name);
       let keys = 0;
-      for await (const _ of state.keys({ limit: -1 })) keys++;
+      for await (const key of state.keys({ limit: -1 })) if (!isReserved(key)) keys++;
       const cursors = await state.cursors();
       const journal: Record<string, number> = {};
       for (const source of Object.keys(cursors)) {
         if (source.startsWith('chain:')) journal[source] = (await state.journal(BigInt(source.slice(6)))).length;
       }
-      modules.push({ name, cursors, keys, storedBytes: state.storedBytes, undoRecords: journal, breaker: store.breakers.load(name) ?? { state: 'closed' } });
+      const own = await ownKeys(state);
+      modules.push({ name, cursors, keys, timers: own.timers.length, storedBytes: state.storedBytes, undoRecords: journal, breaker: store.breakers.load(name) ?? { state: 'closed' } });
     }
     return { stateDir: dir, modules };
   } finally {
     await store.close();
   }
+}
+
+/** A module's pending timers and its cron triggers' last handled ticks (corral's reserved keys). */
+async function ownKeys(state: ModuleStore): Promise<{ timers: { tag: string; spec: TimerSpec }[]; cronTicks: Record<string, number> }> {
+  const timers = await ModuleTimers.load(state);
+  const cronTicks: Record<string, number> = {};
+  const cronPrefix = Uint8Array.from([...RESERVED_PREFIX, ...encoder.encode('cron/')]);
+  for await (const key of state.keys({ gte: cronPrefix, lt: prefixEnd(cronPrefix)!, limit: -1 })) {
+    cronTicks[Buffer.from(key.subarray(cronPrefix.length)).toString('utf8')] = Number(Buffer.from((await state.get(key))!).toString('utf8'));
+  }
+  return { timers: timers.list().map(({ tag, spec }) => ({ tag, spec })), cronTicks };
 }

@@ -79,6 +79,11 @@ export class ModuleTimers {
     return next;
   }
 
+  /** Every pending timer, by tag. */
+  list(): Timer[] {
+    return [...this.timers.values()].sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  }
+
   get(tag: string): Timer | undefined {
     return this.timers.get(tag);
   }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, ManualClock, type Runtime, type Trigger } from '../../src/index.ts';
+import { inspectState } from '../../src/cli/inspect.ts';
 import { TIMER_RETRY_MS } from '../../src/engine/TimerScheduler.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
@@ -126,6 +127,15 @@ describe('timers (ManualClock)', () => {
     await advance(1);
     expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 3 });
     await engine.stop();
+  });
+
+  it('behavior: corral inspect shows pending timers apart from the module\'s keys', async () => {
+    const { engine, run, stateDir } = await timerEngine();
+    await run({ op: 'at', at: 2_000_000, tag: 'later' });
+    await engine.stop();
+    const summary = (await inspectState(stateDir)) as { modules: { name: string; keys: number; timers: number }[] };
+    expect(summary.modules).toEqual([expect.objectContaining({ name: 't', keys: 0, timers: 1 })]);
+    expect(await inspectState(stateDir, { module: 't' })).toMatchObject({ entries: [], timers: [{ tag: 'later', spec: { at: 2_000_000 } }], cronTicks: {} });
   });
 
   it('error: a module cannot read, write, delete or list corral\'s reserved keys (its timers live there); its own 0xff keys are fine', async () => {
