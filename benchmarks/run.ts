@@ -15,6 +15,7 @@ import { atomicsFloor } from './atomicsFloor.ts';
 import { benchChain } from './chain.ts';
 import { benchEngine } from './engine.ts';
 import { benchTwap } from './twap.ts';
+import { benchTimers } from './timers.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
 
@@ -206,6 +207,9 @@ results.chain = await benchChain(runtime, fixture, row);
 
 // 11. The TWAP watcher with 1,000 active orders beside a naive poller (issue: the embedded default).
 results.twap = await benchTwap(row);
+
+// 12. Timers: how late a timer's handler starts, idle and under load (issue: jobs, timers and schedules).
+results.timers = await benchTimers(runtime, fixture, row);
 
 await runtime.close();
 

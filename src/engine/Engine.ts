@@ -36,6 +36,8 @@ export interface InvocationRecord {
   outcome: 'ok' | 'rejected' | SignalName;
   durationMs: number;
   fuelUsed: number;
+  /** When the guest started (epoch ms, sub-millisecond), when it did. */
+  startedAt?: number;
 }
 
 /** Where a module stands on a chain: what metrics and readiness report. */
@@ -141,7 +143,8 @@ export class Engine {
         const fuelUsed = outcome.ok ? outcome.fuelUsed : 'fuelUsed' in outcome.signal && typeof outcome.signal.fuelUsed === 'number' ? outcome.signal.fuelUsed : 0;
         // A chain step returns one result per event; any `err` among them rejected the step.
         const rejected = outcome.ok && [outcome.value].flat().some((v) => (v as { tag?: string } | undefined)?.tag === 'err');
-        engine.invocations.next({ module, outcome: outcome.ok ? (rejected ? 'rejected' : 'ok') : outcome.signal.name, durationMs: outcome.durationMs, fuelUsed });
+        const { startedAt } = outcome;
+        engine.invocations.next({ module, outcome: outcome.ok ? (rejected ? 'rejected' : 'ok') : outcome.signal.name, durationMs: outcome.durationMs, fuelUsed, ...(startedAt === undefined ? {} : { startedAt }) });
       },
       breakerStore: store.breakers,
       ...(options.clock ? { clock: options.clock } : {}),
