@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { fileURLToPath } from 'node:url';
-import { Runtime, type HostImports, type RuntimeOptions } from '../src/index.ts';
+import { Runtime, type HostImports, type LoadOptions, type RuntimeOptions } from '../src/index.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const fixture = (name: 'compute' | 'host-caller' | 'start-grow' | 'js-guest' | 'counter' | 'explorer' | 'store-probe' | 'watcher' | 'timer-probe') => join(root, 'fixtures', 'build', `${name}.wasm`);
@@ -31,6 +31,27 @@ export function hostCallerImports(overrides: Partial<HostImports[string]> = {}):
       ...overrides,
     },
   };
+}
+
+/**
+ * The host-caller fixture whose `slow` host function holds each call until the test says: `inHost`
+ * resolves once a call is inside the host, `release(value)` lets it return. For tests that need a call
+ * in flight at a known moment (pool slots, close, unload) without sleeping.
+ */
+export async function gatedHostCaller(runtime: Runtime, options: Omit<LoadOptions, 'imports'> = {}) {
+  const gate = deferred<number>();
+  const inHost = deferred();
+  const caller = await runtime.load(fixture('host-caller'), {
+    limits: { timeoutMs: 60_000 },
+    ...options,
+    imports: hostCallerImports({
+      slow: () => {
+        inHost.resolve();
+        return gate.promise;
+      },
+    }),
+  });
+  return { caller, inHost: inHost.promise, release: gate.resolve };
 }
 
 /** A pino logger at `trace` whose records (parsed JSON) land in `records`. */

@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Engine, ManualClock, type ChainConfig, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { expect } from 'vitest';
+import { Engine, HostLimitExceeded, ManualClock, type ChainConfig, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../../src/index.ts';
 import { fixture } from '../helpers.ts';
 
 /**
@@ -29,4 +30,13 @@ export async function explorerEngine(runtime: Runtime, chain: { chainId: number 
     return raw ? JSON.parse(new TextDecoder().decode(raw)) : undefined;
   };
   return { engine, run, result, pastBackoff: () => clock.advance(60_000), sequence: () => seq };
+}
+
+/** The outcome is HostLimitExceeded for `limit` at `max`, observed at `observed` (or, when unknown, past `max`). */
+export function expectCapTripped(outcome: DeliveryOutcome, limit: string, max: number, observed: number | undefined): void {
+  const signal = !outcome.ok && 'signal' in outcome ? outcome.signal : undefined;
+  expect(signal).toBeInstanceOf(HostLimitExceeded);
+  expect(signal).toMatchObject({ limit, max });
+  if (observed !== undefined) expect((signal as HostLimitExceeded).observed).toBe(observed);
+  else expect((signal as HostLimitExceeded).observed).toBeGreaterThan(max);
 }

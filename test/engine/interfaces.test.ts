@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine, HostLimitExceeded, LoadError, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { Engine, LoadError, type ModuleManifest, type Runtime } from '../../src/index.ts';
 import { startAnvil } from '../anvil.ts';
-import { explorerEngine } from './explorerEngine.ts';
+import { expectCapTripped, explorerEngine } from './explorerEngine.ts';
 import { newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
@@ -99,11 +99,7 @@ describe('chain (anvil on loopback) and http (local server), from a JavaScript g
     const { engine, run, pastBackoff } = await explorer({ caps });
     const effective = 'url' in command ? { ...command, url: `http://${httpHost}/${command.url === 'BIG' ? 'big' : 'any'}` } : command;
     const outcome = await run(effective);
-    const signal = !outcome.ok && 'signal' in outcome ? outcome.signal : undefined;
-    expect(signal).toBeInstanceOf(HostLimitExceeded);
-    expect(signal).toMatchObject({ limit, max });
-    if (observed !== undefined) expect((signal as HostLimitExceeded).observed).toBe(observed);
-    else expect((signal as HostLimitExceeded).observed).toBeGreaterThan(max);
+    expectCapTripped(outcome, limit, max, observed);
     expect(await engine.cursor('explorer')).toBeUndefined();
     pastBackoff();
     expect(await run({ op: 'count' })).toMatchObject({ ok: true });

@@ -1,9 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HostLimitExceeded, type ChainConfig, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { type ChainConfig, type ModuleManifest, type Runtime } from '../../src/index.ts';
 import { startAnvil } from '../anvil.ts';
-import { explorerEngine } from '../engine/explorerEngine.ts';
+import { expectCapTripped, explorerEngine } from '../engine/explorerEngine.ts';
 import { newRuntime } from '../helpers.ts';
 
 /** What the order book server received. */
@@ -219,11 +219,7 @@ describe('cow-api (a local order book), from a JavaScript guest', () => {
   ] as const)('caps: %s (as for http) trips HostLimitExceeded, state unchanged, next event fine', async (limit, command, caps, max, observed) => {
     const { engine, run, serves, pastBackoff } = await explorer({ caps });
     const outcome = await run({ ...command, chainId: anvil.chainId });
-    const signal = !outcome.ok && 'signal' in outcome ? outcome.signal : undefined;
-    expect(signal).toBeInstanceOf(HostLimitExceeded);
-    expect(signal).toMatchObject({ limit, max });
-    if (observed !== undefined) expect((signal as HostLimitExceeded).observed).toBe(observed);
-    else expect((signal as HostLimitExceeded).observed).toBeGreaterThan(max);
+    expectCapTripped(outcome, limit, max, observed);
     expect(await engine.cursor('explorer')).toBeUndefined();
     pastBackoff();
     await serves();

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExecutionTimeout, Trap, type PoolStats, type Runtime } from '../../src/index.ts';
-import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
+import { deferred, fixture, gatedHostCaller, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -63,23 +63,12 @@ describe('concurrency', () => {
   });
 
   it('pool: maxInstances bounds calls in flight; a caller past checkoutTimeoutMs gets checkout-timeout', async () => {
-    const gate = deferred<number>();
-    const inHost = deferred();
-    const caller = await runtime.load(fixture('host-caller'), {
-      imports: hostCallerImports({
-        slow: () => {
-          inHost.resolve();
-          return gate.promise;
-        },
-      }),
-      limits: { timeoutMs: 10_000 },
-      pool: { maxInstances: 1, checkoutTimeoutMs: 20 },
-    });
+    const { caller, inHost, release } = await gatedHostCaller(runtime, { pool: { maxInstances: 1, checkoutTimeoutMs: 20 } });
     const first = caller.call('call-slow', [1]);
-    await inHost.promise;
+    await inHost;
     expect(caller.stats().inUse).toBe(1);
     await expect(caller.call('call-echo', ['x'])).rejects.toMatchObject({ name: 'CorralRuntimeError', code: 'checkout-timeout' });
-    gate.resolve(5);
+    release(5);
     expect((await first).value).toBe(5);
     expect(caller.stats().inUse).toBe(0);
   });
@@ -146,19 +135,9 @@ describe('concurrency', () => {
 
   it('close: a call that outlives closeTimeoutMs is ended by terminating the workers; a second close() is the same promise', async () => {
     const own = newRuntime({ threads: 1, closeTimeoutMs: 50 });
-    const never = deferred<number>();
-    const inHost = deferred();
-    const caller = await own.load(fixture('host-caller'), {
-      imports: hostCallerImports({
-        slow: () => {
-          inHost.resolve();
-          return never.promise;
-        },
-      }),
-      limits: { timeoutMs: 60_000 },
-    });
+    const { caller, inHost } = await gatedHostCaller(own); // never released: the host never answers
     const stuck = caller.invoke('call-slow', [1]);
-    await inHost.promise;
+    await inHost;
     const closing = own.close();
     expect(own.close()).toBe(closing);
     await closing; // resolves although the host never answers: the wait is bounded by closeTimeoutMs

@@ -6,7 +6,7 @@ import { parse } from '@bytecodealliance/jco';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadError, type Component, type Runtime } from '../../src/index.ts';
 import { instrumentCoreModule } from '../../src/runtime/instrument.ts';
-import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
+import { fixture, gatedHostCaller, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -159,21 +159,11 @@ describe('unload', () => {
   it('behavior: a call in flight when its component is unloaded finishes; its instance is not kept', async () => {
     const own = newRuntime({ threads: 1 });
     try {
-      const gate = deferred<number>();
-      const inHost = deferred();
-      const caller = await own.load(fixture('host-caller'), {
-        imports: hostCallerImports({
-          slow: () => {
-            inHost.resolve();
-            return gate.promise;
-          },
-        }),
-        limits: { timeoutMs: 10_000 },
-      });
+      const { caller, inHost, release } = await gatedHostCaller(own);
       const call = caller.call('call-slow', [1]);
-      await inHost.promise;
+      await inHost;
       own.unload(caller);
-      gate.resolve(9);
+      release(9);
       expect((await call).value).toBe(9);
       expect(caller.stats()).toMatchObject({ size: 0, recycled: expect.objectContaining({ close: 1 }) });
     } finally {
