@@ -29,6 +29,7 @@ interface Delivery {
   /** Runs after the call, before the next event: e.g. commit the state the call wrote. */
   complete?: (outcome: CallOutcome) => Promise<DeliveryOutcome>;
   begin?: () => boolean;
+  end?: () => void;
   settle: (outcome: DeliveryOutcome) => void;
 }
 
@@ -46,6 +47,8 @@ export interface DeliveryExtras {
    * `stale` (what it was about changed while it waited, e.g. a timer moved or cancelled).
    */
   begin?: () => boolean;
+  /** Runs once the event's turn is over, however it ended (ran, refused as stale, or could not start). */
+  end?: () => void;
 }
 
 export interface ActorInfo {
@@ -292,6 +295,14 @@ export class Actor {
   }
 
   private async run(delivery: Delivery): Promise<void> {
+    try {
+      await this.runTurn(delivery);
+    } finally {
+      delivery.end?.();
+    }
+  }
+
+  private async runTurn(delivery: Delivery): Promise<void> {
     if (delivery.begin && !delivery.begin()) {
       this.stats.refused++;
       delivery.settle({ ok: false, refused: 'stale' });

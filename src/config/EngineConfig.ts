@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CHAIN_DEFAULTS } from '../bus/Bus.ts';
 import { ModuleManifestSchema } from '../engine/ModuleManifest.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
-import { DEFAULT_FUEL, DEFAULT_GRACE_MS, DEFAULT_HOST_CALL_BUFFER_BYTES, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
+import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS, DEFAULT_FUEL, DEFAULT_GRACE_MS, DEFAULT_HOST_CALL_BUFFER_BYTES, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { MAX_THREADS } from '../runtime/protocol.ts';
 import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
 
@@ -57,6 +57,20 @@ export const EngineLimitsSchema = z
   })
   .strict();
 
+const J = DEFAULT_JOB_LIMITS;
+const H = HIGH_RESOURCE_JOB_LIMITS;
+/** `[engine.jobs]`: limits of every job (a run of `run-job`), and what `high_resource_jobs` lifts them to. */
+export const JobLimitsSchema = z
+  .object({
+    fuel: positiveInt.default(J.fuel).describe('fuel per job; then `OutOfFuel` and a retry'),
+    timeoutMs: z.number().positive().max(2_147_483_647).default(J.timeoutMs).describe('wall-clock deadline per job (ms); then `ExecutionTimeout` and a retry'),
+    memoryBytes: positiveInt.max(4 * 1024 ** 3).default(J.memoryBytes).describe("cap on each linear memory of a job's instance (bytes)"),
+    maxFuel: positiveInt.default(H.fuel).describe('fuel per job of a module granted `high_resource_jobs`'),
+    maxTimeoutMs: z.number().positive().max(2_147_483_647).default(H.timeoutMs).describe('deadline per job of a module granted `high_resource_jobs` (ms)'),
+    maxMemoryBytes: positiveInt.max(4 * 1024 ** 3).default(H.memoryBytes).describe('memory cap of a module granted `high_resource_jobs` (bytes)'),
+  })
+  .strict();
+
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z
   .object({
@@ -73,6 +87,7 @@ export const EngineSectionSchema = z
     hostCallBufferBytes: positiveInt.min(4_096).max(256 * 1024 * 1024).default(DEFAULT_HOST_CALL_BUFFER_BYTES).describe("bytes of one host call's arguments or result; a larger one ends the event in a `Trap` (`host-error`)"),
     cacheDir: z.string().min(1).optional().describe('where prepared components are cached (default: `$CORRAL_CACHE_DIR`, else `$XDG_CACHE_HOME/corral` or `~/.cache/corral`)'),
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
+    jobs: JobLimitsSchema.default(JobLimitsSchema.parse({})).describe('see `[engine.jobs]`'),
   })
   .strict();
 
@@ -91,3 +106,11 @@ export const EngineConfigSchema = z
 
 export type EngineConfig = z.input<typeof EngineConfigSchema>;
 export type ResolvedEngineConfig = z.output<typeof EngineConfigSchema>;
+
+/** `[engine.jobs]` as the engine takes it: the standard job limits and the high-resource ones. */
+export function jobLimitsOf(jobs: z.output<typeof JobLimitsSchema>) {
+  return {
+    standard: { fuel: jobs.fuel, timeoutMs: jobs.timeoutMs, memoryBytes: jobs.memoryBytes },
+    highResource: { fuel: jobs.maxFuel, timeoutMs: jobs.maxTimeoutMs, memoryBytes: jobs.maxMemoryBytes },
+  };
+}

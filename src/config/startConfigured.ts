@@ -6,7 +6,7 @@ import { startAnvil, type Anvil } from '../chain/embeddedAnvil.ts';
 import { Engine } from '../engine/Engine.ts';
 import { EngineMetrics, serveMetrics, type MetricsServer } from '../metrics/EngineMetrics.ts';
 import { Runtime } from '../runtime/Runtime.ts';
-import type { ResolvedEngineConfig } from './EngineConfig.ts';
+import { jobLimitsOf, type ResolvedEngineConfig } from './EngineConfig.ts';
 
 /** An engine started from a configuration, with what it brought up for itself. */
 export interface ConfiguredEngine {
@@ -46,7 +46,7 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
     }
     const { threads, graceMs, hostCallBufferBytes, cacheDir } = config.engine;
     runtime = new Runtime({ graceMs, hostCallBufferBytes, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
-    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs });
+    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs) });
     let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
     if (config.engine.metrics) {
       const collector = new EngineMetrics(engine);

@@ -21,10 +21,19 @@ import type { EngineStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
 import type { SupervisorSignal } from '../supervisor/SupervisorSignal.ts';
-import { bindInvocation, RejectedEvents, type Envelope, type InvocationModule } from './invocation.ts';
+import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationModule } from './invocation.ts';
 import { ModuleTimers, type Timer } from './ModuleTimers.ts';
 import { TimerScheduler } from './TimerScheduler.ts';
 import { CronScheduler, cronKey, cronName } from './CronScheduler.ts';
+import { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
+import { StateTransaction } from '../store/StateTransaction.ts';
+import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS } from '../limits/defaults.ts';
+import type { Limits } from '../runtime/Component.ts';
+import { encodeJob, jobKey, newJobId, type Job, type LifecycleTask } from '../jobs/Job.ts';
+import { JobRunner, type JobCounts, type JobModule, type JobRecord } from '../jobs/JobRunner.ts';
+import { ModuleJobs } from '../jobs/ModuleJobs.ts';
+import { RateLimiter } from '../jobs/RateLimiter.ts';
+import { deadJobs, pendingJobs, retryDead } from '../jobs/deadLetters.ts';
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
 
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -82,6 +91,17 @@ export interface EngineOptions {
   logger?: Logger;
   clock?: Clock;
   shutdownTimeoutMs?: number;
+  /** Limits of every job, and of the jobs of modules granted `highResourceJobs`. Defaults: src/limits/defaults.ts. */
+  jobLimits?: { standard: Limits; highResource: Limits };
+}
+
+/** A module's queue as the engine reports it. */
+export interface JobStats extends JobCounts {
+  /** Tasks waiting to run (due or not, retries included). */
+  pending: number;
+  running: number;
+  /** Enqueues refused by the module's rate limiter since the engine started. */
+  rateLimited: number;
 }
 
 /**
@@ -113,6 +133,13 @@ export class Engine {
   private readonly modules = new Map<string, InvocationModule>();
   private readonly customRoutes = new Map<string, string[]>();
   private readonly feeds = new Map<string, ModuleFeed>();
+  private readonly jobRunner: JobRunner;
+  /** Each module's job side: its task index and the component its jobs run on. */
+  private readonly jobModules = new Map<string, JobModule & { component: Component }>();
+  private readonly rateLimited = new Map<string, number>();
+  /** Every run of a task (and every task skipped), as it ends. */
+  readonly jobs$: Observable<JobRecord>;
+  private jobLimits: { standard: Limits; highResource: Limits } = { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
   private sequence = 0;
   private stopping: Promise<void> | null = null;
 
@@ -130,6 +157,8 @@ export class Engine {
     this.bus = bus;
     this.timers = new TimerScheduler(clock, (module, timer) => this.deliverTimer(module, timer), logger);
     this.cron = new CronScheduler(clock, (module, name, tick) => this.deliverTick(module, name, tick), logger);
+    this.jobRunner = new JobRunner(clock, logger);
+    this.jobs$ = this.jobRunner.jobs$;
   }
 
   static async start(options: EngineOptions): Promise<Engine> {
@@ -155,6 +184,7 @@ export class Engine {
     const bus = new Bus(options.chains ?? {}, logger);
     const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
     engine = new Engine(options.runtime, store, logger, options.clock ?? systemClock, supervisor, bus, orderbooks);
+    if (options.jobLimits) engine.jobLimits = options.jobLimits;
     try {
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
       const specs: ActorSpec<Envelope>[] = [];
@@ -164,9 +194,12 @@ export class Engine {
       engine.sequence = await engine.lastCustomSequence();
       for (const manifest of manifests) engine.startFeeds(manifest);
       for (const manifest of manifests) await engine.startTimers(manifest);
+      await engine.skipJobsOfAbsentModules();
+      for (const manifest of manifests) await engine.startJobs(manifest.name);
     } catch (error) {
       engine.timers.stop();
       engine.cron.stop();
+      await engine.jobRunner.stop();
       await bus.stop();
       await supervisor.stop();
       await store.close();
@@ -192,10 +225,13 @@ export class Engine {
         this.supervisor.start([spec]);
       } catch (error) {
         this.forget(manifest.name);
+        this.jobModules.get(manifest.name)?.component.close();
+        this.jobModules.delete(manifest.name);
         throw error;
       }
       this.startFeeds(manifest);
       await this.startTimers(manifest);
+      await this.startJobs(manifest.name);
     } finally {
       this.arriving.delete(manifest.name);
     }
@@ -207,9 +243,10 @@ export class Engine {
    * shutdown timeout), its state and cursors stay in the store for a later `load`. The other modules
    * are not touched.
    */
-  async unload(name: string): Promise<void> {
+  async unload(name: string, options: { uninstall?: boolean } = {}): Promise<void> {
     this.lookup(name); // an unknown name is an EngineError
     // Gone from routing at once (a second unload of the name fails here); then its feeds and actor drain.
+    const jobs = this.jobModules.get(name);
     const component = this.forget(name);
     const feeds = [...this.feeds].filter(([key]) => key.startsWith(`${name}@`));
     for (const [key] of feeds) this.feeds.delete(key);
@@ -217,8 +254,42 @@ export class Engine {
     await this.supervisor.remove(name);
     await feedsDone;
     for (const [, feed] of feeds) this.bus.unfeed(feed);
+    await this.jobRunner.remove(name);
+    if (jobs) {
+      await this.runLifecycle(jobs, 'module-deactivated');
+      if (options.uninstall) await this.runLifecycle(jobs, 'module-uninstalled');
+      jobs.component.close();
+    }
+    this.jobModules.delete(name);
     component?.close(); // its instances and compiled code go too: a reload compiles (or reads the cache) again
-    this.logger.info({ module: name }, 'module unloaded');
+    this.logger.info({ module: name, ...(options.uninstall ? { uninstalled: true } : {}) }, options.uninstall ? 'module uninstalled' : 'module unloaded');
+  }
+
+  /** A module's queue: tasks pending and running, and what became of those that ran since the engine started. */
+  jobStats(module: string): JobStats {
+    this.lookup(module);
+    const counts = this.jobRunner.counters(module) ?? { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0 };
+    return { ...counts, skipped: { ...counts.skipped }, pending: this.jobModules.get(module)?.jobs.size ?? 0, running: this.jobRunner.running(module), rateLimited: this.rateLimited.get(module) ?? 0 };
+  }
+
+  /** A module's pending tasks, by id. */
+  pendingJobs(module: string): Promise<Job[]> {
+    return pendingJobs(this.lookup(module).store);
+  }
+
+  /** A module's dead-lettered tasks (each with its last error), by id. */
+  deadJobs(module: string): Promise<Job[]> {
+    return deadJobs(this.lookup(module).store);
+  }
+
+  /** Retries a dead-lettered task by hand: pending again, due now, its attempts reset. */
+  retryJob(module: string, id: string): Promise<Job> {
+    return retryDead(this.lookup(module).store, id, this.clock.now());
+  }
+
+  /** Resolves once no task of `module` (of any module, when absent) is running or due: how a test waits for jobs without polling. */
+  jobsSettled(module?: string): Promise<void> {
+    return this.jobRunner.idle(module);
   }
 
   /** Drops a module from the engine's own tables (routes, components, modules); returns its component. */
@@ -307,8 +378,11 @@ export class Engine {
       this.timers.stop();
       this.cron.stop();
       const feedsDone = this.bus.stop();
-      await this.supervisor.stop();
+      await Promise.all([this.supervisor.stop(), this.jobRunner.stop()]);
       await feedsDone;
+      // Each module's deactivation task runs last, after its events and jobs; one that fails stays queued for the next start.
+      await Promise.all([...this.jobModules.values()].map((jobs) => this.runLifecycle(jobs, 'module-deactivated')));
+      this.jobRunner.close();
       this.steps.complete();
       this.invocations.complete();
       await this.store.close();
@@ -329,8 +403,8 @@ export class Engine {
     for (const { chainId } of interests) {
       if (!this.bus.hasChain(chainId)) throw new EngineError('invalid-trigger', `module ${manifest.name} has a trigger on chain ${chainId}, which is not configured`, { module: manifest.name, chainId: String(chainId) });
     }
+    const digest = createHash('sha256').update(await readFile(manifest.component)).digest('hex');
     if (manifest.sha256) {
-      const digest = createHash('sha256').update(await readFile(manifest.component)).digest('hex');
       if (digest !== manifest.sha256) {
         throw new LoadError('sha256-mismatch', `module ${manifest.name}: ${manifest.component} has sha256 ${digest}, the manifest pins ${manifest.sha256}`, { module: manifest.name, expected: manifest.sha256, actual: digest });
       }
@@ -350,16 +424,45 @@ export class Engine {
       const name = (Object.keys(MODULE_INTERFACES) as InterfaceName[]).find((n) => MODULE_INTERFACES[n] === bare);
       if (name) specifiers[name] = specifier;
     }
+    const name = manifest.name;
+    const taskIndex: { jobs?: ModuleJobs } = {};
+    const store = new GuardedModuleStore(await this.store.module(name), (writes) => {
+      this.timers.committed(name, writes);
+      if (taskIndex.jobs?.apply(writes)) this.jobRunner.committed(name);
+    });
     const module: InvocationModule = {
       manifest,
       specifiers,
-      store: await this.store.module(manifest.name),
+      store,
       caps: { ...DEFAULT_HOST_CAPS, ...manifest.caps },
-      logger: this.logger.child({ module: manifest.name }),
-      committed: (writes) => this.timers.committed(manifest.name, writes),
+      logger: this.logger.child({ module: name }),
+      version: digest,
+      now: () => this.clock.now(),
+      rate: new RateLimiter(manifest.jobs.ratePerMinute, this.clock),
+      rateLimited: () => this.rateLimited.set(name, (this.rateLimited.get(name) ?? 0) + 1),
     };
-    // Its timers are followed before its actor and feeds start: no commit can be missed.
-    this.timers.track(manifest.name, await ModuleTimers.load(module.store));
+    // Its timers and tasks are followed before its actor and feeds start: no commit can be missed.
+    this.timers.track(name, await ModuleTimers.load(module.store));
+    if (meta.exports.some(([n]) => n === 'runJob')) {
+      taskIndex.jobs = await ModuleJobs.load(module.store);
+      const limits = manifest.grants.highResourceJobs ? this.jobLimits.highResource : this.jobLimits.standard;
+      const jobComponent = await runtime.load(manifest.component, { name: `${name}-jobs`, imports: outsideInvocation(meta.imports), limits, initializer: { export: 'configure', args: [manifest.config] } });
+      const clients = this.bus.clients;
+      this.jobModules.set(name, {
+        name,
+        store,
+        jobs: taskIndex.jobs,
+        concurrency: manifest.jobs.concurrency,
+        version: digest,
+        component: jobComponent,
+        status: () => {
+          const actor = this.supervisor.actors().find((a) => a.name === name);
+          return !actor || actor.state === 'stopped' ? 'stopped' : actor.state === 'quarantined' ? 'quarantined' : 'serving';
+        },
+        whenServing: () => this.supervisor.whenServing(name),
+        execute: (job, transaction) => runJob(module, job, transaction, (args, options) => jobComponent.invoke('run-job', args, options), clients, this.orderbooks),
+      });
+    }
     this.modules.set(manifest.name, module);
     const topics = [...manifest.topics, ...manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [t.topic] : []))];
     for (const topic of new Set(topics)) this.customRoutes.set(topic, [...(this.customRoutes.get(topic) ?? []), manifest.name]);
@@ -375,6 +478,47 @@ export class Engine {
         extras: (e) => bindInvocation(module, e.payload, clients, this.orderbooks),
       },
     };
+  }
+
+  /** Once the module serves: its `module-activated` task is queued, and its pending tasks start. */
+  private async startJobs(name: string): Promise<void> {
+    const jobs = this.jobModules.get(name);
+    if (!jobs) return;
+    await this.enqueueLifecycle(jobs, 'module-activated');
+    this.jobRunner.add(jobs);
+  }
+
+  /** Queues a lifecycle task of the module (a durable task like any other, due now). */
+  private async enqueueLifecycle(jobs: JobModule, task: LifecycleTask): Promise<Job> {
+    const now = this.clock.now();
+    const job: Job = { id: newJobId(now), module: jobs.name, type: `module:${jobs.name}:${task}`, version: jobs.version, payload: '', enqueuedBy: { engine: task }, enqueuedAt: now, runAt: now, attempts: 0, maxRetry: 0 };
+    const tx = new StateTransaction(jobs.store);
+    tx.set(jobKey(job.id), encodeJob(job));
+    await jobs.store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
+    return job;
+  }
+
+  /** Queues a lifecycle task and runs it now, outside the runner (which has let go of the module); within the shutdown timeout. */
+  private async runLifecycle(jobs: JobModule, task: LifecycleTask): Promise<void> {
+    try {
+      const job = await this.enqueueLifecycle(jobs, task);
+      await this.jobRunner.runOnce(jobs, job);
+    } catch (error) {
+      this.logger.error({ module: jobs.name, task, err: error }, 'a lifecycle task could not run');
+    }
+  }
+
+  /**
+   * Tasks of modules that have state here but are not loaded at start are skipped (`module-gone`), as a
+   * job whose module went away would be: they would otherwise wait forever for a module that may
+   * never come back, or run on another version of it.
+   */
+  private async skipJobsOfAbsentModules(): Promise<void> {
+    for (const name of await this.store.moduleNames()) {
+      if (this.modules.has(name)) continue;
+      const store = await this.store.module(name);
+      for (const job of await pendingJobs(store)) await this.jobRunner.skipAbsent(store, job);
+    }
   }
 
   /** Once the module serves: timers that fell due while it was away, and its latest missed cron tick, fire now. */

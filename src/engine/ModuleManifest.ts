@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TriggerSchema } from '../bus/triggers.ts';
 import { LoadError } from '../errors/LoadError.ts';
+import { DEFAULT_JOBS } from '../limits/defaults.ts';
 import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
 
 /** The interfaces of corral's world (`wit/module.wit`), by the name a manifest grants them under. */
@@ -11,6 +12,7 @@ export const MODULE_INTERFACES = {
   http: 'corral:module/http',
   cowApi: 'corral:module/cow-api',
   timers: 'corral:module/timers',
+  queue: 'corral:module/queue',
 } as const;
 export type InterfaceName = keyof typeof MODULE_INTERFACES;
 
@@ -39,6 +41,16 @@ export const SupervisionSchema = z
     breakerFactor: z.number().min(1).max(100).default(S.breaker.factor).describe('growth of the cooldown after each failed probe'),
     breakerMaxCooldownMs: ms.default(S.breaker.maxCooldownMs).describe('longest cooldown (ms)'),
     mailboxCapacity: positiveInt.max(1_000_000).default(S.mailboxCapacity).describe('events queued for the module before producers wait (chain feeds pause, `publish` waits)'),
+  })
+  .strict();
+
+/** `[modules.jobs]`: the module's queue and jobs. Defaults: `DEFAULT_JOBS` (src/limits/defaults.ts). */
+export const JobsSchema = z
+  .object({
+    concurrency: positiveInt.max(64).default(DEFAULT_JOBS.concurrency).describe('jobs of the module running at once, beside its events'),
+    ratePerMinute: positiveInt.max(1_000_000).default(DEFAULT_JOBS.ratePerMinute).describe('enqueues per minute (a burst of this many, then one every 60/n s); past it `enqueue` answers `limit("rate")`'),
+    retry: z.number().int().min(0).max(1_000).default(DEFAULT_JOBS.retry).describe('retries of a failed task that does not set `max-retry`; then it is dead-lettered'),
+    maxRetry: z.number().int().min(0).max(1_000).default(DEFAULT_JOBS.maxRetry).describe('the most retries a task may ask for (more is cut to this)'),
   })
   .strict();
 
@@ -86,6 +98,10 @@ export const ModuleManifestSchema = z
         cowApi: z.object({ chains: z.array(positiveInt) }).strict().optional(),
         /** Durable wake-ups at a block of its chains or at a time (`timer(tag)` events). */
         timers: z.boolean().optional(),
+        /** Deferred work: tasks its `run-job` export runs later (`queue.enqueue`). */
+        queue: z.boolean().optional(),
+        /** Its jobs run under `[engine.jobs]` `max_*` limits instead of the standard job limits. Not an interface: only engine config can give it. */
+        highResourceJobs: z.boolean().optional(),
       })
       .strict()
       .default({})
@@ -104,6 +120,7 @@ export const ModuleManifestSchema = z
       .describe('where it starts without a cursor: a block, or one per chain id (default: the head)'),
     supervision: SupervisionSchema.default(SupervisionSchema.parse({})).describe('see `[modules.supervision]`'),
     limits: LimitsSchema.default({}).describe("`fuel`, `timeout_ms`, `memory_bytes`: narrower than the engine's"),
+    jobs: JobsSchema.default(JobsSchema.parse({})).describe('see `[modules.jobs]`'),
     caps: CapsSchema.default({}).describe("host-call caps (as in `[engine.limits]`): narrower than the engine's"),
   })
   .strict();
@@ -146,5 +163,9 @@ export function checkCapabilities(manifest: ResolvedManifest, imports: Record<st
   }
   if (!exports.includes('onEvent')) {
     throw new LoadError('not-a-module', `module ${manifest.name} does not export \`on-event\``, { module: manifest.name });
+  }
+  const enqueues = Object.keys(imports).some((specifier) => specifier.replace(/@[^/]*$/, '') === MODULE_INTERFACES.queue);
+  if (enqueues && !exports.includes('runJob')) {
+    throw new LoadError('not-a-module', `module ${manifest.name} imports \`${MODULE_INTERFACES.queue}\` but does not export \`run-job\`, which would run its tasks`, { module: manifest.name });
   }
 }

@@ -14,12 +14,17 @@ import { loggingHost } from '../host/logging.ts';
 import { storeHost } from '../host/store.ts';
 import { timersHost } from '../host/timers.ts';
 import type { HostCaps } from '../limits/hostCaps.ts';
-import type { CallOutcome } from '../runtime/Component.ts';
+import type { CallOptions, CallOutcome } from '../runtime/Component.ts';
 import type { HostImports } from '../runtime/hostBridge.ts';
 import { HostLimitExceeded } from '../signals/HostLimitExceeded.ts';
 import { signalFromData, strongestSignal } from '../signals/signalFromData.ts';
-import type { Commit, ModuleStore, Write } from '../store/EngineStore.ts';
-import { StateTransaction } from '../store/StateTransaction.ts';
+import type { Commit, Write } from '../store/EngineStore.ts';
+import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
+import type { StateTransaction } from '../store/StateTransaction.ts';
+import { queueHost } from '../host/queue.ts';
+import { userType, type Job } from '../jobs/Job.ts';
+import type { JobAttempt } from '../jobs/JobRunner.ts';
+import type { RateLimiter } from '../jobs/RateLimiter.ts';
 import type { InterfaceName, ResolvedManifest } from './ModuleManifest.ts';
 import { timerKey, type Timer } from './ModuleTimers.ts';
 import { cronKey } from './CronScheduler.ts';
@@ -43,11 +48,70 @@ export interface InvocationModule {
   manifest: ResolvedManifest;
   /** The component's import specifiers, by the corral interface they name. */
   specifiers: Partial<Record<InterfaceName, string>>;
-  store: ModuleStore;
+  store: GuardedModuleStore;
   caps: HostCaps;
   logger: Logger;
-  /** Told the writes of every commit (the engine's timer index follows them). */
-  committed?: (writes: readonly Write[]) => void;
+  /** sha256 of the component file: the version its tasks carry. */
+  version: string;
+  /** Time for the queue (enqueue times, delays, windows). */
+  now: () => number;
+  /** Its enqueue rate limiter, shared by its events and jobs. */
+  rate: RateLimiter;
+  /** Told of each enqueue the rate limiter refused. */
+  rateLimited: () => void;
+}
+
+/** The host imports of one invocation (an event's or a job's), bound to its scope. */
+function bindImports(module: InvocationModule, scope: InvocationScope, chains: ReadonlyMap<bigint, ChainClient>, orderbooks: ReadonlyMap<bigint, string>, enqueuedBy: Job['enqueuedBy']): HostImports {
+  const imports: HostImports = {};
+  const { store, logging, chain, http, cowApi, timers, queue } = module.specifiers;
+  const { grants, jobs } = module.manifest;
+  if (store) imports[store] = storeHost(scope);
+  if (logging) imports[logging] = loggingHost(scope);
+  if (chain) imports[chain] = chainHost(scope, chains, grants.chain?.chains ?? []);
+  if (http) imports[http] = httpHost(scope, grants.http?.hosts ?? []);
+  if (cowApi) imports[cowApi] = cowApiHost(scope, orderbooks, grants.cowApi?.chains ?? []);
+  if (timers) imports[timers] = timersHost(scope, triggerChains(module.manifest.triggers));
+  if (queue) {
+    const { version, now, rate, rateLimited } = module;
+    imports[queue] = queueHost(scope, { granted: grants.queue === true, version, now, rate, rateLimited, retry: jobs.retry, maxRetry: jobs.maxRetry, enqueuedBy });
+  }
+  return imports;
+}
+
+/** A `HostLimitExceeded` for a cap that tripped during the call, stronger of it and the call's own signal. */
+function withCap(scope: InvocationScope, module: string, exportName: string, invocationId: string, outcome: CallOutcome): CallOutcome {
+  const tripped = scope.limitError;
+  if (!tripped) return outcome;
+  // A cap tripped but the guest carried on (it caught the host's exception): the cap is a signal
+  // of this invocation too, whatever the guest did next; the stronger of the two ends it.
+  const { limit, max, observed } = tripped;
+  const capped = new HostLimitExceeded({ component: module, exportName, invocationId, limit, max, observed });
+  const signal = outcome.ok ? capped : signalFromData(strongestSignal([outcome.signal.toData(), capped.toData()]));
+  return { ok: false, signal, durationMs: outcome.durationMs, invocationId: outcome.ok ? invocationId : outcome.invocationId };
+}
+
+/**
+ * One run of a task: `run-job(task-type, payload)` with the module's host imports bound to the job's
+ * own transaction (committed by the runner, not here). `invoke` calls the job component.
+ */
+export async function runJob(
+  module: InvocationModule,
+  job: Job,
+  transaction: StateTransaction,
+  invoke: (args: unknown[], options: CallOptions) => Promise<CallOutcome>,
+  chains: ReadonlyMap<bigint, ChainClient>,
+  orderbooks: ReadonlyMap<bigint, string>,
+): Promise<JobAttempt> {
+  const invocationId = randomUUID();
+  const logger = module.logger.child({ job: job.id, type: userType(job), invocationId });
+  const scope = new InvocationScope(module.manifest.name, module.store, transaction, module.caps, logger);
+  const imports = bindImports(module, scope, chains, orderbooks, { job: job.id });
+  const outcome = withCap(scope, module.manifest.name, 'run-job', invocationId, await invoke([userType(job), job.payload], { imports, invocationId }));
+  if (!outcome.ok) return { ok: false, error: outcome.signal.message, signal: outcome.signal.name };
+  const value = outcome.value as { tag?: string; val?: unknown } | undefined;
+  if (value?.tag === 'err') return { ok: false, error: String(value.val) };
+  return { ok: true, durationMs: outcome.durationMs, fuelUsed: outcome.fuelUsed, ...(outcome.startedAt === undefined ? {} : { startedAt: outcome.startedAt }) };
 }
 
 /**
@@ -60,7 +124,7 @@ export interface InvocationModule {
  */
 export function bindInvocation(module: InvocationModule, envelope: Envelope, chains: ReadonlyMap<bigint, ChainClient>, orderbooks: ReadonlyMap<bigint, string>): DeliveryExtras {
   const invocationId = randomUUID();
-  const transaction = new StateTransaction(module.store);
+  const transaction = module.store.eventTransaction();
   const chain = envelope.kind === 'chain' ? envelope : undefined;
   const custom = envelope.kind === 'custom' ? envelope : undefined;
   const timer = envelope.kind === 'timer' ? envelope.timer : undefined;
@@ -85,26 +149,11 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
       ? () => ((consumed = recordTick(transaction, envelope.cron)), true)
       : undefined;
 
-  const imports: HostImports = {};
-  const { store, logging, chain: chainSpecifier, http, cowApi, timers: timersSpecifier } = module.specifiers;
-  const { grants } = module.manifest;
-  if (store) imports[store] = storeHost(scope);
-  if (logging) imports[logging] = loggingHost(scope);
-  if (chainSpecifier) imports[chainSpecifier] = chainHost(scope, chains, grants.chain?.chains ?? []);
-  if (http) imports[http] = httpHost(scope, grants.http?.hosts ?? []);
-  if (cowApi) imports[cowApi] = cowApiHost(scope, orderbooks, grants.cowApi?.chains ?? []);
-  if (timersSpecifier) imports[timersSpecifier] = timersHost(scope, triggerChains(module.manifest.triggers));
+  const enqueuedBy: Job['enqueuedBy'] = chain ? { event: `chain:${chain.chainId}`, cursor: cursorToJson(chain.delivery.cursor) } : custom ? { event: 'custom', cursor: custom.cursor } : { event: envelope.kind };
+  const imports = bindImports(module, scope, chains, orderbooks, enqueuedBy);
 
-  const complete = async (outcome: CallOutcome): Promise<DeliveryOutcome> => {
-    const tripped = scope.limitError;
-    if (tripped) {
-      // A cap tripped but the guest carried on (it caught the host's exception): the cap is a signal
-      // of this invocation too, whatever the guest did next; the stronger of the two ends it.
-      const { limit, max, observed } = tripped;
-      const capped = new HostLimitExceeded({ component: module.manifest.name, exportName: 'on-event', invocationId, limit, max, observed });
-      const signal = outcome.ok ? capped : signalFromData(strongestSignal([outcome.signal.toData(), capped.toData()]));
-      return { ok: false, signal, durationMs: outcome.durationMs, invocationId: outcome.ok ? invocationId : outcome.invocationId };
-    }
+  const complete = async (called: CallOutcome): Promise<DeliveryOutcome> => {
+    const outcome = withCap(scope, module.manifest.name, 'on-event', invocationId, called);
     if (!outcome.ok) return outcome; // a signal: the overlay is dropped
     const values = chain ? (outcome.value as unknown[]) : [outcome.value];
     const rejected = values.findIndex((v) => (v as { tag?: string } | undefined)?.tag === 'err');
@@ -125,12 +174,12 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
     await commitWrites(module, commit);
     return outcome;
   };
-  return { options: { imports, invocationId }, complete, ...(chain ? { each: 'err' as const } : {}), ...(begin ? { begin } : {}) };
+  const end = () => module.store.endEvent(transaction);
+  return { options: { imports, invocationId }, complete, end, ...(chain ? { each: 'err' as const } : {}), ...(begin ? { begin } : {}) };
 }
 
-async function commitWrites(module: InvocationModule, commit: Commit): Promise<void> {
-  await module.store.commit(commit);
-  module.committed?.(commit.writes);
+function commitWrites(module: InvocationModule, commit: Commit): Promise<void> {
+  return module.store.commit(commit);
 }
 
 /** Stages a cron trigger's last handled tick; the write, for a commit of its own. */

@@ -7,6 +7,7 @@ export type EngineErrorCode =
   | 'invalid-trigger' // a module's triggers contradict each other or name an unconfigured chain
   | 'chain-mismatch' // a chain's RPC endpoint serves another chain id
   | 'chain-unreachable' // a chain's RPC endpoint did not answer at start
+  | 'unknown-job' // no dead-lettered job of that id in the module
   | 'stopped'; // the engine (or supervisor) has stopped
 
 /** Something an embedder or operator asked of the engine that it cannot do. The engine keeps running. */

@@ -62,3 +62,34 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 
 /** Wasm page size, fixed by the spec. */
 export const WASM_PAGE_BYTES = 65_536;
+
+/**
+ * Limits of one job (a run of a module's `run-job`), unless the engine config says otherwise
+ * (`[engine.jobs]`). Jobs run on instances of their own, apart from the module's events, so their
+ * memory cap can differ; when a limit trips the run ends with that signal and the task is retried
+ * with backoff (src/jobs/JobRunner.ts).
+ */
+export const DEFAULT_JOB_LIMITS = {
+  fuel: 10_000_000,
+  timeoutMs: 30_000,
+  memoryBytes: 64 * 1024 * 1024,
+} as const;
+
+/** What a module granted `high_resource_jobs` gets for its jobs instead (`[engine.jobs]` `max_*`). */
+export const HIGH_RESOURCE_JOB_LIMITS = {
+  fuel: 2_000_000_000,
+  timeoutMs: 10 * 60_000,
+  memoryBytes: 1024 * 1024 * 1024,
+} as const;
+
+/** Per module: its queue and jobs, unless its manifest's `[modules.jobs]` says otherwise. */
+export const DEFAULT_JOBS = {
+  /** Jobs of one module running at once (beside its events). */
+  concurrency: 2,
+  /** Enqueues per minute (a token bucket: a burst of this many, then one every 60/n s); past it `limit("rate")`. */
+  ratePerMinute: 60,
+  /** Retries a task gets when it does not ask (`max-retry`); after them it is dead-lettered. */
+  retry: 3,
+  /** The most retries a task may ask for. */
+  maxRetry: 25,
+} as const;

@@ -1,7 +1,7 @@
 import type { Bytes, CommittedReader, Write } from './EngineStore.ts';
 
 /** Overlay map key: one char per byte (latin1 is the cheapest exact encoding of bytes as a string). */
-const hex = (key: Bytes) => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+export const keyId = (key: Bytes) => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 const compare = (a: Bytes, b: Bytes) => Buffer.compare(a, b);
 
 /**
@@ -10,15 +10,50 @@ const compare = (a: Bytes, b: Bytes) => Buffer.compare(a, b);
  */
 export class StateTransaction {
   private readonly overlay = new Map<string, Write>();
+  /** Committed keys this transaction read (a staged key's read sees the overlay, not the store). */
+  private readonly readKeys = new Set<string>();
+  /** Prefix ranges it listed: `[prefix, after]`. */
+  private readonly listed: [Bytes, Bytes | undefined][] = [];
   /** Change of the module's stored bytes if this commits. */
   sizeDelta = 0;
 
-  constructor(private readonly committedState: CommittedReader) {}
+  /** `onFirstRead`: told once, when the transaction first reads committed state (see GuardedModuleStore). */
+  constructor(
+    private readonly committedState: CommittedReader,
+    private onFirstRead?: (transaction: StateTransaction) => void,
+  ) {}
 
   get(key: Bytes): Bytes | undefined {
-    const staged = this.overlay.get(hex(key));
+    const id = keyId(key);
+    const staged = this.overlay.get(id);
     if (staged) return staged.value ?? undefined;
+    this.noteRead();
+    this.readKeys.add(id);
     return this.committed(key);
+  }
+
+  /** True when this transaction's outcome may depend on `key`: it read it, or listed a range holding it. */
+  dependsOn(key: Bytes): boolean {
+    if (this.readKeys.has(keyId(key))) return true;
+    return this.listed.some(([prefix, after]) => startsWith(key, prefix) && (after === undefined || compare(key, after) > 0));
+  }
+
+  /** Keys of `keys` (latin1 ids, as `writtenIds` gives them) this transaction depends on: one is enough. */
+  dependsOnAny(ids: Iterable<string>): boolean {
+    for (const id of ids) if (this.readKeys.has(id) || (this.listed.length > 0 && this.dependsOn(Buffer.from(id, 'latin1')))) return true;
+    return false;
+  }
+
+  /** The keys this transaction writes, as ids (for a conflict log). */
+  writtenIds(): Set<string> {
+    return new Set(this.overlay.keys());
+  }
+
+  private noteRead(): void {
+    if (!this.onFirstRead) return;
+    const told = this.onFirstRead;
+    this.onFirstRead = undefined;
+    told(this);
   }
 
   /**
@@ -30,20 +65,22 @@ export class StateTransaction {
     const sizeDelta = this.sizeDelta + key.byteLength + value.byteLength - (previous === undefined ? 0 : key.byteLength + previous.byteLength);
     admit?.(sizeDelta);
     this.sizeDelta = sizeDelta;
-    this.overlay.set(hex(key), { key: Uint8Array.from(key), value: Uint8Array.from(value) });
+    this.overlay.set(keyId(key), { key: Uint8Array.from(key), value: Uint8Array.from(value) });
   }
 
   delete(key: Bytes): void {
     const previous = this.get(key);
     if (previous !== undefined) this.sizeDelta -= key.byteLength + previous.byteLength;
-    this.overlay.set(hex(key), { key: Uint8Array.from(key), value: null });
+    this.overlay.set(keyId(key), { key: Uint8Array.from(key), value: null });
   }
 
   /** Up to `limit` keys with `prefix`, after `after` (exclusive), in byte order; staged writes included. */
   async listKeys(prefix: Bytes, after: Bytes | undefined, limit: number): Promise<Bytes[]> {
+    this.noteRead();
+    this.listed.push([Uint8Array.from(prefix), after === undefined ? undefined : Uint8Array.from(after)]);
     const inRange = (key: Bytes) => startsWith(key, prefix) && (after === undefined || compare(key, after) > 0);
     const staged = [...this.overlay.values()].filter((w) => inRange(w.key));
-    const deleted = new Set(staged.filter((w) => w.value === null).map((w) => hex(w.key)));
+    const deleted = new Set(staged.filter((w) => w.value === null).map((w) => keyId(w.key)));
     const keys: Bytes[] = staged.filter((w) => w.value !== null).map((w) => w.key);
     const range: { gte?: Bytes; gt?: Bytes; lt?: Bytes; limit: number } = { limit: limit + deleted.size };
     if (after && compare(after, prefix) >= 0) range.gt = after;
@@ -51,7 +88,7 @@ export class StateTransaction {
     const end = prefixEnd(prefix);
     if (end) range.lt = end;
     for await (const key of this.committedState.keys(range)) {
-      if (!deleted.has(hex(key)) && !this.overlay.has(hex(key))) keys.push(Uint8Array.from(key));
+      if (!deleted.has(keyId(key)) && !this.overlay.has(keyId(key))) keys.push(Uint8Array.from(key));
     }
     return keys.sort(compare).slice(0, limit);
   }

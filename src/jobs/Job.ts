@@ -1,0 +1,94 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { RESERVED_PREFIX } from '../host/store.ts';
+import type { Bytes } from '../store/EngineStore.ts';
+
+/**
+ * A task of a module's queue, as stored. Tasks live in the module's own state, in corral's reserved
+ * range (`0xff 0x00 "corral/job/<id>"`, dead ones under `corral/dead/`): an enqueue commits with the
+ * invocation that made it, a job's completion with the job's writes, and a reorg's undo takes back
+ * what a retracted block enqueued. They count toward the module's `storedBytes`.
+ */
+export interface Job {
+  id: string;
+  module: string;
+  /** `module:<name>:<task-type>`: the host's name for it; `run-job` gets the part after the second colon. */
+  type: string;
+  /** sha256 of the component that enqueued it: another version skips it (`version-mismatch`). */
+  version: string;
+  payload: string;
+  /** What enqueued it: an event (its kind and cursor), a job (its id), or the engine (a lifecycle task). */
+  enqueuedBy: { event: string; cursor?: unknown } | { job: string } | { engine: string };
+  enqueuedAt: number;
+  /** Not before this time (epoch ms): the enqueue's delay, or a retry's backoff. */
+  runAt: number;
+  /** Failed runs so far. */
+  attempts: number;
+  /** Failed runs after the first that are retried; one more and it is dead-lettered. */
+  maxRetry: number;
+  lastError?: string;
+  /** When it was dead-lettered. */
+  deadAt?: number;
+}
+
+/** The lifecycle tasks the engine enqueues itself; a module cannot enqueue these types. */
+export const LIFECYCLE_TASKS = ['module-activated', 'module-deactivated', 'module-uninstalled'] as const;
+export type LifecycleTask = (typeof LIFECYCLE_TASKS)[number];
+
+/** A module's task types: 1–64 of `a-z 0-9 . _ -` (no `:`: the host's prefix cannot be forged). */
+export const TASK_TYPE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Payloads are at most this many bytes (UTF-8). */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+/** How long an idempotency key answers the first task's id. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+const key = (kind: string) => Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from(`${kind}/`)]);
+/** Pending tasks. */
+export const JOB_PREFIX = key('job');
+/** Dead-lettered tasks. */
+export const DEAD_PREFIX = key('dead');
+/** Deduplication entries (unique-for, idempotency keys): `{ id, until }`. */
+export const DEDUPE_PREFIX = key('dedupe');
+
+const withSuffix = (prefix: Bytes, suffix: string) => Uint8Array.from([...prefix, ...Buffer.from(suffix, 'utf8')]);
+export const jobKey = (id: string): Bytes => withSuffix(JOB_PREFIX, id);
+export const deadKey = (id: string): Bytes => withSuffix(DEAD_PREFIX, id);
+
+/** The deduplication key of a unique-for task (type + payload) or of an idempotency key. */
+export function dedupeKey(kind: 'unique' | 'idempotency', ...parts: string[]): Bytes {
+  return withSuffix(DEDUPE_PREFIX, createHash('sha256').update([kind, ...parts].join('\u0000')).digest('hex'));
+}
+
+/** The rest of `key` after `prefix`, or undefined when it does not start with it. */
+export function suffixOf(key: Bytes, prefix: Bytes): string | undefined {
+  if (key.length < prefix.length) return undefined;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return undefined;
+  return Buffer.from(key.subarray(prefix.length)).toString('utf8');
+}
+
+/** The key just past every key with `prefix` (its last byte, '/', plus one). */
+export function prefixLimit(prefix: Bytes): Bytes {
+  const end = Uint8Array.from(prefix);
+  end[end.length - 1]!++;
+  return end;
+}
+
+/** A new task id: enqueue time first (ids sort roughly by age), then randomness. */
+export function newJobId(now: number): string {
+  return `${Math.max(0, Math.floor(now)).toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
+}
+
+export const encodeJob = (job: Job): Bytes => Buffer.from(JSON.stringify(job), 'utf8');
+
+export function decodeJob(value: Bytes): Job | undefined {
+  try {
+    const job = JSON.parse(Buffer.from(value).toString('utf8')) as Job;
+    return typeof job.id === 'string' && typeof job.type === 'string' ? job : undefined;
+  } catch {
+    return undefined; // only corral writes these keys: an unreadable one is skipped, not fatal
+  }
+}
+
+/** The task type `run-job` sees: the part after `module:<name>:`. */
+export function userType(job: Job): string {
+  return job.type.slice(`module:${job.module}:`.length);
+}

@@ -1,0 +1,160 @@
+import type { Commit, ModuleStore, Write } from './EngineStore.ts';
+import { keyId, StateTransaction } from './StateTransaction.ts';
+
+/** Why a job's commit was refused: a concurrent commit or the event in flight depends on what it read or writes. */
+export type CommitConflict = 'conflict';
+
+interface Logged {
+  seq: number;
+  keys: Set<string>;
+}
+
+/**
+ * A module's store as its invocations use it once events and jobs run side by side: commits are
+ * applied one at a time, in the order they were asked for, and the state stays serialisable under
+ * optimistic concurrency.
+ *
+ * - Events run one at a time (the actor's mailbox) and always commit. Their reads are live: the
+ *   event in flight is known here from its first read until it ends.
+ * - A job runs on a snapshot-free overlay too, and its commit is refused (`'conflict'`; the runner
+ *   re-runs it) when a commit since the job began wrote a key the job read or listed, or when the event
+ *   in flight has read or listed a key the job writes.
+ *
+ * So every committed invocation behaves as if it ran alone at its commit: no lost update between a
+ * job and an event, or two jobs, writing the same key. Job conflicts are expected to be rare (jobs
+ * and events of one module usually touch different keys); each one costs a re-run of the job.
+ */
+export class GuardedModuleStore implements ModuleStore {
+  private seq = 0;
+  /** Commits since the oldest job in flight began: what a job's reads are checked against. */
+  private log: Logged[] = [];
+  private readonly jobsInFlight = new Map<StateTransaction, number>();
+  private liveEvent: StateTransaction | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+  /** The writes of the commit LevelDB is applying: a read in the meantime must not see the old value. */
+  private applying: Map<string, Uint8Array | null> | undefined;
+  private changeWaiters: (() => void)[] = [];
+
+  /** `onCommit` hears the writes of every commit once applied (the engine's timer and task indexes follow them). */
+  constructor(
+    private readonly inner: ModuleStore,
+    private readonly onCommit: (writes: readonly Write[]) => void = () => {},
+  ) {}
+
+  /** An event is running and has read the module's state. */
+  get eventInFlight(): boolean {
+    return this.liveEvent !== undefined;
+  }
+
+  get name(): string {
+    return this.inner.name;
+  }
+  get storedBytes(): number {
+    return this.inner.storedBytes;
+  }
+  get: ModuleStore['get'] = (key) => this.inner.get(key);
+  /** Sees a commit from the moment it passed its check, before LevelDB has applied it (see `apply`). */
+  getSync: ModuleStore['getSync'] = (key) => {
+    if (this.applying) {
+      const id = keyId(key);
+      if (this.applying.has(id)) return this.applying.get(id) ?? undefined;
+    }
+    return this.inner.getSync(key);
+  };
+  /** Waits for the commits asked for so far: a listing sees them all. */
+  keys: ModuleStore['keys'] = (range) => {
+    const { inner, tail } = this;
+    return (async function* () {
+      await tail;
+      yield* inner.keys(range);
+    })();
+  };
+  cursor: ModuleStore['cursor'] = (source) => this.inner.cursor(source);
+  cursors: ModuleStore['cursors'] = () => this.inner.cursors();
+  journal: ModuleStore['journal'] = (chainId) => this.inner.journal(chainId);
+
+  /** A transaction for an event: live from its first read until `end` (or the next event's first read). */
+  eventTransaction(): StateTransaction {
+    return new StateTransaction(this, (tx) => (this.liveEvent = tx));
+  }
+
+  /** The event's transaction ended (committed or dropped). */
+  endEvent(transaction: StateTransaction): void {
+    if (this.liveEvent !== transaction) return;
+    this.liveEvent = undefined;
+    this.changed();
+  }
+
+  /** A transaction for a job: checked at its commit against everything committed after this moment. */
+  jobTransaction(): StateTransaction {
+    const tx = new StateTransaction(this);
+    this.jobsInFlight.set(tx, this.seq);
+    return tx;
+  }
+
+  /** The job's transaction ended without a commit (the job failed, or its module went away). */
+  abandon(transaction: StateTransaction): void {
+    if (this.jobsInFlight.delete(transaction)) this.trim();
+  }
+
+  /** Commits a job's transaction (with `extra` writes of the runner's own) unless it conflicts. */
+  commitJob(transaction: StateTransaction, commit: Commit): Promise<'committed' | CommitConflict> {
+    return this.serially(async () => {
+      const since = this.jobsInFlight.get(transaction) ?? this.seq;
+      this.jobsInFlight.delete(transaction);
+      const conflict = this.log.some((entry) => entry.seq > since && transaction.dependsOnAny(entry.keys)) || (this.liveEvent !== undefined && [...transaction.writtenIds()].some((id) => this.liveEvent!.dependsOn(Buffer.from(id, 'latin1'))));
+      if (conflict) {
+        this.trim();
+        return 'conflict' as const;
+      }
+      await this.apply(commit);
+      return 'committed' as const;
+    });
+  }
+
+  /** Any other commit (an event's, the runner's bookkeeping): applied in turn, never refused. */
+  commit(commit: Commit): Promise<void> {
+    return this.serially(() => this.apply(commit));
+  }
+
+  /** Resolves at the module's next commit, or when the event in flight ends: when a refused job may try again. */
+  nextChange(): Promise<void> {
+    return new Promise((resolve) => this.changeWaiters.push(resolve));
+  }
+
+  private async apply(commit: Commit): Promise<void> {
+    const writes = new Map(commit.writes.map((w) => [keyId(w.key), w.value]));
+    this.applying = writes;
+    try {
+      await this.inner.commit(commit);
+    } finally {
+      this.applying = undefined;
+    }
+    if (this.jobsInFlight.size > 0) this.log.push({ seq: ++this.seq, keys: new Set(writes.keys()) });
+    else this.seq++;
+    this.trim();
+    // After the log: a job started by what this commit enqueued begins after it.
+    this.onCommit(commit.writes);
+    this.changed();
+  }
+
+  private serially<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(step, step);
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  /** Drops log entries no job in flight can conflict with. */
+  private trim(): void {
+    if (this.jobsInFlight.size === 0) {
+      this.log = [];
+      return;
+    }
+    const oldest = Math.min(...this.jobsInFlight.values());
+    if (this.log.length > 0 && this.log[0]!.seq <= oldest) this.log = this.log.filter((entry) => entry.seq > oldest);
+  }
+
+  private changed(): void {
+    for (const resolve of this.changeWaiters.splice(0)) resolve();
+  }
+}
