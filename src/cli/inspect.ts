@@ -6,6 +6,8 @@ import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { prefixEnd } from '../store/StateTransaction.ts';
+import { deadJobs, pendingJobs, retryDead } from '../jobs/deadLetters.ts';
+import type { Job } from '../jobs/Job.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
@@ -23,7 +25,8 @@ function show(bytes: Uint8Array): { hex: string; utf8?: string } {
 /**
  * What `corral inspect` reports of a state directory (the engine must be stopped: LevelDB allows one
  * process): per module its cursors per source, breaker, keys and stored bytes, undo records, pending
- * timers; with `module`, that module's keys and values under `prefix`, its timers and cron ticks.
+ * timers and tasks (counts); with `module`, that module's keys and values under `prefix`, its timers,
+ * cron ticks, and its pending and dead-lettered tasks (each with its last error).
  */
 export async function inspectState(dir: string, options: { module?: string; prefix?: string; limit?: number } = {}): Promise<unknown> {
   if (!existsSync(join(dir, 'CURRENT'))) throw new EngineError('invalid-option', `${dir} is not a corral state directory (no LevelDB database there)`, { option: 'state_dir', value: dir });
@@ -57,7 +60,7 @@ export async function inspectState(dir: string, options: { module?: string; pref
         if (source.startsWith('chain:')) journal[source] = (await state.journal(BigInt(source.slice(6)))).length;
       }
       const own = await ownKeys(state);
-      modules.push({ name, cursors, keys, timers: own.timers.length, storedBytes: state.storedBytes, undoRecords: journal, breaker: store.breakers.load(name) ?? { state: 'closed' } });
+      modules.push({ name, cursors, keys, timers: own.timers.length, jobs: { pending: own.jobs.pending.length, dead: own.jobs.dead.length }, storedBytes: state.storedBytes, undoRecords: journal, breaker: store.breakers.load(name) ?? { state: 'closed' } });
     }
     return { stateDir: dir, modules };
   } finally {
@@ -65,13 +68,46 @@ export async function inspectState(dir: string, options: { module?: string; pref
   }
 }
 
-/** A module's pending timers and its cron triggers' last handled ticks (corral's reserved keys). */
-async function ownKeys(state: ModuleStore): Promise<{ timers: { tag: string; spec: TimerSpec }[]; cronTicks: Record<string, number> }> {
+/** A task as inspect shows it. */
+const showJob = ({ id, type, payload, attempts, maxRetry, runAt, enqueuedAt, enqueuedBy, version, lastError, deadAt }: Job) => ({
+  id,
+  type,
+  payload,
+  attempts,
+  maxRetry,
+  runAt,
+  enqueuedAt,
+  enqueuedBy,
+  version,
+  ...(lastError === undefined ? {} : { lastError }),
+  ...(deadAt === undefined ? {} : { deadAt }),
+});
+
+/**
+ * `corral retry-job`: a dead-lettered task of a stopped engine's module pending again, due at once
+ * (its attempts reset); the engine runs it when it next starts.
+ */
+export async function retryDeadJob(dir: string, module: string, id: string, now = Date.now()): Promise<Job> {
+  if (!existsSync(join(dir, 'CURRENT'))) throw new EngineError('invalid-option', `${dir} is not a corral state directory (no LevelDB database there)`, { option: 'state_dir', value: dir });
+  const store = await LevelStore.open(dir).catch((cause: unknown) => {
+    throw new EngineError('invalid-option', `cannot open the state in ${dir}: is the engine still running? (LevelDB allows one process)`, { option: 'state_dir', value: dir }, cause);
+  });
+  try {
+    if (!(await store.moduleNames()).includes(module)) throw new EngineError('unknown-module', `no module named ${module} has state in ${dir}`, { module });
+    return await retryDead(await store.module(module), id, now);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A module's pending timers, its cron triggers' last handled ticks, its pending and dead tasks (corral's reserved keys). */
+async function ownKeys(state: ModuleStore): Promise<{ timers: { tag: string; spec: TimerSpec }[]; cronTicks: Record<string, number>; jobs: { pending: ReturnType<typeof showJob>[]; dead: ReturnType<typeof showJob>[] } }> {
   const timers = await ModuleTimers.load(state);
   const cronTicks: Record<string, number> = {};
   const cronPrefix = Uint8Array.from([...RESERVED_PREFIX, ...encoder.encode('cron/')]);
   for await (const key of state.keys({ gte: cronPrefix, lt: prefixEnd(cronPrefix)!, limit: -1 })) {
     cronTicks[Buffer.from(key.subarray(cronPrefix.length)).toString('utf8')] = Number(Buffer.from((await state.get(key))!).toString('utf8'));
   }
-  return { timers: timers.list().map(({ tag, spec }) => ({ tag, spec })), cronTicks };
+  const jobs = { pending: (await pendingJobs(state)).map(showJob), dead: (await deadJobs(state)).map(showJob) };
+  return { timers: timers.list().map(({ tag, spec }) => ({ tag, spec })), cronTicks, jobs };
 }

@@ -18,7 +18,7 @@ import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { Runtime } from '../runtime/Runtime.ts';
-import { inspectState } from './inspect.ts';
+import { inspectState, retryDeadJob } from './inspect.ts';
 import { renderStatus } from './status.ts';
 import { scaffoldModule } from './scaffoldModule.ts';
 import { ArgumentError, argsFromJson, jsonReplacer } from './jsonValues.ts';
@@ -262,6 +262,21 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (dir: string, flags: { module?: string; prefix: string; limit?: number }) => {
       try {
         process.stdout.write(`${JSON.stringify(await inspectState(dir, flags), jsonReplacer, 2)}\n`);
+      } catch (error) {
+        code = reportFailure(error);
+      }
+    });
+  program
+    .command('retry-job')
+    .description('make a dead-lettered task pending again, its retries reset (the engine must be stopped; it runs the task when it starts)')
+    .argument('<state_dir>', 'the engine\'s state directory')
+    .argument('<module>', 'the module whose task it is')
+    .argument('<job_id>', 'the task\'s id, as `corral inspect <state_dir> --module <module>` lists it under jobs.dead')
+    .addHelpText('after', '\nExample:\n  corral retry-job ./state twap 00mhx2k1c-4f0a9b1c2d3e')
+    .action(async (dir: string, module: string, id: string) => {
+      try {
+        const job = await retryDeadJob(dir, module, id);
+        process.stdout.write(`${job.id} (${job.type}) is pending again\n`);
       } catch (error) {
         code = reportFailure(error);
       }

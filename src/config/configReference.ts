@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { ModuleManifestSchema, SupervisionSchema } from '../engine/ModuleManifest.ts';
-import { ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema } from './EngineConfig.ts';
+import { JobsSchema, ModuleManifestSchema, SupervisionSchema } from '../engine/ModuleManifest.ts';
+import { ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema, JobLimitsSchema } from './EngineConfig.ts';
 
 const toSnake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -31,11 +31,13 @@ function table(section: string, schema: z.ZodType, skip: string[] = []): string 
  */
 export function renderConfigReference(): string {
   return [
-    table('[engine]', EngineSectionSchema, ['limits']),
+    table('[engine]', EngineSectionSchema, ['limits', 'jobs']),
     table('[engine.limits]', EngineLimitsSchema),
+    table('[engine.jobs]', JobLimitsSchema),
     table('[chains.<id>]', ChainConfigSchema),
-    table('[[modules]]', ModuleManifestSchema, ['supervision']),
+    table('[[modules]]', ModuleManifestSchema, ['supervision', 'jobs']),
     table('[modules.supervision]', SupervisionSchema),
+    table('[modules.jobs]', JobsSchema),
   ].join('\n\n');
 }
 

@@ -23,6 +23,8 @@ export type JobRecord = { module: string; id: string; type: string; attempts: nu
   | { outcome: 'done'; durationMs: number; fuelUsed: number; startedAt?: number; conflicts: number }
   | { outcome: 'retry' | 'dead'; error: string; signal?: SignalName; runAt?: number }
   | { outcome: 'skipped'; reason: SkipReason }
+  /** Its commit was refused (see GuardedModuleStore); it runs again. Not an attempt. */
+  | { outcome: 'conflict' }
 );
 
 /** One run of `run-job`, as the engine reports it. */
@@ -47,6 +49,8 @@ export interface JobModule {
 interface Entry {
   module: JobModule;
   running: Map<string, Promise<void>>;
+  /** A job whose commit conflicted runs again alone: no other job of the module starts meanwhile. */
+  exclusive?: string;
   handle: unknown;
   armedAt: number | undefined;
 }
@@ -179,7 +183,7 @@ export class JobRunner {
     if (!entry || this.stopped) return this.wakeIdle();
     const { module } = entry;
     const now = this.clock.now();
-    while (entry.running.size < module.concurrency) {
+    while (entry.running.size < module.concurrency && entry.exclusive === undefined) {
       const job = module.jobs.takeDue(now, (id) => entry.running.has(id));
       if (!job) break;
       const run = this.run(entry, job).finally(() => {
@@ -192,9 +196,13 @@ export class JobRunner {
     this.wakeIdle();
   }
 
-  /** One clock timeout per module, for its earliest task not due yet. */
+  /**
+   * One clock timeout per module, for its earliest task not due yet. A task already due that could
+   * not start (every slot taken) needs none: the end of a running one pumps again.
+   */
   private arm(entry: Entry): void {
-    const next = entry.module.jobs.nextAt();
+    const first = entry.module.jobs.nextAt();
+    const next = first !== undefined && first > this.clock.now() ? first : undefined;
     if (next === entry.armedAt && entry.handle !== undefined) return;
     if (entry.handle !== undefined) this.clock.clearTimeout(entry.handle);
     entry.handle = undefined;
@@ -239,12 +247,19 @@ export class JobRunner {
           return;
         }
         counts.conflicts++;
+        this.records.next({ module: module.name, id: job.id, type: job.type, attempts: job.attempts, outcome: 'conflict' });
         if (conflicts + 1 >= JOB_CONFLICT_RETRIES) return await this.fail(module, job, { ok: false, error: `its commit conflicted ${JOB_CONFLICT_RETRIES} times with concurrent writes` }, counts);
+        // Run again alone, once the module's other jobs have ended: jobs on one hot key then take turns
+        // instead of invalidating each other; only an event can still get in the way.
+        entry.exclusive = job.id;
+        await Promise.all([...entry.running].filter(([id]) => id !== job.id).map(([, run]) => run));
         if (module.store.eventInFlight) await module.store.nextChange();
       }
     } catch (error) {
       // The store failed (e.g. closed under us): the task stays pending and runs after a restart.
       this.logger.error({ module: module.name, job: job.id, err: error }, 'a job could not complete');
+    } finally {
+      if (entry.exclusive === job.id) entry.exclusive = undefined;
     }
   }
 

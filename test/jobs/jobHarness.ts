@@ -1,7 +1,11 @@
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, ManualClock, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { inspectState } from '../../src/cli/inspect.ts';
+import type { Job } from '../../src/jobs/Job.ts';
 import { captureLogger, fixture } from '../helpers.ts';
 
 const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
@@ -31,4 +35,61 @@ export async function jobEngine(runtime: Runtime, modules: ModuleManifest[] = [j
     await engine.jobsSettled();
   };
   return { engine, clock, run, read, advance, stateDir, records };
+}
+
+/**
+ * A loopback HTTP server that holds every request until the test releases it: jobs that fetch from it
+ * are in flight at a moment the test knows. Requests are counted per first path segment.
+ */
+export async function heldServer() {
+  const held: { path: string; release: () => void }[] = [];
+  const waiters: { check: () => boolean; resolve: () => void }[] = [];
+  let maxInFlight: Record<string, number> = {};
+  let maxTotal = 0;
+  let auto = false;
+  const inFlight = (group?: string) => held.filter((h) => group === undefined || h.path.split('/')[1] === group).length;
+  const server = createServer((request, response) => {
+    const path = request.url ?? '/';
+    const group = path.split('/')[1]!;
+    if (auto) return void response.end('ok');
+    held.push({ path, release: () => response.end('ok') });
+    maxInFlight[group] = Math.max(maxInFlight[group] ?? 0, inFlight(group));
+    maxTotal = Math.max(maxTotal, held.length);
+    for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.check()) waiters.splice(i, 1)[0]!.resolve();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    host: `127.0.0.1:${port}`,
+    inFlight,
+    /** The most requests held at once, per group and in all. */
+    max: () => ({ ...maxInFlight, total: maxTotal }),
+    /** Resolves once `n` requests (of `group`, when given) are held. */
+    held: (n: number, group?: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => inFlight(group) >= n;
+        if (check()) resolve();
+        else waiters.push({ check, resolve });
+      }),
+    /** Answers every request held now. */
+    releaseAll: () => {
+      for (const h of held.splice(0)) h.release();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    /** Answers every request held now, and every later one at once. */
+    answerAll: () => {
+      auto = true;
+      for (const h of held.splice(0)) h.release();
+    },
+    reset: () => {
+      maxInFlight = {};
+      maxTotal = 0;
+    },
+  };
+}
+
+/** `corral inspect <dir> --module <module>` as a test reads it (the engine stopped). */
+export async function inspectModule(stateDir: string, module: string) {
+  return (await inspectState(stateDir, { module })) as { entries: { key: { utf8?: string } }[]; jobs: { pending: Job[]; dead: Job[] } };
 }

@@ -99,7 +99,9 @@ describe('concurrency', () => {
     gates[0]!.resolve(1);
     expect((await first).value).toBe(1);
     expect((await fourth).value).toBe(4);
-    expect(entered).toEqual([1, 2, 3, 4]);
+    // The first two run on two workers at once: either may reach the host first. The waiting callers are served in order.
+    expect([...entered.slice(0, 2)].sort()).toEqual([1, 2]);
+    expect(entered.slice(2)).toEqual([3, 4]);
     expect(caller.stats().inUse).toBe(0);
   });
 
