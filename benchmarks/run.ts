@@ -16,6 +16,7 @@ import { benchChain } from './chain.ts';
 import { benchEngine } from './engine.ts';
 import { benchTwap } from './twap.ts';
 import { benchTimers } from './timers.ts';
+import { benchJobs } from './jobs.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
 
@@ -210,6 +211,9 @@ results.twap = await benchTwap(row);
 
 // 12. Timers: how late a timer's handler starts, idle and under load (issue: jobs, timers and schedules).
 results.timers = await benchTimers(runtime, fixture, row);
+
+// 13. Jobs: enqueue → start latency, and trivial jobs per second across ten modules (same issue).
+results.jobs = await benchJobs(runtime, fixture, row);
 
 await runtime.close();
 

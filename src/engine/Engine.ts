@@ -29,7 +29,7 @@ import { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { StateTransaction } from '../store/StateTransaction.ts';
 import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS } from '../limits/defaults.ts';
 import type { Limits } from '../runtime/Component.ts';
-import { encodeJob, jobKey, newJobId, type Job, type LifecycleTask } from '../jobs/Job.ts';
+import { encodeJob, jobKey, newJobId, taskProblem, type Job, type LifecycleTask } from '../jobs/Job.ts';
 import { JobRunner, type JobCounts, type JobModule, type JobRecord } from '../jobs/JobRunner.ts';
 import { ModuleJobs } from '../jobs/ModuleJobs.ts';
 import { RateLimiter } from '../jobs/RateLimiter.ts';
@@ -272,6 +272,33 @@ export class Engine {
     return { ...counts, skipped: { ...counts.skipped }, pending: this.jobModules.get(module)?.jobs.size ?? 0, running: this.jobRunner.running(module), rateLimited: this.rateLimited.get(module) ?? 0 };
   }
 
+  /**
+   * Hands a module tasks from the embedding application, committed in one batch: its `run-job` runs
+   * each as if the module had enqueued it (`enqueuedBy: { engine: 'embedder' }`). The module's rate
+   * limit does not apply; its retry default and ceiling do. Resolves with the tasks' ids.
+   */
+  async enqueue(module: string, taskType: string, payloads: readonly string[], options: { delayMs?: number; maxRetry?: number } = {}): Promise<string[]> {
+    const { manifest } = this.lookup(module);
+    const jobs = this.jobModules.get(module);
+    if (!jobs) throw new EngineError('invalid-option', `module ${module} does not export run-job`, { module });
+    for (const payload of payloads) {
+      const problem = taskProblem(taskType, payload);
+      if (problem) throw new EngineError('invalid-option', `a task for ${module}: ${problem}`, { module, taskType });
+    }
+    const delay = options.delayMs ?? 0;
+    if (!Number.isSafeInteger(delay) || delay < 0) throw new EngineError('invalid-option', `delayMs ${delay} is not a duration`, { module, option: 'delayMs' });
+    const now = this.clock.now();
+    const tx = new StateTransaction(jobs.store);
+    const ids: string[] = [];
+    for (const payload of payloads) {
+      const job: Job = { id: newJobId(now), module, type: `module:${module}:${taskType}`, version: jobs.version, payload, enqueuedBy: { engine: 'embedder' }, enqueuedAt: now, runAt: now + delay, attempts: 0, maxRetry: Math.min(options.maxRetry ?? manifest.jobs.retry, manifest.jobs.maxRetry) };
+      tx.set(jobKey(job.id), encodeJob(job));
+      ids.push(job.id);
+    }
+    await jobs.store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
+    return ids;
+  }
+
   /** A module's pending tasks, by id. */
   pendingJobs(module: string): Promise<Job[]> {
     return pendingJobs(this.lookup(module).store);
@@ -456,8 +483,8 @@ export class Engine {
         version: digest,
         component: jobComponent,
         status: () => {
-          const actor = this.supervisor.actors().find((a) => a.name === name);
-          return !actor || actor.state === 'stopped' ? 'stopped' : actor.state === 'quarantined' ? 'quarantined' : 'serving';
+          const state = this.supervisor.stateOf(name);
+          return state === undefined || state === 'stopped' ? 'stopped' : state === 'quarantined' ? 'quarantined' : 'serving';
         },
         whenServing: () => this.supervisor.whenServing(name),
         execute: (job, transaction) => runJob(module, job, transaction, (args, options) => jobComponent.invoke('run-job', args, options), clients, this.orderbooks),

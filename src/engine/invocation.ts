@@ -104,8 +104,7 @@ export async function runJob(
   orderbooks: ReadonlyMap<bigint, string>,
 ): Promise<JobAttempt> {
   const invocationId = randomUUID();
-  const logger = module.logger.child({ job: job.id, type: userType(job), invocationId });
-  const scope = new InvocationScope(module.manifest.name, module.store, transaction, module.caps, logger);
+  const scope = new InvocationScope(module.manifest.name, module.store, transaction, module.caps, () => module.logger.child({ job: job.id, type: userType(job), invocationId }));
   const imports = bindImports(module, scope, chains, orderbooks, { job: job.id });
   const outcome = withCap(scope, module.manifest.name, 'run-job', invocationId, await invoke([userType(job), job.payload], { imports, invocationId }));
   if (!outcome.ok) return { ok: false, error: outcome.signal.message, signal: outcome.signal.name };
@@ -131,7 +130,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   const events = envelope.kind === 'chain' ? envelope.delivery.events : [envelope.event];
   const scale = Math.max(1, events.length);
   const caps = scale === 1 ? module.caps : (Object.fromEntries(Object.entries(module.caps).map(([k, v]) => [k, k === 'storedBytes' ? v : v * scale])) as HostCaps);
-  const logger = module.logger.child({ event: envelope.kind, invocationId, ...(timer ? { timer: timer.tag } : {}), ...(chain ? { chainId: String(chain.chainId), block: String(chain.delivery.cursor.number) } : {}) });
+  const logger = () => module.logger.child({ event: envelope.kind, invocationId, ...(timer ? { timer: timer.tag } : {}), ...(chain ? { chainId: String(chain.chainId), block: String(chain.delivery.cursor.number) } : {}) });
   const scope = new InvocationScope(module.manifest.name, module.store, transaction, caps, logger);
   for (const write of chain?.delivery.prestage ?? []) {
     if (write.value === null) transaction.delete(write.key);
@@ -159,7 +158,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
     const rejected = values.findIndex((v) => (v as { tag?: string } | undefined)?.tag === 'err');
     if (rejected >= 0) {
       const error = (values[rejected] as { val?: unknown }).val;
-      logger.warn({ error, eventIndex: rejected }, 'on-event returned an error; the event is dropped with its state writes');
+      scope.logger.warn({ error, eventIndex: rejected }, 'on-event returned an error; the event is dropped with its state writes');
       if (chain) return { ok: false, error: new RejectedEvents([rejected]) };
       // A timer answered with `err` is still consumed (like a custom event, it is not offered again).
       if (consumed) await commitWrites(module, { writes: [consumed.write], sizeDelta: consumed.sizeDelta });

@@ -18,8 +18,18 @@ export class InvocationScope {
     readonly state: ModuleStore,
     readonly transaction: StateTransaction,
     readonly caps: HostCaps,
-    readonly logger: Logger,
-  ) {}
+    logger: Logger | (() => Logger),
+  ) {
+    this.makeLogger = typeof logger === 'function' ? logger : () => logger;
+  }
+
+  private readonly makeLogger: () => Logger;
+  private bound: Logger | undefined;
+
+  /** Bound to module, event and invocation; made on first use (most invocations never log). */
+  get logger(): Logger {
+    return (this.bound ??= this.makeLogger());
+  }
 
   /** Adds `amount` to a per-invocation counter; throws HostLimitError past its cap. */
   charge(limit: HostLimitName, amount = 1): void {

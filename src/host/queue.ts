@@ -1,5 +1,5 @@
 import type * as Queue from './generated/corral-module-queue.js';
-import { dedupeKey, encodeJob, IDEMPOTENCY_WINDOW_MS, jobKey, LIFECYCLE_TASKS, MAX_PAYLOAD_BYTES, newJobId, TASK_TYPE, type Job } from '../jobs/Job.ts';
+import { dedupeKey, encodeJob, IDEMPOTENCY_WINDOW_MS, jobKey, newJobId, taskProblem, type Job } from '../jobs/Job.ts';
 import type { RateLimiter } from '../jobs/RateLimiter.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
@@ -44,10 +44,8 @@ export function queueHost(scope: InvocationScope, context: QueueContext): HostIm
     enqueue(taskType: string, payload: string, opts: Queue.EnqueueOptions): string {
       scope.charge('storeOps');
       if (!context.granted) throw fault({ tag: 'denied', val: `${scope.module} has no queue grant` });
-      if (!TASK_TYPE.test(taskType)) throw fault({ tag: 'invalid-input', val: `task type ${JSON.stringify(taskType)}: 1 to 64 of a-z 0-9 . _ - (starting with a letter or digit)` });
-      if ((LIFECYCLE_TASKS as readonly string[]).includes(taskType)) throw fault({ tag: 'invalid-input', val: `task type ${taskType} is the engine's (a lifecycle task)` });
-      const bytes = Buffer.byteLength(payload, 'utf8');
-      if (bytes > MAX_PAYLOAD_BYTES) throw fault({ tag: 'invalid-input', val: `payload of ${bytes} bytes; at most ${MAX_PAYLOAD_BYTES}` });
+      const problem = taskProblem(taskType, payload);
+      if (problem) throw fault({ tag: 'invalid-input', val: problem });
       const delay = Number(opts.delayMs);
       const uniqueFor = Number(opts.uniqueForMs);
       if (!Number.isSafeInteger(delay) || delay < 0) throw fault({ tag: 'invalid-input', val: `delay-ms ${opts.delayMs} is not a duration` });

@@ -41,6 +41,15 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024;
 /** How long an idempotency key answers the first task's id. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
+/** What is wrong with a task a module (or the embedder) asks for, or undefined when nothing is. */
+export function taskProblem(taskType: string, payload: string): string | undefined {
+  if (!TASK_TYPE.test(taskType)) return `task type ${JSON.stringify(taskType)}: 1 to 64 of a-z 0-9 . _ - (starting with a letter or digit)`;
+  if ((LIFECYCLE_TASKS as readonly string[]).includes(taskType)) return `task type ${taskType} is the engine's (a lifecycle task)`;
+  const bytes = Buffer.byteLength(payload, 'utf8');
+  if (bytes > MAX_PAYLOAD_BYTES) return `payload of ${bytes} bytes; at most ${MAX_PAYLOAD_BYTES}`;
+  return undefined;
+}
+
 const key = (kind: string) => Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from(`${kind}/`)]);
 /** Pending tasks. */
 export const JOB_PREFIX = key('job');
@@ -72,9 +81,14 @@ export function prefixLimit(prefix: Bytes): Bytes {
   return end;
 }
 
-/** A new task id: enqueue time first (ids sort roughly by age), then randomness. */
+/** Random per process, so two engines (or two runs) never mint the same id; then a counter. */
+const ID_PREFIX = randomBytes(4).toString('hex');
+let idCounter = 0;
+
+/** A new task id: enqueue time first (ids sort roughly by age), then this process's prefix and a counter. */
 export function newJobId(now: number): string {
-  return `${Math.max(0, Math.floor(now)).toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}`;
+  idCounter = (idCounter + 1) % 0x1000000;
+  return `${Math.max(0, Math.floor(now)).toString(36).padStart(9, '0')}-${ID_PREFIX}${idCounter.toString(16).padStart(6, '0')}`;
 }
 
 export const encodeJob = (job: Job): Bytes => Buffer.from(JSON.stringify(job), 'utf8');

@@ -20,7 +20,7 @@ export type SkipReason = 'module-gone' | 'module-stopped' | 'version-mismatch';
 
 /** What became of one run of a task: what `engine.jobs$` tells. */
 export type JobRecord = { module: string; id: string; type: string; attempts: number } & (
-  | { outcome: 'done'; durationMs: number; fuelUsed: number; startedAt?: number; conflicts: number }
+  | { outcome: 'done'; durationMs: number; fuelUsed: number; startedAt?: number; conflicts: number; enqueuedAt: number; runAt: number }
   | { outcome: 'retry' | 'dead'; error: string; signal?: SignalName; runAt?: number }
   | { outcome: 'skipped'; reason: SkipReason }
   /** Its commit was refused (see GuardedModuleStore); it runs again. Not an attempt. */
@@ -243,7 +243,7 @@ export class JobRunner {
         if (result === 'committed') {
           counts.done++;
           const { durationMs, fuelUsed, startedAt } = attempt;
-          this.records.next({ module: module.name, id: job.id, type: job.type, attempts: job.attempts, outcome: 'done', durationMs, fuelUsed, conflicts, ...(startedAt === undefined ? {} : { startedAt }) });
+          this.records.next({ module: module.name, id: job.id, type: job.type, attempts: job.attempts, outcome: 'done', durationMs, fuelUsed, conflicts, enqueuedAt: job.enqueuedAt, runAt: job.runAt, ...(startedAt === undefined ? {} : { startedAt }) });
           return;
         }
         counts.conflicts++;

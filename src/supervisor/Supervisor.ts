@@ -3,7 +3,7 @@ import { Subject, type Observable } from 'rxjs';
 import { Actor, type ActorEvent, type ActorInfo, type DeliveryExtras, type DeliveryOutcome } from '../actor/Actor.ts';
 import type { OverflowPolicy } from '../actor/Mailbox.ts';
 import { EngineError } from '../errors/EngineError.ts';
-import type { BackoffOptions, BreakerOptions, RestartType } from '../actor/actorMachine.ts';
+import type { ActorStateName, BackoffOptions, BreakerOptions, RestartType } from '../actor/actorMachine.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
 import type { CallOutcome, Component } from '../runtime/Component.ts';
 import { MemoryBreakerStore, type BreakerStore } from './BreakerStore.ts';
@@ -207,6 +207,11 @@ export class Supervisor<Payload = unknown> {
 
   actors(): ActorInfo[] {
     return this.order.map((actor) => actor.info());
+  }
+
+  /** One actor's machine state, or undefined when no actor has that name (cheaper than `actors()`). */
+  stateOf(actorName: string): ActorStateName | undefined {
+    return this.order.find((actor) => actor.name === actorName)?.state;
   }
 
   /**

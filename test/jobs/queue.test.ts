@@ -28,7 +28,7 @@ describe('queue', () => {
     expect(await read('done/0')).toBe(1);
     expect(await read('last')).toBe('work:0'); // run-job sees the module's own type, not the host's name for it
     const [id] = (await read('enqueued')) as string[];
-    expect(id).toMatch(/^[0-9a-z]{9}-[0-9a-f]{12}$/);
+    expect(id).toMatch(/^[0-9a-z]{9}-[0-9a-f]{14}$/);
     expect(await engine.pendingJobs('j')).toEqual([]);
     expect(engine.jobStats('j')).toMatchObject({ done: 2, pending: 0, running: 0 }); // module-activated, then the task
     await engine.stop();

@@ -1,0 +1,93 @@
+/**
+ * Jobs: how soon a task starts after the invocation that enqueued it commits (one JavaScript module,
+ * one task at a time), and how many trivial tasks the runner completes per second across ten modules
+ * (hand-written WAT jobs that store one key: the runner, the worker round trip and the commit, without
+ * an interpreter in the guest).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { Engine, type Runtime } from '../src/index.ts';
+import type { JobRecord } from '../src/jobs/JobRunner.ts';
+import { summarize } from './stats.ts';
+
+type Row = (name: string, value: string, target?: string, ok?: boolean | null) => void;
+const SAMPLES = 200;
+const MODULES = 10;
+const TASKS_PER_MODULE = 2_000;
+
+const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * Enqueue → start: from the `enqueue` host call (the task's `enqueuedAt`) to its `run-job` starting in
+ * a worker, one task at a time: the rest of the enqueuing event, its commit, and the dispatch.
+ */
+async function enqueueToStart(runtime: Runtime, fixture: (name: string) => string): Promise<ReturnType<typeof summarize>> {
+  const engine = await Engine.start({
+    runtime,
+    stateDir: mkdtempSync(join(tmpdir(), 'corral-bench-jobs-')),
+    logger: pino({ level: 'silent' }),
+    modules: [{ name: 'j', component: fixture('job-probe'), grants: { store: true, queue: true, http: { hosts: [] } }, topics: ['cmd'], jobs: { ratePerMinute: 1_000_000 } }],
+  });
+  try {
+    await engine.jobsSettled('j');
+    const latencies: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const started = new Promise<number>((resolve) => {
+        const subscription = engine.jobs$.subscribe((r: JobRecord) => {
+          if (r.outcome !== 'done' || r.startedAt === undefined) return;
+          subscription.unsubscribe();
+          resolve(r.startedAt - r.enqueuedAt);
+        });
+      });
+      await engine.deliver('j', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify({ op: 'enqueue', type: 'work', payload: { op: 'bump', key: 'k' }, n: 1, record: false }) } }, { seq: i + 1 });
+      latencies.push(await started);
+    }
+    return summarize(latencies);
+  } finally {
+    await engine.stop();
+  }
+}
+
+/** Trivial tasks completed per second, ten modules at once (each at its default concurrency of 2). */
+async function throughput(runtime: Runtime, fixture: (name: string) => string): Promise<{ perSecond: number; tasks: number; ms: number }> {
+  const modules = Array.from({ length: MODULES }, (_, i) => ({ name: `m${i}`, component: fixture('job-nop'), grants: { store: true } }));
+  const engine = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-bench-jobs-')), logger: pino({ level: 'silent' }), modules });
+  try {
+    await engine.jobsSettled();
+    // Warm each module's job instances first.
+    await Promise.all(modules.map((m) => engine.enqueue(m.name, 'warm', ['w0', 'w1'])));
+    await engine.jobsSettled();
+    const total = MODULES * TASKS_PER_MODULE;
+    let done = 0;
+    const finished = new Promise<void>((resolve) => {
+      engine.jobs$.subscribe((r) => {
+        if (r.outcome === 'done' && ++done === total) resolve();
+      });
+    });
+    const t0 = now();
+    await Promise.all(modules.map((m) => engine.enqueue(m.name, 'nop', Array.from({ length: TASKS_PER_MODULE }, (_, i) => `k${i}`))));
+    await finished;
+    const ms = now() - t0;
+    return { perSecond: (total / ms) * 1000, tasks: total, ms };
+  } finally {
+    await engine.stop();
+  }
+}
+
+export async function benchJobs(runtime: Runtime, fixture: (name: string) => string, row: Row): Promise<Record<string, unknown>> {
+  const latency = await enqueueToStart(runtime, fixture);
+  row('job start after its enqueue call (event end + commit + dispatch), p50 / p99', `${latency.p50.toFixed(2)} ms / ${latency.p99.toFixed(2)} ms`);
+  const rate = await throughput(runtime, fixture);
+  row(`trivial jobs across ${MODULES} modules (${rate.tasks.toLocaleString('en')} tasks)`, `${Math.round(rate.perSecond).toLocaleString('en')}/s`, '≥ 10,000/s', rate.perSecond >= 10_000);
+  return { enqueueToStartMs: latency, throughput: rate };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { newRuntime, fixture } = await import('../test/helpers.ts');
+  const runtime = newRuntime();
+  console.log(JSON.stringify(await benchJobs(runtime, fixture as (name: string) => string, (name, value, target) => console.log(`  ${name}: ${value} ${target ?? ''}`))));
+  await runtime.close();
+}
