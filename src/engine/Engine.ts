@@ -299,6 +299,11 @@ export class Engine {
     return ids;
   }
 
+  /** `jobStats` of every module that runs jobs (exports `run-job`). */
+  allJobStats(): Record<string, JobStats> {
+    return Object.fromEntries([...this.jobModules.keys()].filter((name) => this.modules.has(name)).map((name) => [name, this.jobStats(name)]));
+  }
+
   /** A module's pending tasks, by id. */
   pendingJobs(module: string): Promise<Job[]> {
     return pendingJobs(this.lookup(module).store);

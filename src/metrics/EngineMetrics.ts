@@ -27,6 +27,14 @@ export class EngineMetrics {
       registers,
     });
     this.subscriptions.push(engine.invocations$.subscribe((i) => duration.observe({ module: i.module, outcome: i.outcome }, i.durationMs / 1000)));
+    const jobDuration = new Histogram({
+      name: 'corral_job_duration_seconds',
+      help: 'Time a run-job ran, per module, for the runs that completed.',
+      labelNames: ['module'],
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.subscriptions.push(engine.jobs$.subscribe((r) => r.outcome === 'done' && jobDuration.observe({ module: r.module }, r.durationMs / 1000)));
 
     // Read at scrape time. Counters that the engine keeps are set from its totals.
     const actors = () => engine.supervisor.actors();
@@ -105,6 +113,25 @@ export class EngineMetrics {
     });
     counterFrom('corral_module_rpc_denied_total', 'A module\'s chain.request calls refused (chain not granted, method not read-only: `(other)`).', ['module', 'method'], (set) => {
       for (const [module, methods] of Object.entries(rpc().modules)) for (const [method, c] of Object.entries(methods)) if (c.denied > 0) set({ module, method }, c.denied);
+    });
+    const jobs = () => Object.entries(engine.allJobStats());
+    counterFrom('corral_jobs_total', 'Runs of tasks since start, by what became of them: done, retried (failed, will run again), dead (dead-lettered).', ['module', 'outcome'], (set) => {
+      for (const [module, j] of jobs()) for (const outcome of ['done', 'retried', 'dead'] as const) set({ module, outcome }, j[outcome]);
+    });
+    counterFrom('corral_jobs_skipped_total', 'Tasks dropped without running or retry: module-gone, module-stopped, version-mismatch.', ['module', 'reason'], (set) => {
+      for (const [module, j] of jobs()) for (const [reason, n] of Object.entries(j.skipped)) set({ module, reason }, n ?? 0);
+    });
+    counterFrom('corral_job_conflicts_total', 'Job commits refused because an event or another job changed what the job read (the job ran again).', ['module'], (set) => {
+      for (const [module, j] of jobs()) set({ module }, j.conflicts);
+    });
+    counterFrom('corral_queue_rate_limited_total', 'Enqueues refused by the module\'s rate limit.', ['module'], (set) => {
+      for (const [module, j] of jobs()) set({ module }, j.rateLimited);
+    });
+    gaugeFrom('corral_jobs_pending', 'Tasks waiting to run (due or not, retries included).', ['module'], (set) => {
+      for (const [module, j] of jobs()) set({ module }, j.pending);
+    });
+    gaugeFrom('corral_jobs_running', 'Tasks running now.', ['module'], (set) => {
+      for (const [module, j] of jobs()) set({ module }, j.running);
     });
     gaugeFrom('corral_store_bytes', 'Key and value bytes each module keeps.', ['module'], (set) => Object.entries(engine.storedBytes()).forEach(([module, bytes]) => set({ module }, bytes)));
   }

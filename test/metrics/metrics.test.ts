@@ -66,4 +66,31 @@ describe('metrics', () => {
       await configured.stop();
     }
   });
+
+  it('behavior: jobs: runs by outcome, skips, conflicts, rate-limited enqueues, pending and running tasks, run durations', async () => {
+    const configured = await startConfigured(
+      EngineConfigSchema.parse({
+        engine: { stateDir: mkdtempSync(join(tmpdir(), 'corral-metrics-')), logLevel: 'silent', metrics: '127.0.0.1:0' },
+        modules: [{ name: 'j', component: fixture('job-probe'), grants: { store: true, queue: true, http: { hosts: [] } }, topics: ['cmd'], jobs: { ratePerMinute: 3 } }],
+      }),
+    );
+    try {
+      const { engine } = configured;
+      const enqueue = (payload: object, n: number, seq: number) => engine.deliver('j', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify({ op: 'enqueue', type: 'work', payload, n, opts: { maxRetry: 0 } }) } }, { seq });
+      await enqueue({ op: 'count' }, 2, 1);
+      await enqueue({ op: 'needs', key: 'never' }, 2, 2); // the first fails for good; the second is over the rate
+      await engine.jobsSettled('j');
+      const m = parse(await (await fetch(`${configured.metrics!.url}/metrics`)).text());
+      expect(m.get('corral_jobs_total{module="j",outcome="done"}')).toBe(3); // module-activated and two counts
+      expect(m.get('corral_jobs_total{module="j",outcome="dead"}')).toBe(1);
+      expect(m.get('corral_jobs_total{module="j",outcome="retried"}')).toBe(0);
+      expect(m.get('corral_queue_rate_limited_total{module="j"}')).toBe(1);
+      expect(m.get('corral_jobs_pending{module="j"}')).toBe(0);
+      expect(m.get('corral_jobs_running{module="j"}')).toBe(0);
+      expect(m.get('corral_job_conflicts_total{module="j"}')).toBe(engine.jobStats('j').conflicts);
+      expect(m.get('corral_job_duration_seconds_count{module="j"}')).toBe(3);
+    } finally {
+      await configured.stop();
+    }
+  });
 });
