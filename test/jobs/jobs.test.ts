@@ -86,6 +86,17 @@ describe('jobs', () => {
     await third.engine.stop();
   });
 
+  it('behavior: tasks of a module stopped for good (a temporary one after its failure) are skipped (module-stopped), not retried, and counted', async () => {
+    const { engine, run, read, advance } = await jobEngine(runtime, [jobProbe('j', { restart: 'temporary', limits: { fuel: 5_000_000 } })]);
+    await run(task({ op: 'count' }, 1, { delayMs: 1_000 }));
+    expect(await run({ op: 'spin' })).toMatchObject({ ok: false, signal: { name: 'OutOfFuel' } });
+    expect(engine.supervisor.stateOf('j')).toBe('stopped');
+    await advance(1_000);
+    expect(engine.jobStats('j')).toMatchObject({ skipped: { 'module-stopped': 1 }, pending: 0, retried: 0 });
+    expect(await read('count')).toBeUndefined();
+    await engine.stop();
+  });
+
   it('behavior: a failing task is retried with backoff, dead-lettered after max-retry, and a manual retry succeeds', async () => {
     const { engine, run, advance, stateDir } = await jobEngine(runtime);
     await engine.jobsSettled('j');

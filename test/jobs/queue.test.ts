@@ -92,7 +92,7 @@ describe('queue', () => {
   it('args: the host stores the type as module:<name>:<type>; a type with a colon (another module\'s), a lifecycle type, a bad name are invalid-input', async () => {
     const { engine, run, read } = await jobEngine(runtime, [jobProbe('j', { jobs: { retry: 2, maxRetry: 5 } })]);
     await run(work(1, { delayMs: 60_000 }, 'later'));
-    await run(work(1, { delayMs: 60_000, maxRetry: 1_000 }, 'greedy'));
+    await run(work(1, { delayMs: 60_000, maxRetry: 1_000, queue: 'critical', type: 'module:other:steal' }, 'greedy')); // fields the record does not have are not seen
     for (const type of ['module:other:work', 'module-activated', 'Work', '', 'x'.repeat(65)]) await run(work(1, {}, type));
     const answers = (await read('enqueued')) as unknown[];
     expect(answers.slice(2)).toEqual(Array(5).fill(expect.objectContaining({ fault: 'invalid-input' })));
@@ -104,6 +104,7 @@ describe('queue', () => {
       ]),
     );
     expect(pending).toHaveLength(2);
+    for (const job of pending) expect(Object.keys(job).sort()).toEqual(['attempts', 'enqueuedAt', 'enqueuedBy', 'id', 'maxRetry', 'module', 'payload', 'runAt', 'type', 'version']);
     const [task] = pending.filter((j) => j.type === 'module:j:later');
     expect(task).toMatchObject({ enqueuedBy: { event: 'custom', cursor: { seq: 1 } }, enqueuedAt: 1_000_000, runAt: 1_060_000, attempts: 0, payload: '{"op":"count","i":0}' });
     expect(task!.version).toMatch(/^[0-9a-f]{64}$/);
