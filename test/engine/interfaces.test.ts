@@ -66,6 +66,17 @@ describe('chain (anvil on loopback) and http (local server), from a JavaScript g
     await engine.stop();
   });
 
+  it('error: a request the node answers with an error is an upstream fault holding the error object, counted as failed under its method', async () => {
+    const { engine, run, result } = await explorer();
+    await run({ op: 'chain', chainId: anvil.chainId, method: 'eth_getBalance', params: ['not-an-address', 'latest'] });
+    const { fault } = await result();
+    expect(fault).toMatchObject({ tag: 'upstream' });
+    expect(JSON.parse(fault.val)).toMatchObject({ code: expect.any(Number), message: expect.any(String) });
+    expect(engine.rpcStats().modules.explorer).toEqual({ eth_getBalance: { calls: 1, bytes: 0, failed: 1, denied: 0 } });
+    expect(engine.rpcStats().chains[String(anvil.chainId)]!.module).toEqual({ eth_getBalance: { calls: 1, bytes: 0, failed: 1, denied: 0 } });
+    await engine.stop();
+  });
+
   it('error: a host outside the grant, and a granted name that resolves to loopback, are denied', async () => {
     const port = httpHost.split(':')[1];
     const { engine, run, result } = await explorer({
