@@ -19,7 +19,7 @@ import type { SignalName } from '../signals/signalFromData.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { EngineStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
-import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
+import { DEFAULT_SUPERVISION, Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
 import type { SupervisorSignal } from '../supervisor/SupervisorSignal.ts';
 import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationModule } from './invocation.ts';
 import { ModuleTimers, type Timer } from './ModuleTimers.ts';
@@ -140,6 +140,7 @@ export class Engine {
   /** Every run of a task (and every task skipped), as it ends. */
   readonly jobs$: Observable<JobRecord>;
   private jobLimits: { standard: Limits; highResource: Limits } = { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
+  private shutdownTimeoutMs: number = DEFAULT_SUPERVISION.shutdownTimeoutMs;
   private sequence = 0;
   private stopping: Promise<void> | null = null;
 
@@ -185,6 +186,7 @@ export class Engine {
     const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
     engine = new Engine(options.runtime, store, logger, options.clock ?? systemClock, supervisor, bus, orderbooks);
     if (options.jobLimits) engine.jobLimits = options.jobLimits;
+    if (options.shutdownTimeoutMs) engine.shutdownTimeoutMs = options.shutdownTimeoutMs;
     try {
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
       const specs: ActorSpec<Envelope>[] = [];
@@ -251,10 +253,12 @@ export class Engine {
     const feeds = [...this.feeds].filter(([key]) => key.startsWith(`${name}@`));
     for (const [key] of feeds) this.feeds.delete(key);
     const feedsDone = Promise.all(feeds.map(([, feed]) => feed.stop()));
+    // Its jobs first: the runner lets go of it (no task starts, running ones end) before its actor goes,
+    // so no task is taken for a module that has stopped. Tasks its last events enqueue stay pending.
+    await this.jobRunner.remove(name);
     await this.supervisor.remove(name);
     await feedsDone;
     for (const [, feed] of feeds) this.bus.unfeed(feed);
-    await this.jobRunner.remove(name);
     if (jobs) {
       await this.runLifecycle(jobs, 'module-deactivated');
       if (options.uninstall) await this.runLifecycle(jobs, 'module-uninstalled');
@@ -288,15 +292,12 @@ export class Engine {
     const delay = options.delayMs ?? 0;
     if (!Number.isSafeInteger(delay) || delay < 0) throw new EngineError('invalid-option', `delayMs ${delay} is not a duration`, { module, option: 'delayMs' });
     const now = this.clock.now();
-    const tx = new StateTransaction(jobs.store);
-    const ids: string[] = [];
-    for (const payload of payloads) {
-      const job: Job = { id: newJobId(now), module, type: `module:${module}:${taskType}`, version: jobs.version, payload, enqueuedBy: { engine: 'embedder' }, enqueuedAt: now, runAt: now + delay, attempts: 0, maxRetry: Math.min(options.maxRetry ?? manifest.jobs.retry, manifest.jobs.maxRetry) };
-      tx.set(jobKey(job.id), encodeJob(job));
-      ids.push(job.id);
-    }
-    await jobs.store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
-    return ids;
+    const tasks: Job[] = payloads.map((payload) => ({ id: newJobId(now), module, type: `module:${module}:${taskType}`, version: jobs.version, payload, enqueuedBy: { engine: 'embedder' }, enqueuedAt: now, runAt: now + delay, attempts: 0, maxRetry: Math.min(options.maxRetry ?? manifest.jobs.retry, manifest.jobs.maxRetry) }));
+    await jobs.store.commitWith((tx) => {
+      for (const job of tasks) tx.set(jobKey(job.id), encodeJob(job));
+      return true;
+    });
+    return tasks.map((job) => job.id);
   }
 
   /** `jobStats` of every module that runs jobs (exports `run-job`). */
@@ -412,7 +413,7 @@ export class Engine {
       const feedsDone = this.bus.stop();
       await Promise.all([this.supervisor.stop(), this.jobRunner.stop()]);
       await feedsDone;
-      // Each module's deactivation task runs last, after its events and jobs; one that fails stays queued for the next start.
+      // Each module's deactivation task runs last, after its events and jobs (no retry: one that fails is dead-lettered).
       await Promise.all([...this.jobModules.values()].map((jobs) => this.runLifecycle(jobs, 'module-deactivated')));
       this.jobRunner.close();
       this.steps.complete();
@@ -524,17 +525,28 @@ export class Engine {
   private async enqueueLifecycle(jobs: JobModule, task: LifecycleTask): Promise<Job> {
     const now = this.clock.now();
     const job: Job = { id: newJobId(now), module: jobs.name, type: `module:${jobs.name}:${task}`, version: jobs.version, payload: '', enqueuedBy: { engine: task }, enqueuedAt: now, runAt: now, attempts: 0, maxRetry: 0 };
-    const tx = new StateTransaction(jobs.store);
-    tx.set(jobKey(job.id), encodeJob(job));
-    await jobs.store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
+    await jobs.store.commitWith((tx) => (tx.set(jobKey(job.id), encodeJob(job)), true));
     return job;
   }
 
-  /** Queues a lifecycle task and runs it now, outside the runner (which has let go of the module); within the shutdown timeout. */
-  private async runLifecycle(jobs: JobModule, task: LifecycleTask): Promise<void> {
+  /**
+   * Queues a lifecycle task and runs it now, outside the runner (which has let go of the module). It
+   * gets the shutdown timeout: a run still going then is ended (its job instances' worker terminated),
+   * and, as a task without retries, dead-lettered.
+   */
+  private async runLifecycle(jobs: JobModule & { component: Component }, task: LifecycleTask): Promise<void> {
     try {
       const job = await this.enqueueLifecycle(jobs, task);
-      await this.jobRunner.runOnce(jobs, job);
+      const run = this.jobRunner.runOnce(jobs, job);
+      let timer: unknown;
+      const expired = new Promise<'expired'>((resolve) => (timer = this.clock.setTimeout(() => resolve('expired'), this.shutdownTimeoutMs)));
+      const how = await Promise.race([run.then(() => 'ran' as const), expired]);
+      this.clock.clearTimeout(timer);
+      if (how === 'expired') {
+        this.logger.warn({ module: jobs.name, task, timeoutMs: this.shutdownTimeoutMs }, 'a lifecycle task ran past the shutdown timeout: ended');
+        jobs.component.kill();
+        await run;
+      }
     } catch (error) {
       this.logger.error({ module: jobs.name, task, err: error }, 'a lifecycle task could not run');
     }

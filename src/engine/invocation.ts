@@ -142,11 +142,12 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   // Decided when the event's turn comes (`begin`), not when it was queued: a commit in between may
   // have moved or cancelled the timer, and then this event is stale.
   let consumed: { write: Write; sizeDelta: number } | undefined;
-  const begin = timer
-    ? () => (consumed = consume(transaction, timer)) !== undefined
-    : envelope.kind === 'schedule'
-      ? () => ((consumed = recordTick(transaction, envelope.cron)), true)
-      : undefined;
+  const begin = () => {
+    module.store.beginEvent(transaction);
+    if (timer) return (consumed = consume(transaction, timer)) !== undefined;
+    if (envelope.kind === 'schedule') consumed = recordTick(transaction, envelope.cron);
+    return true;
+  };
 
   const enqueuedBy: Job['enqueuedBy'] = chain ? { event: `chain:${chain.chainId}`, cursor: cursorToJson(chain.delivery.cursor) } : custom ? { event: 'custom', cursor: custom.cursor } : { event: envelope.kind };
   const imports = bindImports(module, scope, chains, orderbooks, enqueuedBy);
@@ -174,7 +175,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
     return outcome;
   };
   const end = () => module.store.endEvent(transaction);
-  return { options: { imports, invocationId }, complete, end, ...(chain ? { each: 'err' as const } : {}), ...(begin ? { begin } : {}) };
+  return { options: { imports, invocationId }, complete, begin, end, ...(chain ? { each: 'err' as const } : {}) };
 }
 
 function commitWrites(module: InvocationModule, commit: Commit): Promise<void> {

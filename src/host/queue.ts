@@ -1,5 +1,5 @@
 import type * as Queue from './generated/corral-module-queue.js';
-import { dedupeKey, encodeJob, IDEMPOTENCY_WINDOW_MS, jobKey, newJobId, taskProblem, type Job } from '../jobs/Job.ts';
+import { dedupeId, dedupeKey, dedupeUntil, encodeJob, IDEMPOTENCY_WINDOW_MS, jobKey, newJobId, taskProblem, type Job } from '../jobs/Job.ts';
 import type { RateLimiter } from '../jobs/RateLimiter.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
@@ -36,9 +36,8 @@ export function queueHost(scope: InvocationScope, context: QueueContext): HostIm
   /** The id of a task already answering to `key` within its window, if any. */
   const existing = (key: Uint8Array, now: number): string | undefined => {
     const stored = tx.get(key);
-    if (!stored) return undefined;
-    const entry = JSON.parse(Buffer.from(stored).toString('utf8')) as { id: string; until: number };
-    return entry.until > now ? entry.id : undefined;
+    if (!stored || dedupeUntil(stored) <= now) return undefined;
+    return dedupeId(stored);
   };
   return {
     enqueue(taskType: string, payload: string, opts: Queue.EnqueueOptions): string {

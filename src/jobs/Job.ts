@@ -93,12 +93,53 @@ export function newJobId(now: number): string {
 
 export const encodeJob = (job: Job): Bytes => Buffer.from(JSON.stringify(job), 'utf8');
 
+/**
+ * A stored task, or undefined when the record is not one (only corral writes these keys, but a record
+ * that would break the runner's ordering, a NaN `runAt` say, must not get in: it is skipped, not fatal).
+ */
 export function decodeJob(value: Bytes): Job | undefined {
+  let job: Partial<Job>;
   try {
-    const job = JSON.parse(Buffer.from(value).toString('utf8')) as Job;
-    return typeof job.id === 'string' && typeof job.type === 'string' ? job : undefined;
+    job = JSON.parse(Buffer.from(value).toString('utf8')) as Partial<Job>;
   } catch {
-    return undefined; // only corral writes these keys: an unreadable one is skipped, not fatal
+    return undefined;
+  }
+  if (typeof job !== 'object' || job === null) return undefined;
+  const { id, module, type, version, payload, enqueuedBy, enqueuedAt, runAt, attempts, maxRetry } = job;
+  const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  const ok =
+    typeof id === 'string' &&
+    typeof module === 'string' &&
+    typeof type === 'string' &&
+    type.startsWith(`module:${module}:`) &&
+    typeof version === 'string' &&
+    typeof payload === 'string' &&
+    typeof enqueuedBy === 'object' &&
+    enqueuedBy !== null &&
+    Number.isFinite(enqueuedAt) &&
+    Number.isFinite(runAt) &&
+    count(attempts) &&
+    count(maxRetry);
+  return ok ? (job as Job) : undefined;
+}
+
+/** Until when a deduplication record holds (epoch ms); 0 for one that cannot be read (it is swept). */
+export function dedupeUntil(value: Bytes): number {
+  try {
+    const until = (JSON.parse(Buffer.from(value).toString('utf8')) as { until?: unknown }).until;
+    return typeof until === 'number' && Number.isFinite(until) ? until : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The task id a deduplication record answers, if it can be read. */
+export function dedupeId(value: Bytes): string | undefined {
+  try {
+    const id = (JSON.parse(Buffer.from(value).toString('utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,7 +5,7 @@ import type { SignalName } from '../signals/signalFromData.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { StateTransaction } from '../store/StateTransaction.ts';
-import { deadKey, encodeJob, jobKey, type Job } from './Job.ts';
+import { deadKey, DEDUPE_PREFIX, dedupeUntil, encodeJob, jobKey, prefixLimit, type Job } from './Job.ts';
 import type { ModuleJobs } from './ModuleJobs.ts';
 
 /** The first wait before a failed task runs again; each further failure doubles it. */
@@ -53,7 +53,25 @@ interface Entry {
   exclusive?: string;
   handle: unknown;
   armedAt: number | undefined;
+  /** Resolves when the runner lets go of the module (remove, stop): runs waiting on it give up. */
+  released: Promise<void>;
+  release: () => void;
+  /** The hourly sweep of expired deduplication records, and whether one is running. */
+  sweep: unknown;
+  sweeping: boolean;
 }
+
+/** How often a module's expired deduplication records (unique-for, idempotency keys) are deleted. */
+export const DEDUPE_SWEEP_MS = 60 * 60 * 1000;
+
+function newEntry(module: JobModule): Entry {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return { module, running: new Map(), handle: undefined, armedAt: undefined, released, release, sweep: undefined, sweeping: false };
+}
+
+/** Why a run did not commit but must not count as an attempt: the runner let go of the module, or another job holds the module alone. */
+const GIVE_UP = Symbol('give up');
 
 /** Counts per module: what metrics and `corral inspect` show. */
 export interface JobCounts {
@@ -89,8 +107,10 @@ export class JobRunner {
 
   /** Starts running `module`'s tasks (its store's commits must reach `committed`). */
   add(module: JobModule): void {
-    this.modules.set(module.name, { module, running: new Map(), handle: undefined, armedAt: undefined });
+    const entry = newEntry(module);
+    this.modules.set(module.name, entry);
     this.countsOf(module.name);
+    void this.sweepDedupe(entry);
     this.pump(module.name);
   }
 
@@ -105,8 +125,16 @@ export class JobRunner {
     const entry = this.modules.get(name);
     if (!entry) return;
     this.modules.delete(name);
-    if (entry.handle !== undefined) this.clock.clearTimeout(entry.handle);
+    this.letGo(entry);
     await Promise.all(entry.running.values());
+    this.wakeIdle();
+  }
+
+  private letGo(entry: Entry): void {
+    if (entry.handle !== undefined) this.clock.clearTimeout(entry.handle);
+    if (entry.sweep !== undefined) this.clock.clearTimeout(entry.sweep);
+    entry.handle = entry.sweep = undefined;
+    entry.release();
   }
 
   /** A commit of `name` changed its tasks: start what is due. */
@@ -123,7 +151,7 @@ export class JobRunner {
     return this.modules.get(name)?.running.size ?? 0;
   }
 
-  /** Resolves once no task of `module` (of any, when absent) is running or due now. */
+  /** Resolves once no task of `module` (of any, when absent) is running or due now, and no sweep of its deduplication records runs. */
   idle(module?: string): Promise<void> {
     if (this.isIdle(module)) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push({ module, resolve }));
@@ -134,10 +162,11 @@ export class JobRunner {
     this.stopped = true;
     const running: Promise<void>[] = [];
     for (const entry of this.modules.values()) {
-      if (entry.handle !== undefined) this.clock.clearTimeout(entry.handle);
+      this.letGo(entry);
       running.push(...entry.running.values());
     }
     await Promise.all(running);
+    this.wakeIdle();
   }
 
   /** Ends `jobs$` (after `stop` and any lifecycle task run after it). */
@@ -150,7 +179,7 @@ export class JobRunner {
    * module no longer serves events): no status check, the rest as for any task.
    */
   runOnce(module: JobModule, job: Job): Promise<void> {
-    return this.run({ module, running: new Map(), handle: undefined, armedAt: undefined }, job, true);
+    return this.run(newEntry(module), job, true);
   }
 
   /** Skips a task of a module that is not loaded (`module-gone`). */
@@ -162,7 +191,7 @@ export class JobRunner {
     const now = this.clock.now();
     for (const [name, entry] of this.modules) {
       if (module !== undefined && name !== module) continue;
-      if (entry.running.size > 0) return false;
+      if (entry.running.size > 0 || entry.sweeping) return false;
       const next = entry.module.jobs.nextAt();
       if (!this.stopped && next !== undefined && next <= now) return false;
     }
@@ -224,16 +253,21 @@ export class JobRunner {
     const counts = this.countsOf(module.name);
     try {
       if (!lifecycle) {
-        const skip = this.skipReason(entry, job);
+        const skip = this.skipReason(module, job);
         if (skip) return await this.skip(module.store, job, skip, counts);
-        if (module.status() === 'quarantined') await module.whenServing();
-        if (this.modules.get(module.name) !== entry) return await this.skip(module.store, job, 'module-gone', counts);
+        // A module in quarantine keeps its tasks; one the runner lets go of meanwhile leaves them pending.
+        if (module.status() === 'quarantined' && (await Promise.race([module.whenServing().then(() => false), entry.released.then(() => true)]))) return;
       }
-
       for (let conflicts = 0; ; conflicts++) {
         if (!this.stillPending(module, job)) return; // retracted (a reorg's undo) or retried by hand meanwhile
         const transaction = module.store.jobTransaction();
-        const attempt = await module.execute(job, transaction);
+        let attempt: JobAttempt;
+        try {
+          attempt = await module.execute(job, transaction);
+        } catch (error) {
+          // The call could not start (the runtime closing, say): a failed attempt, with backoff, not a loop.
+          attempt = { ok: false, error: error instanceof Error ? error.message : String(error) };
+        }
         if (!attempt.ok) {
           module.store.abandon(transaction);
           return await this.fail(module, job, attempt, counts);
@@ -249,11 +283,7 @@ export class JobRunner {
         counts.conflicts++;
         this.records.next({ module: module.name, id: job.id, type: job.type, attempts: job.attempts, outcome: 'conflict' });
         if (conflicts + 1 >= JOB_CONFLICT_RETRIES) return await this.fail(module, job, { ok: false, error: `its commit conflicted ${JOB_CONFLICT_RETRIES} times with concurrent writes` }, counts);
-        // Run again alone, once the module's other jobs have ended: jobs on one hot key then take turns
-        // instead of invalidating each other; only an event can still get in the way.
-        entry.exclusive = job.id;
-        await Promise.all([...entry.running].filter(([id]) => id !== job.id).map(([, run]) => run));
-        if (module.store.eventInFlight) await module.store.nextChange();
+        if ((await this.runAlone(entry, job)) === GIVE_UP) return;
       }
     } catch (error) {
       // The store failed (e.g. closed under us): the task stays pending and runs after a restart.
@@ -263,9 +293,28 @@ export class JobRunner {
     }
   }
 
-  private skipReason(entry: Entry, job: Job): SkipReason | undefined {
+  /**
+   * After a conflict: the job runs again alone, once the module's other jobs have ended, so jobs on
+   * one hot key take turns instead of invalidating each other; only an event can still get in the
+   * way, and then it waits for that event. When another job already holds the module alone, this run
+   * gives up instead (its task goes back to the queue, not counted as an attempt): two conflicting
+   * jobs waiting for each other would wait for ever.
+   */
+  private async runAlone(entry: Entry, job: Job): Promise<void | typeof GIVE_UP> {
     const { module } = entry;
-    if (this.modules.get(module.name) !== entry) return 'module-gone';
+    if (entry.exclusive !== undefined && entry.exclusive !== job.id) {
+      module.jobs.requeue(job);
+      return GIVE_UP;
+    }
+    entry.exclusive = job.id;
+    await Promise.all([...entry.running].filter(([id]) => id !== job.id).map(([, run]) => run));
+    if (module.store.eventInFlight && (await Promise.race([module.store.nextChange().then(() => false), entry.released.then(() => true)]))) {
+      module.jobs.requeue(job);
+      return GIVE_UP;
+    }
+  }
+
+  private skipReason(module: JobModule, job: Job): SkipReason | undefined {
     if (module.status() === 'stopped') return 'module-stopped';
     if (job.version !== module.version) return 'version-mismatch';
     return undefined;
@@ -276,34 +325,71 @@ export class JobRunner {
     return stored !== undefined && stored.attempts === job.attempts && stored.runAt === job.runAt;
   }
 
-  private async skip(store: ModuleStore, job: Job, reason: SkipReason, counts: JobCounts): Promise<void> {
-    const tx = new StateTransaction(store);
-    tx.delete(jobKey(job.id));
-    await store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
+  private async skip(store: ModuleStore | GuardedModuleStore, job: Job, reason: SkipReason, counts: JobCounts): Promise<void> {
+    if ('commitWith' in store) await store.commitWith((tx) => (tx.delete(jobKey(job.id)), true));
+    else {
+      const tx = new StateTransaction(store);
+      tx.delete(jobKey(job.id));
+      await store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
+    }
     counts.skipped[reason] = (counts.skipped[reason] ?? 0) + 1;
     this.logger.warn({ module: store.name, job: job.id, type: job.type, reason, version: job.version }, `job skipped (${reason}), not retried`);
     this.records.next({ module: store.name, id: job.id, type: job.type, attempts: job.attempts, outcome: 'skipped', reason });
   }
 
+  /** Reschedules the task with backoff, or dead-letters it: only if it is still the one that ran (a reorg may have taken it back). */
   private async fail(module: JobModule, job: Job, attempt: Extract<JobAttempt, { ok: false }>, counts: JobCounts): Promise<void> {
     const attempts = job.attempts + 1;
-    const tx = new StateTransaction(module.store);
     const now = this.clock.now();
     const signal = attempt.signal === undefined ? {} : { signal: attempt.signal };
-    if (attempts > job.maxRetry) {
-      tx.delete(jobKey(job.id));
-      tx.set(deadKey(job.id), encodeJob({ ...job, attempts, lastError: attempt.error, deadAt: now }));
-      await module.store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
+    const dead = attempts > job.maxRetry;
+    const runAt = now + Math.min(JOB_RETRY_BASE_MS * 2 ** (attempts - 1), JOB_RETRY_MAX_MS);
+    const committed = await module.store.commitWith((tx) => {
+      if (!this.stillPending(module, job)) return false;
+      if (dead) {
+        tx.delete(jobKey(job.id));
+        tx.set(deadKey(job.id), encodeJob({ ...job, attempts, lastError: attempt.error, deadAt: now }));
+      } else tx.set(jobKey(job.id), encodeJob({ ...job, attempts, lastError: attempt.error, runAt }));
+      return true;
+    });
+    if (!committed) return;
+    if (dead) {
       counts.dead++;
       this.logger.warn({ module: module.name, job: job.id, type: job.type, attempts, error: attempt.error, ...signal }, 'job failed for the last time: dead-lettered');
       this.records.next({ module: module.name, id: job.id, type: job.type, attempts, outcome: 'dead', error: attempt.error, ...signal });
       return;
     }
-    const runAt = now + Math.min(JOB_RETRY_BASE_MS * 2 ** (attempts - 1), JOB_RETRY_MAX_MS);
-    tx.set(jobKey(job.id), encodeJob({ ...job, attempts, lastError: attempt.error, runAt }));
-    await module.store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
     counts.retried++;
     this.logger.info({ module: module.name, job: job.id, type: job.type, attempts, error: attempt.error, runAt, ...signal }, 'job failed; it will be retried');
     this.records.next({ module: module.name, id: job.id, type: job.type, attempts, outcome: 'retry', error: attempt.error, runAt, ...signal });
+  }
+
+  /** Deletes the module's expired deduplication records now, then every `DEDUPE_SWEEP_MS`. */
+  private async sweepDedupe(entry: Entry): Promise<void> {
+    entry.sweep = undefined;
+    entry.sweeping = true;
+    try {
+      const expired: Uint8Array[] = [];
+      const now = this.clock.now();
+      for await (const key of entry.module.store.keys({ gte: DEDUPE_PREFIX, lt: prefixLimit(DEDUPE_PREFIX), limit: -1 })) {
+        const value = entry.module.store.getSync(key);
+        if (value === undefined || dedupeUntil(value) <= now) expired.push(Uint8Array.from(key));
+      }
+      if (expired.length > 0) {
+        // Deleted only if still expired when the commit's turn comes (an enqueue may have renewed one).
+        await entry.module.store.commitWith((tx) => {
+          for (const key of expired) {
+            const value = tx.get(key);
+            if (value !== undefined && dedupeUntil(value) <= now) tx.delete(key);
+          }
+          return true;
+        });
+      }
+    } catch (error) {
+      this.logger.error({ module: entry.module.name, err: error }, 'could not delete expired deduplication records');
+    }
+    entry.sweeping = false;
+    this.wakeIdle();
+    if (this.modules.get(entry.module.name) === entry && !this.stopped) entry.sweep = this.clock.setTimeout(() => void this.sweepDedupe(entry), DEDUPE_SWEEP_MS);
   }
 }

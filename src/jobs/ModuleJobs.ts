@@ -36,6 +36,12 @@ export class ModuleJobs {
     return changed;
   }
 
+  /** Puts a task taken off the heap back, as it stands now (a run that gave up without an attempt). */
+  requeue(job: Job): void {
+    const current = this.jobs.get(job.id);
+    if (current) this.push({ runAt: current.runAt, id: current.id });
+  }
+
   get(id: string): Job | undefined {
     return this.jobs.get(id);
   }

@@ -15,7 +15,7 @@ interface Logged {
  * optimistic concurrency.
  *
  * - Events run one at a time (the actor's mailbox) and always commit. Their reads are live: the
- *   event in flight is known here from its first read until it ends.
+ *   event in flight is known here from the start of its turn until it ends.
  * - A job runs on a snapshot-free overlay too, and its commit is refused (`'conflict'`; the runner
  *   re-runs it) when a commit since the job began wrote a key the job read or listed, or when the event
  *   in flight has read or listed a key the job writes.
@@ -73,12 +73,20 @@ export class GuardedModuleStore implements ModuleStore {
   cursors: ModuleStore['cursors'] = () => this.inner.cursors();
   journal: ModuleStore['journal'] = (chainId) => this.inner.journal(chainId);
 
-  /** A transaction for an event: live from its first read until `end` (or the next event's first read). */
+  /**
+   * A transaction for an event. It is made when the event is queued (a reorg step stages its undo in it
+   * then), but counts as the event in flight only from `beginEvent`, when its turn comes, to `endEvent`.
+   */
   eventTransaction(): StateTransaction {
-    return new StateTransaction(this, (tx) => (this.liveEvent = tx));
+    return new StateTransaction(this);
   }
 
-  /** The event's transaction ended (committed or dropped). */
+  /** The event's turn has come: from now until `endEvent`, no job may commit a key it has read or listed. */
+  beginEvent(transaction: StateTransaction): void {
+    this.liveEvent = transaction;
+  }
+
+  /** The event's turn is over (committed, dropped, or refused at its turn). */
   endEvent(transaction: StateTransaction): void {
     if (this.liveEvent !== transaction) return;
     this.liveEvent = undefined;
@@ -112,9 +120,24 @@ export class GuardedModuleStore implements ModuleStore {
     });
   }
 
-  /** Any other commit (an event's, the runner's bookkeeping): applied in turn, never refused. */
+  /** Any other commit (an event's): applied in turn, never refused. */
   commit(commit: Commit): Promise<void> {
     return this.serially(() => this.apply(commit));
+  }
+
+  /**
+   * A commit built when its turn comes, from the state as the commits before it left it: the runner's
+   * bookkeeping (a task rescheduled, dead-lettered, skipped), whose sizes and conditions must not be
+   * computed against a state a commit queued ahead of it is about to change. `build` stages its
+   * writes and answers false to commit nothing (e.g. the task is gone meanwhile); resolves with whether it committed.
+   */
+  commitWith(build: (state: StateTransaction) => boolean): Promise<boolean> {
+    return this.serially(async () => {
+      const tx = new StateTransaction(this);
+      if (!build(tx) || tx.size === 0) return false;
+      await this.apply({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
+      return true;
+    });
   }
 
   /** Resolves at the module's next commit, or when the event in flight ends: when a refused job may try again. */
@@ -129,9 +152,10 @@ export class GuardedModuleStore implements ModuleStore {
       await this.inner.commit(commit);
     } finally {
       this.applying = undefined;
+      // Logged even when LevelDB failed: a job may have read the values while they were being applied.
+      if (this.jobsInFlight.size > 0) this.log.push({ seq: ++this.seq, keys: new Set(writes.keys()) });
+      else this.seq++;
     }
-    if (this.jobsInFlight.size > 0) this.log.push({ seq: ++this.seq, keys: new Set(writes.keys()) });
-    else this.seq++;
     this.trim();
     // After the log: a job started by what this commit enqueued begins after it.
     this.onCommit(commit.writes);

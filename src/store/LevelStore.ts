@@ -70,7 +70,8 @@ export class LevelStore implements EngineStore {
     return this.registry.keys().all();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.writer.idle(); // commits asked for before the close are written, not refused
     return this.db.close(); // level lets pending breaker writes finish before it closes
   }
 }
@@ -98,6 +99,11 @@ class GroupCommit {
       this.pending.operations.push(...operations);
       this.pending.done.push({ resolve, reject });
     });
+  }
+
+  /** Resolves once every batch asked for so far is written (or failed). */
+  async idle(): Promise<void> {
+    while (this.pending || this.writing) await new Promise((resolve) => setImmediate(resolve));
   }
 
   private flush(): void {

@@ -17,17 +17,12 @@ export class StateTransaction {
   /** Change of the module's stored bytes if this commits. */
   sizeDelta = 0;
 
-  /** `onFirstRead`: told once, when the transaction first reads committed state (see GuardedModuleStore). */
-  constructor(
-    private readonly committedState: CommittedReader,
-    private onFirstRead?: (transaction: StateTransaction) => void,
-  ) {}
+  constructor(private readonly committedState: CommittedReader) {}
 
   get(key: Bytes): Bytes | undefined {
     const id = keyId(key);
     const staged = this.overlay.get(id);
     if (staged) return staged.value ?? undefined;
-    this.noteRead();
     this.readKeys.add(id);
     return this.committed(key);
   }
@@ -49,12 +44,6 @@ export class StateTransaction {
     return new Set(this.overlay.keys());
   }
 
-  private noteRead(): void {
-    if (!this.onFirstRead) return;
-    const told = this.onFirstRead;
-    this.onFirstRead = undefined;
-    told(this);
-  }
 
   /**
    * Stages a write. `admit`, when given, sees the module's size change this write would bring the
@@ -76,7 +65,6 @@ export class StateTransaction {
 
   /** Up to `limit` keys with `prefix`, after `after` (exclusive), in byte order; staged writes included. */
   async listKeys(prefix: Bytes, after: Bytes | undefined, limit: number): Promise<Bytes[]> {
-    this.noteRead();
     this.listed.push([Uint8Array.from(prefix), after === undefined ? undefined : Uint8Array.from(after)]);
     const inRange = (key: Bytes) => startsWith(key, prefix) && (after === undefined || compare(key, after) > 0);
     const staged = [...this.overlay.values()].filter((w) => inRange(w.key));

@@ -21,6 +21,7 @@ export async function jobEngine(runtime: Runtime, modules: ModuleManifest[] = [j
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'corral-jobs-'));
   const { logger, records } = captureLogger();
   const engine = await Engine.start({ runtime, stateDir, logger, clock, modules, ...(options.jobLimits ? { jobLimits: options.jobLimits } : {}) });
+  await engine.jobsSettled(); // each module's module-activated task has run: tests start from no pending task
   let seq = 0;
   /** Delivers one command to a module; resolves with its outcome (after its commit). */
   const run = (command: object, module = modules[0]!.name) => engine.deliver(module, { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });

@@ -7,6 +7,8 @@ import { checkCapabilities, parseManifest } from '../../src/engine/ModuleManifes
 import { InvocationScope } from '../../src/host/InvocationScope.ts';
 import { queueHost } from '../../src/host/queue.ts';
 import { RateLimiter } from '../../src/jobs/RateLimiter.ts';
+import { decodeJob, DEDUPE_PREFIX, IDEMPOTENCY_WINDOW_MS, suffixOf } from '../../src/jobs/Job.ts';
+import { DEDUPE_SWEEP_MS } from '../../src/jobs/JobRunner.ts';
 import { DEFAULT_HOST_CAPS } from '../../src/limits/hostCaps.ts';
 import { HostFault } from '../../src/runtime/hostErrors.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
@@ -139,6 +141,30 @@ describe('queue', () => {
     expect(answers[5]).not.toBe(answers[0]); // the window has passed
     expect(await engine.pendingJobs('j')).toHaveLength(4);
     await engine.stop();
+  });
+
+  it('behavior: expired deduplication records are swept (they count toward storedBytes), at start and hourly', async () => {
+    const { engine, run, advance } = await jobEngine(runtime);
+    const dedupeRecords = async () => (await engine.entries('j')).filter(([key]) => suffixOf(key, DEDUPE_PREFIX) !== undefined).length;
+    await run(work(1, { uniqueForMs: 10_000 }));
+    await run(work(1, { idempotencyKey: 'once' }, 'other'));
+    await engine.jobsSettled('j');
+    expect(await dedupeRecords()).toBe(2);
+    await advance(DEDUPE_SWEEP_MS); // the unique-for window (10 s) has passed, the idempotency key's (24 h) has not
+    expect(await dedupeRecords()).toBe(1);
+    await advance(IDEMPOTENCY_WINDOW_MS);
+    await advance(DEDUPE_SWEEP_MS); // swept at the first sweep after it expired
+    expect(await dedupeRecords()).toBe(0);
+    await engine.stop();
+  });
+
+  it('error: a stored task record that is not one (a NaN runAt, another module\'s type, a missing field) is not taken', () => {
+    const good = { id: 'x', module: 'j', type: 'module:j:work', version: 'v', payload: '', enqueuedBy: { engine: 'test' }, enqueuedAt: 1, runAt: 2, attempts: 0, maxRetry: 3 };
+    const bytes = (o: object | string) => new TextEncoder().encode(typeof o === 'string' ? o : JSON.stringify(o));
+    expect(decodeJob(bytes(good))).toEqual(good);
+    for (const bad of [{ ...good, runAt: null }, { ...good, type: 'module:other:work' }, { ...good, attempts: -1 }, { ...good, payload: undefined }, 'not json', 'null']) {
+      expect(decodeJob(bytes(bad))).toBeUndefined();
+    }
   });
 
   it('behavior: an event that enqueues and then fails enqueues nothing', async () => {

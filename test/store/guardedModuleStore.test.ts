@@ -1,0 +1,80 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
+import { LevelStore } from '../../src/store/LevelStore.ts';
+import type { StateTransaction } from '../../src/store/StateTransaction.ts';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
+let level: LevelStore | undefined;
+afterEach(() => level?.close());
+
+/** A guarded module store over a real LevelDB in a temp dir, with `k` = "0". */
+async function guarded(): Promise<GuardedModuleStore> {
+  level = await LevelStore.open(mkdtempSync(join(tmpdir(), 'corral-guarded-')));
+  const store = new GuardedModuleStore(await level.module('m'));
+  await store.commit({ writes: [{ key: enc('k'), value: enc('0') }], sizeDelta: 2 });
+  return store;
+}
+
+const bump = (tx: StateTransaction, key = 'k') => tx.set(enc(key), enc(String(Number(dec(tx.get(enc(key))) ?? 0) + 1)));
+const commitJob = (store: GuardedModuleStore, tx: StateTransaction) => store.commitJob(tx, { writes: tx.writes(), sizeDelta: tx.sizeDelta });
+
+describe('GuardedModuleStore', () => {
+  it('default: a job that read a key committed by another since it began is refused; one that did not is committed', async () => {
+    const store = await guarded();
+    const a = store.jobTransaction();
+    const b = store.jobTransaction();
+    bump(a);
+    bump(b);
+    expect(await commitJob(store, a)).toBe('committed');
+    expect(await commitJob(store, b)).toBe('conflict'); // it read k = 0, now 1: its k = 1 would lose a's update
+    const c = store.jobTransaction();
+    bump(c);
+    expect(await commitJob(store, c)).toBe('committed');
+    expect(dec(store.getSync(enc('k')))).toBe('2');
+  });
+
+  it('behavior: a job may not commit a key the event in flight has read; an event only queued does not count', async () => {
+    const store = await guarded();
+    const running = store.eventTransaction();
+    store.beginEvent(running);
+    running.get(enc('k'));
+    const queued = store.eventTransaction(); // a reorg step staging its undo while it waits its turn
+    queued.set(enc('other'), enc('x'));
+    const job = store.jobTransaction();
+    bump(job);
+    expect(await commitJob(store, job)).toBe('conflict'); // the queued event did not replace the running one
+    store.endEvent(running);
+    const again = store.jobTransaction();
+    bump(again);
+    expect(await commitJob(store, again)).toBe('committed');
+  });
+
+  it('behavior: a listed range counts as read: a job writing a key in it while the event has listed it is refused', async () => {
+    const store = await guarded();
+    const event = store.eventTransaction();
+    store.beginEvent(event);
+    await event.listKeys(enc('order/'), undefined, 10);
+    const job = store.jobTransaction();
+    job.set(enc('order/7'), enc('new'));
+    expect(await commitJob(store, job)).toBe('conflict');
+    const outside = store.jobTransaction();
+    outside.set(enc('other/7'), enc('new'));
+    expect(await commitJob(store, outside)).toBe('committed');
+  });
+
+  it('behavior: commitWith builds its commit when its turn comes, after the commits asked for before it', async () => {
+    const store = await guarded();
+    const event = store.eventTransaction();
+    event.delete(enc('k'));
+    const first = store.commit({ writes: event.writes(), sizeDelta: event.sizeDelta });
+    // Built before `first` is applied, this would count k's bytes as deleted a second time.
+    const second = store.commitWith((tx) => (tx.delete(enc('k')), true));
+    await Promise.all([first, second]);
+    expect(store.storedBytes).toBe(0);
+    expect(await store.commitWith(() => false)).toBe(false);
+  });
+});
