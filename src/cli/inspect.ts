@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../errors/EngineError.ts';
-import { ModuleTimers, type TimerSpec } from '../engine/ModuleTimers.ts';
+import { ModuleTimers, type TimerSpec } from '../jobs/ModuleTimers.ts';
 import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';

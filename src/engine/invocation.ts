@@ -26,8 +26,8 @@ import { userType, type Job } from '../jobs/Job.ts';
 import type { JobAttempt } from '../jobs/JobRunner.ts';
 import type { RateLimiter } from '../jobs/RateLimiter.ts';
 import type { InterfaceName, ResolvedManifest } from './ModuleManifest.ts';
-import { timerKey, type Timer } from './ModuleTimers.ts';
-import { cronKey } from './CronScheduler.ts';
+import { timerKey, type Timer } from '../jobs/ModuleTimers.ts';
+import { cronKey } from '../jobs/CronScheduler.ts';
 
 /** What travels through a module's mailbox: one custom event, one step of a chain feed, or one timer that fell due. */
 export type Envelope =

@@ -11,7 +11,7 @@ export const MAX_LIST_KEYS = 1_000;
 /**
  * Keys that start with these bytes (0xff 0x00 "corral/") are corral's own, kept among the module's
  * state so that they commit, roll back and undo on reorgs with it (the module's timers and cron ticks:
- * src/engine/ModuleTimers.ts, CronScheduler.ts). A module can neither read, write nor list them; any
+ * src/jobs/ModuleTimers.ts, CronScheduler.ts). A module can neither read, write nor list them; any
  * other key, 0xff-first binary keys included, is the module's.
  */
 export const RESERVED_PREFIX: Uint8Array = Uint8Array.from([0xff, 0x00, ...Buffer.from('corral/')]);

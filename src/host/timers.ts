@@ -1,5 +1,5 @@
 import type * as Timers from './generated/corral-module-timers.js';
-import { timerKey, timerValue } from '../engine/ModuleTimers.ts';
+import { timerKey, timerValue } from '../jobs/ModuleTimers.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
@@ -14,7 +14,7 @@ function checkTag(tag: string): void {
 
 /**
  * `corral:module/timers`: a timer is a key in the reserved range of the module's state (see
- * src/engine/ModuleTimers.ts), staged in the invocation's overlay like any write, so it is set,
+ * src/jobs/ModuleTimers.ts), staged in the invocation's overlay like any write, so it is set,
  * moved or cancelled only if the invocation commits, and a reorg's undo takes it back with the rest.
  * Each call counts toward `storeOps` and its bytes toward `storeBytesWritten`. A block timer must name
  * a chain the module's triggers follow (`chains`).

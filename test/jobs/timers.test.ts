@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, ManualClock, type Runtime, type Trigger } from '../../src/index.ts';
 import { inspectState } from '../../src/cli/inspect.ts';
-import { TIMER_RETRY_MS } from '../../src/engine/TimerScheduler.ts';
+import { TIMER_RETRY_MS } from '../../src/jobs/TimerScheduler.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
