@@ -81,7 +81,7 @@ describe('jobs', () => {
     await third.engine.stop();
   });
 
-  it('behavior: tasks of a module stopped for good (a temporary one after its failure) are skipped (module-stopped), not retried, and counted', async () => {
+  it('behavior: tasks of a module whose actor is stopped (a temporary one after its failure) are skipped (module-stopped), not retried, and counted', async () => {
     const { engine, run, read, advance } = await jobEngine(runtime, [jobProbe('j', { restart: 'temporary', limits: { fuel: 5_000_000 } })]);
     await run(task({ op: 'count' }, 1, { delayMs: 1_000 }));
     expect(await run({ op: 'spin' })).toMatchObject({ ok: false, signal: { name: 'OutOfFuel' } });
