@@ -66,6 +66,18 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
     expect(p).toMatchObject({ code: 'wrong-type', path: 'engine.threads', expected: 'a number', got: '"two"' });
   });
 
+  it('args: [engine.jobs] and [modules.jobs] are read with their defaults; a bad value names its key', async () => {
+    const { config } = await load(`[engine.jobs]\nfuel = 20_000_000\n\n${module('[modules.jobs]\nconcurrency = 4\nrate_per_minute = 600\n[modules.grants]\nqueue = true\nhigh_resource_jobs = true')}`);
+    expect(config.engine.jobs).toMatchObject({ fuel: 20_000_000, timeoutMs: 30_000, memoryBytes: 64 * 1024 * 1024, maxFuel: 2_000_000_000 });
+    expect(config.modules[0]!.jobs).toEqual({ concurrency: 4, ratePerMinute: 600, retry: 3, maxRetry: 25 });
+    expect(config.modules[0]!.grants).toMatchObject({ queue: true, highResourceJobs: true });
+    const found = await problems(`[engine.jobs]\ntimeout_ms = "soon"\n\n${module('[modules.jobs]\nconcurrency = 0')}`);
+    expect(found).toEqual([
+      expect.objectContaining({ code: 'wrong-type', path: 'engine.jobs.timeout_ms' }),
+      expect.objectContaining({ path: 'modules[0].jobs.concurrency' }),
+    ]);
+  });
+
   it('error: a bad chain URL names the chain and the key', async () => {
     const [p] = await problems('[chains.1]\nrpc_url = "ftp://node"\n');
     expect(p).toMatchObject({ code: 'invalid-value', path: 'chains.1.rpc_url', expected: 'an http(s):// or ws(s):// URL, or "anvil"', got: '"ftp://node"' });
