@@ -17,6 +17,7 @@ import { benchEngine } from './engine.ts';
 import { benchTwap } from './twap.ts';
 import { benchTimers } from './timers.ts';
 import { benchJobs } from './jobs.ts';
+import { benchPrewarm } from './prewarm.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
 
@@ -214,6 +215,9 @@ results.timers = await benchTimers(runtime, fixture, row);
 
 // 13. Jobs: enqueue → start latency, and trivial jobs per second across ten modules (same issue).
 results.jobs = await benchJobs(runtime, fixture, row);
+
+// 14. The first call after idle, with and without minInstances (issue: runtime to the physical limit).
+results.prewarm = await benchPrewarm(runtime, fixture, row);
 
 await runtime.close();
 

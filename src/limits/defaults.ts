@@ -48,6 +48,8 @@ export const DEFAULT_POOL = {
   maxIdleMs: 60_000,
   /** How long a caller waits for a checkout before `CheckoutTimeout`. */
   checkoutTimeoutMs: 5_000,
+  /** Instances built ahead of calls and kept (0: built by the first call that needs one). */
+  minInstances: 0,
 } as const;
 
 /**

@@ -62,6 +62,8 @@ export interface ComponentHost {
   invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err'): Promise<CallOutcome>;
   kill(component: Component): void;
   unload(component: Component): void;
+  /** Rebuilds the component's `minInstances` (after a recycle). */
+  refill(component: Component, atLeast?: number): void;
 }
 
 /**
@@ -156,6 +158,8 @@ export class Component {
    */
   recycle(): void {
     this.pool.recycle();
+    // The old generation's instances still count as alive until a call retires them: build the minimum anew.
+    this.host.refill(this, this.pool.options.minInstances);
   }
 
   /** Terminates the workers running this component's calls now; those calls end in a Trap. */

@@ -5,8 +5,9 @@ import { COUNTER_SLOTS, Counter, MAX_WORKER_SLOTS } from './protocol.ts';
 /**
  * Instance pool settings of one component. Instances live in worker threads (a wasm instance cannot
  * move between threads): each worker keeps the instances that can serve again, warm, until they are
- * idle past `maxIdleMs`. No instance is built ahead of a call: that would run guest code (start
- * functions, `configure`) where no deadline or backstop watches it.
+ * idle past `maxIdleMs`. With `minInstances`, that many are built ahead of calls (a prewarm runs the
+ * start functions and `configure` as a call would: under the component's fuel and deadline, watched
+ * by the backstop, holding a checkout slot) and kept: not reaped, and rebuilt after recycling or traps.
  */
 export interface PoolOptions {
   /** Calls of this component in flight at once (each needs its own instance). Default 64. */
@@ -17,6 +18,12 @@ export interface PoolOptions {
   maxIdleMs: number;
   /** How long a call waits for a free slot before failing with `checkout-timeout`. Default 5 s. */
   checkoutTimeoutMs: number;
+  /**
+   * Instances kept built and ready, across workers (at most `maxInstances`). Default 0: an instance is
+   * built by the first call that needs it. A prewarm that ends in a signal counts in
+   * `stats().prewarm.failures`, and no further prewarm runs until a call of the component succeeds.
+   */
+  minInstances: number;
 }
 
 export interface PoolStats {
@@ -36,6 +43,8 @@ export interface PoolStats {
   recycled: { trap: number; limit: number; maxUses: number; idle: number; close: number; terminated: number; restart: number };
   /** How many times the component was recycled (`Component.recycle()`). */
   generation: number;
+  /** Prewarms run (`minInstances`), how many ended in a signal, and the last such signal's name. */
+  prewarm: { runs: number; failures: number; lastSignal: string | null };
 }
 
 interface Waiter {
@@ -52,14 +61,17 @@ export class InstancePool {
   private readonly waiters: Waiter[] = [];
   private inUse = 0;
   private checkouts = 0;
+  /** Prewarm bookkeeping, kept by the runtime. */
+  readonly prewarm = { runs: 0, failures: 0, lastSignal: null as string | null, inFlight: 0, blocked: false };
   private waitTotal = 0;
   private waitMax = 0;
 
   constructor(options: Partial<PoolOptions> = {}, private readonly component = 'component') {
     this.options = { ...DEFAULT_POOL, ...options };
     for (const [key, value] of Object.entries(this.options)) {
-      if (!Number.isFinite(value) || value < 0 || (key === 'maxInstances' && value < 1)) {
-        throw new CorralRuntimeError('invalid-option', `pool option ${key} of ${component} must be a finite number${key === 'maxInstances' ? ' ≥ 1' : ' ≥ 0'}, got ${value}`, { option: `pool.${key}`, component, value });
+      if (!Number.isFinite(value) || value < 0 || (key === 'maxInstances' && value < 1) || (key === 'minInstances' && (!Number.isInteger(value) || value > this.options.maxInstances))) {
+        const expected = key === 'maxInstances' ? ' ≥ 1' : key === 'minInstances' ? ` (an integer) from 0 to maxInstances (${this.options.maxInstances})` : ' ≥ 0';
+        throw new CorralRuntimeError('invalid-option', `pool option ${key} of ${component} must be a finite number${expected}, got ${value}`, { option: `pool.${key}`, component, value });
       }
     }
   }
@@ -152,6 +164,7 @@ export class InstancePool {
         restart: c(Counter.RECYCLED_RESTART),
       },
       generation: c(Counter.GENERATION),
+      prewarm: { runs: this.prewarm.runs, failures: this.prewarm.failures, lastSignal: this.prewarm.lastSignal },
     };
   }
 

@@ -156,6 +156,7 @@ export class Runtime implements ComponentHost {
       component.initializer = { exportPath: component.resolveExport(options.initializer.export).path, args: options.initializer.args };
     }
     this.components.add(component);
+    this.refill(component);
     return component;
   }
 
@@ -174,7 +175,50 @@ export class Runtime implements ComponentHost {
     return this.components.size;
   }
 
-  async invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err'): Promise<CallOutcome> {
+  /**
+   * Keeps `minInstances` of `component` built: one prewarm per instance missing (alive plus prewarms in
+   * flight below the minimum), or `atLeast` (after a recycle, when the alive count still holds the
+   * instances of the old generation). A prewarm is an invocation like any other (checkout slot, fuel,
+   * deadline, backstop) that builds a fresh instance and calls no export; its host calls (from
+   * `configure`) go to the imports given at load. After a prewarm that ended in a signal, none runs
+   * until a call of the component succeeds.
+   */
+  refill(component: Component, atLeast = 0): void {
+    const { pool } = component;
+    const min = pool.options.minInstances;
+    if (min === 0 || this.closing || !this.components.has(component) || pool.prewarm.blocked) return;
+    const missing = Math.max(atLeast, min - pool.stats().size) - pool.prewarm.inFlight;
+    for (let i = 0; i < missing; i++) void this.prewarm(component);
+  }
+
+  private async prewarm(component: Component): Promise<void> {
+    const { pool } = component;
+    pool.prewarm.inFlight++;
+    pool.prewarm.runs++;
+    try {
+      const outcome = await this.invoke(component, PREWARM_TARGET, [], {}, undefined, true);
+      if (!outcome.ok) {
+        pool.prewarm.failures++;
+        pool.prewarm.lastSignal = outcome.signal.name;
+        pool.prewarm.blocked = true;
+      }
+    } catch {
+      // The runtime is closing, the component was unloaded, or no slot was free in time: nothing to keep warm.
+    } finally {
+      pool.prewarm.inFlight--;
+    }
+  }
+
+  async invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err', prewarm = false): Promise<CallOutcome> {
+    const outcome = await this.invokeOnce(component, target, args, options, each, prewarm);
+    if (!prewarm && component.pool.options.minInstances > 0) {
+      if (outcome.ok) component.pool.prewarm.blocked = false;
+      this.refill(component);
+    }
+    return outcome;
+  }
+
+  private async invokeOnce(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each: 'signal' | 'err' | undefined, prewarm: boolean): Promise<CallOutcome> {
     if (this.closing) throw closedError();
     if (!this.components.has(component)) throw unloadedError(component.name);
     const fuel = options.fuel ?? component.limits.fuel;
@@ -206,6 +250,7 @@ export class Runtime implements ComponentHost {
       invocationId,
       channelId: channel.id,
       ...(each ? { each } : {}),
+      ...(prewarm ? { prewarm: true as const } : {}),
     };
     const context = { component: component.name, exportName: target.name, invocationId };
     try {
@@ -327,6 +372,9 @@ export class Runtime implements ComponentHost {
   }
 }
 
+/** What a prewarm names as its export: nothing is called (see CallTask.prewarm). */
+const PREWARM_TARGET: ResolvedExport = { name: '(prewarm)', path: [], signature: undefined };
+
 function describe(component: Component): ComponentDescriptor {
   const { pool, meta } = component;
   return {
@@ -338,6 +386,7 @@ function describe(component: Component): ComponentDescriptor {
     memoryMaxPages: Math.floor(component.limits.memoryBytes / WASM_PAGE_BYTES),
     maxUses: pool.options.maxUses,
     maxIdleMs: pool.options.maxIdleMs,
+    minInstances: pool.options.minInstances,
     counters: pool.counterBuffer,
     ...(component.initializer ? { initializer: component.initializer } : {}),
   };

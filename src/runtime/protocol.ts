@@ -22,6 +22,8 @@ export interface ComponentDescriptor {
   initializer?: { exportPath: string[]; args: unknown[] };
   maxUses: number;
   maxIdleMs: number;
+  /** Idle instances are not reaped while the component has this many or fewer alive (see PoolOptions). */
+  minInstances: number;
   /** Pool counters shared with the main thread; see `PoolCounters`. */
   counters: SharedArrayBuffer;
 }
@@ -42,6 +44,11 @@ export interface CallTask {
   exportPath: string[];
   exportName: string;
   args: unknown[];
+  /**
+   * A prewarm (PoolOptions.minInstances): build a fresh instance (start functions, the initializer)
+   * under this task's fuel and deadline, and leave it idle; no export is called.
+   */
+  prewarm?: true;
   /**
    * When set, `args` is a list of argument lists: the export is called once per element, in order, on
    * one instance, each call under its own fuel budget and deadline, stopping at the first signal (or,

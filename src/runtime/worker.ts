@@ -114,7 +114,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
     retire(component, Counter.RECYCLED_RESTART, component.idle.length);
     component.idle.length = 0;
   }
-  let instance = component.idle.pop();
+  let instance = task.prewarm ? undefined : component.idle.pop();
   let metering: Metering | undefined = instance;
   let signal: SignalData | null = null;
   let value: unknown;
@@ -126,6 +126,10 @@ async function runCall(task: CallTask): Promise<CallReply> {
       metering = { meter: new Meter(), memoryGates: [] };
       metering.meter.reset(task.fuel, deadline);
       instance = createInstance(component, metering);
+    }
+    if (task.prewarm) {
+      fuelUsed = metering!.meter.settle();
+      throw PREWARMED;
     }
     const fn = callExport(instance.exports, task.exportPath);
     if (task.each) {
@@ -146,6 +150,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
       value = result.value;
     }
   } catch (error) {
+    if (error === PREWARMED) return keepPrewarmed(component, instance!, fuelUsed, performance.now() - started, startedAt);
     const callFuel = error instanceof CallStopped ? error.fuelUsed : 0;
     const cause = error instanceof CallStopped ? error.cause : error;
     signal = toSignal(cause, task, component.descriptor, metering, callFuel, performance.now() - callStarted);
@@ -165,6 +170,16 @@ async function runCall(task: CallTask): Promise<CallReply> {
   }
   if (signal) return task.each ? { ok: false, signal, durationMs, startedAt, index } : { ok: false, signal, durationMs, startedAt };
   return { ok: true, value, fuelUsed, durationMs, startedAt };
+}
+
+/** Thrown past the export call of a prewarm (it has none): the fresh instance goes to the idle list. */
+const PREWARMED = Symbol('prewarmed');
+
+function keepPrewarmed(component: LoadedComponent, instance: GuestInstance, fuelUsed: number, durationMs: number, startedAt: number): CallReply {
+  component.bridge.current = null;
+  instance.idleSince = performance.now();
+  component.idle.push(instance);
+  return { ok: true, value: undefined, fuelUsed, durationMs, startedAt };
 }
 
 /** Why one call of an invocation stopped, with the fuel it had used (a signal reports that call's fuel). */
@@ -365,8 +380,16 @@ function reapIdle(): void {
   dropUnloaded();
   const now = performance.now();
   for (const component of components.values()) {
-    const before = component.idle.length;
-    component.idle = component.idle.filter((instance) => now - instance.idleSince < component.descriptor.maxIdleMs);
-    retire(component, Counter.RECYCLED_IDLE, before - component.idle.length);
+    // Oldest first, and never below the component's minInstances alive (across all workers).
+    let alive = 0;
+    for (let s = 0; s < MAX_WORKER_SLOTS; s++) alive += Number(Atomics.load(component.counters, Counter.LIVE_BASE + s));
+    const keep: GuestInstance[] = [];
+    let reaped = 0;
+    for (const instance of [...component.idle].sort((a, b) => a.idleSince - b.idleSince)) {
+      if (now - instance.idleSince >= component.descriptor.maxIdleMs && alive - reaped > component.descriptor.minInstances) reaped++;
+      else keep.push(instance);
+    }
+    component.idle = keep;
+    retire(component, Counter.RECYCLED_IDLE, reaped);
   }
 }
