@@ -3,7 +3,7 @@
  * cost of a restart. Uses the real clock (backoff 0 ms for the restart measure).
  */
 import { pino } from 'pino';
-import { Supervisor, type Component, type Runtime } from '../src/index.ts';
+import { Supervisor, type Runtime } from '../src/index.ts';
 import { summarize } from './stats.ts';
 
 type Row = (name: string, value: string, target?: string, ok?: boolean | null) => void;

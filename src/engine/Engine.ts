@@ -26,7 +26,6 @@ import { ModuleTimers, type Timer } from '../jobs/ModuleTimers.ts';
 import { TimerScheduler } from '../jobs/TimerScheduler.ts';
 import { CronScheduler, cronKey, cronName } from '../jobs/CronScheduler.ts';
 import { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
-import { StateTransaction } from '../store/StateTransaction.ts';
 import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS } from '../limits/defaults.ts';
 import type { Limits } from '../runtime/Component.ts';
 import { encodeJob, jobKey, newJobId, taskProblem, type Job, type LifecycleTask } from '../jobs/Job.ts';

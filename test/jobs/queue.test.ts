@@ -13,7 +13,7 @@ import { DEFAULT_HOST_CAPS } from '../../src/limits/hostCaps.ts';
 import { HostFault } from '../../src/runtime/hostErrors.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
 import { StateTransaction } from '../../src/store/StateTransaction.ts';
-import { captureLogger, fixture, newRuntime } from '../helpers.ts';
+import { captureLogger, newRuntime } from '../helpers.ts';
 import { jobEngine, jobProbe } from './jobHarness.ts';
 
 const runtime: Runtime = newRuntime();
