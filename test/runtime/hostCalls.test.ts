@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { ExecutionTimeout, Trap, type CallFailure, type Runtime } from '../../src/index.ts';
+import { ExecutionTimeout, Trap, type CallFailure, type Component, type Runtime } from '../../src/index.ts';
 import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
@@ -60,6 +60,34 @@ describe('host imports', () => {
     // The late answer is dropped, and the next call on the same component is served normally.
     never.resolve(99);
     expect((await caller.call('call-echo', ['next'])).value).toBe('host:next');
+  });
+
+  it('behavior: an instance has at most one host call in flight: a host function that calls the component again is served by another instance, the first being blocked in its host call', async () => {
+    // The guest that called `slow` is blocked in it (its worker waits on the channel); the nested
+    // call cannot be served by that instance, so the pool hands out a second one on the other worker.
+    let nested: Promise<unknown> | undefined;
+    const entered: string[] = [];
+    const reentrant: Component = await runtime.load(fixture('host-caller'), {
+      name: 'reentrant',
+      limits: { timeoutMs: 10_000 },
+      imports: hostCallerImports({
+        slow: async (ms: number) => {
+          entered.push(`slow:${ms}`);
+          nested = reentrant.call('call-echo', ['inner']);
+          const { value } = (await nested) as { value: string };
+          entered.push(value);
+          return ms;
+        },
+        echo: (s: string) => {
+          entered.push(`echo:${s}`);
+          expect(reentrant.stats().inUse).toBe(2); // the outer instance is still out, in its host call
+          return `host:${s}`;
+        },
+      }),
+    });
+    expect((await reentrant.call('call-slow', [5])).value).toBe(5);
+    expect(entered).toEqual(['slow:5', 'echo:inner', 'host:inner']);
+    expect(reentrant.stats()).toMatchObject({ created: 2, inUse: 0, checkouts: 2 });
   });
 
   it('behavior: many host calls in one invocation', async () => {
