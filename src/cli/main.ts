@@ -13,7 +13,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../config/loadConfig.ts';
 import { startConfigured } from '../config/startConfigured.ts';
-import { checkCapabilities, parseManifest } from '../engine/ModuleManifest.ts';
+import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName } from '../engine/ModuleManifest.ts';
 import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
@@ -106,9 +106,10 @@ async function check(file: string): Promise<number> {
   const problems: string[] = [];
   try {
     if (file.endsWith('.wasm')) {
-      // Against corral's world alone: a manifest granting every interface.
+      // Against corral's world alone: a manifest granting every interface of it.
       const meta = await runtime.inspect(file);
-      const everything = parseManifest({ name: 'component', component: file, grants: { store: true, logging: true, chain: { chains: [] }, http: { hosts: [] }, cowApi: { chains: [] } } });
+      const grants = Object.fromEntries((Object.keys(MODULE_INTERFACES) as InterfaceName[]).map((name) => [name, name === 'http' ? { hosts: [] } : name === 'chain' || name === 'cowApi' ? { chains: [] } : true]));
+      const everything = parseManifest({ name: 'component', component: file, grants });
       checkCapabilities(everything, meta.imports, meta.exports.map(([n]) => n));
     } else {
       const { config } = await loadConfig(file);

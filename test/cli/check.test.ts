@@ -21,6 +21,9 @@ describe('corral check', () => {
     const file = configFile(`[[modules]]\nname = "w"\ncomponent = "${fixture('watcher')}"\ngrants = { store = true, logging = true }\n`);
     expect(check(file)).toMatchObject({ status: 0, stdout: `${file}: ok\n` });
     expect(check(fixture('watcher')).status).toBe(0);
+    // A component alone is checked against every interface of corral's world: timers and the queue too.
+    expect(check(fixture('timer-probe')).status).toBe(0);
+    expect(check(fixture('job-probe'))).toMatchObject({ status: 0, stdout: `${fixture('job-probe')}: ok\n` });
   });
 
   it('error: lists every problem of a file at once, each with its path, and exits 1', () => {

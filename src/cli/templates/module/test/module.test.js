@@ -16,6 +16,7 @@ async function engine(t) {
   const stateDir = await mkdtemp(join(tmpdir(), '__NAME__-'));
   const corral = createEngine({
     engine: { stateDir, logLevel: 'warn' },
+    // Keep these grants in step with engine.toml's (e.g. `queue: true` when the module defers work).
     modules: [{ name: '__NAME__', component, grants: { store: true, logging: true }, triggers: [{ kind: 'custom', topic: 'greet' }], config: JSON.stringify({ greeting: 'hi' }) }],
   });
   await corral.start();
