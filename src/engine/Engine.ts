@@ -99,8 +99,6 @@ export interface JobStats extends JobCounts {
   /** Tasks waiting to run (due or not, retries included). */
   pending: number;
   running: number;
-  /** Enqueues refused by the module's rate limiter since the engine started. */
-  rateLimited: number;
 }
 
 /**
@@ -135,7 +133,6 @@ export class Engine {
   private readonly jobRunner: JobRunner;
   /** Each module's job side: its task index and the component its jobs run on. */
   private readonly jobModules = new Map<string, JobModule & { component: Component }>();
-  private readonly rateLimited = new Map<string, number>();
   /** Every run of a task (and every task skipped), as it ends. */
   readonly jobs$: Observable<JobRecord>;
   private jobLimits: { standard: Limits; highResource: Limits } = { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
@@ -271,8 +268,8 @@ export class Engine {
   /** A module's queue: tasks pending and running, and what became of those that ran since the engine started. */
   jobStats(module: string): JobStats {
     this.lookup(module);
-    const counts = this.jobRunner.counters(module) ?? { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0 };
-    return { ...counts, skipped: { ...counts.skipped }, pending: this.jobModules.get(module)?.jobs.size ?? 0, running: this.jobRunner.running(module), rateLimited: this.rateLimited.get(module) ?? 0 };
+    const counts = this.jobRunner.counters(module) ?? { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0, rateLimited: 0 };
+    return { ...counts, skipped: { ...counts.skipped }, pending: this.jobModules.get(module)?.jobs.size ?? 0, running: this.jobRunner.running(module) };
   }
 
   /**
@@ -471,7 +468,7 @@ export class Engine {
       version: digest,
       now: () => this.clock.now(),
       rate: new RateLimiter(manifest.jobs.ratePerMinute, this.clock),
-      rateLimited: () => this.rateLimited.set(name, (this.rateLimited.get(name) ?? 0) + 1),
+      rateLimited: () => this.jobRunner.rateLimited(name),
     };
     // Its timers and tasks are followed before its actor and feeds start: no commit can be missed.
     this.timers.track(name, await ModuleTimers.load(module.store));

@@ -3,8 +3,8 @@ import { Subject, type Observable } from 'rxjs';
 import type { Clock } from '../clock/Clock.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
-import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
-import { StateTransaction } from '../store/StateTransaction.ts';
+import { commitStaged, type GuardedModuleStore } from '../store/GuardedModuleStore.ts';
+import type { StateTransaction } from '../store/StateTransaction.ts';
 import { deadKey, DEDUPE_PREFIX, dedupeUntil, encodeJob, jobKey, prefixLimit, type Job } from './Job.ts';
 import type { ModuleJobs } from './ModuleJobs.ts';
 
@@ -80,6 +80,8 @@ export interface JobCounts {
   dead: number;
   skipped: Partial<Record<SkipReason, number>>;
   conflicts: number;
+  /** Enqueues refused by the module's rate limiter. */
+  rateLimited: number;
 }
 
 /**
@@ -116,7 +118,7 @@ export class JobRunner {
 
   private countsOf(name: string): JobCounts {
     let counts = this.counts.get(name);
-    if (!counts) this.counts.set(name, (counts = { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0 }));
+    if (!counts) this.counts.set(name, (counts = { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0, rateLimited: 0 }));
     return counts;
   }
 
@@ -140,6 +142,11 @@ export class JobRunner {
   /** A commit of `name` changed its tasks: start what is due. */
   committed(name: string): void {
     this.pump(name);
+  }
+
+  /** An enqueue of `name` was refused by its rate limiter. */
+  rateLimited(name: string): void {
+    this.countsOf(name).rateLimited++;
   }
 
   counters(name: string): JobCounts | undefined {
@@ -325,13 +332,8 @@ export class JobRunner {
     return stored !== undefined && stored.attempts === job.attempts && stored.runAt === job.runAt;
   }
 
-  private async skip(store: ModuleStore | GuardedModuleStore, job: Job, reason: SkipReason, counts: JobCounts): Promise<void> {
-    if ('commitWith' in store) await store.commitWith((tx) => (tx.delete(jobKey(job.id)), true));
-    else {
-      const tx = new StateTransaction(store);
-      tx.delete(jobKey(job.id));
-      await store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
-    }
+  private async skip(store: ModuleStore, job: Job, reason: SkipReason, counts: JobCounts): Promise<void> {
+    await commitStaged(store, (tx) => (tx.delete(jobKey(job.id)), true));
     counts.skipped[reason] = (counts.skipped[reason] ?? 0) + 1;
     this.logger.warn({ module: store.name, job: job.id, type: job.type, reason, version: job.version }, `job skipped (${reason}), not retried`);
     this.records.next({ module: store.name, id: job.id, type: job.type, attempts: job.attempts, outcome: 'skipped', reason });

@@ -1,7 +1,6 @@
 import { EngineError } from '../errors/EngineError.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
-import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
-import { StateTransaction } from '../store/StateTransaction.ts';
+import { commitStaged } from '../store/GuardedModuleStore.ts';
 import { DEAD_PREFIX, deadKey, decodeJob, encodeJob, jobKey, JOB_PREFIX, prefixLimit, type Job } from './Job.ts';
 
 async function list(store: ModuleStore, prefix: Uint8Array): Promise<Job[]> {
@@ -31,17 +30,10 @@ export async function retryDead(store: ModuleStore, id: string, now: number): Pr
   if (!dead) throw new EngineError('unknown-job', `module ${store.name} has no dead-lettered job ${id}`, { module: store.name, job: id });
   const { deadAt: _deadAt, ...rest } = dead;
   const job: Job = { ...rest, attempts: 0, runAt: now };
-  const stage = (tx: StateTransaction) => {
+  await commitStaged(store, (tx) => {
     tx.delete(deadKey(id));
     tx.set(jobKey(id), encodeJob(job));
     return true;
-  };
-  // Through a running engine's module store, the sizes are counted when the commit's turn comes.
-  if ('commitWith' in store) await (store as GuardedModuleStore).commitWith(stage);
-  else {
-    const tx = new StateTransaction(store);
-    stage(tx);
-    await store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
-  }
+  });
   return job;
 }

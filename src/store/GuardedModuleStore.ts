@@ -24,6 +24,19 @@ interface Logged {
  * job and an event, or two jobs, writing the same key. Job conflicts are expected to be rare (jobs
  * and events of one module usually touch different keys); each one costs a re-run of the job.
  */
+/**
+ * Stages writes with `stage` and commits them: through `commitWith` when `store` is a running engine's
+ * guarded store (so sizes are counted when the commit's turn comes), else at once (a stopped engine's
+ * state, e.g. `corral retry-job`). Resolves with whether anything was committed.
+ */
+export async function commitStaged(store: ModuleStore, stage: (tx: StateTransaction) => boolean): Promise<boolean> {
+  if (store instanceof GuardedModuleStore) return store.commitWith(stage);
+  const tx = new StateTransaction(store);
+  if (!stage(tx) || tx.size === 0) return false;
+  await store.commit({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
+  return true;
+}
+
 export class GuardedModuleStore implements ModuleStore {
   private seq = 0;
   /** Commits since the oldest job in flight began: what a job's reads are checked against. */
