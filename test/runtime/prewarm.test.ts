@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorralRuntimeError, type Runtime } from '../../src/index.ts';
-import { fixture, newRuntime } from '../helpers.ts';
+import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 // Prewarms run in the background: the tests wait for their outcome with expect.poll (no fixed sleeps).
 const runtime: Runtime = newRuntime();
@@ -22,14 +22,24 @@ describe('pool: minInstances (prewarm)', () => {
   });
 
   it('behavior: the idle reaper keeps minInstances alive', async () => {
-    const compute = await runtime.load(fixture('compute'), { name: 'kept', pool: { minInstances: 1, maxIdleMs: 20 } });
-    // Calls in flight on both workers need an instance in each; once idle, all but one are reaped.
-    await expect.poll(() => compute.stats().created).toBe(1);
-    await Promise.all([0, 1, 2, 3].map(() => compute.call('work', [200_000])));
-    const { created } = compute.stats();
-    expect(created).toBeGreaterThanOrEqual(2);
-    await expect.poll(() => compute.stats().recycled.idle, { timeout: 10_000 }).toBe(created - 1);
-    expect(compute.stats()).toMatchObject({ size: 1, created }); // one kept, none rebuilt
+    // Two calls held in their host call need two instances at once; once both are idle, the reaper
+    // takes all but minInstances. The gates make the overlap certain, not a matter of scheduling.
+    const gates = [deferred<number>(), deferred<number>()];
+    let entered = 0;
+    const caller = await runtime.load(fixture('host-caller'), {
+      name: 'kept',
+      limits: { timeoutMs: 10_000 },
+      pool: { minInstances: 1, maxIdleMs: 20 },
+      imports: hostCallerImports({ slow: (ms: number) => (entered++, gates[ms]!.promise) }),
+    });
+    await expect.poll(() => caller.stats().created).toBe(1);
+    const calls = [caller.call('call-slow', [0]), caller.call('call-slow', [1])];
+    await expect.poll(() => entered).toBe(2);
+    expect(caller.stats()).toMatchObject({ created: 2, inUse: 2 });
+    gates.forEach((gate, i) => gate.resolve(i));
+    expect((await Promise.all(calls)).map((r) => r.value)).toEqual([0, 1]);
+    await expect.poll(() => caller.stats().recycled.idle, { timeout: 10_000 }).toBe(1);
+    expect(caller.stats()).toMatchObject({ size: 1, created: 2 }); // one kept, none rebuilt
   });
 
   it('behavior: after recycle, minInstances fresh instances are built', async () => {
