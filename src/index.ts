@@ -5,6 +5,8 @@ export { Runtime, type RuntimeOptions, type LoadOptions } from './runtime/Runtim
 export { Component, type CallOptions, type CallOutcome, type CallSuccess, type CallFailure, type Limits } from './runtime/Component.ts';
 export type { HostFunction, HostImports } from './runtime/hostBridge.ts';
 export type { PoolOptions, PoolStats } from './runtime/InstancePool.ts';
+export { WASI_INTERFACES, WASI_VERSIONS, type WasiOptions } from './wasi/wasiInterfaces.ts';
+export type { GuestOutput } from './wasi/WasiConfig.ts';
 export { RuntimeSignal, type InvocationContext } from './signals/RuntimeSignal.ts';
 export { OutOfFuel, type OutOfFuelData } from './signals/OutOfFuel.ts';
 export { ExecutionTimeout, type ExecutionTimeoutData } from './signals/ExecutionTimeout.ts';

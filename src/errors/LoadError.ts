@@ -14,7 +14,8 @@ export type LoadErrorCode =
   | 'capability-not-granted' // a module imports a corral interface its manifest does not grant
   | 'not-a-module' // a module's component lacks corral's exports, or imports something outside corral's world
   | 'invalid-manifest' // a module manifest is malformed
-  | 'sha256-mismatch'; // a module's component is not the file its manifest pins
+  | 'sha256-mismatch' // a module's component is not the file its manifest pins
+  | 'unsupported-wasi-version'; // a WASI import outside the versions corral provides (details.import, details.version)
 
 /** A component that cannot be loaded. Nothing was started; the runtime keeps serving. */
 export class LoadError extends CorralError<LoadErrorCode> {

@@ -5,6 +5,8 @@ import { importTable } from './protocol.ts';
 import type { InstancePool, PoolStats } from './InstancePool.ts';
 import type { ArtifactMeta } from './prepareArtifact.ts';
 import type { ExportSignature } from './transpileComponent.ts';
+import { embedderImports } from '../wasi/wasiInterfaces.ts';
+import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
 
 /** Limits of one invocation. Defaults in src/limits/defaults.ts. */
 export interface Limits {
@@ -35,6 +37,8 @@ export interface CallSuccess {
   /** When the worker began the invocation, in epoch milliseconds (sub-millisecond); absent if no guest code ran. */
   startedAt?: number;
   invocationId: string;
+  /** What a WASI guest wrote to stdout and stderr during the call (absent when it wrote nothing). */
+  output?: GuestOutput;
 }
 
 export interface CallFailure {
@@ -46,6 +50,8 @@ export interface CallFailure {
   invocationId: string;
   /** With `invokeEach`: the index of the call the signal ended. */
   index?: number;
+  /** As in CallSuccess: what the guest wrote before it stopped. */
+  output?: GuestOutput;
 }
 
 export type CallOutcome = CallSuccess | CallFailure;
@@ -81,6 +87,8 @@ export class Component {
   private readonly resolved = new Map<string, ResolvedExport>();
   /** Called on every fresh instance before it serves; set by `Runtime.load`. */
   initializer: { exportPath: string[]; args: unknown[] } | undefined;
+  /** The WASI interfaces it imports and what its WASI host is given; set by `Runtime.load`. */
+  wasi: { interfaces: Record<string, string[]>; config: WasiConfig } | undefined;
 
   constructor(
     readonly id: string,
@@ -100,7 +108,7 @@ export class Component {
 
   /** The import table for a set of implementations, in the order host calls name them. */
   bindImports(imports: HostImports): BoundHostFunction[] {
-    return importTable(this.meta.imports).map(({ interfaceName, functionName }) => {
+    return importTable(embedderImports(this.meta.imports)).map(({ interfaceName, functionName }) => {
       const fn = imports[interfaceName]?.[functionName];
       if (typeof fn !== 'function') {
         throw new CorralRuntimeError('invalid-arguments', `${this.name}: no implementation of ${interfaceName}#${functionName}`, {

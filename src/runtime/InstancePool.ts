@@ -40,7 +40,7 @@ export interface PoolStats {
   /** Instances alive now, idle or in use, across all workers: `created` minus all `recycled`. */
   size: number;
   /** Instances discarded so far, by reason. */
-  recycled: { trap: number; limit: number; maxUses: number; idle: number; close: number; terminated: number; restart: number };
+  recycled: { trap: number; limit: number; maxUses: number; idle: number; close: number; terminated: number; restart: number; exit: number };
   /** How many times the component was recycled (`Component.recycle()`). */
   generation: number;
   /** Prewarms run (`minInstances`), how many ended in a signal, and the last such signal's name. */
@@ -162,6 +162,7 @@ export class InstancePool {
         close: c(Counter.RECYCLED_CLOSE),
         terminated: c(Counter.RECYCLED_TERMINATED),
         restart: c(Counter.RECYCLED_RESTART),
+        exit: c(Counter.RECYCLED_EXIT),
       },
       generation: c(Counter.GENERATION),
       prewarm: { runs: this.prewarm.runs, failures: this.prewarm.failures, lastSignal: this.prewarm.lastSignal },

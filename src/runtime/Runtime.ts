@@ -24,6 +24,8 @@ import { defaultCacheDir, type ArtifactMeta } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
 import { MAX_THREADS, type CallReply, type CallTask, type ComponentDescriptor } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
+import { componentImportNames } from './componentImports.ts';
+import { checkWasiImports, embedderImports, resolveWasiConfig, wasiImports, type WasiOptions } from '../wasi/wasiInterfaces.ts';
 
 export interface RuntimeOptions {
   /** Worker threads. Default: the machine's available parallelism. At most 64. */
@@ -48,6 +50,13 @@ export interface LoadOptions {
   pool?: Partial<PoolOptions>;
   /** Export called with `args` on every fresh instance before it serves (e.g. `configure`). */
   initializer?: { export: string; args: unknown[] };
+  /**
+   * What a component that imports WASI 0.2 may see: environment, arguments, read-only directories,
+   * deterministic clocks and random, the output cap. Ignored for components that import no WASI.
+   * `deterministic` also gives every call a fresh instance (`pool.maxUses` 1), so a call's result and
+   * fuel depend only on its arguments, never on what an instance ran before.
+   */
+  wasi?: WasiOptions;
 }
 
 interface InFlight {
@@ -127,7 +136,13 @@ export class Runtime implements ComponentHost {
     const name = givenName ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : 'component');
     validateComponentBytes(bytes, label);
     const artifact = await prepareInWorker({ bytes, name, source: label, cacheDir: this.cacheDir });
-    return { artifact, label, name };
+    let importNames: string[];
+    try {
+      importNames = componentImportNames(bytes);
+    } catch (cause) {
+      throw new LoadError('invalid-component', `${label} is not a valid component: ${(cause as Error).message}`, { source: label }, cause);
+    }
+    return { artifact, label, name, importNames };
   }
 
   /** Validates, prepares (or reads from cache) and registers a component. Nothing runs yet. */
@@ -135,9 +150,13 @@ export class Runtime implements ComponentHost {
     const givenName = options.name;
     const nameForLimits = givenName ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : 'component');
     const limits = resolveLimits(options.limits ?? {}, nameForLimits);
-    const { artifact, label, name } = await this.prepare(source, givenName);
+    const wasiConfig = resolveWasiConfig(options.wasi, nameForLimits);
+    const { artifact, label, name, importNames } = await this.prepare(source, givenName);
     const imports = options.imports ?? {};
-    checkImports(artifact.meta.imports, imports, label);
+    checkWasiImports(importNames, artifact.meta.imports, label);
+    checkImports(embedderImports(artifact.meta.imports), imports, label);
+    const wasi = wasiImports(artifact.meta.imports);
+    const pool = Object.keys(wasi).length > 0 && wasiConfig.deterministic ? { ...options.pool, maxUses: 1 } : options.pool;
     const memoryMaxPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
     for (const core of artifact.meta.coreModules) {
       for (const pages of core.facts.definedMemoryPages) {
@@ -151,7 +170,8 @@ export class Runtime implements ComponentHost {
       }
     }
     const id = `${name}#${++this.nextId}`;
-    const component = new Component(id, name, limits, imports, artifact.meta, artifact.dir, artifact.fromCache, new InstancePool(options.pool, name), this);
+    const component = new Component(id, name, limits, imports, artifact.meta, artifact.dir, artifact.fromCache, new InstancePool(pool, name), this);
+    if (Object.keys(wasi).length > 0) component.wasi = { interfaces: wasi, config: wasiConfig };
     if (options.initializer) {
       component.initializer = { exportPath: component.resolveExport(options.initializer.export).path, args: options.initializer.args };
     }
@@ -265,8 +285,9 @@ export class Runtime implements ComponentHost {
       if (!reply.ok && 'missing' in reply) throw new Error(`worker still lacks ${reply.missing.join(' and ')}`);
       // The worker may answer in the instant it is terminated: the termination decides the outcome.
       if (call.killed || call.terminated) throw new Error('terminated');
-      if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId };
-      return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }) };
+      const output = reply.output ? { output: reply.output } : {};
+      if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...output };
+      return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }), ...output };
     } catch (error) {
       if (call.terminated) {
         const { elapsedMs } = call.terminated;
@@ -382,7 +403,8 @@ function describe(component: Component): ComponentDescriptor {
     name: component.name,
     dir: component.artifactDir,
     coreFiles: meta.coreModules.map((m) => m.file),
-    imports: meta.imports,
+    imports: embedderImports(meta.imports),
+    ...(component.wasi ? { wasi: component.wasi } : {}),
     memoryMaxPages: Math.floor(component.limits.memoryBytes / WASM_PAGE_BYTES),
     maxUses: pool.options.maxUses,
     maxIdleMs: pool.options.maxIdleMs,

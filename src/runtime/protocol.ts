@@ -3,6 +3,7 @@
  * Values are plain data (structured clone); signals travel as `SignalData` and are rebuilt.
  */
 import type { SignalData } from '../signals/signalFromData.ts';
+import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
 
 /** What a worker needs to build instances of one loaded component. Cached by `id` in each worker. */
 export interface ComponentDescriptor {
@@ -12,8 +13,10 @@ export interface ComponentDescriptor {
   /** Artifact directory: `glue.mjs`, instrumented core modules. */
   dir: string;
   coreFiles: string[];
-  /** Imported interfaces and their functions; every one is provided by the embedder (checked at load). */
+  /** Imported interfaces and their functions that the embedder provides (checked at load); WASI is not among them. */
   imports: Record<string, string[]>;
+  /** The WASI interfaces the component imports (served by the worker's WASI host), and its configuration. */
+  wasi?: { interfaces: Record<string, string[]>; config: WasiConfig };
   memoryMaxPages: number;
   /**
    * Export called once on every fresh instance before it serves (corral modules: `configure(config)`).
@@ -63,8 +66,8 @@ export interface CallTask {
 export type WorkerTask = CallTask;
 
 export type CallReply =
-  | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number }
-  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number }
+  | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number; output?: GuestOutput }
+  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number; output?: GuestOutput }
   | { ok: false; missing: ('component' | 'channel')[] };
 
 export type WorkerReply = CallReply;
@@ -150,6 +153,8 @@ export const Counter = {
   GENERATION: 8,
   /** Set by `Component.close()`: workers drop the component and its instances (and its compiled code). */
   UNLOADED: 9,
+  /** Instances retired because their guest called `wasi:cli/exit` (its stack was unwound mid-call). */
+  RECYCLED_EXIT: 10,
   /** Live instances of worker slot `s` are at LIVE_BASE + s. */
   LIVE_BASE: 16,
 } as const;

@@ -14,6 +14,8 @@ import { strongestSignal, type SignalData } from '../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
 import { GuestBridge, HostCallDeadline, HostCallFailed } from './guestBridge.ts';
 import { Meter, MeterStop, meterImports, type MemoryGate } from './Meter.ts';
+import { WasiHost } from '../wasi/WasiHost.ts';
+import { WasiExit, WasiHostError } from '../wasi/WasiHostError.ts';
 import {
   Counter,
   importTable,
@@ -47,6 +49,8 @@ interface GuestInstance extends Metering {
   /** `Counter.GENERATION` when the instance was built. */
   generation: bigint;
   uses: number;
+  /** Set when its guest called `wasi:cli/exit(ok)`: the call succeeded, the instance is retired. */
+  exited?: boolean;
   idleSince: number;
 }
 
@@ -58,6 +62,8 @@ interface LoadedComponent {
   counters: BigInt64Array;
   /** The invocation the host-call stubs of this component's instances forward to. */
   bridge: { current: GuestBridge | null; deadline: number };
+  /** corral's WASI host, when the component imports WASI. */
+  wasi: WasiHost | null;
 }
 
 const components = new Map<string, LoadedComponent>();
@@ -107,6 +113,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
   }
   component.bridge.current = bridge;
   component.bridge.deadline = deadline;
+  component.wasi?.begin(deadline);
 
   const generation = Atomics.load(component.counters, Counter.GENERATION);
   if (component.idle.length > 0 && component.idle[0]!.generation !== generation) {
@@ -139,6 +146,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
         // Each call has its own deadline, and the backstop measures from its start.
         if (index > 0) bridge.markStarted();
         callStarted = performance.now();
+        if (component.wasi) component.wasi.clocks.deadline = callStarted + task.timeoutMs;
         const result = callOnce(instance, fn, task.args[index] as unknown[], task.fuel, callStarted + task.timeoutMs);
         fuelUsed += result.fuelUsed;
         values.push(result.value);
@@ -150,7 +158,10 @@ async function runCall(task: CallTask): Promise<CallReply> {
       value = result.value;
     }
   } catch (error) {
-    if (error === PREWARMED) return keepPrewarmed(component, instance!, fuelUsed, performance.now() - started, startedAt);
+    if (error === PREWARMED) {
+      component.wasi?.end(); // what a start function wrote belongs to no call
+      return keepPrewarmed(component, instance!, fuelUsed, performance.now() - started, startedAt);
+    }
     const callFuel = error instanceof CallStopped ? error.fuelUsed : 0;
     const cause = error instanceof CallStopped ? error.cause : error;
     signal = toSignal(cause, task, component.descriptor, metering, callFuel, performance.now() - callStarted);
@@ -158,9 +169,11 @@ async function runCall(task: CallTask): Promise<CallReply> {
     component.bridge.current = null;
   }
   const durationMs = performance.now() - started;
+  const output = component.wasi?.end();
 
   if (instance) {
-    if (signal) retire(component, signal.signal === 'Trap' ? Counter.RECYCLED_TRAP : Counter.RECYCLED_LIMIT);
+    if (instance.exited) retire(component, Counter.RECYCLED_EXIT);
+    else if (signal) retire(component, signal.signal === 'Trap' ? Counter.RECYCLED_TRAP : Counter.RECYCLED_LIMIT);
     else if (++instance.uses >= component.descriptor.maxUses) retire(component, Counter.RECYCLED_MAX_USES);
     else if (Atomics.load(component.counters, Counter.UNLOADED) !== 0n) retire(component, Counter.RECYCLED_CLOSE);
     else {
@@ -168,8 +181,9 @@ async function runCall(task: CallTask): Promise<CallReply> {
       component.idle.push(instance);
     }
   }
-  if (signal) return task.each ? { ok: false, signal, durationMs, startedAt, index } : { ok: false, signal, durationMs, startedAt };
-  return { ok: true, value, fuelUsed, durationMs, startedAt };
+  const extra = output ? { output } : {};
+  if (signal) return task.each ? { ok: false, signal, durationMs, startedAt, index, ...extra } : { ok: false, signal, durationMs, startedAt, ...extra };
+  return { ok: true, value, fuelUsed, durationMs, startedAt, ...extra };
 }
 
 /** Thrown past the export call of a prewarm (it has none): the fresh instance goes to the idle list. */
@@ -202,9 +216,13 @@ function callOnce(instance: GuestInstance, fn: (...args: unknown[]) => unknown, 
     try {
       value = fn(...args);
     } catch (error) {
-      // An export whose WIT result is `err(e)`: jco's glue throws it, but it is a value, not a trap.
-      if (!isResultError(error)) throw error;
-      value = { tag: 'err', val: error.payload };
+      if (error instanceof WasiExit && error.status === 0) {
+        // exit(ok): the call succeeded without a value; the unwound instance serves no more calls.
+        instance.exited = true;
+      } else if (isResultError(error)) {
+        // An export whose WIT result is `err(e)`: jco's glue throws it, but it is a value, not a trap.
+        value = { tag: 'err', val: error.payload };
+      } else throw error;
     } finally {
       fuelUsed = instance.meter.settle();
     }
@@ -258,7 +276,11 @@ function toSignal(
   if (denied > 0) {
     candidates.push({ signal: 'MemoryLimitExceeded', ...context, limitBytes: descriptor.memoryMaxPages * WASM_PAGE_BYTES, requestedBytes: denied * WASM_PAGE_BYTES });
   }
-  if (error instanceof HostCallFailed) {
+  if (error instanceof WasiExit) {
+    candidates.push({ signal: 'Trap', ...context, code: 'exit', message: error.message, status: error.status });
+  } else if (error instanceof WasiHostError) {
+    candidates.push({ signal: 'Trap', ...context, code: 'host-error', message: error.message, hostError: { name: error.name, message: error.message, function: error.fn } });
+  } else if (error instanceof HostCallFailed) {
     const { hostError } = error;
     if (hostError.name === 'HostLimitExceeded') {
       const { limit, max, observed } = hostError as Required<typeof hostError>;
@@ -285,6 +307,7 @@ async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedCom
     idle: [],
     counters: new BigInt64Array(descriptor.counters),
     bridge: { current: null, deadline: 0 },
+    wasi: descriptor.wasi ? new WasiHost(descriptor.wasi.config, descriptor.memoryMaxPages * WASM_PAGE_BYTES) : null,
   };
   components.set(descriptor.id, component);
   startReaper(descriptor.maxIdleMs);
@@ -344,6 +367,7 @@ function hostImports(component: LoadedComponent): Record<string, Record<string, 
       return current.call(index, label, args, deadline);
     };
   });
+  if (component.wasi) Object.assign(imports, component.wasi.imports(component.descriptor.wasi!.interfaces));
   return imports;
 }
 

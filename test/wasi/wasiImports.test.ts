@@ -1,0 +1,51 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { LoadError, Trap, WASI_INTERFACES, type CallFailure, type Runtime } from '../../src/index.ts';
+import { WasiHost } from '../../src/wasi/WasiHost.ts';
+import { resolveWasiConfig } from '../../src/wasi/wasiInterfaces.ts';
+import { fixture, newRuntime } from '../helpers.ts';
+
+// Small WAT components (fixtures/wasi-probes) that import one WASI interface each.
+const runtime: Runtime = newRuntime();
+afterAll(() => runtime.close());
+
+describe('WASI imports', () => {
+  it('error: an import of wasi:sockets is refused at load, naming it', async () => {
+    const error = await runtime.load(fixture('wasi-sockets')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LoadError);
+    expect(error).toMatchObject({ code: 'import-not-provided', details: { import: 'wasi:sockets/ip-name-lookup@0.2.12' } });
+    expect((error as Error).message).toContain('wasi:sockets/ip-name-lookup@0.2.12');
+  });
+
+  it('error: a WASI version corral has not checked is refused at load, naming the import and the version', async () => {
+    const error = await runtime.load(fixture('wasi-future')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LoadError);
+    expect(error).toMatchObject({ code: 'unsupported-wasi-version', details: { import: 'wasi:random/random@0.2.99', version: '0.2.99' } });
+  });
+
+  it('behavior: wasi:cli/exit with err ends the call in Trap exit with its status; with ok the call succeeds; either way the instance is retired', async () => {
+    const component = await runtime.load(fixture('wasi-exit'));
+    expect((await component.call('run', [-1])).value).toBe(7);
+    const failed = (await component.invoke('run', [1])) as CallFailure;
+    expect(failed.signal).toBeInstanceOf(Trap);
+    expect((failed.signal as Trap).toData()).toMatchObject({ code: 'exit', status: 1 });
+    const exited = await component.invoke('run', [0]);
+    expect(exited).toMatchObject({ ok: true, value: undefined });
+    expect(component.stats().recycled).toMatchObject({ trap: 1, exit: 1 });
+    expect((await component.call('run', [-1])).value).toBe(7); // a fresh instance serves on
+  });
+
+  it('error: bad wasi options are refused at load, naming the option', () => {
+    expect(() => resolveWasiConfig({ dirs: { '/x': '/no/such/dir' } }, 'c')).toThrow(/wasi.dirs of c names \/no\/such\/dir/);
+    expect(() => resolveWasiConfig({ env: { 'A=B': 'c' } }, 'c')).toThrow(/wasi.env/);
+    expect(() => resolveWasiConfig({ deterministic: { stepNs: 0 } }, 'c')).toThrow(/wasi.deterministic.stepNs/);
+  });
+
+  it('behavior: every function the load check accepts is implemented by the WASI host (and nothing the host has goes unlisted)', () => {
+    const host = new WasiHost(resolveWasiConfig({}, 'c'), 1 << 20);
+    for (const [name, policy] of Object.entries(WASI_INTERFACES)) {
+      if (policy.access === 'denied') continue;
+      const implemented = host.imports({ [name]: policy.functions })[name]!;
+      expect(Object.keys(implemented).sort(), name).toEqual([...policy.functions].sort());
+    }
+  });
+});
