@@ -18,6 +18,7 @@ import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { Runtime } from '../runtime/Runtime.ts';
+import type { WasiOptions } from '../wasi/wasiInterfaces.ts';
 import { inspectState, retryDeadJob } from './inspect.ts';
 import { renderStatus } from './status.ts';
 import { scaffoldModule } from './scaffoldModule.ts';
@@ -168,6 +169,27 @@ interface CallFlags {
   timeoutMs: number;
   memoryMb: number;
   repeat: number;
+  env: string[];
+  dir: string[];
+  deterministic?: boolean;
+  seed?: number;
+}
+
+/** `--env K=V` and `--dir HOST[::GUEST]` as `LoadOptions.wasi`; a malformed one is an ArgumentError. */
+function wasiFromFlags(flags: CallFlags): WasiOptions {
+  const env: Record<string, string> = {};
+  for (const pair of flags.env) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new ArgumentError(`--env takes NAME=VALUE, got \`${pair}\``);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  const dirs: Record<string, string> = {};
+  for (const spec of flags.dir) {
+    const [host, guest = host] = spec.split('::') as [string, string | undefined];
+    dirs[guest] = host;
+  }
+  const deterministic = flags.deterministic || flags.seed !== undefined ? { seed: flags.seed ?? 0 } : undefined;
+  return { env, dirs, ...(deterministic ? { deterministic } : {}) };
 }
 
 async function call(file: string, exportName: string, rawArgs: string[], flags: CallFlags): Promise<number> {
@@ -175,23 +197,28 @@ async function call(file: string, exportName: string, rawArgs: string[], flags: 
   try {
     const component = await runtime.load(file, {
       limits: { fuel: flags.fuel, timeoutMs: flags.timeoutMs, memoryBytes: Math.round(flags.memoryMb * 1024 * 1024) },
+      wasi: wasiFromFlags(flags),
     });
     const target = component.resolveExport(exportName);
     const args = argsFromJson(rawArgs, target.signature, exportName);
     const durations: number[] = [];
     const fuel: number[] = [];
     let last: unknown;
+    let lastOutput = {};
     for (let i = 0; i < flags.repeat; i++) {
       const outcome = await component.invoke(exportName, args);
+      // What a WASI guest wrote: `stdout` and `stderr` fields of the line (absent when it wrote nothing).
+      const output = outcome.output ? { stdout: outcome.output.stdout, stderr: outcome.output.stderr, ...(outcome.output.truncated ? { outputTruncated: true } : {}) } : {};
       if (!outcome.ok) {
-        print({ ok: false, ...outcome.signal.toData(), durationMs: outcome.durationMs, ...(flags.repeat > 1 ? { iteration: i + 1 } : {}) });
+        print({ ok: false, ...outcome.signal.toData(), durationMs: outcome.durationMs, ...output, ...(flags.repeat > 1 ? { iteration: i + 1 } : {}) });
         return EXIT_SIGNAL;
       }
+      lastOutput = output;
       durations.push(outcome.durationMs);
       fuel.push(outcome.fuelUsed);
       last = outcome.value;
     }
-    const result: Record<string, unknown> = { ok: true, value: last, fuelUsed: fuel.at(-1), durationMs: durations.at(-1) };
+    const result: Record<string, unknown> = { ok: true, value: last, fuelUsed: fuel.at(-1), durationMs: durations.at(-1), ...lastOutput };
     if (flags.repeat > 1) {
       const sorted = [...durations].sort((a, b) => a - b);
       Object.assign(result, {
@@ -218,6 +245,10 @@ async function call(file: string, exportName: string, rawArgs: string[], flags: 
 /** corral's own version: its package.json, two levels up from src/cli/ and dist/cli/ alike. */
 function corralVersion(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -306,6 +337,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--timeout-ms <t>', 'wall-clock deadline per call, ms', positiveNumber('--timeout-ms'), DEFAULT_TIMEOUT_MS)
     .option('--memory-mb <m>', 'cap on linear memory, MiB', positiveNumber('--memory-mb'), DEFAULT_MEMORY_BYTES / 1024 / 1024)
     .option('--repeat <k>', 'call K times; adds p50/p99 duration and min/max fuel', positiveInt('--repeat'), 1)
+    .option('--env <name=value>', 'a WASI environment variable (repeat for more)', collect, [])
+    .option('--dir <host[::guest]>', 'a directory the WASI guest may read, at the path guest (default: host as given); repeat for more', collect, [])
+    .option('--deterministic', 'fixed WASI clocks and seeded random: the same call gives the same result and fuel')
+    .option('--seed <n>', 'seed of --deterministic random, an integer ≥ 0 (implies it)', (text: string) => {
+      const n = Number(text);
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('--seed must be an integer ≥ 0');
+      return n;
+    })
     .action(async (file: string, exportName: string, args: string[], flags: CallFlags) => {
       code = await call(file, exportName, args, flags);
     });
