@@ -440,11 +440,15 @@ export class Engine {
     }
     const meta = await runtime.inspect(manifest.component, manifest.name);
     checkCapabilities(manifest, meta.imports, meta.exports.map(([n]) => n));
+    const caps = { ...DEFAULT_HOST_CAPS, ...manifest.caps };
+    // A WASI module's stdout and stderr become its log records: kept up to its logBytes cap per call.
+    const wasi = { outputBytes: caps.logBytes };
     const component = await runtime.load(manifest.component, {
       name: manifest.name,
       imports: outsideInvocation(meta.imports),
       limits: manifest.limits,
       initializer: { export: 'configure', args: [manifest.config] },
+      wasi,
     });
     this.components.set(manifest.name, component);
     const specifiers: InvocationModule['specifiers'] = {};
@@ -463,7 +467,7 @@ export class Engine {
       manifest,
       specifiers,
       store,
-      caps: { ...DEFAULT_HOST_CAPS, ...manifest.caps },
+      caps,
       logger: this.logger.child({ module: name }),
       version: digest,
       now: () => this.clock.now(),
@@ -475,7 +479,7 @@ export class Engine {
     if (meta.exports.some(([n]) => n === 'runJob')) {
       taskIndex.jobs = await ModuleJobs.load(module.store);
       const limits = manifest.grants.highResourceJobs ? this.jobLimits.highResource : this.jobLimits.standard;
-      const jobComponent = await runtime.load(manifest.component, { name: `${name}-jobs`, imports: outsideInvocation(meta.imports), limits, initializer: { export: 'configure', args: [manifest.config] } });
+      const jobComponent = await runtime.load(manifest.component, { name: `${name}-jobs`, imports: outsideInvocation(meta.imports), limits, initializer: { export: 'configure', args: [manifest.config] }, wasi });
       const clients = this.bus.clients;
       this.jobModules.set(name, {
         name,

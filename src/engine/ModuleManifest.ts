@@ -1,3 +1,4 @@
+import { isWasiImport } from '../wasi/wasiInterfaces.ts';
 import { z } from 'zod';
 import { TriggerSchema } from '../bus/triggers.ts';
 import { LoadError } from '../errors/LoadError.ts';
@@ -145,6 +146,8 @@ export function checkCapabilities(manifest: ResolvedManifest, imports: Record<st
     (Object.keys(MODULE_INTERFACES) as InterfaceName[]).filter((name) => manifest.grants[name] !== undefined && manifest.grants[name] !== false),
   );
   for (const specifier of Object.keys(imports)) {
+    // WASI (stdout and stderr become the module's log records) is checked by the runtime at load.
+    if (isWasiImport(specifier)) continue;
     const bare = specifier.replace(/@[^/]*$/, '');
     const entry = (Object.entries(MODULE_INTERFACES) as [InterfaceName, string][]).find(([, id]) => id === bare);
     if (!entry) {

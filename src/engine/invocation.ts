@@ -10,7 +10,7 @@ import { chainHost } from '../host/chain.ts';
 import { cowApiHost } from '../host/cowApi.ts';
 import { httpHost } from '../host/http.ts';
 import { InvocationScope } from '../host/InvocationScope.ts';
-import { loggingHost } from '../host/logging.ts';
+import { logGuestOutput, loggingHost } from '../host/logging.ts';
 import { storeHost } from '../host/store.ts';
 import { timersHost } from '../host/timers.ts';
 import type { HostCaps } from '../limits/hostCaps.ts';
@@ -106,7 +106,9 @@ export async function runJob(
   const invocationId = randomUUID();
   const scope = new InvocationScope(module.manifest.name, module.store, transaction, module.caps, () => module.logger.child({ job: job.id, type: userType(job), invocationId }));
   const imports = bindImports(module, scope, chains, orderbooks, { job: job.id });
-  const outcome = withCap(scope, module.manifest.name, 'run-job', invocationId, await invoke([userType(job), job.payload], { imports, invocationId }));
+  const called = await invoke([userType(job), job.payload], { imports, invocationId });
+  logGuestOutput(scope, called.output);
+  const outcome = withCap(scope, module.manifest.name, 'run-job', invocationId, called);
   if (!outcome.ok) return { ok: false, error: outcome.signal.message, signal: outcome.signal.name };
   const value = outcome.value as { tag?: string; val?: unknown } | undefined;
   if (value?.tag === 'err') return { ok: false, error: String(value.val) };
@@ -153,6 +155,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   const imports = bindImports(module, scope, chains, orderbooks, enqueuedBy);
 
   const complete = async (called: CallOutcome): Promise<DeliveryOutcome> => {
+    logGuestOutput(scope, called.output);
     const outcome = withCap(scope, module.manifest.name, 'on-event', invocationId, called);
     if (!outcome.ok) return outcome; // a signal: the overlay is dropped
     const values = chain ? (outcome.value as unknown[]) : [outcome.value];

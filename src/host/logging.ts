@@ -1,6 +1,7 @@
 import type * as Logging from './generated/corral-module-logging.js';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
+import type { GuestOutput } from '../wasi/WasiConfig.ts';
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error']);
 
@@ -27,4 +28,15 @@ export function loggingHost(scope: InvocationScope): HostImplementation<typeof L
       scope.logger[method]({ guest: true, ...fields }, message);
     },
   };
+}
+
+/**
+ * What a WASI module wrote to stdout (an `info` record) and stderr (a `warn` record) during one
+ * invocation, bound like its other records. The runtime already kept at most `logBytes` of each.
+ */
+export function logGuestOutput(scope: InvocationScope, output: GuestOutput | undefined): void {
+  if (!output) return;
+  const extra = output.truncated ? { truncated: true } : {};
+  if (output.stdout) scope.logger.info({ guest: true, stream: 'stdout', ...extra }, output.stdout.trimEnd());
+  if (output.stderr) scope.logger.warn({ guest: true, stream: 'stderr', ...extra }, output.stderr.trimEnd());
 }
