@@ -18,6 +18,7 @@ import { benchTwap } from './twap.ts';
 import { benchTimers } from './timers.ts';
 import { benchJobs } from './jobs.ts';
 import { benchPrewarm } from './prewarm.ts';
+import { benchWasiGuest } from './wasiGuest.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
 
@@ -218,6 +219,9 @@ results.jobs = await benchJobs(runtime, fixture, row);
 
 // 14. The first call after idle, with and without minInstances (issue: runtime to the physical limit).
 results.prewarm = await benchPrewarm(runtime, fixture, row);
+
+// 15. A componentize-js (WASI) guest: first and cached load, instantiation, warm call, fuel overhead (issue: components from any toolchain).
+results.wasiGuest = await benchWasiGuest(fixture, row);
 
 await runtime.close();
 
