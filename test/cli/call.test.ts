@@ -33,17 +33,17 @@ describe('corral call', () => {
   });
 
   it('behavior: a componentize-js (WASI) component runs with no flags; its stdout and stderr are fields of the line', () => {
-    const { code, json } = corral('call', fixture('wasi-guest'), 'greet', 'ann', '--fuel', '5000000000');
+    const { code, json } = corral('call', fixture('wasi-guest'), 'greet', 'ann', '--fuel', '5000000000', '--timeout-ms', '10000');
     expect(code).toBe(0);
     expect(json).toMatchObject({ ok: true, value: 'hi ann', stdout: 'hello, ann\n', stderr: 'greeted ann\n' });
   });
 
   it('args: --deterministic gives the same clocks, random and fuel on every run; --dir grants a directory read-only; --env sets the environment', () => {
-    const runs = [0, 1].map(() => corral('call', fixture('wasi-guest'), 'entropy', '--fuel', '5000000000', '--deterministic').json);
+    const runs = [0, 1].map(() => corral('call', fixture('wasi-guest'), 'entropy', '--fuel', '5000000000', '--timeout-ms', '10000', '--deterministic').json);
     expect(runs[1]).toMatchObject({ ok: true, value: runs[0].value, fuelUsed: runs[0].fuelUsed });
     expect(JSON.parse(runs[0].value).now).toBe(Date.UTC(2025, 0, 1));
     const fixturesDir = fileURLToPath(new URL('../../fixtures/wasi-guest', import.meta.url));
-    const read = corral('call', fixture('wasi-guest'), 'read-file', 'wasi-guest.js', '--fuel', '5000000000', '--dir', `${fixturesDir}::/src`);
+    const read = corral('call', fixture('wasi-guest'), 'read-file', 'wasi-guest.js', '--fuel', '5000000000', '--timeout-ms', '10000', '--dir', `${fixturesDir}::/src`);
     expect(read.json).toMatchObject({ ok: true, value: expect.stringContaining('export function greet') });
     expect(corral('call', fixture('wasi-guest'), 'add', '1', '2', '--env', 'novalue').stderr).toMatch(/--env takes NAME=VALUE/);
   });

@@ -9,7 +9,9 @@ import { fixture, newRuntime } from '../helpers.ts';
 // 18 WASI 0.2.10/0.2.12 interfaces, as a user's build does. StarlingMonkey spends ~7M fuel on a warm
 // call of a trivial export (its interpreter's dispatch blocks are charged whole), so the calls here get a
 // budget far above corral's default. An `ok` result comes back as the value itself, an `err` as { tag, val }.
-const FUEL = 5_000_000_000;
+// A fresh instance's first call also runs StarlingMonkey's lazy setup: the deadline is generous too
+// (the deadline test sets its own), so a loaded machine cannot turn a call into ExecutionTimeout.
+const LIMITS = { fuel: 5_000_000_000, timeoutMs: 10_000 };
 const guest = fixture('wasi-guest');
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -34,7 +36,7 @@ const ok = (outcome: CallSuccess | CallFailure) => {
 
 describe('WASI guests (componentize-js)', () => {
   it('default: a componentize-js component loads with no options and runs; its stdout and stderr come back with the call', async () => {
-    const component = await runtime.load(guest, { limits: { fuel: FUEL } });
+    const component = await runtime.load(guest, { limits: LIMITS });
     expect(ok(await component.invoke('add', [2, 3])).value).toBe(5);
     const greeted = ok(await component.invoke('greet', ['ann']));
     expect(greeted.value).toBe('hi ann');
@@ -43,12 +45,12 @@ describe('WASI guests (componentize-js)', () => {
   });
 
   it('behavior: output past outputBytes is dropped and flagged', async () => {
-    const component = await runtime.load(guest, { name: 'quiet', limits: { fuel: FUEL }, wasi: { outputBytes: 4 } });
+    const component = await runtime.load(guest, { name: 'quiet', limits: LIMITS, wasi: { outputBytes: 4 } });
     expect(ok(await component.invoke('greet', ['bob'])).output).toEqual({ stdout: 'hell', stderr: 'gree', truncated: true });
   });
 
   it('limits: fuel, the deadline and the memory cap each stop it with their signal, and it serves on', async () => {
-    const component = await runtime.load(guest, { name: 'limited', limits: { fuel: FUEL, memoryBytes: 64 * 1024 * 1024 } });
+    const component = await runtime.load(guest, { name: 'limited', limits: { ...LIMITS, memoryBytes: 64 * 1024 * 1024 } });
     const fuel = (await component.invoke('spin', [0], { fuel: 200_000_000 })) as CallFailure;
     expect(fuel.signal).toBeInstanceOf(OutOfFuel);
     const deadline = (await component.invoke('spin', [0], { timeoutMs: 200, fuel: 1e15 })) as CallFailure;
@@ -61,7 +63,7 @@ describe('WASI guests (componentize-js)', () => {
 
   it('deterministic: two components read identical clocks and random, and use identical fuel; without it the readings differ', async () => {
     const runs = async (wasi: { deterministic?: boolean }, name: string) => {
-      const component = await runtime.load(guest, { name, limits: { fuel: FUEL }, wasi });
+      const component = await runtime.load(guest, { name, limits: LIMITS, wasi });
       const first = ok(await component.invoke('entropy', []));
       const second = ok(await component.invoke('entropy', []));
       return [first, second].map((o) => ({ value: JSON.parse(o.value as string) as Record<string, unknown>, fuelUsed: o.fuelUsed }));
@@ -76,12 +78,12 @@ describe('WASI guests (componentize-js)', () => {
   });
 
   it('filesystem: without a grant there is no directory to open', async () => {
-    const component = await runtime.load(guest, { name: 'no-dirs', limits: { fuel: FUEL } });
+    const component = await runtime.load(guest, { name: 'no-dirs', limits: LIMITS });
     expect(ok(await component.invoke('readFile', ['hello.txt'])).value).toEqual({ tag: 'err', val: 'no preopened directory' });
   });
 
   it('filesystem: a read-only directory grant reads files and lists the directory, including a symlink that stays inside', async () => {
-    const component = await runtime.load(guest, { name: 'reader', limits: { fuel: FUEL }, wasi: { dirs: { '/data': join(dir, 'data') } } });
+    const component = await runtime.load(guest, { name: 'reader', limits: LIMITS, wasi: { dirs: { '/data': join(dir, 'data') } } });
     expect(ok(await component.invoke('readFile', ['hello.txt'])).value).toEqual('hello from the host\n');
     expect(ok(await component.invoke('readFile', ['nested/../nested/deep.txt'])).value).toEqual('deep');
     expect(ok(await component.invoke('readFile', ['inside.txt'])).value).toEqual('deep');
@@ -96,12 +98,12 @@ describe('WASI guests (componentize-js)', () => {
     ['etc/passwd', 'a symlink to a directory outside', 'not-permitted'],
     ['missing.txt', 'a file that does not exist', 'no-entry'],
   ])('filesystem: %s (%s) is refused with %s', async (path, _what, code) => {
-    const component = await runtime.load(guest, { name: 'confined', limits: { fuel: FUEL }, wasi: { dirs: { '/data': join(dir, 'data') } } });
+    const component = await runtime.load(guest, { name: 'confined', limits: LIMITS, wasi: { dirs: { '/data': join(dir, 'data') } } });
     expect(ok(await component.invoke('readFile', [path])).value).toEqual({ tag: 'err', val: code });
   });
 
   it('filesystem: the grant is read-only: creating or writing a file is refused and nothing is written', async () => {
-    const component = await runtime.load(guest, { name: 'writer', limits: { fuel: FUEL }, wasi: { dirs: { '/data': join(dir, 'data') } } });
+    const component = await runtime.load(guest, { name: 'writer', limits: LIMITS, wasi: { dirs: { '/data': join(dir, 'data') } } });
     expect(ok(await component.invoke('writeFile', ['new.txt', 'x'])).value).toEqual({ tag: 'err', val: 'read-only' });
     expect(ok(await component.invoke('writeFile', ['hello.txt', 'x'])).value).toEqual({ tag: 'err', val: 'read-only' });
     expect(ok(await component.invoke('listDir', ['.'])).value).toEqual(expect.not.arrayContaining(['new.txt']));
