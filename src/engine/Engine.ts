@@ -1,3 +1,4 @@
+import type { Recorder } from '../replay/Recorder.ts';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
@@ -92,6 +93,12 @@ export interface EngineOptions {
   shutdownTimeoutMs?: number;
   /** Limits of every job, and of the jobs of modules granted `highResourceJobs`. Defaults: src/limits/defaults.ts. */
   jobLimits?: { standard: Limits; highResource: Limits };
+  /**
+   * Records every invocation of every module (events and jobs: arguments, host calls with their
+   * answers, outcome) for `corral replay`; `record.write(path)` saves it. Modules then run every
+   * invocation on a fresh instance (see `LoadOptions.record`).
+   */
+  record?: Recorder;
 }
 
 /** A module's queue as the engine reports it. */
@@ -136,6 +143,7 @@ export class Engine {
   /** Every run of a task (and every task skipped), as it ends. */
   readonly jobs$: Observable<JobRecord>;
   private jobLimits: { standard: Limits; highResource: Limits } = { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
+  private record: Recorder | undefined;
   private shutdownTimeoutMs: number = DEFAULT_SUPERVISION.shutdownTimeoutMs;
   private sequence = 0;
   private stopping: Promise<void> | null = null;
@@ -182,6 +190,7 @@ export class Engine {
     const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
     engine = new Engine(options.runtime, store, logger, options.clock ?? systemClock, supervisor, bus, orderbooks);
     if (options.jobLimits) engine.jobLimits = options.jobLimits;
+    engine.record = options.record;
     if (options.shutdownTimeoutMs) engine.shutdownTimeoutMs = options.shutdownTimeoutMs;
     try {
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
@@ -443,12 +452,14 @@ export class Engine {
     const caps = { ...DEFAULT_HOST_CAPS, ...manifest.caps };
     // A WASI module's stdout and stderr become its log records: kept up to its logBytes cap per call.
     const wasi = { outputBytes: caps.logBytes };
+    const record = this.record ? { record: this.record } : {};
     const component = await runtime.load(manifest.component, {
       name: manifest.name,
       imports: outsideInvocation(meta.imports),
       limits: manifest.limits,
       initializer: { export: 'configure', args: [manifest.config] },
       wasi,
+      ...record,
     });
     this.components.set(manifest.name, component);
     const specifiers: InvocationModule['specifiers'] = {};
@@ -479,7 +490,7 @@ export class Engine {
     if (meta.exports.some(([n]) => n === 'runJob')) {
       taskIndex.jobs = await ModuleJobs.load(module.store);
       const limits = manifest.grants.highResourceJobs ? this.jobLimits.highResource : this.jobLimits.standard;
-      const jobComponent = await runtime.load(manifest.component, { name: `${name}-jobs`, imports: outsideInvocation(meta.imports), limits, initializer: { export: 'configure', args: [manifest.config] }, wasi });
+      const jobComponent = await runtime.load(manifest.component, { name: `${name}-jobs`, imports: outsideInvocation(meta.imports), limits, initializer: { export: 'configure', args: [manifest.config] }, wasi, ...record });
       const clients = this.bus.clients;
       this.jobModules.set(name, {
         name,

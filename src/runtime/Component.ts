@@ -7,6 +7,8 @@ import type { ArtifactMeta } from './prepareArtifact.ts';
 import type { ExportSignature } from './transpileComponent.ts';
 import { embedderImports } from '../wasi/wasiInterfaces.ts';
 import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
+import type { WasiCall } from '../wasi/WasiHost.ts';
+import type { Recorder } from '../replay/Recorder.ts';
 
 /** Limits of one invocation. Defaults in src/limits/defaults.ts. */
 export interface Limits {
@@ -27,6 +29,8 @@ export type CallOptions = Partial<Pick<Limits, 'fuel' | 'timeoutMs'>> & {
   imports?: HostImports;
   /** The id signals and logs carry; a fresh UUID when absent (the engine sets it to bind its logger). */
   invocationId?: string;
+  /** Replay: WASI's clock reads and random are answered from these, in order (see `replay`). */
+  wasiAnswers?: WasiCall[];
 };
 
 export interface CallSuccess {
@@ -89,6 +93,8 @@ export class Component {
   initializer: { exportPath: string[]; args: unknown[] } | undefined;
   /** The WASI interfaces it imports and what its WASI host is given; set by `Runtime.load`. */
   wasi: { interfaces: Record<string, string[]>; config: WasiConfig } | undefined;
+  /** Where its invocations are recorded (`LoadOptions.record`). */
+  recorder: Recorder | undefined;
 
   constructor(
     readonly id: string,

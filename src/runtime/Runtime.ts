@@ -26,6 +26,9 @@ import { MAX_THREADS, type CallReply, type CallTask, type ComponentDescriptor } 
 import { validateComponentBytes } from './validateBytes.ts';
 import { componentImportNames } from './componentImports.ts';
 import { checkWasiImports, embedderImports, resolveWasiConfig, wasiImports, type WasiOptions } from '../wasi/wasiInterfaces.ts';
+import type { Recorder } from '../replay/Recorder.ts';
+import type { RecordedHostCall } from '../replay/Recording.ts';
+import type { WasiCall } from '../wasi/WasiHost.ts';
 
 export interface RuntimeOptions {
   /** Worker threads. Default: the machine's available parallelism. At most 64. */
@@ -57,6 +60,12 @@ export interface LoadOptions {
    * fuel depend only on its arguments, never on what an instance ran before.
    */
   wasi?: WasiOptions;
+  /**
+   * Records every invocation of this component (arguments, host calls with their answers, WASI clock
+   * and random answers, outcome) for `replay`. Also gives every call a fresh instance (`pool.maxUses` 1),
+   * as replay does, so that a replay of the same component reproduces its fuel too.
+   */
+  record?: Recorder;
 }
 
 interface InFlight {
@@ -156,7 +165,8 @@ export class Runtime implements ComponentHost {
     checkWasiImports(importNames, artifact.meta.imports, label);
     checkImports(embedderImports(artifact.meta.imports), imports, label);
     const wasi = wasiImports(artifact.meta.imports);
-    const pool = Object.keys(wasi).length > 0 && wasiConfig.deterministic ? { ...options.pool, maxUses: 1 } : options.pool;
+    const freshInstances = options.record !== undefined || (Object.keys(wasi).length > 0 && wasiConfig.deterministic !== null);
+    const pool = freshInstances ? { ...options.pool, maxUses: 1 } : options.pool;
     const memoryMaxPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
     for (const core of artifact.meta.coreModules) {
       for (const pages of core.facts.definedMemoryPages) {
@@ -174,6 +184,16 @@ export class Runtime implements ComponentHost {
     if (Object.keys(wasi).length > 0) component.wasi = { interfaces: wasi, config: wasiConfig };
     if (options.initializer) {
       component.initializer = { exportPath: component.resolveExport(options.initializer.export).path, args: options.initializer.args };
+    }
+    if (options.record) {
+      component.recorder = options.record;
+      options.record.component(name, {
+        ...(typeof source === 'string' ? { path: source } : {}),
+        sha256: artifact.meta.sha256,
+        limits: { ...limits },
+        ...(component.wasi ? { wasi: component.wasi.config } : {}),
+        ...(component.initializer ? { initializer: component.initializer } : {}),
+      });
     }
     this.components.add(component);
     this.refill(component);
@@ -230,7 +250,16 @@ export class Runtime implements ComponentHost {
   }
 
   async invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err', prewarm = false): Promise<CallOutcome> {
-    const outcome = await this.invokeOnce(component, target, args, options, each, prewarm);
+    const journal = component.recorder && !prewarm ? { hostCalls: [] as RecordedHostCall[], wasiCalls: [] as WasiCall[] } : undefined;
+    const outcome = await this.invokeOnce(component, target, args, options, each, prewarm, journal);
+    if (journal) {
+      const fuel = options.fuel ?? component.limits.fuel;
+      const timeoutMs = options.timeoutMs ?? component.limits.timeoutMs;
+      component.recorder!.invocation(
+        { component: component.name, invocationId: outcome.invocationId, export: target.name, args, ...(each ? { each } : {}), fuel, timeoutMs, ...journal },
+        outcome,
+      );
+    }
     if (!prewarm && component.pool.options.minInstances > 0) {
       if (outcome.ok) component.pool.prewarm.blocked = false;
       this.refill(component);
@@ -238,7 +267,15 @@ export class Runtime implements ComponentHost {
     return outcome;
   }
 
-  private async invokeOnce(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each: 'signal' | 'err' | undefined, prewarm: boolean): Promise<CallOutcome> {
+  private async invokeOnce(
+    component: Component,
+    target: ResolvedExport,
+    args: unknown[],
+    options: CallOptions,
+    each: 'signal' | 'err' | undefined,
+    prewarm: boolean,
+    journal?: { hostCalls: RecordedHostCall[]; wasiCalls: WasiCall[] },
+  ): Promise<CallOutcome> {
     if (this.closing) throw closedError();
     if (!this.components.has(component)) throw unloadedError(component.name);
     const fuel = options.fuel ?? component.limits.fuel;
@@ -246,7 +283,8 @@ export class Runtime implements ComponentHost {
     checkFuel(fuel, 'fuel');
     checkTimeout(timeoutMs, 'timeoutMs');
 
-    const table = options.imports ? component.bindImports(options.imports) : component.hostTable;
+    const bound = options.imports ? component.bindImports(options.imports) : component.hostTable;
+    const table = journal ? component.recorder!.recordingTable(bound, journal.hostCalls) : bound;
     const checkout = component.pool.checkout();
     if (checkout) await checkout;
     // Unloaded while this caller waited for its slot (it was granted just before): give the slot back.
@@ -271,6 +309,8 @@ export class Runtime implements ComponentHost {
       channelId: channel.id,
       ...(each ? { each } : {}),
       ...(prewarm ? { prewarm: true as const } : {}),
+      ...(component.wasi && journal ? { wasiJournal: 'record' as const } : {}),
+      ...(component.wasi && options.wasiAnswers ? { wasiJournal: { replay: options.wasiAnswers } } : {}),
     };
     const context = { component: component.name, exportName: target.name, invocationId };
     try {
@@ -286,6 +326,7 @@ export class Runtime implements ComponentHost {
       // The worker may answer in the instant it is terminated: the termination decides the outcome.
       if (call.killed || call.terminated) throw new Error('terminated');
       const output = reply.output ? { output: reply.output } : {};
+      if (journal && reply.wasiCalls) journal.wasiCalls.push(...reply.wasiCalls);
       if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...output };
       return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }), ...output };
     } catch (error) {

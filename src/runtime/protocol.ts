@@ -4,6 +4,7 @@
  */
 import type { SignalData } from '../signals/signalFromData.ts';
 import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
+import type { WasiCall, WasiJournal } from '../wasi/WasiHost.ts';
 
 /** What a worker needs to build instances of one loaded component. Cached by `id` in each worker. */
 export interface ComponentDescriptor {
@@ -61,13 +62,15 @@ export interface CallTask {
   fuel: number;
   timeoutMs: number;
   invocationId: string;
+  /** Record the WASI answers that depend on the world, or replay recorded ones (see WasiHost.journaled). */
+  wasiJournal?: WasiJournal;
 }
 
 export type WorkerTask = CallTask;
 
 export type CallReply =
-  | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number; output?: GuestOutput }
-  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number; output?: GuestOutput }
+  | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number; output?: GuestOutput; wasiCalls?: WasiCall[] }
+  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number; output?: GuestOutput; wasiCalls?: WasiCall[] }
   | { ok: false; missing: ('component' | 'channel')[] };
 
 export type WorkerReply = CallReply;

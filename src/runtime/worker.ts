@@ -113,7 +113,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
   }
   component.bridge.current = bridge;
   component.bridge.deadline = deadline;
-  component.wasi?.begin(deadline);
+  component.wasi?.begin(deadline, task.wasiJournal);
 
   const generation = Atomics.load(component.counters, Counter.GENERATION);
   if (component.idle.length > 0 && component.idle[0]!.generation !== generation) {
@@ -170,6 +170,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
   }
   const durationMs = performance.now() - started;
   const output = component.wasi?.end();
+  const wasiCalls = component.wasi?.recorded();
 
   if (instance) {
     if (instance.exited) retire(component, Counter.RECYCLED_EXIT);
@@ -181,7 +182,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
       component.idle.push(instance);
     }
   }
-  const extra = output ? { output } : {};
+  const extra = { ...(output ? { output } : {}), ...(wasiCalls ? { wasiCalls } : {}) };
   if (signal) return task.each ? { ok: false, signal, durationMs, startedAt, index, ...extra } : { ok: false, signal, durationMs, startedAt, ...extra };
   return { ok: true, value, fuelUsed, durationMs, startedAt, ...extra };
 }

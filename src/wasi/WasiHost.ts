@@ -8,6 +8,15 @@ import type { GuestOutput, WasiConfig } from './WasiConfig.ts';
 import { WasiHostError } from './WasiHostError.ts';
 import { WASI_INTERFACES } from './wasiInterfaces.ts';
 
+/** A WASI answer that depends on the world (a clock read, random), as recorded and replayed. */
+export interface WasiCall {
+  fn: string;
+  result: unknown;
+}
+
+/** Per call: record the world-dependent answers, or give back recorded ones instead of asking the world. */
+export type WasiJournal = 'record' | { replay: WasiCall[] };
+
 /** Longest single read (file, stream) handed back at once; a guest asking for more gets a short read. */
 const MAX_CHUNK_BYTES = 1024 * 1024;
 
@@ -24,6 +33,7 @@ export class WasiHost {
   readonly clocks: Clocks;
   readonly random: RandomSource;
   readonly output: OutputCapture;
+  private journal: { mode: 'record'; calls: WasiCall[] } | { mode: 'replay'; calls: WasiCall[]; next: number } | null = null;
 
   constructor(
     readonly config: WasiConfig,
@@ -45,15 +55,40 @@ export class WasiHost {
     return imports;
   }
 
-  begin(deadline: number): void {
+  begin(deadline: number, journal?: WasiJournal): void {
     this.clocks.begin(deadline);
     this.random.begin();
     this.output.clear();
+    this.journal = journal === undefined ? null : journal === 'record' ? { mode: 'record', calls: [] } : { mode: 'replay', calls: journal.replay, next: 0 };
   }
 
   /** What the guest wrote during the invocation, or undefined if it wrote nothing. */
   end(): GuestOutput | undefined {
     return this.output.take();
+  }
+
+  /** The answers recorded during this invocation (record mode), else undefined. */
+  recorded(): WasiCall[] | undefined {
+    return this.journal?.mode === 'record' ? this.journal.calls : undefined;
+  }
+
+  /**
+   * A world-dependent answer: asked of the world and kept (record), taken from the recording in order
+   * (replay: a different call than recorded ends the call, naming both), or just asked.
+   */
+  journaled<T>(fn: string, ask: () => T): T {
+    const journal = this.journal;
+    if (!journal) return ask();
+    if (journal.mode === 'record') {
+      const result = ask();
+      journal.calls.push({ fn, result });
+      return result;
+    }
+    const expected = journal.calls[journal.next++];
+    if (!expected || expected.fn !== fn) {
+      throw new WasiHostError('WasiReplayDiverged', fn, `the replayed guest called ${fn} where the recording has ${expected ? expected.fn : 'no further WASI call'} (call ${journal.next})`);
+    }
+    return expected.result as T;
   }
 
   /** A requested length as a number, refused when larger than the memory cap (it could not be stored). */

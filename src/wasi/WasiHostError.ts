@@ -5,7 +5,7 @@
  */
 export class WasiHostError extends Error {
   constructor(
-    override readonly name: 'WasiNotGranted' | 'WasiInvalidRequest',
+    override readonly name: 'WasiNotGranted' | 'WasiInvalidRequest' | 'WasiReplayDiverged',
     readonly fn: string,
     message: string,
   ) {

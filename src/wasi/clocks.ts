@@ -63,13 +63,13 @@ export function clockInterfaces(host: WasiHost): Record<string, Record<string, u
   const { clocks } = host;
   return {
     'wasi:clocks/monotonic-clock': {
-      now: () => clocks.monotonicNow(),
+      now: () => host.journaled('wasi:clocks/monotonic-clock#now', () => clocks.monotonicNow()),
       resolution: () => (host.config.deterministic ? BigInt(host.config.deterministic.stepNs) : 1_000n),
       subscribeInstant: (when: bigint) => new Pollable(host, when),
       subscribeDuration: (duration: bigint) => new Pollable(host, clocks.monotonicNow(false) + duration),
     },
     'wasi:clocks/wall-clock': {
-      now: () => clocks.wallNow(),
+      now: () => host.journaled('wasi:clocks/wall-clock#now', () => clocks.wallNow()),
       resolution: () => ({ seconds: 0n, nanoseconds: host.config.deterministic?.stepNs ?? 1_000 }),
     },
   };

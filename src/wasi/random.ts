@@ -41,10 +41,11 @@ export class RandomSource {
 
 export function randomInterfaces(host: WasiHost): Record<string, Record<string, unknown>> {
   const { random } = host;
-  const bytes = (fn: string) => (len: bigint) => random.bytes(host.checkedLength(len, fn));
+  const bytes = (fn: string) => (len: bigint) => host.journaled(fn, () => random.bytes(host.checkedLength(len, fn)));
+  const u64 = (fn: string) => () => host.journaled(fn, () => random.u64());
   return {
-    'wasi:random/random': { getRandomBytes: bytes('wasi:random/random#get-random-bytes'), getRandomU64: () => random.u64() },
-    'wasi:random/insecure': { getInsecureRandomBytes: bytes('wasi:random/insecure#get-insecure-random-bytes'), getInsecureRandomU64: () => random.u64() },
-    'wasi:random/insecure-seed': { insecureSeed: () => [random.u64(), random.u64()] },
+    'wasi:random/random': { getRandomBytes: bytes('wasi:random/random#get-random-bytes'), getRandomU64: u64('wasi:random/random#get-random-u64') },
+    'wasi:random/insecure': { getInsecureRandomBytes: bytes('wasi:random/insecure#get-insecure-random-bytes'), getInsecureRandomU64: u64('wasi:random/insecure#get-insecure-random-u64') },
+    'wasi:random/insecure-seed': { insecureSeed: () => host.journaled('wasi:random/insecure-seed#insecure-seed', () => [random.u64(), random.u64()]) },
   };
 }

@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Engine, Recorder, decodeRecording, encodeRecording, replay, type Runtime } from '../../src/index.ts';
+import { captureLogger, fixture, newRuntime } from '../helpers.ts';
+
+const runtime: Runtime = newRuntime();
+afterAll(() => runtime.close());
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
+
+/** Runs the counter module in a real engine with a recorder, through these commands; returns the saved recording's text. */
+async function recordCounter(commands: object[]): Promise<{ file: string; committed: Record<string, string | undefined> }> {
+  const recorder = new Recorder();
+  const engine = await Engine.start({
+    runtime,
+    stateDir: mkdtempSync(join(tmpdir(), 'corral-state-')),
+    logger: captureLogger().logger,
+    record: recorder,
+    modules: [{ name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'] }],
+  });
+  for (const [i, command] of commands.entries()) {
+    expect(await engine.deliver('counter', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: i + 1 })).toMatchObject({ ok: true });
+  }
+  const committed = { count: text(await engine.read('counter', bytes('count'))), echo: text(await engine.read('counter', bytes('echo'))) };
+  await engine.stop();
+  const file = join(mkdtempSync(join(tmpdir(), 'corral-rec-')), 'run.json');
+  await recorder.write(file);
+  return { file, committed };
+}
+
+describe('record and replay', () => {
+  it('default: a recording of an engine module replays with the same host calls (its state writes), results and fuel, with no store', async () => {
+    const commands = [{ op: 'incr' }, { op: 'incr' }, { op: 'put', key: '6b', value: '0102' }, { op: 'echo-hex', key: '6b' }, { op: 'incr' }];
+    const { file, committed } = await recordCounter(commands);
+    const recording = decodeRecording(readFileSync(file, 'utf8'), file);
+    expect(recording.invocations.map((i) => i.export)).toEqual(commands.map(() => 'on-event'));
+    // The recorded store.set calls are the writes the engine committed.
+    const sets = recording.invocations.flatMap((i) => i.hostCalls.filter((c) => c.fn === 'corral:module/store#set').map((c) => [text(c.args[0] as Uint8Array), text(c.args[1] as Uint8Array)]));
+    expect(sets).toEqual([['count', '1'], ['count', '2'], ['k', '\x01\x02'], ['echo', '0102'], ['count', '3']]);
+    expect(committed).toEqual({ count: '3', echo: '0102' });
+
+    const report = await replay(recording, runtime);
+    expect(report).toEqual({ invocations: 5, hostCalls: recording.invocations.reduce((n, i) => n + i.hostCalls.length, 0), identical: true });
+  });
+
+  it('behavior: replayed against a changed component, the first difference is reported: which invocation, which host call, recorded and replayed', async () => {
+    const { file } = await recordCounter([{ op: 'incr' }, { op: 'incr' }]);
+    const report = await replay(decodeRecording(readFileSync(file, 'utf8'), file), runtime, { components: { counter: fixture('counter-v2') } });
+    expect(report).toMatchObject({ identical: false, invocations: 1, firstDifference: { invocation: 0, component: 'counter', export: 'on-event', kind: 'host-call', call: 1 } });
+    const { expected, actual } = report.firstDifference as { expected: { fn: string; args: Uint8Array[] }; actual: { fn: string; args: Uint8Array[] } };
+    expect(expected.fn).toBe('corral:module/store#set');
+    expect(expected.args.map(text)).toEqual(['count', '1']);
+    expect(actual.args.map(text)).toEqual(['count', '2']);
+  });
+
+  it('behavior: a WASI guest recorded without deterministic mode replays exactly: its clock and random answers come from the recording', async () => {
+    const recorder = new Recorder();
+    const guest = await runtime.load(fixture('wasi-guest'), { name: 'entropy', limits: { fuel: 5_000_000_000, timeoutMs: 10_000 }, record: recorder });
+    const first = await guest.call('entropy', []);
+    await guest.call('add', [1, 2]);
+    guest.close();
+    const recording = decodeRecording(encodeRecording(recorder.toJSON()), 'memory');
+    expect(recording.invocations[0]!.wasiCalls.map((c) => c.fn)).toEqual(expect.arrayContaining(['wasi:clocks/wall-clock#now', 'wasi:random/random#get-random-bytes']));
+    const report = await replay(recording, runtime);
+    expect(report).toMatchObject({ identical: true, invocations: 2 });
+    expect(recording.invocations[0]!.outcome).toEqual({ ok: true, value: first.value, fuelUsed: first.fuelUsed });
+  });
+
+  it('error: a file that is not a recording is refused, saying what is missing', () => {
+    expect(() => decodeRecording('{"corral":"recording","version":1}', 'x.json')).toThrow(/x.json is not a corral recording/);
+    expect(() => decodeRecording('not json', 'y.json')).toThrow(/y.json is not a corral recording/);
+    expect(() => decodeRecording(JSON.stringify({ corral: 'recording', version: 1, components: {}, invocations: [{ component: 'ghost', export: 'x', args: [], hostCalls: [], wasiCalls: [] }] }), 'z.json')).toThrow(
+      /z.json: invocation 0 is malformed/,
+    );
+  });
+});
