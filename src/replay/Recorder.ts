@@ -1,22 +1,34 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { CallOutcome } from '../runtime/Component.ts';
 import type { BoundHostFunction } from '../runtime/hostBridge.ts';
 import { HostFault, HostLimitError } from '../runtime/hostErrors.ts';
-import { encodeRecording, type RecordedComponent, type RecordedHostCall, type RecordedInvocation, type RecordedWasiCall, type Recording } from './Recording.ts';
+import { encodeLine, encodeRecording, RECORDING_HEADER, type RecordedComponent, type RecordedHostCall, type RecordedInvocation, type RecordedWasiCall, type Recording } from './Recording.ts';
 
 /**
  * Collects a recording: give it to `Runtime.load` (`record`) or to the engine (`EngineOptions.record`),
- * and every invocation of those components is kept with its host calls; `write(path)` saves it.
- * Recording gives every call a fresh instance (`pool.maxUses` 1), as replay does, so a replay of the
- * same component reproduces its results and its fuel exactly.
+ * and every invocation of those components is kept with its host calls. In memory by default
+ * (`toJSON()`, `write(path)`); with `{ file }` each invocation is appended to that file as it ends and
+ * nothing is kept in memory, for long runs (`close()` when done). Recording gives every call a fresh
+ * instance (`pool.maxUses` 1), as replay does, so a replay of the same component reproduces its results
+ * and its fuel exactly.
  */
 export class Recorder {
   private readonly components: Record<string, RecordedComponent> = {};
   private readonly invocations: RecordedInvocation[] = [];
+  private readonly stream: WriteStream | null;
+  private readonly streamed = new Set<string>();
+  private count = 0;
+
+  constructor(options: { file?: string } = {}) {
+    this.stream = options.file ? createWriteStream(options.file) : null;
+    this.stream?.write(encodeLine(RECORDING_HEADER));
+  }
 
   /** Called by `Runtime.load`. */
   component(name: string, component: RecordedComponent): void {
     this.components[name] = component;
+    this.streamed.delete(name); // loaded again (another version): written again before its next invocation
   }
 
   /** The host-call table of one invocation, with every call and its answer appended to `calls`. */
@@ -45,16 +57,35 @@ export class Recorder {
 
   /** Called by the runtime when an invocation of a recorded component ended. */
   invocation(entry: Omit<RecordedInvocation, 'outcome'>, outcome: CallOutcome): void {
-    this.invocations.push({
+    const invocation: RecordedInvocation = {
       ...entry,
       outcome: outcome.ok ? { ok: true, value: outcome.value, fuelUsed: outcome.fuelUsed } : { ok: false, signal: outcome.signal.toData() },
-    });
+    };
+    this.count++;
+    if (!this.stream) {
+      this.invocations.push(invocation);
+      return;
+    }
+    if (!this.streamed.has(entry.component)) {
+      this.streamed.add(entry.component);
+      this.stream.write(encodeLine({ component: { name: entry.component, ...this.components[entry.component] } }));
+    }
+    this.stream.write(encodeLine({ invocation }));
   }
 
+  /** Invocations recorded so far. */
   get size(): number {
-    return this.invocations.length;
+    return this.count;
   }
 
+  /** Flushes and closes the file of a `{ file }` recorder. */
+  close(): Promise<void> {
+    const stream = this.stream;
+    if (!stream || stream.closed) return Promise.resolve();
+    return new Promise((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  }
+
+  /** The recording held in memory (a `{ file }` recorder holds none: read its file). */
   toJSON(): Recording {
     return { corral: 'recording', version: 1, components: { ...this.components }, invocations: [...this.invocations] };
   }

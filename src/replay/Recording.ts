@@ -5,7 +5,7 @@ import type { WasiConfig } from '../wasi/WasiConfig.ts';
  * A recorded run: what each component was, and every invocation with its arguments, every host call
  * it made (embedder imports: store, chain, http, cow-api… with their answers) and every WASI answer that
  * depends on the world (clock reads, random), and how it ended. `corral replay` runs the invocations
- * again against these answers, with no chain, network or store. Written as JSON by `encodeRecording`.
+ * again against these answers, with no chain, network or store. Written by `encodeRecording` (below).
  */
 export interface Recording {
   corral: 'recording';
@@ -59,18 +59,36 @@ export interface RecordedWasiCall {
 export type RecordedOutcome = { ok: true; value: unknown; fuelUsed: number } | { ok: false; signal: SignalData };
 
 /**
- * JSON with the values jco's glue uses that JSON lacks: bigints, typed arrays and `undefined` (an
- * `option` that is none) are written as tagged objects and read back as themselves.
+ * A recording on disk is JSON Lines, so a long run can be written as it goes (a crash leaves every
+ * complete line) and read back line by line: a header `{"corral":"recording","version":1}`, then one
+ * `{"component":{name,…}}` line per component (before its first invocation) and one
+ * `{"invocation":{…}}` line per invocation. Values jco's glue uses that JSON lacks (bigints, typed
+ * arrays, `undefined`, which is an `option` that is none) are tagged objects, read back as themselves.
  */
-export function encodeRecording(recording: Recording): string {
-  return JSON.stringify(recording, function (this: unknown, key: string, value: unknown) {
+export const RECORDING_HEADER = { corral: 'recording', version: 1 } as const;
+
+export function encodeLine(value: unknown): string {
+  return `${JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
     const raw = (this as Record<string, unknown>)[key];
     if (raw === undefined && key !== '') return { $undefined: true };
     if (typeof raw === 'bigint') return { $bigint: raw.toString() };
     // A Buffer (what the store answers) is bytes to the guest: it is read back as a Uint8Array.
     if (ArrayBuffer.isView(raw) && !(raw instanceof DataView)) return { $typed: Buffer.isBuffer(raw) ? 'Uint8Array' : raw.constructor.name, data: Array.from(raw as unknown as ArrayLike<number>) };
-    return value;
-  });
+    return v;
+  })}\n`;
+}
+
+export function encodeRecording(recording: Recording): string {
+  const lines = [encodeLine(RECORDING_HEADER)];
+  const written = new Set<string>();
+  for (const invocation of recording.invocations) {
+    if (!written.has(invocation.component)) {
+      written.add(invocation.component);
+      lines.push(encodeLine({ component: { name: invocation.component, ...recording.components[invocation.component] } }));
+    }
+    lines.push(encodeLine({ invocation }));
+  }
+  return lines.join('');
 }
 
 const TYPED: Record<string, { from(values: number[]): unknown }> = {
@@ -86,33 +104,46 @@ const TYPED: Record<string, { from(values: number[]): unknown }> = {
   BigUint64Array: { from: (v: number[]) => BigUint64Array.from(v.map(BigInt)) },
 };
 
-/** Reads a recording written by `encodeRecording`; a file that is not one is an Error saying what is wrong. */
+function reviver(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const v = value as Record<string, unknown>;
+  if (v.$undefined === true) return undefined;
+  if (typeof v.$bigint === 'string') return BigInt(v.$bigint);
+  if (typeof v.$typed === 'string' && Array.isArray(v.data)) {
+    const typed = TYPED[v.$typed];
+    if (!typed) throw new Error(`unknown typed array ${v.$typed}`);
+    return typed.from(v.data as number[]);
+  }
+  return value;
+}
+
+/** Reads a recording; a file that is not one is an Error naming the file, the line and what is wrong. */
 export function decodeRecording(text: string, source: string): Recording {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text, (_key, value: unknown) => {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-      const v = value as Record<string, unknown>;
-      if (v.$undefined === true) return undefined;
-      if (typeof v.$bigint === 'string') return BigInt(v.$bigint);
-      if (typeof v.$typed === 'string' && Array.isArray(v.data)) {
-        const typed = TYPED[v.$typed];
-        if (!typed) throw new Error(`unknown typed array ${v.$typed}`);
-        return typed.from(v.data as number[]);
-      }
-      return value;
-    });
-  } catch (cause) {
-    throw new Error(`${source} is not a corral recording: ${(cause as Error).message}`);
-  }
-  const r = parsed as Partial<Recording> | null;
-  if (!r || r.corral !== 'recording' || r.version !== 1 || typeof r.components !== 'object' || !Array.isArray(r.invocations)) {
-    throw new Error(`${source} is not a corral recording (version 1): it lacks corral: "recording", version, components or invocations`);
-  }
-  for (const [i, inv] of r.invocations.entries()) {
-    if (!inv || typeof inv.component !== 'string' || !r.components[inv.component] || typeof inv.export !== 'string' || !Array.isArray(inv.args) || !Array.isArray(inv.hostCalls) || !Array.isArray(inv.wasiCalls)) {
-      throw new Error(`${source}: invocation ${i} is malformed (component, export, args, hostCalls and wasiCalls are required, and the component must be listed)`);
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const parse = (line: string, n: number): Record<string, unknown> => {
+    try {
+      return JSON.parse(line, reviver) as Record<string, unknown>;
+    } catch (cause) {
+      throw new Error(`${source} is not a corral recording: line ${n}: ${(cause as Error).message}`);
     }
+  };
+  const header = lines.length > 0 ? parse(lines[0]!, 1) : null;
+  if (!header || header.corral !== 'recording' || header.version !== 1) {
+    throw new Error(`${source} is not a corral recording (version 1): its first line must be ${JSON.stringify(RECORDING_HEADER)}`);
   }
-  return r as Recording;
+  const recording: Recording = { corral: 'recording', version: 1, components: {}, invocations: [] };
+  for (let i = 1; i < lines.length; i++) {
+    const entry = parse(lines[i]!, i + 1);
+    if (entry.component && typeof (entry.component as { name?: unknown }).name === 'string') {
+      const { name, ...component } = entry.component as RecordedComponent & { name: string };
+      recording.components[name] = component;
+      continue;
+    }
+    const inv = entry.invocation as Partial<RecordedInvocation> | undefined;
+    if (!inv || typeof inv.component !== 'string' || !recording.components[inv.component] || typeof inv.export !== 'string' || !Array.isArray(inv.args) || !Array.isArray(inv.hostCalls) || !Array.isArray(inv.wasiCalls) || !inv.outcome) {
+      throw new Error(`${source}: line ${i + 1} is neither a component nor a well-formed invocation (component, listed before; export, args, hostCalls, wasiCalls, outcome)`);
+    }
+    recording.invocations.push(inv as RecordedInvocation);
+  }
+  return recording;
 }

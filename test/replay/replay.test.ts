@@ -26,7 +26,7 @@ async function recordCounter(commands: object[]): Promise<{ file: string; commit
   }
   const committed = { count: text(await engine.read('counter', bytes('count'))), echo: text(await engine.read('counter', bytes('echo'))) };
   await engine.stop();
-  const file = join(mkdtempSync(join(tmpdir(), 'corral-rec-')), 'run.json');
+  const file = join(mkdtempSync(join(tmpdir(), 'corral-rec-')), 'run.jsonl');
   await recorder.write(file);
   return { file, committed };
 }
@@ -69,11 +69,25 @@ describe('record and replay', () => {
     expect(recording.invocations[0]!.outcome).toEqual({ ok: true, value: first.value, fuelUsed: first.fuelUsed });
   });
 
+  it('behavior: a recorder writing to a file appends each invocation as it ends (JSON Lines), and the file replays', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'corral-rec-')), 'run.jsonl');
+    const recorder = new Recorder({ file });
+    const compute = await runtime.load(fixture('compute'), { name: 'adder', record: recorder });
+    for (let i = 0; i < 3; i++) await compute.call('add', [i, 1]);
+    await recorder.close();
+    compute.close();
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(5); // header, the component, three invocations
+    expect(recorder.toJSON().invocations).toEqual([]); // nothing kept in memory
+    const recording = decodeRecording(readFileSync(file, 'utf8'), file);
+    expect(recording.invocations.map((i) => i.outcome)).toMatchObject([{ value: 1 }, { value: 2 }, { value: 3 }]);
+    expect(await replay(recording, runtime)).toMatchObject({ identical: true, invocations: 3 });
+  });
+
   it('error: a file that is not a recording is refused, saying what is missing', () => {
-    expect(() => decodeRecording('{"corral":"recording","version":1}', 'x.json')).toThrow(/x.json is not a corral recording/);
-    expect(() => decodeRecording('not json', 'y.json')).toThrow(/y.json is not a corral recording/);
-    expect(() => decodeRecording(JSON.stringify({ corral: 'recording', version: 1, components: {}, invocations: [{ component: 'ghost', export: 'x', args: [], hostCalls: [], wasiCalls: [] }] }), 'z.json')).toThrow(
-      /z.json: invocation 0 is malformed/,
-    );
+    expect(() => decodeRecording('{"corral":"something else"}', 'x.jsonl')).toThrow(/x.jsonl is not a corral recording \(version 1\): its first line must be/);
+    expect(() => decodeRecording('not json', 'y.jsonl')).toThrow(/y.jsonl is not a corral recording: line 1/);
+    const ghost = `{"corral":"recording","version":1}\n${JSON.stringify({ invocation: { component: 'ghost', export: 'x', args: [], hostCalls: [], wasiCalls: [], outcome: { ok: true } } })}\n`;
+    expect(() => decodeRecording(ghost, 'z.jsonl')).toThrow(/z.jsonl: line 2 is neither a component nor a well-formed invocation/);
   });
 });
