@@ -7,6 +7,7 @@
  * that cannot be loaded, 130 a second signal forced `run` to stop.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -19,6 +20,9 @@ import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import type { WasiOptions } from '../wasi/wasiInterfaces.ts';
+import { Recorder } from '../replay/Recorder.ts';
+import { decodeRecording } from '../replay/Recording.ts';
+import { replay } from '../replay/replay.ts';
 import { inspectState, retryDeadJob } from './inspect.ts';
 import { renderStatus } from './status.ts';
 import { scaffoldModule } from './scaffoldModule.ts';
@@ -34,7 +38,7 @@ const EXIT_FORCED = 130;
  * terminal (unless `--json`) it draws a live status and writes the logs to `<state_dir>/corral.log`;
  * otherwise the logs are pino JSON lines on stdout.
  */
-async function run(file: string, flags: { json?: boolean }): Promise<number> {
+async function run(file: string, flags: { json?: boolean; record?: string }): Promise<number> {
   const live = process.stdout.isTTY === true && !flags.json;
   // Signals are heard from the start: one during start-up stops the engine as soon as it is up.
   let signalled: NodeJS.Signals | undefined;
@@ -53,6 +57,7 @@ async function run(file: string, flags: { json?: boolean }): Promise<number> {
     process.exit(EXIT_FORCED);
   };
   let configured;
+  let stopRecording: () => Promise<void> = () => Promise.resolve();
   const warnings: string[] = [];
   let logFile = '';
   try {
@@ -71,7 +76,10 @@ async function run(file: string, flags: { json?: boolean }): Promise<number> {
       const level = config.engine.logLevel;
       logger = pino({ name: 'corral', level }, pino.multistream([{ level: level === 'silent' ? 'fatal' : level, stream: pino.destination({ dest: logFile, mkdir: true, sync: false }) }, { level: 'warn', stream: recent }]));
     }
-    configured = await startConfigured(config, logger ? { logger } : {});
+    // A recording is appended as the engine runs; it is closed once the engine has stopped.
+    const record = flags.record ? new Recorder({ file: flags.record }) : undefined;
+    configured = await startConfigured(config, { ...(logger ? { logger } : {}), ...(record ? { record } : {}) });
+    stopRecording = () => record?.close() ?? Promise.resolve();
   } catch (error) {
     process.off('SIGINT', listener);
     process.off('SIGTERM', listener);
@@ -91,6 +99,7 @@ async function run(file: string, flags: { json?: boolean }): Promise<number> {
   const signal = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
   logger.info({ signal }, 'stopping: intake closed, in-flight events finish or are cancelled, then the database closes (a second signal forces)');
   await configured.stop(); // a second signal exits from `force` meanwhile
+  await stopRecording();
   logger.info({ code: EXIT_OK }, 'stopped');
   if (redraw) {
     clearInterval(redraw);
@@ -173,6 +182,7 @@ interface CallFlags {
   dir: string[];
   deterministic?: boolean;
   seed?: number;
+  record?: string;
 }
 
 /** `--env K=V` and `--dir HOST[::GUEST]` as `LoadOptions.wasi`; a malformed one is an ArgumentError. */
@@ -194,10 +204,12 @@ function wasiFromFlags(flags: CallFlags): WasiOptions {
 
 async function call(file: string, exportName: string, rawArgs: string[], flags: CallFlags): Promise<number> {
   const runtime = new Runtime({ threads: 1 });
+  const recorder = flags.record ? new Recorder({ file: flags.record }) : undefined;
   try {
     const component = await runtime.load(file, {
       limits: { fuel: flags.fuel, timeoutMs: flags.timeoutMs, memoryBytes: Math.round(flags.memoryMb * 1024 * 1024) },
       wasi: wasiFromFlags(flags),
+      ...(recorder ? { record: recorder } : {}),
     });
     const target = component.resolveExport(exportName);
     const args = argsFromJson(rawArgs, target.signature, exportName);
@@ -238,6 +250,34 @@ async function call(file: string, exportName: string, rawArgs: string[], flags: 
     }
     throw error;
   } finally {
+    await recorder?.close();
+    await runtime.close();
+  }
+}
+
+/**
+ * `corral replay`: runs a recording again (see src/replay/replay.ts) and prints one JSON line: the
+ * counts and `identical`, or the first difference. Exit 0 when identical, 1 when not (or unusable input).
+ */
+async function replayCommand(file: string, flags: { component: string[] }): Promise<number> {
+  const runtime = new Runtime({ threads: 1 });
+  try {
+    const recording = decodeRecording(await readFile(file, 'utf8'), file);
+    const names = Object.keys(recording.components);
+    const components: Record<string, string> = {};
+    for (const spec of flags.component) {
+      const at = spec.indexOf('=');
+      // `name=path`; a bare path stands for the recording's only component.
+      if (at > 0 && names.includes(spec.slice(0, at))) components[spec.slice(0, at)] = spec.slice(at + 1);
+      else if (names.length === 1) components[names[0]!] = spec;
+      else throw new ArgumentError(`--component ${spec}: the recording has components ${names.join(', ')}; write NAME=PATH`);
+    }
+    const report = await replay(recording, runtime, { components });
+    print({ ok: report.identical, ...report });
+    return report.identical ? EXIT_OK : EXIT_USAGE;
+  } catch (error) {
+    return reportFailure(error);
+  } finally {
     await runtime.close();
   }
 }
@@ -271,8 +311,9 @@ export async function main(argv: string[]): Promise<number> {
     .description('run the engine an engine.toml describes, until SIGINT or SIGTERM (a second one forces)')
     .argument('[config]', 'the configuration file', 'engine.toml')
     .option('--json', 'pino JSON log lines on stdout, no live status (the default when stdout is not a terminal)')
+    .option('--record <file>', 'record every invocation of every module (JSON Lines, appended as it runs) for `corral replay`')
     .addHelpText('after', '\nExamples:\n  corral run\n  corral run deploy/engine.toml\n  LOG_LEVEL=debug corral run   # with log_level = "${LOG_LEVEL}" in the file')
-    .action(async (file: string, flags: { json?: boolean }) => {
+    .action(async (file: string, flags: { json?: boolean; record?: string }) => {
       code = await run(file, flags);
     });
   program
@@ -340,6 +381,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--env <name=value>', 'a WASI environment variable (repeat for more)', collect, [])
     .option('--dir <host[::guest]>', 'a directory the WASI guest may read, at the path guest (default: host as given); repeat for more', collect, [])
     .option('--deterministic', 'fixed WASI clocks and seeded random: the same call gives the same result and fuel')
+    .option('--record <file>', 'record the call (arguments, host and WASI answers, outcome) for `corral replay`')
     .option('--seed <n>', 'seed of --deterministic random, an integer ≥ 0 (implies it)', (text: string) => {
       const n = Number(text);
       if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('--seed must be an integer ≥ 0');
@@ -347,6 +389,15 @@ export async function main(argv: string[]): Promise<number> {
     })
     .action(async (file: string, exportName: string, args: string[], flags: CallFlags) => {
       code = await call(file, exportName, args, flags);
+    });
+  program
+    .command('replay')
+    .description('run a recording again against its recorded host answers (no chain, network or store); print the first difference, exit 1 if any')
+    .argument('<recording>', 'a file written by `corral call --record` or `corral run --record`')
+    .option('--component <[name=]path>', 'replay against this component file instead of the recorded one (repeat per component)', collect, [])
+    .addHelpText('after', '\nExamples:\n  corral replay incident.jsonl\n  corral replay incident.jsonl --component twap-monitor=build/twap-monitor.wasm')
+    .action(async (file: string, flags: { component: string[] }) => {
+      code = await replayCommand(file, flags);
     });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,3 +1,4 @@
+import type { Recorder } from '../replay/Recorder.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -26,7 +27,7 @@ export interface ConfiguredEngine {
  * the configured chain id), then the runtime's workers, then the engine. Anything started is stopped
  * again if a later part fails.
  */
-export async function startConfigured(config: ResolvedEngineConfig, options: { logger?: Logger } = {}): Promise<ConfiguredEngine> {
+export async function startConfigured(config: ResolvedEngineConfig, options: { logger?: Logger; record?: Recorder } = {}): Promise<ConfiguredEngine> {
   const logger = options.logger ?? pino({ name: 'corral', level: config.engine.logLevel });
   const anvils: Record<string, Anvil> = {};
   let runtime: Runtime | undefined;
@@ -46,7 +47,7 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
     }
     const { threads, graceMs, hostCallBufferBytes, cacheDir } = config.engine;
     runtime = new Runtime({ graceMs, hostCallBufferBytes, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
-    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs) });
+    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), ...(options.record ? { record: options.record } : {}) });
     let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
     if (config.engine.metrics) {
       const collector = new EngineMetrics(engine);

@@ -104,10 +104,13 @@ const TYPED: Record<string, { from(values: number[]): unknown }> = {
   BigUint64Array: { from: (v: number[]) => BigUint64Array.from(v.map(BigInt)) },
 };
 
+/** What `$undefined` revives to: JSON.parse deletes a property revived as `undefined` (and leaves a hole in a list). */
+const UNDEFINED = Symbol('undefined');
+
 function reviver(_key: string, value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
   const v = value as Record<string, unknown>;
-  if (v.$undefined === true) return undefined;
+  if (v.$undefined === true) return UNDEFINED;
   if (typeof v.$bigint === 'string') return BigInt(v.$bigint);
   if (typeof v.$typed === 'string' && Array.isArray(v.data)) {
     const typed = TYPED[v.$typed];
@@ -122,7 +125,7 @@ export function decodeRecording(text: string, source: string): Recording {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
   const parse = (line: string, n: number): Record<string, unknown> => {
     try {
-      return JSON.parse(line, reviver) as Record<string, unknown>;
+      return restoreUndefined(JSON.parse(line, reviver)) as Record<string, unknown>;
     } catch (cause) {
       throw new Error(`${source} is not a corral recording: line ${n}: ${(cause as Error).message}`);
     }
@@ -146,4 +149,13 @@ export function decodeRecording(text: string, source: string): Recording {
     recording.invocations.push(inv as RecordedInvocation);
   }
   return recording;
+}
+
+/** Puts back the `undefined`s: a property or element that holds one, as the guest's value did. */
+function restoreUndefined(value: unknown): unknown {
+  if (value === UNDEFINED) return undefined;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  const container = value as Record<string, unknown>;
+  for (const key of Object.keys(container)) container[key] = restoreUndefined(container[key]);
+  return value;
 }

@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { fixture } from '../helpers.ts';
@@ -46,6 +49,17 @@ describe('corral call', () => {
     const read = corral('call', fixture('wasi-guest'), 'read-file', 'wasi-guest.js', '--fuel', '5000000000', '--timeout-ms', '10000', '--dir', `${fixturesDir}::/src`);
     expect(read.json).toMatchObject({ ok: true, value: expect.stringContaining('export function greet') });
     expect(corral('call', fixture('wasi-guest'), 'add', '1', '2', '--env', 'novalue').stderr).toMatch(/--env takes NAME=VALUE/);
+  });
+
+  it('behavior: --record writes the calls, `corral replay` runs them again (exit 0); against another component it prints the first difference and exits 1', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'corral-rec-')), 'add.jsonl');
+    expect(corral('call', fixture('compute'), 'add', '2', '40', '--repeat', '3', '--record', file).json).toMatchObject({ ok: true, value: 42 });
+    const same = corral('replay', file);
+    expect(same).toMatchObject({ code: 0, json: { ok: true, identical: true, invocations: 3 } });
+    const other = corral('replay', file, '--component', fixture('wasi-guest'));
+    expect(other.code).toBe(1);
+    expect(other.json).toMatchObject({ ok: false, identical: false, firstDifference: { invocation: 0, component: 'compute', export: 'add', kind: 'outcome', expected: { ok: true, value: 42 } } });
+    expect(corral('replay', fixture('compute'))).toMatchObject({ code: 1, stderr: expect.stringMatching(/is not a corral recording/) });
   });
 
   it('behavior: a signal prints its fields and exits 2', () => {

@@ -13,8 +13,8 @@ const env = { ...process.env, CORRAL_CACHE_DIR: process.env.CORRAL_TEST_CACHE_DI
 type Line = Record<string, unknown>;
 
 /** `corral run` in its own process, its JSON log lines readable as they come. */
-function corralRun(config: string) {
-  const child: ChildProcess = spawn(process.execPath, [bin, 'run', config], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+function corralRun(config: string, ...flags: string[]) {
+  const child: ChildProcess = spawn(process.execPath, [bin, 'run', config, ...flags], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Line[] = [];
   const waiters: { test: (l: Line) => boolean; resolve: (l: Line) => void }[] = [];
   let buffer = '';
@@ -68,7 +68,8 @@ grants = { store = true, logging = true }
 triggers = [{ kind = "block", chain = 31337, every = 2 }]
 start_block = 0
 `);
-    const first = corralRun(join(dir, 'engine.toml'));
+    // The first run is recorded; `corral replay` then runs the same invocations against the recording.
+    const first = corralRun(join(dir, 'engine.toml'), '--record', join(dir, 'run.jsonl'));
     const started = await first.waitFor((l) => l.msg === 'embedded anvil chain started');
     await first.waitFor((l) => l.msg === 'engine running');
     const emitter = await deployEmitter({ url: started.url as string });
@@ -89,6 +90,14 @@ start_block = 0
     };
     // emitMany(tag, 2): two Pings and one Pong per block.
     expect(await read()).toMatchObject({ logs: 15, cursor: { number: String(last) } });
+
+    // The recording replays with no chain and no store: the same host calls (reads, writes), results and fuel.
+    const replayed = spawnSync(process.execPath, [bin, 'replay', join(dir, 'run.jsonl')], { env, encoding: 'utf8' });
+    expect(replayed.status, replayed.stderr + replayed.stdout).toBe(0);
+    const report = JSON.parse(replayed.stdout) as { identical: boolean; invocations: number; hostCalls: number };
+    expect(report).toMatchObject({ ok: true, identical: true });
+    expect(report.invocations).toBeGreaterThanOrEqual(2);
+    expect(report.hostCalls).toBeGreaterThanOrEqual(15); // at least one store write per handled log
 
     // corral inspect shows what the run wrote (the engine is stopped: the database is free).
     const inspect = (...args: string[]) => JSON.parse(spawnSync(process.execPath, [bin, 'inspect', join(dir, 'state'), ...args], { env, encoding: 'utf8' }).stdout);

@@ -84,6 +84,12 @@ describe('record and replay', () => {
     expect(await replay(recording, runtime)).toMatchObject({ identical: true, invocations: 3 });
   });
 
+  it('args: values JSON lacks come back as themselves: bigints, typed arrays, undefined (also inside lists), Buffers as bytes', () => {
+    const invocation = { component: 'c', invocationId: 'i', export: 'f', args: [10n ** 20n, new Uint32Array([1, 2]), [undefined, 1], { a: undefined }], fuel: 1, timeoutMs: 1, hostCalls: [{ fn: 'x#y', args: [Buffer.from('ab')], result: undefined }], wasiCalls: [], outcome: { ok: true as const, value: [undefined], fuelUsed: 1 } };
+    const back = decodeRecording(encodeRecording({ corral: 'recording', version: 1, components: { c: { sha256: 's', limits: { fuel: 1, timeoutMs: 1, memoryBytes: 65536 } } }, invocations: [invocation] }), 'memory');
+    expect(back.invocations[0]).toStrictEqual({ ...invocation, hostCalls: [{ fn: 'x#y', args: [new Uint8Array([97, 98])], result: undefined }] });
+  });
+
   it('error: a file that is not a recording is refused, saying what is missing', () => {
     expect(() => decodeRecording('{"corral":"something else"}', 'x.jsonl')).toThrow(/x.jsonl is not a corral recording \(version 1\): its first line must be/);
     expect(() => decodeRecording('not json', 'y.jsonl')).toThrow(/y.jsonl is not a corral recording: line 1/);
