@@ -29,6 +29,12 @@ export interface ReplayDifference {
 export interface ReplayReport {
   invocations: number;
   hostCalls: number;
+  /**
+   * Recorded invocations cut short by time or from outside (ExecutionTimeout; a kill; their worker
+   * dying): wall-clock luck, not behaviour. Their host calls are compared up to where the recording
+   * stops, and they end there; their outcome is not compared.
+   */
+  cutShort: number;
   identical: boolean;
   firstDifference?: ReplayDifference;
 }
@@ -38,38 +44,48 @@ class ReplayDiverged extends Error {
   override readonly name = 'ReplayDiverged';
 }
 
+/** Thrown into the replayed guest where its recorded invocation ran out of time: it ends there too. */
+class ReplayTimedOut extends Error {
+  override readonly name = 'ReplayTimedOut';
+}
+
 /**
  * Runs a recording again: each invocation in order, on a fresh instance of its component (the recorded
  * file, or `options.components[name]`), with its recorded fuel and deadline, every host call answered
  * from the recording and WASI's clocks and random too. No chain, network or store is touched. Stops at
  * the first difference: a host call the recording does not have (another function, other arguments),
- * a missing one, or another result, fuel or signal.
+ * a missing one, or another result, fuel or signal. An invocation recorded as ExecutionTimeout is not
+ * reproducible by nature (see `ReplayReport.cutShort`).
  */
 export async function replay(recording: Recording, runtime: Runtime, options: ReplayOptions = {}): Promise<ReplayReport> {
   const loaded = new Map<string, Component>();
   let hostCalls = 0;
+  let cutShortCount = 0;
   for (const [index, invocation] of recording.invocations.entries()) {
     const component = loaded.get(invocation.component) ?? (await load(recording, invocation.component, runtime, options));
     loaded.set(invocation.component, component);
     const made: RecordedHostCall[] = [];
-    const imports = replayImports(component, invocation.hostCalls, made);
+    const timedOut = cutShort(invocation.outcome);
+    if (timedOut) cutShortCount++;
+    const imports = replayImports(component, invocation.hostCalls, made, timedOut);
     const call = { fuel: invocation.fuel, timeoutMs: invocation.timeoutMs, imports, invocationId: invocation.invocationId, wasiAnswers: invocation.wasiCalls };
     const outcome = invocation.each
       ? await component.invokeEach(invocation.export, invocation.args as unknown[][], { ...call, stopAt: invocation.each })
       : await component.invoke(invocation.export, invocation.args, call);
     hostCalls += made.length;
     const where = { invocation: index, component: invocation.component, export: invocation.export };
-    const diverged = firstDivergence(invocation.hostCalls, made);
+    // A timed-out invocation ends at the call past its recording: that one is not a difference.
+    const diverged = firstDivergence(invocation.hostCalls, timedOut ? made.slice(0, invocation.hostCalls.length) : made);
     if (diverged !== null) {
-      return { invocations: index + 1, hostCalls, identical: false, firstDifference: { ...where, kind: 'host-call', call: diverged, expected: invocation.hostCalls[diverged] ?? null, actual: made[diverged] ?? null } };
+      return { invocations: index + 1, hostCalls, cutShort: cutShortCount, identical: false, firstDifference: { ...where, kind: 'host-call', call: diverged, expected: invocation.hostCalls[diverged] ?? null, actual: made[diverged] ?? null } };
     }
     const actual: RecordedInvocation['outcome'] = outcome.ok ? { ok: true, value: outcome.value, fuelUsed: outcome.fuelUsed } : { ok: false, signal: outcome.signal.toData() };
-    if (!sameOutcome(invocation.outcome, actual)) {
-      return { invocations: index + 1, hostCalls, identical: false, firstDifference: { ...where, kind: 'outcome', expected: invocation.outcome, actual } };
+    if (!timedOut && !sameOutcome(invocation.outcome, actual)) {
+      return { invocations: index + 1, hostCalls, cutShort: cutShortCount, identical: false, firstDifference: { ...where, kind: 'outcome', expected: invocation.outcome, actual } };
     }
   }
   for (const component of loaded.values()) component.close();
-  return { invocations: recording.invocations.length, hostCalls, identical: true };
+  return { invocations: recording.invocations.length, hostCalls, cutShort: cutShortCount, identical: true };
 }
 
 async function load(recording: Recording, name: string, runtime: Runtime, options: ReplayOptions): Promise<Component> {
@@ -91,11 +107,16 @@ async function load(recording: Recording, name: string, runtime: Runtime, option
  * Host functions answering from `recorded` in order and logging what the guest asked into `made`.
  * With no component (at load), a proxy that provides every import and answers nothing.
  */
-function replayImports(component: Component | null, recorded: RecordedHostCall[], made: RecordedHostCall[]): HostImports {
+function replayImports(component: Component | null, recorded: RecordedHostCall[], made: RecordedHostCall[], timedOut = false): HostImports {
   const answer = (label: string) => (...args: unknown[]) => {
     const at = made.length;
     made.push({ fn: label, args });
     const expected = recorded[at];
+    if (!expected && timedOut) throw new ReplayTimedOut(`the recorded invocation ran out of time before host call ${at}`);
+    const unanswered = expected && !('result' in expected) && expected.fault === undefined && !expected.limit && !expected.error;
+    if (unanswered && timedOut && at === recorded.length - 1 && expected.fn === label && isDeepStrictEqual(expected.args, args)) {
+      throw new ReplayTimedOut(`the recorded invocation ran out of time waiting for host call ${at}`);
+    }
     if (!expected || expected.fn !== label || !isDeepStrictEqual(expected.args, args)) {
       throw new ReplayDiverged(`host call ${at} is ${label}, the recording has ${expected ? expected.fn : 'none'}`);
     }
@@ -122,6 +143,15 @@ function firstDivergence(recorded: RecordedHostCall[], made: RecordedHostCall[])
     if (!a || !b || a.fn !== b.fn || !isDeepStrictEqual(a.args, b.args)) return i;
   }
   return null;
+}
+
+/** Whether an outcome says how long it ran or who stopped it rather than what the guest did. */
+function cutShort(outcome: RecordedInvocation['outcome']): boolean {
+  if (outcome.ok) return false;
+  const { signal } = outcome;
+  if (signal.signal === 'ExecutionTimeout') return true;
+  // Runtime.kill and a worker that died under the call: the only Traps the guest did not cause.
+  return signal.signal === 'Trap' && signal.code === 'unknown' && /^(killed by the embedder|worker thread failed)/.test(signal.message);
 }
 
 function sameOutcome(expected: RecordedInvocation['outcome'], actual: RecordedInvocation['outcome']): boolean {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, Recorder, decodeRecording, encodeRecording, replay, type Runtime } from '../../src/index.ts';
-import { captureLogger, fixture, newRuntime } from '../helpers.ts';
+import { captureLogger, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -43,7 +43,7 @@ describe('record and replay', () => {
     expect(committed).toEqual({ count: '3', echo: '0102' });
 
     const report = await replay(recording, runtime);
-    expect(report).toEqual({ invocations: 5, hostCalls: recording.invocations.reduce((n, i) => n + i.hostCalls.length, 0), identical: true });
+    expect(report).toEqual({ invocations: 5, hostCalls: recording.invocations.reduce((n, i) => n + i.hostCalls.length, 0), cutShort: 0, identical: true });
   });
 
   it('behavior: replayed against a changed component, the first difference is reported: which invocation, which host call, recorded and replayed', async () => {
@@ -88,6 +88,23 @@ describe('record and replay', () => {
     const invocation = { component: 'c', invocationId: 'i', export: 'f', args: [10n ** 20n, new Uint32Array([1, 2]), [undefined, 1], { a: undefined }], fuel: 1, timeoutMs: 1, hostCalls: [{ fn: 'x#y', args: [Buffer.from('ab')], result: undefined }], wasiCalls: [], outcome: { ok: true as const, value: [undefined], fuelUsed: 1 } };
     const back = decodeRecording(encodeRecording({ corral: 'recording', version: 1, components: { c: { sha256: 's', limits: { fuel: 1, timeoutMs: 1, memoryBytes: 65536 } } }, invocations: [invocation] }), 'memory');
     expect(back.invocations[0]).toStrictEqual({ ...invocation, hostCalls: [{ fn: 'x#y', args: [new Uint8Array([97, 98])], result: undefined }] });
+  });
+
+  it('behavior: an invocation recorded as ExecutionTimeout (its host never answered) replays up to where it stopped and is counted, not compared', async () => {
+    const recorder = new Recorder();
+    const caller = await runtime.load(fixture('host-caller'), {
+      name: 'stuck',
+      limits: { timeoutMs: 100 },
+      record: recorder,
+      imports: hostCallerImports({ slow: () => new Promise<number>(() => {}) }), // never answers
+    });
+    expect((await caller.invoke('call-echo', ['before'])).ok).toBe(true);
+    expect(await caller.invoke('call-slow', [5])).toMatchObject({ ok: false, signal: { name: 'ExecutionTimeout' } });
+    expect((await caller.invoke('call-echo', ['after'])).ok).toBe(true);
+    caller.close();
+    const recording = decodeRecording(encodeRecording(recorder.toJSON()), 'memory');
+    expect(recording.invocations[1]!.hostCalls).toEqual([{ fn: 'corral-fixtures:host-caller/host#slow', args: [5] }]); // asked, never answered
+    expect(await replay(recording, runtime)).toEqual({ invocations: 3, hostCalls: 3, cutShort: 1, identical: true });
   });
 
   it('error: a file that is not a recording is refused, saying what is missing', () => {
