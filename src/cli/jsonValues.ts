@@ -1,15 +1,6 @@
+import { isTypedArrayName, TYPED_ARRAYS } from '../runtime/typedArrays.ts';
 import type { ExportSignature } from '../runtime/transpileComponent.ts';
 
-const TYPED_ARRAYS: Record<string, new (values: number[]) => ArrayBufferView> = {
-  Uint8Array,
-  Int8Array,
-  Uint16Array,
-  Int16Array,
-  Uint32Array,
-  Int32Array,
-  Float32Array,
-  Float64Array,
-};
 
 export class ArgumentError extends Error {
   override readonly name = 'ArgumentError';
@@ -39,7 +30,8 @@ export function argsFromJson(raw: string[], signature: ExportSignature | undefin
         throw new ArgumentError(`${where} must be an integer, got ${text}`);
       }
     }
-    const TypedArray = TYPED_ARRAYS[type];
+    // 64-bit lists (BigInt64Array) are left to the glue: JSON numbers cannot carry them exactly.
+    const TypedArray = isTypedArrayName(type) && !type.startsWith('Big') ? (TYPED_ARRAYS[type] as new (values: number[]) => ArrayBufferView) : undefined;
     if (TypedArray) {
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'number')) throw new ArgumentError(`${where} must be a JSON array of numbers`);
       return new TypedArray(value as number[]);

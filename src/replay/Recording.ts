@@ -1,3 +1,4 @@
+import { isTypedArrayName, TYPED_ARRAYS } from '../runtime/typedArrays.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
 import type { WasiConfig } from '../wasi/WasiConfig.ts';
 
@@ -91,19 +92,6 @@ export function encodeRecording(recording: Recording): string {
   return lines.join('');
 }
 
-const TYPED: Record<string, { from(values: number[]): unknown }> = {
-  Uint8Array,
-  Int8Array,
-  Uint16Array,
-  Int16Array,
-  Uint32Array,
-  Int32Array,
-  Float32Array,
-  Float64Array,
-  BigInt64Array: { from: (v: number[]) => BigInt64Array.from(v.map(BigInt)) },
-  BigUint64Array: { from: (v: number[]) => BigUint64Array.from(v.map(BigInt)) },
-};
-
 /** What `$undefined` revives to: JSON.parse deletes a property revived as `undefined` (and leaves a hole in a list). */
 const UNDEFINED = Symbol('undefined');
 
@@ -113,9 +101,9 @@ function reviver(_key: string, value: unknown): unknown {
   if (v.$undefined === true) return UNDEFINED;
   if (typeof v.$bigint === 'string') return BigInt(v.$bigint);
   if (typeof v.$typed === 'string' && Array.isArray(v.data)) {
-    const typed = TYPED[v.$typed];
-    if (!typed) throw new Error(`unknown typed array ${v.$typed}`);
-    return typed.from(v.data as number[]);
+    if (!isTypedArrayName(v.$typed)) throw new Error(`unknown typed array ${v.$typed}`);
+    // Elements of 64-bit arrays were written as tagged bigints and are bigints again here.
+    return (TYPED_ARRAYS[v.$typed] as { from(values: unknown[]): unknown }).from(v.data);
   }
   return value;
 }

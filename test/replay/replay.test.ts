@@ -85,7 +85,7 @@ describe('record and replay', () => {
   });
 
   it('args: values JSON lacks come back as themselves: bigints, typed arrays, undefined (also inside lists), Buffers as bytes', () => {
-    const invocation = { component: 'c', invocationId: 'i', export: 'f', args: [10n ** 20n, new Uint32Array([1, 2]), [undefined, 1], { a: undefined }], fuel: 1, timeoutMs: 1, hostCalls: [{ fn: 'x#y', args: [Buffer.from('ab')], result: undefined }], wasiCalls: [], outcome: { ok: true as const, value: [undefined], fuelUsed: 1 } };
+    const invocation = { component: 'c', invocationId: 'i', export: 'f', args: [10n ** 20n, new Uint32Array([1, 2]), new BigInt64Array([-1n, 2n ** 62n]), [undefined, 1], { a: undefined }], fuel: 1, timeoutMs: 1, hostCalls: [{ fn: 'x#y', args: [Buffer.from('ab')], result: undefined }], wasiCalls: [], outcome: { ok: true as const, value: [undefined], fuelUsed: 1 } };
     const back = decodeRecording(encodeRecording({ corral: 'recording', version: 1, components: { c: { sha256: 's', limits: { fuel: 1, timeoutMs: 1, memoryBytes: 65536 } } }, invocations: [invocation] }), 'memory');
     expect(back.invocations[0]).toStrictEqual({ ...invocation, hostCalls: [{ fn: 'x#y', args: [new Uint8Array([97, 98])], result: undefined }] });
   });
