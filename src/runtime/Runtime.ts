@@ -25,7 +25,7 @@ import { prepareInWorker } from './prepareInWorker.ts';
 import { MAX_THREADS, type CallReply, type CallTask, type ComponentDescriptor } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
 import { componentImportNames } from './componentImports.ts';
-import { checkWasiImports, embedderImports, isWasiImport, resolveWasiConfig, wasiImports, type WasiOptions } from '../wasi/wasiInterfaces.ts';
+import { checkWasiImports, embedderImports, resolveWasiConfig, wasiImports, type WasiOptions } from '../wasi/wasiInterfaces.ts';
 import type { Recorder } from '../replay/Recorder.ts';
 import type { RecordedHostCall } from '../replay/Recording.ts';
 import type { WasiCall } from '../wasi/WasiHost.ts';
@@ -135,7 +135,7 @@ export class Runtime implements ComponentHost {
 
   /**
    * Reads, validates and prepares a component. `precheck` sees its import names (versions included)
-   * before the expensive part: a component `load` would refuse for its imports is refused in
+   * before the expensive part: a component `load` would refuse for its WASI imports is refused in
    * milliseconds instead of after preparing (25 s for a 12 MB one).
    */
   private async prepare(source: Uint8Array | string, givenName?: string, precheck?: (importNames: string[], label: string) => void) {
@@ -167,15 +167,9 @@ export class Runtime implements ComponentHost {
     const limits = resolveLimits(options.limits ?? {}, nameForLimits);
     const wasiConfig = resolveWasiConfig(options.wasi, nameForLimits);
     const imports = options.imports ?? {};
-    const precheck = (names: string[], label: string) => {
-      checkWasiImports(names, {}, label);
-      for (const name of names) {
-        const bare = name.replace(/@[^/]*$/, '');
-        if (!isWasiImport(bare) && !imports[bare]) {
-          throw new LoadError('import-not-provided', `${label} needs import \`${bare}\`, which is not provided`, { source: label, import: bare });
-        }
-      }
-    };
+    // WASI interfaces and versions only: whether an embedder import is needed at all is known after
+    // preparing (an interface that only defines types, such as corral:module/types, needs nothing).
+    const precheck = (names: string[], label: string) => checkWasiImports(names, {}, label);
     const { artifact, label, name, importNames } = await this.prepare(source, givenName, precheck);
     checkWasiImports(importNames, artifact.meta.imports, label);
     checkImports(embedderImports(artifact.meta.imports), imports, label);
