@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Runtime } from '../src/index.ts';
 import { WasiHost } from '../src/wasi/WasiHost.ts';
-import { resolveWasiConfig, wasiImports } from '../src/wasi/wasiInterfaces.ts';
+import { wasiImports } from '../src/wasi/wasiPolicy.ts';
+import { resolveWasiConfig } from '../src/wasi/resolveWasiConfig.ts';
 import { inThreadGuest } from './inThread.ts';
 import { summarize } from './stats.ts';
 

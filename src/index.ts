@@ -5,11 +5,13 @@ export { Runtime, type RuntimeOptions, type LoadOptions } from './runtime/Runtim
 export { Component, type CallOptions, type CallOutcome, type CallSuccess, type CallFailure, type Limits } from './runtime/Component.ts';
 export type { HostFunction, HostImports } from './runtime/hostBridge.ts';
 export type { PoolOptions, PoolStats } from './runtime/InstancePool.ts';
-export { WASI_INTERFACES, WASI_VERSIONS, type WasiOptions } from './wasi/wasiInterfaces.ts';
+export { WASI_INTERFACES, WASI_VERSIONS } from './wasi/wasiPolicy.ts';
+export type { WasiOptions } from './wasi/resolveWasiConfig.ts';
 export type { GuestOutput } from './wasi/WasiConfig.ts';
 export { Recorder } from './replay/Recorder.ts';
 export { replay, type ReplayOptions, type ReplayReport, type ReplayDifference } from './replay/replay.ts';
 export { encodeRecording, decodeRecording, type Recording, type RecordedInvocation, type RecordedHostCall, type RecordedWasiCall } from './replay/Recording.ts';
+export { ReplayError, type ReplayErrorCode } from './replay/ReplayError.ts';
 export { RuntimeSignal, type InvocationContext } from './signals/RuntimeSignal.ts';
 export { OutOfFuel, type OutOfFuelData } from './signals/OutOfFuel.ts';
 export { ExecutionTimeout, type ExecutionTimeoutData } from './signals/ExecutionTimeout.ts';

@@ -1,7 +1,6 @@
 import { isTypedArrayName, TYPED_ARRAYS } from '../runtime/typedArrays.ts';
 import type { ExportSignature } from '../runtime/transpileComponent.ts';
 
-
 export class ArgumentError extends Error {
   override readonly name = 'ArgumentError';
 }

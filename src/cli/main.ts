@@ -2,9 +2,12 @@
  * `corral` command line. `corral run` runs the engine an engine.toml describes until SIGINT/SIGTERM;
  * `corral check` validates a configuration (or one component) without running anything; `corral call`
  * runs one export of any component under limits and prints one JSON line, for benchmark harnesses;
- * `corral inspect` shows a stopped engine's state; `corral new` scaffolds a JavaScript module.
+ * `corral inspect` shows a stopped engine's state; `corral new` scaffolds a JavaScript module;
+ * `corral replay` runs a recording again and prints the first difference.
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
- * that cannot be loaded, 130 a second signal forced `run` to stop.
+ * that cannot be loaded, 130 a second signal forced `run` to stop. `corral replay`: 0 identical,
+ * 1 a difference, 2 the recording or a component could not be replayed (so CI tells a regression
+ * from a bad file).
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -19,7 +22,7 @@ import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { Runtime } from '../runtime/Runtime.ts';
-import type { WasiOptions } from '../wasi/wasiInterfaces.ts';
+import type { WasiOptions } from '../wasi/resolveWasiConfig.ts';
 import { Recorder } from '../replay/Recorder.ts';
 import { decodeRecording } from '../replay/Recording.ts';
 import { replay } from '../replay/replay.ts';
@@ -32,6 +35,8 @@ const EXIT_OK = 0;
 const EXIT_USAGE = 1;
 const EXIT_SIGNAL = 2;
 const EXIT_FORCED = 130;
+const EXIT_REPLAY_DIFFERS = 1;
+const EXIT_REPLAY_FAILED = 2;
 
 /**
  * Runs the engine until SIGINT/SIGTERM, then stops it gracefully; a second signal forces the exit. On a
@@ -268,15 +273,16 @@ async function replayCommand(file: string, flags: { component: string[] }): Prom
     for (const spec of flags.component) {
       const at = spec.indexOf('=');
       // `name=path`; a bare path stands for the recording's only component.
-      if (at > 0 && names.includes(spec.slice(0, at))) components[spec.slice(0, at)] = spec.slice(at + 1);
+      if (at > 0) components[spec.slice(0, at)] = spec.slice(at + 1);
       else if (names.length === 1) components[names[0]!] = spec;
       else throw new ArgumentError(`--component ${spec}: the recording has components ${names.join(', ')}; write NAME=PATH`);
     }
     const report = await replay(recording, runtime, { components });
     print({ ok: report.identical, ...report });
-    return report.identical ? EXIT_OK : EXIT_USAGE;
+    return report.identical ? EXIT_OK : EXIT_REPLAY_DIFFERS;
   } catch (error) {
-    return reportFailure(error);
+    reportFailure(error);
+    return EXIT_REPLAY_FAILED;
   } finally {
     await runtime.close();
   }

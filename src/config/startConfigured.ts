@@ -1,4 +1,3 @@
-import type { Recorder } from '../replay/Recorder.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -8,6 +7,7 @@ import { Engine } from '../engine/Engine.ts';
 import { EngineMetrics, serveMetrics, type MetricsServer } from '../metrics/EngineMetrics.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import { jobLimitsOf, type ResolvedEngineConfig } from './EngineConfig.ts';
+import type { Recorder } from '../replay/Recorder.ts';
 
 /** An engine started from a configuration, with what it brought up for itself. */
 export interface ConfiguredEngine {

@@ -1,4 +1,3 @@
-import type { Recorder } from '../replay/Recorder.ts';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
@@ -35,6 +34,7 @@ import { ModuleJobs } from '../jobs/ModuleJobs.ts';
 import { RateLimiter } from '../jobs/RateLimiter.ts';
 import { deadJobs, pendingJobs, retryDead } from '../jobs/deadLetters.ts';
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
+import type { Recorder } from '../replay/Recorder.ts';
 
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
 
@@ -450,7 +450,8 @@ export class Engine {
     const meta = await runtime.inspect(manifest.component, manifest.name);
     checkCapabilities(manifest, meta.imports, meta.exports.map(([n]) => n));
     const caps = { ...DEFAULT_HOST_CAPS, ...manifest.caps };
-    // A WASI module's stdout and stderr become its log records: kept up to its logBytes cap per call.
+    // A WASI module's stdout and stderr become its log records: together kept up to its logBytes per
+    // invocation (apart from what it logs through corral:module/logging).
     const wasi = { outputBytes: caps.logBytes };
     const record = this.record ? { record: this.record } : {};
     const component = await runtime.load(manifest.component, {

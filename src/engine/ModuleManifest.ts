@@ -1,9 +1,9 @@
-import { isWasiImport } from '../wasi/wasiInterfaces.ts';
 import { z } from 'zod';
 import { TriggerSchema } from '../bus/triggers.ts';
 import { LoadError } from '../errors/LoadError.ts';
 import { DEFAULT_JOBS } from '../limits/defaults.ts';
 import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
+import { isWasiImport } from '../wasi/wasiPolicy.ts';
 
 /** The interfaces of corral's world (`wit/module.wit`), by the name a manifest grants them under. */
 export const MODULE_INTERFACES = {

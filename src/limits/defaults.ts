@@ -95,3 +95,15 @@ export const DEFAULT_JOBS = {
   /** The most retries a task may ask for. */
   maxRetry: 25,
 } as const;
+
+/**
+ * WASI (src/wasi/): live resources one instance may hold (streams, pollables, descriptors: host
+ * objects outside its memory cap), bytes of stdout and stderr together kept per call, the longest
+ * single read handed back, descriptors open at once per component per worker (each is a host file
+ * descriptor), and bytes of WASI answers a recording keeps per call.
+ */
+export const WASI_MAX_LIVE_RESOURCES = 10_000;
+export const DEFAULT_WASI_OUTPUT_BYTES = 64 * 1024;
+export const WASI_MAX_CHUNK_BYTES = 1024 * 1024;
+export const WASI_MAX_OPEN_DESCRIPTORS = 256;
+export const WASI_MAX_RECORDED_BYTES = 1024 * 1024;

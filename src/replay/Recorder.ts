@@ -1,15 +1,18 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { CallOutcome } from '../runtime/Component.ts';
+import type { SignalData } from '../signals/signalFromData.ts';
 import type { BoundHostFunction } from '../runtime/hostBridge.ts';
 import { HostFault, HostLimitError } from '../runtime/hostErrors.ts';
-import { encodeLine, encodeRecording, RECORDING_HEADER, type RecordedComponent, type RecordedHostCall, type RecordedInvocation, type RecordedWasiCall, type Recording } from './Recording.ts';
+import { ReplayError } from './ReplayError.ts';
+import { encodeLine, encodeRecording, RECORDING_HEADER, type RecordedComponent, type RecordedHostCall, type RecordedInvocation, type Recording } from './Recording.ts';
 
 /**
  * Collects a recording: give it to `Runtime.load` (`record`) or to the engine (`EngineOptions.record`),
  * and every invocation of those components is kept with its host calls. In memory by default
- * (`toJSON()`, `write(path)`); with `{ file }` each invocation is appended to that file as it ends and
- * nothing is kept in memory, for long runs (`close()` when done). Recording gives every call a fresh
+ * (`toJSON()`, `write(path)`); with `{ file }` each invocation is written to that file as it ends, for
+ * long runs (`close()` when done). The file is created with mode 0600: a recording holds what the
+ * guest saw (configuration, environment, host answers). Recording gives every call a fresh
  * instance (`pool.maxUses` 1), as replay does, so a replay of the same component reproduces its results
  * and its fuel exactly.
  */
@@ -20,9 +23,24 @@ export class Recorder {
   private readonly streamed = new Set<string>();
   private count = 0;
 
+  /** The first write error of a `{ file }` recorder: later invocations are not written, `close()` rejects with it. */
+  private failure: Error | null = null;
+
   constructor(options: { file?: string } = {}) {
-    this.stream = options.file ? createWriteStream(options.file) : null;
-    this.stream?.write(encodeLine(RECORDING_HEADER));
+    let stream: WriteStream | null = null;
+    if (options.file) {
+      // Opened here, so a bad path is an error of `new Recorder`, not a crash later.
+      let fd: number;
+      try {
+        fd = openSync(options.file, 'w', 0o600);
+      } catch (cause) {
+        throw new ReplayError('recording-unwritable', `cannot write the recording ${options.file}: ${(cause as Error).message}`, { path: options.file }, cause);
+      }
+      stream = createWriteStream('', { fd });
+      stream.on('error', (error) => (this.failure ??= new ReplayError('recording-unwritable', `writing the recording ${options.file} failed: ${error.message}`, { path: options.file }, error)));
+      stream.write(encodeLine(RECORDING_HEADER));
+    }
+    this.stream = stream;
   }
 
   /** Called by `Runtime.load`. */
@@ -57,15 +75,17 @@ export class Recorder {
 
   /** Called by the runtime when an invocation of a recorded component ended. */
   invocation(entry: Omit<RecordedInvocation, 'outcome'>, outcome: CallOutcome): void {
+    const output = outcome.output ? { output: outcome.output } : {};
     const invocation: RecordedInvocation = {
       ...entry,
-      outcome: outcome.ok ? { ok: true, value: outcome.value, fuelUsed: outcome.fuelUsed } : { ok: false, signal: outcome.signal.toData() },
+      outcome: outcome.ok ? { ok: true, value: outcome.value, fuelUsed: outcome.fuelUsed, ...output } : { ok: false, signal: withoutStack(outcome.signal.toData()), ...output },
     };
     this.count++;
     if (!this.stream) {
       this.invocations.push(invocation);
       return;
     }
+    if (this.failure) return;
     if (!this.streamed.has(entry.component)) {
       this.streamed.add(entry.component);
       this.stream.write(encodeLine({ component: { name: entry.component, ...this.components[entry.component] } }));
@@ -81,8 +101,8 @@ export class Recorder {
   /** Flushes and closes the file of a `{ file }` recorder. */
   close(): Promise<void> {
     const stream = this.stream;
-    if (!stream || stream.closed) return Promise.resolve();
-    return new Promise((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    if (!stream || stream.closed) return this.failure ? Promise.reject(this.failure) : Promise.resolve();
+    return new Promise((resolve, reject) => stream.end(() => (this.failure ? reject(this.failure) : resolve())));
   }
 
   /** The recording held in memory (a `{ file }` recorder holds none: read its file). */
@@ -95,4 +115,11 @@ export class Recorder {
   }
 }
 
-export type { RecordedWasiCall };
+
+/** A host error's stack names host files and says nothing about the guest: it is not recorded. */
+function withoutStack(signal: SignalData): SignalData {
+  const hostError = (signal as { hostError?: { stack?: string } }).hostError;
+  if (!hostError?.stack) return signal;
+  const { stack: _stack, ...rest } = hostError;
+  return { ...signal, hostError: rest } as SignalData;
+}

@@ -1,6 +1,8 @@
 import { isTypedArrayName, TYPED_ARRAYS } from '../runtime/typedArrays.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
-import type { WasiConfig } from '../wasi/WasiConfig.ts';
+import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
+import { ReplayError } from './ReplayError.ts';
+import type { WasiCall } from '../wasi/WasiHost.ts';
 
 /**
  * A recorded run: what each component was, and every invocation with its arguments, every host call
@@ -13,6 +15,8 @@ export interface Recording {
   version: 1;
   components: Record<string, RecordedComponent>;
   invocations: RecordedInvocation[];
+  /** Set when the file's last line was cut off (the recording process died writing it) and was left out. */
+  truncated?: true;
 }
 
 export interface RecordedComponent {
@@ -51,13 +55,11 @@ export interface RecordedHostCall {
   error?: { name: string; message: string };
 }
 
-export interface RecordedWasiCall {
-  /** `wasi:clocks/wall-clock#now`, `wasi:random/random#get-random-bytes`, … */
-  fn: string;
-  result: unknown;
-}
+/** `wasi:clocks/wall-clock#now`, `wasi:random/random#get-random-bytes`, … with what the guest asked and got. */
+export type RecordedWasiCall = WasiCall;
 
-export type RecordedOutcome = { ok: true; value: unknown; fuelUsed: number } | { ok: false; signal: SignalData };
+/** How it ended, with what a WASI guest wrote (compared too). Host-error stacks are not kept. */
+export type RecordedOutcome = ({ ok: true; value: unknown; fuelUsed: number } | { ok: false; signal: SignalData }) & { output?: GuestOutput };
 
 /**
  * A recording on disk is JSON Lines, so a long run can be written as it goes (a crash leaves every
@@ -73,8 +75,11 @@ export function encodeLine(value: unknown): string {
     const raw = (this as Record<string, unknown>)[key];
     if (raw === undefined && key !== '') return { $undefined: true };
     if (typeof raw === 'bigint') return { $bigint: raw.toString() };
-    // A Buffer (what the store answers) is bytes to the guest: it is read back as a Uint8Array.
-    if (ArrayBuffer.isView(raw) && !(raw instanceof DataView)) return { $typed: Buffer.isBuffer(raw) ? 'Uint8Array' : raw.constructor.name, data: Array.from(raw as unknown as ArrayLike<number>) };
+    // JSON has no NaN, infinities or -0: as text, they would come back as null and 0.
+    if (typeof raw === 'number' && (!Number.isFinite(raw) || Object.is(raw, -0))) return { $number: Object.is(raw, -0) ? '-0' : String(raw) };
+    // Bytes (a Buffer is what the store answers) as base64; other typed arrays element by element.
+    if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
+    if (ArrayBuffer.isView(raw) && !(raw instanceof DataView)) return { $typed: raw.constructor.name, data: Array.from(raw as unknown as ArrayLike<number>) };
     return v;
   })}\n`;
 }
@@ -100,6 +105,8 @@ function reviver(_key: string, value: unknown): unknown {
   const v = value as Record<string, unknown>;
   if (v.$undefined === true) return UNDEFINED;
   if (typeof v.$bigint === 'string') return BigInt(v.$bigint);
+  if (typeof v.$number === 'string') return Number(v.$number);
+  if (typeof v.$bytes === 'string') return new Uint8Array(Buffer.from(v.$bytes, 'base64'));
   if (typeof v.$typed === 'string' && Array.isArray(v.data)) {
     if (!isTypedArrayName(v.$typed)) throw new Error(`unknown typed array ${v.$typed}`);
     // Elements of 64-bit arrays were written as tagged bigints and are bigints again here.
@@ -108,31 +115,49 @@ function reviver(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Reads a recording; a file that is not one is an Error naming the file, the line and what is wrong. */
+/**
+ * Reads a recording; a file that is not one is a ReplayError naming the file, the line and what is
+ * wrong. A cut-off last line (the recording process died writing it) is left out and flagged.
+ */
 export function decodeRecording(text: string, source: string): Recording {
-  const lines = text.split('\n').filter((line) => line.trim() !== '');
-  const parse = (line: string, n: number): Record<string, unknown> => {
+  const notOne = (line: number, what: string) => new ReplayError('not-a-recording', `${source} is not a corral recording: line ${line}: ${what}`, { source, line });
+  const lines = text.split('\n');
+  const complete = text.endsWith('\n');
+  const parse = (line: string, n: number): Record<string, unknown> | null => {
     try {
-      return restoreUndefined(JSON.parse(line, reviver)) as Record<string, unknown>;
+      const value = restoreUndefined(JSON.parse(line, reviver));
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
+      return value as Record<string, unknown>;
     } catch (cause) {
-      throw new Error(`${source} is not a corral recording: line ${n}: ${(cause as Error).message}`);
+      if (n === lines.length && !complete && n > 1) return null; // the cut-off last line
+      throw notOne(n, (cause as Error).message);
     }
   };
-  const header = lines.length > 0 ? parse(lines[0]!, 1) : null;
-  if (!header || header.corral !== 'recording' || header.version !== 1) {
-    throw new Error(`${source} is not a corral recording (version 1): its first line must be ${JSON.stringify(RECORDING_HEADER)}`);
-  }
-  const recording: Recording = { corral: 'recording', version: 1, components: {}, invocations: [] };
+  const header = lines[0]?.trim() ? parse(lines[0], 1) : null;
+  if (!header || header.corral !== 'recording') throw notOne(1, `the first line must be ${JSON.stringify(RECORDING_HEADER)}`);
+  if (header.version !== 1) throw notOne(1, `version ${JSON.stringify(header.version)} is not one this corral reads (1)`);
+  const recording: Recording = { corral: 'recording', version: 1, components: Object.create(null) as Record<string, RecordedComponent>, invocations: [] };
   for (let i = 1; i < lines.length; i++) {
+    if (lines[i]!.trim() === '') continue;
     const entry = parse(lines[i]!, i + 1);
-    if (entry.component && typeof (entry.component as { name?: unknown }).name === 'string') {
-      const { name, ...component } = entry.component as RecordedComponent & { name: string };
+    if (entry === null) {
+      recording.truncated = true;
+      break;
+    }
+    if (entry.component !== undefined) {
+      const { name, ...component } = entry.component as RecordedComponent & { name: unknown };
+      const limits = component.limits as Partial<RecordedComponent['limits']> | undefined;
+      if (typeof name !== 'string' || typeof component.sha256 !== 'string' || !limits || ![limits.fuel, limits.timeoutMs, limits.memoryBytes].every((n) => typeof n === 'number')) {
+        throw notOne(i + 1, 'a component needs name, sha256 and limits { fuel, timeoutMs, memoryBytes }');
+      }
       recording.components[name] = component;
       continue;
     }
     const inv = entry.invocation as Partial<RecordedInvocation> | undefined;
-    if (!inv || typeof inv.component !== 'string' || !recording.components[inv.component] || typeof inv.export !== 'string' || !Array.isArray(inv.args) || !Array.isArray(inv.hostCalls) || !Array.isArray(inv.wasiCalls) || !inv.outcome) {
-      throw new Error(`${source}: line ${i + 1} is neither a component nor a well-formed invocation (component, listed before; export, args, hostCalls, wasiCalls, outcome)`);
+    const outcome = inv?.outcome as Partial<{ ok: unknown; signal: { signal?: unknown } }> | undefined;
+    const outcomeOk = outcome !== undefined && (outcome.ok === true || (outcome.ok === false && typeof outcome.signal?.signal === 'string'));
+    if (!inv || typeof inv.component !== 'string' || !Object.hasOwn(recording.components, inv.component) || typeof inv.export !== 'string' || !Array.isArray(inv.args) || !Array.isArray(inv.hostCalls) || !Array.isArray(inv.wasiCalls) || !outcomeOk || typeof inv.fuel !== 'number' || typeof inv.timeoutMs !== 'number') {
+      throw notOne(i + 1, 'neither a component nor a well-formed invocation (component, listed before it; export, args, fuel, timeoutMs, hostCalls, wasiCalls, outcome with ok, and signal when not ok)');
     }
     recording.invocations.push(inv as RecordedInvocation);
   }

@@ -1,10 +1,14 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
+import type { HostLimitName } from '../limits/hostCaps.ts';
 import type { Component } from '../runtime/Component.ts';
 import type { HostImports } from '../runtime/hostBridge.ts';
 import { HostFault, HostLimitError } from '../runtime/hostErrors.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
-import type { HostLimitName } from '../limits/hostCaps.ts';
-import { embedderImports } from '../wasi/wasiInterfaces.ts';
+import type { SignalData } from '../signals/signalFromData.ts';
+import { embedderImports } from '../wasi/wasiPolicy.ts';
+import { ReplayError } from './ReplayError.ts';
 import type { RecordedHostCall, RecordedInvocation, Recording } from './Recording.ts';
 
 export interface ReplayOptions {
@@ -18,10 +22,14 @@ export interface ReplayDifference {
   invocation: number;
   component: string;
   export: string;
-  /** `host-call`: the guest called another function, or with other arguments; `outcome`: its result, fuel or signal differ. */
-  kind: 'host-call' | 'outcome';
-  /** For `host-call`: its position among the invocation's host calls. */
+  /**
+   * `host-call`: the guest called another function, other arguments, or fewer calls (`call`: which);
+   * `wasi-call`: it asked WASI's clocks, random or poll otherwise than recorded (the message says how);
+   * `outcome`: its result, fuel, output or signal differ (`fields`: which).
+   */
+  kind: 'host-call' | 'wasi-call' | 'outcome';
   call?: number;
+  fields?: string[];
   expected: unknown;
   actual: unknown;
 }
@@ -36,6 +44,8 @@ export interface ReplayReport {
    */
   cutShort: number;
   identical: boolean;
+  /** The recording's last line was cut off (the recording process died while writing it) and was left out. */
+  truncated?: true;
   firstDifference?: ReplayDifference;
 }
 
@@ -44,61 +54,100 @@ class ReplayDiverged extends Error {
   override readonly name = 'ReplayDiverged';
 }
 
-/** Thrown into the replayed guest where its recorded invocation ran out of time: it ends there too. */
-class ReplayTimedOut extends Error {
-  override readonly name = 'ReplayTimedOut';
+/** Thrown into the replayed guest where its recorded invocation was cut short: it ends there too. */
+class ReplayCutShort extends Error {
+  override readonly name = 'ReplayCutShort';
 }
 
 /**
  * Runs a recording again: each invocation in order, on a fresh instance of its component (the recorded
- * file, or `options.components[name]`), with its recorded fuel and deadline, every host call answered
- * from the recording and WASI's clocks and random too. No chain, network or store is touched. Stops at
- * the first difference: a host call the recording does not have (another function, other arguments),
- * a missing one, or another result, fuel or signal. An invocation recorded as ExecutionTimeout is not
- * reproducible by nature (see `ReplayReport.cutShort`).
+ * file, checked against its recorded sha256, or `options.components[name]`), with its recorded fuel,
+ * deadline and WASI configuration, every host call answered from the recording and WASI's clocks,
+ * random and polls too. No chain, network or store is touched. Stops at the first difference.
  */
 export async function replay(recording: Recording, runtime: Runtime, options: ReplayOptions = {}): Promise<ReplayReport> {
+  for (const name of Object.keys(options.components ?? {})) {
+    if (!Object.hasOwn(recording.components, name)) {
+      throw new ReplayError('unknown-component', `the recording has no component ${name}; it has ${Object.keys(recording.components).join(', ')}`, { component: name });
+    }
+  }
   const loaded = new Map<string, Component>();
   let hostCalls = 0;
   let cutShortCount = 0;
-  for (const [index, invocation] of recording.invocations.entries()) {
-    const component = loaded.get(invocation.component) ?? (await load(recording, invocation.component, runtime, options));
-    loaded.set(invocation.component, component);
-    const made: RecordedHostCall[] = [];
-    const timedOut = cutShort(invocation.outcome);
-    if (timedOut) cutShortCount++;
-    const imports = replayImports(component, invocation.hostCalls, made, timedOut);
-    const call = { fuel: invocation.fuel, timeoutMs: invocation.timeoutMs, imports, invocationId: invocation.invocationId, wasiAnswers: invocation.wasiCalls };
-    const outcome = invocation.each
-      ? await component.invokeEach(invocation.export, invocation.args as unknown[][], { ...call, stopAt: invocation.each })
-      : await component.invoke(invocation.export, invocation.args, call);
-    hostCalls += made.length;
-    const where = { invocation: index, component: invocation.component, export: invocation.export };
-    // A timed-out invocation ends at the call past its recording: that one is not a difference.
-    const diverged = firstDivergence(invocation.hostCalls, timedOut ? made.slice(0, invocation.hostCalls.length) : made);
-    if (diverged !== null) {
-      return { invocations: index + 1, hostCalls, cutShort: cutShortCount, identical: false, firstDifference: { ...where, kind: 'host-call', call: diverged, expected: invocation.hostCalls[diverged] ?? null, actual: made[diverged] ?? null } };
+  const report = (fields: Partial<ReplayReport>): ReplayReport => ({ invocations: 0, hostCalls, cutShort: cutShortCount, identical: true, ...(recording.truncated ? { truncated: true as const } : {}), ...fields });
+  try {
+    for (const [index, invocation] of recording.invocations.entries()) {
+      let component = loaded.get(invocation.component);
+      if (!component) loaded.set(invocation.component, (component = await load(recording, invocation.component, runtime, options)));
+      const made: RecordedHostCall[] = [];
+      const short = cutShort(invocation.outcome);
+      if (short) cutShortCount++;
+      const imports = replayImports(component, invocation.hostCalls, made, short);
+      const wasiAnswers = { calls: invocation.wasiCalls };
+      const call = { fuel: invocation.fuel, timeoutMs: invocation.timeoutMs, imports, invocationId: invocation.invocationId, wasiAnswers };
+      const outcome = invocation.each
+        ? await component.invokeEach(invocation.export, invocation.args as unknown[][], { ...call, stopAt: invocation.each })
+        : await component.invoke(invocation.export, invocation.args, call);
+      hostCalls += made.length;
+      const where = { invocation: index, component: invocation.component, export: invocation.export };
+      // A cut-short invocation ends at the call past its recording: that one is not a difference.
+      const diverged = firstDivergence(invocation.hostCalls, short ? made.slice(0, invocation.hostCalls.length) : made);
+      if (diverged !== null) {
+        return report({ invocations: index + 1, identical: false, firstDifference: { ...where, kind: 'host-call', call: diverged, expected: invocation.hostCalls[diverged] ?? null, actual: made[diverged] ?? null } });
+      }
+      const actual: RecordedInvocation['outcome'] = outcome.ok
+        ? { ok: true, value: outcome.value, fuelUsed: outcome.fuelUsed, ...(outcome.output ? { output: outcome.output } : {}) }
+        : { ok: false, signal: outcome.signal.toData(), ...(outcome.output ? { output: outcome.output } : {}) };
+      const wasiDiverged = !actual.ok && actual.signal.signal === 'Trap' && actual.signal.hostError?.name === 'WasiReplayDiverged';
+      if (wasiDiverged || (!short && (wasiAnswers as { used?: number }).used !== undefined && (wasiAnswers as { used?: number }).used! < invocation.wasiCalls.length)) {
+        const message = wasiDiverged ? (actual as { signal: { message: string } }).signal.message : `the replayed guest made ${(wasiAnswers as { used?: number }).used} of the ${invocation.wasiCalls.length} recorded WASI calls`;
+        return report({ invocations: index + 1, identical: false, firstDifference: { ...where, kind: 'wasi-call', expected: invocation.wasiCalls.length, actual: message } });
+      }
+      const fields = short ? [] : differingFields(invocation.outcome, actual);
+      if (fields.length > 0) {
+        return report({ invocations: index + 1, identical: false, firstDifference: { ...where, kind: 'outcome', fields, expected: invocation.outcome, actual } });
+      }
     }
-    const actual: RecordedInvocation['outcome'] = outcome.ok ? { ok: true, value: outcome.value, fuelUsed: outcome.fuelUsed } : { ok: false, signal: outcome.signal.toData() };
-    if (!timedOut && !sameOutcome(invocation.outcome, actual)) {
-      return { invocations: index + 1, hostCalls, cutShort: cutShortCount, identical: false, firstDifference: { ...where, kind: 'outcome', expected: invocation.outcome, actual } };
-    }
+    return report({ invocations: recording.invocations.length });
+  } finally {
+    for (const component of loaded.values()) component.close();
   }
-  for (const component of loaded.values()) component.close();
-  return { invocations: recording.invocations.length, hostCalls, cutShort: cutShortCount, identical: true };
 }
 
 async function load(recording: Recording, name: string, runtime: Runtime, options: ReplayOptions): Promise<Component> {
   const recorded = recording.components[name]!;
-  const file = options.components?.[name] ?? recorded.path;
-  if (!file) throw new Error(`the recording does not say where component ${name} came from; name a file for it`);
-  const hostImports = replayImports(null, [], []); // placeholders; each invocation binds its own
+  const override = options.components?.[name];
+  const file = override ?? recorded.path;
+  if (!file) throw new ReplayError('component-unknown', `the recording does not say where component ${name} came from: name its file (--component ${name}=PATH)`, { component: name });
+  if (!override) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (cause) {
+      throw new ReplayError('component-missing', `component ${name} was recorded from ${file}, which cannot be read (${(cause as Error).message}): name its file (--component ${name}=PATH)`, { component: name, path: file });
+    }
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 !== recorded.sha256) {
+      throw new ReplayError('component-changed', `${file} is not the component ${name} was recorded with (sha256 ${sha256}, recorded ${recorded.sha256}); to replay against it on purpose, name it (--component ${name}=PATH)`, { component: name, path: file });
+    }
+  }
+  const wasi = recorded.wasi;
   return runtime.load(file, {
     name,
     limits: recorded.limits,
-    imports: hostImports,
+    imports: replayImports(null, [], []), // placeholders; each invocation binds its own
     pool: { maxUses: 1 },
-    ...(recorded.wasi ? { wasi: { env: Object.fromEntries(recorded.wasi.env), args: recorded.wasi.args, dirs: Object.fromEntries(recorded.wasi.dirs.map((d) => [d.guestPath, d.hostPath])), outputBytes: recorded.wasi.outputBytes } } : {}),
+    ...(wasi
+      ? {
+          wasi: {
+            env: Object.fromEntries(wasi.env),
+            args: wasi.args,
+            dirs: Object.fromEntries(wasi.dirs.map((d) => [d.guestPath, d.hostPath])),
+            outputBytes: wasi.outputBytes,
+            ...(wasi.deterministic ? { deterministic: { seed: BigInt(wasi.deterministic.seed), startMs: wasi.deterministic.startMs, stepNs: wasi.deterministic.stepNs } } : {}),
+          },
+        }
+      : {}),
     ...(recorded.initializer ? { initializer: { export: recorded.initializer.exportPath.join('.'), args: recorded.initializer.args } } : {}),
   });
 }
@@ -107,19 +156,17 @@ async function load(recording: Recording, name: string, runtime: Runtime, option
  * Host functions answering from `recorded` in order and logging what the guest asked into `made`.
  * With no component (at load), a proxy that provides every import and answers nothing.
  */
-function replayImports(component: Component | null, recorded: RecordedHostCall[], made: RecordedHostCall[], timedOut = false): HostImports {
+function replayImports(component: Component | null, recorded: RecordedHostCall[], made: RecordedHostCall[], short = false): HostImports {
   const answer = (label: string) => (...args: unknown[]) => {
     const at = made.length;
     made.push({ fn: label, args });
     const expected = recorded[at];
-    if (!expected && timedOut) throw new ReplayTimedOut(`the recorded invocation ran out of time before host call ${at}`);
-    const unanswered = expected && !('result' in expected) && expected.fault === undefined && !expected.limit && !expected.error;
-    if (unanswered && timedOut && at === recorded.length - 1 && expected.fn === label && isDeepStrictEqual(expected.args, args)) {
-      throw new ReplayTimedOut(`the recorded invocation ran out of time waiting for host call ${at}`);
-    }
+    if (!expected && short) throw new ReplayCutShort(`the recorded invocation was cut short before host call ${at}`);
     if (!expected || expected.fn !== label || !isDeepStrictEqual(expected.args, args)) {
       throw new ReplayDiverged(`host call ${at} is ${label}, the recording has ${expected ? expected.fn : 'none'}`);
     }
+    const unanswered = !Object.hasOwn(expected, 'result') && expected.fault === undefined && !expected.limit && !expected.error;
+    if (unanswered && short && at === recorded.length - 1) throw new ReplayCutShort(`the recorded invocation was cut short waiting for host call ${at}`);
     if (expected.fault !== undefined) throw new HostFault(expected.fault);
     if (expected.limit) throw new HostLimitError(expected.limit.limit as HostLimitName, expected.limit.max, expected.limit.observed);
     if (expected.error) throw Object.assign(new Error(expected.error.message), { name: expected.error.name });
@@ -154,13 +201,25 @@ function cutShort(outcome: RecordedInvocation['outcome']): boolean {
   return signal.signal === 'Trap' && signal.code === 'unknown' && /^(killed by the embedder|worker thread failed)/.test(signal.message);
 }
 
-function sameOutcome(expected: RecordedInvocation['outcome'], actual: RecordedInvocation['outcome']): boolean {
-  if (expected.ok !== actual.ok) return false;
-  if (expected.ok && actual.ok) return expected.fuelUsed === actual.fuelUsed && isDeepStrictEqual(expected.value, actual.value);
-  if (!expected.ok && !actual.ok) {
-    // The invocation id and timings may differ; the signal and what it says may not.
-    const strip = ({ invocationId: _id, elapsedMs: _e, ...rest }: Record<string, unknown>) => rest;
-    return isDeepStrictEqual(strip(expected.signal as unknown as Record<string, unknown>), strip(actual.signal as unknown as Record<string, unknown>));
+/** The fields of two outcomes that differ; the invocation id, timings and stacks do not count. */
+function differingFields(expected: RecordedInvocation['outcome'], actual: RecordedInvocation['outcome']): string[] {
+  if (expected.ok !== actual.ok) return ['ok'];
+  const fields: string[] = [];
+  if (!isDeepStrictEqual(expected.output, actual.output)) fields.push('output');
+  if (expected.ok && actual.ok) {
+    if (!isDeepStrictEqual(expected.value, actual.value)) fields.push('value');
+    if (expected.fuelUsed !== actual.fuelUsed) fields.push('fuelUsed');
+    return fields;
   }
-  return false;
+  const plain = (signal: SignalData) => {
+    const { invocationId: _id, elapsedMs: _elapsed, hostError, ...rest } = signal as SignalData & { elapsedMs?: number; hostError?: { stack?: string } };
+    if (!hostError) return rest;
+    const { stack: _stack, ...error } = hostError;
+    return { ...rest, hostError: error };
+  };
+  const [a, b] = [plain((expected as { signal: SignalData }).signal), plain((actual as { signal: SignalData }).signal)];
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (!isDeepStrictEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) fields.push(`signal.${key}`);
+  }
+  return fields;
 }

@@ -5,7 +5,7 @@ import { importTable } from './protocol.ts';
 import type { InstancePool, PoolStats } from './InstancePool.ts';
 import type { ArtifactMeta } from './prepareArtifact.ts';
 import type { ExportSignature } from './transpileComponent.ts';
-import { embedderImports } from '../wasi/wasiInterfaces.ts';
+import { embedderImports } from '../wasi/wasiPolicy.ts';
 import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
 import type { WasiCall } from '../wasi/WasiHost.ts';
 import type { Recorder } from '../replay/Recorder.ts';
@@ -29,8 +29,11 @@ export type CallOptions = Partial<Pick<Limits, 'fuel' | 'timeoutMs'>> & {
   imports?: HostImports;
   /** The id signals and logs carry; a fresh UUID when absent (the engine sets it to bind its logger). */
   invocationId?: string;
-  /** Replay: WASI's clock reads and random are answered from these, in order (see `replay`). */
-  wasiAnswers?: WasiCall[];
+  /**
+   * Replay: WASI's clock reads, random and polls are answered from `calls`, in order (see `replay`);
+   * `used` is set to how many the call took.
+   */
+  wasiAnswers?: { calls: WasiCall[]; used?: number };
 };
 
 export interface CallSuccess {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { CorralRuntimeError } from '../errors/RuntimeError.ts';
 import { LoadError } from '../errors/LoadError.ts';
@@ -25,7 +25,8 @@ import { prepareInWorker } from './prepareInWorker.ts';
 import { MAX_THREADS, type CallReply, type CallTask, type ComponentDescriptor } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
 import { componentImportNames } from './componentImports.ts';
-import { checkWasiImports, embedderImports, resolveWasiConfig, wasiImports, type WasiOptions } from '../wasi/wasiInterfaces.ts';
+import { checkWasiImports, embedderImports, wasiImports } from '../wasi/wasiPolicy.ts';
+import { resolveWasiConfig, type WasiOptions } from '../wasi/resolveWasiConfig.ts';
 import type { Recorder } from '../replay/Recorder.ts';
 import type { RecordedHostCall } from '../replay/Recording.ts';
 import type { WasiCall } from '../wasi/WasiHost.ts';
@@ -175,7 +176,8 @@ export class Runtime implements ComponentHost {
     checkImports(embedderImports(artifact.meta.imports), imports, label);
     const wasi = wasiImports(artifact.meta.imports);
     const freshInstances = options.record !== undefined || (Object.keys(wasi).length > 0 && wasiConfig.deterministic !== null);
-    const pool = freshInstances ? { ...options.pool, maxUses: 1 } : options.pool;
+    // No prewarm either: a prewarmed instance ran its initializer in an earlier task, outside the call.
+    const pool = freshInstances ? { ...options.pool, maxUses: 1, minInstances: 0 } : options.pool;
     const memoryMaxPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
     for (const core of artifact.meta.coreModules) {
       for (const pages of core.facts.definedMemoryPages) {
@@ -197,7 +199,7 @@ export class Runtime implements ComponentHost {
     if (options.record) {
       component.recorder = options.record;
       options.record.component(name, {
-        ...(typeof source === 'string' ? { path: source } : {}),
+        ...(typeof source === 'string' ? { path: resolve(source) } : {}), // absolute: a replay may run elsewhere
         sha256: artifact.meta.sha256,
         limits: { ...limits },
         ...(component.wasi ? { wasi: component.wasi.config } : {}),
@@ -319,7 +321,7 @@ export class Runtime implements ComponentHost {
       ...(each ? { each } : {}),
       ...(prewarm ? { prewarm: true as const } : {}),
       ...(component.wasi && journal ? { wasiJournal: 'record' as const } : {}),
-      ...(component.wasi && options.wasiAnswers ? { wasiJournal: { replay: options.wasiAnswers } } : {}),
+      ...(component.wasi && options.wasiAnswers ? { wasiJournal: { replay: options.wasiAnswers.calls } } : {}),
     };
     const context = { component: component.name, exportName: target.name, invocationId };
     try {
@@ -336,6 +338,7 @@ export class Runtime implements ComponentHost {
       if (call.killed || call.terminated) throw new Error('terminated');
       const output = reply.output ? { output: reply.output } : {};
       if (journal && reply.wasiCalls) journal.wasiCalls.push(...reply.wasiCalls);
+      if (options.wasiAnswers && reply.wasiReplayed !== undefined) options.wasiAnswers.used = reply.wasiReplayed;
       if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...output };
       return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }), ...output };
     } catch (error) {

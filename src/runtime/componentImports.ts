@@ -15,11 +15,11 @@ export function componentImportNames(bytes: Uint8Array): string[] {
     if (id === IMPORT_SECTION) {
       const count = reader.u32();
       for (let i = 0; i < count; i++) {
+        // 0x00 is a plain name; 0x01 the older "interface" name form (wasm-tools still reads it the
+        // same way: one string, the version inside it).
         const kind = reader.byte();
-        let name = reader.string();
-        if (kind === 0x01) name += `@${reader.string()}`; // a version suffix written apart from the name
-        else if (kind !== 0x00) throw new Error(`import ${i}: unknown name kind 0x${kind.toString(16)}`);
-        names.push(name);
+        if (kind !== 0x00 && kind !== 0x01) throw new Error(`import ${i}: unknown name kind 0x${kind.toString(16)}`);
+        names.push(reader.string());
         skipExternDesc(reader);
       }
     }

@@ -69,8 +69,8 @@ export interface CallTask {
 export type WorkerTask = CallTask;
 
 export type CallReply =
-  | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number; output?: GuestOutput; wasiCalls?: WasiCall[] }
-  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number; output?: GuestOutput; wasiCalls?: WasiCall[] }
+  | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number; output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number }
+  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number; output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number }
   | { ok: false; missing: ('component' | 'channel')[] };
 
 export type WorkerReply = CallReply;

@@ -160,6 +160,8 @@ async function runCall(task: CallTask): Promise<CallReply> {
         const result = callOnce(instance, fn, task.args[index] as unknown[], task.fuel, callStarted + task.timeoutMs);
         fuelUsed += result.fuelUsed;
         values.push(result.value);
+        // exit(ok) unwound the instance: the calls after it cannot run on it, so the invocation ends here.
+        if (instance.exited && index < task.args.length - 1) throw new CallStopped(new WasiExit(0), result.fuelUsed);
         if (task.each === 'err' && isErr(result.value)) break;
       }
     } else {
@@ -181,6 +183,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
   const durationMs = performance.now() - started;
   const output = component.wasi?.end();
   const wasiCalls = component.wasi?.recorded();
+  const wasiReplayed = component.wasi?.replayed();
 
   if (instance) {
     if (instance.exited) retire(component, Counter.RECYCLED_EXIT);
@@ -192,7 +195,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
       component.idle.push(instance);
     }
   }
-  const extra = { ...(output ? { output } : {}), ...(wasiCalls ? { wasiCalls } : {}) };
+  const extra = { ...(output ? { output } : {}), ...(wasiCalls ? { wasiCalls } : {}), ...(wasiReplayed !== undefined ? { wasiReplayed } : {}) };
   if (signal) return task.each ? { ok: false, signal, durationMs, startedAt, index, ...extra } : { ok: false, signal, durationMs, startedAt, ...extra };
   return { ok: true, value, fuelUsed, durationMs, startedAt, ...extra };
 }

@@ -31,8 +31,6 @@ export interface GuestOutput {
   truncated: boolean;
 }
 
-/** Defaults of `LoadOptions.wasi`. */
-export const DEFAULT_WASI_OUTPUT_BYTES = 64 * 1024;
 /** 2025-01-01T00:00:00Z: deterministic runs start here unless `startMs` says otherwise. */
 export const DEFAULT_DETERMINISTIC_START_MS = Date.UTC(2025, 0, 1);
 /** 1 µs per clock read. */

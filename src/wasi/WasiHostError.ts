@@ -5,7 +5,7 @@
  */
 export class WasiHostError extends Error {
   constructor(
-    override readonly name: 'WasiNotGranted' | 'WasiInvalidRequest' | 'WasiReplayDiverged',
+    override readonly name: 'WasiNotGranted' | 'WasiInvalidRequest' | 'WasiReplayDiverged' | 'WasiResourceLimit',
     readonly fn: string,
     message: string,
   ) {

@@ -1,4 +1,5 @@
 import { InputStream, OutputStream } from './io.ts';
+import type { ResourceBudget } from './ResourceBudget.ts';
 import type { WasiHost } from './WasiHost.ts';
 import { WasiExit } from './WasiHostError.ts';
 
@@ -11,8 +12,8 @@ class TerminalOutput {}
  * stdout and stderr (captured per call, under the output cap), exit, and the terminal interfaces
  * (no terminal). Exit unwinds the guest with `WasiExit`; the worker ends the call with it.
  */
-export function cliInterfaces(host: WasiHost): Record<string, Record<string, unknown>> {
-  const stdin = () => new InputStream(host, () => new Uint8Array(0), () => 0);
+export function cliInterfaces(host: WasiHost, budget: ResourceBudget): Record<string, Record<string, unknown>> {
+  const stdin = () => new InputStream(host, budget, () => new Uint8Array(0), () => 0);
   const noTerminal = () => undefined;
   return {
     'wasi:cli/environment': {
@@ -29,8 +30,8 @@ export function cliInterfaces(host: WasiHost): Record<string, Record<string, unk
       },
     },
     'wasi:cli/stdin': { getStdin: stdin },
-    'wasi:cli/stdout': { getStdout: () => new OutputStream(host, (bytes) => host.output.write('stdout', bytes)) },
-    'wasi:cli/stderr': { getStderr: () => new OutputStream(host, (bytes) => host.output.write('stderr', bytes)) },
+    'wasi:cli/stdout': { getStdout: () => new OutputStream(host, budget, (bytes) => host.output.write('stdout', bytes)) },
+    'wasi:cli/stderr': { getStderr: () => new OutputStream(host, budget, (bytes) => host.output.write('stderr', bytes)) },
     'wasi:cli/terminal-input': { TerminalInput },
     'wasi:cli/terminal-output': { TerminalOutput },
     'wasi:cli/terminal-stdin': { getTerminalStdin: noTerminal },

@@ -1,6 +1,7 @@
 import { HostCallDeadline } from '../runtime/guestBridge.ts';
 import type { DeterministicConfig } from './WasiConfig.ts';
 import { Pollable } from './io.ts';
+import type { ResourceBudget } from './ResourceBudget.ts';
 import type { WasiHost } from './WasiHost.ts';
 
 const NS_PER_MS = 1_000_000n;
@@ -18,7 +19,10 @@ export class Clocks {
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
   deadline = Infinity;
 
-  constructor(private readonly deterministic: DeterministicConfig | null) {
+  constructor(
+    private readonly deterministic: DeterministicConfig | null,
+    private readonly host: { readonly replaying: boolean },
+  ) {
     this.virtualStartNs = BigInt(deterministic?.startMs ?? 0) * NS_PER_MS;
   }
 
@@ -36,7 +40,7 @@ export class Clocks {
 
   /** Monotonic ns. `advance: false` peeks without moving the virtual clock (pollable readiness). */
   monotonicNow(advance = true): bigint {
-    if (this.deterministic) return (advance ? this.tick() : this.virtualNs) - this.virtualStartNs;
+    if (this.deterministic) return BigInt.asUintN(64, (advance ? this.tick() : this.virtualNs) - this.virtualStartNs);
     return BigInt(Math.round(performance.now() * 1e6));
   }
 
@@ -47,6 +51,8 @@ export class Clocks {
 
   /** Blocks until the monotonic clock reads `due`; past the deadline the call ends in ExecutionTimeout. */
   sleepUntil(due: bigint, fn: string): void {
+    // A replay answers the clock from its recording: sleeping would only make it slower.
+    if (this.host.replaying) return;
     if (this.deterministic) {
       const target = due + this.virtualStartNs;
       if (target > this.virtualNs) this.virtualNs = target;
@@ -59,17 +65,18 @@ export class Clocks {
   }
 }
 
-export function clockInterfaces(host: WasiHost): Record<string, Record<string, unknown>> {
+export function clockInterfaces(host: WasiHost, budget: ResourceBudget): Record<string, Record<string, unknown>> {
   const { clocks } = host;
   return {
     'wasi:clocks/monotonic-clock': {
-      now: () => host.journaled('wasi:clocks/monotonic-clock#now', () => clocks.monotonicNow()),
+      now: () => host.journaled('wasi:clocks/monotonic-clock#now', [], () => clocks.monotonicNow()),
       resolution: () => (host.config.deterministic ? BigInt(host.config.deterministic.stepNs) : 1_000n),
-      subscribeInstant: (when: bigint) => new Pollable(host, when),
-      subscribeDuration: (duration: bigint) => new Pollable(host, clocks.monotonicNow(false) + duration),
+      subscribeInstant: (when: bigint) => new Pollable(host, budget, when),
+      subscribeDuration: (duration: bigint) =>
+        new Pollable(host, budget, host.journaled('wasi:clocks/monotonic-clock#subscribe-duration', [duration], () => clocks.monotonicNow(false)) + duration),
     },
     'wasi:clocks/wall-clock': {
-      now: () => host.journaled('wasi:clocks/wall-clock#now', () => clocks.wallNow()),
+      now: () => host.journaled('wasi:clocks/wall-clock#now', [], () => clocks.wallNow()),
       resolution: () => ({ seconds: 0n, nanoseconds: host.config.deterministic?.stepNs ?? 1_000 }),
     },
   };

@@ -1,3 +1,4 @@
+import { BudgetedResource, type ResourceBudget } from './ResourceBudget.ts';
 import type { WasiHost } from './WasiHost.ts';
 
 /*
@@ -6,22 +7,30 @@ import type { WasiHost } from './WasiHost.ts';
  * synchronously), so the only pollables that can be pending are the monotonic clock's.
  */
 
-/** wasi:io/error: the error resource a stream's `last-operation-failed` carries. */
-export class IoError {
-  constructor(private readonly text: string) {}
+/** wasi:io/error: the error resource a stream's `last-operation-failed` carries (its text: a WASI error code). */
+export class IoError extends BudgetedResource {
+  constructor(
+    budget: ResourceBudget,
+    private readonly text: string,
+  ) {
+    super(budget, 'wasi:io/error');
+  }
   toDebugString(): string {
     return this.text;
   }
 }
 
 /** Ready when the clock reaches `due` (monotonic ns); `null` for always ready. */
-export class Pollable {
+export class Pollable extends BudgetedResource {
   constructor(
     private readonly host: WasiHost,
+    budget: ResourceBudget,
     readonly due: bigint | null,
-  ) {}
+  ) {
+    super(budget, 'wasi:io/poll#pollable');
+  }
   ready(): boolean {
-    return this.due === null || this.host.clocks.monotonicNow(false) >= this.due;
+    return this.due === null || this.host.journaled('wasi:io/poll#[method]pollable.ready', [this.due], () => this.host.clocks.monotonicNow(false) >= this.due!);
   }
   block(): void {
     if (this.due !== null) this.host.clocks.sleepUntil(this.due, 'wasi:io/poll#[method]pollable.block');
@@ -49,46 +58,67 @@ function readyIndices(pollables: Pollable[]): number[] {
 /** A stream error is thrown as its payload; jco's glue turns it into the `err` of the result. */
 const CLOSED = { tag: 'closed' } as const;
 
-/** An input stream over bytes already in memory (a file's contents read at `open`, or empty stdin). */
-export class InputStream {
+/**
+ * An input stream over a source read synchronously: `read_` answers at an offset, `size` says where
+ * it ends. A failure of the source (a WASI error code thrown) becomes `last-operation-failed` with an
+ * `error` resource naming it, as WASI says a stream fails.
+ */
+export class InputStream extends BudgetedResource {
   private offset = 0;
   constructor(
     private readonly host: WasiHost,
+    budget: ResourceBudget,
     private readonly read_: (offset: number, length: number) => Uint8Array,
     private readonly size: () => number,
-  ) {}
+  ) {
+    super(budget, 'wasi:io/streams#input-stream');
+  }
+  private failing<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (typeof error === 'string') throw { tag: 'last-operation-failed', val: new IoError(this.budget, error) };
+      throw error;
+    }
+  }
   read(len: bigint): Uint8Array {
-    const remaining = this.size() - this.offset;
-    if (remaining <= 0) throw CLOSED;
-    const length = Math.min(remaining, this.host.chunkLength(len));
-    const bytes = this.read_(this.offset, length);
-    this.offset += bytes.length;
-    return bytes;
+    return this.failing(() => {
+      const remaining = this.size() - this.offset;
+      if (remaining <= 0) throw CLOSED;
+      const bytes = this.read_(this.offset, Math.min(remaining, this.host.chunkLength(len)));
+      this.offset += bytes.length;
+      return bytes;
+    });
   }
   blockingRead(len: bigint): Uint8Array {
     return this.read(len);
   }
   skip(len: bigint): bigint {
-    const remaining = this.size() - this.offset;
-    if (remaining <= 0) throw CLOSED;
-    const length = Math.min(remaining, Number(BigInt.asUintN(53, len)));
-    this.offset += length;
-    return BigInt(length);
+    return this.failing(() => {
+      const remaining = this.size() - this.offset;
+      if (remaining <= 0) throw CLOSED;
+      const length = len < BigInt(remaining) ? Number(len) : remaining;
+      this.offset += length;
+      return BigInt(length);
+    });
   }
   blockingSkip(len: bigint): bigint {
     return this.skip(len);
   }
   subscribe(): Pollable {
-    return new Pollable(this.host, null);
+    return new Pollable(this.host, this.budget, null);
   }
 }
 
 /** An output stream into the call's captured stdout or stderr; `sink` keeps what fits the cap. */
-export class OutputStream {
+export class OutputStream extends BudgetedResource {
   constructor(
     private readonly host: WasiHost,
+    budget: ResourceBudget,
     private readonly sink: (bytes: Uint8Array) => void,
-  ) {}
+  ) {
+    super(budget, 'wasi:io/streams#output-stream');
+  }
   checkWrite(): bigint {
     return BigInt(this.host.config.outputBytes + 1);
   }
@@ -101,7 +131,7 @@ export class OutputStream {
   flush(): void {}
   blockingFlush(): void {}
   subscribe(): Pollable {
-    return new Pollable(this.host, null);
+    return new Pollable(this.host, this.budget, null);
   }
   writeZeroes(len: bigint): void {
     this.sink(new Uint8Array(this.host.chunkLength(len)));
@@ -119,10 +149,11 @@ export class OutputStream {
   }
 }
 
-export function ioInterfaces(host: WasiHost): Record<string, Record<string, unknown>> {
+export function ioInterfaces(host: WasiHost, budget: ResourceBudget): Record<string, Record<string, unknown>> {
+  void budget;
   return {
     'wasi:io/error': { Error: IoError },
-    'wasi:io/poll': { Pollable, poll: (pollables: Pollable[]) => poll(host, pollables) },
+    'wasi:io/poll': { Pollable, poll: (pollables: Pollable[]) => host.journaled('wasi:io/poll#poll', [pollables.length], () => poll(host, pollables)) },
     'wasi:io/streams': { InputStream, OutputStream },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -94,7 +94,7 @@ describe('record and replay', () => {
     const recorder = new Recorder();
     const caller = await runtime.load(fixture('host-caller'), {
       name: 'stuck',
-      limits: { timeoutMs: 100 },
+      limits: { timeoutMs: 1_000 }, // room for the calls that do get answers, on a loaded machine too
       record: recorder,
       imports: hostCallerImports({ slow: () => new Promise<number>(() => {}) }), // never answers
     });
@@ -107,10 +107,83 @@ describe('record and replay', () => {
     expect(await replay(recording, runtime)).toEqual({ invocations: 3, hostCalls: 3, cutShort: 1, identical: true });
   });
 
-  it('error: a file that is not a recording is refused, saying what is missing', () => {
-    expect(() => decodeRecording('{"corral":"something else"}', 'x.jsonl')).toThrow(/x.jsonl is not a corral recording \(version 1\): its first line must be/);
-    expect(() => decodeRecording('not json', 'y.jsonl')).toThrow(/y.jsonl is not a corral recording: line 1/);
-    const ghost = `{"corral":"recording","version":1}\n${JSON.stringify({ invocation: { component: 'ghost', export: 'x', args: [], hostCalls: [], wasiCalls: [], outcome: { ok: true } } })}\n`;
-    expect(() => decodeRecording(ghost, 'z.jsonl')).toThrow(/z.jsonl: line 2 is neither a component nor a well-formed invocation/);
+  it('error: a file that is not a recording is a ReplayError naming the line and what is wrong', () => {
+    const refusal = (text: string) => {
+      try {
+        decodeRecording(text, 'r.jsonl');
+      } catch (error) {
+        return error;
+      }
+      return null;
+    };
+    const header = '{"corral":"recording","version":1}\n';
+    expect(refusal('{"corral":"something else"}\n')).toMatchObject({ name: 'ReplayError', code: 'not-a-recording', details: { line: 1 } });
+    expect(refusal('{"corral":"recording","version":99}\n')).toMatchObject({ code: 'not-a-recording', message: expect.stringContaining('version 99') });
+    expect(refusal('not json\n')).toMatchObject({ code: 'not-a-recording', details: { line: 1 } });
+    const ghost = JSON.stringify({ invocation: { component: 'ghost', export: 'x', args: [], fuel: 1, timeoutMs: 1, hostCalls: [], wasiCalls: [], outcome: { ok: true } } });
+    expect(refusal(`${header}${ghost}\n`)).toMatchObject({ code: 'not-a-recording', details: { line: 2 } });
+    const noLimits = JSON.stringify({ component: { name: 'c', sha256: 's' } });
+    expect(refusal(`${header}${noLimits}\n`)).toMatchObject({ code: 'not-a-recording', details: { line: 2 } });
+    const noSignal = JSON.stringify({ invocation: { component: 'c', export: 'x', args: [], fuel: 1, timeoutMs: 1, hostCalls: [], wasiCalls: [], outcome: { ok: false } } });
+    const component = JSON.stringify({ component: { name: 'c', sha256: 's', limits: { fuel: 1, timeoutMs: 1, memoryBytes: 65536 } } });
+    expect(refusal(`${header}${component}\n${noSignal}\n`)).toMatchObject({ code: 'not-a-recording', details: { line: 3 } });
+    const proto = JSON.stringify({ component: { name: '__proto__', sha256: 's', limits: { fuel: 1, timeoutMs: 1, memoryBytes: 65536 } } });
+    expect(Object.keys(decodeRecording(`${header}${proto}\n`, 'r.jsonl').components)).toEqual(['__proto__']); // a name, not the prototype
   });
+
+  it('behavior: a cut-off last line (the recorder died writing it) is left out and flagged; the rest replays', async () => {
+    const recorder = new Recorder();
+    const compute = await runtime.load(fixture('compute'), { name: 'cut', record: recorder });
+    for (let i = 0; i < 3; i++) await compute.call('add', [i, 1]);
+    compute.close();
+    const text = encodeRecording(recorder.toJSON());
+    const cut = text.slice(0, text.length - 20);
+    const recording = decodeRecording(cut, 'cut.jsonl');
+    expect(recording).toMatchObject({ truncated: true });
+    expect(recording.invocations).toHaveLength(2);
+    expect(await replay(recording, runtime)).toMatchObject({ identical: true, invocations: 2, truncated: true });
+  });
+
+  it('error: a recorder whose file cannot be written is refused when it is made, not later', () => {
+    expect(() => new Recorder({ file: '/no/such/dir/run.jsonl' })).toThrow(expect.objectContaining({ name: 'ReplayError', code: 'recording-unwritable' }));
+  });
+
+  it('args: numbers JSON lacks (NaN, infinities, -0) survive a recording, also inside float arrays', () => {
+    const values = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, new Float64Array([Number.NaN, -0, 1.5])];
+    const invocation = { component: 'c', invocationId: 'i', export: 'f', args: values, fuel: 1, timeoutMs: 1, hostCalls: [], wasiCalls: [], outcome: { ok: true as const, value: -0, fuelUsed: 1 } };
+    const back = decodeRecording(encodeRecording({ corral: 'recording', version: 1, components: { c: { sha256: 's', limits: { fuel: 1, timeoutMs: 1, memoryBytes: 65536 } } }, invocations: [invocation] }), 'memory');
+    expect(back.invocations[0]!.args).toStrictEqual(values);
+    expect(Object.is(back.invocations[0]!.outcome.ok && back.invocations[0]!.outcome.value, -0)).toBe(true);
+  });
+
+  it('behavior: a host function that threw replays as identical (the error is rebuilt; stacks are not recorded)', async () => {
+    const recorder = new Recorder();
+    const caller = await runtime.load(fixture('host-caller'), {
+      name: 'thrower',
+      record: recorder,
+      imports: hostCallerImports({ echo: () => { throw new TypeError('no echo today'); } }),
+    });
+    expect(await caller.invoke('call-echo', ['x'])).toMatchObject({ ok: false, signal: { name: 'Trap', code: 'host-error' } });
+    caller.close();
+    const recording = decodeRecording(encodeRecording(recorder.toJSON()), 'memory');
+    expect(recording.invocations[0]!.hostCalls[0]).toEqual({ fn: 'corral-fixtures:host-caller/host#echo', args: ['x'], error: { name: 'TypeError', message: 'no echo today' } });
+    expect(JSON.stringify(recording)).not.toContain('at '); // no stack lines
+    expect(await replay(recording, runtime)).toMatchObject({ identical: true, invocations: 1 });
+  });
+
+  it('error: a recorded component file that changed since is not replayed by accident; an unknown --component name is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-rec-'));
+    const copy = join(dir, 'guest.wasm');
+    copyFileSync(fixture('compute'), copy);
+    const recorder = new Recorder();
+    const compute = await runtime.load(copy, { name: 'moving', record: recorder });
+    await compute.call('add', [1, 2]);
+    compute.close();
+    copyFileSync(fixture('host-caller'), copy); // another component at the recorded path
+    const recording = decodeRecording(encodeRecording(recorder.toJSON()), 'memory');
+    await expect(replay(recording, runtime)).rejects.toMatchObject({ name: 'ReplayError', code: 'component-changed' });
+    await expect(replay(recording, runtime, { components: { other: copy } })).rejects.toMatchObject({ code: 'unknown-component' });
+    expect(await replay(recording, runtime, { components: { moving: fixture('compute') } })).toMatchObject({ identical: true });
+  });
+
 });

@@ -44,9 +44,9 @@ describe('WASI guests (componentize-js)', () => {
     expect(ok(await component.invoke('add', [1, 1])).output).toBeUndefined(); // nothing written, nothing carried
   });
 
-  it('behavior: output past outputBytes is dropped and flagged', async () => {
-    const component = await runtime.load(guest, { name: 'quiet', limits: LIMITS, wasi: { outputBytes: 4 } });
-    expect(ok(await component.invoke('greet', ['bob'])).output).toEqual({ stdout: 'hell', stderr: 'gree', truncated: true });
+  it('behavior: output past outputBytes (stdout and stderr together) is dropped and flagged', async () => {
+    const component = await runtime.load(guest, { name: 'quiet', limits: LIMITS, wasi: { outputBytes: 14 } });
+    expect(ok(await component.invoke('greet', ['bob'])).output).toEqual({ stdout: 'hello, bob\n', stderr: 'gre', truncated: true });
   });
 
   it('limits: fuel, the deadline and the memory cap each stop it with their signal, and it serves on', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadError, Trap, WASI_INTERFACES, type CallFailure, type Runtime } from '../../src/index.ts';
 import { WasiHost } from '../../src/wasi/WasiHost.ts';
-import { resolveWasiConfig } from '../../src/wasi/wasiInterfaces.ts';
+import { resolveWasiConfig } from '../../src/wasi/resolveWasiConfig.ts';
 import { fixture, newRuntime } from '../helpers.ts';
 
 // Small WAT components (fixtures/wasi-probes) that import one WASI interface each.

@@ -1,14 +1,4 @@
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { CorralRuntimeError } from '../errors/RuntimeError.ts';
 import { LoadError } from '../errors/LoadError.ts';
-import {
-  DEFAULT_DETERMINISTIC_SEED,
-  DEFAULT_DETERMINISTIC_START_MS,
-  DEFAULT_DETERMINISTIC_STEP_NS,
-  DEFAULT_WASI_OUTPUT_BYTES,
-  type WasiConfig,
-} from './WasiConfig.ts';
 
 /**
  * How corral treats each WASI 0.2 interface a component may import:
@@ -51,23 +41,6 @@ export const WASI_INTERFACES: Record<string, { access: 'provided' | 'grant' | 'd
  */
 export const WASI_VERSIONS = { major: 0, minor: 2, maxPatch: 12 } as const;
 
-/** Options of `LoadOptions.wasi`: what a WASI guest may see beyond pure computation. */
-export interface WasiOptions {
-  /** Environment variables (`wasi:cli/environment`). Default: none. */
-  env?: Record<string, string>;
-  /** Arguments (`wasi:cli/environment`). Default: none. */
-  args?: string[];
-  /** Read-only preopened directories: the path the guest sees → the directory on this machine. Default: none. */
-  dirs?: Record<string, string>;
-  /**
-   * Fixed clocks and seeded random, so two runs give identical results and fuel (see WasiConfig).
-   * `true` takes the defaults: seed 0, start 2025-01-01T00:00:00Z, 1 µs per clock read.
-   */
-  deterministic?: boolean | { seed?: number | bigint; startMs?: number; stepNs?: number };
-  /** Bytes of stdout, and of stderr, kept per call. Default 64 KiB. */
-  outputBytes?: number;
-}
-
 /** Is this import (unversioned, as the glue names it) served by corral's WASI host? */
 export function isWasiImport(interfaceName: string): boolean {
   return interfaceName.startsWith('wasi:');
@@ -90,6 +63,11 @@ export function wasiImports(imports: Record<string, string[]>): Record<string, s
  * `imports` the functions the glue takes from each, by unversioned name.
  */
 export function checkWasiImports(versioned: string[], imports: Record<string, string[]>, source: string): void {
+  // Every WASI interface the glue takes must be among the names read from the binary: a reader that
+  // missed one would let its version go unchecked.
+  const read = new Set(versioned.map((name) => name.split('@')[0]));
+  const unread = Object.keys(imports).find((name) => isWasiImport(name) && !read.has(name));
+  if (unread) throw new LoadError('invalid-component', `${source}: the import ${unread} was not found among the component's import names`, { source, import: unread });
   for (const name of versioned) {
     if (!name.startsWith('wasi:')) continue;
     const [interfaceName, version] = name.split('@') as [string, string | undefined];
@@ -118,39 +96,4 @@ export function checkWasiImports(versioned: string[], imports: Record<string, st
       });
     }
   }
-}
-
-/** `LoadOptions.wasi` checked and made into the data the worker's WASI host is built from. */
-export function resolveWasiConfig(options: WasiOptions = {}, component: string): WasiConfig {
-  const invalid = (option: string, message: string, value: unknown) =>
-    new CorralRuntimeError('invalid-option', `wasi.${option} of ${component} ${message}`, { option: `wasi.${option}`, component, value });
-  const env = Object.entries(options.env ?? {});
-  for (const [k, v] of env) if (typeof v !== 'string' || k.includes('=')) throw invalid('env', `must map names without '=' to strings (${k})`, v);
-  const args = options.args ?? [];
-  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw invalid('args', 'must be a list of strings', args);
-  const dirs = Object.entries(options.dirs ?? {}).map(([guestPath, hostPath]) => {
-    if (typeof hostPath !== 'string' || hostPath === '') throw invalid('dirs', `must map guest paths to directories (${guestPath})`, hostPath);
-    const full = resolve(hostPath);
-    let isDirectory = false;
-    try {
-      isDirectory = statSync(full).isDirectory();
-    } catch {
-      // reported below
-    }
-    if (!isDirectory) throw invalid('dirs', `names ${full} for ${guestPath}, which is not a directory`, hostPath);
-    return { guestPath, hostPath: full };
-  });
-  const outputBytes = options.outputBytes ?? DEFAULT_WASI_OUTPUT_BYTES;
-  if (!Number.isSafeInteger(outputBytes) || outputBytes < 0) throw invalid('outputBytes', 'must be a non-negative integer', outputBytes);
-  let deterministic: WasiConfig['deterministic'] = null;
-  if (options.deterministic) {
-    const given = options.deterministic === true ? {} : options.deterministic;
-    const seed = BigInt.asUintN(64, BigInt(given.seed ?? DEFAULT_DETERMINISTIC_SEED));
-    const startMs = given.startMs ?? DEFAULT_DETERMINISTIC_START_MS;
-    const stepNs = given.stepNs ?? DEFAULT_DETERMINISTIC_STEP_NS;
-    if (!Number.isSafeInteger(startMs) || startMs < 0) throw invalid('deterministic.startMs', 'must be a non-negative integer', startMs);
-    if (!Number.isSafeInteger(stepNs) || stepNs < 1) throw invalid('deterministic.stepNs', 'must be a positive integer', stepNs);
-    deterministic = { seed: seed.toString(), startMs, stepNs };
-  }
-  return { env, args: [...args], dirs, deterministic, outputBytes };
 }
