@@ -36,7 +36,7 @@ describe('corral new', () => {
     // `npx corral` inside the project is the installed corral; check validates the built component against its grants.
     const check = spawnSync('npx', ['corral', 'check', 'engine.toml'], { cwd: dir, encoding: 'utf8' });
     expect(check.status, check.stdout + check.stderr).toBe(0);
-  });
+  }, 300_000); // an npm install, a build and a test run in a new project: 25 s on a quiet machine, past 60 s on a loaded one
 
   it('error: a directory that is not empty is refused, and nothing in it is touched', () => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-new-'));
