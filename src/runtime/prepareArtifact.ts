@@ -35,7 +35,8 @@ export interface PreparedArtifact {
 /**
  * Transpiles and instruments a component once, then keeps the result on disk keyed by the
  * component's sha256, the instrumentation version and the glue generator, so the next process start
- * reads three small files instead of redoing ~1 s of work for a QuickJS guest.
+ * reads three small files instead of redoing seconds of work (~2.5 s for a 12.5 MB StarlingMonkey
+ * component, most of it starting jco and rewriting the 9 MB of code).
  * Writes go to a temporary directory renamed into place: a crash leaves no half-written artifact,
  * and two processes preparing the same component at once both end with a complete one.
  */
@@ -44,13 +45,25 @@ export async function prepareArtifact(bytes: Uint8Array, name: string, source: s
   const cached = await readMeta(dir, key);
   if (cached) return { dir, meta: cached, fromCache: true };
 
-  // The toolchain (jco's transpiler, binaryen: ~10 MB of wasm-in-JS) loads only on a cache miss.
-  const [{ transpileComponent }, { instrumentCoreModule }] = await Promise.all([import('./transpileComponent.ts'), import('./instrument.ts')]);
+  // The toolchain loads only on a cache miss: jco's transpiler and the fuel rewriter; binaryen (~10 MB
+  // of wasm-in-JS) only for a core module the rewriter hands over (see instrument.ts).
+  const [{ transpileComponent, confirmValidComponent }, { rewriteCoreModule }] = await Promise.all([
+    import('./transpileComponent.ts'),
+    import('./fuel/rewriteModule.ts'),
+  ]);
   const transpiled = await transpileComponent(bytes, name, source);
   const coreModules: ArtifactMeta['coreModules'] = [];
   const files: [string, Uint8Array | string][] = [['glue.mjs', transpiled.glue]];
   for (const [file, core] of transpiled.coreModules) {
-    const instrumented = instrumentCoreModule(core, `${name}/${file}`);
+    let instrumented = rewriteCoreModule(core);
+    if (!instrumented) {
+      try {
+        instrumented = (await binaryenInstrumenter())(core, `${name}/${file}`);
+      } catch (error) {
+        await confirmValidComponent(bytes, name, source);
+        throw error;
+      }
+    }
     coreModules.push({ file, facts: instrumented.facts });
     files.push([file, instrumented.bytes]);
   }
@@ -67,7 +80,7 @@ export async function prepareArtifact(bytes: Uint8Array, name: string, source: s
   const staging = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(staging, { recursive: true });
   try {
-    for (const [file, content] of files) await writeFile(join(staging, file), content);
+    await Promise.all(files.map(([file, content]) => writeFile(join(staging, file), content)));
     await rename(staging, dir);
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
@@ -76,6 +89,19 @@ export async function prepareArtifact(bytes: Uint8Array, name: string, source: s
     if (!theirs) throw error;
   }
   return { dir, meta, fromCache: false };
+}
+
+/**
+ * Set by prepare-entry.mjs when the prepare thread runs from the TypeScript sources: loads binaryen
+ * with tsx's loader off (through it, binaryen's 15 MB module takes ~30 s to load).
+ */
+const LOAD_BINARYEN = Symbol.for('corral.prepare.loadBinaryen');
+
+/** instrument.ts's binaryen rewrite, loaded on first use. */
+async function binaryenInstrumenter(): Promise<typeof import('./instrument.ts').instrumentWithBinaryen> {
+  const load = (globalThis as Record<symbol, unknown>)[LOAD_BINARYEN];
+  if (typeof load === 'function') await (load as () => Promise<void>)();
+  return (await import('./instrument.ts')).instrumentWithBinaryen;
 }
 
 /** Where the artifact of these bytes lives in `cacheDir`. */

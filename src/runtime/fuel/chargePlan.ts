@@ -1,0 +1,137 @@
+import { type Item, type LoopNode, NONE, UNREACHABLE } from './shape.ts';
+
+/*
+ * instrument.ts's region scan and folding (scanBlocks), over the shape planFunction.ts decoded, and
+ * the insertions that charge the regions (written by emitFunction.ts).
+ */
+
+/** One thing to write into the function's code at a byte offset (see emitFunction.ts). */
+export interface Insertion {
+  offset: number;
+  kind: number;
+  cost: number;
+  /** For loop wrappers: the loop's type (NONE, VALUE, UNREACHABLE) and, for the prefix, where its block type is. */
+  loopType: number;
+  blockType: number;
+  blockTypeEnd: number;
+}
+
+/**
+ * Insertion kinds. Several can fall on one offset; they are written in this order: what closes a
+ * construct first, then what opens one, outermost first (an `if` arm's charge before the loop it
+ * starts with, a loop's charge before the loop wrapper at the top of its body).
+ */
+export const Insert = {
+  /** After a wrapped loop's `end`: the refill path. */
+  LoopSuffix: 0,
+  /** The checked charge at the function entry. */
+  Entry: 1,
+  /** A subtract-only charge at the start of a segment. */
+  Segment: 2,
+  /** At the top of a wrapped loop's body: charge, and `br_if` to the refill path when it runs out. */
+  LoopCharge: 3,
+  /** At the top of a loop that is an operand (not wrapped): a checked charge, as at a function entry. */
+  LoopCheck: 4,
+  /** Before a wrapped loop: the exit block, the resume loop and the refill block. */
+  LoopPrefix: 5,
+  /** `call $gate` in front of a `memory.grow`. */
+  Grow: 6,
+} as const;
+
+export interface FunctionPlan {
+  insertions: Insertion[];
+  /** Labels a wrapped loop adds around itself, by the offset of its `loop` opcode (for branch depths). */
+  wrappedLoops: Map<number, number>;
+  growsMemory: boolean;
+}
+
+/** Segments with fewer instructions than this are charged with their enclosing code instead (both rewrites). */
+export const FOLD_BELOW = 24;
+const ENTRY_REGION = 0;
+const LOOP_REGION = 1;
+const SEGMENT_REGION = 2;
+
+/** instrument.ts's scanBlocks and its folding, over the decoded shape, then the insertions that follow. */
+export function chargePlan(body: Item, bodyStart: number, grows: number[]): FunctionPlan {
+  const costs = [0];
+  const parents = [-1];
+  const kinds = [ENTRY_REGION];
+  /** For a loop region: the loop and whether it sits in a slot (wrapped) or in an operand (charged in place). */
+  const loops: { region: number; node: LoopNode; slot: boolean }[] = [];
+  /** For a segment region: where its charge goes. */
+  const segmentAt = [-1];
+  const region = (kind: number, parent: number, at: number) => {
+    costs.push(0);
+    parents.push(parent);
+    kinds.push(kind);
+    segmentAt.push(at);
+    return costs.length - 1;
+  };
+
+  const items: Item[] = [body];
+  const owners: number[] = [ENTRY_REGION];
+  const slots: boolean[] = [true];
+  while (items.length > 0) {
+    const item = items.pop()!;
+    const owner = owners.pop()!;
+    const slot = slots.pop()!;
+    costs[owner]! += item.weight;
+    if (!item.structs) continue;
+    for (const node of item.structs) {
+      costs[owner]!++;
+      if (node.kind === 0) {
+        let current = owner;
+        const list = node.list;
+        for (let i = 0; i < list.length; i++) {
+          const child = list[i]!;
+          items.push(child);
+          owners.push(current);
+          slots.push(true);
+          if (child.top?.kind === 0 && child.top.named && i + 1 < list.length) current = region(SEGMENT_REGION, owner, list[i + 1]!.start);
+        }
+      } else if (node.kind === 1) {
+        const loopRegion = region(LOOP_REGION, owner, -1);
+        loops.push({ region: loopRegion, node, slot: slot && node === item.top });
+        items.push(node.body);
+        owners.push(loopRegion);
+        slots.push(true);
+      } else {
+        items.push(node.cond);
+        owners.push(owner);
+        slots.push(false);
+        items.push(node.ifTrue);
+        owners.push(region(SEGMENT_REGION, owner, node.trueStart));
+        slots.push(true);
+        if (node.ifFalse) {
+          items.push(node.ifFalse);
+          owners.push(region(SEGMENT_REGION, owner, node.falseStart));
+          slots.push(true);
+        }
+      }
+    }
+  }
+  for (let i = costs.length - 1; i > 0; i--) {
+    if (kinds[i] === SEGMENT_REGION && costs[i]! < FOLD_BELOW) {
+      costs[parents[i]!]! += costs[i]!;
+      costs[i] = 0;
+    }
+  }
+
+  const insertions: Insertion[] = [{ offset: bodyStart, kind: Insert.Entry, cost: Math.max(1, costs[0]!), loopType: NONE, blockType: 0, blockTypeEnd: 0 }];
+  const wrappedLoops = new Map<number, number>();
+  for (const { region: index, node, slot } of loops) {
+    const cost = Math.max(1, costs[index]!);
+    if (slot) {
+      insertions.push({ offset: node.at, kind: Insert.LoopPrefix, cost, loopType: node.type, blockType: node.blockType, blockTypeEnd: node.blockTypeEnd });
+      insertions.push({ offset: node.end + 1, kind: Insert.LoopSuffix, cost, loopType: node.type, blockType: 0, blockTypeEnd: 0 });
+      wrappedLoops.set(node.at, node.type === UNREACHABLE ? 2 : 3);
+    }
+    insertions.push({ offset: node.bodyStart, kind: slot ? Insert.LoopCharge : Insert.LoopCheck, cost, loopType: node.type, blockType: 0, blockTypeEnd: 0 });
+  }
+  for (let i = 1; i < costs.length; i++) {
+    if (kinds[i] === SEGMENT_REGION && costs[i]! > 0) insertions.push({ offset: segmentAt[i]!, kind: Insert.Segment, cost: costs[i]!, loopType: NONE, blockType: 0, blockTypeEnd: 0 });
+  }
+  for (const at of grows) insertions.push({ offset: at, kind: Insert.Grow, cost: 0, loopType: NONE, blockType: 0, blockTypeEnd: 0 });
+  insertions.sort((a, b) => a.offset - b.offset || a.kind - b.kind);
+  return { insertions, wrappedLoops, growsMemory: grows.length > 0 };
+}
