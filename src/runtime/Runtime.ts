@@ -47,7 +47,7 @@ export interface RuntimeOptions {
 export interface LoadOptions {
   /** Name used in signals and logs. Default: the file name, or `component`. */
   name?: string;
-  /** Implementations of the component's imports; every import must be provided. */
+  /** Implementations of the component's imports; every import must be provided (WASI excepted: corral serves it, see `wasi`). */
   imports?: HostImports;
   /** Default limits of this component's calls. */
   limits?: Partial<Limits>;
