@@ -17,6 +17,8 @@ export interface WasiCall {
   /** What the guest asked with (a length, a due time): a replay asking otherwise has diverged. */
   args: unknown[];
   result: unknown;
+  /** Set when the recording refused this answer (past WASI_MAX_RECORDED_BYTES): a replay refuses it the same way. */
+  refused?: true;
 }
 
 /** Per call: record the world-dependent answers, or give back recorded ones instead of asking the world. */
@@ -111,7 +113,8 @@ export class WasiHost {
       }
       journal.bytes += ArrayBuffer.isView(result) ? result.byteLength : 16;
       if (journal.bytes > WASI_MAX_RECORDED_BYTES) {
-        throw new WasiHostError('WasiInvalidRequest', fn, `a recorded call may take at most ${WASI_MAX_RECORDED_BYTES} bytes of WASI answers (clocks, random); this one asked for more`);
+        journal.calls.push({ fn, args, result: undefined, refused: true });
+        throw tooMuchToRecord(fn);
       }
       journal.calls.push({ fn, args, result });
       return result;
@@ -121,6 +124,7 @@ export class WasiHost {
       const had = expected ? `${expected.fn}(${expected.args?.join(', ') ?? ''})` : 'no further WASI call';
       throw new WasiHostError('WasiReplayDiverged', fn, `the replayed guest called ${fn}(${args.join(', ')}) where the recording has ${had} (WASI call ${journal.next})`);
     }
+    if (expected.refused) throw tooMuchToRecord(fn);
     return expected.result as T;
   }
 
@@ -138,6 +142,10 @@ export class WasiHost {
   invalid(fn: string, message: string): WasiHostError {
     return new WasiHostError('WasiInvalidRequest', fn, message);
   }
+}
+
+function tooMuchToRecord(fn: string): WasiHostError {
+  return new WasiHostError('WasiInvalidRequest', fn, `a recorded call may take at most ${WASI_MAX_RECORDED_BYTES} bytes of WASI answers (clocks, random); this one asked for more`);
 }
 
 /** stdout and stderr of one call, kept together up to `limit` bytes (cut at a character boundary). */

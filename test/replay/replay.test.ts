@@ -107,6 +107,29 @@ describe('record and replay', () => {
     expect(await replay(recording, runtime)).toEqual({ invocations: 3, hostCalls: 3, cutShort: 1, identical: true });
   });
 
+  it('behavior: a recorded call keeps at most 1 MiB of WASI answers: asking for more random bytes ends the call; under that it records and replays', async () => {
+    const recorder = new Recorder();
+    const probe = await runtime.load(fixture('wasi-probe'), { name: 'rand', record: recorder });
+    expect((await probe.invoke('rand', [1024n, 4])).ok).toBe(true);
+    const greedy = (await probe.invoke('rand', [2n * 1024n * 1024n, 1])) as { ok: boolean; signal?: { hostError?: { name: string } } };
+    expect(greedy).toMatchObject({ ok: false, signal: { name: 'Trap', hostError: { name: 'WasiInvalidRequest' } } });
+    probe.close();
+    const recording = decodeRecording(encodeRecording(recorder.toJSON()), 'memory');
+    expect(recording.invocations[0]!.wasiCalls.map((c) => [c.fn, c.args])).toEqual(Array.from({ length: 4 }, () => ['wasi:random/random#get-random-bytes', [1024n]]));
+    expect(await replay(recording, runtime)).toMatchObject({ identical: true, invocations: 2 });
+  });
+
+  it('behavior: a deterministic component replays with its deterministic settings: a 5 s virtual sleep replays at once, with the same readings', async () => {
+    const recorder = new Recorder();
+    const probe = await runtime.load(fixture('wasi-probe'), { name: 'virtual-sleep', wasi: { deterministic: { seed: 7 } }, record: recorder });
+    const slept = await probe.call('sleep', [5_000_000_000n]);
+    probe.close();
+    const recording = decodeRecording(encodeRecording(recorder.toJSON()), 'memory');
+    expect(recording.components['virtual-sleep']!.wasi?.deterministic).toMatchObject({ seed: '7' });
+    expect(recording.invocations[0]!.outcome).toMatchObject({ ok: true, value: slept.value });
+    expect(await replay(recording, runtime)).toMatchObject({ identical: true, invocations: 1 });
+  });
+
   it('error: a file that is not a recording is a ReplayError naming the line and what is wrong', () => {
     const refusal = (text: string) => {
       try {
