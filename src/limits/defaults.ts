@@ -107,3 +107,7 @@ export const DEFAULT_WASI_OUTPUT_BYTES = 64 * 1024;
 export const WASI_MAX_CHUNK_BYTES = 1024 * 1024;
 export const WASI_MAX_OPEN_DESCRIPTORS = 256;
 export const WASI_MAX_RECORDED_BYTES = 1024 * 1024;
+/** Deterministic WASI mode (`wasi.deterministic: true`): clocks start at 2025-01-01T00:00:00Z, move 1 µs per read, random from seed 0. */
+export const DEFAULT_DETERMINISTIC_START_MS = Date.UTC(2025, 0, 1);
+export const DEFAULT_DETERMINISTIC_STEP_NS = 1_000;
+export const DEFAULT_DETERMINISTIC_SEED = 0n;

@@ -7,6 +7,7 @@ import type { HostImports } from '../runtime/hostBridge.ts';
 import { HostFault, HostLimitError } from '../runtime/hostErrors.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
+import type { WasiCall } from '../wasi/WasiHost.ts';
 import { embedderImports } from '../wasi/wasiPolicy.ts';
 import { ReplayError } from './ReplayError.ts';
 import type { RecordedHostCall, RecordedInvocation, Recording } from './Recording.ts';
@@ -83,7 +84,7 @@ export async function replay(recording: Recording, runtime: Runtime, options: Re
       const short = cutShort(invocation.outcome);
       if (short) cutShortCount++;
       const imports = replayImports(component, invocation.hostCalls, made, short);
-      const wasiAnswers = { calls: invocation.wasiCalls };
+      const wasiAnswers: { calls: WasiCall[]; used?: number } = { calls: invocation.wasiCalls };
       const call = { fuel: invocation.fuel, timeoutMs: invocation.timeoutMs, imports, invocationId: invocation.invocationId, wasiAnswers };
       const outcome = invocation.each
         ? await component.invokeEach(invocation.export, invocation.args as unknown[][], { ...call, stopAt: invocation.each })
@@ -99,8 +100,8 @@ export async function replay(recording: Recording, runtime: Runtime, options: Re
         ? { ok: true, value: outcome.value, fuelUsed: outcome.fuelUsed, ...(outcome.output ? { output: outcome.output } : {}) }
         : { ok: false, signal: outcome.signal.toData(), ...(outcome.output ? { output: outcome.output } : {}) };
       const wasiDiverged = !actual.ok && actual.signal.signal === 'Trap' && actual.signal.hostError?.name === 'WasiReplayDiverged';
-      if (wasiDiverged || (!short && (wasiAnswers as { used?: number }).used !== undefined && (wasiAnswers as { used?: number }).used! < invocation.wasiCalls.length)) {
-        const message = wasiDiverged ? (actual as { signal: { message: string } }).signal.message : `the replayed guest made ${(wasiAnswers as { used?: number }).used} of the ${invocation.wasiCalls.length} recorded WASI calls`;
+      if (wasiDiverged || (!short && wasiAnswers.used !== undefined && wasiAnswers.used < invocation.wasiCalls.length)) {
+        const message = wasiDiverged ? (actual as { signal: { message: string } }).signal.message : `the replayed guest made ${wasiAnswers.used} of the ${invocation.wasiCalls.length} recorded WASI calls`;
         return report({ invocations: index + 1, identical: false, firstDifference: { ...where, kind: 'wasi-call', expected: invocation.wasiCalls.length, actual: message } });
       }
       const fields = short ? [] : differingFields(invocation.outcome, actual);

@@ -14,7 +14,8 @@ import { strongestSignal, type SignalData } from '../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
 import { GuestBridge, HostCallDeadline, HostCallFailed } from './guestBridge.ts';
 import { Meter, MeterStop, meterImports, type MemoryGate } from './Meter.ts';
-import { WasiHost } from '../wasi/WasiHost.ts';
+import { WasiHost, type WasiCall } from '../wasi/WasiHost.ts';
+import type { GuestOutput } from '../wasi/WasiConfig.ts';
 import { WasiExit, WasiHostError } from '../wasi/WasiHostError.ts';
 import {
   Counter,
@@ -182,8 +183,6 @@ async function runCall(task: CallTask): Promise<CallReply> {
   }
   const durationMs = performance.now() - started;
   const output = component.wasi?.end();
-  const wasiCalls = component.wasi?.recorded();
-  const wasiReplayed = component.wasi?.replayed();
 
   if (instance) {
     if (instance.exited) retire(component, Counter.RECYCLED_EXIT);
@@ -195,9 +194,16 @@ async function runCall(task: CallTask): Promise<CallReply> {
       component.idle.push(instance);
     }
   }
-  const extra = { ...(output ? { output } : {}), ...(wasiCalls ? { wasiCalls } : {}), ...(wasiReplayed !== undefined ? { wasiReplayed } : {}) };
+  // Only a WASI component has anything to add to its reply (what it wrote, its journal).
+  const extra = component.wasi ? wasiExtras(component.wasi, output) : undefined;
   if (signal) return task.each ? { ok: false, signal, durationMs, startedAt, index, ...extra } : { ok: false, signal, durationMs, startedAt, ...extra };
   return { ok: true, value, fuelUsed, durationMs, startedAt, ...extra };
+}
+
+function wasiExtras(wasi: WasiHost, output: GuestOutput | undefined): { output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number } {
+  const wasiCalls = wasi.recorded();
+  const wasiReplayed = wasi.replayed();
+  return { ...(output ? { output } : {}), ...(wasiCalls ? { wasiCalls } : {}), ...(wasiReplayed !== undefined ? { wasiReplayed } : {}) };
 }
 
 /** Thrown past the export call of a prewarm (it has none): the fresh instance goes to the idle list. */

@@ -30,9 +30,3 @@ export interface GuestOutput {
   /** True when either stream passed `outputBytes` and the rest was dropped. */
   truncated: boolean;
 }
-
-/** 2025-01-01T00:00:00Z: deterministic runs start here unless `startMs` says otherwise. */
-export const DEFAULT_DETERMINISTIC_START_MS = Date.UTC(2025, 0, 1);
-/** 1 µs per clock read. */
-export const DEFAULT_DETERMINISTIC_STEP_NS = 1_000;
-export const DEFAULT_DETERMINISTIC_SEED = 0n;

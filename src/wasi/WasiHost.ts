@@ -59,7 +59,7 @@ export class WasiHost {
    */
   imports(interfaces: Record<string, string[]>): Record<string, Record<string, unknown>> {
     const budget = new ResourceBudget();
-    const all = { ...ioInterfaces(this, budget), ...clockInterfaces(this, budget), ...randomInterfaces(this), ...cliInterfaces(this, budget), ...filesystemInterfaces(this, budget) };
+    const all = { ...ioInterfaces(this), ...clockInterfaces(this, budget), ...randomInterfaces(this), ...cliInterfaces(this, budget), ...filesystemInterfaces(this, budget) };
     const imports: Record<string, Record<string, unknown>> = {};
     for (const [name, functions] of Object.entries(interfaces)) {
       imports[name] = WASI_INTERFACES[name]?.access === 'denied' ? deniedInterface(name, functions) : all[name]!;

@@ -149,8 +149,7 @@ export class OutputStream extends BudgetedResource {
   }
 }
 
-export function ioInterfaces(host: WasiHost, budget: ResourceBudget): Record<string, Record<string, unknown>> {
-  void budget;
+export function ioInterfaces(host: WasiHost): Record<string, Record<string, unknown>> {
   return {
     'wasi:io/error': { Error: IoError },
     'wasi:io/poll': { Pollable, poll: (pollables: Pollable[]) => host.journaled('wasi:io/poll#poll', [pollables.length], () => poll(host, pollables)) },

@@ -1,9 +1,9 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CorralRuntimeError } from '../errors/RuntimeError.ts';
-import { DEFAULT_WASI_OUTPUT_BYTES } from '../limits/defaults.ts';
+import { DEFAULT_DETERMINISTIC_SEED, DEFAULT_DETERMINISTIC_START_MS, DEFAULT_DETERMINISTIC_STEP_NS, DEFAULT_WASI_OUTPUT_BYTES } from '../limits/defaults.ts';
 import { CAN_CONFINE_DIRECTORIES } from './filesystem.ts';
-import { DEFAULT_DETERMINISTIC_SEED, DEFAULT_DETERMINISTIC_START_MS, DEFAULT_DETERMINISTIC_STEP_NS, type WasiConfig } from './WasiConfig.ts';
+import type { WasiConfig } from './WasiConfig.ts';
 
 /** Options of `LoadOptions.wasi`: what a WASI guest may see beyond pure computation. */
 export interface WasiOptions {

@@ -35,9 +35,18 @@ describe('WASI imports', () => {
   });
 
   it('error: bad wasi options are refused at load, naming the option', () => {
-    expect(() => resolveWasiConfig({ dirs: { '/x': '/no/such/dir' } }, 'c')).toThrow(/wasi.dirs of c names \/no\/such\/dir/);
-    expect(() => resolveWasiConfig({ env: { 'A=B': 'c' } }, 'c')).toThrow(/wasi.env/);
-    expect(() => resolveWasiConfig({ deterministic: { stepNs: 0 } }, 'c')).toThrow(/wasi.deterministic.stepNs/);
+    const refusal = (options: Parameters<typeof resolveWasiConfig>[0]) => {
+      try {
+        resolveWasiConfig(options, 'c');
+      } catch (error) {
+        return error;
+      }
+      return null;
+    };
+    expect(refusal({ dirs: { '/x': '/no/such/dir' } })).toMatchObject({ name: 'CorralRuntimeError', code: 'invalid-option', details: { option: 'wasi.dirs', component: 'c', value: '/no/such/dir' } });
+    expect(refusal({ env: { 'A=B': 'c' } })).toMatchObject({ code: 'invalid-option', details: { option: 'wasi.env' } });
+    expect(refusal({ deterministic: { stepNs: 0 } })).toMatchObject({ code: 'invalid-option', details: { option: 'wasi.deterministic.stepNs', value: 0 } });
+    expect(refusal({ deterministic: { seed: 1.5 } })).toMatchObject({ code: 'invalid-option', details: { option: 'wasi.deterministic.seed' } });
   });
 
   it('behavior: every function the load check accepts is implemented by the WASI host (and nothing the host has goes unlisted)', () => {

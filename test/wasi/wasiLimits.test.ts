@@ -32,9 +32,9 @@ describe('WASI host limits', () => {
 
   it('behavior: a sleep in deterministic mode moves the virtual clock at once; a real sleep past the deadline is ExecutionTimeout', async () => {
     const virtual = await runtime.load(fixture('wasi-probe'), { name: 'sleeper', wasi: { deterministic: true } });
-    const slept = await virtual.call('sleep', [5_000_000_000n]); // 5 s of virtual time
+    // 5 s of virtual time under the default 250 ms deadline: a sleep that waited would end in ExecutionTimeout.
+    const slept = await virtual.call('sleep', [5_000_000_000n]);
     expect(slept.value).toBeGreaterThanOrEqual(5_000_000_000n);
-    expect(slept.durationMs).toBeLessThan(5_000);
     const real = await runtime.load(fixture('wasi-probe'), { name: 'real-sleeper', limits: { timeoutMs: 300 } });
     expect(await real.invoke('sleep', [60_000_000_000n])).toMatchObject({ ok: false, signal: { name: 'ExecutionTimeout', terminated: false } });
   });
