@@ -3,7 +3,7 @@
  */
 export { Runtime, type RuntimeOptions, type LoadOptions } from './runtime/Runtime.ts';
 export { Component, type CallOptions, type CallOutcome, type CallSuccess, type CallFailure, type Limits } from './runtime/Component.ts';
-export type { HostFunction, HostImports } from './runtime/hostBridge.ts';
+export type { HostFunction, HostImports } from './runtime/HostImports.ts';
 export type { PoolOptions, PoolStats } from './runtime/InstancePool.ts';
 export { WASI_INTERFACES, WASI_VERSIONS } from './wasi/wasiPolicy.ts';
 export type { WasiOptions } from './wasi/resolveWasiConfig.ts';

@@ -12,7 +12,7 @@ import { systemClock, type Clock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { LoadError } from '../errors/LoadError.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
-import type { HostImports } from '../runtime/hostBridge.ts';
+import type { HostImports } from '../runtime/HostImports.ts';
 import type { Component } from '../runtime/Component.ts';
 import type { PoolStats } from '../runtime/InstancePool.ts';
 import type { SignalName } from '../signals/signalFromData.ts';

@@ -15,7 +15,7 @@ import { storeHost } from '../host/store.ts';
 import { timersHost } from '../host/timers.ts';
 import type { HostCaps } from '../limits/hostCaps.ts';
 import type { CallOptions, CallOutcome } from '../runtime/Component.ts';
-import type { HostImports } from '../runtime/hostBridge.ts';
+import type { HostImports } from '../runtime/HostImports.ts';
 import { HostLimitExceeded } from '../signals/HostLimitExceeded.ts';
 import { signalFromData, strongestSignal } from '../signals/signalFromData.ts';
 import type { Commit, Write } from '../store/EngineStore.ts';

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { HostLimitName } from '../limits/hostCaps.ts';
 import type { Component } from '../runtime/Component.ts';
-import type { HostImports } from '../runtime/hostBridge.ts';
+import type { HostImports } from '../runtime/HostImports.ts';
 import { HostFault, HostLimitError } from '../runtime/hostErrors.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { SignalData } from '../signals/signalFromData.ts';

@@ -1,6 +1,6 @@
 import { CorralRuntimeError } from '../errors/RuntimeError.ts';
 import type { Signal } from '../signals/signalFromData.ts';
-import type { BoundHostFunction, HostImports } from './hostBridge.ts';
+import type { BoundHostFunction, HostImports } from './HostImports.ts';
 import { importTable } from './protocol.ts';
 import type { InstancePool, PoolStats } from './InstancePool.ts';
 import type { ArtifactMeta } from './prepareArtifact.ts';

@@ -18,11 +18,13 @@ import { ExecutionTimeout } from '../signals/ExecutionTimeout.ts';
 import { signalFromData } from '../signals/signalFromData.ts';
 import { Trap } from '../signals/Trap.ts';
 import { Component, type CallOptions, type CallOutcome, type ComponentHost, type Limits, type ResolvedExport } from './Component.ts';
-import { HostBridge, type HostChannel, type HostImports } from './hostBridge.ts';
+import type { CallSlot, SlotCall } from './CallSlot.ts';
+import { CallDispatcher } from './CallDispatcher.ts';
+import type { HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
 import { defaultCacheDir, type ArtifactMeta } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
-import { MAX_THREADS, type CallReply, type CallTask, type ComponentDescriptor } from './protocol.ts';
+import { MAX_THREADS, type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
 import { componentImportNames } from './componentImports.ts';
 import { checkWasiImports, embedderImports, wasiImports } from '../wasi/wasiPolicy.ts';
@@ -71,7 +73,8 @@ export interface LoadOptions {
 
 interface InFlight {
   component: Component;
-  channel: HostChannel;
+  /** Its way to a worker; `slot` is set once a worker took it. */
+  call: SlotCall;
   timeoutMs: number;
   /** Set by `kill()`: the embedder (a supervisor's brutal-kill) terminated the call's worker. */
   killed: boolean;
@@ -96,7 +99,7 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs
 export class Runtime implements ComponentHost {
   readonly threads: number;
   private readonly pool: Piscina;
-  private readonly bridge: HostBridge;
+  private readonly dispatcher: CallDispatcher;
   private readonly cacheDir: string;
   private readonly graceMs: number;
   private readonly closeTimeoutMs: number;
@@ -104,6 +107,7 @@ export class Runtime implements ComponentHost {
   private readonly inflight = new Set<InFlight>();
   private backstop: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
+  private destroying = false;
   private nextId = 0;
 
   constructor(options: RuntimeOptions = {}) {
@@ -114,15 +118,22 @@ export class Runtime implements ComponentHost {
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-    this.bridge = new HostBridge(options.hostCallBufferBytes ?? DEFAULT_HOST_CALL_BUFFER_BYTES);
+    const regionBytes = options.hostCallBufferBytes ?? DEFAULT_HOST_CALL_BUFFER_BYTES;
     this.pool = new Piscina({
       filename: WORKER_URL.href,
       minThreads: this.threads,
       maxThreads: this.threads,
       idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
-      // Workers keep an event loop between tasks, for their idle-instance reaper.
+      // piscina runs no tasks on these workers (calls go through their slots): it must not hold their
+      // event loop in a blocking Atomics.wait, which their slots, reapers and module loading need.
       atomics: 'async',
+      workerData: { regionBytes } satisfies WorkerConfig,
+    });
+    // A worker that is gone took its instances with it, whichever way it went.
+    this.dispatcher = new CallDispatcher(this.pool, regionBytes, (threadId) => {
+      if (this.destroying) return; // shutdown writes every instance off as closed
+      for (const component of this.components) component.pool.writeOffWorker(threadId);
     });
   }
 
@@ -219,6 +230,7 @@ export class Runtime implements ComponentHost {
     if (!this.components.delete(component)) return;
     component.pool.markUnloaded();
     component.pool.rejectWaiting(unloadedError(component.name));
+    this.dispatcher.forget(component.id);
   }
 
   /** Components loaded and not unloaded. */
@@ -303,13 +315,8 @@ export class Runtime implements ComponentHost {
       component.pool.release();
       throw unloadedError(component.name);
     }
-    const channel = this.bridge.acquire(table);
     const invocationId = options.invocationId ?? randomUUID();
-    const call: InFlight = { component, channel, timeoutMs, terminated: null, killed: false };
-    this.inflight.add(call);
-    this.armBackstop();
     const task: CallTask = {
-      kind: 'call',
       componentId: component.id,
       exportPath: target.path,
       exportName: target.name,
@@ -317,48 +324,38 @@ export class Runtime implements ComponentHost {
       fuel,
       timeoutMs,
       invocationId,
-      channelId: channel.id,
       ...(each ? { each } : {}),
       ...(prewarm ? { prewarm: true as const } : {}),
       ...(component.wasi && journal ? { wasiJournal: 'record' as const } : {}),
       ...(component.wasi && options.wasiAnswers ? { wasiJournal: { replay: options.wasiAnswers.calls } } : {}),
     };
+    let settle!: SlotCall['settle'];
+    const settled = new Promise<Parameters<SlotCall['settle']>[0]>((resolve) => (settle = resolve));
+    const call: InFlight = { component, call: { task, table, describe: () => describe(component), slot: null, settle }, timeoutMs, terminated: null, killed: false };
+    this.inflight.add(call);
+    this.armBackstop();
     const context = { component: component.name, exportName: target.name, invocationId };
     try {
-      let reply = (await this.pool.run(task)) as CallReply;
-      if (!reply.ok && 'missing' in reply) {
-        // This worker has not seen the component or the channel yet: send them once. (The retry may
-        // land on another worker that lacks neither; extra fields are harmless.)
-        task.component = describe(component);
-        task.channel = channel.buffer;
-        reply = (await this.pool.run(task)) as CallReply;
-      }
-      if (!reply.ok && 'missing' in reply) throw new Error(`worker still lacks ${reply.missing.join(' and ')}`);
+      this.dispatcher.run(call.call);
+      const result = await settled;
       // The worker may answer in the instant it is terminated: the termination decides the outcome.
-      if (call.killed || call.terminated) throw new Error('terminated');
+      if (call.terminated) {
+        const { elapsedMs } = call.terminated;
+        return { ok: false, signal: new ExecutionTimeout({ ...context, timeoutMs, elapsedMs, fuelUsed: null, terminated: true }), durationMs: elapsedMs, invocationId };
+      }
+      // Killed on purpose, or the worker died under the call (e.g. it ran out of heap): a trap.
+      if (call.killed || 'failed' in result) {
+        const message = call.killed ? 'killed by the embedder (brutal-kill)' : `worker thread failed: ${(result as { failed: Error }).failed.message}`;
+        return { ok: false, signal: new Trap({ ...context, code: 'unknown', message }), durationMs: 0, invocationId };
+      }
+      const { reply } = result;
       const output = reply.output ? { output: reply.output } : {};
       if (journal && reply.wasiCalls) journal.wasiCalls.push(...reply.wasiCalls);
       if (options.wasiAnswers && reply.wasiReplayed !== undefined) options.wasiAnswers.used = reply.wasiReplayed;
       if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...output };
       return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }), ...output };
-    } catch (error) {
-      if (call.terminated) {
-        const { elapsedMs } = call.terminated;
-        return {
-          ok: false,
-          signal: new ExecutionTimeout({ ...context, timeoutMs, elapsedMs, fuelUsed: null, terminated: true }),
-          durationMs: elapsedMs,
-          invocationId,
-        };
-      }
-      // Killed on purpose, or the worker died under the call (e.g. it ran out of heap): a trap.
-      const threadId = channel.threadId();
-      if (threadId !== null && !call.killed) for (const c of this.components) c.pool.writeOffWorker(threadId);
-      const message = call.killed ? 'killed by the embedder (brutal-kill)' : `worker thread failed: ${(error as Error).message}`;
-      return { ok: false, signal: new Trap({ ...context, code: 'unknown', message }), durationMs: 0, invocationId };
     } finally {
       this.inflight.delete(call);
-      this.bridge.release(channel);
       component.pool.release();
     }
   }
@@ -368,14 +365,18 @@ export class Runtime implements ComponentHost {
    * terminated (piscina replaces them); calls not yet started are refused when a worker picks them up.
    */
   kill(component: Component): void {
-    for (const call of this.inflight) {
-      if (call.component !== component || call.killed || call.terminated) continue;
-      call.killed = true;
-      // Cancel first, then look: a worker that starts in between either sees the cancel (and refuses
-      // the call) or has published its thread id by then (and is terminated). Both sides store, then load.
-      call.channel.cancel();
-      const threadId = call.channel.threadId();
-      if (threadId !== null) this.terminateWorker(threadId, call.channel);
+    const queued = new Set(this.dispatcher.takeWaiting((call) => call.task.componentId === component.id));
+    for (const inflight of this.inflight) {
+      if (inflight.component !== component || inflight.killed || inflight.terminated) continue;
+      const { call } = inflight;
+      if (queued.has(call)) {
+        inflight.killed = true;
+        call.settle({ failed: new Error('killed before it started') });
+      } else if (call.slot?.current === call) {
+        inflight.killed = true;
+        this.terminateWorker(call.slot);
+      }
+      // else it has just been answered: its caller has the reply.
     }
   }
 
@@ -394,10 +395,11 @@ export class Runtime implements ComponentHost {
     while (this.inflight.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
+    for (const call of this.dispatcher.close()) call.settle({ failed: new Error('the runtime closed before the call ran') });
+    this.destroying = true;
     await this.pool.destroy();
     if (this.backstop) clearInterval(this.backstop);
     this.backstop = null;
-    this.bridge.close();
     for (const component of this.components) component.pool.writeOffAll();
   }
 
@@ -411,16 +413,11 @@ export class Runtime implements ComponentHost {
    * would let piscina do this itself, but cost ~11 µs on every call.) The instances that lived in the
    * worker are written off for every component once the thread has exited.
    */
-  private terminateWorker(threadId: number, channel: HostChannel): void {
-    channel.cancel();
-    const worker = this.pool.threads.find((w) => w.threadId === threadId);
-    const writeOff = () => {
-      for (const component of this.components) component.pool.writeOffWorker(threadId);
-    };
-    if (!worker) return writeOff();
-    // Only once the thread is gone: until then it may still retire an instance itself.
-    worker.once('exit', writeOff);
-    void worker.terminate();
+  private terminateWorker(slot: CallSlot): void {
+    // Cancel first: a worker blocked in Atomics.wait (a host call) throws out of the guest at once.
+    slot.cancel();
+    const worker = this.pool.threads.find((w) => w.threadId === slot.threadId);
+    void worker?.terminate();
   }
 
   private armBackstop(): void {
@@ -433,13 +430,12 @@ export class Runtime implements ComponentHost {
         return;
       }
       const now = performance.timeOrigin + performance.now();
-      for (const call of this.inflight) {
-        const startedAt = call.channel.guestStartedAt();
-        if (startedAt === null || call.terminated || now - startedAt < call.timeoutMs + this.graceMs) continue;
-        const threadId = call.channel.threadId();
-        if (threadId === null) continue;
-        call.terminated = { elapsedMs: now - startedAt };
-        this.terminateWorker(threadId, call.channel);
+      for (const inflight of this.inflight) {
+        const slot = inflight.call.slot;
+        const startedAt = slot?.current === inflight.call ? slot.guestStartedAt() : null;
+        if (!slot || startedAt === null || inflight.terminated || now - startedAt < inflight.timeoutMs + this.graceMs) continue;
+        inflight.terminated = { elapsedMs: now - startedAt };
+        this.terminateWorker(slot);
       }
     }, period);
     this.backstop.unref();

@@ -1,7 +1,8 @@
 /**
  * Everything that crosses between the main thread and a worker thread, in one place.
- * Values are plain data (structured clone); signals travel as `SignalData` and are rebuilt.
+ * Values are plain data (see valueCodec.ts); signals travel as `SignalData` and are rebuilt.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { SignalData } from '../signals/signalFromData.ts';
 import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
 import type { WasiCall, WasiJournal } from '../wasi/WasiHost.ts';
@@ -33,17 +34,7 @@ export interface ComponentDescriptor {
 }
 
 export interface CallTask {
-  kind: 'call';
   componentId: string;
-  /**
-   * Sent only when the worker asked for it (`missing` includes `component`): a worker keeps the
-   * descriptors it has seen, and cloning one on every call cost ~9 µs.
-   */
-  component?: ComponentDescriptor;
-  /** The host-call channel of this invocation, by id (see the layout below). */
-  channelId: number;
-  /** Sent only when the worker asked for it, like `component`: channels are reused call after call. */
-  channel?: SharedArrayBuffer;
   /** `['add']` for a top-level function, `['iface', 'fn']` for a function of an exported interface. */
   exportPath: string[];
   exportName: string;
@@ -66,44 +57,84 @@ export interface CallTask {
   wasiJournal?: WasiJournal;
 }
 
-export type WorkerTask = CallTask;
-
 export type CallReply =
   | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number; output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number }
-  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number; output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number }
-  | { ok: false; missing: ('component' | 'channel')[] };
-
-export type WorkerReply = CallReply;
+  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number; output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number;
+      /** The worker does not have the component (its loading failed there): send the descriptor again. */
+      notLoaded?: true };
 
 /**
- * Host-call channel: one SharedArrayBuffer per in-flight invocation. The worker writes a request
- * (v8-serialised), flips STATE to REQUEST and blocks in `Atomics.wait`; the main thread, woken by
- * `Atomics.waitAsync`, runs the host function, writes the response and flips STATE to RESPONSE.
- * A worker that gives up (its deadline passed) moves REQUEST → ABANDONED with compare-exchange, so
- * exactly one side decides the outcome of each request.
+ * The call slot: one SharedArrayBuffer per worker thread, through which the main thread hands the
+ * worker its calls one at a time and the worker asks the host its host calls, each side woken by
+ * `Atomics.notify` (the main thread waits with `Atomics.waitAsync`, so it never blocks). No message
+ * port, structured clone or pool bookkeeping on the way: a warm call costs little more than the two
+ * wake-ups. Header (Int32 slots), then two regions of `hostCallBufferBytes`: the main thread writes
+ * only into the first (the call, host answers), the worker only into the second (host-call
+ * arguments, the reply), so a late host answer can never overwrite what the worker wrote.
+ *
+ * STATE moves IDLE → CALL (main) → RUNNING (worker) ⇄ HOST_REQUEST (worker) → HOST_RESPONSE (main)
+ * → RUNNING … → DONE (worker) → IDLE or the next CALL (main). A worker that gives up on a host call
+ * (its deadline passed) moves HOST_REQUEST back to RUNNING with compare-exchange, so exactly one side
+ * decides each request. A request's STATE word also carries its sequence number (`hostRequest`): an
+ * answer meant for an abandoned request finds a different word and is dropped, and the main thread,
+ * waiting for the word to change, cannot miss a new request that looks like the one it is serving.
  */
-export const Channel = {
-  // Int32 slots 0–3 and 6; slots 4–5 hold the Float64 start time (bytes 16–23).
+export const Slot = {
   STATE: 0,
-  LENGTH: 1,
-  /** Request: index of the host function in the component's import table. Response: a `Reply` code. */
-  CODE: 6,
+  /** Host request: index of the function in the component's import table. Host answer: a `Reply` code. */
+  CODE: 1,
   THREAD_ID: 2,
-  /** 1 once the guest started; the start time (worker's `performance.timeOrigin + now()`) is at STARTED_AT_F64. */
+  /** 1 once the guest started; the start time (the worker's `performance.timeOrigin + now()`) is at STARTED_AT_F64. */
   STARTED: 3,
-  STARTED_AT_F64: 2, // index into a Float64Array over the same buffer (bytes 16–23)
-  HEADER_BYTES: 32,
+  /** CALL: `SlotFlag`s of the call. DONE: `SlotFlag.PORT` when the reply went through the port. */
+  FLAGS: 5,
+  STARTED_AT_F64: 4, // index into a Float64Array over the same buffer (bytes 32–39)
+  HEADER_BYTES: 64,
 } as const;
 
-export const ChannelState = {
+export const SlotState = {
   IDLE: 0,
-  REQUEST: 1,
-  RESPONSE: 2,
-  ABANDONED: 3,
-  CLOSED: 4,
+  CALL: 1,
+  RUNNING: 2,
+  HOST_REQUEST: 3,
+  HOST_RESPONSE: 4,
+  DONE: 5,
   /** Set by the main thread before it terminates the worker: wakes a worker blocked in Atomics.wait. */
-  CANCELLED: 5,
+  CANCELLED: 6,
+  /** The runtime closed. */
+  CLOSED: 7,
 } as const;
+
+/** The STATE word of the worker's host request number `seq` (see `Slot`); `word & 7` is HOST_REQUEST. */
+export function hostRequest(seq: number): number {
+  return SlotState.HOST_REQUEST | ((seq & 0x0fff_ffff) << 3);
+}
+
+export function isHostRequest(word: number): boolean {
+  return (word & 7) === SlotState.HOST_REQUEST;
+}
+
+export const SlotFlag = {
+  /**
+   * Messages wait on the slot's port: component descriptors the worker has not seen (they hold
+   * SharedArrayBuffers), and the call or its reply when it did not fit in its region.
+   */
+  PORT: 1,
+} as const;
+
+/** A message on a slot's port (structured clone), read with `receiveMessageOnPort` when FLAGS says so. */
+export type SlotMessage = { kind: 'component'; descriptor: ComponentDescriptor } | { kind: 'task'; task: CallTask } | { kind: 'reply'; reply: CallReply };
+
+/** What a worker announces on `parentPort` when it starts (piscina relays it as a pool 'message'). */
+export interface SlotHello {
+  corralSlot: { buffer: SharedArrayBuffer; port: MessagePort; threadId: number };
+}
+
+/** What piscina hands each worker (`workerData`). */
+export interface WorkerConfig {
+  /** Size of each of the slot's two regions: the most a call, a reply or a host call may take in place. */
+  regionBytes: number;
+}
 
 /**
  * A component's imports as one flat table, in the order of `ComponentDescriptor.imports`: a host call

@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
-import { threadId } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { WASM_PAGE_BYTES } from '../limits/defaults.ts';
 import type { HostLimitName } from '../limits/hostCaps.ts';
 import { strongestSignal, type SignalData } from '../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
-import { GuestBridge, HostCallDeadline, HostCallFailed } from './guestBridge.ts';
+import { HostCallDeadline, HostCallFailed, WorkerSlot } from './WorkerSlot.ts';
 import { Meter, MeterStop, meterImports, type MemoryGate } from './Meter.ts';
 import { WasiHost, type WasiCall } from '../wasi/WasiHost.ts';
 import type { GuestOutput } from '../wasi/WasiConfig.ts';
@@ -26,8 +26,7 @@ import {
   type CallReply,
   type CallTask,
   type ComponentDescriptor,
-  type WorkerReply,
-  type WorkerTask,
+  type WorkerConfig,
 } from './protocol.ts';
 
 // QuickJS guests use extended-const, on by default only from Node 22 (V8 flags are process-wide).
@@ -61,8 +60,8 @@ interface LoadedComponent {
   modules: Map<string, WebAssembly.Module>;
   idle: GuestInstance[];
   counters: BigInt64Array;
-  /** The invocation the host-call stubs of this component's instances forward to. */
-  bridge: { current: GuestBridge | null; deadline: number };
+  /** Whether an invocation of this component runs (host calls are refused outside one), and its deadline. */
+  bridge: { active: boolean; deadline: number };
   /** corral's WASI host, when the component imports WASI. */
   wasi: WasiHost | null;
 }
@@ -70,49 +69,62 @@ interface LoadedComponent {
 const components = new Map<string, LoadedComponent>();
 let reaper: NodeJS.Timeout | null = null;
 let reaperPeriod = Infinity;
-const bridges = new Map<number, GuestBridge>();
+const slotIndex = threadId % MAX_WORKER_SLOTS;
 
-/**
- * A worker keeps the channels it has been sent, by id (the main thread reuses them). Channels retired
- * after an abandoned host call never come back, so the oldest are dropped past this many: 1 MiB each
- * would otherwise pile up. A dropped channel that is still in use is simply asked for again.
- */
-const MAX_KNOWN_CHANNELS = 128;
+// The call slot: created here, handed to the main thread once, then every call comes through it.
+const slot = new WorkerSlot((workerData as WorkerConfig).regionBytes);
+{
+  const { message, transfer } = slot.hello();
+  parentPort!.postMessage(message, transfer);
+}
+void serve();
 
-function bridgeFor(id: number, channel: SharedArrayBuffer | undefined): GuestBridge | undefined {
-  let bridge = bridges.get(id);
-  if (!bridge && channel) {
-    bridges.set(id, (bridge = new GuestBridge(channel)));
-    if (bridges.size > MAX_KNOWN_CHANNELS) bridges.delete(bridges.keys().next().value!);
+async function serve(): Promise<void> {
+  for (let next = await slot.nextCall(); next; next = await slot.nextCall()) {
+    const { task, descriptors } = next;
+    const reply = (await loadAll(descriptors, task)) ?? runSafely(task);
+    try {
+      slot.reply(reply);
+    } catch (error) {
+      slot.reply(internalTrap(task, `the result cannot be passed to the host: ${(error as Error).message}`));
+    }
   }
-  return bridge;
-}
-const slot = threadId % MAX_WORKER_SLOTS;
-
-export default async function handle(task: WorkerTask): Promise<WorkerReply> {
-  return runCall(task);
 }
 
-async function runCall(task: CallTask): Promise<CallReply> {
+/** Loads the components the call brought along; a failure is the call's reply. */
+async function loadAll(descriptors: ComponentDescriptor[], task: CallTask): Promise<CallReply | null> {
+  try {
+    for (const descriptor of descriptors) await loadComponent(descriptor);
+    return null;
+  } catch (error) {
+    return { ...internalTrap(task, `worker could not load the component: ${(error as Error).message}`), notLoaded: true };
+  }
+}
+
+function runSafely(task: CallTask): CallReply {
+  try {
+    return runCall(task);
+  } catch (error) {
+    // The guest's failures are signals (runCall catches them): this is corral's own.
+    return internalTrap(task, `worker failed: ${(error as Error).message}`);
+  }
+}
+
+function internalTrap(task: CallTask, message: string): CallReply & { ok: false } {
+  const name = components.get(task.componentId)?.descriptor.name ?? task.componentId;
+  return { ok: false, signal: { signal: 'Trap', component: name, exportName: task.exportName, invocationId: task.invocationId, code: 'unknown', message }, durationMs: 0, startedAt: performance.timeOrigin + performance.now() };
+}
+
+function runCall(task: CallTask): CallReply {
   dropUnloaded();
-  const component = components.get(task.componentId) ?? (task.component ? await loadComponent(task.component) : null);
-  const bridge = bridgeFor(task.channelId, task.channel);
-  if (!component || !bridge) {
-    const missing: ('component' | 'channel')[] = [];
-    if (!component) missing.push('component');
-    if (!bridge) missing.push('channel');
-    return { ok: false, missing };
-  }
+  const component = components.get(task.componentId);
+  if (!component) return { ...internalTrap(task, `component ${task.componentId} is not loaded in this worker`), notLoaded: true };
   const started = performance.now();
   // Epoch milliseconds with the clock's full resolution: comparable across threads (each has its own origin).
   const startedAt = performance.timeOrigin + started;
   let deadline = started + task.timeoutMs;
-  bridge.markStarted();
-  if (bridge.cancelled()) {
-    const context = { component: component.descriptor.name, exportName: task.exportName, invocationId: task.invocationId };
-    return { ok: false, signal: { signal: 'Trap', ...context, code: 'unknown', message: 'killed before it started' }, durationMs: 0, startedAt };
-  }
-  component.bridge.current = bridge;
+  slot.markStarted();
+  component.bridge.active = true;
   component.bridge.deadline = deadline;
   component.wasi?.begin(deadline, task.wasiJournal);
 
@@ -140,7 +152,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
         // takes 15–30 ms to build, which used to come out of a 250 ms call.
         callStarted = performance.now();
         deadline = callStarted + task.timeoutMs;
-        bridge.markStarted();
+        slot.markStarted();
         component.bridge.deadline = deadline;
         if (component.wasi) component.wasi.clocks.deadline = deadline;
       }
@@ -155,7 +167,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
       value = values;
       for (index = 0; index < task.args.length; index++) {
         // Each call has its own deadline, and the backstop measures from its start.
-        if (index > 0) bridge.markStarted();
+        if (index > 0) slot.markStarted();
         callStarted = performance.now();
         if (component.wasi) component.wasi.clocks.deadline = callStarted + task.timeoutMs;
         const result = callOnce(instance, fn, task.args[index] as unknown[], task.fuel, callStarted + task.timeoutMs);
@@ -179,7 +191,7 @@ async function runCall(task: CallTask): Promise<CallReply> {
     const cause = error instanceof CallStopped ? error.cause : error;
     signal = toSignal(cause, task, component.descriptor, metering, callFuel, performance.now() - callStarted);
   } finally {
-    component.bridge.current = null;
+    component.bridge.active = false;
   }
   const durationMs = performance.now() - started;
   const output = component.wasi?.end();
@@ -210,7 +222,6 @@ function wasiExtras(wasi: WasiHost, output: GuestOutput | undefined): { output?:
 const PREWARMED = Symbol('prewarmed');
 
 function keepPrewarmed(component: LoadedComponent, instance: GuestInstance, fuelUsed: number, durationMs: number, startedAt: number): CallReply {
-  component.bridge.current = null;
   instance.idleSince = performance.now();
   component.idle.push(instance);
   return { ok: true, value: undefined, fuelUsed, durationMs, startedAt };
@@ -326,7 +337,7 @@ async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedCom
     modules,
     idle: [],
     counters: new BigInt64Array(descriptor.counters),
-    bridge: { current: null, deadline: 0 },
+    bridge: { active: false, deadline: 0 },
     wasi: descriptor.wasi ? new WasiHost(descriptor.wasi.config, descriptor.memoryMaxPages * WASM_PAGE_BYTES) : null,
   };
   components.set(descriptor.id, component);
@@ -372,7 +383,7 @@ function createInstance(component: LoadedComponent, metering: Metering): GuestIn
   const instance: GuestInstance = { exports, meter, memoryGates, generation, uses: 0, idleSince: performance.now() };
   if (meter.stop) throw meter.stop;
   Atomics.add(component.counters, Counter.CREATED, 1n);
-  Atomics.add(component.counters, Counter.LIVE_BASE + slot, 1n);
+  Atomics.add(component.counters, Counter.LIVE_BASE + slotIndex, 1n);
   return instance;
 }
 
@@ -382,9 +393,9 @@ function hostImports(component: LoadedComponent): Record<string, Record<string, 
   importTable(component.descriptor.imports).forEach(({ interfaceName, functionName }, index) => {
     const label = `${interfaceName}#${functionName}`;
     (imports[interfaceName] ??= {})[functionName] = (...args: unknown[]) => {
-      const { current, deadline } = component.bridge;
-      if (!current) throw new Error(`${label} called outside an invocation`);
-      return current.call(index, label, args, deadline);
+      const { active, deadline } = component.bridge;
+      if (!active) throw new Error(`${label} called outside an invocation`);
+      return slot.hostCall(index, label, args, deadline);
     };
   });
   if (component.wasi) Object.assign(imports, component.wasi.imports(component.descriptor.wasi!.interfaces));
@@ -394,7 +405,7 @@ function hostImports(component: LoadedComponent): Record<string, Record<string, 
 function retire(component: LoadedComponent, reason: number, count = 1): void {
   if (count === 0) return;
   Atomics.add(component.counters, reason, BigInt(count));
-  Atomics.sub(component.counters, Counter.LIVE_BASE + slot, BigInt(count));
+  Atomics.sub(component.counters, Counter.LIVE_BASE + slotIndex, BigInt(count));
 }
 
 /**

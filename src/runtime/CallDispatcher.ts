@@ -1,0 +1,116 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { Piscina } from 'piscina';
+import { CallSlot, type SlotCall } from './CallSlot.ts';
+import type { SlotHello } from './protocol.ts';
+
+/**
+ * Hands calls to the workers' call slots: a free worker gets the next call at once, the others wait
+ * in order of arrival. piscina still owns the threads (it starts them, replaces one that exits, and
+ * terminates them at the end); each worker announces its slot when it starts, and a call goes through
+ * the slot instead of piscina's task messages, which cost more than the cross-thread wake-up itself.
+ */
+export class CallDispatcher {
+  private readonly slots = new Map<number, CallSlot>();
+  /** Free slots, the most recently used last: a lone caller keeps reusing one worker and its warm instances. */
+  private readonly free: CallSlot[] = [];
+  private readonly waiting: SlotCall[] = [];
+  private head = 0;
+  private closed = false;
+  /**
+   * Referenced while any call is queued or running, as a pending piscina task kept the process alive:
+   * neither a worker (piscina unreferences idle ones) nor `Atomics.waitAsync` does.
+   */
+  private readonly keepAlive = setInterval(() => {}, 2 ** 31 - 1).unref();
+  private busy = 0;
+
+  constructor(
+    private readonly pool: Piscina,
+    private readonly regionBytes: number,
+    /** Called once a worker thread is gone (after its call, if any, was ended). */
+    private readonly onExit: (threadId: number) => void,
+  ) {
+    pool.on('message', (message: unknown) => {
+      const hello = (message as Partial<SlotHello> | null)?.corralSlot;
+      if (hello) this.add(hello.threadId, hello.buffer, hello.port);
+    });
+  }
+
+  /** Queues `call`; it starts as soon as a worker is free. */
+  run(call: SlotCall): void {
+    if (this.busy++ === 0) this.keepAlive.ref();
+    const settle = call.settle;
+    let settled = false;
+    call.settle = (result) => {
+      if (settled) return;
+      settled = true;
+      if (--this.busy === 0) this.keepAlive.unref();
+      settle(result);
+    };
+    const slot = this.free.pop();
+    if (slot) slot.start(call);
+    else this.waiting.push(call);
+  }
+
+  /** The calls not yet handed to a worker that `match`; they are taken out of the queue. */
+  takeWaiting(match: (call: SlotCall) => boolean): SlotCall[] {
+    const taken: SlotCall[] = [];
+    const kept: SlotCall[] = [];
+    for (let i = this.head; i < this.waiting.length; i++) (match(this.waiting[i]!) ? taken : kept).push(this.waiting[i]!);
+    this.waiting.length = 0;
+    this.head = 0;
+    this.waiting.push(...kept);
+    return taken;
+  }
+
+  /** The slot of worker `threadId`, if it has announced one. */
+  slotOf(threadId: number): CallSlot | undefined {
+    return this.slots.get(threadId);
+  }
+
+  /** Workers drop an unloaded component: it must be described again if it ever came back. */
+  forget(componentId: string): void {
+    for (const slot of this.slots.values()) slot.forget(componentId);
+  }
+
+  /** Ends every worker's wait for calls; calls still waiting are returned to the caller to end. */
+  close(): SlotCall[] {
+    this.closed = true;
+    clearInterval(this.keepAlive);
+    for (const slot of this.slots.values()) slot.close();
+    return this.takeWaiting(() => true);
+  }
+
+  private add(threadId: number, buffer: SharedArrayBuffer, port: MessagePort): void {
+    const worker = this.pool.threads.find((w) => w.threadId === threadId);
+    if (!worker || this.closed) return;
+    const slot = new CallSlot(threadId, buffer, port, this.regionBytes, (s) => this.next(s));
+    this.slots.set(threadId, slot);
+    worker.once('exit', (code) => {
+      this.slots.delete(threadId);
+      const at = this.free.indexOf(slot);
+      if (at >= 0) this.free.splice(at, 1);
+      port.close();
+      slot.exited(new Error(`worker exited with code ${code}`));
+      this.onExit(threadId);
+    });
+    this.next(slot);
+  }
+
+  private next(slot: CallSlot): void {
+    if (this.closed) return;
+    if (this.head < this.waiting.length) {
+      const call = this.waiting[this.head]!;
+      this.waiting[this.head++] = undefined as never;
+      if (this.head === this.waiting.length) {
+        this.waiting.length = 0;
+        this.head = 0;
+      } else if (this.head > 1_024 && this.head * 2 > this.waiting.length) {
+        this.waiting.splice(0, this.head); // drop the taken half now and then, not on every call
+        this.head = 0;
+      }
+      slot.start(call);
+    } else {
+      this.free.push(slot);
+    }
+  }
+}
