@@ -46,6 +46,7 @@ export class CallDispatcher {
       if (--this.busy === 0) this.keepAlive.unref();
       settle(result);
     };
+    for (const busy of this.slots.values()) busy.poll();
     const slot = this.free.pop();
     if (slot) slot.start(call);
     else this.waiting.push(call);

@@ -71,7 +71,7 @@ export class CallSlot {
     this.state[Slot.FLAGS] = flags;
     Atomics.store(this.state, Slot.STARTED, 0);
     Atomics.store(this.state, Slot.STATE, SlotState.CALL);
-    Atomics.notify(this.state, Slot.STATE);
+    if (Atomics.load(this.state, Slot.WORKER_WAITS) === 1) Atomics.notify(this.state, Slot.STATE);
     if (!this.watching) void this.watch();
   }
 
@@ -113,20 +113,38 @@ export class CallSlot {
     this.port.postMessage(message);
   }
 
+  /**
+   * Takes up what the worker has for the main thread (a reply, a host request) without waiting for
+   * the wake-up; false when there was nothing. The dispatcher polls every busy slot whenever it runs:
+   * under load, a reply is then usually taken well before its `Atomics.waitAsync` would have fired.
+   */
+  poll(): boolean {
+    return this.take(Atomics.load(this.state, Slot.STATE));
+  }
+
+  /** Acts on `state` (as just read) if it holds something for the main thread. */
+  private take(state: number): boolean {
+    if (!this.current || this.closed) return false;
+    if (isHostRequest(state) && state !== this.servedRequest) {
+      this.servedRequest = state;
+      void this.serveHost(this.current, state);
+      return true;
+    }
+    if (state === SlotState.DONE) {
+      this.finish(this.current);
+      return true;
+    }
+    return false;
+  }
+
   private async watch(): Promise<void> {
     this.watching = true;
     while (this.current && !this.closed) {
       // Act on the state as it is now; wait only for a change from a state with nothing left to do.
       const state = Atomics.load(this.state, Slot.STATE);
-      if (isHostRequest(state) && state !== this.servedRequest) {
-        this.servedRequest = state;
-        void this.serveHost(this.current, state);
-      } else if (state === SlotState.DONE) {
-        this.finish(this.current);
-      } else {
-        const wait = Atomics.waitAsync(this.state, Slot.STATE, state);
-        if (wait.async) await wait.value;
-      }
+      if (this.take(state)) continue;
+      const wait = Atomics.waitAsync(this.state, Slot.STATE, state);
+      if (wait.async) await wait.value;
     }
     this.watching = false;
   }

@@ -88,6 +88,12 @@ export const Slot = {
   STARTED: 3,
   /** CALL: `SlotFlag`s of the call. DONE: `SlotFlag.PORT` when the reply went through the port. */
   FLAGS: 5,
+  /**
+   * 1 while the worker sleeps waiting for its next call: only then does a new call need
+   * `Atomics.notify`, a cost the main thread otherwise pays on every call (each side stores its word,
+   * then reads the other's, so at least one of them sees the other).
+   */
+  WORKER_WAITS: 6,
   STARTED_AT_F64: 4, // index into a Float64Array over the same buffer (bytes 32–39)
   HEADER_BYTES: 64,
 } as const;
