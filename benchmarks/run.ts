@@ -11,6 +11,7 @@ import { Piscina } from 'piscina';
 import { buildFixtures } from '../fixtures/build.ts';
 import { Runtime, type Component } from '../src/index.ts';
 import { benchActors } from './actors.ts';
+import { benchBurst } from './burst.ts';
 import { atomicsFloor } from './atomicsFloor.ts';
 import { benchChain } from './chain.ts';
 import { benchEngine } from './engine.ts';
@@ -25,6 +26,8 @@ import { nsPerCall, summarize } from './stats.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = (name: string) => join(root, 'fixtures', 'build', `${name}.wasm`);
 const rows: { name: string; value: string; target: string; ok: boolean | null }[] = [];
+/** The cross-thread floor's p50 (row 1): the host-call and store rows are measured against it. */
+let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 function row(name: string, value: string, target = '', ok: boolean | null = null): void {
@@ -101,7 +104,9 @@ const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } 
   row('warm call via runtime (add), p50 / p99', `${us(runtimeCall.p50)} (${times(runtimeCall.p50)}) / ${us(runtimeCall.p99)}`, '≤ 1.5× floor / ≤ bare piscina p99', runtimeCall.p50 <= 1.5 * floor.p50 && runtimeCall.p99 <= piscinaCall.p99);
   row('bare piscina round trip, p50 / p99', `${us(piscinaCall.p50)} (${times(piscinaCall.p50)}) / ${us(piscinaCall.p99)}`);
   row('bare in-thread call (glue + wasm), p50', `${inThread.p50.toFixed(1)} ns`);
-  row(`throughput, ${concurrency} in flight`, `${Math.round(callsPerSecond)} calls/s (bare piscina ${Math.round(bareCallsPerSecond)}/s)`, '≥ 20,000 calls/s', callsPerSecond >= 20_000);
+  const throughputRatio = callsPerSecond / bareCallsPerSecond;
+  row(`throughput, ${concurrency} in flight`, `${Math.round(callsPerSecond)} calls/s (bare piscina ${Math.round(bareCallsPerSecond)}/s: ${throughputRatio.toFixed(2)}×)`, '≥ 1.2× bare piscina', throughputRatio >= 1.2);
+  floorMs = floor.p50;
   results.warmCall = { floorMs: floor, runtimeMs: runtimeCall, piscinaMs: piscinaCall, inThreadNs: inThread, callsPerSecond, bareCallsPerSecond };
 
   // 2. Glue cost: jco 1.11.2 glue (what corral runs) and jco 1.35 glue, minus the raw core call.
@@ -164,7 +169,7 @@ const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } 
     perCall.push((with100.durationMs - with0.durationMs) / 100);
   }
   const s = summarize(perCall);
-  row('host-call round trip (guest → main → guest), p50 / p99 of 100-call means', `${us(s.p50)} / ${us(s.p99)}`, '≤ 20 µs p50', s.p50 <= 0.02);
+  row('host-call round trip (guest → main → guest), p50 / p99 of 100-call means', `${us(s.p50)} (${(s.p50 / floorMs).toFixed(2)}× floor) / ${us(s.p99)}`, '≤ 1.5× floor p50', s.p50 <= 1.5 * floorMs);
   results.hostCallMs = s;
 }
 
@@ -203,7 +208,7 @@ const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } 
 results.actors = await benchActors(runtime, fixture('compute'), row, (results.warmCall as { callsPerSecond: number }).callsPerSecond);
 
 // 9. The engine: store through the bridge, commits, chain requests (issue: the WIT world and state).
-results.engine = await benchEngine(runtime, fixture, row);
+results.engine = await benchEngine(runtime, fixture, row, floorMs);
 
 // 10. The chain bus against anvil: block-to-handler latency, fan-out, backfill (issue: the chain bus).
 results.chain = await benchChain(runtime, fixture, row);
@@ -222,6 +227,9 @@ results.prewarm = await benchPrewarm(runtime, fixture, row);
 
 // 15. A componentize-js (WASI) guest: first and cached load, instantiation, warm call, fuel overhead (issue: components from any toolchain).
 results.wasiGuest = await benchWasiGuest(fixture, row);
+
+// 16. Memory after a burst of concurrent calls across 100 components (issue: runtime to the physical limit).
+results.burst = await benchBurst(cacheDir, fixture, row);
 
 await runtime.close();
 

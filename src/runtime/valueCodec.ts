@@ -41,6 +41,13 @@ export class DoesNotFit extends Error {
   }
 }
 
+/**
+ * Nesting past this depth (a cycle, or data no WIT type produces) is written by `v8.serialize`
+ * instead, which also keeps a cycle a cycle.
+ */
+const MAX_DEPTH = 64;
+const TOO_DEEP = Symbol('too deep');
+
 /** Strings up to this length are written and read by a loop; longer ones by Buffer's native UTF-8. */
 const SHORT_STRING = 32;
 
@@ -65,8 +72,14 @@ export class ValueWriter {
 
   /** Encodes `values` one after the other from the start of the region; returns the bytes written. */
   write(...values: unknown[]): number {
-    this.offset = 0;
-    for (const value of values) this.value(value);
+    try {
+      this.offset = 0;
+      for (const value of values) this.value(value, 0);
+    } catch (error) {
+      if (error !== TOO_DEEP) throw error;
+      this.offset = 0;
+      for (const value of values) this.v8(value);
+    }
     return this.offset;
   }
 
@@ -85,7 +98,7 @@ export class ValueWriter {
     this.offset += 4;
   }
 
-  private value(value: unknown): void {
+  private value(value: unknown, depth: number): void {
     switch (typeof value) {
       case 'undefined':
         return this.tag(Tag.Undefined);
@@ -120,10 +133,11 @@ export class ValueWriter {
         return this.string(value);
       case 'object':
         if (value === null) return this.tag(Tag.Null);
+        if (depth === MAX_DEPTH) throw TOO_DEEP;
         if (Array.isArray(value)) {
           this.tag(Tag.Array);
           this.u32(value.length);
-          for (let i = 0; i < value.length; i++) this.value(value[i]);
+          for (let i = 0; i < value.length; i++) this.value(value[i], depth + 1);
           return;
         }
         if (ArrayBuffer.isView(value)) return this.typed(value);
@@ -133,7 +147,7 @@ export class ValueWriter {
           this.u32(keys.length);
           for (const key of keys) {
             this.string(key);
-            this.value((value as Record<string, unknown>)[key]);
+            this.value((value as Record<string, unknown>)[key], depth + 1);
           }
           return;
         }

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from '../../src/runtime/valueCodec.ts';
+
+// The codec of the call slots (src/runtime/valueCodec.ts): what crosses between threads must come
+// back as structured clone would have delivered it, and never share memory with the reused region.
+function roundTrip(value: unknown, bytes = 1 << 16): unknown {
+  const shared = new SharedArrayBuffer(bytes);
+  new ValueWriter(shared, 0, bytes).write(value);
+  return new ValueReader(shared, 0, bytes).rewind().next();
+}
+
+describe('valueCodec', () => {
+  it('default: every kind of value the component glue deals in comes back equal, in kind and value', () => {
+    const values = {
+      nothing: [undefined, null, true, false],
+      numbers: [0, -1, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, 1.5, NaN, Infinity, -Infinity, Number.MAX_SAFE_INTEGER],
+      bigints: [0n, -(2n ** 63n), 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 64n, -(2n ** 70n)],
+      strings: ['', 'ascii', 'x'.repeat(33), 'héllo wörld ✓', '𝄞 and a lone \ud800'.slice(0, 8), 'ü'.repeat(100)],
+      bytes: new Uint8Array([0, 1, 255]),
+      typed: [new Uint32Array([1, 2, 3]), new Float64Array([0.5, -0]), new BigInt64Array([-5n]), new Int8Array([-1])],
+      variant: { tag: 'log', val: { topics: [new Uint8Array(32).fill(7)], data: new Uint8Array(300), index: 3 } },
+      option: { present: 1, absent: undefined },
+    };
+    expect(roundTrip(values)).toStrictEqual(values);
+    expect(Object.is(roundTrip(-0), -0)).toBe(true);
+    expect(roundTrip(new Float64Array([-0]))).toStrictEqual(new Float64Array([-0]));
+  });
+
+  it('behavior: values outside plain data keep structured-clone semantics (Map, Date, Error, a class instance, a cycle)', () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    expect(roundTrip(new Map([[1, 'a']]))).toStrictEqual(new Map([[1, 'a']]));
+    expect(roundTrip(new Date(5))).toStrictEqual(new Date(5));
+    expect(roundTrip(new Error('no'))).toMatchObject({ message: 'no' });
+    expect(roundTrip(new Point(1, 2))).toStrictEqual({ x: 1, y: 2 }); // as structured clone: own fields, plain object
+    const back = roundTrip(cyclic) as Record<string, unknown>;
+    expect(back.self).toBe(back);
+    expect(() => roundTrip({ f: () => 1 })).toThrow(/could not be cloned/);
+  });
+
+  it('behavior: decoded bytes own their memory; the region can be written again without changing them', () => {
+    const shared = new SharedArrayBuffer(1024);
+    const writer = new ValueWriter(shared, 0, 1024);
+    const reader = new ValueReader(shared, 0, 1024);
+    writer.write(new Uint8Array([1, 2, 3]));
+    const first = reader.rewind().next() as Uint8Array;
+    writer.write(new Uint8Array([9, 9, 9]));
+    expect([...first]).toEqual([1, 2, 3]);
+    expect(first.buffer).not.toBe(shared);
+    expect(first.buffer).toBeInstanceOf(ArrayBuffer);
+  });
+
+  it('error: a value larger than the region raises DoesNotFit, and encodedSize says how large it is', () => {
+    const big = 'y'.repeat(5_000);
+    expect(() => roundTrip(big, 4_096)).toThrow(DoesNotFit);
+    expect(encodedSize(big)).toBe(5 + 5_000);
+    expect(() => roundTrip([new Uint8Array(4_000), new Uint8Array(4_000)], 4_096)).toThrow(DoesNotFit);
+  });
+});
