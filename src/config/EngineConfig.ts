@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CHAIN_DEFAULTS } from '../bus/Bus.ts';
 import { ModuleManifestSchema } from '../engine/ModuleManifest.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
-import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS, DEFAULT_FUEL, DEFAULT_GRACE_MS, DEFAULT_HOST_CALL_BUFFER_BYTES, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
+import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS, DEFAULT_FUEL, DEFAULT_GRACE_MS, DEFAULT_HOST_CALL_BUFFER_BYTES, MAX_HOST_CALL_BUFFER_BYTES, MIN_HOST_CALL_BUFFER_BYTES, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { MAX_THREADS } from '../runtime/protocol.ts';
 import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
 
@@ -84,7 +84,7 @@ export const EngineSectionSchema = z
       .describe('`host:port` serving /metrics, /healthz and /readyz (none when absent)'),
     shutdownTimeoutMs: ms.default(DEFAULT_SUPERVISION.shutdownTimeoutMs).describe('how long a stop lets in-flight events finish before they are cancelled (ms)'),
     graceMs: ms.default(DEFAULT_GRACE_MS).describe('after a missed deadline, how long a guest that does not come back (stuck in a host call) keeps its worker before the thread is terminated (ms)'),
-    hostCallBufferBytes: positiveInt.min(4_096).max(256 * 1024 * 1024).default(DEFAULT_HOST_CALL_BUFFER_BYTES).describe("bytes of one host call's arguments or result; a larger one ends the event in a `Trap` (`host-error`)"),
+    hostCallBufferBytes: positiveInt.min(MIN_HOST_CALL_BUFFER_BYTES).max(MAX_HOST_CALL_BUFFER_BYTES).default(DEFAULT_HOST_CALL_BUFFER_BYTES).describe("bytes of one host call's arguments or result; a larger one ends the event in a `Trap` (`host-error`)"),
     cacheDir: z.string().min(1).optional().describe('where prepared components are cached (default: `$CORRAL_CACHE_DIR`, else `$XDG_CACHE_HOME/corral` or `~/.cache/corral`)'),
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
     jobs: JobLimitsSchema.default(JobLimitsSchema.parse({})).describe('see `[engine.jobs]`'),

@@ -53,11 +53,18 @@ export const DEFAULT_POOL = {
 } as const;
 
 /**
- * Bytes of the shared buffer that carries one host call's arguments and result between a worker
- * and the main thread. A call whose serialised arguments or result do not fit ends in a `Trap`
- * with code `host-error`.
+ * Bytes of each region of a worker's call slot, the shared memory that carries a host call's
+ * arguments and its result between the worker and the main thread. A host call whose arguments or
+ * result do not fit ends in a `Trap` with code `host-error` (a call's own arguments or result that
+ * do not fit are sent through the slot's port instead).
  */
 export const DEFAULT_HOST_CALL_BUFFER_BYTES = 1024 * 1024;
+/**
+ * Bounds of `hostCallBufferBytes`. Each worker's call slot holds two regions of this size (the main
+ * thread's and the worker's), so 256 MiB is half a GiB per worker thread.
+ */
+export const MIN_HOST_CALL_BUFFER_BYTES = 4_096;
+export const MAX_HOST_CALL_BUFFER_BYTES = 256 * 1024 * 1024;
 
 /** How long `close()` waits for in-flight calls before it terminates the workers. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;

@@ -29,6 +29,9 @@ export class CallDispatcher {
     /** Called once a worker thread is gone (after its call, if any, was ended). */
     private readonly onExit: (threadId: number) => void,
   ) {
+    // A worker that fails (an uncaught error, out of heap) exits, and its 'exit' ends its call. piscina,
+    // which has no task of its own on it, reports the error here: without a listener it would be thrown.
+    pool.on('error', () => {});
     pool.on('message', (message: unknown) => {
       const hello = (message as Partial<SlotHello> | null)?.corralSlot;
       if (hello) this.add(hello.threadId, hello.buffer, hello.port);
@@ -47,9 +50,40 @@ export class CallDispatcher {
       settle(result);
     };
     for (const busy of this.slots.values()) busy.poll();
-    const slot = this.free.pop();
-    if (slot) slot.start(call);
-    else this.waiting.push(call);
+    if (this.closed) return call.settle({ failed: new Error('the runtime closed before the call ran') });
+    const slot = this.takeFree(call);
+    if (!slot) this.waiting.push(call);
+    else if (!this.begin(slot, call)) this.free.push(slot);
+  }
+
+  /**
+   * The free worker for `call`: one that already has an instance of its component (a free worker's
+   * instances are all idle), so no instance is built while another sits unused; for a prewarm, one
+   * with the fewest, so the instances kept ready spread over the workers. Otherwise the most recently used.
+   */
+  private takeFree(call: SlotCall): CallSlot | undefined {
+    let best = this.free.length - 1;
+    if (best > 0) {
+      const prewarm = call.task.prewarm === true;
+      let bestAlive = call.pool.aliveIn(this.free[best]!.threadId);
+      for (let i = best - 1; i >= 0 && (prewarm ? bestAlive > 0 : bestAlive === 0); i--) {
+        const alive = call.pool.aliveIn(this.free[i]!.threadId);
+        if (prewarm ? alive < bestAlive : alive > 0) {
+          best = i;
+          bestAlive = alive;
+        }
+      }
+    }
+    if (best === this.free.length - 1) return this.free.pop();
+    return this.free.splice(best, 1)[0];
+  }
+
+  /** Starts `call` on `slot`; a call that cannot be written for a worker is settled as refused. */
+  private begin(slot: CallSlot, call: SlotCall): boolean {
+    const refused = slot.start(call);
+    if (!refused) return true;
+    call.settle({ refused });
+    return false;
   }
 
   /** The calls not yet handed to a worker that `match`; they are taken out of the queue. */
@@ -93,13 +127,17 @@ export class CallDispatcher {
       port.close();
       slot.exited(new Error(`worker exited with code ${code}`));
       this.onExit(threadId);
+      // Workers that fail as they start are not replaced (piscina gives up): calls would wait forever.
+      if (this.slots.size === 0 && this.pool.threads.length === 0) {
+        for (const call of this.takeWaiting(() => true)) call.settle({ failed: new Error('no worker thread is running') });
+      }
     });
     this.next(slot);
   }
 
   private next(slot: CallSlot): void {
     if (this.closed) return;
-    if (this.head < this.waiting.length) {
+    while (this.head < this.waiting.length) {
       const call = this.waiting[this.head]!;
       this.waiting[this.head++] = undefined as never;
       if (this.head === this.waiting.length) {
@@ -109,9 +147,8 @@ export class CallDispatcher {
         this.waiting.splice(0, this.head); // drop the taken half now and then, not on every call
         this.head = 0;
       }
-      slot.start(call);
-    } else {
-      this.free.push(slot);
+      if (this.begin(slot, call)) return;
     }
+    this.free.push(slot);
   }
 }

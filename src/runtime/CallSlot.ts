@@ -4,6 +4,8 @@ import type { BoundHostFunction } from './HostImports.ts';
 import { Reply, Slot, SlotFlag, SlotState, isHostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotMessage } from './protocol.ts';
 import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from './valueCodec.ts';
 
+export type SlotResult = { reply: CallReply } | { failed: Error } | { refused: Error };
+
 /** A call on its way to a worker: what the worker needs, and where its host calls go. */
 export interface SlotCall {
   task: CallTask;
@@ -11,10 +13,15 @@ export interface SlotCall {
   describe: () => ComponentDescriptor;
   /** Host functions in import-table order. */
   table: readonly BoundHostFunction[];
+  /** The call's component's pool: a free worker that has an instance of it is preferred. */
+  pool: { aliveIn(threadId: number): number };
   /** The slot running it, once it was handed to a worker. */
   slot: CallSlot | null;
-  /** Called once: with the worker's reply, or with the error that ended the call without one. */
-  settle: (result: { reply: CallReply } | { failed: Error }) => void;
+  /**
+   * Called once: with the worker's reply; with the error that ended the call without one (its worker
+   * exited, the runtime closed); or `refused` when the call could not be written for a worker.
+   */
+  settle: (result: SlotResult) => void;
 }
 
 /**
@@ -50,29 +57,37 @@ export class CallSlot {
     this.fromWorker = new ValueReader(buffer, Slot.HEADER_BYTES + regionBytes, regionBytes);
   }
 
-  /** Hands `call` to the worker. The slot must be free. */
-  start(call: SlotCall): void {
+  /**
+   * Hands `call` to the worker; the slot must be free. Returns why it could not (its arguments cannot
+   * be passed to another thread: a function, a symbol, a getter that throws): the slot then stays free.
+   */
+  start(call: SlotCall): Error | null {
+    const { task } = call;
+    let flags = 0;
+    try {
+      if (!this.known.has(task.componentId)) {
+        this.post({ kind: 'component', descriptor: call.describe() });
+        flags = SlotFlag.PORT;
+      }
+      try {
+        this.toWorker.write(task);
+      } catch (error) {
+        if (!(error instanceof DoesNotFit)) throw error;
+        this.post({ kind: 'task', task }); // e.g. a block's worth of events for invokeEach
+        flags = SlotFlag.PORT;
+      }
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    this.known.add(task.componentId);
     this.current = call;
     call.slot = this;
-    let flags = 0;
-    const { task } = call;
-    if (!this.known.has(task.componentId)) {
-      this.post({ kind: 'component', descriptor: call.describe() });
-      this.known.add(task.componentId);
-      flags = SlotFlag.PORT;
-    }
-    try {
-      this.toWorker.write(task);
-    } catch (error) {
-      if (!(error instanceof DoesNotFit)) throw error;
-      this.post({ kind: 'task', task }); // e.g. a block's worth of events for invokeEach
-      flags = SlotFlag.PORT;
-    }
     this.state[Slot.FLAGS] = flags;
     Atomics.store(this.state, Slot.STARTED, 0);
     Atomics.store(this.state, Slot.STATE, SlotState.CALL);
     if (Atomics.load(this.state, Slot.WORKER_WAITS) === 1) Atomics.notify(this.state, Slot.STATE);
     if (!this.watching) void this.watch();
+    return null;
   }
 
   /** The worker no longer has `componentId` (it was unloaded). */
@@ -104,6 +119,9 @@ export class CallSlot {
   /** The worker thread is gone (terminated, or it died): its call ends without a reply. */
   exited(error: Error): void {
     this.closed = true;
+    // Wake this slot's own watcher (it may wait on CANCELLED), or its pending waitAsync keeps the slot alive.
+    Atomics.store(this.state, Slot.STATE, SlotState.CLOSED);
+    Atomics.notify(this.state, Slot.STATE);
     const call = this.current;
     this.current = null;
     if (call) call.settle({ failed: error });
@@ -114,58 +132,58 @@ export class CallSlot {
   }
 
   /**
-   * Takes up what the worker has for the main thread (a reply, a host request) without waiting for
-   * the wake-up; false when there was nothing. The dispatcher polls every busy slot whenever it runs:
-   * under load, a reply is then usually taken well before its `Atomics.waitAsync` would have fired.
+   * Takes the reply of the current call if the worker has written it, without waiting for the
+   * wake-up. The dispatcher polls every busy slot whenever it runs: under load, a reply is then
+   * usually taken well before its `Atomics.waitAsync` would have fired. (Host requests are left to
+   * the watcher: a host function must not run inside whatever called the dispatcher.)
    */
-  poll(): boolean {
-    return this.take(Atomics.load(this.state, Slot.STATE));
-  }
-
-  /** Acts on `state` (as just read) if it holds something for the main thread. */
-  private take(state: number): boolean {
-    if (!this.current || this.closed) return false;
-    if (isHostRequest(state) && state !== this.servedRequest) {
-      this.servedRequest = state;
-      void this.serveHost(this.current, state);
-      return true;
-    }
-    if (state === SlotState.DONE) {
-      this.finish(this.current);
-      return true;
-    }
-    return false;
+  poll(): void {
+    if (this.current && !this.closed && Atomics.load(this.state, Slot.STATE) === SlotState.DONE) this.finish(this.current);
   }
 
   private async watch(): Promise<void> {
     this.watching = true;
-    while (this.current && !this.closed) {
-      // Act on the state as it is now; wait only for a change from a state with nothing left to do.
-      const state = Atomics.load(this.state, Slot.STATE);
-      if (this.take(state)) continue;
-      const wait = Atomics.waitAsync(this.state, Slot.STATE, state);
-      if (wait.async) await wait.value;
+    try {
+      while (this.current && !this.closed) {
+        // Act on the state as it is now; wait only for a change from a state with nothing left to do.
+        const state = Atomics.load(this.state, Slot.STATE);
+        if (isHostRequest(state) && state !== this.servedRequest) {
+          this.servedRequest = state;
+          void this.serveHost(this.current, state);
+        } else if (state === SlotState.DONE) {
+          this.finish(this.current);
+        } else {
+          const wait = Atomics.waitAsync(this.state, Slot.STATE, state);
+          if (wait.async) await wait.value;
+        }
+      }
+    } finally {
+      this.watching = false;
     }
-    this.watching = false;
   }
 
   private finish(call: SlotCall): void {
-    let reply: CallReply;
-    if (this.state[Slot.FLAGS]! & SlotFlag.PORT) {
-      let message: SlotMessage | undefined;
-      do message = receiveMessageOnPort(this.port)?.message as SlotMessage | undefined;
-      while (message && message.kind !== 'reply');
-      if (!message) throw new Error('call slot: the reply announced on the port is missing');
-      reply = message.reply;
-    } else {
-      reply = this.fromWorker.rewind().next() as CallReply;
+    let result: { reply: CallReply } | { failed: Error };
+    try {
+      result = { reply: this.readReply() };
+    } catch (error) {
+      result = { failed: new Error(`the reply could not be read: ${(error as Error).message}`) };
     }
-    if (!reply.ok && reply.notLoaded) this.known.delete(call.task.componentId); // send it again next time
+    if ('reply' in result && !result.reply.ok && result.reply.notLoaded) this.known.delete(call.task.componentId); // send it again next time
     this.current = null;
     Atomics.store(this.state, Slot.STATE, SlotState.IDLE);
-    // The next call goes to the worker before this one's caller runs on.
+    // The next call goes to the worker before this one's caller runs on (`start` does not throw).
     this.onFree(this);
-    call.settle({ reply });
+    call.settle(result);
+  }
+
+  private readReply(): CallReply {
+    if (!(this.state[Slot.FLAGS]! & SlotFlag.PORT)) return this.fromWorker.rewind().next() as CallReply;
+    let message: SlotMessage | undefined;
+    do message = receiveMessageOnPort(this.port)?.message as SlotMessage | undefined;
+    while (message && message.kind !== 'reply');
+    if (!message) throw new Error('the reply announced on the port is missing');
+    return message.reply;
   }
 
   /** Runs host function CODE of `call` for `request` (its STATE word), and answers it if the worker still waits. */
@@ -204,20 +222,24 @@ export class CallSlot {
       this.toWorker.write(value);
     } catch (error) {
       code = Reply.ERROR;
-      const payload: HostErrorPayload =
-        error instanceof DoesNotFit
-          ? {
-              name: 'HostCallTooLarge',
-              message: `result of ${entry?.label} takes ${encodedSize(value)} bytes; the host-call buffer holds ${this.regionBytes}`,
-              direction: 'result',
-              bytes: encodedSize(value),
-              capacity: this.regionBytes,
-              function: entry?.label ?? '',
-            }
-          : { name: 'HostValueNotCloneable', message: `result of ${entry?.label} cannot be passed to the guest: ${(error as Error).message}` };
+      let payload: HostErrorPayload;
+      if (error instanceof DoesNotFit) {
+        const bytes = encodedSize(value);
+        payload = {
+          name: 'HostCallTooLarge',
+          message: `result of ${entry?.label} takes ${bytes} bytes; the host-call buffer holds ${this.regionBytes}`,
+          direction: 'result',
+          bytes,
+          capacity: this.regionBytes,
+          function: entry?.label ?? '',
+        };
+      } else {
+        payload = { name: 'HostValueNotCloneable', message: `result of ${entry?.label} cannot be passed to the guest: ${(error as Error).message}` };
+      }
       this.toWorker.write(payload);
     }
-    this.state[Slot.CODE] = code;
+    // The answer's code has a word of its own: CODE is the worker's (the function index of a request).
+    this.state[Slot.ANSWER] = code;
     if (Atomics.compareExchange(this.state, Slot.STATE, request, SlotState.HOST_RESPONSE) === request) {
       Atomics.notify(this.state, Slot.STATE);
     }

@@ -58,6 +58,11 @@ export class InstancePool {
   readonly options: PoolOptions;
   readonly counterBuffer = new SharedArrayBuffer(COUNTER_SLOTS * 8);
   private readonly counters = new BigInt64Array(this.counterBuffer);
+
+  /** Instances of this component alive in worker `threadId` (idle ones, when that worker runs no call). */
+  aliveIn(threadId: number): number {
+    return Number(Atomics.load(this.counters, Counter.LIVE_BASE + (threadId % MAX_WORKER_SLOTS)));
+  }
   private readonly waiters: Waiter[] = [];
   private inUse = 0;
   private checkouts = 0;

@@ -10,6 +10,8 @@ import {
   DEFAULT_FUEL,
   DEFAULT_GRACE_MS,
   DEFAULT_HOST_CALL_BUFFER_BYTES,
+  MAX_HOST_CALL_BUFFER_BYTES,
+  MIN_HOST_CALL_BUFFER_BYTES,
   DEFAULT_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
   WASM_PAGE_BYTES,
@@ -119,6 +121,12 @@ export class Runtime implements ComponentHost {
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     const regionBytes = options.hostCallBufferBytes ?? DEFAULT_HOST_CALL_BUFFER_BYTES;
+    if (!Number.isInteger(regionBytes) || regionBytes < MIN_HOST_CALL_BUFFER_BYTES || regionBytes > MAX_HOST_CALL_BUFFER_BYTES) {
+      throw new CorralRuntimeError('invalid-option', `hostCallBufferBytes must be an integer from ${MIN_HOST_CALL_BUFFER_BYTES} to ${MAX_HOST_CALL_BUFFER_BYTES}, got ${options.hostCallBufferBytes}`, {
+        option: 'hostCallBufferBytes',
+        value: options.hostCallBufferBytes,
+      });
+    }
     this.pool = new Piscina({
       filename: WORKER_URL.href,
       minThreads: this.threads,
@@ -331,7 +339,7 @@ export class Runtime implements ComponentHost {
     };
     let settle!: SlotCall['settle'];
     const settled = new Promise<Parameters<SlotCall['settle']>[0]>((resolve) => (settle = resolve));
-    const call: InFlight = { component, call: { task, table, describe: () => describe(component), slot: null, settle }, timeoutMs, terminated: null, killed: false };
+    const call: InFlight = { component, call: { task, table, describe: () => describe(component), pool: component.pool, slot: null, settle }, timeoutMs, terminated: null, killed: false };
     this.inflight.add(call);
     this.armBackstop();
     const context = { component: component.name, exportName: target.name, invocationId };
@@ -342,6 +350,12 @@ export class Runtime implements ComponentHost {
       if (call.terminated) {
         const { elapsedMs } = call.terminated;
         return { ok: false, signal: new ExecutionTimeout({ ...context, timeoutMs, elapsedMs, fuelUsed: null, terminated: true }), durationMs: elapsedMs, invocationId };
+      }
+      if ('refused' in result) {
+        throw new CorralRuntimeError('invalid-arguments', `${component.name}.${target.name}: the arguments cannot be passed to a worker thread: ${result.refused.message}`, {
+          component: component.name,
+          export: target.name,
+        });
       }
       // Killed on purpose, or the worker died under the call (e.g. it ran out of heap): a trap.
       if (call.killed || 'failed' in result) {

@@ -66,9 +66,10 @@ export class WorkerSlot {
 
   /**
    * Waits (asynchronously: the worker keeps its event loop for its idle reaper and component loading)
-   * for the next call, and takes it. Null once the runtime closed the slot.
+   * for the next call, and takes it. Null once the runtime closed the slot; `unreadable` if the call
+   * could not be decoded (it is answered with a Trap all the same).
    */
-  async nextCall(): Promise<{ task: CallTask; descriptors: ComponentDescriptor[] } | null> {
+  async nextCall(): Promise<{ task: CallTask; descriptors: ComponentDescriptor[] } | { unreadable: Error } | null> {
     // Under load the next call is usually written within microseconds of the last reply: catching it
     // while spinning saves the worker's futex wake-up (about the whole cross-thread floor).
     const spinUntil = performance.now() + CALL_SPIN_MS;
@@ -78,24 +79,28 @@ export class WorkerSlot {
     for (;;) {
       Atomics.store(this.state, Slot.WORKER_WAITS, 1);
       const state = Atomics.load(this.state, Slot.STATE);
-      if (state === SlotState.CALL) break;
+      // Taken only if still CALL: a kill (CANCELLED) or close (CLOSED) in between must not be overwritten.
+      if (state === SlotState.CALL && Atomics.compareExchange(this.state, Slot.STATE, SlotState.CALL, SlotState.RUNNING) === SlotState.CALL) break;
       if (state === SlotState.CLOSED) return null;
       // IDLE, DONE (not yet taken), or CANCELLED (the main thread terminates this worker next).
       const wait = Atomics.waitAsync(this.state, Slot.STATE, state);
       if (wait.async) await wait.value;
     }
     Atomics.store(this.state, Slot.WORKER_WAITS, 0);
-    Atomics.store(this.state, Slot.STATE, SlotState.RUNNING);
     const descriptors: ComponentDescriptor[] = [];
     let task: CallTask | undefined;
-    if (this.state[Slot.FLAGS]! & SlotFlag.PORT) {
-      for (let entry = receiveMessageOnPort(this.port); entry; entry = receiveMessageOnPort(this.port)) {
-        const message = entry.message as SlotMessage;
-        if (message.kind === 'component') descriptors.push(message.descriptor);
-        else if (message.kind === 'task') task = message.task;
+    try {
+      if (this.state[Slot.FLAGS]! & SlotFlag.PORT) {
+        for (let entry = receiveMessageOnPort(this.port); entry; entry = receiveMessageOnPort(this.port)) {
+          const message = entry.message as SlotMessage;
+          if (message.kind === 'component') descriptors.push(message.descriptor);
+          else if (message.kind === 'task') task = message.task;
+        }
       }
+      task ??= this.fromMain.rewind().next() as CallTask;
+    } catch (error) {
+      return { unreadable: error as Error };
     }
-    task ??= this.fromMain.rewind().next() as CallTask;
     return { task, descriptors };
   }
 
@@ -124,22 +129,18 @@ export class WorkerSlot {
     Atomics.store(this.state, Slot.STARTED, 1);
   }
 
-  /** True when the main thread killed the current call. */
-  cancelled(): boolean {
-    return Atomics.load(this.state, Slot.STATE) === SlotState.CANCELLED;
-  }
-
   /** Calls host function `index` of the component's import table (`label` names it in errors). */
   hostCall(index: number, label: string, args: unknown[], deadline: number): unknown {
     try {
       this.toMain.write(args);
     } catch (error) {
       if (!(error instanceof DoesNotFit)) throw error;
+      const bytes = encodedSize(args);
       throw new HostCallFailed({
         name: 'HostCallTooLarge',
-        message: `arguments of ${label} take ${encodedSize(args)} bytes; the host-call buffer holds ${this.regionBytes}`,
+        message: `arguments of ${label} take ${bytes} bytes; the host-call buffer holds ${this.regionBytes}`,
         direction: 'arguments',
-        bytes: encodedSize(args),
+        bytes,
         capacity: this.regionBytes,
         function: label,
       });
@@ -167,7 +168,7 @@ export class WorkerSlot {
       if (state === SlotState.HOST_RESPONSE) break;
       if (state === SlotState.CANCELLED || state === SlotState.CLOSED) throw new HostCallFailed({ name: 'Cancelled', message: 'the call was killed while waiting for the host' });
     }
-    const code = this.state[Slot.CODE];
+    const code = this.state[Slot.ANSWER];
     const value = this.fromMain.rewind().next();
     Atomics.compareExchange(this.state, Slot.STATE, SlotState.HOST_RESPONSE, SlotState.RUNNING);
     if (code === Reply.OK) return value;

@@ -81,8 +81,10 @@ export type CallReply =
  */
 export const Slot = {
   STATE: 0,
-  /** Host request: index of the function in the component's import table. Host answer: a `Reply` code. */
+  /** Host request: index of the function in the component's import table (written by the worker only). */
   CODE: 1,
+  /** Host answer: a `Reply` code (written by the main thread only). */
+  ANSWER: 4,
   THREAD_ID: 2,
   /** 1 once the guest started; the start time (the worker's `performance.timeOrigin + now()`) is at STARTED_AT_F64. */
   STARTED: 3,

@@ -5,8 +5,11 @@
  * budget over the cross-thread floor; this codec writes the plain data the component glue deals in
  * (numbers, bigints, strings, byte lists, arrays, records, variants) in a few hundred nanoseconds.
  *
- * Anything else (a Map, a Date, an Error, a cycle) is written as an embedded `v8.serialize` blob, so
- * what crosses keeps structured-clone semantics. A value that does not fit raises `DoesNotFit`: the
+ * Anything else (a Map, a Date, an Error, a class instance, a cycle) is written as an embedded
+ * `v8.serialize` blob, so what crosses keeps structured-clone semantics, with these differences in
+ * the plain subset: strings cross as UTF-8 (a lone surrogate becomes U+FFFD, as jco's glue would make
+ * it anyway), holes in arrays become `undefined`, extra properties on arrays are not kept, and two
+ * references to one object arrive as two objects. A value that does not fit raises `DoesNotFit`: the
  * caller then sends it another way (or refuses it, for host calls, with the sizes).
  */
 import { deserialize, serialize } from 'node:v8';
@@ -213,12 +216,14 @@ export class ValueWriter {
   }
 }
 
-/** Objects whose own enumerable properties are all there is to them (what structured clone copies). */
+/**
+ * Objects written field by field: those of `Object.prototype` or none (records, variants, options).
+ * Anything else (a class instance, a Promise, a Map) goes to `v8.serialize`, which copies or refuses
+ * it exactly as structured clone would.
+ */
 function isPlainData(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
-  if (proto === Object.prototype || proto === null) return true;
-  // Dates, Maps, Sets, errors, boxed primitives and the like have internal state: v8.serialize them.
-  return !(value instanceof Date || value instanceof Map || value instanceof Set || value instanceof Error || value instanceof RegExp || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer || value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt);
+  return proto === Object.prototype || proto === null;
 }
 
 /** Reads what a `ValueWriter` wrote over the same region. Values it returns share no memory with it. */
@@ -312,7 +317,9 @@ export class ValueReader {
         const object: Record<string, unknown> = {};
         for (let i = 0; i < count; i++) {
           const key = this.next() as string;
-          object[key] = this.next();
+          // An own property even when it is named `__proto__` (an assignment would set the prototype).
+          if (key === '__proto__') Object.defineProperty(object, key, { value: this.next(), enumerable: true, writable: true, configurable: true });
+          else object[key] = this.next();
         }
         return object;
       }

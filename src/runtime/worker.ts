@@ -81,6 +81,11 @@ void serve();
 
 async function serve(): Promise<void> {
   for (let next = await slot.nextCall(); next; next = await slot.nextCall()) {
+    if ('unreadable' in next) {
+      const unknown = { componentId: '(unreadable call)', exportName: '', invocationId: '' } as CallTask;
+      slot.reply(internalTrap(unknown, `worker could not read the call: ${next.unreadable.message}`));
+      continue;
+    }
     const { task, descriptors } = next;
     const reply = (await loadAll(descriptors, task)) ?? runSafely(task);
     try {
@@ -116,7 +121,9 @@ function internalTrap(task: CallTask, message: string): CallReply & { ok: false 
 }
 
 function runCall(task: CallTask): CallReply {
-  dropUnloaded();
+  // A call admitted before its component was unloaded still runs ("calls in flight finish"); its
+  // instance is retired after it, and the component dropped at the next call or sweep.
+  dropUnloaded(task.componentId);
   const component = components.get(task.componentId);
   if (!component) return { ...internalTrap(task, `component ${task.componentId} is not loaded in this worker`), notLoaded: true };
   const started = performance.now();
@@ -421,10 +428,10 @@ function startReaper(maxIdleMs: number): void {
   reaper = setInterval(reapIdle, period).unref();
 }
 
-/** Forgets the components the main thread unloaded, with their idle instances and compiled modules. */
-function dropUnloaded(): void {
+/** Forgets the components the main thread unloaded (but `keep`), with their idle instances and compiled modules. */
+function dropUnloaded(keep?: string): void {
   for (const [id, component] of components) {
-    if (Atomics.load(component.counters, Counter.UNLOADED) === 0n) continue;
+    if (id === keep || Atomics.load(component.counters, Counter.UNLOADED) === 0n) continue;
     retire(component, Counter.RECYCLED_CLOSE, component.idle.length);
     component.idle = [];
     components.delete(id);

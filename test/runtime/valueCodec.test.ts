@@ -62,4 +62,14 @@ describe('valueCodec', () => {
     expect(encodedSize(big)).toBe(5 + 5_000);
     expect(() => roundTrip([new Uint8Array(4_000), new Uint8Array(4_000)], 4_096)).toThrow(DoesNotFit);
   });
+
+  it('behavior: a `__proto__` key stays an own property; objects structured clone refuses are refused', () => {
+    const parsed = JSON.parse('{"__proto__":{"isAdmin":true},"name":"x"}') as Record<string, unknown>;
+    const back = roundTrip(parsed) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(back.isAdmin).toBeUndefined();
+    expect(Object.keys(back)).toEqual(['__proto__', 'name']);
+    expect(() => roundTrip({ pending: Promise.resolve(1) })).toThrow(/could not be cloned/);
+    expect(() => roundTrip(new WeakMap())).toThrow(/could not be cloned/);
+  });
 });
