@@ -152,7 +152,7 @@ export function importTable(imports: Record<string, string[]>): { interfaceName:
   return Object.entries(imports).flatMap(([interfaceName, functions]) => functions.map((functionName) => ({ interfaceName, functionName })));
 }
 
-/** How a host call ended, in the channel's CODE slot of the response. */
+/** How a host call ended, in the slot's ANSWER word. */
 export const Reply = {
   /** The host function threw: the guest traps (`host-error`, or HostLimitExceeded for a cap). */
   ERROR: 0,

@@ -394,7 +394,7 @@ function createInstance(component: LoadedComponent, metering: Metering): GuestIn
   return instance;
 }
 
-/** One synchronous stub per imported function, forwarding over the invocation's channel. */
+/** One synchronous stub per imported function, forwarding over the worker's call slot. */
 function hostImports(component: LoadedComponent): Record<string, Record<string, unknown>> {
   const imports: Record<string, Record<string, unknown>> = {};
   importTable(component.descriptor.imports).forEach(({ interfaceName, functionName }, index) => {
