@@ -22,6 +22,8 @@ export class CallDispatcher {
    */
   private readonly keepAlive = setInterval(() => {}, 2 ** 31 - 1).unref();
   private busy = 0;
+  /** What piscina last reported of a failed worker; its exit comes right after. */
+  private lastWorkerError: Error | null = null;
 
   constructor(
     private readonly pool: Piscina,
@@ -30,8 +32,9 @@ export class CallDispatcher {
     private readonly onExit: (threadId: number) => void,
   ) {
     // A worker that fails (an uncaught error, out of heap) exits, and its 'exit' ends its call. piscina,
-    // which has no task of its own on it, reports the error here: without a listener it would be thrown.
-    pool.on('error', () => {});
+    // which has no task of its own on it, reports the error here (without a listener it would be
+    // thrown at the embedder): it is kept to say why in the call's Trap.
+    pool.on('error', (error: Error) => (this.lastWorkerError = error));
     pool.on('message', (message: unknown) => {
       const hello = (message as Partial<SlotHello> | null)?.corralSlot;
       if (hello) this.add(hello.threadId, hello.buffer, hello.port);
@@ -49,7 +52,7 @@ export class CallDispatcher {
       if (--this.busy === 0) this.keepAlive.unref();
       settle(result);
     };
-    for (const busy of this.slots.values()) busy.poll();
+    for (const other of this.slots.values()) other.poll();
     if (this.closed) return call.settle({ failed: new Error('the runtime closed before the call ran') });
     const slot = this.takeFree(call);
     if (!slot) this.waiting.push(call);
@@ -125,7 +128,9 @@ export class CallDispatcher {
       const at = this.free.indexOf(slot);
       if (at >= 0) this.free.splice(at, 1);
       port.close();
-      slot.exited(new Error(`worker exited with code ${code}`));
+      const why = this.lastWorkerError ? ` (${this.lastWorkerError.message})` : '';
+      this.lastWorkerError = null;
+      slot.exited(new Error(`worker exited with code ${code}${why}`));
       this.onExit(threadId);
       // Workers that fail as they start are not replaced (piscina gives up): calls would wait forever.
       if (this.slots.size === 0 && this.pool.threads.length === 0) {
