@@ -22,10 +22,10 @@ export async function benchBurst(cacheDir: string, fixture: (name: string) => st
     }
     return process.memoryUsage().rss / 2 ** 20;
   };
-  // Callers wait in the instance pools for as long as the burst takes (100,000 calls queued at once).
   const runtime = new Runtime({ threads: 2, cacheDir });
   try {
     const components = [];
+    // Callers may wait in the instance pools for as long as the burst takes (100,000 calls at once).
     for (let i = 0; i < COMPONENTS; i++) components.push(await runtime.load(fixture('compute'), { name: `burst-${i}`, pool: { checkoutTimeoutMs: 600_000 } }));
     // One call each first: every worker has compiled every component before the baseline is taken.
     await Promise.all(components.map((c) => Promise.all([c.call('add', [1, 2]), c.call('add', [1, 2])])));

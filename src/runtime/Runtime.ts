@@ -418,14 +418,9 @@ export class Runtime implements ComponentHost {
   }
 
   /**
-   * The backstop for guests that do not come back (stuck in a host call, or swallowing the meter's
-   * exception): one sweep over the calls in flight, a few times per grace period. A call whose guest
-   * started more than deadline + grace ago has its worker terminated; piscina starts a new one.
-   */
-  /**
-   * Terminating the thread fails its task and piscina replaces the worker. (An AbortSignal per call
-   * would let piscina do this itself, but cost ~11 µs on every call.) The instances that lived in the
-   * worker are written off for every component once the thread has exited.
+   * Terminates the worker running a call: its slot's watcher ends the call (CallDispatcher, on the
+   * thread's exit), piscina starts a replacement, and the instances that lived in it are written off
+   * once the thread has exited.
    */
   private terminateWorker(slot: CallSlot): void {
     // Cancel first: a worker blocked in Atomics.wait (a host call) throws out of the guest at once.
@@ -434,6 +429,11 @@ export class Runtime implements ComponentHost {
     void worker?.terminate();
   }
 
+  /**
+   * The backstop for guests that do not come back (stuck in a host call, or swallowing the meter's
+   * exception): one sweep over the calls in flight, a few times per grace period. A call whose guest
+   * started more than deadline + grace ago has its worker terminated.
+   */
   private armBackstop(): void {
     if (this.backstop) return;
     const period = Math.max(2, Math.min(50, Math.floor(this.graceMs / 4)));

@@ -278,33 +278,24 @@ export class ValueReader {
         return n;
       }
       case Tag.Ascii: {
-        const length = this.u32();
-        const start = this.offset;
-        this.offset += length;
-        if (length > SHORT_STRING) return this.buffer.toString('latin1', start, start + length);
+        const [start, end] = this.span();
+        if (end - start > SHORT_STRING) return this.buffer.toString('latin1', start, end);
         let s = '';
-        for (let i = start; i < start + length; i++) s += String.fromCharCode(this.bytes[i]!);
+        for (let i = start; i < end; i++) s += String.fromCharCode(this.bytes[i]!);
         return s;
       }
       case Tag.Utf8: {
-        const length = this.u32();
-        const start = this.offset;
-        this.offset += length;
-        return this.buffer.toString('utf8', start, start + length);
+        const [start, end] = this.span();
+        return this.buffer.toString('utf8', start, end);
       }
       case Tag.Bytes: {
-        const length = this.u32();
-        const start = this.offset;
-        this.offset += length;
-        return this.bytes.slice(start, start + length); // a copy: the region is reused by the next message
+        const [start, end] = this.span();
+        return this.bytes.slice(start, end); // a copy: the region is reused by the next message
       }
       case Tag.Typed: {
-        const kind = this.bytes[this.offset++]!;
-        const length = this.u32();
-        const start = this.offset;
-        this.offset += length;
-        const Type = TYPED[kind]!;
-        return new Type(this.bytes.slice(start, start + length).buffer);
+        const Type = TYPED[this.bytes[this.offset++]!]!;
+        const [start, end] = this.span();
+        return new Type(this.bytes.slice(start, end).buffer);
       }
       case Tag.Array: {
         const length = this.u32();
@@ -324,10 +315,8 @@ export class ValueReader {
         return object;
       }
       case Tag.V8: {
-        const length = this.u32();
-        const start = this.offset;
-        this.offset += length;
-        return deserialize(this.bytes.slice(start, start + length));
+        const [start, end] = this.span();
+        return deserialize(this.bytes.slice(start, end));
       }
       default:
         throw new Error(`corrupt value in a call slot: tag ${tag as number} at ${this.offset - 1}`);
@@ -338,6 +327,14 @@ export class ValueReader {
     const n = this.view.getUint32(this.offset, true);
     this.offset += 4;
     return n;
+  }
+
+  /** A length-prefixed run of bytes: where it starts and ends; the reader moves past it. */
+  private span(): [number, number] {
+    const length = this.u32();
+    const start = this.offset;
+    this.offset += length;
+    return [start, this.offset];
   }
 }
 
