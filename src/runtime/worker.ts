@@ -175,9 +175,14 @@ function runCall(task: CallTask): CallReply {
       for (index = 0; index < task.args.length; index++) {
         // Each call has its own deadline, and the backstop measures from its start.
         if (index > 0) slot.markStarted();
+        // Every mechanism that enforces the deadline gets this call's own: the meter, the host-call
+        // bridge and WASI's clocks. A catch-up step of 1,000 events used to keep the bridge's deadline
+        // of its first event, so every host call after the first 250 ms failed and the module never caught up.
         callStarted = performance.now();
-        if (component.wasi) component.wasi.clocks.deadline = callStarted + task.timeoutMs;
-        const result = callOnce(instance, fn, task.args[index] as unknown[], task.fuel, callStarted + task.timeoutMs);
+        const callDeadline = callStarted + task.timeoutMs;
+        component.bridge.deadline = callDeadline;
+        if (component.wasi) component.wasi.clocks.deadline = callDeadline;
+        const result = callOnce(instance, fn, task.args[index] as unknown[], task.fuel, callDeadline);
         fuelUsed += result.fuelUsed;
         values.push(result.value);
         // exit(ok) unwound the instance: the calls after it cannot run on it, so the invocation ends here.
@@ -265,6 +270,9 @@ function callOnce(instance: GuestInstance, fn: (...args: unknown[]) => unknown, 
       fuelUsed = instance.meter.settle();
     }
     if (instance.meter.stop) throw instance.meter.stop; // the guest swallowed the meter's exception
+    // One long instruction (a bulk copy, a grow) or host answer can carry a call past its deadline with
+    // no refuel in between to notice: the deadline is a promise to the caller, so such a call is late, not ok.
+    if (performance.now() > deadline) throw (instance.meter.stop = new MeterStop('deadline'));
     // Segments between checks only subtract: a call can finish slightly over its budget, and is then
     // reported as out of fuel all the same, so the budget means the same whatever the code's shape.
     if (fuelUsed > fuel) throw new MeterStop('fuel');
