@@ -28,9 +28,14 @@ export function onEvent(event) {
       log('info', `${greeting}, ${name}`, JSON.stringify({ count }));
       return;
     }
-    case 'block':
+    case 'block': {
+      // A block trigger: how many blocks the module has handled, and the last one.
+      const blocks = Number(text(get(bytes('blocks')) ?? bytes('0'))) + 1;
+      set(bytes('blocks'), bytes(String(blocks)));
       set(bytes('last-block'), bytes(String(event.val.number)));
+      log('debug', `block ${event.val.number}`, JSON.stringify({ blocks }));
       return;
+    }
     case 'log':
     case 'timer': // a timer the module set (grant `timers`, import corral:module/timers)
     case 'schedule': // a tick of a `cron` trigger
