@@ -645,7 +645,12 @@ export class Engine {
       if (outcome.ok) {
         this.timers.blockHandled(module, chainId, current.cursor.number);
         // Per step: build the record only when someone reads it.
-        if (this.logger.isLevelEnabled('debug')) this.logger.debug({ module, chainId: String(chainId), block: String(current.cursor.number), events: current.events.length }, 'chain step committed');
+        if (this.logger.isLevelEnabled('debug')) {
+          // A new module's first step only places its origin, the block before its first (-1 for block 0).
+          const { origin, number } = current.cursor;
+          if (origin) this.logger.debug({ module, chainId: String(chainId), firstBlock: String(number + 1n) }, 'chain feed starts');
+          else this.logger.debug({ module, chainId: String(chainId), block: String(number), events: current.events.length }, 'chain step committed');
+        }
         if (this.steps.observed) {
           const { number, hash } = current.cursor;
           const startedAt = 'startedAt' in outcome ? outcome.startedAt : undefined;

@@ -37,9 +37,9 @@ describe('catch-up', () => {
     const tip = BigInt(await testbed.anvil.rpc('eth_blockNumber', []));
     const failures: InvocationRecord[] = [];
     const steps: ChainStep[] = [];
-    const { engine } = await chainEngine(testbed.runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, [
+    const { engine, records } = await chainEngine(testbed.runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, [
       // No `limits`: the engine's defaults (fuel, a 250 ms deadline per event).
-      { name: 'greeter', component, limits: undefined, startBlock: 1, config: JSON.stringify({ greeting: 'hi' }), triggers: [{ kind: 'block', chain: 31337 }] },
+      { name: 'greeter', component, limits: undefined, startBlock: 0, config: JSON.stringify({ greeting: 'hi' }), triggers: [{ kind: 'block', chain: 31337 }] },
     ]);
     engine.invocations$.subscribe((r) => r.outcome !== 'ok' && failures.push(r));
     engine.steps$.subscribe((s) => steps.push(s));
@@ -50,7 +50,10 @@ describe('catch-up', () => {
     expect(failures).toEqual([]);
     const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
     expect(text(await engine.read('greeter', new TextEncoder().encode('last-block')))).toBe(String(tip));
-    expect(text(await engine.read('greeter', new TextEncoder().encode('blocks')))).toBe(String(tip)); // blocks 1…tip, each once
+    expect(text(await engine.read('greeter', new TextEncoder().encode('blocks')))).toBe(String(tip + 1n)); // blocks 0…tip, each once
+    // The first step only placed the origin: its debug line names the first block, not a block "-1".
+    expect(records.find((r) => r.msg === 'chain feed starts')).toMatchObject({ module: 'greeter', firstBlock: '0' });
+    expect(records.filter((r) => r.block === '-1')).toEqual([]);
     // The catch-up really handed the module many events per invocation (a step is one invocation).
     expect(Math.max(...steps.map((s) => s.events))).toBeGreaterThanOrEqual(500);
     await engine.stop();
