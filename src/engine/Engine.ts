@@ -25,6 +25,7 @@ import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationM
 import { ModuleTimers, type Timer } from '../jobs/ModuleTimers.ts';
 import { TimerScheduler } from '../jobs/TimerScheduler.ts';
 import { CronScheduler, cronKey, cronName } from '../jobs/CronScheduler.ts';
+import { isReserved } from '../host/store.ts';
 import { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS } from '../limits/defaults.ts';
 import type { Limits } from '../runtime/Component.ts';
@@ -62,6 +63,8 @@ export interface ChainPosition {
   /** Steps committed, and the events they carried, since the engine started. */
   steps: number;
   events: number;
+  /** Keys of the module's that undone blocks had written and that kept a later write of another source. */
+  keptOnUndo: number;
 }
 
 /** One committed chain step of one module: what `engine.steps$` tells, for metrics and latency. */
@@ -628,6 +631,7 @@ export class Engine {
             cursor: { number: String(cursor.number), hash: cursor.hash },
             windowBlocks,
           }),
+        reservedKey: isReserved,
       };
       this.feeds.set(`${manifest.name}@${interest.chainId}`, this.bus.feed(target, interest, start === undefined ? undefined : BigInt(start)));
     }
@@ -653,7 +657,8 @@ export class Engine {
         }
         return 'done';
       }
-      if ('refused' in outcome) return 'stopped';
+      // An undo whose plan a commit made stale while it waited: the feed plans it again (see stageUndo).
+      if ('refused' in outcome) return outcome.refused === 'stale' && current.undo ? 'retry' : 'stopped';
       if ('error' in outcome && outcome.error instanceof RejectedEvents) {
         current = withoutEvents(current, outcome.error.indices);
         continue;

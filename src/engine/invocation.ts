@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
 import { cursorToJson } from '../bus/cursorJson.ts';
 import { triggerChains } from '../bus/triggers.ts';
-import type { FeedDelivery } from '../bus/ModuleFeed.ts';
+import { recordPayload, recordWithWrites, type FeedDelivery } from '../bus/ModuleFeed.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import type { ChainClient } from '../chain/ChainClient.ts';
 import { chainHost } from '../host/chain.ts';
@@ -21,6 +21,7 @@ import { signalFromData, strongestSignal } from '../signals/signalFromData.ts';
 import type { Commit, Write } from '../store/EngineStore.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
+import { planUndo, sameKept } from '../store/planUndo.ts';
 import { queueHost } from '../host/queue.ts';
 import { userType, type Job } from '../jobs/Job.ts';
 import type { JobAttempt } from '../jobs/JobRunner.ts';
@@ -134,10 +135,6 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   const caps = scale === 1 ? module.caps : (Object.fromEntries(Object.entries(module.caps).map(([k, v]) => [k, k === 'storedBytes' ? v : v * scale])) as HostCaps);
   const logger = () => module.logger.child({ event: envelope.kind, invocationId, ...(timer ? { timer: timer.tag } : {}), ...(chain ? { chainId: String(chain.chainId), block: String(chain.delivery.cursor.number) } : {}) });
   const scope = new InvocationScope(module.manifest.name, module.store, transaction, caps, logger);
-  for (const write of chain?.delivery.prestage ?? []) {
-    if (write.value === null) transaction.delete(write.key);
-    else transaction.set(write.key, write.value);
-  }
   // A timer is consumed by the invocation it wakes: its deletion commits with the handler's writes
   // (the handler may set the same tag again). Only this timer: the tag may have been moved since.
   // A cron tick is recorded as its trigger's last handled tick the same way.
@@ -146,6 +143,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   let consumed: { write: Write; sizeDelta: number } | undefined;
   const begin = () => {
     module.store.beginEvent(transaction);
+    if (chain?.delivery.undo) return stageUndo(transaction, chain.delivery.undo);
     if (timer) return (consumed = consume(transaction, timer)) !== undefined;
     if (envelope.kind === 'schedule') consumed = recordTick(transaction, envelope.cron);
     return true;
@@ -168,11 +166,12 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
       if (consumed) await commitWrites(module, { writes: [consumed.write], sizeDelta: consumed.sizeDelta });
       return outcome;
     }
+    const writes = transaction.writes();
     const commit: Commit = {
-      writes: transaction.writes(),
+      writes,
       sizeDelta: transaction.sizeDelta,
       ...(chain ? { cursor: { source: `chain:${chain.chainId}`, value: cursorToJson(chain.delivery.cursor) } } : custom ? { cursor: { source: 'custom', value: custom.cursor } } : {}),
-      ...(chain?.delivery.journal ? { journal: { chainId: chain.chainId, ...chain.delivery.journal } } : {}),
+      ...(chain?.delivery.journal ? { journal: { chainId: chain.chainId, ...journalOf(chain.delivery.journal, writes) } } : {}),
     };
     await commitWrites(module, commit);
     return outcome;
@@ -183,6 +182,28 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
 
 function commitWrites(module: InvocationModule, commit: Commit): Promise<void> {
   return module.store.commit(commit);
+}
+
+/** A live step's journal changes: its record carries what the step wrote, to tell later writes from its own. */
+function journalOf(journal: NonNullable<FeedDelivery['journal']>, writes: readonly Write[]): NonNullable<FeedDelivery['journal']> {
+  return journal.record ? { ...journal, record: recordWithWrites(journal.record, writes) } : journal;
+}
+
+/**
+ * Stages the undo of a reorged block when the step's turn comes, against the state every earlier commit
+ * left (see planUndo): the feed planned it before queueing the step, and named the kept keys in its
+ * events; if a commit since then changed which keys are kept, the step is stale (the feed plans again).
+ * The reads register with the event in flight, so a job writing one of these keys before the step
+ * commits is refused and re-run.
+ */
+function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery['undo']>): boolean {
+  const plan = planUndo(undo.entry.undo, recordPayload(undo.entry.payload).wrote, (key) => transaction.get(key));
+  if (!undo.plan || !sameKept(plan, undo.plan)) return false;
+  for (const write of plan.restores) {
+    if (write.value === null) transaction.delete(write.key);
+    else transaction.set(write.key, write.value);
+  }
+  return true;
 }
 
 /** Stages a cron trigger's last handled tick; the write, for a commit of its own. */
