@@ -3,8 +3,8 @@ import type { ChainFollower } from '../chain/ChainFollower.ts';
 import { RpcDataError } from '../chain/RpcDataError.ts';
 import type { BlockCursor, ChainBlock, ChainLog } from '../chain/types.ts';
 import { EngineError } from '../errors/EngineError.ts';
-import type { Bytes, JournalEntry, ModuleStore, Write } from '../store/EngineStore.ts';
-import { planUndo, wroteDigests, type UndoPlan, type WroteDigests } from '../store/planUndo.ts';
+import type { Bytes, JournalEntry, ModuleStore } from '../store/EngineStore.ts';
+import { planUndo, type UndoPlan } from '../store/planUndo.ts';
 import type { ChainLogs } from './ChainLogs.ts';
 import { cursorFromJson, type CursorJson } from './cursorJson.ts';
 import { blockEvent, logEvent, logFromJson, logToJson, reorgKeptEvent, type GuestEvent } from './guestEvents.ts';
@@ -41,6 +41,8 @@ export interface FeedTarget {
   whenServing(): Promise<void>;
   /** The chain reorganised below what the module can undo (`windowBlocks` deep): halt it. */
   reorgBeyondWindow(cursor: BlockCursor, windowBlocks: number): void;
+  /** Whether a source other than this chain wrote `key` after the module's handling of `block` did (see ReorgMarks). */
+  writtenSince(block: bigint, key: Bytes): boolean;
   /** corral's own keys in the module's state (timers, tasks): undone by the same rule, never named to the module. */
   reservedKey(key: Bytes): boolean;
 }
@@ -350,7 +352,7 @@ export class ModuleFeed {
     this.options.logger.info({ chainId: String(this.chainId), module: this.target.module, depth: abandoned.length, anchor: String(position.number) }, 'undoing abandoned blocks');
     for (const [i, entry] of abandoned.entries()) {
       const cursor = i === abandoned.length - 1 ? position : entry.prev;
-      const removed = recordPayload(entry.payload).logs.map(logFromJson).reverse();
+      const removed = (entry.payload as ReturnType<typeof logToJson>[]).map(logFromJson).reverse();
       const result = await this.commit({ events: removed.map((log) => logEvent({ ...log, removed: true })), cursor, undo: { entry }, journal: { remove: [entry.number] } });
       if (result === 'stopped') return 'stopped';
     }
@@ -402,31 +404,11 @@ export class ModuleFeed {
    */
   private planned(step: FeedDelivery): FeedDelivery {
     const { entry } = step.undo!;
-    const plan = planUndo(entry.undo, recordPayload(entry.payload).wrote, (key) => this.target.store.getSync(key));
+    const plan = planUndo(entry.undo, (key) => this.target.writtenSince(entry.number, key));
     const named = plan.kept.filter((key) => !this.target.reservedKey(key));
     const events = named.length > 0 ? [...step.events, reorgKeptEvent(this.chainId, entry, named)] : step.events;
     return { ...step, events, undo: { entry, plan } };
   }
-}
-
-/**
- * A journal record's payload: the block's logs as delivered (to re-deliver them as removed) and the
- * digests of what its handling wrote (to tell, when it is undone, which keys were written since).
- * A record from before the digests were kept is the array of logs alone.
- */
-interface RecordPayload {
-  logs: ReturnType<typeof logToJson>[];
-  wrote?: WroteDigests;
-}
-
-export function recordPayload(payload: unknown): RecordPayload {
-  return Array.isArray(payload) ? { logs: payload as RecordPayload['logs'] } : (payload as RecordPayload);
-}
-
-/** A live step's record as it commits: its payload (the logs) with the digests of the step's `writes`. */
-export function recordWithWrites(record: NonNullable<NonNullable<FeedDelivery['journal']>['record']>, writes: readonly Write[]): NonNullable<NonNullable<FeedDelivery['journal']>['record']> {
-  const payload: RecordPayload = { logs: record.payload as RecordPayload['logs'], wrote: wroteDigests(writes) };
-  return { ...record, payload };
 }
 
 /**

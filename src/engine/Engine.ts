@@ -25,7 +25,8 @@ import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationM
 import { ModuleTimers, type Timer } from '../jobs/ModuleTimers.ts';
 import { TimerScheduler } from '../jobs/TimerScheduler.ts';
 import { CronScheduler, cronKey, cronName } from '../jobs/CronScheduler.ts';
-import { isReserved } from '../host/store.ts';
+import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
+import { ReorgMarks } from '../store/ReorgMarks.ts';
 import { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS } from '../limits/defaults.ts';
 import type { Limits } from '../runtime/Component.ts';
@@ -474,7 +475,9 @@ export class Engine {
     }
     const name = manifest.name;
     const taskIndex: { jobs?: ModuleJobs } = {};
-    const store = new GuardedModuleStore(await this.store.module(name), (writes) => {
+    // Marks the keys of blocks in the reorg window that other sources write again: an undo keeps those.
+    const marks = await ReorgMarks.open(await this.store.module(name), RESERVED_PREFIX, interests.map((i) => i.chainId));
+    const store = new GuardedModuleStore(marks, (writes) => {
       this.timers.committed(name, writes);
       if (taskIndex.jobs?.apply(writes)) this.jobRunner.committed(name);
     });
@@ -488,6 +491,7 @@ export class Engine {
       now: () => this.clock.now(),
       rate: new RateLimiter(manifest.jobs.ratePerMinute, this.clock),
       rateLimited: () => this.jobRunner.rateLimited(name),
+      writtenSince: (chainId, number, key) => marks.writtenSince(chainId, number, key),
     };
     // Its timers and tasks are followed before its actor and feeds start: no commit can be missed.
     this.timers.track(name, await ModuleTimers.load(module.store));
@@ -631,6 +635,7 @@ export class Engine {
             cursor: { number: String(cursor.number), hash: cursor.hash },
             windowBlocks,
           }),
+        writtenSince: (block, key) => module.writtenSince(interest.chainId, block, key),
         reservedKey: isReserved,
       };
       this.feeds.set(`${manifest.name}@${interest.chainId}`, this.bus.feed(target, interest, start === undefined ? undefined : BigInt(start)));

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
 import { cursorToJson } from '../bus/cursorJson.ts';
 import { triggerChains } from '../bus/triggers.ts';
-import { recordPayload, recordWithWrites, type FeedDelivery } from '../bus/ModuleFeed.ts';
+import type { FeedDelivery } from '../bus/ModuleFeed.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import type { ChainClient } from '../chain/ChainClient.ts';
 import { chainHost } from '../host/chain.ts';
@@ -60,6 +60,8 @@ export interface InvocationModule {
   rate: RateLimiter;
   /** Told of each enqueue the rate limiter refused. */
   rateLimited: () => void;
+  /** Whether another source wrote `key` after the module's handling of block `number` of `chainId` did (see ReorgMarks). */
+  writtenSince: (chainId: bigint, number: bigint, key: Uint8Array) => boolean;
 }
 
 /** The host imports of one invocation (an event's or a job's), bound to its scope. */
@@ -143,7 +145,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   let consumed: { write: Write; sizeDelta: number } | undefined;
   const begin = () => {
     module.store.beginEvent(transaction);
-    if (chain?.delivery.undo) return stageUndo(transaction, chain.delivery.undo);
+    if (chain?.delivery.undo) return stageUndo(transaction, chain.delivery.undo, (key) => module.writtenSince(chain.chainId, chain.delivery.undo!.entry.number, key));
     if (timer) return (consumed = consume(transaction, timer)) !== undefined;
     if (envelope.kind === 'schedule') consumed = recordTick(transaction, envelope.cron);
     return true;
@@ -166,12 +168,11 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
       if (consumed) await commitWrites(module, { writes: [consumed.write], sizeDelta: consumed.sizeDelta });
       return outcome;
     }
-    const writes = transaction.writes();
     const commit: Commit = {
-      writes,
+      writes: transaction.writes(),
       sizeDelta: transaction.sizeDelta,
       ...(chain ? { cursor: { source: `chain:${chain.chainId}`, value: cursorToJson(chain.delivery.cursor) } } : custom ? { cursor: { source: 'custom', value: custom.cursor } } : {}),
-      ...(chain?.delivery.journal ? { journal: { chainId: chain.chainId, ...journalOf(chain.delivery.journal, writes) } } : {}),
+      ...(chain?.delivery.journal ? { journal: { chainId: chain.chainId, ...chain.delivery.journal } } : {}),
     };
     await commitWrites(module, commit);
     return outcome;
@@ -184,20 +185,14 @@ function commitWrites(module: InvocationModule, commit: Commit): Promise<void> {
   return module.store.commit(commit);
 }
 
-/** A live step's journal changes: its record carries what the step wrote, to tell later writes from its own. */
-function journalOf(journal: NonNullable<FeedDelivery['journal']>, writes: readonly Write[]): NonNullable<FeedDelivery['journal']> {
-  return journal.record ? { ...journal, record: recordWithWrites(journal.record, writes) } : journal;
-}
-
 /**
- * Stages the undo of a reorged block when the step's turn comes, against the state every earlier commit
- * left (see planUndo): the feed planned it before queueing the step, and named the kept keys in its
- * events; if a commit since then changed which keys are kept, the step is stale (the feed plans again).
- * The reads register with the event in flight, so a job writing one of these keys before the step
- * commits is refused and re-run.
+ * Stages the undo of a reorged block when the step's turn comes, after every earlier commit (see
+ * planUndo): the feed planned it before queueing the step, and named the kept keys in its events; if a
+ * commit since then wrote one of the block's keys, the step is stale (the feed plans again). Restoring
+ * reads each key: a job that writes one before the step commits is refused and re-run.
  */
-function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery['undo']>): boolean {
-  const plan = planUndo(undo.entry.undo, recordPayload(undo.entry.payload).wrote, (key) => transaction.get(key));
+function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery['undo']>, writtenSince: (key: Uint8Array) => boolean): boolean {
+  const plan = planUndo(undo.entry.undo, writtenSince);
   if (!undo.plan || !sameKept(plan, undo.plan)) return false;
   for (const write of plan.restores) {
     if (write.value === null) transaction.delete(write.key);
