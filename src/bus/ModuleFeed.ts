@@ -88,7 +88,9 @@ const RETRY_MS = { initial: 250, max: 30_000 };
  * head it catches up by ranges of `eth_getLogs`; near the head it goes block by block (logs fetched
  * by block hash, shared with the other modules) and keeps an undo record per block. A cursor that is
  * no longer canonical rewinds through those records, re-delivering the abandoned logs with
- * `removed = true`, newest first. One step at a time: a failed step is tried again, never skipped.
+ * `removed = true`, newest first; keys another source wrote since a block keep that value, and the
+ * undo step names them to the module (see planUndo). One step at a time: a failed step is tried
+ * again, never skipped.
  */
 export class ModuleFeed {
   private cursor: BlockCursor | undefined;
