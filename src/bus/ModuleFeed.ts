@@ -3,10 +3,11 @@ import type { ChainFollower } from '../chain/ChainFollower.ts';
 import { RpcDataError } from '../chain/RpcDataError.ts';
 import type { BlockCursor, ChainBlock, ChainLog } from '../chain/types.ts';
 import { EngineError } from '../errors/EngineError.ts';
-import type { JournalEntry, ModuleStore, Write } from '../store/EngineStore.ts';
+import type { Bytes, JournalEntry, ModuleStore } from '../store/EngineStore.ts';
+import { planUndo, type UndoPlan } from '../store/planUndo.ts';
 import type { ChainLogs } from './ChainLogs.ts';
 import { cursorFromJson, type CursorJson } from './cursorJson.ts';
-import { blockEvent, logEvent, logFromJson, logToJson, type GuestEvent } from './guestEvents.ts';
+import { blockEvent, logEvent, logFromJson, logToJson, reorgKeptEvent, type GuestEvent } from './guestEvents.ts';
 import type { ChainInterest } from './triggers.ts';
 
 /** One step of a module's cursor on a chain: the events to hand the guest, and what commits with them. */
@@ -16,8 +17,12 @@ export interface FeedDelivery {
   cursor: BlockCursor;
   /** Journal changes: a record to undo this block later (blocks inside the reorg window), entries to drop. */
   journal?: { record?: Omit<JournalEntry, 'undo'>; remove?: bigint[] };
-  /** Writes staged before the guest runs: the undo of a block a reorg abandoned. */
-  prestage?: Write[];
+  /**
+   * The undo of a block a reorg abandoned: its record, and the plan the feed made for this try (which
+   * keys to restore, which keep a later write). The invocation plans again when the step's turn comes
+   * and refuses the step as stale if that plan differs: the feed then plans and tries again.
+   */
+  undo?: { entry: JournalEntry; plan?: UndoPlan };
   /** When the block of a live step reached the engine (see ChainBlock.seenAt). */
   seenAt?: number;
 }
@@ -36,6 +41,10 @@ export interface FeedTarget {
   whenServing(): Promise<void>;
   /** The chain reorganised below what the module can undo (`windowBlocks` deep): halt it. */
   reorgBeyondWindow(cursor: BlockCursor, windowBlocks: number): void;
+  /** Whether a source other than this chain wrote `key` after the module's handling of `block` did (see ReorgMarks). */
+  writtenSince(block: bigint, key: Bytes): boolean;
+  /** corral's own keys in the module's state (timers, tasks): undone by the same rule, never named to the module. */
+  reservedKey(key: Bytes): boolean;
 }
 
 export interface FeedOptions {
@@ -79,7 +88,9 @@ const RETRY_MS = { initial: 250, max: 30_000 };
  * head it catches up by ranges of `eth_getLogs`; near the head it goes block by block (logs fetched
  * by block hash, shared with the other modules) and keeps an undo record per block. A cursor that is
  * no longer canonical rewinds through those records, re-delivering the abandoned logs with
- * `removed = true`, newest first. One step at a time: a failed step is tried again, never skipped.
+ * `removed = true`, newest first; keys another source wrote since a block keep that value, and the
+ * undo step names them to the module (see planUndo). One step at a time: a failed step is tried
+ * again, never skipped.
  */
 export class ModuleFeed {
   private cursor: BlockCursor | undefined;
@@ -109,8 +120,11 @@ export class ModuleFeed {
 
   /** The module reached the head (less its confirmations) at least once since the feed started. */
   caughtUp = false;
-  /** Steps committed and the events they carried, since the feed started. */
-  readonly handled = { steps: 0, events: 0 };
+  /**
+   * Steps committed and the events they carried, since the feed started; and the module's keys that
+   * undone blocks had written and that kept a later write of another source (each named in a notice).
+   */
+  readonly handled = { steps: 0, events: 0, keptOnUndo: 0 };
 
   /** The cursor as the feed last committed it. */
   get position(): BlockCursor | undefined {
@@ -341,7 +355,7 @@ export class ModuleFeed {
     for (const [i, entry] of abandoned.entries()) {
       const cursor = i === abandoned.length - 1 ? position : entry.prev;
       const removed = (entry.payload as ReturnType<typeof logToJson>[]).map(logFromJson).reverse();
-      const result = await this.commit({ events: removed.map((log) => logEvent({ ...log, removed: true })), cursor, prestage: entry.undo, journal: { remove: [entry.number] } });
+      const result = await this.commit({ events: removed.map((log) => logEvent({ ...log, removed: true })), cursor, undo: { entry }, journal: { remove: [entry.number] } });
       if (result === 'stopped') return 'stopped';
     }
     // An origin that moved without anything to undo.
@@ -353,9 +367,12 @@ export class ModuleFeed {
    * Hands a step to the module until it commits (a failure is retried, after the actor's backoff).
    * `final`: the step's blocks were fetched as final (catching up).
    */
-  private async commit(delivery: FeedDelivery, final = false): Promise<'progressed' | 'stopped'> {
+  private async commit(step: FeedDelivery, final = false): Promise<'progressed' | 'stopped'> {
+    let delivery = step;
     for (let failures = 0; ; ) {
       if (this.stopped) return 'stopped';
+      // An undo is planned against the state as each try finds it: a retry may follow other commits.
+      if (step.undo) delivery = this.planned(step);
       const result = await this.target.deliver(delivery);
       if (result === 'stopped') return 'stopped';
       if (result === 'done') break;
@@ -368,6 +385,11 @@ export class ModuleFeed {
     this.cursorIsFinal = final;
     this.handled.steps++;
     this.handled.events += delivery.events.length;
+    const kept = delivery.undo?.plan?.kept.filter((key) => !this.target.reservedKey(key)) ?? [];
+    if (kept.length > 0) {
+      this.handled.keptOnUndo += kept.length;
+      this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, block: String(delivery.undo!.entry.number), keys: kept.length }, 'undo kept keys written since the block by another source');
+    }
     for (let i = this.reachWaiters.length - 1; i >= 0; i--) if (this.settles(this.reachWaiters[i]!)) this.reachWaiters.splice(i, 1);
     const { journal } = delivery;
     if (journal) {
@@ -376,6 +398,18 @@ export class ModuleFeed {
       if (journal.record) this.journalNumbers.push(journal.record.number);
     }
     return 'progressed';
+  }
+
+  /**
+   * An undo step with its plan for this try: the restores the invocation stages, and, when keys of the
+   * module's own kept a later write, a `corral/reorg-kept` event naming them after the removed logs.
+   */
+  private planned(step: FeedDelivery): FeedDelivery {
+    const { entry } = step.undo!;
+    const plan = planUndo(entry.undo, (key) => this.target.writtenSince(entry.number, key));
+    const named = plan.kept.filter((key) => !this.target.reservedKey(key));
+    const events = named.length > 0 ? [...step.events, reorgKeptEvent(this.chainId, entry, named)] : step.events;
+    return { ...step, events, undo: { entry, plan } };
   }
 }
 

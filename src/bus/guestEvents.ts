@@ -25,3 +25,17 @@ export function logToJson(log: ChainLog): Record<string, unknown> {
 export function logFromJson(json: Record<string, unknown>): ChainLog {
   return { ...(json as unknown as ChainLog), chainId: BigInt(json.chainId as string), blockNumber: BigInt(json.blockNumber as string) };
 }
+
+/**
+ * The topic of the notice a module gets when undoing a reorged block left keys alone: keys the block
+ * wrote that another source (a custom event, a timer, a job, another chain) wrote again before the undo.
+ * They keep that later value; the notice is a `custom` event of the undo step, after its removed logs,
+ * delivered whatever the module's triggers, with a JSON payload: `{ chainId, block, hash, keys }` (block
+ * number and chain id as decimal strings, keys as hex).
+ */
+export const REORG_KEPT_TOPIC = 'corral/reorg-kept';
+
+export function reorgKeptEvent(chainId: bigint, block: { number: bigint; hash: string }, keys: readonly Uint8Array[]): GuestEvent {
+  const payload = { chainId: String(chainId), block: String(block.number), hash: block.hash, keys: keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('hex')) };
+  return { tag: 'custom', val: { topic: REORG_KEPT_TOPIC, payload: JSON.stringify(payload) } };
+}

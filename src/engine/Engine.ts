@@ -25,6 +25,8 @@ import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationM
 import { ModuleTimers, type Timer } from '../jobs/ModuleTimers.ts';
 import { TimerScheduler } from '../jobs/TimerScheduler.ts';
 import { CronScheduler, cronKey, cronName } from '../jobs/CronScheduler.ts';
+import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
+import { ReorgMarks } from '../store/ReorgMarks.ts';
 import { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS } from '../limits/defaults.ts';
 import type { Limits } from '../runtime/Component.ts';
@@ -62,6 +64,8 @@ export interface ChainPosition {
   /** Steps committed, and the events they carried, since the engine started. */
   steps: number;
   events: number;
+  /** Keys of the module's that undone blocks had written and that kept a later write of another source. */
+  keptOnUndo: number;
 }
 
 /** One committed chain step of one module: what `engine.steps$` tells, for metrics and latency. */
@@ -471,7 +475,9 @@ export class Engine {
     }
     const name = manifest.name;
     const taskIndex: { jobs?: ModuleJobs } = {};
-    const store = new GuardedModuleStore(await this.store.module(name), (writes) => {
+    // Marks the keys of blocks in the reorg window that other sources write again: an undo keeps those.
+    const marks = await ReorgMarks.open(await this.store.module(name), RESERVED_PREFIX, interests.map((i) => i.chainId));
+    const store = new GuardedModuleStore(marks, (writes) => {
       this.timers.committed(name, writes);
       if (taskIndex.jobs?.apply(writes)) this.jobRunner.committed(name);
     });
@@ -485,6 +491,7 @@ export class Engine {
       now: () => this.clock.now(),
       rate: new RateLimiter(manifest.jobs.ratePerMinute, this.clock),
       rateLimited: () => this.jobRunner.rateLimited(name),
+      writtenSince: (chainId, number, key) => marks.writtenSince(chainId, number, key),
     };
     // Its timers and tasks are followed before its actor and feeds start: no commit can be missed.
     this.timers.track(name, await ModuleTimers.load(module.store));
@@ -628,6 +635,8 @@ export class Engine {
             cursor: { number: String(cursor.number), hash: cursor.hash },
             windowBlocks,
           }),
+        writtenSince: (block, key) => module.writtenSince(interest.chainId, block, key),
+        reservedKey: isReserved,
       };
       this.feeds.set(`${manifest.name}@${interest.chainId}`, this.bus.feed(target, interest, start === undefined ? undefined : BigInt(start)));
     }
@@ -658,7 +667,8 @@ export class Engine {
         }
         return 'done';
       }
-      if ('refused' in outcome) return 'stopped';
+      // An undo whose plan a commit made stale while it waited: the feed plans it again (see stageUndo).
+      if ('refused' in outcome) return outcome.refused === 'stale' && current.undo ? 'retry' : 'stopped';
       if ('error' in outcome && outcome.error instanceof RejectedEvents) {
         current = withoutEvents(current, outcome.error.indices);
         continue;

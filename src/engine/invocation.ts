@@ -21,6 +21,7 @@ import { signalFromData, strongestSignal } from '../signals/signalFromData.ts';
 import type { Commit, Write } from '../store/EngineStore.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
+import { planUndo, sameKept } from '../store/planUndo.ts';
 import { queueHost } from '../host/queue.ts';
 import { userType, type Job } from '../jobs/Job.ts';
 import type { JobAttempt } from '../jobs/JobRunner.ts';
@@ -59,6 +60,8 @@ export interface InvocationModule {
   rate: RateLimiter;
   /** Told of each enqueue the rate limiter refused. */
   rateLimited: () => void;
+  /** Whether another source wrote `key` after the module's handling of block `number` of `chainId` did (see ReorgMarks). */
+  writtenSince: (chainId: bigint, number: bigint, key: Uint8Array) => boolean;
 }
 
 /** The host imports of one invocation (an event's or a job's), bound to its scope. */
@@ -134,10 +137,6 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   const caps = scale === 1 ? module.caps : (Object.fromEntries(Object.entries(module.caps).map(([k, v]) => [k, k === 'storedBytes' ? v : v * scale])) as HostCaps);
   const logger = () => module.logger.child({ event: envelope.kind, invocationId, ...(timer ? { timer: timer.tag } : {}), ...(chain ? { chainId: String(chain.chainId), block: String(chain.delivery.cursor.number) } : {}) });
   const scope = new InvocationScope(module.manifest.name, module.store, transaction, caps, logger);
-  for (const write of chain?.delivery.prestage ?? []) {
-    if (write.value === null) transaction.delete(write.key);
-    else transaction.set(write.key, write.value);
-  }
   // A timer is consumed by the invocation it wakes: its deletion commits with the handler's writes
   // (the handler may set the same tag again). Only this timer: the tag may have been moved since.
   // A cron tick is recorded as its trigger's last handled tick the same way.
@@ -146,6 +145,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   let consumed: { write: Write; sizeDelta: number } | undefined;
   const begin = () => {
     module.store.beginEvent(transaction);
+    if (chain?.delivery.undo) return stageUndo(transaction, chain.delivery.undo, (key) => module.writtenSince(chain.chainId, chain.delivery.undo!.entry.number, key));
     if (timer) return (consumed = consume(transaction, timer)) !== undefined;
     if (envelope.kind === 'schedule') consumed = recordTick(transaction, envelope.cron);
     return true;
@@ -183,6 +183,22 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
 
 function commitWrites(module: InvocationModule, commit: Commit): Promise<void> {
   return module.store.commit(commit);
+}
+
+/**
+ * Stages the undo of a reorged block when the step's turn comes, after every earlier commit (see
+ * planUndo): the feed planned it before queueing the step, and named the kept keys in its events; if a
+ * commit since then wrote one of the block's keys, the step is stale (the feed plans again). Restoring
+ * reads each key: a job that writes one before the step commits is refused and re-run.
+ */
+function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery['undo']>, writtenSince: (key: Uint8Array) => boolean): boolean {
+  const plan = planUndo(undo.entry.undo, writtenSince);
+  if (!undo.plan || !sameKept(plan, undo.plan)) return false;
+  for (const write of plan.restores) {
+    if (write.value === null) transaction.delete(write.key);
+    else transaction.set(write.key, write.value);
+  }
+  return true;
 }
 
 /** Stages a cron trigger's last handled tick; the write, for a commit of its own. */

@@ -86,6 +86,9 @@ export class EngineMetrics {
     counterFrom('corral_chain_steps_total', 'Chain steps committed since start (each moves a module cursor).', ['module', 'chain'], (set) => {
       for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.steps);
     });
+    counterFrom('corral_reorg_kept_keys_total', 'Keys an undone (reorged) block had written that kept a later write of another source instead of being restored; each named to the module in a corral/reorg-kept event.', ['module', 'chain'], (set) => {
+      for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.keptOnUndo);
+    });
     gaugeFrom('corral_chain_head', 'The head block of each chain, as followed.', ['chain'], (set) => {
       for (const p of engine.chainPositions()) if (p.head !== undefined) set({ chain: p.chainId }, Number(p.head));
     });

@@ -1,11 +1,16 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { ModuleManifest } from '../../src/index.ts';
+import type { Engine, ModuleManifest } from '../../src/index.ts';
+import { isReserved } from '../../src/host/store.ts';
+import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { deployEmitter } from '../emitter.ts';
 import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf } from './chainHarness.ts';
 import { startRpcProxy } from './rpcProxy.ts';
 
 const testbed = chainTestbed();
+const text = (u: Uint8Array) => new TextDecoder().decode(u);
+/** The module's own keys and values as text (corral's reserved keys left out: timers, tasks, reorg marks). */
+const ownState = async (engine: Engine, module: string) => Object.fromEntries((await engine.entries(module)).filter(([k]) => !isReserved(k)).map(([k, v]) => [text(k), text(v)]));
 const { runtime } = testbed;
 
 type Log = { blockNumber: string; logIndex: string };
@@ -53,6 +58,58 @@ describe('chain bus: reorgs', () => {
       await Promise.all([fresh.engine.reached('logs', 31337, last), fresh.engine.reached('blocks', 31337, last), fresh.engine.reached('confirmed', 31337, last - 3n)]);
       for (const name of ['logs', 'blocks', 'confirmed']) expect(await stateOf(engine, name)).toEqual(await stateOf(fresh.engine, name));
       await Promise.all([engine.stop(), fresh.engine.stop()]);
+    });
+  }
+
+  for (const restart of [false, true]) {
+    it(`behavior: undoing a reorged block keeps a key a custom event wrote since, restores the keys only the block wrote, and names the kept key to the module (and in the metric)${restart ? '; across an engine restart in between' : ''}`, async () => {
+      const emitter = await deployEmitter(testbed.anvil);
+      const start = Number(emitter.deployedAt) + 1;
+      const chain = { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 };
+      const manifests: Partial<ModuleManifest>[] = [{ name: 'w', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }, { kind: 'custom', topic: 'tick' }] }];
+      const first = await chainEngine(runtime, chain, manifests);
+      let engine = first.engine;
+      let last = 0n;
+      for (let i = 0; i < 2; i++) last = await emitter.emit(1, 1);
+      await engine.reached('w', 31337, last);
+      const before = await ownState(engine, 'w'); // n = 2, ev/000001, ev/000002
+      expect(before.n).toBe('2');
+
+      // Block B's log writes K = `n` (3) and J = `ev/000003`; then a custom event writes K (4) and ev/000004.
+      const b = await emitter.emit(1, 1);
+      await engine.reached('w', 31337, b);
+      const abandoned = await emitter.client.getBlock({ blockNumber: b });
+      await engine.publish('tick', '{}');
+      await engine.supervisor.settled('w');
+      expect((await ownState(engine, 'w')).n).toBe('4');
+      if (restart) {
+        await engine.stop();
+        engine = (await chainEngine(runtime, chain, manifests, first.stateDir)).engine;
+      }
+      // One more block, without logs: the (restarted) engine follows the chain again before the reorg.
+      await testbed.anvil.rpc('anvil_mine', ['0x1']);
+      const c = b + 1n;
+      await engine.reached('w', 31337, c);
+      const metrics = new EngineMetrics(engine);
+
+      await testbed.anvil.rpc('anvil_reorg', [2, []]); // B and the block after it replaced by blocks without logs
+      const head = await emitter.client.getBlock();
+      expect(head.number).toBe(c);
+      await engine.reached('w', 31337, c, head.hash);
+      await engine.supervisor.settled('w');
+
+      const after = await ownState(engine, 'w');
+      const notice = after[`kept/${b}`];
+      // K keeps the custom event's value; J, which only B wrote, is gone again (it did not exist before B);
+      // the custom event's own key stands; nothing else changed.
+      expect(after).toEqual({ ...before, n: '4', 'ev/000004': 'custom:tick', [`kept/${b}`]: notice });
+      expect(after['ev/000003']).toBeUndefined();
+      expect(JSON.parse(notice!)).toEqual({ chainId: '31337', block: String(b), hash: abandoned.hash, keys: [Buffer.from('n').toString('hex')] });
+      expect(engine.chainPositions().find((p) => p.module === 'w')?.keptOnUndo).toBe(1);
+      const counted = await metrics.registry.getSingleMetric('corral_reorg_kept_keys_total')!.get();
+      expect(counted.values).toEqual([{ labels: { module: 'w', chain: '31337' }, value: 1 }]);
+      metrics.close();
+      await engine.stop();
     });
   }
 

@@ -1,0 +1,32 @@
+import type { Bytes, Write } from './EngineStore.ts';
+
+/** What an undo does: the writes that restore keys, and the keys it leaves alone. */
+export interface UndoPlan {
+  /** The block's keys no other source wrote since, back to their values from before the block. */
+  restores: Write[];
+  /** The block's keys another source wrote since: they keep that later value. */
+  kept: Bytes[];
+}
+
+/**
+ * Plans the undo of one block from its record (`undo`: each key it wrote, with its value before) and
+ * `writtenSince`: whether a source other than the block's chain (a custom event, a timer, a cron tick,
+ * a job, another chain) wrote the key after the block did (see ReorgMarks). Such a key keeps its later
+ * value, whatever it is (the very bytes the block wrote included); every other key is restored. The
+ * block's own chain is one source: its later blocks are undone first, and what the module writes while
+ * handling the removed logs of an undo step is undone with the older blocks like any of their writes.
+ */
+export function planUndo(undo: readonly Write[], writtenSince: (key: Bytes) => boolean): UndoPlan {
+  const restores: Write[] = [];
+  const kept: Bytes[] = [];
+  for (const write of undo) {
+    if (writtenSince(write.key)) kept.push(write.key);
+    else restores.push(write);
+  }
+  return { restores, kept };
+}
+
+/** True when two plans of one record keep the same keys (so they restore the same keys too). */
+export function sameKept(a: UndoPlan, b: UndoPlan): boolean {
+  return a.kept.length === b.kept.length && a.kept.every((key, i) => Buffer.compare(key, b.kept[i]!) === 0);
+}
