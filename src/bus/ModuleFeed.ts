@@ -156,6 +156,10 @@ export class ModuleFeed {
     return true;
   }
 
+  private settleWaiters(): void {
+    for (let i = this.reachWaiters.length - 1; i >= 0; i--) if (this.settles(this.reachWaiters[i]!)) this.reachWaiters.splice(i, 1);
+  }
+
   stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
@@ -225,6 +229,8 @@ export class ModuleFeed {
     this.journalNumbers = (await this.target.store.journal(this.chainId)).map((e) => e.number);
     if (saved) {
       this.cursor = cursorFromJson(saved);
+      // A restarted engine may already be where a caller waits for: with no new block there is no commit to settle it.
+      this.settleWaiters();
       return 'progressed';
     }
     const first = this.options.startBlock ?? (target < 0n ? 0n : target);
@@ -390,7 +396,7 @@ export class ModuleFeed {
       this.handled.keptOnUndo += kept.length;
       this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, block: String(delivery.undo!.entry.number), keys: kept.length }, 'undo kept keys written since the block by another source');
     }
-    for (let i = this.reachWaiters.length - 1; i >= 0; i--) if (this.settles(this.reachWaiters[i]!)) this.reachWaiters.splice(i, 1);
+    this.settleWaiters();
     const { journal } = delivery;
     if (journal) {
       const removed = new Set(journal.remove ?? []);

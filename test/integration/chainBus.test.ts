@@ -180,3 +180,19 @@ describe('chain bus: modules at run time', () => {
     await engine.stop();
   });
 });
+
+describe('chain bus: restart', () => {
+  it('behavior: a restarted engine with no new block on its chain settles reached() at its saved cursor (it used to wait for the next block)', async () => {
+    const emitter = await deployEmitter(testbed.anvil);
+    const manifest = { name: 'r', startBlock: Number(emitter.deployedAt) + 1, triggers: [{ kind: 'log' as const, chain: 31337, address: emitter.address }] };
+    const first = await chainEngine(runtime, { rpcUrl: testbed.anvil.wsUrl }, [manifest]);
+    const last = await emitter.emit(3, 2);
+    await first.engine.reached('r', 31337, last);
+    await first.engine.stop();
+    // Nothing is mined from here on: only the saved cursor can settle the wait.
+    const second = await chainEngine(runtime, { rpcUrl: testbed.anvil.wsUrl }, [manifest], first.stateDir);
+    await second.engine.reached('r', 31337, last);
+    expect(await second.engine.cursor('r', 'chain:31337')).toMatchObject({ number: String(last) });
+    await second.engine.stop();
+  });
+});
