@@ -43,10 +43,10 @@ process.on('SIGINT', () => {
 });
 
 say('corral TWAP demo: building the contract and the module…');
-await buildFixtures(['ComposableCoW', 'twap-monitor']);
+await buildFixtures(['ComposableCoW', 'DemoOnly', 'twap-monitor']);
 anvil = await startAnvil({ chainId: 31337, detached: true });
-const orderBook = await startOrderBook();
 const cow = await deployComposableCow(anvil.url);
+const orderBook = await startOrderBook({ balanceOf: (owner) => cow.balanceOf(owner as `0x${string}`) });
 const stateDir = mkdtempSync(join(tmpdir(), 'corral-twap-demo-'));
 const env = { ...process.env, TWAP_STATE_DIR: stateDir, TWAP_RPC_URL: anvil.wsUrl, TWAP_ORDERBOOK_URL: orderBook.url, COMPOSABLE_COW: cow.address };
 const { config } = await loadConfig(fileURLToPath(new URL('../engine.toml', import.meta.url)), env);
