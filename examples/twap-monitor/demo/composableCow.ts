@@ -17,7 +17,12 @@ const build = (name: string) => fileURLToPath(new URL(`../build/${name}.json`, i
 type Artifacts = Record<string, { abi: Abi; bytecode: Hex }>;
 const artifacts = (name: string): Artifacts => (JSON.parse(readFileSync(build(name), 'utf8')) as { contracts: Artifacts }).contracts;
 
-/** The handler and value factory's mainnet addresses: the stand-ins' code is placed there, so the SDK and the module's defaults know them. */
+/**
+ * The mainnet addresses of ComposableCoW, the TWAP handler and the value factory: the stand-ins' code
+ * is placed there (anvil_setCode), so the public SDK (whose TWAP class insists on its handler's
+ * address and reads the cabinet at ComposableCoW's) and the module's defaults know them.
+ */
+export const COMPOSABLE_COW: Address = '0xfdafc9d1902f4e0b84f65f49f244b32b31013b74';
 export const TWAP_ADDRESS: Address = '0x6cf1e9ca41f7611def408122793c358a3d11e5a5';
 export const CURRENT_BLOCK_TIMESTAMP_FACTORY: Address = '0x52ed56da04309aca4c3fecc595298d80c2f16bac';
 /** ComposableCoW.Proof's location for proofs emitted in the MerkleRootSet log. */
@@ -112,10 +117,10 @@ export async function deployComposableCow(rpcUrl: string) {
     const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 5 });
     return { address: receipt.contractAddress!.toLowerCase() as Address, block: receipt.blockNumber };
   };
-  const cow = await deploy(real.ComposableCoW!);
-  const address = cow.address;
-  // The handler and the factory at their mainnet addresses (the TWAP's immutable points at this ComposableCoW).
+  const address = COMPOSABLE_COW;
+  // Each at its mainnet address (the TWAP's immutable points at ComposableCoW's; none has constructor state).
   for (const [artifact, args, at] of [
+    [real.ComposableCoW!, [], COMPOSABLE_COW],
     [real.TWAP!, [address], TWAP_ADDRESS],
     [real.CurrentBlockTimestampFactory!, [], CURRENT_BLOCK_TIMESTAMP_FACTORY],
   ] as const) {
@@ -140,7 +145,6 @@ export async function deployComposableCow(rpcUrl: string) {
   return {
     address,
     client,
-    deployedAt: cow.block,
     /** DemoToken: the demo's sell token, whose balances the local order book checks. */
     token,
     /** FlakyHandler: reverts with a custom error while down. */

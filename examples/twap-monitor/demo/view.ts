@@ -33,10 +33,14 @@ export interface PostedPart {
 
 const text = (u: Uint8Array) => new TextDecoder().decode(u);
 
-export async function monitorState(engine: Engine, module: string): Promise<{ stats: MonitorStats; posted: PostedPart[]; done: Map<string, string> }> {
+export async function monitorState(
+  engine: Engine,
+  module: string,
+): Promise<{ stats: MonitorStats; posted: PostedPart[]; done: Map<string, string>; doneAt: Map<string, bigint> }> {
   const stats: MonitorStats = { orders: 0, active: 0, posted: 0, calls: 0 };
   const posted: PostedPart[] = [];
   const done = new Map<string, string>();
+  const doneAt = new Map<string, bigint>();
   for (const [k, v] of await engine.entries(module)) {
     const key = text(k);
     if (key === 'stats') Object.assign(stats, JSON.parse(text(v)));
@@ -44,9 +48,13 @@ export async function monitorState(engine: Engine, module: string): Promise<{ st
       const [, id, validTo] = key.split('/');
       const value = JSON.parse(text(v)) as { uid: string; block: number };
       posted.push({ id: id!, createdAt: BigInt(id!.split('-')[0]!), validTo: Number(validTo), block: BigInt(value.block), uid: value.uid });
-    } else if (key.startsWith('done/')) done.set(key.slice(5), text(v).replace(/^\d+ /, '')); // "<block> <why>"
+    } else if (key.startsWith('done/')) {
+      const [, block, why] = /^(\d+) (.*)$/s.exec(text(v))!; // "<block> <why>"
+      done.set(key.slice(5), why!);
+      doneAt.set(key.slice(5), BigInt(block!));
+    }
   }
-  return { stats, posted, done };
+  return { stats, posted, done, doneAt };
 }
 
 export async function renderDemo(view: DemoView): Promise<string> {
@@ -66,7 +74,7 @@ export async function renderDemo(view: DemoView): Promise<string> {
     const mine = posted.filter((p) => view.scenario.orderOf(p.id) === order).sort((a, b) => a.validTo - b.validTo);
     const status = [...done.entries()].find(([id]) => view.scenario.orderOf(id) === order)?.[1];
     const parts = mine.map((p) => `${view.scenario.partOf(order, p.validTo)}@${p.block - start}`).join(' ');
-    lines.push(`  ${order.label.padEnd(12)} ${order.shows.padEnd(56)} ${parts}${status ? `  [${status.split(':')[0]}]` : ''}`);
+    lines.push(`  ${order.label.padEnd(12)} ${order.shows.padEnd(56)} ${parts}${status ? `  [${status.startsWith('OrderNotValid: ') ? status.slice(15) : status.split(':')[0]}]` : ''}`);
   }
   if (view.signals.length > 0) lines.push('', `  signals: ${view.signals.slice(-3).join(', ')}`);
   return lines.join('\n');
