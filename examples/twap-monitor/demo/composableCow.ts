@@ -138,6 +138,26 @@ export async function deployComposableCow(rpcUrl: string) {
     return mined.blockNumber;
   };
   const cowAbi = real.ComposableCoW!.abi;
+  /** ComposableCoW transactions sent with automine off, then blocks mined until all are in; the blocks that hold them. */
+  const sendMany = async (calls: { owner: number; functionName: string; args: unknown[] }[]): Promise<bigint[]> => {
+    await request('evm_setAutomine', [false]);
+    const hashes: Hex[] = [];
+    for (const { owner, functionName, args } of calls) hashes.push(await wallet(owner).writeContract({ address, abi: cowAbi, functionName, args } as never));
+    const blocks = new Set<bigint>();
+    for (const hash of hashes) {
+      for (;;) {
+        const receipt = await client.getTransactionReceipt({ hash }).catch(() => undefined);
+        if (receipt) {
+          if (receipt.status !== 'success') throw new Error(`transaction reverted in block ${receipt.blockNumber}`);
+          blocks.add(receipt.blockNumber);
+          break;
+        }
+        await request('evm_mine');
+      }
+    }
+    await request('evm_setAutomine', [true]);
+    return [...blocks].sort((a, b) => (a < b ? -1 : 1));
+  };
   // The handlers' errors come back through getTradeableOrderWithSignature: decoded with its ABI.
   const errors = [...real.TWAP!.abi, ...demo.FlakyHandler!.abi].filter((item) => item.type === 'error');
   const pollAbi = [...cowAbi, ...errors] as Abi;
@@ -197,29 +217,18 @@ export async function deployComposableCow(rpcUrl: string) {
      * until all are in, automine back on. Resolves with the blocks that hold them.
      */
     async createMany(orders: { owner: number; twap: Twap; salt: Hex; staticInput?: Hex; withContext?: boolean }[]): Promise<bigint[]> {
-      await request('evm_setAutomine', [false]);
-      const hashes: Hex[] = [];
       // `staticInput` replaces the TWAP's encoding (a test's malformed order).
-      for (const { owner, twap, salt, staticInput, withContext } of orders) {
-        const params = { ...twapParams(twap, salt), ...(staticInput ? { staticInput } : {}) };
-        const [functionName, args] = withContext ? ['createWithContext', [params, CURRENT_BLOCK_TIMESTAMP_FACTORY, '0x', true]] : ['create', [params, true]];
-        hashes.push(await wallet(owner).writeContract({ address, abi: cowAbi, functionName, args } as never));
-      }
-      const blocks = new Set<bigint>();
-      for (const hash of hashes) {
-        for (;;) {
-          const receipt = await client.getTransactionReceipt({ hash }).catch(() => undefined);
-          if (receipt) {
-            if (receipt.status !== 'success') throw new Error(`create reverted in block ${receipt.blockNumber}`);
-            blocks.add(receipt.blockNumber);
-            break;
-          }
-          await request('evm_mine');
-        }
-      }
-      await request('evm_setAutomine', [true]);
-      return [...blocks].sort((a, b) => (a < b ? -1 : 1));
+      return sendMany(
+        orders.map(({ owner, twap, salt, staticInput, withContext }) => {
+          const params = { ...twapParams(twap, salt), ...(staticInput ? { staticInput } : {}) };
+          return withContext
+            ? { owner, functionName: 'createWithContext', args: [params, CURRENT_BLOCK_TIMESTAMP_FACTORY, '0x', true] }
+            : { owner, functionName: 'create', args: [params, true] };
+        }),
+      );
     },
+    /** Many removals at once, as createMany. */
+    removeMany: (orders: { owner: number; hash: Hex }[]) => sendMany(orders.map(({ owner, hash }) => ({ owner, functionName: 'remove', args: [hash] }))),
     /** One empty block. */
     mine: async (): Promise<bigint> => {
       await request('evm_mine');
