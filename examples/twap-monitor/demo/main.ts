@@ -2,8 +2,8 @@
  * `npm start`: the TWAP watcher end to end on this machine, no network. Builds the contracts and the
  * module, starts an anvil chain, a local order book and corral (on engine.toml, as `corral run`
  * would), then plays the scenario (demo/scenario.ts) one block at a time and shows what the watcher
- * does. Ends with a summary that compares what was posted with the schedule the contract gives (asked at every block);
- * exit code 1 if they differ. Ctrl-C stops early, gracefully. `--blocks N` and `--pace-ms M` change
+ * does. Ends with a summary that compares what was posted with the schedule the contract gives
+ * (asked about every order at every block); exit code 1 if they differ. Ctrl-C stops early, gracefully. `--blocks N` and `--pace-ms M` change
  * the length and the speed; `--keep-state` keeps the state directory (it is kept anyway on a mismatch).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
