@@ -69,8 +69,9 @@ const YEAR = 365 * 24 * 3600;
  *   (the two queues, by block and by time, take turns, so neither starves the other);
  * - retryLimitBlocks: the longest wait between retries after a failure (the node, the order book, a
  *   revert it does not know), in blocks for an order of any handler;
- * - retrySeconds: a TWAP's first retry (then 2×, 4×… up to retryLimitBlocks of them), never past the
- *   start of its next part; in seconds because a TWAP's schedule is in seconds;
+ * - retrySeconds: a TWAP's first retry (then 2×, 4×… up to retryLimitBlocks of them), with a last
+ *   try this long before its part's window ends; in seconds because a TWAP's schedule is in seconds
+ *   (12: one mainnet slot);
  * - twapHandlers: handlers whose orders are TWAPs (TWAP.sol's static input): scheduled from t0, n, t
  *   and span. Default: CoW Protocol's TWAP handler (its address on every chain it is deployed on).
  */
@@ -259,7 +260,7 @@ function handleTwap(now, id, order, failures, stats) {
   if (time > validTo || get(bytes(`posted/${id}/${validTo}`))) return schedule(id, 't', next);
 
   const outcome = poll(now, order, stats);
-  const later = () => retryTwap(id, failures, now, next);
+  const later = () => retryTwap(id, failures, now, validTo, next);
   switch (outcome.kind) {
     case 'tradeable': {
       const posted = post(now, id, order, outcome, stats);
@@ -372,11 +373,17 @@ function retry(id, failures, number) {
   schedule(id, 'b', number + Math.min(2 ** failures, settings.retryLimitBlocks), failures + 1);
 }
 
-/** A TWAP's retry: retrySeconds, 2×, 4×… later, but at the latest when its next part starts (counting afresh). */
-function retryTwap(id, failures, now, next) {
+/**
+ * A TWAP's retry: retrySeconds, 2×, 4×… later, but never past its part's window: a last try
+ * retrySeconds before validTo ends (a part refused for funds gets a chance once they arrive), then
+ * the next part's start (counting afresh).
+ */
+function retryTwap(id, failures, now, validTo, next) {
   const at = now.time + settings.retrySeconds * Math.min(2 ** failures, settings.retryLimitBlocks);
-  if (at >= next) return schedule(id, 't', next);
-  schedule(id, 't', at, failures + 1);
+  const last = validTo + 1 - settings.retrySeconds;
+  if (at <= last) return schedule(id, 't', at, failures + 1);
+  if (last > now.time) return schedule(id, 't', last, failures + 1);
+  schedule(id, 't', next);
 }
 
 function drop(id, order, number, reason, stats) {
