@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { buildFixtures } from '../../fixtures/build.ts';
 import { keccak256, toEventSelector, toFunctionSelector, toHex } from 'viem';
 
 // The module is JavaScript inside QuickJS, without keccak: its selectors and hashes are constants.
@@ -16,6 +17,18 @@ const hash = (text: string) => keccak256(toHex(text)).slice(2);
 describe('twap-monitor constants', () => {
   it('default: the getTradeableOrderWithSignature selector', () => {
     expect(/const GET_TRADEABLE_ORDER = '([0-9a-f]{8})'/.exec(source)![1]).toBe(toFunctionSelector('getTradeableOrderWithSignature(address,(address,bytes32,bytes),bytes,bytes32[])').slice(2));
+  });
+
+  it('default: the ComposableCoW reads for a TWAP with t0 = 0 (hash, cabinet)', () => {
+    expect(/const HASH = '([0-9a-f]{8})'/.exec(source)![1]).toBe(toFunctionSelector('hash((address,bytes32,bytes))').slice(2));
+    expect(/const CABINET = '([0-9a-f]{8})'/.exec(source)![1]).toBe(toFunctionSelector('cabinet(address,bytes32)').slice(2));
+  });
+
+  it('default: the event topics it dispatches on', () => {
+    expect(table('TOPICS')).toEqual({
+      [toEventSelector('ConditionalOrderCreated(address,(address,bytes32,bytes))').slice(2)]: 'ConditionalOrderCreated',
+      [toEventSelector('MerkleRootSet(address,bytes32,(uint256,bytes))').slice(2)]: 'MerkleRootSet',
+    });
   });
 
   it('default: every custom error selector names its error', () => {
@@ -43,7 +56,22 @@ describe('twap-monitor constants', () => {
     expect(Object.values(table('BALANCES')).sort()).toEqual(['erc20', 'external', 'internal']);
   });
 
-  it('default: the trigger topic in engine.toml is ConditionalOrderCreated', () => {
+  it('default: the trigger topics in engine.toml are ConditionalOrderCreated and MerkleRootSet', () => {
     expect(engineToml).toContain(toEventSelector('ConditionalOrderCreated(address,(address,bytes32,bytes))'));
+    expect(engineToml).toContain(toEventSelector('MerkleRootSet(address,bytes32,(uint256,bytes))'));
+  });
+
+  it('default: the stand-in contract raises the errors and emits the events the module reads, with those signatures', async () => {
+    await buildFixtures(['ComposableCoW']);
+    const artifact = JSON.parse(readFileSync(fileURLToPath(new URL('../../examples/twap-monitor/build/ComposableCoW.json', import.meta.url)), 'utf8')) as {
+      contracts: Record<string, { abi: { type: string; name: string; inputs: { type: string; components?: { type: string }[] }[] }[] }>;
+    };
+    const signature = (item: { name: string; inputs: { type: string; components?: { type: string }[] }[] }) =>
+      `${item.name}(${item.inputs.map((i) => (i.type === 'tuple' ? `(${i.components!.map((c) => c.type).join(',')})` : i.type)).join(',')})`;
+    const all = Object.values(artifact.contracts).flatMap((c) => c.abi);
+    const errors = new Set(all.filter((i) => i.type === 'error').map(signature));
+    for (const e of ['OrderNotValid(string)', 'SingleOrderNotAuthed()', 'ProofNotAuthed()', 'InterfaceNotSupported()', 'InvalidHandler()']) expect(errors, e).toContain(e);
+    const events = new Set(all.filter((i) => i.type === 'event').map(signature));
+    expect([...events].sort()).toEqual(['ConditionalOrderCreated(address,(address,bytes32,bytes))', 'MerkleRootSet(address,bytes32,(uint256,bytes))']);
   });
 });

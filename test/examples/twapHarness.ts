@@ -14,13 +14,15 @@ export const MODULE = 'twap-monitor';
 const engineToml = fileURLToPath(new URL('../../examples/twap-monitor/engine.toml', import.meta.url));
 
 /**
- * The TWAP example as the demo runs it: the contract deployed on `anvil`, a local order book, and
+ * The TWAP example as the demo runs it: the stand-in contracts deployed on `anvil`, a local order book, and
  * corral started from the example's own engine.toml (the demo's environment variables), restartable
  * on the same state directory.
  */
 export async function twapWorld(anvil: Anvil) {
   const cow = await deployComposableCow(anvil.url);
-  const orderBook = await startOrderBook();
+  // The order book is the one part that cannot run here: a local stand-in on loopback, which checks
+  // the owner's token balance (as api.cow.fi does) but not signatures.
+  const orderBook = await startOrderBook({ balanceOf: (owner) => cow.balanceOf(owner as `0x${string}`) });
   const stateDir = mkdtempSync(join(tmpdir(), 'corral-twap-'));
   const env = { TWAP_STATE_DIR: stateDir, TWAP_RPC_URL: anvil.wsUrl, TWAP_ORDERBOOK_URL: orderBook.url, COMPOSABLE_COW: cow.address };
   let running: ConfiguredEngine | undefined;

@@ -1,9 +1,9 @@
 /**
- * `npm start`: the TWAP watcher end to end on this machine, no network. Builds the contract and the
+ * `npm start`: the TWAP watcher end to end on this machine, no network. Builds the contracts and the
  * module, starts an anvil chain, a local order book and corral (on engine.toml, as `corral run`
  * would), then plays the scenario (demo/scenario.ts) one block at a time and shows what the watcher
- * does. Ends with a summary that compares what was posted with the schedule the TWAP rules give;
- * exit code 1 if they differ. Ctrl-C stops early, gracefully. `--blocks N` and `--pace-ms M` change
+ * does. Ends with a summary that compares what was posted with the schedule the contract gives
+ * (asked about every order at every block); exit code 1 if they differ. Ctrl-C stops early, gracefully. `--blocks N` and `--pace-ms M` change
  * the length and the speed; `--keep-state` keeps the state directory (it is kept anyway on a mismatch).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,10 +43,10 @@ process.on('SIGINT', () => {
 });
 
 say('corral TWAP demo: building the contract and the module…');
-await buildFixtures(['ComposableCoW', 'twap-monitor']);
+await buildFixtures(['ComposableCoW', 'DemoOnly', 'twap-monitor']);
 anvil = await startAnvil({ chainId: 31337, detached: true });
-const orderBook = await startOrderBook();
 const cow = await deployComposableCow(anvil.url);
+const orderBook = await startOrderBook({ balanceOf: (owner) => cow.balanceOf(owner as `0x${string}`) });
 const stateDir = mkdtempSync(join(tmpdir(), 'corral-twap-demo-'));
 const env = { ...process.env, TWAP_STATE_DIR: stateDir, TWAP_RPC_URL: anvil.wsUrl, TWAP_ORDERBOOK_URL: orderBook.url, COMPOSABLE_COW: cow.address };
 const { config } = await loadConfig(fileURLToPath(new URL('../engine.toml', import.meta.url)), env);

@@ -19,6 +19,8 @@ export interface OrderBook {
   readonly duplicates: number;
   /** Every order posted, accepted or not. */
   readonly posts: number;
+  /** Posts refused with InsufficientBalance: the owner and validTo of each, in arrival order. */
+  readonly unfunded: { owner: string; validTo: number }[];
   /** Answers the next `n` posts with DuplicatedOrder without keeping them, as if it had them already (another watcher posted them). */
   claimDuplicates(n: number): void;
   /** While down, every connection is reset before an answer (as a crashed or unreachable server). */
@@ -31,15 +33,18 @@ export interface OrderBook {
  * /api/v1/orders` accepts an order and answers its uid (201), or `DuplicatedOrder` (400) for one it
  * has; `GET /api/v1/orders/<uid>` returns it or `OrderNotFound` (404). Error bodies have the real
  * API's shape, `{"errorType","description"}`. The uid is the real one's layout (digest, owner,
- * validTo: 56 bytes) over a digest of the order's JSON, not its EIP-712 hash.
+ * validTo: 56 bytes) over a digest of the order's JSON, not its EIP-712 hash. Given `balanceOf`, it
+ * refuses an order whose owner holds less than its sellAmount with `InsufficientBalance` (400), as
+ * api.cow.fi does; it does not verify signatures.
  */
-export async function startOrderBook(options: { port?: number } = {}): Promise<OrderBook> {
+export async function startOrderBook(options: { port?: number; balanceOf?: (owner: string, token: string) => Promise<bigint> } = {}): Promise<OrderBook> {
   const accepted: ReceivedOrder[] = [];
   const byUid = new Map<string, ReceivedOrder>();
   let duplicates = 0;
   let posts = 0;
   let claimed = 0;
   let down = false;
+  const unfunded: { owner: string; validTo: number }[] = [];
   const sockets = new Set<Socket>();
   const answer = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -73,6 +78,10 @@ export async function startOrderBook(options: { port?: number } = {}): Promise<O
         duplicates++;
         return error(res, 400, 'DuplicatedOrder', 'order already exists');
       }
+      if (options.balanceOf && (await options.balanceOf(owner, String(order.sellToken))) < BigInt(String(order.sellAmount))) {
+        unfunded.push({ owner, validTo });
+        return error(res, 400, 'InsufficientBalance', 'order owner must have funds worth at least x in his account');
+      }
       const received = { uid, owner, validTo, order };
       byUid.set(uid, received);
       accepted.push(received);
@@ -99,6 +108,7 @@ export async function startOrderBook(options: { port?: number } = {}): Promise<O
     get posts() {
       return posts;
     },
+    unfunded,
     claimDuplicates(n) {
       claimed = n;
     },
