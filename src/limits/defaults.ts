@@ -69,6 +69,25 @@ export const MAX_HOST_CALL_BUFFER_BYTES = 256 * 1024 * 1024;
 /** How long `close()` waits for in-flight calls before it terminates the workers. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 
+/**
+ * Host bytes one table entry is counted at. Tables are capped by the memory cap too, on a budget of
+ * their own: all the tables a core module holds together may have `memoryBytes / TABLE_ENTRY_BYTES`
+ * entries (1,048,576 under the default cap). A funcref entry measured ~46 bytes of host RSS on Node 20
+ * (16 on the worker's V8 heap, the rest in its dispatch table), rounded up here. `table.grow` past the
+ * cap returns -1 inside the guest; if the guest then traps, the signal is `MemoryLimitExceeded` with
+ * `resource: 'table'`. A module that declares more entries, or an element segment longer than the cap,
+ * is refused when it is instantiated, before the host allocates the table, with the same signal.
+ */
+export const TABLE_ENTRY_BYTES = 64;
+
+/**
+ * Fuel of bulk instructions beyond their own 1: `memory.fill`, `memory.copy` and `memory.init` cost one
+ * more per 2^BULK_MEMORY_FUEL_SHIFT bytes (1 per 16 bytes: a 4 MiB fill costs 262,144), charged before
+ * the instruction runs, so a guest out of fuel stops before it. Measured on Node 20: a 4 MiB fill took
+ * ~60–200 µs, about as long as 200,000–600,000 plain instructions.
+ */
+export const BULK_MEMORY_FUEL_SHIFT = 4;
+
 /** Wasm page size, fixed by the spec. */
 export const WASM_PAGE_BYTES = 65_536;
 
