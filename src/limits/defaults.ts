@@ -28,7 +28,7 @@ export const DEFAULT_GRACE_MS = 250;
 /**
  * Cap on each linear memory of a component, in bytes. `memory.grow` beyond it returns -1 inside
  * the guest; if the guest then traps, the signal is `MemoryLimitExceeded`. A component whose initial
- * memory is already larger is refused at load.
+ * memory is already larger is refused at load. Tables get a budget of the same size (TABLE_ENTRY_BYTES).
  */
 export const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
 
