@@ -634,5 +634,7 @@ const CHILDREN: Map<number, ChildVisitor> = (() => {
     ['TupleExtractId', fields('TupleExtract', 'Tuple')],
     ['PopId', leaf],
   ];
-  return new Map(entries.map(([idName, visitor]) => [b[idName]!, visitor]));
+  // binaryen.js names only some ids as properties (not ElemDropId); the C API has them all.
+  const idOf = (idName: string) => b[idName] ?? fn(idName)();
+  return new Map(entries.map(([idName, visitor]) => [idOf(idName), visitor]));
 })();

@@ -114,3 +114,22 @@ describe('table.fill, table.copy, table.init', () => {
     );
   });
 });
+
+describe('elem.drop', () => {
+  it('behavior: both paths meter a module that drops an element segment, and charge it the same', async () => {
+    const core = await parse('(module (table $t 1 funcref) (func $nop) (elem $e func $nop) (func (export "f") (result i32) (elem.drop $e) (i32.const 7)))');
+    const fast = rewriteCoreModule(core);
+    expect(fast).not.toBeNull();
+    const slow = instrumentWithBinaryen(core, 'elem-drop');
+    for (const bytes of [fast!.bytes, slow.bytes]) {
+      const meter = new Meter();
+      const { imports } = meterImports(meter, 0, 1, 1024);
+      meter.grants.push(0);
+      const wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { [METER_IMPORT_MODULE]: imports });
+      meter.globals.push(wasm.exports.__corral_fuel as WebAssembly.Global);
+      meter.reset(1_000, Infinity);
+      expect((wasm.exports.f as () => number)()).toBe(7);
+      expect(meter.settle()).toBe(3);
+    }
+  });
+});
