@@ -14,9 +14,9 @@ const ELEMENT = 9;
 
 /**
  * Reads a compiled (so valid) core module's table and element sections, for the worker to refuse a
- * module over the table cap before V8 allocates its tables. An element segment this reader does not
- * know how to skip (a constant expression from a newer proposal) ends the scan of segments: what was
- * read so far is returned, and the cap on growth still holds.
+ * module over the table cap before V8 allocates its tables. What this reader does not know (typed
+ * references, constant expressions of newer proposals, which Node 20 does not run by default) ends the
+ * scan of that section: what was read so far is returned, and the gate on growth still holds.
  */
 export function tableFacts(bytes: Uint8Array): TableFacts {
   const facts: TableFacts = { definedElements: 0, longestSegment: 0 };
@@ -29,7 +29,7 @@ export function tableFacts(bytes: Uint8Array): TableFacts {
       if (id === TABLE) readTables(new Reader(bytes, r.pos, end), facts);
       else if (id === ELEMENT) readSegments(new Reader(bytes, r.pos, end), facts);
     } catch {
-      // Only a segment's unknown constant expression lands here (see above).
+      // Something this reader does not know (see above).
     }
     r.pos = end;
   }
