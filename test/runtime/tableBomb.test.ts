@@ -19,7 +19,7 @@ function runBomb(): Promise<{ code: number | null; signal: NodeJS.Signals | null
 }
 
 describe('table bomb', () => {
-  it('error: 100 concurrent 10M-entry table grows, forty 1M-entry grows and six declared 10M-entry tables end in MemoryLimitExceeded; the process lives and exits 0 itself', async () => {
+  it('error: 100 concurrent 9M-entry table grows, forty 1M-entry grows and six declared 10M-entry tables end in MemoryLimitExceeded; the process lives and exits 0 itself', async () => {
     const { code, signal, counts } = await runBomb();
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect(counts).toEqual({
