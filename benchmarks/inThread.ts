@@ -48,7 +48,7 @@ export async function inThreadGuest(component: Uint8Array, artifactDir: string, 
   const meteredCore = (m: WebAssembly.Module, i: WebAssembly.Imports = {}) => {
     // Refuel as the worker does: a clock read and a new slice each time a slice runs out.
     const refuel = () => (performance.now(), FUEL_SLICE);
-    const { imports: metered } = meterImports(new Meter(), 0, 65_536);
+    const { imports: metered } = meterImports(new Meter(), 0, 65_536, 1 << 26);
     const instance = new WebAssembly.Instance(m, { ...i, [METER_IMPORT_MODULE]: { ...metered, refuel } });
     const exports = instance.exports as Record<string, WebAssembly.Global>;
     exports[FUEL_GLOBAL]!.value = FUEL_SLICE;

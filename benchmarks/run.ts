@@ -19,6 +19,7 @@ import { benchTwap } from './twap.ts';
 import { benchTimers } from './timers.ts';
 import { benchJobs } from './jobs.ts';
 import { benchPrewarm } from './prewarm.ts';
+import { benchTableBomb } from './tableBomb.ts';
 import { benchWasiGuest } from './wasiGuest.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
@@ -230,6 +231,9 @@ results.wasiGuest = await benchWasiGuest(fixture, row);
 
 // 16. Memory after a burst of concurrent calls across 100 components (issue: runtime to the physical limit).
 results.burst = await benchBurst(cacheDir, fixture, row);
+
+// 17. RSS after 100 instances each try to grow their tables past a 4 MiB cap (issue 19: tables escape the memory cap).
+results.tableBomb = await benchTableBomb(cacheDir, fixture, row);
 
 await runtime.close();
 

@@ -7,7 +7,8 @@ describe('signals', () => {
   it.each<SignalData>([
     { signal: 'OutOfFuel', ...context, fuelLimit: 10, fuelUsed: 12 },
     { signal: 'ExecutionTimeout', ...context, timeoutMs: 5, elapsedMs: 6, fuelUsed: null, terminated: true },
-    { signal: 'MemoryLimitExceeded', ...context, limitBytes: 65536, requestedBytes: 131072 },
+    { signal: 'MemoryLimitExceeded', ...context, resource: 'memory', limitBytes: 65536, requestedBytes: 131072 },
+    { signal: 'MemoryLimitExceeded', ...context, resource: 'table', limitBytes: 65536, requestedBytes: 640_000_000 },
     { signal: 'HostLimitExceeded', ...context, limit: 'storeOps', max: 256, observed: 257 },
     { signal: 'Trap', ...context, code: 'host-error', message: 'm', hostError: { name: 'TypeError', message: 'x' } },
   ])('behavior: $signal survives a structured clone as data and is rebuilt as its class', (data) => {
@@ -16,6 +17,11 @@ describe('signals', () => {
     expect(rebuilt).toBeInstanceOf(expected);
     expect(rebuilt.name).toBe(data.signal);
     expect(rebuilt.toData()).toEqual(data);
+  });
+
+  it('behavior: MemoryLimitExceeded data from before tables were capped (no resource) is about memory', () => {
+    const rebuilt = signalFromData({ signal: 'MemoryLimitExceeded', ...context, limitBytes: 65536, requestedBytes: 131072 }) as MemoryLimitExceeded;
+    expect(rebuilt.resource).toBe('memory');
   });
 
   // The order the issue and the README promise: fuel, then the deadline, then memory, host limits, traps.

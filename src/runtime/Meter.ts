@@ -4,7 +4,7 @@
  * src/runtime/instrument.ts for the other side of this ABI).
  */
 import { FUEL_SLICE } from '../limits/defaults.ts';
-import { MEMORY_DENIED_PAGES_IMPORT, MEMORY_MAX_PAGES_IMPORT, REFUEL_IMPORT } from './protocol.ts';
+import { MEMORY_DENIED_PAGES_IMPORT, MEMORY_MAX_PAGES_IMPORT, REFUEL_IMPORT, TABLE_DENIED_ELEMENTS_IMPORT, TABLE_MAX_ELEMENTS_IMPORT } from './protocol.ts';
 
 /** Why the meter stopped the guest. Sticky: once set, every later refuel throws again. */
 export class MeterStop extends Error {
@@ -81,27 +81,42 @@ export class Meter {
   }
 }
 
-/** The memory gate of one core module instance: the cap it was given and the pages it refused. */
+/**
+ * The grow gates of one core module instance: the caps it was given and what it was refused. `denied`
+ * holds pages, `tableDenied` the entries all its tables would have had (0: nothing refused).
+ */
 export interface MemoryGate {
   max: WebAssembly.Global;
   denied: WebAssembly.Global;
+  tableMax: WebAssembly.Global;
+  tableDenied: WebAssembly.Global;
 }
 
 /**
- * What an instrumented core module imports from `corral`: its refuel function and its memory gate's
- * globals. The gate is created here, before instantiation, because the module's start function may
- * already grow memory: the cap must be bound by then, and a refusal there must still be readable.
+ * What an instrumented core module imports from `corral`: its refuel function and its grow gates'
+ * globals. The gates are created here, before instantiation, because the module's start function may
+ * already grow memory or a table: the caps must be bound by then, and a refusal there must still be readable.
  */
-export function meterImports(meter: Meter, k: number, maxPages: number): { imports: WebAssembly.ModuleImports; gate: MemoryGate } {
+export function meterImports(
+  meter: Meter,
+  k: number,
+  maxPages: number,
+  maxTableElements: number,
+): { imports: WebAssembly.ModuleImports; gate: MemoryGate } {
   const gate: MemoryGate = {
     max: new WebAssembly.Global({ value: 'i32', mutable: false }, maxPages),
     denied: new WebAssembly.Global({ value: 'i64', mutable: true }, 0n),
+    // An i32 read as unsigned by the gate: a cap of 2^32 entries or more is held at 2^32 - 1.
+    tableMax: new WebAssembly.Global({ value: 'i32', mutable: false }, Math.min(maxTableElements, 0xffff_ffff) | 0),
+    tableDenied: new WebAssembly.Global({ value: 'i64', mutable: true }, 0n),
   };
   return {
     imports: {
       [REFUEL_IMPORT.name]: (current: number) => meter.refuel(k, current),
       [MEMORY_MAX_PAGES_IMPORT]: gate.max,
       [MEMORY_DENIED_PAGES_IMPORT]: gate.denied,
+      [TABLE_MAX_ELEMENTS_IMPORT]: gate.tableMax,
+      [TABLE_DENIED_ELEMENTS_IMPORT]: gate.tableDenied,
     },
     gate,
   };

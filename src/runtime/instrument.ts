@@ -1,12 +1,23 @@
 import binaryen from 'binaryen';
 import { LoadError } from '../errors/LoadError.ts';
+import { BULK_MEMORY_FUEL_SHIFT } from '../limits/defaults.ts';
 import { FOLD_BELOW } from './fuel/chargePlan.ts';
 import { rewriteCoreModule } from './fuel/rewriteModule.ts';
-import { FUEL_GLOBAL, MEMORY_DENIED_PAGES_IMPORT, MEMORY_MAX_PAGES_IMPORT, METER_IMPORT_MODULE, REFUEL_IMPORT } from './protocol.ts';
+import {
+  FUEL_GLOBAL,
+  MEMORY_DENIED_PAGES_IMPORT,
+  MEMORY_MAX_PAGES_IMPORT,
+  METER_IMPORT_MODULE,
+  REFUEL_IMPORT,
+  TABLE_DENIED_ELEMENTS_IMPORT,
+  TABLE_MAX_ELEMENTS_IMPORT,
+} from './protocol.ts';
 
-/** Internal names of the grow gate's globals (imported as `corral.mem_max_pages` / `corral.mem_denied_pages`). */
+/** Internal names of the grow gates' globals (imported as `corral.mem_max_pages`, `corral.table_max_elements`, …). */
 const MEMORY_MAX_PAGES_GLOBAL = '__corral_mem_max_pages';
 const MEMORY_DENIED_PAGES_GLOBAL = '__corral_mem_denied_pages';
+const TABLE_MAX_ELEMENTS_GLOBAL = '__corral_table_max_elements';
+const TABLE_DENIED_ELEMENTS_GLOBAL = '__corral_table_denied_elements';
 
 
 /**
@@ -50,9 +61,25 @@ const capi = binaryen as unknown as {
   _BinaryenIfSetIfFalse(expr: number, child: number): void;
   _BinaryenBlockGetName(block: number): number;
   _BinaryenBlockInsertChildAt(block: number, index: number, child: number): void;
+  _BinaryenTableGrowGetDelta(grow: number): number;
+  _BinaryenTableGrowSetDelta(grow: number, delta: number): void;
+  _BinaryenMemoryFillGetSize(expr: number): number;
+  _BinaryenMemoryFillSetSize(expr: number, size: number): void;
+  _BinaryenMemoryCopyGetSize(expr: number): number;
+  _BinaryenMemoryCopySetSize(expr: number, size: number): void;
+  _BinaryenMemoryInitGetSize(expr: number): number;
+  _BinaryenMemoryInitSetSize(expr: number, size: number): void;
 };
 const setFunctionBody = (binaryen as unknown as { Function: { setBody(f: number, b: number): void } }).Function.setBody;
 const GROW_GATE_FN = '__corral_grow_gate';
+const TABLE_GATE_FN = '__corral_table_gate';
+
+/** The length operand of each bulk memory instruction, by binaryen expression id. */
+const BULK_SIZE: ReadonlyMap<number, { get(expr: number): number; set(expr: number, size: number): void }> = new Map([
+  [binaryen.MemoryFillId, { get: capi._BinaryenMemoryFillGetSize, set: capi._BinaryenMemoryFillSetSize }],
+  [binaryen.MemoryCopyId, { get: capi._BinaryenMemoryCopyGetSize, set: capi._BinaryenMemoryCopySetSize }],
+  [binaryen.MemoryInitId, { get: capi._BinaryenMemoryInitGetSize, set: capi._BinaryenMemoryInitSetSize }],
+]);
 
 /** What the loader needs to know about a core module without parsing it again. */
 export interface CoreModuleFacts {
@@ -80,6 +107,13 @@ export interface InstrumentedModule {
  *   before the start function runs). A refused grow returns -1 inside the guest, exactly as an
  *   exhausted allocator would see it, and the pages it asked for are left in another imported global
  *   so a trap that follows can be reported as MemoryLimitExceeded.
+ * - **Tables.** Every `table.grow` passes its delta through a gate of the same kind, which refuses
+ *   growth that would take all of the module's tables together past the table cap
+ *   (`corral.table_max_elements`, see TABLE_ENTRY_BYTES). Declared sizes are checked by the worker
+ *   before instantiation (fuel/tableFacts.ts). `table.fill`, `table.copy` and `table.init` are refused
+ *   by name: binaryen's JS API cannot walk them, so neither rewrite could charge them the same.
+ * - **Bulk memory.** `memory.fill`, `memory.copy` and `memory.init` are charged by their length
+ *   (BULK_MEMORY_FUEL_SHIFT) with a checked charge just before they run.
  *
  * Charges depend only on the code, never on time, so the same call reports the same fuel every run.
  *
@@ -129,9 +163,11 @@ function rewrite(module: binaryen.Module, label: string): CoreModuleFacts {
   module.addFunctionImport(REFUEL_FN, REFUEL_IMPORT.module, REFUEL_IMPORT.name, binaryen.i32, binaryen.i32);
 
   const grows: binaryen.ExpressionRef[] = [];
+  const tableGrows: binaryen.ExpressionRef[] = [];
   let loopCount = 0;
   for (const fn of functions) {
-    const scan = scanBlocks(binaryen.getFunctionInfo(fn).body, grows, label);
+    const bulk: binaryen.ExpressionRef[] = [];
+    const scan = scanBlocks(binaryen.getFunctionInfo(fn).body, { grows, tableGrows, bulk }, label);
     const scratch = capi._BinaryenFunctionAddVar(fn, binaryen.i32);
     // Innermost first: wrapping a loop may change the body of the loop around it.
     for (const loop of scan.loops.reverse()) {
@@ -142,6 +178,10 @@ function rewrite(module: binaryen.Module, label: string): CoreModuleFacts {
       }
     }
     chargeSegments(module, scan.segments);
+    if (bulk.length > 0) {
+      const length = capi._BinaryenFunctionAddVar(fn, binaryen.i32);
+      for (const op of bulk) chargeBulk(module, op, scratch, length);
+    }
     setFunctionBody(fn, prependCharge(module, scan.entryCost, binaryen.getFunctionInfo(fn).body, scratch));
   }
 
@@ -158,7 +198,39 @@ function rewrite(module: binaryen.Module, label: string): CoreModuleFacts {
     }
     facts.growsMemory = true;
   }
+  if (tableGrows.length > 0) {
+    addTableGate(module);
+    for (const grow of tableGrows) {
+      const delta = capi._BinaryenTableGrowGetDelta(grow);
+      capi._BinaryenTableGrowSetDelta(grow, module.call(TABLE_GATE_FN, [delta], binaryen.i32));
+    }
+  }
   return facts;
+}
+
+/**
+ * Puts a checked charge of a bulk instruction's length in front of it, after its operands:
+ * `len = size; fuel -= len >>> BULK_MEMORY_FUEL_SHIFT; if (fuel < 0) fuel = refuel(fuel); len`.
+ * Checked, not subtract-only: a budget that cannot pay for a fill stops it before it runs.
+ */
+function chargeBulk(module: binaryen.Module, op: binaryen.ExpressionRef, scratch: number, length: number): void {
+  const size = BULK_SIZE.get(capi._BinaryenExpressionGetId(op))!;
+  const cost = module.i32.shr_u(module.local.get(length, binaryen.i32), module.i32.const(BULK_MEMORY_FUEL_SHIFT));
+  const remaining = module.local.tee(scratch, module.i32.sub(module.global.get(FUEL_GLOBAL, binaryen.i32), cost), binaryen.i32);
+  const charged = module.block(
+    null,
+    [
+      module.local.set(length, size.get(op)),
+      module.global.set(FUEL_GLOBAL, remaining),
+      module.if(
+        module.i32.lt_s(module.local.get(scratch, binaryen.i32), module.i32.const(0)),
+        module.global.set(FUEL_GLOBAL, module.call(REFUEL_FN, [module.local.get(scratch, binaryen.i32)], binaryen.i32)),
+      ),
+      module.local.get(length, binaryen.i32),
+    ],
+    binaryen.i32,
+  );
+  size.set(op, charged);
 }
 
 interface MemoryFacts {
@@ -280,6 +352,32 @@ function addGrowGate(module: binaryen.Module): void {
   );
 }
 
+/**
+ * `gate(delta)`: `wanted = delta + Σ table.size(t)` over every table of the module, in 64-bit
+ * arithmetic; `wanted > max ? (denied = wanted, 0xffffffff) : delta`. All the tables together, or a
+ * module could hold the cap once per table. Its globals are imported, as the memory gate's.
+ */
+function addTableGate(module: binaryen.Module): void {
+  module.addGlobalImport(TABLE_MAX_ELEMENTS_GLOBAL, METER_IMPORT_MODULE, TABLE_MAX_ELEMENTS_IMPORT, binaryen.i32, false);
+  module.addGlobalImport(TABLE_DENIED_ELEMENTS_GLOBAL, METER_IMPORT_MODULE, TABLE_DENIED_ELEMENTS_IMPORT, binaryen.i64, true);
+  let wanted = module.i64.extend_u(module.local.get(0, binaryen.i32));
+  for (let t = 0; t < module.getNumTables(); t++) {
+    const name = binaryen.getTableInfo(module.getTableByIndex(t)).name;
+    wanted = module.i64.add(wanted, module.i64.extend_u(module.table.size(name)));
+  }
+  module.addFunction(
+    TABLE_GATE_FN,
+    binaryen.i32,
+    binaryen.i32,
+    [binaryen.i64],
+    module.if(
+      module.i64.gt_u(module.local.tee(1, wanted, binaryen.i64), module.i64.extend_u(module.global.get(TABLE_MAX_ELEMENTS_GLOBAL, binaryen.i32))),
+      module.block(null, [module.global.set(TABLE_DENIED_ELEMENTS_GLOBAL, module.local.get(1, binaryen.i64)), module.i32.const(-1)], binaryen.i32),
+      module.local.get(0, binaryen.i32),
+    ),
+  );
+}
+
 /** Where an expression sits in its parent, for the parents a loop can be swapped out of. */
 type Slot =
   | { kind: 'block'; parent: binaryen.ExpressionRef; index: number }
@@ -325,6 +423,7 @@ function featureOf(instruction: string): string | undefined {
   if (/^(Resume|ResumeThrow|Suspend|ContNew|ContBind|StackSwitch)$/.test(instruction)) return 'stack switching';
   if (/^(Struct|Array|RefCast|RefTest|BrOn|RefI31|I31Get)/.test(instruction)) return 'garbage collection (structs, arrays, casts)';
   if (/^String/.test(instruction)) return 'reference-typed strings';
+  if (/^(TableFill|TableCopy|TableInit)$/.test(instruction)) return 'bulk table operations (table.fill, table.copy, table.init)';
   return undefined;
 }
 
@@ -336,7 +435,11 @@ function featureOf(instruction: string): string | undefined {
  * passes a loop head or a function entry, where the debt is settled. So an interpreter's dispatch
  * loop is charged for the opcode it runs, not for all of its cases. Iterative: guest code nests deeply.
  */
-function scanBlocks(body: binaryen.ExpressionRef, grows: binaryen.ExpressionRef[], label: string): BlockScan {
+function scanBlocks(
+  body: binaryen.ExpressionRef,
+  special: { grows: binaryen.ExpressionRef[]; tableGrows: binaryen.ExpressionRef[]; bulk: binaryen.ExpressionRef[] },
+  label: string,
+): BlockScan {
   const scan: BlockScan = { entryCost: 0, loops: [], segments: [] };
   // Region 0 is the function entry; loops and segments add regions. `kinds[i]` says which list i is in.
   const costs = [0];
@@ -358,7 +461,11 @@ function scanBlocks(body: binaryen.ExpressionRef, grows: binaryen.ExpressionRef[
       scan.loops.push({ ref, cost: 0, slot });
       childOwner = region({ loop: scan.loops.length - 1 }, owner);
     } else if (id === binaryen.MemoryGrowId) {
-      grows.push(ref);
+      special.grows.push(ref);
+    } else if (id === binaryen.TableGrowId) {
+      special.tableGrows.push(ref);
+    } else if (BULK_SIZE.has(id)) {
+      special.bulk.push(ref);
     }
     const getChildren = CHILDREN.get(id);
     if (!getChildren) {
@@ -508,6 +615,7 @@ const CHILDREN: Map<number, ChildVisitor> = (() => {
     ['SIMDLoadStoreLaneId', fields('SIMDLoadStoreLane', 'Ptr', 'Vec')],
     ['MemoryInitId', fields('MemoryInit', 'Dest', 'Offset', 'Size')],
     ['DataDropId', leaf],
+    ['ElemDropId', leaf],
     ['MemoryCopyId', fields('MemoryCopy', 'Dest', 'Source', 'Size')],
     ['MemoryFillId', fields('MemoryFill', 'Dest', 'Value', 'Size')],
     ['RefNullId', leaf],
@@ -526,5 +634,7 @@ const CHILDREN: Map<number, ChildVisitor> = (() => {
     ['TupleExtractId', fields('TupleExtract', 'Tuple')],
     ['PopId', leaf],
   ];
-  return new Map(entries.map(([idName, visitor]) => [b[idName]!, visitor]));
+  // binaryen.js names only some ids as properties (not ElemDropId); the C API has them all.
+  const idOf = (idName: string) => b[idName] ?? fn(idName)();
+  return new Map(entries.map(([idName, visitor]) => [idOf(idName), visitor]));
 })();

@@ -217,7 +217,7 @@ export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
  * `INSTRUMENTATION_VERSION` is bumped whenever the rewrite changes what it emits: it is part of the
  * artifact cache key, so a new corral never runs code instrumented by an old one.
  */
-export const INSTRUMENTATION_VERSION = 6;
+export const INSTRUMENTATION_VERSION = 7;
 export const FUEL_GLOBAL = '__corral_fuel';
 /** The import module of everything the meter hands an instrumented core module. */
 export const METER_IMPORT_MODULE = 'corral';
@@ -226,3 +226,7 @@ export const REFUEL_IMPORT = { module: METER_IMPORT_MODULE, name: 'refuel' } as 
 export const MEMORY_MAX_PAGES_IMPORT = 'mem_max_pages';
 /** Mutable i64: pages a refused `memory.grow` asked for (0 when none was refused). */
 export const MEMORY_DENIED_PAGES_IMPORT = 'mem_denied_pages';
+/** Immutable i32: the cap on the entries of all of a module's tables together. Imported, as the memory cap. */
+export const TABLE_MAX_ELEMENTS_IMPORT = 'table_max_elements';
+/** Mutable i64: the entries a refused `table.grow` would have brought the module's tables to (0 when none was refused). */
+export const TABLE_DENIED_ELEMENTS_IMPORT = 'table_denied_elements';

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { WASM_PAGE_BYTES } from '../limits/defaults.ts';
+import { TABLE_ENTRY_BYTES, WASM_PAGE_BYTES } from '../limits/defaults.ts';
 import type { HostLimitName } from '../limits/hostCaps.ts';
 import { strongestSignal, type SignalData } from '../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
+import { type TableFacts, tableFacts } from './fuel/tableFacts.ts';
 import { HostCallDeadline, HostCallFailed, WorkerSlot } from './WorkerSlot.ts';
 import { Meter, MeterStop, meterImports, type MemoryGate } from './Meter.ts';
 import { WasiHost, type WasiCall } from '../wasi/WasiHost.ts';
@@ -58,6 +59,8 @@ interface LoadedComponent {
   descriptor: ComponentDescriptor;
   instantiate: Instantiate;
   modules: Map<string, WebAssembly.Module>;
+  /** What each core module declares of tables, read from its bytes: checked against the cap before instantiation. */
+  tables: WeakMap<WebAssembly.Module, TableFacts>;
   idle: GuestInstance[];
   counters: BigInt64Array;
   /** Whether an invocation of this component runs (host calls are refused outside one), and its deadline. */
@@ -252,7 +255,10 @@ class CallStopped extends Error {
 /** One export call under a fresh fuel budget and `deadline`; a stop is thrown as CallStopped. */
 function callOnce(instance: GuestInstance, fn: (...args: unknown[]) => unknown, args: unknown[], fuel: number, deadline: number): { value: unknown; fuelUsed: number } {
   instance.meter.reset(fuel, deadline);
-  for (const gate of instance.memoryGates) gate.denied.value = 0n;
+  for (const gate of instance.memoryGates) {
+    gate.denied.value = 0n;
+    gate.tableDenied.value = 0n;
+  }
   let value: unknown;
   let fuelUsed = 0;
   try {
@@ -318,9 +324,12 @@ function toSignal(
   if (stop?.reason === 'deadline' || error instanceof HostCallDeadline) {
     candidates.push({ signal: 'ExecutionTimeout', ...context, timeoutMs: task.timeoutMs, elapsedMs, fuelUsed, terminated: false });
   }
+  const limitBytes = descriptor.memoryMaxPages * WASM_PAGE_BYTES;
   const denied = metering?.memoryGates.reduce((max, gate) => Math.max(max, Number(gate.denied.value as bigint)), 0) ?? 0;
-  if (denied > 0) {
-    candidates.push({ signal: 'MemoryLimitExceeded', ...context, limitBytes: descriptor.memoryMaxPages * WASM_PAGE_BYTES, requestedBytes: denied * WASM_PAGE_BYTES });
+  if (denied > 0) candidates.push({ signal: 'MemoryLimitExceeded', ...context, resource: 'memory', limitBytes, requestedBytes: denied * WASM_PAGE_BYTES });
+  const deniedEntries = metering?.memoryGates.reduce((max, gate) => Math.max(max, Number(gate.tableDenied.value as bigint)), 0) ?? 0;
+  if (deniedEntries > 0) {
+    candidates.push({ signal: 'MemoryLimitExceeded', ...context, resource: 'table', limitBytes, requestedBytes: deniedEntries * TABLE_ENTRY_BYTES });
   }
   if (error instanceof WasiExit) {
     candidates.push({ signal: 'Trap', ...context, code: 'exit', message: error.message, status: error.status });
@@ -343,13 +352,18 @@ async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedCom
   if (known) return known;
   const glue = (await import(pathToFileURL(join(descriptor.dir, 'glue.mjs')).href)) as { instantiate: Instantiate };
   const modules = new Map<string, WebAssembly.Module>();
+  const tables = new WeakMap<WebAssembly.Module, TableFacts>();
   for (const file of descriptor.coreFiles) {
-    modules.set(file, await WebAssembly.compile(readFileSync(join(descriptor.dir, file))));
+    const bytes = readFileSync(join(descriptor.dir, file));
+    const module = await WebAssembly.compile(bytes);
+    modules.set(file, module);
+    tables.set(module, tableFacts(bytes));
   }
   const component: LoadedComponent = {
     descriptor,
     instantiate: glue.instantiate,
     modules,
+    tables,
     idle: [],
     counters: new BigInt64Array(descriptor.counters),
     bridge: { active: false, deadline: 0 },
@@ -369,13 +383,21 @@ async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedCom
 function createInstance(component: LoadedComponent, metering: Metering): GuestInstance {
   const { meter, memoryGates } = metering;
   const maxPages = component.descriptor.memoryMaxPages;
+  const maxTableElements = Math.floor((maxPages * WASM_PAGE_BYTES) / TABLE_ENTRY_BYTES);
 
   const instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports = {}): WebAssembly.Instance => {
     const k = meter.globals.length;
     meter.grants.push(0);
-    const { imports: metered, gate } = meterImports(meter, k, maxPages);
-    // Every core module gets a gate; only those that grow memory import it.
+    const { imports: metered, gate } = meterImports(meter, k, maxPages, maxTableElements);
+    // Every core module gets the gates; only those that grow memory or a table import them.
     memoryGates.push(gate);
+    // V8 allocates declared tables when it instantiates (and aborts the process if its heap fills
+    // then): a module declaring more than the cap, or a segment that could never fit, is refused first.
+    const declared = component.tables.get(module);
+    if (declared && Math.max(declared.definedElements, declared.longestSegment) > maxTableElements) {
+      gate.tableDenied.value = BigInt(Math.max(declared.definedElements, declared.longestSegment));
+      throw new TablesOverCap();
+    }
     const instance = new WebAssembly.Instance(module, { ...imports, [METER_IMPORT_MODULE]: metered });
     meter.globals.push((instance.exports as Record<string, unknown>)[FUEL_GLOBAL] as WebAssembly.Global);
     return instance;
@@ -400,6 +422,13 @@ function createInstance(component: LoadedComponent, metering: Metering): GuestIn
   Atomics.add(component.counters, Counter.CREATED, 1n);
   Atomics.add(component.counters, Counter.LIVE_BASE + slotIndex, 1n);
   return instance;
+}
+
+/** A core module's declared tables are over the cap: reported through its gate as MemoryLimitExceeded. */
+class TablesOverCap extends Error {
+  constructor() {
+    super('declared tables are larger than the cap');
+  }
 }
 
 /** One synchronous stub per imported function, forwarding over the worker's call slot. */

@@ -113,11 +113,13 @@ describe('limits', () => {
   });
 
   it('deadline: a guest the meter cannot interrupt is stopped by the backstop, which replaces its worker', async () => {
-    // `stall` runs ~400 ms of straight-line memory.fill with a single fuel charge: no refuel, no
-    // cooperative check. The backstop terminates it at deadline + grace (5 + 20 ms).
-    const roomy = await runtime.load(fixture('compute'), { name: 'roomy' }); // stall needs 32 MiB
+    // `stall` grows memory to 1 GiB and fills it in one memory.fill: the fill is charged (and the
+    // deadline checked) before it runs, then nothing is checked until it ends. The deadline leaves the
+    // grow time to finish (it took up to 53 ms on a loaded machine); the backstop terminates the fill
+    // at deadline + grace (100 + 20 ms).
+    const roomy = await runtime.load(fixture('compute'), { name: 'roomy', limits: { memoryBytes: 1024 * 1024 * 1024, fuel: 100_000_000 } });
     const threads = () => runtime['pool'].threads.length;
-    const { signal } = await failure(() => roomy.invoke('stall', [], { timeoutMs: 5 }), roomy);
+    const { signal } = await failure(() => roomy.invoke('stall', [], { timeoutMs: 100 }), roomy);
     expect(signal).toBeInstanceOf(ExecutionTimeout);
     const timeout = signal as ExecutionTimeout;
     expect(timeout.terminated).toBe(true);

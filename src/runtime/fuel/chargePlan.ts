@@ -36,6 +36,10 @@ export const Insert = {
   LoopPrefix: 5,
   /** `call $gate` in front of a `memory.grow`. */
   Grow: 6,
+  /** `call $tableGate` in front of a `table.grow`. */
+  TableGrow: 7,
+  /** In front of a bulk memory instruction: a checked charge of its length (see BULK_MEMORY_FUEL_SHIFT). */
+  Bulk: 8,
 } as const;
 
 export interface FunctionPlan {
@@ -43,6 +47,16 @@ export interface FunctionPlan {
   /** Labels a wrapped loop adds around itself, by the offset of its `loop` opcode (for branch depths). */
   wrappedLoops: Map<number, number>;
   growsMemory: boolean;
+  growsTable: boolean;
+  /** Whether it charges a bulk instruction, which needs a second scratch local (the length). */
+  chargesBulk: boolean;
+}
+
+/** The instructions a plan treats besides its regions, by byte offset. */
+export interface SpecialOps {
+  grows: number[];
+  tableGrows: number[];
+  bulk: number[];
 }
 
 /** Segments with fewer instructions than this are charged with their enclosing code instead (both rewrites). */
@@ -52,7 +66,7 @@ const LOOP_REGION = 1;
 const SEGMENT_REGION = 2;
 
 /** instrument.ts's scanBlocks and its folding, over the decoded shape, then the insertions that follow. */
-export function chargePlan(body: Item, bodyStart: number, grows: number[]): FunctionPlan {
+export function chargePlan(body: Item, bodyStart: number, { grows, tableGrows, bulk }: SpecialOps): FunctionPlan {
   const costs = [0];
   const parents = [-1];
   const kinds = [ENTRY_REGION];
@@ -132,6 +146,8 @@ export function chargePlan(body: Item, bodyStart: number, grows: number[]): Func
     if (kinds[i] === SEGMENT_REGION && costs[i]! > 0) insertions.push({ offset: segmentAt[i]!, kind: Insert.Segment, cost: costs[i]!, loopType: NONE, blockType: 0, blockTypeEnd: 0 });
   }
   for (const at of grows) insertions.push({ offset: at, kind: Insert.Grow, cost: 0, loopType: NONE, blockType: 0, blockTypeEnd: 0 });
+  for (const at of tableGrows) insertions.push({ offset: at, kind: Insert.TableGrow, cost: 0, loopType: NONE, blockType: 0, blockTypeEnd: 0 });
+  for (const at of bulk) insertions.push({ offset: at, kind: Insert.Bulk, cost: 0, loopType: NONE, blockType: 0, blockTypeEnd: 0 });
   insertions.sort((a, b) => a.offset - b.offset || a.kind - b.kind);
-  return { insertions, wrappedLoops, growsMemory: grows.length > 0 };
+  return { insertions, wrappedLoops, growsMemory: grows.length > 0, growsTable: tableGrows.length > 0, chargesBulk: bulk.length > 0 };
 }

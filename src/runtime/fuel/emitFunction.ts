@@ -1,3 +1,4 @@
+import { BULK_MEMORY_FUEL_SHIFT } from '../../limits/defaults.ts';
 import { FC, FD, FE, IMMEDIATES, skipImmediates } from './opcodes.ts';
 import { type FunctionPlan, Insert, type Insertion } from './chargePlan.ts';
 import { UNREACHABLE, VALUE } from './shape.ts';
@@ -7,12 +8,15 @@ import { Reader, type Writer } from './wasmBytes.ts';
 export interface EmitIndices {
   /** Functions below this keep their index; the others move up by one (the refuel import goes before them). */
   importedFunctions: number;
-  /** Globals below this keep their index; the others move up by `globalShift` (the grow gate's imports). */
+  /** Globals below this keep their index; the others move up by `globalShift` (the grow gates' imports). */
   importedGlobals: number;
   globalShift: number;
   fuel: number;
   refuel: number;
+  /** The memory grow gate, when the module grows memory. */
   gate: number;
+  /** The table grow gate, when the module grows a table. */
+  tableGate: number;
 }
 
 const I32_CONST = 0x41;
@@ -40,7 +44,7 @@ export function emitFunction(
 ): void {
   out.u32(locals.count + 1);
   out.bytes(bytes, locals.start, locals.end);
-  out.u32(1);
+  out.u32(plan.chargesBulk ? 2 : 1); // the charges' scratch, and a bulk instruction's length after it
   out.byte(0x7f);
 
   const r = new Reader(bytes, locals.end, codeEnd);
@@ -227,6 +231,13 @@ function writeInsertion(out: Writer, bytes: Uint8Array, ins: Insertion, scratch:
       out.byte(CALL);
       out.u32(ix.gate);
       return;
+    case Insert.TableGrow:
+      out.byte(CALL);
+      out.u32(ix.tableGate);
+      return;
+    case Insert.Bulk:
+      bulkCharge(out, scratch, ix);
+      return;
     default:
       throw new Error(`fuel rewriter: unknown insertion ${ins.kind}`);
   }
@@ -260,6 +271,43 @@ function checkedCharge(out: Writer, cost: number, scratch: number, ix: EmitIndic
   out.byte(GLOBAL_SET);
   out.u32(ix.fuel);
   out.byte(END);
+}
+
+/**
+ * `len = <the length on the stack>; fuel -= len >>> BULK_MEMORY_FUEL_SHIFT; if (fuel < 0) fuel = refuel(fuel);`
+ * and the length back on the stack, as instrument.ts's chargeBulk. Checked before the instruction runs,
+ * so the budget stops a fill it cannot pay for, and `fuel` is never left below -2^31.
+ */
+function bulkCharge(out: Writer, scratch: number, ix: EmitIndices): void {
+  const length = scratch + 1;
+  out.byte(0x21); // local.set
+  out.u32(length);
+  out.byte(GLOBAL_GET);
+  out.u32(ix.fuel);
+  out.byte(LOCAL_GET);
+  out.u32(length);
+  constant(out, BULK_MEMORY_FUEL_SHIFT);
+  out.byte(0x76); // i32.shr_u
+  out.byte(0x6b); // i32.sub
+  out.byte(LOCAL_TEE);
+  out.u32(scratch);
+  out.byte(GLOBAL_SET);
+  out.u32(ix.fuel);
+  out.byte(LOCAL_GET);
+  out.u32(scratch);
+  constant(out, 0);
+  out.byte(0x48); // i32.lt_s
+  out.byte(0x04); // if
+  out.byte(0x40);
+  out.byte(LOCAL_GET);
+  out.u32(scratch);
+  out.byte(CALL);
+  out.u32(ix.refuel);
+  out.byte(GLOBAL_SET);
+  out.u32(ix.fuel);
+  out.byte(END);
+  out.byte(LOCAL_GET);
+  out.u32(length);
 }
 
 function constant(out: Writer, value: number): void {

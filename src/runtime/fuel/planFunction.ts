@@ -38,7 +38,7 @@ export function planFunction(r: Reader, sigs: ModuleSignatures, results: number,
   const bytes = r.bytes;
   stack.sp = 0;
   const bodyStart = r.pos;
-  const f: FunctionState = { r, sigs, results, stack, scopes: [newScope(FUNC, results, 0, r.pos)], grows: [], body: null };
+  const f: FunctionState = { r, sigs, results, stack, scopes: [newScope(FUNC, results, 0, r.pos)], grows: [], tableGrows: [], bulk: [], body: null };
   const scopes = f.scopes;
   // The loop handles plain instructions; the rest is in `controlOp`, so that V8's optimized code for
   // this loop does not depend on (and is not thrown away for) the rare ones.
@@ -58,7 +58,7 @@ export function planFunction(r: Reader, sigs: ModuleSignatures, results: number,
     } else if (immediates !== Imm.None) skipImmediates(r, immediates);
     plainOp(stack, scope, pops, PUSHES[op]!, at);
   }
-  return chargePlan(f.body, bodyStart, f.grows);
+  return chargePlan(f.body, bodyStart, f);
 }
 
 interface FunctionState {
@@ -68,6 +68,9 @@ interface FunctionState {
   stack: ExpressionStack;
   scopes: Scope[];
   grows: number[];
+  /** Offsets of `table.grow` (gated) and of `memory.fill`/`copy`/`init` (charged by length). */
+  tableGrows: number[];
+  bulk: number[];
   /** Set at the function's final `end`. */
   body: Item | null;
 }
@@ -171,6 +174,8 @@ function controlOp(f: FunctionState, op: number, at: number, scope: Scope): void
       const table = op === 0xfc ? FC : op === 0xfd ? FD : FE;
       const pops = sub < table.pops.length ? table.pops[sub]! : -1;
       if (pops < 0) notRewritable(`instruction 0x${op.toString(16)} ${sub}`);
+      if (op === 0xfc && sub === 15) f.tableGrows.push(at);
+      else if (op === 0xfc && (sub === 8 || sub === 10 || sub === 11)) f.bulk.push(at);
       skipImmediates(r, table.imm[sub]!);
       plainOp(stack, scope, pops, table.pushes[sub]!, at);
       return;

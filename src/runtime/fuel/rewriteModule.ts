@@ -5,6 +5,8 @@ import {
   MEMORY_MAX_PAGES_IMPORT,
   METER_IMPORT_MODULE,
   REFUEL_IMPORT,
+  TABLE_DENIED_ELEMENTS_IMPORT,
+  TABLE_MAX_ELEMENTS_IMPORT,
 } from '../protocol.ts';
 import { type EmitIndices, emitFunction } from './emitFunction.ts';
 import { isPlainValueType } from './opcodes.ts';
@@ -69,7 +71,7 @@ export function rewriteCoreModule(input: Uint8Array): InstrumentedModule | null 
  * The same metering as instrument.ts's binaryen rewrite, done on the binary directly: one pass plans
  * each function's charges (planFunction.ts), a second writes them in (emitFunction.ts), and the
  * sections that name functions or globals are renumbered around the new refuel import and, when the
- * module grows memory, the grow gate's two imported globals. Throws NotRewritable for anything it does
+ * module grows memory or a table, each grow gate's two imported globals. Throws NotRewritable for anything it does
  * not handle, and the caller falls back to binaryen.
  */
 export function rewriteModule(input: Uint8Array): InstrumentedModule {
@@ -92,6 +94,7 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
   });
 
   let importedGlobals = 0;
+  let tables = 0;
   const memories: { initial: number; imported: boolean }[] = [];
   forEachEntry(input, section(IMPORT), (r) => {
     r.name();
@@ -100,6 +103,7 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
     if (kind === 0) sigs.funcType.push(r.u32());
     else if (kind === 1) {
       tableType(r);
+      tables++;
     } else if (kind === 2) memories.push({ initial: memoryLimits(r), imported: true });
     else if (kind === 3) {
       if (!isPlainValueType(r.u8())) notRewritable('global type');
@@ -109,6 +113,14 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
   });
   const importedFunctions = sigs.funcType.length;
   forEachEntry(input, section(FUNCTION), (r) => sigs.funcType.push(r.u32()));
+  forEachEntry(input, section(TABLE), (r) => {
+    if (r.bytes[r.pos] === 0x40) {
+      r.skip(2);
+      tableType(r);
+      constExpression(r, null, null);
+    } else tableType(r);
+    tables++;
+  });
   forEachEntry(input, section(MEMORY), (r) => memories.push({ initial: memoryLimits(r), imported: false }));
   if (memories.length > 1) notRewritable('multi-memory');
   let definedGlobals = 0;
@@ -146,14 +158,18 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
   if (bodies.length !== sigs.funcType.length - importedFunctions) notRewritable('function and code sections disagree');
 
   const growsMemory = bodies.some((b) => b.plan.growsMemory);
+  const growsTable = bodies.some((b) => b.plan.growsTable);
   if (growsMemory && memories.length !== 1) notRewritable('memory.grow without exactly one memory');
+  // Imported after the module's own imports, in this order: mem_max, mem_denied, table_max, table_denied.
+  const globalShift = (growsMemory ? 2 : 0) + (growsTable ? 2 : 0);
   const ix: EmitIndices = {
     importedFunctions,
     importedGlobals,
-    globalShift: growsMemory ? 2 : 0,
+    globalShift,
     refuel: importedFunctions,
     gate: sigs.funcType.length + 1,
-    fuel: importedGlobals + (growsMemory ? 2 : 0) + definedGlobals,
+    tableGate: sigs.funcType.length + 1 + (growsMemory ? 1 : 0),
+    fuel: importedGlobals + globalShift + definedGlobals,
   };
   const refuelType = i32ToI32 >= 0 ? i32ToI32 : sigs.typeParams.length;
 
@@ -164,8 +180,13 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
     newImports.push(importEntry(METER_IMPORT_MODULE, MEMORY_MAX_PAGES_IMPORT, [0x03, 0x7f, 0x00]));
     newImports.push(importEntry(METER_IMPORT_MODULE, MEMORY_DENIED_PAGES_IMPORT, [0x03, 0x7e, 0x01]));
   }
+  if (growsTable) {
+    newImports.push(importEntry(METER_IMPORT_MODULE, TABLE_MAX_ELEMENTS_IMPORT, [0x03, 0x7f, 0x00]));
+    newImports.push(importEntry(METER_IMPORT_MODULE, TABLE_DENIED_ELEMENTS_IMPORT, [0x03, 0x7e, 0x01]));
+  }
   rewritten.set(IMPORT, appendEntries(input, section(IMPORT), newImports));
-  if (growsMemory) rewritten.set(FUNCTION, appendEntries(input, section(FUNCTION), [new Uint8Array(leb(refuelType))]));
+  const gates = (growsMemory ? 1 : 0) + (growsTable ? 1 : 0);
+  if (gates > 0) rewritten.set(FUNCTION, appendEntries(input, section(FUNCTION), Array.from({ length: gates }, () => new Uint8Array(leb(refuelType)))));
   if (section(TABLE)) rewritten.set(TABLE, rewriteTables(input, section(TABLE)!, ix));
   rewritten.set(GLOBAL, rewriteGlobals(input, section(GLOBAL), ix));
   rewritten.set(EXPORT, rewriteExports(input, section(EXPORT), ix));
@@ -174,7 +195,10 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
     rewritten.set(START, new Uint8Array(leb(shiftFunction(r.u32(), ix))));
   }
   if (section(ELEMENT)) rewritten.set(ELEMENT, rewriteElements(input, section(ELEMENT)!, ix));
-  rewritten.set(CODE, emitCode(input, bodies, ix));
+  const gateBodies: Uint8Array[] = [];
+  if (growsMemory) gateBodies.push(gateBody(ix));
+  if (growsTable) gateBodies.push(tableGateBody(ix, tables, growsMemory ? 2 : 0));
+  rewritten.set(CODE, emitCode(input, bodies, ix, gateBodies));
   if (section(DATA) && ix.globalShift !== 0) rewritten.set(DATA, rewriteData(input, section(DATA)!, ix));
 
   const memory = memories[0];
@@ -244,17 +268,38 @@ function gateBody(ix: EmitIndices): Uint8Array {
   return new Uint8Array([...leb(code.length), ...code]);
 }
 
-function emitCode(input: Uint8Array, bodies: FunctionBody[], ix: EmitIndices): Uint8Array {
+/**
+ * The table grow gate: `wanted = delta + Σ table.size(t) over every table of the module` in 64-bit
+ * arithmetic; `wanted > max ? (denied = wanted, -1) : delta`, as instrument.ts's addTableGate. All the
+ * tables together, or a module could hold the cap once per table. A delta of 2^32 - 1 makes V8's
+ * table.grow return -1 without allocating anything.
+ */
+function tableGateBody(ix: EmitIndices, tables: number, memoryShift: number): Uint8Array {
+  const max = ix.importedGlobals + memoryShift;
+  const denied = max + 1;
+  const sum: number[] = [];
+  for (let t = 0; t < tables; t++) sum.push(0xfc, 0x10, ...leb(t), 0xad, 0x7c); // + i64(table.size t)
+  const code = [
+    ...[0x01, 0x01, 0x7e], // one i64 local: wanted
+    ...[0x20, 0x00, 0xad, ...sum, 0x22, 0x01], // wanted = i64(delta) + Σ, kept on the stack
+    ...[0x23, ...leb(max), 0xad, 0x56, 0x04, 0x7f], // if (wanted > u64(max)) (result i32)
+    ...[0x20, 0x01, 0x24, ...leb(denied), 0x41, 0x7f], //   denied = wanted; -1
+    ...[0x05, 0x20, 0x00, 0x0b, 0x0b], // else delta
+  ];
+  return new Uint8Array([...leb(code.length), ...code]);
+}
+
+function emitCode(input: Uint8Array, bodies: FunctionBody[], ix: EmitIndices, gateBodies: Uint8Array[]): Uint8Array {
   const w = new Writer(input.length + (input.length >> 3));
   const fn = new Writer(1 << 16);
-  w.u32(bodies.length + (ix.globalShift !== 0 ? 1 : 0));
+  w.u32(bodies.length + gateBodies.length);
   for (const body of bodies) {
     fn.reset();
     emitFunction(fn, input, body.locals, body.end, body.plan, body.scratch, ix);
     w.u32(fn.length);
     w.bytes(fn.view());
   }
-  if (ix.globalShift !== 0) w.bytes(gateBody(ix));
+  for (const gate of gateBodies) w.bytes(gate);
   return w.view();
 }
 
