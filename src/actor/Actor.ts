@@ -133,10 +133,13 @@ export class Actor {
     });
   }
 
-  /** Starts the machine; `openFor` re-opens a circuit that was open when the engine last stopped. */
-  start(openFor?: number): void {
+  /**
+   * Starts the machine; `open` re-opens a circuit that was open when the engine last stopped: its
+   * cooldown of `cooldownMs` runs on from `openedAt` (clock time), what is left of it.
+   */
+  start(open?: { cooldownMs: number; openedAt: number }): void {
     this.machine.start();
-    if (openFor !== undefined) this.machine.send({ type: 'RESTORE_OPEN', cooldownMs: openFor });
+    if (open) this.machine.send({ type: 'RESTORE_OPEN', ...open });
   }
 
   get state(): ActorStateName {

@@ -47,7 +47,10 @@ export interface ActorMachineContext extends ActorMachineInput {
   /** Consecutive failures since the last success: drives the backoff. */
   attempt: number;
   backoffMs: number;
+  /** The cooldown of the open circuit (what a failed probe lengthens). */
   cooldownMs: number;
+  /** Clock time the circuit last opened: the cooldown runs from here, also across engine restarts. */
+  openedAt: number;
   lastSignal: SignalName | null;
   quarantineReason: 'reached-max-restart-intensity' | 'probe-failed';
 }
@@ -59,8 +62,11 @@ export type ActorMachineEvent =
   | { type: 'RECYCLE' }
   | { type: 'REBUILT' }
   | { type: 'RESET' }
-  /** Open the circuit at start: the breaker store says it was open when the engine last stopped. */
-  | { type: 'RESTORE_OPEN'; cooldownMs: number }
+  /**
+   * Open the circuit at start: the breaker store says it was open when the engine last stopped. Its
+   * cooldown runs on from `openedAt`, so restarting the engine neither restarts nor skips it.
+   */
+  | { type: 'RESTORE_OPEN'; cooldownMs: number; openedAt: number }
   | { type: 'STOP'; reason: 'shutdown' | 'brutal-kill' | 'halted' }
   | { type: 'START' };
 
@@ -93,7 +99,9 @@ export const actorMachine = setup({
   },
   delays: {
     backoff: ({ context }) => context.backoffMs,
-    cooldown: ({ context }) => context.cooldownMs,
+    // What is left of the cooldown since the circuit opened; never more than all of it (a clock that
+    // went back across a restart must not lengthen it).
+    cooldown: ({ context }) => Math.min(context.cooldownMs, Math.max(0, context.openedAt + context.cooldownMs - context.clock.now())),
   },
   actions: {
     recordSignal: assign({
@@ -135,9 +143,10 @@ export const actorMachine = setup({
       intensity: context.intensity,
       periodMs: context.periodMs,
     })),
-    openCircuit: assign({ cooldownMs: ({ context }) => context.breaker.cooldownMs, quarantineReason: 'reached-max-restart-intensity' }),
+    openCircuit: assign({ cooldownMs: ({ context }) => context.breaker.cooldownMs, openedAt: ({ context }) => context.clock.now(), quarantineReason: 'reached-max-restart-intensity' }),
     lengthenCooldown: assign({
       cooldownMs: ({ context }) => Math.min(context.breaker.maxCooldownMs, context.cooldownMs * context.breaker.factor),
+      openedAt: ({ context }) => context.clock.now(),
       quarantineReason: 'probe-failed',
     }),
     announceQuarantine: emit(({ context }) => ({
@@ -145,6 +154,7 @@ export const actorMachine = setup({
       actor: context.name,
       at: context.clock.now(),
       cooldownMs: context.cooldownMs,
+      openedAt: context.openedAt,
       reason: context.quarantineReason,
     })),
     announceHalfOpen: emit(({ context }) => ({ type: 'HalfOpen' as const, actor: context.name, at: context.clock.now() })),
@@ -166,6 +176,7 @@ export const actorMachine = setup({
     attempt: 0,
     backoffMs: 0,
     cooldownMs: input.breaker.cooldownMs,
+    openedAt: 0,
     lastSignal: null,
     quarantineReason: 'reached-max-restart-intensity',
   }),
@@ -179,7 +190,7 @@ export const actorMachine = setup({
         RUN: 'running',
         RESTORE_OPEN: {
           target: 'quarantined',
-          actions: assign({ cooldownMs: ({ event }) => event.cooldownMs, quarantineReason: 'reached-max-restart-intensity' }),
+          actions: assign({ cooldownMs: ({ event }) => event.cooldownMs, openedAt: ({ event }) => event.openedAt, quarantineReason: 'reached-max-restart-intensity' }),
         },
       },
     },

@@ -27,10 +27,15 @@ export interface BackingOff extends Base {
   delayMs: number;
 }
 
-/** The actor's circuit opened: events are refused until `cooldownMs` have passed. */
+/**
+ * The actor's circuit opened: events are refused until `cooldownMs` have passed since `openedAt`.
+ * At engine start a circuit that was open is told again, with the `openedAt` it had (earlier than `at`).
+ */
 export interface Quarantined extends Base {
   type: 'Quarantined';
   cooldownMs: number;
+  /** Clock time the circuit opened. */
+  openedAt: number;
   reason: 'reached-max-restart-intensity' | 'probe-failed';
 }
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ExecutionTimeout,
+  ManualClock,
   MemoryBreakerStore,
   MemoryLimitExceeded,
   OutOfFuel,
@@ -166,6 +167,47 @@ describe('actor machine, driven by real components', () => {
     second.clock.advance(1);
     expect(second.supervisor.actors()[0]!.state).toBe('halfOpen');
     await second.supervisor.stop();
+  });
+
+  it('behavior: a restored breaker waits only what is left of its cooldown since it opened, however often the engine restarts', async () => {
+    const store = new MemoryBreakerStore();
+    const spec = divider('calc', { intensity: 0, breaker: { cooldownMs: 10_000, factor: 2 } });
+    const first = supervised({ breakerStore: store, clock: new ManualClock(1_000) });
+    first.supervisor.start([spec]);
+    await first.supervisor.request('calc', { kind: 'custom', payload: [1, 0] }); // opens at 1,000
+    await first.supervisor.stop();
+    // Two restarts, 4 s and 7 s after it opened: neither moves when it opened.
+    for (const now of [5_000, 8_000]) {
+      const again = supervised({ breakerStore: store, clock: new ManualClock(now) });
+      again.supervisor.start([spec]);
+      expect(again.signals.at(-1)).toMatchObject({ type: 'Quarantined', cooldownMs: 10_000, openedAt: 1_000, at: now });
+      expect(again.clock.pending()).toEqual([11_000 - now]);
+      expect(store.load('calc')).toEqual({ state: 'open', cooldownMs: 10_000, at: 1_000 });
+      if (now === 8_000) {
+        again.clock.advance(2_999);
+        expect(again.supervisor.actors()[0]!.state).toBe('quarantined');
+        again.clock.advance(1);
+        expect(again.supervisor.actors()[0]!.state).toBe('halfOpen');
+      }
+      await again.supervisor.stop();
+    }
+    // Restarted half-open, long after: the next event is a probe, and its failure doubles the full cooldown.
+    const last = supervised({ breakerStore: store, clock: new ManualClock(100_000) });
+    last.supervisor.start([spec]);
+    last.clock.advance(0);
+    expect(last.supervisor.actors()[0]!.state).toBe('halfOpen');
+    await last.supervisor.request('calc', { kind: 'custom', payload: [1, 0] });
+    expect(last.signals.at(-1)).toMatchObject({ type: 'Quarantined', cooldownMs: 20_000, openedAt: 100_000, reason: 'probe-failed' });
+    await last.supervisor.stop();
+  });
+
+  it('behavior: a breaker restored on a clock that went back waits no longer than its cooldown', async () => {
+    const store = new MemoryBreakerStore();
+    store.save('calc', { state: 'open', cooldownMs: 10_000, at: 50_000 });
+    const { supervisor, clock } = supervised({ breakerStore: store, clock: new ManualClock(1_000) });
+    supervisor.start([divider('calc', { intensity: 0 })]);
+    expect(clock.pending()).toEqual([10_000]);
+    await supervisor.stop();
   });
 
   it('behavior: rest-for-one restarts the failed member and those declared after it, not those before', async () => {
