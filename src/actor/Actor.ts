@@ -87,6 +87,8 @@ export class Actor {
   readonly name: string;
   readonly machine: XActor<typeof actorMachine>;
   private readonly mailbox: Mailbox<Delivery>;
+  /** Whether a normal exit of the guest stops the actor (not `permanent`; see RestartType). */
+  private readonly stopsOnExit: boolean;
   private pumping = false;
   private accepting = true;
   /**
@@ -115,6 +117,7 @@ export class Actor {
     private readonly hooks: ActorHooks,
   ) {
     this.name = input.name;
+    this.stopsOnExit = input.restart !== 'permanent';
     this.mailbox = new Mailbox<Delivery>(
       mailboxCapacity,
       overflow,
@@ -313,6 +316,9 @@ export class Actor {
     }
     if (delivery.each && delivery.args.length === 0) return this.complete(delivery);
     let outcome: DeliveryOutcome;
+    // Instances retired by a guest's exit(ok), before the call: only this actor calls its component, so
+    // a count that moved during the call is this call's exit. Read only where an exit stops the actor.
+    const exitsBefore = this.stopsOnExit ? this.component.stats().recycled.exit : 0;
     try {
       const call = delivery.each
         ? this.component.invokeEach(delivery.exportName, delivery.args as unknown[][], { ...delivery.options, stopAt: delivery.each })
@@ -340,6 +346,13 @@ export class Actor {
     if (outcome.ok) {
       this.stats.fuelTotal += outcome.fuelUsed;
       this.stats.fuelLast = outcome.fuelUsed;
+      if (this.stopsOnExit && this.component.stats().recycled.exit > exitsBefore) {
+        // A normal exit: the actor is done (events still queued are refused by the pump).
+        this.untoldSuccess = false;
+        this.send({ type: 'EXITED' });
+        delivery.settle(outcome);
+        return;
+      }
       delivery.settle(outcome);
       this.untoldSuccess = true;
       if (this.state === 'probing') this.tellSuccess(); // a probe's success closes the circuit now

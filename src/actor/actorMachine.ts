@@ -3,7 +3,14 @@ import type { Clock } from '../clock/Clock.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
 import type { LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
 
-/** OTP restart types: `permanent` always restarts, `transient` only after a failure, `temporary` never. */
+/**
+ * OTP restart types. An actor exits abnormally when a signal ends an invocation (a trap, a limit, a
+ * `wasi:cli/exit` with an error status), and normally when its guest ends an invocation with
+ * `wasi:cli/exit(ok)` (it says it is done). `permanent`: restarted after either (after a normal exit
+ * the next event simply gets a fresh instance); `transient`: restarted after an abnormal exit only, it
+ * stops after a normal one; `temporary`: never restarted, it stops after either. A stopped actor
+ * refuses events until `supervisor.restart(name)`.
+ */
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 
 export interface BackoffOptions {
@@ -59,6 +66,8 @@ export type ActorMachineEvent =
   | { type: 'RUN' }
   | { type: 'SUCCEEDED' }
   | { type: 'FAILED'; signal: SignalName }
+  /** The invocation succeeded and its guest exited normally (`wasi:cli/exit(ok)`); sent for non-permanent actors only. */
+  | { type: 'EXITED' }
   | { type: 'RECYCLE' }
   | { type: 'REBUILT' }
   | { type: 'RESET' }
@@ -165,7 +174,7 @@ export const actorMachine = setup({
       type: 'Stopped' as const,
       actor: context.name,
       at: context.clock.now(),
-      reason: event.type === 'STOP' ? event.reason : ('temporary' as const),
+      reason: event.type === 'STOP' ? event.reason : event.type === 'EXITED' ? ('normal' as const) : ('temporary' as const),
     })),
   },
 }).createMachine({
@@ -197,6 +206,7 @@ export const actorMachine = setup({
     running: {
       on: {
         SUCCEEDED: { target: 'loaded', actions: 'forgetFailures' },
+        EXITED: { target: 'stopped', actions: ['forgetFailures', 'announceStopped'] },
         FAILED: [
           { guard: 'isTemporary', target: 'stopped', actions: ['recordSignal', 'discardInstances', 'announceStopped'] },
           {
@@ -234,6 +244,7 @@ export const actorMachine = setup({
     probing: {
       on: {
         SUCCEEDED: { target: 'loaded', actions: ['closeCircuit', 'announceRecoveredByProbe'] },
+        EXITED: { target: 'stopped', actions: ['closeCircuit', 'announceRecoveredByProbe', 'announceStopped'] },
         FAILED: { target: 'quarantined', actions: ['recordSignal', 'discardInstances', 'lengthenCooldown'] },
       },
     },

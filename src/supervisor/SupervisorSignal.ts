@@ -52,8 +52,12 @@ export interface Recovered extends Base {
 
 export interface Stopped extends Base {
   type: 'Stopped';
-  /** `halted`: stopped by the engine for a reason of its own, signalled just before (e.g. ReorgBeyondWindow). */
-  reason: 'temporary' | 'shutdown' | 'brutal-kill' | 'halted';
+  /**
+   * `halted`: stopped by the engine for a reason of its own, signalled just before (e.g. ReorgBeyondWindow);
+   * `temporary`: a temporary actor's invocation ended in a signal; `normal`: a transient or temporary
+   * actor's guest exited normally (`wasi:cli/exit(ok)`), so it is not restarted.
+   */
+  reason: 'temporary' | 'normal' | 'shutdown' | 'brutal-kill' | 'halted';
 }
 
 /**

@@ -153,6 +153,62 @@ describe('actor machine, driven by real components', () => {
     await supervisor.stop();
   });
 
+  describe('restart types and the guest\'s own exit (fixture wasi-exit: run(-1) returns, run(0) exits ok, run(1) exits with an error)', () => {
+    let exiting: Component;
+    beforeAll(async () => {
+      exiting = await runtime.load(fixture('wasi-exit'), { name: 'exiting' });
+    });
+    const exiter = (restart: 'permanent' | 'transient' | 'temporary') => ({ name: restart, component: exiting, restart, handler: { export: 'run', args: (e: { payload: unknown }) => e.payload as unknown[] } });
+
+    it('behavior: a transient actor whose guest exits normally stops (Stopped normal), is not restarted, and serves again after restart()', async () => {
+      const { supervisor, types, signals } = supervised();
+      supervisor.start([exiter('transient')]);
+      expect(await supervisor.request('transient', { kind: 'custom', payload: [0] })).toMatchObject({ ok: true });
+      expect(supervisor.actors()[0]).toMatchObject({ state: 'stopped', restarts: 0 });
+      expect(signals.at(-1)).toMatchObject({ type: 'Stopped', actor: 'transient', reason: 'normal' });
+      expect(types()).not.toContain('BackingOff');
+      expect(await supervisor.request('transient', { kind: 'custom', payload: [-1] })).toEqual({ ok: false, refused: 'stopped' });
+      supervisor.restart('transient');
+      expect(await supervisor.request('transient', { kind: 'custom', payload: [-1] })).toMatchObject({ ok: true, value: 7 });
+      await supervisor.stop();
+    });
+
+    it('behavior: a transient actor whose guest exits with an error (a signal) is restarted like a permanent one', async () => {
+      const { supervisor, clock, signals } = supervised();
+      supervisor.start([{ ...exiter('transient'), backoff: { jitter: 0 } }]);
+      const outcome = await supervisor.request('transient', { kind: 'custom', payload: [1] });
+      expect(!outcome.ok && 'signal' in outcome && outcome.signal).toBeInstanceOf(Trap);
+      expect(!outcome.ok && 'signal' in outcome && (outcome.signal as Trap).code).toBe('exit');
+      expect(supervisor.actors()[0]!.state).toBe('backoff');
+      clock.advance(100);
+      expect(signals.at(-1)).toMatchObject({ type: 'Restarted', actor: 'transient' });
+      expect(await supervisor.request('transient', { kind: 'custom', payload: [-1] })).toMatchObject({ ok: true, value: 7 });
+      await supervisor.stop();
+    });
+
+    it('behavior: a permanent actor whose guest exits normally goes on serving, on a fresh instance', async () => {
+      const { supervisor, types } = supervised();
+      supervisor.start([exiter('permanent')]);
+      const exits = exiting.stats().recycled.exit;
+      expect(await supervisor.request('permanent', { kind: 'custom', payload: [0] })).toMatchObject({ ok: true });
+      expect(exiting.stats().recycled.exit).toBe(exits + 1);
+      expect(await supervisor.request('permanent', { kind: 'custom', payload: [-1] })).toMatchObject({ ok: true, value: 7 });
+      await supervisor.settled('permanent');
+      expect(supervisor.actors()[0]!.state).toBe('loaded');
+      expect(types()).toEqual([]);
+      await supervisor.stop();
+    });
+
+    it('behavior: a temporary actor stops after a normal exit too', async () => {
+      const { supervisor, signals } = supervised();
+      supervisor.start([exiter('temporary')]);
+      expect(await supervisor.request('temporary', { kind: 'custom', payload: [0] })).toMatchObject({ ok: true });
+      expect(supervisor.actors()[0]!.state).toBe('stopped');
+      expect(signals.at(-1)).toMatchObject({ type: 'Stopped', reason: 'normal' });
+      await supervisor.stop();
+    });
+  });
+
   it('behavior: the breaker survives a supervisor restart through its store', async () => {
     const store = new MemoryBreakerStore();
     const first = supervised({ breakerStore: store });
