@@ -1,7 +1,7 @@
 import { createActor, type Actor as XActor } from 'xstate';
 import type { CallOptions, CallOutcome, Component } from '../runtime/Component.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
-import type { InvocationSignal, LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
+import type { InvocationSignal, LifecycleSignal, Stopped } from '../supervisor/SupervisorSignal.ts';
 import { actorMachine, type ActorMachineInput, type ActorStateName } from './actorMachine.ts';
 import { Mailbox, type OverflowPolicy } from './Mailbox.ts';
 
@@ -67,6 +67,8 @@ export interface ActorInfo {
   fuelUsed: { total: number; last: number };
   restarts: number;
   lastSignal: SignalName | null;
+  /** Why the actor is stopped, while it is (`Stopped.reason`); null while it runs. */
+  stopReason: Stopped['reason'] | null;
 }
 
 export interface ActorHooks {
@@ -99,6 +101,7 @@ export class Actor {
   private untoldSuccess = false;
   private idleCheck: NodeJS.Immediate | null = null;
   private idleWaiters: (() => void)[] = [];
+  private stopReason: Stopped['reason'] | null = null;
   private readonly stats = {
     invocations: 0,
     failures: {} as Partial<Record<SignalName, number>>,
@@ -128,6 +131,7 @@ export class Actor {
     this.machine = createActor(actorMachine, { input: machineInput, clock: input.clock });
     this.machine.on('*', (signal) => {
       if (signal.type === 'Restarted') this.stats.restarts++;
+      if (signal.type === 'Stopped') this.stopReason = signal.reason;
       this.hooks.signal(signal);
     });
     // Timers (backoff, cooldown) move the machine on their own: serve or refuse what waited.
@@ -178,6 +182,7 @@ export class Actor {
       fuelUsed: { total: this.stats.fuelTotal, last: this.stats.fuelLast },
       restarts: this.stats.restarts,
       lastSignal: snapshot.context.lastSignal,
+      stopReason: state === 'stopped' ? this.stopReason : null,
     };
   }
 

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { Engine } from '../engine/Engine.ts';
 import { EngineError } from '../errors/EngineError.ts';
+import { readinessOf, type Readiness } from './readiness.ts';
 
 const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
@@ -133,6 +134,10 @@ export class EngineMetrics {
     gaugeFrom('corral_jobs_running', 'Tasks running now.', ['module'], (set) => {
       for (const [module, j] of jobs()) set({ module }, j.running);
     });
+    gaugeFrom('corral_ready', '1 when /readyz answers 200: every module serves and has caught up with its chains.', [], (set) => set({}, this.readiness().ready ? 1 : 0));
+    gaugeFrom('corral_module_not_ready', '1 for each module that keeps the engine from being ready, by reason: halted, stopped, breaker-open, catching-up.', ['module', 'reason'], (set) => {
+      for (const m of this.readiness().notReady) set({ module: m.module, reason: m.reason }, 1);
+    });
     gaugeFrom('corral_store_bytes', 'Key and value bytes each module keeps.', ['module'], (set) => Object.entries(engine.storedBytes()).forEach(([module, bytes]) => set({ module }, bytes)));
   }
 
@@ -141,9 +146,14 @@ export class EngineMetrics {
     return this.registry.metrics();
   }
 
-  /** Ready: every module has caught up with every chain it follows. */
+  /** Ready: every module serves now (see `readinessOf`) and has caught up with every chain it follows. */
   ready(): boolean {
-    return this.engine.chainPositions().every((p) => p.caughtUp);
+    return this.readiness().ready;
+  }
+
+  /** Whether the engine is ready, and which modules keep it from being so, and why. */
+  readiness(): Readiness {
+    return readinessOf(this.engine.supervisor.actors(), this.engine.chainPositions());
   }
 
   close(): void {
@@ -160,7 +170,8 @@ export interface MetricsServer {
 
 /**
  * Serves `/metrics` (Prometheus text), `/healthz` (200 while the process serves) and `/readyz` (200
- * once every module caught up with its chains, 503 before) on `address` (`host:port`; port 0: any).
+ * while every module serves and has caught up with its chains, 503 otherwise; the body is the
+ * `Readiness` as JSON, naming each module that is not ready and why) on `address` (`host:port`; port 0: any).
  */
 export async function serveMetrics(metrics: EngineMetrics, address: string): Promise<MetricsServer> {
   const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
@@ -182,9 +193,10 @@ export async function serveMetrics(metrics: EngineMetrics, address: string): Pro
     }
     if (path === '/healthz') return void res.end('ok\n');
     if (path === '/readyz') {
-      const ready = metrics.ready();
-      res.statusCode = ready ? 200 : 503;
-      return void res.end(ready ? 'ready\n' : 'catching up\n');
+      const readiness = metrics.readiness();
+      res.statusCode = readiness.ready ? 200 : 503;
+      res.setHeader('content-type', 'application/json');
+      return void res.end(`${JSON.stringify(readiness)}\n`);
     }
     res.statusCode = 404;
     res.end('not found: /metrics, /healthz, /readyz\n');

@@ -1,0 +1,97 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ActorInfo } from '../../src/actor/Actor.ts';
+import type { ChainPosition } from '../../src/engine/Engine.ts';
+import { EngineMetrics, serveMetrics } from '../../src/metrics/EngineMetrics.ts';
+import { readinessOf, type Readiness } from '../../src/metrics/readiness.ts';
+import { newRuntime } from '../helpers.ts';
+import { jobEngine, jobProbe } from '../jobs/jobHarness.ts';
+
+const runtime = newRuntime();
+afterAll(() => runtime.close());
+
+const readyz = async (url: string): Promise<{ status: number; body: Readiness }> => {
+  const response = await fetch(`${url}/readyz`);
+  return { status: response.status, body: (await response.json()) as Readiness };
+};
+
+/** One series of the Prometheus text, or undefined. */
+const series = async (url: string, name: string): Promise<number | undefined> => {
+  const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+};
+
+describe('/readyz', () => {
+  it('behavior: with no chain, ready while every module serves; not ready while one is quarantined or halted, and ready again once it serves', async () => {
+    const { engine, clock, run } = await jobEngine(runtime, [jobProbe('a', { limits: { fuel: 20_000_000 }, supervision: { intensity: 1, backoffJitter: 0 } }), jobProbe('b')]);
+    const metrics = new EngineMetrics(engine);
+    const server = await serveMetrics(metrics, '127.0.0.1:0');
+    try {
+      expect(await readyz(server.url)).toEqual({ status: 200, body: { ready: true, notReady: [] } });
+
+      // Two failures within the period, intensity 1: the circuit opens.
+      expect(await run({ op: 'spin' }, 'a')).toMatchObject({ ok: false });
+      clock.advance(100); // the backoff
+      expect(await run({ op: 'spin' }, 'a')).toMatchObject({ ok: false });
+      expect(engine.supervisor.actors().find((x) => x.name === 'a')!.breaker).toBe('open');
+      expect(await readyz(server.url)).toEqual({ status: 503, body: { ready: false, notReady: [{ module: 'a', reason: 'breaker-open' }] } });
+      expect(await series(server.url, 'corral_ready')).toBe(0);
+      expect(await series(server.url, 'corral_module_not_ready{module="a",reason="breaker-open"}')).toBe(1);
+
+      engine.supervisor.reset('a');
+      expect(await readyz(server.url)).toEqual({ status: 200, body: { ready: true, notReady: [] } });
+
+      engine.supervisor.halt('b', { type: 'ReorgBeyondWindow', actor: 'b', at: clock.now(), chainId: '1', cursor: { number: '5', hash: '0x05' }, windowBlocks: 64 });
+      expect(await readyz(server.url)).toEqual({ status: 503, body: { ready: false, notReady: [{ module: 'b', reason: 'halted' }] } });
+      expect(await series(server.url, 'corral_module_not_ready{module="b",reason="halted"}')).toBe(1);
+
+      engine.supervisor.restart('b');
+      expect(await readyz(server.url)).toEqual({ status: 200, body: { ready: true, notReady: [] } });
+      expect(await series(server.url, 'corral_ready')).toBe(1);
+    } finally {
+      await server.close();
+      metrics.close();
+      await engine.stop();
+    }
+  });
+});
+
+describe('readinessOf', () => {
+  const actor = (name: string, state: ActorInfo['state'], extra: Partial<ActorInfo> = {}): ActorInfo => ({
+    name,
+    state,
+    breaker: state === 'quarantined' ? 'open' : state === 'halfOpen' || state === 'probing' ? 'half-open' : 'closed',
+    mailboxDepth: 0,
+    blockedProducers: 0,
+    coalesced: 0,
+    invocations: 0,
+    failures: {},
+    refused: 0,
+    fuelUsed: { total: 0, last: 0 },
+    restarts: 0,
+    lastSignal: null,
+    stopReason: state === 'stopped' ? 'temporary' : null,
+    ...extra,
+  });
+  const position = (module: string, chainId: string, caughtUp: boolean): ChainPosition => ({ module, chainId, head: 10n, block: caughtUp ? 10n : 3n, caughtUp, steps: 0, events: 0 });
+
+  it('behavior: a module behind on a chain whose circuit is open reads as breaker-open, not catching-up; a caught-up module that stops is not ready', () => {
+    const readiness = readinessOf(
+      [actor('open', 'quarantined'), actor('probing', 'halfOpen'), actor('behind', 'loaded'), actor('done', 'stopped', { stopReason: 'normal' }), actor('fine', 'backoff')],
+      [position('open', '1', false), position('behind', '1', true), position('behind', '5', false), position('done', '1', true), position('fine', '1', true)],
+    );
+    expect(readiness).toEqual({
+      ready: false,
+      notReady: [
+        { module: 'open', reason: 'breaker-open' },
+        { module: 'probing', reason: 'breaker-open' },
+        { module: 'behind', reason: 'catching-up', chains: ['5'] },
+        { module: 'done', reason: 'stopped' },
+      ],
+    });
+  });
+
+  it('behavior: with no modules, or every module serving and caught up, it is ready', () => {
+    expect(readinessOf([], [])).toEqual({ ready: true, notReady: [] });
+    expect(readinessOf([actor('a', 'running')], [position('a', '1', true)])).toEqual({ ready: true, notReady: [] });
+  });
+});
