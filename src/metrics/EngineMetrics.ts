@@ -4,9 +4,42 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { Engine } from '../engine/Engine.ts';
 import { EngineError } from '../errors/EngineError.ts';
+import { CHECKOUT_WAIT_BUCKETS_MS, type PoolStats } from '../runtime/InstancePool.ts';
 import { readinessOf, type Readiness } from './readiness.ts';
 
 const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+/** How `engine.poolStats()` names a module's jobs pool. */
+const JOBS_POOL = '/jobs';
+
+/**
+ * `corral_pool_checkout_wait_seconds`, a Prometheus histogram built at scrape time from the buckets
+ * each pool keeps (`PoolStats.checkoutWaitBuckets`): the pools live in the runtime, which knows no
+ * metrics, and a histogram cannot be set from totals through prom-client's own class.
+ */
+function checkoutWaitHistogram(pools: () => (readonly [Record<string, string>, PoolStats])[]) {
+  const name = 'corral_pool_checkout_wait_seconds';
+  const help = 'Time each granted checkout waited for an instance.';
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const [labels, p] of pools()) {
+        let cumulative = 0;
+        CHECKOUT_WAIT_BUCKETS_MS.forEach((bound, i) => {
+          cumulative += p.checkoutWaitBuckets[i] ?? 0;
+          values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bound / 1000 }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: p.checkouts });
+        values.push({ metricName: `${name}_sum`, labels, value: p.checkoutWaitMs.total / 1000 });
+        values.push({ metricName: `${name}_count`, labels, value: p.checkouts });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    },
+  };
+}
 
 /**
  * The engine's Prometheus metrics. Durations are observed as they happen (from `engine.invocations$`,
@@ -72,14 +105,24 @@ export class EngineMetrics {
     gaugeFrom('corral_breaker_state', 'Circuit breaker: 0 closed, 1 half-open, 2 open.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, BREAKER_VALUE[a.breaker])));
     gaugeFrom('corral_mailbox_depth', 'Events queued for the module.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.mailboxDepth)));
 
-    const pools = () => Object.entries(engine.poolStats());
-    counterFrom('corral_pool_checkouts_total', 'Instance checkouts (one per invocation).', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.checkouts)));
-    counterFrom('corral_pool_checkout_wait_seconds_total', 'Time invocations waited for an instance.', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.checkoutWaitMs.total / 1000)));
-    counterFrom('corral_pool_recycled_total', 'Instances discarded, by reason.', ['module', 'reason'], (set) =>
-      pools().forEach(([m, p]) => Object.entries(p.recycled).forEach(([reason, n]) => set({ module: m, reason }, n))),
+    // Every pool series has `module` and `pool`: `events` (the module's handler) or `jobs` (its run-job).
+    const pools = () =>
+      Object.entries(engine.poolStats()).map(([key, p]) => {
+        const jobs = key.endsWith(JOBS_POOL);
+        return [{ module: jobs ? key.slice(0, -JOBS_POOL.length) : key, pool: jobs ? 'jobs' : 'events' }, p] as const;
+      });
+    const poolLabels = ['module', 'pool'];
+    counterFrom('corral_pool_checkouts_total', 'Instance checkouts (one per invocation).', poolLabels, (set) => pools().forEach(([l, p]) => set(l, p.checkouts)));
+    counterFrom('corral_pool_checkout_wait_seconds_total', 'Time invocations waited for an instance.', poolLabels, (set) => pools().forEach(([l, p]) => set(l, p.checkoutWaitMs.total / 1000)));
+    counterFrom('corral_pool_checkout_errors_total', 'Checkouts that failed, by reason: timeout (checkout_timeout_ms), deadline (the caller\'s), aborted, closed (unloaded or stopping).', [...poolLabels, 'reason'], (set) =>
+      pools().forEach(([l, p]) => Object.entries(p.checkoutErrors).forEach(([reason, n]) => set({ ...l, reason }, n))),
     );
-    gaugeFrom('corral_pool_instances', 'Instances alive (idle or in use), across workers.', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.size)));
-    gaugeFrom('corral_pool_in_use', 'Instances running an invocation now.', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.inUse)));
+    this.registry.registerMetric(checkoutWaitHistogram(pools) as never);
+    counterFrom('corral_pool_recycled_total', 'Instances discarded, by reason.', [...poolLabels, 'reason'], (set) =>
+      pools().forEach(([l, p]) => Object.entries(p.recycled).forEach(([reason, n]) => set({ ...l, reason }, n))),
+    );
+    gaugeFrom('corral_pool_instances', 'Instances alive (idle or in use), across workers.', poolLabels, (set) => pools().forEach(([l, p]) => set(l, p.size)));
+    gaugeFrom('corral_pool_in_use', 'Instances running an invocation now.', poolLabels, (set) => pools().forEach(([l, p]) => set(l, p.inUse)));
 
     counterFrom('corral_chain_events_total', 'Chain events (logs, blocks, removed logs) modules handled and committed since start.', ['module', 'chain'], (set) => {
       for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.events);

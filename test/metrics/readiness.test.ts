@@ -1,7 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorInfo } from '../../src/actor/Actor.ts';
 import type { ChainPosition } from '../../src/engine/Engine.ts';
-import { EngineMetrics, serveMetrics } from '../../src/metrics/EngineMetrics.ts';
+import { EngineMetrics, serveMetrics, type MetricsServer } from '../../src/metrics/EngineMetrics.ts';
 import { readinessOf, type Readiness } from '../../src/metrics/readiness.ts';
 import { newRuntime } from '../helpers.ts';
 import { jobEngine, jobProbe } from '../jobs/jobHarness.ts';
@@ -20,37 +20,65 @@ const series = async (url: string, name: string): Promise<number | undefined> =>
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
 };
 
-describe('/readyz', () => {
-  it('behavior: with no chain, ready while every module serves; not ready while one is quarantined or halted, and ready again once it serves', async () => {
-    const { engine, clock, run } = await jobEngine(runtime, [jobProbe('a', { limits: { fuel: 20_000_000 }, supervision: { intensity: 1, backoffJitter: 0 } }), jobProbe('b')]);
-    const metrics = new EngineMetrics(engine);
-    const server = await serveMetrics(metrics, '127.0.0.1:0');
-    try {
-      expect(await readyz(server.url)).toEqual({ status: 200, body: { ready: true, notReady: [] } });
+describe('an engine without chain, served', () => {
+  let harness: Awaited<ReturnType<typeof jobEngine>>;
+  let metrics: EngineMetrics;
+  let server: MetricsServer;
+  beforeAll(async () => {
+    // b's deadline is generous: on a loaded machine its commands must not fail.
+    harness = await jobEngine(runtime, [jobProbe('a', { limits: { fuel: 20_000_000 }, supervision: { intensity: 1, backoffJitter: 0 } }), jobProbe('b', { limits: { timeoutMs: 10_000 } })]);
+    metrics = new EngineMetrics(harness.engine);
+    server = await serveMetrics(metrics, '127.0.0.1:0');
+  });
+  afterAll(async () => {
+    await server.close();
+    metrics.close();
+    await harness.engine.stop();
+  });
 
-      // Two failures within the period, intensity 1: the circuit opens.
-      expect(await run({ op: 'spin' }, 'a')).toMatchObject({ ok: false });
-      clock.advance(100); // the backoff
-      expect(await run({ op: 'spin' }, 'a')).toMatchObject({ ok: false });
-      expect(engine.supervisor.actors().find((x) => x.name === 'a')!.breaker).toBe('open');
-      expect(await readyz(server.url)).toEqual({ status: 503, body: { ready: false, notReady: [{ module: 'a', reason: 'breaker-open' }] } });
-      expect(await series(server.url, 'corral_ready')).toBe(0);
-      expect(await series(server.url, 'corral_module_not_ready{module="a",reason="breaker-open"}')).toBe(1);
+  it('behavior: /readyz is ready while every module serves; not ready while one is quarantined or halted, and ready again once it serves', async () => {
+    const { engine, clock, run } = harness;
+    expect(await readyz(server.url)).toEqual({ status: 200, body: { ready: true, notReady: [] } });
 
-      engine.supervisor.reset('a');
-      expect(await readyz(server.url)).toEqual({ status: 200, body: { ready: true, notReady: [] } });
+    // Two failures within the period, intensity 1: the circuit opens.
+    expect(await run({ op: 'spin' }, 'a')).toMatchObject({ ok: false });
+    clock.advance(100); // the backoff
+    expect(await run({ op: 'spin' }, 'a')).toMatchObject({ ok: false });
+    expect(engine.supervisor.actors().find((x) => x.name === 'a')!.breaker).toBe('open');
+    expect(await readyz(server.url)).toEqual({ status: 503, body: { ready: false, notReady: [{ module: 'a', reason: 'breaker-open' }] } });
+    expect(await series(server.url, 'corral_ready')).toBe(0);
+    expect(await series(server.url, 'corral_module_not_ready{module="a",reason="breaker-open"}')).toBe(1);
 
-      engine.supervisor.halt('b', { type: 'ReorgBeyondWindow', actor: 'b', at: clock.now(), chainId: '1', cursor: { number: '5', hash: '0x05' }, windowBlocks: 64 });
-      expect(await readyz(server.url)).toEqual({ status: 503, body: { ready: false, notReady: [{ module: 'b', reason: 'halted' }] } });
-      expect(await series(server.url, 'corral_module_not_ready{module="b",reason="halted"}')).toBe(1);
+    engine.supervisor.reset('a');
+    expect(await readyz(server.url)).toEqual({ status: 200, body: { ready: true, notReady: [] } });
 
-      engine.supervisor.restart('b');
-      expect(await readyz(server.url)).toEqual({ status: 200, body: { ready: true, notReady: [] } });
-      expect(await series(server.url, 'corral_ready')).toBe(1);
-    } finally {
-      await server.close();
-      metrics.close();
-      await engine.stop();
+    engine.supervisor.halt('b', { type: 'ReorgBeyondWindow', actor: 'b', at: clock.now(), chainId: '1', cursor: { number: '5', hash: '0x05' }, windowBlocks: 64 });
+    expect(await readyz(server.url)).toEqual({ status: 503, body: { ready: false, notReady: [{ module: 'b', reason: 'halted' }] } });
+    expect(await series(server.url, 'corral_module_not_ready{module="b",reason="halted"}')).toBe(1);
+
+    engine.supervisor.restart('b');
+    expect(await readyz(server.url)).toEqual({ status: 200, body: { ready: true, notReady: [] } });
+    expect(await series(server.url, 'corral_ready')).toBe(1);
+  });
+
+  it('behavior: /metrics has the jobs pool of each module with run-job beside its events pool, with checkout errors by reason and the wait histogram', async () => {
+    const { engine, run } = harness;
+    const enqueued = await run({ op: 'enqueue', type: 'work', payload: { op: 'count' }, n: 1, opts: { maxRetry: 0 } }, 'b');
+    expect(enqueued).toMatchObject({ ok: true });
+    await engine.jobsSettled();
+    const stats = engine.poolStats();
+    expect(Object.keys(stats).sort()).toEqual(['a', 'a/jobs', 'b', 'b/jobs']);
+    const jobs = stats['b/jobs']!;
+    expect(jobs.checkouts).toBeGreaterThan(0);
+    for (const [pool, p] of [['events', stats.b!], ['jobs', jobs]] as const) {
+      const labels = `module="b",pool="${pool}"`;
+      expect(await series(server.url, `corral_pool_checkouts_total{${labels}}`)).toBe(p.checkouts);
+      expect(await series(server.url, `corral_pool_checkout_wait_seconds_count{${labels}}`)).toBe(p.checkouts);
+      expect(await series(server.url, `corral_pool_checkout_wait_seconds_bucket{${labels},le="+Inf"}`)).toBe(p.checkouts);
+      expect(await series(server.url, `corral_pool_checkout_wait_seconds_bucket{${labels},le="0"}`)).toBe(p.checkoutWaitBuckets[0]);
+      for (const reason of ['timeout', 'deadline', 'aborted', 'closed'] as const) {
+        expect(await series(server.url, `corral_pool_checkout_errors_total{${labels},reason="${reason}"}`)).toBe(p.checkoutErrors[reason]);
+      }
     }
   });
 });
