@@ -32,7 +32,7 @@ export interface Readiness {
  * circuit opened makes the engine not ready again until it serves again. With no chain configured,
  * ready means every module serves (there is nothing to catch up with).
  */
-export function readinessOf(actors: ActorInfo[], positions: ChainPosition[]): Readiness {
+export function readinessOf(actors: Pick<ActorInfo, 'name' | 'state' | 'breaker' | 'stopReason'>[], positions: Pick<ChainPosition, 'module' | 'chainId' | 'caughtUp'>[]): Readiness {
   const behind = new Map<string, string[]>();
   for (const p of positions) if (!p.caughtUp) behind.set(p.module, [...(behind.get(p.module) ?? []), p.chainId]);
   const notReady: ModuleNotReady[] = [];

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorInfo } from '../../src/actor/Actor.ts';
-import type { ChainPosition } from '../../src/engine/Engine.ts';
 import { EngineMetrics, serveMetrics, type MetricsServer } from '../../src/metrics/EngineMetrics.ts';
 import { readinessOf, type Readiness } from '../../src/metrics/readiness.ts';
 import { newRuntime } from '../helpers.ts';
@@ -84,27 +83,18 @@ describe('an engine without chain, served', () => {
 });
 
 describe('readinessOf', () => {
-  const actor = (name: string, state: ActorInfo['state'], extra: Partial<ActorInfo> = {}): ActorInfo => ({
+  type ActorState = Parameters<typeof readinessOf>[0][number];
+  const actor = (name: string, state: ActorInfo['state'], stopReason: ActorState['stopReason'] = state === 'stopped' ? 'temporary' : null): ActorState => ({
     name,
     state,
     breaker: state === 'quarantined' ? 'open' : state === 'halfOpen' || state === 'probing' ? 'half-open' : 'closed',
-    mailboxDepth: 0,
-    blockedProducers: 0,
-    coalesced: 0,
-    invocations: 0,
-    failures: {},
-    refused: 0,
-    fuelUsed: { total: 0, last: 0 },
-    restarts: 0,
-    lastSignal: null,
-    stopReason: state === 'stopped' ? 'temporary' : null,
-    ...extra,
+    stopReason,
   });
-  const position = (module: string, chainId: string, caughtUp: boolean): ChainPosition => ({ module, chainId, head: 10n, block: caughtUp ? 10n : 3n, caughtUp, steps: 0, events: 0 });
+  const position = (module: string, chainId: string, caughtUp: boolean) => ({ module, chainId, caughtUp });
 
   it('behavior: a module behind on a chain whose circuit is open reads as breaker-open, not catching-up; a caught-up module that stops is not ready', () => {
     const readiness = readinessOf(
-      [actor('open', 'quarantined'), actor('probing', 'halfOpen'), actor('behind', 'loaded'), actor('done', 'stopped', { stopReason: 'normal' }), actor('fine', 'backoff')],
+      [actor('open', 'quarantined'), actor('probing', 'halfOpen'), actor('behind', 'loaded'), actor('done', 'stopped', 'normal'), actor('fine', 'backoff')],
       [position('open', '1', false), position('behind', '1', true), position('behind', '5', false), position('done', '1', true), position('fine', '1', true)],
     );
     expect(readiness).toEqual({
