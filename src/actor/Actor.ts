@@ -1,7 +1,7 @@
 import { createActor, type Actor as XActor } from 'xstate';
 import type { CallOptions, CallOutcome, Component } from '../runtime/Component.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
-import type { InvocationSignal, LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
+import type { InvocationSignal, LifecycleSignal, Stopped } from '../supervisor/SupervisorSignal.ts';
 import { actorMachine, type ActorMachineInput, type ActorStateName } from './actorMachine.ts';
 import { Mailbox, type OverflowPolicy } from './Mailbox.ts';
 
@@ -67,6 +67,8 @@ export interface ActorInfo {
   fuelUsed: { total: number; last: number };
   restarts: number;
   lastSignal: SignalName | null;
+  /** Why the actor is stopped, while it is (`Stopped.reason`); null while it runs. */
+  stopReason: Stopped['reason'] | null;
 }
 
 export interface ActorHooks {
@@ -87,6 +89,8 @@ export class Actor {
   readonly name: string;
   readonly machine: XActor<typeof actorMachine>;
   private readonly mailbox: Mailbox<Delivery>;
+  /** Whether a normal exit of the guest stops the actor (not `permanent`; see RestartType). */
+  private readonly stopsOnExit: boolean;
   private pumping = false;
   private accepting = true;
   /**
@@ -97,6 +101,7 @@ export class Actor {
   private untoldSuccess = false;
   private idleCheck: NodeJS.Immediate | null = null;
   private idleWaiters: (() => void)[] = [];
+  private stopReason: Stopped['reason'] | null = null;
   private readonly stats = {
     invocations: 0,
     failures: {} as Partial<Record<SignalName, number>>,
@@ -115,6 +120,7 @@ export class Actor {
     private readonly hooks: ActorHooks,
   ) {
     this.name = input.name;
+    this.stopsOnExit = input.restart !== 'permanent';
     this.mailbox = new Mailbox<Delivery>(
       mailboxCapacity,
       overflow,
@@ -125,6 +131,7 @@ export class Actor {
     this.machine = createActor(actorMachine, { input: machineInput, clock: input.clock });
     this.machine.on('*', (signal) => {
       if (signal.type === 'Restarted') this.stats.restarts++;
+      if (signal.type === 'Stopped') this.stopReason = signal.reason;
       this.hooks.signal(signal);
     });
     // Timers (backoff, cooldown) move the machine on their own: serve or refuse what waited.
@@ -133,10 +140,13 @@ export class Actor {
     });
   }
 
-  /** Starts the machine; `openFor` re-opens a circuit that was open when the engine last stopped. */
-  start(openFor?: number): void {
+  /**
+   * Starts the machine; `open` re-opens a circuit that was open when the engine last stopped: its
+   * cooldown of `cooldownMs` runs on from `openedAt` (clock time), what is left of it.
+   */
+  start(open?: { cooldownMs: number; openedAt: number }): void {
     this.machine.start();
-    if (openFor !== undefined) this.machine.send({ type: 'RESTORE_OPEN', cooldownMs: openFor });
+    if (open) this.machine.send({ type: 'RESTORE_OPEN', ...open });
   }
 
   get state(): ActorStateName {
@@ -172,6 +182,7 @@ export class Actor {
       fuelUsed: { total: this.stats.fuelTotal, last: this.stats.fuelLast },
       restarts: this.stats.restarts,
       lastSignal: snapshot.context.lastSignal,
+      stopReason: state === 'stopped' ? this.stopReason : null,
     };
   }
 
@@ -310,6 +321,9 @@ export class Actor {
     }
     if (delivery.each && delivery.args.length === 0) return this.complete(delivery);
     let outcome: DeliveryOutcome;
+    // Instances retired by a guest's exit(ok), before the call: only this actor calls its component, so
+    // a count that moved during the call is this call's exit. Read only where an exit stops the actor.
+    const exitsBefore = this.stopsOnExit ? this.component.stats().recycled.exit : 0;
     try {
       const call = delivery.each
         ? this.component.invokeEach(delivery.exportName, delivery.args as unknown[][], { ...delivery.options, stopAt: delivery.each })
@@ -337,6 +351,13 @@ export class Actor {
     if (outcome.ok) {
       this.stats.fuelTotal += outcome.fuelUsed;
       this.stats.fuelLast = outcome.fuelUsed;
+      if (this.stopsOnExit && this.component.stats().recycled.exit > exitsBefore) {
+        // A normal exit: the actor is done (events still queued are refused by the pump).
+        this.untoldSuccess = false;
+        this.send({ type: 'EXITED' });
+        delivery.settle(outcome);
+        return;
+      }
       delivery.settle(outcome);
       this.untoldSuccess = true;
       if (this.state === 'probing') this.tellSuccess(); // a probe's success closes the circuit now

@@ -3,7 +3,14 @@ import type { Clock } from '../clock/Clock.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
 import type { LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
 
-/** OTP restart types: `permanent` always restarts, `transient` only after a failure, `temporary` never. */
+/**
+ * OTP restart types. An actor exits abnormally when a signal ends an invocation (a trap, a limit, a
+ * `wasi:cli/exit` with an error status), and normally when its guest ends an invocation with
+ * `wasi:cli/exit(ok)` (it says it is done). `permanent`: restarted after either (after a normal exit
+ * the next event simply gets a fresh instance); `transient`: restarted after an abnormal exit only, it
+ * stops after a normal one; `temporary`: never restarted, it stops after either. A stopped actor
+ * refuses events until `supervisor.restart(name)`.
+ */
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 
 export interface BackoffOptions {
@@ -47,7 +54,10 @@ export interface ActorMachineContext extends ActorMachineInput {
   /** Consecutive failures since the last success: drives the backoff. */
   attempt: number;
   backoffMs: number;
+  /** The cooldown of the open circuit (what a failed probe lengthens). */
   cooldownMs: number;
+  /** Clock time the circuit last opened: the cooldown runs from here, also across engine restarts. */
+  openedAt: number;
   lastSignal: SignalName | null;
   quarantineReason: 'reached-max-restart-intensity' | 'probe-failed';
 }
@@ -56,11 +66,16 @@ export type ActorMachineEvent =
   | { type: 'RUN' }
   | { type: 'SUCCEEDED' }
   | { type: 'FAILED'; signal: SignalName }
+  /** The invocation succeeded and its guest exited normally (`wasi:cli/exit(ok)`); sent for non-permanent actors only. */
+  | { type: 'EXITED' }
   | { type: 'RECYCLE' }
   | { type: 'REBUILT' }
   | { type: 'RESET' }
-  /** Open the circuit at start: the breaker store says it was open when the engine last stopped. */
-  | { type: 'RESTORE_OPEN'; cooldownMs: number }
+  /**
+   * Open the circuit at start: the breaker store says it was open when the engine last stopped. Its
+   * cooldown runs on from `openedAt`, so restarting the engine neither restarts nor skips it.
+   */
+  | { type: 'RESTORE_OPEN'; cooldownMs: number; openedAt: number }
   | { type: 'STOP'; reason: 'shutdown' | 'brutal-kill' | 'halted' }
   | { type: 'START' };
 
@@ -93,7 +108,9 @@ export const actorMachine = setup({
   },
   delays: {
     backoff: ({ context }) => context.backoffMs,
-    cooldown: ({ context }) => context.cooldownMs,
+    // What is left of the cooldown since the circuit opened; never more than all of it (a clock that
+    // went back across a restart must not lengthen it).
+    cooldown: ({ context }) => Math.min(context.cooldownMs, Math.max(0, context.openedAt + context.cooldownMs - context.clock.now())),
   },
   actions: {
     recordSignal: assign({
@@ -135,9 +152,10 @@ export const actorMachine = setup({
       intensity: context.intensity,
       periodMs: context.periodMs,
     })),
-    openCircuit: assign({ cooldownMs: ({ context }) => context.breaker.cooldownMs, quarantineReason: 'reached-max-restart-intensity' }),
+    openCircuit: assign({ cooldownMs: ({ context }) => context.breaker.cooldownMs, openedAt: ({ context }) => context.clock.now(), quarantineReason: 'reached-max-restart-intensity' }),
     lengthenCooldown: assign({
       cooldownMs: ({ context }) => Math.min(context.breaker.maxCooldownMs, context.cooldownMs * context.breaker.factor),
+      openedAt: ({ context }) => context.clock.now(),
       quarantineReason: 'probe-failed',
     }),
     announceQuarantine: emit(({ context }) => ({
@@ -145,6 +163,7 @@ export const actorMachine = setup({
       actor: context.name,
       at: context.clock.now(),
       cooldownMs: context.cooldownMs,
+      openedAt: context.openedAt,
       reason: context.quarantineReason,
     })),
     announceHalfOpen: emit(({ context }) => ({ type: 'HalfOpen' as const, actor: context.name, at: context.clock.now() })),
@@ -155,7 +174,7 @@ export const actorMachine = setup({
       type: 'Stopped' as const,
       actor: context.name,
       at: context.clock.now(),
-      reason: event.type === 'STOP' ? event.reason : ('temporary' as const),
+      reason: event.type === 'STOP' ? event.reason : event.type === 'EXITED' ? ('normal' as const) : ('temporary' as const),
     })),
   },
 }).createMachine({
@@ -166,6 +185,7 @@ export const actorMachine = setup({
     attempt: 0,
     backoffMs: 0,
     cooldownMs: input.breaker.cooldownMs,
+    openedAt: 0,
     lastSignal: null,
     quarantineReason: 'reached-max-restart-intensity',
   }),
@@ -179,13 +199,14 @@ export const actorMachine = setup({
         RUN: 'running',
         RESTORE_OPEN: {
           target: 'quarantined',
-          actions: assign({ cooldownMs: ({ event }) => event.cooldownMs, quarantineReason: 'reached-max-restart-intensity' }),
+          actions: assign({ cooldownMs: ({ event }) => event.cooldownMs, openedAt: ({ event }) => event.openedAt, quarantineReason: 'reached-max-restart-intensity' }),
         },
       },
     },
     running: {
       on: {
         SUCCEEDED: { target: 'loaded', actions: 'forgetFailures' },
+        EXITED: { target: 'stopped', actions: ['forgetFailures', 'announceStopped'] },
         FAILED: [
           { guard: 'isTemporary', target: 'stopped', actions: ['recordSignal', 'discardInstances', 'announceStopped'] },
           {
@@ -223,6 +244,7 @@ export const actorMachine = setup({
     probing: {
       on: {
         SUCCEEDED: { target: 'loaded', actions: ['closeCircuit', 'announceRecoveredByProbe'] },
+        EXITED: { target: 'stopped', actions: ['closeCircuit', 'announceRecoveredByProbe', 'announceStopped'] },
         FAILED: { target: 'quarantined', actions: ['recordSignal', 'discardInstances', 'lengthenCooldown'] },
       },
     },

@@ -3,6 +3,9 @@ import type { ChainClient } from './ChainClient.ts';
 import { RpcDataError } from './RpcDataError.ts';
 import type { ChainBlock } from './types.ts';
 
+/** What the follower asks of a chain's node: its chain id and headers by number or hash. */
+export type ChainNode = Pick<ChainClient, 'chainId' | 'blockByNumber' | 'blockByHash'>;
+
 export interface ChainFollowerOptions {
   /** Canonical headers kept, newest first; also the deepest reorg followed header by header. */
   windowBlocks: number;
@@ -27,11 +30,18 @@ export interface CanonicalChange {
 export class ChainFollower {
   /** Contiguous canonical headers, oldest first. */
   private readonly window: ChainBlock[] = [];
-  private ingesting: Promise<void> = Promise.resolve();
+  /**
+   * The one head waiting while another is linked: a newer head replaces it (link fetches whatever lies
+   * between the tip and the head itself, so nothing is lost), so a node slower than its blocks costs
+   * one waiting head, not a queue that grows without bound. `'latest'` when waiting heads disagreed.
+   */
+  private pending: ChainBlock | 'latest' | undefined;
+  /** The loop linking waiting heads, while one runs. */
+  private draining: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
 
   constructor(
-    readonly client: ChainClient,
+    readonly client: ChainNode,
     private readonly options: ChainFollowerOptions,
   ) {}
 
@@ -44,15 +54,33 @@ export class ChainFollower {
     return this.window[this.window.length - 1];
   }
 
-  /** Takes a head from a source. Heads are handled one at a time, in arrival order; errors are logged. */
+  /**
+   * Takes a head from a source. One head is linked at a time; heads that arrive meanwhile coalesce
+   * into one (see `pending`). Resolves once no head is waiting; errors are logged, never thrown.
+   */
   ingest(head: ChainBlock): Promise<void> {
-    this.ingesting = this.ingesting.then(() =>
-      this.link(head).catch((error: unknown) => {
-        const level = error instanceof RpcDataError ? 'error' : 'warn';
-        this.options.logger[level]({ chainId: String(this.chainId), err: error, head: String(head.number) }, 'could not follow a new head; the next one retries');
-      }),
-    );
-    return this.ingesting;
+    const pending = this.pending;
+    // A head not above the one already waiting comes from a lagging source or a reorg to a shorter
+    // chain; which of the two is newest is the node's to say, as for a stale head in `link`.
+    this.pending = pending === 'latest' || (pending && head.number <= pending.number && head.hash !== pending.hash) ? 'latest' : head;
+    return (this.draining ??= this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let next = this.pending; next; next = this.pending) {
+        this.pending = undefined;
+        try {
+          await this.link(next === 'latest' ? await this.client.blockByNumber('latest', 'live') : next);
+        } catch (error) {
+          const level = error instanceof RpcDataError ? 'error' : 'warn';
+          const head = next === 'latest' ? 'latest' : String(next.number);
+          this.options.logger[level]({ chainId: String(this.chainId), err: error, head }, 'could not follow a new head; the next one retries');
+        }
+      }
+    } finally {
+      this.draining = undefined;
+    }
   }
 
   /** Resolves at the next change of the canonical chain (or at once if `since` is no longer the tip). */

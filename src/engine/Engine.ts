@@ -388,9 +388,15 @@ export class Engine {
     return this.lookup(module).store.get(key);
   }
 
-  /** Each module's instance pool counters (checkouts, waits, instances, recycles by reason). */
+  /**
+   * Each module's instance pool counters (checkouts, waits, instances, recycles by reason): its events'
+   * pool under its name, its jobs' pool (modules with `run-job`) under `<name>/jobs` (no module name has a `/`).
+   */
   poolStats(): Record<string, PoolStats> {
-    return Object.fromEntries([...this.components].map(([name, component]) => [name, component.stats()]));
+    return Object.fromEntries([
+      ...[...this.components].map(([name, component]) => [name, component.stats()] as const),
+      ...[...this.jobModules].map(([name, jobs]) => [`${name}/jobs`, jobs.component.stats()] as const),
+    ]);
   }
 
   /** Each module's stored bytes (keys + values, as its storage cap counts them). */

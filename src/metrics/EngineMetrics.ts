@@ -4,8 +4,42 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { Engine } from '../engine/Engine.ts';
 import { EngineError } from '../errors/EngineError.ts';
+import { CHECKOUT_WAIT_BUCKETS_MS, type PoolStats } from '../runtime/InstancePool.ts';
+import { readinessOf, type Readiness } from './readiness.ts';
 
 const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+/** How `engine.poolStats()` names a module's jobs pool. */
+const JOBS_POOL = '/jobs';
+
+/**
+ * `corral_pool_checkout_wait_seconds`, a Prometheus histogram built at scrape time from the buckets
+ * each pool keeps (`PoolStats.checkoutWaitBuckets`): the pools live in the runtime, which knows no
+ * metrics, and a histogram cannot be set from totals through prom-client's own class.
+ */
+function checkoutWaitHistogram(pools: () => (readonly [Record<string, string>, PoolStats])[]) {
+  const name = 'corral_pool_checkout_wait_seconds';
+  const help = 'Time each granted checkout waited for an instance.';
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const [labels, p] of pools()) {
+        let cumulative = 0;
+        CHECKOUT_WAIT_BUCKETS_MS.forEach((bound, i) => {
+          cumulative += p.checkoutWaitBuckets[i] ?? 0;
+          values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bound / 1000 }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: p.checkouts });
+        values.push({ metricName: `${name}_sum`, labels, value: p.checkoutWaitMs.total / 1000 });
+        values.push({ metricName: `${name}_count`, labels, value: p.checkouts });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
+    },
+  };
+}
 
 /**
  * The engine's Prometheus metrics. Durations are observed as they happen (from `engine.invocations$`,
@@ -71,14 +105,24 @@ export class EngineMetrics {
     gaugeFrom('corral_breaker_state', 'Circuit breaker: 0 closed, 1 half-open, 2 open.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, BREAKER_VALUE[a.breaker])));
     gaugeFrom('corral_mailbox_depth', 'Events queued for the module.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.mailboxDepth)));
 
-    const pools = () => Object.entries(engine.poolStats());
-    counterFrom('corral_pool_checkouts_total', 'Instance checkouts (one per invocation).', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.checkouts)));
-    counterFrom('corral_pool_checkout_wait_seconds_total', 'Time invocations waited for an instance.', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.checkoutWaitMs.total / 1000)));
-    counterFrom('corral_pool_recycled_total', 'Instances discarded, by reason.', ['module', 'reason'], (set) =>
-      pools().forEach(([m, p]) => Object.entries(p.recycled).forEach(([reason, n]) => set({ module: m, reason }, n))),
+    // Every pool series has `module` and `pool`: `events` (the module's handler) or `jobs` (its run-job).
+    const pools = () =>
+      Object.entries(engine.poolStats()).map(([key, p]) => {
+        const jobs = key.endsWith(JOBS_POOL);
+        return [{ module: jobs ? key.slice(0, -JOBS_POOL.length) : key, pool: jobs ? 'jobs' : 'events' }, p] as const;
+      });
+    const poolLabels = ['module', 'pool'];
+    counterFrom('corral_pool_checkouts_total', 'Instance checkouts (one per invocation).', poolLabels, (set) => pools().forEach(([l, p]) => set(l, p.checkouts)));
+    counterFrom('corral_pool_checkout_wait_seconds_total', 'Time invocations waited for an instance.', poolLabels, (set) => pools().forEach(([l, p]) => set(l, p.checkoutWaitMs.total / 1000)));
+    counterFrom('corral_pool_checkout_errors_total', 'Checkouts that failed, by reason: timeout (checkout_timeout_ms), deadline (the caller\'s), aborted, closed (unloaded or stopping).', [...poolLabels, 'reason'], (set) =>
+      pools().forEach(([l, p]) => Object.entries(p.checkoutErrors).forEach(([reason, n]) => set({ ...l, reason }, n))),
     );
-    gaugeFrom('corral_pool_instances', 'Instances alive (idle or in use), across workers.', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.size)));
-    gaugeFrom('corral_pool_in_use', 'Instances running an invocation now.', ['module'], (set) => pools().forEach(([m, p]) => set({ module: m }, p.inUse)));
+    this.registry.registerMetric(checkoutWaitHistogram(pools) as never);
+    counterFrom('corral_pool_recycled_total', 'Instances discarded, by reason.', [...poolLabels, 'reason'], (set) =>
+      pools().forEach(([l, p]) => Object.entries(p.recycled).forEach(([reason, n]) => set({ ...l, reason }, n))),
+    );
+    gaugeFrom('corral_pool_instances', 'Instances alive (idle or in use), across workers.', poolLabels, (set) => pools().forEach(([l, p]) => set(l, p.size)));
+    gaugeFrom('corral_pool_in_use', 'Instances running an invocation now.', poolLabels, (set) => pools().forEach(([l, p]) => set(l, p.inUse)));
 
     counterFrom('corral_chain_events_total', 'Chain events (logs, blocks, removed logs) modules handled and committed since start.', ['module', 'chain'], (set) => {
       for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.events);
@@ -136,6 +180,10 @@ export class EngineMetrics {
     gaugeFrom('corral_jobs_running', 'Tasks running now.', ['module'], (set) => {
       for (const [module, j] of jobs()) set({ module }, j.running);
     });
+    gaugeFrom('corral_ready', '1 when /readyz answers 200: every module serves and has caught up with its chains.', [], (set) => set({}, this.readiness().ready ? 1 : 0));
+    gaugeFrom('corral_module_not_ready', '1 for each module that keeps the engine from being ready, by reason: halted, stopped, breaker-open, catching-up.', ['module', 'reason'], (set) => {
+      for (const m of this.readiness().notReady) set({ module: m.module, reason: m.reason }, 1);
+    });
     gaugeFrom('corral_store_bytes', 'Key and value bytes each module keeps.', ['module'], (set) => Object.entries(engine.storedBytes()).forEach(([module, bytes]) => set({ module }, bytes)));
   }
 
@@ -144,9 +192,14 @@ export class EngineMetrics {
     return this.registry.metrics();
   }
 
-  /** Ready: every module has caught up with every chain it follows. */
+  /** Ready: every module serves now (see `readinessOf`) and has caught up with every chain it follows. */
   ready(): boolean {
-    return this.engine.chainPositions().every((p) => p.caughtUp);
+    return this.readiness().ready;
+  }
+
+  /** Whether the engine is ready, and which modules keep it from being so, and why. */
+  readiness(): Readiness {
+    return readinessOf(this.engine.supervisor.actors(), this.engine.chainPositions());
   }
 
   close(): void {
@@ -163,7 +216,8 @@ export interface MetricsServer {
 
 /**
  * Serves `/metrics` (Prometheus text), `/healthz` (200 while the process serves) and `/readyz` (200
- * once every module caught up with its chains, 503 before) on `address` (`host:port`; port 0: any).
+ * while every module serves and has caught up with its chains, 503 otherwise; the body is the
+ * `Readiness` as JSON, naming each module that is not ready and why) on `address` (`host:port`; port 0: any).
  */
 export async function serveMetrics(metrics: EngineMetrics, address: string): Promise<MetricsServer> {
   const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
@@ -185,9 +239,10 @@ export async function serveMetrics(metrics: EngineMetrics, address: string): Pro
     }
     if (path === '/healthz') return void res.end('ok\n');
     if (path === '/readyz') {
-      const ready = metrics.ready();
-      res.statusCode = ready ? 200 : 503;
-      return void res.end(ready ? 'ready\n' : 'catching up\n');
+      const readiness = metrics.readiness();
+      res.statusCode = readiness.ready ? 200 : 503;
+      res.setHeader('content-type', 'application/json');
+      return void res.end(`${JSON.stringify(readiness)}\n`);
     }
     res.statusCode = 404;
     res.end('not found: /metrics, /healthz, /readyz\n');

@@ -26,11 +26,56 @@ export interface PoolOptions {
   minInstances: number;
 }
 
+/**
+ * Upper bounds (ms, inclusive) of the checkout wait histogram's buckets; a last, unbounded bucket
+ * takes longer waits. A granted checkout that did not wait falls in the first.
+ */
+export const CHECKOUT_WAIT_BUCKETS_MS = [0, 1, 5, 10, 50, 100, 500, 1_000, 5_000] as const;
+
+/**
+ * Why a checkout failed: `timeout` (no slot within `checkoutTimeoutMs`), `deadline` (the caller's
+ * own deadline came first), `aborted` (the caller's signal), `closed` (the component was unloaded or
+ * the runtime closed while it waited).
+ */
+export type CheckoutErrorReason = 'timeout' | 'deadline' | 'aborted' | 'closed';
+
+/** What bounds one checkout besides `checkoutTimeoutMs`. */
+export interface CheckoutBounds {
+  /** The caller's own deadline, on `performance.now()`'s clock: it waits no longer than this. */
+  deadline?: number;
+  /** Gives up waiting when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A checkout that gave up: no slot became free in time (`reason` says whose time) or the caller
+ * aborted. Code `checkout-timeout`, as before the reasons were told apart. No guest code ran.
+ */
+export class CheckoutError extends CorralRuntimeError {
+  readonly reason: Exclude<CheckoutErrorReason, 'closed'>;
+  /** How long the caller waited, ms. */
+  readonly waitedMs: number;
+
+  constructor(reason: Exclude<CheckoutErrorReason, 'closed'>, component: string, maxInstances: number, waitedMs: number) {
+    const why = reason === 'timeout' ? 'within its checkout timeout' : reason === 'deadline' ? "before the caller's deadline" : 'before the caller gave up';
+    super('checkout-timeout', `no instance of ${component} became free ${why} (${Math.round(waitedMs)} ms)`, { component, maxInstances, reason, waitedMs });
+    this.reason = reason;
+    this.waitedMs = waitedMs;
+  }
+}
+
 export interface PoolStats {
   /** Checkouts granted so far (each call takes one). */
   checkouts: number;
   /** Time calls spent waiting for a checkout, in ms. */
   checkoutWaitMs: { total: number; max: number };
+  /**
+   * Granted checkouts per wait bucket: `counts[i]` waited at most `CHECKOUT_WAIT_BUCKETS_MS[i]` (and
+   * more than the bound before); the last count, longer than every bound. Not cumulative.
+   */
+  checkoutWaitBuckets: number[];
+  /** Checkouts that failed, by reason. */
+  checkoutErrors: Record<CheckoutErrorReason, number>;
   /** Calls waiting for a checkout now. */
   waiting: number;
   /** Calls holding an instance now. */
@@ -50,7 +95,8 @@ export interface PoolStats {
 interface Waiter {
   resolve: () => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
+  /** Stops waiting: its timer and abort listener are removed. */
+  done: () => void;
 }
 
 /** The main thread's side of a component's pool: checkout slots, and counters the workers update. */
@@ -70,6 +116,8 @@ export class InstancePool {
   readonly prewarm = { runs: 0, failures: 0, lastSignal: null as string | null, inFlight: 0, blocked: false };
   private waitTotal = 0;
   private waitMax = 0;
+  private readonly waitBuckets: number[] = new Array<number>(CHECKOUT_WAIT_BUCKETS_MS.length + 1).fill(0);
+  private readonly errors: Record<CheckoutErrorReason, number> = { timeout: 0, deadline: 0, aborted: 0, closed: 0 };
 
   constructor(options: Partial<PoolOptions> = {}, private readonly component = 'component') {
     this.options = { ...DEFAULT_POOL, ...options };
@@ -81,30 +129,42 @@ export class InstancePool {
     }
   }
 
-  /** Resolves when a slot is free, or rejects with `checkout-timeout` after `checkoutTimeoutMs`. */
-  checkout(): Promise<void> | void {
+  /**
+   * Resolves when a slot is free; rejects with a `CheckoutError` when none is free within
+   * `checkoutTimeoutMs`, by the caller's `deadline`, or when its `signal` aborts (whichever comes first).
+   */
+  checkout(bounds: CheckoutBounds = {}): Promise<void> | void {
+    if (bounds.signal?.aborted) return Promise.reject(this.fail('aborted', 0));
     if (this.inUse < this.options.maxInstances && this.waiters.length === 0) {
       this.grant(0);
       return;
     }
     const since = performance.now();
+    const toDeadline = bounds.deadline === undefined ? Infinity : Math.max(0, bounds.deadline - since);
+    const reason = toDeadline < this.options.checkoutTimeoutMs ? 'deadline' : 'timeout';
     return new Promise<void>((resolve, reject) => {
+      const giveUp = (why: Exclude<CheckoutErrorReason, 'closed'>) => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.done();
+        reject(this.fail(why, performance.now() - since));
+      };
+      const timer = setTimeout(() => giveUp(reason), Math.min(toDeadline, this.options.checkoutTimeoutMs));
+      const onAbort = () => giveUp('aborted');
+      bounds.signal?.addEventListener('abort', onAbort, { once: true });
       const waiter: Waiter = {
         resolve: () => {
-          clearTimeout(waiter.timer);
+          waiter.done();
           this.grant(performance.now() - since);
           resolve();
         },
-        reject,
-        timer: setTimeout(() => {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          reject(
-            new CorralRuntimeError('checkout-timeout', `no instance of ${this.component} became free within ${this.options.checkoutTimeoutMs} ms`, {
-              component: this.component,
-              maxInstances: this.options.maxInstances,
-            }),
-          );
-        }, this.options.checkoutTimeoutMs),
+        reject: (error) => {
+          this.errors.closed++;
+          reject(error);
+        },
+        done: () => {
+          clearTimeout(timer);
+          bounds.signal?.removeEventListener('abort', onAbort);
+        },
       };
       this.waiters.push(waiter);
     });
@@ -118,7 +178,7 @@ export class InstancePool {
   /** Fails every waiting caller (the runtime is closing). */
   rejectWaiting(error: Error): void {
     for (const waiter of this.waiters.splice(0)) {
-      clearTimeout(waiter.timer);
+      waiter.done();
       waiter.reject(error);
     }
   }
@@ -155,6 +215,8 @@ export class InstancePool {
     return {
       checkouts: this.checkouts,
       checkoutWaitMs: { total: this.waitTotal, max: this.waitMax },
+      checkoutWaitBuckets: [...this.waitBuckets],
+      checkoutErrors: { ...this.errors },
       waiting: this.waiters.length,
       inUse: this.inUse,
       created: c(Counter.CREATED),
@@ -179,5 +241,13 @@ export class InstancePool {
     this.checkouts++;
     this.waitTotal += waitedMs;
     if (waitedMs > this.waitMax) this.waitMax = waitedMs;
+    let bucket = 0;
+    while (bucket < CHECKOUT_WAIT_BUCKETS_MS.length && waitedMs > CHECKOUT_WAIT_BUCKETS_MS[bucket]!) bucket++;
+    this.waitBuckets[bucket]!++;
+  }
+
+  private fail(reason: Exclude<CheckoutErrorReason, 'closed'>, waitedMs: number): CheckoutError {
+    this.errors[reason]++;
+    return new CheckoutError(reason, this.component, this.options.maxInstances, waitedMs);
   }
 }

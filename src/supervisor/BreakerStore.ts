@@ -7,7 +7,10 @@
 export interface BreakerRecord {
   state: 'open' | 'half-open' | 'closed';
   cooldownMs: number;
-  /** Clock time of the change. */
+  /**
+   * Clock time of the change; for `open`, when the circuit opened (a restart resumes its cooldown
+   * from there; an engine restart that re-tells it does not move it).
+   */
   at: number;
 }
 

@@ -6,7 +6,7 @@ import { EngineError } from '../errors/EngineError.ts';
 import type { ActorStateName, BackoffOptions, BreakerOptions, RestartType } from '../actor/actorMachine.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
 import type { CallOutcome, Component } from '../runtime/Component.ts';
-import { MemoryBreakerStore, type BreakerStore } from './BreakerStore.ts';
+import { MemoryBreakerStore, type BreakerRecord, type BreakerStore } from './BreakerStore.ts';
 import type { ReorgBeyondWindow, SupervisorSignal } from './SupervisorSignal.ts';
 
 /** Supervision defaults, each documented where it is used. */
@@ -116,6 +116,7 @@ export class Supervisor<Payload = unknown> {
       if (this.actorsByName.has(spec.name)) throw new EngineError('duplicate-module', `an actor named ${spec.name} already runs`, { actor: spec.name });
       const overflow = spec.overflow ?? {};
       const saved = this.breakers.load(spec.name);
+      const breaker = { ...DEFAULT_SUPERVISION.breaker, ...spec.breaker };
       const actor = new Actor(
         spec.component,
         {
@@ -124,7 +125,7 @@ export class Supervisor<Payload = unknown> {
           intensity: spec.intensity ?? DEFAULT_SUPERVISION.intensity,
           periodMs: spec.periodMs ?? DEFAULT_SUPERVISION.periodMs,
           backoff: { ...DEFAULT_SUPERVISION.backoff, ...spec.backoff },
-          breaker: { ...DEFAULT_SUPERVISION.breaker, ...spec.breaker },
+          breaker,
           clock: this.clock,
           random: this.random,
         },
@@ -135,7 +136,7 @@ export class Supervisor<Payload = unknown> {
       this.actorsByName.set(spec.name, actor);
       this.specs.set(spec.name, spec);
       this.order.push(actor);
-      actor.start(saved && saved.state !== 'closed' ? saved.cooldownMs : undefined);
+      actor.start(restoredBreaker(saved, breaker.cooldownMs));
     }
   }
 
@@ -253,8 +254,10 @@ export class Supervisor<Payload = unknown> {
 
   private onSignal(signal: SupervisorSignal): void {
     const at = this.clock.now();
-    if (signal.type === 'Quarantined') this.breakers.save(signal.actor, { state: 'open', cooldownMs: signal.cooldownMs, at });
-    else if (signal.type === 'HalfOpen') this.breakers.save(signal.actor, { state: 'half-open', cooldownMs: 0, at });
+    // An open breaker is saved with when it opened (not when it was told), so a restart re-telling it
+    // keeps its time; a half-open one keeps its cooldown, which a failed probe lengthens.
+    if (signal.type === 'Quarantined') this.breakers.save(signal.actor, { state: 'open', cooldownMs: signal.cooldownMs, at: signal.openedAt });
+    else if (signal.type === 'HalfOpen') this.breakers.save(signal.actor, { state: 'half-open', cooldownMs: this.breakers.load(signal.actor)?.cooldownMs ?? 0, at });
     else if (signal.type === 'Recovered') this.breakers.save(signal.actor, { state: 'closed', cooldownMs: 0, at });
     this.subject.next(signal);
   }
@@ -268,6 +271,17 @@ export class Supervisor<Payload = unknown> {
       for (const name of siblings) this.actorsByName.get(name)?.recycleForSibling(failed.name, this.clock.now());
     }
   }
+}
+
+/**
+ * How a saved breaker re-opens at start: an open one for what is left of its cooldown since it opened,
+ * a half-open one with its cooldown already over (the next event is a probe).
+ */
+function restoredBreaker(saved: BreakerRecord | undefined, specCooldownMs: number): { cooldownMs: number; openedAt: number } | undefined {
+  if (!saved || saved.state === 'closed') return undefined;
+  // Half-open records saved before they kept their cooldown say 0: a failed probe must still wait.
+  const cooldownMs = saved.cooldownMs > 0 ? saved.cooldownMs : specCooldownMs;
+  return { cooldownMs, openedAt: saved.state === 'open' ? saved.at : saved.at - cooldownMs };
 }
 
 function defaultArgs(event: ActorEvent<unknown>): unknown[] {

@@ -27,10 +27,15 @@ export interface BackingOff extends Base {
   delayMs: number;
 }
 
-/** The actor's circuit opened: events are refused until `cooldownMs` have passed. */
+/**
+ * The actor's circuit opened: events are refused until `cooldownMs` have passed since `openedAt`.
+ * At engine start a circuit that was open is told again, with the `openedAt` it had (earlier than `at`).
+ */
 export interface Quarantined extends Base {
   type: 'Quarantined';
   cooldownMs: number;
+  /** Clock time the circuit opened. */
+  openedAt: number;
   reason: 'reached-max-restart-intensity' | 'probe-failed';
 }
 
@@ -47,8 +52,12 @@ export interface Recovered extends Base {
 
 export interface Stopped extends Base {
   type: 'Stopped';
-  /** `halted`: stopped by the engine for a reason of its own, signalled just before (e.g. ReorgBeyondWindow). */
-  reason: 'temporary' | 'shutdown' | 'brutal-kill' | 'halted';
+  /**
+   * `halted`: stopped by the engine for a reason of its own, signalled just before (e.g. ReorgBeyondWindow);
+   * `temporary`: a temporary actor's invocation ended in a signal; `normal`: a transient or temporary
+   * actor's guest exited normally (`wasi:cli/exit(ok)`), so it is not restarted.
+   */
+  reason: 'temporary' | 'normal' | 'shutdown' | 'brutal-kill' | 'halted';
 }
 
 /**

@@ -54,7 +54,7 @@ describe('metrics', () => {
       expect(m.get('corral_module_caught_up{module="logs",chain="31337"}')).toBe(1);
       expect(m.get('corral_breaker_state{module="logs"}')).toBe(0);
       expect(m.get('corral_store_bytes{module="logs"}')).toBe(engine.storedBytes().logs);
-      expect(m.get('corral_pool_checkouts_total{module="logs"}')).toBe(engine.poolStats().logs!.checkouts);
+      expect(m.get('corral_pool_checkouts_total{module="logs",pool="events"}')).toBe(engine.poolStats().logs!.checkouts);
       const rpc = engine.rpcStats().chains['31337']!;
       expect(m.get('corral_rpc_calls_total{chain="31337",purpose="live",method="eth_getLogs"}')).toBe(rpc.live!.eth_getLogs!.calls);
       expect(m.get('corral_rpc_response_bytes_total{chain="31337",purpose="live",method="eth_getLogs"}')).toBe(rpc.live!.eth_getLogs!.bytes);

@@ -2,9 +2,9 @@ import { captureLogger } from '../helpers.ts';
 import type { Actor, SupervisorSignal } from '../../src/index.ts';
 import { ManualClock, Supervisor, type SupervisorOptions } from '../../src/index.ts';
 
-/** A supervisor on a manual clock, with fixed jitter, recording its signals and log lines. */
-export function supervised(options: SupervisorOptions = {}) {
-  const clock = new ManualClock(1_000);
+/** A supervisor on a manual clock (at 1,000 unless given), with fixed jitter, recording its signals and log lines. */
+export function supervised(options: SupervisorOptions & { clock?: ManualClock } = {}) {
+  const clock = options.clock ?? new ManualClock(1_000);
   const { logger, records: logs } = captureLogger();
   const supervisor = new Supervisor({ clock, random: () => 0.5, logger, ...options });
   const signals: SupervisorSignal[] = [];

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ExecutionTimeout,
+  ManualClock,
   MemoryBreakerStore,
   MemoryLimitExceeded,
   OutOfFuel,
@@ -152,6 +153,62 @@ describe('actor machine, driven by real components', () => {
     await supervisor.stop();
   });
 
+  describe('restart types and the guest\'s own exit (fixture wasi-exit: run(-1) returns, run(0) exits ok, run(1) exits with an error)', () => {
+    let exiting: Component;
+    beforeAll(async () => {
+      exiting = await runtime.load(fixture('wasi-exit'), { name: 'exiting' });
+    });
+    const exiter = (restart: 'permanent' | 'transient' | 'temporary') => ({ name: restart, component: exiting, restart, handler: { export: 'run', args: (e: { payload: unknown }) => e.payload as unknown[] } });
+
+    it('behavior: a transient actor whose guest exits normally stops (Stopped normal), is not restarted, and serves again after restart()', async () => {
+      const { supervisor, types, signals } = supervised();
+      supervisor.start([exiter('transient')]);
+      expect(await supervisor.request('transient', { kind: 'custom', payload: [0] })).toMatchObject({ ok: true });
+      expect(supervisor.actors()[0]).toMatchObject({ state: 'stopped', restarts: 0 });
+      expect(signals.at(-1)).toMatchObject({ type: 'Stopped', actor: 'transient', reason: 'normal' });
+      expect(types()).not.toContain('BackingOff');
+      expect(await supervisor.request('transient', { kind: 'custom', payload: [-1] })).toEqual({ ok: false, refused: 'stopped' });
+      supervisor.restart('transient');
+      expect(await supervisor.request('transient', { kind: 'custom', payload: [-1] })).toMatchObject({ ok: true, value: 7 });
+      await supervisor.stop();
+    });
+
+    it('behavior: a transient actor whose guest exits with an error (a signal) is restarted like a permanent one', async () => {
+      const { supervisor, clock, signals } = supervised();
+      supervisor.start([{ ...exiter('transient'), backoff: { jitter: 0 } }]);
+      const outcome = await supervisor.request('transient', { kind: 'custom', payload: [1] });
+      expect(!outcome.ok && 'signal' in outcome && outcome.signal).toBeInstanceOf(Trap);
+      expect(!outcome.ok && 'signal' in outcome && (outcome.signal as Trap).code).toBe('exit');
+      expect(supervisor.actors()[0]!.state).toBe('backoff');
+      clock.advance(100);
+      expect(signals.at(-1)).toMatchObject({ type: 'Restarted', actor: 'transient' });
+      expect(await supervisor.request('transient', { kind: 'custom', payload: [-1] })).toMatchObject({ ok: true, value: 7 });
+      await supervisor.stop();
+    });
+
+    it('behavior: a permanent actor whose guest exits normally goes on serving, on a fresh instance', async () => {
+      const { supervisor, types } = supervised();
+      supervisor.start([exiter('permanent')]);
+      const exits = exiting.stats().recycled.exit;
+      expect(await supervisor.request('permanent', { kind: 'custom', payload: [0] })).toMatchObject({ ok: true });
+      expect(exiting.stats().recycled.exit).toBe(exits + 1);
+      expect(await supervisor.request('permanent', { kind: 'custom', payload: [-1] })).toMatchObject({ ok: true, value: 7 });
+      await supervisor.settled('permanent');
+      expect(supervisor.actors()[0]!.state).toBe('loaded');
+      expect(types()).toEqual([]);
+      await supervisor.stop();
+    });
+
+    it('behavior: a temporary actor stops after a normal exit too', async () => {
+      const { supervisor, signals } = supervised();
+      supervisor.start([exiter('temporary')]);
+      expect(await supervisor.request('temporary', { kind: 'custom', payload: [0] })).toMatchObject({ ok: true });
+      expect(supervisor.actors()[0]!.state).toBe('stopped');
+      expect(signals.at(-1)).toMatchObject({ type: 'Stopped', reason: 'normal' });
+      await supervisor.stop();
+    });
+  });
+
   it('behavior: the breaker survives a supervisor restart through its store', async () => {
     const store = new MemoryBreakerStore();
     const first = supervised({ breakerStore: store });
@@ -166,6 +223,47 @@ describe('actor machine, driven by real components', () => {
     second.clock.advance(1);
     expect(second.supervisor.actors()[0]!.state).toBe('halfOpen');
     await second.supervisor.stop();
+  });
+
+  it('behavior: a restored breaker waits only what is left of its cooldown since it opened, however often the engine restarts', async () => {
+    const store = new MemoryBreakerStore();
+    const spec = divider('calc', { intensity: 0, breaker: { cooldownMs: 10_000, factor: 2 } });
+    const first = supervised({ breakerStore: store, clock: new ManualClock(1_000) });
+    first.supervisor.start([spec]);
+    await first.supervisor.request('calc', { kind: 'custom', payload: [1, 0] }); // opens at 1,000
+    await first.supervisor.stop();
+    // Two restarts, 4 s and 7 s after it opened: neither moves when it opened.
+    for (const now of [5_000, 8_000]) {
+      const again = supervised({ breakerStore: store, clock: new ManualClock(now) });
+      again.supervisor.start([spec]);
+      expect(again.signals.at(-1)).toMatchObject({ type: 'Quarantined', cooldownMs: 10_000, openedAt: 1_000, at: now });
+      expect(again.clock.pending()).toEqual([11_000 - now]);
+      expect(store.load('calc')).toEqual({ state: 'open', cooldownMs: 10_000, at: 1_000 });
+      if (now === 8_000) {
+        again.clock.advance(2_999);
+        expect(again.supervisor.actors()[0]!.state).toBe('quarantined');
+        again.clock.advance(1);
+        expect(again.supervisor.actors()[0]!.state).toBe('halfOpen');
+      }
+      await again.supervisor.stop();
+    }
+    // Restarted half-open, long after: the next event is a probe, and its failure doubles the full cooldown.
+    const last = supervised({ breakerStore: store, clock: new ManualClock(100_000) });
+    last.supervisor.start([spec]);
+    last.clock.advance(0);
+    expect(last.supervisor.actors()[0]!.state).toBe('halfOpen');
+    await last.supervisor.request('calc', { kind: 'custom', payload: [1, 0] });
+    expect(last.signals.at(-1)).toMatchObject({ type: 'Quarantined', cooldownMs: 20_000, openedAt: 100_000, reason: 'probe-failed' });
+    await last.supervisor.stop();
+  });
+
+  it('behavior: a breaker restored on a clock that went back waits no longer than its cooldown', async () => {
+    const store = new MemoryBreakerStore();
+    store.save('calc', { state: 'open', cooldownMs: 10_000, at: 50_000 });
+    const { supervisor, clock } = supervised({ breakerStore: store, clock: new ManualClock(1_000) });
+    supervisor.start([divider('calc', { intensity: 0 })]);
+    expect(clock.pending()).toEqual([10_000]);
+    await supervisor.stop();
   });
 
   it('behavior: rest-for-one restarts the failed member and those declared after it, not those before', async () => {
