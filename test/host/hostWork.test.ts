@@ -67,6 +67,25 @@ function explorer(on: Runtime, timeoutMs: number, httpTimeoutMs: number) {
 }
 const trickle = () => ({ op: 'http', url: `http://127.0.0.1:${port}/trickle` });
 
+/** A well-formed order (the host checks it before posting). */
+const ORDER = {
+  sellToken: '0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2',
+  buyToken: '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48',
+  receiver: null,
+  sellAmount: '1000000000000000000',
+  buyAmount: '2500000000',
+  feeAmount: '0',
+  validTo: 1_900_000_000,
+  appData: `0x${'00'.repeat(32)}`,
+  kind: 'sell',
+  partiallyFillable: false,
+  sellTokenBalance: 'erc20',
+  buyTokenBalance: 'erc20',
+  signingScheme: 'eip712',
+  signature: `0x${'1b'.repeat(65)}`,
+  from: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
+};
+
 describe('host work ends with its invocation', () => {
   it('behavior: a request still running at the invocation\'s deadline is aborted: the server sees its socket close then', async () => {
     const { engine, run } = await explorer(runtime, 300, 60_000);
@@ -79,6 +98,19 @@ describe('host work ends with its invocation', () => {
     const closedAfter = (await closed) - at;
     expect(closedAfter).toBeGreaterThan(200);
     expect(closedAfter).toBeLessThan(3_000);
+    await engine.stop();
+  });
+
+  it('behavior: a cow-api order post still unanswered at the deadline is aborted: the order book sees its socket close then', async () => {
+    const grants = { store: true, logging: true, chain: { chains: [] }, http: { hosts: [] }, cowApi: { chains: [anvil.chainId] } };
+    const chain = { chainId: anvil.chainId, rpcUrl: anvil.url, orderbookUrl: `http://127.0.0.1:${port}/mainnet` };
+    const { engine, run } = await explorerEngine(runtime, chain, grants, { limits: { fuel: 1e12, timeoutMs: 300 }, caps: { httpTimeoutMs: 60_000 } });
+    const arrived = nextArrival();
+    const outcome = run({ op: 'cow-submit', chainId: anvil.chainId, order: ORDER });
+    const { at, closed, request } = await arrived;
+    expect(request.method).toBe('POST');
+    expect(await outcome).toMatchObject({ ok: false, signal: expect.any(ExecutionTimeout) });
+    expect((await closed) - at).toBeLessThan(3_000);
     await engine.stop();
   });
 
