@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/index.ts';
@@ -22,6 +22,19 @@ function answer(method: string): unknown {
   if (method === 'eth_blockNumber') return '0x1';
   if (method === 'eth_subscribe') return '0x1';
   return BLOCK;
+}
+
+/** Resolves when `res` can take more, or is gone (one listener each, removed again). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** What the node wrote of its big answers before the client went away. */
@@ -47,7 +60,7 @@ beforeAll(async () => {
     void record.closed.then(() => (closed = true));
     while (!closed && record.written < BIG) {
       record.written += chunk.byteLength;
-      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!res.write(chunk)) await drainedOrClosed(res);
     }
     if (closed) return;
     record.complete = true;
