@@ -375,7 +375,7 @@ export class Runtime implements ComponentHost {
     } finally {
       // Host work the guest no longer waits for (its deadline passed while a request ran, it trapped)
       // stops here: a request's socket must not outlive its invocation.
-      abort.abort(new InvocationEnded('ended'));
+      abort.abort(ENDED);
       this.inflight.delete(call);
       component.pool.release();
     }
@@ -464,6 +464,9 @@ export class Runtime implements ComponentHost {
     this.backstop.unref();
   }
 }
+
+/** The reason of every invocation that ended by itself: one instance, not an Error (and its stack) per call. */
+const ENDED = new InvocationEnded('ended');
 
 /** What a prewarm names as its export: nothing is called (see CallTask.prewarm). */
 const PREWARM_TARGET: ResolvedExport = { name: '(prewarm)', path: [], signature: undefined };
