@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createClient, http, webSocket, type Client } from 'viem';
+import { createClient, http, ResponseBodyTooLargeError, webSocket, type Client } from 'viem';
+import { DEFAULT_ENGINE_RPC_RESPONSE_BYTES } from '../limits/defaults.ts';
 import { parseBlock, parseLogs } from './parseRpc.ts';
 import { redactUrl } from './redactUrl.ts';
 import { RpcDataError } from './RpcDataError.ts';
@@ -39,7 +40,8 @@ export class ChainClient {
       transport:
         this.transport === 'webSocket'
           ? webSocket(options.rpcUrl, { ...common, reconnect: false, keepAlive: false })
-          : http(options.rpcUrl, { ...common, fetchFn: countingFetch }),
+          : // corral reads the answer (countingFetch): viem's own cap would apply after ours and answer differently.
+            http(options.rpcUrl, { ...common, fetchFn: countingFetch, maxResponseBodySize: false }),
     });
   }
 
@@ -60,11 +62,21 @@ export class ChainClient {
     return result;
   }
 
-  /** Like `request`, answering the result's JSON, serialised once for both the count and the caller. */
-  async requestJson(method: string, params: unknown[], purpose: RpcPurpose, module?: string): Promise<string> {
+  /**
+   * Like `request`, answering the result's JSON, serialised once for both the count and the caller.
+   * Over HTTP the answer is counted as it arrives and the request fails with viem's
+   * `ResponseBodyTooLargeError { maxSize, size }` as soon as it passes `maxBytes` (its socket is
+   * closed); `signal` aborts the request. Over a WebSocket neither holds before the answer is in: the
+   * socket receives a message whole (on Node 20 viem's socket is `ws`'s, created without options:
+   * up to its 100 MiB maxPayload) and viem parses it before the caller can measure it. The socket is
+   * shared with the head subscription, so refusing one big message would close it for every reader.
+   */
+  async requestJson(method: string, params: unknown[], purpose: RpcPurpose, module?: string, options: RequestJsonOptions = {}): Promise<string> {
     let json: string;
+    const response: ResponseSize = { bytes: undefined, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) };
     try {
-      json = JSON.stringify((await this.viem.request({ method, params } as never)) ?? null);
+      const result = await responseSize.run(response, () => this.viem.request({ method, params } as never, options.signal ? { signal: options.signal } : undefined));
+      json = JSON.stringify(result ?? null);
     } catch (error) {
       this.accounting.count(this.chainId, purpose, method, 'failed', module);
       throw error;
@@ -120,22 +132,55 @@ export class ChainClient {
   }
 }
 
+export interface RequestJsonOptions {
+  /** The most bytes the answer may take (over HTTP, counted as they arrive). */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
 /**
- * The size of an HTTP answer, as its `content-length` says: `request` opens a slot, the fetch below
- * fills it (an async context, because viem's transport sits between the two). Re-serialising a
- * result to measure it cost ~1.5 ms per 1,000 logs on the engine's main thread.
+ * One request's answer as the fetch below sees it: `request` opens a slot, the fetch reads the cap
+ * from it and fills in the size (an async context, because viem's transport sits between the two).
+ * Re-serialising a result to measure it cost ~1.5 ms per 1,000 logs on the engine's main thread.
  */
 interface ResponseSize {
   bytes: number | undefined;
+  /** Default: DEFAULT_ENGINE_RPC_RESPONSE_BYTES. */
+  maxBytes?: number;
 }
 const responseSize = new AsyncLocalStorage<ResponseSize>();
 
+/**
+ * Reads the answer here, counting bytes as they arrive, and hands viem a complete one: past the
+ * request's cap the body is cancelled (its connection closed) and the request fails with
+ * `ResponseBodyTooLargeError`, which viem passes on unwrapped. A 64 MB answer used to be read whole
+ * (viem's 10 MiB limit aside) before a module's `rpcResponseBytes` was looked at.
+ */
 const countingFetch: typeof fetch = async (input, init) => {
   const response = await fetch(input, init);
   const slot = responseSize.getStore();
+  const maxSize = slot?.maxBytes ?? DEFAULT_ENGINE_RPC_RESPONSE_BYTES;
   const length = response.headers.get('content-length');
-  if (slot && length !== null && /^[0-9]+$/.test(length)) slot.bytes = Number(length);
-  return response;
+  if (length !== null && /^[0-9]+$/.test(length) && Number(length) > maxSize) {
+    await response.body?.cancel();
+    throw new ResponseBodyTooLargeError({ maxSize, size: Number(length) });
+  }
+  if (!response.body) return response;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxSize) {
+      await reader.cancel();
+      throw new ResponseBodyTooLargeError({ maxSize, size });
+    }
+    chunks.push(value);
+  }
+  if (slot) slot.bytes = size;
+  return new Response(Buffer.concat(chunks), { status: response.status, statusText: response.statusText, headers: response.headers });
 };
 
 /** Size of a JSON result without a length on the wire (WebSocket, chunked HTTP): serialised once more. */

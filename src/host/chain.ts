@@ -1,4 +1,5 @@
-import { BaseError, RpcRequestError } from 'viem';
+import { BaseError, ResponseBodyTooLargeError, RpcRequestError } from 'viem';
+import { invocationSignal } from '../runtime/HostImports.ts';
 import type { ChainClient } from '../chain/ChainClient.ts';
 import type * as Chain from './generated/corral-module-chain.js';
 import { fault } from './fault.ts';
@@ -37,7 +38,9 @@ export const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
 /**
  * `corral:module/chain`: `request(chain-id, method, params-json)` through viem, for the chains the
  * module is granted and the methods in `READ_ONLY_METHODS`. Counts toward `chainRequests`; a response
- * larger than `rpcResponseBytes` ends the invocation (HostLimitExceeded). An error answer of the node
+ * larger than `rpcResponseBytes` ends the invocation (HostLimitExceeded): over HTTP it is cut off as it
+ * arrives, over a WebSocket it is measured once received (see ChainClient). The request is aborted
+ * with its invocation. An error answer of the node
  * is an `upstream` fault holding its JSON-RPC error object as JSON, so a module can decode a revert's
  * `data` (e.g. the custom errors of ComposableCoW's poll hints); a node that did not answer is an
  * `upstream` fault with a description.
@@ -65,8 +68,11 @@ export function chainHost(scope: InvocationScope, chains: ReadonlyMap<bigint, Ch
       if (!Array.isArray(params)) throw fault({ tag: 'invalid-input', val: 'params-json must be a JSON array' });
       let json: string;
       try {
-        json = await client.requestJson(method, params, 'module', scope.module);
+        json = await client.requestJson(method, params, 'module', scope.module, { maxBytes: scope.caps.rpcResponseBytes, signal: invocationSignal() });
       } catch (error) {
+        // Cut off as it arrived (HTTP): the cap's own signal, with what had arrived by then.
+        const tooLarge = error instanceof BaseError ? error.walk((e) => e instanceof ResponseBodyTooLargeError) : null;
+        if (tooLarge instanceof ResponseBodyTooLargeError) scope.check('rpcResponseBytes', tooLarge.size);
         throw fault({ tag: 'upstream', val: upstreamReason(error) });
       }
       scope.check('rpcResponseBytes', Buffer.byteLength(json));

@@ -1,6 +1,7 @@
 import type * as CowApi from './generated/corral-module-cow-api.js';
 import { fault } from './fault.ts';
 import { orderProblems } from './cowOrder.ts';
+import { invocationSignal } from '../runtime/HostImports.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 import { sendHttp, type HttpAnswer } from './sendHttp.ts';
@@ -49,7 +50,8 @@ export function cowApiHost(scope: InvocationScope, orderbooks: ReadonlyMap<bigin
     const headers: [string, string][] = [['accept', 'application/json']];
     // content-length always: Node sends the body of a DELETE (how orders are cancelled) neither chunked nor sized otherwise.
     if (body !== '') headers.push(['content-type', 'application/json'], ['content-length', String(bytes.byteLength)]);
-    return sendHttp(scope, target, { method, headers, body: bytes });
+    // The invocation's signal: an order posted for a step that already failed must not land later.
+    return sendHttp(scope, target, { method, headers, body: bytes, signal: invocationSignal() });
   };
 
   return {

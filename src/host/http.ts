@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import type * as Http from './generated/corral-module-http.js';
 import { fault } from './fault.ts';
+import { invocationSignal } from '../runtime/HostImports.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 import { sendHttp } from './sendHttp.ts';
@@ -32,18 +33,26 @@ INTERNAL.addSubnet('fe80::', 10, 'ipv6');
 
 const denied = (why: string) => fault({ tag: 'denied', val: why });
 
+/** An HTTP method is a token (RFC 9110): nothing a request line could be split or extended with. */
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
+
 /**
  * `corral:module/http`: `fetch` to the hosts of the module's grant (`host` or `host:port`). A name
  * is resolved once and the connection goes to that address, so DNS cannot be turned against the
  * check; loopback, private and link-local addresses are refused unless the grant lists that address.
  * Request and response bodies are capped (`httpRequestBytes`, `httpResponseBytes`), each request has
- * `httpTimeoutMs`, and every call counts toward `httpFetches`.
+ * `httpTimeoutMs` in all, every call counts toward `httpFetches`, and a request ends with its
+ * invocation (see `sendHttp`). A method that is not an HTTP token is `invalid-input`.
  */
 export function httpHost(scope: InvocationScope, grantedHosts: readonly string[], resolveName: (hostname: string) => Promise<string> = resolve): HostImplementation<typeof Http> {
   const granted = new Set(grantedHosts.map((h) => h.toLowerCase()));
   return {
     async fetch(method: string, url: string, headers: [string, string][], body: Uint8Array): Promise<Http.Response> {
       scope.charge('httpFetches');
+      const signal = invocationSignal();
+      // Node refuses such a method by throwing, which reached the guest as a trap: it is the guest's
+      // argument that is wrong, so it is a fault the guest can handle, like a bad URL.
+      if (!METHOD.test(method)) throw fault({ tag: 'invalid-input', val: `method ${JSON.stringify(method.slice(0, 40))} is not an HTTP token` });
       let target: URL;
       try {
         target = new URL(url);
@@ -63,7 +72,7 @@ export function httpHost(scope: InvocationScope, grantedHosts: readonly string[]
       if (INTERNAL.check(address, family) && !listed(address)) {
         throw denied(`${hostname} resolves to ${address}, an internal address the grant does not list`);
       }
-      return sendHttp(scope, target, { method, headers, body, address });
+      return sendHttp(scope, target, { method, headers, body, address, signal });
     },
   };
 }

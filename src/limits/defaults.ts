@@ -138,3 +138,11 @@ export const WASI_MAX_RECORDED_BYTES = 1024 * 1024;
 export const DEFAULT_DETERMINISTIC_START_MS = Date.UTC(2025, 0, 1);
 export const DEFAULT_DETERMINISTIC_STEP_NS = 1_000;
 export const DEFAULT_DETERMINISTIC_SEED = 0n;
+
+/**
+ * Bytes of one answer to the engine's own RPC requests over HTTP (heads, blocks, log ranges): the
+ * answer is read as it arrives and the request fails with viem's `ResponseBodyTooLargeError` past it;
+ * a log range that large is fetched again in smaller parts. (viem's own default, kept when corral took
+ * over the reading to count a module's answers against its `rpcResponseBytes` as they arrive.)
+ */
+export const DEFAULT_ENGINE_RPC_RESPONSE_BYTES = 10 * 1024 * 1024;

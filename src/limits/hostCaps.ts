@@ -15,7 +15,7 @@ export interface HostCaps {
   httpResponseBytes: number;
   /** Bytes of one HTTP request body. */
   httpRequestBytes: number;
-  /** Milliseconds one HTTP request may take (an `upstream` fault after that). */
+  /** Milliseconds one HTTP request may take in all, from sending it to the last byte of the answer (an `upstream` fault after that); the invocation's deadline ends it too. */
   httpTimeoutMs: number;
   /** store get/set/delete/list-keys calls per invocation. */
   storeOps: number;

@@ -1,6 +1,6 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { HostFault, HostLimitError } from './hostErrors.ts';
-import type { BoundHostFunction } from './HostImports.ts';
+import { runHostCall, type BoundHostFunction } from './HostImports.ts';
 import { Reply, Slot, SlotFlag, SlotState, isHostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotMessage } from './protocol.ts';
 import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from './valueCodec.ts';
 
@@ -17,6 +17,8 @@ export interface SlotCall {
   pool: { aliveIn(threadId: number): number };
   /** The slot running it, once it was handed to a worker. */
   slot: CallSlot | null;
+  /** Aborted when the invocation no longer waits for its host calls; their functions see it (`invocationSignal()`). */
+  abort?: AbortController;
   /**
    * Called once: with the worker's reply; with the error that ended the call without one (its worker
    * exited, the runtime closed); or `refused` when the call could not be written for a worker.
@@ -204,7 +206,9 @@ export class CallSlot {
       // A worker that gave up on the request may have been writing its reply over the arguments.
       if (!this.waitsFor(request)) return;
       if (!args) throw unreadable;
-      value = entry.fn(...args);
+      const fn = entry.fn;
+      const argv = args;
+      value = call.abort ? runHostCall(call.abort.signal, () => fn(...argv)) : fn(...argv);
       if (value instanceof Promise) value = await value;
     } catch (error) {
       if (error instanceof HostFault) {

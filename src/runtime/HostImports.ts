@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 /** An embedder's implementation of one imported function: runs on the main thread, may be async. */
 export type HostFunction = (...args: any[]) => unknown;
 /** Implementations of a component's imports, by interface (`pkg:name/iface`) and function name. */
@@ -7,4 +9,34 @@ export type HostImports = Record<string, Record<string, HostFunction>>;
 export interface BoundHostFunction {
   label: string;
   fn: HostFunction;
+}
+
+/**
+ * Why a host call's work was abandoned: its invocation ended (returned, trapped, passed its
+ * deadline), was killed, its component was unloaded, or the runtime closed. The `reason` of the
+ * invocation's AbortSignal.
+ */
+export class InvocationEnded extends Error {
+  override readonly name = 'InvocationEnded';
+  constructor(readonly why: 'ended' | 'killed' | 'unloaded' | 'closed') {
+    super(`the invocation no longer waits for this host call (${why})`);
+  }
+}
+
+// An async context rather than an argument: host functions keep the signatures of their WIT
+// interface (and wrappers such as the recorder's pass the guest's arguments on untouched).
+const invocation = new AsyncLocalStorage<AbortSignal>();
+
+/** Runs a host function of the invocation `signal` belongs to. */
+export function runHostCall<T>(signal: AbortSignal, fn: () => T): T {
+  return invocation.run(signal, fn);
+}
+
+/**
+ * The AbortSignal of the invocation whose host call is running (undefined outside one, e.g. a host
+ * function called directly). It aborts, with an `InvocationEnded` reason, as soon as the invocation
+ * no longer waits for the call: work still under way (a request, a socket) should stop then.
+ */
+export function invocationSignal(): AbortSignal | undefined {
+  return invocation.getStore();
 }

@@ -22,7 +22,7 @@ import { Trap } from '../signals/Trap.ts';
 import { Component, type CallOptions, type CallOutcome, type ComponentHost, type Limits, type ResolvedExport } from './Component.ts';
 import type { CallSlot, SlotCall } from './CallSlot.ts';
 import { CallDispatcher } from './CallDispatcher.ts';
-import type { HostImports } from './HostImports.ts';
+import { InvocationEnded, type HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
 import { defaultCacheDir, type ArtifactMeta } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
@@ -82,6 +82,8 @@ interface InFlight {
   killed: boolean;
   /** Set by the backstop when it terminated the worker. */
   terminated: { elapsedMs: number } | null;
+  /** Aborts the host work of the call (see `invocationSignal()`): when it ends, however it ends. */
+  abort: AbortController;
 }
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url);
@@ -238,6 +240,7 @@ export class Runtime implements ComponentHost {
     if (!this.components.delete(component)) return;
     component.pool.markUnloaded();
     component.pool.rejectWaiting(unloadedError(component.name));
+    for (const inflight of this.inflight) if (inflight.component === component) inflight.abort.abort(new InvocationEnded('unloaded'));
     this.dispatcher.forget(component.id);
   }
 
@@ -339,7 +342,8 @@ export class Runtime implements ComponentHost {
     };
     let settle!: SlotCall['settle'];
     const settled = new Promise<Parameters<SlotCall['settle']>[0]>((resolve) => (settle = resolve));
-    const call: InFlight = { component, call: { task, table, describe: () => describe(component), pool: component.pool, slot: null, settle }, timeoutMs, terminated: null, killed: false };
+    const abort = new AbortController();
+    const call: InFlight = { component, call: { task, table, describe: () => describe(component), pool: component.pool, slot: null, settle, abort }, timeoutMs, terminated: null, killed: false, abort };
     this.inflight.add(call);
     this.armBackstop();
     const context = { component: component.name, exportName: target.name, invocationId };
@@ -369,6 +373,9 @@ export class Runtime implements ComponentHost {
       if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...output };
       return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }), ...output };
     } finally {
+      // Host work the guest no longer waits for (its deadline passed while a request ran, it trapped)
+      // stops here: a request's socket must not outlive its invocation.
+      abort.abort(ENDED);
       this.inflight.delete(call);
       component.pool.release();
     }
@@ -382,6 +389,7 @@ export class Runtime implements ComponentHost {
     const queued = new Set(this.dispatcher.takeWaiting((call) => call.task.componentId === component.id));
     for (const inflight of this.inflight) {
       if (inflight.component !== component || inflight.killed || inflight.terminated) continue;
+      inflight.abort.abort(new InvocationEnded('killed'));
       const { call } = inflight;
       if (queued.has(call)) {
         inflight.killed = true;
@@ -409,6 +417,7 @@ export class Runtime implements ComponentHost {
     while (this.inflight.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
+    for (const inflight of this.inflight) inflight.abort.abort(new InvocationEnded('closed'));
     for (const call of this.dispatcher.close()) call.settle({ failed: new Error('the runtime closed before the call ran') });
     this.destroying = true;
     await this.pool.destroy();
@@ -455,6 +464,9 @@ export class Runtime implements ComponentHost {
     this.backstop.unref();
   }
 }
+
+/** The reason of every invocation that ended by itself: one instance, not an Error (and its stack) per call. */
+const ENDED = new InvocationEnded('ended');
 
 /** What a prewarm names as its export: nothing is called (see CallTask.prewarm). */
 const PREWARM_TARGET: ResolvedExport = { name: '(prewarm)', path: [], signature: undefined };

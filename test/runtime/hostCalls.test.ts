@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExecutionTimeout, Trap, type CallFailure, type Component, type Runtime } from '../../src/index.ts';
+import { InvocationEnded, invocationSignal } from '../../src/runtime/HostImports.ts';
 import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
@@ -114,5 +115,34 @@ describe('host imports', () => {
     } finally {
       await small.close();
     }
+  });
+
+  it.each([
+    ['its deadline passes', 'ended'],
+    ['it is killed', 'killed'],
+    ['its component is unloaded', 'unloaded'],
+    ['the runtime closes', 'closed'],
+  ] as const)('behavior: a host call still at work sees its invocation\'s signal abort when %s (InvocationEnded %s)', async (_when, why) => {
+    const own = why === 'closed' ? newRuntime({ closeTimeoutMs: 50 }) : runtime;
+    const inHost = deferred<AbortSignal | undefined>();
+    const caller = await own.load(fixture('host-caller'), {
+      name: `abort-${why}`,
+      // Never answers by itself: only the signal says the invocation gave up on it.
+      imports: hostCallerImports({ slow: () => (inHost.resolve(invocationSignal()), new Promise<number>(() => {})) }),
+      limits: { timeoutMs: why === 'ended' ? 40 : 60_000 },
+    });
+    const outcome = caller.invoke('call-slow', [1]);
+    const signal = await inHost.promise;
+    expect(signal?.aborted).toBe(false);
+    const aborted = new Promise<void>((resolve) => signal!.addEventListener('abort', () => resolve(), { once: true }));
+    if (why === 'killed') caller.kill();
+    if (why === 'unloaded') caller.close();
+    const closed = why === 'closed' ? own.close() : undefined;
+    await aborted;
+    expect(signal!.reason).toBeInstanceOf(InvocationEnded);
+    expect((signal!.reason as InvocationEnded).why).toBe(why);
+    if (why === 'unloaded') own.kill(caller); // an unloaded component's call in flight still runs to its end
+    await outcome;
+    await closed;
   });
 });
