@@ -118,3 +118,25 @@ export const WASI_MAX_RECORDED_BYTES = 1024 * 1024;
 export const DEFAULT_DETERMINISTIC_START_MS = Date.UTC(2025, 0, 1);
 export const DEFAULT_DETERMINISTIC_STEP_NS = 1_000;
 export const DEFAULT_DETERMINISTIC_SEED = 0n;
+
+/**
+ * Timers one module may have pending (set and not yet fired), time and block timers together. Setting
+ * a new tag past it answers the guest `limit("pending-timers")` (a fault it can handle: cancel, or move
+ * a timer it has); moving or cancelling a timer it has is always allowed. Each timer also counts toward
+ * `storedBytes`.
+ */
+export const DEFAULT_MAX_PENDING_TIMERS = 10_000;
+
+/**
+ * Timers of each kind (time, block) the engine holds in memory per module: the earliest ones. The
+ * rest stay in LevelDB and are read in due order as these fire, so memory and the work of a start do
+ * not grow with the number pending.
+ */
+export const DEFAULT_TIMER_WINDOW = 1_024;
+
+/**
+ * Timer events of one module delivered and not yet handled (or waiting for a retry), at most. Due
+ * timers past it fire as these end, so a module with thousands due at once still takes its other
+ * events in between and `stop()` waits for at most this many.
+ */
+export const TIMERS_IN_FLIGHT = 64;
