@@ -140,3 +140,21 @@ export const DEFAULT_TIMER_WINDOW = 1_024;
  * events in between and `stop()` waits for at most this many.
  */
 export const TIMERS_IN_FLIGHT = 64;
+
+/**
+ * Bytes of a failed job's error text kept: in its task record (`lastError`, the dead letter's too),
+ * in the log record of the failure and in `engine.jobs$`. Longer text is cut at a character boundary
+ * and ends with how many bytes were cut; the guest's own text is never needed whole to tell what failed.
+ */
+export const DEFAULT_JOB_ERROR_BYTES = 4 * 1024;
+
+/**
+ * Dead letters kept per module (`[engine.jobs]` `dead_letter_max`, `dead_letter_max_age_ms`): the
+ * newest `maxCount`, none older than `maxAgeMs`. Past either they are deleted (the oldest first),
+ * their bytes given back to the module's `storedBytes`: at once when a new one passes the count, at
+ * start and hourly for age. `corral dead-letters purge` deletes them by hand.
+ */
+export const DEFAULT_DEAD_LETTERS = {
+  maxCount: 1_000,
+  maxAgeMs: 7 * 24 * 60 * 60 * 1000,
+} as const;

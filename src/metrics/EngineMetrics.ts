@@ -133,6 +133,9 @@ export class EngineMetrics {
     gaugeFrom('corral_jobs_running', 'Tasks running now.', ['module'], (set) => {
       for (const [module, j] of jobs()) set({ module }, j.running);
     });
+    gaugeFrom('corral_dead_letters', 'Dead-lettered tasks each module keeps (bounded by [engine.jobs] dead_letter_max and dead_letter_max_age_ms).', ['module'], (set) => {
+      for (const [module, j] of jobs()) set({ module }, j.deadLetters);
+    });
     gaugeFrom('corral_store_bytes', 'Key and value bytes each module keeps.', ['module'], (set) => Object.entries(engine.storedBytes()).forEach(([module, bytes]) => set({ module }, bytes)));
   }
 
