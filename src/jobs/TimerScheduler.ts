@@ -144,11 +144,10 @@ export class TimerScheduler {
   }
 
   /** A timer of `module` is out of flight: the next due ones may go. */
-  private landed(module: string): void {
-    const entry = this.modules.get(module);
-    if (!entry) return;
+  private landed(module: string, entry: ModuleEntry): void {
     entry.inFlight--;
-    if (this.stopped || !entry.active) return;
+    // A module removed (and maybe added again) meanwhile: its new entry counts its own.
+    if (this.modules.get(module) !== entry || this.stopped || !entry.active) return;
     this.fireTimes(module, entry);
     for (const [chain, block] of entry.handled) this.fireBlocks(module, entry, chain, block);
     this.arm();
@@ -181,20 +180,20 @@ export class TimerScheduler {
     this.deliver(module, timer).then(
       () => {
         this.firing.delete(id);
-        if (!pending() || this.stopped) return this.landed(module);
+        if (!pending() || this.stopped) return this.landed(module, entry);
         const wait = Math.min(TIMER_RETRY_MS * 2 ** attempts, TIMER_RETRY_MAX_MS);
         const handle = this.clock.setTimeout(() => {
           this.retrying.delete(id);
           // Only the same timer: the module may have moved or cancelled it since.
           if (pending()) this.fire(module, timer, attempts + 1);
-          else this.landed(module);
+          else this.landed(module, entry);
         }, wait);
         this.retrying.set(id, { attempts: attempts + 1, handle });
       },
       (error: unknown) => {
         this.firing.delete(id);
         this.logger.error({ module, tag: timer.tag, err: error }, 'a timer could not be delivered');
-        this.landed(module);
+        this.landed(module, entry);
       },
     );
   }
