@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Engine, type InvocationRecord, type Runtime } from '../src/index.ts';
+import { setTimerWrites } from '../src/jobs/timerKeys.ts';
+import { DEFAULT_MAX_PENDING_TIMERS } from '../src/limits/defaults.ts';
+import { commitStaged } from '../src/store/GuardedModuleStore.ts';
+import { LevelStore } from '../src/store/LevelStore.ts';
 import { summarize } from './stats.ts';
 
 type Row = (name: string, value: string, target?: string, ok?: boolean | null) => void;
@@ -50,12 +54,50 @@ async function lateness(runtime: Runtime, fixture: (name: string) => string, loa
   }
 }
 
+/**
+ * A restart on a state holding `pending` future timers (written straight into LevelDB, as the timers
+ * host writes them): Engine.start() until it serves, then stop(); the best of three.
+ */
+async function restart(runtime: Runtime, fixture: (name: string) => string, pending: number): Promise<{ startMs: number; stopMs: number }> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'corral-bench-timers-'));
+  const store = await LevelStore.open(stateDir);
+  const state = await store.module('t');
+  const far = Date.now() + 24 * 60 * 60 * 1000;
+  for (let from = 0; from < pending; from += 10_000) {
+    await commitStaged(state, (tx) => {
+      for (let i = from; i < Math.min(pending, from + 10_000); i++) for (const { key, value } of setTimerWrites(`timer-${i}`, { at: far + i }, undefined, i)) if (value !== null) tx.set(key, value);
+      return true;
+    });
+  }
+  await store.close();
+  let best = { startMs: Infinity, stopMs: Infinity };
+  for (let round = 0; round < 3; round++) {
+    const started = performance.now();
+    const engine = await Engine.start({ runtime, stateDir, logger: pino({ level: 'silent' }), modules: [{ name: 't', component: fixture('timer-probe'), grants: { store: true, timers: true }, topics: ['cmd'] }] });
+    const stopping = performance.now();
+    await engine.stop();
+    const stopped = performance.now();
+    if (stopped - started < best.startMs + best.stopMs) best = { startMs: stopping - started, stopMs: stopped - stopping };
+  }
+  return best;
+}
+
 export async function benchTimers(runtime: Runtime, fixture: (name: string) => string, row: Row): Promise<Record<string, unknown>> {
   const idle = await lateness(runtime, fixture, false);
   const loaded = await lateness(runtime, fixture, true);
   row('timer lateness (handler start − due), idle, p50 / p99', `${idle.p50.toFixed(2)} ms / ${idle.p99.toFixed(2)} ms`);
   row('  with 10 other modules busy, p50 / p99', `${loaded.p50.toFixed(2)} ms / ${loaded.p99.toFixed(2)} ms`);
-  return { timers: TIMERS, idleMs: idle, loadedMs: loaded };
+  return { timers: TIMERS, idleMs: idle, loadedMs: loaded, restarts: await benchTimerRestarts(runtime, fixture, row) };
+}
+
+/** Restart time against the number of timers pending: none, the cap's worth, 100,000 (issue 19: 3.4 s against 0.29 s on main). */
+export async function benchTimerRestarts(runtime: Runtime, fixture: (name: string) => string, row: Row): Promise<Record<number, { startMs: number; stopMs: number }>> {
+  const restarts: Record<number, { startMs: number; stopMs: number }> = {};
+  for (const pending of [0, DEFAULT_MAX_PENDING_TIMERS, 100_000]) {
+    const r = (restarts[pending] = await restart(runtime, fixture, pending));
+    row(`restart with ${pending.toLocaleString('en')} future timers pending, start / stop`, `${r.startMs.toFixed(0)} ms / ${r.stopMs.toFixed(0)} ms`);
+  }
+  return restarts;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

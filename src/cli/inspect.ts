@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../errors/EngineError.ts';
-import { ModuleTimers, type TimerSpec } from '../jobs/ModuleTimers.ts';
+import { listTimers, type TimerSpec } from '../jobs/ModuleTimers.ts';
 import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
@@ -102,12 +102,12 @@ export async function retryDeadJob(dir: string, module: string, id: string, now 
 
 /** A module's pending timers, its cron triggers' last handled ticks, its pending and dead tasks (corral's reserved keys). */
 async function ownKeys(state: ModuleStore): Promise<{ timers: { tag: string; spec: TimerSpec }[]; cronTicks: Record<string, number>; jobs: { pending: ReturnType<typeof showJob>[]; dead: ReturnType<typeof showJob>[] } }> {
-  const timers = await ModuleTimers.load(state);
+  const timers = await listTimers(state);
   const cronTicks: Record<string, number> = {};
   const cronPrefix = Uint8Array.from([...RESERVED_PREFIX, ...encoder.encode('cron/')]);
   for await (const key of state.keys({ gte: cronPrefix, lt: prefixEnd(cronPrefix)!, limit: -1 })) {
     cronTicks[Buffer.from(key.subarray(cronPrefix.length)).toString('utf8')] = Number(Buffer.from((await state.get(key))!).toString('utf8'));
   }
   const jobs = { pending: (await pendingJobs(state)).map(showJob), dead: (await deadJobs(state)).map(showJob) };
-  return { timers: timers.list().map(({ tag, spec }) => ({ tag, spec })), cronTicks, jobs };
+  return { timers: timers.map(({ tag, spec }) => ({ tag, spec })), cronTicks, jobs };
 }

@@ -27,6 +27,7 @@ import { Recorder } from '../replay/Recorder.ts';
 import { decodeRecording } from '../replay/Recording.ts';
 import { replay } from '../replay/replay.ts';
 import { inspectState, retryDeadJob } from './inspect.ts';
+import { purgeDeadLetters } from './deadLetters.ts';
 import { renderStatus } from './status.ts';
 import { scaffoldModule } from './scaffoldModule.ts';
 import { ArgumentError, argsFromJson, jsonReplacer } from './jsonValues.ts';
@@ -356,6 +357,23 @@ export async function main(argv: string[]): Promise<number> {
       try {
         const job = await retryDeadJob(dir, module, id);
         process.stdout.write(`${job.id} (${job.type}) is pending again\n`);
+      } catch (error) {
+        code = reportFailure(error);
+      }
+    });
+  program
+    .command('dead-letters')
+    .description('manage dead-lettered tasks (the engine must be stopped; `corral inspect <state_dir> --module <m>` lists them)')
+    .command('purge')
+    .description('delete dead-lettered tasks, giving their bytes back to each module\'s stored_bytes quota')
+    .argument('<state_dir>', 'the engine\'s state directory')
+    .option('--module <name>', 'only this module\'s (default: every module\'s)')
+    .option('--older-than-ms <ms>', 'only those dead for longer than this', positiveInt('--older-than-ms'))
+    .addHelpText('after', '\nExamples:\n  corral dead-letters purge ./state\n  corral dead-letters purge ./state --module twap --older-than-ms 86400000')
+    .action(async (dir: string, flags: { module?: string; olderThanMs?: number }) => {
+      try {
+        const purged = await purgeDeadLetters(dir, flags);
+        for (const [module, n] of Object.entries(purged)) process.stdout.write(`${module}: ${n} dead letter${n === 1 ? '' : 's'} deleted\n`);
       } catch (error) {
         code = reportFailure(error);
       }

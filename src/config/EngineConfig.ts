@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CHAIN_DEFAULTS } from '../bus/Bus.ts';
 import { ModuleManifestSchema } from '../engine/ModuleManifest.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
-import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS, DEFAULT_FUEL, DEFAULT_GRACE_MS, DEFAULT_HOST_CALL_BUFFER_BYTES, MAX_HOST_CALL_BUFFER_BYTES, MIN_HOST_CALL_BUFFER_BYTES, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
+import { DEFAULT_DEAD_LETTERS, DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS, DEFAULT_FUEL, DEFAULT_GRACE_MS, DEFAULT_HOST_CALL_BUFFER_BYTES, MAX_HOST_CALL_BUFFER_BYTES, MIN_HOST_CALL_BUFFER_BYTES, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import { MAX_THREADS } from '../runtime/protocol.ts';
 import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
 
@@ -68,8 +68,15 @@ export const JobLimitsSchema = z
     maxFuel: positiveInt.default(H.fuel).describe('fuel per job of a module granted `high_resource_jobs`'),
     maxTimeoutMs: z.number().positive().max(2_147_483_647).default(H.timeoutMs).describe('deadline per job of a module granted `high_resource_jobs` (ms)'),
     maxMemoryBytes: positiveInt.max(4 * 1024 ** 3).default(H.memoryBytes).describe('memory cap of a module granted `high_resource_jobs` (bytes)'),
+    deadLetterMax: positiveInt.default(DEFAULT_DEAD_LETTERS.maxCount).describe('dead letters a module keeps; past it the oldest is deleted'),
+    deadLetterMaxAgeMs: positiveInt.default(DEFAULT_DEAD_LETTERS.maxAgeMs).describe('ms a dead letter is kept (deleted at start and hourly after that)'),
   })
   .strict();
+
+/** `[engine.jobs]`'s dead-letter retention, as the engine takes it. */
+export function deadLettersOf(jobs: z.output<typeof JobLimitsSchema>) {
+  return { maxCount: jobs.deadLetterMax, maxAgeMs: jobs.deadLetterMaxAgeMs };
+}
 
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z

@@ -24,6 +24,7 @@ import type { SupervisorSignal } from '../supervisor/SupervisorSignal.ts';
 import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationModule } from './invocation.ts';
 import { ModuleTimers, type Timer } from '../jobs/ModuleTimers.ts';
 import { TimerScheduler } from '../jobs/TimerScheduler.ts';
+import type { DeadLetterRetention } from '../jobs/deadLetters.ts';
 import { CronScheduler, cronKey, cronName } from '../jobs/CronScheduler.ts';
 import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
 import { ReorgMarks } from '../store/ReorgMarks.ts';
@@ -97,6 +98,8 @@ export interface EngineOptions {
   shutdownTimeoutMs?: number;
   /** Limits of every job, and of the jobs of modules granted `highResourceJobs`. Defaults: src/limits/defaults.ts. */
   jobLimits?: { standard: Limits; highResource: Limits };
+  /** Dead letters each module keeps: the newest `maxCount`, none older than `maxAgeMs` (default `DEFAULT_DEAD_LETTERS`). */
+  deadLetters?: DeadLetterRetention;
   /**
    * Records every invocation of every module (events and jobs: arguments, host calls with their
    * answers, outcome) for `corral replay`; `record.write(path)` saves it. Modules then run every
@@ -194,6 +197,7 @@ export class Engine {
     const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
     engine = new Engine(options.runtime, store, logger, options.clock ?? systemClock, supervisor, bus, orderbooks);
     if (options.jobLimits) engine.jobLimits = options.jobLimits;
+    if (options.deadLetters) engine.jobRunner.retention = options.deadLetters;
     engine.record = options.record;
     if (options.shutdownTimeoutMs) engine.shutdownTimeoutMs = options.shutdownTimeoutMs;
     try {
@@ -281,7 +285,7 @@ export class Engine {
   /** A module's queue: tasks pending and running, and what became of those that ran since the engine started. */
   jobStats(module: string): JobStats {
     this.lookup(module);
-    const counts = this.jobRunner.counters(module) ?? { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0, rateLimited: 0 };
+    const counts = this.jobRunner.counters(module) ?? { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0, rateLimited: 0, deadLetters: 0 };
     return { ...counts, skipped: { ...counts.skipped }, pending: this.jobModules.get(module)?.jobs.size ?? 0, running: this.jobRunner.running(module) };
   }
 
@@ -326,7 +330,7 @@ export class Engine {
 
   /** Retries a dead-lettered task by hand: pending again, due now, its attempts reset. */
   retryJob(module: string, id: string): Promise<Job> {
-    return retryDead(this.lookup(module).store, id, this.clock.now());
+    return retryDead(this.lookup(module).store, id, this.clock.now()).then((job) => (this.jobRunner.deadLetterRetried(module), job));
   }
 
   /** Resolves once no task of `module` (of any module, when absent) is running or due: how a test waits for jobs without polling. */

@@ -27,7 +27,7 @@ import { userType, type Job } from '../jobs/Job.ts';
 import type { JobAttempt } from '../jobs/JobRunner.ts';
 import type { RateLimiter } from '../jobs/RateLimiter.ts';
 import type { InterfaceName, ResolvedManifest } from './ModuleManifest.ts';
-import { timerKey, type Timer } from '../jobs/ModuleTimers.ts';
+import { countOf, removeTimerWrites, TIMER_COUNT_KEY, timerKey, type Timer } from '../jobs/timerKeys.ts';
 import { cronKey } from '../jobs/CronScheduler.ts';
 
 /** What travels through a module's mailbox: one custom event, one step of a chain feed, or one timer that fell due. */
@@ -142,7 +142,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
   // A cron tick is recorded as its trigger's last handled tick the same way.
   // Decided when the event's turn comes (`begin`), not when it was queued: a commit in between may
   // have moved or cancelled the timer, and then this event is stale.
-  let consumed: { write: Write; sizeDelta: number } | undefined;
+  let consumed: { writes: Write[]; sizeDelta: number } | undefined;
   const begin = () => {
     module.store.beginEvent(transaction);
     if (chain?.delivery.undo) return stageUndo(transaction, chain.delivery.undo, (key) => module.writtenSince(chain.chainId, chain.delivery.undo!.entry.number, key));
@@ -165,7 +165,7 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
       scope.logger.warn({ error, eventIndex: rejected }, 'on-event returned an error; the event is dropped with its state writes');
       if (chain) return { ok: false, error: new RejectedEvents([rejected]) };
       // A timer answered with `err` is still consumed (like a custom event, it is not offered again).
-      if (consumed) await commitWrites(module, { writes: [consumed.write], sizeDelta: consumed.sizeDelta });
+      if (consumed) await commitWrites(module, { writes: consumed.writes, sizeDelta: consumed.sizeDelta });
       return outcome;
     }
     const commit: Commit = {
@@ -202,20 +202,24 @@ function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery
 }
 
 /** Stages a cron trigger's last handled tick; the write, for a commit of its own. */
-function recordTick(transaction: StateTransaction, cron: { name: string; tick: number }): { write: Write; sizeDelta: number } {
+function recordTick(transaction: StateTransaction, cron: { name: string; tick: number }): { writes: Write[]; sizeDelta: number } {
   const key = cronKey(cron.name);
   const value = Buffer.from(String(cron.tick), 'utf8');
   const previous = transaction.get(key);
   transaction.set(key, value);
-  return { write: { key, value }, sizeDelta: value.byteLength - (previous ? previous.byteLength : -key.byteLength) };
+  return { writes: [{ key, value }], sizeDelta: value.byteLength - (previous ? previous.byteLength : -key.byteLength) };
 }
 
-/** Stages the deletion of `timer` if it is still the stored one; what that write is, for a commit of its own. */
-function consume(transaction: StateTransaction, timer: Timer): { write: Write; sizeDelta: number } | undefined {
-  const key = timerKey(timer.tag);
-  const stored = transaction.get(key);
+/** Stages the deletion of `timer` if it is still the stored one; what those writes are, for a commit of their own. */
+function consume(transaction: StateTransaction, timer: Timer): { writes: Write[]; sizeDelta: number } | undefined {
+  const stored = transaction.get(timerKey(timer.tag));
   if (!stored || Buffer.from(stored).toString('utf8') !== timer.raw) return undefined;
-  transaction.delete(key);
-  return { write: { key, value: null }, sizeDelta: -(key.byteLength + stored.byteLength) };
+  const before = transaction.sizeDelta;
+  const writes = removeTimerWrites(timer.tag, stored, countOf(transaction.get(TIMER_COUNT_KEY)));
+  for (const { key, value } of writes) {
+    if (value === null) transaction.delete(key);
+    else transaction.set(key, value);
+  }
+  return { writes, sizeDelta: transaction.sizeDelta - before };
 }
 

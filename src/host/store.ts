@@ -1,4 +1,5 @@
 import type * as Store from './generated/corral-module-store.js';
+import { prefixEnd } from '../store/StateTransaction.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
@@ -15,6 +16,9 @@ export const MAX_LIST_KEYS = 1_000;
  * other key, 0xff-first binary keys included, is the module's.
  */
 export const RESERVED_PREFIX: Uint8Array = Uint8Array.from([0xff, 0x00, ...Buffer.from('corral/')]);
+
+/** The reserved range, as `StateTransaction.listKeys` skips it. */
+const RESERVED_RANGE = { from: RESERVED_PREFIX, to: prefixEnd(RESERVED_PREFIX)! };
 
 export function isReserved(key: Uint8Array): boolean {
   if (key.byteLength < RESERVED_PREFIX.byteLength) return false;
@@ -56,17 +60,11 @@ export function storeHost(scope: InvocationScope): HostImplementation<typeof Sto
       scope.charge('storeOps');
       checkKey(prefix);
       if (cursor !== undefined && cursor !== null) checkKey(cursor);
-      // Reserved keys are skipped, and the page still holds `limit` keys when that many follow.
+      // Reserved keys (corral's timers and tasks, tens of thousands of them maybe) are skipped by a
+      // seek, not read: the call reads at most what it may return (staged deletions aside).
       const wanted = Math.min(Math.max(0, limit), MAX_LIST_KEYS);
-      const keys: Uint8Array[] = [];
-      let after = cursor ?? undefined;
-      while (keys.length < wanted) {
-        const ask = wanted - keys.length;
-        const page = await tx.listKeys(prefix, after, ask);
-        for (const key of page) if (!isReserved(key)) keys.push(key);
-        if (page.length < ask) break; // nothing further in the range
-        after = page[page.length - 1];
-      }
+      if (wanted === 0) return [];
+      const keys = (await tx.listKeys(prefix, cursor ?? undefined, wanted, RESERVED_RANGE)).filter((key) => !isReserved(key));
       return keys;
     },
   };

@@ -1,5 +1,6 @@
 import type * as Timers from './generated/corral-module-timers.js';
-import { timerKey, timerValue } from '../jobs/ModuleTimers.ts';
+import { DEFAULT_MAX_PENDING_TIMERS } from '../limits/defaults.ts';
+import { countOf, removeTimerWrites, setTimerWrites, TIMER_COUNT_KEY, timerKey, type TimerSpec } from '../jobs/timerKeys.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
@@ -13,36 +14,50 @@ function checkTag(tag: string): void {
 }
 
 /**
- * `corral:module/timers`: a timer is a key in the reserved range of the module's state (see
- * src/jobs/ModuleTimers.ts), staged in the invocation's overlay like any write, so it is set,
- * moved or cancelled only if the invocation commits, and a reorg's undo takes it back with the rest.
- * Each call counts toward `storeOps` and its bytes toward `storeBytesWritten`. A block timer must name
- * a chain the module's triggers follow (`chains`).
+ * `corral:module/timers`: a timer is a few keys in the reserved range of the module's state (see
+ * src/jobs/timerKeys.ts), staged in the invocation's overlay like any write, so it is set, moved or
+ * cancelled only if the invocation commits, and a reorg's undo takes it back with the rest. Each call
+ * counts toward `storeOps` and its bytes toward `storeBytesWritten`. A block timer must name a chain
+ * the module's triggers follow (`chains`). A new tag past `maxPending` timers is refused with
+ * `limit("pending-timers")`: a fault, not a signal, so a module at its cap keeps running (and its
+ * timer events keep being consumed) instead of every one of them failing and retrying.
  */
-export function timersHost(scope: InvocationScope, chains: readonly bigint[]): HostImplementation<typeof Timers> {
-  const stage = (tag: string, value: Uint8Array) => {
-    const key = timerKey(tag);
-    scope.charge('storeBytesWritten', key.byteLength + value.byteLength);
-    scope.transaction.set(key, value, (sizeDelta) => scope.check('storedBytes', scope.state.storedBytes + sizeDelta));
+export function timersHost(scope: InvocationScope, chains: readonly bigint[], maxPending = DEFAULT_MAX_PENDING_TIMERS): HostImplementation<typeof Timers> {
+  const tx = scope.transaction;
+  const stage = (writes: ReturnType<typeof setTimerWrites>) => {
+    for (const { key, value } of writes) {
+      if (value === null) tx.delete(key);
+      else {
+        scope.charge('storeBytesWritten', key.byteLength + value.byteLength);
+        tx.set(key, value, (sizeDelta) => scope.check('storedBytes', scope.state.storedBytes + sizeDelta));
+      }
+    }
+  };
+  const set = (tag: string, spec: TimerSpec) => {
+    const previous = tx.get(timerKey(tag));
+    const count = countOf(tx.get(TIMER_COUNT_KEY));
+    if (previous === undefined && count >= maxPending) throw fault({ tag: 'limit', val: 'pending-timers' });
+    stage(setTimerWrites(tag, spec, previous, count));
   };
   return {
     wakeAtBlock(chainId: bigint, number: bigint, tag: string): void {
       scope.charge('storeOps');
       checkTag(tag);
       if (!chains.includes(BigInt(chainId))) throw fault({ tag: 'denied', val: `chain ${chainId} is not one of ${scope.module}'s triggers` });
-      stage(tag, timerValue({ chain: String(chainId), block: String(number) }));
+      set(tag, { chain: String(chainId), block: String(number) });
     },
     wakeAtTime(unixMs: bigint, tag: string): void {
       scope.charge('storeOps');
       checkTag(tag);
       const at = Number(unixMs);
       if (!Number.isSafeInteger(at) || at < 0) throw fault({ tag: 'invalid-input', val: `unix-ms ${unixMs} is not a time` });
-      stage(tag, timerValue({ at }));
+      set(tag, { at });
     },
     cancel(tag: string): void {
       scope.charge('storeOps');
       checkTag(tag);
-      scope.transaction.delete(timerKey(tag));
+      const previous = tx.get(timerKey(tag));
+      if (previous !== undefined) stage(removeTimerWrites(tag, previous, countOf(tx.get(TIMER_COUNT_KEY))));
     },
   };
 }

@@ -7,6 +7,9 @@ import { commitStaged, type GuardedModuleStore } from '../store/GuardedModuleSto
 import type { StateTransaction } from '../store/StateTransaction.ts';
 import { deadKey, DEDUPE_PREFIX, dedupeUntil, encodeJob, jobKey, prefixLimit, type Job } from './Job.ts';
 import type { ModuleJobs } from './ModuleJobs.ts';
+import { DEFAULT_DEAD_LETTERS, DEFAULT_JOB_ERROR_BYTES } from '../limits/defaults.ts';
+import { boundText } from './boundText.ts';
+import { pruneDead, type DeadLetterRetention } from './deadLetters.ts';
 
 /** The first wait before a failed task runs again; each further failure doubles it. */
 export const JOB_RETRY_BASE_MS = 1_000;
@@ -82,6 +85,8 @@ export interface JobCounts {
   conflicts: number;
   /** Enqueues refused by the module's rate limiter. */
   rateLimited: number;
+  /** Dead letters the module keeps now (not a count since start): retention deletes them, and `corral dead-letters purge`. */
+  deadLetters: number;
 }
 
 /**
@@ -107,6 +112,9 @@ export class JobRunner {
     private readonly logger: Logger,
   ) {}
 
+  /** How many dead letters each module keeps (the engine sets it from `[engine.jobs]` before adding modules). */
+  retention: DeadLetterRetention = DEFAULT_DEAD_LETTERS;
+
   /** Starts running `module`'s tasks (its store's commits must reach `committed`). */
   add(module: JobModule): void {
     const entry = newEntry(module);
@@ -118,7 +126,7 @@ export class JobRunner {
 
   private countsOf(name: string): JobCounts {
     let counts = this.counts.get(name);
-    if (!counts) this.counts.set(name, (counts = { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0, rateLimited: 0 }));
+    if (!counts) this.counts.set(name, (counts = { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0, rateLimited: 0, deadLetters: 0 }));
     return counts;
   }
 
@@ -147,6 +155,12 @@ export class JobRunner {
   /** An enqueue of `name` was refused by its rate limiter. */
   rateLimited(name: string): void {
     this.countsOf(name).rateLimited++;
+  }
+
+  /** A dead letter of `name` was made pending again by hand. */
+  deadLetterRetried(name: string): void {
+    const counts = this.countsOf(name);
+    counts.deadLetters = Math.max(0, counts.deadLetters - 1);
   }
 
   counters(name: string): JobCounts | undefined {
@@ -340,7 +354,9 @@ export class JobRunner {
   }
 
   /** Reschedules the task with backoff, or dead-letters it: only if it is still the one that ran (a reorg may have taken it back). */
-  private async fail(module: JobModule, job: Job, attempt: Extract<JobAttempt, { ok: false }>, counts: JobCounts): Promise<void> {
+  private async fail(module: JobModule, job: Job, failed: Extract<JobAttempt, { ok: false }>, counts: JobCounts): Promise<void> {
+    // The guest's text, whatever its length, is kept and logged only up to a bound.
+    const attempt = { ...failed, error: boundText(failed.error, DEFAULT_JOB_ERROR_BYTES) };
     const attempts = job.attempts + 1;
     const now = this.clock.now();
     const signal = attempt.signal === undefined ? {} : { signal: attempt.signal };
@@ -357,6 +373,7 @@ export class JobRunner {
     if (!committed) return;
     if (dead) {
       counts.dead++;
+      if (++counts.deadLetters > this.retention.maxCount) void this.pruneDead(module.store, counts);
       this.logger.warn({ module: module.name, job: job.id, type: job.type, attempts, error: attempt.error, ...signal }, 'job failed for the last time: dead-lettered');
       this.records.next({ module: module.name, id: job.id, type: job.type, attempts, outcome: 'dead', error: attempt.error, ...signal });
       return;
@@ -366,7 +383,18 @@ export class JobRunner {
     this.records.next({ module: module.name, id: job.id, type: job.type, attempts, outcome: 'retry', error: attempt.error, runAt, ...signal });
   }
 
-  /** Deletes the module's expired deduplication records now, then every `DEDUPE_SWEEP_MS`. */
+  /** Applies the dead-letter retention to a module's store; its count follows. */
+  private async pruneDead(store: ModuleStore, counts: JobCounts): Promise<void> {
+    try {
+      const { deleted, kept } = await pruneDead(store, this.retention, this.clock.now());
+      counts.deadLetters = kept;
+      if (deleted > 0) this.logger.info({ module: store.name, deleted, kept, ...this.retention }, 'dead letters past their retention deleted');
+    } catch (error) {
+      this.logger.error({ module: store.name, err: error }, 'could not apply the dead-letter retention');
+    }
+  }
+
+  /** Deletes the module's expired deduplication records (and dead letters past their retention) now, then every `DEDUPE_SWEEP_MS`. */
   private async sweepDedupe(entry: Entry): Promise<void> {
     entry.sweep = undefined;
     entry.sweeping = true;
@@ -390,6 +418,7 @@ export class JobRunner {
     } catch (error) {
       this.logger.error({ module: entry.module.name, err: error }, 'could not delete expired deduplication records');
     }
+    await this.pruneDead(entry.module.store, this.countsOf(entry.module.name));
     entry.sweeping = false;
     this.wakeIdle();
     if (this.modules.get(entry.module.name) === entry && !this.stopped) entry.sweep = this.clock.setTimeout(() => void this.sweepDedupe(entry), DEDUPE_SWEEP_MS);

@@ -1,106 +1,135 @@
-import type { Bytes, ModuleStore, Write } from '../store/EngineStore.ts';
-import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
+import type { ModuleStore, Write } from '../store/EngineStore.ts';
+import { commitStaged } from '../store/GuardedModuleStore.ts';
+import { DEFAULT_TIMER_WINDOW } from '../limits/defaults.ts';
+import { AT_PREFIX, BLOCK_PREFIX, decodeTimer, indexKey, startsWith, TIMER_COUNT_KEY, TIMER_PREFIX, TIMER_PREFIX_END, timerKey, type Timer } from './timerKeys.ts';
+import { TimerWindow } from './TimerWindow.ts';
 
-/** A timer as stored: at a time (epoch ms), or once block `block` of chain `chain` is handled. */
-export type TimerSpec = { at: number } | { chain: string; block: string };
-
-/** A stored timer of one module. */
-export interface Timer {
-  tag: string;
-  spec: TimerSpec;
-  /** The stored value, to tell this timer from a later one of the same tag. */
-  raw: string;
-}
-
-const PREFIX = Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from('timer/')]);
-const PREFIX_END = Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from('timer0')]); // '0' follows '/'
-
-/** The store key of a module's timer with this tag (in the reserved range modules cannot touch). */
-export function timerKey(tag: string): Bytes {
-  return Uint8Array.from([...PREFIX, ...Buffer.from(tag, 'utf8')]);
-}
-
-function tagOf(key: Bytes): string | undefined {
-  if (key.length < PREFIX.length || PREFIX.some((b, i) => key[i] !== b)) return undefined;
-  return Buffer.from(key.subarray(PREFIX.length)).toString('utf8');
-}
-
-export function timerValue(spec: TimerSpec): Bytes {
-  return Buffer.from(JSON.stringify(spec), 'utf8');
-}
+export { timerKey, timerValue, type Timer, type TimerSpec } from './timerKeys.ts';
 
 /**
- * One module's pending timers, mirrored from its store: loaded when the module starts, then kept in
- * step with every commit's writes (a handler that sets, moves or cancels a timer, a fired timer's
- * deletion, a reorg's undo). The store is the truth; this is its index for the engine's scheduling.
+ * One module's pending timers as the engine schedules them: the earliest time timers and the
+ * earliest block timers (two `TimerWindow`s over their indexes), kept in step with every commit's
+ * writes (a handler that sets, moves or cancels a timer, a fired timer's deletion, a reorg's undo).
+ * The store is the truth; this holds at most `capacity` of each kind, however many are stored.
  */
 export class ModuleTimers {
-  private readonly timers = new Map<string, Timer>();
+  private readonly time: TimerWindow;
+  private readonly blocks: TimerWindow;
 
-  static async load(store: ModuleStore): Promise<ModuleTimers> {
-    const timers = new ModuleTimers();
-    for await (const key of store.keys({ gte: PREFIX, lt: PREFIX_END, limit: 1_000_000 })) {
-      const value = await store.get(key);
-      if (value) timers.put(key, value);
-    }
+  private constructor(
+    private readonly store: ModuleStore,
+    capacity: number,
+  ) {
+    this.time = new TimerWindow(store, AT_PREFIX, capacity);
+    this.blocks = new TimerWindow(store, BLOCK_PREFIX, capacity);
+  }
+
+  /** Reads the first `capacity` timers of each kind (after indexing a state written before the index existed). */
+  static async load(store: ModuleStore, capacity = DEFAULT_TIMER_WINDOW): Promise<ModuleTimers> {
+    await indexOldTimers(store);
+    const timers = new ModuleTimers(store, capacity);
+    await Promise.all([timers.time.fill(), timers.blocks.fill()]);
     return timers;
   }
 
   /** Applies a commit's writes; true when a timer changed. */
   apply(writes: readonly Write[]): boolean {
-    let changed = false;
-    for (const write of writes) {
-      if (!isReserved(write.key)) continue;
-      const tag = tagOf(write.key);
-      if (tag === undefined) continue;
-      changed = true;
-      if (write.value === null) this.timers.delete(tag);
-      else this.put(write.key, write.value);
+    const time = this.time.apply(writes);
+    const blocks = this.blocks.apply(writes);
+    return time || blocks;
+  }
+
+  /** Up to `limit` time timers due at `now` for which `skip` is false, earliest first. */
+  dueAt(now: number, limit: number, skip: (timer: Timer) => boolean): Timer[] {
+    const due: Timer[] = [];
+    for (const timer of this.time.entries()) {
+      if (due.length >= limit || (timer.spec as { at: number }).at > now) break;
+      if (!skip(timer)) due.push(timer);
     }
-    return changed;
+    return due;
   }
 
-  /** Time timers due at `now`, earliest first. */
-  dueAt(now: number): Timer[] {
-    return [...this.timers.values()].filter((t) => 'at' in t.spec && t.spec.at <= now).sort((a, b) => (a.spec as { at: number }).at - (b.spec as { at: number }).at);
-  }
-
-  /** Block timers of `chain` at or below `block`, lowest first. */
+  /** Block timers of `chain` at or below `block` held in memory, lowest first. */
   dueBlock(chain: bigint, block: bigint): Timer[] {
-    return [...this.timers.values()]
-      .filter((t) => 'chain' in t.spec && BigInt(t.spec.chain) === chain && BigInt(t.spec.block) <= block)
-      .sort((a, b) => Number(BigInt((a.spec as { block: string }).block) - BigInt((b.spec as { block: string }).block)));
-  }
-
-  /** The earliest time timer for which `skip` is false, if any. */
-  next(skip: (timer: Timer) => boolean = () => false): number | undefined {
-    let next: number | undefined;
-    for (const t of this.timers.values()) if ('at' in t.spec && (next === undefined || t.spec.at < next) && !skip(t)) next = t.spec.at;
-    return next;
-  }
-
-  /** Every pending timer, by tag. */
-  list(): Timer[] {
-    return [...this.timers.values()].sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
-  }
-
-  get(tag: string): Timer | undefined {
-    return this.timers.get(tag);
-  }
-
-  get size(): number {
-    return this.timers.size;
-  }
-
-  private put(key: Bytes, value: Bytes): void {
-    const tag = tagOf(key)!;
-    const raw = Buffer.from(value).toString('utf8');
-    let spec: TimerSpec;
-    try {
-      spec = JSON.parse(raw) as TimerSpec;
-    } catch {
-      return; // only corral writes these keys: an unreadable one is skipped, not fatal
+    const due: Timer[] = [];
+    for (const timer of this.blocks.entries()) {
+      const spec = timer.spec as { chain: string; block: string };
+      if (BigInt(spec.chain) === chain && BigInt(spec.block) <= block) due.push(timer);
     }
-    this.timers.set(tag, { tag, spec, raw });
+    return due;
   }
+
+  /** The earliest time timer held for which `skip` is false, if any. */
+  next(skip: (timer: Timer) => boolean = () => false): number | undefined {
+    for (const timer of this.time.entries()) if (!skip(timer)) return (timer.spec as { at: number }).at;
+    return undefined;
+  }
+
+  /** Reads more timers when a window runs low; resolves when done (at once when none did). */
+  refill(): Promise<void> {
+    const reads = [this.time, this.blocks].filter((w) => w.low).map((w) => w.fill());
+    return reads.length === 0 ? Promise.resolve() : Promise.all(reads).then(() => {});
+  }
+
+  get low(): boolean {
+    return this.time.low || this.blocks.low;
+  }
+
+  /** The timer stored under `tag` now (from the store, not the windows). */
+  stored(tag: string): Timer | undefined {
+    const value = this.store.getSync(timerKey(tag));
+    return value === undefined ? undefined : decodeTimer(tag, value);
+  }
+
+  /** Timers held in memory. */
+  get held(): number {
+    return this.time.size + this.blocks.size;
+  }
+
+  /** Index keys read from the store since the load (the load's own included). */
+  get keysRead(): number {
+    return this.time.keysRead + this.blocks.keysRead;
+  }
+}
+
+/** Every pending timer of a stopped engine's module, by tag (for `corral inspect`). */
+export async function listTimers(store: ModuleStore): Promise<Timer[]> {
+  const timers: Timer[] = [];
+  for await (const key of store.keys({ gte: TIMER_PREFIX, lt: TIMER_PREFIX_END, limit: -1 })) {
+    const value = await store.get(key);
+    const timer = value && decodeTimer(Buffer.from(key.subarray(TIMER_PREFIX.length)).toString('utf8'), value);
+    if (timer) timers.push(timer);
+  }
+  return timers;
+}
+
+/**
+ * A state written before timers had an index and a count (no count key, some timer keys): each timer
+ * gets its index key and the count is written last, so a crash meanwhile only means doing it again.
+ * Once, at the first start on such a state.
+ */
+async function indexOldTimers(store: ModuleStore): Promise<void> {
+  if (store.getSync(TIMER_COUNT_KEY) !== undefined) return;
+  let count = 0;
+  let batch: Timer[] = [];
+  const flush = () =>
+    commitStaged(store, (tx) => {
+      for (const timer of batch) tx.set(indexKey(timer.tag, timer.spec), Buffer.from(timer.raw, 'utf8'));
+      return true;
+    });
+  for await (const key of store.keys({ gte: TIMER_PREFIX, lt: TIMER_PREFIX_END, limit: -1 })) {
+    if (!startsWith(key, TIMER_PREFIX)) continue;
+    const value = store.getSync(key);
+    const timer = value && decodeTimer(Buffer.from(key.subarray(TIMER_PREFIX.length)).toString('utf8'), value);
+    if (!timer) continue;
+    count++;
+    batch.push(timer);
+    if (batch.length >= 1_000) {
+      await flush();
+      batch = [];
+    }
+  }
+  if (count === 0) return;
+  if (batch.length > 0) await flush();
+  await commitStaged(store, (tx) => (tx.set(TIMER_COUNT_KEY, Buffer.from(String(count), 'utf8')), true));
 }

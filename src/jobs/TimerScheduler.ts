@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock/Clock.ts';
 import type { Write } from '../store/EngineStore.ts';
+import { TIMERS_IN_FLIGHT } from '../limits/defaults.ts';
 import type { ModuleTimers, Timer } from './ModuleTimers.ts';
 
 /** The first wait before a timer whose event was not handled (circuit open, a handler that ended in a signal) fires again; it doubles each time. */
@@ -14,6 +15,8 @@ interface ModuleEntry {
   active: boolean;
   /** The last block the module committed, per chain. */
   handled: Map<bigint, bigint>;
+  /** Its timers delivered and not yet handled, or waiting for a retry: at most `TIMERS_IN_FLIGHT`. */
+  inFlight: number;
 }
 
 /**
@@ -23,6 +26,10 @@ interface ModuleEntry {
  * timer fires until it is handled, and once handled never again. One still stored after its delivery
  * (an open circuit, a handler that ended in a signal) fires again after `TIMER_RETRY_MS`, doubling up
  * to `TIMER_RETRY_MAX_MS`.
+ *
+ * Only the earliest timers are in memory (`ModuleTimers`); at most `TIMERS_IN_FLIGHT` of a module are
+ * delivered at a time, the next ones as those end, so a module with thousands due still takes its
+ * other events in between, and the memory held stays bounded whatever the number pending.
  */
 export class TimerScheduler {
   private readonly modules = new Map<string, ModuleEntry>();
@@ -41,7 +48,7 @@ export class TimerScheduler {
 
   /** Follows a module's commits from now on (before its actor and feeds start, so none is missed). */
   track(module: string, timers: ModuleTimers): void {
-    this.modules.set(module, { timers, active: false, handled: new Map() });
+    this.modules.set(module, { timers, active: false, handled: new Map(), inFlight: 0 });
   }
 
   /** The module serves: time timers already due fire now; block timers at or below `handled` (its cursor per chain) too. */
@@ -67,7 +74,8 @@ export class TimerScheduler {
   committed(module: string, writes: readonly Write[]): void {
     const entry = this.modules.get(module);
     if (!entry?.timers.apply(writes)) return;
-    if (entry.active) for (const [chain, block] of entry.handled) for (const timer of entry.timers.dueBlock(chain, block)) this.fire(module, timer);
+    if (entry.active) for (const [chain, block] of entry.handled) this.fireBlocks(module, entry, chain, block);
+    this.refill(module, entry);
     this.arm();
   }
 
@@ -77,7 +85,7 @@ export class TimerScheduler {
     if (!entry) return;
     if ((entry.handled.get(chain) ?? -1n) < block) entry.handled.set(chain, block);
     if (!entry.active) return;
-    for (const timer of entry.timers.dueBlock(chain, block)) this.fire(module, timer);
+    this.fireBlocks(module, entry, chain, block);
   }
 
   stop(): void {
@@ -88,12 +96,15 @@ export class TimerScheduler {
     this.retrying.clear();
   }
 
-  /** One clock timeout, for the earliest time timer of any active module that is not being delivered or waiting for a retry. */
+  /**
+   * One clock timeout, for the earliest time timer of any active module that is not being delivered
+   * or waiting for a retry. A module with `TIMERS_IN_FLIGHT` out is left out: it fires again as those end.
+   */
   private arm(): void {
     if (this.stopped) return;
     let next: number | undefined;
     for (const [module, entry] of this.modules) {
-      if (!entry.active) continue;
+      if (!entry.active || entry.inFlight >= TIMERS_IN_FLIGHT) continue;
       const at = entry.timers.next((timer) => this.busy(firingId(module, timer)));
       if (at !== undefined && (next === undefined || at < next)) next = at;
     }
@@ -113,32 +124,76 @@ export class TimerScheduler {
   private fireDue(): void {
     this.handle = undefined;
     this.armedAt = undefined;
-    const now = this.clock.now();
-    for (const [module, entry] of this.modules) if (entry.active) for (const timer of entry.timers.dueAt(now)) this.fire(module, timer);
+    for (const [module, entry] of this.modules) if (entry.active) this.fireTimes(module, entry);
     this.arm();
+  }
+
+  /** Fires `module`'s due time timers, as many as it has room for, earliest first. */
+  private fireTimes(module: string, entry: ModuleEntry): void {
+    const room = TIMERS_IN_FLIGHT - entry.inFlight;
+    if (room <= 0) return;
+    for (const timer of entry.timers.dueAt(this.clock.now(), room, (t) => this.busy(firingId(module, t)))) this.fire(module, timer);
+    this.refill(module, entry);
+  }
+
+  private fireBlocks(module: string, entry: ModuleEntry, chain: bigint, block: bigint): void {
+    for (const timer of entry.timers.dueBlock(chain, block)) {
+      if (entry.inFlight >= TIMERS_IN_FLIGHT) break;
+      this.fire(module, timer);
+    }
+  }
+
+  /** A timer of `module` is out of flight: the next due ones may go. */
+  private landed(module: string, entry: ModuleEntry): void {
+    entry.inFlight--;
+    // A module removed (and maybe added again) meanwhile: its new entry counts its own.
+    if (this.modules.get(module) !== entry || this.stopped || !entry.active) return;
+    this.fireTimes(module, entry);
+    for (const [chain, block] of entry.handled) this.fireBlocks(module, entry, chain, block);
+    this.arm();
+  }
+
+  /** When the timers held in memory run low, reads the next ones from the store, then fires what is due. */
+  private refill(module: string, entry: ModuleEntry): void {
+    if (!entry.timers.low) return;
+    entry.timers.refill().then(
+      () => {
+        if (this.modules.get(module) !== entry || this.stopped || !entry.active) return;
+        this.fireTimes(module, entry);
+        for (const [chain, block] of entry.handled) this.fireBlocks(module, entry, chain, block);
+        this.arm();
+      },
+      (error: unknown) => this.logger.error({ module, err: error }, 'could not read timers from the store'),
+    );
   }
 
   private fire(module: string, timer: Timer, attempts = 0): void {
     const id = firingId(module, timer);
-    if (this.stopped || this.firing.has(id) || (attempts === 0 && this.retrying.has(id))) return;
+    const entry = this.modules.get(module);
+    if (!entry || this.stopped || this.firing.has(id) || (attempts === 0 && this.retrying.has(id))) return;
+    if (attempts === 0) {
+      if (entry.inFlight >= TIMERS_IN_FLIGHT) return;
+      entry.inFlight++;
+    }
     this.firing.add(id);
-    const pending = () => this.modules.get(module)?.timers.get(timer.tag)?.raw === timer.raw;
+    const pending = () => this.modules.get(module)?.timers.stored(timer.tag)?.raw === timer.raw;
     this.deliver(module, timer).then(
       () => {
         this.firing.delete(id);
-        if (!pending() || this.stopped) return this.arm();
+        if (!pending() || this.stopped) return this.landed(module, entry);
         const wait = Math.min(TIMER_RETRY_MS * 2 ** attempts, TIMER_RETRY_MAX_MS);
         const handle = this.clock.setTimeout(() => {
           this.retrying.delete(id);
           // Only the same timer: the module may have moved or cancelled it since.
           if (pending()) this.fire(module, timer, attempts + 1);
-          else this.arm();
+          else this.landed(module, entry);
         }, wait);
         this.retrying.set(id, { attempts: attempts + 1, handle });
       },
       (error: unknown) => {
         this.firing.delete(id);
         this.logger.error({ module, tag: timer.tag, err: error }, 'a timer could not be delivered');
+        this.landed(module, entry);
       },
     );
   }

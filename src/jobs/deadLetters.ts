@@ -1,6 +1,7 @@
 import { EngineError } from '../errors/EngineError.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import { commitStaged } from '../store/GuardedModuleStore.ts';
+import type { Bytes } from '../store/EngineStore.ts';
 import { DEAD_PREFIX, deadKey, decodeJob, encodeJob, jobKey, JOB_PREFIX, prefixLimit, type Job } from './Job.ts';
 
 async function list(store: ModuleStore, prefix: Uint8Array): Promise<Job[]> {
@@ -36,4 +37,52 @@ export async function retryDead(store: ModuleStore, id: string, now: number): Pr
     return true;
   });
   return job;
+}
+
+/** How many dead letters a module keeps (see `DEFAULT_DEAD_LETTERS`). */
+export interface DeadLetterRetention {
+  maxCount: number;
+  maxAgeMs: number;
+}
+
+/** A module's dead letters as keys and when each died, oldest first (the values are not kept). */
+async function deadIndex(store: ModuleStore): Promise<{ key: Bytes; deadAt: number }[]> {
+  const dead: { key: Bytes; deadAt: number }[] = [];
+  for await (const key of store.keys({ gte: DEAD_PREFIX, lt: prefixLimit(DEAD_PREFIX), limit: -1 })) {
+    const value = store.getSync(key);
+    const job = value && decodeJob(value);
+    if (job) dead.push({ key: Uint8Array.from(key), deadAt: job.deadAt ?? 0 });
+  }
+  return dead.sort((a, b) => a.deadAt - b.deadAt);
+}
+
+/** Deletes these dead letters, a thousand per commit, each only if still there when its commit's turn comes; how many went. */
+async function deleteDead(store: ModuleStore, keys: readonly Bytes[]): Promise<number> {
+  let deleted = 0;
+  for (let from = 0; from < keys.length; from += 1_000) {
+    await commitStaged(store, (tx) => {
+      for (const key of keys.slice(from, from + 1_000)) {
+        if (tx.get(key) === undefined) continue;
+        tx.delete(key);
+        deleted++;
+      }
+      return true;
+    });
+  }
+  return deleted;
+}
+
+/** Applies `retention` at `now`: the oldest past `maxCount` and any older than `maxAgeMs` go. What was deleted and what is kept. */
+export async function pruneDead(store: ModuleStore, retention: DeadLetterRetention, now: number): Promise<{ deleted: number; kept: number }> {
+  const dead = await deadIndex(store);
+  const excess = dead.length - retention.maxCount;
+  const victims = dead.filter((d, i) => i < excess || d.deadAt <= now - retention.maxAgeMs);
+  const deleted = await deleteDead(store, victims.map((d) => d.key));
+  return { deleted, kept: dead.length - deleted };
+}
+
+/** Deletes a module's dead letters (only those dead before `before`, when given); how many went. Their bytes go back to its `storedBytes`. */
+export async function purgeDead(store: ModuleStore, before?: number): Promise<number> {
+  const dead = await deadIndex(store);
+  return deleteDead(store, dead.filter((d) => before === undefined || d.deadAt < before).map((d) => d.key));
 }

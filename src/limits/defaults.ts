@@ -146,3 +146,43 @@ export const DEFAULT_DETERMINISTIC_SEED = 0n;
  * over the reading to count a module's answers against its `rpcResponseBytes` as they arrive.)
  */
 export const DEFAULT_ENGINE_RPC_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Timers one module may have pending (set and not yet fired), time and block timers together. Setting
+ * a new tag past it answers the guest `limit("pending-timers")` (a fault it can handle: cancel, or move
+ * a timer it has); moving or cancelling a timer it has is always allowed. Each timer also counts toward
+ * `storedBytes`.
+ */
+export const DEFAULT_MAX_PENDING_TIMERS = 10_000;
+
+/**
+ * Timers of each kind (time, block) the engine holds in memory per module: the earliest ones. The
+ * rest stay in LevelDB and are read in due order as these fire, so memory and the work of a start do
+ * not grow with the number pending.
+ */
+export const DEFAULT_TIMER_WINDOW = 1_024;
+
+/**
+ * Timer events of one module delivered and not yet handled (or waiting for a retry), at most. Due
+ * timers past it fire as these end, so a module with thousands due at once still takes its other
+ * events in between and `stop()` waits for at most this many.
+ */
+export const TIMERS_IN_FLIGHT = 64;
+
+/**
+ * Bytes of a failed job's error text kept: in its task record (`lastError`, the dead letter's too),
+ * in the log record of the failure and in `engine.jobs$`. Longer text is cut at a character boundary
+ * and ends with how many bytes were cut; the guest's own text is never needed whole to tell what failed.
+ */
+export const DEFAULT_JOB_ERROR_BYTES = 4 * 1024;
+
+/**
+ * Dead letters kept per module (`[engine.jobs]` `dead_letter_max`, `dead_letter_max_age_ms`): the
+ * newest `maxCount`, none older than `maxAgeMs`. Past either they are deleted (the oldest first),
+ * their bytes given back to the module's `storedBytes`: at once when a new one passes the count, at
+ * start and hourly for age. `corral dead-letters purge` deletes them by hand.
+ */
+export const DEFAULT_DEAD_LETTERS = {
+  maxCount: 1_000,
+  maxAgeMs: 7 * 24 * 60 * 60 * 1000,
+} as const;

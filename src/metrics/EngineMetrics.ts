@@ -184,6 +184,9 @@ export class EngineMetrics {
     gaugeFrom('corral_module_not_ready', '1 for each module that keeps the engine from being ready, by reason: halted, stopped, breaker-open, catching-up.', ['module', 'reason'], (set) => {
       for (const m of this.readiness().notReady) set({ module: m.module, reason: m.reason }, 1);
     });
+    gaugeFrom('corral_dead_letters', 'Dead-lettered tasks each module keeps (bounded by [engine.jobs] dead_letter_max and dead_letter_max_age_ms).', ['module'], (set) => {
+      for (const [module, j] of jobs()) set({ module }, j.deadLetters);
+    });
     gaugeFrom('corral_store_bytes', 'Key and value bytes each module keeps.', ['module'], (set) => Object.entries(engine.storedBytes()).forEach(([module, bytes]) => set({ module }, bytes)));
   }
 

@@ -63,10 +63,15 @@ export class StateTransaction {
     this.overlay.set(keyId(key), { key: Uint8Array.from(key), value: null });
   }
 
-  /** Up to `limit` keys with `prefix`, after `after` (exclusive), in byte order; staged writes included. */
-  async listKeys(prefix: Bytes, after: Bytes | undefined, limit: number): Promise<Bytes[]> {
+  /**
+   * Up to `limit` keys with `prefix`, after `after` (exclusive), in byte order; staged writes included.
+   * Keys in `skip` (`from` inclusive, `to` exclusive) are left out without being read: LevelDB seeks
+   * past them, so a listing costs what it returns, however many keys lie in the range skipped.
+   */
+  async listKeys(prefix: Bytes, after: Bytes | undefined, limit: number, skip?: { from: Bytes; to: Bytes }): Promise<Bytes[]> {
     this.listed.push([Uint8Array.from(prefix), after === undefined ? undefined : Uint8Array.from(after)]);
-    const inRange = (key: Bytes) => startsWith(key, prefix) && (after === undefined || compare(key, after) > 0);
+    const skipped = (key: Bytes) => skip !== undefined && compare(key, skip.from) >= 0 && compare(key, skip.to) < 0;
+    const inRange = (key: Bytes) => startsWith(key, prefix) && (after === undefined || compare(key, after) > 0) && !skipped(key);
     const staged = [...this.overlay.values()].filter((w) => inRange(w.key));
     const deleted = new Set(staged.filter((w) => w.value === null).map((w) => keyId(w.key)));
     const keys: Bytes[] = staged.filter((w) => w.value !== null).map((w) => w.key);
@@ -75,8 +80,22 @@ export class StateTransaction {
     else range.gte = prefix;
     const end = prefixEnd(prefix);
     if (end) range.lt = end;
-    for await (const key of this.committedState.keys(range)) {
-      if (!deleted.has(keyId(key)) && !this.overlay.has(keyId(key))) keys.push(Uint8Array.from(key));
+    // The range, as one or two LevelDB ranges around `skip` (an empty one is dropped).
+    type Range = typeof range;
+    let ranges: Range[] = [range];
+    if (skip) {
+      const lower = range.gt ?? range.gte!;
+      const below: Range = { ...range, lt: range.lt === undefined || compare(skip.from, range.lt) < 0 ? skip.from : range.lt };
+      const above: Range = compare(skip.to, lower) > 0 ? { limit: range.limit, gte: skip.to, ...(range.lt ? { lt: range.lt } : {}) } : range;
+      ranges = [below, above].filter((r) => r.lt === undefined || compare(r.gt ?? r.gte!, r.lt) < 0);
+    }
+    let found = 0;
+    for (const r of ranges) {
+      if (found >= range.limit) break;
+      for await (const key of this.committedState.keys({ ...r, limit: range.limit - found })) {
+        found++;
+        if (!deleted.has(keyId(key)) && !this.overlay.has(keyId(key))) keys.push(Uint8Array.from(key));
+      }
     }
     return keys.sort(compare).slice(0, limit);
   }

@@ -16,11 +16,11 @@ export function jobProbe(name = 'j', extra: Partial<ModuleManifest> = {}): Modul
 }
 
 /** An engine running job-probe modules on a ManualClock (epoch ms `start`), with helpers to drive and read them. */
-export async function jobEngine(runtime: Runtime, modules: ModuleManifest[] = [jobProbe()], options: { start?: number; stateDir?: string; jobLimits?: Parameters<typeof Engine.start>[0]['jobLimits'] } = {}) {
+export async function jobEngine(runtime: Runtime, modules: ModuleManifest[] = [jobProbe()], options: { start?: number; stateDir?: string; jobLimits?: Parameters<typeof Engine.start>[0]['jobLimits']; deadLetters?: Parameters<typeof Engine.start>[0]['deadLetters'] } = {}) {
   const clock = new ManualClock(options.start ?? 1_000_000);
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'corral-jobs-'));
   const { logger, records } = captureLogger();
-  const engine = await Engine.start({ runtime, stateDir, logger, clock, modules, ...(options.jobLimits ? { jobLimits: options.jobLimits } : {}) });
+  const engine = await Engine.start({ runtime, stateDir, logger, clock, modules, ...(options.jobLimits ? { jobLimits: options.jobLimits } : {}), ...(options.deadLetters ? { deadLetters: options.deadLetters } : {}) });
   await engine.jobsSettled(); // each module's module-activated task has run: tests start from no pending task
   let seq = 0;
   /** Delivers one command to a module; resolves with its outcome (after its commit). */

@@ -2,9 +2,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, ManualClock, type Runtime, type Trigger } from '../../src/index.ts';
+import { Engine, ManualClock, type ModuleManifest, type Runtime, type Trigger } from '../../src/index.ts';
 import { inspectState } from '../../src/cli/inspect.ts';
 import { TIMER_RETRY_MS } from '../../src/jobs/TimerScheduler.ts';
+import { ModuleTimers } from '../../src/jobs/ModuleTimers.ts';
+import { setTimerWrites, type TimerSpec } from '../../src/jobs/timerKeys.ts';
+import { DEFAULT_MAX_PENDING_TIMERS, DEFAULT_TIMER_WINDOW } from '../../src/limits/defaults.ts';
+import { commitStaged } from '../../src/store/GuardedModuleStore.ts';
+import { LevelStore } from '../../src/store/LevelStore.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
@@ -13,14 +18,14 @@ afterAll(() => runtime.close());
 const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
 
 /** An engine with the timer-probe module on a ManualClock that starts at `start` (epoch ms). */
-async function timerEngine(start = 1_000_000, stateDir = mkdtempSync(join(tmpdir(), 'corral-timers-')), triggers: Trigger[] = []) {
+async function timerEngine(start = 1_000_000, stateDir = mkdtempSync(join(tmpdir(), 'corral-timers-')), triggers: Trigger[] = [], extra: Partial<ModuleManifest> = {}) {
   const clock = new ManualClock(start);
   const engine = await Engine.start({
     runtime,
     stateDir,
     logger: captureLogger().logger,
     clock,
-    modules: [{ name: 't', component: fixture('timer-probe'), grants: { store: true, timers: true }, topics: ['cmd'], triggers }],
+    modules: [{ name: 't', component: fixture('timer-probe'), grants: { store: true, timers: true }, topics: ['cmd'], triggers, ...extra }],
   });
   let seq = 0;
   const run = (command: object) => engine.deliver('t', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
@@ -143,6 +148,70 @@ describe('timers (ManualClock)', () => {
     await run({ op: 'at', at: 2_000_000, tag: 'x' });
     await run({ op: 'reserved' });
     expect(JSON.parse(text(await engine.read('t', new TextEncoder().encode('reserved')))!)).toEqual({ get: 'invalid-input', set: 'invalid-input', delete: 'invalid-input', listed: ['255,1'] });
+    await engine.stop();
+  });
+});
+
+/** Writes timers straight into module `t`'s state in `stateDir` (the engine stopped), as the timers host would. */
+async function seedTimers(stateDir: string, timers: [string, TimerSpec][]): Promise<void> {
+  const store = await LevelStore.open(stateDir);
+  try {
+    const state = await store.module('t');
+    await commitStaged(state, (tx) => {
+      timers.forEach(([tag, spec], count) => {
+        for (const { key, value } of setTimerWrites(tag, spec, undefined, count)) if (value !== null) tx.set(key, value);
+      });
+      return true;
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+describe('timer bounds (ManualClock)', () => {
+  it('error: a timer bomb is refused at its cap with limit("pending-timers"); pending timers stay bounded and the module still takes its other events', async () => {
+    // 200 timer calls take a QuickJS guest past the default 250 ms on a loaded machine: the deadline is not what this tests.
+    const { engine, clock, run, stateDir } = await timerEngine(undefined, undefined, [], { limits: { timeoutMs: 10_000 } });
+    await run({ op: 'bomb', n: 200 }); // each of these sets 200 more, due at once, when it fires
+    clock.advance(0);
+    const refused = async () => JSON.parse(text(await engine.read('t', new TextEncoder().encode('bomb-refused'))) ?? 'null');
+    await expect.poll(refused, { timeout: 60_000 }).toEqual({ tag: 'limit', val: 'pending-timers' });
+    // The bomb keeps firing at its cap (each timer sets one more); a custom event still gets its turn.
+    expect(await run({ op: 'note', text: 'still here' })).toMatchObject({ ok: true });
+    expect(text(await engine.read('t', new TextEncoder().encode('note')))).toBe('still here');
+    await engine.stop();
+    const summary = (await inspectState(stateDir)) as { modules: { timers: number }[] };
+    expect(summary.modules[0]!.timers).toBeLessThanOrEqual(DEFAULT_MAX_PENDING_TIMERS);
+    expect(summary.modules[0]!.timers).toBeGreaterThan(DEFAULT_MAX_PENDING_TIMERS - 200);
+  });
+
+  it("behavior: a start on the cap's worth of pending timers reads a bounded number of them", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'corral-timers-'));
+    const half = DEFAULT_MAX_PENDING_TIMERS / 2;
+    await seedTimers(stateDir, [
+      ...Array.from({ length: half }, (_, i): [string, TimerSpec] => [`time${i}`, { at: 2_000_000 + i }]),
+      ...Array.from({ length: half }, (_, i): [string, TimerSpec] => [`block${i}`, { chain: '31337', block: String(100 + i) }]),
+    ]);
+    const store = await LevelStore.open(stateDir);
+    const timers = await ModuleTimers.load(await store.module('t'));
+    expect(timers.keysRead).toBeLessThanOrEqual(2 * DEFAULT_TIMER_WINDOW);
+    expect(timers.held).toBeLessThanOrEqual(2 * DEFAULT_TIMER_WINDOW);
+    expect(timers.next()).toBe(2_000_000);
+    await store.close();
+  });
+
+  it('behavior: timers past the ones held in memory still fire, in due order, in bounded batches', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'corral-timers-'));
+    const count = 2 * DEFAULT_TIMER_WINDOW + 300;
+    const tags = Array.from({ length: count }, (_, i) => `ord${String(i).padStart(5, '0')}`);
+    // Seeded in reverse tag order: due order, not tag order, decides.
+    await seedTimers(stateDir, tags.map((tag, i): [string, TimerSpec] => [tag, { at: 1_000_000 + count - i }]).reverse());
+    const { engine, clock } = await timerEngine(1_000_000, stateDir);
+    clock.advance(count);
+    const handled = async () => Number(text(await engine.read('t', new TextEncoder().encode('ord-count'))) ?? 0);
+    await expect.poll(handled, { timeout: 60_000 }).toBe(count);
+    const order = (await engine.entries('t')).filter(([key]) => text(key)!.startsWith('ord/')).map(([, value]) => text(value));
+    expect(order).toEqual([...tags].reverse()); // entries come in key order: ord/00000000, ord/00000001, …
     await engine.stop();
   });
 });
