@@ -4,7 +4,9 @@
 export { Runtime, type RuntimeOptions, type LoadOptions } from './runtime/Runtime.ts';
 export { Component, type CallOptions, type CallOutcome, type CallSuccess, type CallFailure, type Limits } from './runtime/Component.ts';
 export type { HostFunction, HostImports } from './runtime/HostImports.ts';
+export { invocationSignal, InvocationEnded } from './runtime/HostImports.ts';
 export type { PoolOptions, PoolStats } from './runtime/InstancePool.ts';
+export { CheckoutError } from './runtime/InstancePool.ts';
 export { WASI_INTERFACES, WASI_VERSIONS } from './wasi/wasiPolicy.ts';
 export type { WasiOptions } from './wasi/resolveWasiConfig.ts';
 export type { GuestOutput } from './wasi/WasiConfig.ts';

@@ -30,6 +30,14 @@ export type CallOptions = Partial<Pick<Limits, 'fuel' | 'timeoutMs'>> & {
   /** The id signals and logs carry; a fresh UUID when absent (the engine sets it to bind its logger). */
   invocationId?: string;
   /**
+   * The caller's own deadline for getting an instance, on `performance.now()`'s clock: a call that finds
+   * every instance busy waits no longer than this (`CheckoutError { reason: 'deadline' }`), nor past the
+   * pool's `checkoutTimeoutMs`. The call's own `timeoutMs` starts when it runs.
+   */
+  checkoutDeadline?: number;
+  /** Aborting it stops a call that still waits for an instance (`CheckoutError { reason: 'aborted' }`). */
+  signal?: AbortSignal;
+  /**
    * Replay: WASI's clock reads, random and polls are answered from `calls`, in order (see `replay`);
    * `used` is set to how many the call took.
    */

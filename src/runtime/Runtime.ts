@@ -319,7 +319,10 @@ export class Runtime implements ComponentHost {
 
     const bound = options.imports ? component.bindImports(options.imports) : component.hostTable;
     const table = journal ? component.recorder!.recordingTable(bound, journal.hostCalls) : bound;
-    const checkout = component.pool.checkout();
+    const checkout = component.pool.checkout({
+      ...(options.checkoutDeadline === undefined ? {} : { deadline: options.checkoutDeadline }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     if (checkout) await checkout;
     // Unloaded while this caller waited for its slot (it was granted just before): give the slot back.
     if (!this.components.has(component)) {

@@ -85,4 +85,27 @@ describe('checkout through the runtime', () => {
     expect((await held).ok).toBe(true);
     expect(caller.stats().checkoutErrors).toMatchObject({ timeout: 1 });
   });
+
+  it("error: a call's own checkoutDeadline and signal bound its wait for a busy pool (reasons deadline and aborted)", async () => {
+    const gate = deferred<number>();
+    const entered = deferred();
+    const caller = await runtime.load(fixture('host-caller'), {
+      name: 'busy-bounded',
+      limits: { timeoutMs: 30_000 },
+      pool: { maxInstances: 1, checkoutTimeoutMs: 60_000 },
+      imports: hostCallerImports({ slow: () => (entered.resolve(), gate.promise) }),
+    });
+    const held = caller.invoke('call-slow', [1]);
+    await entered.promise;
+    const late = await caller.invoke('call-slow', [1], { checkoutDeadline: performance.now() + 10 }).catch((error: unknown) => error);
+    expect(late).toBeInstanceOf(CheckoutError);
+    expect(late).toMatchObject({ code: 'checkout-timeout', reason: 'deadline' });
+    const controller = new AbortController();
+    const waiting = caller.invoke('call-slow', [1], { signal: controller.signal }).catch((error: unknown) => error);
+    controller.abort();
+    expect(await waiting).toMatchObject({ code: 'checkout-timeout', reason: 'aborted' });
+    gate.resolve(1);
+    expect((await held).ok).toBe(true);
+    expect(caller.stats().checkoutErrors).toMatchObject({ deadline: 1, aborted: 1 });
+  });
 });
