@@ -42,7 +42,7 @@ export const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
  * arrives, over a WebSocket it is measured once received (see ChainClient). The request is aborted
  * with its invocation. An error answer of the node
  * is an `upstream` fault holding its JSON-RPC error object as JSON, so a module can decode a revert's
- * `data` (e.g. the custom errors of ComposableCoW's poll hints); a node that did not answer is an
+ * `data` (e.g. ComposableCoW's custom errors: `OrderNotValid(reason)`, the `Poll*` hints); a node that did not answer is an
  * `upstream` fault with a description.
  */
 export function chainHost(scope: InvocationScope, chains: ReadonlyMap<bigint, ChainClient>, granted: readonly number[]): HostImplementation<typeof Chain> {

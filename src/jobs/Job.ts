@@ -6,7 +6,9 @@ import type { Bytes } from '../store/EngineStore.ts';
  * A task of a module's queue, as stored. Tasks live in the module's own state, in corral's reserved
  * range (`0xff 0x00 "corral/job/<id>"`, dead ones under `corral/dead/`): an enqueue commits with the
  * invocation that made it, a job's completion with the job's writes, and a reorg's undo takes back
- * what a retracted block enqueued. They count toward the module's `storedBytes`.
+ * what a retracted block enqueued unless another source (the runner starting, failing or dead-lettering
+ * it) wrote the task since: that later write stands (see src/store/ReorgMarks.ts). They count toward the
+ * module's `storedBytes`.
  */
 export interface Job {
   id: string;
