@@ -65,8 +65,10 @@ async function run(file: string, flags: { json?: boolean; record?: string }): Pr
   let stopRecording: () => Promise<void> = () => Promise.resolve();
   const warnings: string[] = [];
   let logFile = '';
+  let chains: string[] = [];
   try {
     const { config } = await loadConfig(file);
+    chains = Object.keys(config.chains);
     let logger: Logger | undefined;
     if (live) {
       logFile = join(config.engine.stateDir, 'corral.log');
@@ -100,8 +102,13 @@ async function run(file: string, flags: { json?: boolean; record?: string }): Pr
     );
   const redraw = live ? setInterval(draw, 1_000) : undefined;
   if (live) draw();
-  logger.info({ modules: [...engine.supervisor.actors().map((a) => a.name)], chains: Object.keys(configured.anvils) }, 'engine running');
+  logger.info({ modules: [...engine.supervisor.actors().map((a) => a.name)], chains }, 'engine running');
+  // A signal listener does not keep Node's event loop alive: with no chain, cron or timer to hold it,
+  // the wait below would be an unsettled top-level await and Node would exit with code 13 at once.
+  // The engine still serves custom events and metrics, so the process stays until a signal.
+  const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
   const signal = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
+  clearInterval(keepAlive);
   logger.info({ signal }, 'stopping: intake closed, in-flight events finish or are cancelled, then the database closes (a second signal forces)');
   await configured.stop(); // a second signal exits from `force` meanwhile
   await stopRecording();

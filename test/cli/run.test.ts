@@ -124,6 +124,19 @@ start_block = 0
     expect(last).toBeGreaterThan(resumedFrom);
   });
 
+  it('behavior: with nothing to follow (no chain, cron or timer) it stays up until SIGTERM, then stops gracefully with exit 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-run-idle-'));
+    writeFileSync(join(dir, 'engine.toml'), '[engine]\nstate_dir = "state"\n');
+    const idle = corralRun(join(dir, 'engine.toml'));
+    await idle.waitFor((l) => l.msg === 'engine running');
+    // On main it exited with code 13 right here; give it time to do so.
+    const early = await Promise.race([idle.exited, new Promise((resolve) => setTimeout(() => resolve('running'), 1_000))]);
+    expect(early).toBe('running');
+    idle.signal('SIGTERM');
+    expect(await idle.exited).toBe(0);
+    expect(idle.lines.some((l) => l.msg === 'stopped')).toBe(true);
+  });
+
   it('error: a bad engine.toml exits 1 listing each problem with its path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-run-bad-'));
     writeFileSync(join(dir, 'engine.toml'), '[engine]\nthreads = 0\n[chains.1]\nrpc_url = "nope"\n');
