@@ -24,7 +24,7 @@ import type { CallSlot, SlotCall } from './CallSlot.ts';
 import { CallDispatcher } from './CallDispatcher.ts';
 import type { HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
-import { defaultCacheDir, type ArtifactMeta } from './prepareArtifact.ts';
+import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
 import { MAX_THREADS, type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
@@ -177,7 +177,21 @@ export class Runtime implements ComponentHost {
     }
     precheck?.(importNames, label);
     const artifact = await prepareInWorker({ bytes, name, source: label, cacheDir: this.cacheDir });
-    return { artifact, label, name, importNames };
+    return { artifact, label, name, importNames, bytes };
+  }
+
+  /**
+   * The artifact's files, read into memory once: what every worker, including one started long after
+   * (a replacement after a kill), builds instances from. Gone from the cache since it was prepared or
+   * found there (a cleanup, `rm -rf ~/.cache/corral`): prepared again.
+   */
+  private async artifactFiles(artifact: PreparedArtifact, bytes: Uint8Array, name: string, label: string): Promise<ArtifactFiles> {
+    try {
+      return await readArtifactFiles(artifact.dir, artifact.meta);
+    } catch {
+      const again = await prepareInWorker({ bytes, name, source: label, cacheDir: this.cacheDir });
+      return readArtifactFiles(again.dir, again.meta);
+    }
   }
 
   /** Validates, prepares (or reads from cache) and registers a component. Nothing runs yet. */
@@ -190,7 +204,8 @@ export class Runtime implements ComponentHost {
     // WASI interfaces and versions only: whether an embedder import is needed at all is known after
     // preparing (an interface that only defines types, such as corral:module/types, needs nothing).
     const precheck = (names: string[], label: string) => checkWasiImports(names, {}, label);
-    const { artifact, label, name, importNames } = await this.prepare(source, givenName, precheck);
+    const { artifact, label, name, importNames, bytes } = await this.prepare(source, givenName, precheck);
+    const files = await this.artifactFiles(artifact, bytes, name, label);
     checkWasiImports(importNames, artifact.meta.imports, label);
     checkImports(embedderImports(artifact.meta.imports), imports, label);
     const wasi = wasiImports(artifact.meta.imports);
@@ -210,7 +225,7 @@ export class Runtime implements ComponentHost {
       }
     }
     const id = `${name}#${++this.nextId}`;
-    const component = new Component(id, name, limits, imports, artifact.meta, artifact.dir, artifact.fromCache, new InstancePool(pool, name), this);
+    const component = new Component(id, name, limits, imports, artifact.meta, artifact.dir, files, artifact.fromCache, new InstancePool(pool, name), this);
     if (Object.keys(wasi).length > 0) component.wasi = { interfaces: wasi, config: wasiConfig };
     if (options.initializer) {
       component.initializer = { exportPath: component.resolveExport(options.initializer.export).path, args: options.initializer.args };
@@ -466,6 +481,7 @@ function describe(component: Component): ComponentDescriptor {
     name: component.name,
     dir: component.artifactDir,
     coreFiles: meta.coreModules.map((m) => m.file),
+    files: component.artifactFiles,
     imports: embedderImports(meta.imports),
     ...(component.wasi ? { wasi: component.wasi } : {}),
     memoryMaxPages: Math.floor(component.limits.memoryBytes / WASM_PAGE_BYTES),

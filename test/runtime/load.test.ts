@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
@@ -110,6 +110,28 @@ describe('load', () => {
       expect((await warm.call('add', [1, 2])).value).toBe(3);
     } finally {
       await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  it('behavior: a cache deleted under a running runtime: workers started after it (a kill\'s replacements) still build instances, and a new load prepares again', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'corral-cache-gone-'));
+    const own = newRuntime({ cacheDir, threads: 1 });
+    try {
+      const component = await own.load(fixture('compute'));
+      expect((await component.call('add', [1, 2])).value).toBe(3);
+      rmSync(cacheDir, { recursive: true, force: true });
+      for (let round = 0; round < 3; round++) {
+        // Killing the call terminates its worker: piscina starts another, which has never seen the component.
+        const busy = component.invoke('spin', [], { fuel: 1e15, timeoutMs: 60_000 });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        component.kill();
+        expect((await busy).ok).toBe(false);
+        for (let i = 0; i < 4; i++) expect((await component.call('add', [i, 1])).value).toBe(i + 1);
+      }
+      const again = await own.load(fixture('compute'), { name: 'again' });
+      expect((await again.call('add', [20, 22])).value).toBe(42);
+    } finally {
+      await own.close();
     }
   });
 });
