@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { parse } from '@bytecodealliance/jco';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadError, type Component, type Runtime } from '../../src/index.ts';
 import { instrumentCoreModule } from '../../src/runtime/instrument.ts';
+import { makeFifo, releaseFifo, settledWithin } from '../config/specialFiles.ts';
 import { fixture, gatedHostCaller, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
@@ -90,6 +92,32 @@ describe('load', () => {
 
   it('error: an unreadable path', async () => {
     expect((await loadError(runtime.load('/nonexistent/guest.wasm'))).code).toBe('unreadable');
+  });
+
+  it('error: a FIFO or /dev/zero as the component is refused at once as not-a-regular-file, naming the path (no hang, no unbounded read)', async () => {
+    const fifo = makeFifo('guest.wasm');
+    try {
+      for (const path of [fifo, '/dev/zero']) {
+        const result = await settledWithin(runtime.load(path), 5_000);
+        expect(result).not.toBe('hung');
+        const error = (result as { error: unknown }).error;
+        expect(error).toBeInstanceOf(LoadError);
+        expect((error as LoadError).code).toBe('not-a-regular-file');
+        expect((error as LoadError).details.source).toBe(path);
+      }
+    } finally {
+      releaseFifo(fifo);
+    }
+  });
+
+  it('behavior: a sha256 pin is checked on the bytes read once and prepared: the prepared artifact has the pinned digest; other bytes are refused', async () => {
+    const pin = createHash('sha256').update(compute).digest('hex');
+    const pinned = await runtime.load(fixture('compute'), { name: 'pinned', sha256: pin });
+    expect(pinned.meta.sha256).toBe(pin);
+    const error = await loadError(runtime.load(fixture('watcher'), { name: 'other', sha256: pin }));
+    expect(error.code).toBe('sha256-mismatch');
+    expect(error.details).toMatchObject({ expected: pin, source: fixture('watcher') });
+    expect(error.details.actual).not.toBe(pin);
   });
 
   it('behavior: keeps serving after every rejected load', async () => {
