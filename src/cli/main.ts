@@ -10,7 +10,6 @@
  * from a bad file).
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -20,7 +19,9 @@ import { startConfigured } from '../config/startConfigured.ts';
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName } from '../engine/ModuleManifest.ts';
 import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
-import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
+import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, MAX_RECORDING_BYTES } from '../limits/defaults.ts';
+import { FileRefused, readBoundedFile } from '../runtime/readBoundedFile.ts';
+import { ReplayError } from '../replay/ReplayError.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import type { WasiOptions } from '../wasi/resolveWasiConfig.ts';
 import { Recorder } from '../replay/Recorder.ts';
@@ -274,7 +275,14 @@ async function call(file: string, exportName: string, rawArgs: string[], flags: 
 async function replayCommand(file: string, flags: { component: string[] }): Promise<number> {
   const runtime = new Runtime({ threads: 1 });
   try {
-    const recording = decodeRecording(await readFile(file, 'utf8'), file);
+    let text: string;
+    try {
+      text = (await readBoundedFile(file, MAX_RECORDING_BYTES)).toString('utf8');
+    } catch (cause) {
+      if (!(cause instanceof FileRefused)) throw cause;
+      throw new ReplayError('recording-refused', `cannot replay ${file}: ${cause.message}`, { source: file, reason: cause.reason }, cause);
+    }
+    const recording = decodeRecording(text, file);
     const names = Object.keys(recording.components);
     const components: Record<string, string> = {};
     for (const spec of flags.component) {
