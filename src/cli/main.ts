@@ -29,6 +29,7 @@ import { decodeRecording } from '../replay/Recording.ts';
 import { replay } from '../replay/replay.ts';
 import { inspectState, retryDeadJob } from './inspect.ts';
 import { renderStatus } from './status.ts';
+import { terminalSafe, terminalSafeJson } from './terminalSafe.ts';
 import { scaffoldModule } from './scaffoldModule.ts';
 import { ArgumentError, argsFromJson, jsonReplacer } from './jsonValues.ts';
 
@@ -152,7 +153,7 @@ async function check(file: string): Promise<number> {
   } finally {
     await runtime.close();
   }
-  for (const line of problems) process.stderr.write(`${line}\n`);
+  for (const line of problems) process.stderr.write(`${terminalSafe(line)}\n`);
   if (problems.length > 0) {
     process.stderr.write(`corral check: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n`);
     return EXIT_USAGE;
@@ -163,10 +164,10 @@ async function check(file: string): Promise<number> {
 
 function reportFailure(error: unknown): number {
   if (error instanceof ConfigError) {
-    for (const problem of error.details.problems) process.stderr.write(`corral: ${describeProblem(problem)}\n`);
+    for (const problem of error.details.problems) process.stderr.write(`corral: ${terminalSafe(describeProblem(problem))}\n`);
     return EXIT_USAGE;
   }
-  process.stderr.write(`corral: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`corral: ${terminalSafe(error instanceof Error ? error.message : String(error))}\n`);
   return EXIT_USAGE;
 }
 
@@ -258,7 +259,7 @@ async function call(file: string, exportName: string, rawArgs: string[], flags: 
     return EXIT_OK;
   } catch (error) {
     if (error instanceof CorralError || error instanceof ArgumentError || error instanceof RangeError) {
-      process.stderr.write(`corral: ${error.message}\n`);
+      process.stderr.write(`corral: ${terminalSafe(error.message)}\n`);
       return EXIT_USAGE;
     }
     throw error;
@@ -317,7 +318,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, jsonReplacer)}\n`);
+  process.stdout.write(`${terminalSafeJson(JSON.stringify(value, jsonReplacer))}\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -355,7 +356,7 @@ export async function main(argv: string[]): Promise<number> {
     .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/')
     .action(async (dir: string, flags: { module?: string; prefix: string; limit?: number }) => {
       try {
-        process.stdout.write(`${JSON.stringify(await inspectState(dir, flags), jsonReplacer, 2)}\n`);
+        process.stdout.write(`${terminalSafeJson(JSON.stringify(await inspectState(dir, flags), jsonReplacer, 2))}\n`);
       } catch (error) {
         code = reportFailure(error);
       }
@@ -425,7 +426,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE; // --help, --version; bad usage
     // Anything else is a failure of the command itself: say what it was.
-    process.stderr.write(`corral: ${error instanceof Error ? (process.env.CORRAL_DEBUG ? error.stack : error.message) : String(error)}\n`);
+    const text = error instanceof Error ? ((process.env.CORRAL_DEBUG ? error.stack : error.message) ?? '') : String(error);
+    process.stderr.write(`corral: ${text.split('\n').map(terminalSafe).join('\n')}\n`);
     return EXIT_USAGE;
   }
   return code;
