@@ -493,7 +493,6 @@ function describe(component: Component): ComponentDescriptor {
   return {
     id: component.id,
     name: component.name,
-    dir: component.artifactDir,
     coreFiles: meta.coreModules.map((m) => m.file),
     files: component.artifactFiles,
     imports: embedderImports(meta.imports),

@@ -12,8 +12,7 @@ export interface ComponentDescriptor {
   /** Unique per `load()`: two loads of the same bytes with different limits are different components. */
   id: string;
   name: string;
-  /** Artifact directory: `glue.mjs`, instrumented core modules. Named in errors only: see `files`. */
-  dir: string;
+  /** The instrumented core modules' file names, as the glue asks for them. */
   coreFiles: string[];
   /** The artifact's glue and core modules (`coreFiles` order), read once at load: workers never read the cache. */
   files: { glue: SharedArrayBuffer; core: SharedArrayBuffer[] };
