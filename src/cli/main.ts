@@ -10,7 +10,6 @@
  * from a bad file).
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -20,7 +19,9 @@ import { startConfigured } from '../config/startConfigured.ts';
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName } from '../engine/ModuleManifest.ts';
 import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
-import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
+import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, MAX_RECORDING_BYTES } from '../limits/defaults.ts';
+import { FileRefused, readBoundedFile } from '../runtime/readBoundedFile.ts';
+import { ReplayError } from '../replay/ReplayError.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import type { WasiOptions } from '../wasi/resolveWasiConfig.ts';
 import { Recorder } from '../replay/Recorder.ts';
@@ -29,6 +30,7 @@ import { replay } from '../replay/replay.ts';
 import { inspectState, retryDeadJob } from './inspect.ts';
 import { purgeDeadLetters } from './deadLetters.ts';
 import { renderStatus } from './status.ts';
+import { terminalSafe, terminalSafeJson } from './terminalSafe.ts';
 import { scaffoldModule } from './scaffoldModule.ts';
 import { ArgumentError, argsFromJson, jsonReplacer } from './jsonValues.ts';
 
@@ -66,8 +68,10 @@ async function run(file: string, flags: { json?: boolean; record?: string }): Pr
   let stopRecording: () => Promise<void> = () => Promise.resolve();
   const warnings: string[] = [];
   let logFile = '';
+  let chains: string[] = [];
   try {
     const { config } = await loadConfig(file);
+    chains = Object.keys(config.chains);
     let logger: Logger | undefined;
     if (live) {
       logFile = join(config.engine.stateDir, 'corral.log');
@@ -101,8 +105,13 @@ async function run(file: string, flags: { json?: boolean; record?: string }): Pr
     );
   const redraw = live ? setInterval(draw, 1_000) : undefined;
   if (live) draw();
-  logger.info({ modules: [...engine.supervisor.actors().map((a) => a.name)], chains: Object.keys(configured.anvils) }, 'engine running');
+  logger.info({ modules: [...engine.supervisor.actors().map((a) => a.name)], chains }, 'engine running');
+  // A signal listener does not keep Node's event loop alive: with no chain, cron or timer to hold it,
+  // the wait below would be an unsettled top-level await and Node would exit with code 13 at once.
+  // The engine still serves custom events and metrics, so the process stays until a signal.
+  const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
   const signal = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
+  clearInterval(keepAlive);
   logger.info({ signal }, 'stopping: intake closed, in-flight events finish or are cancelled, then the database closes (a second signal forces)');
   await configured.stop(); // a second signal exits from `force` meanwhile
   await stopRecording();
@@ -145,7 +154,7 @@ async function check(file: string): Promise<number> {
   } finally {
     await runtime.close();
   }
-  for (const line of problems) process.stderr.write(`${line}\n`);
+  for (const line of problems) process.stderr.write(`${terminalSafe(line)}\n`);
   if (problems.length > 0) {
     process.stderr.write(`corral check: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n`);
     return EXIT_USAGE;
@@ -156,10 +165,10 @@ async function check(file: string): Promise<number> {
 
 function reportFailure(error: unknown): number {
   if (error instanceof ConfigError) {
-    for (const problem of error.details.problems) process.stderr.write(`corral: ${describeProblem(problem)}\n`);
+    for (const problem of error.details.problems) process.stderr.write(`corral: ${terminalSafe(describeProblem(problem))}\n`);
     return EXIT_USAGE;
   }
-  process.stderr.write(`corral: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`corral: ${terminalSafe(error instanceof Error ? error.message : String(error))}\n`);
   return EXIT_USAGE;
 }
 
@@ -251,7 +260,7 @@ async function call(file: string, exportName: string, rawArgs: string[], flags: 
     return EXIT_OK;
   } catch (error) {
     if (error instanceof CorralError || error instanceof ArgumentError || error instanceof RangeError) {
-      process.stderr.write(`corral: ${error.message}\n`);
+      process.stderr.write(`corral: ${terminalSafe(error.message)}\n`);
       return EXIT_USAGE;
     }
     throw error;
@@ -268,7 +277,14 @@ async function call(file: string, exportName: string, rawArgs: string[], flags: 
 async function replayCommand(file: string, flags: { component: string[] }): Promise<number> {
   const runtime = new Runtime({ threads: 1 });
   try {
-    const recording = decodeRecording(await readFile(file, 'utf8'), file);
+    let text: string;
+    try {
+      text = (await readBoundedFile(file, MAX_RECORDING_BYTES)).toString('utf8');
+    } catch (cause) {
+      if (!(cause instanceof FileRefused)) throw cause;
+      throw new ReplayError('recording-refused', `cannot replay ${file}: ${cause.message}`, { source: file, reason: cause.reason }, cause);
+    }
+    const recording = decodeRecording(text, file);
     const names = Object.keys(recording.components);
     const components: Record<string, string> = {};
     for (const spec of flags.component) {
@@ -303,7 +319,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function print(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, jsonReplacer)}\n`);
+  process.stdout.write(`${terminalSafeJson(JSON.stringify(value, jsonReplacer))}\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -341,7 +357,7 @@ export async function main(argv: string[]): Promise<number> {
     .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/')
     .action(async (dir: string, flags: { module?: string; prefix: string; limit?: number }) => {
       try {
-        process.stdout.write(`${JSON.stringify(await inspectState(dir, flags), jsonReplacer, 2)}\n`);
+        process.stdout.write(`${terminalSafeJson(JSON.stringify(await inspectState(dir, flags), jsonReplacer, 2))}\n`);
       } catch (error) {
         code = reportFailure(error);
       }
@@ -428,7 +444,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE; // --help, --version; bad usage
     // Anything else is a failure of the command itself: say what it was.
-    process.stderr.write(`corral: ${error instanceof Error ? (process.env.CORRAL_DEBUG ? error.stack : error.message) : String(error)}\n`);
+    const text = error instanceof Error ? ((process.env.CORRAL_DEBUG ? error.stack : error.message) ?? '') : String(error);
+    process.stderr.write(`corral: ${text.split('\n').map(terminalSafe).join('\n')}\n`);
     return EXIT_USAGE;
   }
   return code;

@@ -1,4 +1,5 @@
 import type { Engine } from '../engine/Engine.ts';
+import { terminalSafe } from './terminalSafe.ts';
 
 /** What the live status shows besides the engine itself. */
 export interface StatusContext {
@@ -45,5 +46,6 @@ export function renderStatus(engine: Engine, context: StatusContext): string {
     lines.push(`${pad(actor.name, 18)} ${pad(actor.state, 10)} ${pad(actor.breaker, 10)} ${pad(String(actor.invocations), 12)} ${pad(String(events), 13)} ${pad(where, 18)} ${signals}`);
   }
   if (context.warnings.length > 0) lines.push('', 'recent warnings', ...context.warnings.map((w) => `  ${w}`));
-  return `${lines.join('\n')}\n`;
+  // Guest text (log messages, signal messages) is in these lines: none may act on the terminal.
+  return `${lines.map(terminalSafe).join('\n')}\n`;
 }

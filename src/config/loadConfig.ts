@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors/ConfigError.ts';
 import { ModuleManifestSchema, type ModuleManifest, type ResolvedManifest } from '../engine/ModuleManifest.ts';
+import { MAX_COMPONENT_BYTES, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH } from '../limits/defaults.ts';
+import { FileRefused, readBoundedFile } from '../runtime/readBoundedFile.ts';
 import { EngineConfigSchema, type ResolvedEngineConfig } from './EngineConfig.ts';
 
 export interface LoadedConfig {
@@ -27,8 +28,9 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   const dir = dirname(file);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readBoundedFile(file, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (cause) {
+    if (cause instanceof FileRefused) throw new ConfigError([refusedProblem(cause, file, '', 'a regular file (engine.toml)')], cause);
     throw new ConfigError([{ code: 'missing-file', file, path: '', expected: 'a readable engine.toml', got: (cause as NodeJS.ErrnoException).code ?? String(cause) }], cause);
   }
   let raw: unknown;
@@ -39,6 +41,10 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
     const reason = cause.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
     throw new ConfigError([{ code: 'bad-toml', file, path: '', line: cause.line, column: cause.column, expected: 'valid TOML', got: reason }], cause);
   }
+  // smol-toml bounds nested arrays and inline tables, not dotted keys: `a.b.c…` of 50,000 parts is a
+  // table 50,000 deep, which every recursive walk below (and JSON.stringify) would overflow the stack on.
+  const deep = tooDeep(raw, MAX_CONFIG_DEPTH);
+  if (deep) throw new ConfigError([{ code: 'too-deep', file, path: `${deep}…`, expected: `tables nested at most ${MAX_CONFIG_DEPTH} deep`, got: 'deeper' }]);
   const unset: ConfigProblem[] = [];
   const substituted = substituteEnv(raw, '', env, (path, name) => unset.push({ code: 'unset-env', file, path, expected: `environment variable ${name} to be set` }));
   const camel = camelKeys(substituted);
@@ -186,9 +192,10 @@ async function moduleProblems(module: ResolvedManifest, at: string, config: Reso
   const key_ = (key: string) => (keys === 'snake_case' ? toSnake(key) : key);
   let bytes: Buffer | undefined;
   try {
-    bytes = await readFile(module.component);
+    bytes = await readBoundedFile(module.component, MAX_COMPONENT_BYTES);
   } catch (cause) {
-    problems.push({ code: 'missing-component', file, path: `${at}.component`, expected: 'a component file (.wasm)', got: `${module.component} (${(cause as NodeJS.ErrnoException).code ?? 'unreadable'})` });
+    if (cause instanceof FileRefused) problems.push(refusedProblem(cause, file, `${at}.component`, 'a component file (.wasm)'));
+    else problems.push({ code: 'missing-component', file, path: `${at}.component`, expected: 'a component file (.wasm)', got: `${module.component} (${(cause as NodeJS.ErrnoException).code ?? 'unreadable'})` });
   }
   if (bytes && module.sha256) {
     const digest = createHash('sha256').update(bytes).digest('hex');
@@ -229,6 +236,27 @@ export async function resolveModule(input: ModuleManifest, config: ResolvedEngin
   if (problems.length > 0) throw new ConfigError(problems);
   inheritLimits(module, config);
   return module;
+}
+
+/** A file `readBoundedFile` refused, as a problem naming it. */
+function refusedProblem(refused: FileRefused, file: string, path: string, expected: string): ConfigProblem {
+  if (refused.reason === 'too-large') return { code: 'too-large', file, path, expected: `at most ${refused.limitBytes} bytes`, got: `${refused.path} (larger)` };
+  return { code: 'not-a-regular-file', file, path, expected, got: `${refused.path} (a ${refused.kind})` };
+}
+
+/**
+ * The dotted path (first `max` keys) of a table nested deeper than `max`, or null. Iterative: it
+ * must not overflow on what it is there to catch.
+ */
+function tooDeep(root: unknown, max: number): string | null {
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value: root, path: '', depth: 0 }];
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    if (value === null || typeof value !== 'object' || value instanceof Date) continue;
+    if (depth > max) return path;
+    for (const [key, child] of Object.entries(value)) stack.push({ value: child, path: Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key, depth: depth + 1 });
+  }
+  return null;
 }
 
 /** Each module's limits and caps: its own, else the engine's. */

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { Subject, type Observable } from 'rxjs';
 import type { DeliveryOutcome } from '../actor/Actor.ts';
@@ -10,7 +8,6 @@ import { chainInterests, triggerChains, type CronTrigger } from '../bus/triggers
 import type { RpcStats } from '../chain/RpcStats.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
-import { LoadError } from '../errors/LoadError.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import type { HostImports } from '../runtime/HostImports.ts';
 import type { Component } from '../runtime/Component.ts';
@@ -455,13 +452,10 @@ export class Engine {
     for (const { chainId } of interests) {
       if (!this.bus.hasChain(chainId)) throw new EngineError('invalid-trigger', `module ${manifest.name} has a trigger on chain ${chainId}, which is not configured`, { module: manifest.name, chainId: String(chainId) });
     }
-    const digest = createHash('sha256').update(await readFile(manifest.component)).digest('hex');
-    if (manifest.sha256) {
-      if (digest !== manifest.sha256) {
-        throw new LoadError('sha256-mismatch', `module ${manifest.name}: ${manifest.component} has sha256 ${digest}, the manifest pins ${manifest.sha256}`, { module: manifest.name, expected: manifest.sha256, actual: digest });
-      }
-    }
-    const meta = await runtime.inspect(manifest.component, manifest.name);
+    // The pin is checked on the bytes the runtime reads and prepares (one read each), never on a read
+    // of its own; the load is pinned to the bytes whose capabilities were checked.
+    const meta = await runtime.inspect(manifest.component, manifest.name, manifest.sha256);
+    const digest = meta.sha256;
     checkCapabilities(manifest, meta.imports, meta.exports.map(([n]) => n));
     const caps = { ...DEFAULT_HOST_CAPS, ...manifest.caps };
     // A WASI module's stdout and stderr become its log records: together kept up to its logBytes per
@@ -474,6 +468,7 @@ export class Engine {
       limits: manifest.limits,
       initializer: { export: 'configure', args: [manifest.config] },
       wasi,
+      sha256: digest,
       ...record,
     });
     this.components.set(manifest.name, component);

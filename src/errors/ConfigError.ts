@@ -2,6 +2,9 @@ import { CorralError } from './CorralError.ts';
 
 export type ConfigProblemCode =
   | 'missing-file' // the configuration file does not exist or cannot be read
+  | 'not-a-regular-file' // the configuration file, or a module's component, is a FIFO, a device, a directory… (`got` says which)
+  | 'too-large' // the configuration file (MAX_CONFIG_BYTES) or a module's component (MAX_COMPONENT_BYTES) is larger than corral reads
+  | 'too-deep' // tables nested deeper than MAX_CONFIG_DEPTH (e.g. a dotted key of thousands of parts); `path` shows where
   | 'bad-toml' // the file is not valid TOML (line and column say where)
   | 'unknown-key' // a key the schema does not know (a typo, or a section in the wrong place)
   | 'wrong-type' // a value of the wrong type

@@ -2,6 +2,8 @@ import { CorralError } from './CorralError.ts';
 
 export type LoadErrorCode =
   | 'unreadable' // the path could not be read
+  | 'not-a-regular-file' // the path is a FIFO, a device, a directory… (details.source, details.kind)
+  | 'too-large' // the file is larger than MAX_COMPONENT_BYTES (details.source, details.limitBytes)
   | 'not-wasm' // no `\0asm` magic
   | 'truncated' // a section runs past the end of the bytes
   | 'core-module' // a core module, not a component

@@ -186,3 +186,25 @@ export const DEFAULT_DEAD_LETTERS = {
   maxCount: 1_000,
   maxAgeMs: 7 * 24 * 60 * 60 * 1000,
 } as const;
+
+/**
+ * Files corral reads that someone else wrote. Each is opened without blocking and must be a regular
+ * file (a FIFO, a device such as /dev/zero or a directory is refused, naming the path), and no more
+ * than its bound is read: a component larger than `MAX_COMPONENT_BYTES` is a `LoadError`
+ * `too-large`; an engine.toml larger than `MAX_CONFIG_BYTES`, or nested deeper than
+ * `MAX_CONFIG_DEPTH` tables (a dotted key of 50,000 parts), a `ConfigError`. The largest components
+ * seen are ~40 MB (a Python interpreter); StarlingMonkey's is 12.5 MB.
+ */
+export const MAX_COMPONENT_BYTES = 256 * 1024 * 1024;
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+export const MAX_CONFIG_DEPTH = 64;
+
+/**
+ * `corral replay`: the longest line of a recording it reads (an invocation with its arguments and
+ * every host and WASI answer; a `ReplayError` `not-a-recording` past it), and the largest recording
+ * file. A recorded component's limits are clamped to the runtime's maxima: fuel to
+ * `HIGH_RESOURCE_JOB_LIMITS.fuel`, the deadline to `HIGH_RESOURCE_JOB_LIMITS.timeoutMs`, memory to
+ * `HIGH_RESOURCE_JOB_LIMITS.memoryBytes` (the widest any engine grants).
+ */
+export const MAX_RECORDING_LINE_BYTES = 16 * 1024 * 1024;
+export const MAX_RECORDING_BYTES = 1024 * 1024 * 1024;

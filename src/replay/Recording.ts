@@ -1,3 +1,4 @@
+import { MAX_RECORDING_LINE_BYTES } from '../limits/defaults.ts';
 import { isTypedArrayName, TYPED_ARRAYS } from '../runtime/typedArrays.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
 import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
@@ -117,13 +118,20 @@ function reviver(_key: string, value: unknown): unknown {
 
 /**
  * Reads a recording; a file that is not one is a ReplayError naming the file, the line and what is
- * wrong. A cut-off last line (the recording process died writing it) is left out and flagged.
+ * wrong. A cut-off last line (the recording process died writing it) is left out and flagged. A line
+ * longer than `maxLineBytes` is refused before it is parsed (`line-too-long`): parsing costs many
+ * times a line's size (a `$typed` array's elements ~25×: a 40 MB line took 1 GB).
  */
-export function decodeRecording(text: string, source: string): Recording {
+export function decodeRecording(text: string, source: string, options: { maxLineBytes?: number } = {}): Recording {
+  const maxLineBytes = options.maxLineBytes ?? MAX_RECORDING_LINE_BYTES;
   const notOne = (line: number, what: string) => new ReplayError('not-a-recording', `${source} is not a corral recording: line ${line}: ${what}`, { source, line });
   const lines = text.split('\n');
   const complete = text.endsWith('\n');
   const parse = (line: string, n: number): Record<string, unknown> | null => {
+    // UTF-16 units first (cheap, and never more than the bytes); bytes only for a line near the bound.
+    if (line.length > maxLineBytes || (line.length * 3 > maxLineBytes && Buffer.byteLength(line) > maxLineBytes)) {
+      throw new ReplayError('line-too-long', `${source}: line ${n} is longer than ${maxLineBytes} bytes`, { source, line: n, limitBytes: maxLineBytes });
+    }
     try {
       const value = restoreUndefined(JSON.parse(line, reviver));
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');

@@ -6,6 +6,9 @@ export type ReplayErrorCode =
   | 'component-unknown' // the recording does not say where a component came from
   | 'component-missing' // the recorded component file cannot be read
   | 'component-changed' // the recorded component file is not the one recorded (sha256)
+  | 'component-refused' // the recorded component path is not a regular file, or larger than MAX_COMPONENT_BYTES (details: path, reason)
+  | 'recording-refused' // the recording is not a regular file, or larger than MAX_RECORDING_BYTES (details: source, reason)
+  | 'line-too-long' // a line of the recording is longer than MAX_RECORDING_LINE_BYTES (details: source, line, limitBytes)
   | 'recording-unwritable'; // a Recorder's file cannot be written
 
 /** A recording that cannot be written or replayed as asked. Nothing was compared. */

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
+import { HIGH_RESOURCE_JOB_LIMITS, MAX_COMPONENT_BYTES } from '../limits/defaults.ts';
 import type { HostLimitName } from '../limits/hostCaps.ts';
-import type { Component } from '../runtime/Component.ts';
+import type { Component, Limits } from '../runtime/Component.ts';
+import { FileRefused, readBoundedFile } from '../runtime/readBoundedFile.ts';
 import type { HostImports } from '../runtime/HostImports.ts';
 import { HostFault, HostLimitError } from '../runtime/hostErrors.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
@@ -15,7 +16,17 @@ import type { RecordedHostCall, RecordedInvocation, Recording } from './Recordin
 export interface ReplayOptions {
   /** Component files to replay instead of the recorded ones, by component name (a new version of it). */
   components?: Record<string, string>;
+  /**
+   * The most any recorded limit may be: a recording is a file someone wrote, and its limits are
+   * clamped to these (a recorded fuel of 9e15 and a deadline of 2³¹ ms would run for weeks).
+   * Default `REPLAY_MAX_LIMITS`. A replay under a clamped limit that the recording needed shows as
+   * an outcome difference, never as a run without end.
+   */
+  maxLimits?: Limits;
 }
+
+/** The widest limits a replay runs under: the widest any engine grants (`HIGH_RESOURCE_JOB_LIMITS`). */
+export const REPLAY_MAX_LIMITS: Readonly<Limits> = HIGH_RESOURCE_JOB_LIMITS;
 
 /** Where a replay first left the recording. */
 export interface ReplayDifference {
@@ -72,6 +83,7 @@ export async function replay(recording: Recording, runtime: Runtime, options: Re
       throw new ReplayError('unknown-component', `the recording has no component ${name}; it has ${Object.keys(recording.components).join(', ')}`, { component: name });
     }
   }
+  const max = options.maxLimits ?? REPLAY_MAX_LIMITS;
   const loaded = new Map<string, Component>();
   let hostCalls = 0;
   let cutShortCount = 0;
@@ -79,13 +91,13 @@ export async function replay(recording: Recording, runtime: Runtime, options: Re
   try {
     for (const [index, invocation] of recording.invocations.entries()) {
       let component = loaded.get(invocation.component);
-      if (!component) loaded.set(invocation.component, (component = await load(recording, invocation.component, runtime, options)));
+      if (!component) loaded.set(invocation.component, (component = await load(recording, invocation.component, runtime, options, max)));
       const made: RecordedHostCall[] = [];
       const short = cutShort(invocation.outcome);
       if (short) cutShortCount++;
       const imports = replayImports(component, invocation.hostCalls, made, short);
       const wasiAnswers: { calls: WasiCall[]; used?: number } = { calls: invocation.wasiCalls };
-      const call = { fuel: invocation.fuel, timeoutMs: invocation.timeoutMs, imports, invocationId: invocation.invocationId, wasiAnswers };
+      const call = { fuel: clamp(invocation.fuel, max.fuel), timeoutMs: clamp(invocation.timeoutMs, max.timeoutMs), imports, invocationId: invocation.invocationId, wasiAnswers };
       const outcome = invocation.each
         ? await component.invokeEach(invocation.export, invocation.args as unknown[][], { ...call, stopAt: invocation.each })
         : await component.invoke(invocation.export, invocation.args, call);
@@ -115,27 +127,35 @@ export async function replay(recording: Recording, runtime: Runtime, options: Re
   }
 }
 
-async function load(recording: Recording, name: string, runtime: Runtime, options: ReplayOptions): Promise<Component> {
+async function load(recording: Recording, name: string, runtime: Runtime, options: ReplayOptions, max: Limits): Promise<Component> {
   const recorded = recording.components[name]!;
   const override = options.components?.[name];
   const file = override ?? recorded.path;
   if (!file) throw new ReplayError('component-unknown', `the recording does not say where component ${name} came from: name its file (--component ${name}=PATH)`, { component: name });
+  // The recorded path is read once, as a regular file of bounded size, and those bytes are what is
+  // hashed and loaded: a FIFO hung the replay, /dev/zero grew it to GiBs, and a file swapped after the
+  // hash would have been loaded unchecked.
+  let source: string | Uint8Array = file;
   if (!override) {
     let bytes: Buffer;
     try {
-      bytes = await readFile(file);
+      bytes = await readBoundedFile(file, MAX_COMPONENT_BYTES);
     } catch (cause) {
+      if (cause instanceof FileRefused) {
+        throw new ReplayError('component-refused', `component ${name} was recorded from ${file}: ${cause.message}; name its file (--component ${name}=PATH)`, { component: name, path: file, reason: cause.reason }, cause);
+      }
       throw new ReplayError('component-missing', `component ${name} was recorded from ${file}, which cannot be read (${(cause as Error).message}): name its file (--component ${name}=PATH)`, { component: name, path: file });
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (sha256 !== recorded.sha256) {
       throw new ReplayError('component-changed', `${file} is not the component ${name} was recorded with (sha256 ${sha256}, recorded ${recorded.sha256}); to replay against it on purpose, name it (--component ${name}=PATH)`, { component: name, path: file });
     }
+    source = bytes;
   }
   const wasi = recorded.wasi;
-  return runtime.load(file, {
+  return runtime.load(source, {
     name,
-    limits: recorded.limits,
+    limits: { fuel: clamp(recorded.limits.fuel, max.fuel), timeoutMs: clamp(recorded.limits.timeoutMs, max.timeoutMs), memoryBytes: clamp(recorded.limits.memoryBytes, max.memoryBytes) },
     imports: replayImports(null, [], []), // placeholders; each invocation binds its own
     pool: { maxUses: 1 },
     ...(wasi
@@ -151,6 +171,11 @@ async function load(recording: Recording, name: string, runtime: Runtime, option
       : {}),
     ...(recorded.initializer ? { initializer: { export: recorded.initializer.exportPath.join('.'), args: recorded.initializer.args } } : {}),
   });
+}
+
+/** A recorded limit within its maximum; one that is not a number at all becomes the maximum. */
+function clamp(recorded: number, max: number): number {
+  return Number.isFinite(recorded) ? Math.min(recorded, max) : max;
 }
 
 /**

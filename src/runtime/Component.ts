@@ -3,7 +3,7 @@ import type { Signal } from '../signals/signalFromData.ts';
 import type { BoundHostFunction, HostImports } from './HostImports.ts';
 import { importTable } from './protocol.ts';
 import type { InstancePool, PoolStats } from './InstancePool.ts';
-import type { ArtifactMeta } from './prepareArtifact.ts';
+import type { ArtifactFiles, ArtifactMeta } from './prepareArtifact.ts';
 import type { ExportSignature } from './transpileComponent.ts';
 import { embedderImports } from '../wasi/wasiPolicy.ts';
 import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
@@ -114,6 +114,8 @@ export class Component {
     readonly imports: HostImports,
     readonly meta: ArtifactMeta,
     readonly artifactDir: string,
+    /** The artifact's files, held in memory for as long as the component is loaded (see `ArtifactFiles`). */
+    readonly artifactFiles: ArtifactFiles,
     /** True when the prepared artifact was read from the on-disk cache. */
     readonly fromCache: boolean,
     readonly pool: InstancePool,

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { Piscina } from 'piscina';
@@ -14,6 +13,7 @@ import {
   MIN_HOST_CALL_BUFFER_BYTES,
   DEFAULT_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
+  MAX_COMPONENT_BYTES,
   WASM_PAGE_BYTES,
 } from '../limits/defaults.ts';
 import { ExecutionTimeout } from '../signals/ExecutionTimeout.ts';
@@ -24,8 +24,9 @@ import type { CallSlot, SlotCall } from './CallSlot.ts';
 import { CallDispatcher } from './CallDispatcher.ts';
 import { InvocationEnded, type HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
-import { defaultCacheDir, type ArtifactMeta } from './prepareArtifact.ts';
+import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
+import { FileRefused, readBoundedFile } from './readBoundedFile.ts';
 import { MAX_THREADS, type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
 import { componentImportNames } from './componentImports.ts';
@@ -71,6 +72,11 @@ export interface LoadOptions {
    * as replay does, so that a replay of the same component reproduces its fuel too.
    */
   record?: Recorder;
+  /**
+   * The component's sha256 (64 lower-case hex digits): bytes with another digest are refused with a
+   * `LoadError` `sha256-mismatch`. Checked on the bytes read, which are the bytes prepared.
+   */
+  sha256?: string;
 }
 
 interface InFlight {
@@ -151,8 +157,8 @@ export class Runtime implements ComponentHost {
    * Validates and prepares a component (or reads it from the cache) and says what it imports and
    * exports, without registering it: an embedder can check capabilities before it provides imports.
    */
-  async inspect(source: Uint8Array | string, name?: string): Promise<ArtifactMeta> {
-    return (await this.prepare(source, name)).artifact.meta;
+  async inspect(source: Uint8Array | string, name?: string, sha256?: string): Promise<ArtifactMeta> {
+    return (await this.prepare(source, name, undefined, sha256)).artifact.meta;
   }
 
   /**
@@ -160,16 +166,24 @@ export class Runtime implements ComponentHost {
    * before the expensive part: a component `load` would refuse for its WASI imports is refused in
    * milliseconds instead of after preparing (3 s for a 12 MB one).
    */
-  private async prepare(source: Uint8Array | string, givenName?: string, precheck?: (importNames: string[], label: string) => void) {
+  private async prepare(source: Uint8Array | string, givenName?: string, precheck?: (importNames: string[], label: string) => void, sha256?: string) {
     if (this.closing) throw closedError();
     const label = typeof source === 'string' ? source : (givenName ?? 'component bytes');
     let bytes: Uint8Array;
     try {
-      bytes = typeof source === 'string' ? await readFile(source) : source;
+      bytes = typeof source === 'string' ? await readBoundedFile(source, MAX_COMPONENT_BYTES) : source;
     } catch (cause) {
+      if (cause instanceof FileRefused) {
+        throw new LoadError(cause.reason, `cannot load ${label}: ${cause.message}`, { source: label, kind: cause.kind, limitBytes: cause.limitBytes }, cause);
+      }
       throw new LoadError('unreadable', `cannot read ${label}: ${(cause as Error).message}`, { source: label }, cause);
     }
     const name = givenName ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : 'component');
+    // The pin is checked on the very bytes that are validated and prepared: the file is read once.
+    if (sha256 !== undefined) {
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      if (actual !== sha256) throw new LoadError('sha256-mismatch', `${label} has sha256 ${actual}, pinned ${sha256}`, { source: label, module: name, expected: sha256, actual });
+    }
     validateComponentBytes(bytes, label);
     let importNames: string[];
     try {
@@ -179,7 +193,21 @@ export class Runtime implements ComponentHost {
     }
     precheck?.(importNames, label);
     const artifact = await prepareInWorker({ bytes, name, source: label, cacheDir: this.cacheDir });
-    return { artifact, label, name, importNames };
+    return { artifact, label, name, importNames, bytes };
+  }
+
+  /**
+   * The artifact's files, read into memory once: what every worker, including one started long after
+   * (a replacement after a kill), builds instances from. Gone from the cache since it was prepared or
+   * found there (a cleanup, `rm -rf ~/.cache/corral`): prepared again.
+   */
+  private async artifactFiles(artifact: PreparedArtifact, bytes: Uint8Array, name: string, label: string): Promise<ArtifactFiles> {
+    try {
+      return await readArtifactFiles(artifact.dir, artifact.meta);
+    } catch {
+      const again = await prepareInWorker({ bytes, name, source: label, cacheDir: this.cacheDir });
+      return readArtifactFiles(again.dir, again.meta);
+    }
   }
 
   /** Validates, prepares (or reads from cache) and registers a component. Nothing runs yet. */
@@ -192,7 +220,8 @@ export class Runtime implements ComponentHost {
     // WASI interfaces and versions only: whether an embedder import is needed at all is known after
     // preparing (an interface that only defines types, such as corral:module/types, needs nothing).
     const precheck = (names: string[], label: string) => checkWasiImports(names, {}, label);
-    const { artifact, label, name, importNames } = await this.prepare(source, givenName, precheck);
+    const { artifact, label, name, importNames, bytes } = await this.prepare(source, givenName, precheck, options.sha256);
+    const files = await this.artifactFiles(artifact, bytes, name, label);
     checkWasiImports(importNames, artifact.meta.imports, label);
     checkImports(embedderImports(artifact.meta.imports), imports, label);
     const wasi = wasiImports(artifact.meta.imports);
@@ -212,7 +241,7 @@ export class Runtime implements ComponentHost {
       }
     }
     const id = `${name}#${++this.nextId}`;
-    const component = new Component(id, name, limits, imports, artifact.meta, artifact.dir, artifact.fromCache, new InstancePool(pool, name), this);
+    const component = new Component(id, name, limits, imports, artifact.meta, artifact.dir, files, artifact.fromCache, new InstancePool(pool, name), this);
     if (Object.keys(wasi).length > 0) component.wasi = { interfaces: wasi, config: wasiConfig };
     if (options.initializer) {
       component.initializer = { exportPath: component.resolveExport(options.initializer.export).path, args: options.initializer.args };
@@ -479,8 +508,8 @@ function describe(component: Component): ComponentDescriptor {
   return {
     id: component.id,
     name: component.name,
-    dir: component.artifactDir,
     coreFiles: meta.coreModules.map((m) => m.file),
+    files: component.artifactFiles,
     imports: embedderImports(meta.imports),
     ...(component.wasi ? { wasi: component.wasi } : {}),
     memoryMaxPages: Math.floor(component.limits.memoryBytes / WASM_PAGE_BYTES),

@@ -118,6 +118,30 @@ export async function findCachedArtifact(bytes: Uint8Array, cacheDir: string): P
   return meta ? { dir, meta, fromCache: true } : null;
 }
 
+/**
+ * What a worker builds instances from: the glue's source and the instrumented core modules, in shared
+ * memory, in `meta.coreModules` order. A loaded component keeps them for as long as it is loaded, so
+ * workers started later (a replacement after a kill, a crash) never go back to the cache directory:
+ * it may have been cleaned or deleted under a running engine. Shared, not copied: each worker reads
+ * the same bytes.
+ */
+export interface ArtifactFiles {
+  glue: SharedArrayBuffer;
+  core: SharedArrayBuffer[];
+}
+
+/** Reads an artifact's files into shared memory; rejects when any is missing (the caller prepares again). */
+export async function readArtifactFiles(dir: string, meta: ArtifactMeta): Promise<ArtifactFiles> {
+  const shared = async (file: string) => {
+    const bytes = await readFile(join(dir, file));
+    const buffer = new SharedArrayBuffer(bytes.byteLength);
+    new Uint8Array(buffer).set(bytes);
+    return buffer;
+  };
+  const [glue, ...core] = await Promise.all([shared('glue.mjs'), ...meta.coreModules.map((m) => shared(m.file))]);
+  return { glue: glue!, core };
+}
+
 async function readMeta(dir: string, key: string): Promise<ArtifactMeta | null> {
   try {
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as ArtifactMeta;

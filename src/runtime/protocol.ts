@@ -12,9 +12,10 @@ export interface ComponentDescriptor {
   /** Unique per `load()`: two loads of the same bytes with different limits are different components. */
   id: string;
   name: string;
-  /** Artifact directory: `glue.mjs`, instrumented core modules. */
-  dir: string;
+  /** The instrumented core modules' file names, as the glue asks for them. */
   coreFiles: string[];
+  /** The artifact's glue and core modules (`coreFiles` order), read once at load: workers never read the cache. */
+  files: { glue: SharedArrayBuffer; core: SharedArrayBuffer[] };
   /** Imported interfaces and their functions that the embedder provides (checked at load); WASI is not among them. */
   imports: Record<string, string[]>;
   /** The WASI interfaces the component imports (served by the worker's WASI host), and its configuration. */

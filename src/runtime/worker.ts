@@ -3,9 +3,6 @@
  * prepared artifacts, keeps a small pool of them per component, runs one export call at a time under
  * fuel, deadline and memory limits, and turns whatever stopped the guest into a signal.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { TABLE_ENTRY_BYTES, WASM_PAGE_BYTES } from '../limits/defaults.ts';
@@ -350,12 +347,16 @@ function toSignal(
 async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedComponent> {
   const known = components.get(descriptor.id);
   if (known) return known;
-  const glue = (await import(pathToFileURL(join(descriptor.dir, 'glue.mjs')).href)) as { instantiate: Instantiate };
+  // From the bytes the main thread read at load, not from the cache directory (which may be gone by
+  // now): the glue imports nothing relative, so it runs as well from a data: URL.
+  const glueSource = Buffer.from(new Uint8Array(descriptor.files.glue)).toString('base64');
+  const glue = (await import(`data:text/javascript;base64,${glueSource}`)) as { instantiate: Instantiate };
   const modules = new Map<string, WebAssembly.Module>();
   const tables = new WeakMap<WebAssembly.Module, TableFacts>();
-  for (const file of descriptor.coreFiles) {
-    const bytes = readFileSync(join(descriptor.dir, file));
-    const module = await WebAssembly.compile(bytes);
+  for (const [i, file] of descriptor.coreFiles.entries()) {
+    const bytes = new Uint8Array(descriptor.files.core[i]!);
+    // V8 compiles from shared memory (it copies the bytes first); lib.dom's BufferSource says otherwise.
+    const module = await WebAssembly.compile(bytes as unknown as Uint8Array<ArrayBuffer>);
     modules.set(file, module);
     tables.set(module, tableFacts(bytes));
   }

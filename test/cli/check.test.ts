@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { fixture } from '../helpers.ts';
+import { makeFifo } from '../config/specialFiles.ts';
 
 const bin = fileURLToPath(new URL('../../bin/corral.mjs', import.meta.url));
 const env = { ...process.env, CORRAL_CACHE_DIR: process.env.CORRAL_TEST_CACHE_DIR };
@@ -51,4 +52,23 @@ describe('corral check', () => {
     expect(status).toBe(1);
     expect(stderr).toContain('does not export `on-event`');
   });
+
+  it('error: a FIFO or /dev/zero where a component, an engine.toml or a recording is expected: check, call, run and replay exit at once naming the path', () => {
+    const fifoWasm = makeFifo('guest.wasm');
+    const fifoToml = makeFifo('engine.toml');
+    // SIGKILL after 60 s: before the fix these hung for good (run even ignores the first SIGTERM while it waits).
+    const corral = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { env, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    const cases: [string[], number, string][] = [
+      [['check', fifoWasm], 1, fifoWasm],
+      [['check', fifoToml], 1, fifoToml],
+      [['call', '/dev/zero', 'add', '1', '2'], 1, '/dev/zero'],
+      [['run', fifoToml], 1, fifoToml],
+      [['replay', fifoToml], 2, fifoToml],
+    ];
+    for (const [args, status, path] of cases) {
+      const result = corral(...args);
+      expect({ args, status: result.status }).toEqual({ args, status });
+      expect(result.stderr).toContain(path);
+    }
+  }, 300_000);
 });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,6 +122,31 @@ start_block = 0
     const after = await read();
     expect(after.logs).toBe(15 + 9); // each event once: nothing re-applied, nothing missed
     expect(last).toBeGreaterThan(resumedFrom);
+  });
+
+  it('behavior: with nothing to follow (no chain, cron or timer) it stays up until SIGTERM, then stops gracefully with exit 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-run-idle-'));
+    writeFileSync(join(dir, 'engine.toml'), '[engine]\nstate_dir = "state"\n');
+    // Its log lines go to a file, as under a redirect.
+    const log = join(dir, 'out.jsonl');
+    const out = openSync(log, 'w');
+    const child = spawn(process.execPath, [bin, 'run', join(dir, 'engine.toml')], { env, stdio: ['ignore', out, 'inherit'] });
+    closeSync(out);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const lines = () => readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+    const running = async () => {
+      for (;;) {
+        if (lines().some((l) => l.msg === 'engine running')) return 'running';
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    expect(await Promise.race([running(), exited])).toBe('running');
+    // Before the fix it exited with code 13 once its start-up work drained, ~1.5 s after that line here.
+    const early = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 5_000))]);
+    expect(early).toBe('still running');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(lines().some((l) => l.msg === 'stopped')).toBe(true);
   });
 
   it('error: a bad engine.toml exits 1 listing each problem with its path', () => {

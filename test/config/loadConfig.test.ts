@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, type ConfigProblem } from '../../src/errors/ConfigError.ts';
 import { loadConfig } from '../../src/config/loadConfig.ts';
+import { MAX_CONFIG_BYTES } from '../../src/limits/defaults.ts';
 import { fixture } from '../helpers.ts';
+import { makeFifo, releaseFifo, settledWithin } from './specialFiles.ts';
 
 /** Writes `toml` as engine.toml in a fresh directory and loads it. */
 function load(toml: string, env: NodeJS.ProcessEnv = {}) {
@@ -112,6 +114,51 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
     const [p] = await problems('[[modules]]\nname = "w"\ncomponent = "nope.wasm"\n');
     expect(p).toMatchObject({ code: 'missing-component', path: 'modules[0].component' });
     expect(p!.got).toContain('nope.wasm (ENOENT)');
+  });
+
+  it('error: an engine.toml that is a FIFO or /dev/zero is refused at once, naming it (no hang, no unbounded read)', async () => {
+    const fifo = makeFifo('engine.toml');
+    try {
+      for (const path of [fifo, '/dev/zero']) {
+        const result = await settledWithin(loadConfig(path), 5_000);
+        expect(result).not.toBe('hung');
+        const error = (result as { error: unknown }).error;
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).details).toMatchObject({ code: 'not-a-regular-file', file: path });
+      }
+    } finally {
+      releaseFifo(fifo);
+    }
+  });
+
+  it('error: an engine.toml larger than MAX_CONFIG_BYTES is refused as too-large', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-config-big-'));
+    writeFileSync(join(dir, 'engine.toml'), `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
+    const error = await loadConfig(join(dir, 'engine.toml')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).code).toBe('too-large');
+  });
+
+  it('error: a dotted key of 50,000 parts is a too-deep problem naming where, not a stack overflow', async () => {
+    const key = Array.from({ length: 50_000 }, (_, i) => `k${i}`).join('.');
+    const [p] = await problems(`${key} = 1\n`);
+    expect(p!.code).toBe('too-deep');
+    expect(p!.path.startsWith('k0.k1.k2')).toBe(true);
+  });
+
+  it('error: a module component that is a FIFO or /dev/zero is refused, naming the module\'s key and the path', async () => {
+    const fifo = makeFifo('module.wasm');
+    try {
+      for (const path of [fifo, '/dev/zero']) {
+        const result = await settledWithin(problems(`[[modules]]\nname = "w"\ncomponent = "${path}"\n`), 5_000);
+        expect(result).not.toBe('hung');
+        const [p] = (result as { value: ConfigProblem[] }).value;
+        expect(p).toMatchObject({ code: 'not-a-regular-file', path: 'modules[0].component' });
+        expect(p!.got).toContain(path);
+      }
+    } finally {
+      releaseFifo(fifo);
+    }
   });
 
   it('error: a sha256 pin that does not match says both digests', async () => {

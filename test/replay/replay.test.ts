@@ -2,7 +2,12 @@ import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, Recorder, decodeRecording, encodeRecording, replay, type Runtime } from '../../src/index.ts';
+import { createHash } from 'node:crypto';
+import { Engine, Recorder, ReplayError, decodeRecording, encodeRecording, replay, type Recording, type Runtime } from '../../src/index.ts';
+import { MAX_RECORDING_LINE_BYTES } from '../../src/limits/defaults.ts';
+import { REPLAY_MAX_LIMITS } from '../../src/replay/replay.ts';
+import type { OutOfFuelData } from '../../src/signals/OutOfFuel.ts';
+import { makeFifo, releaseFifo, settledWithin } from '../config/specialFiles.ts';
 import { captureLogger, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
@@ -209,4 +214,55 @@ describe('record and replay', () => {
     expect(await replay(recording, runtime, { components: { moving: fixture('compute') } })).toMatchObject({ identical: true });
   });
 
+
+  it('behavior: recorded limits are clamped to the runtime\'s maxima: a spin recorded with fuel 9e15 and a 2³¹ ms deadline ends in OutOfFuel at REPLAY_MAX_LIMITS.fuel', async () => {
+    const huge = { fuel: 9e15, timeoutMs: 2 ** 31, memoryBytes: 2 ** 40 };
+    const recording: Recording = {
+      corral: 'recording',
+      version: 1,
+      components: { spinner: { path: fixture('compute'), sha256: createHash('sha256').update(readFileSync(fixture('compute'))).digest('hex'), limits: huge } },
+      invocations: [{ component: 'spinner', invocationId: 'x', export: 'spin', args: [], fuel: huge.fuel, timeoutMs: huge.timeoutMs, hostCalls: [], wasiCalls: [], outcome: { ok: true, value: undefined, fuelUsed: 1 } }],
+    };
+    const report = await replay(decodeRecording(encodeRecording(recording), 'memory'), runtime);
+    expect(report.identical).toBe(false);
+    const actual = report.firstDifference!.actual as { ok: false; signal: OutOfFuelData };
+    expect(actual.signal).toMatchObject({ signal: 'OutOfFuel', fuelLimit: REPLAY_MAX_LIMITS.fuel });
+  }, 60_000);
+
+  it('error: a line longer than the bound is refused as line-too-long before it is parsed', () => {
+    const typed = `{"invocation":{"args":[{"$typed":"Float64Array","data":[${'1,'.repeat(4_000)}1]}]}}`;
+    const error = (() => {
+      try {
+        decodeRecording(`{"corral":"recording","version":1}\n${typed}\n`, 'big.jsonl', { maxLineBytes: 4_096 });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ReplayError);
+    expect((error as ReplayError).code).toBe('line-too-long');
+    expect((error as ReplayError).details).toMatchObject({ source: 'big.jsonl', line: 2, limitBytes: 4_096 });
+    expect(() => decodeRecording(`{"corral":"recording","version":1}\n{"x":"${'a'.repeat(MAX_RECORDING_LINE_BYTES)}"}\n`, 'default')).toThrow(ReplayError);
+  });
+
+  it('error: a recorded component path that is a FIFO or /dev/zero is refused as component-refused before it is hashed (no hang, no unbounded read)', async () => {
+    const fifo = makeFifo('guest.wasm');
+    try {
+      for (const path of [fifo, '/dev/zero']) {
+        const recording: Recording = {
+          corral: 'recording',
+          version: 1,
+          components: { odd: { path, sha256: '0'.repeat(64), limits: { fuel: 1_000, timeoutMs: 100, memoryBytes: 65_536 } } },
+          invocations: [{ component: 'odd', invocationId: 'x', export: 'add', args: [1, 2], fuel: 1_000, timeoutMs: 100, hostCalls: [], wasiCalls: [], outcome: { ok: true, value: 3, fuelUsed: 1 } }],
+        };
+        const result = await settledWithin(replay(recording, runtime), 5_000);
+        expect(result).not.toBe('hung');
+        const error = (result as { error: unknown }).error;
+        expect(error).toBeInstanceOf(ReplayError);
+        expect((error as ReplayError).code).toBe('component-refused');
+        expect((error as ReplayError).details).toMatchObject({ path, reason: 'not-a-regular-file' });
+      }
+    } finally {
+      releaseFifo(fifo);
+    }
+  });
 });

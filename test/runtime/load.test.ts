@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadError, type Component, type Runtime } from '../../src/index.ts';
 import { instrumentCoreModule } from '../../src/runtime/instrument.ts';
+import { makeFifo, releaseFifo, settledWithin } from '../config/specialFiles.ts';
 import { fixture, gatedHostCaller, hostCallerImports, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
@@ -92,6 +94,32 @@ describe('load', () => {
     expect((await loadError(runtime.load('/nonexistent/guest.wasm'))).code).toBe('unreadable');
   });
 
+  it('error: a FIFO or /dev/zero as the component is refused at once as not-a-regular-file, naming the path (no hang, no unbounded read)', async () => {
+    const fifo = makeFifo('guest.wasm');
+    try {
+      for (const path of [fifo, '/dev/zero']) {
+        const result = await settledWithin(runtime.load(path), 5_000);
+        expect(result).not.toBe('hung');
+        const error = (result as { error: unknown }).error;
+        expect(error).toBeInstanceOf(LoadError);
+        expect((error as LoadError).code).toBe('not-a-regular-file');
+        expect((error as LoadError).details.source).toBe(path);
+      }
+    } finally {
+      releaseFifo(fifo);
+    }
+  });
+
+  it('behavior: a sha256 pin is checked on the bytes read once and prepared: the prepared artifact has the pinned digest; other bytes are refused', async () => {
+    const pin = createHash('sha256').update(compute).digest('hex');
+    const pinned = await runtime.load(fixture('compute'), { name: 'pinned', sha256: pin });
+    expect(pinned.meta.sha256).toBe(pin);
+    const error = await loadError(runtime.load(fixture('watcher'), { name: 'other', sha256: pin }));
+    expect(error.code).toBe('sha256-mismatch');
+    expect(error.details).toMatchObject({ expected: pin, source: fixture('watcher') });
+    expect(error.details.actual).not.toBe(pin);
+  });
+
   it('behavior: keeps serving after every rejected load', async () => {
     const component = await runtime.load(fixture('compute'));
     expect((await component.call('add', [20, 22])).value).toBe(42);
@@ -110,6 +138,28 @@ describe('load', () => {
       expect((await warm.call('add', [1, 2])).value).toBe(3);
     } finally {
       await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  it('behavior: a cache deleted under a running runtime: workers started after it (a kill\'s replacements) still build instances, and a new load prepares again', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'corral-cache-gone-'));
+    const own = newRuntime({ cacheDir, threads: 1 });
+    try {
+      const component = await own.load(fixture('compute'));
+      expect((await component.call('add', [1, 2])).value).toBe(3);
+      rmSync(cacheDir, { recursive: true, force: true });
+      for (let round = 0; round < 3; round++) {
+        // Killing the call terminates its worker: piscina starts another, which has never seen the component.
+        const busy = component.invoke('spin', [], { fuel: 1e15, timeoutMs: 60_000 });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        component.kill();
+        expect((await busy).ok).toBe(false);
+        for (let i = 0; i < 4; i++) expect((await component.call('add', [i, 1])).value).toBe(i + 1);
+      }
+      const again = await own.load(fixture('compute'), { name: 'again' });
+      expect((await again.call('add', [20, 22])).value).toBe(42);
+    } finally {
+      await own.close();
     }
   });
 });
