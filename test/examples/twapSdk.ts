@@ -1,24 +1,12 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
 /**
- * The public CoW Protocol SDK (`@cowprotocol/sdk-composable` 0.1.31 with `@cowprotocol/sdk-viem-adapter`
- * 0.3.17), the tests' independent TWAP client: from the project's dependencies when they are there,
- * else from `.sdk-scratch/` (an `npm install` of the two, not committed). Undefined when neither is.
+ * The public CoW Protocol SDK (`@cowprotocol/sdk-composable` with `@cowprotocol/sdk-viem-adapter`, dev
+ * dependencies), the tests' independent TWAP client: its encoding and its own TWAP validation are what the
+ * module's schedule is compared with, so the module and the test do not share one reading of the rules.
  */
 export async function loadSdk() {
-  const scratch = (name: string) => fileURLToPath(new URL(`../../.sdk-scratch/node_modules/@cowprotocol/${name}/dist/index.mjs`, import.meta.url));
-  const from = async (name: string) => {
-    try {
-      return (await import(`@cowprotocol/${name}`)) as Record<string, unknown>;
-    } catch {
-      return existsSync(scratch(name)) ? ((await import(scratch(name))) as Record<string, unknown>) : undefined;
-    }
-  };
-  const composable = await from('sdk-composable');
-  const adapter = await from('sdk-viem-adapter');
-  if (!composable || !adapter) return undefined;
-  return { composable: composable as unknown as SdkComposable, ViemAdapter: adapter.ViemAdapter as new (options: { provider: unknown }) => unknown };
+  const composable = (await import('@cowprotocol/sdk-composable')) as unknown as SdkComposable;
+  const adapter = (await import('@cowprotocol/sdk-viem-adapter')) as unknown as { ViemAdapter: new (options: { provider: unknown }) => unknown };
+  return { composable, ViemAdapter: adapter.ViemAdapter };
 }
 
 /** The parts of the SDK the tests use (its own types are not a dependency of this project). */
