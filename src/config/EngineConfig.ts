@@ -48,7 +48,7 @@ export const EngineLimitsSchema = z
     httpFetches: positiveInt.default(DEFAULT_HOST_CAPS.httpFetches).describe('`http.fetch` and `cow-api` calls per event'),
     httpResponseBytes: positiveInt.default(DEFAULT_HOST_CAPS.httpResponseBytes).describe('bytes of one HTTP response body'),
     httpRequestBytes: positiveInt.default(DEFAULT_HOST_CAPS.httpRequestBytes).describe('bytes of one HTTP request body'),
-    httpTimeoutMs: ms.default(DEFAULT_HOST_CAPS.httpTimeoutMs).describe('ms one HTTP request may take (an `upstream` fault after)'),
+    httpTimeoutMs: ms.default(DEFAULT_HOST_CAPS.httpTimeoutMs).describe('ms one HTTP request may take in all, from sending to the last byte of the answer (an `upstream` fault after); the invocation\'s deadline bounds it too'),
     storeOps: positiveInt.default(DEFAULT_HOST_CAPS.storeOps).describe('store get/set/delete/list-keys calls per event'),
     storeBytesWritten: positiveInt.default(DEFAULT_HOST_CAPS.storeBytesWritten).describe('key + value bytes `store.set` writes per event'),
     logRecords: positiveInt.default(DEFAULT_HOST_CAPS.logRecords).describe('`logging.log` records per event'),
