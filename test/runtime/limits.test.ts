@@ -112,6 +112,19 @@ describe('limits', () => {
     await expectRecovery();
   });
 
+  it('deadline: a call that returns past its deadline is ExecutionTimeout, not ok, wherever it was when the deadline passed', async () => {
+    // The meter checks the deadline only when a fuel slice runs out; the worker also checks it when the
+    // call returns. A deadline of 1 µs passes before or during this short call, at a check or not: the
+    // outcome is the same. (It cannot show the return-time check alone without timing the guest.)
+    for (let i = 0; i < 5; i++) {
+      const { signal } = await failure(() => compute.invoke('work', [200], { fuel: 1e9, timeoutMs: 0.001 }));
+      expect(signal).toBeInstanceOf(ExecutionTimeout);
+      expect((signal as ExecutionTimeout).terminated).toBe(false);
+      expect((signal as ExecutionTimeout).elapsedMs).toBeGreaterThan(0.001);
+    }
+    await expectRecovery();
+  });
+
   it('deadline: a guest the meter cannot interrupt is stopped by the backstop, which replaces its worker', async () => {
     // `stall` grows memory to 1 GiB and fills it in one memory.fill: the fill is charged (and the
     // deadline checked) before it runs, then nothing is checked until it ends. The deadline leaves the
