@@ -68,10 +68,14 @@ export class Meter {
     return grant;
   }
 
-  /** Fuel charged so far, including what the modules used of their current slices. */
+  /**
+   * Fuel charged so far, including what the modules used of their current slices. Once the budget
+   * ran out it is the budget: the charge that found it spent (a bulk fill or a table.grow charged by
+   * its length before it runs) is refused, and what it would have cost was never spent.
+   */
   settle(): number {
     this.reclaim();
-    return this.spent;
+    return this.stop?.reason === 'fuel' ? Math.min(this.spent, this.fuelLimit) : this.spent;
   }
 
   private outstanding(): number {

@@ -95,7 +95,7 @@ describe('table.grow is charged by its delta', () => {
     expect((await component.call('grow-table-a', [20_000])).fuelUsed - base).toBe(20_000 * TABLE_ENTRY_FUEL);
   });
 
-  it('error: a grow the fuel cannot pay for ends in OutOfFuel before it runs', async () => {
+  it('error: a grow the fuel cannot pay for ends in OutOfFuel before it runs, reporting the budget as used', async () => {
     // The default 64 MiB cap holds the million entries; the fuel does not (4,000,000 of them).
     const component = await load('instances-grow', 64 * KiB * KiB);
     const failure = (await component.invoke('grow-table-a', [1_000_000], { fuel: 1_000_000 })) as CallFailure;
@@ -103,6 +103,8 @@ describe('table.grow is charged by its delta', () => {
     expect(failure.signal).toBeInstanceOf(OutOfFuel);
     const signal = failure.signal as OutOfFuel;
     expect(signal.fuelLimit).toBe(1_000_000);
+    // What the refused grow would have cost was never spent.
+    expect(signal.fuelUsed).toBe(1_000_000);
     // A refused grow is not charged: a fresh instance answers -1 for a grow past the cap, at the cost of a small one.
     const refused = await component.call('grow-table-a', [2_000_000]);
     expect(refused.value).toBe(-1);
