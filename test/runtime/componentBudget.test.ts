@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MemoryLimitExceeded, OutOfFuel, Runtime, type CallFailure, type Component } from '../../src/index.ts';
+import { LoadError, MemoryLimitExceeded, OutOfFuel, Runtime, type CallFailure, type Component } from '../../src/index.ts';
 import { TABLE_ENTRY_BYTES, TABLE_ENTRY_FUEL, WASM_PAGE_BYTES } from '../../src/limits/defaults.ts';
 import { newRuntime } from '../helpers.ts';
 
@@ -109,5 +109,17 @@ describe('table.grow is charged by its delta', () => {
     const refused = await component.call('grow-table-a', [2_000_000]);
     expect(refused.value).toBe(-1);
     expect(refused.fuelUsed).toBe((await component.call('grow-table-a', [0])).fuelUsed);
+  });
+});
+
+describe('table64', () => {
+  it('error: a component with a 64-bit table is refused at load by name as unsupported-feature', async () => {
+    const error = await runtime.load(built('table64')).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(LoadError);
+    expect((error as LoadError).code).toBe('unsupported-feature');
+    expect((error as LoadError).details).toMatchObject({ feature: expect.stringContaining('table64') });
   });
 });

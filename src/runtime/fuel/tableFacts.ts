@@ -5,6 +5,8 @@ import { Reader } from './wasmBytes.ts';
 export interface TableFacts {
   /** Initial pages of the memories the module defines (imported memories belong to their owner). */
   definedPages: number;
+  /** Whether one of its tables is 64-bit (table64 of memory64), which the meter does not support. */
+  table64: boolean;
   /** Initial entries of the tables the module defines, summed (imported tables belong to their owner). */
   definedElements: number;
   /** Items of its longest active or passive element segment (declarative ones are only declarations). */
@@ -22,7 +24,7 @@ const ELEMENT = 9;
  * scan of that section: what was read so far is returned, and the gate on growth still holds.
  */
 export function tableFacts(bytes: Uint8Array): TableFacts {
-  const facts: TableFacts = { definedPages: 0, definedElements: 0, longestSegment: 0 };
+  const facts: TableFacts = { definedPages: 0, table64: false, definedElements: 0, longestSegment: 0 };
   const r = new Reader(bytes, 8);
   while (r.pos < bytes.length) {
     const id = r.u8();
@@ -47,6 +49,7 @@ function readTables(r: Reader, facts: TableFacts): void {
     if (withInit) r.skip(2);
     r.s33(); // reference type
     const flags = r.u8();
+    if (flags & 4) facts.table64 = true;
     facts.definedElements += r.u32();
     if (flags & 1) r.u32();
     if (withInit) constExpression(r, null, null);
