@@ -12,6 +12,7 @@ import {
   METER_IMPORT_MODULE,
   REFUEL_IMPORT,
   TABLE_DENIED_ELEMENTS_IMPORT,
+  TABLE_GROW_MAX_CHARGE,
   TABLE_MAX_ELEMENTS_IMPORT,
   TABLE_USED_ELEMENTS_IMPORT,
 } from './protocol.ts';
@@ -356,11 +357,16 @@ function addGrowGate(module: binaryen.Module): void {
 /**
  * The table gate: the memory gate's check against the entries of all the component instance's tables
  * together (or it could hold the cap once per table, or per core instance), and on the allowed path a
- * checked charge of `delta * TABLE_ENTRY_FUEL` before the budget is debited.
+ * checked charge of `delta * TABLE_ENTRY_FUEL` (at most TABLE_GROW_MAX_CHARGE) before the budget is debited.
  */
 function addTableGate(module: binaryen.Module): void {
   const scratch = 2;
-  const cost = module.i32.mul(module.local.get(0, binaryen.i32), module.i32.const(TABLE_ENTRY_FUEL));
+  const delta = () => module.local.get(0, binaryen.i32);
+  const cost = module.select(
+    module.i32.gt_u(delta(), module.i32.const(TABLE_GROW_MAX_CHARGE / TABLE_ENTRY_FUEL)),
+    module.i32.const(TABLE_GROW_MAX_CHARGE),
+    module.i32.mul(delta(), module.i32.const(TABLE_ENTRY_FUEL)),
+  );
   const charge = [
     module.global.set(FUEL_GLOBAL, module.local.tee(scratch, module.i32.sub(module.global.get(FUEL_GLOBAL, binaryen.i32), cost), binaryen.i32)),
     module.if(

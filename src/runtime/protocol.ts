@@ -217,7 +217,7 @@ export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
  * `INSTRUMENTATION_VERSION` is bumped whenever the rewrite changes what it emits: it is part of the
  * artifact cache key, so a new corral never runs code instrumented by an old one.
  */
-export const INSTRUMENTATION_VERSION = 8;
+export const INSTRUMENTATION_VERSION = 9;
 export const FUEL_GLOBAL = '__corral_fuel';
 /** The import module of everything the meter hands an instrumented core module. */
 export const METER_IMPORT_MODULE = 'corral';
@@ -233,6 +233,8 @@ export const MEMORY_MAX_PAGES_IMPORT = 'mem_max_pages';
 export const MEMORY_USED_PAGES_IMPORT = 'mem_used_pages';
 /** Mutable i64: pages a refused `memory.grow` would have brought them to (0 when none was refused). */
 export const MEMORY_DENIED_PAGES_IMPORT = 'mem_denied_pages';
+/** The most one table.grow is charged (TABLE_ENTRY_FUEL): 2^30 keeps `fuel - charge` inside an i32. */
+export const TABLE_GROW_MAX_CHARGE = 1 << 30;
 /** Immutable i32: the cap on the entries of all the component instance's tables together. */
 export const TABLE_MAX_ELEMENTS_IMPORT = 'table_max_elements';
 /** Mutable i64: entries of all the tables the component instance defines, declared and grown. */

@@ -4,7 +4,7 @@ import { parse } from '@bytecodealliance/jco';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadError, OutOfFuel, Runtime, type CallFailure, type Component } from '../../src/index.ts';
 import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_BYTES, TABLE_ENTRY_FUEL } from '../../src/limits/defaults.ts';
-import { ComponentBudget, Meter, meterImports } from '../../src/runtime/Meter.ts';
+import { ComponentBudget, Meter, MeterStop, meterImports } from '../../src/runtime/Meter.ts';
 import { rewriteCoreModule } from '../../src/runtime/fuel/rewriteModule.ts';
 import { instrumentCoreModule, instrumentWithBinaryen } from '../../src/runtime/instrument.ts';
 import { METER_IMPORT_MODULE } from '../../src/runtime/protocol.ts';
@@ -116,6 +116,15 @@ describe('both instrumentation paths', () => {
     }
     expect(fuel[0]).toEqual(fuel[1]);
     expect(fuel[0]![0]! - fuel[0]![1]!).toBe(10 * TABLE_ENTRY_FUEL);
+  });
+
+  it('error: a grow whose charge would wrap the i32 fuel arithmetic is charged the most one grow costs, and stops', async () => {
+    // 2^26 entries: the table budget of a 4 GiB cap. (2^26 - 10) * 64 wraps an i32 to a credit of 640.
+    for (const instrument of [byBytes, byBinaryen]) {
+      const path = await instance(instrument, new ComponentBudget(64, 2 ** 26));
+      expect(() => path.run('grow', 2 ** 26 - 10)).toThrow(MeterStop);
+      expect(path.run('size').value).toBe(2);
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import {
   METER_IMPORT_MODULE,
   REFUEL_IMPORT,
   TABLE_DENIED_ELEMENTS_IMPORT,
+  TABLE_GROW_MAX_CHARGE,
   TABLE_MAX_ELEMENTS_IMPORT,
   TABLE_USED_ELEMENTS_IMPORT,
 } from '../protocol.ts';
@@ -270,13 +271,15 @@ function gateBody(ix: EmitIndices): Uint8Array {
 /**
  * The table grow gate, as instrument.ts's addTableGate: the memory gate's check against the entries of
  * all the component instance's tables, and on the allowed path a checked charge of
- * `delta * TABLE_ENTRY_FUEL` before the budget is debited, so a grow the fuel cannot pay for stops
- * before it runs. A delta of 2^32 - 1 (refused) makes V8's table.grow return -1 without allocating anything.
+ * `delta * TABLE_ENTRY_FUEL` (at most TABLE_GROW_MAX_CHARGE, so the i32 arithmetic cannot wrap) before
+ * the budget is debited, so a grow the fuel cannot pay for stops before it runs. A delta of 2^32 - 1 (refused) makes V8's table.grow return -1 without allocating anything.
  */
 function tableGateBody(ix: EmitIndices, memoryShift: number): Uint8Array {
   const scratch = 2;
   const charge = [
-    ...[0x23, ...leb(ix.fuel), 0x20, 0x00, 0x41, ...sleb(TABLE_ENTRY_FUEL), 0x6c, 0x6b], // fuel - delta * TABLE_ENTRY_FUEL
+    ...[0x23, ...leb(ix.fuel)], // fuel - (delta > MAX ? 2^30 : delta * TABLE_ENTRY_FUEL)
+    ...[0x41, ...sleb(TABLE_GROW_MAX_CHARGE), 0x20, 0x00, 0x41, ...sleb(TABLE_ENTRY_FUEL), 0x6c],
+    ...[0x20, 0x00, 0x41, ...sleb(TABLE_GROW_MAX_CHARGE / TABLE_ENTRY_FUEL), 0x4b, 0x1b, 0x6b], // i32.gt_u, select, i32.sub
     ...[0x22, scratch, 0x24, ...leb(ix.fuel)], // fuel = scratch = …
     ...[0x20, scratch, 0x41, 0x00, 0x48, 0x04, 0x40], // if (scratch < 0)
     ...[0x20, scratch, 0x10, ...leb(ix.refuel), 0x24, ...leb(ix.fuel), 0x0b], //   fuel = refuel(scratch)
