@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { transpile } from 'jco-glue';
 import { FUEL_SLICE } from '../src/limits/defaults.ts';
 import { FUEL_GLOBAL, METER_IMPORT_MODULE } from '../src/runtime/protocol.ts';
-import { Meter, meterImports } from '../src/runtime/Meter.ts';
+import { ComponentBudget, Meter, meterImports } from '../src/runtime/Meter.ts';
 
 if (Number(process.versions.node.split('.')[0]) < 22) setFlagsFromString('--experimental-wasm-extended-const');
 
@@ -48,7 +48,7 @@ export async function inThreadGuest(component: Uint8Array, artifactDir: string, 
   const meteredCore = (m: WebAssembly.Module, i: WebAssembly.Imports = {}) => {
     // Refuel as the worker does: a clock read and a new slice each time a slice runs out.
     const refuel = () => (performance.now(), FUEL_SLICE);
-    const { imports: metered } = meterImports(new Meter(), 0, 65_536, 1 << 26);
+    const metered = meterImports(new Meter(), 0, new ComponentBudget(65_536, 1 << 26));
     const instance = new WebAssembly.Instance(m, { ...i, [METER_IMPORT_MODULE]: { ...metered, refuel } });
     const exports = instance.exports as Record<string, WebAssembly.Global>;
     exports[FUEL_GLOBAL]!.value = FUEL_SLICE;

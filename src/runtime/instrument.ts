@@ -1,23 +1,25 @@
 import binaryen from 'binaryen';
 import { LoadError } from '../errors/LoadError.ts';
-import { BULK_MEMORY_FUEL_SHIFT } from '../limits/defaults.ts';
+import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_FUEL } from '../limits/defaults.ts';
 import { FOLD_BELOW } from './fuel/chargePlan.ts';
 import { rewriteCoreModule } from './fuel/rewriteModule.ts';
+import { tableFacts } from './fuel/tableFacts.ts';
 import {
   FUEL_GLOBAL,
   MEMORY_DENIED_PAGES_IMPORT,
   MEMORY_MAX_PAGES_IMPORT,
+  MEMORY_USED_PAGES_IMPORT,
   METER_IMPORT_MODULE,
   REFUEL_IMPORT,
   TABLE_DENIED_ELEMENTS_IMPORT,
+  TABLE_GROW_MAX_CHARGE,
   TABLE_MAX_ELEMENTS_IMPORT,
+  TABLE_USED_ELEMENTS_IMPORT,
 } from './protocol.ts';
 
-/** Internal names of the grow gates' globals (imported as `corral.mem_max_pages`, `corral.table_max_elements`, …). */
-const MEMORY_MAX_PAGES_GLOBAL = '__corral_mem_max_pages';
-const MEMORY_DENIED_PAGES_GLOBAL = '__corral_mem_denied_pages';
-const TABLE_MAX_ELEMENTS_GLOBAL = '__corral_table_max_elements';
-const TABLE_DENIED_ELEMENTS_GLOBAL = '__corral_table_denied_elements';
+/** Internal names of the grow gates' globals (imported as `corral.mem_max_pages`, `corral.table_used_elements`, …). */
+const MEMORY_GATE_GLOBALS = { max: '__corral_mem_max_pages', used: '__corral_mem_used_pages', denied: '__corral_mem_denied_pages' };
+const TABLE_GATE_GLOBALS = { max: '__corral_table_max_elements', used: '__corral_table_used_elements', denied: '__corral_table_denied_elements' };
 
 
 /**
@@ -104,13 +106,18 @@ export interface InstrumentedModule {
  *   global was 4× faster than an imported one on a tight loop; a host call per block is never done.
  * - **Memory.** Every `memory.grow` first passes its delta through a gate that refuses growth past a
  *   cap held in an imported global (given per instance, so one artifact serves every cap, and bound
- *   before the start function runs). A refused grow returns -1 inside the guest, exactly as an
- *   exhausted allocator would see it, and the pages it asked for are left in another imported global
- *   so a trap that follows can be reported as MemoryLimitExceeded.
+ *   before the start function runs). What it counts against the cap is another imported global, the
+ *   pages of all the memories of the component instance: every core instance of it imports the same
+ *   one (Meter.ts's ComponentBudget), so instantiating a module many times does not multiply the cap.
+ *   A refused grow returns -1 inside the guest, exactly as an exhausted allocator would see it, and the
+ *   pages it asked for are left in a third imported global so a trap that follows can be reported as
+ *   MemoryLimitExceeded.
  * - **Tables.** Every `table.grow` passes its delta through a gate of the same kind, which refuses
- *   growth that would take all of the module's tables together past the table cap
- *   (`corral.table_max_elements`, see TABLE_ENTRY_BYTES). Declared sizes are checked by the worker
- *   before instantiation (fuel/tableFacts.ts). `table.fill`, `table.copy` and `table.init` are refused
+ *   growth that would take all of the component instance's tables together past the table cap
+ *   (`corral.table_max_elements`, see TABLE_ENTRY_BYTES), and charges an allowed grow
+ *   TABLE_ENTRY_FUEL per entry before it runs. Declared sizes are counted by the worker before
+ *   instantiation (fuel/tableFacts.ts). A grow of an imported table or memory is counted by the gate
+ *   of the module that runs it; its declared size, by the module that defines it. `table.fill`, `table.copy` and `table.init` are refused
  *   by name: binaryen's JS API cannot walk them, so neither rewrite could charge them the same.
  * - **Bulk memory.** `memory.fill`, `memory.copy` and `memory.init` are charged by their length
  *   (BULK_MEMORY_FUEL_SHIFT) with a checked charge just before they run.
@@ -126,8 +133,15 @@ export function instrumentCoreModule(input: Uint8Array, label: string): Instrume
   return rewriteCoreModule(input) ?? instrumentWithBinaryen(input, label);
 }
 
-/** The binaryen rewrite, the reference for what instrumentCoreModule charges (see there). */
+/**
+ * The binaryen rewrite, the reference for what instrumentCoreModule charges (see there). A 64-bit
+ * table, which the byte rewrite leaves to it, is refused by name: the gate takes an i32 delta.
+ */
 export function instrumentWithBinaryen(input: Uint8Array, label: string): InstrumentedModule {
+  if (tableFacts(input).table64) {
+    const feature = 'table64 (64-bit table indices, of memory64)';
+    throw new LoadError('unsupported-feature', `core module ${label} uses ${feature}, which the fuel meter cannot meter yet`, { module: label, feature });
+  }
   let module: binaryen.Module;
   try {
     module = binaryen.readBinary(input);
@@ -329,51 +343,68 @@ function wrapLoop(module: binaryen.Module, fn: binaryen.FunctionRef, loop: Scann
 }
 
 /**
- * `gate(delta) = size + delta > max ? (denied = size + delta, 0xffffffff) : delta` in 64-bit arithmetic.
- * Both globals are imported, not exported: an import is bound before the module's start function runs,
- * so the cap holds from the first instruction of every instance (an exported global could only be set
- * once `new WebAssembly.Instance` had returned, after the start function had grown memory unchecked).
+ * `gate(delta)`: `wanted = used + delta` in 64-bit arithmetic, where `used` counts the pages of every
+ * memory of the component instance (a Global all its core instances import);
+ * `wanted > max ? (denied = wanted, 0xffffffff) : (used = wanted, delta)`. The globals are imported,
+ * not exported: an import is bound before the module's start function runs, so the cap holds from the
+ * first instruction of every instance (an exported global could only be set once
+ * `new WebAssembly.Instance` had returned, after the start function had grown memory unchecked).
  */
 function addGrowGate(module: binaryen.Module): void {
-  module.addGlobalImport(MEMORY_MAX_PAGES_GLOBAL, METER_IMPORT_MODULE, MEMORY_MAX_PAGES_IMPORT, binaryen.i32, false);
-  module.addGlobalImport(MEMORY_DENIED_PAGES_GLOBAL, METER_IMPORT_MODULE, MEMORY_DENIED_PAGES_IMPORT, binaryen.i64, true);
-  const delta = () => module.local.get(0, binaryen.i32);
-  const wanted = () => module.i64.add(module.i64.extend_u(module.memory.size()), module.i64.extend_u(delta()));
-  module.addFunction(
-    GROW_GATE_FN,
-    binaryen.i32,
-    binaryen.i32,
-    [],
-    module.if(
-      module.i64.gt_u(wanted(), module.i64.extend_u(module.global.get(MEMORY_MAX_PAGES_GLOBAL, binaryen.i32))),
-      module.block(null, [module.global.set(MEMORY_DENIED_PAGES_GLOBAL, wanted()), module.i32.const(-1)], binaryen.i32),
-      delta(),
-    ),
-  );
+  addBudgetGate(module, GROW_GATE_FN, MEMORY_GATE_GLOBALS, { max: MEMORY_MAX_PAGES_IMPORT, used: MEMORY_USED_PAGES_IMPORT, denied: MEMORY_DENIED_PAGES_IMPORT }, []);
 }
 
 /**
- * `gate(delta)`: `wanted = delta + Σ table.size(t)` over every table of the module, in 64-bit
- * arithmetic; `wanted > max ? (denied = wanted, 0xffffffff) : delta`. All the tables together, or a
- * module could hold the cap once per table. Its globals are imported, as the memory gate's.
+ * The table gate: the memory gate's check against the entries of all the component instance's tables
+ * together (or it could hold the cap once per table, or per core instance), and on the allowed path a
+ * checked charge of `delta * TABLE_ENTRY_FUEL` (at most TABLE_GROW_MAX_CHARGE) before the budget is debited.
  */
 function addTableGate(module: binaryen.Module): void {
-  module.addGlobalImport(TABLE_MAX_ELEMENTS_GLOBAL, METER_IMPORT_MODULE, TABLE_MAX_ELEMENTS_IMPORT, binaryen.i32, false);
-  module.addGlobalImport(TABLE_DENIED_ELEMENTS_GLOBAL, METER_IMPORT_MODULE, TABLE_DENIED_ELEMENTS_IMPORT, binaryen.i64, true);
-  let wanted = module.i64.extend_u(module.local.get(0, binaryen.i32));
-  for (let t = 0; t < module.getNumTables(); t++) {
-    const name = binaryen.getTableInfo(module.getTableByIndex(t)).name;
-    wanted = module.i64.add(wanted, module.i64.extend_u(module.table.size(name)));
-  }
-  module.addFunction(
-    TABLE_GATE_FN,
-    binaryen.i32,
-    binaryen.i32,
-    [binaryen.i64],
+  const scratch = 2;
+  const delta = () => module.local.get(0, binaryen.i32);
+  const cost = module.select(
+    module.i32.gt_u(delta(), module.i32.const(TABLE_GROW_MAX_CHARGE / TABLE_ENTRY_FUEL)),
+    module.i32.const(TABLE_GROW_MAX_CHARGE),
+    module.i32.mul(delta(), module.i32.const(TABLE_ENTRY_FUEL)),
+  );
+  const charge = [
+    module.global.set(FUEL_GLOBAL, module.local.tee(scratch, module.i32.sub(module.global.get(FUEL_GLOBAL, binaryen.i32), cost), binaryen.i32)),
     module.if(
-      module.i64.gt_u(module.local.tee(1, wanted, binaryen.i64), module.i64.extend_u(module.global.get(TABLE_MAX_ELEMENTS_GLOBAL, binaryen.i32))),
-      module.block(null, [module.global.set(TABLE_DENIED_ELEMENTS_GLOBAL, module.local.get(1, binaryen.i64)), module.i32.const(-1)], binaryen.i32),
-      module.local.get(0, binaryen.i32),
+      module.i32.lt_s(module.local.get(scratch, binaryen.i32), module.i32.const(0)),
+      module.global.set(FUEL_GLOBAL, module.call(REFUEL_FN, [module.local.get(scratch, binaryen.i32)], binaryen.i32)),
+    ),
+  ];
+  addBudgetGate(module, TABLE_GATE_FN, TABLE_GATE_GLOBALS, { max: TABLE_MAX_ELEMENTS_IMPORT, used: TABLE_USED_ELEMENTS_IMPORT, denied: TABLE_DENIED_ELEMENTS_IMPORT }, charge);
+}
+
+/** `wanted = i64(delta) + used; wanted > u64(max) ? (denied = wanted, -1) : (…allowed; used = wanted; delta)`. */
+function addBudgetGate(
+  module: binaryen.Module,
+  name: string,
+  globals: { max: string; used: string; denied: string },
+  imports: { max: string; used: string; denied: string },
+  allowed: binaryen.ExpressionRef[],
+): void {
+  module.addGlobalImport(globals.max, METER_IMPORT_MODULE, imports.max, binaryen.i32, false);
+  module.addGlobalImport(globals.used, METER_IMPORT_MODULE, imports.used, binaryen.i64, true);
+  module.addGlobalImport(globals.denied, METER_IMPORT_MODULE, imports.denied, binaryen.i64, true);
+  const wanted = () => module.local.get(1, binaryen.i64);
+  module.addFunction(
+    name,
+    binaryen.i32,
+    binaryen.i32,
+    [binaryen.i64, binaryen.i32],
+    module.block(
+      null,
+      [
+        module.local.set(1, module.i64.add(module.i64.extend_u(module.local.get(0, binaryen.i32)), module.global.get(globals.used, binaryen.i64))),
+        module.if(
+          module.i64.gt_u(wanted(), module.i64.extend_u(module.global.get(globals.max, binaryen.i32))),
+          module.block(null, [module.global.set(globals.denied, wanted()), module.i32.const(-1)], binaryen.i32),
+          module.block(null, [...allowed, module.global.set(globals.used, wanted()), module.local.get(0, binaryen.i32)], binaryen.i32),
+        ),
+      ],
+      binaryen.i32,
     ),
   );
 }

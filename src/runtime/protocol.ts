@@ -218,16 +218,27 @@ export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
  * `INSTRUMENTATION_VERSION` is bumped whenever the rewrite changes what it emits: it is part of the
  * artifact cache key, so a new corral never runs code instrumented by an old one.
  */
-export const INSTRUMENTATION_VERSION = 7;
+export const INSTRUMENTATION_VERSION = 9;
 export const FUEL_GLOBAL = '__corral_fuel';
 /** The import module of everything the meter hands an instrumented core module. */
 export const METER_IMPORT_MODULE = 'corral';
 export const REFUEL_IMPORT = { module: METER_IMPORT_MODULE, name: 'refuel' } as const;
+/*
+ * The grow gates' globals. One set per component instance, the same Global objects imported by every
+ * one of its core instances: the budget is the component instance's, not each core module's (a
+ * component may instantiate one module many times, or share a table between two).
+ */
 /** Immutable i32: the memory cap in pages. Imported, so it is bound before a start function runs. */
 export const MEMORY_MAX_PAGES_IMPORT = 'mem_max_pages';
-/** Mutable i64: pages a refused `memory.grow` asked for (0 when none was refused). */
+/** Mutable i64: pages of all the memories the component instance defines, declared and grown. */
+export const MEMORY_USED_PAGES_IMPORT = 'mem_used_pages';
+/** Mutable i64: pages a refused `memory.grow` would have brought them to (0 when none was refused). */
 export const MEMORY_DENIED_PAGES_IMPORT = 'mem_denied_pages';
-/** Immutable i32: the cap on the entries of all of a module's tables together. Imported, as the memory cap. */
+/** The most one table.grow is charged (TABLE_ENTRY_FUEL): 2^30 keeps `fuel - charge` inside an i32. */
+export const TABLE_GROW_MAX_CHARGE = 1 << 30;
+/** Immutable i32: the cap on the entries of all the component instance's tables together. */
 export const TABLE_MAX_ELEMENTS_IMPORT = 'table_max_elements';
-/** Mutable i64: the entries a refused `table.grow` would have brought the module's tables to (0 when none was refused). */
+/** Mutable i64: entries of all the tables the component instance defines, declared and grown. */
+export const TABLE_USED_ELEMENTS_IMPORT = 'table_used_elements';
+/** Mutable i64: the entries a refused `table.grow` would have brought them to (0 when none was refused). */
 export const TABLE_DENIED_ELEMENTS_IMPORT = 'table_denied_elements';

@@ -11,7 +11,7 @@ import { strongestSignal, type SignalData } from '../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
 import { type TableFacts, tableFacts } from './fuel/tableFacts.ts';
 import { HostCallDeadline, HostCallFailed, WorkerSlot } from './WorkerSlot.ts';
-import { Meter, MeterStop, meterImports, type MemoryGate } from './Meter.ts';
+import { ComponentBudget, Meter, MeterStop, meterImports } from './Meter.ts';
 import { WasiHost, type WasiCall } from '../wasi/WasiHost.ts';
 import type { GuestOutput } from '../wasi/WasiConfig.ts';
 import { WasiExit, WasiHostError } from '../wasi/WasiHostError.ts';
@@ -39,7 +39,8 @@ type Instantiate = (
 /** What meters an instance: it exists before the instance does, since start functions run metered. */
 interface Metering {
   meter: Meter;
-  memoryGates: MemoryGate[];
+  /** The memory and table budget all its core instances share. */
+  budget: ComponentBudget;
 }
 
 interface GuestInstance extends Metering {
@@ -56,7 +57,7 @@ interface LoadedComponent {
   descriptor: ComponentDescriptor;
   instantiate: Instantiate;
   modules: Map<string, WebAssembly.Module>;
-  /** What each core module declares of tables, read from its bytes: checked against the cap before instantiation. */
+  /** What each core module declares of tables and memory, read from its bytes: counted against the budget before instantiation. */
   tables: WeakMap<WebAssembly.Module, TableFacts>;
   idle: GuestInstance[];
   counters: BigInt64Array;
@@ -150,7 +151,7 @@ function runCall(task: CallTask): CallReply {
   let callStarted = started;
   try {
     if (!instance) {
-      metering = { meter: new Meter(), memoryGates: [] };
+      metering = { meter: new Meter(), budget: newBudget(component.descriptor) };
       metering.meter.reset(task.fuel, deadline);
       instance = createInstance(component, metering);
       if (!task.prewarm) {
@@ -252,10 +253,7 @@ class CallStopped extends Error {
 /** One export call under a fresh fuel budget and `deadline`; a stop is thrown as CallStopped. */
 function callOnce(instance: GuestInstance, fn: (...args: unknown[]) => unknown, args: unknown[], fuel: number, deadline: number): { value: unknown; fuelUsed: number } {
   instance.meter.reset(fuel, deadline);
-  for (const gate of instance.memoryGates) {
-    gate.denied.value = 0n;
-    gate.tableDenied.value = 0n;
-  }
+  instance.budget.clearDenied();
   let value: unknown;
   let fuelUsed = 0;
   try {
@@ -322,9 +320,9 @@ function toSignal(
     candidates.push({ signal: 'ExecutionTimeout', ...context, timeoutMs: task.timeoutMs, elapsedMs, fuelUsed, terminated: false });
   }
   const limitBytes = descriptor.memoryMaxPages * WASM_PAGE_BYTES;
-  const denied = metering?.memoryGates.reduce((max, gate) => Math.max(max, Number(gate.denied.value as bigint)), 0) ?? 0;
+  const denied = metering ? Number(metering.budget.deniedPages.value as bigint) : 0;
   if (denied > 0) candidates.push({ signal: 'MemoryLimitExceeded', ...context, resource: 'memory', limitBytes, requestedBytes: denied * WASM_PAGE_BYTES });
-  const deniedEntries = metering?.memoryGates.reduce((max, gate) => Math.max(max, Number(gate.tableDenied.value as bigint)), 0) ?? 0;
+  const deniedEntries = metering ? Number(metering.budget.deniedEntries.value as bigint) : 0;
   if (deniedEntries > 0) {
     candidates.push({ signal: 'MemoryLimitExceeded', ...context, resource: 'table', limitBytes, requestedBytes: deniedEntries * TABLE_ENTRY_BYTES });
   }
@@ -382,23 +380,18 @@ async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedCom
  * call report the same `fuelUsed`.
  */
 function createInstance(component: LoadedComponent, metering: Metering): GuestInstance {
-  const { meter, memoryGates } = metering;
-  const maxPages = component.descriptor.memoryMaxPages;
-  const maxTableElements = Math.floor((maxPages * WASM_PAGE_BYTES) / TABLE_ENTRY_BYTES);
+  const { meter, budget } = metering;
 
   const instantiateCore = (module: WebAssembly.Module, imports: WebAssembly.Imports = {}): WebAssembly.Instance => {
     const k = meter.globals.length;
     meter.grants.push(0);
-    const { imports: metered, gate } = meterImports(meter, k, maxPages, maxTableElements);
-    // Every core module gets the gates; only those that grow memory or a table import them.
-    memoryGates.push(gate);
-    // V8 allocates declared tables when it instantiates (and aborts the process if its heap fills
-    // then): a module declaring more than the cap, or a segment that could never fit, is refused first.
+    // Every core module gets the gates' globals; only those that grow memory or a table import them.
+    const metered = meterImports(meter, k, budget);
+    // V8 allocates declared tables and memory when it instantiates (and aborts the process if its
+    // heap fills then): a core instance that would take the component instance past its budget is
+    // refused first, however many instances of small modules came before it.
     const declared = component.tables.get(module);
-    if (declared && Math.max(declared.definedElements, declared.longestSegment) > maxTableElements) {
-      gate.tableDenied.value = BigInt(Math.max(declared.definedElements, declared.longestSegment));
-      throw new TablesOverCap();
-    }
+    if (declared && !budget.admit(declared.definedPages, declared.definedElements, declared.longestSegment)) throw new DeclaredOverBudget();
     const instance = new WebAssembly.Instance(module, { ...imports, [METER_IMPORT_MODULE]: metered });
     meter.globals.push((instance.exports as Record<string, unknown>)[FUEL_GLOBAL] as WebAssembly.Global);
     return instance;
@@ -418,18 +411,24 @@ function createInstance(component: LoadedComponent, metering: Metering): GuestIn
     void result;
   }
   const generation = Atomics.load(component.counters, Counter.GENERATION);
-  const instance: GuestInstance = { exports, meter, memoryGates, generation, uses: 0, idleSince: performance.now() };
+  const instance: GuestInstance = { exports, meter, budget, generation, uses: 0, idleSince: performance.now() };
   if (meter.stop) throw meter.stop;
   Atomics.add(component.counters, Counter.CREATED, 1n);
   Atomics.add(component.counters, Counter.LIVE_BASE + slotIndex, 1n);
   return instance;
 }
 
-/** A core module's declared tables are over the cap: reported through its gate as MemoryLimitExceeded. */
-class TablesOverCap extends Error {
+/** A core module's declared tables or memory do not fit the budget: reported through it as MemoryLimitExceeded. */
+class DeclaredOverBudget extends Error {
   constructor() {
-    super('declared tables are larger than the cap');
+    super('declared tables or memory do not fit the component instance\'s budget');
   }
+}
+
+/** The budget of one component instance: `memoryBytes` of memory, and as many bytes' worth of table entries. */
+function newBudget(descriptor: ComponentDescriptor): ComponentBudget {
+  const maxPages = descriptor.memoryMaxPages;
+  return new ComponentBudget(maxPages, Math.floor((maxPages * WASM_PAGE_BYTES) / TABLE_ENTRY_BYTES));
 }
 
 /** One synchronous stub per imported function, forwarding over the worker's call slot. */

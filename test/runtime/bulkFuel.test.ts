@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadError, OutOfFuel, Runtime, type CallFailure, type Component } from '../../src/index.ts';
-import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_BYTES } from '../../src/limits/defaults.ts';
-import { Meter, meterImports } from '../../src/runtime/Meter.ts';
+import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_BYTES, TABLE_ENTRY_FUEL } from '../../src/limits/defaults.ts';
+import { ComponentBudget, Meter, MeterStop, meterImports } from '../../src/runtime/Meter.ts';
 import { rewriteCoreModule } from '../../src/runtime/fuel/rewriteModule.ts';
 import { instrumentCoreModule, instrumentWithBinaryen } from '../../src/runtime/instrument.ts';
 import { METER_IMPORT_MODULE } from '../../src/runtime/protocol.ts';
@@ -37,17 +37,22 @@ describe('bulk memory instructions are charged by their length', () => {
     expect(outcome.signal).toBeInstanceOf(OutOfFuel);
     const signal = outcome.signal as OutOfFuel;
     expect(signal.fuelLimit).toBe(1_000_000);
-    // The charge that ran out was one fill's: 262,144 fuel, at most, past the budget.
-    expect(signal.fuelUsed).toBeLessThanOrEqual(1_000_000 + ((4 * MiB) >>> BULK_MEMORY_FUEL_SHIFT));
+    // The fill that found the budget spent never ran: what it would have cost is not reported as used.
+    expect(signal.fuelUsed).toBe(1_000_000);
   });
 });
 
 describe('both instrumentation paths', () => {
-  /** The table-bomb core module instrumented one way, instantiated under a 4 MiB cap with a meter of its own. */
-  async function instance(instrument: (bytes: Uint8Array) => Uint8Array) {
+  /**
+   * The table-bomb core module instrumented one way, instantiated under a 4 MiB cap with a meter of its
+   * own, and a budget of its own unless it shares one (as the core instances of one component instance do).
+   */
+  async function instance(instrument: (bytes: Uint8Array) => Uint8Array, budget = new ComponentBudget(64, (4 * MiB) / TABLE_ENTRY_BYTES)) {
     const core = await parse(readFileSync(join(fixtures, 'table-bomb', 'table-bomb.wat'), 'utf8'));
     const meter = new Meter();
-    const { imports, gate } = meterImports(meter, 0, 64, (4 * MiB) / TABLE_ENTRY_BYTES);
+    const imports = meterImports(meter, 0, budget);
+    // The fixture's two tables of one entry each, as the worker counts them before instantiation.
+    budget.admit(0, 2, 0);
     meter.grants.push(0);
     const wasm = new WebAssembly.Instance(new WebAssembly.Module(instrument(core) as Uint8Array<ArrayBuffer>), { [METER_IMPORT_MODULE]: imports });
     meter.globals.push(wasm.exports.__corral_fuel as WebAssembly.Global);
@@ -57,10 +62,12 @@ describe('both instrumentation paths', () => {
       const value = exports[name]!(...args);
       return { value, fuel: meter.settle() };
     };
-    return { run, gate };
+    return { run, budget };
   }
-  const viaBytes = () => instance((bytes) => rewriteCoreModule(bytes)!.bytes);
-  const viaBinaryen = () => instance((bytes) => instrumentWithBinaryen(bytes, 'table-bomb').bytes);
+  const byBytes = (bytes: Uint8Array) => rewriteCoreModule(bytes)!.bytes;
+  const byBinaryen = (bytes: Uint8Array) => instrumentWithBinaryen(bytes, 'table-bomb').bytes;
+  const viaBytes = () => instance(byBytes);
+  const viaBinaryen = () => instance(byBinaryen);
 
   it('default: the byte rewrite handles the fixture itself (no fallback)', async () => {
     const core = await parse(readFileSync(join(fixtures, 'table-bomb', 'table-bomb.wat'), 'utf8'));
@@ -84,10 +91,39 @@ describe('both instrumentation paths', () => {
   it('behavior: they gate table.grow the same, over all tables together', async () => {
     for (const path of await Promise.all([viaBytes(), viaBinaryen()])) {
       expect(path.run('grow', 10_000_000).value).toBe(-1);
-      expect(path.gate.tableDenied.value).toBe(10_000_002n);
+      expect(path.budget.deniedEntries.value).toBe(10_000_002n);
       expect(path.run('grow', 65_536 - 2).value).toBe(1);
       expect(path.run('grow-second', 1).value).toBe(-1);
       expect(path.run('size').value).toBe(65_536);
+    }
+  });
+
+  it('behavior: they count two core instances sharing a budget together, memory and tables, and charge a grow by its delta the same', async () => {
+    const fuel: number[][] = [];
+    for (const instrument of [byBytes, byBinaryen]) {
+      const budget = new ComponentBudget(128, (4 * MiB) / TABLE_ENTRY_BYTES);
+      const [a, b] = [await instance(instrument, budget), await instance(instrument, budget)];
+      budget.admit(128, 0, 0); // both instances' 64 pages, as the worker counts them (instance() counted their tables)
+      expect(b.run('grow-memory', 1).value).toBe(-1);
+      expect(budget.deniedPages.value).toBe(129n);
+      const small = a.run('grow', 10);
+      expect(small.value).toBe(1);
+      expect(b.run('grow', 65_536 - 4 - 10 - 1).value).toBe(1);
+      expect(a.run('grow-second', 2).value).toBe(-1);
+      expect(b.run('grow-second', 1).value).toBe(1);
+      expect(a.run('size').value + b.run('size').value).toBe(65_536);
+      fuel.push([small.fuel, a.run('grow', 0).fuel]);
+    }
+    expect(fuel[0]).toEqual(fuel[1]);
+    expect(fuel[0]![0]! - fuel[0]![1]!).toBe(10 * TABLE_ENTRY_FUEL);
+  });
+
+  it('error: a grow whose charge would wrap the i32 fuel arithmetic is charged the most one grow costs, and stops', async () => {
+    // 2^26 entries: the table budget of a 4 GiB cap. (2^26 - 10) * 64 wraps an i32 to a credit of 640.
+    for (const instrument of [byBytes, byBinaryen]) {
+      const path = await instance(instrument, new ComponentBudget(64, 2 ** 26));
+      expect(() => path.run('grow', 2 ** 26 - 10)).toThrow(MeterStop);
+      expect(path.run('size').value).toBe(2);
     }
   });
 });
@@ -123,7 +159,7 @@ describe('elem.drop', () => {
     const slow = instrumentWithBinaryen(core, 'elem-drop');
     for (const bytes of [fast!.bytes, slow.bytes]) {
       const meter = new Meter();
-      const { imports } = meterImports(meter, 0, 1, 1024);
+      const imports = meterImports(meter, 0, new ComponentBudget(1, 1024));
       meter.grants.push(0);
       const wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { [METER_IMPORT_MODULE]: imports });
       meter.globals.push(wasm.exports.__corral_fuel as WebAssembly.Global);

@@ -118,6 +118,8 @@ function run(bytes: Uint8Array, name: string, args: number[], fuel: number, slic
         return current + slice;
       },
       mem_max_pages: new WebAssembly.Global({ value: 'i32', mutable: false }, 3),
+      // The module's one page, as the worker counts it before instantiation.
+      mem_used_pages: new WebAssembly.Global({ value: 'i64', mutable: true }, 1n),
       mem_denied_pages: new WebAssembly.Global({ value: 'i64', mutable: true }, 0n),
     },
   };

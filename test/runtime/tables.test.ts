@@ -7,7 +7,7 @@ import { fixture, newRuntime } from '../helpers.ts';
 const built = (name: string) => join(import.meta.dirname, '..', '..', 'fixtures', 'build', `${name}.wasm`);
 
 const CAP = 4 * 1024 * 1024;
-/** The entries all of a module's tables may have together under CAP. */
+/** The entries all of a component instance's tables may have together under CAP. */
 const CAP_ENTRIES = CAP / TABLE_ENTRY_BYTES;
 
 // One thread and one instance: consecutive calls meet the tables the previous ones grew.

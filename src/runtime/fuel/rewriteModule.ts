@@ -1,12 +1,16 @@
+import { TABLE_ENTRY_FUEL } from '../../limits/defaults.ts';
 import type { InstrumentedModule } from '../instrument.ts';
 import {
   FUEL_GLOBAL,
   MEMORY_DENIED_PAGES_IMPORT,
   MEMORY_MAX_PAGES_IMPORT,
+  MEMORY_USED_PAGES_IMPORT,
   METER_IMPORT_MODULE,
   REFUEL_IMPORT,
   TABLE_DENIED_ELEMENTS_IMPORT,
+  TABLE_GROW_MAX_CHARGE,
   TABLE_MAX_ELEMENTS_IMPORT,
+  TABLE_USED_ELEMENTS_IMPORT,
 } from '../protocol.ts';
 import { type EmitIndices, emitFunction } from './emitFunction.ts';
 import { isPlainValueType } from './opcodes.ts';
@@ -71,7 +75,7 @@ export function rewriteCoreModule(input: Uint8Array): InstrumentedModule | null 
  * The same metering as instrument.ts's binaryen rewrite, done on the binary directly: one pass plans
  * each function's charges (planFunction.ts), a second writes them in (emitFunction.ts), and the
  * sections that name functions or globals are renumbered around the new refuel import and, when the
- * module grows memory or a table, each grow gate's two imported globals. Throws NotRewritable for anything it does
+ * module grows memory or a table, each grow gate's three imported globals. Throws NotRewritable for anything it does
  * not handle, and the caller falls back to binaryen.
  */
 export function rewriteModule(input: Uint8Array): InstrumentedModule {
@@ -94,17 +98,14 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
   });
 
   let importedGlobals = 0;
-  let tables = 0;
   const memories: { initial: number; imported: boolean }[] = [];
   forEachEntry(input, section(IMPORT), (r) => {
     r.name();
     r.name();
     const kind = r.u8();
     if (kind === 0) sigs.funcType.push(r.u32());
-    else if (kind === 1) {
-      tableType(r);
-      tables++;
-    } else if (kind === 2) memories.push({ initial: memoryLimits(r), imported: true });
+    else if (kind === 1) tableType(r);
+    else if (kind === 2) memories.push({ initial: memoryLimits(r), imported: true });
     else if (kind === 3) {
       if (!isPlainValueType(r.u8())) notRewritable('global type');
       r.u8();
@@ -119,7 +120,6 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
       tableType(r);
       constExpression(r, null, null);
     } else tableType(r);
-    tables++;
   });
   forEachEntry(input, section(MEMORY), (r) => memories.push({ initial: memoryLimits(r), imported: false }));
   if (memories.length > 1) notRewritable('multi-memory');
@@ -160,8 +160,8 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
   const growsMemory = bodies.some((b) => b.plan.growsMemory);
   const growsTable = bodies.some((b) => b.plan.growsTable);
   if (growsMemory && memories.length !== 1) notRewritable('memory.grow without exactly one memory');
-  // Imported after the module's own imports, in this order: mem_max, mem_denied, table_max, table_denied.
-  const globalShift = (growsMemory ? 2 : 0) + (growsTable ? 2 : 0);
+  // Imported after the module's own imports, in this order: mem_max, mem_used, mem_denied, table_max, table_used, table_denied.
+  const globalShift = (growsMemory ? 3 : 0) + (growsTable ? 3 : 0);
   const ix: EmitIndices = {
     importedFunctions,
     importedGlobals,
@@ -178,10 +178,12 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
   const newImports = [importEntry(REFUEL_IMPORT.module, REFUEL_IMPORT.name, [0x00, ...leb(refuelType)])];
   if (growsMemory) {
     newImports.push(importEntry(METER_IMPORT_MODULE, MEMORY_MAX_PAGES_IMPORT, [0x03, 0x7f, 0x00]));
+    newImports.push(importEntry(METER_IMPORT_MODULE, MEMORY_USED_PAGES_IMPORT, [0x03, 0x7e, 0x01]));
     newImports.push(importEntry(METER_IMPORT_MODULE, MEMORY_DENIED_PAGES_IMPORT, [0x03, 0x7e, 0x01]));
   }
   if (growsTable) {
     newImports.push(importEntry(METER_IMPORT_MODULE, TABLE_MAX_ELEMENTS_IMPORT, [0x03, 0x7f, 0x00]));
+    newImports.push(importEntry(METER_IMPORT_MODULE, TABLE_USED_ELEMENTS_IMPORT, [0x03, 0x7e, 0x01]));
     newImports.push(importEntry(METER_IMPORT_MODULE, TABLE_DENIED_ELEMENTS_IMPORT, [0x03, 0x7e, 0x01]));
   }
   rewritten.set(IMPORT, appendEntries(input, section(IMPORT), newImports));
@@ -197,7 +199,7 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
   if (section(ELEMENT)) rewritten.set(ELEMENT, rewriteElements(input, section(ELEMENT)!, ix));
   const gateBodies: Uint8Array[] = [];
   if (growsMemory) gateBodies.push(gateBody(ix));
-  if (growsTable) gateBodies.push(tableGateBody(ix, tables, growsMemory ? 2 : 0));
+  if (growsTable) gateBodies.push(tableGateBody(ix, growsMemory ? 3 : 0));
   rewritten.set(CODE, emitCode(input, bodies, ix, gateBodies));
   if (section(DATA) && ix.globalShift !== 0) rewritten.set(DATA, rewriteData(input, section(DATA)!, ix));
 
@@ -257,36 +259,60 @@ function memoryLimits(r: Reader): number {
 }
 
 /**
- * The grow gate: `size + delta > max ? (denied = size + delta, -1) : delta` in 64-bit arithmetic, as
- * instrument.ts's addGrowGate. It is not metered (binaryen adds it after the rewrite too).
+ * The memory grow gate, as instrument.ts's addGrowGate: `wanted = used + delta` in 64-bit arithmetic
+ * (`used`: the pages of the whole component instance, a Global all its core instances share);
+ * `wanted > max ? (denied = wanted, -1) : (used = wanted, delta)`. It is not metered (binaryen adds it
+ * after the rewrite too).
  */
 function gateBody(ix: EmitIndices): Uint8Array {
-  const max = ix.importedGlobals;
-  const denied = ix.importedGlobals + 1;
-  const wanted = [0x3f, 0x00, 0xad, 0x20, 0x00, 0xad, 0x7c]; // i64(memory.size) + i64(local 0)
-  const code = [0x00, ...wanted, 0x23, ...leb(max), 0xad, 0x56, 0x04, 0x7f, ...wanted, 0x24, ...leb(denied), 0x41, 0x7f, 0x05, 0x20, 0x00, 0x0b, 0x0b];
-  return new Uint8Array([...leb(code.length), ...code]);
+  return new Uint8Array(sized([...[0x01, 0x01, 0x7e], ...budgetCheck(ix.importedGlobals, []), 0x0b]));
 }
 
 /**
- * The table grow gate: `wanted = delta + Σ table.size(t) over every table of the module` in 64-bit
- * arithmetic; `wanted > max ? (denied = wanted, -1) : delta`, as instrument.ts's addTableGate. All the
- * tables together, or a module could hold the cap once per table. A delta of 2^32 - 1 makes V8's
- * table.grow return -1 without allocating anything.
+ * The table grow gate, as instrument.ts's addTableGate: the memory gate's check against the entries of
+ * all the component instance's tables, and on the allowed path a checked charge of
+ * `delta * TABLE_ENTRY_FUEL` (at most TABLE_GROW_MAX_CHARGE, so the i32 arithmetic cannot wrap) before
+ * the budget is debited, so a grow the fuel cannot pay for stops before it runs. A delta of 2^32 - 1 (refused) makes V8's table.grow return -1 without allocating anything.
  */
-function tableGateBody(ix: EmitIndices, tables: number, memoryShift: number): Uint8Array {
-  const max = ix.importedGlobals + memoryShift;
-  const denied = max + 1;
-  const sum: number[] = [];
-  for (let t = 0; t < tables; t++) sum.push(0xfc, 0x10, ...leb(t), 0xad, 0x7c); // + i64(table.size t)
-  const code = [
-    ...[0x01, 0x01, 0x7e], // one i64 local: wanted
-    ...[0x20, 0x00, 0xad, ...sum, 0x22, 0x01], // wanted = i64(delta) + Σ, kept on the stack
-    ...[0x23, ...leb(max), 0xad, 0x56, 0x04, 0x7f], // if (wanted > u64(max)) (result i32)
-    ...[0x20, 0x01, 0x24, ...leb(denied), 0x41, 0x7f], //   denied = wanted; -1
-    ...[0x05, 0x20, 0x00, 0x0b, 0x0b], // else delta
+function tableGateBody(ix: EmitIndices, memoryShift: number): Uint8Array {
+  const scratch = 2;
+  const charge = [
+    ...[0x23, ...leb(ix.fuel)], // fuel - (delta > MAX ? 2^30 : delta * TABLE_ENTRY_FUEL)
+    ...[0x41, ...sleb(TABLE_GROW_MAX_CHARGE), 0x20, 0x00, 0x41, ...sleb(TABLE_ENTRY_FUEL), 0x6c],
+    ...[0x20, 0x00, 0x41, ...sleb(TABLE_GROW_MAX_CHARGE / TABLE_ENTRY_FUEL), 0x4b, 0x1b, 0x6b], // i32.gt_u, select, i32.sub
+    ...[0x22, scratch, 0x24, ...leb(ix.fuel)], // fuel = scratch = …
+    ...[0x20, scratch, 0x41, 0x00, 0x48, 0x04, 0x40], // if (scratch < 0)
+    ...[0x20, scratch, 0x10, ...leb(ix.refuel), 0x24, ...leb(ix.fuel), 0x0b], //   fuel = refuel(scratch)
   ];
-  return new Uint8Array([...leb(code.length), ...code]);
+  return new Uint8Array(sized([...[0x02, 0x01, 0x7e, 0x01, 0x7f], ...budgetCheck(ix.importedGlobals + memoryShift, charge), 0x0b]));
+}
+
+/**
+ * `wanted = i64(delta) + used` (local 1); `if (wanted > u64(max)) { denied = wanted; -1 } else { allowed; used = wanted; delta }`,
+ * with the gate's globals max, used and denied at `base`, `base + 1`, `base + 2`.
+ */
+function budgetCheck(base: number, allowed: number[]): number[] {
+  const [max, used, denied] = [leb(base), leb(base + 1), leb(base + 2)];
+  return [
+    ...[0x20, 0x00, 0xad, 0x23, ...used, 0x7c, 0x22, 0x01], // wanted = i64(delta) + used, kept on the stack
+    ...[0x23, ...max, 0xad, 0x56, 0x04, 0x7f], // if (wanted > u64(max)) (result i32)
+    ...[0x20, 0x01, 0x24, ...denied, 0x41, 0x7f], //   denied = wanted; -1
+    ...[0x05, ...allowed, 0x20, 0x01, 0x24, ...used, 0x20, 0x00, 0x0b], // else …; used = wanted; delta
+  ];
+}
+
+function sized(code: number[]): number[] {
+  return [...leb(code.length), ...code];
+}
+
+function sleb(value: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (b & 0x40) === 0) || (value === -1 && (b & 0x40) !== 0)) return [...out, b];
+    out.push(b | 0x80);
+  }
 }
 
 function emitCode(input: Uint8Array, bodies: FunctionBody[], ix: EmitIndices, gateBodies: Uint8Array[]): Uint8Array {

@@ -4,7 +4,7 @@ import { Reader, Writer, notRewritable } from './wasmBytes.ts';
 
 /*
  * The sections besides the code that name functions or globals, renumbered for the rewritten module
- * (a function import and, for memory and for tables when it grows them, two global imports each come
+ * (a function import and, for memory and for tables when it grows them, three global imports each come
  * before the module's own), and the entries the meter adds to them.
  */
 
