@@ -30,6 +30,11 @@ export interface JournalEntry {
 /** What one successful event (or block) commits, in one atomic write. */
 export interface Commit {
   writes: readonly Write[];
+  /**
+   * Written in the same batch as `writes` but kept out of the undo record: corral's own bookkeeping
+   * about `writes` (reorg marks, see ReorgMarks), which an undo of this commit must not touch.
+   */
+  bookkeeping?: readonly Write[];
   /** Change of the module's stored bytes. */
   sizeDelta: number;
   /** The cursor of the source the event came from (`chain:<id>` or `custom`), JSON-serialisable. */

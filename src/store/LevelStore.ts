@@ -172,7 +172,7 @@ class LevelModuleStore implements ModuleStore {
 
   async commit(commit: Commit): Promise<void> {
     const operations: Operation[] = [];
-    for (const { key, value } of commit.writes) {
+    for (const { key, value } of [...commit.writes, ...(commit.bookkeeping ?? [])]) {
       operations.push(value === null ? { type: 'del', sublevel: this.data, key } : { type: 'put', sublevel: this.data, key, value });
     }
     const storedBytes = this.storedBytes + commit.sizeDelta;
@@ -182,7 +182,7 @@ class LevelModuleStore implements ModuleStore {
     if (journal) {
       for (const number of journal.remove ?? []) operations.push({ type: 'del', sublevel: this.journalLevel, key: journalKey(journal.chainId, number) });
       if (journal.record) {
-        // The undo of this commit's writes: each key's committed value before it.
+        // The undo of this commit's writes (not its bookkeeping): each key's committed value before it.
         const undo: Write[] = commit.writes.map(({ key }) => ({ key, value: this.getSync(key) ?? null }));
         const entry: JournalEntry = { ...journal.record, undo };
         operations.push({ type: 'put', sublevel: this.journalLevel, key: journalKey(journal.chainId, entry.number), value: encoder.encode(encodeEntry(entry)) });

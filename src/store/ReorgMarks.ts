@@ -97,7 +97,9 @@ export class ReorgMarks implements ModuleStore {
     // Seen at once, like the writes themselves (GuardedModuleStore's reads see a commit being applied).
     for (const [block, id] of marking) block.marked.add(id);
     try {
-      await this.inner.commit(extra.length === 0 ? commit : { ...commit, writes: [...commit.writes, ...extra], sizeDelta: commit.sizeDelta + sizeDelta });
+      // Marks are bookkeeping, not writes: in another block's undo record, undoing that block would
+      // delete (or, for a pruned block's mark, re-create) them behind this object's back.
+      await this.inner.commit(extra.length === 0 ? commit : { ...commit, bookkeeping: [...(commit.bookkeeping ?? []), ...extra], sizeDelta: commit.sizeDelta + sizeDelta });
     } catch (error) {
       for (const [block, id] of marking) block.marked.delete(id);
       throw error;

@@ -88,6 +88,31 @@ describe('ReorgMarks', () => {
     for await (const key of marks.keys({ limit: -1 })) left.push(dec(key)!);
     expect(left).toEqual(['k']);
   });
+
+  it("behavior: marks are bookkeeping, never part of another block's undo record: undoing or pruning that block leaves them as they are", async () => {
+    const { dir, marks } = await open();
+    await marks.commit({ writes: [w('k', 'a')], sizeDelta: 2, journal: { chainId: 1n, record: record(10n) } });
+    // Block 500 of chain 2 writes k: another source for block 10 of chain 1, so k is marked for it.
+    await marks.commit({ writes: [w('k', 'b')], sizeDelta: 0, journal: { chainId: 2n, record: record(500n) } });
+    const [entry500] = await marks.journal(2n);
+    expect(keys(entry500!.undo.map((u) => u.key))).toEqual(['k']); // the mark is not in 500's undo
+    // Undo 500 (restore k to "a") and drop its record: block 10's mark stays, on disk as in memory.
+    await marks.commit({ writes: entry500!.undo, sizeDelta: 0, journal: { chainId: 2n, remove: [500n] } });
+    expect(marks.writtenSince(1n, 10n, enc('k'))).toBe(true);
+    const bytes = marks.storedBytes;
+    await level!.close();
+    const reopened = (await open(dir)).marks;
+    expect(reopened.writtenSince(1n, 10n, enc('k'))).toBe(true);
+    expect(reopened.storedBytes).toBe(bytes);
+    // Block 75 prunes block 10 (its mark deleted) and is then undone: the mark is not re-created.
+    await reopened.commit({ writes: [w('x', '1')], sizeDelta: 2, journal: { chainId: 1n, record: record(75n), remove: [10n] } });
+    const entry75 = (await reopened.journal(1n)).find((e) => e.number === 75n)!;
+    expect(keys(entry75.undo.map((u) => u.key))).toEqual(['x']);
+    await reopened.commit({ writes: entry75.undo, sizeDelta: -2, journal: { chainId: 1n, remove: [75n] } });
+    const left: string[] = [];
+    for await (const key of reopened.keys({ limit: -1 })) left.push(dec(key)!);
+    expect(left).toEqual(['k']); // no orphan mark of the pruned block 10
+  });
 });
 
 describe('an undo step at its turn', () => {
