@@ -174,6 +174,14 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope, cha
       ...(chain ? { cursor: { source: `chain:${chain.chainId}`, value: cursorToJson(chain.delivery.cursor) } } : custom ? { cursor: { source: 'custom', value: custom.cursor } } : {}),
       ...(chain?.delivery.journal ? { journal: { chainId: chain.chainId, ...chain.delivery.journal } } : {}),
     };
+    const undo = chain?.delivery.undo;
+    if (undo) {
+      // The undo's plan once more, in the commit's own turn: a job's bookkeeping (a task failed and
+      // rescheduled) may have written one of the block's keys since the step began, and must stand.
+      const still = () => undoPlanHolds(undo, (key) => module.writtenSince(chain!.chainId, undo.entry.number, key));
+      if (!(await module.store.commitIf(commit, still))) return { ok: false, refused: 'stale' };
+      return outcome;
+    }
     await commitWrites(module, commit);
     return outcome;
   };
@@ -192,13 +200,18 @@ function commitWrites(module: InvocationModule, commit: Commit): Promise<void> {
  * reads each key: a job that writes one before the step commits is refused and re-run.
  */
 function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery['undo']>, writtenSince: (key: Uint8Array) => boolean): boolean {
-  const plan = planUndo(undo.entry.undo, writtenSince);
-  if (!undo.plan || !sameKept(plan, undo.plan)) return false;
+  if (!undoPlanHolds(undo, writtenSince)) return false;
+  const plan = undo.plan!;
   for (const write of plan.restores) {
     if (write.value === null) transaction.delete(write.key);
     else transaction.set(write.key, write.value);
   }
   return true;
+}
+
+/** Whether the feed's plan of an undo (which keys it keeps) is still what the marks say now. */
+function undoPlanHolds(undo: NonNullable<FeedDelivery['undo']>, writtenSince: (key: Uint8Array) => boolean): boolean {
+  return undo.plan !== undefined && sameKept(planUndo(undo.entry.undo, writtenSince), undo.plan);
 }
 
 /** Stages a cron trigger's last handled tick; the write, for a commit of its own. */

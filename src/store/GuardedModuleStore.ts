@@ -139,6 +139,19 @@ export class GuardedModuleStore implements ModuleStore {
   }
 
   /**
+   * An event's commit that is only valid if `stillValid()` holds when its turn comes, after every
+   * commit queued before it (the runner's bookkeeping may land between an event's start and its
+   * commit); resolves with whether it committed.
+   */
+  commitIf(commit: Commit, stillValid: () => boolean): Promise<boolean> {
+    return this.serially(async () => {
+      if (!stillValid()) return false;
+      await this.apply(commit);
+      return true;
+    });
+  }
+
+  /**
    * A commit built when its turn comes, from the state as the commits before it left it: the runner's
    * bookkeeping (a task rescheduled, dead-lettered, skipped), whose sizes and conditions must not be
    * computed against a state a commit queued ahead of it is about to change. `build` stages its

@@ -207,4 +207,22 @@ describe('an undo step at its turn', () => {
     extras.end!();
     expect(store.getSync(enc('j'))).toBeUndefined();
   });
+
+  it("behavior: the runner's bookkeeping writing a key the step restores, after the step began and before it commits, makes the step stale: the bookkeeping stands", async () => {
+    const { store, marks, entry } = await afterBlockAndCustom();
+    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery: undoStep(marks, entry) }, new Map(), new Map());
+    expect(extras.begin!()).toBe(true);
+    // E.g. the task the block enqueued failed and is rescheduled (JobRunner.fail uses commitWith).
+    const bookkept = store.commitWith((tx) => (tx.set(enc('j'), enc('retry')), true));
+    const outcome = await extras.complete!(ok);
+    extras.end!();
+    expect(await bookkept).toBe(true);
+    expect(outcome).toEqual({ ok: false, refused: 'stale' });
+    expect(dec(store.getSync(enc('j')))).toBe('retry');
+    expect(await store.journal(chainId)).toHaveLength(1); // nothing of the step committed: the feed plans again
+    const again = undoStep(marks, entry);
+    expect(keys(again.undo!.plan!.kept)).toEqual(['j', 'k']);
+    expect(await run(store, marks, again)).toBe(true);
+    expect(dec(store.getSync(enc('j')))).toBe('retry');
+  });
 });
