@@ -1,6 +1,6 @@
 import type { Bytes, ModuleStore, Write } from '../store/EngineStore.ts';
 import { keyId, prefixEnd } from '../store/StateTransaction.ts';
-import { decodeTimer, startsWith, tagOfIndexKey, type Timer } from './timerKeys.ts';
+import { decodeTimer, startsWith, tagOfIndexKey, timerKey, type Timer } from './timerKeys.ts';
 
 /**
  * The first entries of one timer index (src/jobs/timerKeys.ts), in key order, held in memory: every
@@ -111,7 +111,16 @@ export class TimerWindow {
     }
     const tag = tagOfIndexKey(write.key);
     const timer = tag === undefined ? undefined : decodeTimer(tag, write.value);
-    if (!timer) return;
+    // An index entry is only a timer while its tag's own key holds the same timer. A reorg's undo
+    // restores keys one by one and may keep a later write of the timer key (another source moved it)
+    // while restoring an older index entry: held, that stale entry would be fired, refused as stale,
+    // and picked again, for ever.
+    const current = tag === undefined ? undefined : this.store.getSync(timerKey(tag));
+    if (!timer || current === undefined || Buffer.compare(current, write.value) !== 0) {
+      if (present) this.ids.splice(index, 1);
+      this.timers.delete(id);
+      return;
+    }
     if (!present) this.ids.splice(index, 0, id);
     this.timers.set(id, timer);
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModuleTimers } from '../../src/jobs/ModuleTimers.ts';
-import { AT_PREFIX, removeTimerWrites, setTimerWrites, timerKey, timerValue, type TimerSpec } from '../../src/jobs/timerKeys.ts';
+import { AT_PREFIX, indexKey, removeTimerWrites, setTimerWrites, timerKey, timerValue, type TimerSpec } from '../../src/jobs/timerKeys.ts';
 import { TimerWindow } from '../../src/jobs/TimerWindow.ts';
 import type { ModuleStore, Write } from '../../src/store/EngineStore.ts';
 import { commitStaged } from '../../src/store/GuardedModuleStore.ts';
@@ -36,6 +36,19 @@ async function setTimers(state: ModuleStore, timers: [string, TimerSpec][]): Pro
 const tags = (window: TimerWindow) => [...window.entries()].map((t) => t.tag);
 
 describe('TimerWindow', () => {
+  it("behavior: an index entry whose tag's key holds another timer (a reorg's undo restored the old entry and kept the move) is not held, when read or when written", async () => {
+    const state = await moduleState();
+    await setTimers(state, [['a', { at: 2_000 }], ['b', { at: 3_000 }]]);
+    // The stale entry the undo restores: a at 500, while a's own key says 2,000.
+    const stale: Write = { key: indexKey('a', { at: 500 }), value: timerValue({ at: 500 }) };
+    await commitStaged(state, (tx) => (tx.set(stale.key, stale.value!), true));
+    const window = new TimerWindow(state, AT_PREFIX, 8);
+    await window.fill();
+    expect([...window.entries()].map((t) => [t.tag, (t.spec as { at: number }).at])).toEqual([['a', 2_000], ['b', 3_000]]);
+    window.apply([stale]);
+    expect([...window.entries()].map((t) => [t.tag, (t.spec as { at: number }).at])).toEqual([['a', 2_000], ['b', 3_000]]);
+  });
+
   it('default: holds the first `capacity` entries in due order and reads on from the store as they go', async () => {
     const state = await moduleState();
     await setTimers(state, Array.from({ length: 10 }, (_, i): [string, TimerSpec] => [`t${i}`, { at: 100 - i }]));
