@@ -63,7 +63,9 @@ describe('engine: state', () => {
   });
 
   it('behavior: every supervisor signal is a log record: the failure as a warning with its fields, then the backoff and the restart', async () => {
-    const { engine, run, records, pastBackoff } = await engineWith([{ caps: { storeOps: 20 } }]);
+    // A deadline far from the work: the signal under test is the cap's, and a loaded machine once took
+    // the 21 host calls past the default 250 ms (ExecutionTimeout outranks HostLimitExceeded).
+    const { engine, run, records, pastBackoff } = await engineWith([{ caps: { storeOps: 20 }, limits: { timeoutMs: 10_000 } }]);
     await run('counter', { op: 'write-many', n: 10, prefix: 'k', then: 'exceed' });
     pastBackoff();
     await run('counter', { op: 'incr' });
@@ -152,7 +154,9 @@ describe('engine: state', () => {
 
 describe('engine: a module in WAT', () => {
   it('default: the store-probe module (hand-written WAT) reads and writes through the same host interfaces', async () => {
-    const { engine } = await engineWith([{ name: 'probe', component: fixture('store-probe'), grants: { store: true } }]);
+    // The deadline is far from the work (257 host calls): the signal under test is storeOps' (a fresh
+    // clone's loaded run once passed the default 250 ms, and ExecutionTimeout outranks it).
+    const { engine } = await engineWith([{ name: 'probe', component: fixture('store-probe'), grants: { store: true }, limits: { timeoutMs: 10_000 } }]);
     const event = (topic: string, n: number) => ({ tag: 'custom' as const, val: { topic, payload: 'x'.repeat(n) } });
     expect(await engine.deliver('probe', event('set', 3), { seq: 1 })).toMatchObject({ ok: true });
     expect(text(await engine.read('probe', bytes('probe')))).toBe('value');
