@@ -256,7 +256,8 @@ function listMemories(module: binaryen.Module, label: string): MemoryFacts[] {
   if (!module.hasMemory()) return [];
   const info = module.getMemoryInfo();
   if (info.is64) {
-    throw new LoadError('instrumentation-failed', `core module ${label} uses a 64-bit memory, which is not supported`, { module: label });
+    const feature = 'memory64 (64-bit memory indices)';
+    throw new LoadError('unsupported-feature', `core module ${label} uses ${feature}, which the fuel meter cannot meter yet`, { module: label, feature });
   }
   // binaryen.js exposes only the first memory; a second one shows up when a grow refers to it.
   return [{ initial: info.initial, imported: info.module !== '' && info.module !== null }];

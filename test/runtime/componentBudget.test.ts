@@ -122,4 +122,14 @@ describe('table64', () => {
     expect((error as LoadError).code).toBe('unsupported-feature');
     expect((error as LoadError).details).toMatchObject({ feature: expect.stringContaining('table64') });
   });
+
+  it('error: a component with a 64-bit memory is refused at load by name as unsupported-feature', async () => {
+    const error = await runtime.load(built('memory64')).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(LoadError);
+    expect((error as LoadError).code).toBe('unsupported-feature');
+    expect((error as LoadError).details).toMatchObject({ feature: expect.stringContaining('memory64') });
+  });
 });
