@@ -5,6 +5,7 @@ import { type ChainConfig, type ModuleManifest, type Runtime } from '../../src/i
 import { startAnvil } from '../anvil.ts';
 import { expectCapTripped, explorerEngine } from '../engine/explorerEngine.ts';
 import { newRuntime } from '../helpers.ts';
+import { ORDER as WELL_FORMED_ORDER } from './order.ts';
 
 /** What the order book server received. */
 interface Received {
@@ -15,24 +16,7 @@ interface Received {
 }
 
 const UID = `0x${'ab'.repeat(56)}`;
-const ORDER = {
-  sellToken: '0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2',
-  buyToken: '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48',
-  receiver: null,
-  sellAmount: '1000000000000000000',
-  buyAmount: '2500000000',
-  feeAmount: '0',
-  validTo: 1_900_000_000,
-  appData: `0x${'00'.repeat(32)}`,
-  kind: 'sell',
-  partiallyFillable: false,
-  sellTokenBalance: 'erc20',
-  buyTokenBalance: 'erc20',
-  signingScheme: 'eip712',
-  signature: `0x${'1b'.repeat(65)}`,
-  from: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
-  quoteId: 42, // not checked by corral: passed through
-};
+const ORDER = { ...WELL_FORMED_ORDER, quoteId: 42 }; // quoteId: not checked by corral, passed through
 const DUPLICATED = '{"errorType":"DuplicatedOrder","description":"order already exists"}';
 const NOT_FOUND = '{"errorType":"NotFound","description":"Order was not found"}';
 

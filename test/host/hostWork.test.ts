@@ -9,6 +9,7 @@ import { Engine, ExecutionTimeout, type Runtime } from '../../src/index.ts';
 import { startAnvil } from '../anvil.ts';
 import { explorerEngine } from '../engine/explorerEngine.ts';
 import { fixture, newRuntime } from '../helpers.ts';
+import { ORDER } from './order.ts';
 
 /**
  * Host work ends with its invocation. A local trickle server answers every request with one byte
@@ -67,24 +68,6 @@ function explorer(on: Runtime, timeoutMs: number, httpTimeoutMs: number) {
 }
 const trickle = () => ({ op: 'http', url: `http://127.0.0.1:${port}/trickle` });
 
-/** A well-formed order (the host checks it before posting). */
-const ORDER = {
-  sellToken: '0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2',
-  buyToken: '0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48',
-  receiver: null,
-  sellAmount: '1000000000000000000',
-  buyAmount: '2500000000',
-  feeAmount: '0',
-  validTo: 1_900_000_000,
-  appData: `0x${'00'.repeat(32)}`,
-  kind: 'sell',
-  partiallyFillable: false,
-  sellTokenBalance: 'erc20',
-  buyTokenBalance: 'erc20',
-  signingScheme: 'eip712',
-  signature: `0x${'1b'.repeat(65)}`,
-  from: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
-};
 
 describe('host work ends with its invocation', () => {
   it('behavior: a request still running at the invocation\'s deadline is aborted: the server sees its socket close then', async () => {
