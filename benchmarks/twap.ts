@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { encodeFunctionData, pad, toHex, type Hex } from 'viem';
 import { buildFixtures } from '../fixtures/build.ts';
 import { loadConfig } from '../src/config/loadConfig.ts';
-import { startConfigured } from '../src/config/startConfigured.ts';
+import { startConfigured } from '../src/app/startConfigured.ts';
 import { startAnvil } from '../src/chain/embeddedAnvil.ts';
 import type { InvocationRecord } from '../src/engine/Engine.ts';
 import { deployComposableCow, type Twap } from '../examples/twap-monitor/demo/composableCow.ts';

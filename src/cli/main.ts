@@ -15,7 +15,7 @@ import { Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../config/loadConfig.ts';
-import { startConfigured } from '../config/startConfigured.ts';
+import { startConfigured } from '../app/startConfigured.ts';
 import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName } from '../engine/ModuleManifest.ts';
 import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/loadConfig.ts';
-import { startConfigured, type ConfiguredEngine } from '../../src/config/startConfigured.ts';
+import { startConfigured, type ConfiguredEngine } from '../../src/app/startConfigured.ts';
 import type { Anvil } from '../../src/chain/embeddedAnvil.ts';
 import { deployComposableCow } from '../../examples/twap-monitor/demo/composableCow.ts';
 import { startOrderBook } from '../../examples/twap-monitor/demo/orderBook.ts';

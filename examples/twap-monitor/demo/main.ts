@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { filter, firstValueFrom } from 'rxjs';
 import { buildFixtures } from '../../../fixtures/build.ts';
 import { loadConfig } from '../../../src/config/loadConfig.ts';
-import { startConfigured } from '../../../src/config/startConfigured.ts';
+import { startConfigured } from '../../../src/app/startConfigured.ts';
 import { startAnvil, type Anvil } from '../../../src/chain/embeddedAnvil.ts';
 import { deployComposableCow } from './composableCow.ts';
 import { startOrderBook } from './orderBook.ts';

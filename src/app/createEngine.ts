@@ -5,9 +5,9 @@ import type { Engine } from '../engine/Engine.ts';
 import type { ModuleManifest } from '../engine/ModuleManifest.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import type { SupervisorSignal } from '../supervisor/SupervisorSignal.ts';
-import type { EngineConfig } from './EngineConfig.ts';
-import type { ResolvedEngineConfig } from './EngineConfig.ts';
-import { resolveConfig, resolveModule } from './loadConfig.ts';
+import type { EngineConfig } from '../config/EngineConfig.ts';
+import type { ResolvedEngineConfig } from '../config/EngineConfig.ts';
+import { resolveConfig, resolveModule } from '../config/loadConfig.ts';
 import { startConfigured, type ConfiguredEngine } from './startConfigured.ts';
 
 /** corral as an embedded engine: the handle `createEngine` returns. */

@@ -6,7 +6,7 @@ import { startAnvil, type Anvil } from '../chain/embeddedAnvil.ts';
 import { Engine } from '../engine/Engine.ts';
 import { EngineMetrics, serveMetrics, type MetricsServer } from '../metrics/EngineMetrics.ts';
 import { Runtime } from '../runtime/Runtime.ts';
-import { deadLettersOf, jobLimitsOf, type ResolvedEngineConfig } from './EngineConfig.ts';
+import { deadLettersOf, jobLimitsOf, type ResolvedEngineConfig } from '../config/EngineConfig.ts';
 import type { Recorder } from '../replay/Recorder.ts';
 
 /** An engine started from a configuration, with what it brought up for itself. */
