@@ -20,7 +20,7 @@ import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName
 import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
 import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, MAX_RECORDING_BYTES } from '../limits/defaults.ts';
-import { FileRefused, readBoundedFile } from '../runtime/readBoundedFile.ts';
+import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
 import { ReplayError } from '../replay/ReplayError.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import type { WasiOptions } from '../wasi/resolveWasiConfig.ts';

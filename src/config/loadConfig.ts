@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors/ConfigError.ts';
 import { ModuleManifestSchema, type ModuleManifest, type ResolvedManifest } from '../engine/ModuleManifest.ts';
 import { MAX_COMPONENT_BYTES, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH } from '../limits/defaults.ts';
-import { FileRefused, readBoundedFile } from '../runtime/readBoundedFile.ts';
+import { FileRefused, readBoundedFile } from './readBoundedFile.ts';
 import { EngineConfigSchema, type ResolvedEngineConfig } from './EngineConfig.ts';
 
 export interface LoadedConfig {

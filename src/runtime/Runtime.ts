@@ -26,7 +26,7 @@ import { InvocationEnded, type HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
 import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
-import { FileRefused, readBoundedFile } from './readBoundedFile.ts';
+import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
 import { MAX_THREADS, type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
 import { componentImportNames } from './componentImports.ts';
