@@ -1,4 +1,5 @@
 import { assign, emit, setup } from 'xstate';
+import { backoffDelay } from '../clock/backoff.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
 import type { LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
@@ -120,11 +121,7 @@ export const actorMachine = setup({
     forgetFailures: assign({ attempt: 0 }),
     discardInstances: ({ context }) => context.recycle(),
     chooseBackoff: assign({
-      backoffMs: ({ context }) => {
-        const { initialMs, maxMs, factor, jitter } = context.backoff;
-        const base = Math.min(maxMs, initialMs * factor ** Math.max(0, context.attempt - 1));
-        return Math.round(Math.min(maxMs, base * (1 - jitter + 2 * jitter * context.random())));
-      },
+      backoffMs: ({ context }) => backoffDelay(Math.max(0, context.attempt - 1), context.backoff, context.random),
     }),
     announceBackoff: emit(({ context }) => ({
       type: 'BackingOff' as const,
