@@ -1,21 +1,33 @@
 import { z } from 'zod';
-import { CHAIN_DEFAULTS } from '../bus/Bus.ts';
-import { ModuleManifestSchema } from '../engine/ModuleManifest.ts';
+import {
+  CHAIN_DEFAULTS,
+  DEFAULT_DEAD_LETTERS,
+  DEFAULT_FUEL,
+  DEFAULT_GRACE_MS,
+  DEFAULT_HOST_CALL_BUFFER_BYTES,
+  DEFAULT_JOB_LIMITS,
+  DEFAULT_MEMORY_BYTES,
+  DEFAULT_SUPERVISION,
+  DEFAULT_TIMEOUT_MS,
+  HIGH_RESOURCE_JOB_LIMITS,
+  MAX_HOST_CALL_BUFFER_BYTES,
+  MAX_THREADS,
+  MAX_TIMER_DELAY_MS,
+  MIN_HOST_CALL_BUFFER_BYTES,
+} from '../limits/defaults.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
-import { DEFAULT_DEAD_LETTERS, DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS, DEFAULT_FUEL, DEFAULT_GRACE_MS, DEFAULT_HOST_CALL_BUFFER_BYTES, MAX_HOST_CALL_BUFFER_BYTES, MIN_HOST_CALL_BUFFER_BYTES, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
-import { MAX_THREADS } from '../runtime/protocol.ts';
-import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
+import { ModuleManifestSchema } from './ModuleManifestSchema.ts';
 
 const positiveInt = z.number().int().positive();
-/** Milliseconds: Node's timers take at most 2³¹ − 1 (a larger delay fires at once). */
-const ms = positiveInt.max(2_147_483_647);
+/** Milliseconds: Node's timers take at most MAX_TIMER_DELAY_MS (a larger delay fires at once). */
+const ms = positiveInt.max(MAX_TIMER_DELAY_MS);
 
 /** An RPC endpoint, or `anvil`: a dev chain the engine starts on a free loopback port and stops with itself. */
 const RpcUrl = z.string().refine((url) => url === 'anvil' || /^(https?|wss?):\/\/[^\s/]+/i.test(url), {
   message: 'an http(s):// or ws(s):// URL, or "anvil"',
 });
 
-/** `[chains.<id>]` in engine.toml. The descriptions are the README's reference (src/config/configReference.ts). */
+/** `[chains.<id>]` in engine.toml. The descriptions are the engine.toml reference (docs/reference/engine-toml.md, rendered by src/config/configReference.ts). */
 export const ChainConfigSchema = z
   .object({
     rpcUrl: RpcUrl.describe('`ws(s)://` (eth_subscribe), `http(s)://` (polled), or `"anvil"`: an embedded dev chain, its state kept in `state_dir`'),
@@ -41,7 +53,7 @@ export const ChainConfigSchema = z
 export const EngineLimitsSchema = z
   .object({
     fuel: positiveInt.default(DEFAULT_FUEL).describe('fuel per event (instructions, roughly); then `OutOfFuel`'),
-    timeoutMs: z.number().positive().max(2_147_483_647).default(DEFAULT_TIMEOUT_MS).describe('wall-clock deadline per event (ms); then `ExecutionTimeout`'),
+    timeoutMs: z.number().positive().max(MAX_TIMER_DELAY_MS).default(DEFAULT_TIMEOUT_MS).describe('wall-clock deadline per event (ms); then `ExecutionTimeout`'),
     memoryBytes: positiveInt.default(DEFAULT_MEMORY_BYTES).describe('cap on each linear memory (bytes); `memory.grow` beyond it fails'),
     chainRequests: positiveInt.default(DEFAULT_HOST_CAPS.chainRequests).describe('`chain.request` calls per event'),
     rpcResponseBytes: positiveInt.default(DEFAULT_HOST_CAPS.rpcResponseBytes).describe('bytes of one RPC response'),
@@ -63,10 +75,10 @@ const H = HIGH_RESOURCE_JOB_LIMITS;
 export const JobLimitsSchema = z
   .object({
     fuel: positiveInt.default(J.fuel).describe('fuel per job; then `OutOfFuel` and a retry'),
-    timeoutMs: z.number().positive().max(2_147_483_647).default(J.timeoutMs).describe('wall-clock deadline per job (ms); then `ExecutionTimeout` and a retry'),
+    timeoutMs: z.number().positive().max(MAX_TIMER_DELAY_MS).default(J.timeoutMs).describe('wall-clock deadline per job (ms); then `ExecutionTimeout` and a retry'),
     memoryBytes: positiveInt.max(4 * 1024 ** 3).default(J.memoryBytes).describe("cap on each linear memory of a job's instance (bytes)"),
     maxFuel: positiveInt.default(H.fuel).describe('fuel per job of a module granted `high_resource_jobs`'),
-    maxTimeoutMs: z.number().positive().max(2_147_483_647).default(H.timeoutMs).describe('deadline per job of a module granted `high_resource_jobs` (ms)'),
+    maxTimeoutMs: z.number().positive().max(MAX_TIMER_DELAY_MS).default(H.timeoutMs).describe('deadline per job of a module granted `high_resource_jobs` (ms)'),
     maxMemoryBytes: positiveInt.max(4 * 1024 ** 3).default(H.memoryBytes).describe('memory cap of a module granted `high_resource_jobs` (bytes)'),
     deadLetterMax: positiveInt.default(DEFAULT_DEAD_LETTERS.maxCount).describe('dead letters a module keeps; past it the oldest is deleted'),
     deadLetterMaxAgeMs: positiveInt.default(DEFAULT_DEAD_LETTERS.maxAgeMs).describe('ms a dead letter is kept (deleted at start and hourly after that)'),

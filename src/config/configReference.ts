@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { JobsSchema, ModuleManifestSchema, SupervisionSchema } from '../engine/ModuleManifest.ts';
 import { ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema, JobLimitsSchema } from './EngineConfig.ts';
+import { JobsSchema, ModuleManifestSchema, SupervisionSchema } from './ModuleManifestSchema.ts';
 
 const toSnake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 

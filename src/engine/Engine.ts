@@ -16,7 +16,8 @@ import type { SignalName } from '../signals/signalFromData.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { EngineStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
-import { DEFAULT_SUPERVISION, Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
+import { Supervisor, type ActorSpec } from '../supervisor/Supervisor.ts';
+import { DEFAULT_SUPERVISION } from '../limits/defaults.ts';
 import type { SupervisorSignal } from '../supervisor/SupervisorSignal.ts';
 import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationModule } from './invocation.ts';
 import { ModuleTimers, type Timer } from '../jobs/ModuleTimers.ts';
@@ -33,7 +34,8 @@ import { JobRunner, type JobCounts, type JobModule, type JobRecord } from '../jo
 import { ModuleJobs } from '../jobs/ModuleJobs.ts';
 import { RateLimiter } from '../jobs/RateLimiter.ts';
 import { deadJobs, pendingJobs, retryDead } from '../jobs/deadLetters.ts';
-import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
+import { checkCapabilities, MODULE_INTERFACES, type InterfaceName } from './ModuleManifest.ts';
+import { parseManifest, type ModuleManifest, type ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import type { Recorder } from '../replay/Recorder.ts';
 
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';

@@ -26,7 +26,8 @@ import { queueHost } from '../host/queue.ts';
 import { userType, type Job } from '../jobs/Job.ts';
 import type { JobAttempt } from '../jobs/JobRunner.ts';
 import type { RateLimiter } from '../jobs/RateLimiter.ts';
-import type { InterfaceName, ResolvedManifest } from './ModuleManifest.ts';
+import type { InterfaceName } from './ModuleManifest.ts';
+import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { countOf, removeTimerWrites, TIMER_COUNT_KEY, timerKey, type Timer } from '../jobs/timerKeys.ts';
 import { cronKey } from '../jobs/CronScheduler.ts';
 

@@ -14,6 +14,7 @@ import {
   DEFAULT_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
   MAX_COMPONENT_BYTES,
+  MAX_THREADS,
   WASM_PAGE_BYTES,
 } from '../limits/defaults.ts';
 import { ExecutionTimeout } from '../signals/ExecutionTimeout.ts';
@@ -27,7 +28,7 @@ import { InstancePool, type PoolOptions } from './InstancePool.ts';
 import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepareArtifact.ts';
 import { prepareInWorker } from './prepareInWorker.ts';
 import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
-import { MAX_THREADS, type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
+import { type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
 import { validateComponentBytes } from './validateBytes.ts';
 import { componentImportNames } from './componentImports.ts';
 import { checkWasiImports, embedderImports, wasiImports } from '../wasi/wasiPolicy.ts';
