@@ -2,6 +2,7 @@ import type { ChainClient } from '../chain/ChainClient.ts';
 import { fetchLogRange } from '../chain/fetchLogRange.ts';
 import { bloomMayMatch } from '../chain/logsBloom.ts';
 import type { ChainBlock, ChainLog, LogFilter } from '../chain/types.ts';
+import { RECENT_BLOCK_LOGS } from '../limits/defaults.ts';
 
 /** Keccak-256 of the empty trie: the transactionsRoot of a block without transactions. */
 const EMPTY_TRIE_ROOT = '0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421';
@@ -22,7 +23,7 @@ export class ChainLogs {
   constructor(
     private readonly client: ChainClient,
     maxRange: number,
-    private readonly recentLimit = 1_024,
+    private readonly recentLimit = RECENT_BLOCK_LOGS,
   ) {
     this.range = { max: maxRange };
   }

@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { ChainFollower } from '../chain/ChainFollower.ts';
 import { RpcDataError } from '../chain/RpcDataError.ts';
 import type { BlockCursor, ChainBlock, ChainLog } from '../chain/types.ts';
+import { backoffDelay } from '../clock/backoff.ts';
 import { EngineError } from '../errors/EngineError.ts';
+import { CATCH_UP_STEP_EVENTS, FEED_RETRY, PREFETCH_RANGES } from '../limits/defaults.ts';
 import type { Bytes, JournalEntry, ModuleStore } from '../store/EngineStore.ts';
 import { planUndo, type UndoPlan } from '../store/planUndo.ts';
 import type { ChainLogs } from './ChainLogs.ts';
@@ -57,14 +59,6 @@ export interface FeedOptions {
 }
 
 const source = (chainId: bigint) => `chain:${chainId}`;
-/**
- * Events per step when catching up: final blocks are handed over several at a time, in one invocation
- * and one commit, so a long backfill does not pay a worker round trip and a commit per block. A block
- * is never split: one with more events is a step of its own.
- */
-const CATCH_UP_STEP_EVENTS = 1_000;
-/** Catch-up ranges fetched ahead of the one being delivered: the node works while the module does (deeper did not help against anvil, and costs a provider more concurrent requests). */
-const PREFETCH_RANGES = 1;
 
 interface ReachWaiter {
   number: bigint;
@@ -79,7 +73,6 @@ interface RangeBlock {
   logs: ChainLog[];
   block?: ChainBlock;
 }
-const RETRY_MS = { initial: 250, max: 30_000 };
 
 /**
  * Delivers one module's events of one chain, driven by its durable cursor (the last block it fully
@@ -183,7 +176,7 @@ export class ModuleFeed {
         this.failures = 0;
       } catch (error) {
         // The node failed or answered malformed data: wait, then ask again from the same cursor.
-        const delay = Math.min(RETRY_MS.max, RETRY_MS.initial * 2 ** this.failures++);
+        const delay = backoffDelay(this.failures++, FEED_RETRY);
         this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, err: error, retryInMs: delay }, 'chain delivery failed; retrying from the cursor');
         await this.until(new Promise<void>((resolve) => setTimeout(resolve, delay).unref()));
       }
@@ -383,7 +376,7 @@ export class ModuleFeed {
       if (result === 'stopped') return 'stopped';
       if (result === 'done') break;
       if (result === 'failed') {
-        const delay = Math.min(RETRY_MS.max, RETRY_MS.initial * 2 ** failures++);
+        const delay = backoffDelay(failures++, FEED_RETRY);
         await this.until(new Promise<void>((resolve) => setTimeout(resolve, delay).unref()));
       }
     }

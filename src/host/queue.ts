@@ -1,5 +1,6 @@
 import type * as Queue from './generated/corral-module-queue.js';
-import { dedupeId, dedupeKey, dedupeUntil, encodeJob, IDEMPOTENCY_WINDOW_MS, jobKey, newJobId, taskProblem, type Job } from '../jobs/Job.ts';
+import { dedupeId, dedupeKey, dedupeUntil, encodeJob, jobKey, newJobId, taskProblem, type Job } from '../jobs/Job.ts';
+import { IDEMPOTENCY_WINDOW_MS } from '../limits/defaults.ts';
 import type { RateLimiter } from '../jobs/RateLimiter.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';

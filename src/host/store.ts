@@ -1,13 +1,10 @@
 import type * as Store from './generated/corral-module-store.js';
+import { MAX_KEY_BYTES, MAX_LIST_KEYS } from '../limits/defaults.ts';
 import { prefixEnd } from '../store/StateTransaction.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 
-/** Keys longer than this are refused (`invalid-input`): LevelDB copes, but nothing good needs them. */
-export const MAX_KEY_BYTES = 64 * 1024;
-/** list-keys returns at most this many keys per page, whatever the guest asks. */
-export const MAX_LIST_KEYS = 1_000;
 
 /**
  * Keys that start with these bytes (0xff 0x00 "corral/") are corral's own, kept among the module's

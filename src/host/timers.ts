@@ -1,12 +1,9 @@
 import type * as Timers from './generated/corral-module-timers.js';
-import { DEFAULT_MAX_PENDING_TIMERS } from '../limits/defaults.ts';
+import { DEFAULT_MAX_PENDING_TIMERS, MAX_TIMER_TAG_BYTES } from '../limits/defaults.ts';
 import { countOf, removeTimerWrites, setTimerWrites, TIMER_COUNT_KEY, timerKey, type TimerSpec } from '../jobs/timerKeys.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
-
-/** Tags are at most this many bytes (UTF-8). */
-export const MAX_TIMER_TAG_BYTES = 256;
 
 function checkTag(tag: string): void {
   const bytes = Buffer.byteLength(tag, 'utf8');
