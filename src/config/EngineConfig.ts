@@ -7,6 +7,7 @@ import {
   DEFAULT_HOST_CALL_BUFFER_BYTES,
   DEFAULT_JOB_LIMITS,
   DEFAULT_MEMORY_BYTES,
+  DEFAULT_POOL,
   DEFAULT_SUPERVISION,
   DEFAULT_TIMEOUT_MS,
   HIGH_RESOURCE_JOB_LIMITS,
@@ -27,6 +28,16 @@ const RpcUrl = z.string().refine((url) => url === 'anvil' || /^(https?|wss?):\/\
   message: 'an http(s):// or ws(s):// URL, or "anvil"',
 });
 
+const R = CHAIN_DEFAULTS.reconnect;
+/** `[chains.<id>.reconnect]`: how a dropped WebSocket is reconnected (the fallback, if any, is polled meanwhile). */
+export const ReconnectSchema = z
+  .object({
+    initialMs: ms.default(R.initialMs).describe('wait before the first reconnection (ms); each further one waits twice as long'),
+    maxMs: ms.default(R.maxMs).describe('longest wait between two reconnections (ms)'),
+    jitter: z.number().min(0).max(1).default(R.jitter).describe('random share of each wait (0–1), so engines on one node do not reconnect in step'),
+  })
+  .strict();
+
 /** `[chains.<id>]` in engine.toml. The descriptions are the engine.toml reference (docs/reference/engine-toml.md, rendered by src/config/configReference.ts). */
 export const ChainConfigSchema = z
   .object({
@@ -41,6 +52,7 @@ export const ChainConfigSchema = z
       .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/i, 'an http(s):// URL without query or fragment')
       .optional()
       .describe('base URL of the chain\'s CoW Protocol order book API (`https://api.cow.fi/mainnet`), for modules granted `cow_api`'),
+    reconnect: ReconnectSchema.default(ReconnectSchema.parse({})).describe('see `[chains.<id>.reconnect]`'),
     blockTimeS: positiveInt
       .max(86_400)
       .optional()
@@ -90,6 +102,19 @@ export function deadLettersOf(jobs: z.output<typeof JobLimitsSchema>) {
   return { maxCount: jobs.deadLetterMax, maxAgeMs: jobs.deadLetterMaxAgeMs };
 }
 
+const P = DEFAULT_POOL;
+/** `[engine.pool]`: the instance pool of every module's component (its events' and its jobs'). */
+export const PoolSchema = z
+  .object({
+    maxInstances: positiveInt.default(P.maxInstances).describe('calls of one component in flight at once (each on an instance of its own); further calls wait for one'),
+    maxUses: positiveInt.default(P.maxUses).describe('calls one instance serves before it is recycled, so leaks inside a guest cannot build up'),
+    maxIdleMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(P.maxIdleMs).describe('an instance idle this long is dropped; the next call builds a fresh one (ms)'),
+    checkoutTimeoutMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(P.checkoutTimeoutMs).describe('how long a call waits for an instance before it ends in `CheckoutTimeout` (ms)'),
+    minInstances: z.number().int().min(0).default(P.minInstances).describe('instances built ahead of calls and kept (0: the first call that needs one builds it); at most `max_instances`'),
+  })
+  .strict()
+  .refine((pool) => pool.minInstances <= pool.maxInstances, { message: 'min_instances is at most max_instances', path: ['minInstances'] });
+
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z
   .object({
@@ -105,6 +130,7 @@ export const EngineSectionSchema = z
     graceMs: ms.default(DEFAULT_GRACE_MS).describe('after a missed deadline, how long a guest that does not come back (stuck in a host call) keeps its worker before the thread is terminated (ms)'),
     hostCallBufferBytes: positiveInt.min(MIN_HOST_CALL_BUFFER_BYTES).max(MAX_HOST_CALL_BUFFER_BYTES).default(DEFAULT_HOST_CALL_BUFFER_BYTES).describe("bytes of one host call's arguments or result; a larger one ends the event in a `Trap` (`host-error`)"),
     cacheDir: z.string().min(1).optional().describe('where prepared components are cached (default: `$CORRAL_CACHE_DIR`, else `$XDG_CACHE_HOME/corral` or `~/.cache/corral`)'),
+    pool: PoolSchema.default(PoolSchema.parse({})).describe('see `[engine.pool]`'),
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
     jobs: JobLimitsSchema.default(JobLimitsSchema.parse({})).describe('see `[engine.jobs]`'),
   })

@@ -48,6 +48,8 @@ export interface RuntimeOptions {
   hostCallBufferBytes?: number;
   /** How long `close()` waits for in-flight calls. Default 5 s. */
   closeTimeoutMs?: number;
+  /** The instance pool of every component loaded, where its `load` does not say otherwise. Default `DEFAULT_POOL`. */
+  pool?: Partial<PoolOptions>;
 }
 
 export interface LoadOptions {
@@ -114,6 +116,7 @@ export class Runtime implements ComponentHost {
   private readonly cacheDir: string;
   private readonly graceMs: number;
   private readonly closeTimeoutMs: number;
+  private readonly defaultPool: Partial<PoolOptions>;
   private readonly components = new Set<Component>();
   private readonly inflight = new Set<InFlight>();
   private backstop: NodeJS.Timeout | null = null;
@@ -129,6 +132,7 @@ export class Runtime implements ComponentHost {
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.defaultPool = options.pool ?? {};
     const regionBytes = options.hostCallBufferBytes ?? DEFAULT_HOST_CALL_BUFFER_BYTES;
     if (!Number.isInteger(regionBytes) || regionBytes < MIN_HOST_CALL_BUFFER_BYTES || regionBytes > MAX_HOST_CALL_BUFFER_BYTES) {
       throw new CorralRuntimeError('invalid-option', `hostCallBufferBytes must be an integer from ${MIN_HOST_CALL_BUFFER_BYTES} to ${MAX_HOST_CALL_BUFFER_BYTES}, got ${options.hostCallBufferBytes}`, {
@@ -228,7 +232,8 @@ export class Runtime implements ComponentHost {
     const wasi = wasiImports(artifact.meta.imports);
     const freshInstances = options.record !== undefined || (Object.keys(wasi).length > 0 && wasiConfig.deterministic !== null);
     // No prewarm either: a prewarmed instance ran its initializer in an earlier task, outside the call.
-    const pool = freshInstances ? { ...options.pool, maxUses: 1, minInstances: 0 } : options.pool;
+    const given = { ...this.defaultPool, ...options.pool };
+    const pool = freshInstances ? { ...given, maxUses: 1, minInstances: 0 } : given;
     const memoryMaxPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
     for (const core of artifact.meta.coreModules) {
       for (const pages of core.facts.definedMemoryPages) {
