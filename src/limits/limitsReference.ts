@@ -54,6 +54,8 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
       { name: 'DEFAULT_HOST_CALL_BUFFER_BYTES', unit: 'bytes', trips: "a host call's arguments or result; a larger one ends the call in a `Trap` (`host-error`)", toml: ['engine.host_call_buffer_bytes'], api: '`new Runtime({ hostCallBufferBytes })`' },
       { name: 'MIN_HOST_CALL_BUFFER_BYTES', unit: 'bytes', trips: 'the smallest host-call buffer accepted (`invalid-option`)' },
       { name: 'MAX_HOST_CALL_BUFFER_BYTES', unit: 'bytes', trips: 'the largest host-call buffer accepted (two per worker thread)' },
+      { name: 'SPIN_CHECKS', unit: 'count', trips: "checks a worker polls for a host call's answer before it sleeps in `Atomics.wait` (speed, not safety)" },
+      { name: 'CALL_SPIN_MS', unit: 'ms', trips: 'how long a worker polls for its next call after a reply before it waits in `Atomics.waitAsync` (speed, not safety)' },
       { name: 'DEFAULT_CLOSE_TIMEOUT_MS', unit: 'ms', trips: '`close()` waits this long for in-flight calls; then the workers are terminated', api: '`new Runtime({ closeTimeoutMs })`' },
       { name: 'MAX_TIMER_DELAY_MS', unit: 'ms', trips: "the longest delay Node's timers take; every wait is clamped to it and every ms key of engine.toml bounded by it" },
     ],
