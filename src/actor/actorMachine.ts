@@ -15,22 +15,22 @@ import type { LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 
 export interface BackoffOptions {
-  /** First delay, ms. Default 100. */
+  /** First delay, ms. Default `DEFAULT_SUPERVISION.backoff` (src/limits/defaults.ts), as the rest. */
   initialMs: number;
-  /** Upper bound of a delay, ms. Default 30 s. */
+  /** Upper bound of a delay, ms. */
   maxMs: number;
-  /** Growth per consecutive failure. Default 2. */
+  /** Growth per consecutive failure. */
   factor: number;
-  /** ± fraction of random spread, 0–1. Default 0.2. */
+  /** ± fraction of random spread, 0–1. */
   jitter: number;
 }
 
 export interface BreakerOptions {
-  /** Time the circuit stays open the first time, ms. Default 30 s. */
+  /** Time the circuit stays open the first time, ms. Default `DEFAULT_SUPERVISION.breaker`, as the rest. */
   cooldownMs: number;
-  /** Growth of the cooldown after each failed probe. Default 2. */
+  /** Growth of the cooldown after each failed probe. */
   factor: number;
-  /** Upper bound of a cooldown, ms. Default 10 min. */
+  /** Upper bound of a cooldown, ms. */
   maxCooldownMs: number;
 }
 

@@ -42,11 +42,11 @@ export interface RuntimeOptions {
   threads?: number;
   /** Where prepared artifacts are cached. Default: `$CORRAL_CACHE_DIR` or `~/.cache/corral`. */
   cacheDir?: string;
-  /** Grace after a deadline before the worker is terminated. Default 250 ms. */
+  /** Grace after a deadline before the worker is terminated (ms). Default `DEFAULT_GRACE_MS`. */
   graceMs?: number;
-  /** Size of each host-call buffer, bytes. Default 1 MiB. */
+  /** Size of each host-call buffer, bytes. Default `DEFAULT_HOST_CALL_BUFFER_BYTES`. */
   hostCallBufferBytes?: number;
-  /** How long `close()` waits for in-flight calls. Default 5 s. */
+  /** How long `close()` waits for in-flight calls (ms). Default `DEFAULT_CLOSE_TIMEOUT_MS`. */
   closeTimeoutMs?: number;
   /** The instance pool of every component loaded, where its `load` does not say otherwise. Default `DEFAULT_POOL`. */
   pool?: Partial<PoolOptions>;
