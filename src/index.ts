@@ -24,7 +24,8 @@ export { signalFromData, strongestSignal, SIGNAL_PRIORITY, type Signal, type Sig
 export { CorralError } from './errors/CorralError.ts';
 export { LoadError, type LoadErrorCode } from './errors/LoadError.ts';
 export { CorralRuntimeError, type RuntimeErrorCode } from './errors/RuntimeError.ts';
-export * from './limits/defaults.ts';
+// The defaults an embedder reads (what it may set); the engine's internal tunings in limits/ stay internal.
+export { DEFAULT_FUEL, DEFAULT_TIMEOUT_MS, DEFAULT_GRACE_MS, DEFAULT_MEMORY_BYTES, FUEL_SLICE, DEFAULT_POOL, DEFAULT_HOST_CALL_BUFFER_BYTES, MIN_HOST_CALL_BUFFER_BYTES, MAX_HOST_CALL_BUFFER_BYTES, DEFAULT_CLOSE_TIMEOUT_MS, TABLE_ENTRY_BYTES, BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_FUEL, WASM_PAGE_BYTES, DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS, DEFAULT_JOBS, WASI_MAX_LIVE_RESOURCES, DEFAULT_WASI_OUTPUT_BYTES, WASI_MAX_CHUNK_BYTES, WASI_MAX_OPEN_DESCRIPTORS, WASI_MAX_RECORDED_BYTES, DEFAULT_DETERMINISTIC_START_MS, DEFAULT_DETERMINISTIC_STEP_NS, DEFAULT_DETERMINISTIC_SEED, DEFAULT_ENGINE_RPC_RESPONSE_BYTES, DEFAULT_MAX_PENDING_TIMERS, DEFAULT_TIMER_WINDOW, TIMERS_IN_FLIGHT, DEFAULT_JOB_ERROR_BYTES, DEFAULT_DEAD_LETTERS, MAX_COMPONENT_BYTES, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_RECORDING_LINE_BYTES, MAX_RECORDING_BYTES, CHAIN_DEFAULTS, DEFAULT_SUPERVISION } from './limits/defaults.ts';
 export { DEFAULT_HOST_CAPS, type HostCaps, type HostLimitName } from './limits/hostCaps.ts';
 export { HostFault, HostLimitError } from './runtime/hostErrors.ts';
 export { type Clock, systemClock, ManualClock } from './clock/Clock.ts';
