@@ -22,6 +22,7 @@ describe('planStep', () => {
     ['behavior: blocks below the window are caught up by range, up to the window\'s edge', 1000, at(100), false, feed(), { kind: 'catch-up', from: 101n, to: 936n, target: 1000n, verify: true }],
     ['behavior: the first block inside the window (tip - reorgWindow + 1) is live', 1000, at(936), false, feed(), { kind: 'live', number: 937n, target: 1000n, verify: true }],
     ['behavior: a cursor a catch-up step placed on a final block is not checked again', 1000, at(900), true, feed(), { kind: 'catch-up', from: 901n, to: 936n, target: 1000n, verify: false }],
+    ['behavior: a final cursor on the window\'s last final block (tip - reorgWindow) is not checked', 1000, at(936), true, feed(), { kind: 'live', number: 937n, target: 1000n, verify: false }],
     ['behavior: a final cursor the window reached again is checked (a reorg can reach it now)', 1000, at(940), true, feed(), { kind: 'live', number: 941n, target: 1000n, verify: true }],
     ['args: confirmations: the target is the tip less them, and a cursor on it waits', 1000, at(994), false, feed({ confirmations: 6 }), { kind: 'waiting', target: 994n, verify: true }],
     ['args: confirmations deeper than the window: a catch-up range stops at the target', 1000, at(100), false, feed({ confirmations: 100 }), { kind: 'catch-up', from: 101n, to: 900n, target: 900n, verify: true }],
