@@ -63,6 +63,22 @@ describe('bloomMayMatch', () => {
   });
 });
 
+describe('bloomMayMatch on a known bloom', () => {
+  // The logsBloom of one log of 0x095e7bae… with a zero topic, as Ethereum's state tests (and other
+  // clients' tests) give it: computed elsewhere, not by corral.
+  const known = `0x${'00000000000000001000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000020000000000000000000800000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000004000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000020000000000040000000000000000000000000000000000000000000000000000000'}`;
+  it.each<[string, LogFilter, boolean]>([
+    ['default: the log\'s address', { address: ['0x095e7baea6a6c7c4c2dfeb977efac326af552d87'], topics: [] }, true],
+    ['default: the log\'s topic (32 zero bytes)', { address: [], topics: [`0x${'00'.repeat(32)}`] }, true],
+    ['behavior: address and topic together', { address: ['0x095e7baea6a6c7c4c2dfeb977efac326af552d87'], topics: [`0x${'00'.repeat(32)}`] }, true],
+    ['behavior: 20 zero bytes are another value than the 32-byte zero topic', { address: [`0x${'00'.repeat(20)}`], topics: [] }, false],
+    ['behavior: another address', { address: ['0x000000000000000000000000000000000000dead'], topics: [] }, false],
+    ['behavior: the right address with a topic the log does not have', { address: ['0x095e7baea6a6c7c4c2dfeb977efac326af552d87'], topics: [`0x${'11'.repeat(32)}`] }, false],
+  ])('%s', (_, filter, expected) => {
+    expect(bloomMayMatch(known, filter)).toBe(expected);
+  });
+});
+
 describe('mayHoldLogs', () => {
   it('default: the empty trie root corral knows is the transactionsRoot of a real block without transactions', () => {
     expect(blocks.empty.transactionsRoot).toBe(EMPTY_TRIE_ROOT);
