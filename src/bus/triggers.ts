@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
-import type { ChainLog, LogFilter } from '../chain/types.ts';
+import type { LogFilter } from '../chain/types.ts';
 
 const chainId = z.number().int().positive();
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 20-byte hex address').transform((a) => a.toLowerCase());
@@ -126,17 +126,4 @@ export function chainInterests(triggers: readonly Trigger[], chainConfirmations:
     }
   }
   return [...byChain.values()];
-}
-
-/** Whether `log` matches `filter` (used to split one shared fetch among modules). */
-export function matches(filter: LogFilter, log: ChainLog): boolean {
-  if (filter.address.length > 0 && !filter.address.includes(log.address)) return false;
-  for (let i = 0; i < filter.topics.length; i++) {
-    const wanted = filter.topics[i];
-    if (wanted === null || wanted === undefined) continue;
-    const actual = log.topics[i];
-    if (actual === undefined) return false;
-    if (Array.isArray(wanted) ? !wanted.includes(actual) : wanted !== actual) return false;
-  }
-  return true;
 }
