@@ -174,7 +174,7 @@ export function cyclePath(edges: readonly ImportEdge[], component: readonly stri
       if (from !== node || !members.has(to)) continue;
       if (to === start) {
         const path = [start];
-        for (let at: string | undefined = node; at !== start; at = cameFrom.get(at)) path.splice(1, 0, at!);
+        for (let at = node; at !== start; at = cameFrom.get(at)!) path.splice(1, 0, at);
         return [...path, start];
       }
       if (!cameFrom.has(to)) {
