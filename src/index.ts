@@ -26,7 +26,8 @@ export { LoadError, type LoadErrorCode } from './errors/LoadError.ts';
 export { CorralRuntimeError, type RuntimeErrorCode } from './errors/RuntimeError.ts';
 export * from './limits/defaults.ts';
 export { DEFAULT_HOST_CAPS, type HostCaps, type HostLimitName } from './limits/hostCaps.ts';
-export { HostFault, HostLimitError } from './runtime/hostErrors.ts';
+export { HostFault } from './errors/HostFault.ts';
+export { HostLimitError } from './errors/HostLimitError.ts';
 export { type Clock, systemClock, ManualClock } from './clock/Clock.ts';
 // The actor's class, machine and mailbox are internal; their shapes are public.
 export type { Actor, ActorEvent, ActorInfo, DeliveryOutcome, Refusal } from './actor/Actor.ts';

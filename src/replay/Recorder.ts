@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import type { CallOutcome } from '../runtime/Component.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
 import type { BoundHostFunction } from '../runtime/HostImports.ts';
-import { HostFault, HostLimitError } from '../runtime/hostErrors.ts';
+import { HostFault } from '../errors/HostFault.ts';
+import { HostLimitError } from '../errors/HostLimitError.ts';
 import { ReplayError } from './ReplayError.ts';
 import { encodeLine, encodeRecording, RECORDING_HEADER, type RecordedComponent, type RecordedHostCall, type RecordedInvocation, type Recording } from './Recording.ts';
 

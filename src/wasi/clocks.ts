@@ -1,4 +1,4 @@
-import { HostCallDeadline } from '../runtime/WorkerSlot.ts';
+import { HostCallDeadline } from '../errors/HostCallDeadline.ts';
 import type { DeterministicConfig } from './WasiConfig.ts';
 import { Pollable } from './io.ts';
 import type { ResourceBudget } from './ResourceBudget.ts';
