@@ -35,6 +35,7 @@ export type { ActorStateName, RestartType, BackoffOptions, BreakerOptions } from
 export type { OverflowPolicy } from './actor/Mailbox.ts';
 export { Supervisor, DEFAULT_SUPERVISION, type ActorSpec, type GroupSpec, type SupervisorOptions } from './supervisor/Supervisor.ts';
 export { MemoryBreakerStore, type BreakerStore, type BreakerRecord } from './supervisor/BreakerStore.ts';
+export type * from './actor/LifecycleSignal.ts';
 export type * from './supervisor/SupervisorSignal.ts';
 export { Engine, type ChainPosition, type ChainStep, type EngineOptions, type InvocationRecord, type ModuleEvent } from './engine/Engine.ts';
 export { EngineConfigSchema, type EngineConfig, type ResolvedEngineConfig } from './config/EngineConfig.ts';
