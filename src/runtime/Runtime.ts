@@ -1,3 +1,10 @@
+/*
+ * runtime/ by thread. The main thread runs the files at this folder's root: this call path (load,
+ * call, limits, the host calls the guests make, answered through CallSlot.ts). Worker threads run
+ * worker/ (instances, metering, the WASI host). One prepare thread runs prepare/ and fuel/ (transpile,
+ * instrument, cache) on a cache miss; prepare/'s byte checks also run here, in `load`. protocol.ts,
+ * valueCodec.ts and typedArrays.ts are what both sides of a thread boundary share.
+ */
 import { createHash, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
@@ -24,12 +31,12 @@ import type { CallSlot, SlotCall } from './CallSlot.ts';
 import { CallDispatcher } from './CallDispatcher.ts';
 import { InvocationEnded, type HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
-import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepareArtifact.ts';
-import { prepareInWorker } from './prepareInWorker.ts';
+import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepare/prepareArtifact.ts';
+import { prepareInWorker } from './prepare/prepareInWorker.ts';
 import { FileRefused, readBoundedFile } from './readBoundedFile.ts';
 import { MAX_THREADS, type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
-import { validateComponentBytes } from './validateBytes.ts';
-import { componentImportNames } from './componentImports.ts';
+import { validateComponentBytes } from './prepare/validateBytes.ts';
+import { componentImportNames } from './prepare/componentImports.ts';
 import { checkWasiImports, embedderImports, wasiImports } from '../wasi/wasiPolicy.ts';
 import { resolveWasiConfig, type WasiOptions } from '../wasi/resolveWasiConfig.ts';
 import type { CallJournal, JournaledHostCall } from './CallJournal.ts';
@@ -98,7 +105,7 @@ interface InvocationJournal {
   wasiCalls: WasiCall[];
 }
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url);
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker/worker-entry.mjs' : './worker/worker.js', import.meta.url);
 
 /**
  * Loads WebAssembly components and runs their exports on worker threads under fuel, deadline and

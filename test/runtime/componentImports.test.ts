@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { componentImportNames } from '../../src/runtime/componentImports.ts';
+import { componentImportNames } from '../../src/runtime/prepare/componentImports.ts';
 import { fixture } from '../helpers.ts';
 
 describe('componentImportNames', () => {

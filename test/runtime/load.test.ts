@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadError, type Component, type Runtime } from '../../src/index.ts';
-import { instrumentCoreModule } from '../../src/runtime/instrument.ts';
+import { instrumentCoreModule } from '../../src/runtime/fuel/instrumentCoreModule.ts';
 import { makeFifo, releaseFifo, settledWithin } from '../config/specialFiles.ts';
 import { fixture, gatedHostCaller, hostCallerImports, newRuntime } from '../helpers.ts';
 
@@ -173,7 +173,7 @@ describe('load: Wasm proposals the meter cannot meter', () => {
     module.setFeatures(binaryen.Features.All);
     const bytes = module.emitBinary();
     module.dispose();
-    expect(() => instrumentCoreModule(bytes, 'eh-guest')).toThrow(
+    await expect(instrumentCoreModule(bytes, 'eh-guest')).rejects.toThrow(
       expect.objectContaining({ name: 'LoadError', code: 'unsupported-feature', details: expect.objectContaining({ module: 'eh-guest', instruction: 'TryTable', feature: 'exception handling with exnref (try_table, throw_ref)' }) }),
     );
   });

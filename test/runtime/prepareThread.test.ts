@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LoadError } from '../../src/index.ts';
-import { prepareThreadsStarted } from '../../src/runtime/prepareInWorker.ts';
+import { prepareThreadsStarted } from '../../src/runtime/prepare/prepareInWorker.ts';
 import { fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 describe('prepare thread', () => {

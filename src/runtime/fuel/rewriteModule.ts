@@ -1,5 +1,5 @@
 import { TABLE_ENTRY_FUEL } from '../../limits/defaults.ts';
-import type { InstrumentedModule } from '../instrument.ts';
+import type { InstrumentedModule } from './InstrumentedModule.ts';
 import {
   FUEL_GLOBAL,
   MEMORY_DENIED_PAGES_IMPORT,
@@ -72,7 +72,7 @@ export function rewriteCoreModule(input: Uint8Array): InstrumentedModule | null 
 }
 
 /**
- * The same metering as instrument.ts's binaryen rewrite, done on the binary directly: one pass plans
+ * The same metering as instrumentWithBinaryen.ts's rewrite, done on the binary directly: one pass plans
  * each function's charges (planFunction.ts), a second writes them in (emitFunction.ts), and the
  * sections that name functions or globals are renumbered around the new refuel import and, when the
  * module grows memory or a table, each grow gate's three imported globals. Throws NotRewritable for anything it does
@@ -259,7 +259,7 @@ function memoryLimits(r: Reader): number {
 }
 
 /**
- * The memory grow gate, as instrument.ts's addGrowGate: `wanted = used + delta` in 64-bit arithmetic
+ * The memory grow gate, as instrumentWithBinaryen.ts's addGrowGate: `wanted = used + delta` in 64-bit arithmetic
  * (`used`: the pages of the whole component instance, a Global all its core instances share);
  * `wanted > max ? (denied = wanted, -1) : (used = wanted, delta)`. It is not metered (binaryen adds it
  * after the rewrite too).
@@ -269,7 +269,7 @@ function gateBody(ix: EmitIndices): Uint8Array {
 }
 
 /**
- * The table grow gate, as instrument.ts's addTableGate: the memory gate's check against the entries of
+ * The table grow gate, as instrumentWithBinaryen.ts's addTableGate: the memory gate's check against the entries of
  * all the component instance's tables, and on the allowed path a checked charge of
  * `delta * TABLE_ENTRY_FUEL` (at most TABLE_GROW_MAX_CHARGE, so the i32 arithmetic cannot wrap) before
  * the budget is debited, so a grow the fuel cannot pay for stops before it runs. A delta of 2^32 - 1 (refused) makes V8's table.grow return -1 without allocating anything.

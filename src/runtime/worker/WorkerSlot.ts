@@ -1,7 +1,7 @@
 import { MessageChannel, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
-import { HostCallDeadline } from '../errors/HostCallDeadline.ts';
-import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from './valueCodec.ts';
-import { Reply, Slot, SlotFlag, SlotState, hostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotHello, type SlotMessage } from './protocol.ts';
+import { HostCallDeadline } from '../../errors/HostCallDeadline.ts';
+import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from '../valueCodec.ts';
+import { Reply, Slot, SlotFlag, SlotState, hostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotHello, type SlotMessage } from '../protocol.ts';
 
 /**
  * How long a worker polls for the host's answer before it sleeps in `Atomics.wait`: 2,000 checks,

@@ -1,4 +1,4 @@
-import { LoadError } from '../errors/LoadError.ts';
+import { LoadError } from '../../errors/LoadError.ts';
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
 /** Component binaries: version 0x0d, layer 1 (the encoding since the component model's 2023 freeze). */
@@ -9,6 +9,7 @@ const COMPONENT_LAYER = 1;
  * The cheap structural checks that come before handing bytes to the toolchain, so the common
  * mistakes get an error that says what is wrong instead of a parser's complaint:
  * not wasm at all, a core module where a component belongs, an unknown encoding, truncation.
+ * Runs on the main thread, in `Runtime.load`, before the bytes go to the prepare thread.
  */
 export function validateComponentBytes(bytes: Uint8Array, source: string): void {
   if (bytes.length < 8 || MAGIC.some((b, i) => bytes[i] !== b)) {

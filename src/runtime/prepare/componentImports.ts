@@ -4,6 +4,7 @@
  * which WASI version a component was built against. Reads only the import sections (id 10) of the
  * outer component; nested components' imports are satisfied inside it. Expects bytes that passed
  * `validateComponentBytes` (sections are in bounds); a malformed import section is reported as such.
+ * Runs on the main thread, in `Runtime.load`, before the bytes go to the prepare thread.
  */
 export function componentImportNames(bytes: Uint8Array): string[] {
   const names: string[] = [];
