@@ -22,7 +22,6 @@ import {
   appendEntries,
   constExpression,
   importEntry,
-  leb,
   rewriteData,
   rewriteElements,
   rewriteExports,
@@ -31,7 +30,7 @@ import {
   shiftFunction,
   tableType,
 } from './sections.ts';
-import { Reader, Writer, notRewritable, writeSection } from './wasmBytes.ts';
+import { Reader, Writer, leb, notRewritable, sleb, writeSection } from './wasmBytes.ts';
 
 interface FunctionBody {
   locals: { start: number; count: number; end: number };
@@ -303,16 +302,6 @@ function budgetCheck(base: number, allowed: number[]): number[] {
 
 function sized(code: number[]): number[] {
   return [...leb(code.length), ...code];
-}
-
-function sleb(value: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = value & 0x7f;
-    value >>= 7;
-    if ((value === 0 && (b & 0x40) === 0) || (value === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
 }
 
 function emitCode(input: Uint8Array, bodies: FunctionBody[], ix: EmitIndices, gateBodies: Uint8Array[]): Uint8Array {

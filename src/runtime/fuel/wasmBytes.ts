@@ -77,6 +77,29 @@ export class Reader {
   }
 }
 
+/** An unsigned LEB128, as bytes to splice into code built by hand (Writer.u32 writes one in place). */
+export function leb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value !== 0) b |= 0x80;
+    out.push(b);
+  } while (value !== 0);
+  return out;
+}
+
+/** A signed LEB128, as bytes to splice into code built by hand (Writer.s32 writes one in place). */
+export function sleb(value: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (b & 0x40) === 0) || (value === -1 && (b & 0x40) !== 0)) return [...out, b];
+    out.push(b | 0x80);
+  }
+}
+
 /** A growable byte buffer. */
 export class Writer {
   private buf: Uint8Array;
