@@ -47,6 +47,16 @@ describe('load', () => {
     expect(error.details.offset).toEqual(expect.any(Number));
   });
 
+  it.each([
+    ['cut inside its size', [0x80]],
+    ['a size longer than a u32 LEB128 may be', [0x80, 0x80, 0x80, 0x80, 0x80, 0x00]],
+  ])('error: a section whose size does not decode (%s) is truncated, at that section', async (_case, size) => {
+    const bytes = Uint8Array.from([...compute.subarray(0, 8), 0x01, ...size]);
+    const error = await loadError(runtime.load(bytes, { name: 'cut-size' }));
+    expect(error.code).toBe('truncated');
+    expect(error.details).toMatchObject({ length: bytes.length, offset: 8 });
+  });
+
   it('error: a core module, with the advice to wrap it', async () => {
     const core = await parse('(module (func (export "f")))');
     const error = await loadError(runtime.load(core, { name: 'core' }));
