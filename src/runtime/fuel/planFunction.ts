@@ -19,7 +19,7 @@ import { type Reader, notRewritable } from './wasmBytes.ts';
  * Code whose IR shape is not certain is not planned (NotRewritable): multi-value, exceptions, typed
  * references, code after an unreachable instruction. The whole module then goes through binaryen.
  * The shapes were checked against binaryen 132's reader function by function, on a 12.5 MB StarlingMonkey
- * module (12,612 functions) and on the test fixtures (test/runtime/fuelRewrite.test.ts).
+ * module (12,612 functions) and on the test fixtures (test/runtime/fuel/fuelRewrite.test.ts).
  */
 
 /** The signatures the decoder needs: parameter and result counts per type and per function. */

@@ -2,16 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoadError, OutOfFuel, Runtime, type CallFailure, type Component } from '../../src/index.ts';
-import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_BYTES, TABLE_ENTRY_FUEL } from '../../src/limits/defaults.ts';
-import { ComponentBudget, Meter, MeterStop, meterImports } from '../../src/runtime/worker/Meter.ts';
-import { rewriteCoreModule } from '../../src/runtime/fuel/rewriteModule.ts';
-import { instrumentCoreModule } from '../../src/runtime/fuel/instrumentCoreModule.ts';
-import { instrumentWithBinaryen } from '../../src/runtime/fuel/instrumentWithBinaryen.ts';
-import { METER_IMPORT_MODULE } from '../../src/runtime/protocol.ts';
-import { newRuntime } from '../helpers.ts';
+import { LoadError, OutOfFuel, Runtime, type CallFailure, type Component } from '../../../src/index.ts';
+import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_BYTES, TABLE_ENTRY_FUEL } from '../../../src/limits/defaults.ts';
+import { ComponentBudget, Meter, MeterStop, meterImports } from '../../../src/runtime/worker/Meter.ts';
+import { rewriteCoreModule } from '../../../src/runtime/fuel/rewriteModule.ts';
+import { instrumentCoreModule } from '../../../src/runtime/fuel/instrumentCoreModule.ts';
+import { instrumentWithBinaryen } from '../../../src/runtime/fuel/instrumentWithBinaryen.ts';
+import { METER_IMPORT_MODULE } from '../../../src/runtime/protocol.ts';
+import { newRuntime } from '../../helpers.ts';
 
-const fixtures = join(import.meta.dirname, '..', '..', 'fixtures');
+const fixtures = join(import.meta.dirname, '..', '..', '..', 'fixtures');
 const built = (name: string) => join(fixtures, 'build', `${name}.wasm`);
 const MiB = 1024 * 1024;
 

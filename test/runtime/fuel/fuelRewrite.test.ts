@@ -3,15 +3,15 @@ import { setFlagsFromString } from 'node:v8';
 import { parse } from '@bytecodealliance/jco';
 import { transpile } from 'jco-glue';
 import { describe, expect, it } from 'vitest';
-import { FC, FD, FE, IMMEDIATES, skipImmediates } from '../../src/runtime/fuel/opcodes.ts';
-import { rewriteCoreModule, rewriteModule } from '../../src/runtime/fuel/rewriteModule.ts';
-import { Reader } from '../../src/runtime/fuel/wasmBytes.ts';
-import { instrumentCoreModule } from '../../src/runtime/fuel/instrumentCoreModule.ts';
-import { instrumentWithBinaryen } from '../../src/runtime/fuel/instrumentWithBinaryen.ts';
-import { FUEL_GLOBAL } from '../../src/runtime/protocol.ts';
-import { transpileComponent } from '../../src/runtime/prepare/transpileComponent.ts';
-import { LoadError } from '../../src/index.ts';
-import { fixture, newRuntime } from '../helpers.ts';
+import { FC, FD, FE, IMMEDIATES, skipImmediates } from '../../../src/runtime/fuel/opcodes.ts';
+import { rewriteCoreModule, rewriteModule } from '../../../src/runtime/fuel/rewriteModule.ts';
+import { Reader } from '../../../src/runtime/fuel/wasmBytes.ts';
+import { instrumentCoreModule } from '../../../src/runtime/fuel/instrumentCoreModule.ts';
+import { instrumentWithBinaryen } from '../../../src/runtime/fuel/instrumentWithBinaryen.ts';
+import { FUEL_GLOBAL } from '../../../src/runtime/protocol.ts';
+import { transpileComponent } from '../../../src/runtime/prepare/transpileComponent.ts';
+import { LoadError } from '../../../src/index.ts';
+import { fixture, newRuntime } from '../../helpers.ts';
 
 // The QuickJS guest uses extended-const, on by default only from Node 22 (as in worker.ts).
 if (Number(process.versions.node.split('.')[0]) < 22) setFlagsFromString('--experimental-wasm-extended-const');
