@@ -26,7 +26,8 @@ export { LoadError, type LoadErrorCode } from './errors/LoadError.ts';
 export { CorralRuntimeError, type RuntimeErrorCode } from './errors/RuntimeError.ts';
 export * from './limits/defaults.ts';
 export { DEFAULT_HOST_CAPS, type HostCaps, type HostLimitName } from './limits/hostCaps.ts';
-export { HostFault, HostLimitError } from './runtime/hostErrors.ts';
+export { HostFault } from './errors/HostFault.ts';
+export { HostLimitError } from './errors/HostLimitError.ts';
 export { type Clock, systemClock, ManualClock } from './clock/Clock.ts';
 // The actor's class, machine and mailbox are internal; their shapes are public.
 export type { Actor, ActorEvent, ActorInfo, DeliveryOutcome, Refusal } from './actor/Actor.ts';
@@ -34,6 +35,7 @@ export type { ActorStateName, RestartType, BackoffOptions, BreakerOptions } from
 export type { OverflowPolicy } from './actor/Mailbox.ts';
 export { Supervisor, DEFAULT_SUPERVISION, type ActorSpec, type GroupSpec, type SupervisorOptions } from './supervisor/Supervisor.ts';
 export { MemoryBreakerStore, type BreakerStore, type BreakerRecord } from './supervisor/BreakerStore.ts';
+export type * from './actor/LifecycleSignal.ts';
 export type * from './supervisor/SupervisorSignal.ts';
 export { Engine, type ChainPosition, type ChainStep, type EngineOptions, type InvocationRecord, type ModuleEvent } from './engine/Engine.ts';
 export { EngineConfigSchema, type EngineConfig, type ResolvedEngineConfig } from './config/EngineConfig.ts';

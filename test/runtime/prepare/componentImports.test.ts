@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { componentImportNames } from '../../src/runtime/componentImports.ts';
-import { fixture } from '../helpers.ts';
+import { componentImportNames } from '../../../src/runtime/prepare/componentImports.ts';
+import { fixture } from '../../helpers.ts';
 
 describe('componentImportNames', () => {
   it('default: the import names of a component, versions included, as written in its binary', () => {

@@ -1,4 +1,4 @@
-import { Reader, Writer, writeSection } from './fuel/wasmBytes.ts';
+import { Reader, Writer, writeSection } from '../fuel/wasmBytes.ts';
 
 /*
  * A copy of a component whose core modules keep their interface and nothing of their contents: each

@@ -1,9 +1,9 @@
 /**
  * The meter of one guest instance, as it runs inside a worker: fuel and deadline accounting for the
  * invocation on the instance, and the imports an instrumented core module needs (see
- * src/runtime/instrument.ts for the other side of this ABI).
+ * src/runtime/fuel/instrumentCoreModule.ts for the other side of this ABI).
  */
-import { FUEL_SLICE } from '../limits/defaults.ts';
+import { FUEL_SLICE } from '../../limits/defaults.ts';
 import {
   MEMORY_DENIED_PAGES_IMPORT,
   MEMORY_MAX_PAGES_IMPORT,
@@ -12,7 +12,7 @@ import {
   TABLE_DENIED_ELEMENTS_IMPORT,
   TABLE_MAX_ELEMENTS_IMPORT,
   TABLE_USED_ELEMENTS_IMPORT,
-} from './protocol.ts';
+} from '../protocol.ts';
 
 /** Why the meter stopped the guest. Sticky: once set, every later refuel throws again. */
 export class MeterStop extends Error {

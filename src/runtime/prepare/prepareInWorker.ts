@@ -1,5 +1,6 @@
+// Runs on the main thread: the door to the prepare thread (prepareWorker.ts), which does the work.
 import { Worker } from 'node:worker_threads';
-import { LoadError, type LoadErrorCode } from '../errors/LoadError.ts';
+import { LoadError, type LoadErrorCode } from '../../errors/LoadError.ts';
 import { findCachedArtifact, type PreparedArtifact } from './prepareArtifact.ts';
 
 export interface PrepareRequest {

@@ -1,20 +1,22 @@
 /**
- * The only code that runs in corral's worker threads: builds instances of components from their
+ * Runs in corral's worker threads, and is all that does (the entry of worker/; worker-entry.mjs only
+ * registers tsx when corral runs from its sources): builds instances of components from their
  * prepared artifacts, keeps a small pool of them per component, runs one export call at a time under
  * fuel, deadline and memory limits, and turns whatever stopped the guest into a signal.
  */
 import { setFlagsFromString } from 'node:v8';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { TABLE_ENTRY_BYTES, WASM_PAGE_BYTES } from '../limits/defaults.ts';
-import type { HostLimitName } from '../limits/hostCaps.ts';
-import { strongestSignal, type SignalData } from '../signals/signalFromData.ts';
+import { TABLE_ENTRY_BYTES, WASM_PAGE_BYTES } from '../../limits/defaults.ts';
+import type { HostLimitName } from '../../limits/hostCaps.ts';
+import { strongestSignal, type SignalData } from '../../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
-import { type TableFacts, tableFacts } from './fuel/tableFacts.ts';
-import { HostCallDeadline, HostCallFailed, WorkerSlot } from './WorkerSlot.ts';
+import { type TableFacts, tableFacts } from '../fuel/tableFacts.ts';
+import { HostCallDeadline } from '../../errors/HostCallDeadline.ts';
+import { HostCallFailed, WorkerSlot } from './WorkerSlot.ts';
 import { ComponentBudget, Meter, MeterStop, meterImports } from './Meter.ts';
-import { WasiHost, type WasiCall } from '../wasi/WasiHost.ts';
-import type { GuestOutput } from '../wasi/WasiConfig.ts';
-import { WasiExit, WasiHostError } from '../wasi/WasiHostError.ts';
+import { WasiHost, type WasiCall } from '../../wasi/WasiHost.ts';
+import type { GuestOutput } from '../../wasi/WasiConfig.ts';
+import { WasiExit, WasiHostError } from '../../wasi/WasiHostError.ts';
 import {
   Counter,
   importTable,
@@ -25,7 +27,7 @@ import {
   type CallTask,
   type ComponentDescriptor,
   type WorkerConfig,
-} from './protocol.ts';
+} from '../protocol.ts';
 
 // QuickJS guests use extended-const, on by default only from Node 22 (V8 flags are process-wide).
 if (Number(process.versions.node.split('.')[0]) < 22) setFlagsFromString('--experimental-wasm-extended-const');

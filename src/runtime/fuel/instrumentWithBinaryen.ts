@@ -1,9 +1,9 @@
 import binaryen from 'binaryen';
-import { LoadError } from '../errors/LoadError.ts';
-import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_FUEL } from '../limits/defaults.ts';
-import { FOLD_BELOW } from './fuel/chargePlan.ts';
-import { rewriteCoreModule } from './fuel/rewriteModule.ts';
-import { tableFacts } from './fuel/tableFacts.ts';
+import { LoadError } from '../../errors/LoadError.ts';
+import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_FUEL } from '../../limits/defaults.ts';
+import { FOLD_BELOW } from './chargePlan.ts';
+import type { CoreModuleFacts, InstrumentedModule } from './InstrumentedModule.ts';
+import { tableFacts } from './tableFacts.ts';
 import {
   FUEL_GLOBAL,
   MEMORY_DENIED_PAGES_IMPORT,
@@ -15,7 +15,7 @@ import {
   TABLE_GROW_MAX_CHARGE,
   TABLE_MAX_ELEMENTS_IMPORT,
   TABLE_USED_ELEMENTS_IMPORT,
-} from './protocol.ts';
+} from '../protocol.ts';
 
 /** Internal names of the grow gates' globals (imported as `corral.mem_max_pages`, `corral.table_used_elements`, …). */
 const MEMORY_GATE_GLOBALS = { max: '__corral_mem_max_pages', used: '__corral_mem_used_pages', denied: '__corral_mem_denied_pages' };
@@ -83,59 +83,11 @@ const BULK_SIZE: ReadonlyMap<number, { get(expr: number): number; set(expr: numb
   [binaryen.MemoryInitId, { get: capi._BinaryenMemoryInitGetSize, set: capi._BinaryenMemoryInitSetSize }],
 ]);
 
-/** What the loader needs to know about a core module without parsing it again. */
-export interface CoreModuleFacts {
-  /** Initial pages of each memory the module defines (imported memories are not counted here). */
-  definedMemoryPages: number[];
-  /** Whether the module can grow memory (and so exports the memory-gate globals). */
-  growsMemory: boolean;
-}
-
-export interface InstrumentedModule {
-  bytes: Uint8Array;
-  facts: CoreModuleFacts;
-}
-
 /**
- * Rewrites one core module so that it meters itself:
- *
- * - **Fuel.** An internal i32 global is charged at every function entry and at the top of every loop
- *   iteration by the number of instructions of that block (nested loops are charged on their own).
- *   When it drops below zero the module calls the host's `corral.refuel(current)`, which accounts the
- *   slice, checks the budget and the deadline, and either returns a new slice or throws. An internal
- *   global was 4× faster than an imported one on a tight loop; a host call per block is never done.
- * - **Memory.** Every `memory.grow` first passes its delta through a gate that refuses growth past a
- *   cap held in an imported global (given per instance, so one artifact serves every cap, and bound
- *   before the start function runs). What it counts against the cap is another imported global, the
- *   pages of all the memories of the component instance: every core instance of it imports the same
- *   one (Meter.ts's ComponentBudget), so instantiating a module many times does not multiply the cap.
- *   A refused grow returns -1 inside the guest, exactly as an exhausted allocator would see it, and the
- *   pages it asked for are left in a third imported global so a trap that follows can be reported as
- *   MemoryLimitExceeded.
- * - **Tables.** Every `table.grow` passes its delta through a gate of the same kind, which refuses
- *   growth that would take all of the component instance's tables together past the table cap
- *   (`corral.table_max_elements`, see TABLE_ENTRY_BYTES), and charges an allowed grow
- *   TABLE_ENTRY_FUEL per entry before it runs. Declared sizes are counted by the worker before
- *   instantiation (fuel/tableFacts.ts). A grow of an imported table or memory is counted by the gate
- *   of the module that runs it; its declared size, by the module that defines it. `table.fill`, `table.copy` and `table.init` are refused
- *   by name: binaryen's JS API cannot walk them, so neither rewrite could charge them the same.
- * - **Bulk memory.** `memory.fill`, `memory.copy` and `memory.init` are charged by their length
- *   (BULK_MEMORY_FUEL_SHIFT) with a checked charge just before they run.
- *
- * Charges depend only on the code, never on time, so the same call reports the same fuel every run.
- *
- * The rewrite is done on the binary directly (fuel/rewriteModule.ts): it charges exactly what the
- * binaryen rewrite below charges, at the same places, and on a 12.5 MB StarlingMonkey module took
- * ~0.9 s where binaryen took ~6 s (~3 s reading the module, ~1.6 s writing it, ~0.4 s validating).
- * Modules it does not handle (exceptions, multi-value, typed references, dead code) go through binaryen.
- */
-export function instrumentCoreModule(input: Uint8Array, label: string): InstrumentedModule {
-  return rewriteCoreModule(input) ?? instrumentWithBinaryen(input, label);
-}
-
-/**
- * The binaryen rewrite, the reference for what instrumentCoreModule charges (see there). A 64-bit
- * table, which the byte rewrite leaves to it, is refused by name: the gate takes an i32 delta.
+ * The binaryen rewrite: the reference for what instrumentCoreModule.ts charges (see there), and the
+ * fallback for the modules the byte rewrite (rewriteModule.ts) does not handle. Loaded only then, by
+ * instrumentCoreModule: binaryen is ~10 MB of wasm-in-JS most components never need. A 64-bit table,
+ * which the byte rewrite leaves to it, is refused by name: the gate takes an i32 delta.
  */
 export function instrumentWithBinaryen(input: Uint8Array, label: string): InstrumentedModule {
   if (tableFacts(input).table64) {

@@ -1,29 +1,32 @@
+import { Reader } from '../fuel/wasmBytes.ts';
+
 /**
  * The names a component imports at its top level, as written in its binary: `wasi:io/poll@0.2.12`,
  * version included. jco's glue strips versions from import names, so this is where the runtime learns
  * which WASI version a component was built against. Reads only the import sections (id 10) of the
  * outer component; nested components' imports are satisfied inside it. Expects bytes that passed
  * `validateComponentBytes` (sections are in bounds); a malformed import section is reported as such.
+ * Runs on the main thread, in `Runtime.load`, before the bytes go to the prepare thread.
  */
 export function componentImportNames(bytes: Uint8Array): string[] {
   const names: string[] = [];
   const reader = new Reader(bytes, 8);
-  while (reader.offset < bytes.length) {
-    const id = reader.byte();
+  while (reader.pos < bytes.length) {
+    const id = reader.u8();
     const size = reader.u32();
-    const end = reader.offset + size;
+    const end = reader.pos + size;
     if (id === IMPORT_SECTION) {
       const count = reader.u32();
       for (let i = 0; i < count; i++) {
         // 0x00 is a plain name; 0x01 the older "interface" name form (wasm-tools still reads it the
         // same way: one string, the version inside it).
-        const kind = reader.byte();
+        const kind = reader.u8();
         if (kind !== 0x00 && kind !== 0x01) throw new Error(`import ${i}: unknown name kind 0x${kind.toString(16)}`);
-        names.push(reader.string());
+        names.push(reader.name());
         skipExternDesc(reader);
       }
     }
-    reader.offset = end;
+    reader.pos = end;
   }
   return names;
 }
@@ -31,10 +34,10 @@ export function componentImportNames(bytes: Uint8Array): string[] {
 const IMPORT_SECTION = 10;
 
 function skipExternDesc(reader: Reader): void {
-  const sort = reader.byte();
+  const sort = reader.u8();
   switch (sort) {
     case 0x00: // core module: 0x11 typeidx
-      reader.byte();
+      reader.u8();
       reader.u32();
       return;
     case 0x01: // func
@@ -44,40 +47,9 @@ function skipExternDesc(reader: Reader): void {
       return;
     case 0x02: // value: 0x00 valueidx | 0x01 valtype (an s33: a type index or a primitive)
     case 0x03: // type: 0x00 typeidx (eq) | 0x01 (sub resource)
-      if (reader.byte() === 0x00 || sort === 0x02) reader.u32();
+      if (reader.u8() === 0x00 || sort === 0x02) reader.u32();
       return;
     default:
       throw new Error(`unknown extern kind 0x${sort.toString(16)}`);
-  }
-}
-
-class Reader {
-  constructor(
-    private readonly bytes: Uint8Array,
-    public offset: number,
-  ) {}
-
-  byte(): number {
-    if (this.offset >= this.bytes.length) throw new Error('import section runs past the end');
-    return this.bytes[this.offset++]!;
-  }
-
-  /** An unsigned LEB128 (also skips an s33 correctly: only its length matters here). */
-  u32(): number {
-    let value = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      const byte = this.byte();
-      value += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return value;
-    }
-    throw new Error('LEB128 number too long');
-  }
-
-  string(): string {
-    const length = this.u32();
-    const start = this.offset;
-    this.offset += length;
-    if (this.offset > this.bytes.length) throw new Error('import name runs past the end');
-    return new TextDecoder().decode(this.bytes.subarray(start, this.offset));
   }
 }

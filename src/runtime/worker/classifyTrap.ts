@@ -1,4 +1,4 @@
-import type { TrapCode } from '../signals/Trap.ts';
+import type { TrapCode } from '../../signals/Trap.ts';
 
 /**
  * V8's trap messages (wasm/wasm-opcodes / message-template.h) mapped to corral's closed set of codes.

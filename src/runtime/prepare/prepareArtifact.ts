@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { CoreModuleFacts } from './instrument.ts';
-import { INSTRUMENTATION_VERSION } from './protocol.ts';
+import type { CoreModuleFacts, InstrumentedModule } from '../fuel/InstrumentedModule.ts';
+import { INSTRUMENTATION_VERSION } from '../protocol.ts';
 import type { ExportSignature } from './transpileComponent.ts';
 
 /** See transpileComponent.ts for why the glue generator is pinned. Part of the cache key. */
@@ -45,24 +45,23 @@ export async function prepareArtifact(bytes: Uint8Array, name: string, source: s
   const cached = await readMeta(dir, key);
   if (cached) return { dir, meta: cached, fromCache: true };
 
-  // The toolchain loads only on a cache miss: jco's transpiler and the fuel rewriter; binaryen (~10 MB
-  // of wasm-in-JS) only for a core module the rewriter hands over (see instrument.ts).
-  const [{ transpileComponent, confirmValidComponent }, { rewriteCoreModule }] = await Promise.all([
+  // The toolchain loads only on a cache miss: jco's transpiler and the fuel instrumentation (which
+  // loads binaryen, ~10 MB of wasm-in-JS, only for a core module the byte rewriter hands over).
+  const [{ transpileComponent, confirmValidComponent }, { instrumentCoreModule }] = await Promise.all([
     import('./transpileComponent.ts'),
-    import('./fuel/rewriteModule.ts'),
+    import('../fuel/instrumentCoreModule.ts'),
   ]);
   const transpiled = await transpileComponent(bytes, name, source);
   const coreModules: ArtifactMeta['coreModules'] = [];
   const files: [string, Uint8Array | string][] = [['glue.mjs', transpiled.glue]];
   for (const [file, core] of transpiled.coreModules) {
-    let instrumented = rewriteCoreModule(core);
-    if (!instrumented) {
-      try {
-        instrumented = (await binaryenInstrumenter())(core, `${name}/${file}`);
-      } catch (error) {
-        await confirmValidComponent(bytes, name, source);
-        throw error;
-      }
+    let instrumented: InstrumentedModule;
+    try {
+      instrumented = await instrumentCoreModule(core, `${name}/${file}`);
+    } catch (error) {
+      // A module neither rewrite can meter may be a component that is not valid at all: say that instead.
+      await confirmValidComponent(bytes, name, source);
+      throw error;
     }
     coreModules.push({ file, facts: instrumented.facts });
     files.push([file, instrumented.bytes]);
@@ -89,19 +88,6 @@ export async function prepareArtifact(bytes: Uint8Array, name: string, source: s
     if (!theirs) throw error;
   }
   return { dir, meta, fromCache: false };
-}
-
-/**
- * Set by prepare-entry.mjs when the prepare thread runs from the TypeScript sources: loads binaryen
- * with tsx's loader off (through it, binaryen's 15 MB module takes ~30 s to load).
- */
-const LOAD_BINARYEN = Symbol.for('corral.prepare.loadBinaryen');
-
-/** instrument.ts's binaryen rewrite, loaded on first use. */
-async function binaryenInstrumenter(): Promise<typeof import('./instrument.ts').instrumentWithBinaryen> {
-  const load = (globalThis as Record<symbol, unknown>)[LOAD_BINARYEN];
-  if (typeof load === 'function') await (load as () => Promise<void>)();
-  return (await import('./instrument.ts')).instrumentWithBinaryen;
 }
 
 /** Where the artifact of these bytes lives in `cacheDir`. */

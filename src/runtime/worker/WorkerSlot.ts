@@ -1,6 +1,7 @@
 import { MessageChannel, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
-import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from './valueCodec.ts';
-import { Reply, Slot, SlotFlag, SlotState, hostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotHello, type SlotMessage } from './protocol.ts';
+import { HostCallDeadline } from '../../errors/HostCallDeadline.ts';
+import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from '../valueCodec.ts';
+import { Reply, Slot, SlotFlag, SlotState, hostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotHello, type SlotMessage } from '../protocol.ts';
 
 /**
  * How long a worker polls for the host's answer before it sleeps in `Atomics.wait`: 2,000 checks,
@@ -24,11 +25,6 @@ export class HostCallFailed extends Error {
   constructor(readonly hostError: HostErrorPayload) {
     super(`host function threw ${hostError.name}: ${hostError.message}`);
   }
-}
-
-/** Thrown inside the guest when waiting for the host would pass the invocation's deadline. */
-export class HostCallDeadline extends Error {
-  override readonly name = 'HostCallDeadline';
 }
 
 /**

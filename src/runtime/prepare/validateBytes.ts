@@ -1,4 +1,5 @@
-import { LoadError } from '../errors/LoadError.ts';
+import { LoadError } from '../../errors/LoadError.ts';
+import { MalformedBytes, Reader } from '../fuel/wasmBytes.ts';
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
 /** Component binaries: version 0x0d, layer 1 (the encoding since the component model's 2023 freeze). */
@@ -9,6 +10,7 @@ const COMPONENT_LAYER = 1;
  * The cheap structural checks that come before handing bytes to the toolchain, so the common
  * mistakes get an error that says what is wrong instead of a parser's complaint:
  * not wasm at all, a core module where a component belongs, an unknown encoding, truncation.
+ * Runs on the main thread, in `Runtime.load`, before the bytes go to the prepare thread.
  */
 export function validateComponentBytes(bytes: Uint8Array, source: string): void {
   if (bytes.length < 8 || MAGIC.some((b, i) => bytes[i] !== b)) {
@@ -35,18 +37,22 @@ export function validateComponentBytes(bytes: Uint8Array, source: string): void 
 }
 
 function walkSections(bytes: Uint8Array, source: string): void {
-  let offset = 8;
-  while (offset < bytes.length) {
-    const sectionStart = offset;
-    offset += 1; // section id
-    const size = readU32Leb(bytes, offset);
-    if (size === null) {
-      throw truncated(source, bytes.length, sectionStart, 'the size of a section');
+  const reader = new Reader(bytes, 8);
+  while (reader.pos < bytes.length) {
+    const sectionStart = reader.pos;
+    reader.u8(); // section id
+    let size: number;
+    try {
+      size = reader.u32();
+    } catch (error) {
+      if (error instanceof MalformedBytes) throw truncated(source, bytes.length, sectionStart, 'the size of a section');
+      throw error;
     }
-    offset = size.next + size.value;
-    if (offset > bytes.length) {
-      throw truncated(source, bytes.length, sectionStart, `a section of ${size.value} bytes`);
+    const end = reader.pos + size;
+    if (end > bytes.length) {
+      throw truncated(source, bytes.length, sectionStart, `a section of ${size} bytes`);
     }
+    reader.pos = end;
   }
 }
 
@@ -56,15 +62,4 @@ function truncated(source: string, length: number, at: number, what: string): Lo
     length,
     offset: at,
   });
-}
-
-function readU32Leb(bytes: Uint8Array, offset: number): { value: number; next: number } | null {
-  let value = 0;
-  for (let shift = 0; shift < 35; shift += 7) {
-    if (offset >= bytes.length) return null;
-    const byte = bytes[offset++]!;
-    value += (byte & 0x7f) * 2 ** shift;
-    if ((byte & 0x80) === 0) return { value, next: offset };
-  }
-  return null;
 }

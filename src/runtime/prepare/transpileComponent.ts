@@ -1,5 +1,5 @@
 import { transpile } from 'jco-glue';
-import { LoadError } from '../errors/LoadError.ts';
+import { LoadError } from '../../errors/LoadError.ts';
 import { stubCoreModules, stubIndex } from './componentStubs.ts';
 
 /*

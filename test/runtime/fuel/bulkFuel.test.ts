@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoadError, OutOfFuel, Runtime, type CallFailure, type Component } from '../../src/index.ts';
-import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_BYTES, TABLE_ENTRY_FUEL } from '../../src/limits/defaults.ts';
-import { ComponentBudget, Meter, MeterStop, meterImports } from '../../src/runtime/Meter.ts';
-import { rewriteCoreModule } from '../../src/runtime/fuel/rewriteModule.ts';
-import { instrumentCoreModule, instrumentWithBinaryen } from '../../src/runtime/instrument.ts';
-import { METER_IMPORT_MODULE } from '../../src/runtime/protocol.ts';
-import { newRuntime } from '../helpers.ts';
+import { LoadError, OutOfFuel, Runtime, type CallFailure, type Component } from '../../../src/index.ts';
+import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_BYTES, TABLE_ENTRY_FUEL } from '../../../src/limits/defaults.ts';
+import { ComponentBudget, Meter, MeterStop, meterImports } from '../../../src/runtime/worker/Meter.ts';
+import { rewriteCoreModule } from '../../../src/runtime/fuel/rewriteModule.ts';
+import { instrumentCoreModule } from '../../../src/runtime/fuel/instrumentCoreModule.ts';
+import { instrumentWithBinaryen } from '../../../src/runtime/fuel/instrumentWithBinaryen.ts';
+import { METER_IMPORT_MODULE } from '../../../src/runtime/protocol.ts';
+import { newRuntime } from '../../helpers.ts';
 
-const fixtures = join(import.meta.dirname, '..', '..', 'fixtures');
+const fixtures = join(import.meta.dirname, '..', '..', '..', 'fixtures');
 const built = (name: string) => join(fixtures, 'build', `${name}.wasm`);
 const MiB = 1024 * 1024;
 
@@ -145,7 +146,7 @@ describe('table.fill, table.copy, table.init', () => {
     ['table.init', '(table.init $t $e (i32.const 0) (i32.const 0) (local.get 0))'],
   ])('error: %s alone is refused by name', async (instruction, code) => {
     const core = await parse(`(module (table $t 4 funcref) (func $nop) (elem $e func $nop) (func (export "f") (param i32) ${code}))`);
-    expect(() => instrumentCoreModule(core, 'ops')).toThrow(
+    await expect(instrumentCoreModule(core, 'ops')).rejects.toThrow(
       expect.objectContaining({ name: 'LoadError', code: 'unsupported-feature', details: expect.objectContaining({ module: 'ops', feature: expect.stringContaining(instruction) }) }),
     );
   });

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LoadError } from '../../src/index.ts';
-import { prepareThreadsStarted } from '../../src/runtime/prepareInWorker.ts';
-import { fixture, hostCallerImports, newRuntime } from '../helpers.ts';
+import { LoadError } from '../../../src/index.ts';
+import { prepareThreadsStarted } from '../../../src/runtime/prepare/prepareInWorker.ts';
+import { fixture, hostCallerImports, newRuntime } from '../../helpers.ts';
 
 describe('prepare thread', () => {
   it('behavior: preparing several components, one after another and at once, starts one thread', async () => {

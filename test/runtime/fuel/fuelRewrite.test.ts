@@ -3,14 +3,15 @@ import { setFlagsFromString } from 'node:v8';
 import { parse } from '@bytecodealliance/jco';
 import { transpile } from 'jco-glue';
 import { describe, expect, it } from 'vitest';
-import { FC, FD, FE, IMMEDIATES, skipImmediates } from '../../src/runtime/fuel/opcodes.ts';
-import { rewriteCoreModule, rewriteModule } from '../../src/runtime/fuel/rewriteModule.ts';
-import { Reader } from '../../src/runtime/fuel/wasmBytes.ts';
-import { instrumentCoreModule, instrumentWithBinaryen } from '../../src/runtime/instrument.ts';
-import { FUEL_GLOBAL } from '../../src/runtime/protocol.ts';
-import { transpileComponent } from '../../src/runtime/transpileComponent.ts';
-import { LoadError } from '../../src/index.ts';
-import { fixture, newRuntime } from '../helpers.ts';
+import { FC, FD, FE, IMMEDIATES, skipImmediates } from '../../../src/runtime/fuel/opcodes.ts';
+import { rewriteCoreModule, rewriteModule } from '../../../src/runtime/fuel/rewriteModule.ts';
+import { Reader } from '../../../src/runtime/fuel/wasmBytes.ts';
+import { instrumentCoreModule } from '../../../src/runtime/fuel/instrumentCoreModule.ts';
+import { instrumentWithBinaryen } from '../../../src/runtime/fuel/instrumentWithBinaryen.ts';
+import { FUEL_GLOBAL } from '../../../src/runtime/protocol.ts';
+import { transpileComponent } from '../../../src/runtime/prepare/transpileComponent.ts';
+import { LoadError } from '../../../src/index.ts';
+import { fixture, newRuntime } from '../../helpers.ts';
 
 // The QuickJS guest uses extended-const, on by default only from Node 22 (as in worker.ts).
 if (Number(process.versions.node.split('.')[0]) < 22) setFlagsFromString('--experimental-wasm-extended-const');
@@ -273,7 +274,7 @@ describe('fuel rewrite', () => {
   it('behavior: a module the rewrite does not handle (a multi-value block) is metered by binaryen', async () => {
     const bytes = await parse('(module (func (export "f") (result i32) (block (result i32 i32) (i32.const 1) (i32.const 2)) (i32.add)))');
     expect(rewriteCoreModule(bytes)).toBeNull();
-    expect(instrumentCoreModule(bytes, 'multi-value').bytes).toEqual(instrumentWithBinaryen(bytes, 'multi-value').bytes);
+    expect((await instrumentCoreModule(bytes, 'multi-value')).bytes).toEqual(instrumentWithBinaryen(bytes, 'multi-value').bytes);
   });
 });
 

@@ -1,7 +1,11 @@
-/** Body of the long-lived thread that transpiles and instruments components (see prepareInWorker.ts). */
+/**
+ * Runs in the prepare thread, as its body: the long-lived thread that transpiles and instruments
+ * components (prepareArtifact.ts, ../fuel/). Its main-thread side, which starts it and sends it
+ * requests, is prepareInWorker.ts.
+ */
 import { setFlagsFromString } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
-import { LoadError } from '../errors/LoadError.ts';
+import { LoadError } from '../../errors/LoadError.ts';
 import { prepareArtifact } from './prepareArtifact.ts';
 import type { PrepareAnswer, PrepareMessage, PrepareReply, PrepareRequest } from './prepareInWorker.ts';
 
