@@ -27,7 +27,8 @@ export { CorralRuntimeError, type RuntimeErrorCode } from './errors/RuntimeError
 // The defaults an embedder reads (what it may set); the engine's internal tunings in limits/ stay internal.
 export { DEFAULT_FUEL, DEFAULT_TIMEOUT_MS, DEFAULT_GRACE_MS, DEFAULT_MEMORY_BYTES, FUEL_SLICE, DEFAULT_POOL, DEFAULT_HOST_CALL_BUFFER_BYTES, MIN_HOST_CALL_BUFFER_BYTES, MAX_HOST_CALL_BUFFER_BYTES, DEFAULT_CLOSE_TIMEOUT_MS, TABLE_ENTRY_BYTES, BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_FUEL, WASM_PAGE_BYTES, DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS, DEFAULT_JOBS, WASI_MAX_LIVE_RESOURCES, DEFAULT_WASI_OUTPUT_BYTES, WASI_MAX_CHUNK_BYTES, WASI_MAX_OPEN_DESCRIPTORS, WASI_MAX_RECORDED_BYTES, DEFAULT_DETERMINISTIC_START_MS, DEFAULT_DETERMINISTIC_STEP_NS, DEFAULT_DETERMINISTIC_SEED, DEFAULT_ENGINE_RPC_RESPONSE_BYTES, DEFAULT_MAX_PENDING_TIMERS, DEFAULT_TIMER_WINDOW, TIMERS_IN_FLIGHT, DEFAULT_JOB_ERROR_BYTES, DEFAULT_DEAD_LETTERS, MAX_COMPONENT_BYTES, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_RECORDING_LINE_BYTES, MAX_RECORDING_BYTES, CHAIN_DEFAULTS, DEFAULT_SUPERVISION } from './limits/defaults.ts';
 export { DEFAULT_HOST_CAPS, type HostCaps, type HostLimitName } from './limits/hostCaps.ts';
-export { HostFault, HostLimitError } from './runtime/hostErrors.ts';
+export { HostFault } from './errors/HostFault.ts';
+export { HostLimitError } from './errors/HostLimitError.ts';
 export { type Clock, systemClock, ManualClock } from './clock/Clock.ts';
 // The actor's class, machine and mailbox are internal; their shapes are public.
 export type { Actor, ActorEvent, ActorInfo, DeliveryOutcome, Refusal } from './actor/Actor.ts';
@@ -35,6 +36,7 @@ export type { ActorStateName, RestartType, BackoffOptions, BreakerOptions } from
 export type { OverflowPolicy } from './actor/Mailbox.ts';
 export { Supervisor, type ActorSpec, type GroupSpec, type SupervisorOptions } from './supervisor/Supervisor.ts';
 export { MemoryBreakerStore, type BreakerStore, type BreakerRecord } from './supervisor/BreakerStore.ts';
+export type * from './actor/LifecycleSignal.ts';
 export type * from './supervisor/SupervisorSignal.ts';
 export { Engine, type ChainPosition, type ChainStep, type EngineOptions, type InvocationRecord, type ModuleEvent } from './engine/Engine.ts';
 export { EngineConfigSchema, type EngineConfig, type ResolvedEngineConfig } from './config/EngineConfig.ts';

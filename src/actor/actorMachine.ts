@@ -2,7 +2,7 @@ import { assign, emit, setup } from 'xstate';
 import { backoffDelay } from '../clock/backoff.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
-import type { LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
+import type { LifecycleSignal } from './LifecycleSignal.ts';
 
 /**
  * OTP restart types. An actor exits abnormally when a signal ends an invocation (a trap, a limit, a

@@ -1,4 +1,4 @@
-import type { ChainLog, LogFilter } from '../chain/types.ts';
+import type { LogFilter } from '../chain/types.ts';
 import type { Trigger } from '../config/TriggerSchema.ts';
 
 export type CronTrigger = Extract<Trigger, { kind: 'cron' }>;
@@ -59,17 +59,4 @@ export function chainInterests(triggers: readonly Trigger[], chainConfirmations:
     }
   }
   return [...byChain.values()];
-}
-
-/** Whether `log` matches `filter` (used to split one shared fetch among modules). */
-export function matches(filter: LogFilter, log: ChainLog): boolean {
-  if (filter.address.length > 0 && !filter.address.includes(log.address)) return false;
-  for (let i = 0; i < filter.topics.length; i++) {
-    const wanted = filter.topics[i];
-    if (wanted === null || wanted === undefined) continue;
-    const actual = log.topics[i];
-    if (actual === undefined) return false;
-    if (Array.isArray(wanted) ? !wanted.includes(actual) : wanted !== actual) return false;
-  }
-  return true;
 }

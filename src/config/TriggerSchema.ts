@@ -7,7 +7,7 @@ const topic = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex topic').tra
 /** Blocks a trigger's events wait below the head before delivery. Default: the chain's `confirmations` (0: at once). */
 const confirmations = z.number().int().min(0).max(1_000).optional();
 
-/** What wakes a module, as its manifest declares it (the bus matches them: src/bus/triggers.ts). */
+/** What wakes a module, as its manifest declares it. */
 export const TriggerSchema = z.discriminatedUnion('kind', [
   z
     .object({

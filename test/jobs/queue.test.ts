@@ -11,7 +11,7 @@ import { RateLimiter } from '../../src/jobs/RateLimiter.ts';
 import { decodeJob, DEDUPE_PREFIX, suffixOf } from '../../src/jobs/Job.ts';
 import { DEDUPE_SWEEP_MS, IDEMPOTENCY_WINDOW_MS } from '../../src/limits/defaults.ts';
 import { DEFAULT_HOST_CAPS } from '../../src/limits/hostCaps.ts';
-import { HostFault } from '../../src/runtime/hostErrors.ts';
+import { HostFault } from '../../src/errors/HostFault.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
 import { StateTransaction } from '../../src/store/StateTransaction.ts';
 import { captureLogger, newRuntime } from '../helpers.ts';
