@@ -138,8 +138,8 @@ export const EngineSectionSchema = z
 
 /**
  * The whole configuration: engine.toml after its keys are turned from snake_case to camelCase, or the
- * object an embedder passes. Every engine-level default is here (the runtime's and the host caps'
- * are in src/limits/, which these defaults name).
+ * object an embedder passes. It is the one validation of these settings: the parts below take them
+ * resolved. Every default it fills is a constant of src/limits/.
  */
 export const EngineConfigSchema = z
   .object({
