@@ -27,8 +27,8 @@ import { userType, type Job } from '../jobs/Job.ts';
 import type { JobAttempt } from '../jobs/JobRunner.ts';
 import type { RateLimiter } from '../jobs/RateLimiter.ts';
 import type { InterfaceName, ResolvedManifest } from './ModuleManifest.ts';
-import { countOf, removeTimerWrites, TIMER_COUNT_KEY, timerKey, type Timer } from '../jobs/timerKeys.ts';
-import { cronKey } from '../jobs/CronScheduler.ts';
+import { countOf, removeTimerWrites, type Timer } from '../jobs/timerWrites.ts';
+import { cronKey, TIMER_COUNT_KEY, timerKey } from '../store/reservedKeys.ts';
 
 /** What travels through a module's mailbox: one custom event, one step of a chain feed, or one timer that fell due. */
 export type Envelope =

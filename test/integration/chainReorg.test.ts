@@ -1,7 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Engine, ModuleManifest } from '../../src/index.ts';
-import { isReserved } from '../../src/host/store.ts';
+import { isReserved } from '../../src/store/reservedKeys.ts';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { deployEmitter } from '../emitter.ts';
 import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf } from './chainHarness.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/index.ts';
-import { isReserved } from '../../src/host/store.ts';
+import { isReserved } from '../../src/store/reservedKeys.ts';
 import { captureLogger, fixture } from '../helpers.ts';
 import { chainTestbed } from './chainHarness.ts';
 

@@ -6,7 +6,7 @@ import { Engine, ManualClock, type ModuleManifest, type Runtime, type Trigger } 
 import { inspectState } from '../../src/cli/inspect.ts';
 import { TIMER_RETRY_MS } from '../../src/jobs/TimerScheduler.ts';
 import { ModuleTimers } from '../../src/jobs/ModuleTimers.ts';
-import { setTimerWrites, type TimerSpec } from '../../src/jobs/timerKeys.ts';
+import { setTimerWrites, type TimerSpec } from '../../src/jobs/timerWrites.ts';
 import { DEFAULT_MAX_PENDING_TIMERS, DEFAULT_TIMER_WINDOW } from '../../src/limits/defaults.ts';
 import { commitStaged } from '../../src/store/GuardedModuleStore.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';

@@ -10,7 +10,7 @@ import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
 import { planUndo, sameKept } from '../../src/store/planUndo.ts';
 import { ReorgMarks } from '../../src/store/ReorgMarks.ts';
-import { RESERVED_PREFIX } from '../../src/host/store.ts';
+import { RESERVED_PREFIX } from '../../src/store/reservedKeys.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
