@@ -47,7 +47,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
 
   private constructor(
     private readonly parts: EngineParts,
-    readonly manifest: ResolvedManifest,
+    private readonly manifest: ResolvedManifest,
     private readonly component: Component,
     private readonly jobComponent: Component | undefined,
     private readonly marks: ReorgMarks,
