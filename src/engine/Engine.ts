@@ -93,13 +93,10 @@ export class Engine {
         this.parts.supervisor.start([module.actorSpec()]);
       } catch (error) {
         this.modules.delete(manifest.name);
-        this.parts.jobs.forget(manifest.name);
-        module.close();
+        module.abandon();
         throw error;
       }
-      module.startFeeds();
-      await this.parts.jobs.startTimers(manifest.name);
-      await this.parts.jobs.startJobs(manifest.name);
+      await module.serve();
     } finally {
       this.arriving.delete(manifest.name);
     }
@@ -114,15 +111,7 @@ export class Engine {
     // Gone from routing at once (a second unload of the name fails here); then its feeds and actor drain.
     const module = this.lookup(name);
     this.modules.delete(name);
-    this.parts.jobs.detach(name);
-    const feedsDone = module.detach();
-    // Its jobs first: the runner lets go of it (no task starts, running ones end) before its actor goes,
-    // so no task is taken for a module that has stopped. Tasks its last events enqueue stay pending.
-    await this.parts.jobs.release(name);
-    await this.parts.supervisor.remove(name);
-    await feedsDone;
-    await this.parts.jobs.retire(name, options.uninstall === true);
-    module.close();
+    await module.unload(options.uninstall === true);
     this.parts.logger.info({ module: name, ...(options.uninstall ? { uninstalled: true } : {}) }, options.uninstall ? 'module uninstalled' : 'module unloaded');
   }
 

@@ -137,13 +137,38 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     }
   }
 
-  /** Its feeds stop (each finishing the step it is in) and leave the bus; no timer or tick is delivered from now on. */
-  async detach(): Promise<void> {
+  /** Once its actor runs (a module loaded while the engine runs): its feeds start, then its timers and its jobs. */
+  async serve(): Promise<void> {
+    this.startFeeds();
+    await this.parts.jobs.startTimers(this.name);
+    await this.parts.jobs.startJobs(this.name);
+  }
+
+  /**
+   * Unloads it: no timer or tick fires any more, its feeds stop (each finishing the step it is in), its
+   * jobs first and then its actor drain, its lifecycle tasks run (`module-uninstalled` too when asked),
+   * and its components close. Its state and cursors stay in the store for a later load.
+   */
+  async unload(uninstall: boolean): Promise<void> {
     this.detached = true;
+    this.parts.jobs.detach(this.name);
     const feeds = [...this.feeds.values()];
     this.feeds.clear();
-    await Promise.all(feeds.map((feed) => feed.stop()));
+    const feedsDone = Promise.all(feeds.map((feed) => feed.stop()));
+    // Its jobs first: the runner lets go of it (no task starts, running ones end) before its actor goes,
+    // so no task is taken for a module that has stopped. Tasks its last events enqueue stay pending.
+    await this.parts.jobs.release(this.name);
+    await this.parts.supervisor.remove(this.name);
+    await feedsDone;
     for (const feed of feeds) this.parts.bus.unfeed(feed);
+    await this.parts.jobs.retire(this.name, uninstall);
+    this.close();
+  }
+
+  /** Its actor could not start: the jobs forget it (no lifecycle task runs) and its components close. */
+  abandon(): void {
+    this.parts.jobs.forget(this.name);
+    this.close();
   }
 
   /** The engine stops: no timer or tick is delivered from now on (its feeds stop with the bus). */
@@ -152,7 +177,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   }
 
   /** Its instances and compiled code go: a reload compiles (or reads the cache) again. */
-  close(): void {
+  private close(): void {
     this.jobComponent?.close();
     this.component.close();
   }
