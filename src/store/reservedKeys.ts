@@ -73,9 +73,6 @@ export const atIndexKey = (at: number, tag: string): Bytes => withText(AT_PREFIX
 /** The index key of a block timer: sorts by chain, then block, then tag. */
 export const blockIndexKey = (chain: bigint, block: bigint, tag: string): Bytes => withText(BLOCK_PREFIX, `${hex16(chain)}/${hex16(block)}/${tag}`);
 
-/** Index keys of one chain's block timers start with this. */
-export const chainPrefix = (chain: bigint): Bytes => withText(BLOCK_PREFIX, `${hex16(chain)}/`);
-
 /** The tag of an index key (after its prefix and numbers). */
 export function tagOfIndexKey(key: Bytes): string | undefined {
   const prefix = startsWith(key, AT_PREFIX) ? AT_PREFIX : startsWith(key, BLOCK_PREFIX) ? BLOCK_PREFIX : undefined;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   atIndexKey,
+  BLOCK_PREFIX,
   blockIndexKey,
   chainOfSource,
-  chainPrefix,
   chainSource,
   CRON_PREFIX,
   cronKey,
@@ -38,7 +38,6 @@ describe('reservedKeys', () => {
       [timerKey('t'), 'timer/t'],
       [atIndexKey(255, 't'), 'timer-at/00000000000000ff/t'],
       [blockIndexKey(1n, 16n, 't'), 'timer-blk/0000000000000001/0000000000000010/t'],
-      [chainPrefix(1n), 'timer-blk/0000000000000001/'],
       [TIMER_COUNT_KEY, 'timer-count'],
       [cronKey('hourly'), 'cron/hourly'],
       [jobKey('j1'), 'job/j1'],
@@ -67,7 +66,7 @@ describe('reservedKeys', () => {
     expect(compare(atIndexKey(9, 'z'), atIndexKey(10, 'a'))).toBeLessThan(0);
     expect(compare(blockIndexKey(1n, 0xffn, 'z'), blockIndexKey(1n, 0x100n, 'a'))).toBeLessThan(0);
     expect(compare(blockIndexKey(1n, 5n, 'a'), blockIndexKey(2n, 1n, 'a'))).toBeLessThan(0);
-    expect(startsWith(blockIndexKey(3n, 7n, 't'), chainPrefix(3n))).toBe(true);
+    expect(startsWith(blockIndexKey(3n, 7n, 't'), BLOCK_PREFIX)).toBe(true);
   });
 
   it('behavior: each prefix range holds its own kind only (timer- indexes are outside timer/, dedupe outside dead/)', () => {
