@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock/Clock.ts';
 import type { Write } from '../store/EngineStore.ts';
 import { TIMERS_IN_FLIGHT } from '../limits/defaults.ts';
-import type { ModuleTimers, Timer } from './ModuleTimers.ts';
+import type { ModuleTimers } from './ModuleTimers.ts';
+import type { Timer } from './timerWrites.ts';
 
 /** The first wait before a timer whose event was not handled (circuit open, a handler that ended in a signal) fires again; it doubles each time. */
 export const TIMER_RETRY_MS = 1_000;

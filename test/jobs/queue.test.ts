@@ -7,7 +7,8 @@ import { checkCapabilities, parseManifest } from '../../src/engine/ModuleManifes
 import { InvocationScope } from '../../src/host/InvocationScope.ts';
 import { queueHost } from '../../src/host/queue.ts';
 import { RateLimiter } from '../../src/jobs/RateLimiter.ts';
-import { decodeJob, DEDUPE_PREFIX, IDEMPOTENCY_WINDOW_MS, suffixOf } from '../../src/jobs/Job.ts';
+import { decodeJob, IDEMPOTENCY_WINDOW_MS } from '../../src/jobs/Job.ts';
+import { DEDUPE_PREFIX, suffixOf } from '../../src/store/reservedKeys.ts';
 import { DEDUPE_SWEEP_MS } from '../../src/jobs/JobRunner.ts';
 import { DEFAULT_HOST_CAPS } from '../../src/limits/hostCaps.ts';
 import { HostFault } from '../../src/errors/HostFault.ts';
