@@ -60,7 +60,7 @@ export function createEngine(options: EngineConfig, settings: { baseDir?: string
       if (running) throw new EngineError('invalid-option', 'the engine is already running', {});
       resolved = await resolveConfig(options, where);
       running = await startConfigured(resolved, settings.logger ? { logger: settings.logger } : {});
-      forwarding = running.engine.supervisor.signals$.subscribe((s) => signals.next(s));
+      forwarding = running.engine.signals$.subscribe((s) => signals.next(s));
     },
     async stop() {
       if (!running) return;
@@ -70,7 +70,7 @@ export function createEngine(options: EngineConfig, settings: { baseDir?: string
     },
     publish: (topic, payload) => current().engine.publish(topic, payload),
     signals$: signals.asObservable(),
-    actors: () => current().engine.supervisor.actors(),
+    actors: () => current().engine.actors(),
     // The engine's limits and grants hold for a module added later just as for the configured ones.
     load: async (manifest) => current().engine.load(await resolveModule(manifest, resolved!, where)),
     unload: (name) => current().engine.unload(name),

@@ -106,7 +106,7 @@ async function run(file: string, flags: { json?: boolean; record?: string }): Pr
     );
   const redraw = live ? setInterval(draw, 1_000) : undefined;
   if (live) draw();
-  logger.info({ modules: [...engine.supervisor.actors().map((a) => a.name)], chains }, 'engine running');
+  logger.info({ modules: [...engine.actors().map((a) => a.name)], chains }, 'engine running');
   // A signal listener does not keep Node's event loop alive: with no chain, cron or timer to hold it,
   // the wait below would be an unsettled top-level await and Node would exit with code 13 at once.
   // The engine still serves custom events and metrics, so the process stays until a signal.

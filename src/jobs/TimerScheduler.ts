@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
+import { backoffDelay } from '../clock/backoff.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { Write } from '../store/EngineStore.ts';
-import { backoffDelay } from '../clock/backoff.ts';
 import { MAX_TIMER_DELAY_MS, TIMER_RETRY, TIMERS_IN_FLIGHT } from '../limits/defaults.ts';
-import type { ModuleTimers, Timer } from './ModuleTimers.ts';
+import type { ModuleTimers } from './ModuleTimers.ts';
+import type { Timer } from './timerWrites.ts';
 
 interface ModuleEntry {
   timers: ModuleTimers;

@@ -17,7 +17,7 @@ async function instancesForTwoEvents(pool: { maxUses?: number }): Promise<number
   try {
     await corral.publish('tick', '{}');
     await corral.publish('tick', '{}');
-    await corral.engine.supervisor.settled('app');
+    await corral.engine.settled('app');
     return corral.engine.poolStats().app!.created;
   } finally {
     await corral.stop();

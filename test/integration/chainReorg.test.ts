@@ -1,7 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Engine, ModuleManifest } from '../../src/index.ts';
-import { isReserved } from '../../src/host/store.ts';
+import { isReserved } from '../../src/store/reservedKeys.ts';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { deployEmitter } from '../emitter.ts';
 import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf } from './chainHarness.ts';
@@ -80,7 +80,7 @@ describe('chain bus: reorgs', () => {
       await engine.reached('w', 31337, b);
       const abandoned = await emitter.client.getBlock({ blockNumber: b });
       await engine.publish('tick', '{}');
-      await engine.supervisor.settled('w');
+      await engine.settled('w');
       expect((await ownState(engine, 'w')).n).toBe('4');
       if (restart) {
         await engine.stop();
@@ -96,7 +96,7 @@ describe('chain bus: reorgs', () => {
       const head = await emitter.client.getBlock();
       expect(head.number).toBe(c);
       await engine.reached('w', 31337, c, head.hash);
-      await engine.supervisor.settled('w');
+      await engine.settled('w');
 
       const after = await ownState(engine, 'w');
       const notice = after[`kept/${b}`];
@@ -126,8 +126,8 @@ describe('chain bus: reorgs', () => {
     for (let i = 0; i < 16; i++) last = await emitter.emit(1, 2);
     await Promise.all([engine.reached('near', 31337, last), engine.reached('far', 31337, last - 10n)]);
     const nearBefore = await stateOf(engine, 'near');
-    const signal = firstValueFrom(engine.supervisor.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
-    const stopped = firstValueFrom(engine.supervisor.signals$.pipe(filter((s) => s.type === 'Stopped' && s.actor === 'near')));
+    const signal = firstValueFrom(engine.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
+    const stopped = firstValueFrom(engine.signals$.pipe(filter((s) => s.type === 'Stopped' && s.actor === 'near')));
 
     await testbed.anvil.rpc('anvil_reorg', [8, [[emitter.call(9, 1), 0]]]);
     expect(await signal).toMatchObject({ type: 'ReorgBeyondWindow', actor: 'near', chainId: '31337', cursor: { number: String(last) }, windowBlocks: 4 });
@@ -140,7 +140,7 @@ describe('chain bus: reorgs', () => {
     await engine.reached('far', 31337, next - 10n);
     expect(await recorded(engine, 'far')).toEqual(await expectedRecords(emitter.client, BigInt(start), next - 10n, { address: emitter.address }));
     await engine.publish('tick', '{}');
-    await engine.supervisor.settled('app');
+    await engine.settled('app');
     expect(await recorded(engine, 'app')).toEqual(['custom:tick']);
     expect(await stateOf(engine, 'near')).toEqual(nearBefore);
     expect(await engine.cursor('near', 'chain:31337')).toMatchObject({ number: String(last) });
@@ -156,7 +156,7 @@ describe('chain bus: reorgs', () => {
     ]);
     await engine.reached('fresh', 31337, head); // its origin: the block before its first
     const halted: string[] = [];
-    engine.supervisor.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
+    engine.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
     await testbed.anvil.rpc('anvil_reorg', [3, [[emitter.call(5, 1), 0]]]); // replaces head − 2 … head, the origin among them
     const origin = await emitter.client.getBlock({ blockNumber: head });
     await engine.reached('fresh', 31337, head, origin.hash);
@@ -181,7 +181,7 @@ describe('chain bus: reorgs', () => {
     for (let i = 0; i < 12; i++) last = await emitter.emit(2, 1); // while stopped: more than the window
     const second = await chainEngine(runtime, chain, [manifest], first.stateDir);
     await second.engine.reached('m', 31337, last); // by range up to head − 4, then block by block
-    const signal = firstValueFrom(second.engine.supervisor.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
+    const signal = firstValueFrom(second.engine.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
     await testbed.anvil.rpc('anvil_reorg', [6, [[emitter.call(9, 1), 0]]]); // forks two blocks into the caught-up range
     expect(await signal).toMatchObject({ actor: 'm', cursor: { number: String(last) }, windowBlocks: 4 });
     // Nothing was applied twice: the state still holds each original block's log exactly once.
@@ -212,7 +212,7 @@ describe('chain bus: reorgs', () => {
     ]);
     await engine.reached('m', 31337, last);
     const halted: string[] = [];
-    engine.supervisor.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
+    engine.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
     lie = true;
     for (let i = 0; i < 3; i++) last = await emitter.emit(2, 1);
     await engine.reached('m', 31337, last);

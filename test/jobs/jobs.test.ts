@@ -86,7 +86,7 @@ describe('jobs', () => {
     const { engine, run, read, advance } = await jobEngine(runtime, [jobProbe('j', { restart: 'temporary', limits: { fuel: 5_000_000 } })]);
     await run(task({ op: 'count' }, 1, { delayMs: 1_000 }));
     expect(await run({ op: 'spin' })).toMatchObject({ ok: false, signal: { name: 'OutOfFuel' } });
-    expect(engine.supervisor.stateOf('j')).toBe('stopped');
+    expect(engine.actors().find((a) => a.name === 'j')?.state).toBe('stopped');
     await advance(1_000);
     expect(engine.jobStats('j')).toMatchObject({ skipped: { 'module-stopped': 1 }, pending: 0, retried: 0 });
     expect(await read('count')).toBeUndefined();
@@ -216,7 +216,7 @@ describe('jobs', () => {
     await run({ op: 'spin' });
     clock.advance(0); // its backoff (0 ms) on the engine's clock
     await run({ op: 'spin' }); // past its intensity: the circuit opens
-    expect(engine.supervisor.stateOf('j')).toBe('quarantined');
+    expect(engine.actors().find((a) => a.name === 'j')?.state).toBe('quarantined');
     clock.advance(1_000); // the task falls due and is taken at once (synchronously), then waits for the circuit
     expect(engine.jobStats('j')).toMatchObject({ running: 1, done: 1 }); // done: module-activated only
     await engine.stop();

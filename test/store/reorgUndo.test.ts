@@ -10,7 +10,7 @@ import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
 import { planUndo, sameKept } from '../../src/store/planUndo.ts';
 import { ReorgMarks } from '../../src/store/ReorgMarks.ts';
-import { RESERVED_PREFIX } from '../../src/host/store.ts';
+import { RESERVED_PREFIX } from '../../src/store/reservedKeys.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
@@ -142,21 +142,18 @@ describe('an undo step at its turn', () => {
 
   const moduleOf = (store: GuardedModuleStore, marks: ReorgMarks) =>
     ({
-      manifest: { name: 'm', grants: {}, jobs: {}, triggers: [] },
-      specifiers: {},
+      name: 'm',
+      hostImports: () => ({}),
       store,
       caps: {},
       logger: pino({ level: 'silent' }),
-      version: '',
-      now: () => 0,
-      rateLimited: () => {},
       writtenSince: (c: bigint, n: bigint, key: Bytes) => marks.writtenSince(c, n, key),
     }) as unknown as InvocationModule;
 
   const ok = { ok: true as const, value: [], fuelUsed: 0, durationMs: 0, invocationId: 'test' };
 
   async function run(store: GuardedModuleStore, marks: ReorgMarks, delivery: FeedDelivery): Promise<boolean> {
-    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery }, new Map(), new Map());
+    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery });
     try {
       if (!extras.begin!()) return false;
       await extras.complete!(ok);
@@ -200,7 +197,7 @@ describe('an undo step at its turn', () => {
     const { store, marks, entry } = await afterBlockAndCustom();
     const job = store.jobTransaction();
     job.set(enc('j'), enc('job'));
-    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery: undoStep(marks, entry) }, new Map(), new Map());
+    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery: undoStep(marks, entry) });
     expect(extras.begin!()).toBe(true);
     expect(await store.commitJob(job, { writes: job.writes(), sizeDelta: job.sizeDelta })).toBe('conflict');
     await extras.complete!(ok);
@@ -210,7 +207,7 @@ describe('an undo step at its turn', () => {
 
   it("behavior: the runner's bookkeeping writing a key the step restores, after the step began and before it commits, makes the step stale: the bookkeeping stands", async () => {
     const { store, marks, entry } = await afterBlockAndCustom();
-    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery: undoStep(marks, entry) }, new Map(), new Map());
+    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery: undoStep(marks, entry) });
     expect(extras.begin!()).toBe(true);
     // E.g. the task the block enqueued failed and is rescheduled (JobRunner.fail uses commitWith).
     const bookkept = store.commitWith((tx) => (tx.set(enc('j'), enc('retry')), true));
