@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FeedDelivery } from '../../src/bus/ModuleFeed.ts';
 import { undoSteps } from '../../src/bus/undoSteps.ts';
 import { bindInvocation, type InvocationModule } from '../../src/engine/invocation.ts';
-import type { Bytes, JournalEntry } from '../../src/store/EngineStore.ts';
+import type { JournalEntry } from '../../src/store/EngineStore.ts';
 import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
 import { planUndo } from '../../src/store/planUndo.ts';
@@ -17,6 +17,8 @@ const dec = (u: Uint8Array | undefined) => (u === undefined ? undefined : new Te
 const K = enc('k');
 const A = 1n;
 const B = 2n;
+/** a1 (block 10 of chain A) or b1 (block 500 of chain B). */
+const blockOf = (chain: 'A' | 'B'): [bigint, bigint] => (chain === 'A' ? [A, 10n] : [B, 500n]);
 
 /**
  * A module on two chains, as the engine builds its store (LevelDB, reorg marks, the guard), whose
@@ -62,6 +64,11 @@ class TwoChains {
     return this.store.commit({ writes: [{ key: K, value: enc(value) }], sizeDelta: 0, cursor: { source: 'custom', value: { seq: 1 } } });
   }
 
+  /** The undo of block `number` of `chainId`, its journal entry read as a feed reads it when it rewinds. */
+  async undoBlock(chainId: bigint, number: bigint): Promise<string[]> {
+    return this.undo(chainId, await this.entry(chainId, number));
+  }
+
   /** The journal entry of block `number` of `chainId`, as a feed reads it when it rewinds. */
   async entry(chainId: bigint, number: bigint): Promise<JournalEntry> {
     return (await this.store.journal(chainId)).find((e) => e.number === number)!;
@@ -78,7 +85,6 @@ class TwoChains {
       store,
       caps: {},
       logger: pino({ level: 'silent' }),
-      writtenSince: (c: bigint, n: bigint, key: Bytes) => marks.writtenSince(c, n, key),
       undoPlan: (c: bigint, n: bigint) => marks.undoPlan(c, n),
     } as unknown as InvocationModule;
     const extras = bindInvocation(module, { kind: 'chain', chainId, delivery });
@@ -108,17 +114,17 @@ describe('undo on two chains that wrote the same key', () => {
 
   it('default: A undone first keeps b1\'s value while b1 stands; B undone next restores the value from before both', async () => {
     const c = await aThenB();
-    expect(await c.undo(A, await c.entry(A, 10n))).toEqual(['k']);
+    expect(await c.undoBlock(A, 10n)).toEqual(['k']);
     expect(c.value).toBe('vb');
-    expect(await c.undo(B, await c.entry(B, 500n))).toEqual([]);
+    expect(await c.undoBlock(B, 500n)).toEqual([]);
     expect(c.value).toBe('v0');
   });
 
   it('behavior: B undone first restores a1\'s value (a1 stands); A undone next restores the value from before both', async () => {
     const c = await aThenB();
-    expect(await c.undo(B, await c.entry(B, 500n))).toEqual([]);
+    expect(await c.undoBlock(B, 500n)).toEqual([]);
     expect(c.value).toBe('va');
-    expect(await c.undo(A, await c.entry(A, 10n))).toEqual([]);
+    expect(await c.undoBlock(A, 10n)).toEqual([]);
     expect(c.value).toBe('v0');
   });
 
@@ -127,21 +133,35 @@ describe('undo on two chains that wrote the same key', () => {
     ['B', 'A'],
   ] as const)('behavior: a crash between the undo of %s and the undo of %s loses nothing and applies nothing twice', async (first, second) => {
     let c = await aThenB();
-    const chainOf = { A: [A, 10n], B: [B, 500n] } as const;
-    await c.undo(chainOf[first][0], await c.entry(...chainOf[first]));
+    c = chains = await c.reopen(); // the marks name the blocks that caused them, across a restart too
+    await c.undoBlock(...blockOf(first));
     const between = c.value;
     const bytes = c.store.storedBytes;
     c = chains = await c.reopen();
     expect(c.value).toBe(between);
     expect(c.store.storedBytes).toBe(bytes);
-    await c.undo(chainOf[second][0], await c.entry(...chainOf[second]));
+    await c.undoBlock(...blockOf(second));
     expect(c.value).toBe('v0');
+  });
+
+  it('behavior: a mark whose causing block went past the window (pruned, final) stays: undoing a1 keeps b1\'s value, after a restart too', async () => {
+    let c = await aThenB();
+    const record = { number: 600n, hash: '0x2600', prev: { number: 599n, hash: '0x2599' }, payload: [] };
+    await c.store.commit({ writes: [], sizeDelta: 0, cursor: { source: 'chain:2', value: {} }, journal: { chainId: B, record, remove: [500n] } });
+    expect(await c.undoBlock(A, 10n)).toEqual(['k']);
+    expect(c.value).toBe('vb');
+    await c.close();
+    c = chains = await aThenB();
+    await c.store.commit({ writes: [], sizeDelta: 0, cursor: { source: 'chain:2', value: {} }, journal: { chainId: B, record, remove: [500n] } });
+    c = chains = await c.reopen();
+    expect(await c.undoBlock(A, 10n)).toEqual(['k']);
+    expect(c.value).toBe('vb');
   });
 
   it('behavior: an entry the feed read before the other chain\'s undo still restores the value from before both', async () => {
     const c = await aThenB();
     const b1 = await c.entry(B, 500n); // chain B's feed rewinds, and waits for its turn while chain A's undo commits
-    await c.undo(A, await c.entry(A, 10n));
+    await c.undoBlock(A, 10n);
     await c.undo(B, b1);
     expect(c.value).toBe('v0');
   });
@@ -156,9 +176,8 @@ describe('undo on two chains that wrote the same key', () => {
     await c.block(A, 10n, 'va');
     await c.custom('vc');
     await c.block(B, 500n, 'vb');
-    const chainOf = { A: [A, 10n], B: [B, 500n] } as const;
-    await c.undo(chainOf[first][0], await c.entry(...chainOf[first]));
-    await c.undo(chainOf[second][0], await c.entry(...chainOf[second]));
+    await c.undoBlock(...blockOf(first));
+    await c.undoBlock(...blockOf(second));
     expect(c.value).toBe('vc');
   });
 
@@ -168,9 +187,8 @@ describe('undo on two chains that wrote the same key', () => {
   ] as const)('behavior: a custom event\'s write after both blocks stands when %s then %s are undone, each keeping it', async (first, second) => {
     const c = await aThenB();
     await c.custom('vc');
-    const chainOf = { A: [A, 10n], B: [B, 500n] } as const;
-    expect(await c.undo(chainOf[first][0], await c.entry(...chainOf[first]))).toEqual(['k']);
-    expect(await c.undo(chainOf[second][0], await c.entry(...chainOf[second]))).toEqual(['k']);
+    expect(await c.undoBlock(...blockOf(first))).toEqual(['k']);
+    expect(await c.undoBlock(...blockOf(second))).toEqual(['k']);
     expect(c.value).toBe('vc');
   });
 
@@ -183,11 +201,11 @@ describe('undo on two chains that wrote the same key', () => {
       [2, 0, 1],
       [2, 1, 0],
     ];
-    const blocks = [
+    const blocks: [bigint, bigint][] = [
       [A, 10n],
       [B, 500n],
       [3n, 7n],
-    ] as const;
+    ];
     for (const order of orders) {
       const level = await LevelStore.open(mkdtempSync(join(tmpdir(), 'corral-three-chains-')));
       try {
@@ -195,7 +213,7 @@ describe('undo on two chains that wrote the same key', () => {
         const c = Object.assign(Object.create(TwoChains.prototype) as TwoChains, { marks, store: new GuardedModuleStore(marks) });
         await c.custom('v0');
         for (const [chainId, number] of blocks) await c.block(chainId, number, `v${chainId}`);
-        for (const i of order) await c.undo(blocks[i]![0], await c.entry(...blocks[i]!));
+        for (const i of order) await c.undoBlock(...blocks[i]!);
         expect([order, c.value]).toEqual([order, 'v0']);
         const left: string[] = [];
         for await (const key of marks.keys({ limit: -1 })) left.push(dec(key)!);
