@@ -25,13 +25,12 @@ interface OpenBlock {
   caused: Map<OpenBlock, Set<string>>;
 }
 
-/** What one commit changes in the marks, applied once the commit is durable. */
-interface Draft {
-  /** New causers of marks (empty: the mark goes), by block and key id. */
-  marks: Map<OpenBlock, Map<string, Causer[]>>;
-  rebase: { block: OpenBlock; id: string; value: Bytes | null }[];
-  bookkeeping: Write[];
-  sizeDelta: number;
+/** A mark one commit changes: its new causers and value, or undefined when it goes. */
+interface Change {
+  block: OpenBlock;
+  id: string;
+  mark: Mark | undefined;
+  value: Bytes | undefined;
 }
 
 /**
@@ -105,20 +104,41 @@ export class ReorgMarks implements ModuleStore {
 
   async commit(commit: Commit): Promise<void> {
     const { journal } = commit;
-    const source = journal ? chainSource(journal.chainId) : commit.cursor?.source;
     const removed = (journal?.remove ?? []).flatMap((number) => this.blocks.get(`${journal!.chainId}/${number}`) ?? []);
+    const undone = journal?.undone === true;
     // The block this commit records: the causer of the marks its writes make (its undo mirrors the store's).
     const recorded = journal?.record ? openBlock(journal.chainId, journal.record, commit.writes.map(({ key }) => ({ key, value: this.inner.getSync(key) ?? null }))) : undefined;
-    const draft: Draft = { marks: new Map(), rebase: [], bookkeeping: [], sizeDelta: 0 };
-    const current = (block: OpenBlock, id: string) => draft.marks.get(block)?.get(id) ?? block.marks.get(id)?.causers ?? [];
+    const changed = this.markChanges(commit, removed, undone, recorded);
+    const rebased = undone ? rebasesOf(removed) : [];
+    const { writes, sizeDelta } = this.markWrites(changed, removed);
+    // Marks are bookkeeping, not writes: in another block's undo record, undoing that block would
+    // delete (or, for a pruned block's mark, re-create) them behind this object's back.
+    const bookkeeping = [...(commit.bookkeeping ?? []), ...writes];
+    const rebase = [...(commit.rebase ?? []), ...rebased.map(({ block, write }): Rebase => ({ chainId: block.chainId, number: block.number, ...write }))];
+    await this.inner.commit({ ...commit, ...(bookkeeping.length > 0 ? { bookkeeping } : {}), ...(rebase.length > 0 ? { rebase } : {}), sizeDelta: commit.sizeDelta + sizeDelta });
+    // Seen once durable: a step planned against the state before this commit is refused as stale at its turn.
+    for (const { block, id, mark } of changed) this.setMark(block, id, mark);
+    for (const { block, write } of rebased) block.undo.set(keyId(write.key), write);
+    for (const block of removed) this.untrack(block, undone);
+    if (recorded) this.track(recorded);
+  }
+
+  /**
+   * The marks `commit` changes: each of its writes marks the blocks of other chains that wrote the key
+   * (with `recorded` as the causer, or a permanent one), except what an undo restores; an undo takes
+   * the `removed` blocks out of the marks they caused.
+   */
+  private markChanges(commit: Commit, removed: readonly OpenBlock[], undone: boolean, recorded: OpenBlock | undefined): Change[] {
+    const source = commit.journal ? chainSource(commit.journal.chainId) : commit.cursor?.source;
+    const proposed = new Map<OpenBlock, Map<string, Causer[]>>();
+    const current = (block: OpenBlock, id: string) => proposed.get(block)?.get(id) ?? block.marks.get(id)?.causers ?? [];
     const propose = (block: OpenBlock, id: string, causers: Causer[]) => {
-      let byId = draft.marks.get(block);
-      if (!byId) draft.marks.set(block, (byId = new Map()));
+      let byId = proposed.get(block);
+      if (!byId) proposed.set(block, (byId = new Map()));
       byId.set(id, causers);
     };
-
     const restores = new Map<string, Bytes | null>();
-    if (journal?.undone) for (const block of removed) for (const write of planOf(block).restores) restores.set(keyId(write.key), write.value);
+    if (undone) for (const block of removed) for (const write of planOf(block).restores) restores.set(keyId(write.key), write.value);
     for (const { key, value } of commit.writes) {
       const id = keyId(key);
       if (restores.has(id) && sameValue(restores.get(id)!, value)) continue;
@@ -129,51 +149,34 @@ export class ReorgMarks implements ModuleStore {
         if (causers) propose(block, id, causers);
       }
     }
-    if (journal?.undone) {
+    if (undone) {
       for (const block of removed) {
-        for (const [id, mark] of block.marks) {
-          // Kept because another chain's block wrote the key next: that block now follows what stood before this one.
-          const next = mark.causers[0]!;
-          if (next !== PERMANENT && next.undo.has(id)) draft.rebase.push({ block: next, id, value: block.undo.get(id)!.value });
-        }
         for (const [marked, ids] of block.caused) for (const id of ids) propose(marked, id, current(marked, id).filter((c) => c !== block));
       }
     }
-
-    const changed: { block: OpenBlock; id: string; mark: Mark | undefined }[] = [];
-    for (const [block, byId] of draft.marks) {
+    const changed: Change[] = [];
+    for (const [block, byId] of proposed) {
       for (const [id, causers] of byId) {
-        const key = reorgMarkKey(block.chainId, block.number, block.undo.get(id)!.key);
-        const before = block.marks.get(id);
-        const value = causers.length === 0 ? null : this.encode(causers);
-        draft.bookkeeping.push({ key, value });
-        draft.sizeDelta += (value === null ? 0 : key.byteLength + value.byteLength) - (before ? key.byteLength + before.stored : 0);
-        changed.push({ block, id, mark: value === null ? undefined : { causers, stored: value.byteLength } });
+        const value = causers.length === 0 ? undefined : this.encode(causers);
+        changed.push({ block, id, mark: value && { causers, stored: value.byteLength }, value });
       }
     }
-    for (const block of removed) {
-      for (const [id, mark] of block.marks) {
-        const key = reorgMarkKey(block.chainId, block.number, block.undo.get(id)!.key);
-        draft.bookkeeping.push({ key, value: null });
-        draft.sizeDelta -= key.byteLength + mark.stored;
-      }
-    }
-    const rebase: Rebase[] = draft.rebase.map(({ block, id, value }) => ({ chainId: block.chainId, number: block.number, key: block.undo.get(id)!.key, value }));
+    return changed;
+  }
 
-    // Marks are bookkeeping, not writes: in another block's undo record, undoing that block would
-    // delete (or, for a pruned block's mark, re-create) them behind this object's back.
-    const bookkeeping = [...(commit.bookkeeping ?? []), ...draft.bookkeeping];
-    await this.inner.commit({
-      ...commit,
-      ...(bookkeeping.length > 0 ? { bookkeeping } : {}),
-      ...(rebase.length > 0 ? { rebase: [...(commit.rebase ?? []), ...rebase] } : {}),
-      sizeDelta: commit.sizeDelta + draft.sizeDelta,
-    });
-
-    for (const { block, id, mark } of changed) this.setMark(block, id, mark);
-    for (const { block, id, value } of draft.rebase) block.undo.set(id, { key: block.undo.get(id)!.key, value });
-    for (const block of removed) this.untrack(block, journal?.undone === true);
-    if (recorded) this.track(recorded);
+  /** The mark keys to write for `changed`, and to delete with the `removed` blocks; and the size they change by. */
+  private markWrites(changed: readonly Change[], removed: readonly OpenBlock[]): { writes: Write[]; sizeDelta: number } {
+    const writes: Write[] = [];
+    let sizeDelta = 0;
+    const write = (block: OpenBlock, id: string, value: Bytes | undefined) => {
+      const key = reorgMarkKey(block.chainId, block.number, block.undo.get(id)!.key);
+      const before = block.marks.get(id);
+      writes.push({ key, value: value ?? null });
+      sizeDelta += (value === undefined ? 0 : key.byteLength + value.byteLength) - (before ? key.byteLength + before.stored : 0);
+    };
+    for (const { block, id, value } of changed) write(block, id, value);
+    for (const block of removed) for (const id of block.marks.keys()) write(block, id, undefined);
+    return { writes, sizeDelta };
   }
 
   /** Sets (or with `mark` undefined, deletes) the mark on key `id` of `block`, keeping its causers' `caused` in step. */
@@ -225,12 +228,17 @@ export class ReorgMarks implements ModuleStore {
     block.caused.clear();
   }
 
-  /** Causers as a mark's value: `*` for a permanent one, `<chain>/<number>/<hash>` for a block, comma-separated. */
+  /**
+   * Causers as a mark's value: `*` for a permanent one, `<chain>/<number>/<hash>` for a block,
+   * comma-separated; a mark of one permanent source is empty, as every mark was before marks named
+   * their sources (a module on one chain stores the very bytes it did).
+   */
   private encode(causers: readonly Causer[]): Bytes {
+    if (causers.length === 1 && causers[0] === PERMANENT) return new Uint8Array(0);
     return Buffer.from(causers.map((c) => (c === PERMANENT ? '*' : `${c.chainId}/${c.number}/${c.hash}`)).join(','), 'latin1');
   }
 
-  /** A mark's causers; an empty mark (as written before marks named their sources) and a block no longer open are permanent. */
+  /** A mark's causers; an empty mark and a block no longer open (pruned: final) are permanent. */
   private decode(raw: Bytes): Causer[] {
     const text = Buffer.from(raw).toString('latin1');
     if (text === '') return [PERMANENT];
@@ -245,6 +253,22 @@ export class ReorgMarks implements ModuleStore {
 
 function openBlock(chainId: bigint, record: { number: bigint; hash: string }, undo: readonly Write[]): OpenBlock {
   return { chainId, number: record.number, hash: record.hash, undo: new Map(undo.map((w) => [keyId(w.key), w])), marks: new Map(), caused: new Map() };
+}
+
+/**
+ * The undo records the undo of `removed` rewrites: a key kept because another chain's block wrote it
+ * next hands that block the undone block's value before, so undoing it later restores what stood before
+ * both (a permanent source next: the key is kept for good, and nothing is rewritten).
+ */
+function rebasesOf(removed: readonly OpenBlock[]): { block: OpenBlock; write: Write }[] {
+  const rebased: { block: OpenBlock; write: Write }[] = [];
+  for (const block of removed) {
+    for (const [id, mark] of block.marks) {
+      const next = mark.causers[0]!;
+      if (next !== PERMANENT && next.undo.has(id)) rebased.push({ block: next, write: block.undo.get(id)! });
+    }
+  }
+  return rebased;
 }
 
 function planOf(block: OpenBlock): UndoPlan {
