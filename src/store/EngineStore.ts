@@ -16,7 +16,8 @@ export interface Write {
  * A block a module handled while it was within the reorg window: enough to undo it. `prev` is the
  * cursor the step started from (where undoing it leaves the module); `undo` lists every key the
  * handling wrote with its value before (null: it did not exist), which an undo restores unless another
- * source wrote the key since (see planUndo, ReorgMarks); `payload` is the engine's own record of what
+ * source wrote the key since (see planUndo, ReorgMarks; an earlier block of another chain undone since
+ * may have rewritten that value, see `Commit.rebase`); `payload` is the engine's own record of what
  * was delivered (the logs, to re-deliver them with `removed = true`).
  */
 export interface JournalEntry {
