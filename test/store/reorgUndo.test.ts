@@ -95,7 +95,9 @@ describe('ReorgMarks', () => {
     await marks.commit({ writes: [w('k', 'b')], sizeDelta: 0, journal: { chainId: 2n, record: record(500n) } });
     const [entry500] = await marks.journal(2n);
     expect(keys(entry500!.undo.map((u) => u.key))).toEqual(['k']); // the mark is not in 500's undo
-    // Undo 500 (restore k to "a") and drop its record: block 10's mark stays, on disk as in memory.
+    // Apply 500's undo record (k back to "a") and drop the record, as a commit not flagged as an undo
+    // (a flagged one takes back what 500 caused: test/store/twoChainUndo.test.ts): block 10's mark stays,
+    // on disk as in memory.
     await marks.commit({ writes: entry500!.undo, sizeDelta: 0, journal: { chainId: 2n, remove: [500n] } });
     expect(marks.writtenSince(1n, 10n, enc('k'))).toBe(true);
     const bytes = marks.storedBytes;
