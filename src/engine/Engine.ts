@@ -30,6 +30,8 @@ export class Engine {
   private readonly modules = new Map<string, ModuleRuntime>();
   /** Names being loaded right now (taken before the load's first await). */
   private readonly arriving = new Set<string>();
+  /** Names being unloaded right now, until their module has drained (its lifecycle tasks included). */
+  private readonly leaving = new Map<string, Promise<unknown>>();
   private sequence = 0;
   private stopping: Promise<void> | null = null;
 
@@ -87,6 +89,13 @@ export class Engine {
     if (this.modules.has(manifest.name) || this.arriving.has(manifest.name)) throw new EngineError('duplicate-module', `a module named ${manifest.name} already runs`, { module: manifest.name });
     this.arriving.add(manifest.name);
     try {
+      // A module loaded again while its earlier instance drains waits for it: both would share the
+      // name's state, and each would run the other's lifecycle tasks from it.
+      const leaving = this.leaving.get(manifest.name);
+      if (leaving) {
+        this.parts.logger.info({ module: manifest.name }, 'module waits for its earlier instance to drain');
+        await leaving;
+      }
       const module = await this.admit(manifest);
       try {
         if (this.stopping) throw new EngineError('stopped', 'the engine stopped while the module loaded', { module: manifest.name });
@@ -111,7 +120,14 @@ export class Engine {
     // Gone from routing at once (a second unload of the name fails here); then its feeds and actor drain.
     const module = this.lookup(name);
     this.modules.delete(name);
-    await module.unload(options.uninstall === true);
+    const drained = module.unload(options.uninstall === true);
+    const leaving = drained.catch(() => undefined);
+    this.leaving.set(name, leaving);
+    try {
+      await drained;
+    } finally {
+      if (this.leaving.get(name) === leaving) this.leaving.delete(name);
+    }
     this.parts.logger.info({ module: name, ...(options.uninstall ? { uninstalled: true } : {}) }, options.uninstall ? 'module uninstalled' : 'module unloaded');
   }
 

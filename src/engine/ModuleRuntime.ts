@@ -14,8 +14,9 @@ import type { HostImports } from '../runtime/HostImports.ts';
 import type { PoolStats } from '../runtime/InstancePool.ts';
 import type { Bytes } from '../store/EngineStore.ts';
 import { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
+import type { UndoPlan } from '../store/planUndo.ts';
 import { ReorgMarks } from '../store/ReorgMarks.ts';
-import { chainSource, CUSTOM_SOURCE, RESERVED_PREFIX } from '../store/reservedKeys.ts';
+import { chainSource, CUSTOM_SOURCE } from '../store/reservedKeys.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
 import type { ActorSpec } from '../supervisor/Supervisor.ts';
 import { ChainTarget, type ChainSide } from './ChainTarget.ts';
@@ -96,7 +97,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
         jobComponent = await runtime.load(manifest.component, { name: `${name}-jobs`, limits, ...common() });
       }
       // Marks the keys of blocks in the reorg window that other sources write again: an undo keeps those.
-      const marks = await ReorgMarks.open(await parts.store.module(name), RESERVED_PREFIX, interests.map((i) => i.chainId));
+      const marks = await ReorgMarks.open(await parts.store.module(name), interests.map((i) => i.chainId));
       const store = new GuardedModuleStore(marks, (writes) => parts.jobs.committed(name, writes));
       const binding = hostBinding(parts, manifest, meta.imports, version, interests);
       const module = new ModuleRuntime(parts, manifest, component, jobComponent, marks, store, binding, caps, version, interests);
@@ -189,6 +190,10 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
 
   writtenSince(chainId: bigint, number: bigint, key: Bytes): boolean {
     return this.marks.writtenSince(chainId, number, key);
+  }
+
+  undoPlan(chainId: bigint, number: bigint): UndoPlan | undefined {
+    return this.marks.undoPlan(chainId, number);
   }
 
   status(): 'serving' | 'quarantined' | 'stopped' {

@@ -14,9 +14,9 @@ import { consumeTimer, type Bookkeeping, type Timer } from '../jobs/timerWrites.
 import type { HostCaps } from '../limits/hostCaps.ts';
 import type { CallOptions, CallOutcome } from '../runtime/Component.ts';
 import type { HostImports } from '../runtime/HostImports.ts';
-import type { Bytes, Commit } from '../store/EngineStore.ts';
+import type { Commit } from '../store/EngineStore.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
-import { planUndo, sameKept } from '../store/planUndo.ts';
+import { samePlan, sameKept, type UndoPlan } from '../store/planUndo.ts';
 import { chainSource, CUSTOM_SOURCE } from '../store/reservedKeys.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
 
@@ -40,8 +40,8 @@ export interface InvocationModule {
   readonly store: GuardedModuleStore;
   readonly caps: HostCaps;
   readonly logger: Logger;
-  /** Whether another source wrote `key` after the module's handling of block `number` of `chainId` did (see ReorgMarks). */
-  writtenSince(chainId: bigint, number: bigint, key: Bytes): boolean;
+  /** The undo of the module's handling of block `number` of `chainId` as its store has it now, or undefined without a record (see ReorgMarks). */
+  undoPlan(chainId: bigint, number: bigint): UndoPlan | undefined;
   /** Its host imports bound to one invocation's scope (src/host/bindHost.ts). */
   hostImports(scope: InvocationScope, enqueuedBy: Job['enqueuedBy']): HostImports;
 }
@@ -140,47 +140,50 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
   const cursor = cursorToJson(delivery.cursor);
   const { transaction, scope, options, settle } = open(module, 'chain', delivery.events.length, { event: source, cursor }, { chainId: String(chainId), block: String(delivery.cursor.number) });
   const { undo } = delivery;
-  const writtenSince = (key: Bytes) => module.writtenSince(chainId, undo!.entry.number, key);
+  const undoPlan = () => module.undoPlan(chainId, undo!.entry.number);
+  /** The undo as staged when the step's turn came. */
+  let staged: UndoPlan | undefined;
   const begin = () => {
     module.store.beginEvent(transaction);
-    return undo ? stageUndo(transaction, undo, writtenSince) : true;
+    if (!undo) return true;
+    staged = stageUndo(transaction, undo, undoPlan());
+    return staged !== undefined;
   };
   const complete = async (called: CallOutcome): Promise<DeliveryOutcome> => {
     const outcome = settle(called);
     if (!outcome.ok) return outcome; // a signal: the overlay is dropped
     const rejected = firstRejected(outcome.value as unknown[], scope);
     if (rejected >= 0) return { ok: false, error: new RejectedEvents([rejected]) };
-    const commit: Commit = { writes: transaction.writes(), sizeDelta: transaction.sizeDelta, cursor: { source, value: cursor }, ...(delivery.journal ? { journal: { chainId, ...delivery.journal } } : {}) };
+    // An undo says so: the store takes back what the undone block caused (see ReorgMarks).
+    const journal = delivery.journal ? { journal: { chainId, ...delivery.journal, ...(undo ? { undone: true as const } : {}) } } : {};
+    const commit: Commit = { writes: transaction.writes(), sizeDelta: transaction.sizeDelta, cursor: { source, value: cursor }, ...journal };
     if (!undo) {
       await module.store.commit(commit);
       return outcome;
     }
     // The undo's plan once more, in the commit's own turn: a job's bookkeeping (a task failed and
     // rescheduled) may have written one of the block's keys since the step began, and must stand.
-    if (!(await module.store.commitIf(commit, () => undoPlanHolds(undo, writtenSince)))) return { ok: false, refused: 'stale' };
+    if (!(await module.store.commitIf(commit, () => samePlan(undoPlan(), staged)))) return { ok: false, refused: 'stale' };
     return outcome;
   };
   return { options, complete, begin, end: () => module.store.endEvent(transaction), each: 'err' };
 }
 
 /**
- * Stages the undo of a reorged block when the step's turn comes, after every earlier commit (see
- * planUndo): the feed planned it before queueing the step, and named the kept keys in its events; if a
- * commit since then wrote one of the block's keys, the step is stale (the feed plans again). Restoring
- * reads each key: a job that writes one before the step commits is refused and re-run.
+ * Stages the undo of a reorged block when the step's turn comes, after every earlier commit: `plan` is
+ * the undo as the store has it now (see planUndo; its restores follow the record as another chain's
+ * undo may have rebased it since the feed read it). The feed planned it before queueing the step, and
+ * named the kept keys in its events; if a commit since then wrote one of the block's keys, the step is
+ * stale (the feed plans again). Restoring reads each key: a job that writes one before the step
+ * commits is refused and re-run. Returns the plan staged, or undefined when stale.
  */
-function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery['undo']>, writtenSince: (key: Bytes) => boolean): boolean {
-  if (!undoPlanHolds(undo, writtenSince)) return false;
-  for (const write of undo.plan!.restores) {
+function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery['undo']>, plan: UndoPlan | undefined): UndoPlan | undefined {
+  if (!plan || !undo.plan || !sameKept(plan, undo.plan)) return undefined;
+  for (const write of plan.restores) {
     if (write.value === null) transaction.delete(write.key);
     else transaction.set(write.key, write.value);
   }
-  return true;
-}
-
-/** Whether the feed's plan of an undo (which keys it keeps) is still what the marks say now. */
-function undoPlanHolds(undo: NonNullable<FeedDelivery['undo']>, writtenSince: (key: Bytes) => boolean): boolean {
-  return undo.plan !== undefined && sameKept(planUndo(undo.entry.undo, writtenSince), undo.plan);
+  return plan;
 }
 
 /**

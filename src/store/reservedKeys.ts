@@ -15,7 +15,8 @@ import { prefixEnd } from './StateTransaction.ts';
  *   same spec, in the order timers fall due (numbers as 16 hex digits); `timer-count` → how many are pending.
  * - `cron/<name>` → a cron trigger's last handled tick (epoch ms, decimal).
  * - `job/<id>` → a pending task; `dead/<id>` → a dead-lettered one; `dedupe/<sha256 hex>` → `{ id, until }`.
- * - `reorg/<chain>/<block>/<key>` → a reorg mark (src/store/ReorgMarks.ts, given `RESERVED_PREFIX`).
+ * - `reorg/<chain>/<block>/<key>` → a reorg mark (src/store/ReorgMarks.ts): the sources that wrote the key
+ *   after that block did (numbers as 16 hex digits).
  *
  * Cursors are kept apart from the module's keys, by source: `chain:<id>` or `custom`.
  */
@@ -86,6 +87,12 @@ export const CRON_PREFIX = reserved('cron/');
 
 /** The key of a cron trigger's last handled tick. */
 export const cronKey = (name: string): Bytes => withText(CRON_PREFIX, name);
+
+/** Reorg marks, by chain, block, then the module's key. */
+export const REORG_PREFIX = reserved('reorg/');
+
+/** The key of the mark on `key` for block `block` of `chain`. */
+export const reorgMarkKey = (chain: bigint, block: bigint, key: Bytes): Bytes => Uint8Array.from([...withText(REORG_PREFIX, `${hex16(chain)}/${hex16(block)}/`), ...key]);
 
 /** Pending tasks. */
 export const JOB_PREFIX = reserved('job/');

@@ -1,10 +1,19 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
 import { filter, firstValueFrom } from 'rxjs';
+import type { Hex } from 'viem';
 import { describe, expect, it } from 'vitest';
-import type { Engine, ModuleManifest } from '../../src/index.ts';
+import { Engine } from '../../src/engine/Engine.ts';
+import type { ModuleManifest } from '../../src/index.ts';
 import { isReserved } from '../../src/store/reservedKeys.ts';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
-import { deployEmitter } from '../emitter.ts';
-import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf } from './chainHarness.ts';
+import { startAnvil, type Anvil } from '../anvil.ts';
+import { attachEmitter, deployEmitter } from '../emitter.ts';
+import { captureLogger } from '../helpers.ts';
+import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf, watcherManifest } from './chainHarness.ts';
 import { startRpcProxy } from './rpcProxy.ts';
 
 const testbed = chainTestbed();
@@ -16,6 +25,26 @@ const { runtime } = testbed;
 type Log = { blockNumber: string; logIndex: string };
 const removedLogs = (records: Record<string, unknown>[], module: string) =>
   records.filter((r) => r.module === module && r.msg === 'removed').map((r) => r.fields as { block: string; index: number });
+
+/**
+ * The Emitter on a node of any chain id, deployed and called through the node's own signing (the
+ * helpers' wallet is bound to chain 31337); `emit` resolves with the block of its transaction.
+ */
+async function emitterOnAnyChain(node: Anvil) {
+  const [from] = await node.rpc<Hex[]>('eth_accounts');
+  const send = async (tx: { from: Hex; to?: Hex; data: Hex }) => {
+    const hash = await node.rpc<Hex>('eth_sendTransaction', [tx]);
+    // Mined as it arrives (automine), a moment after the send returns.
+    for (;;) {
+      const receipt = await node.rpc<{ blockNumber: Hex; contractAddress: Hex | null } | null>('eth_getTransactionReceipt', [hash]);
+      if (receipt) return receipt;
+    }
+  };
+  const { bytecode } = JSON.parse(readFileSync(fileURLToPath(new URL('../../fixtures/build/Emitter.json', import.meta.url)), 'utf8')) as { bytecode: Hex };
+  const deployed = await send({ from: from!, data: bytecode });
+  const emitter = attachEmitter(node.url, deployed.contractAddress!.toLowerCase() as Hex);
+  return { address: emitter.address, deployedAt: BigInt(deployed.blockNumber), emit: async (tag: number, count: number) => BigInt((await send(emitter.call(tag, count))).blockNumber) };
+}
 
 describe('chain bus: reorgs', () => {
   for (const depth of [1, 5, 20]) {
@@ -112,6 +141,54 @@ describe('chain bus: reorgs', () => {
       await engine.stop();
     });
   }
+
+  it('behavior: a module on two chains whose blocks on both wrote the same key ends on the state from before both once a reorg on each took them away', async () => {
+    const a = await deployEmitter(testbed.anvil);
+    const other = await startAnvil({ chainId: 31338 });
+    try {
+      const b = await emitterOnAnyChain(other);
+      const engine = await Engine.start({
+        runtime,
+        stateDir: mkdtempSync(join(tmpdir(), 'corral-two-chains-')),
+        logger: captureLogger().logger as Logger,
+        chains: { 31337: { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, 31338: { rpcUrl: other.url, pollIntervalMs: 20 } },
+        modules: [
+          watcherManifest({
+            name: 'w',
+            startBlock: { '31337': Number(a.deployedAt) + 1, '31338': Number(b.deployedAt) + 1 },
+            triggers: [
+              { kind: 'log', chain: 31337, address: a.address },
+              { kind: 'log', chain: 31338, address: b.address },
+            ],
+          }),
+        ],
+      });
+      // a1 on chain 31337 writes n = 1 and ev/000001; then b1 on chain 31338 writes n = 2 and ev/000002.
+      const a1 = await a.emit(1, 1);
+      await engine.reached('w', 31337, a1);
+      const b1 = await b.emit(1, 1);
+      await engine.reached('w', 31338, b1);
+      const both = await ownState(engine, 'w');
+      expect(Object.keys(both).sort()).toEqual(['ev/000001', 'ev/000002', 'n']);
+      expect(both.n).toBe('2');
+
+      // a1 goes: n keeps b1's value (b1 stands) and is named in the notice; ev/000001 goes.
+      await testbed.anvil.rpc('anvil_reorg', [1, []]);
+      await engine.reached('w', 31337, a1, (await a.client.getBlock()).hash);
+      await engine.settled('w');
+      const notice = (await ownState(engine, 'w'))[`kept/${a1}`];
+      expect(JSON.parse(notice!)).toMatchObject({ chainId: '31337', block: String(a1), keys: [Buffer.from('n').toString('hex')] });
+      expect(await ownState(engine, 'w')).toEqual({ n: '2', 'ev/000002': both['ev/000002'], [`kept/${a1}`]: notice });
+      // b1 goes: n is back to what stood before both (absent), not to a1's value.
+      await other.rpc('anvil_reorg', [1, []]);
+      await engine.reached('w', 31338, b1, (await other.rpc<{ hash: string }>('eth_getBlockByNumber', ['latest', false])).hash);
+      await engine.settled('w');
+      expect(await ownState(engine, 'w')).toEqual({ [`kept/${a1}`]: notice });
+      await engine.stop();
+    } finally {
+      await other.stop();
+    }
+  });
 
   it('error: a reorg deeper than the window gives ReorgBeyondWindow and halts that module; the others keep working', async () => {
     const emitter = await deployEmitter(testbed.anvil);

@@ -236,6 +236,33 @@ describe('jobs', () => {
     expect((await inspectModule(stateDir, 'j')).entries).toEqual([]); // its module-uninstalled task deleted every key
   });
 
+  it('behavior: a module loaded again while its earlier instance drains waits for it: each lifecycle task runs once, in order', async () => {
+    const server = await heldServer();
+    const grants = { http: { hosts: [server.host] } };
+    const { engine, read, logged } = await jobEngine(runtime, [jobProbe('j', { grants })]);
+    await engine.jobsSettled('j');
+    const runs: string[] = [];
+    engine.jobs$.subscribe((r: JobRecord) => runs.push(`${r.type.split(':')[2]}:${r.outcome}`));
+    const fetch = { op: 'read-then-fetch', keys: [], url: `${server.url}/held` };
+    const event = engine.deliver('j', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(fetch) } }, { seq: 1 });
+    await server.held(1, 'held');
+    const unloaded = engine.unload('j'); // drains the held event, then runs module-deactivated
+    const loaded = engine.load(jobProbe('j', { grants })); // shares j's state: must wait for that
+    const settled: string[] = [];
+    void unloaded.then(() => settled.push('unloaded'));
+    void loaded.then(() => settled.push('loaded'));
+    // The held event is answered once the load has either finished (it did not wait: the bug) or said it waits.
+    await Promise.race([loaded, logged((r) => r.msg === 'module waits for its earlier instance to drain')]);
+    server.releaseAll();
+    await Promise.all([event, unloaded, loaded]);
+    expect(settled).toEqual(['unloaded', 'loaded']);
+    await engine.jobsSettled('j');
+    expect(runs).toEqual(['module-deactivated:done', 'module-activated:done']);
+    expect(await read('lifecycle')).toEqual(['module-activated', 'module-deactivated', 'module-activated']);
+    await engine.stop();
+    await server.close();
+  });
+
   it('behavior: jobs have their own limits; high_resource_jobs lifts them to the engine\'s job ceiling', async () => {
     const jobLimits = { standard: { fuel: 200_000, timeoutMs: 30_000, memoryBytes: 64 * 1024 * 1024 }, highResource: { fuel: 50_000_000, timeoutMs: 30_000, memoryBytes: 64 * 1024 * 1024 } };
     const { engine, run, read } = await jobEngine(runtime, [jobProbe('small'), jobProbe('large', { grants: { highResourceJobs: true } })], { jobLimits });

@@ -18,6 +18,7 @@ import {
   prefixLimit,
   RESERVED_PREFIX,
   RESERVED_RANGE,
+  reorgMarkKey,
   startsWith,
   suffixOf,
   tagOfIndexKey,
@@ -42,6 +43,7 @@ describe('reservedKeys', () => {
       [cronKey('hourly'), 'cron/hourly'],
       [jobKey('j1'), 'job/j1'],
       [deadKey('j1'), 'dead/j1'],
+      [reorgMarkKey(1n, 16n, Buffer.from('n')), 'reorg/0000000000000001/0000000000000010/n'],
     ];
     for (const [key, expected] of cases) {
       expect(isReserved(key)).toBe(true);
@@ -77,6 +79,8 @@ describe('reservedKeys', () => {
     expect(within(dedupeKey('idempotency', 'k'), DEAD_PREFIX, prefixLimit(DEAD_PREFIX))).toBe(false);
     expect(within(dedupeKey('idempotency', 'k'), DEDUPE_PREFIX, prefixLimit(DEDUPE_PREFIX))).toBe(true);
     expect(within(jobKey('j'), RESERVED_RANGE.from, RESERVED_RANGE.to)).toBe(true);
+    // A mark ends in the module's key as it is, binary included: still under the reserved prefix.
+    expect(isReserved(reorgMarkKey(1n, 2n, Uint8Array.from([0xff, 0x00])))).toBe(true);
   });
 
   it('error: a module key, even one starting with 0xff, is not reserved', () => {
