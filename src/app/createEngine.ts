@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { ActorInfo } from '../actor/Actor.ts';
 import type { Engine } from '../engine/Engine.ts';
-import type { ModuleManifest } from '../engine/ModuleManifest.ts';
+import type { ModuleManifest } from '../config/ModuleManifestSchema.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import type { SupervisorSignal } from '../supervisor/SupervisorSignal.ts';
 import type { EngineConfig } from '../config/EngineConfig.ts';

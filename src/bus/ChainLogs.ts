@@ -2,6 +2,7 @@ import type { ChainClient } from '../chain/ChainClient.ts';
 import { fetchLogRange } from '../chain/fetchLogRange.ts';
 import { mayHoldLogs } from '../chain/mayHoldLogs.ts';
 import type { ChainBlock, ChainLog, LogFilter } from '../chain/types.ts';
+import { RECENT_BLOCK_LOGS } from '../limits/defaults.ts';
 
 /**
  * One chain's log fetching, shared by every module: a filter's logs of a block are fetched once
@@ -19,7 +20,7 @@ export class ChainLogs {
   constructor(
     private readonly client: ChainClient,
     maxRange: number,
-    private readonly recentLimit = 1_024,
+    private readonly recentLimit = RECENT_BLOCK_LOGS,
   ) {
     this.range = { max: maxRange };
   }

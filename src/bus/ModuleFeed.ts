@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { ChainFollower } from '../chain/ChainFollower.ts';
 import { RpcDataError } from '../chain/RpcDataError.ts';
 import type { BlockCursor, ChainBlock } from '../chain/types.ts';
+import { backoffDelay } from '../clock/backoff.ts';
 import { EngineError } from '../errors/EngineError.ts';
+import { CATCH_UP_STEP_EVENTS, FEED_RETRY, PREFETCH_RANGES } from '../limits/defaults.ts';
 import type { Bytes, ModuleStore } from '../store/EngineStore.ts';
 import { planUndo } from '../store/planUndo.ts';
 import { blocksEvery } from './blocksEvery.ts';
@@ -55,14 +57,6 @@ export interface FeedOptions {
 }
 
 const source = (chainId: bigint) => `chain:${chainId}`;
-/**
- * Events per step when catching up: final blocks are handed over several at a time, in one invocation
- * and one commit, so a long backfill does not pay a worker round trip and a commit per block. A block
- * is never split: one with more events is a step of its own.
- */
-const CATCH_UP_STEP_EVENTS = 1_000;
-/** Catch-up ranges fetched ahead of the one being delivered: the node works while the module does (deeper did not help against anvil, and costs a provider more concurrent requests). */
-const PREFETCH_RANGES = 1;
 
 interface ReachWaiter {
   number: bigint;
@@ -70,8 +64,6 @@ interface ReachWaiter {
   resolve: () => void;
   reject: (error: Error) => void;
 }
-
-const RETRY_MS = { initial: 250, max: 30_000 };
 
 /**
  * Delivers one module's events of one chain, driven by its durable cursor (the last block it fully
@@ -175,7 +167,7 @@ export class ModuleFeed {
         this.failures = 0;
       } catch (error) {
         // The node failed or answered malformed data: wait, then ask again from the same cursor.
-        const delay = Math.min(RETRY_MS.max, RETRY_MS.initial * 2 ** this.failures++);
+        const delay = backoffDelay(this.failures++, FEED_RETRY);
         this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, err: error, retryInMs: delay }, 'chain delivery failed; retrying from the cursor');
         await this.until(new Promise<void>((resolve) => setTimeout(resolve, delay).unref()));
       }
@@ -311,7 +303,7 @@ export class ModuleFeed {
       if (result === 'stopped') return 'stopped';
       if (result === 'done') break;
       if (result === 'failed') {
-        const delay = Math.min(RETRY_MS.max, RETRY_MS.initial * 2 ** failures++);
+        const delay = backoffDelay(failures++, FEED_RETRY);
         await this.until(new Promise<void>((resolve) => setTimeout(resolve, delay).unref()));
       }
     }

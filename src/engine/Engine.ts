@@ -5,7 +5,7 @@ import { EngineError } from '../errors/EngineError.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import type { EngineOptions } from './EngineOptions.ts';
 import { engineParts, type EngineParts } from './EngineParts.ts';
-import { parseManifest, type ModuleManifest, type ResolvedManifest } from './ModuleManifest.ts';
+import { parseManifest, type ModuleManifest, type ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { ModuleRuntime } from './ModuleRuntime.ts';
 import type { ChainStep, InvocationRecord } from './records.ts';
 

@@ -5,7 +5,7 @@ import type { DeadLetterRetention } from '../jobs/deadLetters.ts';
 import type { Recorder } from '../replay/Recorder.ts';
 import type { Limits } from '../runtime/Component.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
-import type { ModuleManifest } from './ModuleManifest.ts';
+import type { ModuleManifest } from '../config/ModuleManifestSchema.ts';
 
 /** What `Engine.start` is given. */
 export interface EngineOptions {

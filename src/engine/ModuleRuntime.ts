@@ -22,7 +22,8 @@ import type { ActorSpec } from '../supervisor/Supervisor.ts';
 import { ChainTarget, type ChainSide } from './ChainTarget.ts';
 import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationModule } from './invocation.ts';
 import { hostBinding, outsideInvocation } from './hostBinding.ts';
-import { checkCapabilities, type ResolvedManifest } from './ModuleManifest.ts';
+import { checkCapabilities } from './ModuleManifest.ts';
+import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import type { EngineParts } from './EngineParts.ts';
 import type { ChainPosition } from './records.ts';
 

@@ -3,7 +3,8 @@ import { RateLimiter } from '../jobs/RateLimiter.ts';
 import type { HostImports } from '../runtime/HostImports.ts';
 import type { ChainInterest } from '../bus/triggers.ts';
 import type { EngineParts } from './EngineParts.ts';
-import { MODULE_INTERFACES, type InterfaceName, type ResolvedManifest } from './ModuleManifest.ts';
+import { MODULE_INTERFACES, type InterfaceName } from './ModuleManifest.ts';
+import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 
 /**
  * What binding a module's host imports needs, resolved once at its load from its manifest and its

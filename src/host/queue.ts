@@ -1,5 +1,6 @@
 import type * as Queue from './generated/corral-module-queue.js';
-import { dedupeId, dedupeUntil, encodeJob, IDEMPOTENCY_WINDOW_MS, newJobId, taskProblem, type Job } from '../jobs/Job.ts';
+import { dedupeId, dedupeUntil, encodeJob, newJobId, taskProblem, type Job } from '../jobs/Job.ts';
+import { IDEMPOTENCY_WINDOW_MS } from '../limits/defaults.ts';
 import { dedupeKey, jobKey } from '../store/reservedKeys.ts';
 import type { RateLimiter } from '../jobs/RateLimiter.ts';
 import { fault } from './fault.ts';

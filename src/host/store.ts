@@ -1,13 +1,9 @@
 import type * as Store from './generated/corral-module-store.js';
+import { MAX_KEY_BYTES, MAX_LIST_KEYS } from '../limits/defaults.ts';
 import { isReserved, RESERVED_RANGE } from '../store/reservedKeys.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
-
-/** Keys longer than this are refused (`invalid-input`): LevelDB copes, but nothing good needs them. */
-export const MAX_KEY_BYTES = 64 * 1024;
-/** list-keys returns at most this many keys per page, whatever the guest asks. */
-export const MAX_LIST_KEYS = 1_000;
 
 /** Refuses a key the module may not use: not bytes, too long, or in corral's reserved range (src/store/reservedKeys.ts). */
 function checkKey(key: Uint8Array): void {

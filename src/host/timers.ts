@@ -1,13 +1,10 @@
 import type * as Timers from './generated/corral-module-timers.js';
-import { DEFAULT_MAX_PENDING_TIMERS } from '../limits/defaults.ts';
+import { DEFAULT_MAX_PENDING_TIMERS, MAX_TIMER_TAG_BYTES } from '../limits/defaults.ts';
 import { countOf, removeTimerWrites, setTimerWrites, type TimerSpec } from '../jobs/timerWrites.ts';
 import { TIMER_COUNT_KEY, timerKey } from '../store/reservedKeys.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
-
-/** Tags are at most this many bytes (UTF-8). */
-export const MAX_TIMER_TAG_BYTES = 256;
 
 function checkTag(tag: string): void {
   const bytes = Buffer.byteLength(tag, 'utf8');

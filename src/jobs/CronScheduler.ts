@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { CronTrigger } from '../bus/triggers.ts';
 import type { Clock } from '../clock/Clock.ts';
+import { MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import { cronKey } from '../store/reservedKeys.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
@@ -89,7 +90,7 @@ export class CronScheduler {
     if (next !== undefined && next <= now) next = entry.cron.nextRun(new Date(now + 1_000))?.getTime();
     if (next === undefined) return;
     // Node's timers take at most 2^31-1 ms: a tick further away re-arms on the way.
-    const wait = Math.min(next - now, 2_147_483_647);
+    const wait = Math.min(next - now, MAX_TIMER_DELAY_MS);
     entry.handle = this.clock.setTimeout(() => {
       if (this.clock.now() >= next) this.fire(module, entry.name, next);
       this.arm(module, entry);

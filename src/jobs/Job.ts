@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { MAX_PAYLOAD_BYTES } from '../limits/defaults.ts';
 import type { Bytes } from '../store/EngineStore.ts';
 
 /**
@@ -37,10 +38,6 @@ export type LifecycleTask = (typeof LIFECYCLE_TASKS)[number];
 
 /** A module's task types: 1–64 of `a-z 0-9 . _ -` (no `:`: the host's prefix cannot be forged). */
 export const TASK_TYPE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-/** Payloads are at most this many bytes (UTF-8). */
-export const MAX_PAYLOAD_BYTES = 64 * 1024;
-/** How long an idempotency key answers the first task's id. */
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** What is wrong with a task a module (or the embedder) asks for, or undefined when nothing is. */
 export function taskProblem(taskType: string, payload: string): string | undefined {

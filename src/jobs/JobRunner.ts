@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Subject, type Observable } from 'rxjs';
+import { backoffDelay } from '../clock/backoff.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
@@ -8,16 +9,9 @@ import { deadKey, DEDUPE_PREFIX, jobKey, prefixLimit } from '../store/reservedKe
 import { dedupeUntil, encodeJob, type Job } from './Job.ts';
 import type { JobAttempt, JobModule } from './JobModule.ts';
 import type { ModuleJobs } from './ModuleJobs.ts';
-import { DEFAULT_DEAD_LETTERS, DEFAULT_JOB_ERROR_BYTES } from '../limits/defaults.ts';
+import { DEDUPE_SWEEP_MS, DEFAULT_DEAD_LETTERS, DEFAULT_JOB_ERROR_BYTES, JOB_CONFLICT_RETRIES, JOB_RETRY, MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
 import { boundText } from './boundText.ts';
 import { pruneDead, type DeadLetterRetention } from './deadLetters.ts';
-
-/** The first wait before a failed task runs again; each further failure doubles it. */
-export const JOB_RETRY_BASE_MS = 1_000;
-/** The longest wait between two runs of a failing task. */
-export const JOB_RETRY_MAX_MS = 60 * 60 * 1000;
-/** Conflicting commits (see GuardedModuleStore) a run may meet before it counts as a failure. */
-export const JOB_CONFLICT_RETRIES = 10;
 
 /** Why a task was dropped without running (and without retry). */
 export type SkipReason = 'module-gone' | 'module-stopped' | 'version-mismatch';
@@ -49,9 +43,6 @@ interface Entry {
   sweeping: boolean;
 }
 
-/** How often a module's expired deduplication records (unique-for, idempotency keys) are deleted. */
-export const DEDUPE_SWEEP_MS = 60 * 60 * 1000;
-
 function newEntry(module: JobModule, index: ModuleJobs): Entry {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
@@ -79,7 +70,7 @@ export interface JobCounts {
  * apart. A task runs when its `runAt` comes (the injected clock); a run that succeeds commits its
  * writes together with the task's deletion (GuardedModuleStore.commitJob, so after a crash a task
  * is either done with its writes or still pending, never half); one that fails is rescheduled with
- * exponential backoff (`JOB_RETRY_BASE_MS` doubling up to `JOB_RETRY_MAX_MS`), and after `maxRetry`
+ * exponential backoff (`JOB_RETRY`, src/limits/defaults.ts), and after `maxRetry`
  * retries moved to the dead-letter list. The runner keeps no state of its own beyond the modules'
  * stores: a restart picks up every pending task.
  */
@@ -250,7 +241,7 @@ export class JobRunner {
         entry.armedAt = undefined;
         this.pump(name);
       },
-      Math.min(Math.max(0, next - this.clock.now()), 2_147_483_647),
+      Math.min(Math.max(0, next - this.clock.now()), MAX_TIMER_DELAY_MS),
     );
   }
 
@@ -346,7 +337,7 @@ export class JobRunner {
     const now = this.clock.now();
     const signal = attempt.signal === undefined ? {} : { signal: attempt.signal };
     const dead = attempts > job.maxRetry;
-    const runAt = now + Math.min(JOB_RETRY_BASE_MS * 2 ** (attempts - 1), JOB_RETRY_MAX_MS);
+    const runAt = now + backoffDelay(attempts - 1, JOB_RETRY);
     const committed = await module.store.commitWith((tx) => {
       if (!this.stillPending(index, job)) return false;
       if (dead) {

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { HIGH_RESOURCE_JOB_LIMITS, MAX_COMPONENT_BYTES } from '../limits/defaults.ts';
 import type { HostLimitName } from '../limits/hostCaps.ts';
 import type { Component, Limits } from '../runtime/Component.ts';
-import { FileRefused, readBoundedFile } from '../runtime/readBoundedFile.ts';
+import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
 import type { HostImports } from '../runtime/HostImports.ts';
 import { HostFault } from '../errors/HostFault.ts';
 import { HostLimitError } from '../errors/HostLimitError.ts';

@@ -21,6 +21,7 @@ import {
   DEFAULT_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
   MAX_COMPONENT_BYTES,
+  MAX_THREADS,
   WASM_PAGE_BYTES,
 } from '../limits/defaults.ts';
 import { ExecutionTimeout } from '../signals/ExecutionTimeout.ts';
@@ -33,8 +34,8 @@ import { InvocationEnded, type HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
 import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepare/prepareArtifact.ts';
 import { prepareInWorker } from './prepare/prepareInWorker.ts';
-import { FileRefused, readBoundedFile } from './readBoundedFile.ts';
-import { MAX_THREADS, type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
+import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
+import { type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
 import { validateComponentBytes } from './prepare/validateBytes.ts';
 import { componentImportNames } from './prepare/componentImports.ts';
 import { checkWasiImports, embedderImports, wasiImports } from '../wasi/wasiPolicy.ts';
@@ -47,12 +48,14 @@ export interface RuntimeOptions {
   threads?: number;
   /** Where prepared artifacts are cached. Default: `$CORRAL_CACHE_DIR` or `~/.cache/corral`. */
   cacheDir?: string;
-  /** Grace after a deadline before the worker is terminated. Default 250 ms. */
+  /** Grace after a deadline before the worker is terminated (ms). Default `DEFAULT_GRACE_MS`. */
   graceMs?: number;
-  /** Size of each host-call buffer, bytes. Default 1 MiB. */
+  /** Size of each host-call buffer, bytes. Default `DEFAULT_HOST_CALL_BUFFER_BYTES`. */
   hostCallBufferBytes?: number;
-  /** How long `close()` waits for in-flight calls. Default 5 s. */
+  /** How long `close()` waits for in-flight calls (ms). Default `DEFAULT_CLOSE_TIMEOUT_MS`. */
   closeTimeoutMs?: number;
+  /** The instance pool of every component loaded, where its `load` does not say otherwise. Default `DEFAULT_POOL`. */
+  pool?: Partial<PoolOptions>;
 }
 
 export interface LoadOptions {
@@ -126,6 +129,7 @@ export class Runtime implements ComponentHost {
   private readonly cacheDir: string;
   private readonly graceMs: number;
   private readonly closeTimeoutMs: number;
+  private readonly defaultPool: Partial<PoolOptions>;
   private readonly components = new Set<Component>();
   /** Where the invocations of a component loaded with `record` are journaled (kept here: Component knows nothing of journals). */
   private readonly journals = new WeakMap<Component, CallJournal>();
@@ -143,6 +147,7 @@ export class Runtime implements ComponentHost {
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.defaultPool = options.pool ?? {};
     const regionBytes = options.hostCallBufferBytes ?? DEFAULT_HOST_CALL_BUFFER_BYTES;
     if (!Number.isInteger(regionBytes) || regionBytes < MIN_HOST_CALL_BUFFER_BYTES || regionBytes > MAX_HOST_CALL_BUFFER_BYTES) {
       throw new CorralRuntimeError('invalid-option', `hostCallBufferBytes must be an integer from ${MIN_HOST_CALL_BUFFER_BYTES} to ${MAX_HOST_CALL_BUFFER_BYTES}, got ${options.hostCallBufferBytes}`, {
@@ -242,7 +247,8 @@ export class Runtime implements ComponentHost {
     const wasi = wasiImports(artifact.meta.imports);
     const freshInstances = options.record !== undefined || (Object.keys(wasi).length > 0 && wasiConfig.deterministic !== null);
     // No prewarm either: a prewarmed instance ran its initializer in an earlier task, outside the call.
-    const pool = freshInstances ? { ...options.pool, maxUses: 1, minInstances: 0 } : options.pool;
+    const given = { ...this.defaultPool, ...options.pool };
+    const pool = freshInstances ? { ...given, maxUses: 1, minInstances: 0 } : given;
     const memoryMaxPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
     for (const core of artifact.meta.coreModules) {
       for (const pages of core.facts.definedMemoryPages) {

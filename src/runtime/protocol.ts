@@ -209,8 +209,6 @@ export const Counter = {
  * neighbour's count with it (the pool's `size` is then off; calls are not affected).
  */
 export const MAX_WORKER_SLOTS = 1_024;
-/** Worker threads a runtime may run. */
-export const MAX_THREADS = 64;
 export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
 
 /**

@@ -1,6 +1,7 @@
 import { createPublicClient, http, parseAbi, type Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainInterests, filterOf, triggerChains, TriggerSchema, type ChainInterest, type LogTrigger, type Trigger } from '../../src/bus/triggers.ts';
+import { chainInterests, filterOf, triggerChains, type ChainInterest, type LogTrigger } from '../../src/bus/triggers.ts';
+import { TriggerSchema, type Trigger } from '../../src/config/TriggerSchema.ts';
 import { ChainClient } from '../../src/chain/ChainClient.ts';
 import { RpcAccounting } from '../../src/chain/RpcStats.ts';
 import { startAnvil, type Anvil } from '../anvil.ts';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineError, type Runtime } from '../../src/index.ts';
-import { JOB_RETRY_BASE_MS, type JobRecord } from '../../src/jobs/JobRunner.ts';
+import type { JobRecord } from '../../src/jobs/JobRunner.ts';
+import { JOB_RETRY } from '../../src/limits/defaults.ts';
 import { fixture, newRuntime } from '../helpers.ts';
 import { heldServer, inspectModule, jobEngine, jobProbe } from './jobHarness.ts';
 
@@ -100,10 +101,10 @@ describe('jobs', () => {
     await run(task({ op: 'needs', key: 'allow' }, 1, { maxRetry: 2 }));
     await engine.jobsSettled('j');
     expect(records.map((r) => r.outcome)).toEqual(['retry']);
-    await advance(JOB_RETRY_BASE_MS - 1);
+    await advance(JOB_RETRY.initialMs - 1);
     expect(records).toHaveLength(1); // not before its backoff
     await advance(1);
-    await advance(2 * JOB_RETRY_BASE_MS); // the second retry waits twice as long
+    await advance(2 * JOB_RETRY.initialMs); // the second retry waits twice as long
     expect(records.map((r) => [r.outcome, r.attempts])).toEqual([
       ['retry', 1],
       ['retry', 2],

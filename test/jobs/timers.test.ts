@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, ManualClock, type ModuleManifest, type Runtime, type Trigger } from '../../src/index.ts';
 import { inspectState } from '../../src/cli/inspect.ts';
-import { TIMER_RETRY_MS } from '../../src/jobs/TimerScheduler.ts';
+import { TIMER_RETRY } from '../../src/limits/defaults.ts';
 import { ModuleTimers } from '../../src/jobs/ModuleTimers.ts';
 import { setTimerWrites, type TimerSpec } from '../../src/jobs/timerWrites.ts';
 import { DEFAULT_MAX_PENDING_TIMERS, DEFAULT_TIMER_WINDOW } from '../../src/limits/defaults.ts';
@@ -114,7 +114,7 @@ describe('timers (ManualClock)', () => {
     await engine.stop();
   });
 
-  it('behavior: a timer whose handler ends in a signal stays set and fires again after TIMER_RETRY_MS', async () => {
+  it('behavior: a timer whose handler ends in a signal stays set and fires again after TIMER_RETRY.initialMs', async () => {
     const { engine, run, advance } = await timerEngine();
     await run({ op: 'at', at: 1_000_100, tag: 'spins' });
     await advance(100);
@@ -122,12 +122,12 @@ describe('timers (ManualClock)', () => {
     // Past the restart backoff (≤ 120 ms), a commit of another timer does not bring the retry forward.
     await advance(200);
     await run({ op: 'at', at: 9_000_000, tag: 'unrelated' });
-    await advance(TIMER_RETRY_MS - 200 - 1);
+    await advance(TIMER_RETRY.initialMs - 200 - 1);
     expect(engine.actors()[0]!.failures).toEqual({ OutOfFuel: 1 });
     await advance(1);
     expect(engine.actors()[0]!.failures).toEqual({ OutOfFuel: 2 });
     // Then twice as long.
-    await advance(2 * TIMER_RETRY_MS - 1);
+    await advance(2 * TIMER_RETRY.initialMs - 1);
     expect(engine.actors()[0]!.failures).toEqual({ OutOfFuel: 2 });
     await advance(1);
     expect(engine.actors()[0]!.failures).toEqual({ OutOfFuel: 3 });

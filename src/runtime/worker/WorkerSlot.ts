@@ -1,23 +1,8 @@
 import { MessageChannel, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import { HostCallDeadline } from '../../errors/HostCallDeadline.ts';
+import { CALL_SPIN_MS, SPIN_CHECKS } from '../../limits/defaults.ts';
 import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from '../valueCodec.ts';
 import { Reply, Slot, SlotFlag, SlotState, hostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotHello, type SlotMessage } from '../protocol.ts';
-
-/**
- * How long a worker polls for the host's answer before it sleeps in `Atomics.wait`: 2,000 checks,
- * ~17 µs here. Measured round trip of a trivial host call: p50 25 µs without the spin, 16 µs with it;
- * a slow host call wastes at most those 17 µs of the worker's core.
- */
-const SPIN_CHECKS = 2_000;
-
-/**
- * How long a worker polls for its next call after a reply before it waits in `Atomics.waitAsync`.
- * Measured side by side (npm run bench, 2 cores): without it a warm call took 40 µs p50 (1.45× the
- * floor) and 64 calls in flight 0.7× bare piscina's throughput; with 20 µs, 25 µs (0.9×) and 1.3×;
- * with 50 µs the spinning workers took the main thread's core and throughput fell to 0.9×. An idle
- * worker spends these 20 µs once, after its last call.
- */
-const CALL_SPIN_MS = 0.02;
 
 /** Thrown inside the guest when a host function failed on the main thread; becomes Trap `host-error`. */
 export class HostCallFailed extends Error {
