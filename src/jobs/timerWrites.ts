@@ -1,6 +1,6 @@
 import type { Bytes, Write } from '../store/EngineStore.ts';
-import { atIndexKey, blockIndexKey, TIMER_COUNT_KEY, timerKey } from '../store/reservedKeys.ts';
-import type { StateTransaction } from '../store/StateTransaction.ts';
+import { atIndexKey, blockIndexKey, startsWith, tagOfIndexKey, TIMER_COUNT_KEY, TIMER_PREFIX, timerKey } from '../store/reservedKeys.ts';
+import { keyId, type StateTransaction } from '../store/StateTransaction.ts';
 
 /** A timer as stored: at a time (epoch ms), or once block `block` of chain `chain` is handled. */
 export type TimerSpec = { at: number } | { chain: string; block: string };
@@ -18,7 +18,8 @@ export interface Timer {
  * so they commit, roll back and undo on reorgs with the writes that set them: the timer under its tag,
  * an index key that sorts by when it is due with the same value (the scheduler reads these in key order
  * and keeps only the earliest in memory), and the pending count. Every write of a timer goes through
- * `setTimerWrites`/`removeTimerWrites`, which keep the three in step.
+ * `setTimerWrites`/`removeTimerWrites`, which keep the three in step, and a reorg's undo through
+ * `timerRestores`.
  */
 
 /** The index key of a timer: sorts by due time (or chain, then block), then tag. */
@@ -59,6 +60,42 @@ export function setTimerWrites(tag: string, spec: TimerSpec, previous: Bytes | u
 export function removeTimerWrites(tag: string, previous: Bytes, count: number): Write[] {
   const old = decodeTimer(tag, previous);
   return [{ key: timerKey(tag), value: null }, ...(old ? [{ key: indexKey(tag, old.spec), value: null }] : []), { key: TIMER_COUNT_KEY, value: countValue(Math.max(0, count - 1)) }];
+}
+
+/**
+ * The restores of a reorg's undo (src/store/planUndo.ts) with the module's timers kept in step. An
+ * undo restores the block's keys one by one and keeps those another source wrote since, so on its own
+ * it could keep a later count while it takes the block's timers back, or restore the count while it
+ * keeps a timer another source moved: the count would no longer be the number of timers, and the cap
+ * would trip early or let more through. So the count is not taken from the record: it is the count
+ * now, plus the timers the restores bring back, minus those they remove (the restored value is kept
+ * when it says the same, so an undo back to a state without a count leaves none). It commits in the
+ * undo's one batch, so a crash cannot part it from the timers. A restored index entry that its tag's
+ * timer, as the undo leaves it, does not hold would be stale: it is deleted instead. `current` reads
+ * the state the undo applies to.
+ */
+export function timerRestores(restores: readonly Write[], current: (key: Bytes) => Bytes | undefined): Write[] {
+  const restored = new Map(restores.map((write) => [keyId(write.key), write.value]));
+  const after = (key: Bytes) => (restored.has(keyId(key)) ? (restored.get(keyId(key)) ?? undefined) : current(key));
+  const now = countOf(current(TIMER_COUNT_KEY));
+  let count = now;
+  let recorded: Bytes | null | undefined;
+  const writes: Write[] = [];
+  for (const write of restores) {
+    if (Buffer.compare(write.key, TIMER_COUNT_KEY) === 0) {
+      recorded = write.value;
+      continue;
+    }
+    if (startsWith(write.key, TIMER_PREFIX)) count += Number(write.value !== null) - Number(current(write.key) !== undefined);
+    const tag = write.value === null ? undefined : tagOfIndexKey(write.key);
+    const timer = tag === undefined ? undefined : after(timerKey(tag));
+    const stale = tag !== undefined && (timer === undefined || Buffer.compare(timer, write.value!) !== 0);
+    writes.push(stale ? { key: write.key, value: null } : write);
+  }
+  count = Math.max(0, count);
+  if (recorded !== undefined && countOf(recorded ?? undefined) === count) writes.push({ key: TIMER_COUNT_KEY, value: recorded });
+  else if (recorded !== undefined || count !== now) writes.push({ key: TIMER_COUNT_KEY, value: countValue(count) });
+  return writes;
 }
 
 /** Writes staged in an event's transaction that commit on their own when the event's writes are dropped. */
