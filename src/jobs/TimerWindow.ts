@@ -113,9 +113,9 @@ export class TimerWindow {
     const tag = tagOfIndexKey(write.key);
     const timer = tag === undefined ? undefined : decodeTimer(tag, write.value);
     // An index entry is only a timer while its tag's own key holds the same timer. A reorg's undo
-    // deletes an entry its timer does not hold (timerRestores), but an undo staged before that did not
-    // and may have left one in the store (it restored an older entry and kept a later write of the
-    // timer key): held, that stale entry would be fired, refused as stale, and picked again, for ever.
+    // restores keys one by one and may keep a later write of the timer key (another source moved it)
+    // while restoring an older index entry: held, that stale entry would be fired, refused as stale,
+    // and picked again, for ever.
     const current = tag === undefined ? undefined : this.store.getSync(timerKey(tag));
     if (!timer || current === undefined || Buffer.compare(current, write.value) !== 0) {
       if (present) this.ids.splice(index, 1);

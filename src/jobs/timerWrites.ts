@@ -1,6 +1,6 @@
 import type { Bytes, Write } from '../store/EngineStore.ts';
-import { atIndexKey, blockIndexKey, startsWith, tagOfIndexKey, TIMER_COUNT_KEY, TIMER_PREFIX, timerKey } from '../store/reservedKeys.ts';
-import { keyId, type StateTransaction } from '../store/StateTransaction.ts';
+import { atIndexKey, blockIndexKey, startsWith, TIMER_COUNT_KEY, TIMER_PREFIX, timerKey } from '../store/reservedKeys.ts';
+import type { StateTransaction } from '../store/StateTransaction.ts';
 
 /** A timer as stored: at a time (epoch ms), or once block `block` of chain `chain` is handled. */
 export type TimerSpec = { at: number } | { chain: string; block: string };
@@ -63,20 +63,19 @@ export function removeTimerWrites(tag: string, previous: Bytes, count: number): 
 }
 
 /**
- * The restores of a reorg's undo (src/store/planUndo.ts) with the module's timers kept in step. An
- * undo restores the block's keys one by one and keeps those another source wrote since, so on its own
- * it could keep a later count while it takes the block's timers back, or restore the count while it
- * keeps a timer another source moved: the count would no longer be the number of timers, and the cap
- * would trip early or let more through. So the count is not taken from the record: it is the count
- * now, plus the timers the restores bring back, minus those they remove (the restored value is kept
- * when it says the same, so an undo back to a state without a count leaves none). It commits in the
- * undo's one batch, so a crash cannot part it from the timers. A restored index entry that its tag's
- * timer, as the undo leaves it, does not hold would be stale: it is deleted instead. `current` reads
- * the state the undo applies to.
+ * The restores of a reorg's undo (src/store/planUndo.ts) with the module's pending count kept equal to
+ * its timers. An undo restores the block's keys one by one and keeps those another source wrote since,
+ * so on its own it could keep a later count while it takes the block's timers back, or restore the
+ * count while it keeps a timer another source moved: the count would no longer be the number of
+ * timers, and the cap would trip early or let more through. So the count is not taken from the record:
+ * it is the count now, plus the timers the restores bring back, minus those they remove (the restored
+ * value is kept when it says the same, so an undo back to a state without a count leaves none). It
+ * commits in the undo's one batch, so a crash cannot part it from the timers. Index entries are
+ * restored as planned: one whose timer the undo kept at a later value is not that timer's (TimerWindow
+ * skips it), and may be again once another chain's block that wrote the timer is undone in turn.
+ * `current` reads the state the undo applies to.
  */
 export function timerRestores(restores: readonly Write[], current: (key: Bytes) => Bytes | undefined): Write[] {
-  const restored = new Map(restores.map((write) => [keyId(write.key), write.value]));
-  const after = (key: Bytes) => (restored.has(keyId(key)) ? (restored.get(keyId(key)) ?? undefined) : current(key));
   const now = countOf(current(TIMER_COUNT_KEY));
   let count = now;
   let recorded: Bytes | null | undefined;
@@ -87,10 +86,7 @@ export function timerRestores(restores: readonly Write[], current: (key: Bytes) 
       continue;
     }
     if (startsWith(write.key, TIMER_PREFIX)) count += Number(write.value !== null) - Number(current(write.key) !== undefined);
-    const tag = write.value === null ? undefined : tagOfIndexKey(write.key);
-    const timer = tag === undefined ? undefined : after(timerKey(tag));
-    const stale = tag !== undefined && (timer === undefined || Buffer.compare(timer, write.value!) !== 0);
-    writes.push(stale ? { key: write.key, value: null } : write);
+    writes.push(write);
   }
   count = Math.max(0, count);
   if (recorded !== undefined && countOf(recorded ?? undefined) === count) writes.push({ key: TIMER_COUNT_KEY, value: recorded });

@@ -142,17 +142,6 @@ describe('timers and reorgs: the pending count always equals the timers stored',
     await engine.stop();
   });
 
-  it('behavior: a block that cancelled a timer another source set again since is undone: no stale index entry is restored', async () => {
-    const bed = await blockTimerEngine();
-    await bed.run({ op: 'at', at: FAR, tag: 'victim' });
-    await bed.engine.stop();
-    const { engine, run, block } = await blockActs({ cancel: 'victim' }, bed.stateDir);
-    await run({ op: 'at', at: FAR + 1, tag: 'victim' }); // its key is kept on undo; its old index entry, which only the block deleted, is not
-    await reorg(engine, block); // the replacement cancels it again
-    expect(await timerState(engine)).toEqual({ count: 0, tags: [], indexed: 0 });
-    await engine.stop();
-  });
-
   it('behavior: a timer a block set, moved by another source since, survives the block\'s undo and is still counted', async () => {
     const { engine, run, block } = await blockActs({ at: FAR });
     const [set] = (await timerState(engine)).tags;
