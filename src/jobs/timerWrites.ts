@@ -19,7 +19,8 @@ export interface Timer {
  * an index key that sorts by when it is due with the same value (the scheduler reads these in key order
  * and keeps only the earliest in memory), and the pending count. Every write of a timer goes through
  * `setTimerWrites`/`removeTimerWrites`, which keep the three in step, and a reorg's undo through
- * `timerRestores`.
+ * `timerRestores`, which keeps the count equal to the timers (an index entry an undo leaves behind
+ * is skipped while its timer holds another value: TimerWindow).
  */
 
 /** The index key of a timer: sorts by due time (or chain, then block), then tag. */
