@@ -10,7 +10,7 @@ import { withCap } from '../host/withCap.ts';
 import { recordTick } from '../jobs/CronScheduler.ts';
 import { userType, type Job } from '../jobs/Job.ts';
 import type { JobAttempt } from '../jobs/JobModule.ts';
-import { consumeTimer, type Bookkeeping, type Timer } from '../jobs/timerWrites.ts';
+import { consumeTimer, timerRestores, type Bookkeeping, type Timer } from '../jobs/timerWrites.ts';
 import type { HostCaps } from '../limits/hostCaps.ts';
 import type { CallOptions, CallOutcome } from '../runtime/Component.ts';
 import type { HostImports } from '../runtime/HostImports.ts';
@@ -179,7 +179,7 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
  */
 function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery['undo']>, plan: UndoPlan | undefined): UndoPlan | undefined {
   if (!plan || !undo.plan || !sameKept(plan, undo.plan)) return undefined;
-  for (const write of plan.restores) {
+  for (const write of timerRestores(plan.restores, (key) => transaction.get(key))) {
     if (write.value === null) transaction.delete(write.key);
     else transaction.set(write.key, write.value);
   }

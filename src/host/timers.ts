@@ -15,7 +15,8 @@ function checkTag(tag: string): void {
  * `corral:module/timers`: a timer is a few keys in the reserved range of the module's state (see
  * src/jobs/timerWrites.ts), staged in the invocation's overlay like any write, so it is set, moved or
  * cancelled only if the invocation commits, and a reorg's undo takes it back with the rest unless another
- * source moved, cancelled or fired it since (src/store/ReorgMarks.ts). Each call
+ * source moved, cancelled or fired it since (src/store/ReorgMarks.ts), the pending count following
+ * what it takes back and what it keeps (`timerRestores`). Each call
  * counts toward `storeOps` and its bytes toward `storeBytesWritten`. A block timer must name a chain
  * the module's triggers follow (`chains`). A new tag past `maxPending` timers is refused with
  * `limit("pending-timers")`: a fault, not a signal, so a module at its cap keeps running (and its

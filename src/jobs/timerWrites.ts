@@ -1,5 +1,5 @@
 import type { Bytes, Write } from '../store/EngineStore.ts';
-import { atIndexKey, blockIndexKey, TIMER_COUNT_KEY, timerKey } from '../store/reservedKeys.ts';
+import { atIndexKey, blockIndexKey, startsWith, TIMER_COUNT_KEY, TIMER_PREFIX, timerKey } from '../store/reservedKeys.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
 
 /** A timer as stored: at a time (epoch ms), or once block `block` of chain `chain` is handled. */
@@ -18,7 +18,9 @@ export interface Timer {
  * so they commit, roll back and undo on reorgs with the writes that set them: the timer under its tag,
  * an index key that sorts by when it is due with the same value (the scheduler reads these in key order
  * and keeps only the earliest in memory), and the pending count. Every write of a timer goes through
- * `setTimerWrites`/`removeTimerWrites`, which keep the three in step.
+ * `setTimerWrites`/`removeTimerWrites`, which keep the three in step, and a reorg's undo through
+ * `timerRestores`, which keeps the count equal to the timers (an index entry an undo leaves behind
+ * is skipped while its timer holds another value: TimerWindow).
  */
 
 /** The index key of a timer: sorts by due time (or chain, then block), then tag. */
@@ -59,6 +61,38 @@ export function setTimerWrites(tag: string, spec: TimerSpec, previous: Bytes | u
 export function removeTimerWrites(tag: string, previous: Bytes, count: number): Write[] {
   const old = decodeTimer(tag, previous);
   return [{ key: timerKey(tag), value: null }, ...(old ? [{ key: indexKey(tag, old.spec), value: null }] : []), { key: TIMER_COUNT_KEY, value: countValue(Math.max(0, count - 1)) }];
+}
+
+/**
+ * The restores of a reorg's undo (src/store/planUndo.ts) with the module's pending count kept equal to
+ * its timers. An undo restores the block's keys one by one and keeps those another source wrote since,
+ * so on its own it could keep a later count while it takes the block's timers back, or restore the
+ * count while it keeps a timer another source moved: the count would no longer be the number of
+ * timers, and the cap would trip early or let more through. So the count is not taken from the record:
+ * it is the count now, plus the timers the restores bring back, minus those they remove (the restored
+ * value is kept when it says the same, so an undo back to a state without a count leaves none). It
+ * commits in the undo's one batch, so a crash cannot part it from the timers. Index entries are
+ * restored as planned: one whose timer the undo kept at a later value is not that timer's (TimerWindow
+ * skips it), and may be again once another chain's block that wrote the timer is undone in turn.
+ * `current` reads the state the undo applies to.
+ */
+export function timerRestores(restores: readonly Write[], current: (key: Bytes) => Bytes | undefined): Write[] {
+  const now = countOf(current(TIMER_COUNT_KEY));
+  let count = now;
+  let recorded: Bytes | null | undefined;
+  const writes: Write[] = [];
+  for (const write of restores) {
+    if (Buffer.compare(write.key, TIMER_COUNT_KEY) === 0) {
+      recorded = write.value;
+      continue;
+    }
+    if (startsWith(write.key, TIMER_PREFIX)) count += Number(write.value !== null) - Number(current(write.key) !== undefined);
+    writes.push(write);
+  }
+  count = Math.max(0, count);
+  if (recorded !== undefined && countOf(recorded ?? undefined) === count) writes.push({ key: TIMER_COUNT_KEY, value: recorded });
+  else if (recorded !== undefined || count !== now) writes.push({ key: TIMER_COUNT_KEY, value: countValue(count) });
+  return writes;
 }
 
 /** Writes staged in an event's transaction that commit on their own when the event's writes are dropped. */

@@ -6,11 +6,11 @@ import { Engine, ManualClock, type ModuleManifest, type Runtime, type Trigger } 
 import { inspectState } from '../../src/cli/inspect.ts';
 import { TIMER_RETRY } from '../../src/limits/defaults.ts';
 import { ModuleTimers } from '../../src/jobs/ModuleTimers.ts';
-import { setTimerWrites, type TimerSpec } from '../../src/jobs/timerWrites.ts';
+import type { TimerSpec } from '../../src/jobs/timerWrites.ts';
 import { DEFAULT_MAX_PENDING_TIMERS, DEFAULT_TIMER_WINDOW } from '../../src/limits/defaults.ts';
-import { commitStaged } from '../../src/store/GuardedModuleStore.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
+import { seedTimers } from './seedTimers.ts';
 
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -151,22 +151,6 @@ describe('timers (ManualClock)', () => {
     await engine.stop();
   });
 });
-
-/** Writes timers straight into module `t`'s state in `stateDir` (the engine stopped), as the timers host would. */
-async function seedTimers(stateDir: string, timers: [string, TimerSpec][]): Promise<void> {
-  const store = await LevelStore.open(stateDir);
-  try {
-    const state = await store.module('t');
-    await commitStaged(state, (tx) => {
-      timers.forEach(([tag, spec], count) => {
-        for (const { key, value } of setTimerWrites(tag, spec, undefined, count)) if (value !== null) tx.set(key, value);
-      });
-      return true;
-    });
-  } finally {
-    await store.close();
-  }
-}
 
 describe('timer bounds (ManualClock)', () => {
   it('error: a timer bomb is refused at its cap with limit("pending-timers"); pending timers stay bounded and the module still takes its other events', async () => {
