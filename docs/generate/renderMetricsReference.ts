@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '../../src/app/createEngine.ts';
+import type { Metric } from 'prom-client';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { cell } from './sourceDeclarations.ts';
 
@@ -24,9 +25,10 @@ async function registeredSeries(): Promise<Series[]> {
     const metrics = new EngineMetrics(corral.engine);
     try {
       const series = await Promise.all(
-        metrics.registry.getMetricsAsArray().map(async (metric) => {
+        // prom-client types the array's items as plain objects; they are its metric classes (and one custom object).
+        (metrics.registry.getMetricsAsArray() as unknown as (Metric & { labelNames?: string[] })[]).map(async (metric) => {
           const { name, help, type } = await metric.get();
-          return { name, help, type: String(type), labels: (metric as { labelNames?: string[] }).labelNames ?? [] };
+          return { name, help, type: String(type), labels: metric.labelNames ?? [] };
         }),
       );
       return series.sort((a, b) => a.name.localeCompare(b.name));
