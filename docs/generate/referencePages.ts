@@ -1,11 +1,12 @@
 /**
- * The reference pages generated from the code, and how each is made. `npm run docs` (docs/generate/main.ts)
+ * The pages (or parts of pages) generated from the code, and how each is made. `npm run docs` (docs/generate/main.ts)
  * writes them; test/docs/reference.test.ts renders them again and fails when a page differs.
  */
 import { readFileSync } from 'node:fs';
 import { withReference } from '../../src/config/configReference.ts';
 import { renderCliReference } from './renderCliReference.ts';
 import { renderErrorsReference } from './renderErrorsReference.ts';
+import { withLayers } from './renderLayers.ts';
 import { renderMetricsReference } from './renderMetricsReference.ts';
 import { renderSignalsReference } from './renderSignalsReference.ts';
 
@@ -27,4 +28,5 @@ export const REFERENCE_PAGES: readonly ReferencePage[] = [
   { path: 'docs/reference/metrics.md', render: renderMetricsReference },
   { path: 'docs/reference/signals.md', render: async () => renderSignalsReference() },
   { path: 'docs/reference/errors.md', render: async () => renderErrorsReference() },
+  { path: 'docs/architecture.md', render: async () => withLayers(readFileSync(`${ROOT}docs/architecture.md`, 'utf8')) },
 ];
