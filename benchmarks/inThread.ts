@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { transpile } from 'jco-glue';
 import { FUEL_SLICE } from '../src/limits/defaults.ts';
 import { FUEL_GLOBAL, METER_IMPORT_MODULE } from '../src/runtime/protocol.ts';
-import { ComponentBudget, Meter, meterImports } from '../src/runtime/Meter.ts';
+import { ComponentBudget, Meter, meterImports } from '../src/runtime/worker/Meter.ts';
 
 if (Number(process.versions.node.split('.')[0]) < 22) setFlagsFromString('--experimental-wasm-extended-const');
 

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Engine, type Runtime } from '../src/index.ts';
 import type { JobRecord } from '../src/jobs/JobRunner.ts';
+import { DEFAULT_JOB_LIMITS } from '../src/limits/defaults.ts';
 import { summarize } from './stats.ts';
 
 type Row = (name: string, value: string, target?: string, ok?: boolean | null) => void;
@@ -94,7 +95,9 @@ async function bareCalls(runtime: Runtime, fixture: (name: string) => string, wi
   const worker = async () => {
     while (next < total) {
       const i = next++;
-      await component.call('run-job', ['nop', withWrite ? `k${i}` : '']);
+      // The limits the runner gives a job: under load the 250 ms call default can pass while a
+      // thread waits for a core, which would end the bench instead of slowing one call.
+      await component.call('run-job', ['nop', withWrite ? `k${i}` : ''], DEFAULT_JOB_LIMITS);
     }
   };
   await Promise.all(Array.from({ length: 20 }, worker)); // warm

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Engine, type InvocationRecord, type Runtime } from '../src/index.ts';
-import { setTimerWrites } from '../src/jobs/timerKeys.ts';
+import { setTimerWrites } from '../src/jobs/timerWrites.ts';
 import { DEFAULT_MAX_PENDING_TIMERS } from '../src/limits/defaults.ts';
 import { commitStaged } from '../src/store/GuardedModuleStore.ts';
 import { LevelStore } from '../src/store/LevelStore.ts';

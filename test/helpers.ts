@@ -55,16 +55,26 @@ export async function gatedHostCaller(runtime: Runtime, options: Omit<LoadOption
 }
 
 /** A pino logger at `trace` whose records (parsed JSON) land in `records`. */
-export function captureLogger(): { logger: Logger; records: Record<string, unknown>[] } {
+export function captureLogger(): { logger: Logger; records: Record<string, unknown>[]; logged: (match: (record: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> } {
   const records: Record<string, unknown>[] = [];
+  const waiters: { match: (record: Record<string, unknown>) => boolean; resolve: (record: Record<string, unknown>) => void }[] = [];
   const logger = pino(
     { level: 'trace' },
     new Writable({
       write(chunk, _encoding, done) {
-        records.push(JSON.parse(chunk.toString()));
+        const record = JSON.parse(chunk.toString()) as Record<string, unknown>;
+        records.push(record);
+        for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.match(record)) waiters.splice(i, 1)[0]!.resolve(record);
         done();
       },
     }),
   );
-  return { logger, records };
+  /** Resolves with the first record (already written or to come) that matches: a wait on a log line, without polling. */
+  const logged = (match: (record: Record<string, unknown>) => boolean) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const seen = records.find(match);
+      if (seen) resolve(seen);
+      else waiters.push({ match, resolve });
+    });
+  return { logger, records, logged };
 }

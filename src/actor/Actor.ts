@@ -1,7 +1,7 @@
 import { createActor, type Actor as XActor } from 'xstate';
 import type { CallOptions, CallOutcome, Component } from '../runtime/Component.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
-import type { InvocationSignal, LifecycleSignal, Stopped } from '../supervisor/SupervisorSignal.ts';
+import type { InvocationSignal, LifecycleSignal, Stopped } from './LifecycleSignal.ts';
 import { actorMachine, type ActorMachineInput, type ActorStateName } from './actorMachine.ts';
 import { Mailbox, type OverflowPolicy } from './Mailbox.ts';
 

@@ -1,7 +1,8 @@
 import { assign, emit, setup } from 'xstate';
+import { backoffDelay } from '../clock/backoff.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
-import type { LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
+import type { LifecycleSignal } from './LifecycleSignal.ts';
 
 /**
  * OTP restart types. An actor exits abnormally when a signal ends an invocation (a trap, a limit, a
@@ -14,22 +15,22 @@ import type { LifecycleSignal } from '../supervisor/SupervisorSignal.ts';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 
 export interface BackoffOptions {
-  /** First delay, ms. Default 100. */
+  /** First delay, ms. Default `DEFAULT_SUPERVISION.backoff` (src/limits/defaults.ts), as the rest. */
   initialMs: number;
-  /** Upper bound of a delay, ms. Default 30 s. */
+  /** Upper bound of a delay, ms. */
   maxMs: number;
-  /** Growth per consecutive failure. Default 2. */
+  /** Growth per consecutive failure. */
   factor: number;
-  /** ± fraction of random spread, 0–1. Default 0.2. */
+  /** ± fraction of random spread, 0–1. */
   jitter: number;
 }
 
 export interface BreakerOptions {
-  /** Time the circuit stays open the first time, ms. Default 30 s. */
+  /** Time the circuit stays open the first time, ms. Default `DEFAULT_SUPERVISION.breaker`, as the rest. */
   cooldownMs: number;
-  /** Growth of the cooldown after each failed probe. Default 2. */
+  /** Growth of the cooldown after each failed probe. */
   factor: number;
-  /** Upper bound of a cooldown, ms. Default 10 min. */
+  /** Upper bound of a cooldown, ms. */
   maxCooldownMs: number;
 }
 
@@ -120,11 +121,7 @@ export const actorMachine = setup({
     forgetFailures: assign({ attempt: 0 }),
     discardInstances: ({ context }) => context.recycle(),
     chooseBackoff: assign({
-      backoffMs: ({ context }) => {
-        const { initialMs, maxMs, factor, jitter } = context.backoff;
-        const base = Math.min(maxMs, initialMs * factor ** Math.max(0, context.attempt - 1));
-        return Math.round(Math.min(maxMs, base * (1 - jitter + 2 * jitter * context.random())));
-      },
+      backoffMs: ({ context }) => backoffDelay(Math.max(0, context.attempt - 1), context.backoff, context.random),
     }),
     announceBackoff: emit(({ context }) => ({
       type: 'BackingOff' as const,

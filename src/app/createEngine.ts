@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { ActorInfo } from '../actor/Actor.ts';
 import type { Engine } from '../engine/Engine.ts';
-import type { ModuleManifest } from '../engine/ModuleManifest.ts';
+import type { ModuleManifest } from '../config/ModuleManifestSchema.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import type { SupervisorSignal } from '../supervisor/SupervisorSignal.ts';
 import type { EngineConfig } from '../config/EngineConfig.ts';
@@ -60,7 +60,7 @@ export function createEngine(options: EngineConfig, settings: { baseDir?: string
       if (running) throw new EngineError('invalid-option', 'the engine is already running', {});
       resolved = await resolveConfig(options, where);
       running = await startConfigured(resolved, settings.logger ? { logger: settings.logger } : {});
-      forwarding = running.engine.supervisor.signals$.subscribe((s) => signals.next(s));
+      forwarding = running.engine.signals$.subscribe((s) => signals.next(s));
     },
     async stop() {
       if (!running) return;
@@ -70,7 +70,7 @@ export function createEngine(options: EngineConfig, settings: { baseDir?: string
     },
     publish: (topic, payload) => current().engine.publish(topic, payload),
     signals$: signals.asObservable(),
-    actors: () => current().engine.supervisor.actors(),
+    actors: () => current().engine.actors(),
     // The engine's limits and grants hold for a module added later just as for the configured ones.
     load: async (manifest) => current().engine.load(await resolveModule(manifest, resolved!, where)),
     unload: (name) => current().engine.unload(name),

@@ -43,10 +43,10 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
         logger.info({ chainId: id, url: anvil.url }, 'embedded anvil chain started');
         rpcUrl = anvil.wsUrl;
       }
-      chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, confirmations: chain.confirmations, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}), ...(chain.orderbookUrl ? { orderbookUrl: chain.orderbookUrl } : {}) };
+      chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, confirmations: chain.confirmations, reconnect: chain.reconnect, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}), ...(chain.orderbookUrl ? { orderbookUrl: chain.orderbookUrl } : {}) };
     }
-    const { threads, graceMs, hostCallBufferBytes, cacheDir } = config.engine;
-    runtime = new Runtime({ graceMs, hostCallBufferBytes, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
+    const { threads, graceMs, hostCallBufferBytes, cacheDir, pool } = config.engine;
+    runtime = new Runtime({ graceMs, hostCallBufferBytes, pool, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
     const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), ...(options.record ? { record: options.record } : {}) });
     let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
     if (config.engine.metrics) {

@@ -6,52 +6,35 @@ import { RpcAccounting, type RpcStats } from '../chain/RpcStats.ts';
 import type { ChainBlock } from '../chain/types.ts';
 import { watchHeads, type ReconnectOptions } from '../chain/watchHeads.ts';
 import { EngineError } from '../errors/EngineError.ts';
+import { CHAIN_DEFAULTS } from '../limits/defaults.ts';
 import { ChainLogs } from './ChainLogs.ts';
 import { ModuleFeed, type FeedTarget } from './ModuleFeed.ts';
 import type { ChainInterest } from './triggers.ts';
 
-/** One chain as the engine is configured with it. Defaults are documented per field. */
+/**
+ * One chain as the engine is configured with it, already validated (engine.toml's and `createEngine`'s
+ * schema, src/config/EngineConfig.ts, is the one check); what is left out takes `CHAIN_DEFAULTS`.
+ */
 export interface ChainConfig {
   /** `http(s)://` (polled) or `ws(s)://` (`eth_subscribe`). Credentials in it never appear in errors or logs. */
   rpcUrl: string;
-  /** Head polling interval for an HTTP endpoint, and for the fallback. Default 1,000 ms. */
+  /** Head polling interval for an HTTP endpoint, and for the fallback (ms). */
   pollIntervalMs?: number;
   /** An HTTP endpoint polled while a WebSocket is down (optional). */
   fallbackRpcUrl?: string;
-  /** Largest `eth_getLogs` range when catching up; halved when the node refuses it. Default 2,000 blocks. */
+  /** Largest `eth_getLogs` range when catching up; halved when the node refuses it. */
   maxLogRange?: number;
-  /** Handled blocks keep undo records this deep; a deeper reorg halts the modules it reaches. Default 64. */
+  /** Handled blocks keep undo records this deep; a deeper reorg halts the modules it reaches. */
   reorgWindow?: number;
-  /** Confirmations of the triggers on this chain that do not set their own. Default 0: at once. */
+  /** Confirmations of the triggers on this chain that do not set their own (0: at once). */
   confirmations?: number;
+  /** Reconnection of a dropped WebSocket. */
   reconnect?: Partial<ReconnectOptions>;
   /**
    * Base URL of the chain's CoW Protocol order book API (`https://api.cow.fi/mainnet`), for modules granted
    * `cowApi` on it. The bus does not use it; the engine hands it to the `cow-api` host.
    */
   orderbookUrl?: string;
-}
-
-export const CHAIN_DEFAULTS = { pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64, confirmations: 0 } as const;
-
-/** A range of 0 never advances a cursor; a window of 0 would treat every block as final: refused. */
-function checkChainConfig(id: string, config: ChainConfig): void {
-  if (typeof config.rpcUrl !== 'string' || !/^(https?|wss?):\/\/./i.test(config.rpcUrl)) {
-    throw new EngineError('invalid-option', `chains.${id}.rpcUrl must be an http(s):// or ws(s):// URL`, { chain: id, option: 'rpcUrl' });
-  }
-  for (const option of ['pollIntervalMs', 'maxLogRange', 'reorgWindow'] as const) {
-    const value = config[option];
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
-      throw new EngineError('invalid-option', `chains.${id}.${option} must be a positive integer, got ${String(value)}`, { chain: id, option, value });
-    }
-  }
-  if (config.orderbookUrl !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/i.test(config.orderbookUrl)) {
-    throw new EngineError('invalid-option', `chains.${id}.orderbookUrl must be an http(s):// URL without query or fragment`, { chain: id, option: 'orderbookUrl' });
-  }
-  const { confirmations } = config;
-  if (confirmations !== undefined && (!Number.isSafeInteger(confirmations) || confirmations < 0 || confirmations > 1_000)) {
-    throw new EngineError('invalid-option', `chains.${id}.confirmations must be an integer from 0 to 1000, got ${String(confirmations)}`, { chain: id, option: 'confirmations', value: confirmations });
-  }
 }
 
 interface ChainParts {
@@ -82,9 +65,7 @@ export class Bus {
     private readonly logger: Logger,
   ) {
     for (const [id, config] of Object.entries(configs)) {
-      if (!/^[1-9][0-9]*$/.test(id)) throw new EngineError('invalid-option', `chains: ${JSON.stringify(id)} is not a chain id`, { chain: id });
       const chainId = BigInt(id);
-      checkChainConfig(id, config);
       const client = new ChainClient({ chainId, rpcUrl: config.rpcUrl, accounting: this.accounting });
       const reorgWindow = config.reorgWindow ?? CHAIN_DEFAULTS.reorgWindow;
       const parts: ChainParts = {
@@ -145,7 +126,7 @@ export class Bus {
         client: parts.client,
         fallback: parts.fallback,
         pollIntervalMs: parts.config.pollIntervalMs ?? CHAIN_DEFAULTS.pollIntervalMs,
-        ...(parts.config.reconnect ? { reconnect: { initialMs: 250, maxMs: 30_000, jitter: 0.3, ...parts.config.reconnect } } : {}),
+        reconnect: { ...CHAIN_DEFAULTS.reconnect, ...parts.config.reconnect },
         onHead: (head) => void parts.follower.ingest({ ...head, seenAt: performance.timeOrigin + performance.now() }),
         logger: this.logger,
       });

@@ -1,10 +1,8 @@
 import type { ChainClient } from '../chain/ChainClient.ts';
 import { fetchLogRange } from '../chain/fetchLogRange.ts';
-import { bloomMayMatch } from '../chain/logsBloom.ts';
+import { mayHoldLogs } from '../chain/mayHoldLogs.ts';
 import type { ChainBlock, ChainLog, LogFilter } from '../chain/types.ts';
-
-/** Keccak-256 of the empty trie: the transactionsRoot of a block without transactions. */
-const EMPTY_TRIE_ROOT = '0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421';
+import { RECENT_BLOCK_LOGS } from '../limits/defaults.ts';
 
 /**
  * One chain's log fetching, shared by every module: a filter's logs of a block are fetched once
@@ -22,14 +20,14 @@ export class ChainLogs {
   constructor(
     private readonly client: ChainClient,
     maxRange: number,
-    private readonly recentLimit = 1_024,
+    private readonly recentLimit = RECENT_BLOCK_LOGS,
   ) {
     this.range = { max: maxRange };
   }
 
   /** The logs of `filter` in `block`, fetched by block hash: exactly that block's, whatever the chain did since. */
   blockLogs(key: string, filter: LogFilter, block: ChainBlock): Promise<ChainLog[]> {
-    if (block.transactionsRoot === EMPTY_TRIE_ROOT || !bloomMayMatch(block.logsBloom, filter)) return Promise.resolve([]);
+    if (!mayHoldLogs(block, filter)) return Promise.resolve([]);
     const id = `${key}@${block.hash}`;
     const known = this.recent.get(id);
     if (known) return Promise.resolve(known);

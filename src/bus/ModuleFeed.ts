@@ -1,31 +1,31 @@
 import type { Logger } from 'pino';
 import type { ChainFollower } from '../chain/ChainFollower.ts';
 import { RpcDataError } from '../chain/RpcDataError.ts';
-import type { BlockCursor, ChainBlock, ChainLog } from '../chain/types.ts';
+import type { BlockCursor, ChainBlock } from '../chain/types.ts';
+import { backoffDelay } from '../clock/backoff.ts';
 import { EngineError } from '../errors/EngineError.ts';
-import type { Bytes, JournalEntry, ModuleStore } from '../store/EngineStore.ts';
-import { planUndo, type UndoPlan } from '../store/planUndo.ts';
+import { CATCH_UP_STEP_EVENTS, FEED_RETRY, PREFETCH_RANGES } from '../limits/defaults.ts';
+import type { Bytes, ModuleStore } from '../store/EngineStore.ts';
+import { planUndo } from '../store/planUndo.ts';
+import { blocksEvery } from './blocksEvery.ts';
+import { catchUpSteps } from './catchUpSteps.ts';
 import type { ChainLogs } from './ChainLogs.ts';
+import { continuesCursor } from './continuesCursor.ts';
 import { cursorFromJson, type CursorJson } from './cursorJson.ts';
-import { blockEvent, logEvent, logFromJson, logToJson, reorgKeptEvent, type GuestEvent } from './guestEvents.ts';
+import type { FeedDelivery } from './FeedDelivery.ts';
+import { reorgKeptEvent } from './guestEvents.ts';
+import { liveStep } from './liveStep.ts';
+import { mergeLogs } from './mergeLogs.ts';
+import { nextRange } from './nextRange.ts';
+import { planRewind } from './planRewind.ts';
+import { planStep } from './planStep.ts';
+import { rangeBlocks, type RangeBlock } from './rangeBlocks.ts';
 import type { ChainInterest } from './triggers.ts';
+import { undoSteps } from './undoSteps.ts';
 
-/** One step of a module's cursor on a chain: the events to hand the guest, and what commits with them. */
-export interface FeedDelivery {
-  events: GuestEvent[];
-  /** The cursor after this step, committed with the guest's writes. */
-  cursor: BlockCursor;
-  /** Journal changes: a record to undo this block later (blocks inside the reorg window), entries to drop. */
-  journal?: { record?: Omit<JournalEntry, 'undo'>; remove?: bigint[] };
-  /**
-   * The undo of a block a reorg abandoned: its record, and the plan the feed made for this try (which
-   * keys to restore, which keep a later write). The invocation plans again when the step's turn comes
-   * and refuses the step as stale if that plan differs: the feed then plans and tries again.
-   */
-  undo?: { entry: JournalEntry; plan?: UndoPlan };
-  /** When the block of a live step reached the engine (see ChainBlock.seenAt). */
-  seenAt?: number;
-}
+// The engine takes a step's shape, and the step without the events its module refused, from the feed.
+export type { FeedDelivery } from './FeedDelivery.ts';
+export { withoutEvents } from './withoutEvents.ts';
 
 /**
  * How a delivery went: committed; to be tried again at once (a signal: the actor's backoff delays the
@@ -57,14 +57,6 @@ export interface FeedOptions {
 }
 
 const source = (chainId: bigint) => `chain:${chainId}`;
-/**
- * Events per step when catching up: final blocks are handed over several at a time, in one invocation
- * and one commit, so a long backfill does not pay a worker round trip and a commit per block. A block
- * is never split: one with more events is a step of its own.
- */
-const CATCH_UP_STEP_EVENTS = 1_000;
-/** Catch-up ranges fetched ahead of the one being delivered: the node works while the module does (deeper did not help against anvil, and costs a provider more concurrent requests). */
-const PREFETCH_RANGES = 1;
 
 interface ReachWaiter {
   number: bigint;
@@ -72,14 +64,6 @@ interface ReachWaiter {
   resolve: () => void;
   reject: (error: Error) => void;
 }
-
-interface RangeBlock {
-  number: bigint;
-  hash: string;
-  logs: ChainLog[];
-  block?: ChainBlock;
-}
-const RETRY_MS = { initial: 250, max: 30_000 };
 
 /**
  * Delivers one module's events of one chain, driven by its durable cursor (the last block it fully
@@ -183,7 +167,7 @@ export class ModuleFeed {
         this.failures = 0;
       } catch (error) {
         // The node failed or answered malformed data: wait, then ask again from the same cursor.
-        const delay = Math.min(RETRY_MS.max, RETRY_MS.initial * 2 ** this.failures++);
+        const delay = backoffDelay(this.failures++, FEED_RETRY);
         this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, err: error, retryInMs: delay }, 'chain delivery failed; retrying from the cursor');
         await this.until(new Promise<void>((resolve) => setTimeout(resolve, delay).unref()));
       }
@@ -202,29 +186,21 @@ export class ModuleFeed {
   private async step(): Promise<'progressed' | 'waiting' | 'stopped'> {
     const tip = (this.tipSeen = this.follower.tip);
     if (!tip) return 'waiting';
-    const { interest } = this.options;
-    const target = tip.number - BigInt(interest.confirmations);
-    if (!this.cursor) return this.init(target);
-    const finalBelow = tip.number - BigInt(this.options.reorgWindow);
-    // Checked even with nothing new to deliver: a reorg can replace the cursor's block at the same
-    // height (or shorten the chain), and a module must not keep effects of a block that is gone. A
-    // cursor a catch-up step placed on a final block needs no check (it would cost a request per step).
-    // (The catch-up step checks instead that each range starts on the cursor: see `catchUp`.)
-    const final = this.cursorIsFinal && this.cursor.number <= finalBelow;
-    if (!final && !(await this.follower.isCanonical(this.cursor.number, this.cursor.hash))) return this.rewind();
-    if (this.cursor.number >= target) {
+    const cursor = this.cursor;
+    const plan = planStep(tip.number, cursor, this.cursorIsFinal, this.options);
+    if (plan.kind === 'start') return this.init(plan.origin);
+    if (plan.verify && !(await this.follower.isCanonical(cursor!.number, cursor!.hash))) return this.rewind();
+    if (plan.kind === 'waiting') {
       this.caughtUp = true;
       return 'waiting';
     }
-    let from = this.cursor.number + 1n;
-    if (interest.blocks?.latestOnly && from < target) from = target;
-    const result = from <= finalBelow ? await this.catchUp(from, target < finalBelow ? target : finalBelow) : await this.handleBlock(await this.follower.headerAt(from, 'live'));
-    if (this.cursor.number >= target) this.caughtUp = true;
+    const result = plan.kind === 'catch-up' ? await this.catchUp(plan.from, plan.to) : await this.handleBlock(await this.follower.headerAt(plan.number, 'live'));
+    if (this.cursor!.number >= plan.target) this.caughtUp = true;
     return result;
   }
 
   /** Loads the cursor and journal; a new module starts at `startBlock` or the head, and says so durably. */
-  private async init(target: bigint): Promise<'progressed' | 'stopped'> {
+  private async init(origin: bigint): Promise<'progressed' | 'stopped'> {
     const saved = (await this.target.store.cursor(source(this.chainId))) as CursorJson | undefined;
     this.journalNumbers = (await this.target.store.journal(this.chainId)).map((e) => e.number);
     if (saved) {
@@ -233,139 +209,83 @@ export class ModuleFeed {
       this.settleWaiters();
       return 'progressed';
     }
-    const first = this.options.startBlock ?? (target < 0n ? 0n : target);
-    const before = first - 1n;
-    const start: BlockCursor = before < 0n ? { number: -1n, hash: '', origin: true } : { number: before, hash: (await this.follower.headerAt(before, 'backfill')).hash, origin: true };
+    const start: BlockCursor = origin < 0n ? { number: -1n, hash: '', origin: true } : { number: origin, hash: (await this.follower.headerAt(origin, 'backfill')).hash, origin: true };
     return this.commit({ events: [], cursor: start });
   }
 
   /**
    * A range of final blocks: their logs by range (and headers, for a block trigger), delivered in steps
-   * of up to CATCH_UP_STEP_EVENTS events over as many blocks as fit, each step one invocation and one
-   * commit with the cursor on its last block; the range's last step moves the cursor to its end. The
-   * next range is fetched while this one is delivered.
+   * of up to CATCH_UP_STEP_EVENTS events (see catchUpSteps). The next range is fetched while this one is
+   * delivered.
    */
   private async catchUp(from: bigint, to: bigint): Promise<'progressed' | 'stopped'> {
     if (this.ahead[0]?.from !== from || this.ahead[0].end > to) this.ahead = []; // the cursor or the tip went elsewhere
     while (this.ahead.length <= PREFETCH_RANGES) {
-      const start = (this.ahead.at(-1)?.end ?? from - 1n) + 1n;
-      if (start > to) break;
-      const end = minOf(start + BigInt(this.logs.range.max) - 1n, to);
-      const blocks = this.fetchRange(start, end);
+      const range = nextRange(this.ahead.at(-1)?.end ?? from - 1n, to, this.logs.range.max);
+      if (!range) break;
+      const blocks = this.fetchRange(range.from, range.end);
       blocks.catch(() => {}); // a failure is met (and retried) when the range is due
-      this.ahead.push({ from: start, end, blocks });
+      this.ahead.push({ ...range, blocks });
     }
     const range = this.ahead.shift()!;
     const { blocks, endHash, startParent } = await range.blocks;
     // The range was fetched as final, by number: it must continue the module's cursor. If it does not,
     // the chain changed below the reorg window (rewind then finds nothing to undo, and halts).
-    if (range.from === this.cursor!.number + 1n && startParent !== undefined && startParent !== this.cursor!.hash) return this.rewind();
+    if (!continuesCursor(this.cursor!, range.from, startParent)) return this.rewind();
     // Past the window now: the undo records of earlier live blocks can never be used (the first commit drops them).
     const pruned = () => (this.journalNumbers.length > 0 ? { journal: { remove: [...this.journalNumbers] } } : {});
-    let events: GuestEvent[] = [];
-    let last: BlockCursor | undefined;
-    for (const { number, hash, logs, block } of blocks) {
-      const count = logs.length + (block ? 1 : 0);
-      if (last && events.length + count > CATCH_UP_STEP_EVENTS) {
-        if ((await this.commit({ events, cursor: last, ...pruned() }, true)) === 'stopped') return 'stopped';
-        events = [];
-      }
-      for (const log of logs) events.push(logEvent(log));
-      if (block) events.push(blockEvent(block));
-      last = { number, hash };
+    for (const step of catchUpSteps(blocks, { number: range.end, hash: endHash }, CATCH_UP_STEP_EVENTS)) {
+      if ((await this.commit({ ...step, ...pruned() }, true)) === 'stopped') return 'stopped';
     }
-    return this.commit({ events, cursor: { number: range.end, hash: endHash }, ...pruned() }, true);
+    return 'progressed';
   }
 
   /** The blocks of [from, end] with events for this module, ascending; the hashes of `end` and of `from - 1`. */
   private async fetchRange(from: bigint, end: bigint): Promise<{ blocks: RangeBlock[]; endHash: string; startParent: string | undefined }> {
     const { interest } = this.options;
-    const byBlock = new Map<bigint, RangeBlock>();
     const [endHeader, startParent, fetched] = await Promise.all([
       this.follower.headerAt(end, 'backfill'),
       from > 0n ? this.follower.headerAt(from - 1n, 'backfill').then((b) => b.hash) : undefined,
       Promise.all(interest.filters.map((f) => this.logs.rangeLogs(f.key, f.filter, from, end))),
     ]);
-    for (const log of mergeLogs(fetched)) {
-      let entry = byBlock.get(log.blockNumber);
-      if (!entry) byBlock.set(log.blockNumber, (entry = { number: log.blockNumber, hash: log.blockHash, logs: [] }));
-      entry.logs.push(log);
-    }
-    if (interest.blocks) {
-      const every = BigInt(interest.blocks.every);
-      const numbers: bigint[] = [];
-      for (let n = from + ((every - (from % every)) % every); n <= end; n += every) numbers.push(n);
-      const headers = await mapConcurrently(numbers, 16, (n) => this.follower.headerAt(n, 'backfill'));
-      for (const block of headers) {
-        const entry = byBlock.get(block.number);
-        if (entry) entry.block = block;
-        else byBlock.set(block.number, { number: block.number, hash: block.hash, logs: [], block });
-      }
-    }
-    const blocks = [...byBlock.values()].sort((a, b) => (a.number < b.number ? -1 : a.number > b.number ? 1 : 0));
-    return { blocks, endHash: endHeader.hash, startParent };
+    const headers = interest.blocks ? await mapConcurrently(blocksEvery(from, end, interest.blocks.every), 16, (n) => this.follower.headerAt(n, 'backfill')) : [];
+    return { blocks: rangeBlocks(mergeLogs(fetched), headers), endHash: endHeader.hash, startParent };
   }
 
   /** One block near the head: its logs by hash, its block event, and an undo record. */
   private async handleBlock(block: ChainBlock): Promise<'progressed' | 'stopped'> {
     const { interest } = this.options;
     const cursor = this.cursor!;
-    if (block.number === cursor.number + 1n && cursor.number >= 0n && block.parentHash !== cursor.hash) {
+    if (!continuesCursor(cursor, block.number, block.parentHash)) {
       // The cursor and this block came from two answers of the node, and the chain moved in between:
       // ask again (the next step sees the reorg, if it is one).
       throw new RpcDataError('inconsistent', { chainId: String(this.chainId), method: 'eth_getBlockByNumber', field: 'block.parentHash', value: block.parentHash, expected: `the module's cursor ${cursor.hash} at ${cursor.number}` });
     }
     const fetched = await Promise.all(interest.filters.map((f) => this.logs.blockLogs(f.key, f.filter, block)));
-    const logs = mergeLogs(fetched);
-    const events = logs.map(logEvent);
-    if (interest.blocks && block.number % BigInt(interest.blocks.every) === 0n) events.push(blockEvent(block));
-    const oldest = block.number - BigInt(this.options.reorgWindow);
-    const remove = this.journalNumbers.filter((n) => n <= oldest);
-    return this.commit({
-      events,
-      cursor: { number: block.number, hash: block.hash },
-      ...(block.seenAt === undefined ? {} : { seenAt: block.seenAt }),
-      journal: { record: { number: block.number, hash: block.hash, prev: cursor, payload: logs.map(logToJson) }, remove },
-    });
+    return this.commit(liveStep(block, mergeLogs(fetched), cursor, interest.blocks, this.options.reorgWindow, this.journalNumbers));
   }
 
   /**
-   * The cursor left the canonical chain. Walk back from it through the journal, step by step (each
-   * record says where its step started), to the first position still canonical; undo every step
-   * after it, newest first, each in one commit with the re-delivery of its logs as `removed`. A
-   * position no record leads back from is one the module cannot undo: the reorg is deeper than the
-   * window, and the module halts. (Except a new module's origin, below which nothing was applied:
-   * it moves to the new block at its height.)
+   * The cursor left the canonical chain: undo every block after the first canonical position the
+   * journal leads back to, newest first, each in one commit with the re-delivery of its logs as
+   * `removed` (see planRewind, undoSteps). A module that cannot undo that far halts.
    */
   private async rewind(): Promise<'progressed' | 'stopped'> {
     this.ahead = [];
-    const journal = await this.target.store.journal(this.chainId);
-    const abandoned: JournalEntry[] = [];
-    let position: BlockCursor = this.cursor!;
-    for (let i = journal.length - 1; !(await this.follower.isCanonical(position.number, position.hash)); i--) {
-      const entry = journal[i];
-      if (entry && entry.number === position.number && entry.hash === position.hash) {
-        abandoned.push(entry);
-        position = entry.prev;
-        continue;
-      }
-      if (position.origin) {
-        position = { number: position.number, hash: (await this.follower.headerAt(position.number, 'reorg')).hash, origin: true };
-        break;
-      }
-      this.options.logger.error({ chainId: String(this.chainId), module: this.target.module, cursor: String(this.cursor!.number), undoable: abandoned.length }, 'reorg deeper than the module can undo; module halted');
-      this.target.reorgBeyondWindow(this.cursor!, this.options.reorgWindow);
+    const cursor = this.cursor!;
+    const plan = await planRewind(await this.target.store.journal(this.chainId), cursor, (position) => this.follower.isCanonical(position.number, position.hash));
+    if (plan.kind === 'beyond-window') {
+      this.options.logger.error({ chainId: String(this.chainId), module: this.target.module, cursor: String(cursor.number), undoable: plan.blocks.length }, 'reorg deeper than the module can undo; module halted');
+      this.target.reorgBeyondWindow(cursor, this.options.reorgWindow);
       return 'stopped';
     }
-    this.options.logger.info({ chainId: String(this.chainId), module: this.target.module, depth: abandoned.length, anchor: String(position.number) }, 'undoing abandoned blocks');
-    for (const [i, entry] of abandoned.entries()) {
-      const cursor = i === abandoned.length - 1 ? position : entry.prev;
-      const removed = (entry.payload as ReturnType<typeof logToJson>[]).map(logFromJson).reverse();
-      const result = await this.commit({ events: removed.map((log) => logEvent({ ...log, removed: true })), cursor, undo: { entry }, journal: { remove: [entry.number] } });
-      if (result === 'stopped') return 'stopped';
+    const anchor = plan.kind === 'undo' ? plan.anchor : { number: plan.origin.number, hash: (await this.follower.headerAt(plan.origin.number, 'reorg')).hash, origin: true };
+    this.options.logger.info({ chainId: String(this.chainId), module: this.target.module, depth: plan.blocks.length, anchor: String(anchor.number) }, 'undoing abandoned blocks');
+    for (const step of undoSteps(plan.blocks, anchor)) {
+      if ((await this.commit(step)) === 'stopped') return 'stopped';
     }
     // An origin that moved without anything to undo.
-    if (abandoned.length === 0 && position.hash !== this.cursor!.hash) return this.commit({ events: [], cursor: position });
+    if (plan.blocks.length === 0 && anchor.hash !== cursor.hash) return this.commit({ events: [], cursor: anchor });
     return 'progressed';
   }
 
@@ -383,7 +303,7 @@ export class ModuleFeed {
       if (result === 'stopped') return 'stopped';
       if (result === 'done') break;
       if (result === 'failed') {
-        const delay = Math.min(RETRY_MS.max, RETRY_MS.initial * 2 ** failures++);
+        const delay = backoffDelay(failures++, FEED_RETRY);
         await this.until(new Promise<void>((resolve) => setTimeout(resolve, delay).unref()));
       }
     }
@@ -418,30 +338,6 @@ export class ModuleFeed {
     return { ...step, events, undo: { entry, plan } };
   }
 }
-
-/**
- * A step without the events at `indices` (the module answered them with `err`): their logs leave the
- * undo record too, so a reorg does not re-deliver as removed a log whose handling was dropped.
- */
-export function withoutEvents(delivery: FeedDelivery, indices: readonly number[]): FeedDelivery {
-  const dropped = new Set(indices);
-  const events = delivery.events.filter((_, i) => !dropped.has(i));
-  const record = delivery.journal?.record;
-  if (!record) return { ...delivery, events };
-  // A live step's events are its logs, in the record's order, then its block event.
-  const payload = (record.payload as unknown[]).filter((_, i) => !dropped.has(i));
-  return { ...delivery, events, journal: { ...delivery.journal, record: { ...record, payload } } };
-}
-
-/** The logs of several filters as one list in (block, log index) order, each log once. */
-function mergeLogs(lists: ChainLog[][]): ChainLog[] {
-  if (lists.length === 1) return lists[0]!;
-  const seen = new Map<string, ChainLog>();
-  for (const list of lists) for (const log of list) seen.set(`${log.blockNumber}/${log.logIndex}`, log);
-  return [...seen.values()].sort((a, b) => (a.blockNumber !== b.blockNumber ? (a.blockNumber < b.blockNumber ? -1 : 1) : a.logIndex - b.logIndex));
-}
-
-const minOf = (a: bigint, b: bigint) => (a < b ? a : b);
 
 async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

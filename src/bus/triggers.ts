@@ -1,73 +1,6 @@
-import { Cron } from 'croner';
-import { z } from 'zod';
-import type { ChainLog, LogFilter } from '../chain/types.ts';
+import type { LogFilter } from '../chain/types.ts';
+import type { Trigger } from '../config/TriggerSchema.ts';
 
-const chainId = z.number().int().positive();
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 20-byte hex address').transform((a) => a.toLowerCase());
-const topic = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex topic').transform((t) => t.toLowerCase());
-/** Blocks a trigger's events wait below the head before delivery. Default: the chain's `confirmations` (0: at once). */
-const confirmations = z.number().int().min(0).max(1_000).optional();
-
-/** What wakes a module, as its manifest declares it. */
-export const TriggerSchema = z.discriminatedUnion('kind', [
-  z
-    .object({
-      kind: z.literal('block'),
-      chain: chainId,
-      /** Every N-th block (numbers divisible by N). Default 1: every block. */
-      every: z.number().int().positive().default(1),
-      confirmations,
-      /**
-       * Only the newest block matters (e.g. a price poller): a module behind the head skips to it
-       * instead of catching up. Without it, no block a cursor passes is ever skipped.
-       */
-      latestOnly: z.boolean().default(false),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal('log'),
-      chain: chainId,
-      /** The eth_getLogs filter shape: one address or a list (none: any contract). */
-      address: z.union([address, z.array(address)]).optional(),
-      /** Per position: null (any), one topic, or a list of alternatives. */
-      topics: z.array(z.union([topic, z.array(topic).min(1), z.null()])).max(4).default([]),
-      confirmations,
-    })
-    .strict(),
-  z.object({ kind: z.literal('custom'), topic: z.string().min(1) }).strict(),
-  z
-    .object({
-      kind: z.literal('cron'),
-      /** A 5-field (minute first) or 6-field (seconds first) cron expression, as croner reads it. */
-      schedule: z.string().refine(validCron, { message: 'a cron expression of 5 or 6 fields (e.g. "*/5 * * * *")' }),
-      /** IANA time zone of the expression (default UTC). */
-      timezone: z.string().refine(validTimeZone, { message: 'an IANA time zone (e.g. "Europe/Zurich")' }).optional(),
-      /** What `schedule` events of this trigger carry, and the key of its last tick. Default: the expression. */
-      name: z.string().min(1).max(128).optional(),
-    })
-    .strict(),
-]);
-
-function validCron(expression: string): boolean {
-  try {
-    new Cron(expression, { paused: true });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function validTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export type Trigger = z.output<typeof TriggerSchema>;
 export type CronTrigger = Extract<Trigger, { kind: 'cron' }>;
 
 /** The chains a module's triggers follow (block and log triggers). */
@@ -126,17 +59,4 @@ export function chainInterests(triggers: readonly Trigger[], chainConfirmations:
     }
   }
   return [...byChain.values()];
-}
-
-/** Whether `log` matches `filter` (used to split one shared fetch among modules). */
-export function matches(filter: LogFilter, log: ChainLog): boolean {
-  if (filter.address.length > 0 && !filter.address.includes(log.address)) return false;
-  for (let i = 0; i < filter.topics.length; i++) {
-    const wanted = filter.topics[i];
-    if (wanted === null || wanted === undefined) continue;
-    const actual = log.topics[i];
-    if (actual === undefined) return false;
-    if (Array.isArray(wanted) ? !wanted.includes(actual) : wanted !== actual) return false;
-  }
-  return true;
 }

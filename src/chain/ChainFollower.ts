@@ -1,5 +1,11 @@
 import type { Logger } from 'pino';
 import type { ChainClient } from './ChainClient.ts';
+import { blockAt } from './blockAt.ts';
+import { classifyHead } from './classifyHead.ts';
+import { coalesceHead } from './coalesceHead.ts';
+import { isChained } from './isChained.ts';
+import { joinWindow, type Join } from './joinWindow.ts';
+import { replaceWindow } from './replaceWindow.ts';
 import { RpcDataError } from './RpcDataError.ts';
 import type { ChainBlock } from './types.ts';
 
@@ -29,7 +35,7 @@ export interface CanonicalChange {
  */
 export class ChainFollower {
   /** Contiguous canonical headers, oldest first. */
-  private readonly window: ChainBlock[] = [];
+  private window: readonly ChainBlock[] = [];
   /**
    * The one head waiting while another is linked: a newer head replaces it (link fetches whatever lies
    * between the tip and the head itself, so nothing is lost), so a node slower than its blocks costs
@@ -59,10 +65,7 @@ export class ChainFollower {
    * into one (see `pending`). Resolves once no head is waiting; errors are logged, never thrown.
    */
   ingest(head: ChainBlock): Promise<void> {
-    const pending = this.pending;
-    // A head not above the one already waiting comes from a lagging source or a reorg to a shorter
-    // chain; which of the two is newest is the node's to say, as for a stale head in `link`.
-    this.pending = pending === 'latest' || (pending && head.number <= pending.number && head.hash !== pending.hash) ? 'latest' : head;
+    this.pending = coalesceHead(this.pending, head);
     return (this.draining ??= this.drain());
   }
 
@@ -97,9 +100,7 @@ export class ChainFollower {
 
   /** The canonical header at `number`: from the window, else from the node. */
   async headerAt(number: bigint, purpose: 'live' | 'backfill' | 'reorg'): Promise<ChainBlock> {
-    const first = this.window[0];
-    if (first && number >= first.number && number <= this.tip!.number) return this.window[Number(number - first.number)]!;
-    return this.client.blockByNumber(number, purpose);
+    return blockAt(this.window, number) ?? this.client.blockByNumber(number, purpose);
   }
 
   /**
@@ -113,44 +114,33 @@ export class ChainFollower {
   }
 
   private async link(head: ChainBlock, confirmed = false): Promise<void> {
-    const tip = this.tip;
-    if (!tip) return this.commit([head], 0);
-    if (head.hash === tip.hash) return;
-    const known = this.at(head.number);
-    if (known?.hash === head.hash) return; // a repeat of a block we hold
-    if (head.number <= tip.number && !confirmed) {
-      // Not above our tip, and not ours: a reorg to a chain no longer than ours, or a source that lags
-      // (a fallback node, a load-balanced backend, a node restarted from an old snapshot). One such
-      // head must not shorten the chain and halt every module: the node's own latest block decides.
+    const action = classifyHead(this.window, head, confirmed, this.options.windowBlocks);
+    if (action.kind === 'first') return this.commit([head], { kind: 'joins', keep: 0 });
+    if (action.kind === 'known') return;
+    if (action.kind === 'stale') {
       const latest = await this.client.blockByNumber('latest', 'reorg');
       if (latest.hash === head.hash) return this.link(head, true);
-      this.options.logger.info({ chainId: String(this.chainId), head: String(head.number), tip: String(tip.number), latest: String(latest.number) }, 'stale head ignored');
+      this.options.logger.info({ chainId: String(this.chainId), head: String(head.number), tip: String(this.tip!.number), latest: String(latest.number) }, 'stale head ignored');
       return this.link(latest, true);
     }
-    // Fetch what lies between: towards the head by number, then walk back by parent hash until the
-    // new blocks join the window (a reorg) or the window's tip (no reorg).
-    // At most a window's worth: after a longer outage the modules backfill by range, not by header.
-    const from = maxOf(tip.number + 1n, head.number - BigInt(this.options.windowBlocks) + 1n);
-    const between: bigint[] = [];
-    for (let n = from; n < head.number; n++) between.push(n);
+    return this.extend(head, action.between);
+  }
+
+  /**
+   * Fetches what lies between the tip and `head`, towards the head by number, then walks back by parent
+   * hash until the new blocks join the window (a reorg) or the window's tip (no reorg).
+   */
+  private async extend(head: ChainBlock, between: bigint[]): Promise<void> {
     const added: ChainBlock[] = [...(await Promise.all(between.map((n) => this.client.blockByNumber(n, 'live')))), head];
-    for (let i = added.length - 1; i > 0; i--) {
-      if (added[i]!.parentHash !== added[i - 1]!.hash) {
-        // The chain moved while we fetched by number: start again from the newest head.
-        return this.link(await this.client.blockByNumber('latest', 'live'));
-      }
-    }
+    // The chain moved while we fetched by number: start again from the newest head.
+    if (!isChained(added)) return this.link(await this.client.blockByNumber('latest', 'live'));
     for (;;) {
-      const oldest = added[0]!;
-      const parent = this.at(oldest.number - 1n);
-      if (parent?.hash === oldest.parentHash) return this.commit(added, Number(oldest.number - this.window[0]!.number));
-      if (!parent) {
-        // Past the window: a gap longer than it (no reorg known), or a reorg deeper than it. Either
-        // way the new chain replaces all we held; modules compare their own cursors with the node.
-        const gap = oldest.number > tip.number + 1n;
-        if (!gap) this.options.logger.warn({ chainId: String(this.chainId), from: String(oldest.number) }, 'reorg deeper than the followed window');
-        return this.commit(added, 0, gap ? 'gap' : 'reorg');
+      const join = joinWindow(this.window, added);
+      if (join.kind !== 'parent') {
+        if (join.kind === 'replace' && join.reason === 'reorg') this.options.logger.warn({ chainId: String(this.chainId), from: String(added[0]!.number) }, 'reorg deeper than the followed window');
+        return this.commit(added, join);
       }
+      const oldest = added[0]!;
       const previous = await this.client.blockByHash(oldest.parentHash, 'reorg');
       if (!previous) throw new RpcDataError('inconsistent', { chainId: String(this.chainId), method: 'eth_getBlockByHash', field: 'block', value: 'null', expected: `the parent ${oldest.parentHash} of block ${oldest.number}` });
       if (previous.number !== oldest.number - 1n) {
@@ -160,15 +150,12 @@ export class ChainFollower {
     }
   }
 
-  /** Replaces the window from index `keep` on with `added`, trims it, and tells the listeners. */
-  private commit(added: ChainBlock[], keep: number, replaceAll?: 'gap' | 'reorg'): void {
+  /** Joins `added` to the window as `join` says, trims it, and tells the listeners. */
+  private commit(added: ChainBlock[], join: Exclude<Join, { kind: 'parent' }>): void {
     const now = performance.timeOrigin + performance.now();
     for (const block of added) block.seenAt ??= now; // fetched here rather than pushed by the source
-    const removed = this.window.splice(replaceAll ? 0 : keep);
-    const abandoned = replaceAll === 'gap' ? [] : removed;
-    this.window.push(...added);
-    const excess = this.window.length - this.options.windowBlocks;
-    if (excess > 0) this.window.splice(0, excess);
+    const { window, abandoned } = replaceWindow(this.window, added, join, this.options.windowBlocks);
+    this.window = window;
     if (abandoned.length > 0) {
       this.options.logger.info({ chainId: String(this.chainId), depth: abandoned.length, ancestor: String(added[0]!.number - 1n) }, 'reorg');
     }
@@ -176,12 +163,4 @@ export class ChainFollower {
     for (const resolve of this.waiters) resolve();
     this.waiters.clear();
   }
-
-  private at(number: bigint): ChainBlock | undefined {
-    const first = this.window[0];
-    if (!first || number < first.number || number > this.tip!.number) return undefined;
-    return this.window[Number(number - first.number)];
-  }
 }
-
-const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);

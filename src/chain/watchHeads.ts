@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
+import { backoffDelay } from '../clock/backoff.ts';
+import { HEAD_PROBE_INTERVAL_MS, HEAD_SUBSCRIBE_TIMEOUT_MS } from '../limits/defaults.ts';
 import type { ChainClient } from './ChainClient.ts';
 import { parseBlock } from './parseRpc.ts';
 import type { ChainBlock } from './types.ts';
 
-/** Reconnection of a WebSocket head source: jittered exponential backoff (defaults in src/config when it exists). */
+/** Reconnection of a WebSocket head source: jittered exponential backoff (default: `CHAIN_DEFAULTS.reconnect`). */
 export interface ReconnectOptions {
   initialMs: number;
   maxMs: number;
@@ -11,17 +13,14 @@ export interface ReconnectOptions {
   jitter: number;
 }
 
-export const DEFAULT_RECONNECT: ReconnectOptions = { initialMs: 250, maxMs: 30_000, jitter: 0.3 };
-
+/** Resolved options: the bus fills every default from CHAIN_DEFAULTS. */
 export interface WatchHeadsOptions {
   client: ChainClient;
-  /** Polling interval when the client is HTTP, and of the fallback polling. Default 1 s. */
+  /** Polling interval when the client is HTTP, and of the fallback polling (ms). */
   pollIntervalMs: number;
   /** While a WebSocket is down, poll this HTTP client instead (optional). */
   fallback?: ChainClient;
-  reconnect?: ReconnectOptions;
-  /** How often a WebSocket is probed with `eth_blockNumber`: a node that hangs never closes its socket. Default 5 s. */
-  probeIntervalMs?: number;
+  reconnect: ReconnectOptions;
   onHead: (head: ChainBlock) => void;
   /** Told when a WebSocket drops (`down`) and when it is subscribed again (`up`). */
   onConnection?: (state: 'up' | 'down') => void;
@@ -71,7 +70,6 @@ interface SocketTransport {
 
 function watchSocket(options: WatchHeadsOptions): () => void {
   const { client, logger } = options;
-  const reconnect = options.reconnect ?? DEFAULT_RECONNECT;
   const random = options.random ?? Math.random;
   const transport = client.viem.transport as unknown as SocketTransport;
   const chainId = String(client.chainId);
@@ -93,8 +91,7 @@ function watchSocket(options: WatchHeadsOptions): () => void {
     up = false;
     void transport.getRpcClient().then((c) => c.close(), () => {});
     if (options.fallback && !stopFallback) stopFallback = watchPolling(options, options.fallback);
-    const base = Math.min(reconnect.maxMs, reconnect.initialMs * 2 ** attempt++);
-    const delay = Math.round(base * (1 + reconnect.jitter * (2 * random() - 1)));
+    const delay = backoffDelay(attempt++, options.reconnect, random);
     logger.warn({ chainId, endpoint: client.endpoint, attempt, delayMs: delay, err: error }, 'chain WebSocket lost; reconnecting');
     retry = setTimeout(connect, delay);
   };
@@ -115,7 +112,7 @@ function watchSocket(options: WatchHeadsOptions): () => void {
           },
           onError: (error) => lost(mine, error),
         }),
-        10_000,
+        HEAD_SUBSCRIBE_TIMEOUT_MS,
       );
       if (mine !== generation || stopped) return void subscription.unsubscribe().catch(() => {});
       unsubscribe = subscription.unsubscribe;
@@ -126,7 +123,7 @@ function watchSocket(options: WatchHeadsOptions): () => void {
       stopFallback = undefined;
       probe = setInterval(() => {
         client.request('eth_blockNumber', [], 'head').catch((error: unknown) => lost(mine, error));
-      }, options.probeIntervalMs ?? 5_000).unref();
+      }, HEAD_PROBE_INTERVAL_MS).unref();
       // newHeads replays nothing: fetch the head now so whatever was missed is seen at once.
       options.onHead(await client.blockByNumber('latest', 'head'));
     } catch (error) {

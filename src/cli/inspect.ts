@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../errors/EngineError.ts';
-import { listTimers, type TimerSpec } from '../jobs/ModuleTimers.ts';
-import { isReserved, RESERVED_PREFIX } from '../host/store.ts';
+import { listTimers } from '../jobs/ModuleTimers.ts';
+import type { TimerSpec } from '../jobs/timerWrites.ts';
+import { chainOfSource, CRON_PREFIX, isReserved, prefixLimit, suffixOf } from '../store/reservedKeys.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { prefixEnd } from '../store/StateTransaction.ts';
@@ -57,7 +58,8 @@ export async function inspectState(dir: string, options: { module?: string; pref
       const cursors = await state.cursors();
       const journal: Record<string, number> = {};
       for (const source of Object.keys(cursors)) {
-        if (source.startsWith('chain:')) journal[source] = (await state.journal(BigInt(source.slice(6)))).length;
+        const chainId = chainOfSource(source);
+        if (chainId !== undefined) journal[source] = (await state.journal(chainId)).length;
       }
       const own = await ownKeys(state);
       modules.push({ name, cursors, keys, timers: own.timers.length, jobs: { pending: own.jobs.pending.length, dead: own.jobs.dead.length }, storedBytes: state.storedBytes, undoRecords: journal, breaker: store.breakers.load(name) ?? { state: 'closed' } });
@@ -104,9 +106,8 @@ export async function retryDeadJob(dir: string, module: string, id: string, now 
 async function ownKeys(state: ModuleStore): Promise<{ timers: { tag: string; spec: TimerSpec }[]; cronTicks: Record<string, number>; jobs: { pending: ReturnType<typeof showJob>[]; dead: ReturnType<typeof showJob>[] } }> {
   const timers = await listTimers(state);
   const cronTicks: Record<string, number> = {};
-  const cronPrefix = Uint8Array.from([...RESERVED_PREFIX, ...encoder.encode('cron/')]);
-  for await (const key of state.keys({ gte: cronPrefix, lt: prefixEnd(cronPrefix)!, limit: -1 })) {
-    cronTicks[Buffer.from(key.subarray(cronPrefix.length)).toString('utf8')] = Number(Buffer.from((await state.get(key))!).toString('utf8'));
+  for await (const key of state.keys({ gte: CRON_PREFIX, lt: prefixLimit(CRON_PREFIX), limit: -1 })) {
+    cronTicks[suffixOf(key, CRON_PREFIX)!] = Number(Buffer.from((await state.get(key))!).toString('utf8'));
   }
   const jobs = { pending: (await pendingJobs(state)).map(showJob), dead: (await deadJobs(state)).map(showJob) };
   return { timers: timers.map(({ tag, spec }) => ({ tag, spec })), cronTicks, jobs };

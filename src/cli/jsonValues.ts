@@ -1,5 +1,5 @@
 import { isTypedArrayName, TYPED_ARRAYS } from '../runtime/typedArrays.ts';
-import type { ExportSignature } from '../runtime/transpileComponent.ts';
+import type { ExportSignature } from '../runtime/prepare/transpileComponent.ts';
 
 export class ArgumentError extends Error {
   override readonly name = 'ArgumentError';

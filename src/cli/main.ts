@@ -16,11 +16,12 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../config/loadConfig.ts';
 import { startConfigured } from '../app/startConfigured.ts';
-import { checkCapabilities, MODULE_INTERFACES, parseManifest, type InterfaceName } from '../engine/ModuleManifest.ts';
+import { checkCapabilities, MODULE_INTERFACES, type InterfaceName } from '../engine/ModuleManifest.ts';
+import { parseManifest } from '../config/ModuleManifestSchema.ts';
 import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
-import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, MAX_RECORDING_BYTES } from '../limits/defaults.ts';
-import { FileRefused, readBoundedFile } from '../runtime/readBoundedFile.ts';
+import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, MAX_RECORDING_BYTES, MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
+import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
 import { ReplayError } from '../replay/ReplayError.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import type { WasiOptions } from '../wasi/resolveWasiConfig.ts';
@@ -105,11 +106,11 @@ async function run(file: string, flags: { json?: boolean; record?: string }): Pr
     );
   const redraw = live ? setInterval(draw, 1_000) : undefined;
   if (live) draw();
-  logger.info({ modules: [...engine.supervisor.actors().map((a) => a.name)], chains }, 'engine running');
+  logger.info({ modules: [...engine.actors().map((a) => a.name)], chains }, 'engine running');
   // A signal listener does not keep Node's event loop alive: with no chain, cron or timer to hold it,
   // the wait below would be an unsettled top-level await and Node would exit with code 13 at once.
   // The engine still serves custom events and metrics, so the process stays until a signal.
-  const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+  const keepAlive = setInterval(() => {}, MAX_TIMER_DELAY_MS);
   const signal = signalled ?? (await new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)));
   clearInterval(keepAlive);
   logger.info({ signal }, 'stopping: intake closed, in-flight events finish or are cancelled, then the database closes (a second signal forces)');

@@ -38,7 +38,7 @@ export function renderStatus(engine: Engine, context: StatusContext): string {
     for (const [chain, head] of heads) lines.push(`${pad(chain, 10)} ${pad(head === undefined ? '…' : String(head), 12)}${context.anvils[chain] ? ` embedded anvil ${context.anvils[chain]}` : ''}`);
   }
   lines.push('', `${pad('module', 18)} ${pad('state', 10)} ${pad('breaker', 10)} ${pad('invocations', 12)} ${pad('chain events', 13)} ${pad('block (lag)', 18)} signals`);
-  for (const actor of engine.supervisor.actors()) {
+  for (const actor of engine.actors()) {
     const mine = positions.filter((p) => p.module === actor.name);
     const events = mine.reduce((n, p) => n + p.events, 0);
     const where = mine.map((p) => (p.block === undefined ? '…' : `${p.block}${p.head === undefined ? '' : ` (${p.head - p.block})`}${p.caughtUp ? '' : ' ↑'}`)).join(', ') || '-';

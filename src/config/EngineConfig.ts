@@ -1,21 +1,44 @@
 import { z } from 'zod';
-import { CHAIN_DEFAULTS } from '../bus/Bus.ts';
-import { ModuleManifestSchema } from '../engine/ModuleManifest.ts';
+import {
+  CHAIN_DEFAULTS,
+  DEFAULT_DEAD_LETTERS,
+  DEFAULT_FUEL,
+  DEFAULT_GRACE_MS,
+  DEFAULT_HOST_CALL_BUFFER_BYTES,
+  DEFAULT_JOB_LIMITS,
+  DEFAULT_MEMORY_BYTES,
+  DEFAULT_POOL,
+  DEFAULT_SUPERVISION,
+  DEFAULT_TIMEOUT_MS,
+  HIGH_RESOURCE_JOB_LIMITS,
+  MAX_HOST_CALL_BUFFER_BYTES,
+  MAX_THREADS,
+  MAX_TIMER_DELAY_MS,
+  MIN_HOST_CALL_BUFFER_BYTES,
+} from '../limits/defaults.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
-import { DEFAULT_DEAD_LETTERS, DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS, DEFAULT_FUEL, DEFAULT_GRACE_MS, DEFAULT_HOST_CALL_BUFFER_BYTES, MAX_HOST_CALL_BUFFER_BYTES, MIN_HOST_CALL_BUFFER_BYTES, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
-import { MAX_THREADS } from '../runtime/protocol.ts';
-import { DEFAULT_SUPERVISION } from '../supervisor/Supervisor.ts';
+import { ModuleManifestSchema } from './ModuleManifestSchema.ts';
 
 const positiveInt = z.number().int().positive();
-/** Milliseconds: Node's timers take at most 2³¹ − 1 (a larger delay fires at once). */
-const ms = positiveInt.max(2_147_483_647);
+/** Milliseconds: Node's timers take at most MAX_TIMER_DELAY_MS (a larger delay fires at once). */
+const ms = positiveInt.max(MAX_TIMER_DELAY_MS);
 
 /** An RPC endpoint, or `anvil`: a dev chain the engine starts on a free loopback port and stops with itself. */
 const RpcUrl = z.string().refine((url) => url === 'anvil' || /^(https?|wss?):\/\/[^\s/]+/i.test(url), {
   message: 'an http(s):// or ws(s):// URL, or "anvil"',
 });
 
-/** `[chains.<id>]` in engine.toml. The descriptions are the README's reference (src/config/configReference.ts). */
+const R = CHAIN_DEFAULTS.reconnect;
+/** `[chains.<id>.reconnect]`: how a dropped WebSocket is reconnected (the fallback, if any, is polled meanwhile). */
+export const ReconnectSchema = z
+  .object({
+    initialMs: ms.default(R.initialMs).describe('wait before the first reconnection (ms); each further one waits twice as long'),
+    maxMs: ms.default(R.maxMs).describe('longest wait between two reconnections (ms)'),
+    jitter: z.number().min(0).max(1).default(R.jitter).describe('random share of each wait (0–1), so engines on one node do not reconnect in step'),
+  })
+  .strict();
+
+/** `[chains.<id>]` in engine.toml. The descriptions are the engine.toml reference (docs/reference/engine-toml.md, rendered by src/config/configReference.ts). */
 export const ChainConfigSchema = z
   .object({
     rpcUrl: RpcUrl.describe('`ws(s)://` (eth_subscribe), `http(s)://` (polled), or `"anvil"`: an embedded dev chain, its state kept in `state_dir`'),
@@ -29,6 +52,7 @@ export const ChainConfigSchema = z
       .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/i, 'an http(s):// URL without query or fragment')
       .optional()
       .describe('base URL of the chain\'s CoW Protocol order book API (`https://api.cow.fi/mainnet`), for modules granted `cow_api`'),
+    reconnect: ReconnectSchema.default(ReconnectSchema.parse({})).describe('see `[chains.<id>.reconnect]`'),
     blockTimeS: positiveInt
       .max(86_400)
       .optional()
@@ -41,7 +65,7 @@ export const ChainConfigSchema = z
 export const EngineLimitsSchema = z
   .object({
     fuel: positiveInt.default(DEFAULT_FUEL).describe('fuel per event (instructions, roughly); then `OutOfFuel`'),
-    timeoutMs: z.number().positive().max(2_147_483_647).default(DEFAULT_TIMEOUT_MS).describe('wall-clock deadline per event (ms); then `ExecutionTimeout`'),
+    timeoutMs: z.number().positive().max(MAX_TIMER_DELAY_MS).default(DEFAULT_TIMEOUT_MS).describe('wall-clock deadline per event (ms); then `ExecutionTimeout`'),
     memoryBytes: positiveInt.default(DEFAULT_MEMORY_BYTES).describe('cap on each linear memory (bytes); `memory.grow` beyond it fails'),
     chainRequests: positiveInt.default(DEFAULT_HOST_CAPS.chainRequests).describe('`chain.request` calls per event'),
     rpcResponseBytes: positiveInt.default(DEFAULT_HOST_CAPS.rpcResponseBytes).describe('bytes of one RPC response'),
@@ -63,10 +87,10 @@ const H = HIGH_RESOURCE_JOB_LIMITS;
 export const JobLimitsSchema = z
   .object({
     fuel: positiveInt.default(J.fuel).describe('fuel per job; then `OutOfFuel` and a retry'),
-    timeoutMs: z.number().positive().max(2_147_483_647).default(J.timeoutMs).describe('wall-clock deadline per job (ms); then `ExecutionTimeout` and a retry'),
+    timeoutMs: z.number().positive().max(MAX_TIMER_DELAY_MS).default(J.timeoutMs).describe('wall-clock deadline per job (ms); then `ExecutionTimeout` and a retry'),
     memoryBytes: positiveInt.max(4 * 1024 ** 3).default(J.memoryBytes).describe("cap on each linear memory of a job's instance (bytes)"),
     maxFuel: positiveInt.default(H.fuel).describe('fuel per job of a module granted `high_resource_jobs`'),
-    maxTimeoutMs: z.number().positive().max(2_147_483_647).default(H.timeoutMs).describe('deadline per job of a module granted `high_resource_jobs` (ms)'),
+    maxTimeoutMs: z.number().positive().max(MAX_TIMER_DELAY_MS).default(H.timeoutMs).describe('deadline per job of a module granted `high_resource_jobs` (ms)'),
     maxMemoryBytes: positiveInt.max(4 * 1024 ** 3).default(H.memoryBytes).describe('memory cap of a module granted `high_resource_jobs` (bytes)'),
     deadLetterMax: positiveInt.default(DEFAULT_DEAD_LETTERS.maxCount).describe('dead letters a module keeps; past it the oldest is deleted'),
     deadLetterMaxAgeMs: positiveInt.default(DEFAULT_DEAD_LETTERS.maxAgeMs).describe('ms a dead letter is kept (deleted at start and hourly after that)'),
@@ -77,6 +101,19 @@ export const JobLimitsSchema = z
 export function deadLettersOf(jobs: z.output<typeof JobLimitsSchema>) {
   return { maxCount: jobs.deadLetterMax, maxAgeMs: jobs.deadLetterMaxAgeMs };
 }
+
+const P = DEFAULT_POOL;
+/** `[engine.pool]`: the instance pool of every module's component (its events' and its jobs'). */
+export const PoolSchema = z
+  .object({
+    maxInstances: positiveInt.default(P.maxInstances).describe('calls of one component in flight at once (each on an instance of its own); further calls wait for one'),
+    maxUses: positiveInt.default(P.maxUses).describe('calls one instance serves before it is recycled, so leaks inside a guest cannot build up'),
+    maxIdleMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(P.maxIdleMs).describe('an instance idle this long is dropped; the next call builds a fresh one (ms)'),
+    checkoutTimeoutMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(P.checkoutTimeoutMs).describe('how long a call waits for an instance before it ends in `CheckoutTimeout` (ms)'),
+    minInstances: z.number().int().min(0).default(P.minInstances).describe('instances built ahead of calls and kept (0: the first call that needs one builds it); at most `max_instances`'),
+  })
+  .strict()
+  .refine((pool) => pool.minInstances <= pool.maxInstances, { message: 'min_instances is at most max_instances', path: ['minInstances'] });
 
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z
@@ -93,6 +130,7 @@ export const EngineSectionSchema = z
     graceMs: ms.default(DEFAULT_GRACE_MS).describe('after a missed deadline, how long a guest that does not come back (stuck in a host call) keeps its worker before the thread is terminated (ms)'),
     hostCallBufferBytes: positiveInt.min(MIN_HOST_CALL_BUFFER_BYTES).max(MAX_HOST_CALL_BUFFER_BYTES).default(DEFAULT_HOST_CALL_BUFFER_BYTES).describe("bytes of one host call's arguments or result; a larger one ends the event in a `Trap` (`host-error`)"),
     cacheDir: z.string().min(1).optional().describe('where prepared components are cached (default: `$CORRAL_CACHE_DIR`, else `$XDG_CACHE_HOME/corral` or `~/.cache/corral`)'),
+    pool: PoolSchema.default(PoolSchema.parse({})).describe('see `[engine.pool]`'),
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
     jobs: JobLimitsSchema.default(JobLimitsSchema.parse({})).describe('see `[engine.jobs]`'),
   })
@@ -100,8 +138,8 @@ export const EngineSectionSchema = z
 
 /**
  * The whole configuration: engine.toml after its keys are turned from snake_case to camelCase, or the
- * object an embedder passes. Every engine-level default is here (the runtime's and the host caps'
- * are in src/limits/, which these defaults name).
+ * object an embedder passes. It is the one validation of these settings: the parts below take them
+ * resolved. Every default it fills is a constant of src/limits/.
  */
 export const EngineConfigSchema = z
   .object({

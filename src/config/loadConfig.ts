@@ -3,10 +3,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors/ConfigError.ts';
-import { ModuleManifestSchema, type ModuleManifest, type ResolvedManifest } from '../engine/ModuleManifest.ts';
 import { MAX_COMPONENT_BYTES, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH } from '../limits/defaults.ts';
-import { FileRefused, readBoundedFile } from '../runtime/readBoundedFile.ts';
+import { FileRefused, readBoundedFile } from './readBoundedFile.ts';
 import { EngineConfigSchema, type ResolvedEngineConfig } from './EngineConfig.ts';
+import { ModuleManifestSchema, type ModuleManifest, type ResolvedManifest } from './ModuleManifestSchema.ts';
 
 export interface LoadedConfig {
   /** The file it came from (absolute). */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { HostCaps, HostLimitName } from '../limits/hostCaps.ts';
-import { HostLimitError } from '../runtime/hostErrors.ts';
+import { HostLimitError } from '../errors/HostLimitError.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
 

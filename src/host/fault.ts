@@ -1,4 +1,4 @@
-import { HostFault } from '../runtime/hostErrors.ts';
+import { HostFault } from '../errors/HostFault.ts';
 import type { Fault } from './generated/corral-module-types.js';
 
 /** A `fault` for the guest (a WIT `result` error value, not a trap), typed against the world. */

@@ -1,5 +1,7 @@
 import type * as Queue from './generated/corral-module-queue.js';
-import { dedupeId, dedupeKey, dedupeUntil, encodeJob, IDEMPOTENCY_WINDOW_MS, jobKey, newJobId, taskProblem, type Job } from '../jobs/Job.ts';
+import { dedupeId, dedupeUntil, encodeJob, newJobId, taskProblem, type Job } from '../jobs/Job.ts';
+import { IDEMPOTENCY_WINDOW_MS } from '../limits/defaults.ts';
+import { dedupeKey, jobKey } from '../store/reservedKeys.ts';
 import type { RateLimiter } from '../jobs/RateLimiter.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
@@ -24,7 +26,7 @@ export interface QueueContext {
 
 /**
  * `corral:module/queue`: a task is staged in the invocation's overlay (a key in the module's reserved
- * range, src/jobs/Job.ts) and exists only if the invocation commits. Each call counts toward
+ * range, src/store/reservedKeys.ts) and exists only if the invocation commits. Each call counts toward
  * `storeOps`, the record's bytes toward `storeBytesWritten` and, once committed, `storedBytes`.
  */
 export function queueHost(scope: InvocationScope, context: QueueContext): HostImplementation<typeof Queue> {

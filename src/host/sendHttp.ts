@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import { HostFault } from '../runtime/hostErrors.ts';
+import { HostFault } from '../errors/HostFault.ts';
 import { InvocationEnded } from '../runtime/HostImports.ts';
 import { fault } from './fault.ts';
 import type { InvocationScope } from './InvocationScope.ts';

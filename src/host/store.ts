@@ -1,31 +1,11 @@
 import type * as Store from './generated/corral-module-store.js';
-import { prefixEnd } from '../store/StateTransaction.ts';
+import { MAX_KEY_BYTES, MAX_LIST_KEYS } from '../limits/defaults.ts';
+import { isReserved, RESERVED_RANGE } from '../store/reservedKeys.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 
-/** Keys longer than this are refused (`invalid-input`): LevelDB copes, but nothing good needs them. */
-export const MAX_KEY_BYTES = 64 * 1024;
-/** list-keys returns at most this many keys per page, whatever the guest asks. */
-export const MAX_LIST_KEYS = 1_000;
-
-/**
- * Keys that start with these bytes (0xff 0x00 "corral/") are corral's own, kept among the module's
- * state so that they commit, roll back and undo on reorgs with it (the module's timers and cron ticks:
- * src/jobs/ModuleTimers.ts, CronScheduler.ts). A module can neither read, write nor list them; any
- * other key, 0xff-first binary keys included, is the module's.
- */
-export const RESERVED_PREFIX: Uint8Array = Uint8Array.from([0xff, 0x00, ...Buffer.from('corral/')]);
-
-/** The reserved range, as `StateTransaction.listKeys` skips it. */
-const RESERVED_RANGE = { from: RESERVED_PREFIX, to: prefixEnd(RESERVED_PREFIX)! };
-
-export function isReserved(key: Uint8Array): boolean {
-  if (key.byteLength < RESERVED_PREFIX.byteLength) return false;
-  for (let i = 0; i < RESERVED_PREFIX.byteLength; i++) if (key[i] !== RESERVED_PREFIX[i]) return false;
-  return true;
-}
-
+/** Refuses a key the module may not use: not bytes, too long, or in corral's reserved range (src/store/reservedKeys.ts). */
 function checkKey(key: Uint8Array): void {
   if (!(key instanceof Uint8Array)) throw fault({ tag: 'invalid-input', val: 'key must be bytes' });
   if (key.byteLength > MAX_KEY_BYTES) throw fault({ tag: 'invalid-input', val: `key of ${key.byteLength} bytes; at most ${MAX_KEY_BYTES}` });

@@ -1,12 +1,10 @@
 import type * as Timers from './generated/corral-module-timers.js';
-import { DEFAULT_MAX_PENDING_TIMERS } from '../limits/defaults.ts';
-import { countOf, removeTimerWrites, setTimerWrites, TIMER_COUNT_KEY, timerKey, type TimerSpec } from '../jobs/timerKeys.ts';
+import { DEFAULT_MAX_PENDING_TIMERS, MAX_TIMER_TAG_BYTES } from '../limits/defaults.ts';
+import { countOf, removeTimerWrites, setTimerWrites, type TimerSpec } from '../jobs/timerWrites.ts';
+import { TIMER_COUNT_KEY, timerKey } from '../store/reservedKeys.ts';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
-
-/** Tags are at most this many bytes (UTF-8). */
-export const MAX_TIMER_TAG_BYTES = 256;
 
 function checkTag(tag: string): void {
   const bytes = Buffer.byteLength(tag, 'utf8');
@@ -15,7 +13,7 @@ function checkTag(tag: string): void {
 
 /**
  * `corral:module/timers`: a timer is a few keys in the reserved range of the module's state (see
- * src/jobs/timerKeys.ts), staged in the invocation's overlay like any write, so it is set, moved or
+ * src/jobs/timerWrites.ts), staged in the invocation's overlay like any write, so it is set, moved or
  * cancelled only if the invocation commits, and a reorg's undo takes it back with the rest unless another
  * source moved, cancelled or fired it since (src/store/ReorgMarks.ts). Each call
  * counts toward `storeOps` and its bytes toward `storeBytesWritten`. A block timer must name a chain

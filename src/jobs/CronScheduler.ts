@@ -2,17 +2,37 @@ import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { CronTrigger } from '../bus/triggers.ts';
 import type { Clock } from '../clock/Clock.ts';
-import type { Bytes } from '../store/EngineStore.ts';
-import { RESERVED_PREFIX } from '../host/store.ts';
-
-/** The store key (in the module's reserved range) of a cron trigger's last handled tick. */
-export function cronKey(name: string): Bytes {
-  return Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from(`cron/${name}`, 'utf8')]);
-}
+import { MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
+import type { ModuleStore } from '../store/EngineStore.ts';
+import { cronKey } from '../store/reservedKeys.ts';
+import type { StateTransaction } from '../store/StateTransaction.ts';
+import type { Bookkeeping } from './timerWrites.ts';
 
 /** A cron trigger's name: its own, or its expression. */
 export function cronName(trigger: CronTrigger): string {
   return trigger.name ?? trigger.schedule;
+}
+
+/** Each trigger's last handled tick, from the module's committed state (absent: never). */
+export async function lastTicks(state: ModuleStore, triggers: readonly CronTrigger[]): Promise<Map<string, number>> {
+  const ticks = new Map<string, number>();
+  for (const trigger of triggers) {
+    const stored = await state.get(cronKey(cronName(trigger)));
+    if (stored) ticks.set(cronName(trigger), Number(Buffer.from(stored).toString('utf8')));
+  }
+  return ticks;
+}
+
+/**
+ * Stages a cron trigger's tick as its last handled one in the transaction of the invocation it wakes;
+ * the write, for a commit of its own when the handler answers `err` (the tick is handled either way).
+ */
+export function recordTick(transaction: StateTransaction, cron: { name: string; tick: number }): Bookkeeping {
+  const key = cronKey(cron.name);
+  const value = Buffer.from(String(cron.tick), 'utf8');
+  const previous = transaction.get(key);
+  transaction.set(key, value);
+  return { writes: [{ key, value }], sizeDelta: value.byteLength - (previous ? previous.byteLength : -key.byteLength) };
 }
 
 interface Entry {
@@ -70,7 +90,7 @@ export class CronScheduler {
     if (next !== undefined && next <= now) next = entry.cron.nextRun(new Date(now + 1_000))?.getTime();
     if (next === undefined) return;
     // Node's timers take at most 2^31-1 ms: a tick further away re-arms on the way.
-    const wait = Math.min(next - now, 2_147_483_647);
+    const wait = Math.min(next - now, MAX_TIMER_DELAY_MS);
     entry.handle = this.clock.setTimeout(() => {
       if (this.clock.now() >= next) this.fire(module, entry.name, next);
       this.arm(module, entry);

@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { RESERVED_PREFIX } from '../host/store.ts';
+import { randomBytes } from 'node:crypto';
+import { MAX_PAYLOAD_BYTES } from '../limits/defaults.ts';
 import type { Bytes } from '../store/EngineStore.ts';
 
 /**
  * A task of a module's queue, as stored. Tasks live in the module's own state, in corral's reserved
- * range (`0xff 0x00 "corral/job/<id>"`, dead ones under `corral/dead/`): an enqueue commits with the
+ * range (`corral/job/<id>`, dead ones under `corral/dead/`: src/store/reservedKeys.ts): an enqueue commits with the
  * invocation that made it, a job's completion with the job's writes, and a reorg's undo takes back
  * what a retracted block enqueued unless another source (the runner starting, failing or dead-lettering
  * it) wrote the task since: that later write stands (see src/store/ReorgMarks.ts). They count toward the
@@ -38,10 +38,6 @@ export type LifecycleTask = (typeof LIFECYCLE_TASKS)[number];
 
 /** A module's task types: 1–64 of `a-z 0-9 . _ -` (no `:`: the host's prefix cannot be forged). */
 export const TASK_TYPE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-/** Payloads are at most this many bytes (UTF-8). */
-export const MAX_PAYLOAD_BYTES = 64 * 1024;
-/** How long an idempotency key answers the first task's id. */
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** What is wrong with a task a module (or the embedder) asks for, or undefined when nothing is. */
 export function taskProblem(taskType: string, payload: string): string | undefined {
@@ -50,37 +46,6 @@ export function taskProblem(taskType: string, payload: string): string | undefin
   const bytes = Buffer.byteLength(payload, 'utf8');
   if (bytes > MAX_PAYLOAD_BYTES) return `payload of ${bytes} bytes; at most ${MAX_PAYLOAD_BYTES}`;
   return undefined;
-}
-
-const key = (kind: string) => Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from(`${kind}/`)]);
-/** Pending tasks. */
-export const JOB_PREFIX = key('job');
-/** Dead-lettered tasks. */
-export const DEAD_PREFIX = key('dead');
-/** Deduplication entries (unique-for, idempotency keys): `{ id, until }`. */
-export const DEDUPE_PREFIX = key('dedupe');
-
-const withSuffix = (prefix: Bytes, suffix: string) => Uint8Array.from([...prefix, ...Buffer.from(suffix, 'utf8')]);
-export const jobKey = (id: string): Bytes => withSuffix(JOB_PREFIX, id);
-export const deadKey = (id: string): Bytes => withSuffix(DEAD_PREFIX, id);
-
-/** The deduplication key of a unique-for task (type + payload) or of an idempotency key. */
-export function dedupeKey(kind: 'unique' | 'idempotency', ...parts: string[]): Bytes {
-  return withSuffix(DEDUPE_PREFIX, createHash('sha256').update([kind, ...parts].join('\u0000')).digest('hex'));
-}
-
-/** The rest of `key` after `prefix`, or undefined when it does not start with it. */
-export function suffixOf(key: Bytes, prefix: Bytes): string | undefined {
-  if (key.length < prefix.length) return undefined;
-  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return undefined;
-  return Buffer.from(key.subarray(prefix.length)).toString('utf8');
-}
-
-/** The key just past every key with `prefix` (its last byte, '/', plus one). */
-export function prefixLimit(prefix: Bytes): Bytes {
-  const end = Uint8Array.from(prefix);
-  end[end.length - 1]!++;
-  return end;
 }
 
 /** Random per process, so two engines (or two runs) never mint the same id; then a counter. */

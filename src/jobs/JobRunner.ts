@@ -1,22 +1,17 @@
 import type { Logger } from 'pino';
 import { Subject, type Observable } from 'rxjs';
+import { backoffDelay } from '../clock/backoff.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
-import { commitStaged, type GuardedModuleStore } from '../store/GuardedModuleStore.ts';
-import type { StateTransaction } from '../store/StateTransaction.ts';
-import { deadKey, DEDUPE_PREFIX, dedupeUntil, encodeJob, jobKey, prefixLimit, type Job } from './Job.ts';
+import { commitStaged } from '../store/GuardedModuleStore.ts';
+import { deadKey, DEDUPE_PREFIX, jobKey, prefixLimit } from '../store/reservedKeys.ts';
+import { dedupeUntil, encodeJob, type Job } from './Job.ts';
+import type { JobAttempt, JobModule } from './JobModule.ts';
 import type { ModuleJobs } from './ModuleJobs.ts';
-import { DEFAULT_DEAD_LETTERS, DEFAULT_JOB_ERROR_BYTES } from '../limits/defaults.ts';
+import { DEDUPE_SWEEP_MS, DEFAULT_DEAD_LETTERS, DEFAULT_JOB_ERROR_BYTES, JOB_CONFLICT_RETRIES, JOB_RETRY, MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
 import { boundText } from './boundText.ts';
 import { pruneDead, type DeadLetterRetention } from './deadLetters.ts';
-
-/** The first wait before a failed task runs again; each further failure doubles it. */
-export const JOB_RETRY_BASE_MS = 1_000;
-/** The longest wait between two runs of a failing task. */
-export const JOB_RETRY_MAX_MS = 60 * 60 * 1000;
-/** Conflicting commits (see GuardedModuleStore) a run may meet before it counts as a failure. */
-export const JOB_CONFLICT_RETRIES = 10;
 
 /** Why a task was dropped without running (and without retry). */
 export type SkipReason = 'module-gone' | 'module-stopped' | 'version-mismatch';
@@ -30,27 +25,11 @@ export type JobRecord = { module: string; id: string; type: string; attempts: nu
   | { outcome: 'conflict' }
 );
 
-/** One run of `run-job`, as the engine reports it. */
-export type JobAttempt = { ok: true; durationMs: number; fuelUsed: number; startedAt?: number } | { ok: false; error: string; signal?: SignalName };
-
-/** A module as the runner needs it (the engine provides it). */
-export interface JobModule {
-  name: string;
-  store: GuardedModuleStore;
-  jobs: ModuleJobs;
-  /** Tasks of this module in flight at once, at most. */
-  concurrency: number;
-  /** sha256 of its component: tasks of another version are skipped. */
-  version: string;
-  /** Whether it serves now: a `quarantined` module's tasks wait, a `stopped` one's are skipped. */
-  status(): 'serving' | 'quarantined' | 'stopped';
-  whenServing(): Promise<void>;
-  /** Runs `run-job` once on `transaction` (its writes staged there, not committed). */
-  execute(job: Job, transaction: StateTransaction): Promise<JobAttempt>;
-}
 
 interface Entry {
   module: JobModule;
+  /** Its pending tasks, as the runner takes them. */
+  index: ModuleJobs;
   running: Map<string, Promise<void>>;
   /** A job whose commit conflicted runs again alone: no other job of the module starts meanwhile. */
   exclusive?: string;
@@ -64,13 +43,10 @@ interface Entry {
   sweeping: boolean;
 }
 
-/** How often a module's expired deduplication records (unique-for, idempotency keys) are deleted. */
-export const DEDUPE_SWEEP_MS = 60 * 60 * 1000;
-
-function newEntry(module: JobModule): Entry {
+function newEntry(module: JobModule, index: ModuleJobs): Entry {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
-  return { module, running: new Map(), handle: undefined, armedAt: undefined, released, release, sweep: undefined, sweeping: false };
+  return { module, index, running: new Map(), handle: undefined, armedAt: undefined, released, release, sweep: undefined, sweeping: false };
 }
 
 /** Why a run did not commit but must not count as an attempt: the runner let go of the module, or another job holds the module alone. */
@@ -94,7 +70,7 @@ export interface JobCounts {
  * apart. A task runs when its `runAt` comes (the injected clock); a run that succeeds commits its
  * writes together with the task's deletion (GuardedModuleStore.commitJob, so after a crash a task
  * is either done with its writes or still pending, never half); one that fails is rescheduled with
- * exponential backoff (`JOB_RETRY_BASE_MS` doubling up to `JOB_RETRY_MAX_MS`), and after `maxRetry`
+ * exponential backoff (`JOB_RETRY`, src/limits/defaults.ts), and after `maxRetry`
  * retries moved to the dead-letter list. The runner keeps no state of its own beyond the modules'
  * stores: a restart picks up every pending task.
  */
@@ -115,9 +91,9 @@ export class JobRunner {
   /** How many dead letters each module keeps (the engine sets it from `[engine.jobs]` before adding modules). */
   retention: DeadLetterRetention = DEFAULT_DEAD_LETTERS;
 
-  /** Starts running `module`'s tasks (its store's commits must reach `committed`). */
-  add(module: JobModule): void {
-    const entry = newEntry(module);
+  /** Starts running `module`'s tasks, as `index` holds them (its store's commits must reach `committed`). */
+  add(module: JobModule, index: ModuleJobs): void {
+    const entry = newEntry(module, index);
     this.modules.set(module.name, entry);
     this.countsOf(module.name);
     void this.sweepDedupe(entry);
@@ -199,8 +175,8 @@ export class JobRunner {
    * Runs one task of a module the runner is not running (a lifecycle task at unload or stop, when the
    * module no longer serves events): no status check, the rest as for any task.
    */
-  runOnce(module: JobModule, job: Job): Promise<void> {
-    return this.run(newEntry(module), job, true);
+  runOnce(module: JobModule, index: ModuleJobs, job: Job): Promise<void> {
+    return this.run(newEntry(module, index), job, true);
   }
 
   /** Skips a task of a module that is not loaded (`module-gone`). */
@@ -213,7 +189,7 @@ export class JobRunner {
     for (const [name, entry] of this.modules) {
       if (module !== undefined && name !== module) continue;
       if (entry.running.size > 0 || entry.sweeping) return false;
-      const next = entry.module.jobs.nextAt();
+      const next = entry.index.nextAt();
       if (!this.stopped && next !== undefined && next <= now) return false;
     }
     return true;
@@ -234,7 +210,7 @@ export class JobRunner {
     const { module } = entry;
     const now = this.clock.now();
     while (entry.running.size < module.concurrency && entry.exclusive === undefined) {
-      const job = module.jobs.takeDue(now, (id) => entry.running.has(id));
+      const job = entry.index.takeDue(now, (id) => entry.running.has(id));
       if (!job) break;
       const run = this.run(entry, job).finally(() => {
         entry.running.delete(job.id);
@@ -251,7 +227,7 @@ export class JobRunner {
    * not start (every slot taken) needs none: the end of a running one pumps again.
    */
   private arm(entry: Entry): void {
-    const first = entry.module.jobs.nextAt();
+    const first = entry.index.nextAt();
     const next = first !== undefined && first > this.clock.now() ? first : undefined;
     if (next === entry.armedAt && entry.handle !== undefined) return;
     if (entry.handle !== undefined) this.clock.clearTimeout(entry.handle);
@@ -265,7 +241,7 @@ export class JobRunner {
         entry.armedAt = undefined;
         this.pump(name);
       },
-      Math.min(Math.max(0, next - this.clock.now()), 2_147_483_647),
+      Math.min(Math.max(0, next - this.clock.now()), MAX_TIMER_DELAY_MS),
     );
   }
 
@@ -280,7 +256,7 @@ export class JobRunner {
         if (module.status() === 'quarantined' && (await Promise.race([module.whenServing().then(() => false), entry.released.then(() => true)]))) return;
       }
       for (let conflicts = 0; ; conflicts++) {
-        if (!this.stillPending(module, job)) return; // retracted (a reorg's undo) or retried by hand meanwhile
+        if (!this.stillPending(entry.index, job)) return; // retracted (a reorg's undo) or retried by hand meanwhile
         const transaction = module.store.jobTransaction();
         let attempt: JobAttempt;
         try {
@@ -291,7 +267,7 @@ export class JobRunner {
         }
         if (!attempt.ok) {
           module.store.abandon(transaction);
-          return await this.fail(module, job, attempt, counts);
+          return await this.fail(entry, job, attempt, counts);
         }
         transaction.delete(jobKey(job.id));
         const result = await module.store.commitJob(transaction, { writes: transaction.writes(), sizeDelta: transaction.sizeDelta });
@@ -303,7 +279,7 @@ export class JobRunner {
         }
         counts.conflicts++;
         this.records.next({ module: module.name, id: job.id, type: job.type, attempts: job.attempts, outcome: 'conflict' });
-        if (conflicts + 1 >= JOB_CONFLICT_RETRIES) return await this.fail(module, job, { ok: false, error: `its commit conflicted ${JOB_CONFLICT_RETRIES} times with concurrent writes` }, counts);
+        if (conflicts + 1 >= JOB_CONFLICT_RETRIES) return await this.fail(entry, job, { ok: false, error: `its commit conflicted ${JOB_CONFLICT_RETRIES} times with concurrent writes` }, counts);
         if ((await this.runAlone(entry, job)) === GIVE_UP) return;
       }
     } catch (error) {
@@ -324,13 +300,13 @@ export class JobRunner {
   private async runAlone(entry: Entry, job: Job): Promise<void | typeof GIVE_UP> {
     const { module } = entry;
     if (entry.exclusive !== undefined && entry.exclusive !== job.id) {
-      module.jobs.requeue(job);
+      entry.index.requeue(job);
       return GIVE_UP;
     }
     entry.exclusive = job.id;
     await Promise.all([...entry.running].filter(([id]) => id !== job.id).map(([, run]) => run));
     if (module.store.eventInFlight && (await Promise.race([module.store.nextChange().then(() => false), entry.released.then(() => true)]))) {
-      module.jobs.requeue(job);
+      entry.index.requeue(job);
       return GIVE_UP;
     }
   }
@@ -341,8 +317,8 @@ export class JobRunner {
     return undefined;
   }
 
-  private stillPending(module: JobModule, job: Job): boolean {
-    const stored = module.jobs.get(job.id);
+  private stillPending(index: ModuleJobs, job: Job): boolean {
+    const stored = index.get(job.id);
     return stored !== undefined && stored.attempts === job.attempts && stored.runAt === job.runAt;
   }
 
@@ -354,16 +330,16 @@ export class JobRunner {
   }
 
   /** Reschedules the task with backoff, or dead-letters it: only if it is still the one that ran (a reorg may have taken it back). */
-  private async fail(module: JobModule, job: Job, failed: Extract<JobAttempt, { ok: false }>, counts: JobCounts): Promise<void> {
+  private async fail({ module, index }: Entry, job: Job, failed: Extract<JobAttempt, { ok: false }>, counts: JobCounts): Promise<void> {
     // The guest's text, whatever its length, is kept and logged only up to a bound.
     const attempt = { ...failed, error: boundText(failed.error, DEFAULT_JOB_ERROR_BYTES) };
     const attempts = job.attempts + 1;
     const now = this.clock.now();
     const signal = attempt.signal === undefined ? {} : { signal: attempt.signal };
     const dead = attempts > job.maxRetry;
-    const runAt = now + Math.min(JOB_RETRY_BASE_MS * 2 ** (attempts - 1), JOB_RETRY_MAX_MS);
+    const runAt = now + backoffDelay(attempts - 1, JOB_RETRY);
     const committed = await module.store.commitWith((tx) => {
-      if (!this.stillPending(module, job)) return false;
+      if (!this.stillPending(index, job)) return false;
       if (dead) {
         tx.delete(jobKey(job.id));
         tx.set(deadKey(job.id), encodeJob({ ...job, attempts, lastError: attempt.error, deadAt: now }));

@@ -1,5 +1,6 @@
 import type { ModuleStore, Write } from '../store/EngineStore.ts';
-import { decodeJob, JOB_PREFIX, prefixLimit, suffixOf, type Job } from './Job.ts';
+import { JOB_PREFIX, prefixLimit, suffixOf } from '../store/reservedKeys.ts';
+import { decodeJob, type Job } from './Job.ts';
 
 /**
  * One module's pending tasks, mirrored from its store (loaded at start, then kept in step with every

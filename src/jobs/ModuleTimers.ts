@@ -1,10 +1,10 @@
 import type { ModuleStore, Write } from '../store/EngineStore.ts';
 import { commitStaged } from '../store/GuardedModuleStore.ts';
 import { DEFAULT_TIMER_WINDOW } from '../limits/defaults.ts';
-import { AT_PREFIX, BLOCK_PREFIX, decodeTimer, indexKey, startsWith, TIMER_COUNT_KEY, TIMER_PREFIX, TIMER_PREFIX_END, timerKey, type Timer } from './timerKeys.ts';
+import { AT_PREFIX, BLOCK_PREFIX, startsWith, tagOfTimerKey, TIMER_COUNT_KEY, TIMER_PREFIX, TIMER_PREFIX_END, timerKey } from '../store/reservedKeys.ts';
+import { decodeTimer, indexKey, type Timer } from './timerWrites.ts';
 import { TimerWindow } from './TimerWindow.ts';
 
-export { timerKey, timerValue, type Timer, type TimerSpec } from './timerKeys.ts';
 
 /**
  * One module's pending timers as the engine schedules them: the earliest time timers and the
@@ -97,7 +97,7 @@ export async function listTimers(store: ModuleStore): Promise<Timer[]> {
   const timers: Timer[] = [];
   for await (const key of store.keys({ gte: TIMER_PREFIX, lt: TIMER_PREFIX_END, limit: -1 })) {
     const value = await store.get(key);
-    const timer = value && decodeTimer(Buffer.from(key.subarray(TIMER_PREFIX.length)).toString('utf8'), value);
+    const timer = value && decodeTimer(tagOfTimerKey(key)!, value);
     if (timer) timers.push(timer);
   }
   return timers;
@@ -120,7 +120,7 @@ async function indexOldTimers(store: ModuleStore): Promise<void> {
   for await (const key of store.keys({ gte: TIMER_PREFIX, lt: TIMER_PREFIX_END, limit: -1 })) {
     if (!startsWith(key, TIMER_PREFIX)) continue;
     const value = store.getSync(key);
-    const timer = value && decodeTimer(Buffer.from(key.subarray(TIMER_PREFIX.length)).toString('utf8'), value);
+    const timer = value && decodeTimer(tagOfTimerKey(key)!, value);
     if (!timer) continue;
     count++;
     batch.push(timer);

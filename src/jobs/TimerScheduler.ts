@@ -1,13 +1,10 @@
 import type { Logger } from 'pino';
+import { backoffDelay } from '../clock/backoff.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { Write } from '../store/EngineStore.ts';
-import { TIMERS_IN_FLIGHT } from '../limits/defaults.ts';
-import type { ModuleTimers, Timer } from './ModuleTimers.ts';
-
-/** The first wait before a timer whose event was not handled (circuit open, a handler that ended in a signal) fires again; it doubles each time. */
-export const TIMER_RETRY_MS = 1_000;
-/** The longest wait between two deliveries of a timer that keeps failing (it is never dropped: the store keeps it). */
-export const TIMER_RETRY_MAX_MS = 60_000;
+import { MAX_TIMER_DELAY_MS, TIMER_RETRY, TIMERS_IN_FLIGHT } from '../limits/defaults.ts';
+import type { ModuleTimers } from './ModuleTimers.ts';
+import type { Timer } from './timerWrites.ts';
 
 interface ModuleEntry {
   timers: ModuleTimers;
@@ -24,8 +21,8 @@ interface ModuleEntry {
  * the module has committed that block. Firing is delivering a `timer(tag)` event; the timer is gone
  * only when that event's invocation commits (its deletion is staged in it when its turn comes), so a
  * timer fires until it is handled, and once handled never again. One still stored after its delivery
- * (an open circuit, a handler that ended in a signal) fires again after `TIMER_RETRY_MS`, doubling up
- * to `TIMER_RETRY_MAX_MS`.
+ * (an open circuit, a handler that ended in a signal) fires again after `TIMER_RETRY.initialMs`, doubling up
+ * to `TIMER_RETRY.maxMs` (src/limits/defaults.ts).
  *
  * Only the earliest timers are in memory (`ModuleTimers`); at most `TIMERS_IN_FLIGHT` of a module are
  * delivered at a time, the next ones as those end, so a module with thousands due still takes its
@@ -114,7 +111,7 @@ export class TimerScheduler {
     this.armedAt = next;
     if (next === undefined) return;
     // Node's timers take at most 2^31-1 ms: a later timer re-arms on the way.
-    this.handle = this.clock.setTimeout(() => this.fireDue(), Math.min(Math.max(0, next - this.clock.now()), 2_147_483_647));
+    this.handle = this.clock.setTimeout(() => this.fireDue(), Math.min(Math.max(0, next - this.clock.now()), MAX_TIMER_DELAY_MS));
   }
 
   private busy(id: string): boolean {
@@ -181,7 +178,7 @@ export class TimerScheduler {
       () => {
         this.firing.delete(id);
         if (!pending() || this.stopped) return this.landed(module, entry);
-        const wait = Math.min(TIMER_RETRY_MS * 2 ** attempts, TIMER_RETRY_MAX_MS);
+        const wait = backoffDelay(attempts, TIMER_RETRY);
         const handle = this.clock.setTimeout(() => {
           this.retrying.delete(id);
           // Only the same timer: the module may have moved or cancelled it since.

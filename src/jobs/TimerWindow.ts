@@ -1,9 +1,10 @@
 import type { Bytes, ModuleStore, Write } from '../store/EngineStore.ts';
 import { keyId, prefixEnd } from '../store/StateTransaction.ts';
-import { decodeTimer, startsWith, tagOfIndexKey, timerKey, type Timer } from './timerKeys.ts';
+import { startsWith, tagOfIndexKey, timerKey } from '../store/reservedKeys.ts';
+import { decodeTimer, type Timer } from './timerWrites.ts';
 
 /**
- * The first entries of one timer index (src/jobs/timerKeys.ts), in key order, held in memory: every
+ * The first entries of one timer index (src/jobs/timerWrites.ts), in key order, held in memory: every
  * stored entry up to `end` (all of them once `complete`), at most `capacity`. The rest stays in
  * LevelDB and is read, in key order, when the window runs low (`fill`). So memory and the work of
  * a start are bounded by `capacity`, whatever the number of timers stored.

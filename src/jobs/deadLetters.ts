@@ -2,7 +2,8 @@ import { EngineError } from '../errors/EngineError.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import { commitStaged } from '../store/GuardedModuleStore.ts';
 import type { Bytes } from '../store/EngineStore.ts';
-import { DEAD_PREFIX, deadKey, decodeJob, encodeJob, jobKey, JOB_PREFIX, prefixLimit, type Job } from './Job.ts';
+import { DEAD_PREFIX, deadKey, jobKey, JOB_PREFIX, prefixLimit } from '../store/reservedKeys.ts';
+import { decodeJob, encodeJob, type Job } from './Job.ts';
 
 async function list(store: ModuleStore, prefix: Uint8Array): Promise<Job[]> {
   const jobs: Job[] = [];

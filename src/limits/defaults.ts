@@ -1,7 +1,16 @@
 /**
- * Every default limit of the runtime, in one place. Each says what happens when it trips.
- * The README's "Limits" table is generated from the same numbers; change them here only.
+ * Every tunable default of corral, in one place and as plain data: the runtime's limits, the engine's
+ * chains, feeds, supervision, jobs and timers. Each says what it limits and what happens when it
+ * trips. The Limits reference (docs/reference/limits.md) is generated from these numbers
+ * (src/limits/limitsReference.ts); change them here only. engine.toml's schema (src/config/) takes
+ * its defaults from here too.
  */
+
+/**
+ * The longest delay Node's timers take, 2³¹ − 1 ms (~24.8 days): a longer one fires at once. Every
+ * wait corral schedules is clamped to it, and every millisecond setting of engine.toml is bounded by it.
+ */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
 /**
  * Fuel per invocation. Fuel is charged at every function entry and loop iteration by the number of
@@ -68,6 +77,28 @@ export const DEFAULT_HOST_CALL_BUFFER_BYTES = 1024 * 1024;
  */
 export const MIN_HOST_CALL_BUFFER_BYTES = 4_096;
 export const MAX_HOST_CALL_BUFFER_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Worker threads one runtime may run (`threads`, `[engine]` `threads`; the default is the machine's
+ * available parallelism). More is refused as an `invalid-option`.
+ */
+export const MAX_THREADS = 64;
+
+/**
+ * How long a worker polls for the host's answer before it sleeps in `Atomics.wait`: 2,000 checks,
+ * ~17 µs here. Measured round trip of a trivial host call: p50 25 µs without the spin, 16 µs with it;
+ * a slow host call wastes at most those 17 µs of the worker's core.
+ */
+export const SPIN_CHECKS = 2_000;
+
+/**
+ * How long a worker polls for its next call after a reply before it waits in `Atomics.waitAsync`.
+ * Measured side by side (npm run bench, 2 cores): without it a warm call took 40 µs p50 (1.45× the
+ * floor) and 64 calls in flight 0.7× bare piscina's throughput; with 20 µs, 25 µs (0.9×) and 1.3×;
+ * with 50 µs the spinning workers took the main thread's core and throughput fell to 0.9×. An idle
+ * worker spends these 20 µs once, after its last call.
+ */
+export const CALL_SPIN_MS = 0.02;
 
 /** How long `close()` waits for in-flight calls before it terminates the workers. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
@@ -222,3 +253,115 @@ export const MAX_CONFIG_DEPTH = 64;
  */
 export const MAX_RECORDING_LINE_BYTES = 16 * 1024 * 1024;
 export const MAX_RECORDING_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Per chain (`[chains.<id>]`), unless its configuration says otherwise.
+ */
+export const CHAIN_DEFAULTS = {
+  /** Head polling interval of an HTTP endpoint, and of the fallback while a WebSocket is down (ms). */
+  pollIntervalMs: 1_000,
+  /** Largest `eth_getLogs` range when catching up (blocks); halved for good when the node refuses a range. */
+  maxLogRange: 2_000,
+  /**
+   * Handled blocks keep undo records this deep. A reorg deeper than that cannot be undone: it halts
+   * the modules it reaches (`ReorgBeyondWindow`).
+   */
+  reorgWindow: 64,
+  /** Blocks a trigger's events wait below the head, for triggers that set none (0: delivered at once). */
+  confirmations: 0,
+  /**
+   * Reconnection of a dropped WebSocket: from `initialMs`, doubling to `maxMs`, each wait spread by
+   * ±`jitter` so many engines on one node do not reconnect in step. Meanwhile the fallback (if any) is polled.
+   */
+  reconnect: { initialMs: 250, maxMs: 30_000, jitter: 0.3 },
+} as const;
+
+/**
+ * How often a chain's WebSocket is probed with `eth_blockNumber` (ms): a node that hangs never closes
+ * its socket. A failed probe counts as a lost socket: it is reconnected (CHAIN_DEFAULTS.reconnect).
+ */
+export const HEAD_PROBE_INTERVAL_MS = 5_000;
+
+/** How long a `newHeads` subscription may take to be answered (ms); past it the socket counts as lost and is reconnected. */
+export const HEAD_SUBSCRIBE_TIMEOUT_MS = 10_000;
+
+/**
+ * Per-block log answers a chain keeps, so modules a little behind the others still share a fetch.
+ * Past it the oldest is forgotten; a module that needs it again fetches it again.
+ */
+export const RECENT_BLOCK_LOGS = 1_024;
+
+/**
+ * Events per step when a module catches up: final blocks are handed over several at a time, in one
+ * invocation and one commit, so a long backfill does not pay a worker round trip and a commit per
+ * block. A block is never split: one with more events is a step of its own.
+ */
+export const CATCH_UP_STEP_EVENTS = 1_000;
+
+/**
+ * Catch-up ranges fetched ahead of the one being delivered: the node works while the module does
+ * (deeper did not help against anvil, and costs a provider more concurrent requests).
+ */
+export const PREFETCH_RANGES = 1;
+
+/**
+ * A module's chain feed after a failed step (the node failed or answered malformed data, or the
+ * module's event was not handled): it waits, doubling from `initialMs` to `maxMs`, then asks again
+ * from the same cursor. It never gives up: the cursor is the truth.
+ */
+export const FEED_RETRY = { initialMs: 250, maxMs: 30_000 } as const;
+
+/**
+ * Supervision of every actor (module), unless its spec (`[modules.supervision]`) says otherwise.
+ */
+export const DEFAULT_SUPERVISION = {
+  /** `permanent`: restarted after any signal. */
+  restart: 'permanent' as 'permanent' | 'transient' | 'temporary',
+  /** Restarts allowed within `periodMs`; one more opens the circuit (`ReachedMaxRestartIntensity`, `Quarantined`). */
+  intensity: 3,
+  periodMs: 5_000,
+  /** Wait before a restart: from `initialMs`, `factor` times longer each time, at most `maxMs`, spread by ±`jitter`. */
+  backoff: { initialMs: 100, maxMs: 30_000, factor: 2, jitter: 0.2 },
+  /** An open circuit refuses events for `cooldownMs`, then lets a probe through; each failed probe multiplies the cooldown by `factor`, up to `maxCooldownMs`. */
+  breaker: { cooldownMs: 30_000, factor: 2, maxCooldownMs: 600_000 },
+  /** Events queued per actor before its producers wait (or, for kinds declared `coalesce`, the oldest gives way). */
+  mailboxCapacity: 1_024,
+  /** A full mailbox makes producers of every kind wait unless the spec says otherwise. */
+  overflow: 'backpressure' as 'backpressure' | 'coalesce',
+  /** How long `stop()` lets each actor drain before it is brutally killed (its in-flight call cancelled). */
+  shutdownTimeoutMs: 5_000,
+};
+
+/**
+ * A failed job's task runs again after a wait: `initialMs` after its first failure, doubling, at
+ * most `maxMs`; after its retries (DEFAULT_JOBS.retry, or the task's `max-retry`) it is dead-lettered.
+ */
+export const JOB_RETRY = { initialMs: 1_000, maxMs: 60 * 60 * 1000 } as const;
+
+/** Conflicting commits (see GuardedModuleStore) a job's run may meet before it counts as a failure (and is retried). */
+export const JOB_CONFLICT_RETRIES = 10;
+
+/** How often a module's expired deduplication records (unique-for, idempotency keys) are deleted (ms). */
+export const DEDUPE_SWEEP_MS = 60 * 60 * 1000;
+
+/** Bytes (UTF-8) of one task's payload; a larger one is refused (`invalid-input` to the guest, an error to the embedder). */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/** How long an idempotency key answers the first task's id (ms); after it the same key enqueues a new task. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A timer whose event was not handled (circuit open, a handler that ended in a signal) fires again
+ * after `initialMs`, doubling, at most `maxMs`. It is never dropped: the store keeps it until an
+ * invocation of its event commits.
+ */
+export const TIMER_RETRY = { initialMs: 1_000, maxMs: 60_000 } as const;
+
+/** Bytes (UTF-8) of a timer's tag: 1 to this many; others are refused (`invalid-input`). */
+export const MAX_TIMER_TAG_BYTES = 256;
+
+/** Bytes of a store key; a longer one is refused (`invalid-input`): LevelDB copes, but nothing good needs them. */
+export const MAX_KEY_BYTES = 64 * 1024;
+
+/** Keys one `list-keys` page returns at most, whatever the guest asks (it pages on with the last key). */
+export const MAX_LIST_KEYS = 1_000;

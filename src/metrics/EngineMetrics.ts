@@ -44,7 +44,7 @@ function checkoutWaitHistogram(pools: () => (readonly [Record<string, string>, P
 /**
  * The engine's Prometheus metrics. Durations are observed as they happen (from `engine.invocations$`,
  * once the metrics are attached); everything else is read from the engine when scraped,
- * so a scrape always agrees with `engine.supervisor.actors()`, `rpcStats()`, `poolStats()` and
+ * so a scrape always agrees with `engine.actors()`, `rpcStats()`, `poolStats()` and
  * `chainPositions()`. Every series is prefixed `corral_`.
  */
 export class EngineMetrics {
@@ -71,7 +71,7 @@ export class EngineMetrics {
     this.subscriptions.push(engine.jobs$.subscribe((r) => r.outcome === 'done' && jobDuration.observe({ module: r.module }, r.durationMs / 1000)));
 
     // Read at scrape time. Counters that the engine keeps are set from its totals.
-    const actors = () => engine.supervisor.actors();
+    const actors = () => engine.actors();
     const counterFrom = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void) => void) =>
       new Counter({
         name,
@@ -202,7 +202,7 @@ export class EngineMetrics {
 
   /** Whether the engine is ready, and which modules keep it from being so, and why. */
   readiness(): Readiness {
-    return readinessOf(this.engine.supervisor.actors(), this.engine.chainPositions());
+    return readinessOf(this.engine.actors(), this.engine.chainPositions());
   }
 
   close(): void {

@@ -1,11 +1,11 @@
 import type { ActorInfo } from '../actor/Actor.ts';
-import type { ChainPosition } from '../engine/Engine.ts';
+import type { ChainPosition } from '../engine/records.ts';
 
 /**
  * Why a module keeps the engine from being ready, most serious first:
  * - `halted`: the engine stopped it (a reorg deeper than its window); only an operator restarts it.
  * - `stopped`: its actor stopped (a `temporary` one after a signal, a `transient` or `temporary` one
- *   after its guest exited, or the engine is shutting down); only `supervisor.restart(name)` restarts it.
+ *   after its guest exited, or the engine is shutting down); only `engine.restart(name)` restarts it.
  * - `breaker-open`: its circuit is open or half-open (quarantined after too many restarts): its events
  *   are refused until a probe succeeds or an operator resets it.
  * - `catching-up`: it has not yet reached the head (less its confirmations) of the chains listed.

@@ -1,9 +1,11 @@
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import type { CallJournal } from '../runtime/CallJournal.ts';
 import type { CallOutcome } from '../runtime/Component.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
 import type { BoundHostFunction } from '../runtime/HostImports.ts';
-import { HostFault, HostLimitError } from '../runtime/hostErrors.ts';
+import { HostFault } from '../errors/HostFault.ts';
+import { HostLimitError } from '../errors/HostLimitError.ts';
 import { ReplayError } from './ReplayError.ts';
 import { encodeLine, encodeRecording, RECORDING_HEADER, type RecordedComponent, type RecordedHostCall, type RecordedInvocation, type Recording } from './Recording.ts';
 
@@ -14,9 +16,9 @@ import { encodeLine, encodeRecording, RECORDING_HEADER, type RecordedComponent, 
  * long runs (`close()` when done). The file is created with mode 0600: a recording holds what the
  * guest saw (configuration, environment, host answers). Recording gives every call a fresh
  * instance (`pool.maxUses` 1), as replay does, so a replay of the same component reproduces its results
- * and its fuel exactly.
+ * and its fuel exactly. The runtime sees it as its CallJournal.
  */
-export class Recorder {
+export class Recorder implements CallJournal {
   private readonly components: Record<string, RecordedComponent> = {};
   private readonly invocations: RecordedInvocation[] = [];
   private readonly stream: WriteStream | null;

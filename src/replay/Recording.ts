@@ -1,7 +1,8 @@
 import { MAX_RECORDING_LINE_BYTES } from '../limits/defaults.ts';
 import { isTypedArrayName, TYPED_ARRAYS } from '../runtime/typedArrays.ts';
 import type { SignalData } from '../signals/signalFromData.ts';
-import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
+import type { JournaledComponent, JournaledHostCall, JournaledInvocation } from '../runtime/CallJournal.ts';
+import type { GuestOutput } from '../wasi/WasiConfig.ts';
 import { ReplayError } from './ReplayError.ts';
 import type { WasiCall } from '../wasi/WasiHost.ts';
 
@@ -20,41 +21,15 @@ export interface Recording {
   truncated?: true;
 }
 
-export interface RecordedComponent {
-  /** The component file as loaded, when it was loaded from a file. */
-  path?: string;
-  sha256: string;
-  limits: { fuel: number; timeoutMs: number; memoryBytes: number };
-  wasi?: WasiConfig;
-  initializer?: { exportPath: string[]; args: unknown[] };
-}
+/** What the runtime journals of a component at load (runtime/CallJournal.ts), as the recording keeps it. */
+export type RecordedComponent = JournaledComponent;
 
-export interface RecordedInvocation {
-  /** The component's name (a key of `components`). */
-  component: string;
-  invocationId: string;
-  /** The export as it was called (`on-event`, `add`, `iface.fn`), and its arguments: the event or call that caused it. */
-  export: string;
-  args: unknown[];
-  /** Set for `invokeEach`: `args` lists argument lists. */
-  each?: 'signal' | 'err';
-  fuel: number;
-  timeoutMs: number;
-  hostCalls: RecordedHostCall[];
-  wasiCalls: RecordedWasiCall[];
+/** An invocation as the runtime journals it (runtime/CallJournal.ts), and how it ended, as data. */
+export interface RecordedInvocation extends JournaledInvocation {
   outcome: RecordedOutcome;
 }
 
-export interface RecordedHostCall {
-  /** `interface#function`, as in signals. */
-  fn: string;
-  args: unknown[];
-  /** What the host answered: a value, a fault (`err` of the import's result), a tripped cap, or an error. */
-  result?: unknown;
-  fault?: unknown;
-  limit?: { limit: string; max: number; observed: number };
-  error?: { name: string; message: string };
-}
+export type RecordedHostCall = JournaledHostCall;
 
 /** `wasi:clocks/wall-clock#now`, `wasi:random/random#get-random-bytes`, … with what the guest asked and got. */
 export type RecordedWasiCall = WasiCall;

@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
+import { MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
 import { CallSlot, type SlotCall } from './CallSlot.ts';
 import type { SlotHello } from './protocol.ts';
 
@@ -20,7 +21,7 @@ export class CallDispatcher {
    * Referenced while any call is queued or running, as a pending piscina task kept the process alive:
    * neither a worker (piscina unreferences idle ones) nor `Atomics.waitAsync` does.
    */
-  private readonly keepAlive = setInterval(() => {}, 2 ** 31 - 1).unref();
+  private readonly keepAlive = setInterval(() => {}, MAX_TIMER_DELAY_MS).unref();
   private busy = 0;
   /** What piscina last reported of a failed worker; its exit comes right after. */
   private lastWorkerError: Error | null = null;

@@ -1,5 +1,6 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { HostFault, HostLimitError } from './hostErrors.ts';
+import { HostFault } from '../errors/HostFault.ts';
+import { HostLimitError } from '../errors/HostLimitError.ts';
 import { runHostCall, type BoundHostFunction } from './HostImports.ts';
 import { Reply, Slot, SlotFlag, SlotState, isHostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotMessage } from './protocol.ts';
 import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from './valueCodec.ts';

@@ -3,12 +3,11 @@ import type { Signal } from '../signals/signalFromData.ts';
 import type { BoundHostFunction, HostImports } from './HostImports.ts';
 import { importTable } from './protocol.ts';
 import type { InstancePool, PoolStats } from './InstancePool.ts';
-import type { ArtifactFiles, ArtifactMeta } from './prepareArtifact.ts';
-import type { ExportSignature } from './transpileComponent.ts';
+import type { ArtifactFiles, ArtifactMeta } from './prepare/prepareArtifact.ts';
+import type { ExportSignature } from './prepare/transpileComponent.ts';
 import { embedderImports } from '../wasi/wasiPolicy.ts';
 import type { GuestOutput, WasiConfig } from '../wasi/WasiConfig.ts';
 import type { WasiCall } from '../wasi/WasiHost.ts';
-import type { Recorder } from '../replay/Recorder.ts';
 
 /** Limits of one invocation. Defaults in src/limits/defaults.ts. */
 export interface Limits {
@@ -104,8 +103,6 @@ export class Component {
   initializer: { exportPath: string[]; args: unknown[] } | undefined;
   /** The WASI interfaces it imports and what its WASI host is given; set by `Runtime.load`. */
   wasi: { interfaces: Record<string, string[]>; config: WasiConfig } | undefined;
-  /** Where its invocations are recorded (`LoadOptions.record`). */
-  recorder: Recorder | undefined;
 
   constructor(
     readonly id: string,

@@ -10,13 +10,13 @@ import { COUNTER_SLOTS, Counter, MAX_WORKER_SLOTS } from './protocol.ts';
  * by the backstop, holding a checkout slot) and kept: not reaped, and rebuilt after recycling or traps.
  */
 export interface PoolOptions {
-  /** Calls of this component in flight at once (each needs its own instance). Default 64. */
+  /** Calls of this component in flight at once (each needs its own instance). Default `DEFAULT_POOL.maxInstances`. */
   maxInstances: number;
-  /** Calls one instance serves before it is recycled. Default 10,000. */
+  /** Calls one instance serves before it is recycled. Default `DEFAULT_POOL.maxUses`. */
   maxUses: number;
-  /** Idle time after which an instance is reaped (the next call builds a fresh one). Default 60 s. */
+  /** Idle time after which an instance is reaped (the next call builds a fresh one), ms. Default `DEFAULT_POOL.maxIdleMs`. */
   maxIdleMs: number;
-  /** How long a call waits for a free slot before failing with `checkout-timeout`. Default 5 s. */
+  /** How long a call waits for a free slot before failing with `checkout-timeout`, ms. Default `DEFAULT_POOL.checkoutTimeoutMs`. */
   checkoutTimeoutMs: number;
   /**
    * Instances kept built and ready, across workers (at most `maxInstances`). Default 0: an instance is

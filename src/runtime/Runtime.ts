@@ -1,3 +1,10 @@
+/*
+ * runtime/ by thread. The main thread runs the files at this folder's root: this call path (load,
+ * call, limits, the host calls the guests make, answered through CallSlot.ts). Worker threads run
+ * worker/ (instances, metering, the WASI host). One prepare thread runs prepare/ and fuel/ (transpile,
+ * instrument, cache) on a cache miss; prepare/'s byte checks also run here, in `load`. protocol.ts,
+ * valueCodec.ts and typedArrays.ts are what both sides of a thread boundary share.
+ */
 import { createHash, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
@@ -14,6 +21,7 @@ import {
   DEFAULT_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
   MAX_COMPONENT_BYTES,
+  MAX_THREADS,
   WASM_PAGE_BYTES,
 } from '../limits/defaults.ts';
 import { ExecutionTimeout } from '../signals/ExecutionTimeout.ts';
@@ -24,16 +32,15 @@ import type { CallSlot, SlotCall } from './CallSlot.ts';
 import { CallDispatcher } from './CallDispatcher.ts';
 import { InvocationEnded, type HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
-import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepareArtifact.ts';
-import { prepareInWorker } from './prepareInWorker.ts';
-import { FileRefused, readBoundedFile } from './readBoundedFile.ts';
-import { MAX_THREADS, type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
-import { validateComponentBytes } from './validateBytes.ts';
-import { componentImportNames } from './componentImports.ts';
+import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepare/prepareArtifact.ts';
+import { prepareInWorker } from './prepare/prepareInWorker.ts';
+import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
+import { type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
+import { validateComponentBytes } from './prepare/validateBytes.ts';
+import { componentImportNames } from './prepare/componentImports.ts';
 import { checkWasiImports, embedderImports, wasiImports } from '../wasi/wasiPolicy.ts';
 import { resolveWasiConfig, type WasiOptions } from '../wasi/resolveWasiConfig.ts';
-import type { Recorder } from '../replay/Recorder.ts';
-import type { RecordedHostCall } from '../replay/Recording.ts';
+import type { CallJournal, JournaledHostCall } from './CallJournal.ts';
 import type { WasiCall } from '../wasi/WasiHost.ts';
 
 export interface RuntimeOptions {
@@ -41,12 +48,14 @@ export interface RuntimeOptions {
   threads?: number;
   /** Where prepared artifacts are cached. Default: `$CORRAL_CACHE_DIR` or `~/.cache/corral`. */
   cacheDir?: string;
-  /** Grace after a deadline before the worker is terminated. Default 250 ms. */
+  /** Grace after a deadline before the worker is terminated (ms). Default `DEFAULT_GRACE_MS`. */
   graceMs?: number;
-  /** Size of each host-call buffer, bytes. Default 1 MiB. */
+  /** Size of each host-call buffer, bytes. Default `DEFAULT_HOST_CALL_BUFFER_BYTES`. */
   hostCallBufferBytes?: number;
-  /** How long `close()` waits for in-flight calls. Default 5 s. */
+  /** How long `close()` waits for in-flight calls (ms). Default `DEFAULT_CLOSE_TIMEOUT_MS`. */
   closeTimeoutMs?: number;
+  /** The instance pool of every component loaded, where its `load` does not say otherwise. Default `DEFAULT_POOL`. */
+  pool?: Partial<PoolOptions>;
 }
 
 export interface LoadOptions {
@@ -71,7 +80,7 @@ export interface LoadOptions {
    * and random answers, outcome) for `replay`. Also gives every call a fresh instance (`pool.maxUses` 1),
    * as replay does, so that a replay of the same component reproduces its fuel too.
    */
-  record?: Recorder;
+  record?: CallJournal;
   /**
    * The component's sha256 (64 lower-case hex digits): bytes with another digest are refused with a
    * `LoadError` `sha256-mismatch`. Checked on the bytes read, which are the bytes prepared.
@@ -92,7 +101,14 @@ interface InFlight {
   abort: AbortController;
 }
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url);
+/** One invocation of a journaled component: where it goes, and its host and WASI calls as they are made. */
+interface InvocationJournal {
+  to: CallJournal;
+  hostCalls: JournaledHostCall[];
+  wasiCalls: WasiCall[];
+}
+
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker/worker-entry.mjs' : './worker/worker.js', import.meta.url);
 
 /**
  * Loads WebAssembly components and runs their exports on worker threads under fuel, deadline and
@@ -113,7 +129,10 @@ export class Runtime implements ComponentHost {
   private readonly cacheDir: string;
   private readonly graceMs: number;
   private readonly closeTimeoutMs: number;
+  private readonly defaultPool: Partial<PoolOptions>;
   private readonly components = new Set<Component>();
+  /** Where the invocations of a component loaded with `record` are journaled (kept here: Component knows nothing of journals). */
+  private readonly journals = new WeakMap<Component, CallJournal>();
   private readonly inflight = new Set<InFlight>();
   private backstop: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
@@ -128,6 +147,7 @@ export class Runtime implements ComponentHost {
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.defaultPool = options.pool ?? {};
     const regionBytes = options.hostCallBufferBytes ?? DEFAULT_HOST_CALL_BUFFER_BYTES;
     if (!Number.isInteger(regionBytes) || regionBytes < MIN_HOST_CALL_BUFFER_BYTES || regionBytes > MAX_HOST_CALL_BUFFER_BYTES) {
       throw new CorralRuntimeError('invalid-option', `hostCallBufferBytes must be an integer from ${MIN_HOST_CALL_BUFFER_BYTES} to ${MAX_HOST_CALL_BUFFER_BYTES}, got ${options.hostCallBufferBytes}`, {
@@ -227,7 +247,8 @@ export class Runtime implements ComponentHost {
     const wasi = wasiImports(artifact.meta.imports);
     const freshInstances = options.record !== undefined || (Object.keys(wasi).length > 0 && wasiConfig.deterministic !== null);
     // No prewarm either: a prewarmed instance ran its initializer in an earlier task, outside the call.
-    const pool = freshInstances ? { ...options.pool, maxUses: 1, minInstances: 0 } : options.pool;
+    const given = { ...this.defaultPool, ...options.pool };
+    const pool = freshInstances ? { ...given, maxUses: 1, minInstances: 0 } : given;
     const memoryMaxPages = Math.floor(limits.memoryBytes / WASM_PAGE_BYTES);
     for (const core of artifact.meta.coreModules) {
       for (const pages of core.facts.definedMemoryPages) {
@@ -247,7 +268,7 @@ export class Runtime implements ComponentHost {
       component.initializer = { exportPath: component.resolveExport(options.initializer.export).path, args: options.initializer.args };
     }
     if (options.record) {
-      component.recorder = options.record;
+      this.journals.set(component, options.record);
       options.record.component(name, {
         ...(typeof source === 'string' ? { path: resolve(source) } : {}), // absolute: a replay may run elsewhere
         sha256: artifact.meta.sha256,
@@ -313,13 +334,15 @@ export class Runtime implements ComponentHost {
   }
 
   async invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err', prewarm = false): Promise<CallOutcome> {
-    const journal = component.recorder && !prewarm ? { hostCalls: [] as RecordedHostCall[], wasiCalls: [] as WasiCall[] } : undefined;
+    const to = prewarm ? undefined : this.journals.get(component);
+    const journal: InvocationJournal | undefined = to ? { to, hostCalls: [], wasiCalls: [] } : undefined;
     const outcome = await this.invokeOnce(component, target, args, options, each, prewarm, journal);
     if (journal) {
       const fuel = options.fuel ?? component.limits.fuel;
       const timeoutMs = options.timeoutMs ?? component.limits.timeoutMs;
-      component.recorder!.invocation(
-        { component: component.name, invocationId: outcome.invocationId, export: target.name, args, ...(each ? { each } : {}), fuel, timeoutMs, ...journal },
+      const { hostCalls, wasiCalls } = journal;
+      journal.to.invocation(
+        { component: component.name, invocationId: outcome.invocationId, export: target.name, args, ...(each ? { each } : {}), fuel, timeoutMs, hostCalls, wasiCalls },
         outcome,
       );
     }
@@ -337,7 +360,7 @@ export class Runtime implements ComponentHost {
     options: CallOptions,
     each: 'signal' | 'err' | undefined,
     prewarm: boolean,
-    journal?: { hostCalls: RecordedHostCall[]; wasiCalls: WasiCall[] },
+    journal?: InvocationJournal,
   ): Promise<CallOutcome> {
     if (this.closing) throw closedError();
     if (!this.components.has(component)) throw unloadedError(component.name);
@@ -347,7 +370,7 @@ export class Runtime implements ComponentHost {
     checkTimeout(timeoutMs, 'timeoutMs');
 
     const bound = options.imports ? component.bindImports(options.imports) : component.hostTable;
-    const table = journal ? component.recorder!.recordingTable(bound, journal.hostCalls) : bound;
+    const table = journal ? journal.to.recordingTable(bound, journal.hostCalls) : bound;
     const checkout = component.pool.checkout({
       ...(options.checkoutDeadline === undefined ? {} : { deadline: options.checkoutDeadline }),
       ...(options.signal ? { signal: options.signal } : {}),

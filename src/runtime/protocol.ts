@@ -209,12 +209,10 @@ export const Counter = {
  * neighbour's count with it (the pool's `size` is then off; calls are not affected).
  */
 export const MAX_WORKER_SLOTS = 1_024;
-/** Worker threads a runtime may run. */
-export const MAX_THREADS = 64;
 export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
 
 /**
- * The metering ABI between an instrumented core module (src/runtime/instrument.ts) and the worker.
+ * The metering ABI between an instrumented core module (src/runtime/fuel/instrumentCoreModule.ts) and the worker.
  * `INSTRUMENTATION_VERSION` is bumped whenever the rewrite changes what it emits: it is part of the
  * artifact cache key, so a new corral never runs code instrumented by an old one.
  */

@@ -16,7 +16,8 @@ export interface Write {
  * A block a module handled while it was within the reorg window: enough to undo it. `prev` is the
  * cursor the step started from (where undoing it leaves the module); `undo` lists every key the
  * handling wrote with its value before (null: it did not exist), which an undo restores unless another
- * source wrote the key since (see planUndo, ReorgMarks); `payload` is the engine's own record of what
+ * source wrote the key since (see planUndo, ReorgMarks; an earlier block of another chain undone since
+ * may have rewritten that value, see `Commit.rebase`); `payload` is the engine's own record of what
  * was delivered (the logs, to re-deliver them with `removed = true`).
  */
 export interface JournalEntry {
@@ -43,9 +44,28 @@ export interface Commit {
   journal?: {
     chainId: bigint;
     record?: Omit<JournalEntry, 'undo'>;
-    /** Entries removed: undone by this commit, or pruned beyond the window. */
+    /** Entries removed: undone by this commit (see `undone`), or pruned beyond the window. */
     remove?: readonly bigint[];
+    /**
+     * The entries of `remove` are undone by this commit (a reorg abandoned their blocks), not pruned:
+     * what those blocks caused is taken back with them (see ReorgMarks), where a pruned block's stays.
+     */
+    undone?: true;
   };
+  /**
+   * Undo records of other blocks rewritten in the same batch: in the entry of block `number` of
+   * `chainId`, `key`'s value before the block becomes `value` (see ReorgMarks: a block undone under a
+   * later block of another chain hands that block its own value before).
+   */
+  rebase?: readonly Rebase[];
+}
+
+/** One key of one journal entry rewritten (see `Commit.rebase`). */
+export interface Rebase {
+  chainId: bigint;
+  number: bigint;
+  key: Bytes;
+  value: Bytes | null;
 }
 
 /** A module's committed state as its invocations read it (the overlay of src/store/StateTransaction.ts). */

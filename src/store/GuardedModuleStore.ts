@@ -48,7 +48,7 @@ export class GuardedModuleStore implements ModuleStore {
   private applying: Map<string, Uint8Array | null> | undefined;
   private changeWaiters: (() => void)[] = [];
 
-  /** `onCommit` hears the writes of every commit once applied (the engine's timer and task indexes follow them). */
+  /** `onCommit` hears the writes of every commit once applied (the jobs' timer and task indexes follow them: src/jobs/Jobs.ts). */
   constructor(
     private readonly inner: ModuleStore,
     private readonly onCommit: (writes: readonly Write[]) => void = () => {},

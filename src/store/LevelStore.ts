@@ -1,6 +1,6 @@
 import { Level } from 'level';
 import { EngineError } from '../errors/EngineError.ts';
-import type { Bytes, Commit, EngineStore, JournalEntry, ModuleStore, StoredBreaker, Write } from './EngineStore.ts';
+import type { Bytes, Commit, EngineStore, JournalEntry, ModuleStore, Rebase, StoredBreaker, Write } from './EngineStore.ts';
 
 type Sublevel = ReturnType<typeof bytesSublevel>;
 const bytesSublevel = (db: Level<Bytes, Bytes>, name: string) => db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' });
@@ -188,8 +188,30 @@ class LevelModuleStore implements ModuleStore {
         operations.push({ type: 'put', sublevel: this.journalLevel, key: journalKey(journal.chainId, entry.number), value: encoder.encode(encodeEntry(entry)) });
       }
     }
+    operations.push(...(await this.rebased(commit.rebase ?? [])));
     await this.writer.write(operations);
     this.storedBytes = storedBytes;
+  }
+
+  /**
+   * The journal entries `rebase` rewrites, read now and put back in the commit's batch. A module's
+   * commits come one at a time, so no write of the entry is pending while it is read; an entry that is
+   * gone (pruned) has nothing to rewrite.
+   */
+  private async rebased(rebase: readonly Rebase[]): Promise<Operation[]> {
+    const entries = new Map<string, { key: Bytes; entry: JournalEntry }>();
+    for (const { chainId, number, key, value } of rebase) {
+      const entryKey = journalKey(chainId, number);
+      const id = decoder.decode(entryKey);
+      let found = entries.get(id);
+      if (!found) {
+        const raw = await this.journalLevel.get(entryKey);
+        if (raw === undefined) continue;
+        entries.set(id, (found = { key: entryKey, entry: decodeEntry(decoder.decode(raw)) }));
+      }
+      for (const write of found.entry.undo) if (Buffer.compare(write.key, key) === 0) write.value = value;
+    }
+    return [...entries.values()].map(({ key, entry }) => ({ type: 'put', sublevel: this.journalLevel, key, value: encoder.encode(encodeEntry(entry)) }));
   }
 }
 

@@ -30,3 +30,10 @@ export function planUndo(undo: readonly Write[], writtenSince: (key: Bytes) => b
 export function sameKept(a: UndoPlan, b: UndoPlan): boolean {
   return a.kept.length === b.kept.length && a.kept.every((key, i) => Buffer.compare(key, b.kept[i]!) === 0);
 }
+
+/** True when two plans keep the same keys and restore the same keys to the same values. */
+export function samePlan(a: UndoPlan | undefined, b: UndoPlan | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const same = (x: Write, y: Write) => Buffer.compare(x.key, y.key) === 0 && (x.value === null || y.value === null ? x.value === y.value : Buffer.compare(x.value, y.value) === 0);
+  return sameKept(a, b) && a.restores.length === b.restores.length && a.restores.every((write, i) => same(write, b.restores[i]!));
+}

@@ -5,25 +5,10 @@ import type { OverflowPolicy } from '../actor/Mailbox.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import type { ActorStateName, BackoffOptions, BreakerOptions, RestartType } from '../actor/actorMachine.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
+import { DEFAULT_SUPERVISION } from '../limits/defaults.ts';
 import type { CallOutcome, Component } from '../runtime/Component.ts';
 import { MemoryBreakerStore, type BreakerRecord, type BreakerStore } from './BreakerStore.ts';
 import type { ReorgBeyondWindow, SupervisorSignal } from './SupervisorSignal.ts';
-
-/** Supervision defaults, each documented where it is used. */
-export const DEFAULT_SUPERVISION = {
-  restart: 'permanent' as RestartType,
-  /** Restarts allowed within `periodMs` before the circuit opens. */
-  intensity: 3,
-  periodMs: 5_000,
-  backoff: { initialMs: 100, maxMs: 30_000, factor: 2, jitter: 0.2 } satisfies BackoffOptions,
-  breaker: { cooldownMs: 30_000, factor: 2, maxCooldownMs: 600_000 } satisfies BreakerOptions,
-  /** Events queued per actor before its producers wait (or, for kinds declared `coalesce`, the oldest gives way). */
-  mailboxCapacity: 1_024,
-  /** A full mailbox makes producers of every kind wait unless the spec says otherwise. */
-  overflow: 'backpressure' as OverflowPolicy,
-  /** How long `stop()` lets each actor drain before it is brutally killed. */
-  shutdownTimeoutMs: 5_000,
-};
 
 export interface ActorSpec<Payload = unknown> {
   name: string;

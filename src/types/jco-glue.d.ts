@@ -1,5 +1,5 @@
 // jco 1.11.2, installed under the alias `jco-glue`, generates corral's per-component JS glue.
-// See src/runtime/transpileComponent.ts for why this version is pinned.
+// See src/runtime/prepare/transpileComponent.ts for why this version is pinned.
 declare module 'jco-glue' {
   export function transpile(
     component: Uint8Array,

@@ -8,6 +8,7 @@ import { ioInterfaces } from './io.ts';
 import { RandomSource, randomInterfaces } from './random.ts';
 import { ResourceBudget } from './ResourceBudget.ts';
 import type { GuestOutput, WasiConfig } from './WasiConfig.ts';
+import type { WasiContext } from './WasiContext.ts';
 import { WasiHostError } from './WasiHostError.ts';
 import { WASI_INTERFACES } from './wasiPolicy.ts';
 
@@ -33,7 +34,7 @@ export type WasiJournal = 'record' | { replay: WasiCall[] };
  * One invocation runs at a time per worker: `begin` resets the per-call state (deadline, virtual clock,
  * random stream, captured output, journal), `end` returns what the guest wrote.
  */
-export class WasiHost {
+export class WasiHost implements WasiContext {
   readonly clocks: Clocks;
   readonly random: RandomSource;
   readonly output: OutputCapture;

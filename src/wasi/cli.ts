@@ -1,6 +1,6 @@
 import { InputStream, OutputStream } from './io.ts';
 import type { ResourceBudget } from './ResourceBudget.ts';
-import type { WasiHost } from './WasiHost.ts';
+import type { WasiContext } from './WasiContext.ts';
 import { WasiExit } from './WasiHostError.ts';
 
 /** Terminal resources exist as types only: corral's guests never run on a terminal. */
@@ -12,7 +12,7 @@ class TerminalOutput {}
  * stdout and stderr (captured per call, under the output cap), exit, and the terminal interfaces
  * (no terminal). Exit unwinds the guest with `WasiExit`; the worker ends the call with it.
  */
-export function cliInterfaces(host: WasiHost, budget: ResourceBudget): Record<string, Record<string, unknown>> {
+export function cliInterfaces(host: WasiContext, budget: ResourceBudget): Record<string, Record<string, unknown>> {
   const stdin = () => new InputStream(host, budget, () => new Uint8Array(0), () => 0);
   const noTerminal = () => undefined;
   return {

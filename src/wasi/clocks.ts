@@ -1,8 +1,8 @@
-import { HostCallDeadline } from '../runtime/WorkerSlot.ts';
+import { HostCallDeadline } from '../errors/HostCallDeadline.ts';
 import type { DeterministicConfig } from './WasiConfig.ts';
 import { Pollable } from './io.ts';
 import type { ResourceBudget } from './ResourceBudget.ts';
-import type { WasiHost } from './WasiHost.ts';
+import type { WasiContext } from './WasiContext.ts';
 
 const NS_PER_MS = 1_000_000n;
 
@@ -65,7 +65,7 @@ export class Clocks {
   }
 }
 
-export function clockInterfaces(host: WasiHost, budget: ResourceBudget): Record<string, Record<string, unknown>> {
+export function clockInterfaces(host: WasiContext, budget: ResourceBudget): Record<string, Record<string, unknown>> {
   const { clocks } = host;
   return {
     'wasi:clocks/monotonic-clock': {

@@ -3,7 +3,7 @@ import { join, sep } from 'node:path';
 import { WASI_MAX_OPEN_DESCRIPTORS } from '../limits/defaults.ts';
 import { InputStream } from './io.ts';
 import { BudgetedResource, type ResourceBudget } from './ResourceBudget.ts';
-import type { WasiHost } from './WasiHost.ts';
+import type { WasiContext } from './WasiContext.ts';
 
 /*
  * wasi:filesystem 0.2 — read-only preopened directories, and nothing else. Without a `dirs` grant
@@ -112,7 +112,7 @@ export class Descriptor extends BudgetedResource {
   private readonly token = {};
 
   private constructor(
-    private readonly host: WasiHost,
+    private readonly host: WasiContext,
     budget: ResourceBudget,
     private readonly open: { count: number },
     private readonly root: string,
@@ -129,7 +129,7 @@ export class Descriptor extends BudgetedResource {
    * is. O_NOFOLLOW refuses a last component swapped for a symlink; O_NONBLOCK keeps a FIFO from
    * blocking the worker.
    */
-  static openInside(host: WasiHost, budget: ResourceBudget, open: { count: number }, root: string, path: string): Descriptor {
+  static openInside(host: WasiContext, budget: ResourceBudget, open: { count: number }, root: string, path: string): Descriptor {
     if (open.count >= WASI_MAX_OPEN_DESCRIPTORS) throw 'quota' satisfies ErrorCode;
     const fd = fs(() => openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
     try {
@@ -279,7 +279,7 @@ function hash(fd: number) {
   return { lower: BigInt.asUintN(64, s.ino), upper: BigInt.asUintN(64, s.dev) };
 }
 
-export function filesystemInterfaces(host: WasiHost, budget: ResourceBudget): Record<string, Record<string, unknown>> {
+export function filesystemInterfaces(host: WasiContext, budget: ResourceBudget): Record<string, Record<string, unknown>> {
   return {
     'wasi:filesystem/types': {
       Descriptor,

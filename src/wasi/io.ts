@@ -1,5 +1,5 @@
 import { BudgetedResource, type ResourceBudget } from './ResourceBudget.ts';
-import type { WasiHost } from './WasiHost.ts';
+import type { WasiContext } from './WasiContext.ts';
 
 /*
  * wasi:io 0.2 — error, poll, streams, as far as the other interfaces need them. Every stream corral
@@ -23,7 +23,7 @@ export class IoError extends BudgetedResource {
 /** Ready when the clock reaches `due` (monotonic ns); `null` for always ready. */
 export class Pollable extends BudgetedResource {
   constructor(
-    private readonly host: WasiHost,
+    private readonly host: WasiContext,
     budget: ResourceBudget,
     readonly due: bigint | null,
   ) {
@@ -38,7 +38,7 @@ export class Pollable extends BudgetedResource {
 }
 
 /** wasi:io/poll#poll: the indices of the ready pollables; blocks (within the deadline) until one is. */
-function poll(host: WasiHost, pollables: Pollable[]): Uint32Array {
+function poll(host: WasiContext, pollables: Pollable[]): Uint32Array {
   if (pollables.length === 0) throw host.invalid('wasi:io/poll#poll', 'poll of an empty list would block for ever');
   let ready = readyIndices(pollables);
   if (ready.length === 0) {
@@ -66,7 +66,7 @@ const CLOSED = { tag: 'closed' } as const;
 export class InputStream extends BudgetedResource {
   private offset = 0;
   constructor(
-    private readonly host: WasiHost,
+    private readonly host: WasiContext,
     budget: ResourceBudget,
     private readonly read_: (offset: number, length: number) => Uint8Array,
     private readonly size: () => number,
@@ -113,7 +113,7 @@ export class InputStream extends BudgetedResource {
 /** An output stream into the call's captured stdout or stderr; `sink` keeps what fits the cap. */
 export class OutputStream extends BudgetedResource {
   constructor(
-    private readonly host: WasiHost,
+    private readonly host: WasiContext,
     budget: ResourceBudget,
     private readonly sink: (bytes: Uint8Array) => void,
   ) {
@@ -149,7 +149,7 @@ export class OutputStream extends BudgetedResource {
   }
 }
 
-export function ioInterfaces(host: WasiHost): Record<string, Record<string, unknown>> {
+export function ioInterfaces(host: WasiContext): Record<string, Record<string, unknown>> {
   return {
     'wasi:io/error': { Error: IoError },
     'wasi:io/poll': { Pollable, poll: (pollables: Pollable[]) => host.journaled('wasi:io/poll#poll', [pollables.length], () => poll(host, pollables)) },

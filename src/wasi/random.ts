@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import type { WasiHost } from './WasiHost.ts';
+import type { WasiContext } from './WasiContext.ts';
 
 /**
  * wasi:random 0.2 — random, insecure, insecure-seed. Real mode draws from the system's CSPRNG.
@@ -70,7 +70,7 @@ function splitMix64State(seed: bigint): Uint32Array {
   return state;
 }
 
-export function randomInterfaces(host: WasiHost): Record<string, Record<string, unknown>> {
+export function randomInterfaces(host: WasiContext & { readonly random: RandomSource }): Record<string, Record<string, unknown>> {
   const { random } = host;
   const bytes = (fn: string) => (len: bigint) => host.journaled(fn, [len], () => random.bytes(host.checkedLength(len, fn)));
   const u64 = (fn: string) => () => host.journaled(fn, [], () => random.u64());

@@ -18,7 +18,7 @@ export interface WasiOptions {
    * `true` takes the defaults: seed 0, start 2025-01-01T00:00:00Z, 1 µs per clock read.
    */
   deterministic?: boolean | { seed?: number | bigint; startMs?: number; stepNs?: number };
-  /** Bytes of stdout and stderr (together) kept per call. Default 64 KiB. */
+  /** Bytes of stdout and stderr (together) kept per call. Default `DEFAULT_WASI_OUTPUT_BYTES`. */
   outputBytes?: number;
 }
 

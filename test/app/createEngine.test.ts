@@ -21,7 +21,7 @@ describe('createEngine', () => {
     await corral.start();
     try {
       await corral.publish('tick', '{}');
-      await corral.engine.supervisor.settled('app');
+      await corral.engine.settled('app');
       expect(new TextDecoder().decode(await corral.engine.read('app', new TextEncoder().encode('ev/000001')))).toBe('custom:tick');
       expect(await outOfFuel).toMatchObject({ type: 'OutOfFuel', actor: 'starved' });
       expect(corral.actors().map((a) => a.name)).toEqual(['app', 'starved']);
@@ -29,7 +29,7 @@ describe('createEngine', () => {
       expect(corral.actors().map((a) => a.name)).toEqual(['app']);
       await corral.load({ name: 'second', ...watcher, topics: ['tick'] });
       await corral.publish('tick', '{}');
-      await corral.engine.supervisor.settled('second');
+      await corral.engine.settled('second');
       expect(corral.actors().find((a) => a.name === 'second')).toMatchObject({ invocations: 1 });
     } finally {
       await corral.stop();
@@ -83,7 +83,7 @@ describe('createEngine', () => {
       expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
       expect(corral.actors().map((a) => a.name)).toEqual(['b', 'c']);
       await corral.publish('tick', '{}');
-      await Promise.all([corral.engine.supervisor.settled('b'), corral.engine.supervisor.settled('c')]);
+      await Promise.all([corral.engine.settled('b'), corral.engine.settled('c')]);
       expect(corral.actors().map((a) => a.invocations)).toEqual([1, 1]);
     } finally {
       await corral.stop();

@@ -158,6 +158,48 @@ export function importCycles(edges: readonly ImportEdge[]): string[][] {
   return cycles;
 }
 
+/**
+ * One cycle through the files of a strongly connected component, as the chain of imports that closes
+ * it (`a.ts → b.ts → a.ts`): the component lists every file caught up in it, the chain says which
+ * import to cut.
+ */
+export function cyclePath(edges: readonly ImportEdge[], component: readonly string[]): string[] {
+  const members = new Set(component);
+  const start = component[0]!;
+  const cameFrom = new Map<string, string>();
+  const queue = [start];
+  for (let i = 0; i < queue.length; i++) {
+    const node = queue[i]!;
+    for (const { from, to } of edges) {
+      if (from !== node || !members.has(to)) continue;
+      if (to === start) {
+        const path = [start];
+        for (let at = node; at !== start; at = cameFrom.get(at)!) path.splice(1, 0, at);
+        return [...path, start];
+      }
+      if (!cameFrom.has(to)) {
+        cameFrom.set(to, node);
+        queue.push(to);
+      }
+    }
+  }
+  return [start, start]; // a file importing itself
+}
+
+/**
+ * What is wrong with the layering of `srcDir`, one line per problem, naming the files so a contributor
+ * knows which import to change: every upward (or sideways) arrow, and every cycle as the chain that
+ * closes it. Empty when the rule holds.
+ */
+export function layeringProblems(srcDir: string): string[] {
+  const edges = importEdges(srcDir);
+  const arrows = upwardImports(edges).map(
+    ({ from, to, fromLayer, toLayer }) => `upward import: src/${from} imports src/${to} (${fromLayer}/ may not import ${toLayer}/, which is above it or beside it in LAYERS)`,
+  );
+  const cycles = importCycles(edges).map((component) => `import cycle: ${cyclePath(edges, component).map((file) => `src/${file}`).join(' → ')}`);
+  return [...new Set([...arrows, ...cycles])];
+}
+
 /** The internal imports of one file, counted by distinct target file. */
 export function internalImports(edges: readonly ImportEdge[], file: string): string[] {
   return [...new Set(edges.filter((edge) => edge.from === file).map((edge) => edge.to))].sort();

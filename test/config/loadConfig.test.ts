@@ -41,7 +41,8 @@ store_ops = 10
 rpc_url = "http://127.0.0.1:8545"
 ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { safe = "0xabc", minPart_size = 2 }\ntriggers = [{ kind = "log", chain = 31337, address = "0x5fbdb2315678afecb367f032d93f642f64180aa3" }]\n[modules.supervision]\nintensity = 1\nbackoff_initial_ms = 0')}`);
     expect(config.engine).toMatchObject({ stateDir: join(dir, 'data'), logLevel: 'info', shutdownTimeoutMs: 5_000, graceMs: 250, hostCallBufferBytes: 1024 * 1024 });
-    expect(config.chains['31337']).toEqual({ rpcUrl: 'http://127.0.0.1:8545', pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64, confirmations: 0 });
+    expect(config.chains['31337']).toEqual({ rpcUrl: 'http://127.0.0.1:8545', pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64, confirmations: 0, reconnect: { initialMs: 250, maxMs: 30_000, jitter: 0.3 } });
+    expect(config.engine.pool).toEqual({ maxInstances: 64, maxUses: 10_000, maxIdleMs: 60_000, checkoutTimeoutMs: 5_000, minInstances: 0 });
     const [m] = config.modules;
     expect(m).toMatchObject({ name: 'w', component: watcher, limits: { fuel: 1_000_000, timeoutMs: 100 }, caps: { storeOps: 10 } });
     expect(m!.supervision).toMatchObject({ intensity: 1, backoffInitialMs: 0, periodMs: 5_000, mailboxCapacity: 1_024 }); // the rest: the supervisor's defaults
@@ -77,6 +78,18 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
     expect(found).toEqual([
       expect.objectContaining({ code: 'wrong-type', path: 'engine.jobs.timeout_ms' }),
       expect.objectContaining({ path: 'modules[0].jobs.concurrency' }),
+    ]);
+  });
+
+  it('args: a chain\'s [chains.<id>.reconnect] and the engine\'s [engine.pool] are read over their defaults; a bad value names its key', async () => {
+    const { config } = await load('[engine.pool]\nmax_instances = 8\nmin_instances = 2\n[chains.1]\nrpc_url = "wss://node"\n[chains.1.reconnect]\ninitial_ms = 20\n');
+    expect(config.chains['1']!.reconnect).toEqual({ initialMs: 20, maxMs: 30_000, jitter: 0.3 });
+    expect(config.engine.pool).toEqual({ maxInstances: 8, maxUses: 10_000, maxIdleMs: 60_000, checkoutTimeoutMs: 5_000, minInstances: 2 });
+    const found = await problems('[engine.pool]\nmax_instances = 2\nmin_instances = 3\n[chains.1]\nrpc_url = "wss://node"\nreconnect = { jitter = 2, retries = 5 }\n');
+    expect(found).toEqual([
+      expect.objectContaining({ code: 'invalid-value', path: 'engine.pool.min_instances', expected: 'min_instances is at most max_instances' }),
+      expect.objectContaining({ code: 'invalid-value', path: 'chains.1.reconnect.jitter', got: '2' }),
+      expect.objectContaining({ code: 'unknown-key', path: 'chains.1.reconnect.retries' }),
     ]);
   });
 

@@ -38,12 +38,12 @@ describe('engine: custom-event cursors', () => {
       Engine.start({ runtime, stateDir, logger: captureLogger().logger, modules: [{ name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'] }] });
     const first = await start();
     for (let i = 0; i < 3; i++) await first.publish('cmd', JSON.stringify({ op: 'incr' }));
-    await first.supervisor.settled('counter');
+    await first.settled('counter');
     expect(await first.cursor('counter')).toEqual({ seq: 3 });
     await first.stop();
     const second = await start();
     await second.publish('cmd', JSON.stringify({ op: 'incr' }));
-    await second.supervisor.settled('counter');
+    await second.settled('counter');
     expect(await second.cursor('counter')).toEqual({ seq: 4 });
     expect(text(await second.read('counter', bytes('count')))).toBe('4');
     await second.stop();
@@ -133,10 +133,10 @@ describe('engine: state', () => {
       await first.run('counter', { op: 'reads', n: 5 });
       first.pastBackoff(1_000); // past each backoff (≤ 480 ms), still inside the period
     }
-    expect(first.engine.supervisor.actors()[0]!.breaker).toBe('open');
+    expect(first.engine.actors()[0]!.breaker).toBe('open');
     await first.engine.stop();
     const second = await engineWith([quarantineAtOnce], first.stateDir);
-    expect(second.engine.supervisor.actors()[0]).toMatchObject({ state: 'quarantined', breaker: 'open' });
+    expect(second.engine.actors()[0]).toMatchObject({ state: 'quarantined', breaker: 'open' });
     await second.engine.stop();
   });
 
@@ -222,7 +222,7 @@ describe('engine: capabilities and manifests', () => {
     const { engine, records } = await engineWith([{ name: 'sub', topics: ['ticks'] }, { name: 'other', topics: ['else'] }]);
     await engine.publish('ticks', JSON.stringify({ op: 'logs', n: 1 }));
     await engine.publish('ticks', JSON.stringify({ op: 'incr' }));
-    await engine.supervisor.settled('sub');
+    await engine.settled('sub');
     expect(text(await engine.read('sub', bytes('count')))).toBe('1');
     expect(await engine.read('other', bytes('count'))).toBeUndefined();
     expect(records.find((r) => r.guest === true)).toMatchObject({ module: 'sub', event: 'custom', msg: 'x', fields: { i: 0 }, invocationId: expect.any(String) });

@@ -157,7 +157,7 @@ describe('chain bus: modules at run time', () => {
     const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
     const { engine } = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, [{ name: 'steady', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] }]);
-    const restartsOf = () => engine.supervisor.actors().find((a) => a.name === 'steady')!.restarts;
+    const restartsOf = () => engine.actors().find((a) => a.name === 'steady')!.restarts;
     let last = 0n;
     for (let i = 0; i < 5; i++) last = await emitter.emit(1, 1);
     const late = watcherManifest({ name: 'late', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address, topics: [PING, tagTopic(2)] }] });

@@ -1,10 +1,19 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
 import { filter, firstValueFrom } from 'rxjs';
+import type { Hex } from 'viem';
 import { describe, expect, it } from 'vitest';
-import type { Engine, ModuleManifest } from '../../src/index.ts';
-import { isReserved } from '../../src/host/store.ts';
+import { Engine } from '../../src/engine/Engine.ts';
+import type { ModuleManifest } from '../../src/index.ts';
+import { isReserved } from '../../src/store/reservedKeys.ts';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
-import { deployEmitter } from '../emitter.ts';
-import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf } from './chainHarness.ts';
+import { startAnvil, type Anvil } from '../anvil.ts';
+import { attachEmitter, deployEmitter } from '../emitter.ts';
+import { captureLogger } from '../helpers.ts';
+import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf, watcherManifest } from './chainHarness.ts';
 import { startRpcProxy } from './rpcProxy.ts';
 
 const testbed = chainTestbed();
@@ -16,6 +25,26 @@ const { runtime } = testbed;
 type Log = { blockNumber: string; logIndex: string };
 const removedLogs = (records: Record<string, unknown>[], module: string) =>
   records.filter((r) => r.module === module && r.msg === 'removed').map((r) => r.fields as { block: string; index: number });
+
+/**
+ * The Emitter on a node of any chain id, deployed and called through the node's own signing (the
+ * helpers' wallet is bound to chain 31337); `emit` resolves with the block of its transaction.
+ */
+async function emitterOnAnyChain(node: Anvil) {
+  const [from] = await node.rpc<Hex[]>('eth_accounts');
+  const send = async (tx: { from: Hex; to?: Hex; data: Hex }) => {
+    const hash = await node.rpc<Hex>('eth_sendTransaction', [tx]);
+    // Mined as it arrives (automine), a moment after the send returns.
+    for (;;) {
+      const receipt = await node.rpc<{ blockNumber: Hex; contractAddress: Hex | null } | null>('eth_getTransactionReceipt', [hash]);
+      if (receipt) return receipt;
+    }
+  };
+  const { bytecode } = JSON.parse(readFileSync(fileURLToPath(new URL('../../fixtures/build/Emitter.json', import.meta.url)), 'utf8')) as { bytecode: Hex };
+  const deployed = await send({ from: from!, data: bytecode });
+  const emitter = attachEmitter(node.url, deployed.contractAddress!.toLowerCase() as Hex);
+  return { address: emitter.address, deployedAt: BigInt(deployed.blockNumber), emit: async (tag: number, count: number) => BigInt((await send(emitter.call(tag, count))).blockNumber) };
+}
 
 describe('chain bus: reorgs', () => {
   for (const depth of [1, 5, 20]) {
@@ -80,7 +109,7 @@ describe('chain bus: reorgs', () => {
       await engine.reached('w', 31337, b);
       const abandoned = await emitter.client.getBlock({ blockNumber: b });
       await engine.publish('tick', '{}');
-      await engine.supervisor.settled('w');
+      await engine.settled('w');
       expect((await ownState(engine, 'w')).n).toBe('4');
       if (restart) {
         await engine.stop();
@@ -96,7 +125,7 @@ describe('chain bus: reorgs', () => {
       const head = await emitter.client.getBlock();
       expect(head.number).toBe(c);
       await engine.reached('w', 31337, c, head.hash);
-      await engine.supervisor.settled('w');
+      await engine.settled('w');
 
       const after = await ownState(engine, 'w');
       const notice = after[`kept/${b}`];
@@ -113,6 +142,54 @@ describe('chain bus: reorgs', () => {
     });
   }
 
+  it('behavior: a module on two chains whose blocks on both wrote the same key ends on the state from before both once a reorg on each took them away', async () => {
+    const a = await deployEmitter(testbed.anvil);
+    const other = await startAnvil({ chainId: 31338 });
+    try {
+      const b = await emitterOnAnyChain(other);
+      const engine = await Engine.start({
+        runtime,
+        stateDir: mkdtempSync(join(tmpdir(), 'corral-two-chains-')),
+        logger: captureLogger().logger as Logger,
+        chains: { 31337: { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, 31338: { rpcUrl: other.url, pollIntervalMs: 20 } },
+        modules: [
+          watcherManifest({
+            name: 'w',
+            startBlock: { '31337': Number(a.deployedAt) + 1, '31338': Number(b.deployedAt) + 1 },
+            triggers: [
+              { kind: 'log', chain: 31337, address: a.address },
+              { kind: 'log', chain: 31338, address: b.address },
+            ],
+          }),
+        ],
+      });
+      // a1 on chain 31337 writes n = 1 and ev/000001; then b1 on chain 31338 writes n = 2 and ev/000002.
+      const a1 = await a.emit(1, 1);
+      await engine.reached('w', 31337, a1);
+      const b1 = await b.emit(1, 1);
+      await engine.reached('w', 31338, b1);
+      const both = await ownState(engine, 'w');
+      expect(Object.keys(both).sort()).toEqual(['ev/000001', 'ev/000002', 'n']);
+      expect(both.n).toBe('2');
+
+      // a1 goes: n keeps b1's value (b1 stands) and is named in the notice; ev/000001 goes.
+      await testbed.anvil.rpc('anvil_reorg', [1, []]);
+      await engine.reached('w', 31337, a1, (await a.client.getBlock()).hash);
+      await engine.settled('w');
+      const notice = (await ownState(engine, 'w'))[`kept/${a1}`];
+      expect(JSON.parse(notice!)).toMatchObject({ chainId: '31337', block: String(a1), keys: [Buffer.from('n').toString('hex')] });
+      expect(await ownState(engine, 'w')).toEqual({ n: '2', 'ev/000002': both['ev/000002'], [`kept/${a1}`]: notice });
+      // b1 goes: n is back to what stood before both (absent), not to a1's value.
+      await other.rpc('anvil_reorg', [1, []]);
+      await engine.reached('w', 31338, b1, (await other.rpc<{ hash: string }>('eth_getBlockByNumber', ['latest', false])).hash);
+      await engine.settled('w');
+      expect(await ownState(engine, 'w')).toEqual({ [`kept/${a1}`]: notice });
+      await engine.stop();
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('error: a reorg deeper than the window gives ReorgBeyondWindow and halts that module; the others keep working', async () => {
     const emitter = await deployEmitter(testbed.anvil);
     const start = Number(emitter.deployedAt) + 1;
@@ -126,8 +203,8 @@ describe('chain bus: reorgs', () => {
     for (let i = 0; i < 16; i++) last = await emitter.emit(1, 2);
     await Promise.all([engine.reached('near', 31337, last), engine.reached('far', 31337, last - 10n)]);
     const nearBefore = await stateOf(engine, 'near');
-    const signal = firstValueFrom(engine.supervisor.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
-    const stopped = firstValueFrom(engine.supervisor.signals$.pipe(filter((s) => s.type === 'Stopped' && s.actor === 'near')));
+    const signal = firstValueFrom(engine.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
+    const stopped = firstValueFrom(engine.signals$.pipe(filter((s) => s.type === 'Stopped' && s.actor === 'near')));
 
     await testbed.anvil.rpc('anvil_reorg', [8, [[emitter.call(9, 1), 0]]]);
     expect(await signal).toMatchObject({ type: 'ReorgBeyondWindow', actor: 'near', chainId: '31337', cursor: { number: String(last) }, windowBlocks: 4 });
@@ -140,7 +217,7 @@ describe('chain bus: reorgs', () => {
     await engine.reached('far', 31337, next - 10n);
     expect(await recorded(engine, 'far')).toEqual(await expectedRecords(emitter.client, BigInt(start), next - 10n, { address: emitter.address }));
     await engine.publish('tick', '{}');
-    await engine.supervisor.settled('app');
+    await engine.settled('app');
     expect(await recorded(engine, 'app')).toEqual(['custom:tick']);
     expect(await stateOf(engine, 'near')).toEqual(nearBefore);
     expect(await engine.cursor('near', 'chain:31337')).toMatchObject({ number: String(last) });
@@ -156,7 +233,7 @@ describe('chain bus: reorgs', () => {
     ]);
     await engine.reached('fresh', 31337, head); // its origin: the block before its first
     const halted: string[] = [];
-    engine.supervisor.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
+    engine.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
     await testbed.anvil.rpc('anvil_reorg', [3, [[emitter.call(5, 1), 0]]]); // replaces head − 2 … head, the origin among them
     const origin = await emitter.client.getBlock({ blockNumber: head });
     await engine.reached('fresh', 31337, head, origin.hash);
@@ -181,7 +258,7 @@ describe('chain bus: reorgs', () => {
     for (let i = 0; i < 12; i++) last = await emitter.emit(2, 1); // while stopped: more than the window
     const second = await chainEngine(runtime, chain, [manifest], first.stateDir);
     await second.engine.reached('m', 31337, last); // by range up to head − 4, then block by block
-    const signal = firstValueFrom(second.engine.supervisor.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
+    const signal = firstValueFrom(second.engine.signals$.pipe(filter((s) => s.type === 'ReorgBeyondWindow')));
     await testbed.anvil.rpc('anvil_reorg', [6, [[emitter.call(9, 1), 0]]]); // forks two blocks into the caught-up range
     expect(await signal).toMatchObject({ actor: 'm', cursor: { number: String(last) }, windowBlocks: 4 });
     // Nothing was applied twice: the state still holds each original block's log exactly once.
@@ -212,7 +289,7 @@ describe('chain bus: reorgs', () => {
     ]);
     await engine.reached('m', 31337, last);
     const halted: string[] = [];
-    engine.supervisor.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
+    engine.signals$.subscribe((s) => s.type === 'ReorgBeyondWindow' && halted.push(s.actor));
     lie = true;
     for (let i = 0; i < 3; i++) last = await emitter.emit(2, 1);
     await engine.reached('m', 31337, last);

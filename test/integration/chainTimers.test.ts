@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/index.ts';
-import { isReserved } from '../../src/host/store.ts';
+import { isReserved } from '../../src/store/reservedKeys.ts';
 import { captureLogger, fixture } from '../helpers.ts';
 import { chainTestbed } from './chainHarness.ts';
 
@@ -34,13 +34,13 @@ describe('timers at a block', () => {
     await engine.reached('t', 31337, head);
     expect(await run({ op: 'block', chain: 31337, number: Number(head + 3n), tag: 'b' })).toMatchObject({ ok: true });
     await engine.reached('t', 31337, await mine(2));
-    await engine.supervisor.settled('t');
+    await engine.settled('t');
     expect(await fired()).toEqual([]);
     await engine.reached('t', 31337, await mine(1));
-    await engine.supervisor.settled('t');
+    await engine.settled('t');
     expect(await fired()).toEqual(['b']);
     await engine.reached('t', 31337, await mine(3));
-    await engine.supervisor.settled('t');
+    await engine.settled('t');
     expect(await fired()).toEqual(['b']);
     await engine.stop();
   });
@@ -54,10 +54,10 @@ describe('timers at a block', () => {
     const later = await mine(10);
     const second = await blockTimerEngine(first.stateDir);
     await second.engine.reached('t', 31337, later);
-    await second.engine.supervisor.settled('t');
+    await second.engine.settled('t');
     expect(await second.fired()).toEqual(['away']);
     await second.engine.reached('t', 31337, await mine(2));
-    await second.engine.supervisor.settled('t');
+    await second.engine.settled('t');
     expect(await second.fired()).toEqual(['away']);
     await second.engine.stop();
   });

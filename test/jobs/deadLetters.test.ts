@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/index.ts';
 import { purgeDeadLetters } from '../../src/cli/deadLetters.ts';
-import { DEDUPE_SWEEP_MS } from '../../src/jobs/JobRunner.ts';
+import { DEDUPE_SWEEP_MS } from '../../src/limits/defaults.ts';
 import { DEFAULT_JOB_ERROR_BYTES, DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS } from '../../src/limits/defaults.ts';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { newRuntime } from '../helpers.ts';

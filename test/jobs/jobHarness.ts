@@ -19,7 +19,7 @@ export function jobProbe(name = 'j', extra: Partial<ModuleManifest> = {}): Modul
 export async function jobEngine(runtime: Runtime, modules: ModuleManifest[] = [jobProbe()], options: { start?: number; stateDir?: string; jobLimits?: Parameters<typeof Engine.start>[0]['jobLimits']; deadLetters?: Parameters<typeof Engine.start>[0]['deadLetters'] } = {}) {
   const clock = new ManualClock(options.start ?? 1_000_000);
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'corral-jobs-'));
-  const { logger, records } = captureLogger();
+  const { logger, records, logged } = captureLogger();
   const engine = await Engine.start({ runtime, stateDir, logger, clock, modules, ...(options.jobLimits ? { jobLimits: options.jobLimits } : {}), ...(options.deadLetters ? { deadLetters: options.deadLetters } : {}) });
   await engine.jobsSettled(); // each module's module-activated task has run: tests start from no pending task
   let seq = 0;
@@ -35,7 +35,7 @@ export async function jobEngine(runtime: Runtime, modules: ModuleManifest[] = [j
     clock.advance(ms);
     await engine.jobsSettled();
   };
-  return { engine, clock, run, read, advance, stateDir, records };
+  return { engine, clock, run, read, advance, stateDir, records, logged };
 }
 
 /**

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineError, type Runtime } from '../../src/index.ts';
-import { JOB_RETRY_BASE_MS, type JobRecord } from '../../src/jobs/JobRunner.ts';
+import type { JobRecord } from '../../src/jobs/JobRunner.ts';
+import { JOB_RETRY } from '../../src/limits/defaults.ts';
 import { fixture, newRuntime } from '../helpers.ts';
 import { heldServer, inspectModule, jobEngine, jobProbe } from './jobHarness.ts';
 
@@ -85,7 +86,7 @@ describe('jobs', () => {
     const { engine, run, read, advance } = await jobEngine(runtime, [jobProbe('j', { restart: 'temporary', limits: { fuel: 5_000_000 } })]);
     await run(task({ op: 'count' }, 1, { delayMs: 1_000 }));
     expect(await run({ op: 'spin' })).toMatchObject({ ok: false, signal: { name: 'OutOfFuel' } });
-    expect(engine.supervisor.stateOf('j')).toBe('stopped');
+    expect(engine.actors().find((a) => a.name === 'j')?.state).toBe('stopped');
     await advance(1_000);
     expect(engine.jobStats('j')).toMatchObject({ skipped: { 'module-stopped': 1 }, pending: 0, retried: 0 });
     expect(await read('count')).toBeUndefined();
@@ -100,10 +101,10 @@ describe('jobs', () => {
     await run(task({ op: 'needs', key: 'allow' }, 1, { maxRetry: 2 }));
     await engine.jobsSettled('j');
     expect(records.map((r) => r.outcome)).toEqual(['retry']);
-    await advance(JOB_RETRY_BASE_MS - 1);
+    await advance(JOB_RETRY.initialMs - 1);
     expect(records).toHaveLength(1); // not before its backoff
     await advance(1);
-    await advance(2 * JOB_RETRY_BASE_MS); // the second retry waits twice as long
+    await advance(2 * JOB_RETRY.initialMs); // the second retry waits twice as long
     expect(records.map((r) => [r.outcome, r.attempts])).toEqual([
       ['retry', 1],
       ['retry', 2],
@@ -215,7 +216,7 @@ describe('jobs', () => {
     await run({ op: 'spin' });
     clock.advance(0); // its backoff (0 ms) on the engine's clock
     await run({ op: 'spin' }); // past its intensity: the circuit opens
-    expect(engine.supervisor.stateOf('j')).toBe('quarantined');
+    expect(engine.actors().find((a) => a.name === 'j')?.state).toBe('quarantined');
     clock.advance(1_000); // the task falls due and is taken at once (synchronously), then waits for the circuit
     expect(engine.jobStats('j')).toMatchObject({ running: 1, done: 1 }); // done: module-activated only
     await engine.stop();
@@ -233,6 +234,33 @@ describe('jobs', () => {
     await engine.unload('j', { uninstall: true });
     await engine.stop();
     expect((await inspectModule(stateDir, 'j')).entries).toEqual([]); // its module-uninstalled task deleted every key
+  });
+
+  it('behavior: a module loaded again while its earlier instance drains waits for it: each lifecycle task runs once, in order', async () => {
+    const server = await heldServer();
+    const grants = { http: { hosts: [server.host] } };
+    const { engine, read, logged } = await jobEngine(runtime, [jobProbe('j', { grants })]);
+    await engine.jobsSettled('j');
+    const runs: string[] = [];
+    engine.jobs$.subscribe((r: JobRecord) => runs.push(`${r.type.split(':')[2]}:${r.outcome}`));
+    const fetch = { op: 'read-then-fetch', keys: [], url: `${server.url}/held` };
+    const event = engine.deliver('j', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(fetch) } }, { seq: 1 });
+    await server.held(1, 'held');
+    const unloaded = engine.unload('j'); // drains the held event, then runs module-deactivated
+    const loaded = engine.load(jobProbe('j', { grants })); // shares j's state: must wait for that
+    const settled: string[] = [];
+    void unloaded.then(() => settled.push('unloaded'));
+    void loaded.then(() => settled.push('loaded'));
+    // The held event is answered once the load has either finished (it did not wait: the bug) or said it waits.
+    await Promise.race([loaded, logged((r) => r.msg === 'module waits for its earlier instance to drain')]);
+    server.releaseAll();
+    await Promise.all([event, unloaded, loaded]);
+    expect(settled).toEqual(['unloaded', 'loaded']);
+    await engine.jobsSettled('j');
+    expect(runs).toEqual(['module-deactivated:done', 'module-activated:done']);
+    expect(await read('lifecycle')).toEqual(['module-activated', 'module-deactivated', 'module-activated']);
+    await engine.stop();
+    await server.close();
   });
 
   it('behavior: jobs have their own limits; high_resource_jobs lifts them to the engine\'s job ceiling', async () => {

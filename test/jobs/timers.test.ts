@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, ManualClock, type ModuleManifest, type Runtime, type Trigger } from '../../src/index.ts';
 import { inspectState } from '../../src/cli/inspect.ts';
-import { TIMER_RETRY_MS } from '../../src/jobs/TimerScheduler.ts';
+import { TIMER_RETRY } from '../../src/limits/defaults.ts';
 import { ModuleTimers } from '../../src/jobs/ModuleTimers.ts';
-import { setTimerWrites, type TimerSpec } from '../../src/jobs/timerKeys.ts';
+import { setTimerWrites, type TimerSpec } from '../../src/jobs/timerWrites.ts';
 import { DEFAULT_MAX_PENDING_TIMERS, DEFAULT_TIMER_WINDOW } from '../../src/limits/defaults.ts';
 import { commitStaged } from '../../src/store/GuardedModuleStore.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
@@ -32,7 +32,7 @@ async function timerEngine(start = 1_000_000, stateDir = mkdtempSync(join(tmpdir
   /** Advances the clock and waits until the module has handled what fell due. */
   const advance = async (ms: number) => {
     clock.advance(ms);
-    await engine.supervisor.settled('t');
+    await engine.settled('t');
   };
   const fired = async (): Promise<string[]> => JSON.parse(text(await engine.read('t', new TextEncoder().encode('fired'))) ?? '[]');
   return { engine, clock, run, advance, fired, stateDir };
@@ -71,9 +71,9 @@ describe('timers (ManualClock)', () => {
     const moving = run({ op: 'at', at: 1_005_000, tag: 'm' });
     clock.advance(100);
     await moving;
-    await engine.supervisor.settled('t');
+    await engine.settled('t');
     expect(await fired()).toEqual([]); // the old 'm' was stale when its turn came: refused, not delivered
-    expect(engine.supervisor.actors()[0]!.refused).toBe(1);
+    expect(engine.actors()[0]!.refused).toBe(1);
     await advance(4_899);
     expect(await fired()).toEqual([]);
     await advance(1);
@@ -95,7 +95,7 @@ describe('timers (ManualClock)', () => {
     await first.run({ op: 'at', at: 1_000_100, tag: 'while-away' });
     await first.engine.stop();
     const second = await timerEngine(1_005_000, first.stateDir); // five seconds later
-    await second.engine.supervisor.settled('t');
+    await second.engine.settled('t');
     await second.advance(0);
     expect(await second.fired()).toEqual(['while-away']);
     await second.advance(10_000);
@@ -108,29 +108,29 @@ describe('timers (ManualClock)', () => {
     await run({ op: 'at', at: 1_000_100, tag: 'fails' });
     await advance(100);
     expect(await fired()).toEqual([]); // the handler's append was dropped with its err
-    expect(engine.supervisor.actors()[0]!.invocations).toBe(2);
+    expect(engine.actors()[0]!.invocations).toBe(2);
     await advance(5_000);
-    expect(engine.supervisor.actors()[0]!.invocations).toBe(2);
+    expect(engine.actors()[0]!.invocations).toBe(2);
     await engine.stop();
   });
 
-  it('behavior: a timer whose handler ends in a signal stays set and fires again after TIMER_RETRY_MS', async () => {
+  it('behavior: a timer whose handler ends in a signal stays set and fires again after TIMER_RETRY.initialMs', async () => {
     const { engine, run, advance } = await timerEngine();
     await run({ op: 'at', at: 1_000_100, tag: 'spins' });
     await advance(100);
-    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 1 });
+    expect(engine.actors()[0]!.failures).toEqual({ OutOfFuel: 1 });
     // Past the restart backoff (≤ 120 ms), a commit of another timer does not bring the retry forward.
     await advance(200);
     await run({ op: 'at', at: 9_000_000, tag: 'unrelated' });
-    await advance(TIMER_RETRY_MS - 200 - 1);
-    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 1 });
+    await advance(TIMER_RETRY.initialMs - 200 - 1);
+    expect(engine.actors()[0]!.failures).toEqual({ OutOfFuel: 1 });
     await advance(1);
-    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 2 });
+    expect(engine.actors()[0]!.failures).toEqual({ OutOfFuel: 2 });
     // Then twice as long.
-    await advance(2 * TIMER_RETRY_MS - 1);
-    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 2 });
+    await advance(2 * TIMER_RETRY.initialMs - 1);
+    expect(engine.actors()[0]!.failures).toEqual({ OutOfFuel: 2 });
     await advance(1);
-    expect(engine.supervisor.actors()[0]!.failures).toEqual({ OutOfFuel: 3 });
+    expect(engine.actors()[0]!.failures).toEqual({ OutOfFuel: 3 });
     await engine.stop();
   });
 

@@ -42,7 +42,7 @@ describe('metrics', () => {
       const response = await fetch(`${url}/metrics`);
       expect(response.headers.get('content-type')).toContain('text/plain');
       const m = parse(await response.text());
-      const logs = engine.supervisor.actors().find((a) => a.name === 'logs')!;
+      const logs = engine.actors().find((a) => a.name === 'logs')!;
       expect(m.get('corral_chain_events_total{module="logs",chain="31337"}')).toBe(15);
       expect(m.get('corral_invocations_total{module="logs"}')).toBe(logs.invocations);
       expect(logs.invocations).toBeGreaterThan(0);

@@ -11,7 +11,7 @@ import {
   type Component,
   type TrapCode,
 } from '../../src/index.ts';
-import { Meter, MeterStop } from '../../src/runtime/Meter.ts';
+import { Meter, MeterStop } from '../../src/runtime/worker/Meter.ts';
 import { fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
 // A short grace so the backstop test does not wait long; the cooperative tests never reach it.

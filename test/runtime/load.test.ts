@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadError, type Component, type Runtime } from '../../src/index.ts';
-import { instrumentCoreModule } from '../../src/runtime/instrument.ts';
+import { instrumentCoreModule } from '../../src/runtime/fuel/instrumentCoreModule.ts';
 import { makeFifo, releaseFifo, settledWithin } from '../config/specialFiles.ts';
 import { fixture, gatedHostCaller, hostCallerImports, newRuntime } from '../helpers.ts';
 
@@ -45,6 +45,16 @@ describe('load', () => {
     expect(error.code).toBe('truncated');
     expect(error.details.length).toBe(compute.length - 100);
     expect(error.details.offset).toEqual(expect.any(Number));
+  });
+
+  it.each([
+    ['cut inside its size', [0x80]],
+    ['a size longer than a u32 LEB128 may be', [0x80, 0x80, 0x80, 0x80, 0x80, 0x00]],
+  ])('error: a section whose size does not decode (%s) is truncated, at that section', async (_case, size) => {
+    const bytes = Uint8Array.from([...compute.subarray(0, 8), 0x01, ...size]);
+    const error = await loadError(runtime.load(bytes, { name: 'cut-size' }));
+    expect(error.code).toBe('truncated');
+    expect(error.details).toMatchObject({ length: bytes.length, offset: 8 });
   });
 
   it('error: a core module, with the advice to wrap it', async () => {
@@ -173,7 +183,7 @@ describe('load: Wasm proposals the meter cannot meter', () => {
     module.setFeatures(binaryen.Features.All);
     const bytes = module.emitBinary();
     module.dispose();
-    expect(() => instrumentCoreModule(bytes, 'eh-guest')).toThrow(
+    await expect(instrumentCoreModule(bytes, 'eh-guest')).rejects.toThrow(
       expect.objectContaining({ name: 'LoadError', code: 'unsupported-feature', details: expect.objectContaining({ module: 'eh-guest', instruction: 'TryTable', feature: 'exception handling with exnref (try_table, throw_ref)' }) }),
     );
   });

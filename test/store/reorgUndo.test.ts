@@ -10,7 +10,6 @@ import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
 import { planUndo, sameKept } from '../../src/store/planUndo.ts';
 import { ReorgMarks } from '../../src/store/ReorgMarks.ts';
-import { RESERVED_PREFIX } from '../../src/host/store.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
@@ -47,7 +46,7 @@ describe('ReorgMarks', () => {
 
   async function open(dir = mkdtempSync(join(tmpdir(), 'corral-marks-'))) {
     level = await LevelStore.open(dir);
-    return { dir, marks: await ReorgMarks.open(await level.module('m'), RESERVED_PREFIX, [1n, 2n]) };
+    return { dir, marks: await ReorgMarks.open(await level.module('m'), [1n, 2n]) };
   }
 
   it('default: a write of another source to a key a block in the window wrote is marked, in the same commit, and survives a restart', async () => {
@@ -96,7 +95,9 @@ describe('ReorgMarks', () => {
     await marks.commit({ writes: [w('k', 'b')], sizeDelta: 0, journal: { chainId: 2n, record: record(500n) } });
     const [entry500] = await marks.journal(2n);
     expect(keys(entry500!.undo.map((u) => u.key))).toEqual(['k']); // the mark is not in 500's undo
-    // Undo 500 (restore k to "a") and drop its record: block 10's mark stays, on disk as in memory.
+    // Apply 500's undo record (k back to "a") and drop the record, as a commit not flagged as an undo
+    // (a flagged one takes back what 500 caused: test/store/twoChainUndo.test.ts): block 10's mark stays,
+    // on disk as in memory.
     await marks.commit({ writes: entry500!.undo, sizeDelta: 0, journal: { chainId: 2n, remove: [500n] } });
     expect(marks.writtenSince(1n, 10n, enc('k'))).toBe(true);
     const bytes = marks.storedBytes;
@@ -124,7 +125,7 @@ describe('an undo step at its turn', () => {
   /** A module's store (as the engine builds it) where block 10 wrote j and k (both absent before), then a custom event wrote k. */
   async function afterBlockAndCustom(): Promise<{ store: GuardedModuleStore; marks: ReorgMarks; entry: JournalEntry }> {
     level = await LevelStore.open(mkdtempSync(join(tmpdir(), 'corral-undo-')));
-    const marks = await ReorgMarks.open(await level.module('m'), RESERVED_PREFIX, [chainId]);
+    const marks = await ReorgMarks.open(await level.module('m'), [chainId]);
     const store = new GuardedModuleStore(marks);
     const record = { number: 10n, hash: '0x10', prev: cursor, payload: [] };
     await store.commit({ writes: [w('j', 'block'), w('k', 'block')], sizeDelta: 12, cursor: { source: `chain:${chainId}`, value: {} }, journal: { chainId, record } });
@@ -142,21 +143,18 @@ describe('an undo step at its turn', () => {
 
   const moduleOf = (store: GuardedModuleStore, marks: ReorgMarks) =>
     ({
-      manifest: { name: 'm', grants: {}, jobs: {}, triggers: [] },
-      specifiers: {},
+      name: 'm',
+      hostImports: () => ({}),
       store,
       caps: {},
       logger: pino({ level: 'silent' }),
-      version: '',
-      now: () => 0,
-      rateLimited: () => {},
-      writtenSince: (c: bigint, n: bigint, key: Bytes) => marks.writtenSince(c, n, key),
+      undoPlan: (c: bigint, n: bigint) => marks.undoPlan(c, n),
     }) as unknown as InvocationModule;
 
   const ok = { ok: true as const, value: [], fuelUsed: 0, durationMs: 0, invocationId: 'test' };
 
   async function run(store: GuardedModuleStore, marks: ReorgMarks, delivery: FeedDelivery): Promise<boolean> {
-    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery }, new Map(), new Map());
+    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery });
     try {
       if (!extras.begin!()) return false;
       await extras.complete!(ok);
@@ -200,7 +198,7 @@ describe('an undo step at its turn', () => {
     const { store, marks, entry } = await afterBlockAndCustom();
     const job = store.jobTransaction();
     job.set(enc('j'), enc('job'));
-    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery: undoStep(marks, entry) }, new Map(), new Map());
+    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery: undoStep(marks, entry) });
     expect(extras.begin!()).toBe(true);
     expect(await store.commitJob(job, { writes: job.writes(), sizeDelta: job.sizeDelta })).toBe('conflict');
     await extras.complete!(ok);
@@ -210,7 +208,7 @@ describe('an undo step at its turn', () => {
 
   it("behavior: the runner's bookkeeping writing a key the step restores, after the step began and before it commits, makes the step stale: the bookkeeping stands", async () => {
     const { store, marks, entry } = await afterBlockAndCustom();
-    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery: undoStep(marks, entry) }, new Map(), new Map());
+    const extras = bindInvocation(moduleOf(store, marks), { kind: 'chain', chainId, delivery: undoStep(marks, entry) });
     expect(extras.begin!()).toBe(true);
     // E.g. the task the block enqueued failed and is rescheduled (JobRunner.fail uses commitWith).
     const bookkept = store.commitWith((tx) => (tx.set(enc('j'), enc('retry')), true));

@@ -56,9 +56,9 @@ const { engine } = corral;
 say(`anvil ${anvil.url} · order book ${orderBook.url} · ComposableCoW ${cow.address} · state ${stateDir}`);
 
 const view: DemoView = { scenario: Scenario.standard(cow), engine, orderBook, module: 'twap-monitor', signals: [], head: 0n, ticks };
-engine.supervisor.signals$.subscribe((s) => view.signals.push(`${s.type} ${'signal' in s && s.signal ? String((s.signal as { name?: string }).name) : ''}`.trim()));
+engine.signals$.subscribe((s) => view.signals.push(`${s.type} ${'signal' in s && s.signal ? String((s.signal as { name?: string }).name) : ''}`.trim()));
 // A module that is quarantined (or halted) never reaches the next block: the demo stops and says so.
-const haltedModule = firstValueFrom(engine.supervisor.signals$.pipe(filter((s) => s.type === 'Quarantined' || s.type === 'ReorgBeyondWindow'))).then((s) => `halted: ${s.type}`);
+const haltedModule = firstValueFrom(engine.signals$.pipe(filter((s) => s.type === 'Quarantined' || s.type === 'ReorgBeyondWindow'))).then((s) => `halted: ${s.type}`);
 
 let ended = 'completed';
 await view.scenario.run(0, ticks, async (tick, block) => {

@@ -1,7 +1,7 @@
 import { type Item, type LoopNode, NONE, UNREACHABLE } from './shape.ts';
 
 /*
- * instrument.ts's region scan and folding (scanBlocks), over the shape planFunction.ts decoded, and
+ * instrumentWithBinaryen.ts's region scan and folding (scanBlocks), over the shape planFunction.ts decoded, and
  * the insertions that charge the regions (written by emitFunction.ts).
  */
 
@@ -65,7 +65,7 @@ const ENTRY_REGION = 0;
 const LOOP_REGION = 1;
 const SEGMENT_REGION = 2;
 
-/** instrument.ts's scanBlocks and its folding, over the decoded shape, then the insertions that follow. */
+/** instrumentWithBinaryen.ts's scanBlocks and its folding, over the decoded shape, then the insertions that follow. */
 export function chargePlan(body: Item, bodyStart: number, { grows, tableGrows, bulk }: SpecialOps): FunctionPlan {
   const costs = [0];
   const parents = [-1];

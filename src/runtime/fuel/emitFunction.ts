@@ -259,7 +259,7 @@ function charge(out: Writer, cost: number, scratch: number, ix: EmitIndices): vo
   out.byte(0x48); // i32.lt_s
 }
 
-/** `fuel -= cost; if (fuel < 0) fuel = refuel(fuel);` as instrument.ts's prependCharge. */
+/** `fuel -= cost; if (fuel < 0) fuel = refuel(fuel);` as instrumentWithBinaryen.ts's prependCharge. */
 function checkedCharge(out: Writer, cost: number, scratch: number, ix: EmitIndices): void {
   charge(out, cost, scratch, ix);
   out.byte(0x04); // if
@@ -275,7 +275,7 @@ function checkedCharge(out: Writer, cost: number, scratch: number, ix: EmitIndic
 
 /**
  * `len = <the length on the stack>; fuel -= len >>> BULK_MEMORY_FUEL_SHIFT; if (fuel < 0) fuel = refuel(fuel);`
- * and the length back on the stack, as instrument.ts's chargeBulk. Checked before the instruction runs,
+ * and the length back on the stack, as instrumentWithBinaryen.ts's chargeBulk. Checked before the instruction runs,
  * so the budget stops a fill it cannot pay for, and `fuel` is never left below -2^31.
  */
 function bulkCharge(out: Writer, scratch: number, ix: EmitIndices): void {

@@ -7,19 +7,19 @@ import { type Reader, notRewritable } from './wasmBytes.ts';
 /*
  * The shape of one function as binaryen's IR, decoded from its bytes alone.
  *
- * The charges are defined on binaryen's IR (see instrument.ts, which meters through binaryen): every
+ * The charges are defined on binaryen's IR (see instrumentWithBinaryen.ts): every
  * IR expression counts one, and the regions are the function entry, each loop body and each segment
  * (an `if` arm, or what follows a block that is branched to). To charge exactly what binaryen would,
  * this decodes the function the way binaryen's binary reader (its IRBuilder) builds IR: one expression
  * per instruction; a block for a loop body, `if` arm or function body of more than one expression (or
  * of none); a named block around an `if` or a function body that is branched to; a `drop` around each
  * value left before an unreachable end; blocks and scratch locals where stack-machine code keeps a
- * value under a statement (irBuilder.ts). chargePlan.ts then runs instrument.ts's region scan over it.
+ * value under a statement (irBuilder.ts). chargePlan.ts then runs instrumentWithBinaryen.ts's region scan over it.
  *
  * Code whose IR shape is not certain is not planned (NotRewritable): multi-value, exceptions, typed
  * references, code after an unreachable instruction. The whole module then goes through binaryen.
  * The shapes were checked against binaryen 132's reader function by function, on a 12.5 MB StarlingMonkey
- * module (12,612 functions) and on the test fixtures (test/runtime/fuelRewrite.test.ts).
+ * module (12,612 functions) and on the test fixtures (test/runtime/fuel/fuelRewrite.test.ts).
  */
 
 /** The signatures the decoder needs: parameter and result counts per type and per function. */

@@ -1,5 +1,5 @@
 import { TABLE_ENTRY_FUEL } from '../../limits/defaults.ts';
-import type { InstrumentedModule } from '../instrument.ts';
+import type { InstrumentedModule } from './InstrumentedModule.ts';
 import {
   FUEL_GLOBAL,
   MEMORY_DENIED_PAGES_IMPORT,
@@ -22,7 +22,6 @@ import {
   appendEntries,
   constExpression,
   importEntry,
-  leb,
   rewriteData,
   rewriteElements,
   rewriteExports,
@@ -31,7 +30,7 @@ import {
   shiftFunction,
   tableType,
 } from './sections.ts';
-import { Reader, Writer, notRewritable, writeSection } from './wasmBytes.ts';
+import { Reader, Writer, leb, notRewritable, sleb, writeSection } from './wasmBytes.ts';
 
 interface FunctionBody {
   locals: { start: number; count: number; end: number };
@@ -72,7 +71,7 @@ export function rewriteCoreModule(input: Uint8Array): InstrumentedModule | null 
 }
 
 /**
- * The same metering as instrument.ts's binaryen rewrite, done on the binary directly: one pass plans
+ * The same metering as instrumentWithBinaryen.ts's rewrite, done on the binary directly: one pass plans
  * each function's charges (planFunction.ts), a second writes them in (emitFunction.ts), and the
  * sections that name functions or globals are renumbered around the new refuel import and, when the
  * module grows memory or a table, each grow gate's three imported globals. Throws NotRewritable for anything it does
@@ -259,7 +258,7 @@ function memoryLimits(r: Reader): number {
 }
 
 /**
- * The memory grow gate, as instrument.ts's addGrowGate: `wanted = used + delta` in 64-bit arithmetic
+ * The memory grow gate, as instrumentWithBinaryen.ts's addGrowGate: `wanted = used + delta` in 64-bit arithmetic
  * (`used`: the pages of the whole component instance, a Global all its core instances share);
  * `wanted > max ? (denied = wanted, -1) : (used = wanted, delta)`. It is not metered (binaryen adds it
  * after the rewrite too).
@@ -269,7 +268,7 @@ function gateBody(ix: EmitIndices): Uint8Array {
 }
 
 /**
- * The table grow gate, as instrument.ts's addTableGate: the memory gate's check against the entries of
+ * The table grow gate, as instrumentWithBinaryen.ts's addTableGate: the memory gate's check against the entries of
  * all the component instance's tables, and on the allowed path a checked charge of
  * `delta * TABLE_ENTRY_FUEL` (at most TABLE_GROW_MAX_CHARGE, so the i32 arithmetic cannot wrap) before
  * the budget is debited, so a grow the fuel cannot pay for stops before it runs. A delta of 2^32 - 1 (refused) makes V8's table.grow return -1 without allocating anything.
@@ -303,16 +302,6 @@ function budgetCheck(base: number, allowed: number[]): number[] {
 
 function sized(code: number[]): number[] {
   return [...leb(code.length), ...code];
-}
-
-function sleb(value: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = value & 0x7f;
-    value >>= 7;
-    if ((value === 0 && (b & 0x40) === 0) || (value === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
 }
 
 function emitCode(input: Uint8Array, bodies: FunctionBody[], ix: EmitIndices, gateBodies: Uint8Array[]): Uint8Array {

@@ -14,17 +14,6 @@ export interface Section {
   end: number;
 }
 
-export function leb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = value & 0x7f;
-    value = Math.floor(value / 128);
-    if (value !== 0) b |= 0x80;
-    out.push(b);
-  } while (value !== 0);
-  return out;
-}
-
 export function shiftFunction(index: number, ix: EmitIndices): number {
   return index >= ix.importedFunctions ? index + 1 : index;
 }

@@ -1,7 +1,14 @@
 /**
- * Reading and writing the wasm binary encoding, for the fuel rewriter: LEB128 integers, names and a
- * growable output buffer. Nothing here knows about instructions (see opcodes.ts).
+ * Reading and writing the wasm binary encoding: LEB128 integers, names and a growable output buffer.
+ * Nothing here knows about instructions (see opcodes.ts). The one LEB128 reader of corral: the fuel
+ * rewriter, the component stubs, and the checks `Runtime.load` makes on a component's bytes
+ * (prepare/validateBytes.ts, prepare/componentImports.ts) all read with `Reader`.
  */
+
+/** Bytes that do not decode: a number, name or section cut off by the end, or a LEB128 longer than its type. */
+export class MalformedBytes extends Error {
+  override readonly name = 'MalformedBytes';
+}
 
 /** The fast rewriter met something it does not handle; the module goes to binaryen instead. Never user-facing. */
 export class NotRewritable extends Error {
@@ -12,7 +19,7 @@ export function notRewritable(reason: string): never {
   throw new NotRewritable(reason);
 }
 
-/** A cursor over wasm bytes. Reads past `end` throw, as a truncated module should. */
+/** A cursor over wasm bytes. Reads past `end` throw MalformedBytes, as a truncated module should. */
 export class Reader {
   constructor(
     readonly bytes: Uint8Array,
@@ -21,7 +28,7 @@ export class Reader {
   ) {}
 
   u8(): number {
-    if (this.pos >= this.end) notRewritable('unexpected end of bytes');
+    if (this.pos >= this.end) throw new MalformedBytes('bytes run past the end');
     return this.bytes[this.pos++]!;
   }
 
@@ -34,7 +41,7 @@ export class Reader {
       result += (byte & 0x7f) * 2 ** shift;
       if ((byte & 0x80) === 0) return result;
       shift += 7;
-      if (shift > 28) notRewritable('LEB128 too long for a u32');
+      if (shift > 28) throw new MalformedBytes('LEB128 too long for a u32');
     }
   }
 
@@ -48,7 +55,7 @@ export class Reader {
       result += (byte & 0x7f) * 2 ** shift;
       shift += 7;
     } while (byte & 0x80);
-    if (shift > 35) notRewritable('LEB128 too long for an s33');
+    if (shift > 35) throw new MalformedBytes('LEB128 too long for an s33');
     return byte & 0x40 ? result - 2 ** shift : result;
   }
 
@@ -58,7 +65,7 @@ export class Reader {
   }
 
   skip(n: number): void {
-    if (this.pos + n > this.end) notRewritable('unexpected end of bytes');
+    if (this.pos + n > this.end) throw new MalformedBytes('bytes run past the end');
     this.pos += n;
   }
 
@@ -67,6 +74,29 @@ export class Reader {
     const start = this.pos;
     this.skip(length);
     return new TextDecoder().decode(this.bytes.subarray(start, start + length));
+  }
+}
+
+/** An unsigned LEB128, as bytes to splice into code built by hand (Writer.u32 writes one in place). */
+export function leb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value !== 0) b |= 0x80;
+    out.push(b);
+  } while (value !== 0);
+  return out;
+}
+
+/** A signed LEB128, as bytes to splice into code built by hand (Writer.s32 writes one in place). */
+export function sleb(value: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (b & 0x40) === 0) || (value === -1 && (b & 0x40) !== 0)) return [...out, b];
+    out.push(b | 0x80);
   }
 }
 

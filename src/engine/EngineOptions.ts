@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import type { ChainConfig } from '../bus/Bus.ts';
+import type { Clock } from '../clock/Clock.ts';
+import type { DeadLetterRetention } from '../jobs/deadLetters.ts';
+import type { Recorder } from '../replay/Recorder.ts';
+import type { Limits } from '../runtime/Component.ts';
+import type { Runtime } from '../runtime/Runtime.ts';
+import type { ModuleManifest } from '../config/ModuleManifestSchema.ts';
+
+/** What `Engine.start` is given. */
+export interface EngineOptions {
+  runtime: Runtime;
+  /** Directory of the LevelDB database holding every module's state, cursors and journal. */
+  stateDir: string;
+  modules: ModuleManifest[];
+  /** Chains by id (each endpoint is checked against `eth_chainId` at start). */
+  chains?: Record<string, ChainConfig>;
+  logger?: Logger;
+  clock?: Clock;
+  shutdownTimeoutMs?: number;
+  /** Limits of every job, and of the jobs of modules granted `highResourceJobs`. Defaults: src/limits/defaults.ts. */
+  jobLimits?: { standard: Limits; highResource: Limits };
+  /** Dead letters each module keeps: the newest `maxCount`, none older than `maxAgeMs` (default `DEFAULT_DEAD_LETTERS`). */
+  deadLetters?: DeadLetterRetention;
+  /**
+   * Records every invocation of every module (events and jobs: arguments, host calls with their
+   * answers, outcome) for `corral replay`; `record.write(path)` saves it. Modules then run every
+   * invocation on a fresh instance (see `LoadOptions.record`).
+   */
+  record?: Recorder;
+}

@@ -1,0 +1,58 @@
+import type { Logger } from 'pino';
+import { Subject } from 'rxjs';
+import { Bus } from '../bus/Bus.ts';
+import { systemClock, type Clock } from '../clock/Clock.ts';
+import { Jobs } from '../jobs/Jobs.ts';
+import { DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS } from '../limits/defaults.ts';
+import type { Recorder } from '../replay/Recorder.ts';
+import type { Limits } from '../runtime/Component.ts';
+import type { Runtime } from '../runtime/Runtime.ts';
+import type { EngineStore } from '../store/EngineStore.ts';
+import { Supervisor } from '../supervisor/Supervisor.ts';
+import { DEFAULT_SUPERVISION } from '../limits/defaults.ts';
+import type { EngineOptions } from './EngineOptions.ts';
+import type { Envelope } from './invocation.ts';
+import { logSignal } from './logSignal.ts';
+import { invocationRecord, type ChainStep, type InvocationRecord } from './records.ts';
+
+/** The engine's parts, made once at its start: what the engine wires and every loaded module works with. */
+export interface EngineParts {
+  runtime: Runtime;
+  store: EngineStore;
+  supervisor: Supervisor<Envelope>;
+  bus: Bus;
+  jobs: Jobs;
+  clock: Clock;
+  logger: Logger;
+  /** Each chain's CoW Protocol order book base URL, for the `cow-api` host. */
+  orderbooks: ReadonlyMap<bigint, string>;
+  /** Limits of every job, and of the jobs of modules granted `highResourceJobs`. */
+  jobLimits: { standard: Limits; highResource: Limits };
+  record: Recorder | undefined;
+  /** Every invocation that ran, and every committed chain step (`engine.invocations$`, `engine.steps$`). */
+  invocations: Subject<InvocationRecord>;
+  steps: Subject<ChainStep>;
+}
+
+/** The parts of an engine over `store`, from its options (defaults filled in). */
+export function engineParts(options: EngineOptions, store: EngineStore, logger: Logger): EngineParts {
+  const clock = options.clock ?? systemClock;
+  const invocations = new Subject<InvocationRecord>();
+  const supervisor = new Supervisor<Envelope>({
+    logger,
+    onInvocation: (module, outcome) => {
+      if (invocations.observed) invocations.next(invocationRecord(module, outcome));
+    },
+    breakerStore: store.breakers,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
+  });
+  // Every signal is a log record: an operator must see why a module keeps failing (was: only counts).
+  supervisor.signals$.subscribe((s) => logSignal(logger, s));
+  const shutdownTimeoutMs = options.shutdownTimeoutMs || DEFAULT_SUPERVISION.shutdownTimeoutMs;
+  const jobs = new Jobs({ clock, logger, shutdownTimeoutMs, retention: options.deadLetters });
+  const bus = new Bus(options.chains ?? {}, logger);
+  const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
+  const jobLimits = options.jobLimits ?? { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
+  return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject() };
+}

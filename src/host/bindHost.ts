@@ -1,0 +1,50 @@
+import type { ChainClient } from '../chain/ChainClient.ts';
+import type { Job } from '../jobs/Job.ts';
+import type { HostImports } from '../runtime/HostImports.ts';
+import { chainHost } from './chain.ts';
+import { cowApiHost } from './cowApi.ts';
+import { httpHost } from './http.ts';
+import type { InvocationScope } from './InvocationScope.ts';
+import { loggingHost } from './logging.ts';
+import { queueHost, type QueueContext } from './queue.ts';
+import { storeHost } from './store.ts';
+import { timersHost } from './timers.ts';
+
+/** The interfaces of corral's world a host binds, by the name a manifest grants them under. */
+export type HostInterface = 'store' | 'logging' | 'chain' | 'http' | 'cowApi' | 'timers' | 'queue';
+
+/** What binding a module's host imports needs: resolved once, when the module is loaded. */
+export interface HostBinding {
+  /** The component's import specifiers (with their versions), by the interface they name. */
+  specifiers: Partial<Record<HostInterface, string>>;
+  /** Chain clients by id, and the chains `chain.request` may call. */
+  chains: ReadonlyMap<bigint, ChainClient>;
+  chainGrants: readonly number[];
+  /** Hosts `http` may reach. */
+  httpHosts: readonly string[];
+  /** Each chain's CoW Protocol order book base URL, and the chains `cow-api` may post to. */
+  orderbooks: ReadonlyMap<bigint, string>;
+  cowApiGrants: readonly number[];
+  /** Chains the module's triggers follow: the only ones a block timer may name. */
+  timerChains: readonly bigint[];
+  /** The queue's context but for what enqueues (each invocation's own). */
+  queue: Omit<QueueContext, 'enqueuedBy'>;
+}
+
+/**
+ * The host imports of one invocation (an event's or a job's), bound to its scope: one host object per
+ * interface the component imports, under the specifier it imports it by. `enqueuedBy` is what tasks
+ * it enqueues are stored as enqueued by.
+ */
+export function bindHost(binding: HostBinding, scope: InvocationScope, enqueuedBy: Job['enqueuedBy']): HostImports {
+  const imports: HostImports = {};
+  const { store, logging, chain, http, cowApi, timers, queue } = binding.specifiers;
+  if (store) imports[store] = storeHost(scope);
+  if (logging) imports[logging] = loggingHost(scope);
+  if (chain) imports[chain] = chainHost(scope, binding.chains, binding.chainGrants);
+  if (http) imports[http] = httpHost(scope, binding.httpHosts);
+  if (cowApi) imports[cowApi] = cowApiHost(scope, binding.orderbooks, binding.cowApiGrants);
+  if (timers) imports[timers] = timersHost(scope, binding.timerChains);
+  if (queue) imports[queue] = queueHost(scope, { ...binding.queue, enqueuedBy });
+  return imports;
+}

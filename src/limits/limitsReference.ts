@@ -1,0 +1,263 @@
+import * as defaults from './defaults.ts';
+import { DEFAULT_HOST_CAPS } from './hostCaps.ts';
+
+/** What a default counts, which decides how its value is printed. */
+export type LimitUnit = 'fuel' | 'ms' | 'ns' | 'bytes' | 'blocks' | 'count' | 'ratio' | 'factor' | 'shift' | 'epoch-ms' | 'seed' | 'policy';
+
+/** One row of the Limits reference: a default of src/limits/, what trips it, and where it is set. */
+export interface LimitEntry {
+  /** The constant, or a field of one (`DEFAULT_POOL.maxInstances`, `DEFAULT_HOST_CAPS.storeOps`). */
+  name: string;
+  unit: LimitUnit;
+  /** What it bounds, and what happens past it. */
+  trips: string;
+  /** engine.toml keys that set it, dotted and snake_case (`engine.limits.fuel`, `chains.<id>.reconnect.max_ms`, `modules.limits.fuel`). */
+  toml?: readonly string[];
+  /** Where an embedder of the runtime or the engine sets it besides engine.toml. */
+  api?: string;
+}
+
+/**
+ * Every default of src/limits/, by section, in the order the reference prints them. A test checks
+ * that each constant (and each field of a constant that is an object) has its row, and that each
+ * engine.toml key named here is one the schema knows.
+ */
+export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] }[] = [
+  {
+    section: 'Invocations',
+    entries: [
+      { name: 'DEFAULT_FUEL', unit: 'fuel', trips: 'work per event (charged per function entry and loop iteration by the instructions of the block); then `OutOfFuel` and the instance is discarded', toml: ['engine.limits.fuel', 'modules.limits.fuel'], api: '`load(…, { limits: { fuel } })`, `invoke(…, { fuel })`' },
+      { name: 'DEFAULT_TIMEOUT_MS', unit: 'ms', trips: "wall-clock deadline per event from the guest's start, checked at each fuel slice; then `ExecutionTimeout`, the worker lives on", toml: ['engine.limits.timeout_ms', 'modules.limits.timeout_ms'], api: '`load(…, { limits: { timeoutMs } })`, `invoke(…, { timeoutMs })`' },
+      { name: 'DEFAULT_GRACE_MS', unit: 'ms', trips: 'after a missed deadline, how long a guest that does not come back keeps its worker; then the thread is terminated (`ExecutionTimeout`, `terminated: true`)', toml: ['engine.grace_ms'], api: '`new Runtime({ graceMs })`' },
+      { name: 'DEFAULT_MEMORY_BYTES', unit: 'bytes', trips: "linear memory of a component instance (all its memories); `memory.grow` past it returns -1, a larger initial memory is refused (`MemoryLimitExceeded`); tables get a budget of the same size", toml: ['engine.limits.memory_bytes', 'modules.limits.memory_bytes'], api: '`load(…, { limits: { memoryBytes } })`' },
+      { name: 'FUEL_SLICE', unit: 'fuel', trips: 'fuel handed to a running guest at a time: the deadline and cancellation are checked between slices' },
+      { name: 'BULK_MEMORY_FUEL_SHIFT', unit: 'shift', trips: '`memory.fill`/`copy`/`init` cost one more fuel per 2^n bytes, charged before they run' },
+      { name: 'TABLE_ENTRY_FUEL', unit: 'fuel', trips: 'fuel of each entry a `table.grow` adds, charged before it runs (`OutOfFuel` if it cannot pay)' },
+      { name: 'TABLE_ENTRY_BYTES', unit: 'bytes', trips: 'what one table entry counts against the memory cap: tables may hold `memoryBytes / TABLE_ENTRY_BYTES` entries; `table.grow` past it returns -1 (`MemoryLimitExceeded`, `resource: table`)' },
+      { name: 'WASM_PAGE_BYTES', unit: 'bytes', trips: 'the Wasm page, fixed by the spec' },
+    ],
+  },
+  {
+    section: 'Instance pool (per component)',
+    entries: [
+      { name: 'DEFAULT_POOL.maxInstances', unit: 'count', trips: 'calls of one component in flight at once; further calls wait for an instance', toml: ['engine.pool.max_instances'], api: '`new Runtime({ pool })`, `load(…, { pool })`' },
+      { name: 'DEFAULT_POOL.maxUses', unit: 'count', trips: 'calls one instance serves; then it is recycled', toml: ['engine.pool.max_uses'], api: '`new Runtime({ pool })`, `load(…, { pool })`' },
+      { name: 'DEFAULT_POOL.maxIdleMs', unit: 'ms', trips: 'an instance idle this long is reaped; the next call builds a fresh one', toml: ['engine.pool.max_idle_ms'], api: '`new Runtime({ pool })`, `load(…, { pool })`' },
+      { name: 'DEFAULT_POOL.checkoutTimeoutMs', unit: 'ms', trips: 'how long a call waits for an instance; then `CheckoutTimeout`', toml: ['engine.pool.checkout_timeout_ms'], api: '`new Runtime({ pool })`, `load(…, { pool })`' },
+      { name: 'DEFAULT_POOL.minInstances', unit: 'count', trips: 'instances built ahead of calls and kept', toml: ['engine.pool.min_instances'], api: '`new Runtime({ pool })`, `load(…, { pool })`' },
+    ],
+  },
+  {
+    section: 'Threads and host calls',
+    entries: [
+      { name: 'MAX_THREADS', unit: 'count', trips: 'worker threads of one runtime; more is refused (`invalid-option`)', toml: ['engine.threads'], api: '`new Runtime({ threads })`' },
+      { name: 'DEFAULT_HOST_CALL_BUFFER_BYTES', unit: 'bytes', trips: "a host call's arguments or result; a larger one ends the call in a `Trap` (`host-error`)", toml: ['engine.host_call_buffer_bytes'], api: '`new Runtime({ hostCallBufferBytes })`' },
+      { name: 'MIN_HOST_CALL_BUFFER_BYTES', unit: 'bytes', trips: 'the smallest host-call buffer accepted (`invalid-option`)' },
+      { name: 'MAX_HOST_CALL_BUFFER_BYTES', unit: 'bytes', trips: 'the largest host-call buffer accepted (two per worker thread)' },
+      { name: 'SPIN_CHECKS', unit: 'count', trips: "checks a worker polls for a host call's answer before it sleeps in `Atomics.wait` (speed, not safety)" },
+      { name: 'CALL_SPIN_MS', unit: 'ms', trips: 'how long a worker polls for its next call after a reply before it waits in `Atomics.waitAsync` (speed, not safety)' },
+      { name: 'DEFAULT_CLOSE_TIMEOUT_MS', unit: 'ms', trips: '`close()` waits this long for in-flight calls; then the workers are terminated', api: '`new Runtime({ closeTimeoutMs })`' },
+      { name: 'MAX_TIMER_DELAY_MS', unit: 'ms', trips: "the longest delay Node's timers take; every wait is clamped to it and every ms key of engine.toml bounded by it" },
+    ],
+  },
+  {
+    section: 'WASI',
+    entries: [
+      { name: 'WASI_MAX_LIVE_RESOURCES', unit: 'count', trips: 'streams, pollables and descriptors one instance holds; one more ends the call (`Trap` `host-error`, `WasiResourceLimit`) and retires the instance' },
+      { name: 'DEFAULT_WASI_OUTPUT_BYTES', unit: 'bytes', trips: 'stdout and stderr kept per call; the rest is dropped and the output marked truncated', api: '`load(…, { wasi: { outputBytes } })`' },
+      { name: 'WASI_MAX_CHUNK_BYTES', unit: 'bytes', trips: 'the longest single read handed back (a longer read returns this much)' },
+      { name: 'WASI_MAX_OPEN_DESCRIPTORS', unit: 'count', trips: 'descriptors open at once per component per worker; one more is refused with the WASI error `quota`' },
+      { name: 'WASI_MAX_RECORDED_BYTES', unit: 'bytes', trips: 'WASI answers (clocks, random) a recording keeps per call; more is refused, in the recording and its replay alike' },
+      { name: 'DEFAULT_DETERMINISTIC_START_MS', unit: 'epoch-ms', trips: 'where deterministic clocks start', api: '`load(…, { wasi: { deterministic: { startMs } } })`' },
+      { name: 'DEFAULT_DETERMINISTIC_STEP_NS', unit: 'ns', trips: 'how far a deterministic clock moves per read', api: '`load(…, { wasi: { deterministic: { stepNs } } })`' },
+      { name: 'DEFAULT_DETERMINISTIC_SEED', unit: 'seed', trips: 'seed of deterministic random', api: '`load(…, { wasi: { deterministic: { seed } } })`, `corral call --seed`' },
+    ],
+  },
+  {
+    section: 'Files and recordings',
+    entries: [
+      { name: 'MAX_COMPONENT_BYTES', unit: 'bytes', trips: 'a component file; larger is a `LoadError` `too-large`' },
+      { name: 'MAX_CONFIG_BYTES', unit: 'bytes', trips: 'an engine.toml; larger is a `ConfigError` `too-large`' },
+      { name: 'MAX_CONFIG_DEPTH', unit: 'count', trips: 'tables nested in an engine.toml; deeper is a `ConfigError` `too-deep`' },
+      { name: 'MAX_RECORDING_LINE_BYTES', unit: 'bytes', trips: 'one line of a recording; longer is a `ReplayError` `not-a-recording`' },
+      { name: 'MAX_RECORDING_BYTES', unit: 'bytes', trips: 'a recording file `corral replay` reads; larger is a `ReplayError` `recording-refused`' },
+    ],
+  },
+  {
+    section: 'Chains',
+    entries: [
+      { name: 'CHAIN_DEFAULTS.pollIntervalMs', unit: 'ms', trips: 'head polling of an HTTP endpoint, and of the fallback', toml: ['chains.<id>.poll_interval_ms'], api: '`Engine.start({ chains })`' },
+      { name: 'CHAIN_DEFAULTS.maxLogRange', unit: 'blocks', trips: 'largest `eth_getLogs` range when catching up; halved for good when the node refuses it', toml: ['chains.<id>.max_log_range'], api: '`Engine.start({ chains })`' },
+      { name: 'CHAIN_DEFAULTS.reorgWindow', unit: 'blocks', trips: 'handled blocks keep undo records this deep; a deeper reorg halts the modules it reaches (`ReorgBeyondWindow`)', toml: ['chains.<id>.reorg_window'], api: '`Engine.start({ chains })`' },
+      { name: 'CHAIN_DEFAULTS.confirmations', unit: 'blocks', trips: "a trigger's events wait this far below the head, for triggers that set none", toml: ['chains.<id>.confirmations'], api: '`Engine.start({ chains })`' },
+      { name: 'CHAIN_DEFAULTS.reconnect.initialMs', unit: 'ms', trips: 'wait before reconnecting a dropped WebSocket; doubles per failed try', toml: ['chains.<id>.reconnect.initial_ms'], api: '`Engine.start({ chains })`' },
+      { name: 'CHAIN_DEFAULTS.reconnect.maxMs', unit: 'ms', trips: 'longest wait between two reconnections', toml: ['chains.<id>.reconnect.max_ms'], api: '`Engine.start({ chains })`' },
+      { name: 'CHAIN_DEFAULTS.reconnect.jitter', unit: 'ratio', trips: 'random spread of each reconnection wait', toml: ['chains.<id>.reconnect.jitter'], api: '`Engine.start({ chains })`' },
+      { name: 'HEAD_PROBE_INTERVAL_MS', unit: 'ms', trips: 'a WebSocket is probed with `eth_blockNumber` this often; a failed probe reconnects it' },
+      { name: 'HEAD_SUBSCRIBE_TIMEOUT_MS', unit: 'ms', trips: 'a `newHeads` subscription not answered within it counts as a lost socket' },
+      { name: 'DEFAULT_ENGINE_RPC_RESPONSE_BYTES', unit: 'bytes', trips: "one answer to the engine's own RPC requests over HTTP; larger fails (`ResponseBodyTooLargeError`), a log range is fetched again in parts" },
+      { name: 'RECENT_BLOCK_LOGS', unit: 'count', trips: 'per-block log answers kept for modules a little behind; older ones are fetched again' },
+    ],
+  },
+  {
+    section: 'Chain feeds (per module and chain)',
+    entries: [
+      { name: 'CATCH_UP_STEP_EVENTS', unit: 'count', trips: 'events per catch-up step (one invocation, one commit); a block is never split' },
+      { name: 'PREFETCH_RANGES', unit: 'count', trips: 'catch-up ranges fetched ahead of the one being delivered' },
+      { name: 'FEED_RETRY.initialMs', unit: 'ms', trips: 'wait after a failed step before asking again from the cursor; doubles per failure' },
+      { name: 'FEED_RETRY.maxMs', unit: 'ms', trips: 'longest wait between two tries of a feed (it never gives up)' },
+    ],
+  },
+  {
+    section: 'Supervision (per module)',
+    entries: [
+      { name: 'DEFAULT_SUPERVISION.restart', unit: 'policy', trips: 'after a signal: `permanent` restarts always, `transient` after failures, `temporary` never', toml: ['modules.restart'], api: '`supervisor.start([{ restart }])`' },
+      { name: 'DEFAULT_SUPERVISION.intensity', unit: 'count', trips: 'restarts within `periodMs`; one more opens the circuit (`ReachedMaxRestartIntensity`, `Quarantined`)', toml: ['modules.supervision.intensity'], api: '`supervisor.start([{ intensity }])`' },
+      { name: 'DEFAULT_SUPERVISION.periodMs', unit: 'ms', trips: 'the window `intensity` counts restarts in', toml: ['modules.supervision.period_ms'], api: '`supervisor.start([{ periodMs }])`' },
+      { name: 'DEFAULT_SUPERVISION.backoff.initialMs', unit: 'ms', trips: 'wait before the first restart', toml: ['modules.supervision.backoff_initial_ms'], api: '`supervisor.start([{ backoff }])`' },
+      { name: 'DEFAULT_SUPERVISION.backoff.maxMs', unit: 'ms', trips: 'longest wait before a restart', toml: ['modules.supervision.backoff_max_ms'], api: '`supervisor.start([{ backoff }])`' },
+      { name: 'DEFAULT_SUPERVISION.backoff.factor', unit: 'factor', trips: 'growth of the wait from one restart to the next', toml: ['modules.supervision.backoff_factor'], api: '`supervisor.start([{ backoff }])`' },
+      { name: 'DEFAULT_SUPERVISION.backoff.jitter', unit: 'ratio', trips: 'random spread of each restart wait', toml: ['modules.supervision.backoff_jitter'], api: '`supervisor.start([{ backoff }])`' },
+      { name: 'DEFAULT_SUPERVISION.breaker.cooldownMs', unit: 'ms', trips: 'an open circuit refuses events this long, then lets a probe through', toml: ['modules.supervision.breaker_cooldown_ms'], api: '`supervisor.start([{ breaker }])`' },
+      { name: 'DEFAULT_SUPERVISION.breaker.factor', unit: 'factor', trips: 'growth of the cooldown after each failed probe', toml: ['modules.supervision.breaker_factor'], api: '`supervisor.start([{ breaker }])`' },
+      { name: 'DEFAULT_SUPERVISION.breaker.maxCooldownMs', unit: 'ms', trips: 'longest cooldown', toml: ['modules.supervision.breaker_max_cooldown_ms'], api: '`supervisor.start([{ breaker }])`' },
+      { name: 'DEFAULT_SUPERVISION.mailboxCapacity', unit: 'count', trips: 'events queued per module; then producers wait (chain feeds pause, `publish` waits)', toml: ['modules.supervision.mailbox_capacity'], api: '`supervisor.start([{ mailboxCapacity }])`' },
+      { name: 'DEFAULT_SUPERVISION.overflow', unit: 'policy', trips: 'what a full mailbox does: `backpressure` (the producer waits) or, per kind, `coalesce` (the oldest gives way)', api: '`supervisor.start([{ overflow }])`' },
+      { name: 'DEFAULT_SUPERVISION.shutdownTimeoutMs', unit: 'ms', trips: 'a stop lets in-flight events finish this long; then they are cancelled', toml: ['engine.shutdown_timeout_ms'], api: '`Engine.start({ shutdownTimeoutMs })`' },
+    ],
+  },
+  {
+    section: 'Jobs',
+    entries: [
+      { name: 'DEFAULT_JOB_LIMITS.fuel', unit: 'fuel', trips: 'fuel per job; then `OutOfFuel` and a retry', toml: ['engine.jobs.fuel'], api: '`Engine.start({ jobLimits })`' },
+      { name: 'DEFAULT_JOB_LIMITS.timeoutMs', unit: 'ms', trips: 'deadline per job; then `ExecutionTimeout` and a retry', toml: ['engine.jobs.timeout_ms'], api: '`Engine.start({ jobLimits })`' },
+      { name: 'DEFAULT_JOB_LIMITS.memoryBytes', unit: 'bytes', trips: "memory cap of a job's instance", toml: ['engine.jobs.memory_bytes'], api: '`Engine.start({ jobLimits })`' },
+      { name: 'HIGH_RESOURCE_JOB_LIMITS.fuel', unit: 'fuel', trips: 'fuel per job of a module granted `high_resource_jobs`; also the most a replay grants', toml: ['engine.jobs.max_fuel'], api: '`Engine.start({ jobLimits })`' },
+      { name: 'HIGH_RESOURCE_JOB_LIMITS.timeoutMs', unit: 'ms', trips: 'deadline per job of a module granted `high_resource_jobs`; also the longest a replay grants', toml: ['engine.jobs.max_timeout_ms'], api: '`Engine.start({ jobLimits })`' },
+      { name: 'HIGH_RESOURCE_JOB_LIMITS.memoryBytes', unit: 'bytes', trips: 'memory cap of a module granted `high_resource_jobs`; also the most a replay grants', toml: ['engine.jobs.max_memory_bytes'], api: '`Engine.start({ jobLimits })`' },
+      { name: 'DEFAULT_JOBS.concurrency', unit: 'count', trips: "jobs of one module running at once, beside its events", toml: ['modules.jobs.concurrency'] },
+      { name: 'DEFAULT_JOBS.ratePerMinute', unit: 'count', trips: 'enqueues per minute (a burst of this many, then one every 60/n s); past it `limit("rate")`', toml: ['modules.jobs.rate_per_minute'] },
+      { name: 'DEFAULT_JOBS.retry', unit: 'count', trips: 'retries of a failed task that sets no `max-retry`; then it is dead-lettered', toml: ['modules.jobs.retry'] },
+      { name: 'DEFAULT_JOBS.maxRetry', unit: 'count', trips: 'the most retries a task may ask for (more is cut to this)', toml: ['modules.jobs.max_retry'] },
+      { name: 'JOB_RETRY.initialMs', unit: 'ms', trips: 'wait before a failed task runs again; doubles per failure' },
+      { name: 'JOB_RETRY.maxMs', unit: 'ms', trips: 'longest wait between two runs of a failing task' },
+      { name: 'JOB_CONFLICT_RETRIES', unit: 'count', trips: "conflicting commits a job's run may meet; then it counts as a failure" },
+      { name: 'DEFAULT_JOB_ERROR_BYTES', unit: 'bytes', trips: "a failed job's error text kept and logged; longer is cut, saying how much" },
+      { name: 'DEFAULT_DEAD_LETTERS.maxCount', unit: 'count', trips: 'dead letters a module keeps; past it the oldest is deleted', toml: ['engine.jobs.dead_letter_max'], api: '`Engine.start({ deadLetters })`' },
+      { name: 'DEFAULT_DEAD_LETTERS.maxAgeMs', unit: 'ms', trips: 'age past which a dead letter is deleted (at start and hourly)', toml: ['engine.jobs.dead_letter_max_age_ms'], api: '`Engine.start({ deadLetters })`' },
+      { name: 'MAX_PAYLOAD_BYTES', unit: 'bytes', trips: "a task's payload; larger is refused (`invalid-input`)" },
+      { name: 'IDEMPOTENCY_WINDOW_MS', unit: 'ms', trips: "how long an idempotency key answers the first task's id" },
+      { name: 'DEDUPE_SWEEP_MS', unit: 'ms', trips: 'how often expired deduplication records are deleted' },
+    ],
+  },
+  {
+    section: 'Timers (per module)',
+    entries: [
+      { name: 'DEFAULT_MAX_PENDING_TIMERS', unit: 'count', trips: 'timers set and not yet fired; a new tag past it answers `limit("pending-timers")`' },
+      { name: 'DEFAULT_TIMER_WINDOW', unit: 'count', trips: 'timers of each kind held in memory; the rest stay in LevelDB, read in due order' },
+      { name: 'TIMERS_IN_FLIGHT', unit: 'count', trips: 'timer events delivered and not yet handled; due timers past it fire as these end' },
+      { name: 'TIMER_RETRY.initialMs', unit: 'ms', trips: 'wait before a timer whose event was not handled fires again; doubles per failure' },
+      { name: 'TIMER_RETRY.maxMs', unit: 'ms', trips: 'longest wait between two deliveries of a timer (it is never dropped)' },
+      { name: 'MAX_TIMER_TAG_BYTES', unit: 'bytes', trips: "a timer's tag; longer (or empty) is refused (`invalid-input`)" },
+    ],
+  },
+  {
+    section: 'Store',
+    entries: [
+      { name: 'MAX_KEY_BYTES', unit: 'bytes', trips: 'a store key; longer is refused (`invalid-input`)' },
+      { name: 'MAX_LIST_KEYS', unit: 'count', trips: 'keys one `list-keys` page returns, whatever the guest asks' },
+    ],
+  },
+  {
+    section: 'Host calls per invocation (`HostLimitExceeded` past each: the invocation ends as a trap would, its writes dropped)',
+    entries: [
+      { name: 'DEFAULT_HOST_CAPS.chainRequests', unit: 'count', trips: '`chain.request` calls', toml: ['engine.limits.chain_requests', 'modules.caps.chain_requests'] },
+      { name: 'DEFAULT_HOST_CAPS.rpcResponseBytes', unit: 'bytes', trips: 'one RPC response', toml: ['engine.limits.rpc_response_bytes', 'modules.caps.rpc_response_bytes'] },
+      { name: 'DEFAULT_HOST_CAPS.httpFetches', unit: 'count', trips: '`http.fetch` and `cow-api` calls', toml: ['engine.limits.http_fetches', 'modules.caps.http_fetches'] },
+      { name: 'DEFAULT_HOST_CAPS.httpResponseBytes', unit: 'bytes', trips: 'one HTTP response body', toml: ['engine.limits.http_response_bytes', 'modules.caps.http_response_bytes'] },
+      { name: 'DEFAULT_HOST_CAPS.httpRequestBytes', unit: 'bytes', trips: 'one HTTP request body', toml: ['engine.limits.http_request_bytes', 'modules.caps.http_request_bytes'] },
+      { name: 'DEFAULT_HOST_CAPS.httpTimeoutMs', unit: 'ms', trips: 'one HTTP request, sending to the last byte (an `upstream` fault after it, not a cap signal)', toml: ['engine.limits.http_timeout_ms', 'modules.caps.http_timeout_ms'] },
+      { name: 'DEFAULT_HOST_CAPS.storeOps', unit: 'count', trips: 'store get/set/delete/list-keys calls', toml: ['engine.limits.store_ops', 'modules.caps.store_ops'] },
+      { name: 'DEFAULT_HOST_CAPS.storeBytesWritten', unit: 'bytes', trips: 'key + value bytes `store.set` writes', toml: ['engine.limits.store_bytes_written', 'modules.caps.store_bytes_written'] },
+      { name: 'DEFAULT_HOST_CAPS.logRecords', unit: 'count', trips: '`logging.log` records', toml: ['engine.limits.log_records', 'modules.caps.log_records'] },
+      { name: 'DEFAULT_HOST_CAPS.logBytes', unit: 'bytes', trips: 'message + fields bytes logged', toml: ['engine.limits.log_bytes', 'modules.caps.log_bytes'] },
+      { name: 'DEFAULT_HOST_CAPS.storedBytes', unit: 'bytes', trips: 'key + value bytes a module keeps in all (checked at commit, not per invocation)', toml: ['engine.limits.stored_bytes', 'modules.caps.stored_bytes'] },
+    ],
+  },
+];
+
+/** The value of a catalogued name (`DEFAULT_POOL.maxInstances`) in src/limits/, or undefined. */
+export function limitValue(name: string): unknown {
+  const [head, ...path] = name.split('.');
+  let value: unknown = head === 'DEFAULT_HOST_CAPS' ? DEFAULT_HOST_CAPS : (defaults as Record<string, unknown>)[head!];
+  for (const key of path) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  return value;
+}
+
+/** `1_048_576`, as TOML and TypeScript spell it. */
+const grouped = (n: number | bigint) => n.toLocaleString('en').replace(/,/g, '_');
+
+const n = (value: number) => `\`${grouped(value)}\``;
+
+function shownBytes(n: number): string {
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  return `${grouped(n)} bytes`;
+}
+
+function shownMs(n: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['min', 60_000], ['s', 1_000]] as const) if (n >= size && n % size === 0) return `${grouped(n)} ms (${n / size} ${unit})`;
+  return `${grouped(n)} ms`;
+}
+
+/** A value as the reference prints it: its unit made readable, the exact number beside it where they differ. */
+export function shownLimit(value: unknown, unit: LimitUnit): string {
+  if (typeof value === 'string') return `\`${value}\``;
+  if (typeof value === 'bigint') return `\`${grouped(value)}\``;
+  if (typeof value !== 'number') throw new TypeError(`a limit is a number, a bigint or a string, got ${typeof value}`);
+  switch (unit) {
+    case 'bytes': {
+      const readable = shownBytes(value);
+      return readable.endsWith(' bytes') ? readable : `${readable} (\`${grouped(value)}\`)`;
+    }
+    case 'ms':
+      return shownMs(value);
+    case 'ns':
+      return `${grouped(value)} ns`;
+    case 'epoch-ms':
+      return `${new Date(value).toISOString()} (\`${grouped(value)}\`)`;
+    case 'shift':
+      return `2^${value} (${2 ** value})`;
+    case 'blocks':
+      return `${grouped(value)} blocks`;
+    case 'fuel':
+    case 'count':
+    case 'ratio':
+    case 'factor':
+    case 'seed':
+    case 'policy':
+      return n(value);
+  }
+}
+
+/**
+ * docs/reference/limits.md, rendered from LIMITS and the values in src/limits/: `npm run docs` writes
+ * it, and a test fails when the page and this rendering differ.
+ */
+export function renderLimitsReference(): string {
+  const sections = LIMITS.map(({ section, entries }) => {
+    const rows = entries.map((e) => {
+      const where = [...(e.toml ?? []).map((key) => `\`${key}\``), ...(e.api ? [e.api] : [])].join('; ') || 'fixed';
+      return `| \`${e.name}\` | ${shownLimit(limitValue(e.name), e.unit)} | ${e.trips} | ${where} |`;
+    });
+    return [`## ${section}`, '', '| default | value | what it bounds, and what happens past it | set in |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  });
+  return [
+    '# Limits reference',
+    '',
+    '<!-- Generated by `npm run docs` from src/limits/ (src/limits/limitsReference.ts): edit there, not here. A test fails when this page is stale. -->',
+    '',
+    "Every default of corral, its value, what it bounds and what happens when it trips, and where it can be set: a key of engine.toml (dotted, as in [the engine.toml reference](engine-toml.md); `modules.*` keys are set per module, and its `limits` and `caps` may only narrow the engine's), an option of the embedding API, or nowhere (fixed). The constants live in `src/limits/defaults.ts` and `src/limits/hostCaps.ts`, each documented where it is defined.",
+    '',
+    ...sections.flatMap((s) => [s, '']),
+  ].join('\n');
+}

@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import type { Bytes } from './EngineStore.ts';
+import { prefixEnd } from './StateTransaction.ts';
+
+/**
+ * The layout of corral's own records, in one place: the jobs, timers and cron ticks of a running
+ * engine (src/jobs), the host that stages them (src/host) and `corral inspect` (src/cli) all read
+ * and write through these builders and parsers, never a copy of the layout.
+ *
+ * Keys that start with `RESERVED_PREFIX` (0xff 0x00 "corral/") are corral's, kept among the module's
+ * state so that they commit, roll back and undo on reorgs with it. A module can neither read, write nor
+ * list them; any other key, 0xff-first binary keys included, is the module's. Under the prefix:
+ *
+ * - `timer/<tag>` → a timer's spec; `timer-at/<at>/<tag>` and `timer-blk/<chain>/<block>/<tag>` → the
+ *   same spec, in the order timers fall due (numbers as 16 hex digits); `timer-count` → how many are pending.
+ * - `cron/<name>` → a cron trigger's last handled tick (epoch ms, decimal).
+ * - `job/<id>` → a pending task; `dead/<id>` → a dead-lettered one; `dedupe/<sha256 hex>` → `{ id, until }`.
+ * - `reorg/<chain>/<block>/<key>` → a reorg mark (src/store/ReorgMarks.ts): the sources that wrote the key
+ *   after that block did (numbers as 16 hex digits).
+ *
+ * Cursors are kept apart from the module's keys, by source: `chain:<id>` or `custom`.
+ */
+export const RESERVED_PREFIX: Bytes = Uint8Array.from([0xff, 0x00, ...Buffer.from('corral/')]);
+
+/** The reserved range, as a listing of the module's own keys skips it. */
+export const RESERVED_RANGE: { from: Bytes; to: Bytes } = { from: RESERVED_PREFIX, to: prefixEnd(RESERVED_PREFIX)! };
+
+export function isReserved(key: Bytes): boolean {
+  return startsWith(key, RESERVED_PREFIX);
+}
+
+export function startsWith(key: Bytes, prefix: Bytes): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
+
+/** The rest of `key` after `prefix` (UTF-8), or undefined when it does not start with it. */
+export function suffixOf(key: Bytes, prefix: Bytes): string | undefined {
+  return startsWith(key, prefix) ? Buffer.from(key.subarray(prefix.length)).toString('utf8') : undefined;
+}
+
+/** The key just past every key with `prefix` (its last byte, '/', plus one). */
+export function prefixLimit(prefix: Bytes): Bytes {
+  const end = Uint8Array.from(prefix);
+  end[end.length - 1]!++;
+  return end;
+}
+
+const reserved = (name: string): Bytes => Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from(name, 'utf8')]);
+const withText = (prefix: Bytes, text: string): Bytes => Uint8Array.from([...prefix, ...Buffer.from(text, 'utf8')]);
+const hex16 = (n: bigint | number) => BigInt(n).toString(16).padStart(16, '0');
+
+/** Timers by tag. */
+export const TIMER_PREFIX = reserved('timer/');
+/** Just past `TIMER_PREFIX` ('0' follows '/'). */
+export const TIMER_PREFIX_END = reserved('timer0');
+/** The index of time timers, by due time then tag. */
+export const AT_PREFIX = reserved('timer-at/');
+/** The index of block timers, by chain, block, then tag. */
+export const BLOCK_PREFIX = reserved('timer-blk/');
+/** How many timers are pending: the cap is checked against it without a scan. */
+export const TIMER_COUNT_KEY = reserved('timer-count');
+
+/** The key of a module's timer with this tag. */
+export const timerKey = (tag: string): Bytes => withText(TIMER_PREFIX, tag);
+
+/** The tag of a timer's key, or undefined for a key that is not one. */
+export const tagOfTimerKey = (key: Bytes): string | undefined => suffixOf(key, TIMER_PREFIX);
+
+/** The index key of a time timer: sorts by due time, then tag. */
+export const atIndexKey = (at: number, tag: string): Bytes => withText(AT_PREFIX, `${hex16(at)}/${tag}`);
+
+/** The index key of a block timer: sorts by chain, then block, then tag. */
+export const blockIndexKey = (chain: bigint, block: bigint, tag: string): Bytes => withText(BLOCK_PREFIX, `${hex16(chain)}/${hex16(block)}/${tag}`);
+
+/** The tag of an index key (after its prefix and numbers). */
+export function tagOfIndexKey(key: Bytes): string | undefined {
+  const prefix = startsWith(key, AT_PREFIX) ? AT_PREFIX : startsWith(key, BLOCK_PREFIX) ? BLOCK_PREFIX : undefined;
+  if (!prefix) return undefined;
+  const skip = prefix === AT_PREFIX ? 17 : 34; // "<16 hex>/" once or twice
+  return Buffer.from(key.subarray(prefix.length + skip)).toString('utf8');
+}
+
+/** Cron triggers' last handled ticks, by trigger name. */
+export const CRON_PREFIX = reserved('cron/');
+
+/** The key of a cron trigger's last handled tick. */
+export const cronKey = (name: string): Bytes => withText(CRON_PREFIX, name);
+
+/** Reorg marks, by chain, block, then the module's key. */
+export const REORG_PREFIX = reserved('reorg/');
+
+/** The key of the mark on `key` for block `block` of `chain`. */
+export const reorgMarkKey = (chain: bigint, block: bigint, key: Bytes): Bytes => Uint8Array.from([...withText(REORG_PREFIX, `${hex16(chain)}/${hex16(block)}/`), ...key]);
+
+/** Pending tasks. */
+export const JOB_PREFIX = reserved('job/');
+/** Dead-lettered tasks. */
+export const DEAD_PREFIX = reserved('dead/');
+/** Deduplication entries (unique-for, idempotency keys): `{ id, until }`. */
+export const DEDUPE_PREFIX = reserved('dedupe/');
+
+export const jobKey = (id: string): Bytes => withText(JOB_PREFIX, id);
+export const deadKey = (id: string): Bytes => withText(DEAD_PREFIX, id);
+
+/** The deduplication key of a unique-for task (type + payload) or of an idempotency key. */
+export function dedupeKey(kind: 'unique' | 'idempotency', ...parts: string[]): Bytes {
+  return withText(DEDUPE_PREFIX, createHash('sha256').update([kind, ...parts].join('\u0000')).digest('hex'));
+}
+
+/** The cursor source of embedder events. */
+export const CUSTOM_SOURCE = 'custom';
+
+/** The cursor source of a chain's events. */
+export const chainSource = (chainId: bigint | number | string): string => `chain:${chainId}`;
+
+/** The chain a cursor source names, or undefined for another source. */
+export const chainOfSource = (source: string): bigint | undefined => (source.startsWith('chain:') ? BigInt(source.slice('chain:'.length)) : undefined);
