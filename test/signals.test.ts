@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ExecutionTimeout, HostLimitExceeded, MemoryLimitExceeded, OutOfFuel, Trap, signalFromData, strongestSignal, type SignalData, type SignalName } from '../src/index.ts';
+import { ExecutionTimeout, HostLimitExceeded, MemoryLimitExceeded, OutOfFuel, Trap, type SignalData, type SignalName } from '../src/index.ts';
+import { signalFromData, strongestSignal } from '../src/signals/signalFromData.ts';
 
 const context = { component: 'c', exportName: 'e', invocationId: 'i' };
 

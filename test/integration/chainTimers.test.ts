@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../src/index.ts';
+import { Engine } from '../../src/engine/Engine.ts';
 import { isReserved } from '../../src/store/reservedKeys.ts';
 import { captureLogger, fixture } from '../helpers.ts';
 import { chainTestbed } from './chainHarness.ts';
