@@ -2,11 +2,6 @@ import type { LogFilter } from '../chain/types.ts';
 import type { Trigger } from '../config/TriggerSchema.ts';
 
 export type CronTrigger = Extract<Trigger, { kind: 'cron' }>;
-
-/** The chains a module's triggers follow (block and log triggers). */
-export function triggerChains(triggers: readonly Trigger[]): bigint[] {
-  return [...new Set(triggers.flatMap((t) => ('chain' in t ? [BigInt(t.chain)] : [])))];
-}
 export type BlockTrigger = Extract<Trigger, { kind: 'block' }>;
 export type LogTrigger = Extract<Trigger, { kind: 'log' }>;
 

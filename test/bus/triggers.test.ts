@@ -1,6 +1,6 @@
 import { createPublicClient, http, parseAbi, type Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainInterests, filterOf, triggerChains, type ChainInterest, type LogTrigger } from '../../src/bus/triggers.ts';
+import { chainInterests, filterOf, type ChainInterest, type LogTrigger } from '../../src/bus/triggers.ts';
 import { TriggerSchema, type Trigger } from '../../src/config/TriggerSchema.ts';
 import { ChainClient } from '../../src/chain/ChainClient.ts';
 import { RpcAccounting } from '../../src/chain/RpcStats.ts';
@@ -57,10 +57,6 @@ describe('chainInterests', () => {
     if (expected === 'conflict') return expect(typeof result).toBe('string');
     expect(typeof result).not.toBe('string');
     expect((result as ChainInterest[]).map((i) => ({ chain: i.chainId, confirmations: i.confirmations, ...(i.blocks ? { blocks: i.blocks } : {}), filters: i.filters.length }))).toEqual(expected);
-  });
-
-  it('default: triggerChains lists each chain once', () => {
-    expect(triggerChains(triggers({ kind: 'log', chain: 5 }, { kind: 'block', chain: 1 }, { kind: 'log', chain: 5 }, { kind: 'custom', topic: 't' }))).toEqual([5n, 1n]);
   });
 });
 

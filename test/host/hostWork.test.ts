@@ -74,13 +74,16 @@ describe('host work ends with its invocation', () => {
   it('behavior: a request still running at the invocation\'s deadline is aborted: the server sees its socket close then', async () => {
     const { engine, run } = await explorer(runtime, 300, 60_000);
     const arrived = nextArrival();
+    const started = performance.now();
     const outcome = run(trickle());
-    const { at, closed } = await arrived;
+    const { closed } = await arrived;
     const signal = await outcome.then((o) => (!o.ok && 'signal' in o ? o.signal : undefined));
     expect(signal).toBeInstanceOf(ExecutionTimeout);
-    // Closed at the deadline (300 ms, plus the worker's unwinding): not at the 60 s request timeout, not never.
-    const closedAfter = (await closed) - at;
-    expect(closedAfter).toBeGreaterThan(200);
+    // Closed at the deadline (300 ms from the invocation's start, which comes after `started`; a timer
+    // may fire up to 1 ms early): not before it, not at the 60 s request timeout, not never. Measured
+    // from the request's arrival this once failed under load, when the request arrived late.
+    const closedAfter = (await closed) - started;
+    expect(closedAfter).toBeGreaterThanOrEqual(299);
     expect(closedAfter).toBeLessThan(3_000);
     await engine.stop();
   });
