@@ -25,7 +25,7 @@ describe('signals', () => {
     expect(rebuilt.resource).toBe('memory');
   });
 
-  // The order the issue and the README promise: fuel, then the deadline, then memory, host limits, traps.
+  // The order the issue and docs/reference/signals.md promise: fuel, then the deadline, then memory, host limits, traps.
   const promised: SignalName[] = ['OutOfFuel', 'ExecutionTimeout', 'MemoryLimitExceeded', 'HostLimitExceeded', 'Trap'];
 
   it('behavior: of any two signals that apply to one invocation, the one promised first wins, in either order', () => {
