@@ -3,7 +3,8 @@
  * cost of a restart. Uses the real clock (backoff 0 ms for the restart measure).
  */
 import { pino } from 'pino';
-import { Supervisor, type Runtime } from '../src/index.ts';
+import { type Runtime } from '../src/index.ts';
+import { Supervisor } from '../src/supervisor/Supervisor.ts';
 import { summarize } from './stats.ts';
 
 type Row = (name: string, value: string, target?: string, ok?: boolean | null) => void;

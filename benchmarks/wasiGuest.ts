@@ -15,7 +15,7 @@ import { inThreadGuest } from './inThread.ts';
 import { summarize } from './stats.ts';
 
 type Row = (name: string, value: string, target?: string, ok?: boolean | null) => void;
-/** StarlingMonkey charges ~7M fuel for a trivial call (see the README): a budget no call here reaches. */
+/** StarlingMonkey charges ~7M fuel for a trivial call (see docs/runtime.md): a budget no call here reaches. */
 const FUEL = 1e12;
 
 export async function benchWasiGuest(fixture: (name: string) => string, row: Row): Promise<Record<string, unknown>> {

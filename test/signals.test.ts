@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ExecutionTimeout, HostLimitExceeded, MemoryLimitExceeded, OutOfFuel, Trap, signalFromData, strongestSignal, type SignalData, type SignalName } from '../src/index.ts';
+import { ExecutionTimeout, HostLimitExceeded, MemoryLimitExceeded, OutOfFuel, Trap, type SignalData, type SignalName } from '../src/index.ts';
+import { signalFromData, strongestSignal } from '../src/signals/signalFromData.ts';
 
 const context = { component: 'c', exportName: 'e', invocationId: 'i' };
 
@@ -24,7 +25,7 @@ describe('signals', () => {
     expect(rebuilt.resource).toBe('memory');
   });
 
-  // The order the issue and the README promise: fuel, then the deadline, then memory, host limits, traps.
+  // The order the issue and docs/reference/signals.md promise: fuel, then the deadline, then memory, host limits, traps.
   const promised: SignalName[] = ['OutOfFuel', 'ExecutionTimeout', 'MemoryLimitExceeded', 'HostLimitExceeded', 'Trap'];
 
   it('behavior: of any two signals that apply to one invocation, the one promised first wins, in either order', () => {

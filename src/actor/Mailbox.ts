@@ -2,8 +2,9 @@ import { EngineError } from '../errors/EngineError.ts';
 
 /**
  * What happens to an event when an actor's mailbox is full:
- * - `coalesce`: it replaces the oldest queued event of the same kind (chain blocks: only the newest matters);
- * - `backpressure`: the producer waits until there is room (logs, published events, hooks: never dropped).
+ * - `coalesce`: it replaces the oldest queued event of the same kind (for kinds where only the newest matters);
+ * - `backpressure`: the producer waits until there is room: nothing is dropped. The default, and what every
+ *   kind of a module's events uses, chain blocks included (a feed pauses while its module's mailbox is full).
  */
 export type OverflowPolicy = 'coalesce' | 'backpressure';
 

@@ -73,7 +73,7 @@ export function checkWasiImports(versioned: string[], imports: Record<string, st
     const [interfaceName, version] = name.split('@') as [string, string | undefined];
     const policy = WASI_INTERFACES[interfaceName];
     if (!policy) {
-      throw new LoadError('import-not-provided', `${source} imports ${name}, which corral does not provide (it serves wasi:io, clocks, random, cli, read-only filesystem; see the README's WASI section)`, {
+      throw new LoadError('import-not-provided', `${source} imports ${name}, which corral does not provide (it serves wasi:io, clocks, random, cli, read-only filesystem; see docs/runtime.md, WASI guests)`, {
         source,
         import: name,
       });

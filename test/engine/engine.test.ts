@@ -2,7 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, HostLimitExceeded, LoadError, ManualClock, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { HostLimitExceeded, LoadError, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { type DeliveryOutcome } from '../../src/actor/Actor.ts';
+import { ManualClock } from '../../src/clock/Clock.ts';
+import { Engine } from '../../src/engine/Engine.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();

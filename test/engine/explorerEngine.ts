@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { expect } from 'vitest';
-import { Engine, HostLimitExceeded, ManualClock, type ChainConfig, type DeliveryOutcome, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { HostLimitExceeded, type ChainConfig, type ModuleManifest, type Runtime } from '../../src/index.ts';
+import { type DeliveryOutcome } from '../../src/actor/Actor.ts';
+import { ManualClock } from '../../src/clock/Clock.ts';
+import { Engine } from '../../src/engine/Engine.ts';
 import { fixture } from '../helpers.ts';
 
 /**

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../src/index.ts';
+import { Engine } from '../../src/engine/Engine.ts';
 import { DEFAULT_MAX_PENDING_TIMERS } from '../../src/limits/defaults.ts';
 import { AT_PREFIX, BLOCK_PREFIX, isReserved, startsWith, tagOfTimerKey, TIMER_COUNT_KEY, TIMER_PREFIX } from '../../src/store/reservedKeys.ts';
 import { captureLogger, fixture } from '../helpers.ts';

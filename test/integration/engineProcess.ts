@@ -5,7 +5,8 @@
  * the parent's only view into the engine while this process holds the database.
  */
 import { pino } from 'pino';
-import { Engine, Runtime, type ModuleManifest } from '../../src/index.ts';
+import { Runtime, type ModuleManifest } from '../../src/index.ts';
+import { Engine } from '../../src/engine/Engine.ts';
 
 const options = JSON.parse(process.argv[2]!) as { rpcUrl: string; stateDir: string; modules: ModuleManifest[]; report: { module: string; from: number } };
 const runtime = new Runtime({ threads: 2, ...(process.env.CORRAL_TEST_CACHE_DIR ? { cacheDir: process.env.CORRAL_TEST_CACHE_DIR } : {}) });

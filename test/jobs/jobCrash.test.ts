@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, type Runtime } from '../../src/index.ts';
+import { type Runtime } from '../../src/index.ts';
+import { Engine } from '../../src/engine/Engine.ts';
 import { captureLogger, newRuntime } from '../helpers.ts';
 import { jobProbe } from './jobHarness.ts';
 

@@ -5,7 +5,8 @@
  * `done <n>` after each job's commit.
  */
 import { pino } from 'pino';
-import { Engine, Runtime } from '../../src/index.ts';
+import { Runtime } from '../../src/index.ts';
+import { Engine } from '../../src/engine/Engine.ts';
 import { jobProbe } from './jobHarness.ts';
 
 const [stateDir, tasks] = [process.argv[2]!, Number(process.argv[3])];

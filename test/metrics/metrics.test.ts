@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EngineConfigSchema, startConfigured } from '../../src/index.ts';
+import { startConfigured } from '../../src/app/startConfigured.ts';
+import { EngineConfigSchema } from '../../src/config/EngineConfig.ts';
 import { deployEmitter } from '../emitter.ts';
 import { fixture } from '../helpers.ts';
 

@@ -1,16 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ExecutionTimeout,
-  MemoryLimitExceeded,
-  OutOfFuel,
-  Runtime,
-  Supervisor,
-  Trap,
-  WASM_PAGE_BYTES,
-  type CallFailure,
-  type Component,
-  type TrapCode,
-} from '../../src/index.ts';
+import { ExecutionTimeout, MemoryLimitExceeded, OutOfFuel, Runtime, Trap, type CallFailure, type Component, type TrapCode } from '../../src/index.ts';
+import { WASM_PAGE_BYTES } from '../../src/limits/defaults.ts';
+import { Supervisor } from '../../src/supervisor/Supervisor.ts';
 import { Meter, MeterStop } from '../../src/runtime/worker/Meter.ts';
 import { fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { LevelStore } from '../../src/index.ts';
+import { LevelStore } from '../../src/store/LevelStore.ts';
 
 const child = fileURLToPath(new URL('./commitLoop.ts', import.meta.url));
 

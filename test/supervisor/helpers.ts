@@ -1,6 +1,8 @@
 import { captureLogger } from '../helpers.ts';
-import type { Actor, SupervisorSignal } from '../../src/index.ts';
-import { ManualClock, Supervisor, type SupervisorOptions } from '../../src/index.ts';
+import type { SupervisorSignal } from '../../src/index.ts';
+import type { Actor } from '../../src/actor/Actor.ts';
+import { ManualClock } from '../../src/clock/Clock.ts';
+import { Supervisor, type SupervisorOptions } from '../../src/supervisor/Supervisor.ts';
 
 /** A supervisor on a manual clock (at 1,000 unless given), with fixed jitter, recording its signals and log lines. */
 export function supervised(options: SupervisorOptions & { clock?: ManualClock } = {}) {

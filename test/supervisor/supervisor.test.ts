@@ -1,16 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ExecutionTimeout,
-  ManualClock,
-  MemoryBreakerStore,
-  MemoryLimitExceeded,
-  OutOfFuel,
-  Trap,
-  type Actor,
-  type Component,
-  type Runtime,
-  type Supervisor,
-} from '../../src/index.ts';
+import { ExecutionTimeout, MemoryLimitExceeded, OutOfFuel, Trap, type Component, type Runtime } from '../../src/index.ts';
+import { type Actor } from '../../src/actor/Actor.ts';
+import { ManualClock } from '../../src/clock/Clock.ts';
+import { MemoryBreakerStore } from '../../src/supervisor/BreakerStore.ts';
+import { type Supervisor } from '../../src/supervisor/Supervisor.ts';
 import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 import { stateLog, supervised } from './helpers.ts';
 

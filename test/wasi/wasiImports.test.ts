@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { LoadError, Trap, WASI_INTERFACES, type CallFailure, type Runtime } from '../../src/index.ts';
+import { LoadError, Trap, type CallFailure, type Runtime } from '../../src/index.ts';
+import { WASI_INTERFACES } from '../../src/wasi/wasiPolicy.ts';
 import { WasiHost } from '../../src/wasi/WasiHost.ts';
 import { resolveWasiConfig } from '../../src/wasi/resolveWasiConfig.ts';
 import { fixture, newRuntime } from '../helpers.ts';

@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine, type Runtime } from '../../src/index.ts';
+import { type Runtime } from '../../src/index.ts';
+import { Engine } from '../../src/engine/Engine.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
 const runtime: Runtime = newRuntime();
