@@ -12,6 +12,14 @@ import { heldServer, inspectModule, jobEngine, jobProbe } from './jobHarness.ts'
 const runtime: Runtime = newRuntime({ threads: 6 });
 afterAll(() => runtime.close());
 
+/**
+ * For a module whose event the test holds in an HTTP call while it does something else: the default
+ * 250 ms deadline is real time, and under load the event would end in ExecutionTimeout before the test
+ * releases it (a job whose commit must conflict with it then commits instead). The tests are about
+ * conflicts and order, not deadlines.
+ */
+const HELD_EVENT_LIMITS = { timeoutMs: 60_000 };
+
 const task = (payload: object, n = 1, opts: object = {}, type = 'work') => ({ op: 'enqueue', type, payload, n, opts });
 
 /** A copy of the job-probe component with a custom section appended: the same module, another build (another sha256). */
@@ -138,7 +146,7 @@ describe('jobs', () => {
 
   it('behavior: a job whose writes conflict with an event in flight (it read the key) waits and runs again; no update is lost', async () => {
     const server = await heldServer();
-    const { engine, run, read, clock } = await jobEngine(runtime, [jobProbe('j', { grants: { http: { hosts: [server.host] } } })]);
+    const { engine, run, read, clock } = await jobEngine(runtime, [jobProbe('j', { grants: { http: { hosts: [server.host] } }, limits: HELD_EVENT_LIMITS })]);
     await engine.jobsSettled('j');
     // A job due in a second adds one to k; the event reads k, then waits in an HTTP call; the job falls due meanwhile.
     await run(task({ op: 'bump', key: 'k' }, 1, { delayMs: 1_000 }));
@@ -175,7 +183,7 @@ describe('jobs', () => {
 
   it('behavior: two jobs refused while the event in flight has read both their keys take turns after it; neither waits for the other for ever', async () => {
     const server = await heldServer();
-    const { engine, run, read, clock } = await jobEngine(runtime, [jobProbe('j', { grants: { http: { hosts: [server.host] } } })]);
+    const { engine, run, read, clock } = await jobEngine(runtime, [jobProbe('j', { grants: { http: { hosts: [server.host] } }, limits: HELD_EVENT_LIMITS })]);
     await run(task({ op: 'bump', key: 'k1' }, 1, { delayMs: 1_000 }, 'one'));
     await run(task({ op: 'bump', key: 'k2' }, 1, { delayMs: 1_000 }, 'two'));
     const event = run({ op: 'read-then-fetch', keys: ['k1', 'k2'], url: `${server.url}/event` });
@@ -239,7 +247,7 @@ describe('jobs', () => {
   it('behavior: a module loaded again while its earlier instance drains waits for it: each lifecycle task runs once, in order', async () => {
     const server = await heldServer();
     const grants = { http: { hosts: [server.host] } };
-    const { engine, read, logged } = await jobEngine(runtime, [jobProbe('j', { grants })]);
+    const { engine, read, logged } = await jobEngine(runtime, [jobProbe('j', { grants, limits: HELD_EVENT_LIMITS })]);
     await engine.jobsSettled('j');
     const runs: string[] = [];
     engine.jobs$.subscribe((r: JobRecord) => runs.push(`${r.type.split(':')[2]}:${r.outcome}`));
@@ -247,7 +255,7 @@ describe('jobs', () => {
     const event = engine.deliver('j', { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(fetch) } }, { seq: 1 });
     await server.held(1, 'held');
     const unloaded = engine.unload('j'); // drains the held event, then runs module-deactivated
-    const loaded = engine.load(jobProbe('j', { grants })); // shares j's state: must wait for that
+    const loaded = engine.load(jobProbe('j', { grants, limits: HELD_EVENT_LIMITS })); // shares j's state: must wait for that
     const settled: string[] = [];
     void unloaded.then(() => settled.push('unloaded'));
     void loaded.then(() => settled.push('loaded'));
