@@ -123,9 +123,11 @@ describe('concurrency', () => {
   });
 
   it('close: drains in-flight calls, then rejects new ones; counters end at zero live instances', async () => {
-    const own = newRuntime({ threads: 1 });
+    // Deadlines far from the work: under load a worker can take seconds to start, and this is about
+    // draining (the default 5 s close timeout once terminated the call before it began, at load 15).
+    const own = newRuntime({ threads: 1, closeTimeoutMs: 120_000 });
     const compute = await own.load(fixture('compute'));
-    const inflight = compute.call('work', [100_000]);
+    const inflight = compute.call('work', [100_000], { timeoutMs: 60_000 });
     const closing = own.close();
     expect((await inflight).value).toEqual(expect.any(Number));
     await closing;
