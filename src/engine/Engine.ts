@@ -7,6 +7,7 @@ import type { EngineOptions } from './EngineOptions.ts';
 import { engineParts, type EngineParts } from './EngineParts.ts';
 import { parseManifest, type ModuleManifest, type ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { ModuleRuntime } from './ModuleRuntime.ts';
+import { ModuleTable } from './ModuleTable.ts';
 import type { ChainStep, InvocationRecord } from './records.ts';
 
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -27,11 +28,7 @@ export type { ChainPosition, ChainStep, InvocationRecord } from './records.ts';
  * await engine.publish('tick', '{}');
  */
 export class Engine {
-  private readonly modules = new Map<string, ModuleRuntime>();
-  /** Names being loaded right now (taken before the load's first await). */
-  private readonly arriving = new Set<string>();
-  /** Names being unloaded right now, until their module has drained (its lifecycle tasks included). */
-  private readonly leaving = new Map<string, Promise<unknown>>();
+  private readonly modules = new ModuleTable();
   private sequence = 0;
   private stopping: Promise<void> | null = null;
 
@@ -85,29 +82,21 @@ export class Engine {
   async load(raw: ModuleManifest): Promise<void> {
     if (this.stopping) throw new EngineError('stopped', 'the engine is stopping', {});
     const manifest = parseManifest(raw, `module ${(raw as { name?: unknown }).name ?? ''}`);
-    // The name is taken before the first await: two loads of one name cannot both pass.
-    if (this.modules.has(manifest.name) || this.arriving.has(manifest.name)) throw new EngineError('duplicate-module', `a module named ${manifest.name} already runs`, { module: manifest.name });
-    this.arriving.add(manifest.name);
+    this.modules.reserve(manifest.name);
     try {
-      // A module loaded again while its earlier instance drains waits for it: both would share the
-      // name's state, and each would run the other's lifecycle tasks from it.
-      const leaving = this.leaving.get(manifest.name);
-      if (leaving) {
-        this.parts.logger.info({ module: manifest.name }, 'module waits for its earlier instance to drain');
-        await leaving;
-      }
+      await this.modules.departed(manifest.name, this.parts.logger);
       const module = await this.admit(manifest);
       try {
         if (this.stopping) throw new EngineError('stopped', 'the engine stopped while the module loaded', { module: manifest.name });
         this.parts.supervisor.start([module.actorSpec()]);
       } catch (error) {
-        this.modules.delete(manifest.name);
+        this.modules.drop(manifest.name);
         module.abandon();
         throw error;
       }
       await module.serve();
     } finally {
-      this.arriving.delete(manifest.name);
+      this.modules.arrived(manifest.name);
     }
     this.parts.logger.info({ module: manifest.name }, 'module loaded');
   }
@@ -117,17 +106,8 @@ export class Engine {
    * timeout), its state and cursors stay in the store for a later `load`. The others are not touched.
    */
   async unload(name: string, options: { uninstall?: boolean } = {}): Promise<void> {
-    // Gone from routing at once (a second unload of the name fails here); then its feeds and actor drain.
-    const module = this.lookup(name);
-    this.modules.delete(name);
-    const drained = module.unload(options.uninstall === true);
-    const leaving = drained.catch(() => undefined);
-    this.leaving.set(name, leaving);
-    try {
-      await drained;
-    } finally {
-      if (this.leaving.get(name) === leaving) this.leaving.delete(name);
-    }
+    // Gone from routing at once (a second unload of the name fails); then its feeds and actor drain.
+    await this.modules.remove(name, (module) => module.unload(options.uninstall === true));
     this.parts.logger.info({ module: name, ...(options.uninstall ? { uninstalled: true } : {}) }, options.uninstall ? 'module uninstalled' : 'module unloaded');
   }
 
@@ -136,13 +116,13 @@ export class Engine {
     this.parts.bus.custom$.next({ topic, payload });
     const cursor = { seq: ++this.sequence };
     const event: GuestEvent = { tag: 'custom', val: { topic, payload } };
-    const receivers = [...this.modules.values()].filter((m) => m.topics.has(topic));
+    const receivers = this.modules.all().filter((m) => m.topics.has(topic));
     await Promise.all(receivers.map((m) => this.parts.supervisor.send(m.name, { kind: 'custom', payload: { kind: 'custom', event, cursor } })));
   }
 
   /** Delivers one custom event to one module and resolves with its outcome (after the commit, if any). */
   deliver(module: string, event: GuestEvent, cursor: unknown) {
-    this.lookup(module);
+    this.modules.get(module);
     return this.parts.supervisor.request(module, { kind: 'custom', payload: { kind: 'custom', event, cursor } });
   }
 
@@ -183,32 +163,32 @@ export class Engine {
 
   /** A module's queue: tasks pending and running, and what became of those that ran since the engine started. */
   jobStats(module: string) {
-    return this.parts.jobs.stats(this.lookup(module).name);
+    return this.parts.jobs.stats(this.modules.get(module).name);
   }
 
   /** `jobStats` of every module that runs jobs (exports `run-job`). */
   allJobStats() {
-    return Object.fromEntries([...this.modules.keys()].filter((name) => this.parts.jobs.runsJobs(name)).map((name) => [name, this.parts.jobs.stats(name)]));
+    return Object.fromEntries(this.modules.all().filter((m) => this.parts.jobs.runsJobs(m.name)).map((m) => [m.name, this.parts.jobs.stats(m.name)]));
   }
 
   /** Hands a module tasks from the embedding application, in one batch (see `Jobs.enqueue`); resolves with their ids. */
   enqueue(module: string, taskType: string, payloads: readonly string[], options: { delayMs?: number; maxRetry?: number } = {}): Promise<string[]> {
-    return this.parts.jobs.enqueue(this.lookup(module), taskType, payloads, options);
+    return this.parts.jobs.enqueue(this.modules.get(module), taskType, payloads, options);
   }
 
   /** A module's pending tasks, by id. */
   pendingJobs(module: string) {
-    return this.parts.jobs.pending(this.lookup(module));
+    return this.parts.jobs.pending(this.modules.get(module));
   }
 
   /** A module's dead-lettered tasks (each with its last error), by id. */
   deadJobs(module: string) {
-    return this.parts.jobs.dead(this.lookup(module));
+    return this.parts.jobs.dead(this.modules.get(module));
   }
 
   /** Retries a dead-lettered task by hand: pending again, due now, its attempts reset. */
   retryJob(module: string, id: string) {
-    return this.parts.jobs.retry(this.lookup(module), id);
+    return this.parts.jobs.retry(this.modules.get(module), id);
   }
 
   /** Resolves once no task of `module` (of any module, when absent) is running or due: how a test waits for jobs without polling. */
@@ -218,46 +198,45 @@ export class Engine {
 
   /** The cursor committed with the module's last event from `source` (`custom` or `chain:<id>`). */
   cursor(module: string, source = 'custom'): Promise<unknown> {
-    return this.lookup(module).store.cursor(source);
+    return this.modules.get(module).store.cursor(source);
   }
 
   /** Resolves once `module` has handled chain `chainId` up to block `number` (its cursor there): a wait without polling. */
   reached(module: string, chainId: bigint | number, number: bigint | number, hash?: string): Promise<void> {
-    const loaded = this.modules.get(module);
+    const loaded = this.modules.find(module);
     if (!loaded) throw new EngineError('unknown-module', `module ${module} has no trigger on chain ${chainId}`, { module, chainId: String(chainId) });
     return loaded.reached(BigInt(chainId), BigInt(number), hash);
   }
 
   /** A module's committed state, for inspection (not its in-flight overlay). */
   read(module: string, key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.lookup(module).store.get(key);
+    return this.modules.get(module).store.get(key);
   }
 
   /** Every committed key of a module with its value, in byte order (for inspection and tests). */
   entries(module: string): Promise<[Uint8Array, Uint8Array][]> {
-    return this.lookup(module).entries();
+    return this.modules.get(module).entries();
   }
 
   /** Each module's instance pool counters: its events' pool under its name, its jobs' pool under `<name>/jobs`. */
   poolStats() {
-    const pools = [...this.modules.values()].map((m) => [m.name, m.poolStats()] as const);
-    return Object.fromEntries([...pools.map(([name, p]) => [name, p.events] as const), ...pools.flatMap(([name, p]) => (p.jobs ? [[`${name}/jobs`, p.jobs] as const] : []))]);
+    return this.modules.poolStats();
   }
 
   /** Each module's stored bytes (keys + values, as its storage cap counts them). */
-  storedBytes(): Record<string, number> {
-    return Object.fromEntries([...this.modules].map(([name, module]) => [name, module.store.storedBytes]));
+  storedBytes() {
+    return this.modules.storedBytes();
   }
 
   /** Where every module stands on every chain it follows. */
   chainPositions() {
-    return [...this.modules.values()].flatMap((m) => m.positions());
+    return this.modules.positions();
   }
 
   /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const module of this.modules.values()) module.stopDeliveries();
+      for (const module of this.modules.all()) module.stopDeliveries();
       this.parts.jobs.stopSchedules();
       const feedsDone = this.parts.bus.stop();
       await Promise.all([this.parts.supervisor.stop(), this.parts.jobs.stopRunner()]);
@@ -272,15 +251,10 @@ export class Engine {
 
   /** A module's runtime loaded and taken into the engine's table (its actor not started yet). */
   private async admit(manifest: ResolvedManifest): Promise<ModuleRuntime> {
-    if (this.modules.has(manifest.name)) throw new EngineError('duplicate-module', `two modules are named ${manifest.name}`, { module: manifest.name });
+    // Checked before the load too: a start listing one name twice loads nothing twice.
+    if (this.modules.find(manifest.name)) throw new EngineError('duplicate-module', `two modules are named ${manifest.name}`, { module: manifest.name });
     const module = await ModuleRuntime.load(this.parts, manifest);
-    this.modules.set(manifest.name, module);
+    this.modules.add(module);
     return module;
-  }
-
-  private lookup(module: string): ModuleRuntime {
-    const loaded = this.modules.get(module);
-    if (!loaded) throw new EngineError('unknown-module', `no module named ${module}`, { module });
-    return loaded;
   }
 }

@@ -1,0 +1,92 @@
+import type { Logger } from 'pino';
+import type { PoolStats } from '../runtime/InstancePool.ts';
+import { EngineError } from '../errors/EngineError.ts';
+import type { ModuleRuntime } from './ModuleRuntime.ts';
+import type { ChainPosition } from './records.ts';
+
+/**
+ * The engine's modules by name. A name is arriving (its load has begun), serving (in the table) or
+ * leaving (unloaded, its instance still draining). A load of a name that arrives or serves is refused
+ * at once; a load of a name that is leaving waits for the drain, since both instances would share the
+ * name's state and each would run the other's lifecycle tasks from it.
+ */
+export class ModuleTable {
+  private readonly serving = new Map<string, ModuleRuntime>();
+  private readonly arriving = new Set<string>();
+  private readonly leaving = new Map<string, Promise<unknown>>();
+
+  /** Takes `name` for a load; call before the load's first await, so two loads of one name cannot both pass. */
+  reserve(name: string): void {
+    if (this.serving.has(name) || this.arriving.has(name)) throw new EngineError('duplicate-module', `a module named ${name} already runs`, { module: name });
+    this.arriving.add(name);
+  }
+
+  /** The load that reserved `name` has ended, the module serving or not. */
+  arrived(name: string): void {
+    this.arriving.delete(name);
+  }
+
+  /** Resolves once an earlier instance of `name` has drained (at once when none is leaving). */
+  async departed(name: string, logger: Logger): Promise<void> {
+    const leaving = this.leaving.get(name);
+    if (!leaving) return;
+    logger.info({ module: name }, 'module waits for its earlier instance to drain');
+    await leaving;
+  }
+
+  add(module: ModuleRuntime): void {
+    if (this.serving.has(module.name)) throw new EngineError('duplicate-module', `two modules are named ${module.name}`, { module: module.name });
+    this.serving.set(module.name, module);
+  }
+
+  /** Forgets a module that never served (its actor could not start). */
+  drop(name: string): void {
+    this.serving.delete(name);
+  }
+
+  /** Takes `name` out of routing at once (a second remove fails), and keeps it leaving until `drain` settles. */
+  async remove(name: string, drain: (module: ModuleRuntime) => Promise<void>): Promise<void> {
+    const module = this.get(name);
+    this.serving.delete(name);
+    const drained = drain(module);
+    const leaving = drained.catch(() => undefined);
+    this.leaving.set(name, leaving);
+    try {
+      await drained;
+    } finally {
+      if (this.leaving.get(name) === leaving) this.leaving.delete(name);
+    }
+  }
+
+  get(name: string): ModuleRuntime {
+    const module = this.serving.get(name);
+    if (!module) throw new EngineError('unknown-module', `no module named ${name}`, { module: name });
+    return module;
+  }
+
+  find(name: string): ModuleRuntime | undefined {
+    return this.serving.get(name);
+  }
+
+  all(): ModuleRuntime[] {
+    return [...this.serving.values()];
+  }
+
+  /** Each module's instance pool counters: its events' pool under its name, its jobs' pool under `<name>/jobs`. */
+  poolStats(): Record<string, PoolStats> {
+    return Object.fromEntries(this.all().flatMap((m) => {
+      const pools = m.poolStats();
+      return [[m.name, pools.events] as const, ...(pools.jobs ? [[`${m.name}/jobs`, pools.jobs] as const] : [])];
+    }));
+  }
+
+  /** Each module's stored bytes (keys + values, as its storage cap counts them). */
+  storedBytes(): Record<string, number> {
+    return Object.fromEntries(this.all().map((m) => [m.name, m.store.storedBytes]));
+  }
+
+  /** Where every module stands on every chain it follows. */
+  positions(): ChainPosition[] {
+    return this.all().flatMap((m) => m.positions());
+  }
+}
