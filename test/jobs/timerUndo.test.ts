@@ -1,22 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FeedDelivery } from '../../src/bus/ModuleFeed.ts';
-import { undoSteps } from '../../src/bus/undoSteps.ts';
-import { bindInvocation, type InvocationModule } from '../../src/engine/invocation.ts';
 import { countOf, indexKey, removeTimerWrites, setTimerWrites, type TimerSpec } from '../../src/jobs/timerWrites.ts';
 import type { Commit } from '../../src/store/EngineStore.ts';
-import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
-import { LevelStore } from '../../src/store/LevelStore.ts';
-import { planUndo } from '../../src/store/planUndo.ts';
-import { ReorgMarks } from '../../src/store/ReorgMarks.ts';
+import type { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
 import { tagOfTimerKey, TIMER_COUNT_KEY, TIMER_PREFIX, TIMER_PREFIX_END, timerKey } from '../../src/store/reservedKeys.ts';
 import { StateTransaction } from '../../src/store/StateTransaction.ts';
+import { A, B, blockCommit, openChainStore, undoThroughInvocation, type ChainStore } from '../store/twoChainStore.ts';
 
-const A = 1n;
-const B = 2n;
 const BLOCKS: Record<'A' | 'B', [bigint, bigint]> = { A: [A, 10n], B: [B, 500n] };
 
 /** A timer change as the timers host stages it: set (with a spec) or cancel. */
@@ -28,33 +20,29 @@ type Change = [tag: string, spec: TimerSpec | 'cancel'];
  * it, planned from the journal and the marks, staged and committed by the invocation step.
  */
 class TimerChains {
-  private constructor(
-    private readonly dir: string,
-    private readonly level: LevelStore,
-    private readonly marks: ReorgMarks,
-    readonly store: GuardedModuleStore,
-  ) {}
+  private constructor(private readonly chains: ChainStore) {}
 
   static async open(dir = mkdtempSync(join(tmpdir(), 'corral-timer-undo-'))): Promise<TimerChains> {
-    const level = await LevelStore.open(dir);
-    const marks = await ReorgMarks.open(await level.module('m'), [A, B]);
-    return new TimerChains(dir, level, marks, new GuardedModuleStore(marks));
+    return new TimerChains(await openChainStore(dir));
+  }
+
+  get store(): GuardedModuleStore {
+    return this.chains.store;
   }
 
   /** Closes the database as a crash would leave it (every commit so far is durable) and opens it again. */
   async reopen(): Promise<TimerChains> {
-    await this.level.close();
-    return TimerChains.open(this.dir);
+    await this.chains.level.close();
+    return TimerChains.open(this.chains.dir);
   }
 
   close(): Promise<void> {
-    return this.level.close();
+    return this.chains.level.close();
   }
 
   /** Block `number` of `chainId` makes `changes`. */
   block([chainId, number]: [bigint, bigint], ...changes: Change[]): Promise<void> {
-    const record = { number, hash: `0x${chainId}${number}`, prev: { number: number - 1n, hash: `0x${chainId}${number - 1n}` }, payload: [] };
-    return this.commit(changes, { cursor: { source: `chain:${chainId}`, value: {} }, journal: { chainId, record } });
+    return this.commit(changes, blockCommit(chainId, number));
   }
 
   /** A custom event makes `changes`. */
@@ -65,17 +53,7 @@ class TimerChains {
   /** The undo of block `number` of `chainId`, as its feed plans it, through the invocation step to its commit. */
   async undo([chainId, number]: [bigint, bigint]): Promise<void> {
     const entry = (await this.store.journal(chainId)).find((e) => e.number === number)!;
-    const plan = planUndo(entry.undo, (key) => this.marks.writtenSince(chainId, entry.number, key));
-    const delivery: FeedDelivery = { ...undoSteps([entry], entry.prev)[0]!, undo: { entry, plan } };
-    const { marks, store } = this;
-    const module = { name: 'm', hostImports: () => ({}), store, caps: {}, logger: pino({ level: 'silent' }), undoPlan: (c: bigint, n: bigint) => marks.undoPlan(c, n) } as unknown as InvocationModule;
-    const extras = bindInvocation(module, { kind: 'chain', chainId, delivery });
-    try {
-      expect(extras.begin!()).toBe(true);
-      expect(await extras.complete!({ ok: true, value: [], fuelUsed: 0, durationMs: 0, invocationId: 'test' })).toMatchObject({ ok: true });
-    } finally {
-      extras.end!();
-    }
+    await undoThroughInvocation(this.chains, chainId, entry);
   }
 
   /**

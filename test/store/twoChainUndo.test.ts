@@ -1,22 +1,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FeedDelivery } from '../../src/bus/ModuleFeed.ts';
-import { undoSteps } from '../../src/bus/undoSteps.ts';
-import { bindInvocation, type InvocationModule } from '../../src/engine/invocation.ts';
 import type { JournalEntry } from '../../src/store/EngineStore.ts';
-import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
-import { LevelStore } from '../../src/store/LevelStore.ts';
-import { planUndo } from '../../src/store/planUndo.ts';
-import { ReorgMarks } from '../../src/store/ReorgMarks.ts';
+import type { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
+import { A, B, blockCommit, openChainStore, undoThroughInvocation, type ChainStore } from './twoChainStore.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
 const K = enc('k');
-const A = 1n;
-const B = 2n;
 /** a1 (block 10 of chain A) or b1 (block 500 of chain B). */
 const blockOf = (chain: 'A' | 'B'): [bigint, bigint] => (chain === 'A' ? [A, 10n] : [B, 500n]);
 
@@ -26,27 +18,28 @@ const blockOf = (chain: 'A' | 'B'): [bigint, bigint] => (chain === 'A' ? [A, 10n
  * from the journal and the marks, staged and committed by the invocation step.
  */
 class TwoChains {
-  private constructor(
-    readonly dir: string,
-    private readonly level: LevelStore,
-    readonly marks: ReorgMarks,
-    readonly store: GuardedModuleStore,
-  ) {}
+  private constructor(private readonly chains: ChainStore) {}
 
-  static async open(dir = mkdtempSync(join(tmpdir(), 'corral-two-chains-'))): Promise<TwoChains> {
-    const level = await LevelStore.open(dir);
-    const marks = await ReorgMarks.open(await level.module('m'), [A, B]);
-    return new TwoChains(dir, level, marks, new GuardedModuleStore(marks));
+  static async open(dir = mkdtempSync(join(tmpdir(), 'corral-two-chains-')), chainIds?: readonly bigint[]): Promise<TwoChains> {
+    return new TwoChains(await openChainStore(dir, chainIds));
+  }
+
+  get store(): GuardedModuleStore {
+    return this.chains.store;
+  }
+
+  get marks(): ChainStore['marks'] {
+    return this.chains.marks;
   }
 
   /** Closes the database as a crash would leave it (every commit so far is durable) and opens it again. */
   async reopen(): Promise<TwoChains> {
-    await this.level.close();
-    return TwoChains.open(this.dir);
+    await this.chains.level.close();
+    return TwoChains.open(this.chains.dir);
   }
 
   close(): Promise<void> {
-    return this.level.close();
+    return this.chains.level.close();
   }
 
   get value(): string | undefined {
@@ -55,8 +48,7 @@ class TwoChains {
 
   /** Block `number` of `chainId` writes k. */
   block(chainId: bigint, number: bigint, value: string): Promise<void> {
-    const record = { number, hash: `0x${chainId}${number}`, prev: { number: number - 1n, hash: `0x${chainId}${number - 1n}` }, payload: [] };
-    return this.store.commit({ writes: [{ key: K, value: enc(value) }], sizeDelta: 0, cursor: { source: `chain:${chainId}`, value: {} }, journal: { chainId, record } });
+    return this.store.commit({ writes: [{ key: K, value: enc(value) }], sizeDelta: 0, ...blockCommit(chainId, number) });
   }
 
   /** A custom event writes k. */
@@ -76,25 +68,8 @@ class TwoChains {
 
   /** The undo of `entry` as its feed plans it, through the invocation step to its commit; the keys its plan kept. */
   async undo(chainId: bigint, entry: JournalEntry): Promise<string[]> {
-    const plan = planUndo(entry.undo, (key) => this.marks.writtenSince(chainId, entry.number, key));
-    const delivery: FeedDelivery = { ...undoSteps([entry], entry.prev)[0]!, undo: { entry, plan } };
-    const { marks, store } = this;
-    const module = {
-      name: 'm',
-      hostImports: () => ({}),
-      store,
-      caps: {},
-      logger: pino({ level: 'silent' }),
-      undoPlan: (c: bigint, n: bigint) => marks.undoPlan(c, n),
-    } as unknown as InvocationModule;
-    const extras = bindInvocation(module, { kind: 'chain', chainId, delivery });
-    try {
-      expect(extras.begin!()).toBe(true);
-      expect(await extras.complete!({ ok: true, value: [], fuelUsed: 0, durationMs: 0, invocationId: 'test' })).toMatchObject({ ok: true });
-    } finally {
-      extras.end!();
-    }
-    expect(await store.journal(chainId)).not.toContainEqual(expect.objectContaining({ number: entry.number }));
+    const plan = await undoThroughInvocation(this.chains, chainId, entry);
+    expect(await this.store.journal(chainId)).not.toContainEqual(expect.objectContaining({ number: entry.number }));
     return plan.kept.map((key) => dec(key)!);
   }
 }
@@ -207,19 +182,17 @@ describe('undo on two chains that wrote the same key', () => {
       [3n, 7n],
     ];
     for (const order of orders) {
-      const level = await LevelStore.open(mkdtempSync(join(tmpdir(), 'corral-three-chains-')));
+      const c = await TwoChains.open(mkdtempSync(join(tmpdir(), 'corral-three-chains-')), [A, B, 3n]);
       try {
-        const marks = await ReorgMarks.open(await level.module('m'), [A, B, 3n]);
-        const c = Object.assign(Object.create(TwoChains.prototype) as TwoChains, { marks, store: new GuardedModuleStore(marks) });
         await c.custom('v0');
         for (const [chainId, number] of blocks) await c.block(chainId, number, `v${chainId}`);
         for (const i of order) await c.undoBlock(...blocks[i]!);
         expect([order, c.value]).toEqual([order, 'v0']);
         const left: string[] = [];
-        for await (const key of marks.keys({ limit: -1 })) left.push(dec(key)!);
+        for await (const key of c.marks.keys({ limit: -1 })) left.push(dec(key)!);
         expect(left).toEqual(['k']); // no mark left behind
       } finally {
-        await level.close();
+        await c.close();
       }
     }
   });
