@@ -8,7 +8,15 @@ export type EngineErrorCode =
   | 'chain-mismatch' // a chain's RPC endpoint serves another chain id
   | 'chain-unreachable' // a chain's RPC endpoint did not answer at start
   | 'unknown-job' // no dead-lettered job of that id in the module
-  | 'stopped'; // the engine (or supervisor) has stopped
+  | 'stopped' // the engine (or supervisor) has stopped
+  | 'store-unreachable' // the store's database does not answer at its url (details name host and port)
+  | 'store-auth' // the store's database refused the credentials
+  | 'store-permission' // the store's database role may not create or use corral's schema
+  | 'store-no-database' // the store's url names a database that does not exist
+  | 'store-schema-newer' // the database holds a corral schema newer than this corral knows
+  | 'module-held' // another replica owns the module now (its lease and epoch)
+  | 'fenced' // a commit found another replica's epoch: this replica no longer owns the module, nothing was written
+  | 'store-lost'; // the store connection failed mid-commit or the lease was lost: the module stops, nothing more is written
 
 /** Something an embedder or operator asked of the engine that it cannot do. The engine keeps running. */
 export class EngineError extends CorralError<EngineErrorCode> {

