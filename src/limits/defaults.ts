@@ -365,3 +365,37 @@ export const MAX_KEY_BYTES = 64 * 1024;
 
 /** Keys one `list-keys` page returns at most, whatever the guest asks (it pages on with the last key). */
 export const MAX_LIST_KEYS = 1_000;
+
+/**
+ * The PostgreSQL store shared by engine replicas (src/store/postgres/, src/engine/Placement.ts).
+ * The lease period bounds failover: a replica that goes silent (killed machine, frozen VM, GC pause)
+ * loses its session, and with it its advisory locks, within `leaseMs` (the server's
+ * `idle_session_timeout` on the lease connection, plus TCP keepalives); it stops committing on its
+ * own at `leaseMs - LEASE_SELF_FENCE_MS` without a successful heartbeat, and the epoch refuses
+ * anything it sends later.
+ */
+export const DEFAULT_POSTGRES = {
+  /** Schema holding corral's tables. */
+  schema: 'corral',
+  /** Pooled connections for commits and reads (the lease connection is extra). */
+  pool: 10,
+  /** Lease period: how long a silent replica keeps its modules at most. */
+  leaseMs: 10_000,
+  /** Heartbeats per lease period on the lease connection. */
+  heartbeatsPerLease: 5,
+  /** A replica that joined counts for placement only after this long, so a rolling deploy does not move modules twice. */
+  joinDelayMs: 10_000,
+  /** A module is not moved away from a replica that acquired it less than this long ago (hysteresis). */
+  minHoldMs: 30_000,
+  /** Handovers a replica starts per placement round, so a new replica's arrival moves modules gradually. */
+  maxMovesPerRound: 2,
+  /** How often a replica re-checks placement without a NOTIFY hint. */
+  reconcileMs: 1_000,
+  /** Memory a replica may spend caching the state of the modules it owns (stored bytes + ~400 B per key); past it, it refuses to acquire more. */
+  cacheBytes: 1024 * 1024 * 1024,
+  /** Retry of a lost lease connection, first delay and cap. */
+  reconnect: { initialMs: 250, maxMs: 5_000 },
+} as const;
+
+/** A replica stops committing this long before its lease would expire without a heartbeat. */
+export const LEASE_SELF_FENCE_MS = 1_000;

@@ -169,6 +169,23 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'PostgreSQL store (replicas)',
+    entries: [
+      { name: 'DEFAULT_POSTGRES.schema', unit: 'policy', trips: "schema of corral's tables in the database" },
+      { name: 'DEFAULT_POSTGRES.pool', unit: 'count', trips: 'pooled connections per replica for commits and reads (the lease connection is one more)' },
+      { name: 'DEFAULT_POSTGRES.leaseMs', unit: 'ms', trips: "lease period: a silent replica loses its session (`idle_session_timeout`) and with it its modules within it; another replica takes them over with a new epoch" },
+      { name: 'DEFAULT_POSTGRES.heartbeatsPerLease', unit: 'count', trips: 'heartbeats on the lease connection per lease period' },
+      { name: 'DEFAULT_POSTGRES.joinDelayMs', unit: 'ms', trips: 'a replica that joined counts for placement only after this long' },
+      { name: 'DEFAULT_POSTGRES.minHoldMs', unit: 'ms', trips: 'a module acquired less than this long ago is not handed over to another replica (hysteresis)' },
+      { name: 'DEFAULT_POSTGRES.maxMovesPerRound', unit: 'count', trips: 'handovers a replica starts per placement round' },
+      { name: 'DEFAULT_POSTGRES.reconcileMs', unit: 'ms', trips: 'placement is re-checked this often without a NOTIFY' },
+      { name: 'DEFAULT_POSTGRES.cacheBytes', unit: 'bytes', trips: "memory for the cached state of a replica's modules; past it the replica acquires no more (another replica takes them)" },
+      { name: 'DEFAULT_POSTGRES.reconnect.initialMs', unit: 'ms', trips: 'first retry after the lease connection failed' },
+      { name: 'DEFAULT_POSTGRES.reconnect.maxMs', unit: 'ms', trips: 'cap of the retry delay after the lease connection failed' },
+      { name: 'LEASE_SELF_FENCE_MS', unit: 'ms', trips: 'a replica without a successful heartbeat stops committing this long before its lease would expire' },
+    ],
+  },
+  {
     section: 'Host calls per invocation (`HostLimitExceeded` past each: the invocation ends as a trap would, its writes dropped)',
     entries: [
       { name: 'DEFAULT_HOST_CAPS.chainRequests', unit: 'count', trips: '`chain.request` calls', toml: ['engine.limits.chain_requests', 'modules.caps.chain_requests'] },
