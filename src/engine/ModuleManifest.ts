@@ -15,6 +15,16 @@ export const MODULE_INTERFACES = {
 export type InterfaceName = keyof typeof MODULE_INTERFACES;
 
 /**
+ * The interfaces of corral's world any module may import without a grant: they reach nothing outside
+ * the invocation (`invocation` answers who is running). Kept apart from MODULE_INTERFACES, whose names
+ * are the manifest's grants.
+ */
+export const UNGRANTED_INTERFACES = {
+  invocation: 'corral:module/invocation',
+} as const;
+export type UngrantedInterfaceName = keyof typeof UNGRANTED_INTERFACES;
+
+/**
  * Refuses a component that imports an interface its manifest does not grant (naming it), or anything
  * outside corral's world, or that lacks `on-event`.
  */
@@ -26,6 +36,7 @@ export function checkCapabilities(manifest: ResolvedManifest, imports: Record<st
     // WASI (stdout and stderr become the module's log records) is checked by the runtime at load.
     if (isWasiImport(specifier)) continue;
     const bare = specifier.replace(/@[^/]*$/, '');
+    if (Object.values(UNGRANTED_INTERFACES).some((id) => id === bare)) continue;
     const entry = (Object.entries(MODULE_INTERFACES) as [InterfaceName, string][]).find(([, id]) => id === bare);
     if (!entry) {
       throw new LoadError('not-a-module', `module ${manifest.name} imports \`${specifier}\`, which is not part of corral's world`, {

@@ -3,7 +3,7 @@ import { RateLimiter } from '../jobs/RateLimiter.ts';
 import type { HostImports } from '../runtime/HostImports.ts';
 import type { ChainInterest } from '../bus/triggers.ts';
 import type { EngineParts } from './EngineParts.ts';
-import { MODULE_INTERFACES, type InterfaceName } from './ModuleManifest.ts';
+import { MODULE_INTERFACES, UNGRANTED_INTERFACES } from './ModuleManifest.ts';
 import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 
 /**
@@ -12,9 +12,10 @@ import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
  */
 export function hostBinding(parts: EngineParts, manifest: ResolvedManifest, imports: Record<string, string[]>, version: string, interests: readonly ChainInterest[]): HostBinding {
   const specifiers: Partial<Record<HostInterface, string>> = {};
+  const interfaces = Object.entries({ ...MODULE_INTERFACES, ...UNGRANTED_INTERFACES }) as [HostInterface, string][];
   for (const specifier of Object.keys(imports)) {
     const bare = specifier.replace(/@[^/]*$/, '');
-    const name = (Object.keys(MODULE_INTERFACES) as InterfaceName[]).find((n) => MODULE_INTERFACES[n] === bare);
+    const name = interfaces.find(([, id]) => id === bare)?.[0];
     if (name) specifiers[name] = specifier;
   }
   const { grants, jobs, name } = manifest;

@@ -19,6 +19,7 @@ import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { samePlan, sameKept, type UndoPlan } from '../store/planUndo.ts';
 import { chainSource, CUSTOM_SOURCE } from '../store/reservedKeys.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
+import { chainStepKey, customKey, jobIdempotencyKey, scheduleKey, timerIdempotencyKey } from './idempotencyKey.ts';
 
 /** What travels through a module's mailbox: one custom event, one step of a chain feed, one timer that fell due, or one cron tick. */
 export type Envelope =
@@ -59,13 +60,13 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope): De
     case 'chain':
       return bindChainStep(module, envelope);
     case 'custom':
-      return bindEvent(module, envelope, { event: CUSTOM_SOURCE, cursor: envelope.cursor }, { source: CUSTOM_SOURCE, value: envelope.cursor }, () => null);
+      return bindEvent(module, envelope, customKey(module.name, envelope.event, envelope.cursor), { event: CUSTOM_SOURCE, cursor: envelope.cursor }, { source: CUSTOM_SOURCE, value: envelope.cursor }, () => null);
     case 'timer':
       // Decided when the event's turn comes, not when it was queued: a commit in between may have
       // moved or cancelled the timer, and then this event is stale.
-      return bindEvent(module, envelope, { event: 'timer' }, undefined, (transaction) => consumeTimer(transaction, envelope.timer) ?? 'stale', { timer: envelope.timer.tag });
+      return bindEvent(module, envelope, timerIdempotencyKey(module.name, envelope.timer), { event: 'timer' }, undefined, (transaction) => consumeTimer(transaction, envelope.timer) ?? 'stale', { timer: envelope.timer.tag });
     case 'schedule':
-      return bindEvent(module, envelope, { event: 'schedule' }, undefined, (transaction) => recordTick(transaction, envelope.cron));
+      return bindEvent(module, envelope, scheduleKey(module.name, envelope.cron), { event: 'schedule' }, undefined, (transaction) => recordTick(transaction, envelope.cron));
     default:
       return unknownEnvelope(envelope);
   }
@@ -75,13 +76,16 @@ function unknownEnvelope(envelope: never): never {
   throw new Error(`unknown envelope kind ${String((envelope as { kind?: unknown }).kind)}`);
 }
 
-/** The parts every invocation of an event has: its id, its overlay, its scope and its bound imports. */
-function open(module: InvocationModule, kind: Envelope['kind'], events: number, enqueuedBy: Job['enqueuedBy'], fields: Record<string, string>) {
+/**
+ * The parts every invocation of an event has: its id, its overlay, its scope (with the step's
+ * idempotency key, the same for every run of the step: see idempotencyKey.ts) and its bound imports.
+ */
+function open(module: InvocationModule, kind: Envelope['kind'], events: number, idempotencyKey: string, enqueuedBy: Job['enqueuedBy'], fields: Record<string, string>) {
   const invocationId = randomUUID();
   const transaction = module.store.eventTransaction();
   const scale = Math.max(1, events);
   const caps = scale === 1 ? module.caps : (Object.fromEntries(Object.entries(module.caps).map(([k, v]) => [k, k === 'storedBytes' ? v : v * scale])) as HostCaps);
-  const scope = new InvocationScope(module.name, module.store, transaction, caps, () => module.logger.child({ event: kind, invocationId, ...fields }));
+  const scope = new InvocationScope(module.name, module.store, transaction, caps, () => module.logger.child({ event: kind, invocationId, ...fields }), idempotencyKey);
   const options: CallOptions = { imports: module.hostImports(scope, enqueuedBy), invocationId };
   /** The call's outcome with the guest's output logged and the caps applied. */
   const settle = (called: CallOutcome): CallOutcome => {
@@ -106,12 +110,13 @@ function firstRejected(values: readonly unknown[], scope: InvocationScope): numb
 function bindEvent(
   module: InvocationModule,
   envelope: Exclude<Envelope, { kind: 'chain' }>,
+  idempotencyKey: string,
   enqueuedBy: Job['enqueuedBy'],
   cursor: Commit['cursor'],
   stage: (transaction: StateTransaction) => Bookkeeping | null | 'stale',
   fields: Record<string, string> = {},
 ): DeliveryExtras {
-  const { transaction, scope, options, settle } = open(module, envelope.kind, 1, enqueuedBy, fields);
+  const { transaction, scope, options, settle } = open(module, envelope.kind, 1, idempotencyKey, enqueuedBy, fields);
   let bookkeeping: Bookkeeping | null = null;
   const begin = () => {
     module.store.beginEvent(transaction);
@@ -138,7 +143,8 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
   const { chainId, delivery } = envelope;
   const source = chainSource(chainId);
   const cursor = cursorToJson(delivery.cursor);
-  const { transaction, scope, options, settle } = open(module, 'chain', delivery.events.length, { event: source, cursor }, { chainId: String(chainId), block: String(delivery.cursor.number) });
+  const key = chainStepKey(module.name, chainId, delivery);
+  const { transaction, scope, options, settle } = open(module, 'chain', delivery.events.length, key, { event: source, cursor }, { chainId: String(chainId), block: String(delivery.cursor.number) });
   const { undo } = delivery;
   const undoPlan = () => module.undoPlan(chainId, undo!.entry.number);
   /** The undo as staged when the step's turn came. */
@@ -192,7 +198,7 @@ function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery
  */
 export async function runJob(module: InvocationModule, job: Job, transaction: StateTransaction, invoke: (args: unknown[], options: CallOptions) => Promise<CallOutcome>): Promise<JobAttempt> {
   const invocationId = randomUUID();
-  const scope = new InvocationScope(module.name, module.store, transaction, module.caps, () => module.logger.child({ job: job.id, type: userType(job), invocationId }));
+  const scope = new InvocationScope(module.name, module.store, transaction, module.caps, () => module.logger.child({ job: job.id, type: userType(job), invocationId }), jobIdempotencyKey(module.name, job.id));
   const called = await invoke([userType(job), job.payload], { imports: module.hostImports(scope, { job: job.id }), invocationId });
   logGuestOutput(scope, called.output);
   const outcome = withCap(scope, 'run-job', invocationId, called);

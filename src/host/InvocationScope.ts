@@ -6,8 +6,9 @@ import type { StateTransaction } from '../store/StateTransaction.ts';
 
 /**
  * What the host functions of one invocation share: the module's state overlay, its caps and what has
- * been used of them, and a logger bound to module, event and invocation. A tripped cap is sticky:
- * every later host call of the invocation throws the same error.
+ * been used of them, a logger bound to module, event and invocation, and the idempotency key of the
+ * step or job it runs (src/engine/idempotencyKey.ts). A tripped cap is sticky: every later host call
+ * of the invocation throws the same error.
  */
 export class InvocationScope {
   private readonly used: Partial<Record<HostLimitName, number>> = {};
@@ -19,6 +20,7 @@ export class InvocationScope {
     readonly transaction: StateTransaction,
     readonly caps: HostCaps,
     logger: Logger | (() => Logger),
+    readonly idempotencyKey?: string,
   ) {
     this.makeLogger = typeof logger === 'function' ? logger : () => logger;
   }

@@ -4,14 +4,15 @@ import type { HostImports } from '../runtime/HostImports.ts';
 import { chainHost } from './chain.ts';
 import { cowApiHost } from './cowApi.ts';
 import { httpHost } from './http.ts';
+import { invocationHost } from './invocation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 import { loggingHost } from './logging.ts';
 import { queueHost, type QueueContext } from './queue.ts';
 import { storeHost } from './store.ts';
 import { timersHost } from './timers.ts';
 
-/** The interfaces of corral's world a host binds, by the name a manifest grants them under. */
-export type HostInterface = 'store' | 'logging' | 'chain' | 'http' | 'cowApi' | 'timers' | 'queue';
+/** The interfaces of corral's world a host binds, by the name a manifest grants them under (`invocation` needs no grant). */
+export type HostInterface = 'store' | 'logging' | 'chain' | 'http' | 'cowApi' | 'timers' | 'queue' | 'invocation';
 
 /** What binding a module's host imports needs: resolved once, when the module is loaded. */
 export interface HostBinding {
@@ -38,7 +39,7 @@ export interface HostBinding {
  */
 export function bindHost(binding: HostBinding, scope: InvocationScope, enqueuedBy: Job['enqueuedBy']): HostImports {
   const imports: HostImports = {};
-  const { store, logging, chain, http, cowApi, timers, queue } = binding.specifiers;
+  const { store, logging, chain, http, cowApi, timers, queue, invocation } = binding.specifiers;
   if (store) imports[store] = storeHost(scope);
   if (logging) imports[logging] = loggingHost(scope);
   if (chain) imports[chain] = chainHost(scope, binding.chains, binding.chainGrants);
@@ -46,5 +47,6 @@ export function bindHost(binding: HostBinding, scope: InvocationScope, enqueuedB
   if (cowApi) imports[cowApi] = cowApiHost(scope, binding.orderbooks, binding.cowApiGrants);
   if (timers) imports[timers] = timersHost(scope, binding.timerChains);
   if (queue) imports[queue] = queueHost(scope, { ...binding.queue, enqueuedBy });
+  if (invocation) imports[invocation] = invocationHost(scope);
   return imports;
 }
