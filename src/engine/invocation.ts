@@ -194,7 +194,8 @@ function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery
 
 /**
  * One run of a task: `run-job(task-type, payload)` with the module's host imports bound to the job's
- * own transaction (committed by the runner, not here). `invoke` calls the job component.
+ * own transaction (committed by the runner, not here) and its idempotency key (the job's id: the same
+ * on every retry). `invoke` calls the job component.
  */
 export async function runJob(module: InvocationModule, job: Job, transaction: StateTransaction, invoke: (args: unknown[], options: CallOptions) => Promise<CallOutcome>): Promise<JobAttempt> {
   const invocationId = randomUUID();

@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/Clock.ts';
 import { Engine } from '../../src/engine/Engine.ts';
 import { chainStepKey, customKey, jobIdempotencyKey, scheduleKey, timerIdempotencyKey } from '../../src/engine/idempotencyKey.ts';
+import { checkCapabilities } from '../../src/engine/ModuleManifest.ts';
+import { parseManifest } from '../../src/config/ModuleManifestSchema.ts';
+import { LoadError } from '../../src/errors/LoadError.ts';
 import type { ModuleManifest, Runtime } from '../../src/index.ts';
 import { JOB_RETRY, TIMER_RETRY } from '../../src/limits/defaults.ts';
 import { decodeRecording, encodeRecording } from '../../src/replay/Recording.ts';
@@ -142,6 +145,22 @@ describe('idempotency keys (the keys themselves)', () => {
   it('behavior: a tag or name with a slash cannot make one key equal to another', () => {
     expect(timerIdempotencyKey('m', { tag: 'a/1', spec: { at: 2 } })).toBe('m/timer/a%2F1/2');
     expect(scheduleKey('m', { name: 'a/b', tick: 3 }).split('/')).toEqual(['m', 'schedule', 'a%2Fb', '3']);
+  });
+});
+
+describe('corral:module/invocation in the world', () => {
+  it('default: a component may import it with no grant (its manifest grants nothing); a name beside it in the package is still not part of the world', () => {
+    const manifest = parseManifest({ name: 'm', component: 'm.wasm' });
+    expect(() => checkCapabilities(manifest, { 'corral:module/invocation@0.1.0': ['idempotency-key'] }, ['onEvent'])).not.toThrow();
+    const error = (() => {
+      try {
+        checkCapabilities(manifest, { 'corral:module/invocations@0.1.0': ['idempotency-key'] }, ['onEvent']);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(LoadError);
+    expect(error).toMatchObject({ code: 'not-a-module' });
   });
 });
 
