@@ -276,6 +276,15 @@ describe('idempotency keys (a module that imports corral:module/invocation)', ()
     expect(asked.filter((key) => key.startsWith('i/job/')).length).toBeGreaterThanOrEqual(3); // activated, the task, deactivated
     const report = await replay(recording, runtime);
     expect(report).toMatchObject({ invocations: recording.invocations.length, identical: true });
+
+    // The same through the command line, from the recording's file.
+    const file = join(mkdtempSync(join(tmpdir(), 'corral-idem-rec-')), 'run.corral-recording');
+    await recorder.write(file);
+    const cli = spawn(process.execPath, [fileURLToPath(new URL('../../bin/corral.mjs', import.meta.url)), 'replay', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    cli.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => cli.on('exit', (c) => resolve(c)));
+    expect({ code, report: JSON.parse(out) as unknown }).toMatchObject({ code: 0, report: { ok: true, identical: true, invocations: recording.invocations.length } });
   });
 });
 
