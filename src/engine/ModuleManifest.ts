@@ -22,11 +22,10 @@ export type InterfaceName = keyof typeof MODULE_INTERFACES;
 export const UNGRANTED_INTERFACES = {
   invocation: 'corral:module/invocation',
 } as const;
-export type UngrantedInterfaceName = keyof typeof UNGRANTED_INTERFACES;
 
 /**
- * Refuses a component that imports an interface its manifest does not grant (naming it), or anything
- * outside corral's world, or that lacks `on-event`.
+ * Refuses a component that imports an interface its manifest does not grant (naming it; those of
+ * UNGRANTED_INTERFACES need none), or anything outside corral's world, or that lacks `on-event`.
  */
 export function checkCapabilities(manifest: ResolvedManifest, imports: Record<string, string[]>, exports: string[]): void {
   const granted = new Set(
