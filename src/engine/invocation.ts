@@ -60,13 +60,13 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope): De
     case 'chain':
       return bindChainStep(module, envelope);
     case 'custom':
-      return bindEvent(module, envelope, customKey(module.name, envelope.event, envelope.cursor), { event: CUSTOM_SOURCE, cursor: envelope.cursor }, { source: CUSTOM_SOURCE, value: envelope.cursor }, () => null);
+      return bindEvent(module, envelope, () => customKey(module.name, envelope.event, envelope.cursor), { event: CUSTOM_SOURCE, cursor: envelope.cursor }, { source: CUSTOM_SOURCE, value: envelope.cursor }, () => null);
     case 'timer':
       // Decided when the event's turn comes, not when it was queued: a commit in between may have
       // moved or cancelled the timer, and then this event is stale.
-      return bindEvent(module, envelope, timerIdempotencyKey(module.name, envelope.timer), { event: 'timer' }, undefined, (transaction) => consumeTimer(transaction, envelope.timer) ?? 'stale', { timer: envelope.timer.tag });
+      return bindEvent(module, envelope, () => timerIdempotencyKey(module.name, envelope.timer), { event: 'timer' }, undefined, (transaction) => consumeTimer(transaction, envelope.timer) ?? 'stale', { timer: envelope.timer.tag });
     case 'schedule':
-      return bindEvent(module, envelope, scheduleKey(module.name, envelope.cron), { event: 'schedule' }, undefined, (transaction) => recordTick(transaction, envelope.cron));
+      return bindEvent(module, envelope, () => scheduleKey(module.name, envelope.cron), { event: 'schedule' }, undefined, (transaction) => recordTick(transaction, envelope.cron));
     default:
       return unknownEnvelope(envelope);
   }
@@ -80,7 +80,7 @@ function unknownEnvelope(envelope: never): never {
  * The parts every invocation of an event has: its id, its overlay, its scope (with the step's
  * idempotency key, the same for every run of the step: see idempotencyKey.ts) and its bound imports.
  */
-function open(module: InvocationModule, kind: Envelope['kind'], events: number, idempotencyKey: string, enqueuedBy: Job['enqueuedBy'], fields: Record<string, string>) {
+function open(module: InvocationModule, kind: Envelope['kind'], events: number, idempotencyKey: () => string, enqueuedBy: Job['enqueuedBy'], fields: Record<string, string>) {
   const invocationId = randomUUID();
   const transaction = module.store.eventTransaction();
   const scale = Math.max(1, events);
@@ -110,7 +110,7 @@ function firstRejected(values: readonly unknown[], scope: InvocationScope): numb
 function bindEvent(
   module: InvocationModule,
   envelope: Exclude<Envelope, { kind: 'chain' }>,
-  idempotencyKey: string,
+  idempotencyKey: () => string,
   enqueuedBy: Job['enqueuedBy'],
   cursor: Commit['cursor'],
   stage: (transaction: StateTransaction) => Bookkeeping | null | 'stale',
@@ -143,7 +143,7 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
   const { chainId, delivery } = envelope;
   const source = chainSource(chainId);
   const cursor = cursorToJson(delivery.cursor);
-  const key = chainStepKey(module.name, chainId, delivery);
+  const key = () => chainStepKey(module.name, chainId, delivery);
   const { transaction, scope, options, settle } = open(module, 'chain', delivery.events.length, key, { event: source, cursor }, { chainId: String(chainId), block: String(delivery.cursor.number) });
   const { undo } = delivery;
   const undoPlan = () => module.undoPlan(chainId, undo!.entry.number);
@@ -199,7 +199,7 @@ function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery
  */
 export async function runJob(module: InvocationModule, job: Job, transaction: StateTransaction, invoke: (args: unknown[], options: CallOptions) => Promise<CallOutcome>): Promise<JobAttempt> {
   const invocationId = randomUUID();
-  const scope = new InvocationScope(module.name, module.store, transaction, module.caps, () => module.logger.child({ job: job.id, type: userType(job), invocationId }), jobIdempotencyKey(module.name, job.id));
+  const scope = new InvocationScope(module.name, module.store, transaction, module.caps, () => module.logger.child({ job: job.id, type: userType(job), invocationId }), () => jobIdempotencyKey(module.name, job.id));
   const called = await invoke([userType(job), job.payload], { imports: module.hostImports(scope, { job: job.id }), invocationId });
   logGuestOutput(scope, called.output);
   const outcome = withCap(scope, 'run-job', invocationId, called);

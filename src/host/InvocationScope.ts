@@ -20,9 +20,18 @@ export class InvocationScope {
     readonly transaction: StateTransaction,
     readonly caps: HostCaps,
     logger: Logger | (() => Logger),
-    readonly idempotencyKey?: string,
+    idempotencyKey?: string | (() => string),
   ) {
     this.makeLogger = typeof logger === 'function' ? logger : () => logger;
+    this.makeKey = typeof idempotencyKey === 'function' ? idempotencyKey : () => idempotencyKey;
+  }
+
+  private readonly makeKey: () => string | undefined;
+  private key: { value: string | undefined } | undefined;
+
+  /** The step's or job's idempotency key; made on first use (a custom event's key digests its payload, and most modules never ask). */
+  get idempotencyKey(): string | undefined {
+    return (this.key ??= { value: this.makeKey() }).value;
   }
 
   private readonly makeLogger: () => Logger;
