@@ -60,6 +60,19 @@ describe('lease and epoch', () => {
     expect((await first.replicas()).map((r) => r.name).sort()).toEqual(['heir', 'victim']);
   });
 
+  it('default: heartbeats keep a lease past its period (the server\'s idle_session_timeout), and commits go on', async () => {
+    const store = await opened.store({ url, replica: 'beating', leaseMs: 2_000 });
+    const module = await store.module('hb');
+    const losses: OwnershipLoss[] = [];
+    store.onLost((loss) => losses.push(loss));
+    const sql = await opened.client(url);
+    const alive = async () => (await sql.query(`select (seen_at - registered_at) > interval '3 seconds' as past from corral.replicas where id = $1`, [store.replica.id])).rows[0].past as boolean;
+    await expect.poll(alive, { interval: 250 }).toBe(true);
+    await module.commit({ writes: [{ key: enc('k'), value: enc('v') }], sizeDelta: 2 });
+    expect(losses).toEqual([]);
+    expect(store.owned().get('hb')).toBe(1n);
+  });
+
   it('behavior: a frozen owner (no heartbeats, its socket unseen) loses the module once the server ends its session; its later commit is refused and nothing of it is visible', async () => {
     const frozen = await opened.store({ url, replica: 'frozen', leaseMs: 2_000 });
     const other = await opened.store({ url, replica: 'other' });
