@@ -117,6 +117,14 @@ describe('PostgresModuleStore commit', () => {
     expect(losses).toMatchObject([{ reason: 'commit-failed', module: 'poison' }]);
     expect(((await module.commit({ writes: [w('k', 'v')], sizeDelta: 2 }).catch((e: unknown) => e)) as EngineError).code).toBe('store-lost');
     expect(module.getSync(enc('k'))).toBeUndefined();
+    // Acquired again (the lock is still this session's): a new epoch, the state loaded afresh; released once, it is free.
+    const epoch = (await sql.query(`select epoch from corral.modules where name = 'poison'`)).rows[0].epoch;
+    expect(await store.tryAcquire('poison')).toEqual({ epoch: BigInt(epoch) + 1n });
+    await (await store.module('poison')).commit({ writes: [w('k', 'fresh')], sizeDelta: 6 });
+    await store.release('poison');
+    const other = await opened.store({ url, replica: 'other' });
+    expect(await other.tryAcquire('poison')).toEqual({ epoch: BigInt(epoch) + 2n });
+    expect(dec((await other.module('poison')).getSync(enc('k')))).toBe('fresh');
   });
 
   it('behavior: breakers are loaded with the module and saved under its epoch', async () => {
