@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { EngineError } from '../../errors/EngineError.ts';
-import { DEFAULT_POSTGRES } from '../../limits/defaults.ts';
+import { DEFAULT_POSTGRES, LEASE_SELF_FENCE_MS } from '../../limits/defaults.ts';
 import type { JournalEntry, ModuleStore, StoredBreaker } from '../EngineStore.ts';
 import { encodeEntry } from '../journalCodec.ts';
 import type { CustomEventRow, ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo, WakeChannel } from '../OwnedStore.ts';
@@ -20,6 +20,11 @@ export interface PostgresStoreOptions {
   /** This replica's name (for status; its id is numbered by the database). */
   replica?: string;
   pool?: number;
+  /**
+   * The lease period (DEFAULT_POSTGRES.leaseMs; at least 2 × LEASE_SELF_FENCE_MS): a replica that goes
+   * silent loses its modules at most this long after its last heartbeat (the server's
+   * idle_session_timeout), and stops committing LEASE_SELF_FENCE_MS before that on its own.
+   */
   leaseMs?: number;
   /** Memory for the owned modules' cached state: stored bytes + CACHE_BYTES_PER_KEY per key. */
   cacheBytes?: number;
@@ -39,6 +44,8 @@ export interface ModuleSnapshot {
   storedBytes: number;
   breaker?: StoredBreaker;
 }
+
+const MIN_LEASE_MS = 2 * LEASE_SELF_FENCE_MS;
 
 /** Memory overhead of one cached key (Map entry, key string, Uint8Array), measured at ~400–460 B for small values. */
 const CACHE_BYTES_PER_KEY = 400;
@@ -114,6 +121,10 @@ export class PostgresStore implements OwnedStore {
       mode: options.mode ?? 'own',
     };
     const s = schemaIdent(resolved.schema);
+    if (!(resolved.leaseMs >= MIN_LEASE_MS)) {
+      // The replica stops trusting its lease LEASE_SELF_FENCE_MS before it ends: a shorter lease leaves no time to commit.
+      throw new EngineError('invalid-option', `store leaseMs ${resolved.leaseMs} must be at least ${MIN_LEASE_MS} (twice the self-fence margin)`, { leaseMs: resolved.leaseMs });
+    }
     const onError = options.onError ?? (() => {});
     const target = targetOf(options.url);
     // One direct client for the migration: it is a transaction under an advisory xact lock.
