@@ -69,6 +69,7 @@ export class PostgresStore implements OwnedStore {
   private readonly wakeListeners = new Set<(channel: WakeChannel) => void>();
   private readonly context: ModuleContext;
   private declared: string[] = [];
+  private breakerWrites: Promise<unknown> = Promise.resolve();
   private lease: Lease | undefined;
   private closed = false;
 
@@ -99,7 +100,9 @@ export class PostgresStore implements OwnedStore {
           return;
         }
         owned.breaker = record;
-        this.pool.query(breakerText, [owned.id, owned.epoch, JSON.stringify(record)]).catch((error: Error) => this.onError(error));
+        // In order, as LevelStore's: two saves on different pool connections could land swapped.
+        const values = [owned.id, owned.epoch, JSON.stringify(record)];
+        this.breakerWrites = this.breakerWrites.then(() => this.pool.query(breakerText, values)).catch((error: Error) => this.onError(error));
       },
     };
   }
@@ -310,6 +313,7 @@ export class PostgresStore implements OwnedStore {
     this.closed = true;
     // Commits asked for before the close are written, not refused; ending the lease session drops every lock.
     await Promise.all([...this.ownedModules.values()].map((module) => module.settled()));
+    await this.breakerWrites;
     this.ownedModules.clear();
     this.locks.clear();
     await this.lease?.close();
