@@ -9,7 +9,7 @@
  * SIGKILL skips), so every postmaster's pid is recorded in PID_FILE and the next run's global setup
  * kills what is left.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -66,7 +66,8 @@ export async function startPostgres(options: { flags?: Record<string, string> } 
     start: async () => {
       await server.start();
       handle.pid = postmasterPid(dataDir);
-      appendFileSync(PID_FILE, `${handle.pid}\n`);
+      // With the pid of the process that started it: only a server whose starter is gone is left over.
+      appendFileSync(PID_FILE, `${handle.pid} ${process.pid}\n`);
     },
     destroy: async () => {
       try {
@@ -105,14 +106,30 @@ export function sharedServer(): { url: string } {
   return { url };
 }
 
-/** Kills the postmasters a crashed earlier run left behind (their pids are in PID_FILE). */
+/**
+ * Kills the postmasters a crashed earlier run left behind: those in PID_FILE whose starting process is
+ * gone. A server whose starter still runs belongs to another run going on now (a second checkout, a
+ * bench) and is kept, with its line.
+ */
 export function killLeftoverPostgres(): void {
   if (!existsSync(PID_FILE)) return;
+  const kept: string[] = [];
   for (const line of readFileSync(PID_FILE, 'utf8').split('\n')) {
-    const pid = Number(line);
-    if (pid > 0) killIfAlive(pid);
+    const [pid, owner] = line.split(' ').map(Number);
+    if (!(pid! > 0)) continue;
+    if (owner && isAlive(owner)) kept.push(line);
+    else killIfAlive(pid!);
   }
-  unlinkSync(PID_FILE);
+  writeFileSync(PID_FILE, kept.map((line) => `${line}\n`).join(''));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function killIfAlive(pid: number): void {
