@@ -3,9 +3,6 @@ import { EngineError } from '../../errors/EngineError.ts';
 import { LEASE_SELF_FENCE_MS } from '../../limits/defaults.ts';
 import { connectClient, storeError, targetOf } from './connect.ts';
 
-/** Advisory lock namespaces (the two-int form: namespace, row id): 'cor' 01 modules, 'cor' 02 replicas. */
-export const NS_MODULE = 0x636f7201;
-export const NS_REPLICA = 0x636f7202;
 /** Test seam, off the public API: makes a store's lease behave as a paused process's would (see `Lease.freezeForTest`). */
 export const FREEZE_LEASE = Symbol('corral.freezeLease');
 export const WAKE_CHANNELS = { placement: 'corral_placement', custom: 'corral_custom' } as const;
@@ -14,6 +11,8 @@ export interface LeaseOptions {
   url: string;
   /** The quoted schema name. */
   schema: string;
+  /** The schema's advisory lock namespaces (the two-int form: namespace, row id; see migrate.ts lockSpace). */
+  locks: { modules: number; replicas: number };
   replicaName: string;
   modules: readonly string[];
   leaseMs: number;
@@ -67,7 +66,7 @@ export class Lease {
       await client.query(`set idle_session_timeout = ${Math.max(1, Math.floor(options.leaseMs))}; set tcp_keepalives_idle = 2; set tcp_keepalives_interval = 1; set tcp_keepalives_count = 3`);
       const { rows } = await client.query(`insert into ${s}.replicas (name, modules, pid) values ($1, $2, pg_backend_pid()) returning id, pid`, [options.replicaName, options.modules]);
       const { id, pid } = rows[0] as { id: number; pid: number };
-      await client.query('select pg_advisory_lock($1, $2)', [NS_REPLICA, id]);
+      await client.query('select pg_advisory_lock($1, $2)', [options.locks.replicas, id]);
       await client.query(`listen ${WAKE_CHANNELS.placement}; listen ${WAKE_CHANNELS.custom}`);
       lease = new Lease(client, options, id, pid);
     } catch (error) {
@@ -105,12 +104,12 @@ export class Lease {
   }
 
   async tryLock(moduleId: number): Promise<boolean> {
-    const { rows } = await this.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [NS_MODULE, moduleId]);
+    const { rows } = await this.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [this.options.locks.modules, moduleId]);
     return rows[0]!.ok;
   }
 
   async unlock(moduleId: number): Promise<void> {
-    await this.query('select pg_advisory_unlock($1, $2)', [NS_MODULE, moduleId]);
+    await this.query('select pg_advisory_unlock($1, $2)', [this.options.locks.modules, moduleId]);
   }
 
   /** Ends the session (the server drops every lock it held); the lease counts as lost from here. */

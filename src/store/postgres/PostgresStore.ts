@@ -8,7 +8,7 @@ import { breakerSql, commitSql } from './commitSql.ts';
 import { connectClient, createPool, schemaIdent, storeError, targetOf } from './connect.ts';
 import { FREEZE_LEASE, Lease, WAKE_CHANNELS } from './Lease.ts';
 import { readOwnership, readReplicas } from './ownershipSql.ts';
-import { migrate, SCHEMA_VERSION, schemaVersion } from './migrate.ts';
+import { lockSpace, migrate, SCHEMA_VERSION, schemaVersion } from './migrate.ts';
 import { type ModuleSnapshot, writeSnapshot } from './importSnapshot.ts';
 import { loadModuleState, type ModuleContext, PostgresModuleStore } from './PostgresModuleStore.ts';
 
@@ -78,6 +78,8 @@ export class PostgresStore implements OwnedStore {
     private readonly s: string,
     private readonly options: Required<Pick<PostgresStoreOptions, 'url' | 'schema' | 'replica' | 'leaseMs' | 'cacheBytes' | 'mode'>> & PostgresStoreOptions,
     private readonly onError: (error: Error) => void,
+    /** This schema's advisory lock namespaces (migrate.ts). */
+    private readonly lockSpace: { modules: number; replicas: number },
   ) {
     this.context = {
       pool,
@@ -126,6 +128,7 @@ export class PostgresStore implements OwnedStore {
     const target = targetOf(options.url);
     // One direct client for the migration: it is a transaction under an advisory xact lock.
     const client = await connectClient({ connectionString: options.url }, onError);
+    let locks: { modules: number; replicas: number };
     try {
       if (resolved.mode === 'own') await migrate(client, resolved.schema, s);
       else {
@@ -133,13 +136,14 @@ export class PostgresStore implements OwnedStore {
         if (version > SCHEMA_VERSION) throw new EngineError('store-schema-newer', `the database has corral schema v${version} in "${resolved.schema}"; this corral knows up to v${SCHEMA_VERSION}`, { schema: resolved.schema, version, known: SCHEMA_VERSION });
         if (version === 0) throw new EngineError('unknown-module', `the database at ${target.host}:${target.port}/${target.database} has no corral schema "${resolved.schema}"`, { schema: resolved.schema });
       }
+      locks = await lockSpace(client, s);
     } catch (error) {
       throw storeError(error, target);
     } finally {
       await client.end().catch(() => {});
     }
     const pool = createPool(options.url, options.pool ?? DEFAULT_POSTGRES.pool, resolved.leaseMs, onError);
-    const store = new PostgresStore(pool, s, resolved, onError);
+    const store = new PostgresStore(pool, s, resolved, onError, locks);
     if (resolved.mode === 'own') {
       try {
         store.lease = await store.openLease();
@@ -238,11 +242,11 @@ export class PostgresStore implements OwnedStore {
   }
 
   replicas(): Promise<ReplicaInfo[]> {
-    return readReplicas(this.pool, this.s);
+    return readReplicas(this.pool, this.s, this.lockSpace);
   }
 
   ownership(): Promise<ModuleOwnership[]> {
-    return readOwnership(this.pool, this.s);
+    return readOwnership(this.pool, this.s, this.lockSpace);
   }
 
   onLost(listener: (loss: OwnershipLoss) => void): () => void {
@@ -324,6 +328,7 @@ export class PostgresStore implements OwnedStore {
     return Lease.open({
       url: this.options.leaseUrl ?? this.options.url,
       schema: this.s,
+      locks: this.lockSpace,
       replicaName: this.options.replica,
       modules: this.declared,
       leaseMs: this.options.leaseMs,

@@ -28,6 +28,7 @@ export async function migrate(client: pg.Client, schemaName: string, schema: str
       const exists = await client.query('select 1 from pg_namespace where nspname = $1', [schemaName]);
       if (exists.rowCount === 0) await client.query(`create schema ${schema}`);
       for (const migration of MIGRATIONS) if (migration.version > current) await client.query(migration.up(schema));
+      if (current === 0) await allocateLockSpace(client, schema);
       await client.query(`delete from ${schema}.schema_version`);
       await client.query(`insert into ${schema}.schema_version (version) values ($1)`, [SCHEMA_VERSION]);
     }
@@ -36,6 +37,36 @@ export async function migrate(client: pg.Client, schemaName: string, schema: str
     await client.query('rollback').catch(() => {});
     throw error;
   }
+}
+
+/** Advisory lock namespaces of the first corral schema in a database ('cor' 01 and 'cor' 02); later schemas take the next pairs. */
+export const BASE_LOCK_SPACE = { modules: 0x636f7201, replicas: 0x636f7202 } as const;
+
+/**
+ * Gives a new corral schema its own pair of advisory lock namespaces. Advisory locks belong to the
+ * database, not the schema: two corral schemas numbering their modules and replicas from 1 each would
+ * otherwise share leases (a replica of one would wait on the other's). Runs under the migration lock,
+ * which every schema's migration takes, so two schemas created at once cannot take the same pair.
+ */
+async function allocateLockSpace(client: pg.Client, schema: string): Promise<void> {
+  const { rows: schemas } = await client.query<{ t: string }>(
+    `select format('%I.lock_space', n.nspname) as t from pg_namespace n
+     where exists (select 1 from pg_class c where c.relnamespace = n.oid and c.relname = 'lock_space' and c.relkind = 'r')
+       and exists (select 1 from pg_class c where c.relnamespace = n.oid and c.relname = 'schema_version' and c.relkind = 'r')`,
+  );
+  let highest = BASE_LOCK_SPACE.modules - 2;
+  for (const { t } of schemas) {
+    const { rows } = await client.query<{ m: number | null }>(`select max(modules) as m from ${t}`);
+    if (rows[0]?.m != null) highest = Math.max(highest, rows[0].m);
+  }
+  await client.query(`insert into ${schema}.lock_space (modules, replicas) values ($1, $2)`, [highest + 2, highest + 3]);
+}
+
+/** The lock namespaces of a migrated schema. */
+export async function lockSpace(client: pg.ClientBase | pg.Pool, schema: string): Promise<{ modules: number; replicas: number }> {
+  const { rows } = await client.query<{ modules: number; replicas: number }>(`select modules, replicas from ${schema}.lock_space`);
+  if (!rows[0]) throw new EngineError('store-schema-newer', `corral schema ${schema} has no lock namespaces (lock_space is empty): was it migrated by this corral?`, { schema });
+  return rows[0];
 }
 
 /** The schema's version: 0 when corral's schema is not there yet. */

@@ -9,6 +9,8 @@ export const version = 1;
 
 export const up = (s: string) => `
 create table ${s}.schema_version (version int not null);
+-- The advisory lock namespaces of this schema (filled by migrate.ts): two corral schemas in one database must not share locks.
+create table ${s}.lock_space (modules int not null, replicas int not null);
 create table ${s}.replicas (
   id int generated always as identity primary key,
   name text not null,
