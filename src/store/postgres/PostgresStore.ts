@@ -283,7 +283,9 @@ export class PostgresStore implements OwnedStore {
   }
 
   async readCustom(after: bigint, topics: readonly string[], limit: number): Promise<CustomEventRow[]> {
-    const { rows } = await this.pool.query(`select seq::text as seq, topic, payload from ${this.s}.custom_events where seq > $1 and topic = any($2) order by seq limit $3`, [after, topics, limit]);
+    // `order by e.seq`, not `seq`: a bare name orders by the output column, here the text cast (10 before 9),
+    // and with the limit a batch would skip events.
+    const { rows } = await this.pool.query(`select e.seq::text as seq, e.topic, e.payload from ${this.s}.custom_events e where e.seq > $1 and e.topic = any($2) order by e.seq limit $3`, [after, topics, limit]);
     return rows.map((row: { seq: string; topic: string; payload: string }) => ({ seq: BigInt(row.seq), topic: row.topic, payload: row.payload }));
   }
 

@@ -64,6 +64,21 @@ describe('custom events', () => {
     expect(await listener.lastCustom()).toBe(third);
     await expect.poll(() => woken.filter((c) => c === 'custom').length).toBe(3);
   });
+
+  it('behavior: reads page through more than nine events in sequence order (numbers, not their text: 10 after 9)', async () => {
+    const store = await opened.store({ url, replica: 'pager' });
+    const start = await store.lastCustom();
+    const published: bigint[] = [];
+    for (let i = 0; i < 25; i++) published.push(await store.appendCustom('paged', String(i)));
+    const read: string[] = [];
+    for (let after = start; ; ) {
+      const page = await store.readCustom(after, ['paged'], 4);
+      if (page.length === 0) break;
+      read.push(...page.map((row) => row.payload));
+      after = page[page.length - 1]!.seq;
+    }
+    expect(read).toEqual(published.map((_, i) => String(i)));
+  });
 });
 
 describe('read mode and import', () => {
