@@ -27,6 +27,7 @@ export class LevelStore implements EngineStore {
   private readonly registry;
   private readonly breakerLevel;
   readonly breakers: EngineStore['breakers'];
+  private breakerWrites: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly db: Level<Bytes, Bytes>,
@@ -41,7 +42,11 @@ export class LevelStore implements EngineStore {
         const raw = this.breakerLevel.getSync(actor);
         return raw === undefined ? undefined : (JSON.parse(raw) as StoredBreaker);
       },
-      save: (actor, record) => void this.breakerLevel.put(actor, JSON.stringify(record)).catch(onError),
+      // One after another: LevelDB runs concurrent puts on a thread pool and they can land out of order,
+      // so a `half-open` then `open` saved in quick succession could restart as `half-open`.
+      save: (actor, record) => {
+        this.breakerWrites = this.breakerWrites.then(() => this.breakerLevel.put(actor, JSON.stringify(record))).catch(onError);
+      },
     };
   }
 
@@ -73,7 +78,8 @@ export class LevelStore implements EngineStore {
 
   async close(): Promise<void> {
     await this.writer.idle(); // commits asked for before the close are written, not refused
-    return this.db.close(); // level lets pending breaker writes finish before it closes
+    await this.breakerWrites;
+    return this.db.close();
   }
 }
 
