@@ -2,7 +2,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModuleManifest, Runtime } from '../../src/index.ts';
 import { Engine, type OwnershipEvent } from '../../src/engine/Engine.ts';
+import { renderStatus } from '../../src/cli/status.ts';
 import { EngineError } from '../../src/errors/EngineError.ts';
+import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { LoadError } from '../../src/errors/LoadError.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 import { freshDatabase } from '../postgres.ts';
@@ -60,6 +62,17 @@ describe('engine on PostgreSQL', () => {
     await second.publish('cmd', incr);
     await expect.poll(() => counts([second], ['a', 'b'])).toEqual({ a: '6', b: '6' });
     expect(await second.cursor('a')).toEqual({ seq: 6 });
+
+    // Who owns what, with epochs: in the metrics and in corral run's status.
+    const metrics = new EngineMetrics(second);
+    const text = await metrics.text();
+    metrics.close();
+    const epochA = second.owned().get('a')!;
+    expect(text).toContain(`corral_module_epoch{module="a"} ${epochA}`);
+    expect(text).toContain('corral_module_owned{module="b",replica="solo"} 1');
+    const status = renderStatus(second, { config: 'engine.toml', startedAt: 0, now: 0, anvils: {}, logFile: 'x', warnings: [], ownership: await second.ownership() });
+    expect(status).toContain(`store postgres · replica solo (id ${second.replica()!.id}) · owns 2 modules`);
+    expect(status).toMatch(new RegExp(`^a\\s+${epochA}\\s`, 'm'));
     await second.stop();
     await publisher.stop();
   });
