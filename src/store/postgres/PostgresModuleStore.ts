@@ -22,6 +22,8 @@ export interface ModuleContext {
   /** The quoted schema name. */
   schema: string;
   commitText: string;
+  /** A commit unanswered this long (the lease period) counts as cut off: its outcome is unknown. */
+  commitTimeoutMs: number;
   /** Why this replica's lease is gone, if it is (its commits are refused locally from that instant). */
   leaseLost(): Error | undefined;
   /** The module is not this replica's any more (`fenced`) or its cached state may be wrong (`commit-failed`). */
@@ -63,8 +65,13 @@ export class PostgresModuleStore implements ModuleStore {
     /** The fencing token; undefined for a read-only view (`mode: 'read'`). */
     readonly epoch: bigint | undefined,
     private readonly context: ModuleContext,
-    private readonly state: ModuleState,
+    private state: ModuleState,
   ) {}
+
+  /** Replaces the cached state with one loaded afresh under the same epoch (after `importModule` wrote it). */
+  reload(state: ModuleState): void {
+    this.state = state;
+  }
 
   get storedBytes(): number {
     return this.state.storedBytes;
@@ -83,12 +90,15 @@ export class PostgresModuleStore implements ModuleStore {
     this.state.breaker = record;
   }
 
+  /** The cached value itself (the hot path: every guest read); callers treat committed bytes as read-only. */
   getSync(key: Bytes): Bytes | undefined {
     return this.state.kv.get(keyId(key));
   }
 
+  /** A copy, as LevelStore's `get` gives. */
   async get(key: Bytes): Promise<Bytes | undefined> {
-    return this.getSync(key);
+    const value = this.getSync(key);
+    return value === undefined ? undefined : Uint8Array.from(value);
   }
 
   keys(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<Bytes> {
@@ -213,11 +223,14 @@ export class PostgresModuleStore implements ModuleStore {
 
     let fenced: number;
     try {
-      const result = await this.context.pool.query({
+      // query_timeout is read by pg's client.query but missing from its types.
+      const query: pg.QueryConfig & { query_timeout: number } = {
         name: 'corral-commit',
         text: this.context.commitText,
+        query_timeout: this.context.commitTimeoutMs,
         values: [this.id, this.epoch, storedBytes, putK, putV, delK, commit.cursor ? [commit.cursor.source] : [], cursorJson === undefined ? [] : [cursorJson], jdelC, jdelN, jputC, jputN, jputE, keyCount],
-      });
+      };
+      const result = await this.context.pool.query(query);
       fenced = (result.rows[0] as { fenced: number }).fenced;
     } catch (error) {
       if (!isConnectionError(error)) throw error; // the server answered: the statement rolled back, the cache is right
