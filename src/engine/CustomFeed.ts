@@ -34,11 +34,8 @@ export class CustomFeed {
   /** Reads what was published since the last read (a read running now reads once more after it). */
   wake(): void {
     if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain().finally(() => (this.running = undefined));
+    this.again = true;
+    this.running ??= this.drain();
   }
 
   /** No read starts any more; resolves once the one running (if any) has queued its events. */
@@ -48,22 +45,34 @@ export class CustomFeed {
   }
 
   private async drain(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        for (;;) {
-          const rows = await this.store.readCustom(this.position, this.topics, this.batch);
-          for (const row of rows) {
-            if (this.stopped) return;
-            await this.sink({ tag: 'custom', val: { topic: row.topic, payload: row.payload } }, { seq: Number(row.seq) });
-            this.position = row.seq;
-          }
-          if (rows.length < this.batch) break;
-        }
-      } catch (error) {
-        // The next wake (or the periodic one) reads again from the same position.
-        if (!this.stopped) this.logger.warn({ err: error }, 'custom events could not be read');
+    try {
+      while (this.again && !this.stopped) {
+        this.again = false;
+        await this.readAll();
       }
-    } while (this.again && !this.stopped);
+    } finally {
+      // Cleared in the same turn as the last check of `again`: a wake from now on starts a new drain.
+      this.running = undefined;
+    }
+  }
+
+  private async readAll(): Promise<void> {
+    try {
+      for (;;) {
+        const rows = await this.store.readCustom(this.position, this.topics, this.batch);
+        // In sequence order, and never one at or below the position: an event is handed over once.
+        const fresh = rows.filter((row) => row.seq > this.position).sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+        for (const row of fresh) {
+          if (this.stopped) return;
+          if (row.seq <= this.position) continue;
+          await this.sink({ tag: 'custom', val: { topic: row.topic, payload: row.payload } }, { seq: Number(row.seq) });
+          this.position = row.seq;
+        }
+        if (rows.length < this.batch) return;
+      }
+    } catch (error) {
+      // The next wake reads again from the same position.
+      if (!this.stopped) this.logger.warn({ err: error }, 'custom events could not be read');
+    }
   }
 }
