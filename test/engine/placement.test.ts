@@ -98,6 +98,28 @@ describe('engine on PostgreSQL', () => {
     await engine.stop();
   });
 
+  it('behavior: a commit fenced by another epoch stops only that module; it is released, acquired again with a newer epoch, and the event is handled once', async () => {
+    const db = await freshDatabase();
+    const engine = await replica(db, 'fence', [counter('f'), counter('g')]);
+    const events: OwnershipEvent[] = [];
+    engine.ownership$.subscribe((e) => events.push(e));
+    await engine.publish('cmd', incr);
+    await expect.poll(() => counts([engine], ['f', 'g'])).toEqual({ f: '1', g: '1' });
+    const before = engine.owned().get('f')!;
+    // Another party bumps f's epoch behind the lease's back: f's next commit finds it and writes nothing.
+    const admin = new pg.Client({ connectionString: db });
+    admin.on('error', () => {});
+    await admin.connect();
+    await admin.query(`update corral.modules set epoch = epoch + 1 where name = 'f'`);
+    await admin.end();
+    await engine.publish('cmd', incr);
+    await expect.poll(() => events.filter((e) => e.kind === 'lost').map((e) => [e.module, e.reason])).toEqual([['f', 'fenced']]);
+    await expect.poll(() => engine.owned().get('f') ?? 0n, { timeout: 30_000 }).toBeGreaterThan(before + 1n);
+    await expect.poll(() => counts([engine], ['f', 'g'])).toEqual({ f: '2', g: '2' });
+    expect(events.filter((e) => e.module === 'g')).toEqual([]);
+    await engine.stop();
+  });
+
   it('error: a module its component does not fit (an import not granted) fails the start, as on LevelDB, and leaves its lease free', async () => {
     const db = await freshDatabase();
     const refused = await replica(db, 'bad', [{ ...counter('x'), grants: { store: true } }]).catch((e: unknown) => e);
