@@ -1,0 +1,89 @@
+/**
+ * The store backends every store behaviour runs on: LevelDB in a temp dir and PostgreSQL on a fresh
+ * database of the run's shared server (test/postgres.ts). A test takes them with
+ * `describe.each(backends)` (or `describe.for`) and opens one per case; nothing in a behaviour's test
+ * knows which backend runs, so a difference between them is a failing test, not a copy that drifted.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EngineStore } from '../../src/store/EngineStore.ts';
+import { LevelStore } from '../../src/store/LevelStore.ts';
+import { freshDatabase } from '../postgres.ts';
+
+/** Lease period of the tests' PostgreSQL stores: short, so a store a test left open frees its modules soon. */
+export const TEST_LEASE_MS = 3_000;
+
+/** What `Engine.start({ store })` takes for a backend (the engine's `StoreOptions`). */
+export type TestStoreOptions = { backend: 'level'; stateDir: string } | { backend: 'postgres'; url: string; leaseMs: number; replica: string };
+
+export interface OpenedBackend {
+  name: BackendName;
+  /** The store as it is open now (replaced by `reopen`). */
+  readonly store: EngineStore;
+  /** Closes the store (every commit so far is durable) and opens it again on the same data. */
+  reopen(): Promise<EngineStore>;
+  /** For an engine on the same data (close the store first: one owner at a time). */
+  storeOptions: TestStoreOptions;
+  /** Errors the store reported to its handler (breaker writes that failed, a lost lease): a test may assert none. */
+  errors: Error[];
+  close(): Promise<void>;
+}
+
+export type BackendName = 'level' | 'postgres';
+
+export interface Backend {
+  name: BackendName;
+  /** A new, empty store. */
+  open(): Promise<OpenedBackend>;
+}
+
+function opened(name: BackendName, storeOptions: TestStoreOptions, openStore: (onError: (error: Error) => void) => Promise<EngineStore>, first: EngineStore, errors: Error[]): OpenedBackend {
+  let store: EngineStore | undefined = first;
+  const onError = (error: Error) => void errors.push(error);
+  const backend: OpenedBackend = {
+    name,
+    get store() {
+      if (!store) throw new Error(`the ${name} store is closed`);
+      return store;
+    },
+    storeOptions,
+    errors,
+    reopen: async () => {
+      await backend.close();
+      store = await openStore(onError);
+      return store;
+    },
+    close: async () => {
+      const open = store;
+      store = undefined;
+      await open?.close();
+    },
+  };
+  return backend;
+}
+
+export const level: Backend = {
+  name: 'level',
+  open: async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'corral-store-'));
+    const errors: Error[] = [];
+    const openStore = (onError: (error: Error) => void) => LevelStore.open(stateDir, onError);
+    return opened('level', { backend: 'level', stateDir }, openStore, await openStore((e) => void errors.push(e)), errors);
+  },
+};
+
+export const postgres: Backend = {
+  name: 'postgres',
+  open: async () => {
+    // Imported here, as the engine does: a LevelDB-only run never loads pg.
+    const { PostgresStore } = await import('../../src/store/postgres/PostgresStore.ts');
+    const url = await freshDatabase();
+    const replica = `conformance-${process.pid}`;
+    const errors: Error[] = [];
+    const openStore = (onError: (error: Error) => void) => PostgresStore.open({ url, replica, leaseMs: TEST_LEASE_MS, onError });
+    return opened('postgres', { backend: 'postgres', url, leaseMs: TEST_LEASE_MS, replica }, openStore, await openStore((e) => void errors.push(e)), errors);
+  },
+};
+
+export const backends: Backend[] = [level, postgres];
