@@ -161,4 +161,27 @@ describe('PostgreSQL store: bad input', () => {
       expect(await corralRows(admin, 'tenant_a')).toEqual({ schema_version: 1 });
     });
   });
+
+  describe('two installations in one database (the schema option)', () => {
+    it('behavior: stores on two schemas of one database each own their module m at once: leases of one schema do not hold the other\'s', async () => {
+      const url = await freshDatabase();
+      const a = await PostgresStore.open({ url, leaseMs: TEST_LEASE_MS, replica: 'a', schema: 'corral' });
+      // Opened beside `a`: a lock key shared across schemas would block or refuse it.
+      const opening = PostgresStore.open({ url, leaseMs: TEST_LEASE_MS, replica: 'b', schema: 'tenant_b' });
+      const b = await Promise.race([opening, new Promise<undefined>((resolve) => setTimeout(resolve, 5_000, undefined))]);
+      try {
+        expect(b, 'the second schema\'s store opened while the first is open').toBeInstanceOf(PostgresStore);
+        await (await a.module('m')).commit({ writes: [{ key: Uint8Array.of(1), value: Uint8Array.of(0xa) }], sizeDelta: 2 });
+        const owned = await b!.module('m').then(
+          (m) => m,
+          (error: unknown) => error,
+        );
+        expect(owned).not.toBeInstanceOf(Error);
+        expect((owned as Awaited<ReturnType<PostgresStore['module']>>).getSync(Uint8Array.of(1))).toBeUndefined();
+      } finally {
+        await a.close();
+        await (await opening).close();
+      }
+    });
+  });
 });
