@@ -6,6 +6,8 @@ import { connectClient, storeError, targetOf } from './connect.ts';
 /** Advisory lock namespaces (the two-int form: namespace, row id): 'cor' 01 modules, 'cor' 02 replicas. */
 export const NS_MODULE = 0x636f7201;
 export const NS_REPLICA = 0x636f7202;
+/** Test seam, off the public API: makes a store's lease behave as a paused process's would (see `Lease.freezeForTest`). */
+export const FREEZE_LEASE = Symbol('corral.freezeLease');
 export const WAKE_CHANNELS = { placement: 'corral_placement', custom: 'corral_custom' } as const;
 
 export interface LeaseOptions {

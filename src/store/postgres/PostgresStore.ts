@@ -7,7 +7,7 @@ import { encodeEntry } from '../journalCodec.ts';
 import type { CustomEventRow, ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo, WakeChannel } from '../OwnedStore.ts';
 import { breakerSql, commitSql } from './commitSql.ts';
 import { connectClient, createPool, schemaIdent, storeError, targetOf } from './connect.ts';
-import { Lease, NS_MODULE, NS_REPLICA, WAKE_CHANNELS } from './Lease.ts';
+import { FREEZE_LEASE, Lease, NS_MODULE, NS_REPLICA, WAKE_CHANNELS } from './Lease.ts';
 import { migrate, SCHEMA_VERSION, schemaVersion } from './migrate.ts';
 import { loadModuleState, type ModuleContext, PostgresModuleStore } from './PostgresModuleStore.ts';
 
@@ -317,6 +317,11 @@ export class PostgresStore implements OwnedStore {
     }
     const fresh = new PostgresModuleStore(name, id, module.epoch, this.context, await loadModuleState(this.pool, s, id));
     this.ownedModules.set(name, fresh);
+  }
+
+  /** Test seam (see Lease.freezeForTest): no more heartbeats, the lease connection's events unseen. */
+  [FREEZE_LEASE](): void {
+    this.lease?.freezeForTest();
   }
 
   async close(): Promise<void> {

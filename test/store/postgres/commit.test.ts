@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../src/errors/EngineError.ts';
 import type { Commit, JournalEntry } from '../../../src/store/EngineStore.ts';
 import { LevelStore } from '../../../src/store/LevelStore.ts';
