@@ -9,13 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EngineStore } from '../../src/store/EngineStore.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
+import { openStore, type StoreOptions } from '../../src/store/openStore.ts';
 import { freshDatabase } from '../postgres.ts';
 
 /** Lease period of the tests' PostgreSQL stores: short, so a store a test left open frees its modules soon. */
 export const TEST_LEASE_MS = 3_000;
 
-/** What `Engine.start({ store })` takes for a backend (the engine's `StoreOptions`). */
-export type TestStoreOptions = { backend: 'level'; stateDir: string } | { backend: 'postgres'; url: string; leaseMs: number; replica: string };
+
+/**
+ * Opens the store an engine ran on (stopped: one owner at a time), as the engine opens it, hands it
+ * to `read` and closes it: what a restart would find, checked on either backend.
+ */
+export async function readStore<T>(options: StoreOptions, read: (store: EngineStore) => Promise<T>): Promise<T> {
+  const store = await openStore(options, () => {});
+  try {
+    return await read(store);
+  } finally {
+    await store.close();
+  }
+}
 
 export interface OpenedBackend {
   name: BackendName;
@@ -24,7 +36,7 @@ export interface OpenedBackend {
   /** Closes the store (every commit so far is durable) and opens it again on the same data. */
   reopen(): Promise<EngineStore>;
   /** For an engine on the same data (close the store first: one owner at a time). */
-  storeOptions: TestStoreOptions;
+  storeOptions: StoreOptions;
   /** Errors the store reported to its handler (breaker writes that failed, a lost lease): a test may assert none. */
   errors: Error[];
   close(): Promise<void>;
@@ -36,9 +48,11 @@ export interface Backend {
   name: BackendName;
   /** A new, empty store. */
   open(): Promise<OpenedBackend>;
+  /** Options of a new, empty store, not opened (for `Engine.start({ store })`). */
+  options(): Promise<StoreOptions>;
 }
 
-function opened(name: BackendName, storeOptions: TestStoreOptions, openStore: (onError: (error: Error) => void) => Promise<EngineStore>, first: EngineStore, errors: Error[]): OpenedBackend {
+function opened(name: BackendName, storeOptions: StoreOptions, openAgain: (onError: (error: Error) => void) => Promise<EngineStore>, first: EngineStore, errors: Error[]): OpenedBackend {
   let store: EngineStore | undefined = first;
   const onError = (error: Error) => void errors.push(error);
   const backend: OpenedBackend = {
@@ -51,7 +65,7 @@ function opened(name: BackendName, storeOptions: TestStoreOptions, openStore: (o
     errors,
     reopen: async () => {
       await backend.close();
-      store = await openStore(onError);
+      store = await openAgain(onError);
       return store;
     },
     close: async () => {
@@ -65,11 +79,12 @@ function opened(name: BackendName, storeOptions: TestStoreOptions, openStore: (o
 
 export const level: Backend = {
   name: 'level',
+  options: async () => ({ backend: 'level', stateDir: mkdtempSync(join(tmpdir(), 'corral-store-')) }),
   open: async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'corral-store-'));
     const errors: Error[] = [];
-    const openStore = (onError: (error: Error) => void) => LevelStore.open(stateDir, onError);
-    return opened('level', { backend: 'level', stateDir }, openStore, await openStore((e) => void errors.push(e)), errors);
+    const openAgain = (onError: (error: Error) => void) => LevelStore.open(stateDir, onError);
+    return opened('level', { backend: 'level', stateDir }, openAgain, await openAgain((e) => void errors.push(e)), errors);
   },
 };
 
@@ -88,14 +103,15 @@ function takeDatabase(): Promise<string> {
 
 export const postgres: Backend = {
   name: 'postgres',
+  options: async () => ({ backend: 'postgres', url: await takeDatabase(), leaseMs: TEST_LEASE_MS, replica: `conformance-${process.pid}` }),
   open: async () => {
     // Imported here, as the engine does: a LevelDB-only run never loads pg.
     const { PostgresStore } = await import('../../src/store/postgres/PostgresStore.ts');
     const url = await takeDatabase();
     const replica = `conformance-${process.pid}`;
     const errors: Error[] = [];
-    const openStore = (onError: (error: Error) => void) => PostgresStore.open({ url, replica, leaseMs: TEST_LEASE_MS, onError });
-    return opened('postgres', { backend: 'postgres', url, leaseMs: TEST_LEASE_MS, replica }, openStore, await openStore((e) => void errors.push(e)), errors);
+    const openAgain = (onError: (error: Error) => void) => PostgresStore.open({ url, replica, leaseMs: TEST_LEASE_MS, onError });
+    return opened('postgres', { backend: 'postgres', url, leaseMs: TEST_LEASE_MS, replica }, openAgain, await openAgain((e) => void errors.push(e)), errors);
   },
 };
 
