@@ -3,11 +3,20 @@
  * writes nothing: an unreachable server, wrong credentials, a database that does not exist, a role
  * that may not create corral's schema, and a schema newer than this corral knows.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startConfigured } from '../../src/app/startConfigured.ts';
+import { loadConfig } from '../../src/config/loadConfig.ts';
+import { Engine } from '../../src/engine/Engine.ts';
 import { EngineError } from '../../src/errors/EngineError.ts';
+import type { Runtime } from '../../src/runtime/Runtime.ts';
 import { PostgresStore } from '../../src/store/postgres/PostgresStore.ts';
+import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 import { freshDatabase, sharedServer } from '../postgres.ts';
 import { TEST_LEASE_MS } from './backends.ts';
 
@@ -181,6 +190,93 @@ describe('PostgreSQL store: bad input', () => {
       } finally {
         await a.close();
         await (await opening).close();
+      }
+    });
+  });
+
+  describe('through engine.toml and Engine.start', () => {
+    let runtime: Runtime | undefined;
+    afterAll(() => runtime?.close());
+    const counter = (name: string) => ({ name, component: fixture('counter'), grants: { store: true }, topics: ['cmd'] });
+
+    it('error: engine.toml with [store] url = "${DATABASE_URL}" at a closed port: startConfigured fails with store-unreachable naming host and port', async () => {
+      const port = await closedPort();
+      const dir = mkdtempSync(join(tmpdir(), 'corral-pg-toml-'));
+      const file = join(dir, 'engine.toml');
+      writeFileSync(
+        file,
+        [
+          '[engine]',
+          'state_dir = "./state"',
+          'log_level = "silent"',
+          '',
+          '[store]',
+          'backend = "postgres"',
+          'url = "${DATABASE_URL}"',
+          '',
+          '[[modules]]',
+          'name = "a"',
+          `component = ${JSON.stringify(fixture('counter'))}`,
+          'grants = { store = true }',
+          'topics = ["cmd"]',
+        ].join('\n'),
+      );
+      const { config } = await loadConfig(file, { DATABASE_URL: `postgres://postgres:x@127.0.0.1:${port}/corral` });
+      const error = await startConfigured(config, { logger: pino({ level: 'silent' }) }).then(
+        async (configured) => {
+          await configured.stop();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(EngineError);
+      expect(error).toMatchObject({ code: 'store-unreachable', details: { host: '127.0.0.1', port } });
+      expect((error as EngineError).details).not.toHaveProperty('module'); // the store's problem, not a module's
+    });
+
+    it('error: Engine.start on a newer schema fails with store-schema-newer before any module runs; nothing is written', async () => {
+      runtime ??= newRuntime();
+      const url = await freshDatabase();
+      const store = await PostgresStore.open({ url, leaseMs: TEST_LEASE_MS, replica: 'old' });
+      await store.close();
+      const admin = await superuser(url);
+      await admin.query('update corral.schema_version set version = version + 1');
+      const before = await corralRows(admin);
+      const { logger } = captureLogger();
+      const error = await Engine.start({ runtime, logger, store: { backend: 'postgres', url, leaseMs: TEST_LEASE_MS, replica: 'new' }, modules: [counter('a'), counter('b')] }).then(
+        async (engine) => {
+          await engine.stop();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(EngineError);
+      expect(error).toMatchObject({ code: 'store-schema-newer' });
+      expect(await corralRows(admin)).toEqual(before);
+    });
+
+    it('error: Engine.start with a role that may not create the schema fails with store-permission naming the role; no schema is made', async () => {
+      runtime ??= newRuntime();
+      const url = await freshDatabase();
+      const admin = await superuser(url);
+      const role = `corral_engine_nocreate_${process.pid}`;
+      await admin.query(`create role ${role} login password 'role-pw'`);
+      try {
+        const asRole = withUrl(url, (u) => {
+          u.username = role;
+          u.password = 'role-pw';
+        });
+        const error = await Engine.start({ runtime, logger: captureLogger().logger, store: { backend: 'postgres', url: asRole, leaseMs: TEST_LEASE_MS }, modules: [counter('a')] }).then(
+          async (engine) => {
+            await engine.stop();
+            return undefined;
+          },
+          (e: unknown) => e,
+        );
+        expect(error).toMatchObject({ code: 'store-permission', details: { user: role } });
+        expect(await corralRows(admin)).toBeUndefined();
+      } finally {
+        await admin.query(`drop role if exists ${role}`).catch(() => {});
       }
     });
   });
