@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InvocationScope } from '../../src/host/InvocationScope.ts';
 import { storeHost } from '../../src/host/store.ts';
 import { RESERVED_PREFIX } from '../../src/store/reservedKeys.ts';
@@ -11,19 +11,28 @@ import { backends, type Backend, type OpenedBackend } from './backends.ts';
 const RESERVED_KEYS = 50_000;
 const enc = (s: string) => new TextEncoder().encode(s);
 const reserved = (i: number) => Uint8Array.from([...RESERVED_PREFIX, ...enc(`timer/t${i}`)]);
-let opened: OpenedBackend | undefined;
-afterEach(() => opened?.close());
+/** Each backend's crowded store, filled once for the file: the tests only read it (the 50,000 keys take seconds to commit). */
+const filled = new Map<Backend, Promise<OpenedBackend>>();
+afterAll(async () => {
+  for (const opened of filled.values()) await (await opened).close();
+});
+
+async function fill(backend: Backend): Promise<OpenedBackend> {
+  const opened = await backend.open();
+  const state = await opened.store.module('m');
+  const own = [Uint8Array.of(0xfe, 0x01), Uint8Array.of(0xff), Uint8Array.of(0xff, 0x00, 0x01), Uint8Array.of(0xff, 0x01), Uint8Array.of(0xff, 0x02)];
+  const writes = [...own, ...Array.from({ length: RESERVED_KEYS }, (_, i) => reserved(i))].map((key) => ({ key, value: enc('v') }));
+  await state.commit({ writes, sizeDelta: 0 });
+  return opened;
+}
 
 /**
  * Module `m` on a backend: 50,000 keys in corral's reserved range (its timers and tasks live there)
  * between the module's own keys, and a reader that counts the keys the store hands out.
  */
 async function crowded(backend: Backend): Promise<{ state: ModuleStore; visited: () => number }> {
-  opened = await backend.open();
-  const state = await opened.store.module('m');
-  const own = [Uint8Array.of(0xfe, 0x01), Uint8Array.of(0xff), Uint8Array.of(0xff, 0x00, 0x01), Uint8Array.of(0xff, 0x01), Uint8Array.of(0xff, 0x02)];
-  const writes = [...own, ...Array.from({ length: RESERVED_KEYS }, (_, i) => reserved(i))].map((key) => ({ key, value: enc('v') }));
-  await state.commit({ writes, sizeDelta: 0 });
+  if (!filled.has(backend)) filled.set(backend, fill(backend));
+  const state = await (await filled.get(backend)!).store.module('m');
   let visited = 0;
   const counting: ModuleStore = Object.create(state, {
     keys: {
