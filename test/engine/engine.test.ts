@@ -6,7 +6,9 @@ import { HostLimitExceeded, LoadError, type ModuleManifest, type Runtime } from 
 import { type DeliveryOutcome } from '../../src/actor/Actor.ts';
 import { ManualClock } from '../../src/clock/Clock.ts';
 import { Engine } from '../../src/engine/Engine.ts';
+import type { StoreOptions } from '../../src/store/openStore.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
+import { backends } from '../store/backends.ts';
 
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -14,12 +16,13 @@ afterAll(() => runtime.close());
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
 
-async function engineWith(modules: Partial<ModuleManifest>[], stateDir = mkdtempSync(join(tmpdir(), 'corral-state-'))) {
+/** An engine running counter modules on a ManualClock; on LevelDB in `stateDir`, or on the store `store` names (test/store/backends.ts). */
+async function engineWith(modules: Partial<ModuleManifest>[], stateDir = mkdtempSync(join(tmpdir(), 'corral-state-')), store: StoreOptions = { backend: 'level', stateDir }) {
   const { logger, records } = captureLogger();
   const clock = new ManualClock();
   const engine = await Engine.start({
     runtime,
-    stateDir,
+    store,
     logger,
     clock,
     modules: modules.map((m) => ({ name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'], ...m })),
@@ -29,7 +32,7 @@ async function engineWith(modules: Partial<ModuleManifest>[], stateDir = mkdtemp
     engine.deliver(module, { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
   /** Moves the supervisor's clock past a backoff, so the actor serves again after a signal. */
   const pastBackoff = (ms = 60_000) => clock.advance(ms);
-  return { engine, run, records, stateDir, pastBackoff };
+  return { engine, run, records, stateDir, store, pastBackoff };
 }
 
 const signalOf = (outcome: DeliveryOutcome) => (!outcome.ok && 'signal' in outcome ? outcome.signal : undefined);
@@ -128,30 +131,32 @@ describe('engine: state', () => {
     await engine.stop();
   });
 
-  it('behavior: a quarantined module is still quarantined after an engine restart (breaker in LevelDB)', async () => {
-    const quarantineAtOnce = { caps: { storeOps: 1 } };
-    const first = await engineWith([quarantineAtOnce]);
-    // Four signals within the period exceed the default intensity (3 restarts within 5 s): the circuit opens.
-    for (let i = 0; i < 4; i++) {
-      await first.run('counter', { op: 'reads', n: 5 });
-      first.pastBackoff(1_000); // past each backoff (≤ 480 ms), still inside the period
-    }
-    expect(first.engine.actors()[0]!.breaker).toBe('open');
-    await first.engine.stop();
-    const second = await engineWith([quarantineAtOnce], first.stateDir);
-    expect(second.engine.actors()[0]).toMatchObject({ state: 'quarantined', breaker: 'open' });
-    await second.engine.stop();
-  });
+  describe.each(backends)('on $name', (backend) => {
+    it('behavior: state survives an engine restart', async () => {
+      const first = await engineWith([{}], undefined, await backend.options());
+      await first.run('counter', { op: 'incr' });
+      await first.engine.stop();
+      const second = await engineWith([{}], undefined, first.store);
+      expect(await second.engine.cursor('counter')).toEqual({ seq: 1 });
+      await second.run('counter', { op: 'incr' });
+      expect(text(await second.engine.read('counter', bytes('count')))).toBe('2');
+      await second.engine.stop();
+    });
 
-  it('behavior: state survives an engine restart', async () => {
-    const first = await engineWith([{}]);
-    await first.run('counter', { op: 'incr' });
-    await first.engine.stop();
-    const second = await engineWith([{}], first.stateDir);
-    expect(await second.engine.cursor('counter')).toEqual({ seq: 1 });
-    await second.run('counter', { op: 'incr' });
-    expect(text(await second.engine.read('counter', bytes('count')))).toBe('2');
-    await second.engine.stop();
+    it('behavior: a quarantined module is still quarantined after an engine restart (its breaker in the store)', async () => {
+      const quarantineAtOnce = { caps: { storeOps: 1 } };
+      const first = await engineWith([quarantineAtOnce], undefined, await backend.options());
+      // Four signals within the period exceed the default intensity (3 restarts within 5 s): the circuit opens.
+      for (let i = 0; i < 4; i++) {
+        await first.run('counter', { op: 'reads', n: 5 });
+        first.pastBackoff(1_000); // past each backoff (≤ 480 ms), still inside the period
+      }
+      expect(first.engine.actors()[0]!.breaker).toBe('open');
+      await first.engine.stop();
+      const second = await engineWith([quarantineAtOnce], undefined, first.store);
+      expect(second.engine.actors()[0]).toMatchObject({ state: 'quarantined', breaker: 'open' });
+      await second.engine.stop();
+    });
   });
 });
 

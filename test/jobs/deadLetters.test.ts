@@ -1,10 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/index.ts';
 import { purgeDeadLetters } from '../../src/cli/deadLetters.ts';
+import { deadJobs } from '../../src/jobs/deadLetters.ts';
 import { DEDUPE_SWEEP_MS } from '../../src/limits/defaults.ts';
 import { DEFAULT_JOB_ERROR_BYTES, DEFAULT_JOB_LIMITS, HIGH_RESOURCE_JOB_LIMITS } from '../../src/limits/defaults.ts';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { newRuntime } from '../helpers.ts';
+import { backends, readStore } from '../store/backends.ts';
 import { inspectModule, jobEngine, jobProbe } from './jobHarness.ts';
 
 const runtime: Runtime = newRuntime();
@@ -31,19 +33,21 @@ describe('dead letters', () => {
     expect(bytes((await inspectModule(stateDir, 'j')).jobs.dead[0]!.lastError!)).toBeLessThanOrEqual(DEFAULT_JOB_ERROR_BYTES);
   });
 
-  it('behavior: a module keeps its newest dead letters up to the count, and the metric says how many', async () => {
-    const { engine, run, stateDir } = await jobEngine(runtime, [jobProbe()], { deadLetters: { maxCount: 3, maxAgeMs: 24 * 60 * 60 * 1000 } });
-    for (let i = 0; i < 5; i++) {
-      await run(failing(`k${i}`));
-      await engine.jobsSettled('j');
-    }
-    await expect.poll(() => engine.jobStats('j').deadLetters).toBe(3);
-    const metrics = new EngineMetrics(engine);
-    expect(await metrics.text()).toMatch(/^corral_dead_letters\{module="j"\} 3$/m);
-    metrics.close();
-    expect((await engine.deadJobs('j')).map((job) => job.lastError)).toEqual(['k2 is not set', 'k3 is not set', 'k4 is not set']);
-    await engine.stop();
-    expect((await inspectModule(stateDir, 'j')).jobs.dead).toHaveLength(3);
+  describe.each(backends)('on $name', (backend) => {
+    it('behavior: a module keeps its newest dead letters up to the count, and the metric says how many', async () => {
+      const { engine, run, store } = await jobEngine(runtime, [jobProbe()], { store: await backend.options(), deadLetters: { maxCount: 3, maxAgeMs: 24 * 60 * 60 * 1000 } });
+      for (let i = 0; i < 5; i++) {
+        await run(failing(`k${i}`));
+        await engine.jobsSettled('j');
+      }
+      await expect.poll(() => engine.jobStats('j').deadLetters).toBe(3);
+      const metrics = new EngineMetrics(engine);
+      expect(await metrics.text()).toMatch(/^corral_dead_letters\{module="j"\} 3$/m);
+      metrics.close();
+      expect((await engine.deadJobs('j')).map((job) => job.lastError)).toEqual(['k2 is not set', 'k3 is not set', 'k4 is not set']);
+      await engine.stop();
+      expect((await readStore(store, async (s) => deadJobs(await s.module('j')))).map((job) => job.lastError)).toEqual(['k2 is not set', 'k3 is not set', 'k4 is not set']);
+    });
   });
 
   it('behavior: dead letters older than their age are deleted by the hourly sweep (ManualClock)', async () => {

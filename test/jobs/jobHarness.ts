@@ -7,6 +7,7 @@ import { type ModuleManifest, type Runtime } from '../../src/index.ts';
 import { ManualClock } from '../../src/clock/Clock.ts';
 import { Engine } from '../../src/engine/Engine.ts';
 import { inspectState } from '../../src/cli/inspect.ts';
+import type { StoreOptions } from '../../src/store/openStore.ts';
 import type { Job } from '../../src/jobs/Job.ts';
 import { captureLogger, fixture } from '../helpers.ts';
 
@@ -17,12 +18,17 @@ export function jobProbe(name = 'j', extra: Partial<ModuleManifest> = {}): Modul
   return { name, component: fixture('job-probe'), topics: ['cmd'], ...extra, grants: { store: true, queue: true, http: { hosts: [] }, ...extra.grants } };
 }
 
-/** An engine running job-probe modules on a ManualClock (epoch ms `start`), with helpers to drive and read them. */
-export async function jobEngine(runtime: Runtime, modules: ModuleManifest[] = [jobProbe()], options: { start?: number; stateDir?: string; jobLimits?: Parameters<typeof Engine.start>[0]['jobLimits']; deadLetters?: Parameters<typeof Engine.start>[0]['deadLetters'] } = {}) {
+/**
+ * An engine running job-probe modules on a ManualClock (epoch ms `start`), with helpers to drive and
+ * read them; on LevelDB in `stateDir` (a new one unless given), or on the store `store` names
+ * (test/store/backends.ts).
+ */
+export async function jobEngine(runtime: Runtime, modules: ModuleManifest[] = [jobProbe()], options: { start?: number; stateDir?: string; store?: StoreOptions; jobLimits?: Parameters<typeof Engine.start>[0]['jobLimits']; deadLetters?: Parameters<typeof Engine.start>[0]['deadLetters'] } = {}) {
   const clock = new ManualClock(options.start ?? 1_000_000);
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'corral-jobs-'));
   const { logger, records, logged } = captureLogger();
-  const engine = await Engine.start({ runtime, stateDir, logger, clock, modules, ...(options.jobLimits ? { jobLimits: options.jobLimits } : {}), ...(options.deadLetters ? { deadLetters: options.deadLetters } : {}) });
+  const store: StoreOptions = options.store ?? { backend: 'level', stateDir };
+  const engine = await Engine.start({ runtime, store, logger, clock, modules, ...(options.jobLimits ? { jobLimits: options.jobLimits } : {}), ...(options.deadLetters ? { deadLetters: options.deadLetters } : {}) });
   await engine.jobsSettled(); // each module's module-activated task has run: tests start from no pending task
   let seq = 0;
   /** Delivers one command to a module; resolves with its outcome (after its commit). */
@@ -37,7 +43,7 @@ export async function jobEngine(runtime: Runtime, modules: ModuleManifest[] = [j
     clock.advance(ms);
     await engine.jobsSettled();
   };
-  return { engine, clock, run, read, advance, stateDir, records, logged };
+  return { engine, clock, run, read, advance, stateDir, store, records, logged };
 }
 
 /**

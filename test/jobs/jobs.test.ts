@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineError, type Runtime } from '../../src/index.ts';
 import type { JobRecord } from '../../src/jobs/JobRunner.ts';
+import { deadJobs } from '../../src/jobs/deadLetters.ts';
 import { JOB_RETRY } from '../../src/limits/defaults.ts';
 import { fixture, newRuntime } from '../helpers.ts';
+import { backends, readStore } from '../store/backends.ts';
 import { heldServer, inspectModule, jobEngine, jobProbe } from './jobHarness.ts';
 
 // Jobs blocked in an HTTP call each hold a worker thread: four at once, and events beside them.
@@ -56,20 +58,22 @@ describe('jobs', () => {
     await server.close();
   });
 
-  it('behavior: a task of another version of the module is skipped, not retried, and counted', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'corral-jobs-'));
-    const first = await jobEngine(runtime, [jobProbe()], { stateDir });
-    await first.run(task({ op: 'count' }, 2, { delayMs: 60_000 }));
-    await first.engine.stop();
+  describe.each(backends)('on $name', (backend) => {
+    it('behavior: a task of another version of the module is skipped, not retried, and counted', async () => {
+      const store = await backend.options();
+      const first = await jobEngine(runtime, [jobProbe()], { store });
+      await first.run(task({ op: 'count' }, 2, { delayMs: 60_000 }));
+      await first.engine.stop();
 
-    const second = await jobEngine(runtime, [jobProbe('j', { component: rebuilt() })], { stateDir, start: 2_000_000 });
-    // Both tasks were skipped while the engine started (jobEngine waits for that).
-    expect((second.records as { msg?: string; reason?: string; type?: string }[]).filter((r) => r.reason === 'version-mismatch').map((r) => r.type)).toEqual(['module:j:work', 'module:j:work']);
-    expect(second.engine.jobStats('j')).toMatchObject({ skipped: { 'version-mismatch': 2 }, pending: 0, retried: 0 });
-    expect(await second.read('count')).toBeUndefined();
-    await second.advance(120_000);
-    expect(await second.read('count')).toBeUndefined();
-    await second.engine.stop();
+      const second = await jobEngine(runtime, [jobProbe('j', { component: rebuilt() })], { store, start: 2_000_000 });
+      // Both tasks were skipped while the engine started (jobEngine waits for that).
+      expect((second.records as { msg?: string; reason?: string; type?: string }[]).filter((r) => r.reason === 'version-mismatch').map((r) => r.type)).toEqual(['module:j:work', 'module:j:work']);
+      expect(second.engine.jobStats('j')).toMatchObject({ skipped: { 'version-mismatch': 2 }, pending: 0, retried: 0 });
+      expect(await second.read('count')).toBeUndefined();
+      await second.advance(120_000);
+      expect(await second.read('count')).toBeUndefined();
+      await second.engine.stop();
+    });
   });
 
   it('behavior: tasks of a module that is not loaded when the engine starts are skipped (module-gone), not retried, and counted', async () => {
@@ -101,30 +105,32 @@ describe('jobs', () => {
     await engine.stop();
   });
 
-  it('behavior: a failing task is retried with backoff, dead-lettered after max-retry, and a manual retry succeeds', async () => {
-    const { engine, run, advance, stateDir } = await jobEngine(runtime);
-    await engine.jobsSettled('j');
-    const records: JobRecord[] = [];
-    engine.jobs$.subscribe((r) => records.push(r));
-    await run(task({ op: 'needs', key: 'allow' }, 1, { maxRetry: 2 }));
-    await engine.jobsSettled('j');
-    expect(records.map((r) => r.outcome)).toEqual(['retry']);
-    await advance(JOB_RETRY.initialMs - 1);
-    expect(records).toHaveLength(1); // not before its backoff
-    await advance(1);
-    await advance(2 * JOB_RETRY.initialMs); // the second retry waits twice as long
-    expect(records.map((r) => [r.outcome, r.attempts])).toEqual([
-      ['retry', 1],
-      ['retry', 2],
-      ['dead', 3],
-    ]);
-    await advance(3_600_000);
-    expect(records).toHaveLength(3); // dead: never again by itself
-    const [dead] = await engine.deadJobs('j');
-    expect(dead).toMatchObject({ type: 'module:j:work', attempts: 3, lastError: 'allow is not set', deadAt: expect.any(Number) });
-    expect(engine.jobStats('j')).toMatchObject({ retried: 2, dead: 1, pending: 0 });
-    await engine.stop();
-    expect((await inspectModule(stateDir, 'j')).jobs.dead).toEqual([expect.objectContaining({ id: dead!.id, attempts: 3, lastError: 'allow is not set' })]);
+  describe.each(backends)('on $name', (backend) => {
+    it('behavior: a failing task is retried with backoff, dead-lettered after max-retry, and a manual retry succeeds', async () => {
+      const { engine, run, advance, store } = await jobEngine(runtime, undefined, { store: await backend.options() });
+      await engine.jobsSettled('j');
+      const records: JobRecord[] = [];
+      engine.jobs$.subscribe((r) => records.push(r));
+      await run(task({ op: 'needs', key: 'allow' }, 1, { maxRetry: 2 }));
+      await engine.jobsSettled('j');
+      expect(records.map((r) => r.outcome)).toEqual(['retry']);
+      await advance(JOB_RETRY.initialMs - 1);
+      expect(records).toHaveLength(1); // not before its backoff
+      await advance(1);
+      await advance(2 * JOB_RETRY.initialMs); // the second retry waits twice as long
+      expect(records.map((r) => [r.outcome, r.attempts])).toEqual([
+        ['retry', 1],
+        ['retry', 2],
+        ['dead', 3],
+      ]);
+      await advance(3_600_000);
+      expect(records).toHaveLength(3); // dead: never again by itself
+      const [dead] = await engine.deadJobs('j');
+      expect(dead).toMatchObject({ type: 'module:j:work', attempts: 3, lastError: 'allow is not set', deadAt: expect.any(Number) });
+      expect(engine.jobStats('j')).toMatchObject({ retried: 2, dead: 1, pending: 0 });
+      await engine.stop();
+      expect(await readStore(store, async (s) => deadJobs(await s.module('j')))).toEqual([expect.objectContaining({ id: dead!.id, attempts: 3, lastError: 'allow is not set' })]);
+    });
   });
 
   it('behavior: a dead-lettered task retried by hand runs again with its full retries', async () => {

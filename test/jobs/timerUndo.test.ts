@@ -1,13 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countOf, indexKey, removeTimerWrites, setTimerWrites, type TimerSpec } from '../../src/jobs/timerWrites.ts';
 import type { Commit } from '../../src/store/EngineStore.ts';
 import type { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
 import { tagOfTimerKey, TIMER_COUNT_KEY, TIMER_PREFIX, TIMER_PREFIX_END, timerKey } from '../../src/store/reservedKeys.ts';
 import { StateTransaction } from '../../src/store/StateTransaction.ts';
-import { A, B, blockCommit, openChainStore, undoThroughInvocation, type ChainStore } from '../store/twoChainStore.ts';
+import { backends, type Backend } from '../store/backends.ts';
+import { A, B, blockCommit, openChainStore, reopenChainStore, undoThroughInvocation, type ChainStore } from '../store/twoChainStore.ts';
 
 const BLOCKS: Record<'A' | 'B', [bigint, bigint]> = { A: [A, 10n], B: [B, 500n] };
 
@@ -15,15 +13,15 @@ const BLOCKS: Record<'A' | 'B', [bigint, bigint]> = { A: [A, 10n], B: [B, 500n] 
 type Change = [tag: string, spec: TimerSpec | 'cancel'];
 
 /**
- * A module on two chains as the engine builds its store (LevelDB, reorg marks, the guard), whose blocks
+ * A module on two chains as the engine builds its store (a backend's store, reorg marks, the guard), whose blocks
  * and custom events set and cancel timers as the timers host does; each undo runs as the engine runs
  * it, planned from the journal and the marks, staged and committed by the invocation step.
  */
 class TimerChains {
   private constructor(private readonly chains: ChainStore) {}
 
-  static async open(dir = mkdtempSync(join(tmpdir(), 'corral-timer-undo-'))): Promise<TimerChains> {
-    return new TimerChains(await openChainStore(dir));
+  static async open(backend: Backend): Promise<TimerChains> {
+    return new TimerChains(await openChainStore(await backend.open()));
   }
 
   get store(): GuardedModuleStore {
@@ -32,12 +30,11 @@ class TimerChains {
 
   /** Closes the database as a crash would leave it (every commit so far is durable) and opens it again. */
   async reopen(): Promise<TimerChains> {
-    await this.chains.level.close();
-    return TimerChains.open(this.chains.dir);
+    return new TimerChains(await reopenChainStore(this.chains));
   }
 
   close(): Promise<void> {
-    return this.chains.level.close();
+    return this.chains.backend.close();
   }
 
   /** Block `number` of `chainId` makes `changes`. */
@@ -136,7 +133,7 @@ const histories: { name: string; run: (c: TimerChains) => Promise<void>; left: s
   },
 ];
 
-describe('timers undone on two chains: the count equals the timers after every undo', () => {
+describe.each(backends)('timers undone on two chains: the count equals the timers after every undo ($name)', (backend) => {
   let chains: TimerChains | undefined;
   afterEach(() => chains?.close());
 
@@ -144,7 +141,7 @@ describe('timers undone on two chains: the count equals the timers after every u
     for (const order of [['A', 'B'], ['B', 'A']] as const) {
       for (const crash of [false, true]) {
         it(`behavior: ${name}; ${order.join(' then ')} undone${crash ? ', a crash in between' : ''}`, async () => {
-          let c = (chains = await TimerChains.open());
+          let c = (chains = await TimerChains.open(backend));
           await run(c);
           const before = await c.timers();
           expect(before).toMatchObject({ count: before.tags.length, unindexed: 0 });

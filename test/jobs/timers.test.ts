@@ -11,7 +11,9 @@ import { ModuleTimers } from '../../src/jobs/ModuleTimers.ts';
 import type { TimerSpec } from '../../src/jobs/timerWrites.ts';
 import { DEFAULT_MAX_PENDING_TIMERS, DEFAULT_TIMER_WINDOW } from '../../src/limits/defaults.ts';
 import { LevelStore } from '../../src/store/LevelStore.ts';
+import type { StoreOptions } from '../../src/store/openStore.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
+import { backends } from '../store/backends.ts';
 import { seedTimers } from './seedTimers.ts';
 
 const runtime: Runtime = newRuntime();
@@ -19,12 +21,12 @@ afterAll(() => runtime.close());
 
 const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
 
-/** An engine with the timer-probe module on a ManualClock that starts at `start` (epoch ms). */
-async function timerEngine(start = 1_000_000, stateDir = mkdtempSync(join(tmpdir(), 'corral-timers-')), triggers: Trigger[] = [], extra: Partial<ModuleManifest> = {}) {
+/** An engine with the timer-probe module on a ManualClock that starts at `start` (epoch ms); on LevelDB in `stateDir`, or on the store `store` names (test/store/backends.ts). */
+async function timerEngine(start = 1_000_000, stateDir = mkdtempSync(join(tmpdir(), 'corral-timers-')), triggers: Trigger[] = [], extra: Partial<ModuleManifest> = {}, store: StoreOptions = { backend: 'level', stateDir }) {
   const clock = new ManualClock(start);
   const engine = await Engine.start({
     runtime,
-    stateDir,
+    store,
     logger: captureLogger().logger,
     clock,
     modules: [{ name: 't', component: fixture('timer-probe'), grants: { store: true, timers: true }, topics: ['cmd'], triggers, ...extra }],
@@ -37,7 +39,7 @@ async function timerEngine(start = 1_000_000, stateDir = mkdtempSync(join(tmpdir
     await engine.settled('t');
   };
   const fired = async (): Promise<string[]> => JSON.parse(text(await engine.read('t', new TextEncoder().encode('fired'))) ?? '[]');
-  return { engine, clock, run, advance, fired, stateDir };
+  return { engine, clock, run, advance, fired, stateDir, store };
 }
 
 describe('timers (ManualClock)', () => {
@@ -92,17 +94,19 @@ describe('timers (ManualClock)', () => {
     await engine.stop();
   });
 
-  it('behavior: a timer due while the engine was stopped fires once when it starts again', async () => {
-    const first = await timerEngine();
-    await first.run({ op: 'at', at: 1_000_100, tag: 'while-away' });
-    await first.engine.stop();
-    const second = await timerEngine(1_005_000, first.stateDir); // five seconds later
-    await second.engine.settled('t');
-    await second.advance(0);
-    expect(await second.fired()).toEqual(['while-away']);
-    await second.advance(10_000);
-    expect(await second.fired()).toEqual(['while-away']);
-    await second.engine.stop();
+  describe.each(backends)('on $name', (backend) => {
+    it('behavior: a timer due while the engine was stopped fires once when it starts again', async () => {
+      const first = await timerEngine(undefined, undefined, [], {}, await backend.options());
+      await first.run({ op: 'at', at: 1_000_100, tag: 'while-away' });
+      await first.engine.stop();
+      const second = await timerEngine(1_005_000, undefined, [], {}, first.store); // five seconds later
+      await second.engine.settled('t');
+      await second.advance(0);
+      expect(await second.fired()).toEqual(['while-away']);
+      await second.advance(10_000);
+      expect(await second.fired()).toEqual(['while-away']);
+      await second.engine.stop();
+    });
   });
 
   it('behavior: a timer whose handler answers err is consumed like a custom event: its writes are dropped, it is not offered again', async () => {
@@ -219,18 +223,20 @@ describe('cron triggers (ManualClock)', () => {
     await engine.stop();
   });
 
-  it('behavior: ticks missed while the engine was stopped are coalesced into one, the latest, at start', async () => {
-    const first = await timerEngine(start, undefined, everyMinute);
-    await first.advance(30_000);
-    expect(await first.fired()).toHaveLength(1);
-    await first.engine.stop();
-    const later = start + 30_000 + 10 * minute + 5_000; // ten ticks missed
-    const second = await timerEngine(later, first.stateDir, everyMinute);
-    await second.advance(0);
-    expect(await second.fired()).toEqual([`minutely@${start + 30_000}`, `minutely@${start + 30_000 + 10 * minute}`]);
-    await second.advance(minute);
-    expect((await second.fired()).at(-1)).toBe(`minutely@${start + 30_000 + 11 * minute}`);
-    await second.engine.stop();
+  describe.each(backends)('on $name', (backend) => {
+    it('behavior: ticks missed while the engine was stopped are coalesced into one, the latest, at start', async () => {
+      const first = await timerEngine(start, undefined, everyMinute, {}, await backend.options());
+      await first.advance(30_000);
+      expect(await first.fired()).toHaveLength(1);
+      await first.engine.stop();
+      const later = start + 30_000 + 10 * minute + 5_000; // ten ticks missed
+      const second = await timerEngine(later, undefined, everyMinute, {}, first.store);
+      await second.advance(0);
+      expect(await second.fired()).toEqual([`minutely@${start + 30_000}`, `minutely@${start + 30_000 + 10 * minute}`]);
+      await second.advance(minute);
+      expect((await second.fired()).at(-1)).toBe(`minutely@${start + 30_000 + 11 * minute}`);
+      await second.engine.stop();
+    });
   });
 
   it('behavior: a time zone moves the ticks ("0 9 * * *" at 09:00 in Tokyo is 00:00 UTC)', async () => {

@@ -1,10 +1,11 @@
 // Child process for the crash test: commits batches of 1,000 keys, forever, until it is killed.
-// Every key of batch `seq` holds `seq`, and the cursor of that batch is `seq`.
-import { LevelStore } from '../../src/store/LevelStore.ts';
+// Every key of batch `seq` holds `seq`, and the cursor of that batch is `seq`. Run with the store's
+// options as JSON (test/store/backends.ts), opened as the engine opens them.
+import { openStore, type StoreOptions } from '../../src/store/openStore.ts';
 import { StateTransaction } from '../../src/store/StateTransaction.ts';
 
-const [directory] = process.argv.slice(2);
-const store = await LevelStore.open(directory!);
+const [options] = process.argv.slice(2);
+const store = await openStore(JSON.parse(options!) as StoreOptions, () => {});
 const state = await store.module('crashy');
 for (let seq = 1; ; seq++) {
   const tx = new StateTransaction(state);

@@ -1,20 +1,17 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
-import { LevelStore } from '../../src/store/LevelStore.ts';
 import type { StateTransaction } from '../../src/store/StateTransaction.ts';
+import { backends, type Backend, type OpenedBackend } from './backends.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
-let level: LevelStore | undefined;
-afterEach(() => level?.close());
+let opened: OpenedBackend | undefined;
+afterEach(() => opened?.close());
 
-/** A guarded module store over a real LevelDB in a temp dir, with `k` = "0". */
-async function guarded(): Promise<GuardedModuleStore> {
-  level = await LevelStore.open(mkdtempSync(join(tmpdir(), 'corral-guarded-')));
-  const store = new GuardedModuleStore(await level.module('m'));
+/** A guarded module store over a new store of the backend, with `k` = "0". */
+async function guarded(backend: Backend): Promise<GuardedModuleStore> {
+  opened = await backend.open();
+  const store = new GuardedModuleStore(await opened.store.module('m'));
   await store.commit({ writes: [{ key: enc('k'), value: enc('0') }], sizeDelta: 2 });
   return store;
 }
@@ -22,9 +19,9 @@ async function guarded(): Promise<GuardedModuleStore> {
 const bump = (tx: StateTransaction, key = 'k') => tx.set(enc(key), enc(String(Number(dec(tx.get(enc(key))) ?? 0) + 1)));
 const commitJob = (store: GuardedModuleStore, tx: StateTransaction) => store.commitJob(tx, { writes: tx.writes(), sizeDelta: tx.sizeDelta });
 
-describe('GuardedModuleStore', () => {
+describe.each(backends)('GuardedModuleStore ($name)', (backend) => {
   it('default: a job that read a key committed by another since it began is refused; one that did not is committed', async () => {
-    const store = await guarded();
+    const store = await guarded(backend);
     const a = store.jobTransaction();
     const b = store.jobTransaction();
     bump(a);
@@ -38,7 +35,7 @@ describe('GuardedModuleStore', () => {
   });
 
   it('behavior: a job may not commit a key the event in flight has read; an event only queued does not count', async () => {
-    const store = await guarded();
+    const store = await guarded(backend);
     const running = store.eventTransaction();
     store.beginEvent(running);
     running.get(enc('k'));
@@ -54,7 +51,7 @@ describe('GuardedModuleStore', () => {
   });
 
   it('behavior: a listed range counts as read: a job writing a key in it while the event has listed it is refused', async () => {
-    const store = await guarded();
+    const store = await guarded(backend);
     const event = store.eventTransaction();
     store.beginEvent(event);
     await event.listKeys(enc('order/'), undefined, 10);
@@ -67,7 +64,7 @@ describe('GuardedModuleStore', () => {
   });
 
   it('behavior: commitWith builds its commit when its turn comes, after the commits asked for before it', async () => {
-    const store = await guarded();
+    const store = await guarded(backend);
     const event = store.eventTransaction();
     event.delete(enc('k'));
     const first = store.commit({ writes: event.writes(), sizeDelta: event.sizeDelta });

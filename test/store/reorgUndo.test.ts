@@ -1,15 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FeedDelivery } from '../../src/bus/ModuleFeed.ts';
 import { bindInvocation, type InvocationModule } from '../../src/engine/invocation.ts';
 import type { Bytes, JournalEntry, Write } from '../../src/store/EngineStore.ts';
 import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
-import { LevelStore } from '../../src/store/LevelStore.ts';
 import { planUndo, sameKept } from '../../src/store/planUndo.ts';
 import { ReorgMarks } from '../../src/store/ReorgMarks.ts';
+import { backends, type OpenedBackend } from './backends.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
@@ -38,27 +35,28 @@ describe('planUndo', () => {
   });
 });
 
-describe('ReorgMarks', () => {
-  let level: LevelStore | undefined;
-  afterEach(() => level?.close());
+describe.each(backends)('ReorgMarks ($name)', (backend) => {
+  let opened: OpenedBackend | undefined;
+  afterEach(() => opened?.close());
   const prev = { number: 9n, hash: '0x09' };
   const record = (number: bigint) => ({ number, hash: `0x${number}`, prev, payload: [] });
 
-  async function open(dir = mkdtempSync(join(tmpdir(), 'corral-marks-'))) {
-    level = await LevelStore.open(dir);
-    return { dir, marks: await ReorgMarks.open(await level.module('m'), [1n, 2n]) };
+  /** Marks over a new store, or over the same store closed and opened again (`reopen`: every commit so far is durable). */
+  async function open(reopen = false) {
+    if (reopen) await opened!.reopen();
+    else opened = await backend.open();
+    return { marks: await ReorgMarks.open(await opened!.store.module('m'), [1n, 2n]) };
   }
 
   it('default: a write of another source to a key a block in the window wrote is marked, in the same commit, and survives a restart', async () => {
-    const { dir, marks } = await open();
+    const { marks } = await open();
     await marks.commit({ writes: [w('k', 'block'), w('j', 'block')], sizeDelta: 12, cursor: { source: 'chain:1', value: {} }, journal: { chainId: 1n, record: record(10n) } });
     expect(marks.writtenSince(1n, 10n, enc('k'))).toBe(false);
     await marks.commit({ writes: [w('k', 'custom')], sizeDelta: 1, cursor: { source: 'custom', value: { seq: 1 } } });
     expect(marks.writtenSince(1n, 10n, enc('k'))).toBe(true);
     expect(marks.writtenSince(1n, 10n, enc('j'))).toBe(false);
     const bytes = marks.storedBytes;
-    await level!.close();
-    const reopened = (await open(dir)).marks;
+    const reopened = (await open(true)).marks;
     expect(reopened.writtenSince(1n, 10n, enc('k'))).toBe(true);
     expect(reopened.writtenSince(1n, 10n, enc('j'))).toBe(false);
     expect(reopened.storedBytes).toBe(bytes); // the mark's bytes counted
@@ -89,7 +87,7 @@ describe('ReorgMarks', () => {
   });
 
   it("behavior: marks are bookkeeping, never part of another block's undo record: undoing or pruning that block leaves them as they are", async () => {
-    const { dir, marks } = await open();
+    const { marks } = await open();
     await marks.commit({ writes: [w('k', 'a')], sizeDelta: 2, journal: { chainId: 1n, record: record(10n) } });
     // Block 500 of chain 2 writes k: another source for block 10 of chain 1, so k is marked for it.
     await marks.commit({ writes: [w('k', 'b')], sizeDelta: 0, journal: { chainId: 2n, record: record(500n) } });
@@ -101,8 +99,7 @@ describe('ReorgMarks', () => {
     await marks.commit({ writes: entry500!.undo, sizeDelta: 0, journal: { chainId: 2n, remove: [500n] } });
     expect(marks.writtenSince(1n, 10n, enc('k'))).toBe(true);
     const bytes = marks.storedBytes;
-    await level!.close();
-    const reopened = (await open(dir)).marks;
+    const reopened = (await open(true)).marks;
     expect(reopened.writtenSince(1n, 10n, enc('k'))).toBe(true);
     expect(reopened.storedBytes).toBe(bytes);
     // Block 75 prunes block 10 (its mark deleted) and is then undone: the mark is not re-created.
@@ -116,16 +113,16 @@ describe('ReorgMarks', () => {
   });
 });
 
-describe('an undo step at its turn', () => {
-  let level: LevelStore | undefined;
-  afterEach(() => level?.close());
+describe.each(backends)('an undo step at its turn ($name)', (backend) => {
+  let opened: OpenedBackend | undefined;
+  afterEach(() => opened?.close());
   const chainId = 1n;
   const cursor = { number: 9n, hash: '0x09' };
 
-  /** A module's store (as the engine builds it) where block 10 wrote j and k (both absent before), then a custom event wrote k. */
+  /** A module's store (as the engine builds it, on the backend) where block 10 wrote j and k (both absent before), then a custom event wrote k. */
   async function afterBlockAndCustom(): Promise<{ store: GuardedModuleStore; marks: ReorgMarks; entry: JournalEntry }> {
-    level = await LevelStore.open(mkdtempSync(join(tmpdir(), 'corral-undo-')));
-    const marks = await ReorgMarks.open(await level.module('m'), [chainId]);
+    opened = await backend.open();
+    const marks = await ReorgMarks.open(await opened.store.module('m'), [chainId]);
     const store = new GuardedModuleStore(marks);
     const record = { number: 10n, hash: '0x10', prev: cursor, payload: [] };
     await store.commit({ writes: [w('j', 'block'), w('k', 'block')], sizeDelta: 12, cursor: { source: `chain:${chainId}`, value: {} }, journal: { chainId, record } });

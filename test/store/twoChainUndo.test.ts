@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../../src/store/EngineStore.ts';
 import type { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
-import { A, B, blockCommit, openChainStore, undoThroughInvocation, type ChainStore } from './twoChainStore.ts';
+import { backends, type Backend } from './backends.ts';
+import { A, B, blockCommit, openChainStore, reopenChainStore, undoThroughInvocation, type ChainStore } from './twoChainStore.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
@@ -13,15 +11,15 @@ const K = enc('k');
 const blockOf = (chain: 'A' | 'B'): [bigint, bigint] => (chain === 'A' ? [A, 10n] : [B, 500n]);
 
 /**
- * A module on two chains, as the engine builds its store (LevelDB, reorg marks, the guard), whose
+ * A module on two chains, as the engine builds its store (a backend's store, reorg marks, the guard), whose
  * blocks on both chains wrote the same key; each undo runs as the engine runs it: planned by the feed
  * from the journal and the marks, staged and committed by the invocation step.
  */
 class TwoChains {
   private constructor(private readonly chains: ChainStore) {}
 
-  static async open(dir = mkdtempSync(join(tmpdir(), 'corral-two-chains-')), chainIds?: readonly bigint[]): Promise<TwoChains> {
-    return new TwoChains(await openChainStore(dir, chainIds));
+  static async open(backend: Backend, chainIds?: readonly bigint[]): Promise<TwoChains> {
+    return new TwoChains(await openChainStore(await backend.open(), chainIds));
   }
 
   get store(): GuardedModuleStore {
@@ -34,12 +32,11 @@ class TwoChains {
 
   /** Closes the database as a crash would leave it (every commit so far is durable) and opens it again. */
   async reopen(): Promise<TwoChains> {
-    await this.chains.level.close();
-    return TwoChains.open(this.chains.dir);
+    return new TwoChains(await reopenChainStore(this.chains));
   }
 
   close(): Promise<void> {
-    return this.chains.level.close();
+    return this.chains.backend.close();
   }
 
   get value(): string | undefined {
@@ -74,13 +71,13 @@ class TwoChains {
   }
 }
 
-describe('undo on two chains that wrote the same key', () => {
+describe.each(backends)('undo on two chains that wrote the same key ($name)', (backend) => {
   let chains: TwoChains | undefined;
   afterEach(() => chains?.close());
 
   /** k = v0 (a custom event, before any block), then a1 on chain A writes va and b1 on chain B writes vb. */
   async function aThenB(): Promise<TwoChains> {
-    chains = await TwoChains.open();
+    chains = await TwoChains.open(backend);
     await chains.custom('v0');
     await chains.block(A, 10n, 'va');
     await chains.block(B, 500n, 'vb');
@@ -145,7 +142,7 @@ describe('undo on two chains that wrote the same key', () => {
     ['A', 'B'],
     ['B', 'A'],
   ] as const)('behavior: a custom event\'s write between a1 and b1 stands when %s then %s are undone', async (first, second) => {
-    chains = await TwoChains.open();
+    chains = await TwoChains.open(backend);
     const c = chains;
     await c.custom('v0');
     await c.block(A, 10n, 'va');
@@ -182,7 +179,7 @@ describe('undo on two chains that wrote the same key', () => {
       [3n, 7n],
     ];
     for (const order of orders) {
-      const c = await TwoChains.open(mkdtempSync(join(tmpdir(), 'corral-three-chains-')), [A, B, 3n]);
+      const c = await TwoChains.open(backend, [A, B, 3n]);
       try {
         await c.custom('v0');
         for (const [chainId, number] of blocks) await c.block(chainId, number, `v${chainId}`);
