@@ -40,7 +40,6 @@ export async function copyStore(stateDir: string, target: { url: string; schema?
     const { PostgresStore } = await import('../store/postgres/PostgresStore.ts');
     const store = await PostgresStore.open({ url: target.url, ...(target.schema ? { schema: target.schema } : {}), replica: `corral-store-copy-${process.pid}` });
     try {
-      await store.declare(names);
       const acquired: string[] = [];
       try {
         const refused: string[] = [];

@@ -3,12 +3,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ModuleManifest, type Runtime } from '../../src/index.ts';
 import { ManualClock } from '../../src/clock/Clock.ts';
 import { Engine } from '../../src/engine/Engine.ts';
 import { EngineError } from '../../src/errors/EngineError.ts';
 import { inspectPostgres, inspectState } from '../../src/cli/inspect.ts';
+import { jsonReplacer } from '../../src/cli/jsonValues.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 import { freshDatabase } from '../postgres.ts';
 
@@ -21,7 +22,7 @@ const modules: ModuleManifest[] = [
 interface Summary {
   name: string;
   owner: { id: number; name: string } | null;
-  epoch: string;
+  epoch: number;
   cursors: Record<string, unknown>;
   keys: number;
   timers: number;
@@ -36,14 +37,14 @@ const run = async (module: string, command: object) => {
   const outcome = await engine.deliver(module, { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(command) } }, { seq: ++seq });
   expect(outcome.ok).toBe(true);
 };
-/** The report as the command prints it (bigints as strings), parsed. */
-const asPrinted = (report: unknown) => JSON.parse(JSON.stringify(report, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+/** The report as the command prints it, parsed. */
+const asPrinted = (report: unknown) => JSON.parse(JSON.stringify(report, jsonReplacer));
 
 beforeAll(async () => {
   runtime = newRuntime();
   url = await freshDatabase();
   engine = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-inspect-pg-')), store: { backend: 'postgres', url, replica: 'inspected' }, logger: captureLogger().logger, clock: new ManualClock(1_000_000), modules });
-  await expect.poll(() => engine.owned().size).toBe(2);
+  await vi.waitFor(() => expect(engine.owned().size).toBe(2), { timeout: 15_000 });
   await engine.jobsSettled();
   await run('jobs', { op: 'set', key: 'order/1', value: 'open' });
   await run('jobs', { op: 'set', key: 'order/2', value: 'filled' });
@@ -62,8 +63,8 @@ describe('corral inspect --store', () => {
     expect(report.schema).toBe('corral');
     const owned = engine.owned();
     const jobs = report.modules.find((m) => m.name === 'jobs')!;
-    expect(jobs).toMatchObject({ owner: { name: 'inspected' }, epoch: String(owned.get('jobs')), cursors: { custom: { seq: 4 } }, keys: 4, jobs: { pending: 1, dead: 0 } }); // keys: order/1, order/2, other, lifecycle
-    expect(report.modules.find((m) => m.name === 'timers')).toMatchObject({ owner: { name: 'inspected' }, epoch: String(owned.get('timers')), timers: 1 });
+    expect(jobs).toMatchObject({ owner: { name: 'inspected' }, epoch: Number(owned.get('jobs')), cursors: { custom: { seq: 4 } }, keys: 4, jobs: { pending: 1, dead: 0 } }); // keys: order/1, order/2, other, lifecycle
+    expect(report.modules.find((m) => m.name === 'timers')).toMatchObject({ owner: { name: 'inspected' }, epoch: Number(owned.get('timers')), timers: 1 });
     // Read-only, no lease: the replica still owns its modules under the same epochs and commits.
     expect(engine.owned()).toEqual(owned);
     await run('jobs', { op: 'set', key: 'after', value: true });
@@ -74,14 +75,14 @@ describe('corral inspect --store', () => {
     const report = asPrinted(await inspectPostgres({ url }, { module: 'jobs', prefix: 'order/', limit: 1 })) as { entries: { key: { utf8: string }; value: { utf8: string } }[]; owner: { name: string }; jobs: { pending: { type: string }[] } };
     expect(report.entries).toEqual([{ key: { utf8: 'order/1', hex: Buffer.from('order/1').toString('hex') }, value: { utf8: '"open"', hex: Buffer.from('"open"').toString('hex') } }]);
     expect(report.owner.name).toBe('inspected');
-    expect(report.jobs.pending.map((j) => j.type)).toEqual(['later']);
+    expect(report.jobs.pending.map((j) => j.type)).toEqual(['module:jobs:later']);
   });
 
   it('behavior: the command prints the report as JSON, with the url\'s password hidden', () => {
     const result = spawnSync(process.execPath, [bin, 'inspect', '--store', url, '--module', 'timers'], { env, encoding: 'utf8' });
     expect(result.status, result.stderr).toBe(0);
-    const printed = JSON.parse(result.stdout) as { module: string; timers: { tag: string }[]; epoch: string };
-    expect(printed).toMatchObject({ module: 'timers', timers: [{ tag: 'in-a-minute' }], epoch: String(engine.owned().get('timers')) });
+    const printed = JSON.parse(result.stdout) as { module: string; timers: { tag: string }[]; epoch: number };
+    expect(printed).toMatchObject({ module: 'timers', timers: [{ tag: 'in-a-minute' }], epoch: Number(engine.owned().get('timers')) });
     const summary = spawnSync(process.execPath, [bin, 'inspect', '--store', url], { env, encoding: 'utf8' });
     expect(summary.status, summary.stderr).toBe(0);
     expect(summary.stdout).not.toContain('corral-test'); // test/postgres.ts's password
