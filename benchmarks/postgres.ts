@@ -37,6 +37,13 @@ const JOBS_PER_MODULE = 300;
 const MODULES = 30;
 const DRIVE_MS = 5_000;
 const KILLS = 20;
+/** A failover round that takes this long has failed (the target is the lease period + 1 s). */
+const STUCK_MS = 60_000;
+/**
+ * Blocks are mined this often in the failover runs: 30 modules commit each block, which a loaded 2-core
+ * machine keeps up with; a lost module's first commit elsewhere waits for the next block at most this long.
+ */
+const BLOCK_MS = 500;
 /** Placement for the replica runs: short, so a run converges in seconds (defaults: src/limits/defaults.ts). */
 const PLACEMENT = { joinDelayMs: 1_000, minHoldMs: 2_000 };
 
@@ -131,6 +138,7 @@ class Replica {
     createInterface({ input: this.process.stdout! }).on('line', (text) => {
       if (!text.startsWith('{')) return;
       const line = JSON.parse(text) as ChildLine;
+      if (process.env.CORRAL_BENCH_TRACE) console.error(`    ${name}: ${text}`);
       if (line.kind === 'acquired') this.owned.add(line.module!);
       if (line.kind === 'released' || line.kind === 'lost') this.owned.delete(line.module!);
       onLine(this, line);
@@ -192,14 +200,14 @@ async function replicaThroughput(fixture: Fixture, url: string, count: number): 
 }
 
 /**
- * Three replicas following blocks (mined every 100 ms) with 30 watcher modules. Each round SIGKILLs the
+ * Three replicas following blocks (mined every BLOCK_MS) with 30 watcher modules. Each round SIGKILLs the
  * replica owning the most modules and measures, per module it owned, the time from the kill to the
  * module's first committed block on another replica; a new replica replaces the dead one and the round
  * waits for placement to settle before the next kill.
  */
-async function failover(fixture: Fixture, url: string): Promise<{ perModule: ReturnType<typeof summarize>; perKill: ReturnType<typeof summarize>; kills: number }> {
+export async function failover(fixture: Fixture, url: string): Promise<{ perModule: ReturnType<typeof summarize>; perKill: ReturnType<typeof summarize>; kills: number }> {
   const anvil = await startAnvil();
-  const miner = setInterval(() => void anvil.rpc('evm_mine').catch(() => {}), 100);
+  const miner = setInterval(() => void anvil.rpc('evm_mine').catch(() => {}), BLOCK_MS);
   const modules = Array.from({ length: MODULES }, (_, i) => ({ name: `w${String(i).padStart(2, '0')}`, component: fixture('watcher'), grants: { store: true, logging: true }, triggers: [{ kind: 'block' as const, chain: 31337 }] }));
   let lastChange = Date.now();
   const commitsAfter = new Map<string, { at: number; replica: Replica }[]>();
@@ -213,7 +221,7 @@ async function failover(fixture: Fixture, url: string): Promise<{ perModule: Ret
   const perModule: number[] = [];
   const perKill: number[] = [];
   try {
-    await settled(() => replicas, MODULES, () => lastChange, 2 * PLACEMENT.minHoldMs, true);
+    await settled(() => replicas, MODULES, () => lastChange, PLACEMENT.minHoldMs, true);
     for (let kill = 0; kill < KILLS; kill++) {
       const victim = replicas.reduce((a, b) => (b.owned.size > a.owned.size ? b : a));
       const lost = [...victim.owned];
@@ -223,16 +231,18 @@ async function failover(fixture: Fixture, url: string): Promise<{ perModule: Ret
       await victim.exited;
       replicas = replicas.filter((r) => r !== victim);
       replicas.push(spawnReplica());
-      // Each lost module's first commit on a survivor (a new replica's arrival cannot be first: it joins later than that).
+      // Each lost module's first commit on another replica.
       for (;;) {
         if (lost.every((m) => commitsAfter.get(m)!.some((c) => c.replica !== victim))) break;
+        if (Date.now() - killedAt > STUCK_MS) throw new Error(`failover: after ${STUCK_MS} ms, ${lost.filter((m) => !commitsAfter.get(m)!.length).join(', ')} had not committed elsewhere`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       const delays = lost.map((m) => commitsAfter.get(m)!.find((c) => c.replica !== victim)!.at - killedAt);
       perModule.push(...delays);
       perKill.push(Math.max(...delays));
+      console.error(`    kill ${kill + 1}/${KILLS}: ${lost.length} modules, all committed elsewhere after ${Math.max(...delays)} ms`);
       for (const m of lost) commitsAfter.delete(m);
-      await settled(() => replicas, MODULES, () => lastChange, 2 * PLACEMENT.minHoldMs, true);
+      await settled(() => replicas, MODULES, () => lastChange, PLACEMENT.minHoldMs, true);
     }
   } finally {
     clearInterval(miner);

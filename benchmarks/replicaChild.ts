@@ -56,13 +56,22 @@ const engine = await Engine.start({
   stateDir: mkdtempSync(join(tmpdir(), 'corral-bench-replica-')),
   logger,
   store: { backend: 'postgres', url: options.url, replica: options.replica, leaseMs: options.leaseMs, placement: { joinDelayMs: options.joinDelayMs, minHoldMs: options.minHoldMs } },
-  ...(options.rpcUrl ? { chains: { 31337: { rpcUrl: options.rpcUrl, pollIntervalMs: 20 } } } : {}),
+  ...(options.rpcUrl ? { chains: { 31337: { rpcUrl: options.rpcUrl, pollIntervalMs: 100 } } } : {}),
   modules: options.modules,
 });
+const announced = new Set<string>();
+const acquired = (module: string, epoch: bigint) => {
+  if (announced.has(`${module}/${epoch}`)) return;
+  announced.add(`${module}/${epoch}`);
+  if (options.reportCommits) awaitingCommit.set(module, String(epoch));
+  say({ kind: 'acquired', module, epoch: String(epoch) });
+};
 engine.ownership$.subscribe((event) => {
-  if (event.kind === 'acquired' && options.reportCommits) awaitingCommit.set(event.module, String(event.epoch));
-  say({ kind: event.kind, module: event.module, epoch: String(event.epoch) });
+  if (event.kind === 'acquired') acquired(event.module, event.epoch);
+  else say({ kind: event.kind, module: event.module, epoch: String(event.epoch) });
 });
+// What placement acquired while the engine started, before anyone could subscribe.
+for (const [module, epoch] of engine.owned()) acquired(module, epoch);
 say({ kind: 'ready' });
 
 let seq = 0;
