@@ -138,7 +138,7 @@ class Replica {
     createInterface({ input: this.process.stdout! }).on('line', (text) => {
       if (!text.startsWith('{')) return;
       const line = JSON.parse(text) as ChildLine;
-      if (process.env.CORRAL_BENCH_TRACE) console.error(`    ${name}: ${text}`);
+      if (process.env.CORRAL_BENCH_TRACE && line.kind !== 'committed') console.error(`    ${name}: ${text}`);
       if (line.kind === 'acquired') this.owned.add(line.module!);
       if (line.kind === 'released' || line.kind === 'lost') this.owned.delete(line.module!);
       onLine(this, line);
@@ -231,13 +231,14 @@ export async function failover(fixture: Fixture, url: string): Promise<{ perModu
       await victim.exited;
       replicas = replicas.filter((r) => r !== victim);
       replicas.push(spawnReplica());
-      // Each lost module's first commit on another replica.
+      // Each lost module's first commit on another replica after the kill.
+      const firstElsewhere = (m: string) => commitsAfter.get(m)!.find((c) => c.replica !== victim && c.at >= killedAt);
       for (;;) {
-        if (lost.every((m) => commitsAfter.get(m)!.some((c) => c.replica !== victim))) break;
-        if (Date.now() - killedAt > STUCK_MS) throw new Error(`failover: after ${STUCK_MS} ms, ${lost.filter((m) => !commitsAfter.get(m)!.length).join(', ')} had not committed elsewhere`);
+        if (lost.every(firstElsewhere)) break;
+        if (Date.now() - killedAt > STUCK_MS) throw new Error(`failover: after ${STUCK_MS} ms, ${lost.filter((m) => !firstElsewhere(m)).join(', ')} had not committed elsewhere`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      const delays = lost.map((m) => commitsAfter.get(m)!.find((c) => c.replica !== victim)!.at - killedAt);
+      const delays = lost.map((m) => firstElsewhere(m)!.at - killedAt);
       perModule.push(...delays);
       perKill.push(Math.max(...delays));
       console.error(`    kill ${kill + 1}/${KILLS}: ${lost.length} modules, all committed elsewhere after ${Math.max(...delays)} ms`);

@@ -5,7 +5,7 @@
  *
  * stdout, one JSON line each: `ready`; `acquired`/`released`/`lost` with module, epoch and the wall
  * clock (`at`, Date.now(): the parent compares it with its own kill time on the same machine); with
- * `reportCommits`, `committed` for the first chain step a module commits after each acquire; `drove`
+ * `reportCommits`, `committed` for every chain step a module commits; `drove`
  * after a `drive` command.
  * stdin, one JSON line each: `{ "drive": ms }` delivers custom events to every module this replica owns
  * (one in flight per module, as its actor runs them) for that long and reports how many committed.
@@ -33,17 +33,13 @@ export interface ReplicaChildOptions {
 const options = JSON.parse(process.argv[2]!) as ReplicaChildOptions;
 const say = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...line, at: Date.now() })}\n`);
 
-// The first step each module commits after an acquire, read off the engine's own debug line.
-const awaitingCommit = new Map<string, string>();
+// Every chain step committed, read off the engine's own debug line.
 const commits = new Writable({
   write(chunk: Buffer, _encoding, done) {
     for (const text of chunk.toString().split('\n')) {
       if (!text.includes('chain step committed')) continue;
-      const record = JSON.parse(text) as { module?: string };
-      const epoch = record.module === undefined ? undefined : awaitingCommit.get(record.module);
-      if (epoch === undefined) continue;
-      awaitingCommit.delete(record.module!);
-      say({ kind: 'committed', module: record.module, epoch });
+      const record = JSON.parse(text) as { module?: string; block?: string };
+      say({ kind: 'committed', module: record.module, block: record.block });
     }
     done();
   },
@@ -63,7 +59,6 @@ const announced = new Set<string>();
 const acquired = (module: string, epoch: bigint) => {
   if (announced.has(`${module}/${epoch}`)) return;
   announced.add(`${module}/${epoch}`);
-  if (options.reportCommits) awaitingCommit.set(module, String(epoch));
   say({ kind: 'acquired', module, epoch: String(epoch) });
 };
 engine.ownership$.subscribe((event) => {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadConfig } from '../config/loadConfig.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { listTimers } from '../jobs/ModuleTimers.ts';
 import type { TimerSpec } from '../jobs/timerWrites.ts';
@@ -102,6 +103,16 @@ export async function inspectPostgres(target: { url: string; schema?: string }, 
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The report of the store an engine.toml names: its `[store]` on PostgreSQL (url and schema, `${ENV}`
+ * substituted as for `corral run`), else its LevelDB `engine.state_dir`.
+ */
+export async function inspectConfigured(file: string, options: InspectOptions = {}): Promise<unknown> {
+  const { config } = await loadConfig(file);
+  if (config.store.backend === 'postgres') return inspectPostgres({ url: config.store.url!, schema: config.store.schema }, options);
+  return inspectState(config.engine.stateDir, options);
 }
 
 /** A URL as a report or a message may show it: without its password. */

@@ -29,7 +29,7 @@ import type { WasiOptions } from '../wasi/resolveWasiConfig.ts';
 import { Recorder } from '../replay/Recorder.ts';
 import { decodeRecording } from '../replay/Recording.ts';
 import { replay } from '../replay/replay.ts';
-import { inspectPostgres, inspectState, retryDeadJob } from './inspect.ts';
+import { inspectConfigured, inspectPostgres, inspectState, retryDeadJob } from './inspect.ts';
 import { copyStore } from './storeCopy.ts';
 import { purgeDeadLetters } from './deadLetters.ts';
 import { renderStatus } from './status.ts';
@@ -356,19 +356,19 @@ export async function main(argv: string[]): Promise<number> {
     });
   program
     .command('inspect')
-    .description('show what a store holds: modules, cursors per chain, breakers, keys and bytes; a LevelDB state directory (the engine must be stopped) or, with --store, a PostgreSQL store (read while replicas run; adds each module\'s owner and epoch)')
-    .argument('[state_dir]', 'the engine\'s state directory (LevelDB)')
+    .description('show what a store holds: modules, cursors per chain, breakers, keys and bytes; a LevelDB state directory (the engine must be stopped), or a PostgreSQL store with --store or an engine.toml\'s [store] (read while replicas run; adds each module\'s owner and epoch)')
+    .argument('[target]', 'the engine\'s state directory (LevelDB), or an engine.toml (its [store], or its state_dir)')
     .option('--store <url>', 'a PostgreSQL store\'s url instead of a state directory (postgres://…): read-only, takes no lease')
     .option('--schema <name>', 'the PostgreSQL schema holding corral\'s tables', DEFAULT_POSTGRES.schema)
     .option('--module <name>', 'list this module\'s keys and values (hex, and UTF-8 where valid)')
     .option('--prefix <p>', 'only keys starting with this (UTF-8)', '')
     .option('--limit <n>', 'at most this many keys', positiveInt('--limit'))
-    .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/\n  corral inspect --store "$DATABASE_URL" --module twap')
-    .action(async (dir: string | undefined, flags: { store?: string; schema: string; module?: string; prefix: string; limit?: number }) => {
+    .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/\n  corral inspect engine.toml   # its [store], PostgreSQL or LevelDB\n  corral inspect --store "$DATABASE_URL" --module twap')
+    .action(async (target: string | undefined, flags: { store?: string; schema: string; module?: string; prefix: string; limit?: number }) => {
       try {
-        if ((dir === undefined) === (flags.store === undefined)) throw new ArgumentError('corral inspect takes a state directory or --store <url> (one of them)');
+        if ((target === undefined) === (flags.store === undefined)) throw new ArgumentError('corral inspect takes a state directory, an engine.toml or --store <url> (one of them)');
         const { store, schema, ...options } = flags;
-        const report = store === undefined ? await inspectState(dir!, options) : await inspectPostgres({ url: store, schema }, options);
+        const report = store !== undefined ? await inspectPostgres({ url: store, schema }, options) : target!.endsWith('.toml') ? await inspectConfigured(target!, options) : await inspectState(target!, options);
         process.stdout.write(`${terminalSafeJson(JSON.stringify(report, jsonReplacer, 2))}\n`);
       } catch (error) {
         code = reportFailure(error);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,7 +78,7 @@ describe('corral inspect --store', () => {
     expect(report.jobs.pending.map((j) => j.type)).toEqual(['module:jobs:later']);
   });
 
-  it('behavior: the command prints the report as JSON, with the url\'s password hidden', () => {
+  it('behavior: the command prints the report as JSON, with the url\'s password hidden, from --store or an engine.toml\'s [store]', () => {
     const result = spawnSync(process.execPath, [bin, 'inspect', '--store', url, '--module', 'timers'], { env, encoding: 'utf8' });
     expect(result.status, result.stderr).toBe(0);
     const printed = JSON.parse(result.stdout) as { module: string; timers: { tag: string }[]; epoch: number };
@@ -87,13 +87,21 @@ describe('corral inspect --store', () => {
     expect(summary.status, summary.stderr).toBe(0);
     expect(summary.stdout).not.toContain('corral-test'); // test/postgres.ts's password
     expect(JSON.parse(summary.stdout).url).toContain('***');
+    // An engine.toml: its [store], `${DATABASE_URL}` substituted as for `corral run`.
+    const dir = mkdtempSync(join(tmpdir(), 'corral-inspect-toml-'));
+    writeFileSync(join(dir, 'engine.toml'), '[store]\nbackend = "postgres"\nurl = "${DATABASE_URL}"\n');
+    const configured = spawnSync(process.execPath, [bin, 'inspect', join(dir, 'engine.toml'), '--module', 'jobs', '--prefix', 'order/'], { env: { ...env, DATABASE_URL: url }, encoding: 'utf8' });
+    expect(configured.status, configured.stderr).toBe(0);
+    const fromToml = JSON.parse(configured.stdout) as Record<string, unknown>;
+    expect(fromToml).toMatchObject({ module: 'jobs', entries: [{ key: { utf8: 'order/1' } }, { key: { utf8: 'order/2' } }] });
+    expect(Object.keys(fromToml)).toEqual(expect.arrayContaining(['owner', 'epoch']));
   });
 
   it('error: an unknown module is EngineError unknown-module; a state dir and --store together, or neither, exit 1', async () => {
     await expect(inspectPostgres({ url }, { module: 'nope' })).rejects.toSatisfy((e: unknown) => e instanceof EngineError && e.code === 'unknown-module');
     const both = spawnSync(process.execPath, [bin, 'inspect', mkdtempSync(join(tmpdir(), 'corral-x-')), '--store', url], { env, encoding: 'utf8' });
     expect(both.status).toBe(1);
-    expect(both.stderr).toContain('a state directory or --store');
+    expect(both.stderr).toContain('a state directory, an engine.toml or --store');
     expect(spawnSync(process.execPath, [bin, 'inspect'], { env, encoding: 'utf8' }).status).toBe(1);
     // The LevelDB path is unchanged: a directory without a database is refused by name.
     await expect(inspectState(mkdtempSync(join(tmpdir(), 'corral-empty-')))).rejects.toSatisfy((e: unknown) => e instanceof EngineError && e.code === 'invalid-option');
