@@ -205,7 +205,7 @@ async function replicaThroughput(fixture: Fixture, url: string, count: number): 
  * module's first committed block on another replica; a new replica replaces the dead one and the round
  * waits for placement to settle before the next kill.
  */
-export async function failover(fixture: Fixture, url: string): Promise<{ perModule: ReturnType<typeof summarize>; perKill: ReturnType<typeof summarize>; kills: number }> {
+async function failover(fixture: Fixture, url: string): Promise<{ perModule: ReturnType<typeof summarize>; perKill: ReturnType<typeof summarize>; kills: number }> {
   const anvil = await startAnvil();
   const miner = setInterval(() => void anvil.rpc('evm_mine').catch(() => {}), BLOCK_MS);
   const modules = Array.from({ length: MODULES }, (_, i) => ({ name: `w${String(i).padStart(2, '0')}`, component: fixture('watcher'), grants: { store: true, logging: true }, triggers: [{ kind: 'block' as const, chain: 31337 }] }));
