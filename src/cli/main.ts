@@ -2,7 +2,8 @@
  * `corral` command line. `corral run` runs the engine an engine.toml describes until SIGINT/SIGTERM;
  * `corral check` validates a configuration (or one component) without running anything; `corral call`
  * runs one export of any component under limits and prints one JSON line, for benchmark harnesses;
- * `corral inspect` shows a stopped engine's state; `corral new` scaffolds a JavaScript module;
+ * `corral inspect` shows a stopped engine's state (or a PostgreSQL store's, while it runs); `corral store
+ * copy` moves a LevelDB state directory into PostgreSQL; `corral new` scaffolds a JavaScript module;
  * `corral replay` runs a recording again and prints the first difference.
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
  * that cannot be loaded, 130 a second signal forced `run` to stop. `corral replay`: 0 identical,
@@ -20,7 +21,7 @@ import { checkCapabilities, MODULE_INTERFACES, type InterfaceName } from '../eng
 import { parseManifest } from '../config/ModuleManifestSchema.ts';
 import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
-import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT_MS, MAX_RECORDING_BYTES, MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
+import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_POSTGRES, DEFAULT_TIMEOUT_MS, MAX_RECORDING_BYTES, MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
 import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
 import { ReplayError } from '../replay/ReplayError.ts';
 import { Runtime } from '../runtime/Runtime.ts';
@@ -28,7 +29,8 @@ import type { WasiOptions } from '../wasi/resolveWasiConfig.ts';
 import { Recorder } from '../replay/Recorder.ts';
 import { decodeRecording } from '../replay/Recording.ts';
 import { replay } from '../replay/replay.ts';
-import { inspectState, retryDeadJob } from './inspect.ts';
+import { inspectConfigured, inspectPostgres, inspectState, retryDeadJob } from './inspect.ts';
+import { copyStore } from './storeCopy.ts';
 import { purgeDeadLetters } from './deadLetters.ts';
 import { renderStatus } from './status.ts';
 import { terminalSafe, terminalSafeJson } from './terminalSafe.ts';
@@ -354,15 +356,38 @@ export async function main(argv: string[]): Promise<number> {
     });
   program
     .command('inspect')
-    .description('show what a state directory holds: modules, cursors per chain, breakers, keys and bytes (the engine must be stopped)')
-    .argument('<state_dir>', 'the engine\'s state directory')
+    .description('show what a store holds: modules, cursors per chain, breakers, keys and bytes; a LevelDB state directory (the engine must be stopped), or a PostgreSQL store with --store or an engine.toml\'s [store] (read while replicas run; adds each module\'s owner and epoch)')
+    .argument('[target]', 'the engine\'s state directory (LevelDB), or an engine.toml (its [store], or its state_dir)')
+    .option('--store <url>', 'a PostgreSQL store\'s url instead of a state directory (postgres://…): read-only, takes no lease')
+    .option('--schema <name>', 'the PostgreSQL schema holding corral\'s tables', DEFAULT_POSTGRES.schema)
     .option('--module <name>', 'list this module\'s keys and values (hex, and UTF-8 where valid)')
     .option('--prefix <p>', 'only keys starting with this (UTF-8)', '')
     .option('--limit <n>', 'at most this many keys', positiveInt('--limit'))
-    .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/')
-    .action(async (dir: string, flags: { module?: string; prefix: string; limit?: number }) => {
+    .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/\n  corral inspect engine.toml   # its [store], PostgreSQL or LevelDB\n  corral inspect --store "$DATABASE_URL" --module twap')
+    .action(async (target: string | undefined, flags: { store?: string; schema: string; module?: string; prefix: string; limit?: number }) => {
       try {
-        process.stdout.write(`${terminalSafeJson(JSON.stringify(await inspectState(dir, flags), jsonReplacer, 2))}\n`);
+        if ((target === undefined) === (flags.store === undefined)) throw new ArgumentError('corral inspect takes a state directory, an engine.toml or --store <url> (one of them)');
+        const { store, schema, ...options } = flags;
+        const report = store !== undefined ? await inspectPostgres({ url: store, schema }, options) : target!.endsWith('.toml') ? await inspectConfigured(target!, options) : await inspectState(target!, options);
+        process.stdout.write(`${terminalSafeJson(JSON.stringify(report, jsonReplacer, 2))}\n`);
+      } catch (error) {
+        code = reportFailure(error);
+      }
+    });
+  program
+    .command('store')
+    .description('move state between stores')
+    .command('copy')
+    .description('copy a stopped engine\'s LevelDB state into a PostgreSQL store: every module\'s keys (jobs, timers, cron ticks, dead letters included), cursors, undo journal, stored bytes and breaker; refuses, writing nothing, if the target already holds state for one of them')
+    .argument('<state_dir>', 'the engine\'s state directory (the engine must be stopped)')
+    .argument('<url>', 'the PostgreSQL store (postgres://…)')
+    .option('--schema <name>', 'the PostgreSQL schema holding corral\'s tables', DEFAULT_POSTGRES.schema)
+    .addHelpText('after', '\nExample:\n  corral store copy ./state "$DATABASE_URL"   # then set [store] backend = "postgres" in engine.toml')
+    .action(async (dir: string, url: string, flags: { schema: string }) => {
+      try {
+        for (const m of await copyStore(dir, { url, schema: flags.schema })) {
+          process.stdout.write(`${terminalSafe(m.name)}: ${m.keys} key${m.keys === 1 ? '' : 's'} and ${m.reservedKeys} of corral's (jobs, timers, marks), cursors ${m.cursors.length ? m.cursors.map(terminalSafe).join(', ') : 'none'}, ${m.undoRecords} undo record${m.undoRecords === 1 ? '' : 's'}, ${m.storedBytes} stored bytes${m.breaker ? `, breaker ${m.breaker}` : ''}\n`);
+        }
       } catch (error) {
         code = reportFailure(error);
       }
