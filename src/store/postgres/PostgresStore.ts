@@ -272,12 +272,25 @@ export class PostgresStore implements OwnedStore {
     this.lease = await this.openLease();
   }
 
-  async appendCustom(topic: string, payload: string): Promise<bigint> {
-    // The row and the hint in one statement: a NOTIFY is delivered only if the insert commits.
-    const { rows } = await this.pool.query(
-      `with e as (insert into ${this.s}.custom_events (topic, payload) values ($1, $2) returning seq)
+  appendCustom(topic: string, payload: string): Promise<bigint> {
+    return this.publishIn(this.pool, topic, payload);
+  }
+
+  /**
+   * Publishes a custom event on the embedder's own connection, inside its transaction if one is open:
+   * the event is delivered only if that transaction commits. The publication lock is then held until it
+   * does, so keep such transactions short: publishers wait for each other.
+   *
+   * Why the lock: readers page by sequence (`seq > cursor`), so sequence order must be commit order. Without
+   * it, a publisher taking seq 9 that commits after another's seq 10 would be skipped by a reader that had
+   * already seen 10. The lock is the module namespace's id 0, which no module has. The row and the hint go in one statement: a NOTIFY is delivered only on commit.
+   */
+  async publishIn(client: Pick<pg.ClientBase, 'query'>, topic: string, payload: string): Promise<bigint> {
+    const { rows } = await client.query(
+      `with publication as (select pg_advisory_xact_lock($4, 0)),
+       e as (insert into ${this.s}.custom_events (topic, payload) select $1, $2 from publication returning seq)
        select seq::text as seq, pg_notify($3, seq::text) from e`,
-      [topic, payload, WAKE_CHANNELS.custom],
+      [topic, payload, WAKE_CHANNELS.custom, this.lockSpace.modules],
     );
     return BigInt(rows[0].seq);
   }

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../src/errors/EngineError.ts';
 import type { ModuleSnapshot } from '../../../src/store/postgres/PostgresStore.ts';
@@ -63,6 +64,27 @@ describe('custom events', () => {
     expect(await listener.readCustom(first, ['prices', 'other'], 1)).toEqual([{ seq: first + 1n, topic: 'other', payload: 'x' }]);
     expect(await listener.lastCustom()).toBe(third);
     await expect.poll(() => woken.filter((c) => c === 'custom').length).toBe(3);
+  });
+
+  it('behavior: a publisher inside its own transaction holds the next one back until it commits, so a reader past a sequence never misses an earlier one', async () => {
+    const store = await opened.store({ url, replica: 'ordered' });
+    const start = await store.lastCustom();
+    const embedder = new pg.Client({ connectionString: url });
+    embedder.on('error', () => {});
+    await embedder.connect();
+    try {
+      await embedder.query('begin');
+      const first = await store.publishIn(embedder, 'ordered', 'in the embedder transaction');
+      const second = store.appendCustom('ordered', 'after it');
+      // The second publisher waits on the publication lock (without it, it would commit a higher sequence first).
+      await expect.poll(async () => (await embedder.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted")).rows[0].n).toBe(1);
+      expect(await store.readCustom(start, ['ordered'], 10)).toEqual([]);
+      await embedder.query('commit');
+      expect(await second).toBe(first + 1n);
+      expect((await store.readCustom(start, ['ordered'], 10)).map((row) => row.payload)).toEqual(['in the embedder transaction', 'after it']);
+    } finally {
+      await embedder.end();
+    }
   });
 
   it('behavior: reads page through more than nine events in sequence order (numbers, not their text: 10 after 9)', async () => {
