@@ -4,7 +4,7 @@ import type { GuestEvent } from '../bus/guestEvents.ts';
 import { systemClock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { openStore } from '../store/openStore.ts';
-import { isOwnedStore, type OwnedStore } from '../store/OwnedStore.ts';
+import { isOwnedStore, type OwnedStore, type SqlClient } from '../store/OwnedStore.ts';
 import type { EngineOptions } from './EngineOptions.ts';
 import { engineParts, type EngineParts } from './EngineParts.ts';
 import { parseManifest, type ModuleManifest, type ResolvedManifest } from '../config/ModuleManifestSchema.ts';
@@ -178,10 +178,10 @@ export class Engine {
     const store = this.parts.store;
     if (isOwnedStore(store)) {
       // Into the table first (durable, ordered); the owners, here or on other replicas, read it from there.
+      // The statement also NOTIFYs the other replicas.
       await store.appendCustom(topic, payload);
       this.parts.bus.custom$.next({ topic, payload });
       for (const module of this.modules.all()) module.wakeCustom();
-      await store.notify('custom');
       return;
     }
     this.parts.bus.custom$.next({ topic, payload });
@@ -189,6 +189,17 @@ export class Engine {
     const event: GuestEvent = { tag: 'custom', val: { topic, payload } };
     const receivers = this.modules.all().filter((m) => m.topics.has(topic));
     await Promise.all(receivers.map((m) => this.parts.supervisor.send(m.name, { kind: 'custom', payload: { kind: 'custom', event, cursor } })));
+  }
+
+  /**
+   * On PostgreSQL: publishes inside the embedder's own open transaction on `client` (a `pg` client), so
+   * the event exists only if that transaction commits. Publishers wait for each other until commit (the
+   * sequence must follow commit order): keep the transaction short.
+   */
+  async publishIn(client: SqlClient, topic: string, payload: string): Promise<void> {
+    const store = this.parts.store;
+    if (!isOwnedStore(store)) throw new EngineError('invalid-option', 'publishIn needs the PostgreSQL store ([store] backend = "postgres"); use publish', { option: 'store.backend' });
+    await store.publishIn(client, topic, payload);
   }
 
   /** Delivers one custom event to one module and resolves with its outcome (after the commit, if any). */

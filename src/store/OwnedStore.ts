@@ -44,10 +44,17 @@ export interface OwnedStore extends EngineStore {
   reconnect(): Promise<void>;
   /** Custom events go through a table, in publication order; NOTIFY is only a hint. */
   appendCustom(topic: string, payload: string): Promise<bigint>;
+  /** The same, on the embedder's own connection and inside its open transaction: published only if it commits. */
+  publishIn(client: SqlClient, topic: string, payload: string): Promise<bigint>;
   /** Custom events after `after` (exclusive) on any of `topics`, oldest first, `limit` at most. */
   readCustom(after: bigint, topics: readonly string[], limit: number): Promise<CustomEventRow[]>;
   /** The highest custom event sequence published so far (0n if none). */
   lastCustom(): Promise<bigint>;
+}
+
+/** A connection of the embedder's (a `pg.Client` or pool client): only `query` is used. */
+export interface SqlClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
 }
 
 export interface ReplicaInfo {

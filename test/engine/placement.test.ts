@@ -63,6 +63,19 @@ describe('engine on PostgreSQL', () => {
     await expect.poll(() => counts([second], ['a', 'b'])).toEqual({ a: '6', b: '6' });
     expect(await second.cursor('a')).toEqual({ seq: 6 });
 
+    // Published in the embedder's own transaction: a rolled-back one is never delivered, a committed one once.
+    const embedder = new pg.Client({ connectionString: url });
+    embedder.on('error', () => {});
+    await embedder.connect();
+    await embedder.query('begin');
+    await second.publishIn(embedder, 'cmd', incr);
+    await embedder.query('rollback');
+    await embedder.query('begin');
+    await second.publishIn(embedder, 'cmd', incr);
+    await embedder.query('commit');
+    await embedder.end();
+    await expect.poll(() => counts([second], ['a', 'b'])).toEqual({ a: '7', b: '7' });
+
     // Who owns what, with epochs: in the metrics and in corral run's status.
     const metrics = new EngineMetrics(second);
     const text = await metrics.text();

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { EngineError } from '../../errors/EngineError.ts';
 import { DEFAULT_POSTGRES, LEASE_SELF_FENCE_MS } from '../../limits/defaults.ts';
 import type { ModuleStore, StoredBreaker } from '../EngineStore.ts';
-import type { CustomEventRow, ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo, WakeChannel } from '../OwnedStore.ts';
+import type { CustomEventRow, ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo, SqlClient, WakeChannel } from '../OwnedStore.ts';
 import { breakerSql, commitSql } from './commitSql.ts';
 import { connectClient, createPool, schemaIdent, storeError, targetOf } from './connect.ts';
 import { FREEZE_LEASE, Lease, WAKE_CHANNELS } from './Lease.ts';
@@ -285,7 +285,7 @@ export class PostgresStore implements OwnedStore {
    * it, a publisher taking seq 9 that commits after another's seq 10 would be skipped by a reader that had
    * already seen 10. The lock is the module namespace's id 0, which no module has. The row and the hint go in one statement: a NOTIFY is delivered only on commit.
    */
-  async publishIn(client: Pick<pg.ClientBase, 'query'>, topic: string, payload: string): Promise<bigint> {
+  async publishIn(client: SqlClient, topic: string, payload: string): Promise<bigint> {
     const { rows } = await client.query(
       `with publication as (select pg_advisory_xact_lock($4, 0)),
        e as (insert into ${this.s}.custom_events (topic, payload) select $1, $2 from publication returning seq)
