@@ -378,7 +378,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('store')
     .description('move state between stores')
     .command('copy')
-    .description('copy a stopped engine\'s LevelDB state into a PostgreSQL store: every module\'s keys (jobs, timers, cron ticks, dead letters included), cursors, undo journal, stored bytes and breaker; refuses, writing nothing, if the target already holds state for one of them')
+    .description('copy a stopped engine\'s LevelDB state into a PostgreSQL store: every module\'s keys (jobs, timers, cron ticks, dead letters included), cursors (chain cursors; custom events are numbered anew by the table), undo journal, stored bytes and breaker; refuses, writing nothing, if the target already holds state for one of them')
     .argument('<state_dir>', 'the engine\'s state directory (the engine must be stopped)')
     .argument('<url>', 'the PostgreSQL store (postgres://…)')
     .option('--schema <name>', 'the PostgreSQL schema holding corral\'s tables', DEFAULT_POSTGRES.schema)

@@ -1,7 +1,7 @@
 import { EngineError } from '../errors/EngineError.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import type { ModuleSnapshot } from '../store/postgres/PostgresStore.ts';
-import { chainOfSource, isReserved } from '../store/reservedKeys.ts';
+import { chainOfSource, CUSTOM_SOURCE, isReserved } from '../store/reservedKeys.ts';
 import { openStateDir, redactUrl } from './inspect.ts';
 
 /** What `corral store copy` moved of one module. */
@@ -90,7 +90,10 @@ async function snapshotOf(state: ModuleStore, breaker: ModuleSnapshot['breaker']
     entries.push([Uint8Array.from(key), Uint8Array.from(value)]);
     if (isReserved(key)) reservedKeys++;
   }
-  const cursors = await state.cursors();
+  // Not the custom-event cursor: LevelDB numbers custom events per engine, the table numbers them anew,
+  // so a copied `{ seq: n }` would skip the table's first n events. Without it, the module reads the table
+  // from where it stands when first acquired (src/engine/CustomFeed.ts).
+  const { [CUSTOM_SOURCE]: _localNumbering, ...cursors } = await state.cursors();
   // The journal is kept per chain, and a chain has undo records only where the module follows it.
   const journal: ModuleSnapshot['journal'] = [];
   for (const source of Object.keys(cursors)) {
