@@ -1,6 +1,7 @@
 import { Level } from 'level';
 import { EngineError } from '../errors/EngineError.ts';
 import type { Bytes, Commit, EngineStore, JournalEntry, ModuleStore, Rebase, StoredBreaker, Write } from './EngineStore.ts';
+import { decodeEntry, encodeEntry } from './journalCodec.ts';
 
 type Sublevel = ReturnType<typeof bytesSublevel>;
 const bytesSublevel = (db: Level<Bytes, Bytes>, name: string) => db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' });
@@ -216,27 +217,3 @@ class LevelModuleStore implements ModuleStore {
 }
 
 const json = (value: unknown) => encoder.encode(JSON.stringify(value));
-const toHex = (bytes: Bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-const fromHex = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
-
-function encodeEntry(entry: JournalEntry): string {
-  return JSON.stringify({
-    number: entry.number.toString(),
-    hash: entry.hash,
-    prev: { number: entry.prev.number.toString(), hash: entry.prev.hash, ...(entry.prev.origin ? { origin: true } : {}) },
-    undo: entry.undo.map((w) => [toHex(w.key), w.value === null ? null : toHex(w.value)]),
-    payload: entry.payload,
-  });
-}
-
-function decodeEntry(raw: string): JournalEntry {
-  const parsed = JSON.parse(raw) as { number: string; hash: string; prev: { number: string; hash: string; origin?: true }; undo: [string, string | null][]; payload: unknown };
-  const { prev } = parsed;
-  return {
-    number: BigInt(parsed.number),
-    hash: parsed.hash,
-    prev: { number: BigInt(prev.number), hash: prev.hash, ...(prev.origin ? { origin: true } : {}) },
-    undo: parsed.undo.map(([key, value]) => ({ key: fromHex(key), value: value === null ? null : fromHex(value) })),
-    payload: parsed.payload,
-  };
-}
