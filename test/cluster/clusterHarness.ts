@@ -9,7 +9,7 @@
  * crashed) and killed by `close()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,8 @@ export interface ClusterOptions {
   leaseMs: number;
   placement: ReplicaSpec['placement'];
   modules: ModuleManifest[];
+  /** The replica program (default replicaProcess.ts); it takes a ReplicaSpec and prints ReplicaLines. */
+  script?: string;
   /** How long a wait may take before it fails (a bound for a hung test, not a timing claim). */
   waitMs?: number;
 }
@@ -95,7 +97,11 @@ export class Replica {
   line<L extends ReplicaLine>(match: (line: ReplicaLine) => line is L, what: string): Promise<L>;
   line(match: (line: ReplicaLine) => boolean, what: string): Promise<ReplicaLine>;
   line(match: (line: ReplicaLine) => boolean, what: string): Promise<ReplicaLine> {
-    return this.cluster.until(() => this.lines.find(match), `${this.name}: ${what}`);
+    return this.cluster.until(() => {
+      const found = this.lines.find(match);
+      if (!found && !this.alive) throw new Error(`${this.name} exited before ${what}; stderr:\n${this.cluster.stderrOf(this.name)}`);
+      return found;
+    }, `${this.name}: ${what}`);
   }
 
   /** Sends a command on stdin; resolves with its answer. */
@@ -200,6 +206,14 @@ export class Cluster {
     for (let i = this.waiters.length - 1; i >= 0; i--) if (this.waiters[i]!.check()) this.waiters.splice(i, 1);
   }
 
+  /** What a replica wrote on stderr (the last 4 KB). */
+  stderrOf(name: string): string {
+    return this.stderr
+      .filter((chunk) => chunk.startsWith(`[${name}] `))
+      .join('')
+      .slice(-4_000);
+  }
+
   /** Every ownership line of every replica, in the order they happened (by `at`). */
   ownership(): OwnLine[] {
     return this.replicas.flatMap((r) => r.ownLines()).sort((a, b) => a.at - b.at);
@@ -254,8 +268,8 @@ export class Cluster {
   private spawn(name: string, overrides: Partial<ReplicaSpec>): Replica {
     const { url, rpcUrl, leaseMs, placement, modules } = this.options;
     const spec: ReplicaSpec = { replica: name, url, leaseMs, placement, modules, ...(rpcUrl ? { rpcUrl } : {}), ...overrides };
-    const child = spawn(process.execPath, ['--import', 'tsx', REPLICA_SCRIPT, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    appendFileSync(PID_FILE, `${child.pid}\n`);
+    const child = spawn(process.execPath, ['--import', 'tsx', this.options.script ?? REPLICA_SCRIPT, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    appendFileSync(PID_FILE, `${child.pid} ${process.pid}\n`);
     child.stderr!.on('data', (chunk: Buffer) => {
       this.stderr.push(`[${name}] ${chunk.toString()}`);
       if (process.env.CORRAL_CLUSTER_STDERR) process.stderr.write(`[${name}] ${chunk.toString()}`);
@@ -266,12 +280,21 @@ export class Cluster {
   }
 }
 
-/** Kills replica processes a crashed earlier run left behind (their pids are in PID_FILE). */
+/**
+ * Kills replica processes a crashed earlier run left behind (their pids are in PID_FILE, each with the
+ * pid of the test process that started it). A replica whose test process still runs belongs to a run
+ * going on beside this one (the machine is shared): it is left alone, and so is its line.
+ */
 export function killLeftoverReplicas(): void {
   if (!existsSync(PID_FILE)) return;
+  const kept: string[] = [];
   for (const line of readFileSync(PID_FILE, 'utf8').split('\n')) {
-    const pid = Number(line);
+    const [pid, parent] = line.split(' ').map(Number);
     if (!pid) continue;
+    if (parent && alive(parent)) {
+      kept.push(line);
+      continue;
+    }
     try {
       // Only a replica: a recorded pid may have been reused since.
       if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('replicaProcess')) process.kill(pid, 'SIGKILL');
@@ -279,7 +302,17 @@ export function killLeftoverReplicas(): void {
       // already gone
     }
   }
-  unlinkSync(PID_FILE);
+  if (kept.length > 0) writeFileSync(PID_FILE, `${kept.join('\n')}\n`);
+  else unlinkSync(PID_FILE);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
