@@ -1,15 +1,19 @@
 import { pino } from 'pino';
-import type { Observable } from 'rxjs';
+import { EMPTY, type Observable } from 'rxjs';
 import type { GuestEvent } from '../bus/guestEvents.ts';
+import { systemClock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
-import { LevelStore } from '../store/LevelStore.ts';
+import { openStore } from '../store/openStore.ts';
+import { isOwnedStore, type OwnedStore } from '../store/OwnedStore.ts';
 import type { EngineOptions } from './EngineOptions.ts';
 import { engineParts, type EngineParts } from './EngineParts.ts';
 import { parseManifest, type ModuleManifest, type ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { ModuleRuntime } from './ModuleRuntime.ts';
 import { ModuleTable } from './ModuleTable.ts';
+import { Placement, type OwnershipEvent } from './Placement.ts';
 import type { ChainStep, InvocationRecord } from './records.ts';
 
+export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
 export type { EngineOptions } from './EngineOptions.ts';
 export type { ChainPosition, ChainStep, InvocationRecord } from './records.ts';
@@ -31,6 +35,9 @@ export class Engine {
   private readonly modules = new ModuleTable();
   private sequence = 0;
   private stopping: Promise<void> | null = null;
+  /** On a store shared by replicas: what decides which modules this replica runs. */
+  private placement: Placement | undefined;
+  private unwake: (() => void) | undefined;
 
   /** Every invocation that ran (a chain step of several events is one), as it ends. */
   readonly invocations$: Observable<InvocationRecord>;
@@ -50,11 +57,17 @@ export class Engine {
 
   static async start(options: EngineOptions): Promise<Engine> {
     const logger = options.logger ?? pino({ name: 'corral' });
-    const store = await LevelStore.open(options.stateDir, (error) => logger.error({ err: error }, 'could not save a circuit breaker'));
+    const storeOptions = options.store ?? (options.stateDir === undefined ? undefined : { backend: 'level' as const, stateDir: options.stateDir });
+    if (!storeOptions) throw new EngineError('invalid-option', 'the engine needs a store: `stateDir` (LevelDB) or `store`', { option: 'store' });
+    const store = await openStore(storeOptions, (error) => logger.error({ err: error }, 'could not save a circuit breaker'));
     let engine: Engine | undefined;
     try {
       engine = new Engine(engineParts(options, store, logger));
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
+      if (isOwnedStore(store)) {
+        await engine.startOwned(store, manifests, storeOptions.backend === 'postgres' ? storeOptions.placement : undefined);
+        return engine;
+      }
       const modules: ModuleRuntime[] = [];
       for (const manifest of manifests) modules.push(await engine.admit(manifest));
       await engine.parts.bus.start();
@@ -67,6 +80,8 @@ export class Engine {
       for (const module of modules) await engine.parts.jobs.startJobs(module.name);
     } catch (error) {
       if (engine) {
+        engine.unwake?.();
+        await engine.placement?.stop();
         engine.parts.jobs.stopSchedules();
         await engine.parts.jobs.stopRunner();
         await engine.parts.bus.stop();
@@ -82,6 +97,14 @@ export class Engine {
   async load(raw: ModuleManifest): Promise<void> {
     if (this.stopping) throw new EngineError('stopped', 'the engine is stopping', {});
     const manifest = parseManifest(raw, `module ${(raw as { name?: unknown }).name ?? ''}`);
+    // On a shared store the module is declared and placed: it runs here only if placement gives it here.
+    if (this.placement) return this.placement.add(manifest);
+    return this.loadResolved(manifest);
+  }
+
+  /** Loads a validated module (placement's acquire lands here, after the lease is taken). */
+  private async loadResolved(manifest: ResolvedManifest): Promise<void> {
+    if (this.stopping) throw new EngineError('stopped', 'the engine is stopping', {});
     this.modules.reserve(manifest.name);
     try {
       await this.modules.departed(manifest.name, this.parts.logger);
@@ -95,6 +118,8 @@ export class Engine {
         throw error;
       }
       await module.serve();
+      const store = this.parts.store;
+      if (isOwnedStore(store)) await module.startCustom(store);
     } finally {
       this.modules.arrived(manifest.name);
     }
@@ -106,13 +131,58 @@ export class Engine {
    * timeout), its state and cursors stay in the store for a later `load`. The others are not touched.
    */
   async unload(name: string, options: { uninstall?: boolean } = {}): Promise<void> {
+    if (!this.placement) return this.unloadHere(name, options);
+    // On a shared store this replica stops running it here (and gives its lease up).
+    this.modules.get(name);
+    return this.placement.forget(name, () => this.unloadHere(name, options));
+  }
+
+  /** Takes a module out of this engine; `handover`: it goes on elsewhere, so no lifecycle task runs. */
+  private async unloadHere(name: string, options: { uninstall?: boolean; handover?: boolean }): Promise<void> {
     // Gone from routing at once (a second unload of the name fails); then its feeds and actor drain.
-    await this.modules.remove(name, (module) => module.unload(options.uninstall === true));
-    this.parts.logger.info({ module: name, ...(options.uninstall ? { uninstalled: true } : {}) }, options.uninstall ? 'module uninstalled' : 'module unloaded');
+    await this.modules.remove(name, (module) => module.unload(options.uninstall === true, options.handover === true));
+    const how = options.handover ? 'module handed over' : options.uninstall ? 'module uninstalled' : 'module unloaded';
+    this.parts.logger.info({ module: name, ...(options.uninstall ? { uninstalled: true } : {}) }, how);
+  }
+
+  /**
+   * Changes of what this replica owns on a store shared by replicas (acquired with a new epoch,
+   * released after a handover or at stop, lost with the lease or to a fenced commit); nothing on LevelDB.
+   */
+  get ownership$(): Observable<OwnershipEvent> {
+    return this.placement?.ownership$.asObservable() ?? EMPTY;
+  }
+
+  /** The modules this replica owns now, with their epochs (empty on LevelDB, where there are none). */
+  owned(): ReadonlyMap<string, bigint> {
+    const store = this.parts.store;
+    return isOwnedStore(store) ? store.owned() : new Map();
+  }
+
+  /** This replica as a shared store knows it (its id and name); undefined on LevelDB. */
+  replica(): { id: number; name: string } | undefined {
+    const store = this.parts.store;
+    return isOwnedStore(store) ? store.replica : undefined;
+  }
+
+  /** Every module's owner and epoch as the shared store has them (for `corral status`); empty on LevelDB. */
+  async ownership(): Promise<{ module: string; epoch: bigint; owner?: { id: number; name: string } }[]> {
+    const store = this.parts.store;
+    if (!isOwnedStore(store)) return [];
+    return (await store.ownership()).map((m) => ({ module: m.name, epoch: m.epoch, ...(m.owner ? { owner: m.owner } : {}) }));
   }
 
   /** Publishes an embedder event to every module with a `custom` trigger on `topic`; resolves once all have queued it. */
   async publish(topic: string, payload: string): Promise<void> {
+    const store = this.parts.store;
+    if (isOwnedStore(store)) {
+      // Into the table first (durable, ordered); the owners, here or on other replicas, read it from there.
+      await store.appendCustom(topic, payload);
+      this.parts.bus.custom$.next({ topic, payload });
+      for (const module of this.modules.all()) module.wakeCustom();
+      await store.notify('custom');
+      return;
+    }
     this.parts.bus.custom$.next({ topic, payload });
     const cursor = { seq: ++this.sequence };
     const event: GuestEvent = { tag: 'custom', val: { topic, payload } };
@@ -172,8 +242,10 @@ export class Engine {
   }
 
   /** Hands a module tasks from the embedding application, in one batch (see `Jobs.enqueue`); resolves with their ids. */
-  enqueue(module: string, taskType: string, payloads: readonly string[], options: { delayMs?: number; maxRetry?: number } = {}): Promise<string[]> {
-    return this.parts.jobs.enqueue(this.modules.get(module), taskType, payloads, options);
+  async enqueue(module: string, taskType: string, payloads: readonly string[], options: { delayMs?: number; maxRetry?: number } = {}): Promise<string[]> {
+    const loaded = this.modules.find(module);
+    if (!loaded) await this.refuseNotOwned(module);
+    return this.parts.jobs.enqueue(loaded ?? this.modules.get(module), taskType, payloads, options);
   }
 
   /** A module's pending tasks, by id. */
@@ -236,6 +308,9 @@ export class Engine {
   /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // Placement first: it hands every module here over (drained, released) before anything stops.
+      this.unwake?.();
+      await this.placement?.stop();
       for (const module of this.modules.all()) module.stopDeliveries();
       this.parts.jobs.stopSchedules();
       const feedsDone = this.parts.bus.stop();
@@ -247,6 +322,37 @@ export class Engine {
       await this.parts.store.close();
     })();
     return this.stopping;
+  }
+
+  /**
+   * On a store shared by replicas: no module is loaded yet. The bus and the supervisor start empty, the
+   * modules are declared, and placement acquires and loads those this replica should run; resolves
+   * once its first round is done (a lone replica then runs every module, as on LevelDB).
+   */
+  private async startOwned(store: OwnedStore, manifests: readonly ResolvedManifest[], placement: ConstructorParameters<typeof Placement>[3] | undefined): Promise<void> {
+    const names = new Set<string>();
+    for (const m of manifests) {
+      if (names.has(m.name)) throw new EngineError('duplicate-module', `two modules are named ${m.name}`, { module: m.name });
+      names.add(m.name);
+    }
+    await this.parts.bus.start();
+    this.parts.supervisor.start([]);
+    this.unwake = store.onWake((channel) => {
+      if (channel === 'custom') for (const module of this.modules.all()) module.wakeCustom();
+    });
+    // Placement's rounds run on real time, like the lease: a test's manual clock drives the modules' timers.
+    this.placement = new Placement(store, { load: (m) => this.loadResolved(m), unload: (name, o) => this.unloadHere(name, o) }, manifests, placement ?? {}, systemClock, this.parts.logger);
+    await this.placement.start();
+  }
+
+  /** An embedder's call for a module this replica does not run: `module-held` naming its owner, else `unknown-module`. */
+  private async refuseNotOwned(module: string): Promise<void> {
+    const store = this.parts.store;
+    if (!isOwnedStore(store)) return;
+    const row = (await store.ownership()).find((m) => m.name === module);
+    if (row?.owner && row.owner.id !== store.replica.id) {
+      throw new EngineError('module-held', `module ${module} is owned by replica ${row.owner.name} (id ${row.owner.id}, epoch ${row.epoch})`, { module, owner: row.owner.name, epoch: String(row.epoch) });
+    }
   }
 
   /** A module's runtime loaded and taken into the engine's table (its actor not started yet). */

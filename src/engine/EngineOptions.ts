@@ -6,12 +6,19 @@ import type { Recorder } from '../replay/Recorder.ts';
 import type { Limits } from '../runtime/Component.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { ModuleManifest } from '../config/ModuleManifestSchema.ts';
+import type { StoreOptions } from '../store/openStore.ts';
 
 /** What `Engine.start` is given. */
 export interface EngineOptions {
   runtime: Runtime;
-  /** Directory of the LevelDB database holding every module's state, cursors and journal. */
-  stateDir: string;
+  /** Directory of the LevelDB database holding every module's state, cursors and journal (when `store` is not given). */
+  stateDir?: string;
+  /**
+   * The store: LevelDB in `stateDir` by default; `{ backend: 'postgres', url, … }` shares the modules
+   * with other replicas on one PostgreSQL (each module owned by one replica at a time; see
+   * src/engine/Placement.ts).
+   */
+  store?: StoreOptions;
   modules: ModuleManifest[];
   /** Chains by id (each endpoint is checked against `eth_chainId` at start). */
   chains?: Record<string, ChainConfig>;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { withoutEvents, type FeedDelivery, type FeedResult, type ModuleFeed } from '../bus/ModuleFeed.ts';
 import { chainInterests, type ChainInterest, type CronTrigger } from '../bus/triggers.ts';
+import type { GuestEvent } from '../bus/guestEvents.ts';
 import type { BlockCursor } from '../chain/types.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { bindHost, type HostBinding } from '../host/bindHost.ts';
@@ -17,9 +18,11 @@ import { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import type { UndoPlan } from '../store/planUndo.ts';
 import { ReorgMarks } from '../store/ReorgMarks.ts';
 import { chainSource, CUSTOM_SOURCE } from '../store/reservedKeys.ts';
+import type { OwnedStore } from '../store/OwnedStore.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
 import type { ActorSpec } from '../supervisor/Supervisor.ts';
 import { ChainTarget, type ChainSide } from './ChainTarget.ts';
+import { CustomFeed } from './CustomFeed.ts';
 import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationModule } from './invocation.ts';
 import { hostBinding, outsideInvocation } from './hostBinding.ts';
 import { checkCapabilities } from './ModuleManifest.ts';
@@ -44,6 +47,8 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   /** Topics of embedder events it receives (`topics` and `custom` triggers). */
   readonly topics: ReadonlySet<string>;
   private readonly feeds = new Map<bigint, ModuleFeed>();
+  /** Its custom events read from a shared store's table (on LevelDB the engine's `publish` hands them over). */
+  private custom: CustomFeed | undefined;
   /** Set when it is unloaded or the engine stops: no timer or tick is delivered any more. */
   private detached = false;
 
@@ -147,12 +152,39 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   }
 
   /**
-   * Unloads it: no timer or tick fires any more, its feeds stop (each finishing the step it is in), its
-   * jobs first and then its actor drain, its lifecycle tasks run (`module-uninstalled` too when asked),
-   * and its components close. Its state and cursors stay in the store for a later load.
+   * On a store shared by replicas, once it serves: its custom events are read from the table after its
+   * committed cursor. A module without one yet starts at the latest event published, and commits that
+   * position at once, so a replica taking it over later reads on from there (nothing published in
+   * between is skipped).
    */
-  async unload(uninstall: boolean): Promise<void> {
+  async startCustom(store: OwnedStore): Promise<void> {
+    if (this.topics.size === 0) return;
+    const committed = (await this.store.cursor(CUSTOM_SOURCE)) as { seq?: unknown } | undefined;
+    let from: bigint;
+    if (typeof committed?.seq === 'number') from = BigInt(committed.seq);
+    else {
+      from = await store.lastCustom();
+      await this.store.commit({ writes: [], sizeDelta: 0, cursor: { source: CUSTOM_SOURCE, value: { seq: Number(from) } } });
+    }
+    const send = (event: GuestEvent, cursor: { seq: number }) => this.parts.supervisor.send(this.name, { kind: 'custom', payload: { kind: 'custom', event, cursor } });
+    this.custom = new CustomFeed(store, [...this.topics], from, send, this.logger);
+    this.custom.wake();
+  }
+
+  /** Custom events were published (a `custom` wake): its feed reads them. */
+  wakeCustom(): void {
+    this.custom?.wake();
+  }
+
+  /**
+   * Unloads it: no timer or tick fires any more, its feeds stop (each finishing the step it is in), its
+   * jobs first and then its actor drain, its lifecycle tasks run (`module-uninstalled` too when asked;
+   * none on a handover to another replica, which goes on with them), and its components close. Its
+   * state and cursors stay in the store for a later load.
+   */
+  async unload(uninstall: boolean, handover = false): Promise<void> {
     this.detached = true;
+    await this.custom?.stop();
     this.parts.jobs.detach(this.name);
     const feeds = [...this.feeds.values()];
     this.feeds.clear();
@@ -163,7 +195,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     await this.parts.supervisor.remove(this.name);
     await feedsDone;
     for (const feed of feeds) this.parts.bus.unfeed(feed);
-    await this.parts.jobs.retire(this.name, uninstall);
+    await this.parts.jobs.retire(this.name, uninstall, handover);
     this.close();
   }
 

@@ -3,6 +3,7 @@ import type { Observable } from 'rxjs';
 import type { Clock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import type { EngineStore, Write } from '../store/EngineStore.ts';
+import { isOwnedStore } from '../store/OwnedStore.ts';
 import { jobKey } from '../store/reservedKeys.ts';
 import { CronScheduler, lastTicks } from './CronScheduler.ts';
 import { deadJobs, pendingJobs, retryDead, type DeadLetterRetention } from './deadLetters.ts';
@@ -105,10 +106,13 @@ export class Jobs {
   /**
    * Tasks of modules that have state here but are not attached at start are skipped (`module-gone`), as
    * a job whose module went away would be: they would otherwise wait forever for a module that may
-   * never come back, or run on another version of it.
+   * never come back, or run on another version of it. On a store shared by replicas only the modules
+   * this replica owns are looked at: another replica's tasks are its own (and opening its module here
+   * would take its lease).
    */
   async skipAbsent(store: EngineStore): Promise<void> {
-    for (const name of await store.moduleNames()) {
+    const names = isOwnedStore(store) ? [...store.owned().keys()] : await store.moduleNames();
+    for (const name of names) {
       if (this.attached.has(name)) continue;
       const state = await store.module(name);
       for (const job of await pendingJobs(state)) await this.runner.skipAbsent(state, job);
@@ -132,11 +136,15 @@ export class Jobs {
     return this.runner.remove(name);
   }
 
-  /** The module's actor is gone: its `module-deactivated` task runs (and `module-uninstalled`, when asked), then it is forgotten. */
-  async retire(name: string, uninstall: boolean): Promise<void> {
+  /**
+   * The module's actor is gone: its `module-deactivated` task runs (and `module-uninstalled`, when
+   * asked), then it is forgotten. A handover (the module moves to another replica, which goes on with
+   * its tasks) runs no lifecycle task: the module is not deactivated, only served elsewhere.
+   */
+  async retire(name: string, uninstall: boolean, handover = false): Promise<void> {
     const attached = this.attached.get(name);
     // Forgotten only after its lifecycle tasks: their commits must still reach its task index.
-    if (attached?.index) {
+    if (attached?.index && !handover) {
       await this.runLifecycle(attached, 'module-deactivated');
       if (uninstall) await this.runLifecycle(attached, 'module-uninstalled');
     }

@@ -395,6 +395,8 @@ export const DEFAULT_POSTGRES = {
   cacheBytes: 1024 * 1024 * 1024,
   /** Retry of a lost lease connection, first delay and cap. */
   reconnect: { initialMs: 250, maxMs: 5_000 },
+  /** Custom events a module's feed reads from the table per query. */
+  customBatch: 256,
 } as const;
 
 /** A replica stops committing this long before its lease would expire without a heartbeat. */

@@ -1,0 +1,321 @@
+import type { Logger } from 'pino';
+import { Subject } from 'rxjs';
+import { backoffDelay } from '../clock/backoff.ts';
+import type { Clock } from '../clock/Clock.ts';
+import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
+import { DEFAULT_POSTGRES } from '../limits/defaults.ts';
+import type { ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo } from '../store/OwnedStore.ts';
+import { rankedFor, type Candidate } from './rendezvous.ts';
+
+/** What placement drives: the engine's load and unload of one module (Placement knows nothing else of it). */
+export interface PlacementTarget {
+  load(manifest: ResolvedManifest): Promise<void>;
+  /** Feeds stop, the step in flight commits, jobs drain without lifecycle tasks; the state stays. */
+  unload(name: string, options: { handover: true }): Promise<void>;
+}
+
+/** Placement's timing, all defaulting to `DEFAULT_POSTGRES`. */
+export interface PlacementOptions {
+  /** How often a replica re-checks placement without a NOTIFY hint (ms). */
+  reconcileMs?: number;
+  /** A replica that registered less than this long ago is not a candidate (unless none is) (ms). */
+  joinDelayMs?: number;
+  /** A module acquired less than this long ago is not handed over (ms). */
+  minHoldMs?: number;
+  /** Handovers started per round. */
+  maxMovesPerRound?: number;
+}
+
+/** A change of what this replica owns, as `engine.ownership$` tells it. */
+export interface OwnershipEvent {
+  kind: 'acquired' | 'released' | 'lost';
+  module: string;
+  epoch: bigint;
+  /** Why it was released or lost (`handover`, `stop`, `lease`, `fenced`, `commit-failed`, `load-failed`, `unloaded`). */
+  reason?: string;
+}
+
+/** What one placement round sees. */
+export interface PlacementView {
+  me: number;
+  now: number;
+  /** Live replicas as the database sees them (this one may be missing right after a reconnect). */
+  replicas: readonly ReplicaInfo[];
+  modules: readonly ModuleOwnership[];
+  /** The module names this replica can run. */
+  declared: ReadonlySet<string>;
+  /** Modules this replica owns, with the (local) time each was acquired. */
+  held: ReadonlyMap<string, number>;
+  /** Modules seen without an owner, since when (local time); carried from round to round. */
+  orphanSince: ReadonlyMap<string, number>;
+  /** Modules not to acquire this round (a load of them failed recently). */
+  skip?: ReadonlySet<string>;
+}
+
+export interface PlacementPlan {
+  /** Free modules to acquire now, in order. */
+  acquire: string[];
+  /** Owned modules to hand over now (at most `maxMovesPerRound`). */
+  handover: string[];
+  orphanSince: Map<string, number>;
+  /** The replica ids counted as candidates this round. */
+  candidates: number[];
+}
+
+type Timing = Required<PlacementOptions>;
+
+/**
+ * One round's decisions, pure:
+ * - candidates: live replicas registered at least `joinDelayMs` ago, or every live one while none is
+ *   (so a first replica, or a whole cluster reconnecting after a PostgreSQL restart, starts at once);
+ * - a free module goes to its best-ranked candidate at once; the candidate ranked k-th takes it once it
+ *   has been free for k reconcile periods, so a module whose preferred replica cannot load it (its
+ *   cache budget, a failed load) is not left orphaned, while the preferred one normally wins the race;
+ * - an owned module whose desired owner is another candidate is handed over once it has been held
+ *   `minHoldMs` (hysteresis: a rolling deploy does not move modules twice), at most
+ *   `maxMovesPerRound` at a time, longest held first.
+ */
+export function planRound(view: PlacementView, timing: Timing): PlacementPlan {
+  const live: Candidate[] = view.replicas.map((r) => ({ id: r.id, modules: r.id === view.me ? view.declared : r.modules }));
+  const mature = view.replicas.filter((r) => r.registeredMs >= timing.joinDelayMs).map((r) => r.id);
+  if (!live.some((c) => c.id === view.me)) live.push({ id: view.me, modules: view.declared });
+  const candidates = mature.length > 0 ? live.filter((c) => mature.includes(c.id)) : live;
+  const acquire: string[] = [];
+  const moves: { name: string; since: number }[] = [];
+  const orphanSince = new Map<string, number>();
+  for (const module of view.modules) {
+    if (!view.declared.has(module.name)) continue;
+    const ranked = rankedFor(module, candidates);
+    const heldSince = view.held.get(module.name);
+    if (heldSince !== undefined) {
+      const desired = ranked[0];
+      if (desired !== undefined && desired !== view.me && view.now - heldSince >= timing.minHoldMs) moves.push({ name: module.name, since: heldSince });
+      continue;
+    }
+    if (module.owner) continue;
+    const since = view.orphanSince.get(module.name) ?? view.now;
+    orphanSince.set(module.name, since);
+    const rank = ranked.indexOf(view.me);
+    if (rank < 0 || view.skip?.has(module.name)) continue;
+    if (view.now - since >= rank * timing.reconcileMs) acquire.push(module.name);
+  }
+  moves.sort((a, b) => a.since - b.since);
+  return { acquire, handover: moves.slice(0, timing.maxMovesPerRound).map((m) => m.name), orphanSince, candidates: candidates.map((c) => c.id) };
+}
+
+/**
+ * Drives which modules this replica runs on an OwnedStore: a round every `reconcileMs`, or at once on a
+ * `placement` wake (another replica joined, left or handed a module over). It acquires (a new epoch)
+ * and loads what `planRound` gives it, hands modules over gracefully (unload, release, NOTIFY), and
+ * evicts what the store says is lost: every module when the lease connection failed (then it
+ * reconnects with backoff, a new replica id, and starts again), or one module whose commit was fenced
+ * or failed. Rounds, evictions and the stop run one at a time, in order.
+ */
+export class Placement {
+  readonly ownership$ = new Subject<OwnershipEvent>();
+  private readonly manifests = new Map<string, ResolvedManifest>();
+  private readonly timing: Timing;
+  /** Modules loaded here, with when they were acquired (local clock). */
+  private readonly held = new Map<string, number>();
+  private orphanSince = new Map<string, number>();
+  /** Modules whose load failed: not acquired again before `until`. */
+  private readonly failed = new Map<string, { failures: number; until: number }>();
+  private queue: Promise<void> = Promise.resolve();
+  private roundQueued = false;
+  private timer: unknown;
+  private stopped = false;
+  private reconnecting = false;
+  private unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly store: OwnedStore,
+    private readonly target: PlacementTarget,
+    manifests: readonly ResolvedManifest[],
+    options: PlacementOptions,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    for (const m of manifests) this.manifests.set(m.name, m);
+    this.timing = {
+      reconcileMs: options.reconcileMs ?? DEFAULT_POSTGRES.reconcileMs,
+      joinDelayMs: options.joinDelayMs ?? DEFAULT_POSTGRES.joinDelayMs,
+      minHoldMs: options.minHoldMs ?? DEFAULT_POSTGRES.minHoldMs,
+      maxMovesPerRound: options.maxMovesPerRound ?? DEFAULT_POSTGRES.maxMovesPerRound,
+    };
+  }
+
+  /** Declares the modules, listens to wakes and losses, and resolves once the first round is done. */
+  async start(): Promise<void> {
+    await this.store.declare([...this.manifests.keys()]);
+    this.unsubscribe.push(this.store.onWake((channel) => channel === 'placement' && this.wake()));
+    this.unsubscribe.push(this.store.onLost((loss) => this.lost(loss)));
+    this.schedule();
+    await this.wake();
+  }
+
+  /** Runs a round soon (one queued at most: a burst of wakes is one round). */
+  wake(): Promise<void> {
+    if (this.stopped) return this.queue;
+    if (this.roundQueued) return this.queue;
+    this.roundQueued = true;
+    return this.enqueue(async () => {
+      this.roundQueued = false;
+      await this.round();
+    });
+  }
+
+  /** A module added while the engine runs: declared, then placed like the others. */
+  async add(manifest: ResolvedManifest): Promise<void> {
+    this.manifests.set(manifest.name, manifest);
+    await this.store.declare([...this.manifests.keys()]);
+    await this.wake();
+  }
+
+  /** A module removed by the embedder: this replica no longer runs it; resolves once it is unloaded and released here. */
+  forget(name: string, unload: () => Promise<void>): Promise<void> {
+    this.manifests.delete(name);
+    return this.enqueue(async () => {
+      const epoch = this.store.owned().get(name);
+      this.held.delete(name);
+      try {
+        await unload();
+      } finally {
+        if (epoch !== undefined) await this.release(name, epoch, 'unloaded');
+      }
+    });
+  }
+
+  /** Stops placing, hands every module here over (drained, released) and tells the others. */
+  stop(): Promise<void> {
+    if (this.stopped) return this.queue;
+    this.stopped = true;
+    this.clock.clearTimeout(this.timer);
+    for (const off of this.unsubscribe) off();
+    return this.enqueue(async () => {
+      const names = [...this.held.keys()];
+      await Promise.all(names.map((name) => this.handover(name, 'stop')));
+      if (names.length > 0) await this.store.notify('placement').catch(() => undefined);
+    });
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(step).catch((error: unknown) => this.logger.error({ err: error }, 'placement step failed'));
+    this.queue = next;
+    return next;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.clock.setTimeout(() => {
+      void this.wake();
+      this.schedule();
+    }, this.timing.reconcileMs);
+  }
+
+  private async round(): Promise<void> {
+    if (this.stopped || this.reconnecting) return;
+    const [replicas, modules] = await Promise.all([this.store.replicas(), this.store.ownership()]);
+    const now = this.clock.now();
+    const skip = new Set([...this.failed].filter(([, f]) => f.until > now).map(([name]) => name));
+    const plan = planRound({ me: this.store.replica.id, now, replicas, modules, declared: new Set(this.manifests.keys()), held: this.held, orphanSince: this.orphanSince, skip }, this.timing);
+    this.orphanSince = plan.orphanSince;
+    for (const name of plan.handover) await this.handover(name, 'handover');
+    if (plan.handover.length > 0) await this.store.notify('placement');
+    for (const name of plan.acquire) {
+      if (this.stopped || this.reconnecting) return;
+      await this.acquire(name);
+    }
+  }
+
+  private async acquire(name: string): Promise<void> {
+    const manifest = this.manifests.get(name);
+    if (!manifest || this.held.has(name)) return;
+    const got = await this.store.tryAcquire(name);
+    if ('held' in got) {
+      if (got.reason === 'cache-budget') this.logger.warn({ module: name }, 'module not acquired: it would take this replica past its cache budget');
+      return;
+    }
+    this.orphanSince.delete(name);
+    this.held.set(name, this.clock.now());
+    this.ownership$.next({ kind: 'acquired', module: name, epoch: got.epoch });
+    try {
+      await this.target.load(manifest);
+      this.failed.delete(name);
+    } catch (error) {
+      this.held.delete(name);
+      const failures = (this.failed.get(name)?.failures ?? 0) + 1;
+      this.failed.set(name, { failures, until: this.clock.now() + backoffDelay(failures - 1, DEFAULT_POSTGRES.reconnect) });
+      this.logger.error({ module: name, err: error }, 'an acquired module could not load: released');
+      await this.release(name, got.epoch, 'load-failed');
+    }
+  }
+
+  /** Unloads a module gracefully and gives its lease up. */
+  private async handover(name: string, reason: string): Promise<void> {
+    const epoch = this.store.owned().get(name);
+    this.held.delete(name);
+    try {
+      await this.target.unload(name, { handover: true });
+    } catch (error) {
+      this.logger.error({ module: name, err: error }, 'a module could not unload cleanly before its handover');
+    }
+    if (epoch !== undefined) await this.release(name, epoch, reason);
+  }
+
+  private async release(name: string, epoch: bigint, reason: string): Promise<void> {
+    try {
+      await this.store.release(name);
+    } catch (error) {
+      this.logger.warn({ module: name, err: error }, 'a module lease could not be released (the lease connection ends it)');
+    }
+    this.ownership$.next({ kind: 'released', module: name, epoch, reason });
+  }
+
+  private lost(loss: OwnershipLoss): void {
+    if (loss.module === undefined) {
+      // The store already refuses every commit: the modules drain fast, then the lease is taken again.
+      this.reconnecting = true;
+      const epochs = new Map(this.store.owned());
+      const names = [...this.held.keys()];
+      this.logger.error({ err: loss.error, modules: names.length }, 'the store lease was lost: every module stops, then the replica reconnects');
+      void this.enqueue(async () => {
+        for (const name of names) this.held.delete(name);
+        await Promise.all(names.map(async (name) => {
+          await this.target.unload(name, { handover: true }).catch((error: unknown) => this.logger.warn({ module: name, err: error }, 'a module evicted after the lease loss did not drain cleanly'));
+          this.ownership$.next({ kind: 'lost', module: name, epoch: epochs.get(name) ?? 0n, reason: 'lease' });
+        }));
+      });
+      void this.reconnect();
+      return;
+    }
+    const name = loss.module;
+    if (!this.held.has(name)) return;
+    const epoch = this.store.owned().get(name) ?? 0n;
+    this.logger.error({ module: name, reason: loss.reason, err: loss.error }, 'module ownership lost: it stops');
+    void this.enqueue(async () => {
+      if (!this.held.delete(name)) return;
+      await this.target.unload(name, { handover: true }).catch((error: unknown) => this.logger.warn({ module: name, err: error }, 'a lost module did not drain cleanly'));
+      this.ownership$.next({ kind: 'lost', module: name, epoch, reason: loss.reason });
+      if (!this.reconnecting) await this.store.release(name).catch(() => undefined);
+    });
+  }
+
+  private async reconnect(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      await this.queue;
+      try {
+        await this.store.reconnect();
+        await this.store.declare([...this.manifests.keys()]);
+        this.reconnecting = false;
+        this.orphanSince = new Map();
+        this.logger.info({ replica: this.store.replica.id }, 'the store lease is back: modules are placed again');
+        await this.wake();
+        return;
+      } catch (error) {
+        const delay = backoffDelay(attempt, DEFAULT_POSTGRES.reconnect);
+        this.logger.warn({ err: error, retryInMs: delay }, 'the store could not be reached again; retrying');
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delay));
+      }
+    }
+  }
+}
