@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModuleManifest } from '../../src/index.ts';
 import { startAnvil, type Anvil } from '../anvil.ts';
 import { deployEmitter, PING, tagTopic } from '../emitter.ts';
-import { newRuntime } from '../helpers.ts';
+import { fixture, newRuntime } from '../helpers.ts';
 import { chainEngine, stateOf, watcherManifest } from '../integration/chainHarness.ts';
 import { jobProbe } from '../jobs/jobHarness.ts';
 import { freshDatabase, startPostgres, type TestPostgres } from '../postgres.ts';
@@ -23,7 +23,11 @@ const runtime = newRuntime();
 let anvil: Anvil;
 beforeAll(async () => {
   killLeftoverReplicas();
-  anvil = await startAnvil();
+  // Prepared once here, into the run's artifact cache: replicas starting together would each prepare
+  // the same components at once (tens of seconds of CPU on this machine) before printing anything.
+  // The load is refused for want of the engine's imports, after the preparation: that is all it is for.
+  const prepare = (name: 'watcher' | 'job-probe') => runtime.load(fixture(name)).then((c) => c.close(), () => {});
+  [anvil] = await Promise.all([startAnvil(), prepare('watcher'), prepare('job-probe')]);
 });
 afterAll(async () => {
   await runtime.close();
@@ -130,7 +134,7 @@ describe('cluster: a replica SIGKILLed mid-stream', () => {
     const last = await s.produce(10);
     await s.compare(last);
     expect(ownershipViolations(s.cluster)).toEqual([]);
-  }, 150_000);
+  }, 300_000);
 });
 
 describe('cluster: a replica frozen past its lease', () => {
@@ -168,7 +172,7 @@ describe('cluster: a replica frozen past its lease', () => {
     const last = await s.produce(10);
     await s.compare(last);
     expect(ownershipViolations(s.cluster, { frozen: [victim.name] })).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('cluster: PostgreSQL restarted under the replicas', () => {
@@ -201,7 +205,7 @@ describe('cluster: PostgreSQL restarted under the replicas', () => {
     const last = await s.produce(10);
     await s.compare(last);
     expect(ownershipViolations(s.cluster)).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('cluster: a replica joining', () => {
@@ -230,7 +234,7 @@ describe('cluster: a replica joining', () => {
     expect(ownershipViolations(s.cluster)).toEqual([]);
     // Graceful: no module was lost in the move.
     expect(s.cluster.ownership().filter((l) => l.kind === 'lost')).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('cluster: custom events and jobs across a failover', () => {
@@ -291,5 +295,5 @@ describe('cluster: custom events and jobs across a failover', () => {
     expect(JSON.parse(state.count!)).toBe(TASKS);
     for (let i = 0; i < TASKS; i++) expect(state[`done/${i}`], `task ${i} took effect once`).toBe('1');
     expect(ownershipViolations(c, { frozen: [frozen.name] })).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });

@@ -158,7 +158,8 @@ export class Cluster {
   /** Starts replicas in parallel (each takes ~2 s to import the engine through tsx); resolves once each printed `ready`. */
   async start(names: readonly string[], overrides: Partial<ReplicaSpec> = {}): Promise<Replica[]> {
     const started = names.map((name) => this.spawn(name, overrides));
-    await Promise.all(started.map((r) => r.line((l) => l.t === 'ready', 'ready')));
+    // A start loads every module a lone replica finds free: on a loaded machine, the longest wait here.
+    await Promise.all(started.map((r) => this.until(() => r.lines.find((l) => l.t === 'ready'), `${r.name}: ready`, 2 * (this.options.waitMs ?? 90_000))));
     return started;
   }
 
@@ -169,7 +170,7 @@ export class Cluster {
   }
 
   /** Resolves with `probe()`'s first truthy value, re-checked on every line any replica prints. */
-  until<T>(probe: () => T | undefined | false, what: string, waitMs = this.options.waitMs ?? 60_000): Promise<T> {
+  until<T>(probe: () => T | undefined | false, what: string, waitMs = this.options.waitMs ?? 90_000): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const waiter = {

@@ -12,8 +12,6 @@
  * gracefully (its modules handed over) and exits 0 after printing `stopped`.
  */
 import { createInterface } from 'node:readline';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { Runtime, type ModuleManifest } from '../../src/index.ts';
 import { Engine } from '../../src/engine/Engine.ts';
@@ -59,8 +57,6 @@ let engine: Engine;
 try {
   engine = await Engine.start({
     runtime,
-    // Unused on PostgreSQL; a path that is never created.
-    stateDir: join(tmpdir(), `corral-replica-unused-${process.pid}`),
     store: { backend: 'postgres', url: spec.url, replica: spec.replica, leaseMs: spec.leaseMs, placement: spec.placement },
     logger,
     ...(spec.rpcUrl ? { chains: { 31337: { rpcUrl: spec.rpcUrl, pollIntervalMs: 20 } } } : {}),
