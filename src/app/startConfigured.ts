@@ -6,7 +6,7 @@ import { startAnvil, type Anvil } from '../chain/embeddedAnvil.ts';
 import { Engine } from '../engine/Engine.ts';
 import { EngineMetrics, serveMetrics, type MetricsServer } from '../metrics/EngineMetrics.ts';
 import { Runtime } from '../runtime/Runtime.ts';
-import { deadLettersOf, jobLimitsOf, type ResolvedEngineConfig } from '../config/EngineConfig.ts';
+import { deadLettersOf, jobLimitsOf, storeOf, type ResolvedEngineConfig } from '../config/EngineConfig.ts';
 import type { Recorder } from '../replay/Recorder.ts';
 
 /** An engine started from a configuration, with what it brought up for itself. */
@@ -47,7 +47,8 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
     }
     const { threads, graceMs, hostCallBufferBytes, cacheDir, pool } = config.engine;
     runtime = new Runtime({ graceMs, hostCallBufferBytes, pool, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
-    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), ...(options.record ? { record: options.record } : {}) });
+    const store = storeOf(config.store);
+    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, ...(store ? { store } : {}), logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), ...(options.record ? { record: options.record } : {}) });
     let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
     if (config.engine.metrics) {
       const collector = new EngineMetrics(engine);

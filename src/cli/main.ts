@@ -100,10 +100,14 @@ async function run(file: string, flags: { json?: boolean; record?: string }): Pr
   stopAnvils = () => anvils.forEach((a) => a.kill());
   const { engine, logger } = configured;
   const startedAt = Date.now();
-  const draw = () =>
+  // On PostgreSQL, who owns what is read from the store between draws (a draw itself never waits).
+  let ownership: Awaited<ReturnType<typeof engine.ownership>> | undefined;
+  const draw = () => {
+    if (engine.replica()) void engine.ownership().then((o) => (ownership = o), () => undefined);
     process.stdout.write(
-      `\x1b[H\x1b[2J${renderStatus(engine, { config: file, startedAt, now: Date.now(), anvils: Object.fromEntries(Object.entries(configured.anvils).map(([id, a]) => [id, a.url])), logFile, warnings, metricsUrl: configured.metrics?.url })}`,
+      `\x1b[H\x1b[2J${renderStatus(engine, { config: file, startedAt, now: Date.now(), anvils: Object.fromEntries(Object.entries(configured.anvils).map(([id, a]) => [id, a.url])), logFile, warnings, metricsUrl: configured.metrics?.url, ownership })}`,
     );
+  };
   const redraw = live ? setInterval(draw, 1_000) : undefined;
   if (live) draw();
   logger.info({ modules: [...engine.actors().map((a) => a.name)], chains }, 'engine running');

@@ -13,6 +13,8 @@ export interface StatusContext {
   /** The latest warnings and errors, newest last. */
   warnings: string[];
   metricsUrl?: string | undefined;
+  /** On a store shared by replicas: every module's owner and epoch, as last read from the store. */
+  ownership?: readonly { module: string; epoch: bigint; owner?: { id: number; name: string } }[] | undefined;
 }
 
 const pad = (text: string, width: number) => (text.length >= width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
@@ -37,13 +39,22 @@ export function renderStatus(engine: Engine, context: StatusContext): string {
     lines.push('', 'chain      head');
     for (const [chain, head] of heads) lines.push(`${pad(chain, 10)} ${pad(head === undefined ? '…' : String(head), 12)}${context.anvils[chain] ? ` embedded anvil ${context.anvils[chain]}` : ''}`);
   }
-  lines.push('', `${pad('module', 18)} ${pad('state', 10)} ${pad('breaker', 10)} ${pad('invocations', 12)} ${pad('chain events', 13)} ${pad('block (lag)', 18)} signals`);
+  const replica = engine.replica();
+  const owned = engine.owned();
+  if (replica) lines.push('', `store postgres · replica ${replica.name} (id ${replica.id}) · owns ${owned.size} module${owned.size === 1 ? '' : 's'}`);
+  const epoch = (name: string) => (replica ? ` ${pad(owned.has(name) ? String(owned.get(name)) : '-', 6)}` : '');
+  lines.push('', `${pad('module', 18)}${replica ? ` ${pad('epoch', 6)}` : ''} ${pad('state', 10)} ${pad('breaker', 10)} ${pad('invocations', 12)} ${pad('chain events', 13)} ${pad('block (lag)', 18)} signals`);
   for (const actor of engine.actors()) {
     const mine = positions.filter((p) => p.module === actor.name);
     const events = mine.reduce((n, p) => n + p.events, 0);
     const where = mine.map((p) => (p.block === undefined ? '…' : `${p.block}${p.head === undefined ? '' : ` (${p.head - p.block})`}${p.caughtUp ? '' : ' ↑'}`)).join(', ') || '-';
     const signals = Object.entries(actor.failures).map(([name, n]) => `${name} ${n}`).join(', ') || '-';
-    lines.push(`${pad(actor.name, 18)} ${pad(actor.state, 10)} ${pad(actor.breaker, 10)} ${pad(String(actor.invocations), 12)} ${pad(String(events), 13)} ${pad(where, 18)} ${signals}`);
+    lines.push(`${pad(actor.name, 18)}${epoch(actor.name)} ${pad(actor.state, 10)} ${pad(actor.breaker, 10)} ${pad(String(actor.invocations), 12)} ${pad(String(events), 13)} ${pad(where, 18)} ${signals}`);
+  }
+  const elsewhere = (context.ownership ?? []).filter((m) => !owned.has(m.module));
+  if (replica && elsewhere.length > 0) {
+    lines.push('', `${pad('elsewhere', 18)} ${pad('epoch', 6)} owner`);
+    for (const m of elsewhere) lines.push(`${pad(m.module, 18)} ${pad(String(m.epoch), 6)} ${m.owner ? `${m.owner.name} (id ${m.owner.id})` : 'none (waiting for a replica)'}`);
   }
   if (context.warnings.length > 0) lines.push('', 'recent warnings', ...context.warnings.map((w) => `  ${w}`));
   // Guest text (log messages, signal messages) is in these lines: none may act on the terminal.

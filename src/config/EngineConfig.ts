@@ -8,9 +8,11 @@ import {
   DEFAULT_JOB_LIMITS,
   DEFAULT_MEMORY_BYTES,
   DEFAULT_POOL,
+  DEFAULT_POSTGRES,
   DEFAULT_SUPERVISION,
   DEFAULT_TIMEOUT_MS,
   HIGH_RESOURCE_JOB_LIMITS,
+  LEASE_SELF_FENCE_MS,
   MAX_HOST_CALL_BUFFER_BYTES,
   MAX_THREADS,
   MAX_TIMER_DELAY_MS,
@@ -136,6 +138,34 @@ export const EngineSectionSchema = z
   })
   .strict();
 
+/** A PostgreSQL connection URL (`${DATABASE_URL}` in engine.toml keeps its password out of the file). */
+const PostgresUrl = z.string().regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// or postgresql:// URL');
+const PG = DEFAULT_POSTGRES;
+
+/** `[store]` in engine.toml: where every module's state lives; PostgreSQL shares the modules between replicas. */
+export const StoreSectionSchema = z
+  .object({
+    backend: z.enum(['level', 'postgres']).default('level').describe('`"level"`: LevelDB in `engine.state_dir`, one engine; `"postgres"`: PostgreSQL at `url`, shared by replicas (each module owned by one of them at a time, under a lease)'),
+    url: PostgresUrl.optional().describe('`postgres://user:password@host:port/database` (required with `backend = "postgres"`; write `"${DATABASE_URL}"` to keep the password out of the file)'),
+    leaseUrl: PostgresUrl.optional().describe('a direct URL for the lease connection when `url` goes through a pooler such as PgBouncer in transaction mode (session locks and LISTEN need a session of their own)'),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier').default(PG.schema).describe("schema of corral's tables (created and migrated at start)"),
+    pool: positiveInt.max(1_000).default(PG.pool).describe('pooled connections per replica for commits and reads (the lease connection is one more)'),
+    leaseMs: ms.min(2 * LEASE_SELF_FENCE_MS).default(PG.leaseMs).describe("lease period (ms): a replica silent this long loses its modules, which other replicas take over with a new epoch; it stops committing by itself a second before"),
+    replica: z.string().min(1).max(63).optional().describe("this replica's name in status and metrics (default: the host name)"),
+    cacheBytes: positiveInt.default(PG.cacheBytes).describe("memory for the cached state of this replica's modules (bytes); past it the replica acquires no more and another one takes them"),
+    joinDelayMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(PG.joinDelayMs).describe('a replica that joined takes modules over from others only after this long (ms), so a rolling deploy does not move modules twice'),
+    minHoldMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(PG.minHoldMs).describe('a module acquired less than this long ago is not handed over to another replica (ms)'),
+  })
+  .strict()
+  .superRefine((store, ctx) => {
+    if (store.backend === 'postgres' && store.url === undefined) ctx.addIssue({ code: 'custom', message: 'a postgres:// URL: backend = "postgres" needs one', path: ['url'] });
+    if (store.backend === 'level') {
+      for (const key of ['url', 'leaseUrl'] as const) {
+        if (store[key] !== undefined) ctx.addIssue({ code: 'custom', message: 'no URL: it applies to backend = "postgres" only (LevelDB lives in engine.state_dir)', path: [key] });
+      }
+    }
+  });
+
 /**
  * The whole configuration: engine.toml after its keys are turned from snake_case to camelCase, or the
  * object an embedder passes. It is the one validation of these settings: the parts below take them
@@ -144,6 +174,7 @@ export const EngineSectionSchema = z
 export const EngineConfigSchema = z
   .object({
     engine: EngineSectionSchema.default(EngineSectionSchema.parse({})),
+    store: StoreSectionSchema.default(StoreSectionSchema.parse({})),
     chains: z.record(z.string().regex(/^[1-9][0-9]*$/, 'a chain id (a positive integer)'), ChainConfigSchema).default({}),
     modules: z.array(ModuleManifestSchema).default([]),
   })
@@ -157,5 +188,22 @@ export function jobLimitsOf(jobs: z.output<typeof JobLimitsSchema>) {
   return {
     standard: { fuel: jobs.fuel, timeoutMs: jobs.timeoutMs, memoryBytes: jobs.memoryBytes },
     highResource: { fuel: jobs.maxFuel, timeoutMs: jobs.maxTimeoutMs, memoryBytes: jobs.maxMemoryBytes },
+  };
+}
+
+/** `[store]` as `Engine.start` takes it: undefined for LevelDB (the engine's `state_dir`). */
+export function storeOf(store: z.output<typeof StoreSectionSchema>) {
+  if (store.backend === 'level') return undefined;
+  const { url, leaseUrl, schema, pool, leaseMs, replica, cacheBytes, joinDelayMs, minHoldMs } = store;
+  return {
+    backend: 'postgres' as const,
+    url: url!,
+    schema,
+    pool,
+    leaseMs,
+    cacheBytes,
+    ...(leaseUrl ? { leaseUrl } : {}),
+    ...(replica ? { replica } : {}),
+    placement: { joinDelayMs, minHoldMs },
   };
 }

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { renderLimitsReference } from '../limits/limitsReference.ts';
-import { ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema, JobLimitsSchema, PoolSchema, ReconnectSchema } from './EngineConfig.ts';
+import { ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema, JobLimitsSchema, PoolSchema, ReconnectSchema, StoreSectionSchema } from './EngineConfig.ts';
 import { JobsSchema, ModuleManifestSchema, SupervisionSchema } from './ModuleManifestSchema.ts';
 
 const toSnake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -46,6 +46,8 @@ export function renderConfigReference(): string {
     table('[engine.limits]', EngineLimitsSchema),
     '',
     table('[engine.jobs]', JobLimitsSchema),
+    '',
+    table('[store]', StoreSectionSchema),
     '',
     table('[chains.<id>]', ChainConfigSchema, ['reconnect']),
     '',

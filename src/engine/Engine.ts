@@ -10,7 +10,7 @@ import { engineParts, type EngineParts } from './EngineParts.ts';
 import { parseManifest, type ModuleManifest, type ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { ModuleRuntime } from './ModuleRuntime.ts';
 import { ModuleTable } from './ModuleTable.ts';
-import { Placement, type OwnershipEvent } from './Placement.ts';
+import { Placement, type OwnershipEvent, type PlacementOptions } from './Placement.ts';
 import type { ChainStep, InvocationRecord } from './records.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
@@ -59,7 +59,8 @@ export class Engine {
     const logger = options.logger ?? pino({ name: 'corral' });
     const storeOptions = options.store ?? (options.stateDir === undefined ? undefined : { backend: 'level' as const, stateDir: options.stateDir });
     if (!storeOptions) throw new EngineError('invalid-option', 'the engine needs a store: `stateDir` (LevelDB) or `store`', { option: 'store' });
-    const store = await openStore(storeOptions, (error) => logger.error({ err: error }, 'could not save a circuit breaker'));
+    const unawaited = storeOptions.backend === 'level' ? 'could not save a circuit breaker' : 'the store failed outside a commit (a circuit breaker save, an idle connection)';
+    const store = await openStore(storeOptions, (error) => logger.error({ err: error }, unawaited));
     let engine: Engine | undefined;
     try {
       engine = new Engine(engineParts(options, store, logger));
@@ -329,7 +330,7 @@ export class Engine {
    * modules are declared, and placement acquires and loads those this replica should run; resolves
    * once its first round is done (a lone replica then runs every module, as on LevelDB).
    */
-  private async startOwned(store: OwnedStore, manifests: readonly ResolvedManifest[], placement: ConstructorParameters<typeof Placement>[3] | undefined): Promise<void> {
+  private async startOwned(store: OwnedStore, manifests: readonly ResolvedManifest[], placement: PlacementOptions | undefined): Promise<void> {
     const names = new Set<string>();
     for (const m of manifests) {
       if (names.has(m.name)) throw new EngineError('duplicate-module', `two modules are named ${m.name}`, { module: m.name });

@@ -4,7 +4,10 @@ import { backoffDelay } from '../clock/backoff.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { DEFAULT_POSTGRES } from '../limits/defaults.ts';
+import type { PlacementOptions } from '../store/openStore.ts';
 import type { ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo } from '../store/OwnedStore.ts';
+
+export type { PlacementOptions } from '../store/openStore.ts';
 import { rankedFor, type Candidate } from './rendezvous.ts';
 
 /** What placement drives: the engine's load and unload of one module (Placement knows nothing else of it). */
@@ -12,18 +15,6 @@ export interface PlacementTarget {
   load(manifest: ResolvedManifest): Promise<void>;
   /** Feeds stop, the step in flight commits, jobs drain without lifecycle tasks; the state stays. */
   unload(name: string, options: { handover: true }): Promise<void>;
-}
-
-/** Placement's timing, all defaulting to `DEFAULT_POSTGRES`. */
-export interface PlacementOptions {
-  /** How often a replica re-checks placement without a NOTIFY hint (ms). */
-  reconcileMs?: number;
-  /** A replica that registered less than this long ago is not a candidate (unless none is) (ms). */
-  joinDelayMs?: number;
-  /** A module acquired less than this long ago is not handed over (ms). */
-  minHoldMs?: number;
-  /** Handovers started per round. */
-  maxMovesPerRound?: number;
 }
 
 /** A change of what this replica owns, as `engine.ownership$` tells it. */
@@ -117,6 +108,8 @@ export class Placement {
   private readonly timing: Timing;
   /** Modules loaded here, with when they were acquired (local clock). */
   private readonly held = new Map<string, number>();
+  /** Their epochs, kept here: the store forgets a lost module before it tells of the loss. */
+  private readonly epochs = new Map<string, bigint>();
   private orphanSince = new Map<string, number>();
   /** Modules whose load failed: not acquired again before `until`. */
   private readonly failed = new Map<string, { failures: number; until: number }>();
@@ -175,7 +168,7 @@ export class Placement {
   forget(name: string, unload: () => Promise<void>): Promise<void> {
     this.manifests.delete(name);
     return this.enqueue(async () => {
-      const epoch = this.store.owned().get(name);
+      const epoch = this.epochs.get(name);
       this.held.delete(name);
       try {
         await unload();
@@ -237,6 +230,7 @@ export class Placement {
     }
     this.orphanSince.delete(name);
     this.held.set(name, this.clock.now());
+    this.epochs.set(name, got.epoch);
     this.ownership$.next({ kind: 'acquired', module: name, epoch: got.epoch });
     try {
       await this.target.load(manifest);
@@ -252,7 +246,7 @@ export class Placement {
 
   /** Unloads a module gracefully and gives its lease up. */
   private async handover(name: string, reason: string): Promise<void> {
-    const epoch = this.store.owned().get(name);
+    const epoch = this.epochs.get(name);
     this.held.delete(name);
     try {
       await this.target.unload(name, { handover: true });
@@ -263,6 +257,7 @@ export class Placement {
   }
 
   private async release(name: string, epoch: bigint, reason: string): Promise<void> {
+    this.epochs.delete(name);
     try {
       await this.store.release(name);
     } catch (error) {
@@ -275,8 +270,9 @@ export class Placement {
     if (loss.module === undefined) {
       // The store already refuses every commit: the modules drain fast, then the lease is taken again.
       this.reconnecting = true;
-      const epochs = new Map(this.store.owned());
       const names = [...this.held.keys()];
+      const epochs = new Map(names.map((name) => [name, this.epochs.get(name) ?? 0n]));
+      for (const name of names) this.epochs.delete(name);
       this.logger.error({ err: loss.error, modules: names.length }, 'the store lease was lost: every module stops, then the replica reconnects');
       void this.enqueue(async () => {
         for (const name of names) this.held.delete(name);
@@ -290,12 +286,13 @@ export class Placement {
     }
     const name = loss.module;
     if (!this.held.has(name)) return;
-    const epoch = this.store.owned().get(name) ?? 0n;
+    const epoch = this.epochs.get(name) ?? 0n;
     this.logger.error({ module: name, reason: loss.reason, err: loss.error }, 'module ownership lost: it stops');
     void this.enqueue(async () => {
       if (!this.held.delete(name)) return;
       await this.target.unload(name, { handover: true }).catch((error: unknown) => this.logger.warn({ module: name, err: error }, 'a lost module did not drain cleanly'));
       this.ownership$.next({ kind: 'lost', module: name, epoch, reason: loss.reason });
+      this.epochs.delete(name);
       if (!this.reconnecting) await this.store.release(name).catch(() => undefined);
     });
   }

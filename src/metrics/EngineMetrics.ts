@@ -188,6 +188,14 @@ export class EngineMetrics {
       for (const [module, j] of jobs()) set({ module }, j.deadLetters);
     });
     gaugeFrom('corral_store_bytes', 'Key and value bytes each module keeps.', ['module'], (set) => Object.entries(engine.storedBytes()).forEach(([module, bytes]) => set({ module }, bytes)));
+    // On a store shared by replicas (PostgreSQL) only: which modules this replica owns, under which epoch.
+    gaugeFrom('corral_module_owned', '1 for each module this replica owns (PostgreSQL store), labelled with the replica.', ['module', 'replica'], (set) => {
+      const replica = engine.replica();
+      if (replica) for (const module of engine.owned().keys()) set({ module, replica: replica.name }, 1);
+    });
+    gaugeFrom('corral_module_epoch', 'The fencing epoch under which this replica owns each module (PostgreSQL store): it grows at every acquire.', ['module'], (set) => {
+      for (const [module, epoch] of engine.owned()) set({ module }, Number(epoch));
+    });
   }
 
   /** The Prometheus text exposition. */

@@ -1,28 +1,19 @@
 import type { EngineStore } from './EngineStore.ts';
 import { LevelStore } from './LevelStore.ts';
+// A type only: erased, so LevelDB users never load the PostgreSQL store or `pg` (imported below when asked for).
+import type { PostgresStoreOptions } from './postgres/PostgresStore.ts';
 
-/**
- * How `PostgresStore.open` is called (src/store/postgres/PostgresStore.ts is the home of this shape;
- * repeated here so that LevelDB users never load that module or `pg`).
- */
-export interface PostgresStoreOptions {
-  url: string;
-  /** A direct URL for the lease connection when `url` goes through a pooler (session locks and LISTEN need one). */
-  leaseUrl?: string;
-  schema?: string;
-  replica?: string;
-  pool?: number;
-  leaseMs?: number;
-  cacheBytes?: number;
-  mode?: 'own' | 'read';
-  onError?: (error: Error) => void;
-}
+export type { PostgresStoreOptions } from './postgres/PostgresStore.ts';
 
-/** Placement's timing on a shared store (see src/engine/Placement.ts; defaults `DEFAULT_POSTGRES`). */
+/** Placement's timing on a shared store (src/engine/Placement.ts runs it), each defaulting to `DEFAULT_POSTGRES`. */
 export interface PlacementOptions {
+  /** How often a replica re-checks placement without a NOTIFY hint (ms). */
   reconcileMs?: number;
+  /** A replica that registered less than this long ago is not a candidate (unless none is) (ms). */
   joinDelayMs?: number;
+  /** A module acquired less than this long ago is not handed over (ms). */
   minHoldMs?: number;
+  /** Handovers started per round. */
   maxMovesPerRound?: number;
 }
 
@@ -36,8 +27,6 @@ export type StoreOptions = { backend: 'level'; stateDir: string } | ({ backend: 
 export async function openStore(options: StoreOptions, onError: (error: Error) => void): Promise<EngineStore> {
   if (options.backend === 'level') return LevelStore.open(options.stateDir, onError);
   const { backend: _backend, placement: _placement, ...postgres } = options;
-  const { PostgresStore } = (await import(POSTGRES_MODULE)) as { PostgresStore: { open(o: PostgresStoreOptions): Promise<EngineStore> } };
+  const { PostgresStore } = await import('./postgres/PostgresStore.ts');
   return PostgresStore.open({ onError, ...postgres });
 }
-
-const POSTGRES_MODULE = './postgres/PostgresStore.ts';

@@ -6,6 +6,8 @@ import { connectClient, storeError, targetOf } from './connect.ts';
 /** Advisory lock namespaces (the two-int form: namespace, row id): 'cor' 01 modules, 'cor' 02 replicas. */
 export const NS_MODULE = 0x636f7201;
 export const NS_REPLICA = 0x636f7202;
+/** Test seam, off the public API: makes a store's lease behave as a paused process's would (see `Lease.freezeForTest`). */
+export const FREEZE_LEASE = Symbol('corral.freezeLease');
 export const WAKE_CHANNELS = { placement: 'corral_placement', custom: 'corral_custom' } as const;
 
 export interface LeaseOptions {
@@ -40,6 +42,8 @@ export class Lease {
   /** Set by `freezeForTest`: the process behaves as if paused (no heartbeats, connection events unseen). */
   private frozen = false;
   private readonly now: () => number;
+  /** The session's queries, one at a time (pg deprecates queueing on one client). */
+  private tail: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly client: pg.Client,
@@ -91,7 +95,13 @@ export class Lease {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     const lost = this.lost();
     if (lost) return Promise.reject(lost);
-    return this.client.query<R>(text, values);
+    return this.serially(() => this.client.query<R>(text, values));
+  }
+
+  private serially<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(step, step);
+    this.tail = run.catch(() => {});
+    return run;
   }
 
   async tryLock(moduleId: number): Promise<boolean> {
@@ -128,7 +138,7 @@ export class Lease {
       if (this.lost() || beating) return;
       beating = true;
       const sent = this.now();
-      this.client.query(`update ${this.options.schema}.replicas set seen_at = now() where id = $1`, [this.replicaId]).then(
+      this.serially(() => this.client.query(`update ${this.options.schema}.replicas set seen_at = now() where id = $1`, [this.replicaId])).then(
         () => {
           if (!this.lostError) this.lastBeat = Math.max(this.lastBeat, sent);
         },

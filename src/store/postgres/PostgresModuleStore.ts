@@ -22,6 +22,8 @@ export interface ModuleContext {
   /** The quoted schema name. */
   schema: string;
   commitText: string;
+  /** A commit unanswered this long (the lease period) counts as cut off: its outcome is unknown. */
+  commitTimeoutMs: number;
   /** Why this replica's lease is gone, if it is (its commits are refused locally from that instant). */
   leaseLost(): Error | undefined;
   /** The module is not this replica's any more (`fenced`) or its cached state may be wrong (`commit-failed`). */
@@ -213,11 +215,14 @@ export class PostgresModuleStore implements ModuleStore {
 
     let fenced: number;
     try {
-      const result = await this.context.pool.query({
+      // query_timeout is read by pg's client.query but missing from its types.
+      const query: pg.QueryConfig & { query_timeout: number } = {
         name: 'corral-commit',
         text: this.context.commitText,
+        query_timeout: this.context.commitTimeoutMs,
         values: [this.id, this.epoch, storedBytes, putK, putV, delK, commit.cursor ? [commit.cursor.source] : [], cursorJson === undefined ? [] : [cursorJson], jdelC, jdelN, jputC, jputN, jputE, keyCount],
-      });
+      };
+      const result = await this.context.pool.query(query);
       fenced = (result.rows[0] as { fenced: number }).fenced;
     } catch (error) {
       if (!isConnectionError(error)) throw error; // the server answered: the statement rolled back, the cache is right

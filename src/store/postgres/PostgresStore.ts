@@ -7,7 +7,7 @@ import { encodeEntry } from '../journalCodec.ts';
 import type { CustomEventRow, ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo, WakeChannel } from '../OwnedStore.ts';
 import { breakerSql, commitSql } from './commitSql.ts';
 import { connectClient, createPool, schemaIdent, storeError, targetOf } from './connect.ts';
-import { Lease, NS_MODULE, NS_REPLICA, WAKE_CHANNELS } from './Lease.ts';
+import { FREEZE_LEASE, Lease, NS_MODULE, NS_REPLICA, WAKE_CHANNELS } from './Lease.ts';
 import { migrate, SCHEMA_VERSION, schemaVersion } from './migrate.ts';
 import { loadModuleState, type ModuleContext, PostgresModuleStore } from './PostgresModuleStore.ts';
 
@@ -56,6 +56,11 @@ export class PostgresStore implements OwnedStore {
   readonly breakers: OwnedStore['breakers'];
   private readonly ids = new Map<string, number>();
   private readonly ownedModules = new Map<string, PostgresModuleStore>();
+  /**
+   * Module locks the current lease session holds, by name: also those of modules lost to a fence or a
+   * failed commit, until `release` (advisory locks count re-entries, so a re-acquire must not lock twice).
+   */
+  private readonly locks = new Map<string, number>();
   private readonly acquiring = new Map<string, Promise<Awaited<ReturnType<OwnedStore['tryAcquire']>>>>();
   /** Breakers of actors that are not owned modules here: kept in memory only. */
   private readonly looseBreakers = new Map<string, StoredBreaker>();
@@ -76,6 +81,7 @@ export class PostgresStore implements OwnedStore {
       pool,
       schema: s,
       commitText: commitSql(s),
+      commitTimeoutMs: options.leaseMs,
       leaseLost: () => (this.lease ? this.lease.lost() : new EngineError('store-lost', `replica ${options.replica} has no lease`, {})),
       onLost: (module, reason, error) => {
         this.ownedModules.delete(module);
@@ -124,7 +130,7 @@ export class PostgresStore implements OwnedStore {
     } finally {
       await client.end().catch(() => {});
     }
-    const pool = createPool(options.url, options.pool ?? DEFAULT_POSTGRES.pool, onError);
+    const pool = createPool(options.url, options.pool ?? DEFAULT_POSTGRES.pool, resolved.leaseMs, onError);
     const store = new PostgresStore(pool, s, resolved, onError);
     if (resolved.mode === 'own') {
       try {
@@ -166,7 +172,10 @@ export class PostgresStore implements OwnedStore {
     const { rows: sizes } = await this.pool.query(`select stored_bytes, key_count from ${this.s}.modules where id = $1`, [id]);
     const cost = Number(sizes[0].stored_bytes) + CACHE_BYTES_PER_KEY * Number(sizes[0].key_count);
     if (this.cacheUsed() + cost > this.options.cacheBytes) return { held: true, reason: 'cache-budget' };
-    if (!(await lease.tryLock(id))) return { held: true, reason: 'owned-elsewhere' };
+    if (!this.locks.has(name)) {
+      if (!(await lease.tryLock(id))) return { held: true, reason: 'owned-elsewhere' };
+      this.locks.set(name, id);
+    }
     try {
       // Every acquire takes a new epoch: a re-acquire never reuses a token a stale commit could still carry.
       const { rows } = await lease.query(`update ${this.s}.modules set epoch = epoch + 1, owner = $2, acquired_at = now() where id = $1 returning epoch`, [id, lease.replicaId]);
@@ -177,19 +186,26 @@ export class PostgresStore implements OwnedStore {
       this.ownedModules.set(name, new PostgresModuleStore(name, id, epoch, this.context, state));
       return { epoch };
     } catch (error) {
-      await lease.unlock(id).catch(() => {});
+      if (this.locks.get(name) === id && this.lease === lease) {
+        this.locks.delete(name);
+        await lease.unlock(id).catch(() => {});
+      }
       throw error;
     }
   }
 
   async release(name: string): Promise<void> {
     const module = this.ownedModules.get(name);
-    if (!module) return;
-    module.refuse(new EngineError('store-lost', `module ${name} was released by replica ${this.options.replica}`, { module: name }));
-    await module.settled();
-    this.ownedModules.delete(name);
+    if (module) {
+      module.refuse(new EngineError('store-lost', `module ${name} was released by replica ${this.options.replica}`, { module: name }));
+      await module.settled();
+      if (this.ownedModules.get(name) === module) this.ownedModules.delete(name);
+    }
+    const id = this.locks.get(name);
+    if (id === undefined) return;
+    this.locks.delete(name);
     const lease = this.lease;
-    if (lease && !lease.lost()) await lease.unlock(module.id);
+    if (lease && !lease.lost()) await lease.unlock(id);
   }
 
   owned(): ReadonlyMap<string, bigint> {
@@ -262,6 +278,7 @@ export class PostgresStore implements OwnedStore {
     const old = this.lease;
     if (old && !old.lost()) return;
     await old?.close();
+    this.locks.clear();
     this.lease = await this.openLease();
   }
 
@@ -319,12 +336,18 @@ export class PostgresStore implements OwnedStore {
     this.ownedModules.set(name, fresh);
   }
 
+  /** Test seam (see Lease.freezeForTest): no more heartbeats, the lease connection's events unseen. */
+  [FREEZE_LEASE](): void {
+    this.lease?.freezeForTest();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     // Commits asked for before the close are written, not refused; ending the lease session drops every lock.
     await Promise.all([...this.ownedModules.values()].map((module) => module.settled()));
     this.ownedModules.clear();
+    this.locks.clear();
     await this.lease?.close();
     await this.pool.end().catch(() => {});
   }
@@ -351,6 +374,7 @@ export class PostgresStore implements OwnedStore {
     const lost = error instanceof EngineError ? error : new EngineError('store-lost', `the lease connection of replica ${this.options.replica} failed`, { replica: this.replica.id }, error);
     for (const module of this.ownedModules.values()) module.refuse(lost);
     this.ownedModules.clear();
+    this.locks.clear(); // they went with the session
     if (!this.closed) this.emitLost({ reason: 'lease', error: lost });
   }
 

@@ -59,9 +59,12 @@ export function isConnectionError(error: unknown): boolean {
   return code.startsWith('08') || code.startsWith('57');
 }
 
-/** A pool for commits and reads; an idle connection the server ends is reported, not thrown. */
-export function createPool(url: string, max: number, onError: (error: Error) => void): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, keepAlive: true });
+/**
+ * A pool for commits and reads; an idle connection the server ends is reported, not thrown. Getting a
+ * connection gives up after `connectMs` (the lease period: past it, this replica owns nothing anyway).
+ */
+export function createPool(url: string, max: number, connectMs: number, onError: (error: Error) => void): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, keepAlive: true, connectionTimeoutMillis: connectMs });
   pool.on('error', onError);
   return pool;
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../../src/errors/EngineError.ts';
 import type { Commit, JournalEntry } from '../../../src/store/EngineStore.ts';
 import { LevelStore } from '../../../src/store/LevelStore.ts';
@@ -117,6 +117,36 @@ describe('PostgresModuleStore commit', () => {
     expect(losses).toMatchObject([{ reason: 'commit-failed', module: 'poison' }]);
     expect(((await module.commit({ writes: [w('k', 'v')], sizeDelta: 2 }).catch((e: unknown) => e)) as EngineError).code).toBe('store-lost');
     expect(module.getSync(enc('k'))).toBeUndefined();
+    // Acquired again (the lock is still this session's): a new epoch, the state loaded afresh; released once, it is free.
+    const epoch = (await sql.query(`select epoch from corral.modules where name = 'poison'`)).rows[0].epoch;
+    expect(await store.tryAcquire('poison')).toEqual({ epoch: BigInt(epoch) + 1n });
+    await (await store.module('poison')).commit({ writes: [w('k', 'fresh')], sizeDelta: 6 });
+    await store.release('poison');
+    const other = await opened.store({ url, replica: 'other' });
+    expect(await other.tryAcquire('poison')).toEqual({ epoch: BigInt(epoch) + 2n });
+    expect(dec((await other.module('poison')).getSync(enc('k')))).toBe('fresh');
+  });
+
+  it('behavior: different modules commit at once over the pool, each keeping its own state', async () => {
+    const store = await opened.store({ url, replica: 'parallel', pool: 4 });
+    const names = Array.from({ length: 8 }, (_, i) => `par${i}`);
+    await Promise.all(names.map(async (name) => {
+      const module = await store.module(name);
+      for (let n = 0; n < 10; n++) await module.commit({ writes: [w('n', String(n)), w(name, 'own')], sizeDelta: 1, cursor: { source: 'custom', value: { seq: n } } });
+    }));
+    const sql = await opened.client(url);
+    const { rows } = await sql.query(`select m.name, count(*)::int as keys, max(c.value->>'seq') as seq from corral.modules m join corral.kv on kv.module_id = m.id join corral.cursors c on c.module_id = m.id where m.name like 'par%' group by m.name order by m.name`);
+    expect(rows).toEqual(names.map((name) => ({ name, keys: 2, seq: '9' })));
+  });
+
+  it('behavior: close waits for the commit in flight: it is written, not refused', async () => {
+    const store = await opened.store({ url, replica: 'closer' });
+    const module = await store.module('closing');
+    const commit = module.commit({ writes: [w('k', 'last')], sizeDelta: 5 });
+    await store.close();
+    await commit;
+    const sql = await opened.client(url);
+    expect((await sql.query(`select convert_from(v, 'utf8') as v from corral.kv join corral.modules m on m.id = module_id where m.name = 'closing'`)).rows).toEqual([{ v: 'last' }]);
   });
 
   it('behavior: breakers are loaded with the module and saved under its epoch', async () => {
