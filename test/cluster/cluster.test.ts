@@ -166,7 +166,7 @@ describe('cluster: a replica frozen past its lease', () => {
     }, `${victim.name} reporting every module it held as lost`);
     for (const [module, epoch] of held) {
       const loss = losses.find((l) => l.module === module && BigInt(l.epoch) === epoch)!;
-      expect(loss.kind, `${module}: lost, not released (another replica owns it)`).toBe('lost');
+      expect(loss.kind, `${module}: lost, not released (another replica owns it): ${JSON.stringify(loss)}`).toBe('lost');
       expect(['lease', 'fenced', 'commit-failed']).toContain(loss.reason);
     }
     const last = await s.produce(10);
@@ -196,7 +196,7 @@ describe('cluster: PostgreSQL restarted under the replicas', () => {
     const stoppedAt = performance.timeOrigin + performance.now();
     await postgres.stop();
     await s.cluster.until(() => replicas.every((r) => r.owned().size === 0), 'both replicas reporting every module lost');
-    for (const r of replicas) for (const l of r.ownLines().filter((l) => l.at > stoppedAt)) if (l.kind !== 'acquired') expect(l.kind).toBe('lost');
+    for (const r of replicas) for (const l of r.ownLines().filter((l) => l.at > stoppedAt)) if (l.kind !== 'acquired') expect(l.kind, `the lease went with the server, nothing can be released: ${JSON.stringify(l)}`).toBe('lost');
     // Blocks mined during the outage: nobody can commit them now.
     for (let i = 0; i < 5; i++) await s.emit();
     await postgres.start();
