@@ -266,7 +266,12 @@ describe('cluster: custom events and jobs across a failover', () => {
     if (killed) await killed.kill();
     const publisher = c.replicas.find((r) => r.running && r !== frozen)!;
     for (let i = 0; i < 5; i++) await publisher.command({ cmd: 'publish', topic: 'cmd', payload: JSON.stringify({ op: 'bump', key: 'b' }) });
-    await expect.poll(() => values('b', commands), { timeout: LEASE_MS + 30_000, interval: 250 }).toEqual(everywhere(5));
+    await expect
+      .poll(() => values('b', commands), { timeout: LEASE_MS + 30_000, interval: 250, message: 'each command module bumped once per event' })
+      .toEqual(everywhere(5))
+      .catch((error: Error) => {
+        throw new Error(`${error.message}\n  frozen ${frozen.name}, killed ${killed?.name ?? '-'}, publisher ${publisher.name}; owners: ${JSON.stringify(Object.fromEntries(c.owners()))}${c.ownershipOf(commands)}`);
+      });
     frozen.thaw();
     await c.until(() => frozen.ownLines().some((l) => l.kind === 'lost' && l.at > frozen.resumedAt!), `${frozen.name} reporting its modules lost`);
     // One more, through the thawed replica: had anything been applied twice, some module would pass 6.

@@ -220,6 +220,14 @@ export class Cluster {
     return this.replicas.flatMap((r) => r.ownLines()).sort((a, b) => a.at - b.at);
   }
 
+  /** The ownership lines of `modules`, one a line, for a failure message. */
+  ownershipOf(modules: readonly string[]): string {
+    return this.ownership()
+      .filter((l) => modules.includes(l.module))
+      .map((l) => `\n    ${l.replica} ${l.kind} ${l.module}@${l.epoch}${l.reason ? ` (${l.reason})` : ''} at ${l.at.toFixed(0)}`)
+      .join('');
+  }
+
   /** Who owns each module now, by the lines of replicas still running (a frozen one counts until it says otherwise). */
   owners(): Map<string, string> {
     const owners = new Map<string, string>();
@@ -249,10 +257,16 @@ export class Cluster {
 
   /** Resolves once every module is owned by a running replica, and `enough(owners)` holds. */
   placed(modules: readonly string[], enough: (owners: Map<string, string>) => boolean = () => true, what = 'every module owned'): Promise<Map<string, string>> {
-    return this.until(() => {
+    return this.until(
+      () => {
+        const owners = this.owners();
+        return modules.every((m) => owners.has(m)) && enough(owners) ? owners : undefined;
+      },
+      what,
+    ).catch((error: Error) => {
       const owners = this.owners();
-      return modules.every((m) => owners.has(m)) && enough(owners) ? owners : undefined;
-    }, what);
+      throw new Error(`${error.message}\n  owners now: ${JSON.stringify(Object.fromEntries(owners))}\n  unowned: ${modules.filter((m) => !owners.has(m)).join(', ')}\n  their lines: ${this.ownershipOf(modules.filter((m) => !owners.has(m)))}`);
+    });
   }
 
   /** SIGKILLs every child still alive (thawing none: SIGKILL ends a stopped process too). */
