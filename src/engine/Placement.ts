@@ -119,6 +119,8 @@ export class Placement {
   private stopped = false;
   private reconnecting = false;
   private unsubscribe: (() => void)[] = [];
+  /** Load failures of the first round: the start fails with the first, as an engine on LevelDB does. */
+  private firstRound: Error[] | undefined;
 
   constructor(
     private readonly store: OwnedStore,
@@ -137,13 +139,21 @@ export class Placement {
     };
   }
 
-  /** Declares the modules, listens to wakes and losses, and resolves once the first round is done. */
+  /**
+   * Declares the modules, listens to wakes and losses, and resolves once the first round is done; a
+   * module this replica acquired in it but could not load (a manifest its component does not fit)
+   * fails the start with that error, as on LevelDB, instead of being retried in the background.
+   */
   async start(): Promise<void> {
     await this.store.declare([...this.manifests.keys()]);
     this.unsubscribe.push(this.store.onWake((channel) => channel === 'placement' && this.wake()));
     this.unsubscribe.push(this.store.onLost((loss) => this.lost(loss)));
-    this.schedule();
+    this.firstRound = [];
     await this.wake();
+    const [failed] = this.firstRound;
+    this.firstRound = undefined;
+    if (failed) throw failed;
+    this.schedule();
   }
 
   /** Runs a round soon (one queued at most: a burst of wakes is one round). */
@@ -206,6 +216,15 @@ export class Placement {
   }
 
   private async round(): Promise<void> {
+    try {
+      await this.placeOnce();
+    } catch (error) {
+      if (!this.firstRound) throw error;
+      this.firstRound.push(error as Error);
+    }
+  }
+
+  private async placeOnce(): Promise<void> {
     if (this.stopped || this.reconnecting) return;
     const [replicas, modules] = await Promise.all([this.store.replicas(), this.store.ownership()]);
     const now = this.clock.now();
@@ -239,7 +258,8 @@ export class Placement {
       this.held.delete(name);
       const failures = (this.failed.get(name)?.failures ?? 0) + 1;
       this.failed.set(name, { failures, until: this.clock.now() + backoffDelay(failures - 1, DEFAULT_POSTGRES.reconnect) });
-      this.logger.error({ module: name, err: error }, 'an acquired module could not load: released');
+      if (this.firstRound) this.firstRound.push(error as Error);
+      else this.logger.error({ module: name, err: error }, 'an acquired module could not load: released');
       await this.release(name, got.epoch, 'load-failed');
     }
   }
@@ -269,19 +289,23 @@ export class Placement {
   private lost(loss: OwnershipLoss): void {
     if (loss.module === undefined) {
       // The store already refuses every commit: the modules drain fast, then the lease is taken again.
+      const already = this.reconnecting;
       this.reconnecting = true;
-      const names = [...this.held.keys()];
-      const epochs = new Map(names.map((name) => [name, this.epochs.get(name) ?? 0n]));
-      for (const name of names) this.epochs.delete(name);
-      this.logger.error({ err: loss.error, modules: names.length }, 'the store lease was lost: every module stops, then the replica reconnects');
+      this.logger.error({ err: loss.error, modules: this.held.size }, 'the store lease was lost: every module stops, then the replica reconnects');
       void this.enqueue(async () => {
-        for (const name of names) this.held.delete(name);
+        // Taken when its turn comes: a module a round was loading when the lease went is evicted too.
+        const names = [...this.held.keys()];
+        const epochs = new Map(names.map((name) => [name, this.epochs.get(name) ?? 0n]));
+        for (const name of names) {
+          this.held.delete(name);
+          this.epochs.delete(name);
+        }
         await Promise.all(names.map(async (name) => {
           await this.target.unload(name, { handover: true }).catch((error: unknown) => this.logger.warn({ module: name, err: error }, 'a module evicted after the lease loss did not drain cleanly'));
-          this.ownership$.next({ kind: 'lost', module: name, epoch: epochs.get(name) ?? 0n, reason: 'lease' });
+          this.ownership$.next({ kind: 'lost', module: name, epoch: epochs.get(name)!, reason: 'lease' });
         }));
       });
-      void this.reconnect();
+      if (!already) void this.reconnect();
       return;
     }
     const name = loss.module;

@@ -1,7 +1,11 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModuleManifest, Runtime } from '../../src/index.ts';
 import { Engine, type OwnershipEvent } from '../../src/engine/Engine.ts';
+import { renderStatus } from '../../src/cli/status.ts';
 import { EngineError } from '../../src/errors/EngineError.ts';
+import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
+import { LoadError } from '../../src/errors/LoadError.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 import { freshDatabase } from '../postgres.ts';
 
@@ -10,7 +14,8 @@ afterAll(() => runtime.close());
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (u: Uint8Array | undefined) => (u === undefined ? undefined : new TextDecoder().decode(u));
-const counter = (name: string): ModuleManifest => ({ name, component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'] });
+// A generous deadline: an event that times out on a loaded machine is dropped (as on LevelDB), which would read as a lost event here.
+const counter = (name: string): ModuleManifest => ({ name, component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'], limits: { timeoutMs: 20_000 } });
 const incr = JSON.stringify({ op: 'incr' });
 
 /** An engine on `url` (a short lease; placement fast enough for a test). */
@@ -57,8 +62,49 @@ describe('engine on PostgreSQL', () => {
     await second.publish('cmd', incr);
     await expect.poll(() => counts([second], ['a', 'b'])).toEqual({ a: '6', b: '6' });
     expect(await second.cursor('a')).toEqual({ seq: 6 });
+
+    // Who owns what, with epochs: in the metrics and in corral run's status.
+    const metrics = new EngineMetrics(second);
+    const text = await metrics.text();
+    metrics.close();
+    const epochA = second.owned().get('a')!;
+    expect(text).toContain(`corral_module_epoch{module="a"} ${epochA}`);
+    expect(text).toContain('corral_module_owned{module="b",replica="solo"} 1');
+    const status = renderStatus(second, { config: 'engine.toml', startedAt: 0, now: 0, anvils: {}, logFile: 'x', warnings: [], ownership: await second.ownership() });
+    expect(status).toContain(`store postgres · replica solo (id ${second.replica()!.id}) · owns 2 modules`);
+    expect(status).toMatch(new RegExp(`^a\\s+${epochA}\\s`, 'm'));
     await second.stop();
     await publisher.stop();
+  });
+
+  it('behavior: every session of the replica ended by the server (a PostgreSQL blip): its modules stop, it reconnects, re-acquires them with new epochs and goes on, nothing lost or doubled', async () => {
+    const db = await freshDatabase();
+    const engine = await replica(db, 'blip', [counter('p'), counter('q')]);
+    const events: OwnershipEvent[] = [];
+    engine.ownership$.subscribe((e) => events.push(e));
+    const before = new Map(engine.owned());
+    await engine.publish('cmd', incr);
+    await expect.poll(() => counts([engine], ['p', 'q'])).toEqual({ p: '1', q: '1' });
+    const admin = new pg.Client({ connectionString: db });
+    admin.on('error', () => {});
+    await admin.connect();
+    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+    await admin.end();
+    await expect.poll(() => events.filter((e) => e.kind === 'lost' && e.reason === 'lease').map((e) => e.module).sort(), { timeout: 30_000 }).toEqual(['p', 'q']);
+    await expect.poll(() => [...engine.owned().keys()].sort(), { timeout: 30_000 }).toEqual(['p', 'q']);
+    for (const [name, epoch] of engine.owned()) expect(epoch).toBeGreaterThan(before.get(name)!);
+    await engine.publish('cmd', incr);
+    await expect.poll(() => counts([engine], ['p', 'q'])).toEqual({ p: '2', q: '2' });
+    await engine.stop();
+  });
+
+  it('error: a module its component does not fit (an import not granted) fails the start, as on LevelDB, and leaves its lease free', async () => {
+    const db = await freshDatabase();
+    const refused = await replica(db, 'bad', [{ ...counter('x'), grants: { store: true } }]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(LoadError);
+    const good = await replica(db, 'good', [counter('x')]);
+    expect([...good.owned().keys()]).toEqual(['x']);
+    await good.stop();
   });
 
   it('behavior: a second engine joins and, after the join delay, takes modules over by handover: never two owners at once, epochs rising, no event lost or doubled', async () => {

@@ -65,8 +65,13 @@ export class PostgresModuleStore implements ModuleStore {
     /** The fencing token; undefined for a read-only view (`mode: 'read'`). */
     readonly epoch: bigint | undefined,
     private readonly context: ModuleContext,
-    private readonly state: ModuleState,
+    private state: ModuleState,
   ) {}
+
+  /** Replaces the cached state with one loaded afresh under the same epoch (after `importModule` wrote it). */
+  reload(state: ModuleState): void {
+    this.state = state;
+  }
 
   get storedBytes(): number {
     return this.state.storedBytes;
@@ -85,12 +90,15 @@ export class PostgresModuleStore implements ModuleStore {
     this.state.breaker = record;
   }
 
+  /** The cached value itself (the hot path: every guest read); callers treat committed bytes as read-only. */
   getSync(key: Bytes): Bytes | undefined {
     return this.state.kv.get(keyId(key));
   }
 
+  /** A copy, as LevelStore's `get` gives. */
   async get(key: Bytes): Promise<Bytes | undefined> {
-    return this.getSync(key);
+    const value = this.getSync(key);
+    return value === undefined ? undefined : Uint8Array.from(value);
   }
 
   keys(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<Bytes> {

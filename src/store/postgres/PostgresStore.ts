@@ -1,14 +1,15 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { EngineError } from '../../errors/EngineError.ts';
-import { DEFAULT_POSTGRES } from '../../limits/defaults.ts';
-import type { JournalEntry, ModuleStore, StoredBreaker } from '../EngineStore.ts';
-import { encodeEntry } from '../journalCodec.ts';
+import { DEFAULT_POSTGRES, LEASE_SELF_FENCE_MS } from '../../limits/defaults.ts';
+import type { ModuleStore, StoredBreaker } from '../EngineStore.ts';
 import type { CustomEventRow, ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo, WakeChannel } from '../OwnedStore.ts';
 import { breakerSql, commitSql } from './commitSql.ts';
 import { connectClient, createPool, schemaIdent, storeError, targetOf } from './connect.ts';
-import { FREEZE_LEASE, Lease, NS_MODULE, NS_REPLICA, WAKE_CHANNELS } from './Lease.ts';
+import { FREEZE_LEASE, Lease, WAKE_CHANNELS } from './Lease.ts';
+import { readOwnership, readReplicas } from './ownershipSql.ts';
 import { migrate, SCHEMA_VERSION, schemaVersion } from './migrate.ts';
+import { type ModuleSnapshot, writeSnapshot } from './importSnapshot.ts';
 import { loadModuleState, type ModuleContext, PostgresModuleStore } from './PostgresModuleStore.ts';
 
 export interface PostgresStoreOptions {
@@ -20,6 +21,11 @@ export interface PostgresStoreOptions {
   /** This replica's name (for status; its id is numbered by the database). */
   replica?: string;
   pool?: number;
+  /**
+   * The lease period (DEFAULT_POSTGRES.leaseMs; at least 2 × LEASE_SELF_FENCE_MS): a replica that goes
+   * silent loses its modules at most this long after its last heartbeat (the server's
+   * idle_session_timeout), and stops committing LEASE_SELF_FENCE_MS before that on its own.
+   */
   leaseMs?: number;
   /** Memory for the owned modules' cached state: stored bytes + CACHE_BYTES_PER_KEY per key. */
   cacheBytes?: number;
@@ -31,14 +37,7 @@ export interface PostgresStoreOptions {
   now?: () => number;
 }
 
-/** A whole module's state as `corral store copy` moves it. */
-export interface ModuleSnapshot {
-  entries: [Uint8Array, Uint8Array][];
-  cursors: Record<string, unknown>;
-  journal: { chainId: bigint; entries: JournalEntry[] }[];
-  storedBytes: number;
-  breaker?: StoredBreaker;
-}
+const MIN_LEASE_MS = 2 * LEASE_SELF_FENCE_MS;
 
 /** Memory overhead of one cached key (Map entry, key string, Uint8Array), measured at ~400–460 B for small values. */
 const CACHE_BYTES_PER_KEY = 400;
@@ -51,6 +50,8 @@ const CACHE_BYTES_PER_KEY = 400;
  * `moduleNames()` lists only the modules this replica owns (in read mode: every module), so nothing
  * that walks every module's state (Jobs' sweep of absent modules) ever touches another replica's.
  */
+export type { ModuleSnapshot };
+
 export class PostgresStore implements OwnedStore {
   readonly backend = 'postgres' as const;
   readonly breakers: OwnedStore['breakers'];
@@ -68,6 +69,7 @@ export class PostgresStore implements OwnedStore {
   private readonly wakeListeners = new Set<(channel: WakeChannel) => void>();
   private readonly context: ModuleContext;
   private declared: string[] = [];
+  private breakerWrites: Promise<unknown> = Promise.resolve();
   private lease: Lease | undefined;
   private closed = false;
 
@@ -98,7 +100,9 @@ export class PostgresStore implements OwnedStore {
           return;
         }
         owned.breaker = record;
-        this.pool.query(breakerText, [owned.id, owned.epoch, JSON.stringify(record)]).catch((error: Error) => this.onError(error));
+        // In order, as LevelStore's: two saves on different pool connections could land swapped.
+        const values = [owned.id, owned.epoch, JSON.stringify(record)];
+        this.breakerWrites = this.breakerWrites.then(() => this.pool.query(breakerText, values)).catch((error: Error) => this.onError(error));
       },
     };
   }
@@ -114,6 +118,10 @@ export class PostgresStore implements OwnedStore {
       mode: options.mode ?? 'own',
     };
     const s = schemaIdent(resolved.schema);
+    if (!(resolved.leaseMs >= MIN_LEASE_MS)) {
+      // The replica stops trusting its lease LEASE_SELF_FENCE_MS before it ends: a shorter lease leaves no time to commit.
+      throw new EngineError('invalid-option', `store leaseMs ${resolved.leaseMs} must be at least ${MIN_LEASE_MS} (twice the self-fence margin)`, { leaseMs: resolved.leaseMs });
+    }
     const onError = options.onError ?? (() => {});
     const target = targetOf(options.url);
     // One direct client for the migration: it is a transaction under an advisory xact lock.
@@ -229,34 +237,12 @@ export class PostgresStore implements OwnedStore {
     return rows.map((row: { name: string }) => row.name);
   }
 
-  async replicas(): Promise<ReplicaInfo[]> {
-    const { rows } = await this.pool.query(
-      `select r.id, r.name, r.modules, (extract(epoch from now() - r.registered_at) * 1000)::float8 as ms from ${this.s}.replicas r
-       where exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.granted and l.database = (select oid from pg_database where datname = current_database())
-         and l.classid = ${NS_REPLICA}::oid and l.objid = r.id::oid and l.objsubid = 2)
-       order by r.id`,
-    );
-    return rows.map((row: { id: number; name: string; modules: string[]; ms: number }) => ({ id: row.id, name: row.name, registeredMs: Math.max(0, Math.round(row.ms)), modules: row.modules }));
+  replicas(): Promise<ReplicaInfo[]> {
+    return readReplicas(this.pool, this.s);
   }
 
-  async ownership(): Promise<ModuleOwnership[]> {
-    // The owner is the live replica whose lease session holds the module's lock (both locks on one pid).
-    const { rows } = await this.pool.query(
-      `with held as (select l.pid, l.classid, l.objid from pg_locks l where l.locktype = 'advisory' and l.granted and l.objsubid = 2
-         and l.database = (select oid from pg_database where datname = current_database()))
-       select m.id, m.name, m.epoch::text as epoch, m.stored_bytes, r.id as owner_id, r.name as owner_name from ${this.s}.modules m
-       left join held hm on hm.classid = ${NS_MODULE}::oid and hm.objid = m.id::oid
-       left join held hr on hr.classid = ${NS_REPLICA}::oid and hr.pid = hm.pid
-       left join ${this.s}.replicas r on r.id::oid = hr.objid
-       order by m.name`,
-    );
-    return rows.map((row: { id: number; name: string; epoch: string; stored_bytes: string; owner_id: number | null; owner_name: string | null }) => ({
-      name: row.name,
-      id: row.id,
-      epoch: BigInt(row.epoch),
-      storedBytes: Number(row.stored_bytes),
-      ...(row.owner_id === null ? {} : { owner: { id: row.owner_id, name: row.owner_name! } }),
-    }));
+  ownership(): Promise<ModuleOwnership[]> {
+    return readOwnership(this.pool, this.s);
   }
 
   onLost(listener: (loss: OwnershipLoss) => void): () => void {
@@ -312,28 +298,9 @@ export class PostgresStore implements OwnedStore {
     if (module.keyCount > 0 || module.storedBytes !== 0 || Object.keys(await module.cursors()).length > 0) {
       throw new EngineError('invalid-option', `module ${name} already has state in the PostgreSQL store: import only into an empty module`, { module: name });
     }
-    const client = await this.pool.connect();
-    const s = this.s;
-    const id = module.id;
-    try {
-      await client.query('begin');
-      const fence = await client.query(`update ${s}.modules set stored_bytes = $3, key_count = $4 where id = $1 and epoch = $2 returning id`, [id, module.epoch, snapshot.storedBytes, snapshot.entries.length]);
-      if (fence.rowCount === 0) throw new EngineError('fenced', `module ${name} is owned by another replica now (epoch ${module.epoch} is stale): nothing was imported`, { module: name, epoch: module.epoch });
-      await client.query(`insert into ${s}.kv (module_id, k, v) select $1, w.k, w.v from unnest($2::bytea[], $3::bytea[]) w(k, v)`, [id, snapshot.entries.map(([k]) => k), snapshot.entries.map(([, v]) => v)]);
-      const cursors = Object.entries(snapshot.cursors);
-      await client.query(`insert into ${s}.cursors (module_id, source, value) select $1, c.s, c.v from unnest($2::text[], $3::jsonb[]) c(s, v)`, [id, cursors.map(([source]) => source), cursors.map(([, value]) => JSON.stringify(value) ?? 'null')]);
-      const journal = snapshot.journal.flatMap(({ chainId, entries }) => entries.map((entry) => ({ chainId, entry })));
-      await client.query(`insert into ${s}.journal (module_id, chain_id, number, entry) select $1, j.c, j.n, j.e from unnest($2::bigint[], $3::bigint[], $4::text[]) j(c, n, e)`, [id, journal.map((j) => j.chainId), journal.map((j) => j.entry.number), journal.map((j) => encodeEntry(j.entry))]);
-      if (snapshot.breaker) await client.query(`insert into ${s}.breakers (module_id, record) values ($1, $2) on conflict (module_id) do update set record = excluded.record`, [id, JSON.stringify(snapshot.breaker)]);
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
-    const fresh = new PostgresModuleStore(name, id, module.epoch, this.context, await loadModuleState(this.pool, s, id));
-    this.ownedModules.set(name, fresh);
+    await writeSnapshot(this.pool, this.s, { name, id: module.id, epoch: module.epoch! }, snapshot);
+    // Into the same store object: whoever holds it (the engine's guarded store) sees the imported state.
+    module.reload(await loadModuleState(this.pool, this.s, module.id));
   }
 
   /** Test seam (see Lease.freezeForTest): no more heartbeats, the lease connection's events unseen. */
@@ -346,6 +313,7 @@ export class PostgresStore implements OwnedStore {
     this.closed = true;
     // Commits asked for before the close are written, not refused; ending the lease session drops every lock.
     await Promise.all([...this.ownedModules.values()].map((module) => module.settled()));
+    await this.breakerWrites;
     this.ownedModules.clear();
     this.locks.clear();
     await this.lease?.close();

@@ -152,11 +152,13 @@ describe('PostgresModuleStore commit', () => {
   it('behavior: breakers are loaded with the module and saved under its epoch', async () => {
     const store = await opened.store({ url, replica: 'breaker' });
     await store.module('brk');
+    for (let at = 1; at < 20; at++) store.breakers.save('brk', { state: 'half-open', cooldownMs: at, at }); // written in order: the last one stays
     store.breakers.save('brk', { state: 'open', cooldownMs: 500, at: 1234 });
     expect(store.breakers.load('brk')).toEqual({ state: 'open', cooldownMs: 500, at: 1234 });
     const sql = await opened.client(url);
     await expect.poll(async () => (await sql.query(`select b.record from corral.breakers b join corral.modules m on m.id = b.module_id where m.name = 'brk'`)).rows[0]?.record).toEqual({ state: 'open', cooldownMs: 500, at: 1234 });
     await store.close();
+    expect((await sql.query(`select b.record from corral.breakers b join corral.modules m on m.id = b.module_id where m.name = 'brk'`)).rows[0].record).toEqual({ state: 'open', cooldownMs: 500, at: 1234 });
     const again = await opened.store({ url, replica: 'breaker2' });
     await again.module('brk');
     expect(again.breakers.load('brk')).toEqual({ state: 'open', cooldownMs: 500, at: 1234 });

@@ -68,6 +68,12 @@ describe('migrations', () => {
 });
 
 describe('connection errors', () => {
+  it('error: a lease period shorter than twice the self-fence margin is refused before connecting', async () => {
+    const error = await openError({ url: 'postgres://nobody@127.0.0.1:1/none', leaseMs: 1_500 });
+    expect(error.code).toBe('invalid-option');
+    expect(error.details).toEqual({ leaseMs: 1_500 });
+  });
+
   it('error: nothing listening at the port gives store-unreachable naming host:port', async () => {
     const port = await new Promise<number>((resolve) => {
       const server = createServer().listen(0, '127.0.0.1', () => {

@@ -87,7 +87,7 @@ describe('read mode and import', () => {
 
   it('behavior: importModule writes a whole module (keys, cursors, journal, size, breaker) into an empty owned module; a module with state refuses it', async () => {
     const store = await opened.store({ url, replica: 'importer' });
-    await store.module('copy');
+    const held = await store.module('copy');
     const snap: ModuleSnapshot = {
       entries: [[enc('a'), enc('1')], [Uint8Array.of(0xff, 0x00), enc('2')]],
       cursors: { 'chain:1': { number: '9', hash: '0x9' }, custom: { seq: 4 } },
@@ -97,6 +97,7 @@ describe('read mode and import', () => {
     };
     await store.importModule('copy', snap);
     const module = await store.module('copy');
+    expect(module).toBe(held); // the store object the engine holds sees the import
     expect(await snapshot(module)).toEqual({
       kv: [['61', '1'], ['ff00', '2']],
       cursors: snap.cursors,
