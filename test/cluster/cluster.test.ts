@@ -292,7 +292,14 @@ describe('cluster: custom events and jobs across a failover', () => {
     await jobOwner.kill();
     const doneBeforeKill = done();
     expect(doneBeforeKill).toBeLessThan(TASKS); // killed while tasks were left
-    await expect.poll(async () => (await values('count', ['j'])).j, { timeout: LEASE_MS + 60_000, interval: 250 }).toBe(TASKS);
+    await expect
+      .poll(async () => (await values('count', ['j'])).j, { timeout: LEASE_MS + 60_000, interval: 250, message: 'every task of j took effect' })
+      .toBe(TASKS)
+      .catch(async (error: Error) => {
+        const state = (await postgresState(url, ['j'])).j!;
+        const done = Object.keys(state).filter((k) => k.startsWith('done/')).map((k) => Number(k.slice(5)));
+        throw new Error(`${error.message}\n  ${jobOwner.name} killed after ${doneBeforeKill} jobs; tasks done: ${done.length} (highest ${Math.max(...done)}); keys of j: ${Object.keys(state).length}; j's lines:${c.ownershipOf(['j'])}`);
+      });
     const newOwner = await c.until(() => {
       const name = c.owners().get('j');
       return name && name !== jobOwner.name ? c.replica(name) : undefined;
