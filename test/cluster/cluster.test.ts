@@ -271,8 +271,8 @@ describe('cluster: custom events and jobs across a failover', () => {
     await expect
       .poll(() => values('b', commands), { timeout: LEASE_MS + 30_000, interval: 250, message: 'each command module bumped once per event' })
       .toEqual(everywhere(5))
-      .catch((error: Error) => {
-        throw new Error(`${error.message}\n  frozen ${frozen.name}, killed ${killed?.name ?? '-'}, publisher ${publisher.name}; owners: ${JSON.stringify(Object.fromEntries(c.owners()))}${c.ownershipOf(commands)}`);
+      .catch(async (error: Error) => {
+        throw new Error(`${error.message}\n  b now: ${JSON.stringify(await values('b', commands))}\n  frozen ${frozen.name}, killed ${killed?.name ?? '-'}, publisher ${publisher.name}; owners: ${JSON.stringify(Object.fromEntries(c.owners()))}${c.ownershipOf(commands)}`);
       });
     frozen.thaw();
     await c.until(() => frozen.ownLines().some((l) => l.kind === 'lost' && l.at > frozen.resumedAt!), `${frozen.name} reporting its modules lost`);
