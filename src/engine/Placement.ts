@@ -110,6 +110,8 @@ export class Placement {
   private readonly held = new Map<string, number>();
   /** Their epochs, kept here: the store forgets a lost module before it tells of the loss. */
   private readonly epochs = new Map<string, bigint>();
+  /** Why a module was lost while its handover or unload ran (its release then reports the loss). */
+  private readonly lostBeforeRelease = new Map<string, OwnershipLoss['reason']>();
   private orphanSince = new Map<string, number>();
   /** Modules whose load failed: not acquired again before `until`. */
   private readonly failed = new Map<string, { failures: number; until: number }>();
@@ -278,12 +280,17 @@ export class Placement {
 
   private async release(name: string, epoch: bigint, reason: string): Promise<void> {
     this.epochs.delete(name);
+    let released = false;
     try {
-      await this.store.release(name);
+      released = await this.store.release(name);
     } catch (error) {
       this.logger.warn({ module: name, err: error }, 'a module lease could not be released (the lease connection ends it)');
     }
-    this.ownership$.next({ kind: 'released', module: name, epoch, reason });
+    // A module lost before its release (a frozen replica resumed, the server gone) was not handed over:
+    // saying `released` would claim a graceful handover of a module another replica may own already.
+    if (released) this.ownership$.next({ kind: 'released', module: name, epoch, reason });
+    else this.ownership$.next({ kind: 'lost', module: name, epoch, reason: this.lostBeforeRelease.get(name) ?? 'lease' });
+    this.lostBeforeRelease.delete(name);
   }
 
   private lost(loss: OwnershipLoss): void {
@@ -309,7 +316,11 @@ export class Placement {
       return;
     }
     const name = loss.module;
-    if (!this.held.has(name)) return;
+    if (!this.held.has(name)) {
+      // Being handed over or unloaded right now: its release tells of the loss, with this reason.
+      if (this.epochs.has(name)) this.lostBeforeRelease.set(name, loss.reason);
+      return;
+    }
     const epoch = this.epochs.get(name) ?? 0n;
     this.logger.error({ module: name, reason: loss.reason, err: loss.error }, 'module ownership lost: it stops');
     void this.enqueue(async () => {

@@ -22,8 +22,11 @@ export interface OwnedStore extends EngineStore {
    * Undefined: another replica holds it (or it would take this replica past its cache budget: `reason`).
    */
   tryAcquire(name: string): Promise<{ epoch: bigint } | { held: true; reason: 'owned-elsewhere' | 'cache-budget' }>;
-  /** Gives a module's lease up (its commits must have finished: later ones are refused locally). */
-  release(name: string): Promise<void>;
+  /**
+   * Gives a module's lease up (its commits must have finished: later ones are refused locally). True if
+   * it was still this replica's to give up; false if it had been lost already (lease or fence).
+   */
+  release(name: string): Promise<boolean>;
   /** The modules this replica owns now, with their epochs. */
   owned(): ReadonlyMap<string, bigint>;
   /** Live replicas (those holding their replica lock) as the database sees them. */
@@ -31,7 +34,7 @@ export interface OwnedStore extends EngineStore {
   /** Every module row: owner (if any live one) and epoch. */
   ownership(): Promise<ModuleOwnership[]>;
   /**
-   * Ownership lost: `module` undefined means the lease connection failed and every owned module is lost
+   * Ownership lost (a listener added after the lease was lost hears of it at once): `module` undefined means the lease connection failed and every owned module is lost
    * at once (the store already refuses their commits); `fenced`: a commit found another epoch;
    * `commit-failed`: a commit's outcome is unknown (connection lost mid-statement), so the cached
    * state may be wrong and the module must be released and loaded afresh.

@@ -206,7 +206,11 @@ export class PostgresStore implements OwnedStore {
     }
   }
 
-  async release(name: string): Promise<void> {
+  async release(name: string): Promise<boolean> {
+    // Checked first: a lease found lost here drops every module (leaseLost) before we look at this one.
+    const lease = this.lease;
+    const live = () => lease !== undefined && lease === this.lease && !lease.lost();
+    const wasLive = live();
     const module = this.ownedModules.get(name);
     if (module) {
       module.refuse(new EngineError('store-lost', `module ${name} was released by replica ${this.options.replica}`, { module: name }));
@@ -214,10 +218,12 @@ export class PostgresStore implements OwnedStore {
       if (this.ownedModules.get(name) === module) this.ownedModules.delete(name);
     }
     const id = this.locks.get(name);
-    if (id === undefined) return;
-    this.locks.delete(name);
-    const lease = this.lease;
-    if (lease && !lease.lost()) await lease.unlock(id);
+    if (id !== undefined) {
+      this.locks.delete(name);
+      if (live()) await lease!.unlock(id);
+    }
+    // Released only if it was still ours to the end; otherwise it had been lost (lease or fence) already.
+    return wasLive && module !== undefined && id !== undefined && live();
   }
 
   owned(): ReadonlyMap<string, bigint> {
@@ -251,6 +257,14 @@ export class PostgresStore implements OwnedStore {
 
   onLost(listener: (loss: OwnershipLoss) => void): () => void {
     this.lostListeners.add(listener);
+    // A lease lost before anyone listened (an event loop stalled past the self-fence during a start) is
+    // told to the late listener too: otherwise the replica would never reconnect, owning nothing, silently.
+    const lost = this.options.mode === 'own' && !this.closed ? this.lease?.lost() : undefined;
+    if (lost) {
+      queueMicrotask(() => {
+        if (this.lostListeners.has(listener)) listener({ reason: 'lease', error: lost });
+      });
+    }
     return () => this.lostListeners.delete(listener);
   }
 

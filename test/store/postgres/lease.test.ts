@@ -26,7 +26,7 @@ describe('lease and epoch', () => {
     expect(await code(second.module('m'))).toBe('module-held');
     const woken: string[] = [];
     second.onWake((channel) => woken.push(channel));
-    await first.release('m');
+    expect(await first.release('m')).toBe(true);
     await first.notify('placement');
     await expect.poll(() => woken).toContain('placement');
     expect(await code((await first.module('n')).commit({ writes: [], sizeDelta: 0 }).then(() => 'ok'))).toBe(undefined); // another module still commits
@@ -50,6 +50,12 @@ describe('lease and epoch', () => {
     expect(losses[0]!.module).toBeUndefined();
     expect(first.owned().size).toBe(0);
     expect(await code(a.commit({ writes: [{ key: enc('k'), value: enc('v') }], sizeDelta: 2 }))).toBe('store-lost');
+    // Lost, not released: a release now has nothing of its own to give up.
+    expect(await first.release('a')).toBe(false);
+    // A listener that comes after the loss hears of it too (a start that stalled past the self-fence).
+    const late: OwnershipLoss[] = [];
+    first.onLost((loss) => late.push(loss));
+    await expect.poll(() => late.map((loss) => loss.reason)).toEqual(['lease']);
     await expect.poll(() => second.tryAcquire('a')).toEqual({ epoch: epochA + 1n });
     expect(await second.tryAcquire('b')).toMatchObject({ epoch: expect.any(BigInt) });
     // Reconnecting registers anew and owns nothing until it acquires.
