@@ -15,8 +15,10 @@ import { Cluster, duplicates, killLeftoverReplicas, ownershipViolations, postgre
  * replicas' own lines show one owner at a time with epochs that only grow.
  */
 
-// Short periods so a test takes seconds; the production defaults are in src/limits/defaults.ts.
-const LEASE_MS = 3_000;
+// Short periods so a test takes seconds; the production defaults are in src/limits/defaults.ts. Not
+// shorter: a replica self-fences after leaseMs - 1 s without a heartbeat, and with 3 s an event loop
+// stalled 2 s by the rest of `npm test` on two cores lost leases that no failure caused.
+const LEASE_MS = 5_000;
 const PLACEMENT = { joinDelayMs: 500, minHoldMs: 1_000, reconcileMs: 200 };
 
 const runtime = newRuntime();
