@@ -118,9 +118,17 @@ export class Engine {
         module.abandon();
         throw error;
       }
-      await module.serve();
-      const store = this.parts.store;
-      if (isOwnedStore(store)) await module.startCustom(store);
+      try {
+        await module.serve();
+        const store = this.parts.store;
+        if (isOwnedStore(store)) await module.startCustom(store);
+      } catch (error) {
+        // Half served: its actor, feeds, timers or jobs may run already. Taken down whole (as a handover
+        // would: no lifecycle tasks), so nothing of it runs on without its lease and a retry finds the
+        // name free; left in the table it refused every later load as a duplicate.
+        await this.modules.remove(manifest.name, (m) => m.unload(false, true)).catch((cleanup: unknown) => this.parts.logger.warn({ module: manifest.name, err: cleanup }, 'a module whose load failed did not stop cleanly'));
+        throw error;
+      }
     } finally {
       this.modules.arrived(manifest.name);
     }

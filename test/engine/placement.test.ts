@@ -8,6 +8,7 @@ import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { LoadError } from '../../src/errors/LoadError.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 import { freshDatabase } from '../postgres.ts';
+import { PostgresStore } from '../../src/store/postgres/PostgresStore.ts';
 
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -140,6 +141,33 @@ describe('engine on PostgreSQL', () => {
     const good = await replica(db, 'good', [counter('x')]);
     expect([...good.owned().keys()]).toEqual(['x']);
     await good.stop();
+  });
+
+  it('behavior: a load that fails after the module began serving takes it down whole: placement acquires it again (a new epoch) and it serves', async () => {
+    const own = await freshDatabase();
+    const engine = await replica(own, 'blip', []);
+    const events: string[] = [];
+    engine.ownership$.subscribe((e) => events.push(`${e.kind} ${e.epoch}`));
+    // A fault injected at one point (a database blip exactly while the module's custom feed starts, which
+    // a real server cannot be made to do on cue): the first read of the event table's head fails.
+    const original = PostgresStore.prototype.lastCustom;
+    let failures = 1;
+    PostgresStore.prototype.lastCustom = async function (this: PostgresStore) {
+      if (failures-- > 0) throw new Error('injected: the connection dropped');
+      return original.call(this);
+    };
+    try {
+      await engine.load(counter('z'));
+      await expect.poll(() => engine.owned().has('z')).toBe(true);
+      expect(events.slice(0, 3)).toEqual(['acquired 1', 'released 1', 'acquired 2']);
+      // Serving once its custom feed stands at the table's head (a module new to the table starts there).
+      await expect.poll(() => engine.cursor('z').catch(() => undefined)).toEqual({ seq: 0 });
+      await engine.publish('cmd', incr);
+      await expect.poll(() => counts([engine], ['z'])).toEqual({ z: '1' });
+    } finally {
+      PostgresStore.prototype.lastCustom = original;
+      await engine.stop();
+    }
   });
 
   it('behavior: a second engine joins and, after the join delay, takes modules over by handover: never two owners at once, epochs rising, no event lost or doubled', async () => {
