@@ -1,3 +1,4 @@
+import { EngineError } from '../errors/EngineError.ts';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import { backoffDelay } from '../clock/backoff.ts';
@@ -120,6 +121,7 @@ export class Placement {
   private timer: unknown;
   private stopped = false;
   private reconnecting = false;
+  private lostWhileReconnecting = false;
   private unsubscribe: (() => void)[] = [];
   /** Load failures of the first round: the start fails with the first, as an engine on LevelDB does. */
   private firstRound: Error[] | undefined;
@@ -298,6 +300,8 @@ export class Placement {
       // The store already refuses every commit: the modules drain fast, then the lease is taken again.
       const already = this.reconnecting;
       this.reconnecting = true;
+      // A loss while reconnecting (the new lease lost before the loop finished) makes the loop go round again.
+      if (already) this.lostWhileReconnecting = true;
       this.logger.error({ err: loss.error, modules: this.held.size }, 'the store lease was lost: every module stops, then the replica reconnects');
       void this.enqueue(async () => {
         // Taken when its turn comes: a module a round was loading when the lease went is evicted too.
@@ -336,8 +340,10 @@ export class Placement {
     for (let attempt = 0; !this.stopped; attempt++) {
       await this.queue;
       try {
+        this.lostWhileReconnecting = false;
         await this.store.reconnect();
         await this.store.declare([...this.manifests.keys()]);
+        if (this.lostWhileReconnecting) throw new EngineError('store-lost', 'the new lease was lost while the replica registered again', {});
         this.reconnecting = false;
         this.orphanSince = new Map();
         this.logger.info({ replica: this.store.replica.id }, 'the store lease is back: modules are placed again');

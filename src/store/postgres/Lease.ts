@@ -60,7 +60,8 @@ export class Lease {
     let lease: Lease | undefined;
     const early: Error[] = [];
     const onError = (error: Error) => (lease ? lease.fromConnection(error) : early.push(error));
-    const client = await connectClient({ connectionString: options.url, keepAlive: true, keepAliveInitialDelayMillis: 1_000 }, onError);
+    // A connect timeout of one lease period: a host that does not answer must not hold a reconnect (or a close waiting for it) for minutes.
+    const client = await connectClient({ connectionString: options.url, keepAlive: true, keepAliveInitialDelayMillis: 1_000, connectionTimeoutMillis: options.leaseMs }, onError);
     try {
       const s = options.schema;
       await client.query(`set idle_session_timeout = ${Math.max(1, Math.floor(options.leaseMs))}; set tcp_keepalives_idle = 2; set tcp_keepalives_interval = 1; set tcp_keepalives_count = 3`);
@@ -73,7 +74,10 @@ export class Lease {
       client.end().catch(() => {});
       throw storeError(error, targetOf(options.url));
     }
-    if (early.length > 0) lease.lose(early[0]!);
+    if (early.length > 0) {
+      lease.lose(early[0]!);
+      return lease; // lost at birth: no heartbeat to start (nothing would ever stop it)
+    }
     client.on('end', () => lease!.fromConnection(new EngineError('store-lost', `the lease connection of replica ${options.replicaName} ended`, { replica: lease!.replicaId })));
     client.on('notification', (message) => {
       if (!lease!.frozen) options.onNotify(message.channel);

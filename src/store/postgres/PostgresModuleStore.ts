@@ -27,7 +27,8 @@ export interface ModuleContext {
   /** Why this replica's lease is gone, if it is (its commits are refused locally from that instant). */
   leaseLost(): Error | undefined;
   /** The module is not this replica's any more (`fenced`) or its cached state may be wrong (`commit-failed`). */
-  onLost(module: string, reason: 'fenced' | 'commit-failed', error: Error): void;
+  /** `module` is the store itself: a stale instance (the module re-acquired since) must not evict the new one. */
+  onLost(module: PostgresModuleStore, reason: 'fenced' | 'commit-failed', error: Error): void;
 }
 
 /** Loads one module's state: four reads over the pool, after the epoch bump (so they see every earlier owner's commit). */
@@ -236,13 +237,13 @@ export class PostgresModuleStore implements ModuleStore {
       if (!isConnectionError(error)) throw error; // the server answered: the statement rolled back, the cache is right
       const lost = new EngineError('store-lost', `the commit of module ${this.name} may or may not have been written (the connection failed mid-statement): the module must be loaded afresh`, { module: this.name, epoch: this.epoch }, error);
       this.refuse(lost);
-      this.context.onLost(this.name, 'commit-failed', lost);
+      this.context.onLost(this, 'commit-failed', lost);
       throw lost;
     }
     if (fenced === 0) {
       const error = new EngineError('fenced', `module ${this.name} is owned by another replica now (epoch ${this.epoch} is stale): nothing was written`, { module: this.name, epoch: this.epoch });
       this.refuse(error);
-      this.context.onLost(this.name, 'fenced', error);
+      this.context.onLost(this, 'fenced', error);
       throw error;
     }
 

@@ -72,6 +72,8 @@ export class PostgresStore implements OwnedStore {
   private breakerWrites: Promise<unknown> = Promise.resolve();
   private lease: Lease | undefined;
   private closed = false;
+  /** Settles when the reconnect in flight (if any) has ended. */
+  private reconnecting: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -88,8 +90,11 @@ export class PostgresStore implements OwnedStore {
       commitTimeoutMs: options.leaseMs,
       leaseLost: () => (this.lease ? this.lease.lost() : new EngineError('store-lost', `replica ${options.replica} has no lease`, {})),
       onLost: (module, reason, error) => {
-        this.ownedModules.delete(module);
-        this.emitLost({ reason, module, error });
+        // Only the current incarnation: a commit of one lost earlier (a lease lost, the module acquired
+        // again since) that fails late concerns nobody; evicting by name would stop the healthy new one.
+        if (this.ownedModules.get(module.name) !== module) return;
+        this.ownedModules.delete(module.name);
+        this.emitLost({ reason, module: module.name, error });
       },
     };
     const breakerText = breakerSql(s);
@@ -281,9 +286,22 @@ export class PostgresStore implements OwnedStore {
     this.requireOwn('reconnect');
     const old = this.lease;
     if (old && !old.lost()) return;
+    if (this.closed) throw new EngineError('stopped', `the store of replica ${this.options.replica} is closed`, {});
     await old?.close();
     this.locks.clear();
-    this.lease = await this.openLease();
+    const reconnecting = this.openLease();
+    this.reconnecting = reconnecting.then(() => undefined, () => undefined);
+    const lease = await reconnecting;
+    if (this.closed) {
+      // close() ran meanwhile and closed the old lease: this one would live on, a ghost replica
+      // holding its lock and heartbeating, which placement counts as a candidate and the process as a handle.
+      await lease.close();
+      throw new EngineError('stopped', `the store of replica ${this.options.replica} closed while it reconnected`, {});
+    }
+    this.lease = lease;
+    // Lost already (the server went again meanwhile): say so, so the caller tries again rather than idle.
+    const lost = lease.lost();
+    if (lost) throw lost;
   }
 
   appendCustom(topic: string, payload: string): Promise<bigint> {
@@ -344,6 +362,7 @@ export class PostgresStore implements OwnedStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.reconnecting; // a reconnect in flight sees `closed` and ends the lease it opened
     // Commits asked for before the close are written, not refused; ending the lease session drops every lock.
     await Promise.all([...this.ownedModules.values()].map((module) => module.settled()));
     await this.breakerWrites;

@@ -66,6 +66,19 @@ describe('lease and epoch', () => {
     expect((await first.replicas()).map((r) => r.name).sort()).toEqual(['heir', 'victim']);
   });
 
+  it('behavior: a close while a reconnect is in flight leaves no live lease behind (no ghost replica holding its lock)', async () => {
+    const store = await opened.store({ url, replica: 'ghost' });
+    const sql = await opened.client(url);
+    const lost = new Promise((resolve) => store.onLost(resolve));
+    const { rows } = await sql.query('select pid from corral.replicas where id = $1', [store.replica.id]);
+    await sql.query('select pg_terminate_backend($1)', [rows[0].pid]);
+    await lost;
+    const results = await Promise.allSettled([store.reconnect(), store.close()]);
+    expect(results[1].status).toBe('fulfilled');
+    const watcher = await opened.store({ url, replica: 'watcher' });
+    await expect.poll(async () => (await watcher.replicas()).map((r) => r.name)).toEqual(['watcher']);
+  });
+
   it('default: heartbeats keep a lease past its period (the server\'s idle_session_timeout), and commits go on', async () => {
     const store = await opened.store({ url, replica: 'beating', leaseMs: 2_000 });
     const module = await store.module('hb');
