@@ -122,7 +122,7 @@ start_block = 0
     const after = await read();
     expect(after.logs).toBe(15 + 9); // each event once: nothing re-applied, nothing missed
     expect(last).toBeGreaterThan(resumedFrom);
-  });
+  }, 180_000); // two runs of `corral run`, a replay and inspections as child processes: over a minute on a loaded 2-core machine
 
   it('behavior: with nothing to follow (no chain, cron or timer) it stays up until SIGTERM, then stops gracefully with exit 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-run-idle-'));
