@@ -1,7 +1,13 @@
 import type { Logger } from 'pino';
 import type { GuestEvent } from '../bus/guestEvents.ts';
+import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { DEFAULT_POSTGRES } from '../limits/defaults.ts';
 import type { OwnedStore } from '../store/OwnedStore.ts';
+
+/** The topics of embedder events a module receives: its `topics` and its `custom` triggers'. */
+export function customTopics(manifest: ResolvedManifest): Set<string> {
+  return new Set([...manifest.topics, ...manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [t.topic] : []))]);
+}
 
 /** Where a custom feed hands its events: the module's mailbox (in order; resolves once queued). */
 export type CustomSink = (event: GuestEvent, cursor: { seq: number }) => Promise<void>;

@@ -22,7 +22,7 @@ import type { OwnedStore } from '../store/OwnedStore.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
 import type { ActorSpec } from '../supervisor/Supervisor.ts';
 import { ChainTarget, type ChainSide } from './ChainTarget.ts';
-import { CustomFeed } from './CustomFeed.ts';
+import { CustomFeed, customTopics } from './CustomFeed.ts';
 import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationModule } from './invocation.ts';
 import { hostBinding, outsideInvocation } from './hostBinding.ts';
 import { checkCapabilities } from './ModuleManifest.ts';
@@ -70,7 +70,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     this.runsJobs = jobComponent !== undefined;
     ({ concurrency: this.concurrency, retry: this.retry, maxRetry: this.maxRetry } = manifest.jobs);
     this.cronTriggers = manifest.triggers.filter((t): t is CronTrigger => t.kind === 'cron');
-    this.topics = new Set([...manifest.topics, ...manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [t.topic] : []))]);
+    this.topics = customTopics(manifest);
   }
 
   /**
@@ -153,9 +153,10 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
 
   /**
    * On a store shared by replicas, once it serves: its custom events are read from the table after its
-   * committed cursor. A module without one yet starts at the latest event published, and commits that
-   * position at once, so a replica taking it over later reads on from there (nothing published in
-   * between is skipped).
+   * committed cursor. Placement's acquire commits one with the module's first epoch (the latest event
+   * published then: see OwnedStore.tryAcquire), so a replica taking it over later reads on from there,
+   * even if no load of it ever committed anything. A module acquired without one (not through
+   * placement) starts at the latest event published, and commits that position at once.
    */
   async startCustom(store: OwnedStore): Promise<void> {
     if (this.topics.size === 0) return;

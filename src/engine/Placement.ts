@@ -9,6 +9,7 @@ import type { PlacementOptions } from '../store/openStore.ts';
 import type { ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo } from '../store/OwnedStore.ts';
 
 export type { PlacementOptions } from '../store/openStore.ts';
+import { customTopics } from './CustomFeed.ts';
 import { rankedFor, type Candidate } from './rendezvous.ts';
 
 /** What placement drives: the engine's load and unload of one module (Placement knows nothing else of it). */
@@ -246,7 +247,7 @@ export class Placement {
   private async acquire(name: string): Promise<void> {
     const manifest = this.manifests.get(name);
     if (!manifest || this.held.has(name)) return;
-    const got = await this.store.tryAcquire(name);
+    const got = await this.store.tryAcquire(name, { customStart: customTopics(manifest).size > 0 });
     if ('held' in got) {
       if (got.reason === 'cache-budget') this.logger.warn({ module: name }, 'module not acquired: it would take this replica past its cache budget');
       return;

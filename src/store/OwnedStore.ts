@@ -20,8 +20,11 @@ export interface OwnedStore extends EngineStore {
   /**
    * Takes a module's lease if it is free: a new epoch, the module's state loaded into this replica.
    * Undefined: another replica holds it (or it would take this replica past its cache budget: `reason`).
+   * `customStart`: the module reads custom events; if it has no custom-event cursor yet, one at the
+   * latest event published is committed with the new epoch, so every event published from its first
+   * acquisition on reaches it, whichever replica first manages to load it.
    */
-  tryAcquire(name: string): Promise<{ epoch: bigint } | { held: true; reason: 'owned-elsewhere' | 'cache-budget' }>;
+  tryAcquire(name: string, options?: { customStart?: boolean }): Promise<{ epoch: bigint } | { held: true; reason: 'owned-elsewhere' | 'cache-budget' }>;
   /**
    * Gives a module's lease up (its commits must have finished: later ones are refused locally). True if
    * it was still this replica's to give up; false if it had been lost already (lease or fence).

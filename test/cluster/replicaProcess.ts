@@ -32,6 +32,8 @@ export type ReplicaEvent =
   | { t: 'own'; kind: 'acquired' | 'released' | 'lost'; module: string; epoch: string; reason?: string }
   | { t: 'step'; module: string; number: string; events: number }
   | { t: 'job'; module: string; type: string; outcome: string }
+  /** A runtime signal that ended one of a module's invocations (an event or step it did not handle). */
+  | { t: 'signal'; module: string; type: string; message: string }
   | { t: 'reply'; id: number; ok: true; value?: unknown }
   | { t: 'reply'; id: number; ok: false; error: string }
   | { t: 'stopped' }
@@ -72,6 +74,10 @@ try {
 engine.ownership$.subscribe((e) => print({ t: 'own', kind: e.kind, module: e.module, epoch: String(e.epoch), ...(e.reason ? { reason: e.reason } : {}) }));
 engine.steps$.subscribe((s) => print({ t: 'step', module: s.module, number: String(s.number), events: s.events }));
 engine.jobs$.subscribe((r) => print({ t: 'job', module: r.module, type: r.type, outcome: r.outcome }));
+// Only what ended an invocation (a custom event ended by a signal is not delivered again), not the lifecycle that follows.
+engine.signals$.subscribe((s) => {
+  if ('signal' in s && s.signal instanceof Error) print({ t: 'signal', module: s.actor, type: s.type, message: s.signal.message });
+});
 // What it already owned when the subscriptions were made (a start may acquire before returning).
 for (const [module, epoch] of engine.owned()) print({ t: 'own', kind: 'acquired', module, epoch: String(epoch), reason: 'at-start' });
 print({ t: 'ready', pid: process.pid });

@@ -170,6 +170,24 @@ describe('engine on PostgreSQL', () => {
     }
   });
 
+  it('behavior: events published after a module was first acquired reach it, though that first owner never loaded it (its load failed here; in a cluster, a replica stalled past its lease between acquire and load): the start position is taken with the first epoch, not by the first load', async () => {
+    const db = await freshDatabase();
+    // The first owner acquires x (epoch 1) and cannot load it: it commits nothing of x.
+    const refused = await replica(db, 'bad', [{ ...counter('x'), grants: { store: true } }]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(LoadError);
+    const publisher = await replica(db, 'publisher', []);
+    await publisher.publish('cmd', incr);
+    await publisher.publish('cmd', incr);
+    // The next owner reads on from where x stood when first acquired: both events, once.
+    const good = await replica(db, 'good', [counter('x')]);
+    // Not necessarily in its first round: while it is new, the publisher may be the only replica past the join delay.
+    await expect.poll(() => good.owned().get('x'), { timeout: 30_000 }).toBe(2n);
+    await expect.poll(() => good.cursor('x')).toEqual({ seq: 2 });
+    expect(await counts([good], ['x'])).toEqual({ x: '2' });
+    await good.stop();
+    await publisher.stop();
+  });
+
   it('behavior: a second engine joins and, after the join delay, takes modules over by handover: never two owners at once, epochs rising, no event lost or doubled', async () => {
     const db = await freshDatabase();
     const names = Array.from({ length: 6 }, (_, i) => `m${i}`);

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { EngineError } from '../../errors/EngineError.ts';
 import { DEFAULT_POSTGRES, LEASE_SELF_FENCE_MS } from '../../limits/defaults.ts';
 import type { ModuleStore, StoredBreaker } from '../EngineStore.ts';
+import { CUSTOM_SOURCE } from '../reservedKeys.ts';
 import type { CustomEventRow, ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo, SqlClient, WakeChannel } from '../OwnedStore.ts';
 import { breakerSql, commitSql } from './commitSql.ts';
 import { connectClient, createPool, schemaIdent, storeError, targetOf } from './connect.ts';
@@ -171,19 +172,19 @@ export class PostgresStore implements OwnedStore {
     await this.pool.query(`update ${this.s}.replicas set modules = $2 where id = $1`, [this.replica.id, this.declared]);
   }
 
-  tryAcquire(name: string): ReturnType<OwnedStore['tryAcquire']> {
+  tryAcquire(name: string, options: { customStart?: boolean } = {}): ReturnType<OwnedStore['tryAcquire']> {
     this.requireOwn('tryAcquire');
     const owned = this.ownedModules.get(name);
     if (owned) return Promise.resolve({ epoch: owned.epoch! });
     let pending = this.acquiring.get(name);
     if (!pending) {
-      pending = this.acquire(name).finally(() => this.acquiring.delete(name));
+      pending = this.acquire(name, options.customStart === true).finally(() => this.acquiring.delete(name));
       this.acquiring.set(name, pending);
     }
     return pending;
   }
 
-  private async acquire(name: string): ReturnType<OwnedStore['tryAcquire']> {
+  private async acquire(name: string, customStart: boolean): ReturnType<OwnedStore['tryAcquire']> {
     const lease = this.liveLease();
     const id = (await this.ensureRows([name])).get(name)!;
     const { rows: sizes } = await this.pool.query(`select stored_bytes, key_count from ${this.s}.modules where id = $1`, [id]);
@@ -195,7 +196,17 @@ export class PostgresStore implements OwnedStore {
     }
     try {
       // Every acquire takes a new epoch: a re-acquire never reuses a token a stale commit could still carry.
-      const { rows } = await lease.query(`update ${this.s}.modules set epoch = epoch + 1, owner = $2, acquired_at = now() where id = $1 returning epoch`, [id, lease.replicaId]);
+      // A module reading custom events gets its start position in the same statement when it has none:
+      // taken by its first load instead, the events published between a first owner's acquire and a load
+      // that never committed (it failed, or the owner stalled past its lease) were skipped by the next owner.
+      const { rows } = await lease.query(
+        `with bumped as (update ${this.s}.modules set epoch = epoch + 1, owner = $2, acquired_at = now() where id = $1 returning id, epoch),
+         start as (insert into ${this.s}.cursors (module_id, source, value)
+           select id, $3, jsonb_build_object('seq', (select coalesce(max(seq), 0) from ${this.s}.custom_events)) from bumped where $4
+           on conflict (module_id, source) do nothing)
+         select epoch from bumped`,
+        [id, lease.replicaId, CUSTOM_SOURCE, customStart],
+      );
       const epoch = BigInt(rows[0]!.epoch);
       const state = await loadModuleState(this.pool, this.s, id);
       const lost = lease.lost();
