@@ -8,7 +8,7 @@ import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { LoadError } from '../../src/errors/LoadError.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 import { freshDatabase } from '../postgres.ts';
-import { PostgresStore } from '../../src/store/postgres/PostgresStore.ts';
+import { ModuleRuntime } from '../../src/engine/ModuleRuntime.ts';
 
 const runtime: Runtime = newRuntime();
 afterAll(() => runtime.close());
@@ -148,13 +148,14 @@ describe('engine on PostgreSQL', () => {
     const engine = await replica(own, 'blip', []);
     const events: string[] = [];
     engine.ownership$.subscribe((e) => events.push(`${e.kind} ${e.epoch}`));
-    // A fault injected at one point (a database blip exactly while the module's custom feed starts, which
-    // a real server cannot be made to do on cue): the first read of the event table's head fails.
-    const original = PostgresStore.prototype.lastCustom;
+    // A fault injected at one point, after the module began serving (its feeds, timers and jobs run):
+    // the start of its custom feed fails once, as a database blip there would (which a real server cannot
+    // be made to do on cue).
+    const original = ModuleRuntime.prototype.startCustom;
     let failures = 1;
-    PostgresStore.prototype.lastCustom = async function (this: PostgresStore) {
+    ModuleRuntime.prototype.startCustom = async function (this: ModuleRuntime, store) {
       if (failures-- > 0) throw new Error('injected: the connection dropped');
-      return original.call(this);
+      return original.call(this, store);
     };
     try {
       await engine.load(counter('z'));
@@ -165,7 +166,7 @@ describe('engine on PostgreSQL', () => {
       await engine.publish('cmd', incr);
       await expect.poll(() => counts([engine], ['z'])).toEqual({ z: '1' });
     } finally {
-      PostgresStore.prototype.lastCustom = original;
+      ModuleRuntime.prototype.startCustom = original;
       await engine.stop();
     }
   });
