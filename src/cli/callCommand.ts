@@ -1,3 +1,4 @@
+/** `corral call`: one export of any component under limits, one JSON line out (imported when the command runs). */
 import { CorralError } from '../errors/CorralError.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import type { WasiOptions } from '../wasi/resolveWasiConfig.ts';

@@ -1,3 +1,4 @@
+/** `corral check` (imported when the command runs: it loads the runtime and the configuration's schemas). */
 import { loadConfig } from '../config/loadConfig.ts';
 import { checkCapabilities, MODULE_INTERFACES, type InterfaceName } from '../engine/ModuleManifest.ts';
 import { parseManifest } from '../config/ModuleManifestSchema.ts';

@@ -13,6 +13,7 @@ export const EXIT_FORCED = 130;
 export const EXIT_REPLAY_DIFFERS = 1;
 export const EXIT_REPLAY_FAILED = 2;
 
+/** Writes a failure to stderr: each problem of a configuration on a line of its own. Returns the exit code (1). */
 export function reportFailure(error: unknown): number {
   if (error instanceof ConfigError) {
     for (const problem of error.details.problems) process.stderr.write(`corral: ${terminalSafe(describeProblem(problem))}\n`);
@@ -22,6 +23,7 @@ export function reportFailure(error: unknown): number {
   return EXIT_USAGE;
 }
 
+/** One JSON line on stdout (bigints and typed arrays as jsonValues.ts writes them). */
 export function print(value: unknown): void {
   process.stdout.write(`${terminalSafeJson(JSON.stringify(value, jsonReplacer))}\n`);
 }

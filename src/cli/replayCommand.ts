@@ -1,3 +1,4 @@
+/** `corral replay` (imported when the command runs: it loads the runtime). */
 import { MAX_RECORDING_BYTES } from '../limits/defaults.ts';
 import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
 import { ReplayError } from '../replay/ReplayError.ts';

@@ -1,3 +1,4 @@
+/** `corral run` (imported when the command runs: it loads the whole engine). */
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
