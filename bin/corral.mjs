@@ -35,14 +35,24 @@ function builtAt() {
   }
 }
 
+/** newestSource of src/, or 0 where a package was installed without its sources. */
+function newestSourceIfAny() {
+  try {
+    return newestSource(fileURLToPath(new URL('src', root)));
+  } catch (error) {
+    if (error.code === 'ENOENT') return 0;
+    throw error;
+  }
+}
+
 const built = builtAt();
 // npm sets every file of a published package to one fixed mtime: there src/ and the stamp are equal, not newer.
-const fresh = built !== undefined && newestSource(fileURLToPath(new URL('src', root))) <= built;
+const fresh = built !== undefined && newestSourceIfAny() <= built;
 let main;
 if (fresh) {
   ({ main } = await import('../dist/cli/main.js'));
 } else {
-  process.stderr.write(`corral: ${built === undefined ? 'dist/ is not built' : 'src/ is newer than dist/'}: running the sources through tsx (slow start; \`npm run build\` in ${fileURLToPath(root)} makes it fast)\n`);
+  process.stderr.write(`corral: ${built === undefined ? 'dist/ is not built (no dist/.build-stamp)' : 'src/ is newer than dist/'}: running the sources through tsx (slow start; \`npm run build\` in ${fileURLToPath(root)} makes it fast)\n`);
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import('../src/cli/main.ts'));
