@@ -24,6 +24,7 @@ import { benchPostgres } from './postgres.ts';
 import { benchPrewarm } from './prewarm.ts';
 import { benchTableBomb } from './tableBomb.ts';
 import { benchWasiGuest } from './wasiGuest.ts';
+import { benchCliStart } from './cliStart.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
 
@@ -35,7 +36,7 @@ let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 /** The parts a run can be limited to; `runtime` is the warm call, glue, fuel, instantiation and deadline rows (1–7). */
-const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres'] as const;
+const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
 const wanted = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -250,6 +251,9 @@ if (wanted('tableBomb')) results.tableBomb = await benchTableBomb(cacheDir, fixt
 
 // 18. PostgreSQL against LevelDB: commits, jobs, replicas, failover (issue 22), on an embedded PostgreSQL of its own.
 if (wanted('postgres')) results.postgres = await benchPostgres(runtime, fixture, row);
+
+// 19. The CLI's start, `corral --help` and `corral inspect`, from dist/ (issue 23: the CLI starts in 2–4 s).
+if (wanted('cliStart')) results.cliStart = await benchCliStart(row);
 
 await runtime.close();
 

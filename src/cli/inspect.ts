@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config/loadConfig.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { listTimers } from '../jobs/ModuleTimers.ts';
 import type { TimerSpec } from '../jobs/timerWrites.ts';
@@ -110,6 +109,8 @@ export async function inspectPostgres(target: { url: string; schema?: string }, 
  * substituted as for `corral run`), else its LevelDB `engine.state_dir`.
  */
 export async function inspectConfigured(file: string, options: InspectOptions = {}): Promise<unknown> {
+  // Imported here: the configuration's schemas (zod) cost ~half a second of `corral inspect <state_dir>`'s start.
+  const { loadConfig } = await import('../config/loadConfig.ts');
   const { config } = await loadConfig(file);
   if (config.store.backend === 'postgres') return inspectPostgres({ url: config.store.url!, schema: config.store.schema }, options);
   return inspectState(config.engine.stateDir, options);

@@ -25,7 +25,7 @@ describe('corral check', () => {
     // A component alone is checked against every interface of corral's world: timers and the queue too.
     expect(check(fixture('timer-probe')).status).toBe(0);
     expect(check(fixture('job-probe'))).toMatchObject({ status: 0, stdout: `${fixture('job-probe')}: ok\n` });
-  });
+  }, 180_000); // the first preparation of three components in the run's cache: 60 s was passed at load average 15–30
 
   it('error: lists every problem of a file at once, each with its path, and exits 1', () => {
     const file = configFile('[engine]\nthreads = 0\nstat_dir = "x"\n[chains.1]\nrpc_url = "nope"\n');

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'corral.mjs');
@@ -11,12 +11,8 @@ const corral = (args: string[], cwd = root) => spawnSync(process.execPath, [bin,
 const npm = (args: string[], cwd: string) => spawnSync('npm', [...args, '--no-audit', '--no-fund', '--prefer-offline'], { cwd, encoding: 'utf8' });
 
 describe('corral new', () => {
-  // The scaffold imports 'corral' as a user's project does: from dist/, which prepare builds at install.
-  // Rebuilt here so that the test runs the sources as they are, not a build left from before an edit.
-  beforeAll(() => {
-    const build = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
-    expect(build.status, build.stdout + build.stderr).toBe(0);
-  });
+  // The scaffold imports 'corral' as a user's project does: from dist/, which prepare builds at install and
+  // the global setup (test/globalSetup.ts) rebuilds when it is older than the sources.
 
   it('default: the scaffold installs, builds, passes its own test, and its engine.toml checks, from a temp dir as a user runs it', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'corral-new-')), 'greeter');

@@ -41,7 +41,8 @@ describe('jobs: crash safety', () => {
     const doneBeforeKill = await killWhileJobsRun(stateDir, tasks, 40);
     expect(doneBeforeKill).toBeGreaterThanOrEqual(40);
 
-    const engine = await Engine.start({ runtime, stateDir, logger: captureLogger().logger, modules: [jobProbe('j', { jobs: { ratePerMinute: 100_000 } })] });
+    // The same module as jobProcess.ts runs, its deadline included: a restart does not change the manifest.
+    const engine = await Engine.start({ runtime, stateDir, logger: captureLogger().logger, modules: [jobProbe('j', { jobs: { ratePerMinute: 100_000 }, limits: { timeoutMs: 20_000 } })] });
     const pendingAtRestart = (await engine.pendingJobs('j')).filter((j) => j.type === 'module:j:work').length;
     expect(pendingAtRestart).toBeGreaterThan(0); // the kill came while tasks were left
     expect(pendingAtRestart).toBeLessThanOrEqual(tasks - doneBeforeKill);

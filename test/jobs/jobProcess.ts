@@ -11,7 +11,10 @@ import { jobProbe } from './jobHarness.ts';
 
 const [stateDir, tasks] = [process.argv[2]!, Number(process.argv[3])];
 const runtime = new Runtime({ threads: 2, ...(process.env.CORRAL_TEST_CACHE_DIR ? { cacheDir: process.env.CORRAL_TEST_CACHE_DIR } : {}) });
-const engine = await Engine.start({ runtime, stateDir, logger: pino({ level: 'warn' }, pino.destination(2)), modules: [jobProbe('j', { jobs: { ratePerMinute: 100_000 } })] });
+// A generous deadline: each enqueue event (50 tasks, ~2.3M fuel) took past the default 250 ms on a loaded
+// machine, its tasks were dropped with it, and this process exited 2 after 0 jobs (as the cluster test's probes).
+const limits = { timeoutMs: 20_000 };
+const engine = await Engine.start({ runtime, stateDir, logger: pino({ level: 'warn' }, pino.destination(2)), modules: [jobProbe('j', { jobs: { ratePerMinute: 100_000 }, limits })] });
 let done = 0;
 engine.jobs$.subscribe((r) => {
   if (r.outcome === 'done' && r.type === 'module:j:work') process.stdout.write(`done ${++done}\n`);
