@@ -32,6 +32,8 @@ export interface SourceFacts {
  */
 export class SourceCache {
   private readonly byPath = new Map<string, { identity: string; facts: Promise<SourceFacts> }>();
+  /** Files read so far (for tests: loads of an unchanged file read it once). */
+  reads = 0;
 
   /** The facts of the file at `path`: from the cache when its identity is the one read, else read now. */
   async facts(path: string, label: string, fresh = false): Promise<SourceFacts> {
@@ -41,6 +43,7 @@ export class SourceCache {
     const identity = await fileIdentity(absolute, label);
     const known = this.byPath.get(absolute);
     if (!fresh && known?.identity === identity) return known.facts;
+    this.reads++;
     const facts = readFacts(absolute, label);
     const entry = { identity, facts };
     this.byPath.set(absolute, entry);
@@ -48,11 +51,6 @@ export class SourceCache {
       if (this.byPath.get(absolute) === entry) this.byPath.delete(absolute);
     });
     return facts;
-  }
-
-  /** Forgets a file (its artifact could not be prepared): the next load reads it again. */
-  forget(path: string): void {
-    this.byPath.delete(resolve(path));
   }
 }
 

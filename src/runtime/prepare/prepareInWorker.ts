@@ -38,12 +38,15 @@ const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './prepare-entry.mjs' : 
 class PrepareThread {
   /** Threads started so far (for tests: preparing N components starts one). */
   started = 0;
+  /** Preparations asked of it so far (for tests: N loads of the same bytes at once ask one). */
+  requests = 0;
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (reply: PrepareReply) => void; reject: (error: Error) => void }>();
 
   prepare(request: PrepareRequest): Promise<PrepareReply> {
     const worker = this.running();
+    this.requests++;
     const id = this.nextId++;
     return new Promise<PrepareReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -83,6 +86,11 @@ export function prepareThreadsStarted(): number {
 
 /** Preparations in flight, by artifact key: modules loading the same bytes at once share one. */
 const inFlight = new Map<string, Promise<PreparedArtifact>>();
+
+/** How many preparations this process asked of the prepare thread (cache misses, one per bytes in flight). */
+export function preparationsRequested(): number {
+  return thread.requests;
+}
 
 /**
  * Returns the prepared artifact of a component: from the on-disk cache when it is there, else built
