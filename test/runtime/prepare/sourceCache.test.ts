@@ -49,7 +49,7 @@ describe('SourceCache', () => {
       expect((await cache.facts(path, 'guest')).sha256).toBe(sha256(original));
       // The same bytes with one custom-section byte changed: still a valid component, another digest.
       const changed = Uint8Array.from(original);
-      changed[changed.length - 1] ^= 1;
+      changed[changed.length - 1] = changed.at(-1)! ^ 1;
       rewriteKeepingSizeAndMtime(path, changed);
       expect((await cache.facts(path, 'guest')).sha256).toBe(sha256(changed));
       expect(cache.reads).toBe(2);
@@ -89,7 +89,7 @@ describe('Runtime loads through the source cache', () => {
       place(fixture('compute'), path);
       await runtime.load(path, { name: 'first', sha256: sha256(original) });
       const changed = Uint8Array.from(original);
-      changed[changed.length - 1] ^= 1;
+      changed[changed.length - 1] = changed.at(-1)! ^ 1;
       rewriteKeepingSizeAndMtime(path, changed);
       const refused = await runtime.load(path, { name: 'stale', sha256: sha256(original) }).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(LoadError);
