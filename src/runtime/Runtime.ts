@@ -129,7 +129,7 @@ export class Runtime implements ComponentHost {
   private readonly defaultPool: Partial<PoolOptions>;
   private readonly components = new Set<Component>();
   /** Component files read, by path and identity: one read and hash per file, not per load. */
-  private readonly sources = new SourceCache();
+  private readonly sources: SourceCache;
   /** Artifact files in memory by artifact key, shared by the loaded components of the same bytes. */
   private readonly sharedFiles = new Map<string, { files: Promise<ArtifactFiles>; users: number }>();
   /** Where the invocations of a component loaded with `record` are journaled (kept here: Component knows nothing of journals). */
@@ -146,6 +146,7 @@ export class Runtime implements ComponentHost {
       throw new CorralRuntimeError('invalid-option', `threads must be an integer from 1 to ${MAX_THREADS}, got ${options.threads}`, { option: 'threads', value: options.threads });
     }
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
+    this.sources = new SourceCache(this.cacheDir);
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.defaultPool = options.pool ?? {};
@@ -214,7 +215,10 @@ export class Runtime implements ComponentHost {
     facts.artifact = prepared;
     // Prepared: the bytes are not needed any more (a missing cache directory is read again from the file).
     prepared.then(
-      () => (facts.bytes = null),
+      () => {
+        facts.bytes = null;
+        void this.sources.record(facts);
+      },
       () => (facts.artifact = undefined),
     );
     return prepared;

@@ -30,7 +30,7 @@ function rewriteKeepingSizeAndMtime(path: string, bytes: Uint8Array): void {
 
 describe('SourceCache', () => {
   it('behavior: loads of an unchanged file, at once and after, share one read', async () => {
-    const cache = new SourceCache();
+    const cache = new SourceCache(mkdtempSync(join(tmpdir(), 'corral-cache-')));
     const [a, b] = await Promise.all([cache.facts(fixture('compute'), 'compute'), cache.facts(fixture('compute'), 'compute')]);
     const c = await cache.facts(fixture('compute'), 'compute');
     expect(cache.reads).toBe(1);
@@ -45,7 +45,7 @@ describe('SourceCache', () => {
       const path = join(dir, 'guest.wasm');
       const original = readFileSync(fixture('compute'));
       place(fixture('compute'), path);
-      const cache = new SourceCache();
+      const cache = new SourceCache(mkdtempSync(join(tmpdir(), 'corral-cache-')));
       expect((await cache.facts(path, 'guest')).sha256).toBe(sha256(original));
       // The same bytes with one custom-section byte changed: still a valid component, another digest.
       const changed = Uint8Array.from(original);
@@ -98,6 +98,45 @@ describe('Runtime loads through the source cache', () => {
       expect(loaded.meta.sha256).toBe(sha256(changed));
     } finally {
       await runtime.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a second runtime on the same cache', () => {
+  it('behavior: a file unchanged since a runtime prepared it is not read again by the next one; a rewrite under the same size and mtime is, and its old pin fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-source-'));
+    const cacheDir = join(dir, 'cache');
+    try {
+      const path = join(dir, 'guest.wasm');
+      const original = readFileSync(fixture('compute'));
+      place(fixture('compute'), path);
+      const first = newRuntime({ cacheDir });
+      try {
+        expect((await first.load(path, { sha256: sha256(original) })).fromCache).toBe(false);
+      } finally {
+        await first.close();
+      }
+      // The record is written once the artifact is: it is there when the next runtime looks.
+      const unread = async () => {
+        const cache = new SourceCache(cacheDir);
+        const facts = await cache.facts(path, 'guest');
+        return cache.reads === 0 && facts.bytes === null && facts.sha256 === sha256(original);
+      };
+      await expect.poll(unread).toBe(true);
+
+      const changed = Uint8Array.from(original);
+      changed[changed.length - 1] = changed.at(-1)! ^ 1;
+      rewriteKeepingSizeAndMtime(path, changed);
+      const second = newRuntime({ cacheDir });
+      try {
+        const refused = await second.load(path, { name: 'stale', sha256: sha256(original) }).catch((error: unknown) => error);
+        expect(refused).toMatchObject({ code: 'sha256-mismatch', details: { actual: sha256(changed) } });
+        expect((await second.load(path, { name: 'fresh', sha256: sha256(changed) })).meta.sha256).toBe(sha256(changed));
+      } finally {
+        await second.close();
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
