@@ -22,6 +22,7 @@ import { benchTimers } from './timers.ts';
 import { benchJobs } from './jobs.ts';
 import { benchPostgres } from './postgres.ts';
 import { benchPrewarm } from './prewarm.ts';
+import { benchManyModules } from './manyModules.ts';
 import { benchTableBomb } from './tableBomb.ts';
 import { benchWasiGuest } from './wasiGuest.ts';
 import { benchCliStart } from './cliStart.ts';
@@ -36,7 +37,7 @@ let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 /** The parts a run can be limited to; `runtime` is the warm call, glue, fuel, instantiation and deadline rows (1–7). */
-const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart'] as const;
+const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
 const wanted = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -254,6 +255,9 @@ if (wanted('postgres')) results.postgres = await benchPostgres(runtime, fixture,
 
 // 19. The CLI's start, `corral --help` and `corral inspect`, from dist/ (issue 23: the CLI starts in 2–4 s).
 if (wanted('cliStart')) results.cliStart = await benchCliStart(row);
+
+// 20. Many modules in one engine, and the cached load of a 12.5 MB component (issue 23).
+if (wanted('manyModules')) results.manyModules = await benchManyModules(cacheDir, fixture, row);
 
 await runtime.close();
 

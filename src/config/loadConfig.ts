@@ -178,27 +178,41 @@ const engineLimit = (config: ResolvedEngineConfig, key: string): number => (conf
 async function checkBeyondSchema(config: ResolvedEngineConfig, file: string, keys: KeyCase): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
+  // One read and hash per distinct file: 2,000 modules of one component read it 2,000 times (5 s).
+  const files = new Map<string, Promise<ComponentFile>>();
   for (const [i, module] of config.modules.entries()) {
     if (seen.has(module.name)) problems.push({ code: 'invalid-value', file, path: `modules[${i}].name`, expected: 'a name no other module has', got: JSON.stringify(module.name) });
     seen.add(module.name);
-    problems.push(...(await moduleProblems(module, `modules[${i}]`, config, file, keys)));
+    problems.push(...(await moduleProblems(module, `modules[${i}]`, config, file, keys, files)));
   }
   return problems;
 }
 
 /** What the schema cannot see about one module: its file and pin, its grants and triggers, its limits. */
-async function moduleProblems(module: ResolvedManifest, at: string, config: ResolvedEngineConfig, file: string, keys: KeyCase): Promise<ConfigProblem[]> {
+/** A component file as the checks see it: its sha256, or why it could not be read. */
+type ComponentFile = { digest: string } | { cause: unknown };
+
+async function readComponentFile(path: string): Promise<ComponentFile> {
+  try {
+    return { digest: createHash('sha256').update(await readBoundedFile(path, MAX_COMPONENT_BYTES)).digest('hex') };
+  } catch (cause) {
+    return { cause };
+  }
+}
+
+async function moduleProblems(module: ResolvedManifest, at: string, config: ResolvedEngineConfig, file: string, keys: KeyCase, files = new Map<string, Promise<ComponentFile>>()): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [];
   const key_ = (key: string) => (keys === 'snake_case' ? toSnake(key) : key);
-  let bytes: Buffer | undefined;
-  try {
-    bytes = await readBoundedFile(module.component, MAX_COMPONENT_BYTES);
-  } catch (cause) {
+  let read = files.get(module.component);
+  if (!read) files.set(module.component, (read = readComponentFile(module.component)));
+  const component = await read;
+  if ('cause' in component) {
+    const { cause } = component;
     if (cause instanceof FileRefused) problems.push(refusedProblem(cause, file, `${at}.component`, 'a component file (.wasm)'));
     else problems.push({ code: 'missing-component', file, path: `${at}.component`, expected: 'a component file (.wasm)', got: `${module.component} (${(cause as NodeJS.ErrnoException).code ?? 'unreadable'})` });
   }
-  if (bytes && module.sha256) {
-    const digest = createHash('sha256').update(bytes).digest('hex');
+  if ('digest' in component && module.sha256) {
+    const { digest } = component;
     if (digest !== module.sha256) problems.push({ code: 'sha256-mismatch', file, path: `${at}.sha256`, expected: module.sha256, got: `${digest} (the file's)` });
   }
   const followed = `a chain the engine follows (${Object.keys(config.chains).join(', ') || 'none configured'})`;

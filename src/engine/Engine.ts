@@ -10,6 +10,8 @@ import { engineParts, type EngineParts } from './EngineParts.ts';
 import { parseManifest, type ModuleManifest, type ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { ModuleRuntime } from './ModuleRuntime.ts';
 import { ModuleTable } from './ModuleTable.ts';
+import { mapConcurrently } from './mapConcurrently.ts';
+import { MODULE_LOAD_CONCURRENCY } from '../limits/defaults.ts';
 import { Placement, type OwnershipEvent, type PlacementOptions } from './Placement.ts';
 import type { ChainStep, InvocationRecord } from './records.ts';
 
@@ -69,8 +71,7 @@ export class Engine {
         await engine.startOwned(store, manifests, storeOptions.backend === 'postgres' ? storeOptions.placement : undefined);
         return engine;
       }
-      const modules: ModuleRuntime[] = [];
-      for (const manifest of manifests) modules.push(await engine.admit(manifest));
+      const modules = await engine.admitAll(manifests);
       await engine.parts.bus.start();
       engine.parts.supervisor.start(modules.map((m) => m.actorSpec()));
       // A restarted engine numbers custom events above the highest any module committed.
@@ -195,7 +196,7 @@ export class Engine {
     this.parts.bus.custom$.next({ topic, payload });
     const cursor = { seq: ++this.sequence };
     const event: GuestEvent = { tag: 'custom', val: { topic, payload } };
-    const receivers = this.modules.all().filter((m) => m.topics.has(topic));
+    const receivers = this.modules.receivers(topic);
     await Promise.all(receivers.map((m) => this.parts.supervisor.send(m.name, { kind: 'custom', payload: { kind: 'custom', event, cursor } })));
   }
 
@@ -373,6 +374,27 @@ export class Engine {
     if (row?.owner && row.owner.id !== store.replica.id) {
       throw new EngineError('module-held', `module ${module} is owned by replica ${row.owner.name} (id ${row.owner.id}, epoch ${row.epoch})`, { module, owner: row.owner.name, epoch: String(row.epoch) });
     }
+  }
+
+  /**
+   * The modules of a start, loaded `MODULE_LOAD_CONCURRENCY` at a time and taken into the table in their
+   * order (children start in order). If one fails, the others finish loading and are abandoned.
+   */
+  private async admitAll(manifests: readonly ResolvedManifest[]): Promise<ModuleRuntime[]> {
+    const names = new Set<string>();
+    for (const m of manifests) {
+      if (names.has(m.name) || this.modules.find(m.name)) throw new EngineError('duplicate-module', `two modules are named ${m.name}`, { module: m.name });
+      names.add(m.name);
+    }
+    const settled = await mapConcurrently(manifests, MODULE_LOAD_CONCURRENCY, (m) => ModuleRuntime.load(this.parts, m));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      for (const r of settled) if (r.status === 'fulfilled') r.value.abandon();
+      throw failed.reason;
+    }
+    const modules = settled.map((r) => (r as PromiseFulfilledResult<ModuleRuntime>).value);
+    for (const module of modules) this.modules.add(module);
+    return modules;
   }
 
   /** A module's runtime loaded and taken into the engine's table (its actor not started yet). */

@@ -14,6 +14,8 @@ export class ModuleTable {
   private readonly serving = new Map<string, ModuleRuntime>();
   private readonly arriving = new Set<string>();
   private readonly leaving = new Map<string, Promise<unknown>>();
+  /** Serving modules by the topics of embedder events they receive: a publish to one of 10,000 looks at one. */
+  private readonly byTopic = new Map<string, Set<ModuleRuntime>>();
 
   /** Takes `name` for a load; call before the load's first await, so two loads of one name cannot both pass. */
   reserve(name: string): void {
@@ -37,17 +39,39 @@ export class ModuleTable {
   add(module: ModuleRuntime): void {
     if (this.serving.has(module.name)) throw new EngineError('duplicate-module', `two modules are named ${module.name}`, { module: module.name });
     this.serving.set(module.name, module);
+    for (const topic of module.topics) {
+      let receivers = this.byTopic.get(topic);
+      if (!receivers) this.byTopic.set(topic, (receivers = new Set()));
+      receivers.add(module);
+    }
+  }
+
+  /** The serving modules that receive embedder events on `topic`. */
+  receivers(topic: string): ModuleRuntime[] {
+    const receivers = this.byTopic.get(topic);
+    return receivers ? [...receivers] : [];
   }
 
   /** Forgets a module that never served (its actor could not start). */
   drop(name: string): void {
+    const module = this.serving.get(name);
     this.serving.delete(name);
+    if (module) this.unindex(module);
+  }
+
+  private unindex(module: ModuleRuntime): void {
+    for (const topic of module.topics) {
+      const receivers = this.byTopic.get(topic);
+      receivers?.delete(module);
+      if (receivers?.size === 0) this.byTopic.delete(topic);
+    }
   }
 
   /** Takes `name` out of routing at once (a second remove fails), and keeps it leaving until `drain` settles. */
   async remove(name: string, drain: (module: ModuleRuntime) => Promise<void>): Promise<void> {
     const module = this.get(name);
     this.serving.delete(name);
+    this.unindex(module);
     const drained = drain(module);
     const leaving = drained.catch(() => undefined);
     this.leaving.set(name, leaving);

@@ -100,6 +100,14 @@ export const SPIN_CHECKS = 2_000;
  */
 export const CALL_SPIN_MS = 0.02;
 
+/**
+ * Modules an engine loads at once when it starts (each reads its state and cursors from the store and
+ * checks its component). One after another, start-up was bound by those awaits, with every thread
+ * mostly idle; at most this many at a time keeps the main thread busy without queueing thousands of
+ * store reads at once.
+ */
+export const MODULE_LOAD_CONCURRENCY = 32;
+
 /** How long `close()` waits for in-flight calls before it terminates the workers. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 

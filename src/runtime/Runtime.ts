@@ -5,7 +5,7 @@
  * instrument, cache) on a cache miss; prepare/'s byte checks also run here, in `load`. protocol.ts,
  * valueCodec.ts and typedArrays.ts are what both sides of a thread boundary share.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { Piscina } from 'piscina';
@@ -20,7 +20,6 @@ import {
   MIN_HOST_CALL_BUFFER_BYTES,
   DEFAULT_MEMORY_BYTES,
   DEFAULT_TIMEOUT_MS,
-  MAX_COMPONENT_BYTES,
   MAX_THREADS,
   WASM_PAGE_BYTES,
 } from '../limits/defaults.ts';
@@ -34,10 +33,8 @@ import { InvocationEnded, type HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
 import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepare/prepareArtifact.ts';
 import { prepareInWorker } from './prepare/prepareInWorker.ts';
-import { FileRefused, readBoundedFile } from '../config/readBoundedFile.ts';
 import { type CallTask, type ComponentDescriptor, type WorkerConfig } from './protocol.ts';
-import { validateComponentBytes } from './prepare/validateBytes.ts';
-import { componentImportNames } from './prepare/componentImports.ts';
+import { bytesFacts, SourceCache, type SourceFacts } from './prepare/SourceCache.ts';
 import { checkWasiImports, embedderImports, wasiImports } from '../wasi/wasiPolicy.ts';
 import { resolveWasiConfig, type WasiOptions } from '../wasi/resolveWasiConfig.ts';
 import type { CallJournal, JournaledHostCall } from './CallJournal.ts';
@@ -131,6 +128,10 @@ export class Runtime implements ComponentHost {
   private readonly closeTimeoutMs: number;
   private readonly defaultPool: Partial<PoolOptions>;
   private readonly components = new Set<Component>();
+  /** Component files read, by path and identity: one read and hash per file, not per load. */
+  private readonly sources: SourceCache;
+  /** Artifact files in memory by artifact key, shared by the loaded components of the same bytes. */
+  private readonly sharedFiles = new Map<string, { files: Promise<ArtifactFiles>; users: number }>();
   /** Where the invocations of a component loaded with `record` are journaled (kept here: Component knows nothing of journals). */
   private readonly journals = new WeakMap<Component, CallJournal>();
   private readonly inflight = new Set<InFlight>();
@@ -145,6 +146,7 @@ export class Runtime implements ComponentHost {
       throw new CorralRuntimeError('invalid-option', `threads must be an integer from 1 to ${MAX_THREADS}, got ${options.threads}`, { option: 'threads', value: options.threads });
     }
     this.cacheDir = options.cacheDir ?? defaultCacheDir();
+    this.sources = new SourceCache(this.cacheDir);
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.defaultPool = options.pool ?? {};
@@ -184,48 +186,88 @@ export class Runtime implements ComponentHost {
   /**
    * Reads, validates and prepares a component. `precheck` sees its import names (versions included)
    * before the expensive part: a component `load` would refuse for its WASI imports is refused in
-   * milliseconds instead of after preparing (3 s for a 12 MB one).
+   * milliseconds instead of after preparing (3 s for a 12 MB one). A file whose identity is unchanged
+   * since this runtime read it is not read again (see SourceCache), and its artifact is the one found or
+   * prepared then: 10,000 modules of one file read, hash and prepare it once.
    */
   private async prepare(source: Uint8Array | string, givenName?: string, precheck?: (importNames: string[], label: string) => void, sha256?: string) {
     if (this.closing) throw closedError();
     const label = typeof source === 'string' ? source : (givenName ?? 'component bytes');
-    let bytes: Uint8Array;
-    try {
-      bytes = typeof source === 'string' ? await readBoundedFile(source, MAX_COMPONENT_BYTES) : source;
-    } catch (cause) {
-      if (cause instanceof FileRefused) {
-        throw new LoadError(cause.reason, `cannot load ${label}: ${cause.message}`, { source: label, kind: cause.kind, limitBytes: cause.limitBytes }, cause);
-      }
-      throw new LoadError('unreadable', `cannot read ${label}: ${(cause as Error).message}`, { source: label }, cause);
-    }
     const name = givenName ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : 'component');
-    // The pin is checked on the very bytes that are validated and prepared: the file is read once.
-    if (sha256 !== undefined) {
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== sha256) throw new LoadError('sha256-mismatch', `${label} has sha256 ${actual}, pinned ${sha256}`, { source: label, module: name, expected: sha256, actual });
+    let facts = typeof source === 'string' ? await this.sources.facts(source, label) : bytesFacts(source, label);
+    // The pin is checked on the sha256 of bytes that were read, the very bytes the artifact is prepared
+    // from. One that does not match what the file's identity recorded is checked on a fresh read before
+    // it is refused: a refusal never rests on the cache.
+    if (sha256 !== undefined && facts.sha256 !== sha256 && typeof source === 'string') facts = await this.sources.facts(source, label, true);
+    if (sha256 !== undefined && facts.sha256 !== sha256) {
+      throw new LoadError('sha256-mismatch', `${label} has sha256 ${facts.sha256}, pinned ${sha256}`, { source: label, module: name, expected: sha256, actual: facts.sha256 });
     }
-    validateComponentBytes(bytes, label);
-    let importNames: string[];
-    try {
-      importNames = componentImportNames(bytes);
-    } catch (cause) {
-      throw new LoadError('invalid-component', `${label} is not a valid component: ${(cause as Error).message}`, { source: label }, cause);
-    }
-    precheck?.(importNames, label);
-    const artifact = await prepareInWorker({ bytes, name, source: label, cacheDir: this.cacheDir });
-    return { artifact, label, name, importNames, bytes };
+    precheck?.(facts.importNames, label);
+    const artifact = await this.artifactOf(facts, name, label);
+    return { artifact, label, name, importNames: facts.importNames, facts };
+  }
+
+  /** The prepared artifact of `facts`' bytes, found or prepared once and then kept with them. */
+  private artifactOf(facts: SourceFacts, name: string, label: string): Promise<PreparedArtifact> {
+    // Another load found or prepared it: nothing is prepared for this one.
+    if (facts.artifact) return facts.artifact.then((artifact) => ({ ...artifact, fromCache: true }));
+    const prepared = prepareInWorker({ bytes: facts.bytes!, sha256: facts.sha256, name, source: label, cacheDir: this.cacheDir });
+    facts.artifact = prepared;
+    // Prepared: the bytes are not needed any more (a missing cache directory is read again from the file).
+    prepared.then(
+      () => {
+        facts.bytes = null;
+        void this.sources.record(facts);
+      },
+      () => (facts.artifact = undefined),
+    );
+    return prepared;
   }
 
   /**
-   * The artifact's files, read into memory once: what every worker, including one started long after
-   * (a replacement after a kill), builds instances from. Gone from the cache since it was prepared or
-   * found there (a cleanup, `rm -rf ~/.cache/corral`): prepared again.
+   * The artifact's files, read into memory once per artifact and shared by every component loaded from
+   * it (10,000 modules of one component held 10,000 copies, 2–3 MiB each): what every worker, including
+   * one started long after (a replacement after a kill), builds instances from. Released with the last
+   * component that uses them (`releaseFiles`).
    */
-  private async artifactFiles(artifact: PreparedArtifact, bytes: Uint8Array, name: string, label: string): Promise<ArtifactFiles> {
+  private async acquireFiles(artifact: PreparedArtifact, facts: SourceFacts, source: Uint8Array | string, name: string, label: string): Promise<ArtifactFiles> {
+    const { key } = artifact.meta;
+    let shared = this.sharedFiles.get(key);
+    if (!shared) {
+      const entry = { files: this.artifactFiles(artifact, facts, source, name, label), users: 0 };
+      entry.files.catch(() => {
+        if (this.sharedFiles.get(key) === entry) this.sharedFiles.delete(key);
+      });
+      this.sharedFiles.set(key, (shared = entry));
+    }
+    shared.users++;
+    try {
+      return await shared.files;
+    } catch (error) {
+      this.releaseFiles(key);
+      throw error;
+    }
+  }
+
+  private releaseFiles(key: string): void {
+    const shared = this.sharedFiles.get(key);
+    if (shared && --shared.users === 0) this.sharedFiles.delete(key);
+  }
+
+  /**
+   * Reads the artifact's files. Gone from the cache since it was prepared or found there (a cleanup,
+   * `rm -rf ~/.cache/corral`): prepared again, from the file read afresh, which must still hold the
+   * bytes the artifact was made from.
+   */
+  private async artifactFiles(artifact: PreparedArtifact, facts: SourceFacts, source: Uint8Array | string, name: string, label: string): Promise<ArtifactFiles> {
     try {
       return await readArtifactFiles(artifact.dir, artifact.meta);
     } catch {
+      const bytes = facts.bytes ?? (typeof source === 'string' ? (await this.sources.facts(source, label, true)).bytes : source)!;
       const again = await prepareInWorker({ bytes, name, source: label, cacheDir: this.cacheDir });
+      if (again.meta.sha256 !== artifact.meta.sha256) {
+        throw new LoadError('sha256-mismatch', `${label} changed while it was loaded: sha256 ${again.meta.sha256}, was ${artifact.meta.sha256}`, { source: label, module: name, expected: artifact.meta.sha256, actual: again.meta.sha256 });
+      }
       return readArtifactFiles(again.dir, again.meta);
     }
   }
@@ -240,8 +282,22 @@ export class Runtime implements ComponentHost {
     // WASI interfaces and versions only: whether an embedder import is needed at all is known after
     // preparing (an interface that only defines types, such as corral:module/types, needs nothing).
     const precheck = (names: string[], label: string) => checkWasiImports(names, {}, label);
-    const { artifact, label, name, importNames, bytes } = await this.prepare(source, givenName, precheck, options.sha256);
-    const files = await this.artifactFiles(artifact, bytes, name, label);
+    const { artifact, label, name, importNames, facts } = await this.prepare(source, givenName, precheck, options.sha256);
+    const files = await this.acquireFiles(artifact, facts, source, name, label);
+    try {
+      return this.register(source, options, { artifact, label, name, importNames, files, limits, wasiConfig, imports });
+    } catch (error) {
+      this.releaseFiles(artifact.meta.key);
+      throw error;
+    }
+  }
+
+  /** The rest of `load`, once the artifact's files are held: checks, then the component registered. */
+  private register(
+    source: Uint8Array | string,
+    options: LoadOptions,
+    { artifact, label, name, importNames, files, limits, wasiConfig, imports }: { artifact: PreparedArtifact; label: string; name: string; importNames: string[]; files: ArtifactFiles; limits: Limits; wasiConfig: ReturnType<typeof resolveWasiConfig>; imports: HostImports },
+  ): Component {
     checkWasiImports(importNames, artifact.meta.imports, label);
     checkImports(embedderImports(artifact.meta.imports), imports, label);
     const wasi = wasiImports(artifact.meta.imports);
@@ -288,6 +344,7 @@ export class Runtime implements ComponentHost {
    */
   unload(component: Component): void {
     if (!this.components.delete(component)) return;
+    this.releaseFiles(component.meta.key);
     component.pool.markUnloaded();
     component.pool.rejectWaiting(unloadedError(component.name));
     for (const inflight of this.inflight) if (inflight.component === component) inflight.abort.abort(new InvocationEnded('unloaded'));
@@ -531,6 +588,7 @@ function describe(component: Component): ComponentDescriptor {
   return {
     id: component.id,
     name: component.name,
+    artifact: meta.key,
     coreFiles: meta.coreModules.map((m) => m.file),
     files: component.artifactFiles,
     imports: embedderImports(meta.imports),

@@ -12,6 +12,8 @@ export interface ComponentDescriptor {
   /** Unique per `load()`: two loads of the same bytes with different limits are different components. */
   id: string;
   name: string;
+  /** The artifact's key: components of the same prepared bytes share one compiled glue and core modules per worker. */
+  artifact: string;
   /** The instrumented core modules' file names, as the glue asks for them. */
   coreFiles: string[];
   /** The artifact's glue and core modules (`coreFiles` order), read once at load: workers never read the cache. */

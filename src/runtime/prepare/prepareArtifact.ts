@@ -92,14 +92,18 @@ export async function prepareArtifact(bytes: Uint8Array, name: string, source: s
 
 /** Where the artifact of these bytes lives in `cacheDir`. */
 export function artifactLocation(bytes: Uint8Array, cacheDir: string): { dir: string; key: string; sha256: string } {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  return artifactLocationOf(createHash('sha256').update(bytes).digest('hex'), cacheDir);
+}
+
+/** Where the artifact of bytes with this sha256 lives in `cacheDir`. */
+export function artifactLocationOf(sha256: string, cacheDir: string): { dir: string; key: string; sha256: string } {
   const key = `${sha256.slice(0, 32)}-i${INSTRUMENTATION_VERSION}-${GLUE_GENERATOR}`;
   return { dir: join(cacheDir, key), key, sha256 };
 }
 
-/** The cached artifact of these bytes, or null. Cheap: one small file read. */
-export async function findCachedArtifact(bytes: Uint8Array, cacheDir: string): Promise<PreparedArtifact | null> {
-  const { dir, key } = artifactLocation(bytes, cacheDir);
+/** The cached artifact of bytes with this sha256, or null. Cheap: one small file read. */
+export async function findCachedArtifact(sha256: string, cacheDir: string): Promise<PreparedArtifact | null> {
+  const { dir, key } = artifactLocationOf(sha256, cacheDir);
   const meta = await readMeta(dir, key);
   return meta ? { dir, meta, fromCache: true } : null;
 }

@@ -55,11 +55,21 @@ interface GuestInstance extends Metering {
   idleSince: number;
 }
 
-interface LoadedComponent {
-  descriptor: ComponentDescriptor;
+/** An artifact's glue and compiled core modules: one per worker, whatever number of components load it. */
+interface CompiledArtifact {
   instantiate: Instantiate;
   modules: Map<string, WebAssembly.Module>;
   /** What each core module declares of tables and memory, read from its bytes: counted against the budget before instantiation. */
+  tables: WeakMap<WebAssembly.Module, TableFacts>;
+  /** Components loaded here that use it: it is dropped with the last. */
+  users: number;
+}
+
+interface LoadedComponent {
+  descriptor: ComponentDescriptor;
+  compiled: CompiledArtifact;
+  instantiate: Instantiate;
+  modules: Map<string, WebAssembly.Module>;
   tables: WeakMap<WebAssembly.Module, TableFacts>;
   idle: GuestInstance[];
   counters: BigInt64Array;
@@ -70,6 +80,15 @@ interface LoadedComponent {
 }
 
 const components = new Map<string, LoadedComponent>();
+/**
+ * Compiled artifacts by key, in flight or done. 10,000 modules of one component used to import its glue
+ * (through the module loader's hooks, a data: URL each, never freed) and compile its core modules 10,000
+ * times per worker: a module's first event cost ~15 ms of that. Now each worker does it once per artifact,
+ * and a module's first event only instantiates.
+ */
+const artifacts = new Map<string, Promise<CompiledArtifact>>();
+/** When `dropUnloaded` last swept every component (`performance.now()`). */
+let lastSweep = -Infinity;
 let reaper: NodeJS.Timeout | null = null;
 let reaperPeriod = Infinity;
 const slotIndex = threadId % MAX_WORKER_SLOTS;
@@ -347,8 +366,39 @@ function toSignal(
 async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedComponent> {
   const known = components.get(descriptor.id);
   if (known) return known;
-  // From the bytes the main thread read at load, not from the cache directory (which may be gone by
-  // now): the glue imports nothing relative, so it runs as well from a data: URL.
+  let compiling = artifacts.get(descriptor.artifact);
+  if (!compiling) {
+    compiling = compileArtifact(descriptor);
+    artifacts.set(descriptor.artifact, compiling);
+    compiling.catch(() => artifacts.delete(descriptor.artifact));
+  }
+  const compiled = await compiling;
+  // Two calls may have brought the same descriptor while it compiled.
+  const again = components.get(descriptor.id);
+  if (again) return again;
+  compiled.users++;
+  const component: LoadedComponent = {
+    descriptor,
+    compiled,
+    instantiate: compiled.instantiate,
+    modules: compiled.modules,
+    tables: compiled.tables,
+    idle: [],
+    counters: new BigInt64Array(descriptor.counters),
+    bridge: { active: false, deadline: 0 },
+    wasi: descriptor.wasi ? new WasiHost(descriptor.wasi.config, descriptor.memoryMaxPages * WASM_PAGE_BYTES) : null,
+  };
+  components.set(descriptor.id, component);
+  startReaper(descriptor.maxIdleMs);
+  return component;
+}
+
+/**
+ * From the bytes the main thread read at load, not from the cache directory (which may be gone by
+ * now): the glue imports nothing relative, so it runs as well from a data: URL. The glue keeps no state
+ * at its module level (everything is inside `instantiate`), so components of one artifact share it.
+ */
+async function compileArtifact(descriptor: ComponentDescriptor): Promise<CompiledArtifact> {
   const glueSource = Buffer.from(new Uint8Array(descriptor.files.glue)).toString('base64');
   const glue = (await import(`data:text/javascript;base64,${glueSource}`)) as { instantiate: Instantiate };
   const modules = new Map<string, WebAssembly.Module>();
@@ -360,19 +410,7 @@ async function loadComponent(descriptor: ComponentDescriptor): Promise<LoadedCom
     modules.set(file, module);
     tables.set(module, tableFacts(bytes));
   }
-  const component: LoadedComponent = {
-    descriptor,
-    instantiate: glue.instantiate,
-    modules,
-    tables,
-    idle: [],
-    counters: new BigInt64Array(descriptor.counters),
-    bridge: { active: false, deadline: 0 },
-    wasi: descriptor.wasi ? new WasiHost(descriptor.wasi.config, descriptor.memoryMaxPages * WASM_PAGE_BYTES) : null,
-  };
-  components.set(descriptor.id, component);
-  startReaper(descriptor.maxIdleMs);
-  return component;
+  return { instantiate: glue.instantiate, modules, tables, users: 0 };
 }
 
 /**
@@ -467,13 +505,25 @@ function startReaper(maxIdleMs: number): void {
   reaper = setInterval(reapIdle, period).unref();
 }
 
-/** Forgets the components the main thread unloaded (but `keep`), with their idle instances and compiled modules. */
+/** How often at most a call sweeps for unloaded components (the reaper sweeps too). */
+const SWEEP_INTERVAL_MS = 100;
+
+/**
+ * Forgets the components the main thread unloaded (but `keep`), with their idle instances, and an
+ * artifact's compiled modules with its last component. A sweep reads every component's counters: on
+ * every call, that made N modules' first events cost N² (10,000 modules: 10⁸ reads), so a call sweeps
+ * at most every `SWEEP_INTERVAL_MS`. What an unloaded component holds until then is its idle instances.
+ */
 function dropUnloaded(keep?: string): void {
+  const now = performance.now();
+  if (keep !== undefined && now - lastSweep < SWEEP_INTERVAL_MS) return;
+  lastSweep = now;
   for (const [id, component] of components) {
     if (id === keep || Atomics.load(component.counters, Counter.UNLOADED) === 0n) continue;
     retire(component, Counter.RECYCLED_CLOSE, component.idle.length);
     component.idle = [];
     components.delete(id);
+    if (--component.compiled.users === 0) artifacts.delete(component.descriptor.artifact);
   }
 }
 
