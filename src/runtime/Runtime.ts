@@ -383,19 +383,12 @@ export class Runtime implements ComponentHost {
       throw unloadedError(component.name);
     }
     const invocationId = options.invocationId ?? randomUUID();
-    const task: CallTask = {
-      componentId: component.id,
-      exportPath: target.path,
-      exportName: target.name,
-      args,
-      fuel,
-      timeoutMs,
-      invocationId,
-      ...(each ? { each } : {}),
-      ...(prewarm ? { prewarm: true as const } : {}),
-      ...(component.wasi && journal ? { wasiJournal: 'record' as const } : {}),
-      ...(component.wasi && options.wasiAnswers ? { wasiJournal: { replay: options.wasiAnswers.calls } } : {}),
-    };
+    // Optional fields are assigned, not spread: a spread of an empty object is an allocation per call.
+    const task: CallTask = { componentId: component.id, exportPath: target.path, exportName: target.name, args, fuel, timeoutMs, invocationId };
+    if (each) task.each = each;
+    if (prewarm) task.prewarm = true;
+    if (component.wasi && options.wasiAnswers) task.wasiJournal = { replay: options.wasiAnswers.calls };
+    else if (component.wasi && journal) task.wasiJournal = 'record';
     let settle!: SlotCall['settle'];
     const settled = new Promise<Parameters<SlotCall['settle']>[0]>((resolve) => (settle = resolve));
     const abort = new InvocationAbort();
