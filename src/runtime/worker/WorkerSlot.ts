@@ -29,7 +29,7 @@ export class WorkerSlot {
   private readonly mainPort: MessagePort;
   private hostSeq = 0;
   /** Whether the next host call spins for its answer first (see SpinGate). */
-  readonly hostSpin = new SpinGate();
+  private readonly hostSpin = new SpinGate();
   /** When the worker next lets its event loop turn while calls keep coming (see WORKER_TURN_MS). */
   private turnDue = 0;
 
@@ -51,8 +51,8 @@ export class WorkerSlot {
   }
 
   /**
-   * Waits (asynchronously: the worker keeps its event loop for its idle reaper and component loading)
-   * for the next call, and takes it. Null once the runtime closed the slot; `unreadable` if the call
+   * Waits for the next call, and takes it: blocked for up to CALL_WAIT_MS, then asynchronously (the
+   * worker keeps its event loop for its idle reaper and component loading). Null once the runtime closed the slot; `unreadable` if the call
    * could not be decoded (it is answered with a Trap all the same).
    */
   async nextCall(): Promise<{ task: CallTask; descriptors: ComponentDescriptor[] } | { unreadable: Error } | null> {
