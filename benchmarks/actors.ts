@@ -3,7 +3,7 @@
  * cost of a restart. Uses the real clock (backoff 0 ms for the restart measure).
  */
 import { pino } from 'pino';
-import { type Runtime } from '../src/index.ts';
+import { type Component, type Runtime } from '../src/index.ts';
 import { Supervisor } from '../src/supervisor/Supervisor.ts';
 import { summarize } from './stats.ts';
 
@@ -17,45 +17,7 @@ export async function benchActors(runtime: Runtime, computePath: string, row: Ro
   const compute = await runtime.load(computePath, { name: 'actors-compute' });
 
   // 1. One actor: event → mailbox → machine → guest → done, beside the bare call, interleaved.
-  {
-    const supervisor = new Supervisor({ logger });
-    supervisor.start([{ name: 'adder', component: compute, handler: { export: 'add', args: () => [1, 2] } }]);
-    const bare: number[] = [];
-    const actor: number[] = [];
-    const turn = () => new Promise((resolve) => setImmediate(resolve));
-    const timeBare = async () => {
-      const t = performance.now();
-      await compute.call('add', [1, 2]);
-      return performance.now() - t;
-    };
-    const timeActor = async () => {
-      const t = performance.now();
-      await supervisor.request('adder', { kind: 'custom', payload: null });
-      const elapsed = performance.now() - t;
-      // The machine steps back to `loaded` after the outcome is delivered; let that happen untimed.
-      await supervisor.settled('adder');
-      return elapsed;
-    };
-    for (let i = 0; i < 22_000; i++) {
-      // Both start after one idle event-loop turn, and they take turns going first: a worker that
-      // just finished a task answers faster than one that went back to waiting.
-      await turn();
-      const first = i % 2 === 0 ? await timeBare() : await timeActor();
-      await turn();
-      const second = i % 2 === 0 ? await timeActor() : await timeBare();
-      if (i >= 2_000) {
-        bare.push(i % 2 === 0 ? first : second);
-        actor.push(i % 2 === 0 ? second : first);
-      }
-    }
-    const b = summarize(bare);
-    const a = summarize(actor);
-    const added = a.p50 - b.p50;
-    row('event → actor → guest → done, p50 / p99', `${us(a.p50)} / ${us(a.p99)} (bare call ${us(b.p50)} / ${us(b.p99)})`);
-    row('  actor layer adds, p50', us(added), '≤ 10 µs', added <= 0.01);
-    results.actorEvent = { actorMs: a, bareMs: b, addedMs: added };
-    await supervisor.stop();
-  }
+  results.actorEvent = await benchActorLayer(compute, row, 'idle');
 
   // 2. Fan-out: each event goes to 100 actors with a trivial handler.
   {
@@ -107,4 +69,49 @@ export async function benchActors(runtime: Runtime, computePath: string, row: Ro
     await supervisor.stop();
   }
   return results;
+}
+
+/**
+ * The actor layer's overhead: one actor's event → mailbox → machine → guest → done, beside the bare
+ * call of the same export, interleaved (`condition` names the row: "idle", "under load").
+ */
+export async function benchActorLayer(compute: Component, row: Row, condition: string, pairs = 20_000): Promise<Record<string, unknown>> {
+  const logger = pino({ level: 'silent' });
+  const supervisor = new Supervisor({ logger });
+  supervisor.start([{ name: 'adder', component: compute, handler: { export: 'add', args: () => [1, 2] } }]);
+  const bare: number[] = [];
+  const actor: number[] = [];
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const timeBare = async () => {
+    const t = performance.now();
+    await compute.call('add', [1, 2]);
+    return performance.now() - t;
+  };
+  const timeActor = async () => {
+    const t = performance.now();
+    await supervisor.request('adder', { kind: 'custom', payload: null });
+    const elapsed = performance.now() - t;
+    // The machine steps back to `loaded` after the outcome is delivered; let that happen untimed.
+    await supervisor.settled('adder');
+    return elapsed;
+  };
+  for (let i = 0; i < pairs + 2_000; i++) {
+    // Both start after one idle event-loop turn, and they take turns going first: a worker that
+    // just finished a task answers faster than one that went back to waiting.
+    await turn();
+    const first = i % 2 === 0 ? await timeBare() : await timeActor();
+    await turn();
+    const second = i % 2 === 0 ? await timeActor() : await timeBare();
+    if (i >= 2_000) {
+      bare.push(i % 2 === 0 ? first : second);
+      actor.push(i % 2 === 0 ? second : first);
+    }
+  }
+  const b = summarize(bare);
+  const a = summarize(actor);
+  const added = a.p50 - b.p50;
+  row(`event → actor → guest → done (${condition}), p50 / p99`, `${us(a.p50)} / ${us(a.p99)} (bare call ${us(b.p50)} / ${us(b.p99)})`);
+  row(`  actor layer adds (${condition}), p50`, us(added), '≤ 10 µs', added <= 0.01);
+  await supervisor.stop();
+  return { actorMs: a, bareMs: b, addedMs: added };
 }

@@ -18,26 +18,40 @@ for (;;) {
 }
 `;
 
+/** The bare worker, kept between round trips so the floor can be measured interleaved with other subjects. */
+export class FloorWorker {
+  private readonly cell = new Int32Array(new SharedArrayBuffer(8));
+  private readonly worker = new Worker(WORKER, { eval: true, workerData: this.cell.buffer });
+
+  /** One round trip. */
+  async roundTrip(): Promise<void> {
+    const cell = this.cell;
+    Atomics.store(cell, 1, 0);
+    Atomics.store(cell, 0, 1);
+    Atomics.notify(cell, 0);
+    const wait = Atomics.waitAsync(cell, 1, 0);
+    if (wait.async) await wait.value;
+  }
+
+  async close(): Promise<void> {
+    Atomics.store(this.cell, 0, 2);
+    Atomics.notify(this.cell, 0);
+    await this.worker.terminate();
+  }
+}
+
 /** Milliseconds per round trip, after `warmup` untimed ones. */
 export async function atomicsFloor(rounds = 20_000, warmup = 2_000): Promise<{ n: number; p50: number; p99: number; min: number; max: number }> {
-  const buffer = new SharedArrayBuffer(8);
-  const cell = new Int32Array(buffer);
-  const worker = new Worker(WORKER, { eval: true, workerData: buffer });
+  const floor = new FloorWorker();
   const samples: number[] = [];
   try {
     for (let i = 0; i < rounds + warmup; i++) {
       const t0 = performance.now();
-      Atomics.store(cell, 1, 0);
-      Atomics.store(cell, 0, 1);
-      Atomics.notify(cell, 0);
-      const wait = Atomics.waitAsync(cell, 1, 0);
-      if (wait.async) await wait.value;
+      await floor.roundTrip();
       if (i >= warmup) samples.push(performance.now() - t0);
     }
   } finally {
-    Atomics.store(cell, 0, 2);
-    Atomics.notify(cell, 0);
-    await worker.terminate();
+    await floor.close();
   }
   return summarize(samples);
 }

@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
-import { Piscina } from 'piscina';
 import { buildFixtures } from '../fixtures/build.ts';
-import { Runtime, type Component } from '../src/index.ts';
-import { benchActors } from './actors.ts';
+import { Runtime } from '../src/index.ts';
+import { benchActorLayer, benchActors } from './actors.ts';
 import { benchBurst } from './burst.ts';
 import { atomicsFloor } from './atomicsFloor.ts';
+import { benchCallPath, type CallPathResult } from './callPath.ts';
+import { startLoad } from './load.ts';
 import { benchChain } from './chain.ts';
 import { benchEngine } from './engine.ts';
 import { benchTwap } from './twap.ts';
@@ -36,7 +37,7 @@ const rows: { name: string; value: string; target: string; ok: boolean | null }[
 let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
-/** The parts a run can be limited to; `runtime` is the warm call, glue, fuel, instantiation and deadline rows (1–7). */
+/** The parts a run can be limited to; `runtime` is the call rows (idle and under load), glue, fuel, instantiation and deadline rows (1–7). */
 const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
@@ -59,16 +60,6 @@ function timeInstantiation(guest: { metered(): unknown }, runs: number, warmup: 
   return summarize(samples.slice(warmup));
 }
 
-async function timedCalls(component: Component, exportName: string, args: unknown[], n: number): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await component.call(exportName, args);
-    samples.push(performance.now() - t0);
-  }
-  return samples;
-}
-
 await buildFixtures();
 const cacheDir = mkdtempSync(join(tmpdir(), 'corral-bench-cache-'));
 const runtime = new Runtime({ threads: 2, cacheDir });
@@ -76,51 +67,29 @@ const hostImports = { 'corral-fixtures:host-caller/host': { slow: (ms: number) =
 const jsImports = { 'corral-fixtures:js-guest/host': { echo: (s: string) => s } };
 
 if (wanted('runtime')) {
-  // 1. Warm call through the runtime, beside a bare piscina round trip and a bare in-thread call.
+  // 1. The call rows, idle and then under load (one busy process per core), each side by side with
+  // the floor and bare piscina (callPath.ts); the host-call round trip (row 6) with them.
   {
     const compute = await runtime.load(fixture('compute'));
-    await timedCalls(compute, 'add', [1, 2], 2_000);
-    const runtimeCall = summarize(await timedCalls(compute, 'add', [1, 2], 20_000));
-    const bare = new Piscina({ filename: new URL('./bare-worker.mjs', import.meta.url).href, minThreads: 2, maxThreads: 2, atomics: 'async' });
-    const bareSamples: number[] = [];
-    for (let i = 0; i < 22_000; i++) {
-      const t0 = performance.now();
-      await bare.run({ kind: 'call', args: [1, 2] });
-      if (i >= 2_000) bareSamples.push(performance.now() - t0);
+    const caller = await runtime.load(fixture('host-caller'), { imports: hostImports, limits: { timeoutMs: 10_000 } });
+    const idle = await benchCallPath(compute, caller, row, 'idle');
+    const stopLoad = await startLoad();
+    let underLoad: CallPathResult;
+    try {
+      underLoad = await benchCallPath(compute, caller, row, 'under load');
+    } finally {
+      await stopLoad();
     }
-    const piscinaCall = summarize(bareSamples);
-    const concurrency = 64;
-    const total = 60_000;
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next++ < total) await compute.call('add', [1, 2]);
-      }),
-    );
-    const callsPerSecond = total / ((performance.now() - t0) / 1000);
-    let bareNext = 0;
-    const b0 = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (bareNext++ < total) await bare.run({ kind: 'call', args: [1, 2] });
-      }),
-    );
-    const bareCallsPerSecond = total / ((performance.now() - b0) / 1000);
-    await bare.destroy();
+    floorMs = idle.floorMs.p50;
+    results.callPath = { idle, underLoad };
+    results.warmCall = { floorMs: idle.floorMs, runtimeMs: idle.runtimeMs, piscinaMs: idle.piscinaMs, callsPerSecond: idle.callsPerSecond, bareCallsPerSecond: idle.bareCallsPerSecond };
+  }
+  {
+    const compute = await runtime.load(fixture('compute'));
     const guest = await inThreadGuest(readFileSync(fixture('compute')), compute.artifactDir);
     const plain = guest.plain();
     const inThread = nsPerCall(() => plain.add(1, 2));
-    const floor = await atomicsFloor();
-    const times = (ms: number) => `${(ms / floor.p50).toFixed(1)}× floor`;
-    row('floor: bare worker Atomics ping-pong, p50 / p99', `${us(floor.p50)} / ${us(floor.p99)}`);
-    row('warm call via runtime (add), p50 / p99', `${us(runtimeCall.p50)} (${times(runtimeCall.p50)}) / ${us(runtimeCall.p99)}`, '≤ 1.5× floor / ≤ bare piscina p99', runtimeCall.p50 <= 1.5 * floor.p50 && runtimeCall.p99 <= piscinaCall.p99);
-    row('bare piscina round trip, p50 / p99', `${us(piscinaCall.p50)} (${times(piscinaCall.p50)}) / ${us(piscinaCall.p99)}`);
     row('bare in-thread call (glue + wasm), p50', `${inThread.p50.toFixed(1)} ns`);
-    const throughputRatio = callsPerSecond / bareCallsPerSecond;
-    row(`throughput, ${concurrency} in flight`, `${Math.round(callsPerSecond)} calls/s (bare piscina ${Math.round(bareCallsPerSecond)}/s: ${throughputRatio.toFixed(2)}×)`, '≥ 1.2× bare piscina', throughputRatio >= 1.2);
-    floorMs = floor.p50;
-    results.warmCall = { floorMs: floor, runtimeMs: runtimeCall, piscinaMs: piscinaCall, inThreadNs: inThread, callsPerSecond, bareCallsPerSecond };
 
     // 2. Glue cost: jco 1.11.2 glue (what corral runs) and jco 1.35 glue, minus the raw core call.
     const raw = guest.rawCore('add');
@@ -172,20 +141,6 @@ if (wanted('runtime')) {
     results.deadlineOvershootMs = overshoot;
   }
 
-  // 6. Host-call round trip from the guest.
-  {
-    const caller = await runtime.load(fixture('host-caller'), { imports: hostImports, limits: { timeoutMs: 10_000 } });
-    await caller.call('call-nop', [2_000]);
-    const perCall: number[] = [];
-    for (let i = 0; i < 200; i++) {
-      const [with100, with0] = [await caller.call('call-nop', [100]), await caller.call('call-nop', [0])];
-      perCall.push((with100.durationMs - with0.durationMs) / 100);
-    }
-    const s = summarize(perCall);
-    row('host-call round trip (guest → main → guest), p50 / p99 of 100-call means', `${us(s.p50)} (${(s.p50 / floorMs).toFixed(2)}× floor) / ${us(s.p99)}`, '≤ 1.5× floor p50', s.p50 <= 1.5 * floorMs);
-    results.hostCallMs = s;
-  }
-
   // 7. First load vs cached load of the QuickJS guest, and its instantiation.
   {
     const coldDir = mkdtempSync(join(tmpdir(), 'corral-bench-cold-'));
@@ -221,7 +176,17 @@ if (wanted('runtime')) {
 if (wanted('engine') && Number.isNaN(floorMs)) floorMs = (await atomicsFloor()).p50;
 
 // 8. The actor layer (issue: actors and the supervisor).
-if (wanted('actors')) results.actors = await benchActors(runtime, fixture('compute'), row, (results.warmCall as { callsPerSecond: number } | undefined)?.callsPerSecond ?? NaN);
+if (wanted('actors')) {
+  results.actors = await benchActors(runtime, fixture('compute'), row, (results.warmCall as { callsPerSecond: number } | undefined)?.callsPerSecond ?? NaN);
+  // The actor layer's overhead again with one busy process per core (load.ts).
+  const compute = await runtime.load(fixture('compute'), { name: 'actors-compute-loaded' });
+  const stopLoad = await startLoad();
+  try {
+    (results.actors as Record<string, unknown>).actorEventUnderLoad = await benchActorLayer(compute, row, 'under load', 10_000);
+  } finally {
+    await stopLoad();
+  }
+}
 
 // 9. The engine: store through the bridge, commits, chain requests (issue: the WIT world and state).
 if (wanted('engine')) results.engine = await benchEngine(runtime, fixture, row, floorMs);

@@ -87,18 +87,36 @@ export const MAX_THREADS = 64;
 /**
  * How long a worker polls for the host's answer before it sleeps in `Atomics.wait`: 2,000 checks,
  * ~17 µs here. Measured round trip of a trivial host call: p50 25 µs without the spin, 16 µs with it;
- * a slow host call wastes at most those 17 µs of the worker's core.
+ * a slow host call wastes at most those 17 µs of the worker's core. The spin is adaptive (SpinGate.ts):
+ * a worker whose spins stop catching answers (a busy machine, slow host functions) sleeps at once.
  */
 export const SPIN_CHECKS = 2_000;
 
+/** Host calls in a row whose answer came after the spin before a worker stops spinning (SpinGate.ts). */
+export const SPIN_MISSES = 4;
+
 /**
- * How long a worker polls for its next call after a reply before it waits in `Atomics.waitAsync`.
- * Measured side by side (npm run bench, 2 cores): without it a warm call took 40 µs p50 (1.45× the
- * floor) and 64 calls in flight 0.7× bare piscina's throughput; with 20 µs, 25 µs (0.9×) and 1.3×;
- * with 50 µs the spinning workers took the main thread's core and throughput fell to 0.9×. An idle
- * worker spends these 20 µs once, after its last call.
+ * The most host calls a worker that stopped spinning makes without a spin before it tries one again
+ * (it probes after 1, 2, 4 … calls, doubling while probes miss; SpinGate.ts).
  */
-export const CALL_SPIN_MS = 0.02;
+export const SPIN_BACKOFF_MAX = 64;
+
+/**
+ * How long a worker waits for its next call in a blocking `Atomics.wait` before it waits in
+ * `Atomics.waitAsync`, which lets its event loop run (the idle-instance reaper). A worker in
+ * `Atomics.wait` is woken by the futex alone; one in `Atomics.waitAsync` through its event loop, which
+ * measured 2.3× the floor's round trip side by side (41 against 18 µs, loaded 2-core machine). A call
+ * that comes within this window of the last one is taken at the floor's cost; one that comes later
+ * pays the event loop's ~20 µs once, next to a gap of at least this long. No CPU is spent waiting:
+ * this replaced a 20 µs spin (`CALL_SPIN_MS`) that paid only where wake-ups were slow and cores free.
+ */
+export const CALL_WAIT_MS = 2;
+
+/**
+ * A worker busy with calls that follow each other within `CALL_WAIT_MS` never gives its event loop a
+ * turn; at least this often, it waits in `Atomics.waitAsync` instead, so its timers (the reaper) run.
+ */
+export const WORKER_TURN_MS = 20;
 
 /**
  * Modules an engine loads at once when it starts (each reads its state and cursors from the store and

@@ -1,6 +1,7 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { HostFault } from '../errors/HostFault.ts';
 import { HostLimitError } from '../errors/HostLimitError.ts';
+import type { InvocationAbort } from './InvocationAbort.ts';
 import { runHostCall, type BoundHostFunction } from './HostImports.ts';
 import { Reply, Slot, SlotFlag, SlotState, isHostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotMessage } from './protocol.ts';
 import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from './valueCodec.ts';
@@ -19,7 +20,7 @@ export interface SlotCall {
   /** The slot running it, once it was handed to a worker. */
   slot: CallSlot | null;
   /** Aborted when the invocation no longer waits for its host calls; their functions see it (`invocationSignal()`). */
-  abort?: AbortController;
+  abort?: InvocationAbort;
   /**
    * Called once: with the worker's reply; with the error that ended the call without one (its worker
    * exited, the runtime closed); or `refused` when the call could not be written for a worker.

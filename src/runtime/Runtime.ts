@@ -28,6 +28,7 @@ import { signalFromData } from '../signals/signalFromData.ts';
 import { Trap } from '../signals/Trap.ts';
 import { Component, type CallOptions, type CallOutcome, type ComponentHost, type Limits, type ResolvedExport } from './Component.ts';
 import type { CallSlot, SlotCall } from './CallSlot.ts';
+import { InvocationAbort } from './InvocationAbort.ts';
 import { CallDispatcher } from './CallDispatcher.ts';
 import { InvocationEnded, type HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
@@ -95,7 +96,7 @@ interface InFlight {
   /** Set by the backstop when it terminated the worker. */
   terminated: { elapsedMs: number } | null;
   /** Aborts the host work of the call (see `invocationSignal()`): when it ends, however it ends. */
-  abort: AbortController;
+  abort: InvocationAbort;
 }
 
 /** One invocation of a journaled component: where it goes, and its host and WASI calls as they are made. */
@@ -439,22 +440,15 @@ export class Runtime implements ComponentHost {
       throw unloadedError(component.name);
     }
     const invocationId = options.invocationId ?? randomUUID();
-    const task: CallTask = {
-      componentId: component.id,
-      exportPath: target.path,
-      exportName: target.name,
-      args,
-      fuel,
-      timeoutMs,
-      invocationId,
-      ...(each ? { each } : {}),
-      ...(prewarm ? { prewarm: true as const } : {}),
-      ...(component.wasi && journal ? { wasiJournal: 'record' as const } : {}),
-      ...(component.wasi && options.wasiAnswers ? { wasiJournal: { replay: options.wasiAnswers.calls } } : {}),
-    };
+    // Optional fields are assigned, not spread: a spread of an empty object is an allocation per call.
+    const task: CallTask = { componentId: component.id, exportPath: target.path, exportName: target.name, args, fuel, timeoutMs, invocationId };
+    if (each) task.each = each;
+    if (prewarm) task.prewarm = true;
+    if (component.wasi && options.wasiAnswers) task.wasiJournal = { replay: options.wasiAnswers.calls };
+    else if (component.wasi && journal) task.wasiJournal = 'record';
     let settle!: SlotCall['settle'];
     const settled = new Promise<Parameters<SlotCall['settle']>[0]>((resolve) => (settle = resolve));
-    const abort = new AbortController();
+    const abort = new InvocationAbort();
     const call: InFlight = { component, call: { task, table, describe: () => describe(component), pool: component.pool, slot: null, settle, abort }, timeoutMs, terminated: null, killed: false, abort };
     this.inflight.add(call);
     this.armBackstop();

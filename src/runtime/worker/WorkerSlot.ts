@@ -1,6 +1,7 @@
 import { MessageChannel, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import { HostCallDeadline } from '../../errors/HostCallDeadline.ts';
-import { CALL_SPIN_MS, SPIN_CHECKS } from '../../limits/defaults.ts';
+import { CALL_WAIT_MS, SPIN_CHECKS, WORKER_TURN_MS } from '../../limits/defaults.ts';
+import { SpinGate } from './SpinGate.ts';
 import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from '../valueCodec.ts';
 import { Reply, Slot, SlotFlag, SlotState, hostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotHello, type SlotMessage } from '../protocol.ts';
 
@@ -27,6 +28,10 @@ export class WorkerSlot {
   private readonly port: MessagePort;
   private readonly mainPort: MessagePort;
   private hostSeq = 0;
+  /** Whether the next host call spins for its answer first (see SpinGate). */
+  private readonly hostSpin = new SpinGate();
+  /** When the worker next lets its event loop turn while calls keep coming (see WORKER_TURN_MS). */
+  private turnDue = 0;
 
   constructor(readonly regionBytes: number) {
     this.buffer = new SharedArrayBuffer(Slot.HEADER_BYTES + 2 * regionBytes);
@@ -46,26 +51,34 @@ export class WorkerSlot {
   }
 
   /**
-   * Waits (asynchronously: the worker keeps its event loop for its idle reaper and component loading)
-   * for the next call, and takes it. Null once the runtime closed the slot; `unreadable` if the call
+   * Waits for the next call, and takes it: blocked for up to CALL_WAIT_MS, then asynchronously (the
+   * worker keeps its event loop for its idle reaper and component loading). Null once the runtime closed the slot; `unreadable` if the call
    * could not be decoded (it is answered with a Trap all the same).
    */
   async nextCall(): Promise<{ task: CallTask; descriptors: ComponentDescriptor[] } | { unreadable: Error } | null> {
-    // Under load the next call is usually written within microseconds of the last reply: catching it
-    // while spinning saves the worker's futex wake-up (about the whole cross-thread floor).
-    const spinUntil = performance.now() + CALL_SPIN_MS;
-    while (Atomics.load(this.state, Slot.STATE) === SlotState.IDLE || Atomics.load(this.state, Slot.STATE) === SlotState.DONE) {
-      if (performance.now() >= spinUntil) break;
-    }
+    // Block in Atomics.wait first (see CALL_WAIT_MS): a futex wakes it at the floor's cost, where
+    // Atomics.waitAsync goes through the event loop. Past the window, or when the event loop is due a
+    // turn, wait asynchronously so the worker's timers run.
+    const now = performance.now();
+    const blockUntil = now >= this.turnDue ? now : now + CALL_WAIT_MS;
     for (;;) {
       Atomics.store(this.state, Slot.WORKER_WAITS, 1);
       const state = Atomics.load(this.state, Slot.STATE);
       // Taken only if still CALL: a kill (CANCELLED) or close (CLOSED) in between must not be overwritten.
       if (state === SlotState.CALL && Atomics.compareExchange(this.state, Slot.STATE, SlotState.CALL, SlotState.RUNNING) === SlotState.CALL) break;
       if (state === SlotState.CLOSED) return null;
-      // IDLE, DONE (not yet taken), or CANCELLED (the main thread terminates this worker next).
+      // IDLE, DONE (not yet taken), or CANCELLED (the main thread terminates this worker next, which
+      // interrupts either wait).
+      const left = blockUntil - performance.now();
+      if (left > 0) {
+        Atomics.wait(this.state, Slot.STATE, state, left);
+        continue;
+      }
       const wait = Atomics.waitAsync(this.state, Slot.STATE, state);
-      if (wait.async) await wait.value;
+      if (wait.async) {
+        await wait.value;
+        this.turnDue = performance.now() + WORKER_TURN_MS;
+      }
     }
     Atomics.store(this.state, Slot.WORKER_WAITS, 0);
     const descriptors: ComponentDescriptor[] = [];
@@ -134,8 +147,12 @@ export class WorkerSlot {
     Atomics.notify(this.state, Slot.STATE);
 
     // A host function that answers at once (a store read, a log line) comes back in a few µs:
-    // spinning that long first saves the futex sleep and wake-up of Atomics.wait.
-    for (let i = 0; i < SPIN_CHECKS && Atomics.load(this.state, Slot.STATE) === request; i++);
+    // spinning that long first saves the futex sleep and wake-up of Atomics.wait, while spins catch.
+    if (this.hostSpin.spin()) {
+      let i = 0;
+      while (i < SPIN_CHECKS && Atomics.load(this.state, Slot.STATE) === request) i++;
+      this.hostSpin.record(i < SPIN_CHECKS);
+    }
     for (;;) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
