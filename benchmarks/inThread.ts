@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { transpile } from 'jco-glue';
-import { FUEL_SLICE } from '../src/limits/defaults.ts';
 import { FUEL_GLOBAL, METER_IMPORT_MODULE } from '../src/runtime/protocol.ts';
 import { ComponentBudget, Meter, meterImports } from '../src/runtime/worker/Meter.ts';
 
@@ -45,18 +44,23 @@ export async function inThreadGuest(component: Uint8Array, artifactDir: string, 
     mainCore ??= (instance.exports as Record<string, unknown>).memory ? instance : null;
     return instance;
   };
+  // Refuelled by a Meter, as in the worker: its slices, its clock reads. One per instance of the component.
+  let meter = new Meter();
+  const budget = new ComponentBudget(65_536, 1 << 26);
   const meteredCore = (m: WebAssembly.Module, i: WebAssembly.Imports = {}) => {
-    // Refuel as the worker does: a clock read and a new slice each time a slice runs out.
-    const refuel = () => (performance.now(), FUEL_SLICE);
-    const metered = meterImports(new Meter(), 0, new ComponentBudget(65_536, 1 << 26));
-    const instance = new WebAssembly.Instance(m, { ...i, [METER_IMPORT_MODULE]: { ...metered, refuel } });
-    const exports = instance.exports as Record<string, WebAssembly.Global>;
-    exports[FUEL_GLOBAL]!.value = FUEL_SLICE;
+    const k = meter.globals.length;
+    meter.grants.push(0);
+    const instance = new WebAssembly.Instance(m, { ...i, [METER_IMPORT_MODULE]: meterImports(meter, k, budget) });
+    meter.globals.push((instance.exports as Record<string, WebAssembly.Global>)[FUEL_GLOBAL]!);
+    meter.reset(Number.MAX_SAFE_INTEGER, Infinity);
     return instance;
   };
   return {
     plain: () => instantiate((f) => plainModules.get(f)!, imports, plainCore),
-    metered: () => instantiate((f) => meteredModules.get(f)!, imports, meteredCore),
+    metered: () => {
+      meter = new Meter();
+      return instantiate((f) => meteredModules.get(f)!, imports, meteredCore);
+    },
     rawCore: (name) => {
       mainCore = null;
       instantiate((f) => plainModules.get(f)!, imports, plainCore);

@@ -45,10 +45,23 @@ export const DEFAULT_GRACE_MS = 250;
 export const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /**
- * Fuel handed to a running guest at a time. Smaller slices check the deadline more often (one slice
- * of a tight loop runs for roughly 10–30 µs here); larger ones cost fewer host round trips.
+ * Fuel handed to a running guest at a time, at first. Smaller slices check the deadline more often (one slice
+ * of a tight loop runs for roughly 10–30 µs here); larger ones cost fewer host round trips. The
+ * slice grows (FUEL_SLICE_MAX) while slices run out faster than FUEL_SLICE_MS: interpreters are
+ * charged far more fuel per nanosecond than a tight loop (QuickJS spent a 20,000 slice in ~1 µs, and
+ * its refuels were ~20 points of its fuel overhead). The size of a slice never changes the fuel a
+ * call reports, only how often the deadline is checked.
  */
 export const FUEL_SLICE = 20_000;
+
+/**
+ * The largest slice (see FUEL_SLICE). It bounds how late a deadline can be seen after a guest's code
+ * turns slow per fuel: a bulk fill, the slowest code per fuel measured (~3 ns), spends it in ~3 ms.
+ */
+export const FUEL_SLICE_MAX = 1_000_000;
+
+/** A slice that ran out sooner than this after the previous one makes the next slice twice as large; one that took over 4× as long halves it (see FUEL_SLICE). */
+export const FUEL_SLICE_MS = 0.1;
 
 /** Instance pool defaults (per component); see `PoolOptions`. */
 export const DEFAULT_POOL = {

@@ -61,6 +61,35 @@ export interface SpecialOps {
 
 /** Segments with fewer instructions than this are charged with their enclosing code instead (both rewrites). */
 export const FOLD_BELOW = 24;
+/**
+ * The most a region takes from its small segments (both rewrites). Folding charges a segment as if it
+ * always ran: right for a few `if` arms, but an interpreter's dispatch loop has hundreds of small
+ * cases of which one runs, and folding them all charged StarlingMonkey ~48,000 fuel per JavaScript
+ * loop iteration (a refuel every few iterations). Past this sum none of a region's small segments is
+ * folded: each charges itself, so the region is charged for the case that runs.
+ */
+export const FOLD_CAP = 64;
+
+/**
+ * Folds small segments into their parent regions, innermost first so folds add up, unless their sum
+ * passes FOLD_CAP. A child region always has a higher index than its parent, so when the loop reaches
+ * a region, every child's cost is final. The decision depends only on the costs, never on the order
+ * the scan created sibling regions in, so both rewrites agree.
+ */
+export function foldSmallSegments(costs: number[], parents: number[], isSegment: (region: number) => boolean): void {
+  const smallSum = new Array<number>(costs.length).fill(0);
+  const smallChildren: number[][] = costs.map(() => []);
+  for (let i = costs.length - 1; i >= 0; i--) {
+    if (smallChildren[i]!.length > 0 && smallSum[i]! <= FOLD_CAP) {
+      costs[i]! += smallSum[i]!;
+      for (const child of smallChildren[i]!) costs[child] = 0;
+    }
+    if (i > 0 && isSegment(i) && costs[i]! < FOLD_BELOW) {
+      smallSum[parents[i]!]! += costs[i]!;
+      smallChildren[parents[i]!]!.push(i);
+    }
+  }
+}
 const ENTRY_REGION = 0;
 const LOOP_REGION = 1;
 const SEGMENT_REGION = 2;
@@ -124,12 +153,7 @@ export function chargePlan(body: Item, bodyStart: number, { grows, tableGrows, b
       }
     }
   }
-  for (let i = costs.length - 1; i > 0; i--) {
-    if (kinds[i] === SEGMENT_REGION && costs[i]! < FOLD_BELOW) {
-      costs[parents[i]!]! += costs[i]!;
-      costs[i] = 0;
-    }
-  }
+  foldSmallSegments(costs, parents, (i) => kinds[i] === SEGMENT_REGION);
 
   const insertions: Insertion[] = [{ offset: bodyStart, kind: Insert.Entry, cost: Math.max(1, costs[0]!), loopType: NONE, blockType: 0, blockTypeEnd: 0 }];
   const wrappedLoops = new Map<number, number>();

@@ -1,7 +1,7 @@
 import binaryen from 'binaryen';
 import { LoadError } from '../../errors/LoadError.ts';
 import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_FUEL } from '../../limits/defaults.ts';
-import { FOLD_BELOW } from './chargePlan.ts';
+import { foldSmallSegments } from './chargePlan.ts';
 import type { CoreModuleFacts, InstrumentedModule } from './InstrumentedModule.ts';
 import { tableFacts } from './tableFacts.ts';
 import {
@@ -493,14 +493,8 @@ function scanBlocks(
     }
   }
   // Small segments are charged with the code around them (as if they always ran): a subtraction
-  // for every 3-instruction `if` arm cost more than the arm. Innermost first, so folds add up.
-  for (let i = costs.length - 1; i > 0; i--) {
-    const kind = kinds[i];
-    if (kind && 'segment' in kind && costs[i]! < FOLD_BELOW) {
-      costs[parents[i]!]! += costs[i]!;
-      costs[i] = 0;
-    }
-  }
+  // for every 3-instruction `if` arm cost more than the arm. Up to FOLD_CAP per region.
+  foldSmallSegments(costs, parents, (i) => { const kind = kinds[i]; return !!kind && 'segment' in kind; });
   scan.entryCost = Math.max(1, costs[0]!);
   kinds.forEach((kind, i) => {
     if (kind && 'loop' in kind) scan.loops[kind.loop]!.cost = Math.max(1, costs[i]!);

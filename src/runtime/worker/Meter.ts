@@ -3,7 +3,7 @@
  * invocation on the instance, and the imports an instrumented core module needs (see
  * src/runtime/fuel/instrumentCoreModule.ts for the other side of this ABI).
  */
-import { FUEL_SLICE } from '../../limits/defaults.ts';
+import { FUEL_SLICE, FUEL_SLICE_MAX, FUEL_SLICE_MS } from '../../limits/defaults.ts';
 import {
   MEMORY_DENIED_PAGES_IMPORT,
   MEMORY_MAX_PAGES_IMPORT,
@@ -34,12 +34,17 @@ export class Meter {
   stop: MeterStop | null = null;
   readonly globals: WebAssembly.Global[] = [];
   readonly grants: number[] = [];
+  /** The next slice: grows while slices run out quickly (FUEL_SLICE_MS). It never changes the fuel reported. */
+  private slice = FUEL_SLICE;
+  /** When the last slice was handed out; NaN until the first refuel of an invocation (no clock read per call). */
+  private lastRefuel = NaN;
 
   reset(fuelLimit: number, deadline: number): void {
     this.fuelLimit = fuelLimit;
     this.spent = 0;
     this.deadline = deadline;
     this.stop = null;
+    this.lastRefuel = NaN;
     for (let i = 0; i < this.globals.length; i++) {
       this.globals[i]!.value = 0;
       this.grants[i] = 0;
@@ -62,8 +67,13 @@ export class Meter {
       available = this.fuelLimit - this.spent;
       if (available <= 0) throw (this.stop = new MeterStop('fuel'));
     }
-    if (performance.now() >= this.deadline) throw (this.stop = new MeterStop('deadline'));
-    const grant = Math.min(FUEL_SLICE, available);
+    const now = performance.now();
+    if (now >= this.deadline) throw (this.stop = new MeterStop('deadline'));
+    const lasted = now - this.lastRefuel;
+    this.lastRefuel = now;
+    if (lasted < FUEL_SLICE_MS) this.slice = Math.min(this.slice * 2, FUEL_SLICE_MAX);
+    else if (lasted > 4 * FUEL_SLICE_MS) this.slice = Math.max(this.slice / 2, FUEL_SLICE);
+    const grant = Math.min(this.slice, available);
     this.grants[k] = grant;
     return grant;
   }

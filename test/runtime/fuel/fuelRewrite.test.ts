@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FC, FD, FE, IMMEDIATES, skipImmediates } from '../../../src/runtime/fuel/opcodes.ts';
 import { rewriteCoreModule, rewriteModule } from '../../../src/runtime/fuel/rewriteModule.ts';
 import { Reader } from '../../../src/runtime/fuel/wasmBytes.ts';
+import { FOLD_CAP } from '../../../src/runtime/fuel/chargePlan.ts';
 import { instrumentCoreModule } from '../../../src/runtime/fuel/instrumentCoreModule.ts';
 import { instrumentWithBinaryen } from '../../../src/runtime/fuel/instrumentWithBinaryen.ts';
 import { FUEL_GLOBAL } from '../../../src/runtime/protocol.ts';
@@ -217,6 +218,22 @@ const SHAPES = `(module
     memory.size i32.add)
 )`;
 
+/** An interpreter's dispatch loop in miniature: each iteration runs one of `cases` small cases, picked by $op. */
+function dispatchLoop(cases: number): string {
+  const labels = Array.from({ length: cases }, (_, i) => `$c${i}`);
+  const bodies = labels.map((_, i) => `end local.get $acc i32.const ${i + 1} i32.add local.set $acc br $done`).join('\n');
+  return `(module (func (export "dispatch") (param $op i32) (param $n i32) (result i32) (local $acc i32)
+    loop $top
+      block $done
+        ${labels.map((l) => `block ${l}`).reverse().join(' ')}
+          local.get $op br_table ${labels.join(' ')} $done
+        ${bodies}
+      end
+      local.get $n i32.const 1 i32.sub local.tee $n br_if $top
+    end
+    local.get $acc))`;
+}
+
 describe('fuel rewrite', () => {
   it('behavior: charges what the binaryen rewrite charges, where it charges it, in shapes binaryen restructures', async () => {
     const bytes = await parse(SHAPES);
@@ -256,6 +273,31 @@ describe('fuel rewrite', () => {
         expect(run(fast, name, args, fuel, slice), `${name}(${args}) with ${fuel}/${slice}`).toEqual(run(slow, name, args, fuel, slice));
       }
     }
+  });
+
+  it('behavior: small cases are folded into their loop while they add up to FOLD_CAP; past it each case charges itself, so an iteration costs the case that runs (both rewrites)', async () => {
+    /** Fuel of one more iteration through case 3, and the result, by both rewrites. */
+    const perIteration = async (cases: number) => {
+      const bytes = await parse(dispatchLoop(cases));
+      const used = (instrumented: Uint8Array, n: number) => {
+        const { result, fuelLeft } = run(instrumented, 'dispatch', [3, n], 1_000_000, 1_000_000);
+        expect(result).toBe(4 * n);
+        return 1_000_000 - fuelLeft;
+      };
+      const fast = rewriteModule(bytes).bytes;
+      const slow = instrumentWithBinaryen(bytes, 'dispatch').bytes;
+      expect(charges(fast)).toEqual(charges(slow));
+      expect(used(fast, 5)).toBe(used(slow, 5));
+      return used(fast, 5) - used(fast, 4);
+    };
+    const caseCost = 5; // local.get, i32.const, i32.add, local.set, br
+    const few = await perIteration(4); // 4 cases of 5: folded, the loop charges all of them every iteration
+    expect(few).toBeGreaterThanOrEqual(4 * caseCost);
+    // 40 cases, 200 instructions of small cases, past FOLD_CAP: none is folded. An iteration pays the
+    // loop's own code (its 41 blocks count too) and the one case that runs, not the 200.
+    const many = await perIteration(40);
+    expect(40 * caseCost).toBeGreaterThan(FOLD_CAP);
+    expect(many).toBeLessThan(100);
   });
 
   it('behavior: charges what the binaryen rewrite charges in every core module of the fixtures, none handed to binaryen', async () => {
