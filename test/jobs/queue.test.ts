@@ -82,7 +82,8 @@ describe('queue', () => {
   });
 
   it('behavior: the rate limit (60 a minute by default): the 60th enqueue succeeds, the 61st answers limit("rate") and is counted; a second later one more goes through', async () => {
-    const { engine, run, read, advance } = await jobEngine(runtime);
+    // 61 enqueues from QuickJS in one event: past the 250 ms default deadline on a loaded machine.
+    const { engine, run, read, advance } = await jobEngine(runtime, [jobProbe('j', { limits: { timeoutMs: 10_000 } })]);
     await run(work(61));
     const answers = (await read('enqueued')) as unknown[];
     expect(answers.slice(0, 60).every((a) => typeof a === 'string')).toBe(true);
