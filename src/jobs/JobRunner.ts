@@ -269,7 +269,11 @@ export class JobRunner {
           module.store.abandon(transaction);
           return await this.fail(entry, job, attempt, counts);
         }
-        transaction.delete(jobKey(job.id));
+        // Its record's size is in the index, unless a commit on its way to the store rewrites it.
+        const key = jobKey(job.id);
+        const bytes = entry.index.storedBytes(job.id);
+        if (bytes !== undefined && !module.store.committing(key)) transaction.deleteKnown(key, bytes);
+        else transaction.delete(key);
         const result = await module.store.commitJob(transaction, { writes: transaction.writes(), sizeDelta: transaction.sizeDelta });
         if (result === 'committed') {
           counts.done++;

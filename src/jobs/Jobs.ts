@@ -186,7 +186,7 @@ export class Jobs {
     const maxRetry = Math.min(options.maxRetry ?? module.retry, module.maxRetry);
     const tasks: Job[] = payloads.map((payload) => ({ id: newJobId(now), module: name, type: `module:${name}:${taskType}`, version: module.version, payload, enqueuedBy: { engine: 'embedder' }, enqueuedAt: now, runAt: now + delay, attempts: 0, maxRetry }));
     await module.store.commitWith((tx) => {
-      for (const job of tasks) tx.set(jobKey(job.id), encodeJob(job));
+      for (const job of tasks) tx.setNew(jobKey(job.id), encodeJob(job));
       return true;
     });
     return tasks.map((job) => job.id);

@@ -9,6 +9,8 @@ import { decodeJob, type Job } from './Job.ts';
  */
 export class ModuleJobs {
   private readonly jobs = new Map<string, Job>();
+  /** Each task's stored record, in bytes: what its completion takes off the module's stored size. */
+  private readonly bytes = new Map<string, number>();
   private heap: { runAt: number; id: string }[] = [];
 
   static async load(store: ModuleStore): Promise<ModuleJobs> {
@@ -16,7 +18,7 @@ export class ModuleJobs {
     for await (const key of store.keys({ gte: JOB_PREFIX, lt: prefixLimit(JOB_PREFIX), limit: -1 })) {
       const value = await store.get(key);
       const job = value && decodeJob(value);
-      if (job) index.put(job);
+      if (job) index.put(job, value.byteLength);
     }
     return index;
   }
@@ -28,10 +30,12 @@ export class ModuleJobs {
       const id = suffixOf(write.key, JOB_PREFIX);
       if (id === undefined) continue;
       changed = true;
-      if (write.value === null) this.jobs.delete(id);
-      else {
+      if (write.value === null) {
+        this.jobs.delete(id);
+        this.bytes.delete(id);
+      } else {
         const job = decodeJob(write.value);
-        if (job) this.put(job);
+        if (job) this.put(job, write.value.byteLength);
       }
     }
     return changed;
@@ -45,6 +49,11 @@ export class ModuleJobs {
 
   get(id: string): Job | undefined {
     return this.jobs.get(id);
+  }
+
+  /** The byte length of task `id`'s stored record, as the last commit seen left it. */
+  storedBytes(id: string): number | undefined {
+    return this.bytes.get(id);
   }
 
   get size(): number {
@@ -82,9 +91,10 @@ export class ModuleJobs {
     return this.heap[0]?.runAt;
   }
 
-  private put(job: Job): void {
+  private put(job: Job, bytes: number): void {
     const before = this.jobs.get(job.id);
     this.jobs.set(job.id, job);
+    this.bytes.set(job.id, bytes);
     if (before?.runAt !== job.runAt || !before) this.push({ runAt: job.runAt, id: job.id });
   }
 

@@ -88,6 +88,13 @@ export interface ModuleStore extends CommittedReader {
   journal(chainId: bigint): Promise<JournalEntry[]>;
   /** Writes, cursor, stored size and journal changes in one atomic batch: after a crash, all or none. */
   commit(commit: Commit): Promise<void>;
+  /**
+   * True when commits are applied in the order `commit` was called, and `storedBytes` counts a commit
+   * from that call on: a caller may ask for the next commit before the last is durable (one without
+   * `journal` or `rebase`), and a later commit is never durable without the earlier ones (after a
+   * failed one, every later one fails too). See GuardedModuleStore.
+   */
+  readonly ordered?: boolean;
 }
 
 /** A circuit breaker as the supervisor saves it (see src/supervisor/BreakerStore.ts). */

@@ -1,8 +1,15 @@
-import type { Commit, ModuleStore, Write } from './EngineStore.ts';
+import type { Bytes, Commit, ModuleStore, Write } from './EngineStore.ts';
 import { keyId, StateTransaction } from './StateTransaction.ts';
 
 /** Why a job's commit was refused: a concurrent commit or the event in flight depends on what it read or writes. */
 export type CommitConflict = 'conflict';
+
+/** A commit's turn, as `inTurn` runs it: its result, when its commit is durable, and what the next turn waits for. */
+interface Turn<T> {
+  result: T;
+  durable?: Promise<void>;
+  next?: Promise<void>;
+}
 
 interface Logged {
   seq: number;
@@ -43,16 +50,24 @@ export class GuardedModuleStore implements ModuleStore {
   private log: Logged[] = [];
   private readonly jobsInFlight = new Map<StateTransaction, number>();
   private liveEvent: StateTransaction | undefined;
+  /** Resolves when the next commit may take its turn (see `inTurn`). */
   private tail: Promise<unknown> = Promise.resolve();
-  /** The writes of the commit LevelDB is applying: a read in the meantime must not see the old value. */
-  private applying: Map<string, Uint8Array | null> | undefined;
+  /**
+   * Commits handed to the store and not yet durable, oldest first, with their writes by key id: a read
+   * in the meantime must not see the old value. More than one only when the store is `ordered`.
+   */
+  private applying: { writes: Map<string, Uint8Array | null>; durable: Promise<void> }[] = [];
   private changeWaiters: (() => void)[] = [];
+  /** The store applies commits in the order they were asked for (ModuleStore.ordered): see `inTurn`. */
+  private readonly pipelined: boolean;
 
   /** `onCommit` hears the writes of every commit once applied (the jobs' timer and task indexes follow them: src/jobs/Jobs.ts). */
   constructor(
     private readonly inner: ModuleStore,
     private readonly onCommit: (writes: readonly Write[]) => void = () => {},
-  ) {}
+  ) {
+    this.pipelined = inner.ordered === true;
+  }
 
   /** An event is running and has read the module's state. */
   get eventInFlight(): boolean {
@@ -68,17 +83,27 @@ export class GuardedModuleStore implements ModuleStore {
   get: ModuleStore['get'] = (key) => this.inner.get(key);
   /** Sees a commit from the moment it passed its check, before LevelDB has applied it (see `apply`). */
   getSync: ModuleStore['getSync'] = (key) => {
-    if (this.applying) {
+    if (this.applying.length > 0) {
       const id = keyId(key);
-      if (this.applying.has(id)) return this.applying.get(id) ?? undefined;
+      for (let i = this.applying.length - 1; i >= 0; i--) {
+        const writes = this.applying[i]!.writes;
+        if (writes.has(id)) return writes.get(id) ?? undefined;
+      }
     }
     return this.inner.getSync(key);
   };
-  /** Waits for the commits asked for so far: a listing sees them all. */
+  /** A commit handed to the store and not yet durable writes `key`. */
+  committing(key: Bytes): boolean {
+    if (this.applying.length === 0) return false;
+    const id = keyId(key);
+    return this.applying.some((a) => a.writes.has(id));
+  }
+  /** Waits for the commits asked for so far to be durable: a listing sees them all. */
   keys: ModuleStore['keys'] = (range) => {
-    const { inner, tail } = this;
+    const { inner } = this;
+    const settled = this.settled();
     return (async function* () {
-      await tail;
+      await settled;
       yield* inner.keys(range);
     })();
   };
@@ -120,22 +145,21 @@ export class GuardedModuleStore implements ModuleStore {
 
   /** Commits a job's transaction (with `extra` writes of the runner's own) unless it conflicts. */
   commitJob(transaction: StateTransaction, commit: Commit): Promise<'committed' | CommitConflict> {
-    return this.serially(async () => {
+    return this.inTurn<'committed' | CommitConflict>(() => {
       const since = this.jobsInFlight.get(transaction) ?? this.seq;
       this.jobsInFlight.delete(transaction);
       const conflict = this.log.some((entry) => entry.seq > since && transaction.dependsOnAny(entry.keys)) || (this.liveEvent !== undefined && [...transaction.writtenIds()].some((id) => this.liveEvent!.dependsOn(Buffer.from(id, 'latin1'))));
       if (conflict) {
         this.trim();
-        return 'conflict' as const;
+        return { result: 'conflict' as const };
       }
-      await this.apply(commit);
-      return 'committed' as const;
+      return this.apply<'committed' | CommitConflict>(commit, 'committed');
     });
   }
 
   /** Any other commit (an event's): applied in turn, never refused. */
   commit(commit: Commit): Promise<void> {
-    return this.serially(() => this.apply(commit));
+    return this.inTurn(() => this.apply(commit, undefined));
   }
 
   /**
@@ -144,11 +168,7 @@ export class GuardedModuleStore implements ModuleStore {
    * commit); resolves with whether it committed.
    */
   commitIf(commit: Commit, stillValid: () => boolean): Promise<boolean> {
-    return this.serially(async () => {
-      if (!stillValid()) return false;
-      await this.apply(commit);
-      return true;
-    });
+    return this.inTurn(() => (stillValid() ? this.apply(commit, true) : { result: false }));
   }
 
   /**
@@ -158,11 +178,10 @@ export class GuardedModuleStore implements ModuleStore {
    * writes and answers false to commit nothing (e.g. the task is gone meanwhile); resolves with whether it committed.
    */
   commitWith(build: (state: StateTransaction) => boolean): Promise<boolean> {
-    return this.serially(async () => {
+    return this.inTurn(() => {
       const tx = new StateTransaction(this);
-      if (!build(tx) || tx.size === 0) return false;
-      await this.apply({ writes: tx.writes(), sizeDelta: tx.sizeDelta });
-      return true;
+      if (!build(tx) || tx.size === 0) return { result: false };
+      return this.apply({ writes: tx.writes(), sizeDelta: tx.sizeDelta }, true);
     });
   }
 
@@ -171,27 +190,57 @@ export class GuardedModuleStore implements ModuleStore {
     return new Promise((resolve) => this.changeWaiters.push(resolve));
   }
 
-  private async apply(commit: Commit): Promise<void> {
-    const writes = new Map(commit.writes.map((w) => [keyId(w.key), w.value]));
-    this.applying = writes;
-    try {
-      await this.inner.commit(commit);
-    } finally {
-      this.applying = undefined;
-      // Logged even when LevelDB failed: a job may have read the values while they were being applied.
-      if (this.jobsInFlight.size > 0) this.log.push({ seq: ++this.seq, keys: new Set(writes.keys()) });
-      else this.seq++;
-    }
-    this.trim();
-    // After the log: a job started by what this commit enqueued begins after it.
-    this.onCommit(commit.writes);
-    this.changed();
+  /** Resolves once every commit asked for so far is durable (or failed). */
+  private async settled(): Promise<void> {
+    await this.tail;
+    await Promise.all(this.applying.map((a) => a.durable.catch(() => {})));
   }
 
-  private serially<T>(step: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(step, step);
-    this.tail = run.catch(() => {});
-    return run;
+  /**
+   * Runs `step` when its turn comes, and resolves with its result once its commit is durable. A
+   * commit's turn comes when the one before it was handed to the store, not when it is durable, if
+   * the store applies commits in the order they were asked for (`ordered`, LevelDB's group commit) and
+   * neither commit records or rewrites a journal entry (whose undo is read from the durable state): so
+   * the commits of a module's jobs and events go to LevelDB together, in one batch, instead of one
+   * batch per commit with a thread-pool round trip between them. Otherwise (PostgreSQL, a block's
+   * commit) a commit's turn comes once the one before it is durable.
+   */
+  private inTurn<T>(step: () => Turn<T> | Promise<Turn<T>>): Promise<T> {
+    const turn = this.tail.then(step);
+    this.tail = turn.then(
+      (t) => t.next,
+      () => {},
+    );
+    return turn.then((t) => (t.durable ? t.durable.then(() => t.result) : t.result));
+  }
+
+  /** Hands `commit` to the store in its turn; see `inTurn`. */
+  private apply<T>(commit: Commit, result: T): Turn<T> | Promise<Turn<T>> {
+    const pipelined = this.pipelined && commit.journal === undefined && commit.rebase === undefined;
+    if (!pipelined && this.applying.length > 0) return this.settled().then(() => this.apply(commit, result));
+    const writes = new Map(commit.writes.map((w) => [keyId(w.key), w.value]));
+    // Logged at once, durable or not: a job may read the values from `applying` meanwhile, and a
+    // commit after this one is checked against it before this one is durable.
+    if (this.jobsInFlight.size > 0) this.log.push({ seq: ++this.seq, keys: new Set(writes.keys()) });
+    else this.seq++;
+    let entry!: { writes: Map<string, Uint8Array | null>; durable: Promise<void> };
+    const durable = this.inner.commit(commit).then(
+      () => {
+        this.applying.splice(this.applying.indexOf(entry), 1);
+        this.trim();
+        // After the log: a job started by what this commit enqueued begins after it.
+        this.onCommit(commit.writes);
+        this.changed();
+      },
+      (error: unknown) => {
+        this.applying.splice(this.applying.indexOf(entry), 1);
+        this.trim();
+        throw error;
+      },
+    );
+    entry = { writes, durable };
+    this.applying.push(entry);
+    return { result, durable, next: pipelined ? undefined : durable.catch(() => {}) };
   }
 
   /** Drops log entries no job in flight can conflict with. */

@@ -95,6 +95,9 @@ export class ReorgMarks implements ModuleStore {
   get storedBytes(): number {
     return this.inner.storedBytes;
   }
+  get ordered(): boolean | undefined {
+    return this.inner.ordered;
+  }
   get: ModuleStore['get'] = (key) => this.inner.get(key);
   getSync: ModuleStore['getSync'] = (key) => this.inner.getSync(key);
   keys: ModuleStore['keys'] = (range) => this.inner.keys(range);
@@ -115,7 +118,14 @@ export class ReorgMarks implements ModuleStore {
     // delete (or, for a pruned block's mark, re-create) them behind this object's back.
     const bookkeeping = [...(commit.bookkeeping ?? []), ...writes];
     const rebase = [...(commit.rebase ?? []), ...rebased.map(({ block, write }): Rebase => ({ chainId: block.chainId, number: block.number, ...write }))];
-    await this.inner.commit({ ...commit, ...(bookkeeping.length > 0 ? { bookkeeping } : {}), ...(rebase.length > 0 ? { rebase } : {}), sizeDelta: commit.sizeDelta + sizeDelta });
+    const written = this.inner.commit({ ...commit, ...(bookkeeping.length > 0 ? { bookkeeping } : {}), ...(rebase.length > 0 ? { rebase } : {}), sizeDelta: commit.sizeDelta + sizeDelta });
+    if (!journal && this.inner.ordered) {
+      // A commit without a journal may be followed by the next before it is durable (an ordered
+      // store, see GuardedModuleStore): that one's marks and sizes are computed from these.
+      for (const { block, id, mark } of changed) this.setMark(block, id, mark);
+      return written;
+    }
+    await written;
     // Seen once durable: a step planned against the state before this commit is refused as stale at its turn.
     for (const { block, id, mark } of changed) this.setMark(block, id, mark);
     for (const { block, write } of rebased) block.undo.set(keyId(write.key), write);

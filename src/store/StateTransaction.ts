@@ -57,6 +57,32 @@ export class StateTransaction {
     this.overlay.set(keyId(key), { key: Uint8Array.from(key), value: Uint8Array.from(value) });
   }
 
+  /**
+   * Stages a write of a key the caller knows is not committed (a new task's id: a time, a random
+   * prefix and a counter, never minted twice): its bytes count whole, and the store is not read.
+   */
+  setNew(key: Bytes, value: Bytes, admit?: (sizeDelta: number) => void): void {
+    const id = keyId(key);
+    if (this.overlay.has(id)) return this.set(key, value, admit);
+    const sizeDelta = this.sizeDelta + key.byteLength + value.byteLength;
+    admit?.(sizeDelta);
+    this.sizeDelta = sizeDelta;
+    this.overlay.set(id, { key: Uint8Array.from(key), value: Uint8Array.from(value) });
+  }
+
+  /**
+   * Stages the delete of a committed key whose value the caller knows to be `committedBytes` long
+   * (the runner's index of its tasks' records), without reading the store; it still counts as read,
+   * so a commit that rewrote the key since this transaction began conflicts with it.
+   */
+  deleteKnown(key: Bytes, committedBytes: number): void {
+    const id = keyId(key);
+    if (this.overlay.has(id)) return this.delete(key);
+    this.readKeys.add(id);
+    this.sizeDelta -= key.byteLength + committedBytes;
+    this.overlay.set(id, { key: Uint8Array.from(key), value: null });
+  }
+
   delete(key: Bytes): void {
     const previous = this.get(key);
     if (previous !== undefined) this.sizeDelta -= key.byteLength + previous.byteLength;

@@ -2,7 +2,8 @@
  * An engine with one job-probe module in a process of its own, so a test can SIGKILL it while jobs
  * run. Run as `node --import tsx jobProcess.ts <stateDir> <tasks>`: enqueues `tasks` counting tasks
  * (in events of 50, all due 1.5 s after the start), prints `enqueued` once all are committed and
- * `done <n>` after each job's commit.
+ * `done <n>` after each job's commit. Its events get a 20 s deadline: an enqueueing event past the 250 ms
+ * default on a loaded machine would end the test before any job ran (it is a crash test, not a timing one).
  */
 import { pino } from 'pino';
 import { Runtime } from '../../src/index.ts';

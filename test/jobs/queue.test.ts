@@ -39,6 +39,18 @@ describe('queue', () => {
     await engine.stop();
   });
 
+  it('behavior: the stored size counts a task from its enqueue to its completion: after the tasks ran it is the bytes of the keys left', async () => {
+    const { engine, run } = await jobEngine(runtime);
+    const bytesLeft = async () => (await engine.entries('j')).reduce((sum, [key, value]) => sum + key.byteLength + value.byteLength, 0);
+    expect(await run(work(5, { delayMs: 60_000 }))).toMatchObject({ ok: true });
+    expect(engine.storedBytes().j).toBe(await bytesLeft()); // five task records, not yet run
+    await engine.enqueue('j', 'work', ['{"op":"count"}', '{"op":"count"}']);
+    await engine.jobsSettled('j');
+    expect(await engine.pendingJobs('j')).toHaveLength(5);
+    expect(engine.storedBytes().j).toBe(await bytesLeft()); // two ran: their records' bytes went with them
+    await engine.stop();
+  });
+
   it('error: a module importing queue without the grant is refused at load, naming the interface', async () => {
     const error = await jobEngine(runtime, [jobProbe('j', { grants: { queue: false } })]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LoadError);
@@ -70,7 +82,8 @@ describe('queue', () => {
   });
 
   it('behavior: the rate limit (60 a minute by default): the 60th enqueue succeeds, the 61st answers limit("rate") and is counted; a second later one more goes through', async () => {
-    const { engine, run, read, advance } = await jobEngine(runtime);
+    // 61 enqueues from QuickJS in one event: past the 250 ms default deadline on a loaded machine.
+    const { engine, run, read, advance } = await jobEngine(runtime, [jobProbe('j', { limits: { timeoutMs: 10_000 } })]);
     await run(work(61));
     const answers = (await read('enqueued')) as unknown[];
     expect(answers.slice(0, 60).every((a) => typeof a === 'string')).toBe(true);

@@ -74,4 +74,17 @@ describe.each(backends)('GuardedModuleStore ($name)', (backend) => {
     expect(store.storedBytes).toBe(0);
     expect(await store.commitWith(() => false)).toBe(false);
   });
+
+  it('behavior: commits asked for back to back apply in order, each built on the ones before, though none was durable when the next was checked', async () => {
+    const store = await guarded(backend);
+    const job = store.jobTransaction();
+    bump(job); // reads k = 0
+    const bumps = Array.from({ length: 20 }, () => store.commitWith((tx) => (bump(tx), true)));
+    const refused = commitJob(store, job); // checked after the 20 bumps were handed on
+    expect(await refused).toBe('conflict');
+    expect(await Promise.all(bumps)).toEqual(Array.from({ length: 20 }, () => true));
+    expect(dec(store.getSync(enc('k')))).toBe('20');
+    expect(dec(await store.get(enc('k')))).toBe('20');
+    expect(store.storedBytes).toBe(3); // 'k' + '20': each commit's size computed from the one before
+  });
 });
