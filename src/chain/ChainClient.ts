@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createClient, http, ResponseBodyTooLargeError, webSocket, type Client } from 'viem';
 import { DEFAULT_ENGINE_RPC_RESPONSE_BYTES } from '../limits/defaults.ts';
+import { acknowledgeMessages } from './acknowledgeMessages.ts';
 import { parseBlock, parseLogs } from './parseRpc.ts';
 import { redactUrl } from './redactUrl.ts';
 import { RpcDataError } from './RpcDataError.ts';
@@ -27,6 +28,8 @@ export class ChainClient {
   readonly endpoint: string;
   readonly viem: Client;
   private readonly accounting: RpcAccounting;
+  /** The WebSocket whose messages are acknowledged at once (see acknowledgeMessages); a reconnect brings a new one. */
+  private socket: object | undefined;
 
   constructor(options: ChainClientOptions) {
     this.chainId = options.chainId;
@@ -52,6 +55,7 @@ export class ChainClient {
   async request(method: string, params: unknown[], purpose: RpcPurpose, module?: string): Promise<unknown> {
     let result: unknown;
     const response: ResponseSize = { bytes: undefined };
+    if (this.transport === 'webSocket') await this.acknowledgeSocket();
     try {
       result = await responseSize.run(response, () => this.viem.request({ method, params } as never));
     } catch (error) {
@@ -74,6 +78,7 @@ export class ChainClient {
   async requestJson(method: string, params: unknown[], purpose: RpcPurpose, module?: string, options: RequestJsonOptions = {}): Promise<string> {
     let json: string;
     const response: ResponseSize = { bytes: undefined, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) };
+    if (this.transport === 'webSocket') await this.acknowledgeSocket();
     try {
       const result = await responseSize.run(response, () => this.viem.request({ method, params } as never, options.signal ? { signal: options.signal } : undefined));
       json = JSON.stringify(result ?? null);
@@ -118,6 +123,18 @@ export class ChainClient {
   close(): void {
     const transport = this.viem.transport as { getRpcClient?: () => Promise<{ close(): void }> };
     if (this.transport === 'webSocket') void transport.getRpcClient?.().then((c) => c.close(), () => {});
+  }
+
+  /**
+   * Makes the socket requests are about to go on acknowledge every message at once (the head
+   * subscription shares it; see acknowledgeMessages). A socket that fails to open is left to the request.
+   */
+  async acknowledgeSocket(): Promise<void> {
+    const transport = this.viem.transport as { getRpcClient?: () => Promise<{ socket: Parameters<typeof acknowledgeMessages>[0] }> };
+    const socket = await transport.getRpcClient?.().then((c) => c.socket, () => undefined);
+    if (!socket || socket === this.socket) return;
+    this.socket = socket;
+    acknowledgeMessages(socket);
   }
 
   /** A malformed answer counts as a failed request of its method, and is thrown as RpcDataError. */
