@@ -20,6 +20,7 @@ import { benchEngine } from './engine.ts';
 import { benchTwap } from './twap.ts';
 import { benchTimers } from './timers.ts';
 import { benchJobs } from './jobs.ts';
+import { benchOperatorBackfill } from './operatorBackfill.ts';
 import { benchPostgres } from './postgres.ts';
 import { benchPrewarm } from './prewarm.ts';
 import { benchTableBomb } from './tableBomb.ts';
@@ -35,7 +36,7 @@ let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 /** The parts a run can be limited to; `runtime` is the warm call, glue, fuel, instantiation and deadline rows (1–7). */
-const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres'] as const;
+const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'operatorBackfill'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
 const wanted = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -250,6 +251,9 @@ if (wanted('tableBomb')) results.tableBomb = await benchTableBomb(cacheDir, fixt
 
 // 18. PostgreSQL against LevelDB: commits, jobs, replicas, failover (issue 22), on an embedded PostgreSQL of its own.
 if (wanted('postgres')) results.postgres = await benchPostgres(runtime, fixture, row);
+
+// 19. Backfill as an operator meets it: corral run with the scaffold's JavaScript module (issue 23).
+if (wanted('operatorBackfill')) results.operatorBackfill = await benchOperatorBackfill(row);
 
 await runtime.close();
 
