@@ -168,7 +168,8 @@ interface ResponseSize {
 const responseSize = new AsyncLocalStorage<ResponseSize>();
 
 /**
- * Reads the answer here, counting bytes as they arrive, and hands viem a complete one: past the
+ * An answer that declares its length is checked against the cap by it and handed to viem as it is.
+ * One that does not is read here, counting bytes as they arrive, and handed to viem whole: past the
  * request's cap the body is cancelled (its connection closed) and the request fails with
  * `ResponseBodyTooLargeError`, which viem passes on unwrapped. A 64 MB answer used to be read whole
  * (viem's 10 MiB limit aside) before a module's `rpcResponseBytes` was looked at.
@@ -181,6 +182,13 @@ const countingFetch: typeof fetch = async (input, init) => {
   if (length !== null && /^[0-9]+$/.test(length) && Number(length) > maxSize) {
     await response.body?.cancel();
     throw new ResponseBodyTooLargeError({ maxSize, size: Number(length) });
+  }
+  // A declared length within the cap bounds the body (undici fails a body longer than its
+  // content-length): viem reads it as it is. Copying it into a new Response cost the backfill a
+  // second pass over every answer on the main thread.
+  if (length !== null && /^[0-9]+$/.test(length)) {
+    if (slot) slot.bytes = Number(length);
+    return response;
   }
   if (!response.body) return response;
   const chunks: Uint8Array[] = [];
