@@ -63,6 +63,8 @@ async function latency(anvil: Anvil, emitter: Emitter, start: Start, probe: Prob
   const blocks: number[] = [];
   const logs: number[] = [];
   const fetchAlone: number[] = [];
+  /** The head's arrival after the call that mined its block returned: a node holding its message shows here. */
+  const arrival: number[] = [];
   const socket = createPublicClient({ transport: webSocket(anvil.wsUrl) });
   try {
     for (let i = 0; i < 330; i++) {
@@ -76,11 +78,13 @@ async function latency(anvil: Anvil, emitter: Emitter, start: Start, probe: Prob
       const head = BigInt(await anvil.rpc<string>('eth_blockNumber')) + 1n;
       const step = stepAt(engine, 'latency-logs', head);
       await anvil.rpc('eth_sendTransaction', [emitter.call(1, 1)]); // anvil signs and mines it; nothing else polls
+      const mined = performance.timeOrigin + performance.now();
       const s = await step;
       const t = performance.now();
       await socket.request({ method: 'eth_getLogs', params: [{ address: emitter.address, blockHash: s.hash as `0x${string}` }] });
       if (i >= 30) {
         logs.push(s.startedAt! - s.seenAt!);
+        arrival.push(Math.max(0, s.seenAt! - mined));
         fetchAlone.push(performance.now() - t);
       }
     }
@@ -91,9 +95,11 @@ async function latency(anvil: Anvil, emitter: Emitter, start: Start, probe: Prob
   const b = summarize(blocks);
   const l = summarize(logs);
   const f = summarize(fetchAlone);
+  const a = summarize(arrival);
   row('block-to-handler latency, block trigger (WebSocket head → guest starts), p50 / p99', `${ms(b.p50)} / ${ms(b.p99)}`, '≤ 5 ms p99', b.p99 <= 5);
   row('  same, log trigger (plus eth_getLogs by block hash), p50 / p99', `${ms(l.p50)} / ${ms(l.p99)} (that eth_getLogs alone, viem → anvil: ${ms(f.p50)} / ${ms(f.p99)})`, '≤ 5 ms p99', l.p99 <= 5);
-  return { blockTriggerMs: b, logTriggerMs: l, getLogsAloneMs: f };
+  row('    head reaches the engine after its transaction call returned, p50 / p99', `${ms(a.p50)} / ${ms(a.p99)} (~40 ms when the node holds it behind our delayed ACK)`);
+  return { blockTriggerMs: b, logTriggerMs: l, getLogsAloneMs: f, headArrivalMs: a };
 }
 
 /**

@@ -21,6 +21,7 @@ import { benchEngine } from './engine.ts';
 import { benchTwap } from './twap.ts';
 import { benchTimers } from './timers.ts';
 import { benchJobs } from './jobs.ts';
+import { benchOperatorBackfill } from './operatorBackfill.ts';
 import { benchPostgres } from './postgres.ts';
 import { benchPrewarm } from './prewarm.ts';
 import { benchManyModules } from './manyModules.ts';
@@ -38,7 +39,7 @@ let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 /** The parts a run can be limited to; `runtime` is the call rows (idle and under load), glue, fuel, instantiation and deadline rows (1–7). */
-const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules'] as const;
+const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
 const wanted = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -223,6 +224,9 @@ if (wanted('cliStart')) results.cliStart = await benchCliStart(row);
 
 // 20. Many modules in one engine, and the cached load of a 12.5 MB component (issue 23).
 if (wanted('manyModules')) results.manyModules = await benchManyModules(cacheDir, fixture, row);
+
+// 21. Backfill as an operator meets it: corral run with the scaffold's JavaScript module (issue 23).
+if (wanted('operatorBackfill')) results.operatorBackfill = await benchOperatorBackfill(row);
 
 await runtime.close();
 

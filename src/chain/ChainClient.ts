@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createClient, http, ResponseBodyTooLargeError, webSocket, type Client } from 'viem';
 import { DEFAULT_ENGINE_RPC_RESPONSE_BYTES } from '../limits/defaults.ts';
+import { acknowledgeMessages } from './acknowledgeMessages.ts';
 import { parseBlock, parseLogs } from './parseRpc.ts';
 import { redactUrl } from './redactUrl.ts';
 import { RpcDataError } from './RpcDataError.ts';
@@ -27,6 +28,8 @@ export class ChainClient {
   readonly endpoint: string;
   readonly viem: Client;
   private readonly accounting: RpcAccounting;
+  /** The WebSocket whose messages are acknowledged at once (see acknowledgeMessages); a reconnect brings a new one. */
+  private socket: object | undefined;
 
   constructor(options: ChainClientOptions) {
     this.chainId = options.chainId;
@@ -52,6 +55,7 @@ export class ChainClient {
   async request(method: string, params: unknown[], purpose: RpcPurpose, module?: string): Promise<unknown> {
     let result: unknown;
     const response: ResponseSize = { bytes: undefined };
+    if (this.transport === 'webSocket') await this.acknowledgeSocket();
     try {
       result = await responseSize.run(response, () => this.viem.request({ method, params } as never));
     } catch (error) {
@@ -74,6 +78,7 @@ export class ChainClient {
   async requestJson(method: string, params: unknown[], purpose: RpcPurpose, module?: string, options: RequestJsonOptions = {}): Promise<string> {
     let json: string;
     const response: ResponseSize = { bytes: undefined, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) };
+    if (this.transport === 'webSocket') await this.acknowledgeSocket();
     try {
       const result = await responseSize.run(response, () => this.viem.request({ method, params } as never, options.signal ? { signal: options.signal } : undefined));
       json = JSON.stringify(result ?? null);
@@ -120,6 +125,18 @@ export class ChainClient {
     if (this.transport === 'webSocket') void transport.getRpcClient?.().then((c) => c.close(), () => {});
   }
 
+  /**
+   * Makes the socket requests are about to go on acknowledge every message at once (the head
+   * subscription shares it; see acknowledgeMessages). A socket that fails to open is left to the request.
+   */
+  async acknowledgeSocket(): Promise<void> {
+    const transport = this.viem.transport as { getRpcClient?: () => Promise<{ socket: Parameters<typeof acknowledgeMessages>[0] }> };
+    const socket = await transport.getRpcClient?.().then((c) => c.socket, () => undefined);
+    if (!socket || socket === this.socket) return;
+    this.socket = socket;
+    acknowledgeMessages(socket);
+  }
+
   /** A malformed answer counts as a failed request of its method, and is thrown as RpcDataError. */
   private async validated<T>(method: string, purpose: RpcPurpose, fetch: () => Promise<unknown>, parse: (raw: unknown) => T): Promise<T> {
     const raw = await fetch();
@@ -151,7 +168,8 @@ interface ResponseSize {
 const responseSize = new AsyncLocalStorage<ResponseSize>();
 
 /**
- * Reads the answer here, counting bytes as they arrive, and hands viem a complete one: past the
+ * An answer that declares its length is checked against the cap by it and handed to viem as it is.
+ * One that does not is read here, counting bytes as they arrive, and handed to viem whole: past the
  * request's cap the body is cancelled (its connection closed) and the request fails with
  * `ResponseBodyTooLargeError`, which viem passes on unwrapped. A 64 MB answer used to be read whole
  * (viem's 10 MiB limit aside) before a module's `rpcResponseBytes` was looked at.
@@ -164,6 +182,13 @@ const countingFetch: typeof fetch = async (input, init) => {
   if (length !== null && /^[0-9]+$/.test(length) && Number(length) > maxSize) {
     await response.body?.cancel();
     throw new ResponseBodyTooLargeError({ maxSize, size: Number(length) });
+  }
+  // A declared length within the cap bounds the body (undici fails a body longer than its
+  // content-length): viem reads it as it is. Copying it into a new Response cost the backfill a
+  // second pass over every answer on the main thread.
+  if (length !== null && /^[0-9]+$/.test(length)) {
+    if (slot) slot.bytes = Number(length);
+    return response;
   }
   if (!response.body) return response;
   const chunks: Uint8Array[] = [];
