@@ -185,8 +185,10 @@ const countingFetch: typeof fetch = async (input, init) => {
   }
   // A declared length within the cap bounds the body (undici fails a body longer than its
   // content-length): viem reads it as it is. Copying it into a new Response cost the backfill a
-  // second pass over every answer on the main thread.
-  if (length !== null && /^[0-9]+$/.test(length)) {
+  // second pass over every answer on the main thread. Not for an encoded body: the length is the
+  // compressed size, and undici hands over the decompressed bytes (a small gzip can hold gigabytes).
+  const encoding = response.headers.get('content-encoding');
+  if (length !== null && /^[0-9]+$/.test(length) && (encoding === null || encoding.trim().toLowerCase() === 'identity')) {
     if (slot) slot.bytes = Number(length);
     return response;
   }

@@ -171,6 +171,7 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     entries: [
       { name: 'MAX_KEY_BYTES', unit: 'bytes', trips: 'a store key; longer is refused (`invalid-input`)' },
       { name: 'MAX_LIST_KEYS', unit: 'count', trips: 'keys one `list-keys` page returns, whatever the guest asks' },
+      { name: 'MODULE_LOAD_CONCURRENCY', unit: 'count', trips: "modules an engine loads at once when it starts (reading state and cursors, checking the component); more wait their turn (speed, not safety)" },
     ],
   },
   {

@@ -217,7 +217,9 @@ export class GuardedModuleStore implements ModuleStore {
   /** Hands `commit` to the store in its turn; see `inTurn`. */
   private apply<T>(commit: Commit, result: T): Turn<T> | Promise<Turn<T>> {
     const pipelined = this.pipelined && commit.journal === undefined && commit.rebase === undefined;
-    if (!pipelined && this.applying.length > 0) return this.settled().then(() => this.apply(commit, result));
+    // Waits for the commits already handed on, not for `tail`: this runs inside a turn, and `tail` is
+    // that turn's own chain (waiting on it deadlocked a block's commit after a job's).
+    if (!pipelined && this.applying.length > 0) return Promise.all(this.applying.map((a) => a.durable.catch(() => {}))).then(() => this.apply(commit, result));
     const writes = new Map(commit.writes.map((w) => [keyId(w.key), w.value]));
     // Logged at once, durable or not: a job may read the values from `applying` meanwhile, and a
     // commit after this one is checked against it before this one is durable.

@@ -33,7 +33,7 @@ export class LevelStore implements EngineStore {
     private readonly db: Level<Bytes, Bytes>,
     onError: (error: Error) => void,
   ) {
-    this.writer = new GroupCommit(db);
+    this.writer = new GroupCommit(db, onError);
     this.registry = db.sublevel<string, string>('modules', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     this.breakerLevel = db.sublevel<string, string>('breakers', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     this.breakers = {
@@ -97,7 +97,10 @@ class GroupCommit {
   /** A batch failed: every later one fails too, since it may build on what that one wrote (see ModuleStore.ordered). */
   private failed: unknown;
 
-  constructor(private readonly db: Level<Bytes, Bytes>) {}
+  constructor(
+    private readonly db: Level<Bytes, Bytes>,
+    private readonly onError: (error: Error) => void,
+  ) {}
 
   /**
    * Writes `operations` in the next batch, in the order asked for; `final`, when given, goes at the end
@@ -137,6 +140,9 @@ class GroupCommit {
         for (const d of group.done) d.resolve();
       },
       (error: unknown) => {
+        // Said once, loudly: from here every module's commits fail until the engine restarts (a
+        // later batch may build on what this one wrote), and each failure alone only names its module.
+        if (this.failed === undefined) this.onError(new Error(`LevelDB refused a batch (${error instanceof Error ? error.message : String(error)}): every later commit is refused until the engine is restarted; state committed before it is intact`, { cause: error }));
         this.failed = error;
         for (const d of group.done) d.reject(error);
       },

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GuardedModuleStore } from '../../src/store/GuardedModuleStore.ts';
+import { ReorgMarks } from '../../src/store/ReorgMarks.ts';
 import type { StateTransaction } from '../../src/store/StateTransaction.ts';
 import { backends, type Backend, type OpenedBackend } from './backends.ts';
 
@@ -86,5 +87,21 @@ describe.each(backends)('GuardedModuleStore ($name)', (backend) => {
     expect(dec(store.getSync(enc('k')))).toBe('20');
     expect(dec(await store.get(enc('k')))).toBe('20');
     expect(store.storedBytes).toBe(3); // 'k' + '20': each commit's size computed from the one before
+  });
+
+  it("behavior: a block's commit asked for while a job's is not yet durable waits for it, commits, and the module's commits after it do too", async () => {
+    // Stacked as ModuleRuntime stacks it. A block's commit (it records a journal entry) waits for the
+    // commits handed on before it; it once waited for its own turn instead, and the module hung for good.
+    opened = await backend.open();
+    const store = new GuardedModuleStore(await ReorgMarks.open(await opened.store.module('m'), [1n]));
+    const job = store.jobTransaction();
+    job.set(enc('job-output'), enc('1'));
+    const jobDone = commitJob(store, job);
+    const block = store.commitIf({ writes: [{ key: enc('b'), value: enc('1') }], sizeDelta: 2, cursor: { source: 'chain:1', value: '1' }, journal: { chainId: 1n, record: { number: 1n, hash: '0x01', prev: { number: 0n, hash: '0x00' }, payload: null } } }, () => true);
+    const later = store.commit({ writes: [{ key: enc('c'), value: enc('1') }], sizeDelta: 2 });
+    expect(await jobDone).toBe('committed');
+    expect(await block).toBe(true);
+    await later;
+    expect([dec(await store.get(enc('job-output'))), dec(await store.get(enc('b'))), dec(await store.get(enc('c')))]).toEqual(['1', '1', '1']);
   });
 });

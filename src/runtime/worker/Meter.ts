@@ -45,6 +45,9 @@ export class Meter {
     this.deadline = deadline;
     this.stop = null;
     this.lastRefuel = NaN;
+    // Each invocation starts small: a slice grown by an earlier call must not let this one's slow code
+    // (page faults run ~100× slower per fuel than a tight loop) run a whole large slice past its deadline.
+    this.slice = FUEL_SLICE;
     for (let i = 0; i < this.globals.length; i++) {
       this.globals[i]!.value = 0;
       this.grants[i] = 0;
@@ -72,7 +75,7 @@ export class Meter {
     const lasted = now - this.lastRefuel;
     this.lastRefuel = now;
     if (lasted < FUEL_SLICE_MS) this.slice = Math.min(this.slice * 2, FUEL_SLICE_MAX);
-    else if (lasted > 4 * FUEL_SLICE_MS) this.slice = Math.max(this.slice / 2, FUEL_SLICE);
+    else if (lasted > 4 * FUEL_SLICE_MS) this.slice = FUEL_SLICE; // slow code now: back to small slices at once
     const grant = Math.min(this.slice, available);
     this.grants[k] = grant;
     return grant;
