@@ -5,49 +5,11 @@
 // tsx, after a one-line notice on stderr, rather than building: a build takes ~15 s, writes into the
 // package (read-only where corral is installed globally), and the edited sources are what the developer
 // means to run. `npm run build` makes it fast again.
-import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { buildState } from './freshness.mjs';
 
 const root = new URL('../', import.meta.url);
-// Written by `npm run build` (package.json) before tsc starts and moved here when it succeeds: its mtime is
-// when the build began, so a source saved during a build counts as newer, and a failed build leaves none.
-const stamp = fileURLToPath(new URL('dist/.build-stamp', root));
-
-/**
- * The newest mtime of the files under src/. Files only: npm gives every file of a published package one
- * fixed mtime but creates the directories at install time. A deleted source leaves its output in dist/,
- * unused unless an importer changed, which is itself newer.
- */
-function newestSource(dir) {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = `${dir}/${entry.name}`;
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function builtAt() {
-  try {
-    return statSync(stamp).mtimeMs;
-  } catch {
-    return undefined;
-  }
-}
-
-/** newestSource of src/, or 0 where a package was installed without its sources. */
-function newestSourceIfAny() {
-  try {
-    return newestSource(fileURLToPath(new URL('src', root)));
-  } catch (error) {
-    if (error.code === 'ENOENT') return 0;
-    throw error;
-  }
-}
-
-const built = builtAt();
-// npm sets every file of a published package to one fixed mtime: there src/ and the stamp are equal, not newer.
-const fresh = built !== undefined && newestSourceIfAny() <= built;
+const { built, fresh } = buildState();
 let main;
 if (fresh) {
   ({ main } = await import('../dist/cli/main.js'));

@@ -5,7 +5,7 @@
  * stand-in that says it ran, so the choice shows in the output; mtimes are set, not waited for.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,16 @@ describe('bin/corral.mjs', () => {
     const lines = result.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('npm run build');
+  });
+
+  it("behavior: npm install's prepare step leaves a fresh dist/ alone (a project depending on this directory installs it without rebuilding dist/ under running CLIs)", () => {
+    sourceAged(-60);
+    const before = statSync(stamp).mtimeMs;
+    const prepare = spawnSync(process.execPath, [join(pkg, 'bin', 'buildIfStale.mjs')], { cwd: pkg, encoding: 'utf8' });
+    expect(prepare.status, prepare.stderr).toBe(0);
+    expect(prepare.stdout + prepare.stderr).not.toContain('tsc');
+    expect(statSync(stamp).mtimeMs).toBe(before);
+    expect(corral('--version').stdout.trim()).toBe(version);
   });
 
   it('behavior: no build stamp (dist/ never built, or its build failed) runs the sources, after the notice', () => {

@@ -52,7 +52,8 @@ describe('pool: minInstances (prewarm)', () => {
     const compute = await runtime.load(fixture('compute'), { name: 'recycled', pool: { minInstances: 2 } });
     await expect.poll(() => compute.stats().created).toBe(2);
     compute.recycle();
-    await expect.poll(() => compute.stats()).toMatchObject({ prewarm: { runs: 4 }, created: 4 });
+    // A generous wait: the two builds after the recycle passed the default 1 s once, in a loaded full run.
+    await expect.poll(() => compute.stats(), { timeout: 10_000 }).toMatchObject({ prewarm: { runs: 4 }, created: 4 });
   });
 
   it('error: a prewarm that trips a limit is a failure of the component (counted, with its signal), and no prewarm runs again until a call succeeds', async () => {
