@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
-import { CallSlot, type SlotCall } from './CallSlot.ts';
+import { CallSlot, type SlotCall, type SlotResult } from './CallSlot.ts';
 import type { SlotHello } from './protocol.ts';
 
 /**
@@ -45,19 +45,22 @@ export class CallDispatcher {
   /** Queues `call`; it starts as soon as a worker is free. */
   run(call: SlotCall): void {
     if (this.busy++ === 0) this.keepAlive.ref();
-    const settle = call.settle;
-    let settled = false;
-    call.settle = (result) => {
-      if (settled) return;
-      settled = true;
-      if (--this.busy === 0) this.keepAlive.unref();
-      settle(result);
-    };
     for (const other of this.slots.values()) other.poll();
-    if (this.closed) return call.settle({ failed: new Error('the runtime closed before the call ran') });
+    if (this.closed) return this.end(call, { failed: new Error('the runtime closed before the call ran') });
     const slot = this.takeFree(call);
     if (!slot) this.waiting.push(call);
     else if (!this.begin(slot, call)) this.free.push(slot);
+  }
+
+  /**
+   * Ends `call` with `result`, the first time only: every way a call ends comes through here (its
+   * reply, its worker's exit, a kill, the runtime's close), so no wrapper of `settle` is made per call.
+   */
+  end(call: SlotCall, result: SlotResult): void {
+    if (call.ended) return;
+    call.ended = true;
+    if (--this.busy === 0) this.keepAlive.unref();
+    call.settle(result);
   }
 
   /**
@@ -86,7 +89,7 @@ export class CallDispatcher {
   private begin(slot: CallSlot, call: SlotCall): boolean {
     const refused = slot.start(call);
     if (!refused) return true;
-    call.settle({ refused });
+    this.end(call, { refused });
     return false;
   }
 
@@ -122,7 +125,7 @@ export class CallDispatcher {
   private add(threadId: number, buffer: SharedArrayBuffer, port: MessagePort): void {
     const worker = this.pool.threads.find((w) => w.threadId === threadId);
     if (!worker || this.closed) return;
-    const slot = new CallSlot(threadId, buffer, port, this.regionBytes, (s) => this.next(s));
+    const slot = new CallSlot(threadId, buffer, port, this.regionBytes, (s) => this.next(s), (call, result) => this.end(call, result));
     this.slots.set(threadId, slot);
     worker.once('exit', (code) => {
       this.slots.delete(threadId);
@@ -135,7 +138,7 @@ export class CallDispatcher {
       this.onExit(threadId);
       // Workers that fail as they start are not replaced (piscina gives up): calls would wait forever.
       if (this.slots.size === 0 && this.pool.threads.length === 0) {
-        for (const call of this.takeWaiting(() => true)) call.settle({ failed: new Error('no worker thread is running') });
+        for (const call of this.takeWaiting(() => true)) this.end(call, { failed: new Error('no worker thread is running') });
       }
     });
     this.next(slot);

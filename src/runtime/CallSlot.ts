@@ -3,7 +3,7 @@ import { HostFault } from '../errors/HostFault.ts';
 import { HostLimitError } from '../errors/HostLimitError.ts';
 import type { InvocationAbort } from './InvocationAbort.ts';
 import { runHostCall, type BoundHostFunction } from './HostImports.ts';
-import { Reply, Slot, SlotFlag, SlotState, isHostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotMessage } from './protocol.ts';
+import { Reply, Slot, SlotFlag, SlotState, isHostRequest, readReply, writeTask, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotMessage } from './protocol.ts';
 import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from './valueCodec.ts';
 
 export type SlotResult = { reply: CallReply } | { failed: Error } | { refused: Error };
@@ -22,10 +22,13 @@ export interface SlotCall {
   /** Aborted when the invocation no longer waits for its host calls; their functions see it (`invocationSignal()`). */
   abort?: InvocationAbort;
   /**
-   * Called once: with the worker's reply; with the error that ended the call without one (its worker
-   * exited, the runtime closed); or `refused` when the call could not be written for a worker.
+   * Called once (through `CallDispatcher.end`): with the worker's reply; with the error that ended the
+   * call without one (its worker exited, the runtime closed); or `refused` when the call could not be
+   * written for a worker.
    */
   settle: (result: SlotResult) => void;
+  /** Set by `CallDispatcher.end` when the call ended. */
+  ended?: boolean;
 }
 
 /**
@@ -54,6 +57,8 @@ export class CallSlot {
     readonly regionBytes: number,
     /** Called when the slot's call ended: the dispatcher may start the next one right away. */
     private readonly onFree: (slot: CallSlot) => void,
+    /** Ends a call with its result (`CallDispatcher.end`). */
+    private readonly end: (call: SlotCall, result: SlotResult) => void,
   ) {
     this.state = new Int32Array(buffer, 0, Slot.HEADER_BYTES / 4);
     this.startedAt = new Float64Array(buffer, 0, Slot.HEADER_BYTES / 8);
@@ -74,7 +79,7 @@ export class CallSlot {
         flags = SlotFlag.PORT;
       }
       try {
-        this.toWorker.write(task);
+        writeTask(this.toWorker, task);
       } catch (error) {
         if (!(error instanceof DoesNotFit)) throw error;
         this.post({ kind: 'task', task }); // e.g. a block's worth of events for invokeEach
@@ -128,7 +133,7 @@ export class CallSlot {
     Atomics.notify(this.state, Slot.STATE);
     const call = this.current;
     this.current = null;
-    if (call) call.settle({ failed: error });
+    if (call) this.end(call, { failed: error });
   }
 
   private post(message: SlotMessage): void {
@@ -178,11 +183,11 @@ export class CallSlot {
     Atomics.store(this.state, Slot.STATE, SlotState.IDLE);
     // The next call goes to the worker before this one's caller runs on (`start` does not throw).
     this.onFree(this);
-    call.settle(result);
+    this.end(call, result);
   }
 
   private readReply(): CallReply {
-    if (!(this.state[Slot.FLAGS]! & SlotFlag.PORT)) return this.fromWorker.rewind().next() as CallReply;
+    if (!(this.state[Slot.FLAGS]! & SlotFlag.PORT)) return readReply(this.fromWorker);
     let message: SlotMessage | undefined;
     do message = receiveMessageOnPort(this.port)?.message as SlotMessage | undefined;
     while (message && message.kind !== 'reply');

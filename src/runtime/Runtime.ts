@@ -26,11 +26,11 @@ import {
 import { ExecutionTimeout } from '../signals/ExecutionTimeout.ts';
 import { signalFromData } from '../signals/signalFromData.ts';
 import { Trap } from '../signals/Trap.ts';
-import { Component, type CallOptions, type CallOutcome, type ComponentHost, type Limits, type ResolvedExport } from './Component.ts';
-import type { CallSlot, SlotCall } from './CallSlot.ts';
+import { Component, type CallFailure, type CallOptions, type CallOutcome, type CallSuccess, type ComponentHost, type Limits, type ResolvedExport } from './Component.ts';
+import type { CallSlot, SlotCall, SlotResult } from './CallSlot.ts';
 import { InvocationAbort } from './InvocationAbort.ts';
 import { CallDispatcher } from './CallDispatcher.ts';
-import { InvocationEnded, type HostImports } from './HostImports.ts';
+import { InvocationEnded, type BoundHostFunction, type HostImports } from './HostImports.ts';
 import { InstancePool, type PoolOptions } from './InstancePool.ts';
 import { defaultCacheDir, readArtifactFiles, type ArtifactFiles, type ArtifactMeta, type PreparedArtifact } from './prepare/prepareArtifact.ts';
 import { prepareInWorker } from './prepare/prepareInWorker.ts';
@@ -391,8 +391,16 @@ export class Runtime implements ComponentHost {
     }
   }
 
-  async invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err', prewarm = false): Promise<CallOutcome> {
+  invoke(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each?: 'signal' | 'err', prewarm = false): Promise<CallOutcome> {
     const to = prewarm ? undefined : this.journals.get(component);
+    // Most calls have nothing to do once answered: theirs is the invocation's own promise (an async
+    // step less between the reply and the caller).
+    if (!to && (prewarm || component.pool.options.minInstances === 0)) return this.invokeOnce(component, target, args, options, each, prewarm);
+    return this.invokeAndFollowUp(component, target, args, options, each, prewarm, to);
+  }
+
+  /** `invoke` of a journaled component, or of one that keeps instances prewarmed: the journal entry and the refill follow the call. */
+  private async invokeAndFollowUp(component: Component, target: ResolvedExport, args: unknown[], options: CallOptions, each: 'signal' | 'err' | undefined, prewarm: boolean, to: CallJournal | undefined): Promise<CallOutcome> {
     const journal: InvocationJournal | undefined = to ? { to, hostCalls: [], wasiCalls: [] } : undefined;
     const outcome = await this.invokeOnce(component, target, args, options, each, prewarm, journal);
     if (journal) {
@@ -411,7 +419,7 @@ export class Runtime implements ComponentHost {
     return outcome;
   }
 
-  private async invokeOnce(
+  private invokeOnce(
     component: Component,
     target: ResolvedExport,
     args: unknown[],
@@ -420,71 +428,128 @@ export class Runtime implements ComponentHost {
     prewarm: boolean,
     journal?: InvocationJournal,
   ): Promise<CallOutcome> {
-    if (this.closing) throw closedError();
-    if (!this.components.has(component)) throw unloadedError(component.name);
-    const fuel = options.fuel ?? component.limits.fuel;
-    const timeoutMs = options.timeoutMs ?? component.limits.timeoutMs;
-    checkFuel(fuel, 'fuel');
-    checkTimeout(timeoutMs, 'timeoutMs');
-
-    const bound = options.imports ? component.bindImports(options.imports) : component.hostTable;
-    const table = journal ? journal.to.recordingTable(bound, journal.hostCalls) : bound;
-    const checkout = component.pool.checkout({
-      ...(options.checkoutDeadline === undefined ? {} : { deadline: options.checkoutDeadline }),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    if (checkout) await checkout;
-    // Unloaded while this caller waited for its slot (it was granted just before): give the slot back.
-    if (!this.components.has(component)) {
-      component.pool.release();
-      throw unloadedError(component.name);
-    }
-    const invocationId = options.invocationId ?? randomUUID();
-    // Optional fields are assigned, not spread: a spread of an empty object is an allocation per call.
-    const task: CallTask = { componentId: component.id, exportPath: target.path, exportName: target.name, args, fuel, timeoutMs, invocationId };
-    if (each) task.each = each;
-    if (prewarm) task.prewarm = true;
-    if (component.wasi && options.wasiAnswers) task.wasiJournal = { replay: options.wasiAnswers.calls };
-    else if (component.wasi && journal) task.wasiJournal = 'record';
-    let settle!: SlotCall['settle'];
-    const settled = new Promise<Parameters<SlotCall['settle']>[0]>((resolve) => (settle = resolve));
-    const abort = new InvocationAbort();
-    const call: InFlight = { component, call: { task, table, describe: () => describe(component), pool: component.pool, slot: null, settle, abort }, timeoutMs, terminated: null, killed: false, abort };
-    this.inflight.add(call);
-    this.armBackstop();
-    const context = { component: component.name, exportName: target.name, invocationId };
+    let checkout: Promise<void> | void;
+    let table: readonly BoundHostFunction[];
+    let fuel: number;
+    let timeoutMs: number;
     try {
-      this.dispatcher.run(call.call);
-      const result = await settled;
-      // The worker may answer in the instant it is terminated: the termination decides the outcome.
-      if (call.terminated) {
-        const { elapsedMs } = call.terminated;
-        return { ok: false, signal: new ExecutionTimeout({ ...context, timeoutMs, elapsedMs, fuelUsed: null, terminated: true }), durationMs: elapsedMs, invocationId };
-      }
-      if ('refused' in result) {
-        throw new CorralRuntimeError('invalid-arguments', `${component.name}.${target.name}: the arguments cannot be passed to a worker thread: ${result.refused.message}`, {
-          component: component.name,
-          export: target.name,
-        });
-      }
-      // Killed on purpose, or the worker died under the call (e.g. it ran out of heap): a trap.
-      if (call.killed || 'failed' in result) {
-        const message = call.killed ? 'killed by the embedder (brutal-kill)' : `worker thread failed: ${(result as { failed: Error }).failed.message}`;
-        return { ok: false, signal: new Trap({ ...context, code: 'unknown', message }), durationMs: 0, invocationId };
-      }
-      const { reply } = result;
-      const output = reply.output ? { output: reply.output } : {};
-      if (journal && reply.wasiCalls) journal.wasiCalls.push(...reply.wasiCalls);
-      if (options.wasiAnswers && reply.wasiReplayed !== undefined) options.wasiAnswers.used = reply.wasiReplayed;
-      if (reply.ok) return { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...output };
-      return { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId, ...(reply.index === undefined ? {} : { index: reply.index }), ...output };
-    } finally {
-      // Host work the guest no longer waits for (its deadline passed while a request ran, it trapped)
-      // stops here: a request's socket must not outlive its invocation.
-      abort.abort(ENDED);
-      this.inflight.delete(call);
-      component.pool.release();
+      if (this.closing) throw closedError();
+      if (!this.components.has(component)) throw unloadedError(component.name);
+      fuel = options.fuel ?? component.limits.fuel;
+      timeoutMs = options.timeoutMs ?? component.limits.timeoutMs;
+      checkFuel(fuel, 'fuel');
+      checkTimeout(timeoutMs, 'timeoutMs');
+      const bound = options.imports ? component.bindImports(options.imports) : component.hostTable;
+      table = journal ? journal.to.recordingTable(bound, journal.hostCalls) : bound;
+      checkout = component.pool.checkout(
+        options.checkoutDeadline === undefined && !options.signal
+          ? NO_BOUNDS
+          : { ...(options.checkoutDeadline === undefined ? {} : { deadline: options.checkoutDeadline }), ...(options.signal ? { signal: options.signal } : {}) },
+      );
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const start = () => {
+      const invocationId = options.invocationId ?? randomUUID();
+      // Optional fields are assigned, not spread: a spread of an empty object is an allocation per call.
+      const task: CallTask = { componentId: component.id, exportPath: target.path, exportName: target.name, args, fuel, timeoutMs, invocationId };
+      if (each) task.each = each;
+      if (prewarm) task.prewarm = true;
+      if (component.wasi && options.wasiAnswers) task.wasiJournal = { replay: options.wasiAnswers.calls };
+      else if (component.wasi && journal) task.wasiJournal = 'record';
+      return this.dispatch(component, target, task, table, options, journal);
+    };
+    if (!checkout) return start();
+    return checkout.then(() => {
+      // Unloaded while this caller waited for its slot (it was granted just before): give the slot back.
+      if (!this.components.has(component)) {
+        component.pool.release();
+        throw unloadedError(component.name);
+      }
+      return start();
+    });
+  }
+
+  /**
+   * Hands `task` to a worker; the promise is resolved from the call's end (`SlotCall.settle`, run
+   * where the reply is read), not from an async function awaiting it: two promise steps fewer per call.
+   */
+  private dispatch(component: Component, target: ResolvedExport, task: CallTask, table: readonly BoundHostFunction[], options: CallOptions, journal: InvocationJournal | undefined): Promise<CallOutcome> {
+    return new Promise<CallOutcome>((resolve, reject) => {
+      const abort = new InvocationAbort();
+      const inflight: InFlight = {
+        component,
+        call: {
+          task,
+          table,
+          describe: () => describe(component),
+          pool: component.pool,
+          slot: null,
+          abort,
+          settle: (result) => {
+            try {
+              // A signal or error is made in a microtask of its own: made here, under the slot that read
+              // the reply or saw its worker exit, its stack would keep that slot (and its shared
+              // memory) alive for as long as the embedder keeps the signal.
+              if ('reply' in result && result.reply.ok && !inflight.terminated) resolve(this.outcome(inflight, target, options, journal, result));
+              else resolve(Promise.resolve(result).then((ended) => this.outcome(inflight, target, options, journal, ended)));
+            } catch (error) {
+              reject(error);
+            } finally {
+              // Host work the guest no longer waits for (its deadline passed while a request ran, it
+              // trapped) stops here: a request's socket must not outlive its invocation.
+              abort.abort(ENDED);
+              this.inflight.delete(inflight);
+              component.pool.release();
+              // Nothing asks an ended call for its slot; a signal's stack may keep this closure's record.
+              inflight.call.slot = null;
+            }
+          },
+        },
+        timeoutMs: task.timeoutMs,
+        terminated: null,
+        killed: false,
+        abort,
+      };
+      this.inflight.add(inflight);
+      this.armBackstop();
+      this.dispatcher.run(inflight.call);
+    });
+  }
+
+  /** What a call that ended with `result` comes to for its caller. */
+  private outcome(inflight: InFlight, target: ResolvedExport, options: CallOptions, journal: InvocationJournal | undefined, result: SlotResult): CallOutcome {
+    const { component, timeoutMs } = inflight;
+    const { invocationId } = inflight.call.task;
+    const context = () => ({ component: component.name, exportName: target.name, invocationId });
+    // The worker may answer in the instant it is terminated: the termination decides the outcome.
+    if (inflight.terminated) {
+      const { elapsedMs } = inflight.terminated;
+      return { ok: false, signal: new ExecutionTimeout({ ...context(), timeoutMs, elapsedMs, fuelUsed: null, terminated: true }), durationMs: elapsedMs, invocationId };
+    }
+    if ('refused' in result) {
+      throw new CorralRuntimeError('invalid-arguments', `${component.name}.${target.name}: the arguments cannot be passed to a worker thread: ${result.refused.message}`, {
+        component: component.name,
+        export: target.name,
+      });
+    }
+    // Killed on purpose, or the worker died under the call (e.g. it ran out of heap): a trap.
+    if (inflight.killed || 'failed' in result) {
+      const message = inflight.killed ? 'killed by the embedder (brutal-kill)' : `worker thread failed: ${(result as { failed: Error }).failed.message}`;
+      return { ok: false, signal: new Trap({ ...context(), code: 'unknown', message }), durationMs: 0, invocationId };
+    }
+    const { reply } = result;
+    if (journal && reply.wasiCalls) journal.wasiCalls.push(...reply.wasiCalls);
+    if (options.wasiAnswers && reply.wasiReplayed !== undefined) options.wasiAnswers.used = reply.wasiReplayed;
+    if (reply.ok) {
+      const success: CallSuccess = { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId };
+      if (reply.output) success.output = reply.output;
+      return success;
+    }
+    const failure: CallFailure = { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId };
+    if (reply.index !== undefined) failure.index = reply.index;
+    if (reply.output) failure.output = reply.output;
+    return failure;
   }
 
   /**
@@ -499,7 +564,7 @@ export class Runtime implements ComponentHost {
       const { call } = inflight;
       if (queued.has(call)) {
         inflight.killed = true;
-        call.settle({ failed: new Error('killed before it started') });
+        this.dispatcher.end(call, { failed: new Error('killed before it started') });
       } else if (call.slot?.current === call) {
         inflight.killed = true;
         this.terminateWorker(call.slot);
@@ -524,7 +589,7 @@ export class Runtime implements ComponentHost {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     for (const inflight of this.inflight) inflight.abort.abort(new InvocationEnded('closed'));
-    for (const call of this.dispatcher.close()) call.settle({ failed: new Error('the runtime closed before the call ran') });
+    for (const call of this.dispatcher.close()) this.dispatcher.end(call, { failed: new Error('the runtime closed before the call ran') });
     this.destroying = true;
     await this.pool.destroy();
     if (this.backstop) clearInterval(this.backstop);
@@ -570,6 +635,9 @@ export class Runtime implements ComponentHost {
     this.backstop.unref();
   }
 }
+
+/** A call's checkout without a deadline or signal of its own: one object, not one per call. */
+const NO_BOUNDS = Object.freeze({});
 
 /** The reason of every invocation that ended by itself: one instance, not an Error (and its stack) per call. */
 const ENDED = new InvocationEnded('ended');

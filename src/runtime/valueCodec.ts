@@ -54,6 +54,9 @@ const TOO_DEEP = Symbol('too deep');
 /** Strings up to this length are written and read by a loop; longer ones by Buffer's native UTF-8. */
 const SHORT_STRING = 32;
 
+/** Slots of a reader's cache of short ASCII strings (a power of two). */
+const KNOWN_STRINGS = 256;
+
 /**
  * Writes values into one region of a shared buffer. One writer per region, reused call after call:
  * it allocates nothing per value apart from what `Buffer.write` and `v8.serialize` do for long strings
@@ -75,15 +78,31 @@ export class ValueWriter {
 
   /** Encodes `values` one after the other from the start of the region; returns the bytes written. */
   write(...values: unknown[]): number {
+    this.begin();
+    for (const value of values) this.add(value);
+    return this.offset;
+  }
+
+  /** Starts a message at the beginning of the region (values follow with `add`). */
+  begin(): this {
+    this.offset = 0;
+    return this;
+  }
+
+  /**
+   * Encodes one more value after the previous ones: `write(a, b)` without the array of its arguments,
+   * for the call slot's fixed layouts (protocol.ts), written on every call.
+   */
+  add(value: unknown): this {
+    const at = this.offset;
     try {
-      this.offset = 0;
-      for (const value of values) this.value(value, 0);
+      this.value(value, 0);
     } catch (error) {
       if (error !== TOO_DEEP) throw error;
-      this.offset = 0;
-      for (const value of values) this.v8(value);
+      this.offset = at;
+      this.v8(value);
     }
-    return this.offset;
+    return this;
   }
 
   private room(n: number): void {
@@ -232,6 +251,14 @@ export class ValueReader {
   private readonly bytes: Uint8Array;
   private readonly buffer: Buffer;
   private offset = 0;
+  /** Where the run `span()` last read ends. */
+  private spanEnd = 0;
+  /**
+   * Short ASCII strings read before, by a hash of their bytes: the same few (record keys, component
+   * ids, export names) cross on every call, and returning the string already made skips building it
+   * and, for a key, interning it again (reading a call's task took ~2 µs before, most of it here).
+   */
+  private readonly known: (string | undefined)[] = new Array<string | undefined>(KNOWN_STRINGS).fill(undefined);
 
   constructor(shared: SharedArrayBuffer, byteOffset: number, byteLength: number) {
     this.view = new DataView(shared, byteOffset, byteLength);
@@ -278,24 +305,23 @@ export class ValueReader {
         return n;
       }
       case Tag.Ascii: {
-        const [start, end] = this.span();
+        const start = this.span();
+        const end = this.spanEnd;
         if (end - start > SHORT_STRING) return this.buffer.toString('latin1', start, end);
-        let s = '';
-        for (let i = start; i < end; i++) s += String.fromCharCode(this.bytes[i]!);
-        return s;
+        return this.shortAscii(start, end);
       }
       case Tag.Utf8: {
-        const [start, end] = this.span();
-        return this.buffer.toString('utf8', start, end);
+        const start = this.span();
+        return this.buffer.toString('utf8', start, this.spanEnd);
       }
       case Tag.Bytes: {
-        const [start, end] = this.span();
-        return this.bytes.slice(start, end); // a copy: the region is reused by the next message
+        const start = this.span();
+        return this.bytes.slice(start, this.spanEnd); // a copy: the region is reused by the next message
       }
       case Tag.Typed: {
         const Type = TYPED[this.bytes[this.offset++]!]!;
-        const [start, end] = this.span();
-        return new Type(this.bytes.slice(start, end).buffer);
+        const start = this.span();
+        return new Type(this.bytes.slice(start, this.spanEnd).buffer);
       }
       case Tag.Array: {
         const length = this.u32();
@@ -315,8 +341,8 @@ export class ValueReader {
         return object;
       }
       case Tag.V8: {
-        const [start, end] = this.span();
-        return deserialize(this.bytes.slice(start, end));
+        const start = this.span();
+        return deserialize(this.bytes.slice(start, this.spanEnd));
       }
       default:
         throw new Error(`corrupt value in a call slot: tag ${tag as number} at ${this.offset - 1}`);
@@ -329,12 +355,32 @@ export class ValueReader {
     return n;
   }
 
-  /** A length-prefixed run of bytes: where it starts and ends; the reader moves past it. */
-  private span(): [number, number] {
+  /** A length-prefixed run of bytes: where it starts (it ends at `spanEnd`); the reader moves past it. */
+  private span(): number {
     const length = this.u32();
     const start = this.offset;
     this.offset += length;
-    return [start, this.offset];
+    this.spanEnd = this.offset;
+    return start;
+  }
+
+  /** The ASCII string of bytes start..end (at most SHORT_STRING of them): the one read before, if it is the same. */
+  private shortAscii(start: number, end: number): string {
+    const bytes = this.bytes;
+    const length = end - start;
+    let hash = length;
+    for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
+    const slot = hash & (KNOWN_STRINGS - 1);
+    const known = this.known[slot];
+    if (known !== undefined && known.length === length) {
+      let i = 0;
+      while (i < length && known.charCodeAt(i) === bytes[start + i]) i++;
+      if (i === length) return known;
+    }
+    let s = '';
+    for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
+    this.known[slot] = s;
+    return s;
   }
 }
 

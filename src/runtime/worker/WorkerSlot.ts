@@ -3,7 +3,7 @@ import { HostCallDeadline } from '../../errors/HostCallDeadline.ts';
 import { CALL_WAIT_MS, SPIN_CHECKS, WORKER_TURN_MS } from '../../limits/defaults.ts';
 import { SpinGate } from './SpinGate.ts';
 import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from '../valueCodec.ts';
-import { Reply, Slot, SlotFlag, SlotState, hostRequest, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotHello, type SlotMessage } from '../protocol.ts';
+import { Reply, Slot, SlotFlag, SlotState, hostRequest, readTask, writeReply, type CallReply, type CallTask, type ComponentDescriptor, type HostErrorPayload, type SlotHello, type SlotMessage } from '../protocol.ts';
 
 /** Thrown inside the guest when a host function failed on the main thread; becomes Trap `host-error`. */
 export class HostCallFailed extends Error {
@@ -91,7 +91,7 @@ export class WorkerSlot {
           else if (message.kind === 'task') task = message.task;
         }
       }
-      task ??= this.fromMain.rewind().next() as CallTask;
+      task ??= readTask(this.fromMain);
     } catch (error) {
       return { unreadable: error as Error };
     }
@@ -102,7 +102,7 @@ export class WorkerSlot {
   reply(reply: CallReply): void {
     let flags = 0;
     try {
-      this.toMain.write(reply);
+      writeReply(this.toMain, reply);
     } catch (error) {
       if (!(error instanceof DoesNotFit)) throw error;
       const message: SlotMessage = { kind: 'reply', reply };
