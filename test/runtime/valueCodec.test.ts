@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DoesNotFit, ValueReader, ValueWriter, encodedSize } from '../../src/runtime/valueCodec.ts';
+import { readReply, readTask, writeReply, writeTask, type CallReply, type CallTask } from '../../src/runtime/protocol.ts';
 
 // The codec of the call slots (src/runtime/valueCodec.ts): what crosses between threads must come
 // back as structured clone would have delivered it, and never share memory with the reused region.
@@ -71,5 +72,54 @@ describe('valueCodec', () => {
     expect(Object.keys(back)).toEqual(['__proto__', 'name']);
     expect(() => roundTrip({ pending: Promise.resolve(1) })).toThrow(/could not be cloned/);
     expect(() => roundTrip(new WeakMap())).toThrow(/could not be cloned/);
+  });
+  it('behavior: a reader that returns short strings it read before returns each message\'s own strings, whatever fills its cache', () => {
+    const shared = new SharedArrayBuffer(1 << 16);
+    const writer = new ValueWriter(shared, 0, 1 << 16);
+    const reader = new ValueReader(shared, 0, 1 << 16);
+    // More distinct strings than the cache has slots, of equal lengths (their hashes collide), read
+    // three times over: each read must be the string written, never one the cache held for its slot.
+    const strings = Array.from({ length: 2_000 }, (_, i) => `k${(i * 7919).toString(36).padStart(6, '0')}`);
+    for (let pass = 0; pass < 3; pass++) {
+      for (const s of strings) {
+        writer.write({ [s]: s });
+        expect(reader.rewind().next()).toStrictEqual({ [s]: s });
+      }
+    }
+    writer.write('ab', 'ba', 'ab', '');
+    reader.rewind();
+    expect([reader.next(), reader.next(), reader.next(), reader.next()]).toEqual(['ab', 'ba', 'ab', '']);
+  });
+
+  it('behavior: values added one by one read back in order; one nested past the depth limit crosses alone by v8.serialize', () => {
+    const shared = new SharedArrayBuffer(1 << 16);
+    const writer = new ValueWriter(shared, 0, 1 << 16);
+    const reader = new ValueReader(shared, 0, 1 << 16);
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 100; i++) deep = [deep];
+    writer.begin().add(1).add(deep).add({ after: 'it' });
+    reader.rewind();
+    expect([reader.next(), reader.next(), reader.next()]).toStrictEqual([1, deep, { after: 'it' }]);
+  });
+
+  it('behavior: a task and a reply cross the slot\'s fixed layouts with every field they carry, and only those', () => {
+    const shared = new SharedArrayBuffer(1 << 16);
+    const writer = new ValueWriter(shared, 0, 1 << 16);
+    const reader = new ValueReader(shared, 0, 1 << 16);
+    const plain: CallTask = { componentId: 'c#1', exportPath: ['iface', 'fn'], exportName: 'iface.fn', args: [1, 'two', new Uint8Array([3])], fuel: 10, timeoutMs: 2.5, invocationId: 'id' };
+    const full: CallTask = { ...plain, each: 'err', prewarm: true, wasiJournal: { replay: [] } };
+    for (const task of [plain, full, { ...plain, wasiJournal: 'record' as const }]) {
+      writeTask(writer, task);
+      expect(readTask(reader)).toStrictEqual(task);
+    }
+    const replies: CallReply[] = [
+      { ok: true, value: { tag: 'ok', val: 3n }, fuelUsed: 7, durationMs: 0.25, startedAt: 1.5e12 },
+      { ok: true, value: undefined, fuelUsed: 0, durationMs: 1, startedAt: 2, output: { stdout: 'hi', stderr: '', truncated: false } },
+      { ok: false, signal: { signal: 'Trap', component: 'c', exportName: 'f', invocationId: 'id', code: 'unknown', message: 'no' }, durationMs: 1, startedAt: 2, index: 4, notLoaded: true },
+    ];
+    for (const reply of replies) {
+      writeReply(writer, reply);
+      expect(readReply(reader)).toStrictEqual(reply);
+    }
   });
 });
