@@ -213,9 +213,7 @@ export class CallSlot {
       // A worker that gave up on the request may have been writing its reply over the arguments.
       if (!this.waitsFor(request)) return;
       if (!args) throw unreadable;
-      const fn = entry.fn;
-      const argv = args;
-      value = call.abort ? runHostCall(call.abort.signal, () => fn(...argv)) : fn(...argv);
+      value = call.abort ? runHostCall(call.abort, entry.fn, args) : entry.fn(...args);
       if (value instanceof Promise) value = await value;
     } catch (error) {
       if (error instanceof HostFault) {

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { InvocationAbort } from './InvocationAbort.ts';
 
 /** An embedder's implementation of one imported function: runs on the main thread, may be async. */
 export type HostFunction = (...args: any[]) => unknown;
@@ -24,12 +25,14 @@ export class InvocationEnded extends Error {
 }
 
 // An async context rather than an argument: host functions keep the signatures of their WIT
-// interface (and wrappers such as the recorder's pass the guest's arguments on untouched).
-const invocation = new AsyncLocalStorage<AbortSignal>();
+// interface (and wrappers such as the recorder's pass the guest's arguments on untouched). It holds
+// the invocation's InvocationAbort, not its signal: the AbortController is made only for a host
+// function that asks (`invocationSignal()`), not for every invocation that makes a host call.
+const invocation = new AsyncLocalStorage<InvocationAbort>();
 
-/** Runs a host function of the invocation `signal` belongs to. */
-export function runHostCall<T>(signal: AbortSignal, fn: () => T): T {
-  return invocation.run(signal, fn);
+/** Runs host function `fn` with `args` for the invocation `abort` belongs to. */
+export function runHostCall(abort: InvocationAbort, fn: HostFunction, args: unknown[]): unknown {
+  return invocation.run(abort, fn, ...args);
 }
 
 /**
@@ -38,5 +41,5 @@ export function runHostCall<T>(signal: AbortSignal, fn: () => T): T {
  * no longer waits for the call: work still under way (a request, a socket) should stop then.
  */
 export function invocationSignal(): AbortSignal | undefined {
-  return invocation.getStore();
+  return invocation.getStore()?.signal;
 }

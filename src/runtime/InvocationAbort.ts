@@ -1,6 +1,7 @@
 /**
- * An invocation's AbortController, made only when a host call asks for its signal: most calls make no
- * host call, and an AbortController with the abort event it dispatches at the end cost ~4 % of the main
+ * An invocation's AbortController, made only when a host function asks for its signal
+ * (`invocationSignal()`): most calls make no host call and most host functions (store, logging) never
+ * ask, and an AbortController with the abort event it dispatches at the end cost ~4 % of the main
  * thread's time per warm call (CPU profile of `compute.add` in a loop). Aborting before the signal was
  * asked for only records the reason: a signal asked for later is born aborted with it.
  */
