@@ -145,4 +145,27 @@ describe('host imports', () => {
     await outcome;
     await closed;
   });
+
+  it('behavior: a host function that asks for its invocation\'s signal only after an await, once the invocation ended, gets it aborted (InvocationEnded ended)', async () => {
+    const asked = deferred<AbortSignal | undefined>();
+    const release = deferred<void>();
+    const caller = await runtime.load(fixture('host-caller'), {
+      name: 'abort-asked-late',
+      imports: hostCallerImports({
+        slow: async () => {
+          await release.promise;
+          asked.resolve(invocationSignal());
+          return 1;
+        },
+      }),
+      limits: { timeoutMs: 40 },
+    });
+    const outcome = await caller.invoke('call-slow', [1]);
+    expect(outcome.ok).toBe(false); // its deadline passed while the host function waited
+    release.resolve();
+    const signal = await asked.promise;
+    expect(signal?.aborted).toBe(true);
+    expect(signal!.reason).toBeInstanceOf(InvocationEnded);
+    expect((signal!.reason as InvocationEnded).why).toBe('ended');
+  });
 });
