@@ -525,11 +525,14 @@ export class Runtime implements ComponentHost {
     }
     for (const inflight of this.inflight) inflight.abort.abort(new InvocationEnded('closed'));
     for (const call of this.dispatcher.close()) call.settle({ failed: new Error('the runtime closed before the call ran') });
+    // Only these workers' slots can still count instances: a worker gone before had its slot written
+    // off when it exited (taken in the same turn as `destroying` is set, so no exit falls between).
+    const threadIds = this.pool.threads.map((worker) => worker.threadId);
     this.destroying = true;
     await this.pool.destroy();
     if (this.backstop) clearInterval(this.backstop);
     this.backstop = null;
-    for (const component of this.components) component.pool.writeOffAll();
+    for (const component of this.components) component.pool.writeOffAll(threadIds);
   }
 
   /**
