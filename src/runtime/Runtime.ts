@@ -16,6 +16,7 @@ import {
   DEFAULT_FUEL,
   DEFAULT_GRACE_MS,
   DEFAULT_HOST_CALL_BUFFER_BYTES,
+  DEFAULT_IDLE_INSTANCES,
   MAX_HOST_CALL_BUFFER_BYTES,
   MIN_HOST_CALL_BUFFER_BYTES,
   DEFAULT_MEMORY_BYTES,
@@ -54,6 +55,8 @@ export interface RuntimeOptions {
   closeTimeoutMs?: number;
   /** The instance pool of every component loaded, where its `load` does not say otherwise. Default `DEFAULT_POOL`. */
   pool?: Partial<PoolOptions>;
+  /** Idle instances kept across all components, split between the workers; past a worker's share the longest idle is recycled. Default `DEFAULT_IDLE_INSTANCES`. */
+  idleInstances?: number;
 }
 
 export interface LoadOptions {
@@ -158,6 +161,11 @@ export class Runtime implements ComponentHost {
         value: options.hostCallBufferBytes,
       });
     }
+    const idle = options.idleInstances ?? DEFAULT_IDLE_INSTANCES;
+    if (!Number.isInteger(idle) || idle < 1) {
+      throw new CorralRuntimeError('invalid-option', `idleInstances must be an integer of at least 1, got ${options.idleInstances}`, { option: 'idleInstances', value: options.idleInstances });
+    }
+    const idleInstances = Math.ceil(idle / this.threads);
     this.pool = new Piscina({
       filename: WORKER_URL.href,
       minThreads: this.threads,
@@ -167,7 +175,7 @@ export class Runtime implements ComponentHost {
       // piscina runs no tasks on these workers (calls go through their slots): it must not hold their
       // event loop in a blocking Atomics.wait, which their slots, reapers and module loading need.
       atomics: 'async',
-      workerData: { regionBytes } satisfies WorkerConfig,
+      workerData: { regionBytes, idleInstances } satisfies WorkerConfig,
     });
     // A worker that is gone took its instances with it, whichever way it went.
     this.dispatcher = new CallDispatcher(this.pool, regionBytes, (threadId) => {
