@@ -74,8 +74,12 @@ export class Engine {
       const modules = await engine.admitAll(manifests);
       await engine.parts.bus.start();
       engine.parts.supervisor.start(modules.map((m) => m.actorSpec()));
-      // A restarted engine numbers custom events above the highest any module committed.
-      for (const module of modules) engine.sequence = Math.max(engine.sequence, await module.customSequence());
+      // A restarted engine numbers custom events above the highest any module committed. Read side by
+      // side: one after another, 10,000 reads took 0.5–3.6 s of the start.
+      for (const read of await mapConcurrently(modules, MODULE_LOAD_CONCURRENCY, (m) => m.customSequence())) {
+        if (read.status === 'rejected') throw read.reason;
+        engine.sequence = Math.max(engine.sequence, read.value);
+      }
       for (const module of modules) module.startFeeds();
       for (const module of modules) await engine.parts.jobs.startTimers(module.name);
       await engine.parts.jobs.skipAbsent(store);

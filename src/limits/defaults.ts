@@ -86,6 +86,18 @@ export const DEFAULT_POOL = {
  * result do not fit ends in a `Trap` with code `host-error` (a call's own arguments or result that
  * do not fit are sent through the slot's port instead).
  */
+/**
+ * Idle instances a runtime keeps across all its components, split evenly between its workers; past a
+ * worker's share, the instance idle longest is recycled (counted as `recycled.idle`; the next call of
+ * its component builds a fresh one). Each wasm memory reserves 10 GiB of address space for V8's guard
+ * regions and a process has 128 TiB, so it holds ~12,800 memories whatever their size: a QuickJS
+ * module's instance has three, and workers that kept one per module failed with "Cannot allocate Wasm
+ * memory" past ~4,300 modules (after V8's last-resort GCs had slowed every instantiation before). The
+ * default keeps 6,000 such memories (~1/2 of the space) and ~1.1 GiB of RSS for the small QuickJS
+ * counter (0.55 MiB each). Instances of components with `minInstances` are not recycled by it.
+ */
+export const DEFAULT_IDLE_INSTANCES = 2_000;
+
 export const DEFAULT_HOST_CALL_BUFFER_BYTES = 1024 * 1024;
 /**
  * Bounds of `hostCallBufferBytes`. Each worker's call slot holds two regions of this size (the main

@@ -16,6 +16,7 @@ import {
   DEFAULT_FUEL,
   DEFAULT_GRACE_MS,
   DEFAULT_HOST_CALL_BUFFER_BYTES,
+  DEFAULT_IDLE_INSTANCES,
   MAX_HOST_CALL_BUFFER_BYTES,
   MIN_HOST_CALL_BUFFER_BYTES,
   DEFAULT_MEMORY_BYTES,
@@ -54,6 +55,8 @@ export interface RuntimeOptions {
   closeTimeoutMs?: number;
   /** The instance pool of every component loaded, where its `load` does not say otherwise. Default `DEFAULT_POOL`. */
   pool?: Partial<PoolOptions>;
+  /** Idle instances kept across all components, split between the workers; past a worker's share the longest idle is recycled. Default `DEFAULT_IDLE_INSTANCES`. */
+  idleInstances?: number;
 }
 
 export interface LoadOptions {
@@ -158,6 +161,11 @@ export class Runtime implements ComponentHost {
         value: options.hostCallBufferBytes,
       });
     }
+    const idle = options.idleInstances ?? DEFAULT_IDLE_INSTANCES;
+    if (!Number.isInteger(idle) || idle < 1) {
+      throw new CorralRuntimeError('invalid-option', `idleInstances must be an integer of at least 1, got ${options.idleInstances}`, { option: 'idleInstances', value: options.idleInstances });
+    }
+    const idleInstances = Math.ceil(idle / this.threads);
     this.pool = new Piscina({
       filename: WORKER_URL.href,
       minThreads: this.threads,
@@ -167,7 +175,7 @@ export class Runtime implements ComponentHost {
       // piscina runs no tasks on these workers (calls go through their slots): it must not hold their
       // event loop in a blocking Atomics.wait, which their slots, reapers and module loading need.
       atomics: 'async',
-      workerData: { regionBytes } satisfies WorkerConfig,
+      workerData: { regionBytes, idleInstances } satisfies WorkerConfig,
     });
     // A worker that is gone took its instances with it, whichever way it went.
     this.dispatcher = new CallDispatcher(this.pool, regionBytes, (threadId) => {
@@ -590,11 +598,14 @@ export class Runtime implements ComponentHost {
     }
     for (const inflight of this.inflight) inflight.abort.abort(new InvocationEnded('closed'));
     for (const call of this.dispatcher.close()) this.dispatcher.end(call, { failed: new Error('the runtime closed before the call ran') });
+    // Only these workers' slots can still count instances: a worker gone before had its slot written
+    // off when it exited (taken in the same turn as `destroying` is set, so no exit falls between).
+    const threadIds = this.pool.threads.map((worker) => worker.threadId);
     this.destroying = true;
     await this.pool.destroy();
     if (this.backstop) clearInterval(this.backstop);
     this.backstop = null;
-    for (const component of this.components) component.pool.writeOffAll();
+    for (const component of this.components) component.pool.writeOffAll(threadIds);
   }
 
   /**

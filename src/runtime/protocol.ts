@@ -197,6 +197,8 @@ export interface SlotHello {
 export interface WorkerConfig {
   /** Size of each of the slot's two regions: the most a call, a reply or a host call may take in place. */
   regionBytes: number;
+  /** Idle instances the worker keeps across its components: its share of `DEFAULT_IDLE_INSTANCES`. */
+  idleInstances: number;
 }
 
 /**

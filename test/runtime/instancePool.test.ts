@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { CorralRuntimeError, type Runtime } from '../../src/index.ts';
+import { CorralRuntimeError, type Component, type Runtime } from '../../src/index.ts';
 import { CHECKOUT_WAIT_BUCKETS_MS, CheckoutError, InstancePool } from '../../src/runtime/InstancePool.ts';
 import { deferred, fixture, hostCallerImports, newRuntime } from '../helpers.ts';
 
@@ -107,5 +107,31 @@ describe('checkout through the runtime', () => {
     gate.resolve(1);
     expect((await held).ok).toBe(true);
     expect(caller.stats().checkoutErrors).toMatchObject({ deadline: 1, aborted: 1 });
+  });
+});
+
+describe('idle instances per worker (idleInstances)', () => {
+  it('behavior: past its share a worker recycles the instance idle longest (counted as idle); a component with minInstances keeps its own; the others still serve', async () => {
+    const own = newRuntime({ threads: 1, idleInstances: 2 });
+    try {
+      const kept = await own.load(fixture('compute'), { name: 'kept', pool: { minInstances: 1 } });
+      await expect.poll(() => kept.stats().size).toBe(1);
+      const loaded: Component[] = [];
+      for (let i = 0; i < 4; i++) loaded.push(await own.load(fixture('compute'), { name: `c${i}` }));
+      // One after another: c0 is idle longest when c2 parks its instance, c1 when c3 does.
+      for (const [i, c] of loaded.entries()) expect((await c.call('add', [i, 1])).value).toBe(i + 1);
+      expect(loaded.map((c) => c.stats().size)).toEqual([0, 0, 0, 1]);
+      expect(loaded.map((c) => c.stats().recycled.idle)).toEqual([1, 1, 1, 0]);
+      expect(kept.stats()).toMatchObject({ size: 1, recycled: expect.objectContaining({ idle: 0 }) });
+      // A recycled one builds a fresh instance at its next call, as after the reaper.
+      expect((await loaded[0]!.call('add', [2, 2])).value).toBe(4);
+      expect(loaded[0]!.stats()).toMatchObject({ created: 2, size: 1 });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('error: idleInstances must be an integer of at least 1', () => {
+    expect(() => newRuntime({ idleInstances: 0 })).toThrow(expect.objectContaining({ name: 'CorralRuntimeError', code: 'invalid-option', details: expect.objectContaining({ option: 'idleInstances' }) }));
   });
 });

@@ -87,6 +87,13 @@ const components = new Map<string, LoadedComponent>();
  * and a module's first event only instantiates.
  */
 const artifacts = new Map<string, Promise<CompiledArtifact>>();
+/**
+ * Every idle instance of this worker with its component, idle longest first (a Map keeps insertion
+ * order): past `idleCap` the first is recycled (see DEFAULT_IDLE_INSTANCES: the process's address space
+ * holds ~12,800 wasm memories, whatever their size).
+ */
+const idleOrder = new Map<GuestInstance, LoadedComponent>();
+const idleCap = (workerData as WorkerConfig).idleInstances;
 /** When `dropUnloaded` last swept every component (`performance.now()`). */
 let lastSweep = -Infinity;
 let reaper: NodeJS.Timeout | null = null;
@@ -161,9 +168,11 @@ function runCall(task: CallTask): CallReply {
   if (component.idle.length > 0 && component.idle[0]!.generation !== generation) {
     // The component was recycled since these were built: none of them may serve again.
     retire(component, Counter.RECYCLED_RESTART, component.idle.length);
+    forget(component.idle);
     component.idle.length = 0;
   }
   let instance = task.prewarm ? undefined : component.idle.pop();
+  if (instance) idleOrder.delete(instance);
   let metering: Metering | undefined = instance;
   let signal: SignalData | null = null;
   let value: unknown;
@@ -235,10 +244,7 @@ function runCall(task: CallTask): CallReply {
     else if (signal) retire(component, signal.signal === 'Trap' ? Counter.RECYCLED_TRAP : Counter.RECYCLED_LIMIT);
     else if (++instance.uses >= component.descriptor.maxUses) retire(component, Counter.RECYCLED_MAX_USES);
     else if (Atomics.load(component.counters, Counter.UNLOADED) !== 0n) retire(component, Counter.RECYCLED_CLOSE);
-    else {
-      instance.idleSince = performance.now();
-      component.idle.push(instance);
-    }
+    else park(component, instance);
   }
   // Only a WASI component has anything to add to its reply (what it wrote, its journal).
   const extra = component.wasi ? wasiExtras(component.wasi, output) : undefined;
@@ -256,8 +262,7 @@ function wasiExtras(wasi: WasiHost, output: GuestOutput | undefined): { output?:
 const PREWARMED = Symbol('prewarmed');
 
 function keepPrewarmed(component: LoadedComponent, instance: GuestInstance, fuelUsed: number, durationMs: number, startedAt: number): CallReply {
-  instance.idleSince = performance.now();
-  component.idle.push(instance);
+  park(component, instance);
   return { ok: true, value: undefined, fuelUsed, durationMs, startedAt };
 }
 
@@ -486,6 +491,30 @@ function hostImports(component: LoadedComponent): Record<string, Record<string, 
   return imports;
 }
 
+/** `instance` is idle now: the newest in `idleOrder`; past the cap the worker's longest idle goes. */
+function park(component: LoadedComponent, instance: GuestInstance): void {
+  instance.idleSince = performance.now();
+  component.idle.push(instance);
+  idleOrder.set(instance, component);
+  if (idleOrder.size > idleCap) recycleLongestIdle();
+}
+
+/** Recycles the instance idle longest whose component keeps no `minInstances` (those are kept built). */
+function recycleLongestIdle(): void {
+  for (const [instance, component] of idleOrder) {
+    if (component.descriptor.minInstances > 0) continue;
+    idleOrder.delete(instance);
+    component.idle.splice(component.idle.indexOf(instance), 1);
+    retire(component, Counter.RECYCLED_IDLE);
+    return;
+  }
+}
+
+/** These instances are no longer idle here (recycled or dropped with their component). */
+function forget(instances: readonly GuestInstance[]): void {
+  for (const instance of instances) idleOrder.delete(instance);
+}
+
 function retire(component: LoadedComponent, reason: number, count = 1): void {
   if (count === 0) return;
   Atomics.add(component.counters, reason, BigInt(count));
@@ -521,6 +550,7 @@ function dropUnloaded(keep?: string): void {
   for (const [id, component] of components) {
     if (id === keep || Atomics.load(component.counters, Counter.UNLOADED) === 0n) continue;
     retire(component, Counter.RECYCLED_CLOSE, component.idle.length);
+    forget(component.idle);
     component.idle = [];
     components.delete(id);
     if (--component.compiled.users === 0) artifacts.delete(component.descriptor.artifact);
@@ -531,14 +561,17 @@ function reapIdle(): void {
   dropUnloaded();
   const now = performance.now();
   for (const component of components.values()) {
+    if (component.idle.length === 0) continue; // most of 10,000 modules: no pass over their 1,024 slots
     // Oldest first, and never below the component's minInstances alive (across all workers).
     let alive = 0;
     for (let s = 0; s < MAX_WORKER_SLOTS; s++) alive += Number(Atomics.load(component.counters, Counter.LIVE_BASE + s));
     const keep: GuestInstance[] = [];
     let reaped = 0;
     for (const instance of [...component.idle].sort((a, b) => a.idleSince - b.idleSince)) {
-      if (now - instance.idleSince >= component.descriptor.maxIdleMs && alive - reaped > component.descriptor.minInstances) reaped++;
-      else keep.push(instance);
+      if (now - instance.idleSince >= component.descriptor.maxIdleMs && alive - reaped > component.descriptor.minInstances) {
+        reaped++;
+        idleOrder.delete(instance);
+      } else keep.push(instance);
     }
     component.idle = keep;
     retire(component, Counter.RECYCLED_IDLE, reaped);
