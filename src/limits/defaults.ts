@@ -328,6 +328,13 @@ export const HEAD_PROBE_INTERVAL_MS = 5_000;
 export const HEAD_SUBSCRIBE_TIMEOUT_MS = 10_000;
 
 /**
+ * How long one of the engine's requests to a chain may take to be answered (ms), over HTTP or a
+ * WebSocket, unless the chain's config sets its own. viem's default, kept when corral took over the
+ * WebSocket transport (src/chain/SocketRpc.ts).
+ */
+export const RPC_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
  * Per-block log answers a chain keeps, so modules a little behind the others still share a fetch.
  * Past it the oldest is forgotten; a module that needs it again fetches it again.
  */
