@@ -227,8 +227,9 @@ export const DEFAULT_DETERMINISTIC_STEP_NS = 1_000;
 export const DEFAULT_DETERMINISTIC_SEED = 0n;
 
 /**
- * Bytes of one answer to the engine's own RPC requests over HTTP (heads, blocks, log ranges): the
- * answer is read as it arrives and the request fails with viem's `ResponseBodyTooLargeError` past it;
+ * Bytes of one answer to the engine's own RPC requests (heads, blocks, log ranges): over HTTP the
+ * answer is read as it arrives, over a WebSocket measured once in, and the request fails with viem's
+ * `ResponseBodyTooLargeError` past it;
  * a log range that large is fetched again in smaller parts. (viem's own default, kept when corral took
  * over the reading to count a module's answers against its `rpcResponseBytes` as they arrive.)
  */

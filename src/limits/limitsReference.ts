@@ -101,7 +101,7 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
       { name: 'HEAD_PROBE_INTERVAL_MS', unit: 'ms', trips: 'a WebSocket is probed with `eth_blockNumber` this often; a failed probe reconnects it' },
       { name: 'HEAD_SUBSCRIBE_TIMEOUT_MS', unit: 'ms', trips: 'a `newHeads` subscription not answered within it counts as a lost socket' },
       { name: 'RPC_REQUEST_TIMEOUT_MS', unit: 'ms', trips: 'one of the engine\'s chain requests (HTTP or WebSocket) not answered within it fails' },
-      { name: 'DEFAULT_ENGINE_RPC_RESPONSE_BYTES', unit: 'bytes', trips: "one answer to the engine's own RPC requests over HTTP; larger fails (`ResponseBodyTooLargeError`), a log range is fetched again in parts" },
+      { name: 'DEFAULT_ENGINE_RPC_RESPONSE_BYTES', unit: 'bytes', trips: "one answer to the engine's own RPC requests (HTTP or WebSocket); larger fails (`ResponseBodyTooLargeError`), a log range is fetched again in parts" },
       { name: 'RECENT_BLOCK_LOGS', unit: 'count', trips: 'per-block log answers kept for modules a little behind; older ones are fetched again' },
     ],
   },
