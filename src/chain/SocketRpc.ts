@@ -17,6 +17,8 @@ const OPEN = 1;
 
 interface Pending {
   resolve: (answer: { result: unknown; bytes: number }) => void;
+  /** Called with the result as it is received, before anything else the node sent after it. */
+  onResult?: ((result: unknown) => void) | undefined;
   reject: (error: unknown) => void;
   body: { method: string; params: unknown[] };
   maxBytes: number;
@@ -52,7 +54,7 @@ export class SocketRpc {
   ) {}
 
   /** One request: its result and the size of its answer on the wire. Errors as viem's WebSocket transport throws them. */
-  async request(method: string, params: unknown[], options: { maxBytes: number; signal?: AbortSignal | undefined }): Promise<{ result: unknown; bytes: number }> {
+  async request(method: string, params: unknown[], options: { maxBytes: number; signal?: AbortSignal | undefined; onResult?: (result: unknown) => void }): Promise<{ result: unknown; bytes: number }> {
     const socket = await this.open();
     const id = this.nextId++;
     const body = { method, params };
@@ -74,6 +76,7 @@ export class SocketRpc {
       this.pending.set(id, {
         body,
         maxBytes: options.maxBytes,
+        onResult: options.onResult,
         resolve: (answer) => (done(), resolve(answer)),
         reject: (error) => (done(), reject(error)),
       });
@@ -83,9 +86,9 @@ export class SocketRpc {
 
   /** `eth_subscribe(params)`: `onData` for each notification, `onError` once if the socket is lost. */
   async subscribe(args: { params: unknown[]; onData: Subscription['onData']; onError: Subscription['onError'] }): Promise<{ unsubscribe: () => Promise<unknown> }> {
-    const { result } = await this.request('eth_subscribe', args.params, { maxBytes: Infinity });
+    // Registered as the answer is received: a notification the node wrote right behind it is not lost.
+    const { result } = await this.request('eth_subscribe', args.params, { maxBytes: Infinity, onResult: (id) => this.subscriptions.set(String(id), { onData: args.onData, onError: args.onError }) });
     const id = String(result);
-    this.subscriptions.set(id, { onData: args.onData, onError: args.onError });
     return {
       unsubscribe: async () => {
         if (!this.subscriptions.delete(id)) return;
@@ -147,7 +150,10 @@ export class SocketRpc {
     if (!pending) return;
     if (data.length > pending.maxBytes) pending.reject(new ResponseBodyTooLargeError({ maxSize: pending.maxBytes, size: data.length }));
     else if (message.error) pending.reject(new RpcRequestError({ body: pending.body, error: message.error, url: this.url }));
-    else pending.resolve({ result: message.result, bytes: data.length });
+    else {
+      pending.onResult?.(message.result);
+      pending.resolve({ result: message.result, bytes: data.length });
+    }
   }
 
   private lost(socket: Promise<Ws>): void {
