@@ -1,10 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createClient, http, ResponseBodyTooLargeError, webSocket, type Client } from 'viem';
-import { DEFAULT_ENGINE_RPC_RESPONSE_BYTES } from '../limits/defaults.ts';
-import { acknowledgeMessages } from './acknowledgeMessages.ts';
+import { createClient, custom, http, ResponseBodyTooLargeError, type Client } from 'viem';
+import { DEFAULT_ENGINE_RPC_RESPONSE_BYTES, RPC_REQUEST_TIMEOUT_MS } from '../limits/defaults.ts';
 import { parseBlock, parseLogs } from './parseRpc.ts';
 import { redactUrl } from './redactUrl.ts';
 import { RpcDataError } from './RpcDataError.ts';
+import { SocketRpc } from './SocketRpc.ts';
 import type { RpcAccounting, RpcPurpose } from './RpcStats.ts';
 import type { ChainBlock, ChainLog, LogFilter } from './types.ts';
 
@@ -13,7 +13,7 @@ export interface ChainClientOptions {
   /** `http(s)://` or `ws(s)://`. Credentials in it never appear in errors or logs. */
   rpcUrl: string;
   accounting: RpcAccounting;
-  /** Per-request timeout. Default 10 s (viem's). */
+  /** Per-request timeout (ms). Default RPC_REQUEST_TIMEOUT_MS. */
   timeoutMs?: number;
 }
 
@@ -28,24 +28,31 @@ export class ChainClient {
   readonly endpoint: string;
   readonly viem: Client;
   private readonly accounting: RpcAccounting;
-  /** The WebSocket whose messages are acknowledged at once (see acknowledgeMessages); a reconnect brings a new one. */
-  private socket: object | undefined;
+  /** corral's own WebSocket transport (`ws`, every Node version), when the URL is one. */
+  private readonly socket: SocketRpc | undefined;
 
   constructor(options: ChainClientOptions) {
     this.chainId = options.chainId;
     this.accounting = options.accounting;
     this.endpoint = redactUrl(options.rpcUrl);
     this.transport = /^wss?:/i.test(options.rpcUrl) ? 'webSocket' : 'http';
-    const common = { retryCount: 0, ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}) };
-    // Reconnection of a WebSocket is corral's own (src/chain/watchHeads.ts): viem's would re-subscribe
-    // behind our back and not tell us about the gap.
-    this.viem = createClient({
-      transport:
-        this.transport === 'webSocket'
-          ? webSocket(options.rpcUrl, { ...common, reconnect: false, keepAlive: false })
-          : // corral reads the answer (countingFetch): viem's own cap would apply after ours and answer differently.
-            http(options.rpcUrl, { ...common, fetchFn: countingFetch, maxResponseBodySize: false }),
-    });
+    const timeout = options.timeoutMs ?? RPC_REQUEST_TIMEOUT_MS;
+    if (this.transport === 'webSocket') {
+      // Not viem's webSocket(): see SocketRpc (the Pong per message, the cap). Its reconnection is
+      // corral's own too (src/chain/watchHeads.ts): viem's would re-subscribe behind our back and not
+      // tell us about the gap. viem still maps the node's errors to its typed ones.
+      const socket = (this.socket = new SocketRpc(options.rpcUrl, timeout));
+      const request = async ({ method, params }: { method: string; params?: unknown[] }, options?: { signal?: AbortSignal }) => {
+        const slot = responseSize.getStore();
+        const answer = await socket.request(method, params ?? [], { maxBytes: slot?.maxBytes ?? DEFAULT_ENGINE_RPC_RESPONSE_BYTES, signal: options?.signal });
+        if (slot) slot.bytes = answer.bytes;
+        return answer.result;
+      };
+      this.viem = createClient({ transport: custom({ request }, { retryCount: 0 }) });
+    } else {
+      // corral reads the answer (countingFetch): viem's own cap would apply after ours and answer differently.
+      this.viem = createClient({ transport: http(options.rpcUrl, { retryCount: 0, timeout, fetchFn: countingFetch, maxResponseBodySize: false }) });
+    }
   }
 
   /**
@@ -55,7 +62,6 @@ export class ChainClient {
   async request(method: string, params: unknown[], purpose: RpcPurpose, module?: string): Promise<unknown> {
     let result: unknown;
     const response: ResponseSize = { bytes: undefined };
-    if (this.transport === 'webSocket') await this.acknowledgeSocket();
     try {
       result = await responseSize.run(response, () => this.viem.request({ method, params } as never));
     } catch (error) {
@@ -68,17 +74,15 @@ export class ChainClient {
 
   /**
    * Like `request`, answering the result's JSON, serialised once for both the count and the caller.
-   * Over HTTP the answer is counted as it arrives and the request fails with viem's
-   * `ResponseBodyTooLargeError { maxSize, size }` as soon as it passes `maxBytes` (its socket is
-   * closed); `signal` aborts the request. Over a WebSocket neither holds before the answer is in: the
-   * socket receives a message whole (on Node 20 viem's socket is `ws`'s, created without options:
-   * up to its 100 MiB maxPayload) and viem parses it before the caller can measure it. The socket is
-   * shared with the head subscription, so refusing one big message would close it for every reader.
+   * The request fails with viem's `ResponseBodyTooLargeError { maxSize, size }` past `maxBytes`:
+   * over HTTP as soon as the answer passes it (counted as it arrives; its connection is closed), over a
+   * WebSocket once the message is in, before it is parsed (a message arrives whole, up to `ws`'s
+   * 100 MiB maxPayload; the socket is shared with the head subscription and stays open). `signal`
+   * aborts the request.
    */
   async requestJson(method: string, params: unknown[], purpose: RpcPurpose, module?: string, options: RequestJsonOptions = {}): Promise<string> {
     let json: string;
     const response: ResponseSize = { bytes: undefined, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) };
-    if (this.transport === 'webSocket') await this.acknowledgeSocket();
     try {
       const result = await responseSize.run(response, () => this.viem.request({ method, params } as never, options.signal ? { signal: options.signal } : undefined));
       json = JSON.stringify(result ?? null);
@@ -120,21 +124,19 @@ export class ChainClient {
     return BigInt((await this.request('eth_chainId', [], 'startup')) as string);
   }
 
-  close(): void {
-    const transport = this.viem.transport as { getRpcClient?: () => Promise<{ close(): void }> };
-    if (this.transport === 'webSocket') void transport.getRpcClient?.().then((c) => c.close(), () => {});
+  /** `eth_subscribe` on the WebSocket (`onError` once when that socket is lost). */
+  subscribe(args: Parameters<SocketRpc['subscribe']>[0]): ReturnType<SocketRpc['subscribe']> {
+    if (!this.socket) throw new Error(`${this.endpoint}: subscriptions need a WebSocket`);
+    return this.socket.subscribe(args);
   }
 
-  /**
-   * Makes the socket requests are about to go on acknowledge every message at once (the head
-   * subscription shares it; see acknowledgeMessages). A socket that fails to open is left to the request.
-   */
-  async acknowledgeSocket(): Promise<void> {
-    const transport = this.viem.transport as { getRpcClient?: () => Promise<{ socket: Parameters<typeof acknowledgeMessages>[0] }> };
-    const socket = await transport.getRpcClient?.().then((c) => c.socket, () => undefined);
-    if (!socket || socket === this.socket) return;
-    this.socket = socket;
-    acknowledgeMessages(socket);
+  /** Drops the WebSocket (a lost or hung one); the next request opens a new one. */
+  resetSocket(): void {
+    this.socket?.reset();
+  }
+
+  close(): void {
+    this.socket?.close();
   }
 
   /** A malformed answer counts as a failed request of its method, and is thrown as RpcDataError. */
@@ -210,7 +212,7 @@ const countingFetch: typeof fetch = async (input, init) => {
   return new Response(Buffer.concat(chunks), { status: response.status, statusText: response.statusText, headers: response.headers });
 };
 
-/** Size of a JSON result without a length on the wire (WebSocket, chunked HTTP): serialised once more. */
+/** Size of a JSON result without a length on the wire (chunked HTTP): serialised once more. */
 function jsonBytes(result: unknown): number {
   if (typeof result === 'string') return result.length + 2;
   return Buffer.byteLength(JSON.stringify(result ?? null));

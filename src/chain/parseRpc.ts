@@ -47,6 +47,20 @@ class Reader {
   quantity(raw: Record<string, unknown>, field: string): bigint {
     return BigInt(this.match(raw, field, QUANTITY, 'a hex quantity'));
   }
+
+  /**
+   * Like `match`, for a field that mostly repeats the previous item's (a log's block hash, block
+   * number, address, event topic): the same text as last time is the same checked value, and costs
+   * one string comparison instead of a pattern test, a lower-casing and (numbers) a BigInt.
+   */
+  repeated<T>(raw: Record<string, unknown>, field: string, last: { text?: unknown; value?: T }, check: (raw: Record<string, unknown>, field: string) => T): T {
+    const text = raw[field];
+    if (typeof text === 'string' && text === last.text) return last.value!;
+    const value = check(raw, field);
+    last.text = text;
+    last.value = value;
+    return value;
+  }
 }
 
 /** A block header from `eth_getBlockByNumber`/`ByHash` or a `newHeads` notification. */
@@ -73,20 +87,26 @@ export function parseLogs(value: unknown, chainId: bigint, asked: { fromBlock: b
   if (!Array.isArray(value)) return r.fail('(root)', value, 'an array of logs');
   const logs: ChainLog[] = new Array(value.length);
   let previous: ChainLog | undefined;
+  // The fields a range's logs share with the log before them (see Reader.repeated).
+  const last = { address: {}, topic0: {}, blockNumber: {}, blockHash: {} } as Record<'address' | 'topic0' | 'blockHash', { text?: unknown; value?: string }> & { blockNumber: { text?: unknown; value?: bigint } };
+  const address = (raw: Record<string, unknown>, field: string) => r.match(raw, field, ADDRESS, 'a 20-byte address');
+  const hash = (raw: Record<string, unknown>, field: string) => r.match(raw, field, HASH, 'a 32-byte hash');
+  const quantity = (raw: Record<string, unknown>, field: string) => r.quantity(raw, field);
   for (let i = 0; i < value.length; i++) {
     r.index = i;
     const raw = r.object(value[i]);
-    const topics = raw.topics as unknown[];
-    if (!Array.isArray(topics) || topics.length > 4) r.fail('topics', topics, 'an array of at most 4 topics');
-    for (let t = 0; t < topics.length; t++) if (typeof topics[t] !== 'string' || !HASH.test(topics[t] as string)) r.fail(`topics[${t}]`, topics[t], 'a 32-byte topic');
+    const rawTopics = raw.topics as unknown[];
+    if (!Array.isArray(rawTopics) || rawTopics.length > 4) r.fail('topics', rawTopics, 'an array of at most 4 topics');
+    const topics: string[] = new Array(rawTopics.length);
+    for (let t = 0; t < rawTopics.length; t++) topics[t] = t === 0 ? r.repeated(rawTopics as unknown as Record<string, unknown>, '0', last.topic0, topic) : topic(rawTopics as unknown as Record<string, unknown>, String(t));
     if (raw.removed !== undefined && typeof raw.removed !== 'boolean') r.fail('removed', raw.removed, 'a boolean');
     const log: ChainLog = {
       chainId,
-      address: r.match(raw, 'address', ADDRESS, 'a 20-byte address'),
-      topics: (topics as string[]).map((t) => t.toLowerCase()),
+      address: r.repeated(raw, 'address', last.address, address),
+      topics,
       data: r.match(raw, 'data', DATA, 'hex data'),
-      blockNumber: r.quantity(raw, 'blockNumber'),
-      blockHash: r.match(raw, 'blockHash', HASH, 'a 32-byte hash'),
+      blockNumber: r.repeated(raw, 'blockNumber', last.blockNumber, quantity),
+      blockHash: r.repeated(raw, 'blockHash', last.blockHash, hash),
       transactionHash: r.match(raw, 'transactionHash', HASH, 'a 32-byte hash'),
       logIndex: Number(r.quantity(raw, 'logIndex')),
       removed: false,
@@ -102,4 +122,10 @@ export function parseLogs(value: unknown, chainId: bigint, asked: { fromBlock: b
     logs[i] = previous = log;
   }
   return logs;
+
+  function topic(topics: Record<string, unknown>, t: string): string {
+    const value = topics[t];
+    if (typeof value !== 'string' || !HASH.test(value)) r.fail(`topics[${t}]`, value, 'a 32-byte topic');
+    return (value as string).toLowerCase();
+  }
 }

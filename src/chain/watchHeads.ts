@@ -63,17 +63,11 @@ function watchPolling(options: WatchHeadsOptions, client: ChainClient): () => vo
   };
 }
 
-interface SocketTransport {
-  subscribe(args: { params: unknown[]; onData: (data: { result: unknown }) => void; onError?: (error: unknown) => void }): Promise<{ unsubscribe: () => Promise<unknown> }>;
-  getRpcClient(): Promise<{ close(): void }>;
-}
-
 function watchSocket(options: WatchHeadsOptions): () => void {
   const { client, logger } = options;
   const random = options.random ?? Math.random;
-  const transport = client.viem.transport as unknown as SocketTransport;
   const chainId = String(client.chainId);
-  /** Bumped on every (re)connect: callbacks of an older socket are ignored (viem calls onError twice per close). */
+  /** Bumped on every (re)connect: callbacks of an older socket are ignored. */
   let generation = 0;
   let attempt = 0;
   let stopped = false;
@@ -89,7 +83,7 @@ function watchSocket(options: WatchHeadsOptions): () => void {
     clearInterval(probe);
     if (up) options.onConnection?.('down');
     up = false;
-    void transport.getRpcClient().then((c) => c.close(), () => {});
+    client.resetSocket();
     if (options.fallback && !stopFallback) stopFallback = watchPolling(options, options.fallback);
     const delay = backoffDelay(attempt++, options.reconnect, random);
     logger.warn({ chainId, endpoint: client.endpoint, attempt, delayMs: delay, err: error }, 'chain WebSocket lost; reconnecting');
@@ -100,7 +94,7 @@ function watchSocket(options: WatchHeadsOptions): () => void {
     const mine = ++generation;
     try {
       const subscription = await withTimeout(
-        transport.subscribe({
+        client.subscribe({
           params: ['newHeads'],
           onData: (data) => {
             if (mine !== generation) return;

@@ -239,8 +239,9 @@ export const DEFAULT_DETERMINISTIC_STEP_NS = 1_000;
 export const DEFAULT_DETERMINISTIC_SEED = 0n;
 
 /**
- * Bytes of one answer to the engine's own RPC requests over HTTP (heads, blocks, log ranges): the
- * answer is read as it arrives and the request fails with viem's `ResponseBodyTooLargeError` past it;
+ * Bytes of one answer to the engine's own RPC requests (heads, blocks, log ranges): over HTTP the
+ * answer is read as it arrives, over a WebSocket measured once in, and the request fails with viem's
+ * `ResponseBodyTooLargeError` past it;
  * a log range that large is fetched again in smaller parts. (viem's own default, kept when corral took
  * over the reading to count a module's answers against its `rpcResponseBytes` as they arrive.)
  */
@@ -338,6 +339,13 @@ export const HEAD_PROBE_INTERVAL_MS = 5_000;
 
 /** How long a `newHeads` subscription may take to be answered (ms); past it the socket counts as lost and is reconnected. */
 export const HEAD_SUBSCRIBE_TIMEOUT_MS = 10_000;
+
+/**
+ * How long one of the engine's requests to a chain may take to be answered (ms), over HTTP or a
+ * WebSocket, unless the chain's config sets its own. viem's default, kept when corral took over the
+ * WebSocket transport (src/chain/SocketRpc.ts).
+ */
+export const RPC_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * Per-block log answers a chain keeps, so modules a little behind the others still share a fetch.

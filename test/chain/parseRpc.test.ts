@@ -47,13 +47,22 @@ describe('parseBlock', () => {
 });
 
 describe('parseLogs', () => {
+  const range = { fromBlock: 10n, toBlock: 20n };
   it('default: addresses and topics lower-case, numbers as bigint, never removed', () => {
     const [log] = parseLogs([rawLog(16, 2)], 1n, { blockHash: HASH });
     expect(log).toEqual({ chainId: 1n, address: '0x5fbdb2315678afecb367f032d93f642f64180aa3', topics: [`0x${'11'.repeat(32)}`], data: '0x', blockNumber: 16n, blockHash: HASH, transactionHash: `0x${'22'.repeat(32)}`, logIndex: 2, removed: false });
   });
 
+  it('default: fields repeated from the previous log keep their parsed values (block number, hash, address, first topic)', () => {
+    const logs = parseLogs([rawLog(10, 0), rawLog(10, 1), rawLog(11, 0, { blockHash: `0x${'CD'.repeat(32)}`, topics: [`0x${'33'.repeat(32)}`, `0x${'44'.repeat(32)}`] })], 1n, range);
+    expect(logs.map((l) => [l.blockNumber, l.blockHash, l.address, l.topics])).toEqual([
+      [10n, HASH, '0x5fbdb2315678afecb367f032d93f642f64180aa3', [`0x${'11'.repeat(32)}`]],
+      [10n, HASH, '0x5fbdb2315678afecb367f032d93f642f64180aa3', [`0x${'11'.repeat(32)}`]],
+      [11n, `0x${'cd'.repeat(32)}`, '0x5fbdb2315678afecb367f032d93f642f64180aa3', [`0x${'33'.repeat(32)}`, `0x${'44'.repeat(32)}`]],
+    ]);
+  });
+
   // Each row: the node's answer, what was asked (a block hash or a range), and the error's code and field.
-  const range = { fromBlock: 10n, toBlock: 20n };
   it.each<[string, unknown, { blockHash: string } | { fromBlock: bigint; toBlock: bigint }, { code: string; field: string } | 'parsed']>([
     ['default: logs ascending by block and index', [rawLog(10, 0), rawLog(10, 1), rawLog(12, 0)], range, 'parsed'],
     ['error: not an array', {}, range, { code: 'malformed', field: 'logs.(root)' }],
@@ -65,6 +74,11 @@ describe('parseLogs', () => {
     ['error: a log outside the range asked for', [rawLog(21, 0)], range, { code: 'inconsistent', field: 'logs[0].blockNumber' }],
     ['error: logs out of order', [rawLog(12, 0), rawLog(10, 0)], range, { code: 'inconsistent', field: 'logs[1].logIndex' }],
     ['error: a log index repeated in one block', [rawLog(10, 3), rawLog(10, 3)], range, { code: 'inconsistent', field: 'logs[1].logIndex' }],
+    // A field equal to the previous log's is taken as checked; one that differs from it is checked again.
+    ['error: a malformed block hash after a log with a valid one', [rawLog(10, 0), rawLog(11, 0, { blockHash: '0x99' })], range, { code: 'malformed', field: 'logs[1].blockHash' }],
+    ['error: a malformed address after a log with a valid one', [rawLog(10, 0), rawLog(10, 1, { address: '0x5FbDB2315678afecb367f032d93F642f64180aa' })], range, { code: 'malformed', field: 'logs[1].address' }],
+    ['error: a malformed first topic after a log with a valid one', [rawLog(10, 0), rawLog(10, 1, { topics: ['0x11'] })], range, { code: 'malformed', field: 'logs[1].topics[0]' }],
+    ['error: a block number with a leading zero after a valid one', [rawLog(10, 0), rawLog(10, 1, { blockNumber: '0x0a' })], range, { code: 'malformed', field: 'logs[1].blockNumber' }],
   ])('%s', (_, raw, asked, expected) => {
     expect(failure(() => parseLogs(raw, 1n, asked))).toEqual(expected);
   });
