@@ -1,8 +1,9 @@
 import { type Item, type LoopNode, NONE, UNREACHABLE } from './shape.ts';
 
 /*
- * instrumentWithBinaryen.ts's region scan and folding (scanBlocks), over the shape planFunction.ts decoded, and
- * the insertions that charge the regions (written by emitFunction.ts).
+ * instrumentWithBinaryen.ts's region scan (scanBlocks), over the shape planFunction.ts decoded; the
+ * folding both rewrites share; and the insertions that charge the regions (written by emitFunction.ts)
+ * once settleCharges.ts has settled their costs.
  */
 
 /** One thing to write into the function's code at a byte offset (see emitFunction.ts). */
@@ -90,18 +91,40 @@ export function foldSmallSegments(costs: number[], parents: number[], isSegment:
     }
   }
 }
-const ENTRY_REGION = 0;
-const LOOP_REGION = 1;
-const SEGMENT_REGION = 2;
+export const ENTRY_REGION = 0;
+export const LOOP_REGION = 1;
+export const SEGMENT_REGION = 2;
 
-/** instrumentWithBinaryen.ts's scanBlocks and its folding, over the decoded shape, then the insertions that follow. */
-export function chargePlan(body: Item, bodyStart: number, { grows, tableGrows, bulk }: SpecialOps): FunctionPlan {
+/**
+ * A function's regions as both rewrites scan them: region 0 is the entry, the others are loop bodies and
+ * segments. `costs` are instruction counts until settleCharges.ts folds small segments and adds hoisted
+ * callees' entries (then they are what each charge subtracts). `calls` holds pairs: the region a direct
+ * call sits in, and the called function's module index.
+ */
+export interface Regions {
+  costs: number[];
+  parents: number[];
+  kinds: number[];
+  calls: number[];
+}
+
+/** What the byte rewrite keeps of one function between its scan and its plan (the IR shape is dropped). */
+export interface FunctionScan extends Regions {
+  bodyStart: number;
+  /** For a loop region: the loop and whether it sits in a slot (wrapped) or in an operand (charged in place). */
+  loops: { region: number; node: Omit<LoopNode, 'body'>; slot: boolean }[];
+  /** For a segment region: where its charge goes. */
+  segmentAt: number[];
+  special: SpecialOps;
+}
+
+/** instrumentWithBinaryen.ts's scanBlocks over the decoded shape: the regions, their instruction counts and calls. */
+export function scanRegions(body: Item, bodyStart: number, special: SpecialOps): FunctionScan {
   const costs = [0];
   const parents = [-1];
   const kinds = [ENTRY_REGION];
-  /** For a loop region: the loop and whether it sits in a slot (wrapped) or in an operand (charged in place). */
-  const loops: { region: number; node: LoopNode; slot: boolean }[] = [];
-  /** For a segment region: where its charge goes. */
+  const calls: number[] = [];
+  const loops: FunctionScan['loops'] = [];
   const segmentAt = [-1];
   const region = (kind: number, parent: number, at: number) => {
     costs.push(0);
@@ -119,6 +142,7 @@ export function chargePlan(body: Item, bodyStart: number, { grows, tableGrows, b
     const owner = owners.pop()!;
     const slot = slots.pop()!;
     costs[owner]! += item.weight;
+    if (item.calls) for (const callee of item.calls) calls.push(owner, callee);
     if (!item.structs) continue;
     for (const node of item.structs) {
       costs[owner]!++;
@@ -134,8 +158,9 @@ export function chargePlan(body: Item, bodyStart: number, { grows, tableGrows, b
         }
       } else if (node.kind === 1) {
         const loopRegion = region(LOOP_REGION, owner, -1);
-        loops.push({ region: loopRegion, node, slot: slot && node === item.top });
-        items.push(node.body);
+        const { body: loopBody, ...loop } = node;
+        loops.push({ region: loopRegion, node: loop, slot: slot && node === item.top });
+        items.push(loopBody);
         owners.push(loopRegion);
         slots.push(true);
       } else {
@@ -153,9 +178,18 @@ export function chargePlan(body: Item, bodyStart: number, { grows, tableGrows, b
       }
     }
   }
-  foldSmallSegments(costs, parents, (i) => kinds[i] === SEGMENT_REGION);
+  return { costs, parents, kinds, calls, loops, segmentAt, bodyStart, special };
+}
 
-  const insertions: Insertion[] = [{ offset: bodyStart, kind: Insert.Entry, cost: Math.max(1, costs[0]!), loopType: NONE, blockType: 0, blockTypeEnd: 0 }];
+/**
+ * The insertions that charge a scanned function, once settleCharges.ts has settled its costs. A function
+ * whose entry its callers charge (`entryHoisted`) has no entry charge of its own.
+ */
+export function chargePlan(scan: FunctionScan, entryHoisted: boolean): FunctionPlan {
+  const { costs, kinds, loops, segmentAt, bodyStart } = scan;
+  const { grows, tableGrows, bulk } = scan.special;
+  const insertions: Insertion[] = [];
+  if (!entryHoisted) insertions.push({ offset: bodyStart, kind: Insert.Entry, cost: Math.max(1, costs[0]!), loopType: NONE, blockType: 0, blockTypeEnd: 0 });
   const wrappedLoops = new Map<number, number>();
   for (const { region: index, node, slot } of loops) {
     const cost = Math.max(1, costs[index]!);

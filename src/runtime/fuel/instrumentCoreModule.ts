@@ -10,7 +10,8 @@ import { rewriteCoreModule } from './rewriteModule.ts';
  * Rewrites one core module so that it meters itself:
  *
  * - **Fuel.** An internal i32 global is charged at every function entry and at the top of every loop
- *   iteration by the number of instructions of that block (nested loops are charged on their own).
+ *   iteration by the number of instructions of that block (nested loops are charged on their own); a
+ *   function only direct calls reach is charged by its callers instead (settleCharges.ts).
  *   When it drops below zero the module calls the host's `corral.refuel(current)`, which accounts the
  *   slice, checks the budget and the deadline, and either returns a new slice or throws. An internal
  *   global was 4× faster than an imported one on a tight loop; a host call per block is never done.

@@ -1,7 +1,8 @@
 import binaryen from 'binaryen';
 import { LoadError } from '../../errors/LoadError.ts';
 import { BULK_MEMORY_FUEL_SHIFT, TABLE_ENTRY_FUEL } from '../../limits/defaults.ts';
-import { foldSmallSegments } from './chargePlan.ts';
+import { ENTRY_REGION, LOOP_REGION, type Regions, SEGMENT_REGION } from './chargePlan.ts';
+import { settleCharges } from './settleCharges.ts';
 import type { CoreModuleFacts, InstrumentedModule } from './InstrumentedModule.ts';
 import { tableFacts } from './tableFacts.ts';
 import {
@@ -72,6 +73,8 @@ const capi = binaryen as unknown as {
   _BinaryenMemoryInitGetSize(expr: number): number;
   _BinaryenMemoryInitSetSize(expr: number, size: number): void;
 };
+/** binaryen.js's expression helpers its typings leave out. */
+const expressions = binaryen as unknown as { Call: { getTarget(call: number): string }; RefFunc: { getFunc(ref: number): string } };
 const setFunctionBody = (binaryen as unknown as { Function: { setBody(f: number, b: number): void } }).Function.setBody;
 const GROW_GATE_FN = '__corral_grow_gate';
 const TABLE_GATE_FN = '__corral_table_gate';
@@ -119,10 +122,15 @@ function rewrite(module: binaryen.Module, label: string): CoreModuleFacts {
 
   // Collect first, rewrite after: adding functions while iterating would shift the indices.
   const functions: binaryen.FunctionRef[] = [];
+  /** Module function indices by internal name (imports first, as in the binary). */
+  const indexOf = new Map<string, number>();
   for (let i = 0; i < module.getNumFunctions(); i++) {
     const fn = module.getFunctionByIndex(i);
-    if (binaryen.getFunctionInfo(fn).module === '') functions.push(fn);
+    const info = binaryen.getFunctionInfo(fn);
+    indexOf.set(info.name, i);
+    if (info.module === '') functions.push(fn);
   }
+  const firstDefined = module.getNumFunctions() - functions.length;
 
   module.addGlobal(FUEL_GLOBAL, binaryen.i32, true, module.i32.const(0));
   module.addGlobalExport(FUEL_GLOBAL, FUEL_GLOBAL);
@@ -130,10 +138,22 @@ function rewrite(module: binaryen.Module, label: string): CoreModuleFacts {
 
   const grows: binaryen.ExpressionRef[] = [];
   const tableGrows: binaryen.ExpressionRef[] = [];
-  let loopCount = 0;
-  for (const fn of functions) {
+  // Every function is scanned before any is charged: hoisting needs the callees' costs (settleCharges.ts).
+  const pinned = new Set<number>();
+  const scans = functions.map((fn) => {
     const bulk: binaryen.ExpressionRef[] = [];
-    const scan = scanBlocks(binaryen.getFunctionInfo(fn).body, { grows, tableGrows, bulk }, label);
+    return { bulk, scan: scanBlocks(binaryen.getFunctionInfo(fn).body, { grows, tableGrows, bulk }, label, indexOf, pinned) };
+  });
+  pinFunctions(module, indexOf, pinned, firstDefined);
+  const hoisted = settleCharges(
+    scans.map(({ scan }) => scan.regions),
+    firstDefined,
+    (index) => pinned.has(index),
+  );
+  let loopCount = 0;
+  functions.forEach((fn, i) => {
+    const { scan, bulk } = scans[i]!;
+    settleScan(scan);
     const scratch = capi._BinaryenFunctionAddVar(fn, binaryen.i32);
     // Innermost first: wrapping a loop may change the body of the loop around it.
     for (const loop of scan.loops.reverse()) {
@@ -148,8 +168,8 @@ function rewrite(module: binaryen.Module, label: string): CoreModuleFacts {
       const length = capi._BinaryenFunctionAddVar(fn, binaryen.i32);
       for (const op of bulk) chargeBulk(module, op, scratch, length);
     }
-    setFunctionBody(fn, prependCharge(module, scan.entryCost, binaryen.getFunctionInfo(fn).body, scratch));
-  }
+    if (!hoisted[i]) setFunctionBody(fn, prependCharge(module, scan.entryCost, binaryen.getFunctionInfo(fn).body, scratch));
+  });
 
   if (grows.length > 0) {
     if (memories.length !== 1) {
@@ -197,6 +217,36 @@ function chargeBulk(module: binaryen.Module, op: binaryen.ExpressionRef, scratch
     binaryen.i32,
   );
   size.set(op, charged);
+}
+
+/**
+ * Functions reached other than by a direct call, which keep their entry charge (settleCharges.ts):
+ * exported, the start function, in an element segment, or named by `ref.func` in a global's
+ * initializer (scanBlocks adds those named in code), added to `pinned`.
+ */
+function pinFunctions(module: binaryen.Module, indexOf: Map<string, number>, pinned: Set<number>, firstDefined: number): void {
+  const pin = (name: string) => {
+    const index = indexOf.get(name);
+    if (index !== undefined) pinned.add(index);
+  };
+  for (let i = 0; i < module.getNumExports(); i++) {
+    const info = binaryen.getExportInfo(module.getExportByIndex(i));
+    if (info.kind === binaryen.ExternalFunction) pin(info.value);
+  }
+  const start = module.getStart();
+  if (start) pin(binaryen.getFunctionInfo(start).name);
+  try {
+    for (let i = 0; i < module.getNumElementSegments(); i++) {
+      for (const name of binaryen.getElementSegmentInfo(module.getElementSegmentByIndex(i)).data) if (name) pin(name);
+    }
+  } catch {
+    // binaryen.js names only ref.func and ref.null items: with other items, every function keeps its charge.
+    for (const index of indexOf.values()) if (index >= firstDefined) pinned.add(index);
+  }
+  for (let i = 0; i < module.getNumGlobals(); i++) {
+    const init = binaryen.getGlobalInfo(module.getGlobalByIndex(i)).init;
+    if (init && capi._BinaryenExpressionGetId(init) === binaryen.RefFuncId) pin(expressions.RefFunc.getFunc(init));
+  }
 }
 
 interface MemoryFacts {
@@ -385,6 +435,9 @@ interface BlockScan {
   entryCost: number;
   loops: ScannedLoop[];
   segments: Segment[];
+  regions: Regions;
+  /** Per region: the loop or segment it charges (null for the entry). */
+  charged: ({ loop: number } | { segment: number } | null)[];
 }
 
 /** binaryen's expression kinds by id (`TryTable` for `_BinaryenTryTableId()`), for errors that name them. */
@@ -423,15 +476,20 @@ function scanBlocks(
   body: binaryen.ExpressionRef,
   special: { grows: binaryen.ExpressionRef[]; tableGrows: binaryen.ExpressionRef[]; bulk: binaryen.ExpressionRef[] },
   label: string,
+  indexOf: Map<string, number>,
+  pinned: Set<number>,
 ): BlockScan {
-  const scan: BlockScan = { entryCost: 0, loops: [], segments: [] };
-  // Region 0 is the function entry; loops and segments add regions. `kinds[i]` says which list i is in.
+  // Region 0 is the function entry; loops and segments add regions. `charged[i]` says which list i is in.
   const costs = [0];
-  const kinds: ({ loop: number } | { segment: number } | null)[] = [null];
+  const charged: BlockScan['charged'] = [null];
+  const kinds = [ENTRY_REGION];
   const parents = [-1];
+  const calls: number[] = [];
+  const scan: BlockScan = { entryCost: 0, loops: [], segments: [], regions: { costs, parents, kinds, calls }, charged };
   const region = (kind: { loop: number } | { segment: number }, parent: number) => {
     costs.push(0);
-    kinds.push(kind);
+    charged.push(kind);
+    kinds.push('loop' in kind ? LOOP_REGION : SEGMENT_REGION);
     parents.push(parent);
     return costs.length - 1;
   };
@@ -450,6 +508,12 @@ function scanBlocks(
       special.tableGrows.push(ref);
     } else if (BULK_SIZE.has(id)) {
       special.bulk.push(ref);
+    } else if (id === binaryen.CallId) {
+      const callee = indexOf.get(expressions.Call.getTarget(ref));
+      if (callee !== undefined) calls.push(owner, callee);
+    } else if (id === binaryen.RefFuncId) {
+      const index = indexOf.get(expressions.RefFunc.getFunc(ref));
+      if (index !== undefined) pinned.add(index);
     }
     const getChildren = CHILDREN.get(id);
     if (!getChildren) {
@@ -492,17 +556,18 @@ function scanBlocks(
       });
     }
   }
-  // Small segments are charged with the code around them (as if they always ran): a subtraction
-  // for every 3-instruction `if` arm cost more than the arm. Up to FOLD_CAP per region.
-  foldSmallSegments(costs, parents, (i) => { const kind = kinds[i]; return !!kind && 'segment' in kind; });
-  scan.entryCost = Math.max(1, costs[0]!);
-  kinds.forEach((kind, i) => {
-    if (kind && 'loop' in kind) scan.loops[kind.loop]!.cost = Math.max(1, costs[i]!);
-    else if (kind) scan.segments[kind.segment]!.cost = costs[i]!;
-  });
   return scan;
 }
 
+/** Copies the costs settleCharges.ts settled (folded, with hoisted entries) to the charges. */
+function settleScan(scan: BlockScan): void {
+  const { costs } = scan.regions;
+  scan.entryCost = Math.max(1, costs[0]!);
+  scan.charged.forEach((kind, i) => {
+    if (kind && 'loop' in kind) scan.loops[kind.loop]!.cost = Math.max(1, costs[i]!);
+    else if (kind) scan.segments[kind.segment]!.cost = costs[i]!;
+  });
+}
 
 /** Inserts the subtract-only charges of the segments; deepest-last indices first so indices stay valid. */
 function chargeSegments(module: binaryen.Module, segments: Segment[]): void {

@@ -40,19 +40,30 @@ export class ExpressionStack {
   start: number[] = [];
   structs: (Struct[] | null)[] = [];
   top: (Struct | null)[] = [];
+  /** Owned by the entry while it is on the stack (so a call can be added to it in place). */
+  calls: (number[] | null)[] = [];
   sp = 0;
 
-  push(type: number, weight: number, start: number, structs: Struct[] | null, top: Struct | null): void {
+  push(type: number, weight: number, start: number, structs: Struct[] | null, top: Struct | null, calls: number[] | null = null): void {
     const i = this.sp++;
     this.type[i] = type;
     this.weight[i] = weight;
     this.start[i] = start;
     this.structs[i] = structs;
     this.top[i] = top;
+    this.calls[i] = calls;
   }
 
   item(i: number): Item {
-    return { type: this.type[i]!, weight: this.weight[i]!, structs: this.structs[i]!, top: this.top[i]!, start: this.start[i]! };
+    return { type: this.type[i]!, weight: this.weight[i]!, structs: this.structs[i]!, top: this.top[i]!, start: this.start[i]!, calls: this.calls[i]! };
+  }
+
+  /** Records a direct call to `callee` in the expression on top of the stack (the call just counted there). */
+  addCall(callee: number): void {
+    const i = this.sp - 1;
+    const calls = this.calls[i];
+    if (calls) calls.push(callee);
+    else this.calls[i] = [callee];
   }
 
   items(from: number, to: number): Item[] {
@@ -66,9 +77,18 @@ export function newScope(kind: number, arity: number, base: number, start: numbe
   return { kind, arity, base, unreachable: false, labelUsed: false, start, bodyStart: start, blockType: 0, cond: null, ifTrue: null, trueStart: 0 };
 }
 
-export function push(stack: ExpressionStack, scope: Scope, type: number, weight: number, start: number, structs: Struct[] | null, top: Struct | null): void {
+export function push(
+  stack: ExpressionStack,
+  scope: Scope,
+  type: number,
+  weight: number,
+  start: number,
+  structs: Struct[] | null,
+  top: Struct | null,
+  calls: number[] | null = null,
+): void {
   if (type === UNREACHABLE) scope.unreachable = true;
-  stack.push(type, weight, start, structs, top);
+  stack.push(type, weight, start, structs, top, calls);
 }
 
 /** An instruction that pops `pops` operands and pushes `pushes` values (-1: it never falls through). */
@@ -92,11 +112,12 @@ export function plainOp(stack: ExpressionStack, scope: Scope, pops: number, push
  * `(block (local.set $s value) stmts… (local.get $s))`. Statements before the first operand stay.
  */
 export function pop(stack: ExpressionStack, scope: Scope, n: number, at: number): number {
-  const { type, weight, start, structs } = stack;
+  const { type, weight, start, structs, calls } = stack;
   let end = stack.sp;
   let next = at;
   let total = 0;
   let inner: Struct[] | null = null;
+  let called: number[] | null = null;
   for (let c = n - 1; c >= 0; c--) {
     let p = end - 1;
     while (p >= scope.base && type[p] === NONE) p--;
@@ -112,22 +133,26 @@ export function pop(stack: ExpressionStack, scope: Scope, n: number, at: number)
         value.weight += 1; // local.set
         value.type = NONE;
         value.top = null;
-        list.push({ type: VALUE, weight: 1, structs: null, top: null, start: next }); // local.get
+        list.push({ type: VALUE, weight: 1, structs: null, top: null, start: next, calls: null }); // local.get
       }
       const node: BlockNode = { kind: 0, named: false, list };
       type[first] = VALUE;
       weight[first] = 0;
       structs[first] = [node];
       stack.top[first] = node;
+      calls[first] = null;
     }
     total += weight[first]!;
     const own = structs[first]!;
     if (own) inner = inner ? own.concat(inner) : own;
+    const ownCalls = calls[first]!;
+    if (ownCalls) called = called ? ownCalls.concat(called) : ownCalls;
     next = start[first]!;
     end = first;
   }
   weight[end] = total;
   structs[end] = inner;
+  calls[end] = called;
   stack.top[end] = null;
   stack.sp = end + 1;
   return end;
@@ -187,7 +212,7 @@ export function scopeExpression(stack: ExpressionStack, scope: Scope, end: numbe
 }
 
 function structItem(node: Struct, type: number, start: number): Item {
-  return { type, weight: 0, structs: [node], top: node, start };
+  return { type, weight: 0, structs: [node], top: node, start, calls: null };
 }
 
 /** The expression a `block`, `loop` or `if` becomes at its `end`. */

@@ -1,4 +1,4 @@
-import { type FunctionPlan, chargePlan } from './chargePlan.ts';
+import { type FunctionScan, scanRegions } from './chargePlan.ts';
 import { FC, FD, FE, IMMEDIATES, Imm, POPS, PUSHES, isPlainValueType, skipImmediates } from './opcodes.ts';
 import { BLOCK, ELSE, type ExpressionStack, FUNC, IF, LOOP, type Scope, closeScope, functionBody, newScope, plainOp, pop, push, scopeExpression } from './irBuilder.ts';
 import { type Item, UNREACHABLE } from './shape.ts';
@@ -30,10 +30,11 @@ export interface ModuleSignatures {
 }
 
 /**
- * Plans the charges of the function whose code runs from the reader's position (just after the local
- * declarations) to `r.end`. `results` is the function's result count.
+ * Scans the regions of the function whose code runs from the reader's position (just after the local
+ * declarations) to `r.end`. `results` is the function's result count. Functions it names with
+ * `ref.func` are added to `refFuncs` (they keep their entry charge: settleCharges.ts).
  */
-export function planFunction(r: Reader, sigs: ModuleSignatures, results: number, stack: ExpressionStack): FunctionPlan {
+export function planFunction(r: Reader, sigs: ModuleSignatures, results: number, stack: ExpressionStack, refFuncs: Set<number>): FunctionScan {
   if (results > 1) notRewritable('multi-value function');
   const bytes = r.bytes;
   stack.sp = 0;
@@ -54,11 +55,12 @@ export function planFunction(r: Reader, sigs: ModuleSignatures, results: number,
     }
     const immediates = IMMEDIATES[op]!;
     if (immediates === Imm.Leb) {
-      while (bytes[r.pos++]! & 0x80);
+      if (op === 0xd2) refFuncs.add(r.u32());
+      else while (bytes[r.pos++]! & 0x80);
     } else if (immediates !== Imm.None) skipImmediates(r, immediates);
     plainOp(stack, scope, pops, PUSHES[op]!, at);
   }
-  return chargePlan(f.body, bodyStart, f);
+  return scanRegions(f.body, bodyStart, { grows: f.grows, tableGrows: f.tableGrows, bulk: f.bulk });
 }
 
 interface FunctionState {
@@ -119,7 +121,7 @@ function controlOp(f: FunctionState, op: number, at: number, scope: Scope): void
         return;
       }
       const item = closeScope(stack, scope, at);
-      push(stack, scopes[scopes.length - 1]!, item.type, item.weight, item.start, item.structs, item.top);
+      push(stack, scopes[scopes.length - 1]!, item.type, item.weight, item.start, item.structs, item.top, item.calls);
       return;
     }
     case 0x0c: // br
@@ -143,9 +145,11 @@ function controlOp(f: FunctionState, op: number, at: number, scope: Scope): void
     case 0x10: // call
     case 0x12: {
       // return_call
-      const type = sigs.funcType[r.u32()];
+      const callee = r.u32();
+      const type = sigs.funcType[callee];
       if (type === undefined) notRewritable('call to an unknown function');
       call(stack, scope, sigs, type, 0, op === 0x12, at);
+      stack.addCall(callee);
       return;
     }
     case 0x11: // call_indirect

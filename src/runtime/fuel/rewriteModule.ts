@@ -14,7 +14,8 @@ import {
 } from '../protocol.ts';
 import { type EmitIndices, emitFunction } from './emitFunction.ts';
 import { isPlainValueType } from './opcodes.ts';
-import type { FunctionPlan } from './chargePlan.ts';
+import { type FunctionPlan, type FunctionScan, chargePlan } from './chargePlan.ts';
+import { settleCharges } from './settleCharges.ts';
 import { ExpressionStack } from './irBuilder.ts';
 import { type ModuleSignatures, planFunction } from './planFunction.ts';
 import {
@@ -35,7 +36,8 @@ import { Reader, Writer, leb, notRewritable, sleb, writeSection } from './wasmBy
 interface FunctionBody {
   locals: { start: number; count: number; end: number };
   end: number;
-  plan: FunctionPlan;
+  scan: FunctionScan;
+  plan: FunctionPlan | null;
   scratch: number;
 }
 
@@ -113,11 +115,13 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
   });
   const importedFunctions = sigs.funcType.length;
   forEachEntry(input, section(FUNCTION), (r) => sigs.funcType.push(r.u32()));
+  /** Functions reached other than by a direct call: they keep their entry charge (settleCharges.ts). */
+  const pinned = new Set<number>();
   forEachEntry(input, section(TABLE), (r) => {
     if (r.bytes[r.pos] === 0x40) {
       r.skip(2);
       tableType(r);
-      constExpression(r, null, null);
+      constExpression(r, null, null, pinned);
     } else tableType(r);
   });
   forEachEntry(input, section(MEMORY), (r) => memories.push({ initial: memoryLimits(r), imported: false }));
@@ -127,13 +131,16 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
     definedGlobals++;
     if (!isPlainValueType(r.u8())) notRewritable('global type');
     r.u8();
-    constExpression(r, null, null);
+    constExpression(r, null, null, pinned);
   });
   forEachEntry(input, section(EXPORT), (r) => {
     if (r.name() === FUEL_GLOBAL) notRewritable(`an export named ${FUEL_GLOBAL}`);
-    r.u8();
-    r.u32();
+    const kind = r.u8();
+    const index = r.u32();
+    if (kind === 0) pinned.add(index);
   });
+  if (section(START)) pinned.add(new Reader(input, section(START)!.start, section(START)!.end).u32());
+  if (section(ELEMENT)) elementFunctions(input, section(ELEMENT)!, pinned);
 
   const bodies: FunctionBody[] = [];
   const stack = new ExpressionStack();
@@ -150,14 +157,22 @@ export function rewriteModule(input: Uint8Array): InstrumentedModule {
       if (!isPlainValueType(r.u8())) notRewritable('local type');
     }
     const localsEnd = r.pos;
-    const plan = planFunction(new Reader(input, r.pos, end), sigs, sigs.typeResults[type]!, stack);
-    bodies.push({ locals: { start, count: declarations, end: localsEnd }, end, plan, scratch: locals });
+    const scan = planFunction(new Reader(input, r.pos, end), sigs, sigs.typeResults[type]!, stack, pinned);
+    bodies.push({ locals: { start, count: declarations, end: localsEnd }, end, scan, plan: null, scratch: locals });
     r.pos = end;
   });
   if (bodies.length !== sigs.funcType.length - importedFunctions) notRewritable('function and code sections disagree');
+  const hoisted = settleCharges(
+    bodies.map((b) => b.scan),
+    importedFunctions,
+    (index) => pinned.has(index),
+  );
+  bodies.forEach((body, i) => {
+    body.plan = chargePlan(body.scan, hoisted[i]!);
+  });
 
-  const growsMemory = bodies.some((b) => b.plan.growsMemory);
-  const growsTable = bodies.some((b) => b.plan.growsTable);
+  const growsMemory = bodies.some((b) => b.plan!.growsMemory);
+  const growsTable = bodies.some((b) => b.plan!.growsTable);
   if (growsMemory && memories.length !== 1) notRewritable('memory.grow without exactly one memory');
   // Imported after the module's own imports, in this order: mem_max, mem_used, mem_denied, table_max, table_used, table_denied.
   const globalShift = (growsMemory ? 3 : 0) + (growsTable ? 3 : 0);
@@ -237,6 +252,29 @@ function forEachEntry(input: Uint8Array, section: Section | undefined, read: (r:
   if (r.pos !== section.end) notRewritable('section size mismatch');
 }
 
+/**
+ * Adds the functions of the active and passive element segments to `into` (a table can call them).
+ * Declarative segments only declare what `ref.func` names, which the code scan finds itself.
+ */
+function elementFunctions(input: Uint8Array, section: Section, into: Set<number>): void {
+  const r = new Reader(input, section.start, section.end);
+  const count = r.u32();
+  for (let i = 0; i < count; i++) {
+    const flags = r.u32();
+    if (flags > 7) notRewritable(`element segment kind ${flags}`);
+    const declarative = flags === 3 || flags === 7;
+    if (flags === 2 || flags === 6) r.u32(); // table
+    if ((flags & 1) === 0) constExpression(r, null, null); // active: offset
+    if (flags & 3) r.u8(); // elemkind or reference type
+    const items = r.u32();
+    for (let j = 0; j < items; j++) {
+      if (flags & 4) constExpression(r, null, null, declarative ? undefined : into);
+      else if (declarative) r.u32();
+      else into.add(r.u32());
+    }
+  }
+}
+
 function valueTypes(r: Reader): number[] {
   const types: number[] = [];
   const count = r.u32();
@@ -310,7 +348,7 @@ function emitCode(input: Uint8Array, bodies: FunctionBody[], ix: EmitIndices, ga
   w.u32(bodies.length + gateBodies.length);
   for (const body of bodies) {
     fn.reset();
-    emitFunction(fn, input, body.locals, body.end, body.plan, body.scratch, ix);
+    emitFunction(fn, input, body.locals, body.end, body.plan!, body.scratch, ix);
     w.u32(fn.length);
     w.bytes(fn.view());
   }

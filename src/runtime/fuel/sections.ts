@@ -47,10 +47,11 @@ export function appendEntries(input: Uint8Array, section: Section | undefined, e
 }
 
 /**
- * Copies a constant expression, renumbering `ref.func` and `global.get` (when `out` is given).
- * Allows what MVP, reference types and extended-const put there.
+ * Copies a constant expression, renumbering `ref.func` and `global.get` (when `out` is given), and adds
+ * the functions it names with `ref.func` to `refFuncs` (when given). Allows what MVP, reference types
+ * and extended-const put there.
  */
-export function constExpression(r: Reader, out: Writer | null, ix: EmitIndices | null): void {
+export function constExpression(r: Reader, out: Writer | null, ix: EmitIndices | null, refFuncs?: Set<number>): void {
   for (;;) {
     const at = r.pos;
     const op = r.u8();
@@ -85,6 +86,7 @@ export function constExpression(r: Reader, out: Writer | null, ix: EmitIndices |
       case 0xd2:
       case 0x23: {
         const index = r.u32();
+        if (op === 0xd2) refFuncs?.add(index);
         if (out && ix) {
           out.byte(op);
           out.u32(op === 0xd2 ? shiftFunction(index, ix) : shiftGlobal(index, ix));

@@ -19,6 +19,8 @@ export interface Item {
   top: Struct | null;
   /** Byte offset of the expression's first instruction. */
   start: number;
+  /** Functions called directly (`call`, `return_call`) by IR nodes counted in `weight`, by module function index. */
+  calls: number[] | null;
 }
 
 export interface BlockNode {

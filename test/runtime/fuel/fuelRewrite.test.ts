@@ -234,7 +234,79 @@ function dispatchLoop(cases: number): string {
     local.get $acc))`;
 }
 
+/**
+ * Calls of every kind settleCharges.ts tells apart: $leaf and $mid are reached only by direct calls
+ * ($mid calls $leaf), $inTable sits in a table, $named is `ref.func`'d, $self calls itself, and $ping
+ * and $pong call each other.
+ */
+const CALLS = `(module
+  (table 1 funcref)
+  (elem (i32.const 0) $inTable)
+  (elem declare func $named)
+  (func $leaf (param i32) (result i32) local.get 0 i32.const 3 i32.mul i32.const 1 i32.add)
+  (func $mid (param i32) (result i32) local.get 0 call $leaf call $leaf i32.const 2 i32.add)
+  (func $inTable (param i32) (result i32) local.get 0 i32.const 5 i32.add)
+  (func $named (param i32) (result i32) local.get 0 i32.const 7 i32.add)
+  (func $self (param i32) (result i32)
+    local.get 0 i32.eqz if (result i32) i32.const 0 else local.get 0 i32.const 1 i32.sub call $self i32.const 1 i32.add end)
+  (func $ping (param i32) (result i32)
+    local.get 0 i32.eqz if (result i32) i32.const 0 else local.get 0 i32.const 1 i32.sub call $pong end)
+  (func $pong (param i32) (result i32) local.get 0 call $ping i32.const 2 i32.add)
+  (func (export "main") (param $n i32) (result i32)
+    local.get $n call $mid
+    local.get $n call $inTable i32.add
+    local.get $n call $self i32.add
+    local.get $n call $ping i32.add
+    ref.func $named drop)
+)`;
+
 describe('fuel rewrite', () => {
+  it('behavior: a direct callee\'s entry charge is hoisted into its caller\'s; exported, table, ref.func\'d functions and one function of each recursive cycle keep theirs (both rewrites)', async () => {
+    const bytes = await parse(CALLS);
+    const fast = rewriteModule(bytes).bytes;
+    const slow = instrumentWithBinaryen(bytes, 'calls').bytes;
+    expect(charges(fast)).toEqual(charges(slow));
+    const [leaf, mid, inTable, named, self, ping, pong, main] = charges(fast);
+    const entry = (list: string[] | undefined) => list?.[0] ?? '';
+    // Hoisted: no charge of their own ($mid's one region pays its own code and both $leaf entries).
+    expect(leaf).toEqual([]);
+    expect(entry(mid)).toBe('');
+    expect(mid).toEqual([]);
+    // Kept: reached by a table, by ref.func, by itself; of $ping and $pong, the one the search meets second.
+    expect(entry(inTable)).toMatch(/^check:/);
+    expect(entry(named)).toMatch(/^check:/);
+    expect(entry(self)).toMatch(/^check:/);
+    expect([entry(ping), entry(pong)].filter((c) => c.startsWith('check:'))).toHaveLength(1);
+    // main pays $mid's code and $leaf's twice in its own entry charge: more than its own instructions.
+    const own = Number(entry(main).split(':')[1]);
+    expect(own).toBeGreaterThan(20 + 2 * 4);
+    // Same results and fuel as binaryen's, and every call charged: the fuel grows with the recursion.
+    for (const n of [0, 1, 5]) expect(run(fast, 'main', [n], 1_000_000, 1_000_000)).toEqual(run(slow, 'main', [n], 1_000_000, 1_000_000));
+    const used = (n: number) => 1_000_000 - run(fast, 'main', [n], 1_000_000, 1_000_000).fuelLeft;
+    expect(used(5)).toBeGreaterThan(used(1));
+  });
+
+  it('fuel: unbounded recursion through a hoisted function still stops at the check its cycle kept (refuel is called, no stack overflow)', async () => {
+    // $pong is hoisted into $ping (or the reverse); without a base case the two recurse for ever.
+    const bytes = await parse(`(module
+      (func $ping (param i32) (result i32) local.get 0 i32.const 1 i32.add call $pong)
+      (func $pong (param i32) (result i32) local.get 0 call $ping i32.const 2 i32.add)
+      (func (export "main") (param i32) (result i32) local.get 0 call $ping))`);
+    for (const instrumented of [rewriteModule(bytes).bytes, instrumentWithBinaryen(bytes, 'pingpong').bytes]) {
+      class Stop extends Error {}
+      const imports = {
+        corral: {
+          refuel: () => {
+            throw new Stop();
+          },
+        },
+      };
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(instrumented as Uint8Array<ArrayBuffer>), imports);
+      (instance.exports[FUEL_GLOBAL] as WebAssembly.Global).value = 5_000;
+      expect(() => (instance.exports.main as (n: number) => number)(0)).toThrow(Stop);
+    }
+  });
+
   it('behavior: charges what the binaryen rewrite charges, where it charges it, in shapes binaryen restructures', async () => {
     const bytes = await parse(SHAPES);
     const fast = rewriteModule(bytes);
