@@ -1,3 +1,4 @@
+import { copyBytes } from './copyBytes.ts';
 import type { Bytes, CommittedReader, Write } from './EngineStore.ts';
 
 /** Overlay map key: one char per byte (latin1 is the cheapest exact encoding of bytes as a string). */
@@ -54,7 +55,7 @@ export class StateTransaction {
     const sizeDelta = this.sizeDelta + key.byteLength + value.byteLength - (previous === undefined ? 0 : key.byteLength + previous.byteLength);
     admit?.(sizeDelta);
     this.sizeDelta = sizeDelta;
-    this.overlay.set(keyId(key), { key: Uint8Array.from(key), value: Uint8Array.from(value) });
+    this.overlay.set(keyId(key), { key: copyBytes(key), value: copyBytes(value) });
   }
 
   /**
@@ -67,7 +68,7 @@ export class StateTransaction {
     const sizeDelta = this.sizeDelta + key.byteLength + value.byteLength;
     admit?.(sizeDelta);
     this.sizeDelta = sizeDelta;
-    this.overlay.set(id, { key: Uint8Array.from(key), value: Uint8Array.from(value) });
+    this.overlay.set(id, { key: copyBytes(key), value: copyBytes(value) });
   }
 
   /**
@@ -80,13 +81,13 @@ export class StateTransaction {
     if (this.overlay.has(id)) return this.delete(key);
     this.readKeys.add(id);
     this.sizeDelta -= key.byteLength + committedBytes;
-    this.overlay.set(id, { key: Uint8Array.from(key), value: null });
+    this.overlay.set(id, { key: copyBytes(key), value: null });
   }
 
   delete(key: Bytes): void {
     const previous = this.get(key);
     if (previous !== undefined) this.sizeDelta -= key.byteLength + previous.byteLength;
-    this.overlay.set(keyId(key), { key: Uint8Array.from(key), value: null });
+    this.overlay.set(keyId(key), { key: copyBytes(key), value: null });
   }
 
   /**
