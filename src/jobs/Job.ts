@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { MAX_PAYLOAD_BYTES } from '../limits/defaults.ts';
-import { seal } from '../store/copyBytes.ts';
 import type { Bytes } from '../store/EngineStore.ts';
 
 /**
@@ -59,27 +58,18 @@ export function newJobId(now: number): string {
   return `${Math.max(0, Math.floor(now)).toString(36).padStart(9, '0')}-${ID_PREFIX}${idCounter.toString(16).padStart(6, '0')}`;
 }
 
-/**
- * Records encoded here, with the task they encode: the runner's index reads back every task enqueued
- * from its commit's writes, and parsing each one again cost ~4 % of the main thread in a run of
- * trivial jobs. The record is sealed (staged without a copy), so its identity reaches the commit.
- */
-const encoded = new WeakMap<Bytes, Job>();
-
-export const encodeJob = (job: Job): Bytes => {
-  const bytes = seal(Buffer.from(JSON.stringify(job), 'utf8'));
-  encoded.set(bytes, job);
-  return bytes;
-};
+export const encodeJob = (job: Job): Bytes => Buffer.from(JSON.stringify(job), 'utf8');
 
 /**
  * A stored task, or undefined when the record is not one (only corral writes these keys, but a record
  * that would break the runner's ordering, a NaN `runAt` say, must not get in: it is skipped, not fatal).
- * A record encoded in this process is not parsed again, but its task is checked the same way.
+ * `known`: the task the record was encoded from in this process (Write.decoded), checked the same way
+ * but not parsed again (the runner's index reads every task enqueued back from its commit: parsing
+ * each one cost ~4 % of the main thread in a run of trivial jobs).
  */
-export function decodeJob(value: Bytes): Job | undefined {
-  let job: Partial<Job> | undefined = encoded.get(value);
-  if (!job) {
+export function decodeJob(value: Bytes, known?: unknown): Job | undefined {
+  let job = known as Partial<Job> | undefined;
+  if (job === undefined) {
     try {
       job = JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8')) as Partial<Job>;
     } catch {

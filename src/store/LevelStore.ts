@@ -66,7 +66,7 @@ export class LevelStore implements EngineStore {
     if (!state) {
       const meta = bytesSublevel(this.db, `m-${name}`);
       const size = await meta.get(SIZE_KEY);
-      state = new LevelModuleStore(name, this.writer, bytesSublevel(this.db, `d-${name}`), meta, bytesSublevel(this.db, `j-${name}`), size ? Number(decoder.decode(size)) : 0);
+      state = new LevelModuleStore(name, this.db, this.writer, bytesSublevel(this.db, `d-${name}`), meta, bytesSublevel(this.db, `j-${name}`), size ? Number(decoder.decode(size)) : 0);
       if ((await this.registry.get(name)) === undefined) await this.registry.put(name, '');
       this.modules.set(name, state);
     }
@@ -175,6 +175,7 @@ class LevelModuleStore implements ModuleStore {
 
   constructor(
     readonly name: string,
+    private readonly db: Level<Bytes, Bytes>,
     private readonly writer: GroupCommit,
     private readonly data: Sublevel,
     private readonly meta: Sublevel,
@@ -192,8 +193,9 @@ class LevelModuleStore implements ModuleStore {
     return value === undefined ? undefined : Uint8Array.from(value);
   }
 
+  /** On the root, under the data prefix (see `Operation`): every `store.set` reads the key it replaces. */
   getSync(key: Bytes): Bytes | undefined {
-    return this.data.getSync(key) ?? undefined;
+    return this.db.getSync(under(this.dataPrefix, key)) ?? undefined;
   }
 
   keys(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<Bytes> {

@@ -25,18 +25,8 @@ export function allocBytes(length: number): Uint8Array {
   return view;
 }
 
-/** Arrays their maker handed over for good (an encoded task): nobody changes them, so none is copied. */
-const sealed = new WeakSet<Uint8Array>();
-
-/** Marks `bytes`, just made and never changed after, as safe to keep without a copy. */
-export function seal<T extends Uint8Array>(bytes: T): T {
-  sealed.add(bytes);
-  return bytes;
-}
-
-/** A copy of `bytes` that no later change to them reaches (sealed bytes are that already). */
+/** A copy of `bytes` that no later change to them reaches. */
 export function copyBytes(bytes: Bytes): Uint8Array {
-  if (sealed.has(bytes)) return bytes;
   const copy = allocBytes(bytes.byteLength);
   copy.set(bytes);
   return copy;

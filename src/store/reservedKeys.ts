@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { concatBytes, seal } from './copyBytes.ts';
+import { concatBytes } from './copyBytes.ts';
 import type { Bytes } from './EngineStore.ts';
 import { prefixEnd } from './StateTransaction.ts';
 
@@ -103,9 +103,8 @@ export const DEAD_PREFIX = reserved('dead/');
 /** Deduplication entries (unique-for, idempotency keys): `{ id, until }`. */
 export const DEDUPE_PREFIX = reserved('dedupe/');
 
-// Sealed: made for each task and each run, staged as they are (see copyBytes.seal).
-export const jobKey = (id: string): Bytes => seal(withText(JOB_PREFIX, id));
-export const deadKey = (id: string): Bytes => seal(withText(DEAD_PREFIX, id));
+export const jobKey = (id: string): Bytes => withText(JOB_PREFIX, id);
+export const deadKey = (id: string): Bytes => withText(DEAD_PREFIX, id);
 
 /** The deduplication key of a unique-for task (type + payload) or of an idempotency key. */
 export function dedupeKey(kind: 'unique' | 'idempotency', ...parts: string[]): Bytes {
