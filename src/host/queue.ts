@@ -32,11 +32,11 @@ export interface QueueContext {
 export function queueHost(scope: InvocationScope, context: QueueContext): HostImplementation<typeof Queue> {
   const tx = scope.transaction;
   /** `fresh`: a new task's key, never committed before (see StateTransaction.setNew). */
-  const stage = (key: Uint8Array, value: Uint8Array, fresh = false) => {
+  const stage = (key: Uint8Array, value: Uint8Array, fresh = false, decoded?: Job) => {
     scope.charge('storeBytesWritten', key.byteLength + value.byteLength);
     const admit = (sizeDelta: number) => scope.check('storedBytes', scope.state.storedBytes + sizeDelta);
-    if (fresh) tx.setNew(key, value, admit);
-    else tx.set(key, value, admit);
+    if (fresh) tx.setNew(key, value, admit, decoded);
+    else tx.set(key, value, admit, decoded);
   };
   /** The id of a task already answering to `key` within its window, if any. */
   const existing = (key: Uint8Array, now: number): string | undefined => {
@@ -82,7 +82,7 @@ export function queueHost(scope: InvocationScope, context: QueueContext): HostIm
         attempts: 0,
         maxRetry: Math.min(opts.maxRetry ?? context.retry, context.maxRetry),
       };
-      stage(jobKey(job.id), encodeJob(job), true);
+      stage(jobKey(job.id), encodeJob(job), true, job);
       for (const [k, window] of dedupe) stage(k, Buffer.from(JSON.stringify({ id: job.id, until: now + window }), 'utf8'));
       return job.id;
     },

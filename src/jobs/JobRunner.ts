@@ -347,7 +347,10 @@ export class JobRunner {
       if (dead) {
         tx.delete(jobKey(job.id));
         tx.set(deadKey(job.id), encodeJob({ ...job, attempts, lastError: attempt.error, deadAt: now }));
-      } else tx.set(jobKey(job.id), encodeJob({ ...job, attempts, lastError: attempt.error, runAt }));
+      } else {
+        const next = { ...job, attempts, lastError: attempt.error, runAt };
+        tx.set(jobKey(job.id), encodeJob(next), undefined, next);
+      }
       return true;
     });
     if (!committed) return;

@@ -186,7 +186,7 @@ export class Jobs {
     const maxRetry = Math.min(options.maxRetry ?? module.retry, module.maxRetry);
     const tasks: Job[] = payloads.map((payload) => ({ id: newJobId(now), module: name, type: `module:${name}:${taskType}`, version: module.version, payload, enqueuedBy: { engine: 'embedder' }, enqueuedAt: now, runAt: now + delay, attempts: 0, maxRetry }));
     await module.store.commitWith((tx) => {
-      for (const job of tasks) tx.setNew(jobKey(job.id), encodeJob(job));
+      for (const job of tasks) tx.setNew(jobKey(job.id), encodeJob(job), undefined, job);
       return true;
     });
     return tasks.map((job) => job.id);
@@ -233,7 +233,7 @@ export class Jobs {
   private async enqueueLifecycle(module: JobModule, task: LifecycleTask): Promise<Job> {
     const now = this.clock.now();
     const job: Job = { id: newJobId(now), module: module.name, type: `module:${module.name}:${task}`, version: module.version, payload: '', enqueuedBy: { engine: task }, enqueuedAt: now, runAt: now, attempts: 0, maxRetry: 0 };
-    await module.store.commitWith((tx) => (tx.set(jobKey(job.id), encodeJob(job)), true));
+    await module.store.commitWith((tx) => (tx.set(jobKey(job.id), encodeJob(job), undefined, job), true));
     return job;
   }
 

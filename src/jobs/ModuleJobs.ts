@@ -34,7 +34,7 @@ export class ModuleJobs {
         this.jobs.delete(id);
         this.bytes.delete(id);
       } else {
-        const job = decodeJob(write.value);
+        const job = decodeJob(write.value, write.decoded);
         if (job) this.put(job, write.value.byteLength);
       }
     }

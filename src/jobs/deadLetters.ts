@@ -34,7 +34,7 @@ export async function retryDead(store: ModuleStore, id: string, now: number): Pr
   const job: Job = { ...rest, attempts: 0, runAt: now };
   await commitStaged(store, (tx) => {
     tx.delete(deadKey(id));
-    tx.set(jobKey(id), encodeJob(job));
+    tx.set(jobKey(id), encodeJob(job), undefined, job);
     return true;
   });
   return job;

@@ -99,6 +99,8 @@ export class Component {
   /** The embedder's import functions in import-table order: host calls name them by index. */
   readonly hostTable: readonly BoundHostFunction[];
   private readonly resolved = new Map<string, ResolvedExport>();
+  /** The embedder's imports in import-table order, with their labels (see `bindImports`). */
+  private importOrder: { interfaceName: string; functionName: string; label: string }[] | undefined;
   /** Called on every fresh instance before it serves; set by `Runtime.load`. */
   initializer: { exportPath: string[]; args: unknown[] } | undefined;
   /** The WASI interfaces it imports and what its WASI host is given; set by `Runtime.load`. */
@@ -124,7 +126,9 @@ export class Component {
 
   /** The import table for a set of implementations, in the order host calls name them. */
   bindImports(imports: HostImports): BoundHostFunction[] {
-    return importTable(embedderImports(this.meta.imports)).map(({ interfaceName, functionName }) => {
+    // The order and labels are the component's, computed once: every job binds its imports anew.
+    this.importOrder ??= importTable(embedderImports(this.meta.imports)).map(({ interfaceName, functionName }) => ({ interfaceName, functionName, label: `${interfaceName}#${functionName}` }));
+    return this.importOrder.map(({ interfaceName, functionName, label }) => {
       const fn = imports[interfaceName]?.[functionName];
       if (typeof fn !== 'function') {
         throw new CorralRuntimeError('invalid-arguments', `${this.name}: no implementation of ${interfaceName}#${functionName}`, {
@@ -133,7 +137,7 @@ export class Component {
           function: functionName,
         });
       }
-      return { label: `${interfaceName}#${functionName}`, fn };
+      return { label, fn };
     });
   }
 

@@ -10,6 +10,11 @@ export type Bytes = Uint8Array;
 export interface Write {
   key: Bytes;
   value: Bytes | null;
+  /**
+   * The value as its writer had it before encoding it (a task, src/jobs/Job.ts), for a reader of the
+   * commit in this process (the runner's index), which then need not parse it again. Stores ignore it.
+   */
+  decoded?: unknown;
 }
 
 /**

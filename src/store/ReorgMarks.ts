@@ -105,7 +105,14 @@ export class ReorgMarks implements ModuleStore {
   cursors: ModuleStore['cursors'] = () => this.inner.cursors();
   journal: ModuleStore['journal'] = (chainId) => this.inner.journal(chainId);
 
-  async commit(commit: Commit): Promise<void> {
+  commit(commit: Commit): Promise<void> {
+    // No block within the window and none recorded: nothing to mark (a module without chain
+    // triggers, or caught up past its window; every job's and custom event's commit then).
+    if (this.blocks.size === 0 && commit.journal === undefined) return this.inner.commit(commit);
+    return this.commitMarked(commit);
+  }
+
+  private async commitMarked(commit: Commit): Promise<void> {
     const { journal } = commit;
     const removed = (journal?.remove ?? []).flatMap((number) => this.blocks.get(`${journal!.chainId}/${number}`) ?? []);
     const undone = journal?.undone === true;

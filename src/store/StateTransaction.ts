@@ -1,3 +1,4 @@
+import { copyBytes } from './copyBytes.ts';
 import type { Bytes, CommittedReader, Write } from './EngineStore.ts';
 
 /** Overlay map key: one char per byte (latin1 is the cheapest exact encoding of bytes as a string). */
@@ -49,25 +50,25 @@ export class StateTransaction {
    * Stages a write. `admit`, when given, sees the module's size change this write would bring the
    * invocation to, and may throw to refuse it before anything is staged.
    */
-  set(key: Bytes, value: Bytes, admit?: (sizeDelta: number) => void): void {
+  set(key: Bytes, value: Bytes, admit?: (sizeDelta: number) => void, decoded?: unknown): void {
     const previous = this.get(key);
     const sizeDelta = this.sizeDelta + key.byteLength + value.byteLength - (previous === undefined ? 0 : key.byteLength + previous.byteLength);
     admit?.(sizeDelta);
     this.sizeDelta = sizeDelta;
-    this.overlay.set(keyId(key), { key: Uint8Array.from(key), value: Uint8Array.from(value) });
+    this.overlay.set(keyId(key), staged(key, value, decoded));
   }
 
   /**
    * Stages a write of a key the caller knows is not committed (a new task's id: a time, a random
    * prefix and a counter, never minted twice): its bytes count whole, and the store is not read.
    */
-  setNew(key: Bytes, value: Bytes, admit?: (sizeDelta: number) => void): void {
+  setNew(key: Bytes, value: Bytes, admit?: (sizeDelta: number) => void, decoded?: unknown): void {
     const id = keyId(key);
-    if (this.overlay.has(id)) return this.set(key, value, admit);
+    if (this.overlay.has(id)) return this.set(key, value, admit, decoded);
     const sizeDelta = this.sizeDelta + key.byteLength + value.byteLength;
     admit?.(sizeDelta);
     this.sizeDelta = sizeDelta;
-    this.overlay.set(id, { key: Uint8Array.from(key), value: Uint8Array.from(value) });
+    this.overlay.set(id, staged(key, value, decoded));
   }
 
   /**
@@ -80,13 +81,13 @@ export class StateTransaction {
     if (this.overlay.has(id)) return this.delete(key);
     this.readKeys.add(id);
     this.sizeDelta -= key.byteLength + committedBytes;
-    this.overlay.set(id, { key: Uint8Array.from(key), value: null });
+    this.overlay.set(id, { key: copyBytes(key), value: null });
   }
 
   delete(key: Bytes): void {
     const previous = this.get(key);
     if (previous !== undefined) this.sizeDelta -= key.byteLength + previous.byteLength;
-    this.overlay.set(keyId(key), { key: Uint8Array.from(key), value: null });
+    this.overlay.set(keyId(key), { key: copyBytes(key), value: null });
   }
 
   /**
@@ -138,6 +139,13 @@ export class StateTransaction {
   private committed(key: Bytes): Bytes | undefined {
     return this.committedState.getSync(key);
   }
+}
+
+/** A staged write of copies of `key` and `value`; `decoded` (see Write.decoded) only when given. */
+function staged(key: Bytes, value: Bytes, decoded: unknown): Write {
+  const write: Write = { key: copyBytes(key), value: copyBytes(value) };
+  if (decoded !== undefined) write.decoded = decoded;
+  return write;
 }
 
 function startsWith(key: Bytes, prefix: Bytes): boolean {

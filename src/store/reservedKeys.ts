@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { concatBytes } from './copyBytes.ts';
 import type { Bytes } from './EngineStore.ts';
 import { prefixEnd } from './StateTransaction.ts';
 
@@ -37,7 +38,7 @@ export function startsWith(key: Bytes, prefix: Bytes): boolean {
 
 /** The rest of `key` after `prefix` (UTF-8), or undefined when it does not start with it. */
 export function suffixOf(key: Bytes, prefix: Bytes): string | undefined {
-  return startsWith(key, prefix) ? Buffer.from(key.subarray(prefix.length)).toString('utf8') : undefined;
+  return startsWith(key, prefix) ? Buffer.from(key.buffer, key.byteOffset + prefix.length, key.byteLength - prefix.length).toString('utf8') : undefined;
 }
 
 /** The key just past every key with `prefix` (its last byte, '/', plus one). */
@@ -47,8 +48,9 @@ export function prefixLimit(prefix: Bytes): Bytes {
   return end;
 }
 
-const reserved = (name: string): Bytes => Uint8Array.from([...RESERVED_PREFIX, ...Buffer.from(name, 'utf8')]);
-const withText = (prefix: Bytes, text: string): Bytes => Uint8Array.from([...prefix, ...Buffer.from(text, 'utf8')]);
+const reserved = (name: string): Bytes => concatBytes(RESERVED_PREFIX, name);
+// A task's key is built for every task enqueued and every run: no spread through a JS array.
+const withText = (prefix: Bytes, text: string): Bytes => concatBytes(prefix, text);
 const hex16 = (n: bigint | number) => BigInt(n).toString(16).padStart(16, '0');
 
 /** Timers by tag. */
@@ -92,7 +94,7 @@ export const cronKey = (name: string): Bytes => withText(CRON_PREFIX, name);
 export const REORG_PREFIX = reserved('reorg/');
 
 /** The key of the mark on `key` for block `block` of `chain`. */
-export const reorgMarkKey = (chain: bigint, block: bigint, key: Bytes): Bytes => Uint8Array.from([...withText(REORG_PREFIX, `${hex16(chain)}/${hex16(block)}/`), ...key]);
+export const reorgMarkKey = (chain: bigint, block: bigint, key: Bytes): Bytes => concatBytes(REORG_PREFIX, `${hex16(chain)}/${hex16(block)}/`, key);
 
 /** Pending tasks. */
 export const JOB_PREFIX = reserved('job/');
