@@ -272,7 +272,7 @@ export const COUNTER_SLOTS = Counter.LIVE_BASE + MAX_WORKER_SLOTS;
  * `INSTRUMENTATION_VERSION` is bumped whenever the rewrite changes what it emits: it is part of the
  * artifact cache key, so a new corral never runs code instrumented by an old one.
  */
-export const INSTRUMENTATION_VERSION = 11;
+export const INSTRUMENTATION_VERSION = 12;
 export const FUEL_GLOBAL = '__corral_fuel';
 /** The import module of everything the meter hands an instrumented core module. */
 export const METER_IMPORT_MODULE = 'corral';

@@ -83,7 +83,60 @@ export function settleCharges(functions: Regions[], firstDefined: number, pinned
     debt[f] = unchecked;
     hoisted[f] = !recursive[f] && !pinned(firstDefined + f) && unchecked <= HOIST_DEBT_MAX;
   }
+  boundCheckedDebts(functions, firstDefined, order, entry, hoisted);
   return hoisted;
+}
+
+/**
+ * The most fuel a function that keeps its entry check may subtract without another check because of
+ * what it hoists (its own segments alone were always subtracted unchecked, bounded by its size): one
+ * FUEL_SLICE_MAX. HOIST_DEBT_MAX bounds one hoisted callee, not their sum: a checked function making
+ * 200,000 direct calls to a hoisted callee owed ~4·10⁹ fuel between two checks, past the i32 counter,
+ * which wrapped positive and ran a loop of them without a refuel, so without a fuel or deadline check
+ * (found in review).
+ */
+export const CHECKED_DEBT_MAX = 100_000;
+
+/**
+ * Second pass, callees first: a function that keeps its check and owes more than CHECKED_DEBT_MAX
+ * (its own charges plus its hoisted callees' debts) un-hoists its callees, in call order, until it
+ * owes at most that or hoists nothing. An un-hoisted callee keeps its own entry check, so every caller
+ * of it drops the entry it added; every debt only shrinks, so a hoisted function stays within
+ * HOIST_DEBT_MAX. A caller settled earlier keeps its larger figure (a conservative bound).
+ */
+function boundCheckedDebts(functions: Regions[], firstDefined: number, order: number[], entry: number[], hoisted: boolean[]): void {
+  const n = functions.length;
+  const sites: number[][] = Array.from({ length: n }, () => []); // per callee: caller, region, …
+  functions.forEach(({ calls }, f) => {
+    for (let k = 0; k < calls.length; k += 2) {
+      const callee = calls[k + 1]! - firstDefined;
+      if (callee >= 0 && callee < n) sites[callee]!.push(f, calls[k]!);
+    }
+  });
+  const debt = new Array<number>(n).fill(0);
+  const owes = (f: number) => {
+    const { costs, kinds, calls } = functions[f]!;
+    let sum = Math.max(1, costs[0]!);
+    for (let i = 1; i < costs.length; i++) if (kinds[i] === SEGMENT_REGION) sum += costs[i]!;
+    for (let k = 0; k < calls.length; k += 2) {
+      const callee = calls[k + 1]! - firstDefined;
+      if (callee >= 0 && callee < n && hoisted[callee]) sum += debt[callee]! - entry[callee]!;
+    }
+    return sum;
+  };
+  for (const f of order) {
+    debt[f] = owes(f);
+    if (hoisted[f] || debt[f]! <= CHECKED_DEBT_MAX) continue;
+    const { calls } = functions[f]!;
+    for (let k = 0; k < calls.length && debt[f]! > CHECKED_DEBT_MAX; k += 2) {
+      const callee = calls[k + 1]! - firstDefined;
+      if (callee < 0 || callee >= n || !hoisted[callee]) continue;
+      hoisted[callee] = false;
+      const at = sites[callee]!;
+      for (let j = 0; j < at.length; j += 2) functions[at[j]!]!.costs[at[j + 1]!]! -= entry[callee]!;
+      debt[f] = owes(f);
+    }
+  }
 }
 
 /**

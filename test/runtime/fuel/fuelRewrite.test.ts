@@ -7,6 +7,7 @@ import { FC, FD, FE, IMMEDIATES, skipImmediates } from '../../../src/runtime/fue
 import { rewriteCoreModule, rewriteModule } from '../../../src/runtime/fuel/rewriteModule.ts';
 import { Reader } from '../../../src/runtime/fuel/wasmBytes.ts';
 import { FOLD_CAP } from '../../../src/runtime/fuel/chargePlan.ts';
+import { CHECKED_DEBT_MAX } from '../../../src/runtime/fuel/settleCharges.ts';
 import { instrumentCoreModule } from '../../../src/runtime/fuel/instrumentCoreModule.ts';
 import { instrumentWithBinaryen } from '../../../src/runtime/fuel/instrumentWithBinaryen.ts';
 import { FUEL_GLOBAL } from '../../../src/runtime/protocol.ts';
@@ -304,6 +305,28 @@ describe('fuel rewrite', () => {
       const instance = new WebAssembly.Instance(new WebAssembly.Module(instrumented as Uint8Array<ArrayBuffer>), imports);
       (instance.exports[FUEL_GLOBAL] as WebAssembly.Global).value = 5_000;
       expect(() => (instance.exports.main as (n: number) => number)(0)).toThrow(Stop);
+    }
+  });
+
+  it('fuel: a function that keeps its check owes at most CHECKED_DEBT_MAX for the callees it hoists, however many calls it makes (both rewrites)', async () => {
+    // Found in review: $g alone is within HOIST_DEBT_MAX, but 1,000 calls of it in $main (which keeps its
+    // check) were subtracted with no check between them, ~8M past zero without a refuel; 200,000 calls
+    // wrapped the i32 counter positive. $g's segment after the labelled block is charged whole at its
+    // head, though the guest leaves it early. Now $g keeps its entry check, and each call can refuel.
+    const body = Array.from({ length: 4_000 }, () => 'local.get 0 drop').join(' ');
+    const bytes = await parse(`(module
+      (func $g (param i32) block $b i32.const 1 br_if $b ${body} end)
+      (func (export "main") (param i32) ${Array.from({ length: 1_000 }, () => 'local.get 0 call $g').join(' ')}))`);
+    for (const instrumented of [rewriteModule(bytes).bytes, instrumentWithBinaryen(bytes, 'many-calls').bytes]) {
+      const refuels: number[] = [];
+      const imports = { corral: { refuel: (current: number) => (refuels.push(current), current + 100_000) } };
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(instrumented as Uint8Array<ArrayBuffer>), imports);
+      const counter = instance.exports[FUEL_GLOBAL] as WebAssembly.Global;
+      counter.value = 100_000;
+      (instance.exports.main as (x: number) => void)(0);
+      expect(refuels.length).toBeGreaterThan(0);
+      // Never more past zero than one check's worth of unchecked charges.
+      for (const at of [...refuels, counter.value as number]) expect(at).toBeGreaterThan(-CHECKED_DEBT_MAX);
     }
   });
 
