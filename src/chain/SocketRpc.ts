@@ -12,7 +12,7 @@ interface Ws {
   pong(data: undefined, mask: boolean, cb: (error?: Error) => void): void;
   terminate(): void;
 }
-const WebSocket = createRequire(import.meta.url)('ws') as new (url: string, options: { perMessageDeflate: boolean }) => Ws;
+const WebSocket = createRequire(import.meta.url)('ws') as new (url: string, options: { perMessageDeflate: boolean; handshakeTimeout: number }) => Ws;
 const OPEN = 1;
 
 interface Pending {
@@ -43,6 +43,8 @@ type Subscription = { onData: (data: { result: unknown }) => void; onError: (err
  */
 export class SocketRpc {
   private socket: Promise<Ws> | undefined;
+  /** The socket `socket` resolves to, from the moment it starts opening. */
+  private raw: Ws | undefined;
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
   private readonly subscriptions = new Map<string, Subscription>();
@@ -55,7 +57,7 @@ export class SocketRpc {
 
   /** One request: its result and the size of its answer on the wire. Errors as viem's WebSocket transport throws them. */
   async request(method: string, params: unknown[], options: { maxBytes: number; signal?: AbortSignal | undefined; onResult?: (result: unknown) => void }): Promise<{ result: unknown; bytes: number }> {
-    const socket = await this.open();
+    options.signal?.throwIfAborted();
     const id = this.nextId++;
     const body = { method, params };
     return new Promise((resolve, reject) => {
@@ -68,6 +70,8 @@ export class SocketRpc {
         done();
         reject(options.signal!.reason);
       };
+      // The timeout and the signal cover the opening handshake too: a node that accepts the connection
+      // and never answers the upgrade must not hold a request (found in review).
       const timer = setTimeout(() => {
         done();
         reject(new TimeoutError({ body, url: this.url }));
@@ -80,7 +84,13 @@ export class SocketRpc {
         resolve: (answer) => (done(), resolve(answer)),
         reject: (error) => (done(), reject(error)),
       });
-      socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }), (error) => error && this.pending.get(id)?.reject(new WebSocketRequestError({ body, url: this.url, cause: error })));
+      this.open().then(
+        (socket) => {
+          if (!this.pending.has(id)) return; // timed out or aborted while the socket opened
+          socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }), (error) => error && this.pending.get(id)?.reject(new WebSocketRequestError({ body, url: this.url, cause: error })));
+        },
+        (error: unknown) => this.pending.get(id)?.reject(error),
+      );
     });
   }
 
@@ -99,7 +109,7 @@ export class SocketRpc {
 
   /** Drops the current socket (its requests fail, its subscriptions are told); the next request opens a new one. */
   reset(): void {
-    void this.socket?.then((s) => s.terminate(), () => {});
+    this.raw?.terminate(); // also while it opens: a handshake that never ends is dropped too
   }
 
   /** For good: no request is sent after this. */
@@ -111,7 +121,9 @@ export class SocketRpc {
   private open(): Promise<Ws> {
     if (this.closed) return Promise.reject(new SocketClosedError({ url: this.url }));
     if (this.socket) return this.socket;
-    const socket = new WebSocket(this.url, { perMessageDeflate: false });
+    // handshakeTimeout: an opening that never completes fails like a lost socket, not never.
+    const socket = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: this.timeoutMs });
+    this.raw = socket;
     const opened = new Promise<Ws>((resolve, reject) => {
       socket.on('open', () => resolve(socket));
       socket.on('error', (error) => reject(new WebSocketRequestError({ body: {}, url: this.url, cause: error })));
@@ -159,6 +171,7 @@ export class SocketRpc {
   private lost(socket: Promise<Ws>): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
+    this.raw = undefined;
     for (const pending of [...this.pending.values()]) pending.reject(new SocketClosedError({ url: this.url }));
     const subscriptions = [...this.subscriptions.values()];
     this.subscriptions.clear();

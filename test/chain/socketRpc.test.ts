@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { InvalidParamsRpcError, ResponseBodyTooLargeError, SocketClosedError } from 'viem';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { InvalidParamsRpcError, ResponseBodyTooLargeError, SocketClosedError, TimeoutError } from 'viem';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ChainClient } from '../../src/chain/ChainClient.ts';
 import { RpcAccounting } from '../../src/chain/RpcStats.ts';
+import { SocketRpc } from '../../src/chain/SocketRpc.ts';
+import { deferred } from '../helpers.ts';
 
 /** `ws` as the node's side: a real server that counts the Pongs it receives. */
 interface Peer {
@@ -123,4 +125,33 @@ describe('SocketRpc (the chain WebSocket transport, `ws` on every Node version)'
     await expect(client.chainIdServed()).rejects.toBeInstanceOf(SocketClosedError);
     expect(server.connections()).toBe(1);
   });
+
+  test('error: a node that accepts the connection and never answers the upgrade: the request times out, a reset drops the handshake, an aborted signal is refused at once', async () => {
+    // Found in review: the request awaited the opening before its timeout started, and reset() waited
+    // for an opening that never came, so the head watch could not recover from such a node.
+    const sockets: Socket[] = [];
+    const second = deferred();
+    const silent = createServer((socket) => {
+      if (sockets.push(socket) === 2) second.resolve();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const timed = new SocketRpc(url, 200);
+      await expect(timed.request('eth_blockNumber', [], { maxBytes: 1_000 })).rejects.toBeInstanceOf(TimeoutError);
+      timed.close();
+      const reset = new SocketRpc(url, 600_000);
+      const pending = reset.request('eth_blockNumber', [], { maxBytes: 1_000 });
+      await second.promise; // the handshake is under way
+      reset.reset();
+      await expect(pending).rejects.toBeInstanceOf(SocketClosedError);
+      const aborted = AbortSignal.abort(new Error('given up'));
+      await expect(reset.request('eth_blockNumber', [], { maxBytes: 1_000, signal: aborted })).rejects.toThrow('given up');
+      reset.close();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
 });
+
