@@ -37,7 +37,9 @@ export async function retryDead(store: ModuleStore, id: string, now: number): Pr
     tx.set(jobKey(id), encodeJob(job), undefined, job);
     return true;
   });
-  return job;
+  // A copy: `job` is the runner's index entry now, and this one reaches the embedder (engine.retryJob),
+  // who may change it (found in review: a changed runAt made the index skip the task until a restart).
+  return { ...job };
 }
 
 /** How many dead letters a module keeps (see `DEFAULT_DEAD_LETTERS`). */

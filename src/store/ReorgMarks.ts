@@ -117,7 +117,9 @@ export class ReorgMarks implements ModuleStore {
     const removed = (journal?.remove ?? []).flatMap((number) => this.blocks.get(`${journal!.chainId}/${number}`) ?? []);
     const undone = journal?.undone === true;
     // The block this commit records: the causer of the marks its writes make (its undo mirrors the store's).
-    const recorded = journal?.record ? openBlock(journal.chainId, journal.record, commit.writes.map(({ key }) => ({ key, value: this.inner.getSync(key) ?? null }))) : undefined;
+    // Its keys are copied: a staged key is a view of a shared slab (copyBytes.ts), which a block kept in
+    // the window would otherwise hold whole.
+    const recorded = journal?.record ? openBlock(journal.chainId, journal.record, commit.writes.map(({ key }) => ({ key: key.slice(), value: this.inner.getSync(key) ?? null }))) : undefined;
     const changed = this.markChanges(commit, removed, undone, recorded);
     const rebased = undone ? rebasesOf(removed) : [];
     const { writes, sizeDelta } = this.markWrites(changed, removed);
