@@ -45,8 +45,8 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
       }
       chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, confirmations: chain.confirmations, reconnect: chain.reconnect, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}), ...(chain.orderbookUrl ? { orderbookUrl: chain.orderbookUrl } : {}) };
     }
-    const { threads, graceMs, hostCallBufferBytes, cacheDir, pool } = config.engine;
-    runtime = new Runtime({ graceMs, hostCallBufferBytes, pool, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
+    const { threads, graceMs, hostCallBufferBytes, cacheDir, pool, idleInstances } = config.engine;
+    runtime = new Runtime({ graceMs, hostCallBufferBytes, pool, idleInstances, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
     const store = storeOf(config.store);
     const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, ...(store ? { store } : {}), logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), ...(options.record ? { record: options.record } : {}) });
     let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;

@@ -17,6 +17,7 @@ import {
   MAX_THREADS,
   MAX_TIMER_DELAY_MS,
   MIN_HOST_CALL_BUFFER_BYTES,
+  DEFAULT_IDLE_INSTANCES,
 } from '../limits/defaults.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import { ModuleManifestSchema } from './ModuleManifestSchema.ts';
@@ -131,6 +132,7 @@ export const EngineSectionSchema = z
     shutdownTimeoutMs: ms.default(DEFAULT_SUPERVISION.shutdownTimeoutMs).describe('how long a stop lets in-flight events finish before they are cancelled (ms)'),
     graceMs: ms.default(DEFAULT_GRACE_MS).describe('after a missed deadline, how long a guest that does not come back (stuck in a host call) keeps its worker before the thread is terminated (ms)'),
     hostCallBufferBytes: positiveInt.min(MIN_HOST_CALL_BUFFER_BYTES).max(MAX_HOST_CALL_BUFFER_BYTES).default(DEFAULT_HOST_CALL_BUFFER_BYTES).describe("bytes of one host call's arguments or result; a larger one ends the event in a `Trap` (`host-error`)"),
+    idleInstances: positiveInt.default(DEFAULT_IDLE_INSTANCES).describe("idle instances kept across all components, split between the worker threads; past a thread's share the one idle longest is recycled (raise it for thousands of busy modules: each wasm memory reserves 10 GiB of address space, and a process holds ~12,800 memories; a QuickJS instance has three)"),
     cacheDir: z.string().min(1).optional().describe('where prepared components are cached (default: `$CORRAL_CACHE_DIR`, else `$XDG_CACHE_HOME/corral` or `~/.cache/corral`)'),
     pool: PoolSchema.default(PoolSchema.parse({})).describe('see `[engine.pool]`'),
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),

@@ -47,7 +47,7 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
       { name: 'DEFAULT_POOL.maxIdleMs', unit: 'ms', trips: 'an instance idle this long is reaped; the next call builds a fresh one', toml: ['engine.pool.max_idle_ms'], api: '`new Runtime({ pool })`, `load(…, { pool })`' },
       { name: 'DEFAULT_POOL.checkoutTimeoutMs', unit: 'ms', trips: 'how long a call waits for an instance; then `CheckoutTimeout`', toml: ['engine.pool.checkout_timeout_ms'], api: '`new Runtime({ pool })`, `load(…, { pool })`' },
       { name: 'DEFAULT_POOL.minInstances', unit: 'count', trips: 'instances built ahead of calls and kept', toml: ['engine.pool.min_instances'], api: '`new Runtime({ pool })`, `load(…, { pool })`' },
-      { name: 'DEFAULT_IDLE_INSTANCES', unit: 'count', trips: "idle instances a runtime keeps across all components, split between its workers; past a worker's share the one idle longest is recycled (`recycled.idle`) unless its component has `minInstances` (each wasm memory reserves 10 GiB of address space: a process holds ~12,800)", api: '`new Runtime({ idleInstances })`' },
+      { name: 'DEFAULT_IDLE_INSTANCES', unit: 'count', trips: "idle instances a runtime keeps across all components, split between its workers; past a worker's share the one idle longest is recycled (`recycled.idle`) unless its component has `minInstances` (each wasm memory reserves 10 GiB of address space: a process holds ~12,800)", toml: ['engine.idle_instances'], api: '`new Runtime({ idleInstances })`' },
     ],
   },
   {
