@@ -366,16 +366,35 @@ export class JobRunner {
     this.records.next({ module: module.name, id: job.id, type: job.type, attempts, outcome: 'retry', error: attempt.error, runAt, ...signal });
   }
 
-  /** Applies the dead-letter retention to a module's store; its count follows. */
+  /**
+   * Applies the dead-letter retention to a module's store; its count follows. One pass per module at a
+   * time, and again while deaths came meanwhile: two passes side by side each counted what it saw, and
+   * the first to end set a count (the maximum) that a dead letter it had not seen still exceeded while
+   * the second pass was deleting it.
+   */
   private async pruneDead(store: ModuleStore, counts: JobCounts): Promise<void> {
+    const running = this.pruning.get(counts);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const pass = { again: false };
+    this.pruning.set(counts, pass);
     try {
-      const { deleted, kept } = await pruneDead(store, this.retention, this.clock.now());
-      counts.deadLetters = kept;
-      if (deleted > 0) this.logger.info({ module: store.name, deleted, kept, ...this.retention }, 'dead letters past their retention deleted');
+      do {
+        pass.again = false;
+        const { deleted, kept } = await pruneDead(store, this.retention, this.clock.now());
+        if (!pass.again) counts.deadLetters = kept;
+        if (deleted > 0) this.logger.info({ module: store.name, deleted, kept, ...this.retention }, 'dead letters past their retention deleted');
+      } while (pass.again);
     } catch (error) {
       this.logger.error({ module: store.name, err: error }, 'could not apply the dead-letter retention');
+    } finally {
+      this.pruning.delete(counts);
     }
   }
+  /** The module whose dead letters are being pruned, and whether more died meanwhile. */
+  private readonly pruning = new WeakMap<JobCounts, { again: boolean }>();
 
   /** Deletes the module's expired deduplication records (and dead letters past their retention) now, then every `DEDUPE_SWEEP_MS`. */
   private async sweepDedupe(entry: Entry): Promise<void> {
