@@ -157,19 +157,28 @@ describe('cluster: a replica frozen past its lease', () => {
     // The chain moves on while it is frozen: its feeds wake to new blocks once thawed, and try to commit them.
     const producing = s.produce(15);
     const times = await s.cluster.until(() => takeovers(s.cluster, held.map(([m]) => m), victim, victim.stoppedAt!), `every module of the frozen ${victim.name} acquired elsewhere`);
-    console.log(`[cluster] SIGSTOP of ${victim.name} → its modules acquired elsewhere: ${figures(times)} (lease ${LEASE_MS} ms)`);
-    expect(Math.min(...times.values()), 'no takeover while the lease held').toBeGreaterThanOrEqual(LEASE_MS - 1_000);
     await producing;
 
     victim.thaw();
-    const losses = await s.cluster.until(() => {
-      const lines = victim.ownLines().filter((l) => l.kind !== 'acquired' && l.at > victim.resumedAt!);
-      return held.every(([m, epoch]) => lines.some((l) => l.module === m && BigInt(l.epoch) === epoch)) ? lines : undefined;
-    }, `${victim.name} reporting every module it held as lost`);
-    for (const [module, epoch] of held) {
-      const loss = losses.find((l) => l.module === module && BigInt(l.epoch) === epoch)!;
+    // Its own lines for every module it seemed to hold. Placement may still have been balancing when it was
+    // frozen: a module it released (or lost) just before the SIGSTOP, whose line was still in the pipe, was
+    // handed over, not taken over, and the lease says nothing about when (a fresh clone's CI run saw one
+    // taken 202 ms after the freeze).
+    const ends = await s.cluster.until(() => {
+      const lines = victim.ownLines().filter((l) => l.kind !== 'acquired');
+      const ends = held.map(([m, epoch]) => lines.find((l) => l.module === m && BigInt(l.epoch) === epoch));
+      return ends.every((l) => l !== undefined) ? ends : undefined;
+    }, `${victim.name} reporting every module it held as lost or released`);
+    const frozenWith = held.filter((_, i) => ends[i]!.at > victim.stoppedAt!);
+    console.log(`[cluster] SIGSTOP of ${victim.name} with ${frozenWith.length} of ${held.length} modules still its own → acquired elsewhere: ${figures(new Map(frozenWith.map(([m]) => [m, times.get(m)!])))} (lease ${LEASE_MS} ms)`);
+    expect(frozenWith.length, 'not vacuous: it froze owning modules').toBeGreaterThan(0);
+    expect(Math.min(...frozenWith.map(([m]) => times.get(m)!)), 'no takeover while the lease held').toBeGreaterThanOrEqual(LEASE_MS - 1_000);
+    for (const [module, epoch] of frozenWith) {
+      const loss = ends[held.findIndex(([m]) => m === module)]!;
+      expect(loss.at, `${module}: reported after the thaw`).toBeGreaterThan(victim.resumedAt!);
       expect(loss.kind, `${module}: lost, not released (another replica owns it): ${JSON.stringify(loss)}`).toBe('lost');
       expect(['lease', 'fenced', 'commit-failed']).toContain(loss.reason);
+      expect(BigInt(loss.epoch)).toBe(epoch);
     }
     const last = await s.produce(10);
     await s.compare(last);
