@@ -14,6 +14,7 @@ import { mapConcurrently } from './mapConcurrently.ts';
 import { MODULE_LOAD_CONCURRENCY } from '../limits/defaults.ts';
 import { Placement, type OwnershipEvent, type PlacementOptions } from './Placement.ts';
 import type { ChainStep, InvocationRecord } from './records.ts';
+import type { ReadView } from '../store/EngineStore.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -313,6 +314,14 @@ export class Engine {
   /** Every committed key of a module with its value, in byte order (for inspection and tests). */
   entries(module: string): Promise<[Uint8Array, Uint8Array][]> {
     return this.modules.get(module).entries();
+  }
+
+  /**
+   * A view of every module's committed state as of now, each step whole or not at all, until closed
+   * (see ReadView): for reads that must not see half a step or hold up the next (the read API, queries).
+   */
+  readView(): Promise<ReadView> {
+    return this.parts.store.readView();
   }
 
   /** Each module's instance pool counters: its events' pool under its name, its jobs' pool under `<name>/jobs`. */

@@ -146,6 +146,7 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
   const key = () => chainStepKey(module.name, chainId, delivery);
   const { transaction, scope, options, settle } = open(module, 'chain', delivery.events.length, key, { event: source, cursor }, { chainId: String(chainId), block: String(delivery.cursor.number) });
   const { undo } = delivery;
+  if (!undo) scope.chainBlock = { chainId, number: delivery.cursor.number, hash: delivery.cursor.hash };
   const undoPlan = () => module.undoPlan(chainId, undo!.entry.number);
   /** The undo as staged when the step's turn came. */
   let staged: UndoPlan | undefined;

@@ -26,6 +26,13 @@ export class InvocationScope {
     this.makeKey = typeof idempotencyKey === 'function' ? idempotencyKey : () => idempotencyKey;
   }
 
+  /**
+   * The block a chain step ends at (its cursor), for host calls that mean "the chain as this step sees
+   * it" (a request at `latest`); undefined for every other invocation (custom events, timers, jobs) and
+   * for the undo of a reorged block.
+   */
+  chainBlock: { chainId: bigint; number: bigint; hash: string } | undefined;
+
   private readonly makeKey: () => string | undefined;
   private key: { value: string | undefined } | undefined;
 

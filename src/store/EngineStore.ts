@@ -109,8 +109,30 @@ export interface StoredBreaker {
   at: number;
 }
 
+/**
+ * One module's committed state as of one moment: every commit whole or not at all (a step's writes,
+ * cursor and size land in one batch), never a commit in flight. Read-only; for the live read API and
+ * module queries, which must neither see half a step nor hold up the next one.
+ */
+export interface ModuleReadView extends CommittedReader {
+  readonly name: string;
+  get(key: Bytes): Promise<Bytes | undefined>;
+  cursors(): Promise<Record<string, unknown>>;
+  /** Key + value bytes committed as of the view. */
+  storedBytes(): Promise<number>;
+}
+
+/** A consistent view over every module's committed state; `close` releases it (a LevelDB snapshot, a PostgreSQL transaction). */
+export interface ReadView {
+  /** Undefined for a module with no state here. */
+  module(name: string): Promise<ModuleReadView | undefined>;
+  close(): Promise<void>;
+}
+
 export interface EngineStore {
   module(name: string): Promise<ModuleStore>;
+  /** A view of committed state as of now, until closed (see ReadView). */
+  readView(): Promise<ReadView>;
   /** Names of every module that has state, cursors or a journal here. */
   moduleNames(): Promise<string[]>;
   breakers: {

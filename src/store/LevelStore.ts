@@ -1,6 +1,7 @@
 import { Level } from 'level';
 import { EngineError } from '../errors/EngineError.ts';
-import type { Bytes, Commit, EngineStore, JournalEntry, ModuleStore, Rebase, StoredBreaker, Write } from './EngineStore.ts';
+import type { Bytes, Commit, EngineStore, JournalEntry, ModuleStore, ReadView, Rebase, StoredBreaker, Write } from './EngineStore.ts';
+import { LevelReadView } from './LevelReadView.ts';
 import { allocBytes } from './copyBytes.ts';
 import { decodeEntry, encodeEntry } from './journalCodec.ts';
 
@@ -75,6 +76,15 @@ export class LevelStore implements EngineStore {
 
   async moduleNames(): Promise<string[]> {
     return this.registry.keys().all();
+  }
+
+  async readView(): Promise<ReadView> {
+    const snapshot = this.db.snapshot();
+    return new LevelReadView(this.db, snapshot, async (name) => {
+      if (!MODULE_NAME.test(name)) return undefined;
+      if (!this.modules.has(name) && (await this.registry.get(name, { snapshot })) === undefined) return undefined;
+      return { name, dataPrefix: prefixOf(bytesSublevel(this.db, `d-${name}`)), metaPrefix: prefixOf(bytesSublevel(this.db, `m-${name}`)) };
+    });
   }
 
   async close(): Promise<void> {

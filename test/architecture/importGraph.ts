@@ -16,6 +16,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['index.ts'],
   ['cli'],
   ['app'],
+  ['batch'],
   ['metrics'],
   ['engine'],
   ['host'],
@@ -31,7 +32,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['config'],
   ['signals'],
   ['errors'],
-  ['limits', 'clock'],
+  ['limits', 'clock', 'tracing'],
   ['types'],
 ];
 

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import { EngineError } from '../../errors/EngineError.ts';
 import { DEFAULT_POSTGRES, LEASE_SELF_FENCE_MS } from '../../limits/defaults.ts';
-import type { ModuleStore, StoredBreaker } from '../EngineStore.ts';
+import type { ModuleStore, ReadView, StoredBreaker } from '../EngineStore.ts';
 import { CUSTOM_SOURCE } from '../reservedKeys.ts';
 import type { CustomEventRow, ModuleOwnership, OwnedStore, OwnershipLoss, ReplicaInfo, SqlClient, WakeChannel } from '../OwnedStore.ts';
 import { breakerSql, commitSql } from './commitSql.ts';
@@ -261,6 +261,11 @@ export class PostgresStore implements OwnedStore {
     if (this.options.mode === 'own') return [...this.ownedModules.keys()];
     const { rows } = await this.pool.query(`select name from ${this.s}.modules order by name`);
     return rows.map((row: { name: string }) => row.name);
+  }
+
+  /** Not yet: PostgresReadView (a REPEATABLE READ READ ONLY transaction) is issue 24's read API, part A. */
+  async readView(): Promise<ReadView> {
+    throw new EngineError('invalid-option', 'read views of a PostgreSQL store are not built yet', { store: 'postgres' });
   }
 
   replicas(): Promise<ReplicaInfo[]> {
