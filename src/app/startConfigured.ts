@@ -51,7 +51,7 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
     const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, ...(store ? { store } : {}), logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), ...(options.record ? { record: options.record } : {}) });
     let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
     if (config.engine.metrics) {
-      const collector = new EngineMetrics(engine);
+      const collector = new EngineMetrics(engine, { readiness: config.engine.readiness });
       try {
         metrics = { collector, server: await serveMetrics(collector, config.engine.metrics) };
       } catch (error) {

@@ -157,6 +157,11 @@ export class Bus {
     if (i >= 0) this.feeds.splice(i, 1);
   }
 
+  /** Every configured chain's id. */
+  chainIds(): bigint[] {
+    return [...this.chains.keys()];
+  }
+
   hasChain(chainId: bigint): boolean {
     return this.chains.has(chainId);
   }

@@ -110,6 +110,11 @@ export class ModuleFeed {
    */
   readonly handled = { steps: 0, events: 0, keptOnUndo: 0 };
 
+  /** Blocks the module's events wait below the head on this chain. */
+  get confirmations(): number {
+    return this.options.interest.confirmations;
+  }
+
   /** The cursor as the feed last committed it. */
   get position(): BlockCursor | undefined {
     return this.cursor;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import {
+import { DEFAULT_READINESS,
   CHAIN_DEFAULTS,
   DEFAULT_DEAD_LETTERS,
   DEFAULT_FUEL,
@@ -118,6 +118,14 @@ export const PoolSchema = z
   .strict()
   .refine((pool) => pool.minInstances <= pool.maxInstances, { message: 'min_instances is at most max_instances', path: ['minInstances'] });
 
+/** `[engine.readiness]` in engine.toml: what `/readyz` tolerates before it answers 503. */
+export const ReadinessSchema = z
+  .object({
+    maxLagBlocks: z.number().int().min(0).default(DEFAULT_READINESS.maxLagBlocks).describe("blocks a module that caught up may fall behind a chain's head (less its confirmations) and stay ready; past it `/readyz` names it `lagging`"),
+    maxHeadAgeMs: ms.default(DEFAULT_READINESS.maxHeadAgeMs).describe('a configured chain with no new head for longer (ms) makes `/readyz` answer 503 (`chain-stalled`)'),
+  })
+  .strict();
+
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z
   .object({
@@ -137,6 +145,7 @@ export const EngineSectionSchema = z
     pool: PoolSchema.default(PoolSchema.parse({})).describe('see `[engine.pool]`'),
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
     jobs: JobLimitsSchema.default(JobLimitsSchema.parse({})).describe('see `[engine.jobs]`'),
+    readiness: ReadinessSchema.default(ReadinessSchema.parse({})).describe('see `[engine.readiness]`'),
   })
   .strict();
 

@@ -339,6 +339,16 @@ export class Engine {
     return this.modules.positions();
   }
 
+  /** Each module's storage cap (key + value bytes it may keep): the quota of `storedBytes()`. */
+  storeQuotas() {
+    return this.modules.storeQuotas();
+  }
+
+  /** Every configured chain (id as a string) and its followed head, undefined until the first arrived: followed by a module or not. */
+  chainHeads(): { chainId: string; head: bigint | undefined }[] {
+    return this.parts.bus.chainIds().map((id) => ({ chainId: String(id), head: this.parts.bus.head(id) }));
+  }
+
   /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {

@@ -292,8 +292,12 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     }
   }
 
+  /** Per chain, the reorgs beyond the window that halted it (a counter the alerts read, from 0). */
+  private readonly reorgsBeyondWindow = new Map<bigint, number>();
+
   /** The chain reorganised below what the module can undo (`windowBlocks` deep): it is halted. */
   reorgBeyondWindow(chainId: bigint, cursor: BlockCursor, windowBlocks: number): void {
+    this.reorgsBeyondWindow.set(chainId, (this.reorgsBeyondWindow.get(chainId) ?? 0) + 1);
     this.parts.supervisor.halt(this.name, { type: 'ReorgBeyondWindow', actor: this.name, at: this.parts.clock.now(), chainId: String(chainId), cursor: { number: String(cursor.number), hash: cursor.hash }, windowBlocks });
   }
 
@@ -306,7 +310,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
 
   /** Where it stands on every chain it follows. */
   positions(): ChainPosition[] {
-    return [...this.feeds].map(([chainId, feed]) => ({ module: this.name, chainId: String(chainId), head: this.parts.bus.head(chainId), block: feed.position?.number, caughtUp: feed.caughtUp, ...feed.handled }));
+    return [...this.feeds].map(([chainId, feed]) => ({ module: this.name, chainId: String(chainId), head: this.parts.bus.head(chainId), block: feed.position?.number, caughtUp: feed.caughtUp, confirmations: feed.confirmations, ...feed.handled, reorgsBeyondWindow: this.reorgsBeyondWindow.get(chainId) ?? 0 }));
   }
 
   /** Its instance pools' counters: its events' and, when it exports `run-job`, its jobs'. */

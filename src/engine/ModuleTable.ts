@@ -109,6 +109,11 @@ export class ModuleTable {
     return Object.fromEntries(this.all().map((m) => [m.name, m.store.storedBytes]));
   }
 
+  /** Each module's storage cap (`caps.stored_bytes`): what `storedBytes` may reach. */
+  storeQuotas(): Record<string, number> {
+    return Object.fromEntries(this.all().map((m) => [m.name, m.caps.storedBytes]));
+  }
+
   /** Where every module stands on every chain it follows. */
   positions(): ChainPosition[] {
     return this.all().flatMap((m) => m.positions());

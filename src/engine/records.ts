@@ -22,11 +22,15 @@ export interface ChainPosition {
   block: bigint | undefined;
   /** It has reached the head (less its confirmations) at least once since the engine started. */
   caughtUp: boolean;
+  /** Blocks its trigger's events wait below the head: lag beyond them is what readiness counts. */
+  confirmations: number;
   /** Steps committed, and the events they carried, since the engine started. */
   steps: number;
   events: number;
   /** Keys of the module's that undone blocks had written and that kept a later write of another source. */
   keptOnUndo: number;
+  /** Reorgs deeper than the chain's window that reached the module (each halted it) since it was loaded. */
+  reorgsBeyondWindow: number;
 }
 
 /** One committed chain step of one module: what `engine.steps$` tells, for metrics and latency. */

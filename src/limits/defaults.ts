@@ -463,3 +463,14 @@ export const DEFAULT_POSTGRES = {
 
 /** A replica stops committing this long before its lease would expire without a heartbeat. */
 export const LEASE_SELF_FENCE_MS = 1_000;
+
+/**
+ * `/readyz` (`[engine.readiness]`): a module that caught up is still ready while it is at most
+ * `maxLagBlocks` behind a chain's head (less its confirmations), so a head that arrives while a step
+ * commits does not flap a deploy; a configured chain with no new head for `maxHeadAgeMs` is
+ * `chain-stalled` (two minutes: many slow-block chains' worst gaps, yet well inside an alerting window).
+ */
+export const DEFAULT_READINESS = {
+  maxLagBlocks: 16,
+  maxHeadAgeMs: 120_000,
+} as const;

@@ -107,6 +107,13 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'Readiness (`/readyz`)',
+    entries: [
+      { name: 'DEFAULT_READINESS.maxLagBlocks', unit: 'blocks', trips: 'a module that caught up and falls further behind a chain\'s head (less its confirmations) makes `/readyz` answer 503 (`lagging`)', toml: ['engine.readiness.max_lag_blocks'], api: '`new EngineMetrics(engine, { readiness })`' },
+      { name: 'DEFAULT_READINESS.maxHeadAgeMs', unit: 'ms', trips: 'a configured chain with no new head for longer makes `/readyz` answer 503 (`chain-stalled`)', toml: ['engine.readiness.max_head_age_ms'], api: '`new EngineMetrics(engine, { readiness })`' },
+    ],
+  },
+  {
     section: 'Chain feeds (per module and chain)',
     entries: [
       { name: 'CATCH_UP_STEP_EVENTS', unit: 'count', trips: 'events per catch-up step (one invocation, one commit); a block is never split' },

@@ -5,7 +5,9 @@ import type { Subscription } from 'rxjs';
 import type { Engine } from '../engine/Engine.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { CHECKOUT_WAIT_BUCKETS_MS, type PoolStats } from '../runtime/InstancePool.ts';
-import { readinessOf, type Readiness } from './readiness.ts';
+import { systemClock, type Clock } from '../clock/Clock.ts';
+import { DEFAULT_READINESS } from '../limits/defaults.ts';
+import { readinessOf, type Readiness, type ReadinessBounds } from './readiness.ts';
 
 const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 /** How `engine.poolStats()` names a module's jobs pool. */
@@ -41,6 +43,14 @@ function checkoutWaitHistogram(pools: () => (readonly [Record<string, string>, P
   };
 }
 
+/** How `EngineMetrics` judges readiness. */
+export interface EngineMetricsOptions {
+  /** What head ages are measured by (default: the system clock); a test passes its manual clock. */
+  clock?: Clock;
+  /** `[engine.readiness]`; each bound defaults to `DEFAULT_READINESS`. */
+  readiness?: Partial<ReadinessBounds>;
+}
+
 /**
  * The engine's Prometheus metrics. Durations are observed as they happen (from `engine.invocations$`,
  * once the metrics are attached); everything else is read from the engine when scraped,
@@ -50,8 +60,22 @@ function checkoutWaitHistogram(pools: () => (readonly [Record<string, string>, P
 export class EngineMetrics {
   readonly registry = new Registry();
   private readonly subscriptions: Subscription[] = [];
+  private readonly clock: Clock;
+  private readonly bounds: ReadinessBounds;
+  /** Per configured chain, when (on `clock`) its last new canonical block arrived. */
+  private readonly headSeenAt = new Map<string, number>();
 
-  constructor(private readonly engine: Engine) {
+  constructor(
+    private readonly engine: Engine,
+    options: EngineMetricsOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.bounds = { ...DEFAULT_READINESS, ...options.readiness };
+    // A chain that already has a head when the metrics start is counted fresh from now: its age is not known before.
+    for (const { chainId, head } of engine.chainHeads()) {
+      if (head !== undefined) this.headSeenAt.set(chainId, this.clock.now());
+      this.subscriptions.push(engine.blocks$(BigInt(chainId)).subscribe(() => this.headSeenAt.set(chainId, this.clock.now())));
+    }
     const registers = [this.registry];
     const duration = new Histogram({
       name: 'corral_invocation_duration_seconds',
@@ -142,6 +166,18 @@ export class EngineMetrics {
     gaugeFrom('corral_bus_lag_blocks', 'Head minus the module\'s last handled block (confirmations included).', ['module', 'chain'], (set) => {
       for (const p of engine.chainPositions()) if (p.head !== undefined && p.block !== undefined) set({ module: p.module, chain: p.chainId }, Number(p.head - p.block));
     });
+    gaugeFrom('corral_module_confirmations', 'Blocks the module\'s events wait below the head: corral_bus_lag_blocks minus this is how far it is behind.', ['module', 'chain'], (set) => {
+      for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.confirmations);
+    });
+    counterFrom('corral_reorgs_beyond_window_total', 'Reorgs deeper than the chain\'s reorg_window that reached the module (each halted it), since it was loaded.', ['module', 'chain'], (set) => {
+      for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.reorgsBeyondWindow);
+    });
+    gaugeFrom('corral_chain_head_age_seconds', 'Time since the chain\'s last new head (absent before the first): past [engine.readiness] max_head_age_ms it is chain-stalled.', ['chain'], (set) => {
+      for (const { chainId } of engine.chainHeads()) {
+        const age = this.headAgeMs(chainId);
+        if (age !== undefined) set({ chain: chainId }, age / 1000);
+      }
+    });
     gaugeFrom('corral_module_caught_up', '1 once the module reached the head (less confirmations) since start; 0 while it backfills.', ['module', 'chain'], (set) => {
       for (const p of engine.chainPositions()) set({ module: p.module, chain: p.chainId }, p.caughtUp ? 1 : 0);
     });
@@ -180,14 +216,18 @@ export class EngineMetrics {
     gaugeFrom('corral_jobs_running', 'Tasks running now.', ['module'], (set) => {
       for (const [module, j] of jobs()) set({ module }, j.running);
     });
-    gaugeFrom('corral_ready', '1 when /readyz answers 200: every module serves and has caught up with its chains.', [], (set) => set({}, this.readiness().ready ? 1 : 0));
-    gaugeFrom('corral_module_not_ready', '1 for each module that keeps the engine from being ready, by reason: halted, stopped, breaker-open, catching-up.', ['module', 'reason'], (set) => {
-      for (const m of this.readiness().notReady) set({ module: m.module, reason: m.reason }, 1);
+    gaugeFrom('corral_ready', '1 when /readyz answers 200: every chain has a fresh head and every module serves within its lag bound.', [], (set) => set({}, this.readiness().ready ? 1 : 0));
+    gaugeFrom('corral_module_not_ready', '1 for each module that keeps the engine from being ready, by reason: halted, stopped, breaker-open (quarantined), catching-up, lagging.', ['module', 'reason'], (set) => {
+      for (const m of this.readiness().notReady) if (m.module !== undefined) set({ module: m.module, reason: m.reason }, 1);
+    });
+    gaugeFrom('corral_chain_not_ready', '1 for each configured chain that keeps the engine from being ready, by reason: no-head, chain-stalled.', ['chain', 'reason'], (set) => {
+      for (const m of this.readiness().notReady) if (m.module === undefined && m.chain !== undefined) set({ chain: m.chain, reason: m.reason }, 1);
     });
     gaugeFrom('corral_dead_letters', 'Dead-lettered tasks each module keeps (bounded by [engine.jobs] dead_letter_max and dead_letter_max_age_ms).', ['module'], (set) => {
       for (const [module, j] of jobs()) set({ module }, j.deadLetters);
     });
     gaugeFrom('corral_store_bytes', 'Key and value bytes each module keeps.', ['module'], (set) => Object.entries(engine.storedBytes()).forEach(([module, bytes]) => set({ module }, bytes)));
+    gaugeFrom('corral_store_quota_bytes', 'Key and value bytes each module may keep (caps.stored_bytes); a commit past it fails.', ['module'], (set) => Object.entries(engine.storeQuotas()).forEach(([module, bytes]) => set({ module }, bytes)));
     // On a store shared by replicas (PostgreSQL) only: which modules this replica owns, under which epoch.
     gaugeFrom('corral_module_owned', '1 for each module this replica owns (PostgreSQL store), labelled with the replica.', ['module', 'replica'], (set) => {
       const replica = engine.replica();
@@ -203,14 +243,20 @@ export class EngineMetrics {
     return this.registry.metrics();
   }
 
-  /** Ready: every module serves now (see `readinessOf`) and has caught up with every chain it follows. */
+  /** Ready: every chain has a fresh head, every module serves now and is within its lag bound (see `readinessOf`). */
   ready(): boolean {
     return this.readiness().ready;
   }
 
-  /** Whether the engine is ready, and which modules keep it from being so, and why. */
+  /** Whether the engine is ready, and every reason it is not: each chain and each module, and why. */
   readiness(): Readiness {
-    return readinessOf(this.engine.actors(), this.engine.chainPositions());
+    const chains = this.engine.chainHeads().map(({ chainId, head }) => ({ chainId, head, headAgeMs: this.headAgeMs(chainId) }));
+    return readinessOf(this.engine.actors(), this.engine.chainPositions(), chains, this.bounds);
+  }
+
+  private headAgeMs(chainId: string): number | undefined {
+    const seen = this.headSeenAt.get(chainId);
+    return seen === undefined ? undefined : this.clock.now() - seen;
   }
 
   close(): void {

@@ -93,26 +93,50 @@ describe('readinessOf', () => {
     breaker: state === 'quarantined' ? 'open' : state === 'halfOpen' || state === 'probing' ? 'half-open' : 'closed',
     stopReason,
   });
-  const position = (module: string, chainId: string, caughtUp: boolean) => ({ module, chainId, caughtUp });
+  const position = (module: string, chainId: string, caughtUp: boolean, block = 100n, head = 100n, confirmations = 0) => ({ module, chainId, caughtUp, block, head, confirmations });
+  const bounds = { maxLagBlocks: 16, maxHeadAgeMs: 120_000 };
 
   it('behavior: a module behind on a chain whose circuit is open reads as breaker-open, not catching-up; a caught-up module that stops is not ready', () => {
     const readiness = readinessOf(
       [actor('open', 'quarantined'), actor('probing', 'halfOpen'), actor('behind', 'loaded'), actor('done', 'stopped', 'normal'), actor('fine', 'backoff')],
-      [position('open', '1', false), position('behind', '1', true), position('behind', '5', false), position('done', '1', true), position('fine', '1', true)],
+      [position('open', '1', false), position('behind', '1', true), position('behind', '5', false, 10n, 40n), position('done', '1', true), position('fine', '1', true)],
     );
     expect(readiness).toEqual({
       ready: false,
       notReady: [
         { module: 'open', reason: 'breaker-open' },
         { module: 'probing', reason: 'breaker-open' },
-        { module: 'behind', reason: 'catching-up', chains: ['5'] },
+        { module: 'behind', chain: '5', reason: 'catching-up', lagBlocks: 30 },
         { module: 'done', reason: 'stopped' },
       ],
     });
   });
 
-  it('behavior: with no modules, or every module serving and caught up, it is ready', () => {
-    expect(readinessOf([], [])).toEqual({ ready: true, notReady: [] });
-    expect(readinessOf([actor('a', 'running')], [position('a', '1', true)])).toEqual({ ready: true, notReady: [] });
+  it('behavior: a module that caught up is lagging once it is more than max_lag_blocks behind the head less its confirmations, and ready within the bound', () => {
+    const chains = [{ chainId: '1', head: 200n, headAgeMs: 0 }];
+    const at = (block: bigint, confirmations = 0) => readinessOf([actor('a', 'running')], [position('a', '1', true, block, 200n, confirmations)], chains, bounds);
+    expect(at(184n)).toEqual({ ready: true, notReady: [] }); // 16 behind: the bound itself
+    expect(at(183n)).toEqual({ ready: false, notReady: [{ module: 'a', chain: '1', reason: 'lagging', lagBlocks: 17, maxLagBlocks: 16 }] });
+    expect(at(174n, 10)).toEqual({ ready: true, notReady: [] }); // 26 behind, 10 of them its confirmations
+  });
+
+  it('behavior: a configured chain with no head is no-head and one whose heads stopped is chain-stalled, followed by a module or not; its modules are not named for it', () => {
+    const chains = [
+      { chainId: '1', head: undefined, headAgeMs: undefined },
+      { chainId: '5', head: 40n, headAgeMs: 120_001 },
+      { chainId: '10', head: 7n, headAgeMs: 120_000 },
+    ];
+    expect(readinessOf([actor('a', 'running')], [{ ...position('a', '1', false), head: undefined, block: undefined }], chains, bounds)).toEqual({
+      ready: false,
+      notReady: [
+        { chain: '1', reason: 'no-head' },
+        { chain: '5', reason: 'chain-stalled', headAgeMs: 120_001 },
+      ],
+    });
+  });
+
+  it('behavior: with no modules and no chains, or every module serving and caught up on chains with fresh heads, it is ready', () => {
+    expect(readinessOf([], [], [], bounds)).toEqual({ ready: true, notReady: [] });
+    expect(readinessOf([actor('a', 'running')], [position('a', '1', true)], [{ chainId: '1', head: 100n, headAgeMs: 5 }], bounds)).toEqual({ ready: true, notReady: [] });
   });
 });
