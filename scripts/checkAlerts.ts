@@ -22,6 +22,7 @@ import { parse } from 'yaml';
 import { startAnvil } from '../src/chain/embeddedAnvil.ts';
 import { ManualClock } from '../src/clock/Clock.ts';
 import { Engine } from '../src/engine/Engine.ts';
+import { DEFAULT_READINESS } from '../src/limits/defaults.ts';
 import type { ModuleManifest } from '../src/index.ts';
 import { EngineMetrics, serveMetrics } from '../src/metrics/EngineMetrics.ts';
 import { Runtime } from '../src/runtime/Runtime.ts';
@@ -122,7 +123,8 @@ const CHAIN = 31337;
  * Runs an engine on a fresh anvil whose modules trip the alerts' conditions, and returns its /metrics text:
  * - `near` (the watcher) is halted by a reorg deeper than its chain's window (4 blocks);
  * - `spinner` (job-probe) runs out of fuel twice within its restart intensity (1): its circuit opens;
- * - `tasks` (job-probe) has a task fail with no retry left: it is dead-lettered.
+ * - `tasks` (job-probe) has a task fail with no retry left: it is dead-lettered;
+ * - the chain has no new head for longer than `max_head_age_ms` (on the readiness clock): chain-stalled.
  */
 export async function scrapeTrippedEngine(): Promise<string> {
   const anvil = await startAnvil();
@@ -144,7 +146,9 @@ export async function scrapeTrippedEngine(): Promise<string> {
         probe('tasks', {}),
       ],
     });
-    const metrics = new EngineMetrics(engine, { clock });
+    // Readiness on a clock of its own: moving it past max_head_age_ms stalls the chain, not the modules' timers.
+    const readinessClock = new ManualClock(0);
+    const metrics = new EngineMetrics(engine, { clock: readinessClock });
     const server = await serveMetrics(metrics, '127.0.0.1:0');
     try {
       let seq = 0;
@@ -166,6 +170,7 @@ export async function scrapeTrippedEngine(): Promise<string> {
       await engine.jobsSettled('tasks');
       if (engine.jobStats('tasks').deadLetters < 1) throw new Error('checkAlerts: the failing task was not dead-lettered');
 
+      readinessClock.advance(DEFAULT_READINESS.maxHeadAgeMs + 1); // no block is mined meanwhile: chain-stalled
       return await (await fetch(`${server.url}/metrics`)).text();
     } finally {
       await server.close();
