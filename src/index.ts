@@ -17,6 +17,7 @@ export type { ActorInfo } from './actor/Actor.ts';
 export type { ActorStateName, RestartType } from './actor/actorMachine.ts';
 export type { ChainBlock, ChainLog, LogFilter, BlockCursor } from './chain/types.ts';
 export type { RpcStats, RpcCount, RpcPurpose } from './chain/RpcStats.ts';
+export type { Readiness, NotReady, NotReadyReason } from './metrics/readiness.ts';
 export type * from './actor/LifecycleSignal.ts';
 export type * from './supervisor/SupervisorSignal.ts';
 

@@ -109,8 +109,8 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
   {
     section: 'Readiness (`/readyz`)',
     entries: [
-      { name: 'DEFAULT_READINESS.maxLagBlocks', unit: 'blocks', trips: 'a module that caught up and falls further behind a chain\'s head (less its confirmations) makes `/readyz` answer 503 (`lagging`)', toml: ['engine.readiness.max_lag_blocks'], api: '`new EngineMetrics(engine, { readiness })`' },
-      { name: 'DEFAULT_READINESS.maxHeadAgeMs', unit: 'ms', trips: 'a configured chain with no new head for longer makes `/readyz` answer 503 (`chain-stalled`)', toml: ['engine.readiness.max_head_age_ms'], api: '`new EngineMetrics(engine, { readiness })`' },
+      { name: 'DEFAULT_READINESS.maxLagBlocks', unit: 'blocks', trips: 'a module that caught up and falls further behind a chain\'s head (less its confirmations) makes `/readyz` answer 503 (`lagging`)', toml: ['engine.readiness.max_lag_blocks'] },
+      { name: 'DEFAULT_READINESS.maxHeadAgeMs', unit: 'ms', trips: 'a configured chain with no new head for longer makes `/readyz` answer 503 (`chain-stalled`)', toml: ['engine.readiness.max_head_age_ms'] },
     ],
   },
   {
