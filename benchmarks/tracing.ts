@@ -2,8 +2,9 @@
  * Tracing's cost per step (issue 24: "tracing off vs on: per-step overhead"): the same custom event
  * (the watcher fixture: three store calls and a commit) through engines side by side, in interleaved
  * rounds so that load from other processes falls on every variant alike: tracing off (no tracer: the
- * path main takes, plus one `undefined` check per site), on with every span sampled into an in-memory
- * exporter through the batch processor `[engine.tracing]` uses, and on without host-call spans. A second engine with tracing off gives the noise floor.
+ * path main takes, plus one `undefined` check per site), on with every span sampled and batched into
+ * an in-memory exporter (the batch processor `[engine.tracing]` uses), and on without host-call spans.
+ * A second engine with tracing off gives the noise floor.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
