@@ -16,7 +16,7 @@ const traceId = '0af7651916cd43dd8448eb211c80319c';
 const spanId = 'b7ad6b7169203331';
 
 describe('a custom event\'s traceparent on PostgreSQL', () => {
-  it('rides in the custom events table: the owning replica reads it back and parents the step with it', async () => {
+  it('behavior: rides in the custom events table: the owning replica reads it back and parents the step with it', async () => {
     const exporter = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     const engine = await Engine.start({
@@ -39,7 +39,7 @@ describe('a custom event\'s traceparent on PostgreSQL', () => {
     }
   });
 
-  it('migration 2 adds the column to a version-1 schema; its events keep no traceparent and are still read', async () => {
+  it('behavior: migration 2 adds the column to a version-1 schema; its events keep no traceparent and are still read', async () => {
     const url = await freshDatabase();
     const client = new pg.Client({ connectionString: url });
     await client.connect();

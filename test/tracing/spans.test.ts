@@ -48,7 +48,7 @@ describe('spans', () => {
     for (const cleanup of cleanups.splice(0)) await cleanup();
   });
 
-  it('a chain step: corral.step (module, chain, block, events) → corral.invoke (fuel, outcome) → corral.host per host call', async () => {
+  it('default: a chain step: corral.step (module, chain, block, events) → corral.invoke (fuel, outcome) → corral.host per host call', async () => {
     const memory = memoryTracer();
     const start = Number(await anvil.rpc<string>('eth_blockNumber')) + 1;
     const engine = await Engine.start({ runtime, stateDir: stateDir(), logger: captureLogger().logger, chains: { 31337: { rpcUrl: anvil.url, pollIntervalMs: 20 } }, modules: [watcher({ startBlock: start, triggers: [{ kind: 'block', chain: 31337 }] })], tracer: memory.tracer });
@@ -84,7 +84,7 @@ describe('spans', () => {
     }
   });
 
-  it('host_calls off: steps and invocations, no corral.host', async () => {
+  it('args: host_calls off: steps and invocations, no corral.host', async () => {
     const memory = memoryTracer();
     const engine = await Engine.start({ runtime, stateDir: stateDir(), logger: captureLogger().logger, modules: [watcher()], tracer: memory.tracer, traceHostCalls: false });
     cleanups.push(() => engine.stop());
@@ -96,7 +96,7 @@ describe('spans', () => {
     expect(named(memory.spans(), SPAN.host)).toEqual([]);
   });
 
-  it("a publisher's traceparent becomes the parent of the step; a malformed one is refused naming it, and nothing is published", async () => {
+  it("behavior: a publisher's traceparent becomes the parent of the step; a malformed one is refused naming it, and nothing is published", async () => {
     const memory = memoryTracer();
     const engine = await Engine.start({ runtime, stateDir: stateDir(), logger: captureLogger().logger, modules: [watcher()], tracer: memory.tracer });
     cleanups.push(() => engine.stop());
@@ -117,7 +117,7 @@ describe('spans', () => {
     expect(await engine.read('watcher', new TextEncoder().encode('n'))).toEqual(new TextEncoder().encode('1'));
   });
 
-  it('a signal shows on the invoke span (OutOfFuel), and the step ends as a signal', async () => {
+  it('behavior: a signal shows on the invoke span (OutOfFuel), and the step ends as a signal', async () => {
     const memory = memoryTracer();
     // One unit of fuel: the event runs out at once.
     const engine = await Engine.start({ runtime, stateDir: stateDir(), logger: captureLogger().logger, modules: [watcher({ limits: { fuel: 1, timeoutMs: 5_000 } })], tracer: memory.tracer });
@@ -132,7 +132,7 @@ describe('spans', () => {
     expect(invoke.status.code).toBe(SpanStatusCode.ERROR);
   });
 
-  it('timers, cron ticks and jobs are roots: corral.timer, corral.schedule, corral.job, each with its invocation', async () => {
+  it('behavior: timers, cron ticks and jobs are roots: corral.timer, corral.schedule, corral.job, each with its invocation', async () => {
     const memory = memoryTracer();
     const clock = new ManualClock(1_000_000);
     const engine = await Engine.start({
@@ -175,7 +175,7 @@ describe('spans', () => {
     expect(childrenOf(spans, invoke).map((s) => `${s.attributes[ATTR.hostInterface]}.${s.attributes[ATTR.hostFunction]}`)).toEqual(['store.get', 'store.set', 'store.get', 'store.set', 'store.set']);
   });
 
-  it('off: no OpenTelemetry API is called at all (and the same run traced does call it)', async () => {
+  it('default: off, no OpenTelemetry API is called at all (and the same run traced does call it)', async () => {
     const calls = [vi.spyOn(trace, 'getTracer'), vi.spyOn(trace, 'setSpan'), vi.spyOn(trace, 'setSpanContext'), vi.spyOn(trace, 'getSpan'), vi.spyOn(context, 'active')];
     const counted = () => calls.reduce((sum, spy) => sum + spy.mock.calls.length, 0);
     // A global provider that counts: a site falling back on the global API would reach it.
@@ -202,7 +202,7 @@ describe('spans', () => {
 });
 
 describe('[engine.tracing]: the OTLP/HTTP exporter', () => {
-  it('enabled: spans are posted as OTLP JSON to the endpoint, with the headers from headers_env, flushed when the engine stops', async () => {
+  it('behavior: enabled, spans are posted as OTLP JSON to the endpoint, with the headers from headers_env, flushed when the engine stops', async () => {
     const posts: { url: string | undefined; headers: Record<string, unknown>; body: string }[] = [];
     const server = createServer((request, response) => {
       let body = '';
@@ -237,7 +237,7 @@ describe('[engine.tracing]: the OTLP/HTTP exporter', () => {
     }
   });
 
-  it('headers_env naming an unset variable is a ConfigError naming it; off, nothing is loaded or sent', async () => {
+  it('error: headers_env naming an unset variable is a ConfigError naming it; off, nothing is loaded or sent', async () => {
     const { startTracing } = await import('../../src/app/tracing.ts');
     const config = EngineConfigSchema.parse({ engine: { tracing: { enabled: true, headersEnv: 'CORRAL_TEST_NO_SUCH_VARIABLE' } } }).engine.tracing;
     await expect(startTracing(config, {})).rejects.toMatchObject({ name: 'ConfigError', code: 'unset-env', details: { path: 'engine.tracing.headers_env' } });
