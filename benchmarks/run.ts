@@ -19,6 +19,7 @@ import { startLoad } from './load.ts';
 import { benchChain } from './chain.ts';
 import { benchEngine } from './engine.ts';
 import { benchTwap } from './twap.ts';
+import { benchTracing } from './tracing.ts';
 import { benchTimers } from './timers.ts';
 import { benchJobs } from './jobs.ts';
 import { benchOperatorBackfill } from './operatorBackfill.ts';
@@ -39,7 +40,7 @@ let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 /** The parts a run can be limited to; `runtime` is the call rows (idle and under load), glue, fuel, instantiation and deadline rows (1–7). */
-const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill'] as const;
+const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill', 'tracing'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
 const wanted = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -227,6 +228,9 @@ if (wanted('manyModules')) results.manyModules = await benchManyModules(cacheDir
 
 // 21. Backfill as an operator meets it: corral run with the scaffold's JavaScript module (issue 23).
 if (wanted('operatorBackfill')) results.operatorBackfill = await benchOperatorBackfill(row);
+
+// 22. Tracing off vs on: the cost per step, in interleaved rounds (issue 24).
+if (wanted('tracing')) results.tracing = await benchTracing(runtime, fixture, row);
 
 await runtime.close();
 

@@ -8,6 +8,7 @@ import { EngineMetrics, serveMetrics, type MetricsServer } from '../metrics/Engi
 import { Runtime } from '../runtime/Runtime.ts';
 import { deadLettersOf, jobLimitsOf, storeOf, type ResolvedEngineConfig } from '../config/EngineConfig.ts';
 import type { Recorder } from '../replay/Recorder.ts';
+import { startTracing, type ConfiguredTracing } from './tracing.ts';
 
 /** An engine started from a configuration, with what it brought up for itself. */
 export interface ConfiguredEngine {
@@ -31,7 +32,9 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
   const logger = options.logger ?? pino({ name: 'corral', level: config.engine.logLevel });
   const anvils: Record<string, Anvil> = {};
   let runtime: Runtime | undefined;
+  let tracing: ConfiguredTracing | undefined;
   try {
+    tracing = await startTracing(config.engine.tracing);
     const chains: Record<string, ChainConfig> = {};
     for (const [id, chain] of Object.entries(config.chains)) {
       let rpcUrl = chain.rpcUrl;
@@ -48,7 +51,7 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
     const { threads, graceMs, hostCallBufferBytes, cacheDir, pool, idleInstances } = config.engine;
     runtime = new Runtime({ graceMs, hostCallBufferBytes, pool, idleInstances, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
     const store = storeOf(config.store);
-    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, ...(store ? { store } : {}), logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), ...(options.record ? { record: options.record } : {}) });
+    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, ...(store ? { store } : {}), logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), ...(options.record ? { record: options.record } : {}), ...(tracing ? { tracer: tracing.tracer, traceHostCalls: tracing.hostCalls } : {}) });
     let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
     if (config.engine.metrics) {
       const collector = new EngineMetrics(engine, { readiness: config.engine.readiness });
@@ -62,6 +65,7 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
       logger.info({ url: metrics.server.url }, 'metrics served at /metrics, /healthz, /readyz');
     }
     const started = runtime;
+    const traced = tracing;
     let stopping: Promise<void> | undefined;
     return {
       engine,
@@ -75,6 +79,8 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
           try {
             await engine.stop();
           } finally {
+            // After the engine: the spans of its last steps are exported too.
+            await traced?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'the trace exporter did not flush'));
             await metrics?.server.close();
             metrics?.collector.close();
             await started.close();
@@ -83,6 +89,7 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
         })()),
     };
   } catch (error) {
+    await tracing?.shutdown().catch(() => {});
     await runtime?.close();
     await Promise.all(Object.values(anvils).map((a) => a.stop()));
     throw error;

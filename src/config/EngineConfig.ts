@@ -18,6 +18,7 @@ import { DEFAULT_READINESS,
   MAX_TIMER_DELAY_MS,
   MIN_HOST_CALL_BUFFER_BYTES,
   DEFAULT_IDLE_INSTANCES,
+  TRACING_DEFAULTS,
 } from '../limits/defaults.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import { ModuleManifestSchema } from './ModuleManifestSchema.ts';
@@ -126,6 +127,27 @@ export const ReadinessSchema = z
   })
   .strict();
 
+const T = TRACING_DEFAULTS;
+/** `[engine.tracing]`: OpenTelemetry spans over OTLP/HTTP (docs/tracing.md). */
+export const TracingSchema = z
+  .object({
+    enabled: z.boolean().default(T.enabled).describe('export spans of steps, invocations, host calls, jobs, timers and cron ticks (off: no OpenTelemetry call is made at all)'),
+    endpoint: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+/i, 'an http:// or https:// URL')
+      .default(T.endpoint)
+      .describe("the OTLP/HTTP traces endpoint (JSON), e.g. an OpenTelemetry Collector's `/v1/traces`"),
+    serviceName: z.string().min(1).default(T.serviceName).describe('`service.name` of the spans'),
+    sampleRatio: z.number().min(0).max(1).default(T.sampleRatio).describe('share of traces kept, 0 to 1 (by trace id: a root decides for its children, a publisher\'s sampled flag decides for the steps it parents)'),
+    headersEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+      .optional()
+      .describe('name of an environment variable holding `key=value,…` headers sent with every export (an API key stays out of the file)'),
+    hostCalls: z.boolean().default(T.hostCalls).describe('a `corral.host` span per host call (a step calling the chain a thousand times makes a thousand)'),
+  })
+  .strict();
+
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z
   .object({
@@ -146,6 +168,7 @@ export const EngineSectionSchema = z
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
     jobs: JobLimitsSchema.default(JobLimitsSchema.parse({})).describe('see `[engine.jobs]`'),
     readiness: ReadinessSchema.default(ReadinessSchema.parse({})).describe('see `[engine.readiness]`'),
+    tracing: TracingSchema.default(TracingSchema.parse({})).describe('see `[engine.tracing]`'),
   })
   .strict();
 

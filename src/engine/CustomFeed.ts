@@ -9,8 +9,8 @@ export function customTopics(manifest: ResolvedManifest): Set<string> {
   return new Set([...manifest.topics, ...manifest.triggers.flatMap((t) => (t.kind === 'custom' ? [t.topic] : []))]);
 }
 
-/** Where a custom feed hands its events: the module's mailbox (in order; resolves once queued). */
-export type CustomSink = (event: GuestEvent, cursor: { seq: number }) => Promise<void>;
+/** Where a custom feed hands its events (with the publisher's trace context, if any): the module's mailbox (in order; resolves once queued). */
+export type CustomSink = (event: GuestEvent, cursor: { seq: number }, traceparent?: string) => Promise<void>;
 
 /**
  * One owned module's custom events on a store shared by replicas. Published events are rows of a
@@ -71,7 +71,7 @@ export class CustomFeed {
         for (const row of fresh) {
           if (this.stopped) return;
           if (row.seq <= this.position) continue;
-          await this.sink({ tag: 'custom', val: { topic: row.topic, payload: row.payload } }, { seq: Number(row.seq) });
+          await this.sink({ tag: 'custom', val: { topic: row.topic, payload: row.payload } }, { seq: Number(row.seq) }, row.traceparent);
           this.position = row.seq;
         }
         if (rows.length < this.batch) return;

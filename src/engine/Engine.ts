@@ -15,6 +15,7 @@ import { MODULE_LOAD_CONCURRENCY } from '../limits/defaults.ts';
 import { Placement, type OwnershipEvent, type PlacementOptions } from './Placement.ts';
 import type { ChainStep, InvocationRecord } from './records.ts';
 import type { ReadView } from '../store/EngineStore.ts';
+import { parseTraceparent } from '../tracing/Tracing.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -187,13 +188,20 @@ export class Engine {
     return (await store.ownership()).map((m) => ({ module: m.name, epoch: m.epoch, ...(m.owner ? { owner: m.owner } : {}) }));
   }
 
-  /** Publishes an embedder event to every module with a `custom` trigger on `topic`; resolves once all have queued it. */
-  async publish(topic: string, payload: string): Promise<void> {
+  /**
+   * Publishes an embedder event to every module with a `custom` trigger on `topic`; resolves once all
+   * have queued it. `traceparent` (W3C trace context: the publisher's span) parents the steps that
+   * handle it when the engine traces (docs/tracing.md); a malformed one is refused with an error naming
+   * it, and nothing is published.
+   */
+  async publish(topic: string, payload: string, options: { traceparent?: string } = {}): Promise<void> {
+    const { traceparent } = options;
+    if (traceparent !== undefined) checkTraceparent(traceparent);
     const store = this.parts.store;
     if (isOwnedStore(store)) {
       // Into the table first (durable, ordered); the owners, here or on other replicas, read it from there.
       // The statement also NOTIFYs the other replicas.
-      await store.appendCustom(topic, payload);
+      await store.appendCustom(topic, payload, traceparent);
       this.parts.bus.custom$.next({ topic, payload });
       for (const module of this.modules.all()) module.wakeCustom();
       return;
@@ -202,7 +210,8 @@ export class Engine {
     const cursor = { seq: ++this.sequence };
     const event: GuestEvent = { tag: 'custom', val: { topic, payload } };
     const receivers = this.modules.receivers(topic);
-    await Promise.all(receivers.map((m) => this.parts.supervisor.send(m.name, { kind: 'custom', payload: { kind: 'custom', event, cursor } })));
+    const payloadOf = { kind: 'custom' as const, event, cursor, ...(traceparent === undefined ? {} : { traceparent }) };
+    await Promise.all(receivers.map((m) => this.parts.supervisor.send(m.name, { kind: 'custom', payload: payloadOf })));
   }
 
   /**
@@ -210,10 +219,11 @@ export class Engine {
    * the event exists only if that transaction commits. Publishers wait for each other until commit (the
    * sequence must follow commit order): keep the transaction short.
    */
-  async publishIn(client: SqlClient, topic: string, payload: string): Promise<void> {
+  async publishIn(client: SqlClient, topic: string, payload: string, options: { traceparent?: string } = {}): Promise<void> {
     const store = this.parts.store;
     if (!isOwnedStore(store)) throw new EngineError('invalid-option', 'publishIn needs the PostgreSQL store ([store] backend = "postgres"); use publish', { option: 'store.backend' });
-    await store.publishIn(client, topic, payload);
+    if (options.traceparent !== undefined) checkTraceparent(options.traceparent);
+    await store.publishIn(client, topic, payload, options.traceparent);
   }
 
   /** Delivers one custom event to one module and resolves with its outcome (after the commit, if any). */
@@ -428,4 +438,10 @@ export class Engine {
     this.modules.add(module);
     return module;
   }
+}
+
+/** Refuses a `traceparent` that is not W3C trace context, naming it and what is wrong. */
+function checkTraceparent(traceparent: string): void {
+  const parsed = typeof traceparent === 'string' ? parseTraceparent(traceparent) : 'not a string';
+  if (typeof parsed === 'string') throw new EngineError('invalid-option', `traceparent ${JSON.stringify(traceparent)} is not W3C trace context: ${parsed}`, { option: 'traceparent', traceparent });
 }

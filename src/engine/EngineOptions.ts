@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { ChainConfig } from '../bus/Bus.ts';
 import type { Clock } from '../clock/Clock.ts';
@@ -35,4 +36,12 @@ export interface EngineOptions {
    * invocation on a fresh instance (see `LoadOptions.record`).
    */
   record?: Recorder;
+  /**
+   * Traces every step, invocation, job, timer and cron tick (and, unless `traceHostCalls` is false,
+   * every host call) into this tracer (docs/tracing.md). None by default: nothing is traced and no
+   * OpenTelemetry API is called.
+   */
+  tracer?: Tracer;
+  /** With `tracer`: a `corral.host` span per host call (default `TRACING_DEFAULTS.hostCalls`). */
+  traceHostCalls?: boolean;
 }

@@ -8,8 +8,9 @@ import type { Recorder } from '../replay/Recorder.ts';
 import type { Limits } from '../runtime/Component.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { EngineStore } from '../store/EngineStore.ts';
+import type { Tracing } from '../tracing/Tracing.ts';
 import { Supervisor } from '../supervisor/Supervisor.ts';
-import { DEFAULT_SUPERVISION } from '../limits/defaults.ts';
+import { DEFAULT_SUPERVISION, TRACING_DEFAULTS } from '../limits/defaults.ts';
 import type { EngineOptions } from './EngineOptions.ts';
 import type { Envelope } from './invocation.ts';
 import { logSignal } from './logSignal.ts';
@@ -32,6 +33,8 @@ export interface EngineParts {
   /** Every invocation that ran, and every committed chain step (`engine.invocations$`, `engine.steps$`). */
   invocations: Subject<InvocationRecord>;
   steps: Subject<ChainStep>;
+  /** Where spans go (`EngineOptions.tracer`); undefined when the engine does not trace. */
+  tracing: Tracing | undefined;
 }
 
 /** The parts of an engine over `store`, from its options (defaults filled in). */
@@ -53,6 +56,7 @@ export function engineParts(options: EngineOptions, store: EngineStore, logger: 
   const jobs = new Jobs({ clock, logger, shutdownTimeoutMs, retention: options.deadLetters });
   const bus = new Bus(options.chains ?? {}, logger);
   const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
+  const tracing = options.tracer ? { tracer: options.tracer, hostCalls: options.traceHostCalls ?? TRACING_DEFAULTS.hostCalls } : undefined;
   const jobLimits = options.jobLimits ?? { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
-  return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject() };
+  return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject(), tracing };
 }

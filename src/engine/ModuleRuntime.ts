@@ -21,6 +21,7 @@ import { chainSource, CUSTOM_SOURCE } from '../store/reservedKeys.ts';
 import type { OwnedStore } from '../store/OwnedStore.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
 import type { ActorSpec } from '../supervisor/Supervisor.ts';
+import type { Tracing } from '../tracing/Tracing.ts';
 import { ChainTarget, type ChainSide } from './ChainTarget.ts';
 import { CustomFeed, customTopics } from './CustomFeed.ts';
 import { bindInvocation, RejectedEvents, runJob, type Envelope, type InvocationModule } from './invocation.ts';
@@ -167,7 +168,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
       from = await store.lastCustom();
       await this.store.commit({ writes: [], sizeDelta: 0, cursor: { source: CUSTOM_SOURCE, value: { seq: Number(from) } } });
     }
-    const send = (event: GuestEvent, cursor: { seq: number }) => this.parts.supervisor.send(this.name, { kind: 'custom', payload: { kind: 'custom', event, cursor } });
+    const send = (event: GuestEvent, cursor: { seq: number }, traceparent?: string) => this.parts.supervisor.send(this.name, { kind: 'custom', payload: { kind: 'custom', event, cursor, ...(traceparent ? { traceparent } : {}) } });
     this.custom = new CustomFeed(store, [...this.topics], from, send, this.logger);
     this.custom.wake();
   }
@@ -215,6 +216,11 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   private close(): void {
     this.jobComponent?.close();
     this.component.close();
+  }
+
+  /** The engine's spans' destination, undefined when it does not trace. */
+  get tracing(): Tracing | undefined {
+    return this.parts.tracing;
   }
 
   hostImports(scope: InvocationScope, enqueuedBy: Job['enqueuedBy']): HostImports {

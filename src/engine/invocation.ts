@@ -19,11 +19,13 @@ import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { samePlan, sameKept, type UndoPlan } from '../store/planUndo.ts';
 import { chainSource, CUSTOM_SOURCE } from '../store/reservedKeys.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
+import { ATTR, SPAN, type Outcome } from '../tracing/attributes.ts';
+import { InvocationTrace, parseTraceparent, type Tracing } from '../tracing/Tracing.ts';
 import { chainStepKey, customKey, jobIdempotencyKey, scheduleKey, timerIdempotencyKey } from './idempotencyKey.ts';
 
 /** What travels through a module's mailbox: one custom event, one step of a chain feed, one timer that fell due, or one cron tick. */
 export type Envelope =
-  | { kind: 'custom'; event: GuestEvent; cursor: unknown }
+  | { kind: 'custom'; event: GuestEvent; cursor: unknown; traceparent?: string }
   | { kind: 'chain'; chainId: bigint; delivery: FeedDelivery }
   | { kind: 'timer'; event: GuestEvent; timer: Timer }
   | { kind: 'schedule'; event: GuestEvent; cron: { name: string; tick: number } };
@@ -45,6 +47,8 @@ export interface InvocationModule {
   undoPlan(chainId: bigint, number: bigint): UndoPlan | undefined;
   /** Its host imports bound to one invocation's scope (src/host/bindHost.ts). */
   hostImports(scope: InvocationScope, enqueuedBy: Job['enqueuedBy']): HostImports;
+  /** Where its spans go; undefined when the engine does not trace (then no span API is called). */
+  readonly tracing?: Tracing | undefined;
 }
 
 /**
@@ -86,13 +90,32 @@ function open(module: InvocationModule, kind: Envelope['kind'], events: number, 
   const scale = Math.max(1, events);
   const caps = scale === 1 ? module.caps : (Object.fromEntries(Object.entries(module.caps).map(([k, v]) => [k, k === 'storedBytes' ? v : v * scale])) as HostCaps);
   const scope = new InvocationScope(module.name, module.store, transaction, caps, () => module.logger.child({ event: kind, invocationId, ...fields }), idempotencyKey);
+  // Before the imports are bound: they trace their calls into it.
+  const trace = (scope.trace = module.tracing ? new InvocationTrace(module.tracing) : undefined);
   const options: CallOptions = { imports: module.hostImports(scope, enqueuedBy), invocationId };
   /** The call's outcome with the guest's output logged and the caps applied. */
   const settle = (called: CallOutcome): CallOutcome => {
     logGuestOutput(scope, called.output);
-    return withCap(scope, 'on-event', invocationId, called);
+    const outcome = withCap(scope, 'on-event', invocationId, called);
+    if (trace) traceInvoked(trace, outcome);
+    return outcome;
   };
-  return { transaction, scope, options, settle };
+  return { transaction, scope, options, settle, trace };
+}
+
+/** Ends the invocation's `corral.invoke` span with its fuel and, for a signal, its name. */
+function traceInvoked(trace: InvocationTrace, outcome: CallOutcome): void {
+  if (outcome.ok) return trace.invoked('ok', outcome.fuelUsed);
+  const { signal } = outcome;
+  trace.invoked('signal', 'fuelUsed' in signal && typeof signal.fuelUsed === 'number' ? signal.fuelUsed : 0, signal);
+}
+
+/** A step's outcome as its span reports it (see `Outcome`). */
+function outcomeOf(outcome: DeliveryOutcome): Outcome {
+  if (outcome.ok) return 'ok';
+  if ('signal' in outcome) return 'signal';
+  if ('refused' in outcome) return 'stale';
+  return outcome.error instanceof RejectedEvents ? 'err' : 'error';
 }
 
 /** The index of the first value the guest answered `err`, logged; -1 when none. */
@@ -116,26 +139,62 @@ function bindEvent(
   stage: (transaction: StateTransaction) => Bookkeeping | null | 'stale',
   fields: Record<string, string> = {},
 ): DeliveryExtras {
-  const { transaction, scope, options, settle } = open(module, envelope.kind, 1, idempotencyKey, enqueuedBy, fields);
+  const { transaction, scope, options, settle, trace } = open(module, envelope.kind, 1, idempotencyKey, enqueuedBy, fields);
   let bookkeeping: Bookkeeping | null = null;
+  /** How the event ended, for its span: set as it goes, `error` if the call or the commit threw. */
+  let ended: Outcome = 'error';
   const begin = () => {
+    if (trace) beginEventTrace(trace, module.name, envelope);
     module.store.beginEvent(transaction);
     const staged = stage(transaction);
-    if (staged === 'stale') return false;
+    if (staged === 'stale') {
+      ended = 'stale';
+      return false;
+    }
     bookkeeping = staged;
+    trace?.invoking();
     return true;
   };
   const complete = async (called: CallOutcome): Promise<DeliveryOutcome> => {
     const outcome = settle(called);
-    if (!outcome.ok) return outcome; // a signal: the overlay is dropped
+    if (!outcome.ok) {
+      ended = 'signal';
+      return outcome; // a signal: the overlay is dropped
+    }
     if (firstRejected([outcome.value], scope) >= 0) {
       if (bookkeeping) await module.store.commit(bookkeeping);
+      ended = 'err';
       return outcome;
     }
     await module.store.commit({ writes: transaction.writes(), sizeDelta: transaction.sizeDelta, ...(cursor ? { cursor } : {}) });
+    ended = 'ok';
     return outcome;
   };
-  return { options, complete, begin, end: () => module.store.endEvent(transaction) };
+  const end = () => {
+    module.store.endEvent(transaction);
+    trace?.end(ended);
+  };
+  return { options, complete, begin, end };
+}
+
+/**
+ * The root span of an event that is not a chain step: `corral.step` for a custom event (a child of its
+ * publisher's span when it carries a `traceparent`), `corral.timer`, `corral.schedule`.
+ */
+function beginEventTrace(trace: InvocationTrace, module: string, envelope: Exclude<Envelope, { kind: 'chain' }>): void {
+  switch (envelope.kind) {
+    case 'custom': {
+      // Checked when published; one read back from PostgreSQL that does not parse starts a trace of its own.
+      const parent = envelope.traceparent === undefined ? undefined : parseTraceparent(envelope.traceparent);
+      const topic = (envelope.event.val as { topic?: unknown }).topic;
+      trace.begin(SPAN.step, { [ATTR.module]: module, [ATTR.event]: 'custom', [ATTR.events]: 1, ...(typeof topic === 'string' ? { [ATTR.topic]: topic } : {}) }, typeof parent === 'object' ? parent : undefined);
+      return;
+    }
+    case 'timer':
+      return trace.begin(SPAN.timer, { [ATTR.module]: module, [ATTR.event]: 'timer', [ATTR.timerTag]: envelope.timer.tag });
+    case 'schedule':
+      return trace.begin(SPAN.schedule, { [ATTR.module]: module, [ATTR.event]: 'schedule', [ATTR.cronName]: envelope.cron.name });
+  }
 }
 
 /** One step of a chain feed: its events in one invocation, committed with the cursor and the journal; or the undo of a reorged block. */
@@ -144,19 +203,34 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
   const source = chainSource(chainId);
   const cursor = cursorToJson(delivery.cursor);
   const key = () => chainStepKey(module.name, chainId, delivery);
-  const { transaction, scope, options, settle } = open(module, 'chain', delivery.events.length, key, { event: source, cursor }, { chainId: String(chainId), block: String(delivery.cursor.number) });
+  const { transaction, scope, options, settle, trace } = open(module, 'chain', delivery.events.length, key, { event: source, cursor }, { chainId: String(chainId), block: String(delivery.cursor.number) });
   const { undo } = delivery;
   if (!undo) scope.chainBlock = { chainId, number: delivery.cursor.number, hash: delivery.cursor.hash };
   const undoPlan = () => module.undoPlan(chainId, undo!.entry.number);
   /** The undo as staged when the step's turn came. */
   let staged: UndoPlan | undefined;
+  let ended: Outcome = 'error';
   const begin = () => {
+    if (trace) {
+      const attributes = { [ATTR.module]: module.name, [ATTR.event]: 'chain', [ATTR.chainId]: Number(chainId), [ATTR.blockNumber]: Number(delivery.cursor.number), [ATTR.blockHash]: delivery.cursor.hash, [ATTR.events]: delivery.events.length };
+      trace.begin(SPAN.step, undo ? { ...attributes, [ATTR.undo]: true } : attributes);
+    }
     module.store.beginEvent(transaction);
-    if (!undo) return true;
-    staged = stageUndo(transaction, undo, undoPlan());
-    return staged !== undefined;
+    if (undo) staged = stageUndo(transaction, undo, undoPlan());
+    if (undo && staged === undefined) {
+      ended = 'stale';
+      return false;
+    }
+    // An empty step calls nothing (the actor goes straight to `complete`): no invoke span.
+    if (delivery.events.length > 0) trace?.invoking();
+    return true;
   };
   const complete = async (called: CallOutcome): Promise<DeliveryOutcome> => {
+    const outcome = await completeStep(called);
+    ended = outcomeOf(outcome);
+    return outcome;
+  };
+  const completeStep = async (called: CallOutcome): Promise<DeliveryOutcome> => {
     const outcome = settle(called);
     if (!outcome.ok) return outcome; // a signal: the overlay is dropped
     const rejected = firstRejected(outcome.value as unknown[], scope);
@@ -173,7 +247,11 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
     if (!(await module.store.commitIf(commit, () => samePlan(undoPlan(), staged)))) return { ok: false, refused: 'stale' };
     return outcome;
   };
-  return { options, complete, begin, end: () => module.store.endEvent(transaction), each: 'err' };
+  const end = () => {
+    module.store.endEvent(transaction);
+    trace?.end(ended);
+  };
+  return { options, complete, begin, end, each: 'err' };
 }
 
 /**
@@ -201,11 +279,29 @@ function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery
 export async function runJob(module: InvocationModule, job: Job, transaction: StateTransaction, invoke: (args: unknown[], options: CallOptions) => Promise<CallOutcome>): Promise<JobAttempt> {
   const invocationId = randomUUID();
   const scope = new InvocationScope(module.name, module.store, transaction, module.caps, () => module.logger.child({ job: job.id, type: userType(job), invocationId }), () => jobIdempotencyKey(module.name, job.id));
-  const called = await invoke([userType(job), job.payload], { imports: module.hostImports(scope, { job: job.id }), invocationId });
-  logGuestOutput(scope, called.output);
-  const outcome = withCap(scope, 'run-job', invocationId, called);
-  if (!outcome.ok) return { ok: false, error: outcome.signal.message, signal: outcome.signal.name };
-  const value = outcome.value as { tag?: string; val?: unknown } | undefined;
-  if (value?.tag === 'err') return { ok: false, error: String(value.val) };
-  return { ok: true, durationMs: outcome.durationMs, fuelUsed: outcome.fuelUsed, ...(outcome.startedAt === undefined ? {} : { startedAt: outcome.startedAt }) };
+  const trace = (scope.trace = module.tracing ? new InvocationTrace(module.tracing) : undefined);
+  if (trace) {
+    trace.begin(SPAN.job, { [ATTR.module]: module.name, [ATTR.jobId]: job.id, [ATTR.jobType]: userType(job), [ATTR.jobAttempt]: job.attempts + 1 });
+    trace.invoking();
+  }
+  let ended: Outcome = 'error';
+  try {
+    const called = await invoke([userType(job), job.payload], { imports: module.hostImports(scope, { job: job.id }), invocationId });
+    logGuestOutput(scope, called.output);
+    const outcome = withCap(scope, 'run-job', invocationId, called);
+    if (trace) traceInvoked(trace, outcome);
+    if (!outcome.ok) {
+      ended = 'signal';
+      return { ok: false, error: outcome.signal.message, signal: outcome.signal.name };
+    }
+    const value = outcome.value as { tag?: string; val?: unknown } | undefined;
+    if (value?.tag === 'err') {
+      ended = 'err';
+      return { ok: false, error: String(value.val) };
+    }
+    ended = 'ok';
+    return { ok: true, durationMs: outcome.durationMs, fuelUsed: outcome.fuelUsed, ...(outcome.startedAt === undefined ? {} : { startedAt: outcome.startedAt }) };
+  } finally {
+    trace?.end(ended);
+  }
 }

@@ -3,6 +3,7 @@ import type { HostCaps, HostLimitName } from '../limits/hostCaps.ts';
 import { HostLimitError } from '../errors/HostLimitError.ts';
 import type { ModuleStore } from '../store/EngineStore.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
+import type { InvocationTrace } from '../tracing/Tracing.ts';
 
 /**
  * What the host functions of one invocation share: the module's state overlay, its caps and what has
@@ -32,6 +33,12 @@ export class InvocationScope {
    * for the undo of a reorged block.
    */
   chainBlock: { chainId: bigint; number: bigint; hash: string } | undefined;
+
+  /**
+   * The invocation's spans when the engine traces (src/tracing): host calls become children of its
+   * running `corral.invoke`. Undefined without a tracer: then nothing is traced and no span API is called.
+   */
+  trace: InvocationTrace | undefined;
 
   private readonly makeKey: () => string | undefined;
   private key: { value: string | undefined } | undefined;

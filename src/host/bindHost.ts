@@ -10,6 +10,7 @@ import { loggingHost } from './logging.ts';
 import { queueHost, type QueueContext } from './queue.ts';
 import { storeHost } from './store.ts';
 import { timersHost } from './timers.ts';
+import { traceHost } from '../tracing/Tracing.ts';
 
 /** The interfaces of corral's world a host binds, by the name a manifest grants them under (`invocation` needs no grant). */
 export type HostInterface = 'store' | 'logging' | 'chain' | 'http' | 'cowApi' | 'timers' | 'queue' | 'invocation';
@@ -48,5 +49,12 @@ export function bindHost(binding: HostBinding, scope: InvocationScope, enqueuedB
   if (timers) imports[timers] = timersHost(scope, binding.timerChains);
   if (queue) imports[queue] = queueHost(scope, { ...binding.queue, enqueuedBy });
   if (invocation) imports[invocation] = invocationHost(scope);
+  // Traced only when the engine traces host calls: otherwise the guest calls the functions above directly.
+  const trace = scope.trace;
+  if (trace?.tracing.hostCalls) {
+    for (const [name, specifier] of Object.entries(binding.specifiers) as [HostInterface, string][]) {
+      if (imports[specifier]) imports[specifier] = traceHost(trace, name, imports[specifier]);
+    }
+  }
   return imports;
 }

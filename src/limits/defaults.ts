@@ -474,3 +474,18 @@ export const DEFAULT_READINESS = {
   maxLagBlocks: 16,
   maxHeadAgeMs: 120_000,
 } as const;
+
+/**
+ * OpenTelemetry traces (`[engine.tracing]`, docs/tracing.md). Off by default: an engine without a
+ * tracer makes no OpenTelemetry call at all. `sampleRatio` keeps that share of traces (a root's
+ * decision holds for its children); `hostCalls` gives each host call its own span, which a step
+ * calling the chain a thousand times multiplies by a thousand.
+ */
+export const TRACING_DEFAULTS = {
+  enabled: false,
+  /** OTLP/HTTP traces endpoint (an OpenTelemetry Collector's, Jaeger's or Tempo's). */
+  endpoint: 'http://127.0.0.1:4318/v1/traces',
+  serviceName: 'corral',
+  sampleRatio: 1,
+  hostCalls: true,
+} as const;

@@ -202,6 +202,16 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'Tracing (OpenTelemetry)',
+    entries: [
+      { name: 'TRACING_DEFAULTS.enabled', unit: 'policy', trips: 'spans are exported over OTLP/HTTP; off, no OpenTelemetry call is made at all', toml: ['engine.tracing.enabled'], api: '`Engine.start({ tracer })`' },
+      { name: 'TRACING_DEFAULTS.endpoint', unit: 'policy', trips: 'where the OTLP/HTTP exporter posts spans', toml: ['engine.tracing.endpoint'] },
+      { name: 'TRACING_DEFAULTS.serviceName', unit: 'policy', trips: "the `service.name` of the engine's spans", toml: ['engine.tracing.service_name'] },
+      { name: 'TRACING_DEFAULTS.sampleRatio', unit: 'ratio', trips: 'share of traces kept (by trace id; a root decides for its children)', toml: ['engine.tracing.sample_ratio'] },
+      { name: 'TRACING_DEFAULTS.hostCalls', unit: 'policy', trips: 'a `corral.host` span per host call (a TWAP step makes ~1,000)', toml: ['engine.tracing.host_calls'], api: '`Engine.start({ traceHostCalls })`' },
+    ],
+  },
+  {
     section: 'Host calls per invocation (`HostLimitExceeded` past each: the invocation ends as a trap would, its writes dropped)',
     entries: [
       { name: 'DEFAULT_HOST_CAPS.chainRequests', unit: 'count', trips: '`chain.request` calls', toml: ['engine.limits.chain_requests', 'modules.caps.chain_requests'] },
@@ -245,8 +255,9 @@ function shownMs(n: number): string {
 /** A value as the reference prints it: its unit made readable, the exact number beside it where they differ. */
 export function shownLimit(value: unknown, unit: LimitUnit): string {
   if (typeof value === 'string') return `\`${value}\``;
+  if (typeof value === 'boolean') return `\`${value}\``;
   if (typeof value === 'bigint') return `\`${grouped(value)}\``;
-  if (typeof value !== 'number') throw new TypeError(`a limit is a number, a bigint or a string, got ${typeof value}`);
+  if (typeof value !== 'number') throw new TypeError(`a limit is a number, a bigint, a string or a boolean, got ${typeof value}`);
   switch (unit) {
     case 'bytes': {
       const readable = shownBytes(value);

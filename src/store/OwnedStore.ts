@@ -49,9 +49,9 @@ export interface OwnedStore extends EngineStore {
   /** After a lost lease: reconnects, registers again (a new replica id) and resolves; owns nothing until acquires. */
   reconnect(): Promise<void>;
   /** Custom events go through a table, in publication order; NOTIFY is only a hint. */
-  appendCustom(topic: string, payload: string): Promise<bigint>;
+  appendCustom(topic: string, payload: string, traceparent?: string): Promise<bigint>;
   /** The same, on the embedder's own connection and inside its open transaction: published only if it commits. */
-  publishIn(client: SqlClient, topic: string, payload: string): Promise<bigint>;
+  publishIn(client: SqlClient, topic: string, payload: string, traceparent?: string): Promise<bigint>;
   /** Custom events after `after` (exclusive) on any of `topics`, oldest first, `limit` at most. */
   readCustom(after: bigint, topics: readonly string[], limit: number): Promise<CustomEventRow[]>;
   /** The highest custom event sequence published so far (0n if none). */
@@ -93,6 +93,8 @@ export interface CustomEventRow {
   seq: bigint;
   topic: string;
   payload: string;
+  /** The publisher's W3C trace context, when it gave one (docs/tracing.md). */
+  traceparent?: string;
 }
 
 export function isOwnedStore(store: EngineStore): store is OwnedStore {

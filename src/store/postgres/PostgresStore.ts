@@ -320,8 +320,8 @@ export class PostgresStore implements OwnedStore {
     if (lost) throw lost;
   }
 
-  appendCustom(topic: string, payload: string): Promise<bigint> {
-    return this.publishIn(this.pool, topic, payload);
+  appendCustom(topic: string, payload: string, traceparent?: string): Promise<bigint> {
+    return this.publishIn(this.pool, topic, payload, traceparent);
   }
 
   /**
@@ -333,12 +333,12 @@ export class PostgresStore implements OwnedStore {
    * it, a publisher taking seq 9 that commits after another's seq 10 would be skipped by a reader that had
    * already seen 10. The lock is the module namespace's id 0, which no module has. The row and the hint go in one statement: a NOTIFY is delivered only on commit.
    */
-  async publishIn(client: SqlClient, topic: string, payload: string): Promise<bigint> {
+  async publishIn(client: SqlClient, topic: string, payload: string, traceparent?: string): Promise<bigint> {
     const { rows } = await client.query(
       `with publication as (select pg_advisory_xact_lock($4, 0)),
-       e as (insert into ${this.s}.custom_events (topic, payload) select $1, $2 from publication returning seq)
+       e as (insert into ${this.s}.custom_events (topic, payload, traceparent) select $1, $2, $5 from publication returning seq)
        select seq::text as seq, pg_notify($3, seq::text) from e`,
-      [topic, payload, WAKE_CHANNELS.custom, this.lockSpace.modules],
+      [topic, payload, WAKE_CHANNELS.custom, this.lockSpace.modules, traceparent ?? null],
     );
     return BigInt(rows[0].seq);
   }
@@ -346,8 +346,8 @@ export class PostgresStore implements OwnedStore {
   async readCustom(after: bigint, topics: readonly string[], limit: number): Promise<CustomEventRow[]> {
     // `order by e.seq`, not `seq`: a bare name orders by the output column, here the text cast (10 before 9),
     // and with the limit a batch would skip events.
-    const { rows } = await this.pool.query(`select e.seq::text as seq, e.topic, e.payload from ${this.s}.custom_events e where e.seq > $1 and e.topic = any($2) order by e.seq limit $3`, [after, topics, limit]);
-    return rows.map((row: { seq: string; topic: string; payload: string }) => ({ seq: BigInt(row.seq), topic: row.topic, payload: row.payload }));
+    const { rows } = await this.pool.query(`select e.seq::text as seq, e.topic, e.payload, e.traceparent from ${this.s}.custom_events e where e.seq > $1 and e.topic = any($2) order by e.seq limit $3`, [after, topics, limit]);
+    return rows.map((row: { seq: string; topic: string; payload: string; traceparent: string | null }) => ({ seq: BigInt(row.seq), topic: row.topic, payload: row.payload, ...(row.traceparent === null ? {} : { traceparent: row.traceparent }) }));
   }
 
   async lastCustom(): Promise<bigint> {

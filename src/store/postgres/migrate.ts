@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { EngineError } from '../../errors/EngineError.ts';
 import * as v1 from './migrations/0001_init.ts';
+import * as v2 from './migrations/0002_traceparent.ts';
 
 /** Every migration, in order; each is one TS file so the SQL ships in dist/ without a copy step. */
-const MIGRATIONS: readonly { version: number; up: (schema: string) => string }[] = [v1];
+const MIGRATIONS: readonly { version: number; up: (schema: string) => string }[] = [v1, v2];
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** Advisory lock namespace of migrations ('cor' 00): concurrent replicas starting at once migrate one at a time. */
