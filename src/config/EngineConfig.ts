@@ -18,6 +18,7 @@ import {
   MAX_TIMER_DELAY_MS,
   MIN_HOST_CALL_BUFFER_BYTES,
   DEFAULT_IDLE_INSTANCES,
+  DEFAULT_QUERY,
 } from '../limits/defaults.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import { ModuleManifestSchema } from './ModuleManifestSchema.ts';
@@ -118,6 +119,22 @@ export const PoolSchema = z
   .strict()
   .refine((pool) => pool.minInstances <= pool.maxInstances, { message: 'min_instances is at most max_instances', path: ['minInstances'] });
 
+const Q = DEFAULT_QUERY;
+/** `[engine.query]`: the runtime that answers modules' `query` export, and the widest limits a module's `[modules.query]` may ask for. */
+export const QuerySchema = z
+  .object({
+    threads: z.number().int().min(1).max(MAX_THREADS).default(Q.threads).describe('worker threads of the query runtime (started at the first query), apart from those events run on'),
+    maxInstances: positiveInt.default(Q.maxInstances).describe('idle query instances kept across all modules; past it the one idle longest is recycled'),
+    maxConcurrent: positiveInt.max(1_024).default(Q.maxConcurrent).describe('queries running at once across all modules; one more waits `checkout_timeout_ms`, then is refused (`busy`, HTTP 503)'),
+    checkoutTimeoutMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(Q.checkoutTimeoutMs).describe('how long a query waits for a running slot (ms)'),
+    fuel: positiveInt.default(Q.fuel).describe('fuel per query, and the most a module may ask for; then `OutOfFuel`'),
+    timeoutMs: z.number().positive().max(MAX_TIMER_DELAY_MS).default(Q.timeoutMs).describe('deadline per query, and the longest a module may ask for (ms); then `ExecutionTimeout` (HTTP 504)'),
+    memoryBytes: positiveInt.max(4 * 1024 ** 3).default(Q.memoryBytes).describe('memory cap of a query instance, and the largest a module may ask for (bytes)'),
+    maxIdleMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(Q.maxIdleMs).describe('a query instance idle this long is dropped; the next query builds a fresh one (ms)'),
+    maxResultBytes: positiveInt.default(Q.maxResultBytes).describe('bytes of one answer; a longer one is refused (`too-large`, HTTP 502)'),
+  })
+  .strict();
+
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z
   .object({
@@ -137,6 +154,7 @@ export const EngineSectionSchema = z
     pool: PoolSchema.default(PoolSchema.parse({})).describe('see `[engine.pool]`'),
     limits: EngineLimitsSchema.default(EngineLimitsSchema.parse({})).describe('see `[engine.limits]`'),
     jobs: JobLimitsSchema.default(JobLimitsSchema.parse({})).describe('see `[engine.jobs]`'),
+    query: QuerySchema.default(QuerySchema.parse({})).describe('see `[engine.query]`'),
   })
   .strict();
 
