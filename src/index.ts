@@ -11,7 +11,7 @@ export type { EngineConfig } from './config/EngineConfig.ts';
 export type { ModuleManifest } from './config/ModuleManifestSchema.ts';
 export type { Trigger } from './config/TriggerSchema.ts';
 export type { ChainConfig } from './bus/Bus.ts';
-export type { Engine, ChainPosition, ChainStep, InvocationRecord, ModuleEvent } from './engine/Engine.ts';
+export type { Engine, ChainPosition, ChainStep, InvocationRecord, ModuleEvent, QueryResult } from './engine/Engine.ts';
 export type { JobStats } from './jobs/Jobs.ts';
 export type { ActorInfo } from './actor/Actor.ts';
 export type { ActorStateName, RestartType } from './actor/actorMachine.ts';
