@@ -121,6 +121,30 @@ describe('engine.query', () => {
     }
   });
 
+  it('error: past `max_concurrent` queries a query waits `checkout_timeout_ms`, then is refused `busy`; the slot serves the next once free', async () => {
+    const { engine, logged } = await engineWith([probe()], { query: { maxConcurrent: 1, checkoutTimeoutMs: 0, fuel: 1e15, timeoutMs: 2_000 } });
+    try {
+      const spinning = engine.query('probe', '/loop');
+      await logged((r) => r.msg === 'looping');
+      expect(expectKind(await engine.query('probe', '/nothing'), 'busy').module).toBe('probe');
+      expect(expectKind(await spinning, 'signal').signal).toBeInstanceOf(ExecutionTimeout);
+      expect(expectKind(await engine.query('probe', '/nothing'), 'fault').fault.tag).toBe('not-found');
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('error: an answer longer than `max_result_bytes` is refused `too-large`', async () => {
+    const { engine } = await engineWith([probe()], { query: { maxResultBytes: 1 } });
+    try {
+      await engine.publish('count', '42');
+      await engine.settled('probe');
+      expect(await engine.query('probe', '/get', [['key', 'count']])).toEqual({ kind: 'too-large', module: 'probe', bytes: 2, max: 1 });
+    } finally {
+      await engine.stop();
+    }
+  });
+
   it('error: a module without the `query` export answers `no-query`; an unknown module `unknown-module`', async () => {
     const { engine } = await engineWith([{ name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'] }]);
     try {
