@@ -329,14 +329,16 @@ export class Engine {
   /**
    * Runs `module`'s `query` export (wit/module.wit, world `queryable-module`) on its committed state:
    * on the query runtime, under `[engine.query]` and its `[modules.query]` limits, with read-only store
-   * access and nothing else; never on its events' instances or in their turn. Never throws for the
-   * guest's sake: every outcome is a QueryResult (src/metrics/api/queryAnswer.ts makes it an HTTP answer).
+   * access and nothing else; never on its events' instances or in their turn. Whatever the guest does,
+   * the outcome is a QueryResult (src/metrics/api/queryAnswer.ts makes it an HTTP answer); it rejects
+   * only when the engine is stopping or its store fails.
    *
    * @example
    * const result = await engine.query('twap', '/orders', [['limit', '50']]);
    * if (result.kind === 'answer') console.log(JSON.parse(result.answer));
    */
   query(module: string, path: string, params: readonly (readonly [string, string])[] = []): Promise<QueryResult> {
+    if (this.stopping) return Promise.reject(new EngineError('stopped', 'the engine is stopping', { module }));
     const loaded = this.modules.find(module);
     if (!loaded) return Promise.resolve({ kind: 'unknown-module', module });
     return loaded.query(path.startsWith('/') ? path : `/${path}`, params);

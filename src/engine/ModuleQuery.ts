@@ -10,7 +10,7 @@ import type { HostCaps } from '../limits/hostCaps.ts';
 import type { Component, Limits } from '../runtime/Component.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { Signal } from '../signals/signalFromData.ts';
-import type { CommittedReader, EngineStore, ModuleStore } from '../store/EngineStore.ts';
+import type { CommittedReader, EngineStore, ModuleReadView, ModuleStore } from '../store/EngineStore.ts';
 import { StateTransaction } from '../store/StateTransaction.ts';
 import type { QueryRuntime } from './QueryRuntime.ts';
 
@@ -36,7 +36,8 @@ export type QueryResult =
   | { kind: 'too-large'; module: string; bytes: number; max: number };
 
 /** Reads of a module that has committed nothing yet: no key. */
-const NOTHING: CommittedReader = {
+const NOTHING: CommittedReader & Pick<ModuleReadView, 'get'> = {
+  get: async () => undefined,
   getSync: () => undefined,
   // eslint-disable-next-line require-yield -- an empty listing
   keys: async function* () {
@@ -88,7 +89,7 @@ export class ModuleQuery {
         const invocationId = randomUUID();
         const { caps, state, logger, specifiers } = this.source;
         const scope = new InvocationScope(module, state, new StateTransaction(committed), caps, () => logger.child({ query: path, invocationId }));
-        const called = await component.invoke('query', [path, params.map(([k, v]) => [k, v])], { imports: bindQueryHost(specifiers, scope), invocationId });
+        const called = await component.invoke('query', [path, params.map(([k, v]) => [k, v])], { imports: bindQueryHost(specifiers, scope, (key) => committed.get(key)), invocationId });
         logGuestOutput(scope, called.output);
         const outcome = withCap(scope, 'query', invocationId, called);
         if (!outcome.ok) return { kind: 'signal', module, signal: outcome.signal };
