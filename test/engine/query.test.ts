@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExecutionTimeout, OutOfFuel, type ModuleManifest, type Runtime } from '../../src/index.ts';
 import { Engine, type EngineOptions, type QueryResult } from '../../src/engine/Engine.ts';
+import { EngineConfigSchema } from '../../src/config/EngineConfig.ts';
+import { parseManifest } from '../../src/config/ModuleManifestSchema.ts';
+import { DEFAULT_QUERY } from '../../src/limits/defaults.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
 // Events run on one thread: a query that held it would hold every event (see the ordering test).
@@ -153,5 +156,14 @@ describe('engine.query', () => {
     } finally {
       await engine.stop();
     }
+  });
+
+  it('args: `[engine.query]` fills its defaults and refuses what is out of range, naming the key; `[modules.query]` takes fuel, timeout_ms, memory_bytes only', () => {
+    expect(EngineConfigSchema.parse({}).engine.query).toEqual(DEFAULT_QUERY);
+    const bad = EngineConfigSchema.safeParse({ engine: { query: { maxConcurrent: 0, threads: 65 } } });
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['engine.query.maxConcurrent', 'engine.query.threads']);
+    expect(parseManifest(probe({ query: { fuel: 10, timeoutMs: 5 } })).query).toEqual({ fuel: 10, timeoutMs: 5 });
+    expect(() => parseManifest(probe({ query: { threads: 2 } as never }))).toThrow(expect.objectContaining({ code: 'invalid-manifest' }));
   });
 });
