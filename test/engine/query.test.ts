@@ -23,7 +23,9 @@ const probe = (m: Partial<ModuleManifest> = {}): ModuleManifest => ({
 
 async function engineWith(modules: ModuleManifest[], options: Partial<EngineOptions> = {}) {
   const capture = captureLogger();
-  const engine = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-query-')), logger: capture.logger, modules, ...options });
+  // The query runtime the engine makes shares the test run's artifact cache, as the events' runtime does.
+  const query = { ...(process.env.CORRAL_TEST_CACHE_DIR ? { cacheDir: process.env.CORRAL_TEST_CACHE_DIR } : {}), ...options.query };
+  const engine = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-query-')), logger: capture.logger, modules, ...options, query });
   return { engine, ...capture };
 }
 
