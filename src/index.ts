@@ -11,7 +11,7 @@ export type { EngineConfig } from './config/EngineConfig.ts';
 export type { ModuleManifest } from './config/ModuleManifestSchema.ts';
 export type { Trigger } from './config/TriggerSchema.ts';
 export type { ChainConfig } from './bus/Bus.ts';
-export type { Engine, ChainPosition, ChainStep, InvocationRecord, ModuleEvent } from './engine/Engine.ts';
+export type { Engine, ChainPosition, ChainStep, InvocationRecord, ModuleEvent, QueryResult } from './engine/Engine.ts';
 // Tracing: the span and attribute names corral's traces use (docs/tracing.md).
 export { SPAN as TRACE_SPANS, ATTR as TRACE_ATTRIBUTES, type Outcome as TraceOutcome, type HostOutcome as TraceHostOutcome } from './tracing/attributes.ts';
 export type { JobStats } from './jobs/Jobs.ts';

@@ -518,6 +518,59 @@ function post(now, id, order, tradeable, stats) {
   return 'posted';
 }
 
+// ---- queries: GET /v1/modules/twap-monitor/query/orders?limit=50&cursor=<id> (engine.query)
+
+/** Orders a page holds unless `limit` says otherwise, and the most it may ask for. */
+const PAGE = 50;
+const MAX_PAGE = 200;
+
+/**
+ * Answers a query from the committed state (read-only: a query cannot write, nor reach the chain or
+ * the order book). `/orders`: the orders it watches (a done order's `order/` key is gone) in id order,
+ * i.e. by creation, each with its owner, TWAP schedule, next poll (`{ block }` or `{ time }`, with the
+ * failures in a row that led there) and the parts posted; `limit` (1–200, default 50) per page and `cursor` (the `next` of the page before).
+ * Anything else is `not-found`; a malformed parameter `invalid-input` (componentize-qjs returns a
+ * thrown `{ tag, val }` as the `err` of the export's result).
+ */
+export function query(path, params) {
+  if (path !== '/orders' && path !== '/orders/') throw { tag: 'not-found', val: `no query ${path}: this module answers /orders` };
+  const param = (name) => params.find(([k]) => k === name)?.[1];
+  const limitText = param('limit') ?? String(PAGE);
+  const limit = Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw { tag: 'invalid-input', val: `limit: an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(limitText)}` };
+  const cursor = param('cursor');
+  if (cursor !== undefined && !/^[0-9-]{1,40}$/.test(cursor)) throw { tag: 'invalid-input', val: `cursor: the \`next\` of a page, got ${JSON.stringify(cursor)}` };
+  // One more than the page: whether a next page exists, without a second listing.
+  const ids = listKeys(bytes('order/'), cursor === undefined ? undefined : bytes(`order/${cursor}`), limit + 1).map((raw) => str(raw).slice('order/'.length));
+  const page = ids.slice(0, limit);
+  // The due keys are by time, not by order: one pass over them finds each order of the page its next poll.
+  const wanted = new Set(page);
+  const due = {};
+  for (const raw of listAll('due/')) {
+    const [, kind, at, id] = str(raw).split('/');
+    if (!wanted.has(id)) continue;
+    const failures = Number(str(get(raw) ?? new Uint8Array()) || '0');
+    due[id] = { [kind === 'b' ? 'block' : 'time']: Number(at), ...(failures ? { failures } : {}) };
+  }
+  const orders = page.map((id) => {
+    const order = readJson(`order/${id}`);
+    const posted = listAll(`posted/${id}/`).map((raw) => {
+      const { uid, block } = JSON.parse(str(get(raw)));
+      return { validTo: Number(str(raw).split('/')[2]), uid, block };
+    });
+    const [t0, n, t, span] = order?.twap ?? [];
+    return {
+      id,
+      owner: order?.owner,
+      ...(order?.twap ? { twap: { t0, n, t, span } } : {}),
+      ...(order?.proof ? { merkle: true } : {}),
+      nextPoll: due[id] ?? null,
+      posted,
+    };
+  });
+  return JSON.stringify({ orders, next: ids.length > limit ? page[page.length - 1] : null });
+}
+
 // ---- helpers
 
 function readStats() {

@@ -19,6 +19,7 @@ import { DEFAULT_READINESS,
   MIN_HOST_CALL_BUFFER_BYTES,
   DEFAULT_IDLE_INSTANCES,
   TRACING_DEFAULTS,
+  DEFAULT_QUERY,
 } from '../limits/defaults.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import { ModuleManifestSchema } from './ModuleManifestSchema.ts';
@@ -148,6 +149,22 @@ export const TracingSchema = z
   })
   .strict();
 
+const Q = DEFAULT_QUERY;
+/** `[engine.query]`: the runtime that answers modules' `query` export, and the widest limits a module's `[modules.query]` may ask for. */
+export const QuerySchema = z
+  .object({
+    threads: z.number().int().min(1).max(MAX_THREADS).default(Q.threads).describe('worker threads of the query runtime (started at the first query), apart from those events run on'),
+    maxInstances: positiveInt.default(Q.maxInstances).describe('idle query instances kept across all modules; past it the one idle longest is recycled'),
+    maxConcurrent: positiveInt.max(1_024).default(Q.maxConcurrent).describe('queries running at once across all modules; one more waits `checkout_timeout_ms`, then is refused (`busy`, HTTP 503)'),
+    checkoutTimeoutMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(Q.checkoutTimeoutMs).describe('how long a query waits for a running slot (ms)'),
+    fuel: positiveInt.default(Q.fuel).describe('fuel per query, and the most a module may ask for; then `OutOfFuel`'),
+    timeoutMs: z.number().positive().max(MAX_TIMER_DELAY_MS).default(Q.timeoutMs).describe('deadline per query, and the longest a module may ask for (ms); then `ExecutionTimeout` (HTTP 504)'),
+    memoryBytes: positiveInt.max(4 * 1024 ** 3).default(Q.memoryBytes).describe('memory cap of a query instance, and the largest a module may ask for (bytes)'),
+    maxIdleMs: z.number().int().min(0).max(MAX_TIMER_DELAY_MS).default(Q.maxIdleMs).describe('a query instance idle this long is dropped; the next query builds a fresh one (ms)'),
+    maxResultBytes: positiveInt.default(Q.maxResultBytes).describe('bytes of one answer; a longer one is refused (`too-large`, HTTP 502)'),
+  })
+  .strict();
+
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z
   .object({
@@ -169,6 +186,7 @@ export const EngineSectionSchema = z
     jobs: JobLimitsSchema.default(JobLimitsSchema.parse({})).describe('see `[engine.jobs]`'),
     readiness: ReadinessSchema.default(ReadinessSchema.parse({})).describe('see `[engine.readiness]`'),
     tracing: TracingSchema.default(TracingSchema.parse({})).describe('see `[engine.tracing]`'),
+    query: QuerySchema.default(QuerySchema.parse({})).describe('see `[engine.query]`'),
   })
   .strict();
 

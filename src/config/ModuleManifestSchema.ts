@@ -108,6 +108,7 @@ export const ModuleManifestSchema = z
     supervision: SupervisionSchema.default(SupervisionSchema.parse({})).describe('see `[modules.supervision]`'),
     limits: LimitsSchema.default({}).describe("`fuel`, `timeout_ms`, `memory_bytes`: narrower than the engine's"),
     jobs: JobsSchema.default(JobsSchema.parse({})).describe('see `[modules.jobs]`'),
+    query: LimitsSchema.default({}).describe("`fuel`, `timeout_ms`, `memory_bytes` of its `query` export (see docs/modules.md); each capped by `[engine.query]`'s"),
     caps: CapsSchema.default({}).describe("host-call caps (as in `[engine.limits]`): narrower than the engine's"),
   })
   .strict();

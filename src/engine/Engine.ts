@@ -16,11 +16,13 @@ import { Placement, type OwnershipEvent, type PlacementOptions } from './Placeme
 import type { ChainStep, InvocationRecord } from './records.ts';
 import type { ReadView } from '../store/EngineStore.ts';
 import { parseTraceparent } from '../tracing/Tracing.ts';
+import type { QueryResult } from './ModuleQuery.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
 export type { EngineOptions } from './EngineOptions.ts';
 export type { ChainPosition, ChainStep, InvocationRecord } from './records.ts';
+export type { QueryResult } from './ModuleQuery.ts';
 
 /**
  * corral's engine: modules of corral's WIT world (`wit/module.wit`) as supervised actors, fed by the
@@ -334,6 +336,24 @@ export class Engine {
     return this.parts.store.readView();
   }
 
+  /**
+   * Runs `module`'s `query` export (wit/module.wit, world `queryable-module`) on its committed state:
+   * on the query runtime, under `[engine.query]` and its `[modules.query]` limits, with read-only store
+   * access and nothing else; never on its events' instances or in their turn. Whatever the guest does,
+   * the outcome is a QueryResult (src/metrics/api/queryAnswer.ts makes it an HTTP answer); it rejects
+   * only when the engine is stopping or its store fails.
+   *
+   * @example
+   * const result = await engine.query('twap', '/orders', [['limit', '50']]);
+   * if (result.kind === 'answer') console.log(JSON.parse(result.answer));
+   */
+  query(module: string, path: string, params: readonly (readonly [string, string])[] = []): Promise<QueryResult> {
+    if (this.stopping) return Promise.reject(new EngineError('stopped', 'the engine is stopping', { module }));
+    const loaded = this.modules.find(module);
+    if (!loaded) return Promise.resolve({ kind: 'unknown-module', module });
+    return loaded.query(path.startsWith('/') ? path : `/${path}`, params);
+  }
+
   /** Each module's instance pool counters: its events' pool under its name, its jobs' pool under `<name>/jobs`. */
   poolStats() {
     return this.modules.poolStats();
@@ -371,6 +391,7 @@ export class Engine {
       await Promise.all([this.parts.supervisor.stop(), this.parts.jobs.stopRunner()]);
       await feedsDone;
       await this.parts.jobs.close();
+      await this.parts.queries.close();
       this.parts.steps.complete();
       this.parts.invocations.complete();
       await this.parts.store.close();

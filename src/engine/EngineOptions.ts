@@ -8,6 +8,7 @@ import type { Limits } from '../runtime/Component.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { ModuleManifest } from '../config/ModuleManifestSchema.ts';
 import type { StoreOptions } from '../store/openStore.ts';
+import type { QueryOptions } from './QueryRuntime.ts';
 
 /** What `Engine.start` is given. */
 export interface EngineOptions {
@@ -44,4 +45,12 @@ export interface EngineOptions {
   tracer?: Tracer;
   /** With `tracer`: a `corral.host` span per host call (default `TRACING_DEFAULTS.hostCalls`). */
   traceHostCalls?: boolean;
+  /**
+   * Modules' `query` export: its runtime's threads, the engine-wide bounds on its instances and on
+   * queries at once, and the widest limits a module's `[modules.query]` may ask for. Defaults:
+   * `DEFAULT_QUERY` (src/limits/defaults.ts).
+   */
+  query?: Partial<QueryOptions>;
+  /** The runtime queries run on (the embedder's to close); default: one of `query.threads` threads, made at the first query and closed with the engine. */
+  queryRuntime?: Runtime;
 }

@@ -15,6 +15,7 @@ import type { EngineOptions } from './EngineOptions.ts';
 import type { Envelope } from './invocation.ts';
 import { logSignal } from './logSignal.ts';
 import { invocationRecord, type ChainStep, type InvocationRecord } from './records.ts';
+import { QueryRuntime, queryOptions } from './QueryRuntime.ts';
 
 /** The engine's parts, made once at its start: what the engine wires and every loaded module works with. */
 export interface EngineParts {
@@ -35,6 +36,8 @@ export interface EngineParts {
   steps: Subject<ChainStep>;
   /** Where spans go (`EngineOptions.tracer`); undefined when the engine does not trace. */
   tracing: Tracing | undefined;
+  /** What every module's `query` export runs on (its own runtime and engine-wide bounds). */
+  queries: QueryRuntime;
 }
 
 /** The parts of an engine over `store`, from its options (defaults filled in). */
@@ -58,5 +61,6 @@ export function engineParts(options: EngineOptions, store: EngineStore, logger: 
   const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
   const tracing = options.tracer ? { tracer: options.tracer, hostCalls: options.traceHostCalls ?? TRACING_DEFAULTS.hostCalls } : undefined;
   const jobLimits = options.jobLimits ?? { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
-  return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject(), tracing };
+  const queries = new QueryRuntime(queryOptions(options.query), options.queryRuntime);
+  return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject(), tracing, queries };
 }

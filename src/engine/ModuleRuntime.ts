@@ -30,6 +30,7 @@ import { checkCapabilities } from './ModuleManifest.ts';
 import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import type { EngineParts } from './EngineParts.ts';
 import type { ChainPosition } from './records.ts';
+import { ModuleQuery, type QueryResult } from './ModuleQuery.ts';
 
 /**
  * One loaded module: its components (events, and jobs when it exports `run-job`), its guarded store,
@@ -65,6 +66,8 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     /** sha256 of the component file: the version its tasks carry. */
     readonly version: string,
     private readonly interests: readonly ChainInterest[],
+    /** Its `query` export, when its component has one (built against `queryable-module`). */
+    private readonly queries: ModuleQuery | undefined,
   ) {
     this.name = manifest.name;
     this.logger = parts.logger.child({ module: manifest.name });
@@ -94,7 +97,8 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     const caps = { ...DEFAULT_HOST_CAPS, ...manifest.caps };
     // A WASI module's stdout and stderr become its log records: together kept up to its logBytes per
     // invocation (apart from what it logs through corral:module/logging).
-    const common = () => ({ imports: outsideInvocation(meta.imports), initializer: { export: 'configure', args: [manifest.config] }, wasi: { outputBytes: caps.logBytes }, ...(parts.record ? { record: parts.record } : {}) });
+    const unrecorded = () => ({ imports: outsideInvocation(meta.imports), initializer: { export: 'configure', args: [manifest.config] }, wasi: { outputBytes: caps.logBytes } });
+    const common = () => ({ ...unrecorded(), ...(parts.record ? { record: parts.record } : {}) });
     const component = await runtime.load(manifest.component, { name, limits: manifest.limits, sha256: version, ...common() });
     let jobComponent: Component | undefined;
     try {
@@ -106,7 +110,24 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
       const marks = await ReorgMarks.open(await parts.store.module(name), interests.map((i) => i.chainId));
       const store = new GuardedModuleStore(marks, (writes) => parts.jobs.committed(name, writes));
       const binding = hostBinding(parts, manifest, meta.imports, version, interests);
-      const module = new ModuleRuntime(parts, manifest, component, jobComponent, marks, store, binding, caps, version, interests);
+      // WIT has no optional exports: a module answers queries when its component exports `query`.
+      let queries: ModuleQuery | undefined;
+      if (meta.exports.some(([n]) => n === 'query')) {
+        const engine = parts.queries.options;
+        const asked = manifest.query;
+        const limits = { fuel: Math.min(asked.fuel ?? engine.fuel, engine.fuel), timeoutMs: Math.min(asked.timeoutMs ?? engine.timeoutMs, engine.timeoutMs), memoryBytes: Math.min(asked.memoryBytes ?? engine.memoryBytes, engine.memoryBytes) };
+        // Not recorded: a query changes nothing a replay of events and jobs would need.
+        queries = new ModuleQuery(parts.queries, parts.store, {
+          name,
+          load: (queryRuntime, queryLimits, pool) => queryRuntime.load(manifest.component, { name: `${name}-query`, limits: queryLimits, pool, sha256: version, ...unrecorded() }),
+          specifiers: binding.specifiers,
+          caps,
+          state: store,
+          logger: parts.logger.child({ module: name }),
+          limits,
+        });
+      }
+      const module = new ModuleRuntime(parts, manifest, component, jobComponent, marks, store, binding, caps, version, interests, queries);
       await parts.jobs.attach(module);
       return module;
     } catch (error) {
@@ -214,6 +235,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
 
   /** Its instances and compiled code go: a reload compiles (or reads the cache) again. */
   private close(): void {
+    this.queries?.close();
     this.jobComponent?.close();
     this.component.close();
   }
@@ -221,6 +243,12 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   /** The engine's spans' destination, undefined when it does not trace. */
   get tracing(): Tracing | undefined {
     return this.parts.tracing;
+  }
+
+  /** Runs its `query` export on committed state (see ModuleQuery); `no-query` when its component has none. */
+  query(path: string, params: readonly (readonly [string, string])[]): Promise<QueryResult> {
+    if (!this.queries) return Promise.resolve({ kind: 'no-query', module: this.name });
+    return this.queries.run(path, params);
   }
 
   hostImports(scope: InvocationScope, enqueuedBy: Job['enqueuedBy']): HostImports {

@@ -6,7 +6,7 @@ import type { HostImplementation } from './HostImplementation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 
 /** Refuses a key the module may not use: not bytes, too long, or in corral's reserved range (src/store/reservedKeys.ts). */
-function checkKey(key: Uint8Array): void {
+export function checkKey(key: Uint8Array): void {
   if (!(key instanceof Uint8Array)) throw fault({ tag: 'invalid-input', val: 'key must be bytes' });
   if (key.byteLength > MAX_KEY_BYTES) throw fault({ tag: 'invalid-input', val: `key of ${key.byteLength} bytes; at most ${MAX_KEY_BYTES}` });
   if (isReserved(key)) throw fault({ tag: 'invalid-input', val: 'keys starting with 0xff 0x00 "corral/" are reserved for corral' });

@@ -223,6 +223,36 @@ export const DEFAULT_JOBS = {
 } as const;
 
 /**
+ * Module queries (`[engine.query]`; the `query` export of wit/module.wit's `queryable-module`). Queries
+ * run on a runtime of their own (`threads` worker threads, started at the first query), so a query
+ * spinning to its deadline holds no worker that events use; their instances are built lazily, one
+ * component pool per queried module. Every wasm memory reserves 10 GiB of address space (see
+ * DEFAULT_IDLE_INSTANCES): the query runtime keeps at most `maxInstances` idle instances across all
+ * modules (the longest idle is recycled past it, any after `maxIdleMs`), and at most `maxConcurrent`
+ * run at once, so 10,000 loaded modules add at most `maxInstances + maxConcurrent` instances.
+ */
+export const DEFAULT_QUERY = {
+  /** Worker threads of the query runtime. */
+  threads: 1,
+  /** Idle query instances kept across all modules; past it the one idle longest is recycled. */
+  maxInstances: 8,
+  /** Queries running at once across all modules; one more waits up to `checkoutTimeoutMs`, then is refused (`busy`, HTTP 503). */
+  maxConcurrent: 4,
+  /** How long a query waits for one of the `maxConcurrent` slots, ms. */
+  checkoutTimeoutMs: 1_000,
+  /** Fuel per query; then `OutOfFuel`. */
+  fuel: 5_000_000,
+  /** Wall-clock deadline per query, ms; then `ExecutionTimeout` (HTTP 504). */
+  timeoutMs: 100,
+  /** Cap on a query instance's linear memory, bytes (`MemoryLimitExceeded`). */
+  memoryBytes: 32 * 1024 * 1024,
+  /** A query instance idle this long is dropped; the next query of its module builds (and configures) a fresh one, ms. */
+  maxIdleMs: 10_000,
+  /** Bytes of one answer (UTF-8); a longer one is refused (`too-large`, HTTP 502). */
+  maxResultBytes: 1024 * 1024,
+} as const;
+
+/**
  * WASI (src/wasi/): live resources one instance may hold (streams, pollables, descriptors: host
  * objects outside its memory cap), bytes of stdout and stderr together kept per call, the longest
  * single read handed back, descriptors open at once per component per worker (each is a host file

@@ -165,6 +165,20 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'Module queries (`query` export)',
+    entries: [
+      { name: 'DEFAULT_QUERY.threads', unit: 'count', trips: 'worker threads of the query runtime (started at the first query), apart from those events use', toml: ['engine.query.threads'], api: '`Engine.start({ query })`, or `queryRuntime`' },
+      { name: 'DEFAULT_QUERY.maxInstances', unit: 'count', trips: 'idle query instances kept across all modules; past it the one idle longest is recycled', toml: ['engine.query.max_instances'], api: '`Engine.start({ query })`' },
+      { name: 'DEFAULT_QUERY.maxConcurrent', unit: 'count', trips: 'queries running at once across all modules; one more waits `checkout_timeout_ms`, then `busy` (HTTP 503)', toml: ['engine.query.max_concurrent'], api: '`Engine.start({ query })`' },
+      { name: 'DEFAULT_QUERY.checkoutTimeoutMs', unit: 'ms', trips: 'how long a query waits for a running slot; then `busy` (HTTP 503)', toml: ['engine.query.checkout_timeout_ms'], api: '`Engine.start({ query })`' },
+      { name: 'DEFAULT_QUERY.fuel', unit: 'fuel', trips: 'fuel per query; then `OutOfFuel` (HTTP 503)', toml: ['engine.query.fuel', 'modules.query.fuel'], api: '`Engine.start({ query })`' },
+      { name: 'DEFAULT_QUERY.timeoutMs', unit: 'ms', trips: 'deadline per query; then `ExecutionTimeout` (HTTP 504)', toml: ['engine.query.timeout_ms', 'modules.query.timeout_ms'], api: '`Engine.start({ query })`' },
+      { name: 'DEFAULT_QUERY.memoryBytes', unit: 'bytes', trips: "memory cap of a query instance (`MemoryLimitExceeded`)", toml: ['engine.query.memory_bytes', 'modules.query.memory_bytes'], api: '`Engine.start({ query })`' },
+      { name: 'DEFAULT_QUERY.maxIdleMs', unit: 'ms', trips: 'a query instance idle this long is dropped; the next query builds a fresh one', toml: ['engine.query.max_idle_ms'], api: '`Engine.start({ query })`' },
+      { name: 'DEFAULT_QUERY.maxResultBytes', unit: 'bytes', trips: 'bytes of one answer; a longer one is refused (`too-large`, HTTP 502)', toml: ['engine.query.max_result_bytes'], api: '`Engine.start({ query })`' },
+    ],
+  },
+  {
     section: 'Timers (per module)',
     entries: [
       { name: 'DEFAULT_MAX_PENDING_TIMERS', unit: 'count', trips: 'timers set and not yet fired; a new tag past it answers `limit("pending-timers")`' },

@@ -52,6 +52,10 @@ describe('TWAP watcher (examples/twap-monitor) on the faithful stand-in: the dem
   let calls = 0;
   let expected: ExpectedPost[];
   let state: Awaited<ReturnType<World['state']>>;
+  type QueriedOrder = { id: string; owner: string; twap?: { t0: number; n: number; t: number; span: number }; nextPoll: { block?: number; time?: number; failures?: number } | null; posted: { validTo: number; uid: string; block: number }[] };
+  const pages: QueriedOrder[][] = [];
+  let midKeys: string[] = [];
+  let midState: Awaited<ReturnType<World['state']>>;
   beforeAll(async () => {
     w = await setUp();
     chain = anvil!;
@@ -61,6 +65,17 @@ describe('TWAP watcher (examples/twap-monitor) on the faithful stand-in: the dem
     await w.start();
     await scenario.run(0, 35, (_tick, block) => w.reached(block));
     calls += ethCalls(w);
+    // Mid-run, orders are being watched: the module's `/orders` query, page by page, and its state as the engine reads it.
+    let cursor: string | null = null;
+    do {
+      const result = await w.engine.query(MODULE, '/orders', [['limit', '3'], ...(cursor ? [['cursor', cursor] as const] : [])]);
+      if (result.kind !== 'answer') throw new Error(`/orders: ${JSON.stringify(result)}`);
+      const page = JSON.parse(result.answer) as { orders: QueriedOrder[]; next: string | null };
+      pages.push(page.orders);
+      cursor = page.next;
+    } while (cursor);
+    midKeys = (await w.engine.entries(MODULE)).map(([k]) => new TextDecoder().decode(k));
+    midState = await w.state();
     await w.stop();
     // The chain moves on while the engine is down (a root replaced, parts due): it catches up on restart.
     await scenario.run(35, 50);
@@ -96,6 +111,29 @@ describe('TWAP watcher (examples/twap-monitor) on the faithful stand-in: the dem
     expect(w.orderBook.accepted.map((o) => `${o.owner} ${o.validTo}`).sort()).toEqual(expected.map((e) => `${e.owner} ${e.validTo}`).sort());
     expect(new Set(state.posted.map((p: PostedPart) => p.uid)).size).toBe(state.posted.length);
     expect(state.stats).toMatchObject({ orders: 11, active: 0, posted: expected.length });
+  });
+
+  it("behavior: the module's `/orders` query answers from its state mid-run: every watched order, its next poll and parts posted, paged", async () => {
+    const orders = pages.flat();
+    expect(pages.length).toBeGreaterThan(1);
+    expect(pages.slice(0, -1).every((p) => p.length === 3)).toBe(true);
+    // Every order it watches (its `order/` key), each once, in id order: as many as the module counts active.
+    const watched = midKeys.filter((k) => k.startsWith('order/')).map((k) => k.slice('order/'.length));
+    expect(orders.map((o) => o.id)).toEqual(watched);
+    expect(orders.length).toBe(midState.stats.active);
+    expect(orders.length).toBeGreaterThan(0);
+    for (const order of orders) {
+      // Its one due key is the next poll the query reports.
+      const due = midKeys.filter((k) => k.startsWith('due/') && k.endsWith(`/${order.id}`));
+      expect(due, order.id).toHaveLength(1);
+      const [, kind, at] = due[0]!.split('/');
+      expect(order.nextPoll, order.id).toMatchObject(kind === 'b' ? { block: Number(at) } : { time: Number(at) });
+      const posted = midState.posted.filter((p) => p.id === order.id).map((p) => ({ validTo: p.validTo, uid: p.uid, block: Number(p.block) }));
+      expect(order.posted, order.id).toEqual(posted);
+      expect(order.owner).toBe(w.cow.owner(scenario.orderOf(order.id)!.owner).toLowerCase());
+    }
+    expect(orders.some((o) => o.posted.length > 0)).toBe(true);
+    expect(orders.some((o) => o.twap !== undefined)).toBe(true);
   });
 
   it('behavior: no order dropped before its end: after t0 + n·t, or once the owner revoked it; the invalid one at once', async () => {
