@@ -128,13 +128,15 @@ export async function* runBatch(
         if (options.skip?.(index)) finished.set(index, SKIPPED);
         else start(index, next.value);
       }
+      const drainedFrom = nextOut;
       for (let line = finished.get(nextOut); line !== undefined; line = finished.get(nextOut)) {
         finished.delete(nextOut++);
         if (line !== SKIPPED) yield line;
       }
       if (failure !== undefined) throw failure;
       if (exhausted && running === 0 && finished.size === 0) return;
-      if (!settled) {
+      // Draining the buffer may have made room for intake that stopped on it: start again before waiting.
+      if (!settled && nextOut === drainedFrom) {
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
       }
