@@ -14,6 +14,8 @@ export class BatchOutput {
   private next: number;
   private readonly outFd: number | undefined;
   private readonly aheadFd: number | undefined;
+  /** Standard output was closed by its reader (`| head`): nothing more can be written, the run should stop. */
+  broken = false;
 
   /**
    * `file` undefined: standard output, no sidecar (nothing to resume from). Otherwise the file is
@@ -29,6 +31,11 @@ export class BatchOutput {
       if (fresh) rmSync(pendingFile(file), { force: true });
       this.outFd = openSync(file, fresh ? 'w' : 'a');
       this.aheadFd = openSync(pendingFile(file), 'a');
+    } else {
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE') throw error;
+        this.broken = true;
+      });
     }
   }
 
@@ -53,7 +60,7 @@ export class BatchOutput {
     this.ahead = '';
     if (!this.out) return;
     if (this.outFd !== undefined) writeSync(this.outFd, this.out);
-    else process.stdout.write(this.out);
+    else if (!this.broken) process.stdout.write(this.out);
     this.out = '';
   }
 

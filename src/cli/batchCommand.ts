@@ -49,6 +49,14 @@ export async function batch(file: string, exportName: string, flags: BatchFlags)
       out.flush();
       progress?.draw(summary.lines);
     }, BATCH_DEFAULTS.flushMs);
+    // Ctrl-C: what is finished is written (and the sidecar kept) before the process ends, so `--resume` reruns only what was running.
+    const interrupted = () => {
+      out.close();
+      progress?.clear();
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
     try {
       const lines = runBatch(component, exportName, inputs.args(), {
         inFlight: flags.inFlight ?? BATCH_DEFAULTS.inFlightPerThread * threads,
@@ -59,10 +67,14 @@ export async function batch(file: string, exportName: string, flags: BatchFlags)
       for await (const line of lines) {
         out.line(line.index, text(line));
         summary.add(line);
+        if (out.broken) break;
       }
     } finally {
       clearInterval(ticker);
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
     }
+    if (out.broken) return;
     if (inputs.count() < recorded.written) {
       throw new BatchError('inputs-changed', `${flags.inputs} has ${inputs.count()} inputs, but ${flags.out} already holds ${recorded.written} results: the inputs changed since it was written`, { line: inputs.count() + 1 });
     }
