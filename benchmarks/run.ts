@@ -12,6 +12,7 @@ import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { buildFixtures } from '../fixtures/build.ts';
 import { Runtime } from '../src/index.ts';
 import { benchActorLayer, benchActors } from './actors.ts';
+import { benchBatch } from './batch.ts';
 import { benchBurst } from './burst.ts';
 import { atomicsFloor } from './atomicsFloor.ts';
 import { benchCallPath, type CallPathResult } from './callPath.ts';
@@ -40,7 +41,7 @@ let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 /** The parts a run can be limited to; `runtime` is the call rows (idle and under load), glue, fuel, instantiation and deadline rows (1–7). */
-const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill', 'tracing'] as const;
+const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill', 'tracing', 'batch'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
 const wanted = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -231,6 +232,8 @@ if (wanted('operatorBackfill')) results.operatorBackfill = await benchOperatorBa
 
 // 22. Tracing off vs on: the cost per step, in interleaved rounds (issue 24).
 if (wanted('tracing')) results.tracing = await benchTracing(runtime, fixture, row);
+// 23. corral batch: runBatch's inputs/s against bare invoke at equal in-flight (issue 24).
+if (wanted('batch')) results.batch = await benchBatch(await runtime.load(fixture('compute')), runtime.threads, row);
 
 await runtime.close();
 

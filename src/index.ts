@@ -34,6 +34,10 @@ export type { GuestOutput } from './wasi/WasiConfig.ts';
 export { invocationSignal, InvocationEnded, type HostFunction, type HostImports } from './runtime/HostImports.ts';
 export { HostFault } from './errors/HostFault.ts';
 
+// Batch runs: many inputs of one export, in order (what `corral batch` runs).
+export { runBatch, inputShaOf, type BatchLine, type BatchOptions } from './batch/runBatch.ts';
+export { BatchSummary, type BatchSummaryReport, type Spread } from './batch/summary.ts';
+
 // Record and replay.
 export { Recorder } from './replay/Recorder.ts';
 export { replay, type ReplayOptions, type ReplayReport, type ReplayDifference } from './replay/replay.ts';
@@ -57,3 +61,4 @@ export { CheckoutError } from './runtime/InstancePool.ts';
 export { ConfigError, type ConfigProblem, type ConfigProblemCode } from './errors/ConfigError.ts';
 export { EngineError, type EngineErrorCode } from './errors/EngineError.ts';
 export { ReplayError, type ReplayErrorCode } from './replay/ReplayError.ts';
+export { BatchError, type BatchErrorCode } from './errors/BatchError.ts';

@@ -50,21 +50,24 @@ export async function call(file: string, exportName: string, rawArgs: string[], 
     const durations: number[] = [];
     const fuel: number[] = [];
     let last: unknown;
+    let lastMemory: number | undefined;
     let lastOutput = {};
     for (let i = 0; i < flags.repeat; i++) {
       const outcome = await component.invoke(exportName, args);
       // What a WASI guest wrote: `stdout` and `stderr` fields of the line (absent when it wrote nothing).
       const output = outcome.output ? { stdout: outcome.output.stdout, stderr: outcome.output.stderr, ...(outcome.output.truncated ? { outputTruncated: true } : {}) } : {};
       if (!outcome.ok) {
-        print({ ok: false, ...outcome.signal.toData(), durationMs: outcome.durationMs, ...output, ...(flags.repeat > 1 ? { iteration: i + 1 } : {}) });
+        print({ ok: false, ...outcome.signal.toData(), durationMs: outcome.durationMs, ...(outcome.memoryBytes !== undefined ? { memoryBytes: outcome.memoryBytes } : {}), ...output, ...(flags.repeat > 1 ? { iteration: i + 1 } : {}) });
         return EXIT_SIGNAL;
       }
       lastOutput = output;
       durations.push(outcome.durationMs);
       fuel.push(outcome.fuelUsed);
       last = outcome.value;
+      lastMemory = outcome.memoryBytes;
     }
-    const result: Record<string, unknown> = { ok: true, value: last, fuelUsed: fuel.at(-1), durationMs: durations.at(-1), ...lastOutput };
+    // memoryBytes: the instance's memory after the last call; with --repeat the instance is reused, so its high-water mark.
+    const result: Record<string, unknown> = { ok: true, value: last, fuelUsed: fuel.at(-1), durationMs: durations.at(-1), memoryBytes: lastMemory, ...lastOutput };
     if (flags.repeat > 1) {
       const sorted = [...durations].sort((a, b) => a - b);
       Object.assign(result, {

@@ -4,7 +4,8 @@
  * runs one export of any component under limits and prints one JSON line, for benchmark harnesses;
  * `corral inspect` shows a stopped engine's state (or a PostgreSQL store's, while it runs); `corral store
  * copy` moves a LevelDB state directory into PostgreSQL; `corral new` scaffolds a JavaScript module;
- * `corral replay` runs a recording again and prints the first difference.
+ * `corral replay` runs a recording again and prints the first difference; `corral batch` runs one export
+ * once per line of a JSONL file, results in input order, resumable.
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
  * that cannot be loaded, 130 a second signal forced `run` to stop. `corral replay`: 0 identical,
  * 1 a difference, 2 the recording or a component could not be replayed (so CI tells a regression
@@ -14,7 +15,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 // Only what builds the program is imported here: each command imports its implementation (the runtime,
 // viem, level, pg, jco…) when it runs, so `corral --help` loads commander and little else.
-import { DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_POSTGRES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
+import { BATCH_DEFAULTS, DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_POSTGRES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
+import type { BatchFlags } from './batchCommand.ts';
 import type { CallFlags } from './callCommand.ts';
 import { EXIT_OK, EXIT_USAGE, reportFailure } from './commandOutput.ts';
 import { ArgumentError, jsonReplacer } from './jsonValues.ts';
@@ -183,6 +185,29 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (file: string, exportName: string, args: string[], flags: CallFlags) => {
       const { call } = await import('./callCommand.ts');
       code = await call(file, exportName, args, flags);
+    });
+  program
+    .command('batch')
+    .description('call one export once per line of a JSONL file (each line an array of arguments) under limits on all threads; one JSON line per input, in input order; resumable')
+    .argument('<component>', 'path to a component (.wasm)')
+    .argument('<export>', 'export to call: `add`, `call-slow`, or `iface.fn`')
+    .requiredOption('--inputs <file>', 'JSON Lines: each line an array of the arguments, as `corral call` takes them')
+    .option('--out <file>', 'write the results here (default: standard output); results that finish ahead wait in <file>.pending')
+    .option('--resume', 'continue an interrupted run: keep every result in --out (and its .pending), run only the inputs without one')
+    .option('--threads <n>', 'worker threads (default: the available parallelism)', positiveInt('--threads'))
+    .option('--fuel <n>', 'fuel budget per input', positiveInt('--fuel'), DEFAULT_FUEL)
+    .option('--timeout-ms <t>', 'wall-clock deadline per input, ms', positiveNumber('--timeout-ms'), DEFAULT_TIMEOUT_MS)
+    .option('--memory-bytes <b>', 'cap on linear memory per instance, bytes', positiveInt('--memory-bytes'), DEFAULT_MEMORY_BYTES)
+    .option('--in-flight <n>', `calls running at once (default: ${BATCH_DEFAULTS.inFlightPerThread} per thread)`, positiveInt('--in-flight'))
+    .option('--deterministic', 'a fresh instance per input, fixed WASI clocks and seeded random, no wallMs in the lines: the same inputs give the same file')
+    .addHelpText('after', '\nExamples:\n  corral batch build/score.wasm score --inputs cases.jsonl --out results.jsonl\n  corral batch build/score.wasm score --inputs cases.jsonl --out results.jsonl --resume   # after an interruption\n  corral batch build/score.wasm score --inputs cases.jsonl --deterministic > a.jsonl')
+    .action(async (file: string, exportName: string, flags: BatchFlags) => {
+      try {
+        const { batch } = await import('./batchCommand.ts');
+        await batch(file, exportName, flags);
+      } catch (error) {
+        code = reportFailure(error);
+      }
     });
   program
     .command('replay')

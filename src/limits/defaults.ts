@@ -519,3 +519,19 @@ export const TRACING_DEFAULTS = {
   sampleRatio: 1,
   hostCalls: true,
 } as const;
+
+/**
+ * `corral batch` and `runBatch` (src/batch/). Calls in flight keep every worker busy while the main
+ * thread reads inputs and writes lines; results are yielded in input order, so one slow input holds
+ * back those after it in the reorder buffer, and a full buffer stops intake until it drains.
+ */
+export const BATCH_DEFAULTS = {
+  /** Calls in flight per worker thread (`--in-flight` sets the total). */
+  inFlightPerThread: 16,
+  /** Finished results held waiting for an earlier input; at this many, no further input starts. */
+  reorderMax: 4_096,
+  /** Output is written in chunks of about this size (or every `flushMs`), not a write per line. */
+  writeChunkBytes: 64 * 1024,
+  /** The longest a finished line waits in memory before it is written; also the progress bar's period (≤ 10 Hz). */
+  flushMs: 100,
+} as const;

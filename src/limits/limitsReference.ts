@@ -226,6 +226,15 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: '`corral batch`',
+    entries: [
+      { name: 'BATCH_DEFAULTS.inFlightPerThread', unit: 'count', trips: 'calls in flight per worker thread; further inputs wait for one to finish', api: '`corral batch --in-flight` (the total), `runBatch(…, { inFlight })`' },
+      { name: 'BATCH_DEFAULTS.reorderMax', unit: 'count', trips: 'finished results held until the inputs before them finish; at this many no further input starts', api: '`runBatch(…, { reorderMax })`' },
+      { name: 'BATCH_DEFAULTS.writeChunkBytes', unit: 'bytes', trips: 'output written at once; a kill loses at most the unwritten lines, whose inputs run again on `--resume`' },
+      { name: 'BATCH_DEFAULTS.flushMs', unit: 'ms', trips: 'the longest a finished line waits before it is written; the progress bar redraws at most this often' },
+    ],
+  },
+  {
     section: 'Host calls per invocation (`HostLimitExceeded` past each: the invocation ends as a trap would, its writes dropped)',
     entries: [
       { name: 'DEFAULT_HOST_CAPS.chainRequests', unit: 'count', trips: '`chain.request` calls', toml: ['engine.limits.chain_requests', 'modules.caps.chain_requests'] },

@@ -51,6 +51,13 @@ export interface CallSuccess {
   /** When the worker began the invocation, in epoch milliseconds (sub-millisecond); absent if no guest code ran. */
   startedAt?: number;
   invocationId: string;
+  /**
+   * The instance's linear memories after the call, bytes (pages × 65,536 of all of them). Memory never
+   * shrinks, so this is the instance's high-water mark: the call's own peak on a fresh instance
+   * (`pool.maxUses` 1, `deterministic` WASI), the peak over every call it served on a pooled one.
+   * Absent, like `startedAt`, when no instance served the outcome.
+   */
+  memoryBytes?: number;
   /** What a WASI guest wrote to stdout and stderr during the call (absent when it wrote nothing). */
   output?: GuestOutput;
 }
@@ -62,6 +69,8 @@ export interface CallFailure {
   /** As in CallSuccess; absent when the worker never reported (terminated, or its thread died). */
   startedAt?: number;
   invocationId: string;
+  /** As in CallSuccess, at the stop; absent when no instance was built or the worker never reported. */
+  memoryBytes?: number;
   /** With `invokeEach`: the index of the call the signal ended. */
   index?: number;
   /** As in CallSuccess: what the guest wrote before it stopped. */

@@ -550,11 +550,12 @@ export class Runtime implements ComponentHost {
     if (journal && reply.wasiCalls) journal.wasiCalls.push(...reply.wasiCalls);
     if (options.wasiAnswers && reply.wasiReplayed !== undefined) options.wasiAnswers.used = reply.wasiReplayed;
     if (reply.ok) {
-      const success: CallSuccess = { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId };
+      const success: CallSuccess = { ok: true, value: reply.value, fuelUsed: reply.fuelUsed, durationMs: reply.durationMs, startedAt: reply.startedAt, memoryBytes: reply.memoryBytes, invocationId };
       if (reply.output) success.output = reply.output;
       return success;
     }
     const failure: CallFailure = { ok: false, signal: signalFromData(reply.signal), durationMs: reply.durationMs, startedAt: reply.startedAt, invocationId };
+    if (reply.memoryBytes !== undefined) failure.memoryBytes = reply.memoryBytes;
     if (reply.index !== undefined) failure.index = reply.index;
     if (reply.output) failure.output = reply.output;
     return failure;

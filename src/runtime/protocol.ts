@@ -62,8 +62,8 @@ export interface CallTask {
 }
 
 export type CallReply =
-  | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number; output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number }
-  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** With `each`: the call that failed. */ index?: number; output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number;
+  | { ok: true; value: unknown; fuelUsed: number; durationMs: number; startedAt: number; /** The instance's memories after the call, bytes (see CallSuccess). */ memoryBytes: number; output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number }
+  | { ok: false; signal: SignalData; durationMs: number; startedAt: number; /** Absent when no instance was built. */ memoryBytes?: number; /** With `each`: the call that failed. */ index?: number; output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number;
       /** The worker does not have the component (its loading failed there): send the descriptor again. */
       notLoaded?: true };
 
@@ -107,7 +107,7 @@ const enum ReplyLayout {
 export function writeReply(writer: ValueWriter, reply: CallReply): void {
   writer.begin();
   if (reply.ok && reply.output === undefined && reply.wasiCalls === undefined && reply.wasiReplayed === undefined) {
-    writer.add(ReplyLayout.Plain).add(reply.value).add(reply.fuelUsed).add(reply.durationMs).add(reply.startedAt);
+    writer.add(ReplyLayout.Plain).add(reply.value).add(reply.fuelUsed).add(reply.durationMs).add(reply.startedAt).add(reply.memoryBytes);
   } else writer.add(ReplyLayout.Record).add(reply);
 }
 
@@ -115,7 +115,7 @@ export function writeReply(writer: ValueWriter, reply: CallReply): void {
 export function readReply(reader: ValueReader): CallReply {
   reader.rewind();
   if (reader.next() === ReplyLayout.Record) return reader.next() as CallReply;
-  return { ok: true, value: reader.next(), fuelUsed: reader.next() as number, durationMs: reader.next() as number, startedAt: reader.next() as number };
+  return { ok: true, value: reader.next(), fuelUsed: reader.next() as number, durationMs: reader.next() as number, startedAt: reader.next() as number, memoryBytes: reader.next() as number };
 }
 
 /**

@@ -24,6 +24,13 @@ describe('corral call', () => {
     expect(json).toMatchObject({ ok: true, value: 42, fuelUsed: expect.any(Number), durationMs: expect.any(Number) });
   });
 
+  it('behavior: the line carries the instance\'s memory after the call (pages × 65,536), a refused grow\'s too', () => {
+    // compute declares one page; grow(3) takes it to four.
+    expect(corral('call', fixture('compute'), 'grow', '3').json).toMatchObject({ ok: true, value: 4, memoryBytes: 4 * 65_536 });
+    const refused = corral('call', fixture('compute'), 'grow', '100', '--memory-mb', '1');
+    expect(refused.json).toMatchObject({ ok: false, signal: 'MemoryLimitExceeded', memoryBytes: 65_536 });
+  });
+
   it('args: JSON lists become typed arrays, bare words strings', () => {
     expect(corral('call', fixture('compute'), 'reverse', '[1,2,3]').json.value).toEqual([3, 2, 1]);
     expect(corral('call', fixture('compute'), 'echo', 'plain').json.value).toBe('plain');

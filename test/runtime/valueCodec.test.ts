@@ -113,9 +113,9 @@ describe('valueCodec', () => {
       expect(readTask(reader)).toStrictEqual(task);
     }
     const replies: CallReply[] = [
-      { ok: true, value: { tag: 'ok', val: 3n }, fuelUsed: 7, durationMs: 0.25, startedAt: 1.5e12 },
-      { ok: true, value: undefined, fuelUsed: 0, durationMs: 1, startedAt: 2, output: { stdout: 'hi', stderr: '', truncated: false } },
-      { ok: false, signal: { signal: 'Trap', component: 'c', exportName: 'f', invocationId: 'id', code: 'unknown', message: 'no' }, durationMs: 1, startedAt: 2, index: 4, notLoaded: true },
+      { ok: true, value: { tag: 'ok', val: 3n }, fuelUsed: 7, durationMs: 0.25, startedAt: 1.5e12, memoryBytes: 131_072 },
+      { ok: true, value: undefined, fuelUsed: 0, durationMs: 1, startedAt: 2, memoryBytes: 65_536, output: { stdout: 'hi', stderr: '', truncated: false } },
+      { ok: false, signal: { signal: 'Trap', component: 'c', exportName: 'f', invocationId: 'id', code: 'unknown', message: 'no' }, durationMs: 1, startedAt: 2, memoryBytes: 65_536, index: 4, notLoaded: true },
     ];
     for (const reply of replies) {
       writeReply(writer, reply);

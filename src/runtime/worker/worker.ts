@@ -238,6 +238,8 @@ function runCall(task: CallTask): CallReply {
   }
   const durationMs = performance.now() - started;
   const output = component.wasi?.end();
+  // Read before the instance is parked or retired; a Global's i64 reads as a bigint.
+  const memoryBytes = metering ? Number(metering.budget.usedPages.value as bigint) * WASM_PAGE_BYTES : undefined;
 
   if (instance) {
     if (instance.exited) retire(component, Counter.RECYCLED_EXIT);
@@ -248,8 +250,12 @@ function runCall(task: CallTask): CallReply {
   }
   // Only a WASI component has anything to add to its reply (what it wrote, its journal).
   const extra = component.wasi ? wasiExtras(component.wasi, output) : undefined;
-  if (signal) return task.each ? { ok: false, signal, durationMs, startedAt, index, ...extra } : { ok: false, signal, durationMs, startedAt, ...extra };
-  return { ok: true, value, fuelUsed, durationMs, startedAt, ...extra };
+  if (signal) {
+    const failure: CallReply = task.each ? { ok: false, signal, durationMs, startedAt, index, ...extra } : { ok: false, signal, durationMs, startedAt, ...extra };
+    if (memoryBytes !== undefined) failure.memoryBytes = memoryBytes;
+    return failure;
+  }
+  return { ok: true, value, fuelUsed, durationMs, startedAt, memoryBytes: memoryBytes!, ...extra };
 }
 
 function wasiExtras(wasi: WasiHost, output: GuestOutput | undefined): { output?: GuestOutput; wasiCalls?: WasiCall[]; wasiReplayed?: number } {
@@ -263,7 +269,7 @@ const PREWARMED = Symbol('prewarmed');
 
 function keepPrewarmed(component: LoadedComponent, instance: GuestInstance, fuelUsed: number, durationMs: number, startedAt: number): CallReply {
   park(component, instance);
-  return { ok: true, value: undefined, fuelUsed, durationMs, startedAt };
+  return { ok: true, value: undefined, fuelUsed, durationMs, startedAt, memoryBytes: Number(instance.budget.usedPages.value as bigint) * WASM_PAGE_BYTES };
 }
 
 /** Why one call of an invocation stopped, with the fuel it had used (a signal reports that call's fuel). */
