@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { renderLimitsReference } from '../limits/limitsReference.ts';
-import { ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema, JobLimitsSchema, PoolSchema, ReconnectSchema, StoreSectionSchema } from './EngineConfig.ts';
+import { ApiSchema, ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema, JobLimitsSchema, PoolSchema, ReconnectSchema, StoreSectionSchema } from './EngineConfig.ts';
 import { JobsSchema, ModuleManifestSchema, SupervisionSchema } from './ModuleManifestSchema.ts';
 
 const toSnake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -39,13 +39,15 @@ export function renderConfigReference(): string {
     '',
     '`corral run` and `corral check` read engine.toml; `createEngine(options)` takes the same keys in camelCase. `${NAME}` in a string is the environment variable NAME (an unset one is an error). Relative paths are resolved from the file\'s directory. Every default comes from src/limits/ (see [the Limits reference](limits.md)); a module\'s `limits` and `caps` may only narrow the engine\'s.',
     '',
-    table('[engine]', EngineSectionSchema, ['pool', 'limits', 'jobs']),
+    table('[engine]', EngineSectionSchema, ['pool', 'limits', 'jobs', 'api']),
     '',
     table('[engine.pool]', PoolSchema),
     '',
     table('[engine.limits]', EngineLimitsSchema),
     '',
     table('[engine.jobs]', JobLimitsSchema),
+    '',
+    table('[engine.api]', ApiSchema),
     '',
     table('[store]', StoreSectionSchema),
     '',
