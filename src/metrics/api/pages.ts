@@ -73,7 +73,7 @@ async function* keysIn(view: ModuleReadView, from: Bytes, to: Bytes | undefined,
  * One page of entries of `keys`, each value read from the view: stops at `limit` entries or before
  * the entry that would pass `maxBytes`. `next` is set when it stopped early and another key follows.
  */
-async function page<T>(view: ModuleReadView, keys: AsyncIterable<Bytes>, bounds: PageBounds, make: (key: Bytes, value: Bytes, cut: boolean) => T | undefined): Promise<{ items: T[]; next: string | null }> {
+async function page<T>(view: ModuleReadView, keys: AsyncIterable<Bytes>, bounds: PageBounds, make: (key: Bytes, value: Bytes, cut: boolean, size: number) => T | undefined): Promise<{ items: T[]; next: string | null }> {
   const items: T[] = [];
   let bytes = 0;
   let last: Bytes | undefined;
@@ -84,7 +84,7 @@ async function page<T>(view: ModuleReadView, keys: AsyncIterable<Bytes>, bounds:
     const size = key.byteLength + value.byteLength;
     if (items.length > 0 && bytes + size > bounds.maxBytes) return { items, next: cursorOf(last!) };
     const cut = size > bounds.maxBytes;
-    const item = make(key, cut ? value.subarray(0, Math.max(0, bounds.maxBytes - key.byteLength)) : value, cut);
+    const item = make(key, cut ? value.subarray(0, Math.max(0, bounds.maxBytes - key.byteLength)) : value, cut, size);
     last = key;
     bytes += Math.min(size, bounds.maxBytes);
     if (item !== undefined) items.push(item);
@@ -95,7 +95,7 @@ async function page<T>(view: ModuleReadView, keys: AsyncIterable<Bytes>, bounds:
 /** The module's own keys under `prefix` (never corral's reserved ones), with their values. */
 export async function keysPage(view: ModuleReadView, prefix: Bytes, bounds: PageBounds): Promise<KeysPage> {
   const keys = keysIn(view, prefix, prefixEnd(prefix), bounds.after, true);
-  const { items, next } = await page<Entry>(view, keys, bounds, (key, value, cut) => ({ key: encode(key), value: encode(value, cut), bytes: key.byteLength + value.byteLength }));
+  const { items, next } = await page<Entry>(view, keys, bounds, (key, value, cut, size) => ({ key: encode(key), value: encode(value, cut), bytes: size }));
   return { module: view.name, prefix: encode(prefix), entries: items, next };
 }
 
