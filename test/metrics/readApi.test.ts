@@ -86,6 +86,41 @@ describe('read API: a running engine on anvil', () => {
     expect(chain.caughtUp).toBe(true);
   });
 
+  it('behavior: a read during steps sees the commit before or after each, never half: the last record, its count and the cursor always agree', async () => {
+    // The watcher's every block step writes `n`, `ev/<n>` = "block:<number>:…" and its cursor in one commit.
+    const { engine } = configured;
+    const anvil = configured.anvils['31337']!.url;
+    const text = (e: { value: { utf8?: string } } | undefined) => e?.value.utf8;
+    await rpc(anvil, 'evm_mine');
+    await engine.reached('blocks', 31337, BigInt((await rpc(anvil, 'eth_blockNumber')).result as string));
+    let mining = true;
+    const miner = (async () => {
+      try {
+        for (let i = 0; i < 60; i++) await rpc(anvil, 'evm_mine');
+      } finally {
+        mining = false;
+      }
+    })();
+    const seen = new Set<string>();
+    let reads = 0;
+    while (mining || reads < 5) {
+      const page = await getJson(`${api}/modules/blocks/keys?limit=1000`, KeysPageSchema);
+      const n = Number(text(page.entries.find((e) => e.key.utf8 === 'n')));
+      const records = page.entries.filter((e) => e.key.utf8?.startsWith('ev/'));
+      const cursor = page.cursors['chain:31337'] as { number: string };
+      expect(records.length).toBe(n);
+      expect(records.at(-1)!.key.utf8).toBe(`ev/${String(n).padStart(6, '0')}`);
+      expect(text(records.at(-1))!.split(':')[1]).toBe(cursor.number);
+      seen.add(cursor.number);
+      reads++;
+    }
+    await miner;
+    const head = BigInt((await rpc(anvil, 'eth_blockNumber')).result as string);
+    await engine.reached('blocks', 31337, head);
+    expect(reads).toBeGreaterThan(5);
+    expect(seen.size).toBeGreaterThan(3); // the reads fell between different steps, not all before or after them
+  }, 60_000);
+
   it('behavior: keys page by page with `next`, each page bounded by limit and bytes, values decoded as UTF-8 and JSON, reserved keys never listed', async () => {
     const { engine } = configured;
     await deliver({ op: 'enqueue', type: 'later', payload: {}, n: 3, opts: { delayMs: 3_600_000 }, record: false }, 1); // three pending tasks: reserved keys

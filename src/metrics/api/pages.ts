@@ -96,7 +96,7 @@ async function page<T>(view: ModuleReadView, keys: AsyncIterable<Bytes>, bounds:
 export async function keysPage(view: ModuleReadView, prefix: Bytes, bounds: PageBounds): Promise<KeysPage> {
   const keys = keysIn(view, prefix, prefixEnd(prefix), bounds.after, true);
   const { items, next } = await page<Entry>(view, keys, bounds, (key, value, cut, size) => ({ key: encode(key), value: encode(value, cut), bytes: size }));
-  return { module: view.name, prefix: encode(prefix), entries: items, next };
+  return { module: view.name, prefix: encode(prefix), entries: items, cursors: await view.cursors(), next };
 }
 
 /** A task as the API and inspect show it (its module is the route's). */

@@ -29,6 +29,7 @@ export const KeysPageSchema = z.object({
   module: z.string(),
   prefix: EncodedSchema,
   entries: z.array(EntrySchema).describe("the module's own keys under `prefix`, in byte order (corral's reserved keys are listed by /jobs and /timers)"),
+  cursors: z.record(z.string(), z.unknown()).describe('the cursors of the same view as the entries: the commit this page shows (each page is its own view)'),
   next: Next,
 });
 
