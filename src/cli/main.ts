@@ -78,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[target]', 'the engine\'s state directory (LevelDB), or an engine.toml (its [store], or its state_dir)')
     .option('--store <url>', 'a PostgreSQL store\'s url instead of a state directory (postgres://…): read-only, takes no lease')
     .option('--schema <name>', 'the PostgreSQL schema holding corral\'s tables', DEFAULT_POSTGRES.schema)
-    .option('--module <name>', 'list this module\'s keys and values (hex, and UTF-8 where valid)')
+    .option('--module <name>', 'list this module\'s keys and values (base64, and UTF-8 and JSON where they decode), timers and tasks')
     .option('--prefix <p>', 'only keys starting with this (UTF-8)', '')
     .option('--limit <n>', 'at most this many keys', positiveInt('--limit'))
     .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/\n  corral inspect engine.toml   # its [store], PostgreSQL or LevelDB\n  corral inspect --store "$DATABASE_URL" --module twap')

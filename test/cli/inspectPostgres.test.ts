@@ -73,7 +73,7 @@ describe('corral inspect --store', () => {
 
   it('args: --module lists one module\'s keys under a prefix with its timers and tasks', async () => {
     const report = asPrinted(await inspectPostgres({ url }, { module: 'jobs', prefix: 'order/', limit: 1 })) as { entries: { key: { utf8: string }; value: { utf8: string } }[]; owner: { name: string }; jobs: { pending: { type: string }[] } };
-    expect(report.entries).toEqual([{ key: { utf8: 'order/1', hex: Buffer.from('order/1').toString('hex') }, value: { utf8: '"open"', hex: Buffer.from('"open"').toString('hex') } }]);
+    expect(report.entries).toEqual([{ key: { utf8: 'order/1', base64: Buffer.from('order/1').toString('base64') }, value: { utf8: '"open"', json: 'open', base64: Buffer.from('"open"').toString('base64') }, bytes: 'order/1"open"'.length }]);
     expect(report.owner.name).toBe('inspected');
     expect(report.jobs.pending.map((j) => j.type)).toEqual(['module:jobs:later']);
   });
