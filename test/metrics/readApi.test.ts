@@ -11,7 +11,9 @@ import { startConfigured, type ConfiguredEngine } from '../../src/app/startConfi
 import { EngineConfigSchema, type EngineConfig } from '../../src/config/EngineConfig.ts';
 import { ConfigError } from '../../src/errors/ConfigError.ts';
 import { ApiErrorSchema, JobsPageSchema, KeysPageSchema, LiveModuleSchema, ModulesSchema } from '../../src/metrics/api/shapes.ts';
-import { fixture } from '../helpers.ts';
+import { EngineMetrics, serveMetrics } from '../../src/metrics/EngineMetrics.ts';
+import { readApiHandler } from '../../src/metrics/api/routes.ts';
+import { deferred, fixture } from '../helpers.ts';
 
 const TOKEN = 'test-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -200,6 +202,39 @@ describe('read API: a running engine on anvil', () => {
     expect(await refused(`${api}/modules`, { headers: { authorization: TOKEN } })).toMatchObject({ status: 401 });
     const base = configured.metrics!.url;
     for (const path of ['/metrics', '/healthz', '/readyz']) expect((await fetch(`${base}${path}`)).status).toBe(200);
+  });
+
+  it('behavior: past max_concurrent a request is answered 503 with Retry-After at once, not queued', async () => {
+    const { engine } = configured;
+    // The first request is held inside its read (the test opens its view only when told), so it is in flight.
+    const entered = deferred();
+    const release = deferred();
+    const held = {
+      readView: async () => {
+        entered.resolve();
+        await release.promise;
+        return engine.readView();
+      },
+      actors: () => engine.actors(),
+      chainPositions: () => engine.chainPositions(),
+      allJobStats: () => engine.allJobStats(),
+      runningJobIds: (m: string) => engine.runningJobIds(m),
+    };
+    const metrics = new EngineMetrics(engine);
+    const server = await serveMetrics(metrics, '127.0.0.1:0', readApiHandler(held, { token: TOKEN, allowRemote: false, pageLimit: 10, maxPageLimit: 10, maxPageBytes: 1024, maxConcurrent: 1, retryAfterS: 7 }));
+    try {
+      const first = fetch(`${server.url}/v1/modules/j`, { headers: auth });
+      await entered.promise;
+      const busy = await refused(`${server.url}/v1/modules/j`, { headers: auth });
+      expect(busy).toMatchObject({ status: 503, code: 'busy' });
+      expect(busy.headers.get('retry-after')).toBe('7');
+      release.resolve();
+      expect(LiveModuleSchema.parse(await (await first).json()).name).toBe('j');
+      expect((await getJson(`${server.url}/v1/modules/j`, LiveModuleSchema)).name).toBe('j'); // the slot is free again
+    } finally {
+      await server.close();
+      metrics.close();
+    }
   });
 
   it('behavior: a huge prefix (100,000 keys, 5,000 pending tasks beside them) is listed in bounded pages that add up to every key once', async () => {
