@@ -42,6 +42,9 @@ describe.each(backends)('read view: $name', (backend) => {
       expect(await keysOf(mv, { limit: -1 })).toEqual(['a', 'b', 'c']);
       expect(await keysOf(mv, { gt: enc('a'), limit: 1 })).toEqual(['b']);
       expect(await keysOf(mv, { gte: enc('b'), lt: enc('c'), limit: -1 })).toEqual(['b']);
+      const entries: [string, string][] = [];
+      for await (const [k, v] of mv.entries({ gt: enc('a'), limit: -1 })) entries.push([dec(k)!, dec(v)!]);
+      expect(entries).toEqual([['b', '1'], ['c', '1']]);
       expect(await mv.cursors()).toEqual({ 'chain:1': { number: '1' } });
       expect(await mv.storedBytes()).toBe(6);
       expect(await view.module('absent')).toBeUndefined();

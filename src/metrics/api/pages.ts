@@ -52,10 +52,11 @@ export interface PageBounds {
 const before = (a: Bytes, b: Bytes) => Buffer.compare(a, b) < 0;
 
 /**
- * Keys of `view` in [from, to) after `after`, in byte order, `limit` at most; with `skipReserved`,
- * corral's reserved range is stepped over rather than walked (a module may hold 100,000 tasks there).
+ * Entries of `view` in [from, to) after `after`, in byte order; with `skipReserved`, corral's reserved
+ * range is stepped over rather than walked (a module may hold 100,000 tasks there). One iterator per
+ * range reads keys and values together: a page costs a few reads, not one per key.
  */
-async function* keysIn(view: ModuleReadView, from: Bytes, to: Bytes | undefined, after: Bytes | undefined, skipReserved: boolean): AsyncIterable<Bytes> {
+async function* entriesIn(view: ModuleReadView, from: Bytes, to: Bytes | undefined, after: Bytes | undefined, skipReserved: boolean): AsyncIterable<[Bytes, Bytes]> {
   const ranges: [Bytes, Bytes | undefined][] = [];
   if (!skipReserved) ranges.push([from, to]);
   else {
@@ -65,22 +66,20 @@ async function* keysIn(view: ModuleReadView, from: Bytes, to: Bytes | undefined,
   for (const [gte, lt] of ranges) {
     if (after && lt && !before(after, lt)) continue;
     const start = after && !before(after, gte) ? { gt: after } : { gte };
-    yield* view.keys({ ...start, ...(lt ? { lt } : {}), limit: -1 });
+    yield* view.entries({ ...start, ...(lt ? { lt } : {}), limit: -1 });
   }
 }
 
 /**
- * One page of entries of `keys`, each value read from the view: stops at `limit` entries or before
- * the entry that would pass `maxBytes`. `next` is set when it stopped early and another key follows.
+ * One page of `entries`: stops at `limit` items or before the entry that would pass `maxBytes`.
+ * `next` is set when it stopped early and another entry follows.
  */
-async function page<T>(view: ModuleReadView, keys: AsyncIterable<Bytes>, bounds: PageBounds, make: (key: Bytes, value: Bytes, cut: boolean, size: number) => T | undefined): Promise<{ items: T[]; next: string | null }> {
+async function page<T>(entries: AsyncIterable<[Bytes, Bytes]>, bounds: PageBounds, make: (key: Bytes, value: Bytes, cut: boolean, size: number) => T | undefined): Promise<{ items: T[]; next: string | null }> {
   const items: T[] = [];
   let bytes = 0;
   let last: Bytes | undefined;
-  for await (const key of keys) {
+  for await (const [key, value] of entries) {
     if (items.length >= bounds.limit) return { items, next: cursorOf(last!) };
-    const value = await view.get(key);
-    if (value === undefined) continue; // not in this view (cannot happen on a snapshot; kept for a store's reader)
     const size = key.byteLength + value.byteLength;
     if (items.length > 0 && bytes + size > bounds.maxBytes) return { items, next: cursorOf(last!) };
     const cut = size > bounds.maxBytes;
@@ -94,8 +93,8 @@ async function page<T>(view: ModuleReadView, keys: AsyncIterable<Bytes>, bounds:
 
 /** The module's own keys under `prefix` (never corral's reserved ones), with their values. */
 export async function keysPage(view: ModuleReadView, prefix: Bytes, bounds: PageBounds): Promise<KeysPage> {
-  const keys = keysIn(view, prefix, prefixEnd(prefix), bounds.after, true);
-  const { items, next } = await page<Entry>(view, keys, bounds, (key, value, cut, size) => ({ key: encode(key), value: encode(value, cut), bytes: size }));
+  const entries = entriesIn(view, prefix, prefixEnd(prefix), bounds.after, true);
+  const { items, next } = await page<Entry>(entries, bounds, (key, value, cut, size) => ({ key: encode(key), value: encode(value, cut), bytes: size }));
   return { module: view.name, prefix: encode(prefix), entries: items, cursors: await view.cursors(), next };
 }
 
@@ -107,8 +106,8 @@ export function showJob({ id, type, payload, attempts, maxRetry, runAt, enqueued
 /** Pending (`job/`) or dead-lettered (`dead/`) tasks, by id; `only` keeps the ids it holds (the running ones). */
 export async function jobsPage(view: ModuleReadView, state: 'pending' | 'dead', bounds: PageBounds, only?: ReadonlySet<string>): Promise<{ jobs: JobShape[]; next: string | null }> {
   const prefix = state === 'dead' ? DEAD_PREFIX : JOB_PREFIX;
-  const keys = keysIn(view, prefix, prefixLimit(prefix), bounds.after, false);
-  const { items, next } = await page(view, keys, bounds, (_key, value, cut) => {
+  const entries = entriesIn(view, prefix, prefixLimit(prefix), bounds.after, false);
+  const { items, next } = await page(entries, bounds, (_key, value, cut) => {
     const job = cut ? undefined : decodeJob(value);
     return job && (!only || only.has(job.id)) ? showJob(job) : undefined;
   });
@@ -131,8 +130,8 @@ export async function runningJobs(view: ModuleReadView, ids: readonly string[], 
 
 /** Pending timers by tag. */
 export async function timersPage(view: ModuleReadView, bounds: PageBounds): Promise<TimersPage> {
-  const keys = keysIn(view, TIMER_PREFIX, TIMER_PREFIX_END, bounds.after, false);
-  const { items, next } = await page(view, keys, bounds, (key, value, cut) => {
+  const entries = entriesIn(view, TIMER_PREFIX, TIMER_PREFIX_END, bounds.after, false);
+  const { items, next } = await page(entries, bounds, (key, value, cut) => {
     const timer = cut ? undefined : decodeTimer(tagOfTimerKey(key)!, value);
     return timer && { tag: timer.tag, spec: timer.spec };
   });
@@ -149,10 +148,7 @@ async function count(view: ModuleReadView, prefix: Bytes): Promise<number> {
 /** A module's cron triggers' last handled ticks (epoch ms), by trigger. */
 export async function cronTicks(view: ModuleReadView): Promise<Record<string, number>> {
   const ticks: Record<string, number> = {};
-  for await (const key of view.keys({ gte: CRON_PREFIX, lt: prefixLimit(CRON_PREFIX), limit: -1 })) {
-    const value = await view.get(key);
-    if (value) ticks[suffixOf(key, CRON_PREFIX)!] = Number(Buffer.from(value).toString('utf8'));
-  }
+  for await (const [key, value] of view.entries({ gte: CRON_PREFIX, lt: prefixLimit(CRON_PREFIX), limit: -1 })) ticks[suffixOf(key, CRON_PREFIX)!] = Number(Buffer.from(value).toString('utf8'));
   return ticks;
 }
 

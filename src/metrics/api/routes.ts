@@ -60,6 +60,7 @@ function emptyView(name: string): ModuleReadView {
     get: async () => undefined,
     getSync: () => undefined,
     keys: async function* () {},
+    entries: async function* () {},
     cursors: async () => ({}),
     storedBytes: async () => 0,
   };

@@ -63,7 +63,7 @@ async function ownKeyCount(view: ModuleReadView): Promise<number> {
 
 /** The report of a store: every module's summary, or one module in detail. */
 export async function storedReport(source: StoredSource, options: InspectOptions, unknown: (name: string) => Error): Promise<unknown> {
-  const empty = (name: string): ModuleReadView => ({ name, get: async () => undefined, getSync: () => undefined, keys: async function* () {}, cursors: async () => ({}), storedBytes: async () => 0 });
+  const empty = (name: string): ModuleReadView => ({ name, get: async () => undefined, getSync: () => undefined, keys: async function* () {}, entries: async function* () {}, cursors: async () => ({}), storedBytes: async () => 0 });
   if (options.module !== undefined) {
     if (!source.names.includes(options.module)) throw unknown(options.module);
     const view = (await source.view.module(options.module)) ?? empty(options.module);

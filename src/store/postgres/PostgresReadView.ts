@@ -71,20 +71,27 @@ class PostgresModuleReadView implements ModuleReadView {
   }
 
   async *keys(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<Bytes> {
+    for await (const [key] of this.rows(range, false)) yield key;
+  }
+
+  entries(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<[Bytes, Bytes]> {
+    return this.rows(range, true) as AsyncIterable<[Bytes, Bytes]>;
+  }
+
+  /** Rows of the range in key order, `KEYS_PER_QUERY` per query (with their values when `values`). */
+  private async *rows(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }, values: boolean): AsyncIterable<[Bytes, Bytes | undefined]> {
     let left = range.limit < 0 ? Infinity : Math.floor(range.limit);
     let after = range.gt;
-    let first = true;
     while (left > 0) {
       const where = ['module_id = $1'];
-      const values: unknown[] = [this.id];
+      const params: unknown[] = [this.id];
       // bytea compares in memcmp order, as LevelDB's keys do.
-      if (after) where.push(`k > $${values.push(after)}`);
-      else if (first && range.gte) where.push(`k >= $${values.push(range.gte)}`);
-      if (range.lt) where.push(`k < $${values.push(range.lt)}`);
+      if (after) where.push(`k > $${params.push(after)}`);
+      else if (range.gte) where.push(`k >= $${params.push(range.gte)}`);
+      if (range.lt) where.push(`k < $${params.push(range.lt)}`);
       const take = Math.min(left, KEYS_PER_QUERY);
-      const { rows } = await this.client.query(`select k from ${this.s}.kv where ${where.join(' and ')} order by k limit ${take}`, values);
-      first = false;
-      for (const row of rows as { k: Buffer }[]) yield Uint8Array.from(row.k);
+      const { rows } = await this.client.query(`select k${values ? ', v' : ''} from ${this.s}.kv where ${where.join(' and ')} order by k limit ${take}`, params);
+      for (const row of rows as { k: Buffer; v?: Buffer }[]) yield [Uint8Array.from(row.k), row.v && Uint8Array.from(row.v)];
       if (rows.length < take) return;
       left -= rows.length;
       after = Uint8Array.from((rows.at(-1) as { k: Buffer }).k);
