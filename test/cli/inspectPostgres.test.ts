@@ -101,7 +101,7 @@ describe('corral inspect --store', () => {
     await expect(inspectPostgres({ url }, { module: 'nope' })).rejects.toSatisfy((e: unknown) => e instanceof EngineError && e.code === 'unknown-module');
     const both = spawnSync(process.execPath, [bin, 'inspect', mkdtempSync(join(tmpdir(), 'corral-x-')), '--store', url], { env, encoding: 'utf8' });
     expect(both.status).toBe(1);
-    expect(both.stderr).toContain('a state directory, an engine.toml or --store');
+    expect(both.stderr).toContain('a state directory, an engine.toml, --store <url> or --url <url>');
     expect(spawnSync(process.execPath, [bin, 'inspect'], { env, encoding: 'utf8' }).status).toBe(1);
     // The LevelDB path is unchanged: a directory without a database is refused by name.
     await expect(inspectState(mkdtempSync(join(tmpdir(), 'corral-empty-')))).rejects.toSatisfy((e: unknown) => e instanceof EngineError && e.code === 'invalid-option');
