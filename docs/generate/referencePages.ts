@@ -9,6 +9,7 @@ import { renderErrorsReference } from './renderErrorsReference.ts';
 import { withLayers } from './renderLayers.ts';
 import { renderMetricsReference } from './renderMetricsReference.ts';
 import { renderSignalsReference } from './renderSignalsReference.ts';
+import { readApiJsonSchema } from '../../src/metrics/api/shapes.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -25,5 +26,7 @@ export const REFERENCE_PAGES: readonly ReferencePage[] = [
   { path: 'docs/reference/metrics.md', render: renderMetricsReference },
   { path: 'docs/reference/signals.md', render: async () => renderSignalsReference() },
   { path: 'docs/reference/errors.md', render: async () => renderErrorsReference() },
+  // The read API's answers (docs/read-api.md), from the zod shapes its tests parse every answer with.
+  { path: 'docs/reference/read-api.schema.json', render: async () => `${JSON.stringify(readApiJsonSchema(), null, 2)}\n` },
   { path: 'docs/architecture.md', render: async () => withLayers(readFileSync(`${ROOT}docs/architecture.md`, 'utf8')) },
 ];

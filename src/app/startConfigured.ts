@@ -4,6 +4,9 @@ import { pino, type Logger } from 'pino';
 import type { ChainConfig } from '../bus/Bus.ts';
 import { startAnvil, type Anvil } from '../chain/embeddedAnvil.ts';
 import { Engine } from '../engine/Engine.ts';
+import { ConfigError } from '../errors/ConfigError.ts';
+import { DEFAULT_API } from '../limits/defaults.ts';
+import { readApiHandler, type ReadApiHandler } from '../metrics/api/routes.ts';
 import { EngineMetrics, serveMetrics, type MetricsServer } from '../metrics/EngineMetrics.ts';
 import { Runtime } from '../runtime/Runtime.ts';
 import { deadLettersOf, jobLimitsOf, storeOf, type ResolvedEngineConfig } from '../config/EngineConfig.ts';
@@ -28,7 +31,8 @@ export interface ConfiguredEngine {
  * the configured chain id), then the runtime's workers, then the engine. Anything started is stopped
  * again if a later part fails.
  */
-export async function startConfigured(config: ResolvedEngineConfig, options: { logger?: Logger; record?: Recorder } = {}): Promise<ConfiguredEngine> {
+export async function startConfigured(config: ResolvedEngineConfig, options: { logger?: Logger; record?: Recorder; env?: NodeJS.ProcessEnv } = {}): Promise<ConfiguredEngine> {
+  const apiToken = apiTokenOf(config, options.env ?? process.env);
   const logger = options.logger ?? pino({ name: 'corral', level: config.engine.logLevel });
   const anvils: Record<string, Anvil> = {};
   let runtime: Runtime | undefined;
@@ -56,13 +60,14 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
     if (config.engine.metrics) {
       const collector = new EngineMetrics(engine, { readiness: config.engine.readiness });
       try {
-        metrics = { collector, server: await serveMetrics(collector, config.engine.metrics) };
+        const api: ReadApiHandler | undefined = apiToken === undefined ? undefined : readApiHandler(engine, { ...config.engine.api, token: apiToken, retryAfterS: DEFAULT_API.retryAfterS });
+        metrics = { collector, server: await serveMetrics(collector, config.engine.metrics, api) };
       } catch (error) {
         collector.close();
         await engine.stop();
         throw error;
       }
-      logger.info({ url: metrics.server.url }, 'metrics served at /metrics, /healthz, /readyz');
+      logger.info({ url: metrics.server.url, api: apiToken !== undefined }, `metrics served at /metrics, /healthz, /readyz${apiToken !== undefined ? ', the read API at /v1' : ''}`);
     }
     const started = runtime;
     const traced = tracing;
@@ -94,4 +99,17 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
     await Promise.all(Object.values(anvils).map((a) => a.stop()));
     throw error;
   }
+}
+
+/**
+ * The read API's bearer token, from the environment variable `[engine.api] token_env` names; undefined
+ * while the API is off. Checked before anything starts: an enabled API without a token would refuse
+ * every request, or worse, accept an empty one.
+ */
+function apiTokenOf(config: ResolvedEngineConfig, env: NodeJS.ProcessEnv): string | undefined {
+  const { api } = config.engine;
+  if (!api.enabled) return undefined;
+  const token = env[api.tokenEnv];
+  if (!token) throw new ConfigError([{ code: 'unset-env', file: 'options', path: 'engine.api.token_env', expected: `the read API's bearer token in the environment variable ${api.tokenEnv}`, got: token === undefined ? 'unset' : 'empty' }]);
+  return token;
 }

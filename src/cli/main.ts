@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 // Only what builds the program is imported here: each command imports its implementation (the runtime,
 // viem, level, pg, jco…) when it runs, so `corral --help` loads commander and little else.
-import { BATCH_DEFAULTS, DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_POSTGRES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
+import { BATCH_DEFAULTS, DEFAULT_API, DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_POSTGRES, DEFAULT_TIMEOUT_MS } from '../limits/defaults.ts';
 import type { BatchFlags } from './batchCommand.ts';
 import type { CallFlags } from './callCommand.ts';
 import { EXIT_OK, EXIT_USAGE, reportFailure } from './commandOutput.ts';
@@ -79,15 +79,22 @@ export async function main(argv: string[]): Promise<number> {
     .description('show what a store holds: modules, cursors per chain, breakers, keys and bytes; a LevelDB state directory (the engine must be stopped), or a PostgreSQL store with --store or an engine.toml\'s [store] (read while replicas run; adds each module\'s owner and epoch)')
     .argument('[target]', 'the engine\'s state directory (LevelDB), or an engine.toml (its [store], or its state_dir)')
     .option('--store <url>', 'a PostgreSQL store\'s url instead of a state directory (postgres://…): read-only, takes no lease')
+    .option('--url <url>', 'a running engine\'s read API (http://host:port of engine.metrics, with [engine.api] enabled): the same report plus live fields')
+    .option('--token-env <name>', 'the environment variable holding the read API\'s bearer token (with --url)', DEFAULT_API.tokenEnv)
     .option('--schema <name>', 'the PostgreSQL schema holding corral\'s tables', DEFAULT_POSTGRES.schema)
-    .option('--module <name>', 'list this module\'s keys and values (hex, and UTF-8 where valid)')
+    .option('--module <name>', 'list this module\'s keys and values (base64, and UTF-8 and JSON where they decode), timers and tasks')
     .option('--prefix <p>', 'only keys starting with this (UTF-8)', '')
     .option('--limit <n>', 'at most this many keys', positiveInt('--limit'))
-    .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/\n  corral inspect engine.toml   # its [store], PostgreSQL or LevelDB\n  corral inspect --store "$DATABASE_URL" --module twap')
-    .action(async (target: string | undefined, flags: { store?: string; schema: string; module?: string; prefix: string; limit?: number }) => {
+    .addHelpText('after', '\nExamples:\n  corral inspect ./state\n  corral inspect ./state --module twap --prefix order/\n  corral inspect engine.toml   # its [store], PostgreSQL or LevelDB\n  corral inspect --store "$DATABASE_URL" --module twap\n  corral inspect --url http://127.0.0.1:9464 --module twap   # a running engine, token in $CORRAL_API_TOKEN')
+    .action(async (target: string | undefined, flags: { store?: string; url?: string; tokenEnv: string; schema: string; module?: string; prefix: string; limit?: number }) => {
       try {
-        if ((target === undefined) === (flags.store === undefined)) throw new ArgumentError('corral inspect takes a state directory, an engine.toml or --store <url> (one of them)');
-        const { store, schema, ...options } = flags;
+        if ([target, flags.store, flags.url].filter((t) => t !== undefined).length !== 1) throw new ArgumentError('corral inspect takes a state directory, an engine.toml, --store <url> or --url <url> (one of them)');
+        const { store, url, tokenEnv, schema, ...options } = flags;
+        if (url !== undefined) {
+          const { inspectUrl } = await import('./inspectUrl.ts');
+          process.stdout.write(`${terminalSafeJson(JSON.stringify(await inspectUrl(url, { ...options, tokenEnv }), jsonReplacer, 2))}\n`);
+          return;
+        }
         const { inspectConfigured, inspectPostgres, inspectState } = await import('./inspect.ts');
         const report = store !== undefined ? await inspectPostgres({ url: store, schema }, options) : target!.endsWith('.toml') ? await inspectConfigured(target!, options) : await inspectState(target!, options);
         process.stdout.write(`${terminalSafeJson(JSON.stringify(report, jsonReplacer, 2))}\n`);

@@ -20,6 +20,7 @@ import { DEFAULT_READINESS,
   DEFAULT_IDLE_INSTANCES,
   TRACING_DEFAULTS,
   DEFAULT_QUERY,
+  DEFAULT_API,
 } from '../limits/defaults.ts';
 import { DEFAULT_HOST_CAPS } from '../limits/hostCaps.ts';
 import { ModuleManifestSchema } from './ModuleManifestSchema.ts';
@@ -165,6 +166,21 @@ export const QuerySchema = z
   })
   .strict();
 
+const A = DEFAULT_API;
+/** `[engine.api]`: the live read API, served on the `engine.metrics` listener (docs/read-api.md). */
+export const ApiSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe('serve the read API under `/v1` on the `engine.metrics` listener (needs `engine.metrics`); off: `/v1` answers 404'),
+    tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').default(A.tokenEnv).describe('the environment variable holding the bearer token every `/v1` request must carry (the engine does not start while it is empty and the API enabled)'),
+    allowRemote: z.boolean().default(false).describe('answer peers other than loopback (otherwise 403); `/metrics`, `/healthz` and `/readyz` stay open either way'),
+    pageLimit: positiveInt.default(A.pageLimit).describe('entries per page when a request names no `limit`'),
+    maxPageLimit: positiveInt.default(A.maxPageLimit).describe('the largest `limit` a request may ask (larger: 400)'),
+    maxPageBytes: positiveInt.default(A.maxPageBytes).describe('key and value bytes per page; the page ends there with `next` (bytes)'),
+    maxConcurrent: positiveInt.max(64).default(A.maxConcurrent).describe('requests served at once, each reading a store snapshot on libuv\'s pool; past it 503 with `Retry-After`'),
+  })
+  .strict()
+  .refine((api) => api.pageLimit <= api.maxPageLimit, { message: 'page_limit is at most max_page_limit', path: ['pageLimit'] });
+
 /** `[engine]` in engine.toml. */
 export const EngineSectionSchema = z
   .object({
@@ -187,8 +203,10 @@ export const EngineSectionSchema = z
     readiness: ReadinessSchema.default(ReadinessSchema.parse({})).describe('see `[engine.readiness]`'),
     tracing: TracingSchema.default(TracingSchema.parse({})).describe('see `[engine.tracing]`'),
     query: QuerySchema.default(QuerySchema.parse({})).describe('see `[engine.query]`'),
+    api: ApiSchema.default(ApiSchema.parse({})).describe('see `[engine.api]`'),
   })
-  .strict();
+  .strict()
+  .refine((engine) => !engine.api.enabled || engine.metrics !== undefined, { message: 'engine.metrics (host:port): the read API is served on the metrics listener', path: ['api', 'enabled'] });
 
 /** A PostgreSQL connection URL (`${DATABASE_URL}` in engine.toml keeps its password out of the file). */
 const PostgresUrl = z.string().regex(/^postgres(ql)?:\/\/\S+$/i, 'a postgres:// or postgresql:// URL');

@@ -296,6 +296,11 @@ export class Engine {
     return this.parts.jobs.dead(this.modules.get(module));
   }
 
+  /** The ids of a module's tasks running now (live; their records stay pending until their runs commit). */
+  runningJobIds(module: string): string[] {
+    return this.parts.jobs.runningIds(this.modules.get(module).name);
+  }
+
   /** Retries a dead-lettered task by hand: pending again, due now, its attempts reset. */
   retryJob(module: string, id: string) {
     return this.parts.jobs.retry(this.modules.get(module), id);

@@ -148,6 +148,11 @@ export class JobRunner {
     return this.modules.get(name)?.running.size ?? 0;
   }
 
+  /** The ids of a module's tasks running now. */
+  runningIds(name: string): string[] {
+    return [...(this.modules.get(name)?.running.keys() ?? [])];
+  }
+
   /** Resolves once no task of `module` (of any, when absent) is running or due now, and no sweep of its deduplication records runs. */
   idle(module?: string): Promise<void> {
     if (this.isIdle(module)) return Promise.resolve();

@@ -192,6 +192,11 @@ export class Jobs {
     return tasks.map((job) => job.id);
   }
 
+  /** The ids of a module's tasks running now (the read API's `state=running`). */
+  runningIds(name: string): string[] {
+    return this.runner.runningIds(name);
+  }
+
   /** A module's queue: tasks pending and running, and what became of those that ran since the engine started. */
   stats(name: string): JobStats {
     const counts = this.runner.counters(name) ?? { done: 0, retried: 0, dead: 0, skipped: {}, conflicts: 0, rateLimited: 0, deadLetters: 0 };

@@ -1,4 +1,4 @@
-import type { ModuleStore, Write } from '../store/EngineStore.ts';
+import type { ModuleReadView, ModuleStore, Write } from '../store/EngineStore.ts';
 import { commitStaged } from '../store/GuardedModuleStore.ts';
 import { DEFAULT_TIMER_WINDOW } from '../limits/defaults.ts';
 import { AT_PREFIX, BLOCK_PREFIX, startsWith, tagOfTimerKey, TIMER_COUNT_KEY, TIMER_PREFIX, TIMER_PREFIX_END, timerKey } from '../store/reservedKeys.ts';
@@ -92,8 +92,8 @@ export class ModuleTimers {
   }
 }
 
-/** Every pending timer of a stopped engine's module, by tag (for `corral inspect`). */
-export async function listTimers(store: ModuleStore): Promise<Timer[]> {
+/** Every pending timer of a module, by tag, as a store or a read view holds them. */
+export async function listTimers(store: Pick<ModuleReadView, 'keys' | 'get'>): Promise<Timer[]> {
   const timers: Timer[] = [];
   for await (const key of store.keys({ gte: TIMER_PREFIX, lt: TIMER_PREFIX_END, limit: -1 })) {
     const value = await store.get(key);

@@ -1,11 +1,14 @@
 import { EngineError } from '../errors/EngineError.ts';
-import type { ModuleStore } from '../store/EngineStore.ts';
+import type { ModuleReadView, ModuleStore } from '../store/EngineStore.ts';
 import { commitStaged } from '../store/GuardedModuleStore.ts';
 import type { Bytes } from '../store/EngineStore.ts';
 import { DEAD_PREFIX, deadKey, jobKey, JOB_PREFIX, prefixLimit } from '../store/reservedKeys.ts';
 import { decodeJob, encodeJob, type Job } from './Job.ts';
 
-async function list(store: ModuleStore, prefix: Uint8Array): Promise<Job[]> {
+/** What listing needs: a store, or a read view of committed state. */
+type Reader = Pick<ModuleReadView, 'keys' | 'get'>;
+
+async function list(store: Reader, prefix: Uint8Array): Promise<Job[]> {
   const jobs: Job[] = [];
   for await (const key of store.keys({ gte: prefix, lt: prefixLimit(prefix), limit: -1 })) {
     const value = await store.get(key);
@@ -16,10 +19,10 @@ async function list(store: ModuleStore, prefix: Uint8Array): Promise<Job[]> {
 }
 
 /** A module's dead-lettered tasks, oldest first: each with its last error and attempts. */
-export const deadJobs = (store: ModuleStore): Promise<Job[]> => list(store, DEAD_PREFIX);
+export const deadJobs = (store: Reader): Promise<Job[]> => list(store, DEAD_PREFIX);
 
 /** A module's pending tasks (including those waiting for a retry), by id. */
-export const pendingJobs = (store: ModuleStore): Promise<Job[]> => list(store, JOB_PREFIX);
+export const pendingJobs = (store: Reader): Promise<Job[]> => list(store, JOB_PREFIX);
 
 /**
  * Retries a dead-lettered task by hand: it is pending again, due at `now`, with its attempts reset

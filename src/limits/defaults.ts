@@ -535,3 +535,25 @@ export const BATCH_DEFAULTS = {
   /** The longest a finished line waits in memory before it is written; also the progress bar's period (≤ 10 Hz). */
   flushMs: 100,
 } as const;
+
+/**
+ * The live read API (`[engine.api]`, src/metrics/api/): what one request may cost. Every request reads
+ * through a store snapshot on libuv's pool (4 threads, shared with commits), so at most `maxConcurrent`
+ * run at once and any further one is answered 503 with `Retry-After: retryAfterS` instead of queueing;
+ * a page stops at `limit` entries or once `maxPageBytes` of keys and values are in it, whichever
+ * comes first (one oversized value is cut and marked `truncated`).
+ */
+export const DEFAULT_API = {
+  /** The environment variable that holds the bearer token. */
+  tokenEnv: 'CORRAL_API_TOKEN',
+  /** Entries per page when the request names no `limit`. */
+  pageLimit: 100,
+  /** The largest `limit` a request may ask; a larger one is refused (400). */
+  maxPageLimit: 1_000,
+  /** Key and value bytes per page; the page ends (with `next`) once it holds this much. */
+  maxPageBytes: 1024 * 1024,
+  /** Requests served at once; past it, 503 with `Retry-After`. */
+  maxConcurrent: 2,
+  /** Seconds a client refused for load is told to wait (`Retry-After`). */
+  retryAfterS: 1,
+} as const;

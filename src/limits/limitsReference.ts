@@ -235,6 +235,17 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'Live read API (`[engine.api]`)',
+    entries: [
+      { name: 'DEFAULT_API.tokenEnv', unit: 'policy', trips: 'the environment variable holding the bearer token; empty while the API is enabled, the engine does not start (`ConfigError`)', toml: ['engine.api.token_env'] },
+      { name: 'DEFAULT_API.pageLimit', unit: 'count', trips: 'entries per page when a request names no `limit`', toml: ['engine.api.page_limit'] },
+      { name: 'DEFAULT_API.maxPageLimit', unit: 'count', trips: 'the largest `limit` a request may ask; larger is refused (400)', toml: ['engine.api.max_page_limit'] },
+      { name: 'DEFAULT_API.maxPageBytes', unit: 'bytes', trips: 'key and value bytes per page; the page ends there with `next` (a single larger value is cut, `truncated: true`)', toml: ['engine.api.max_page_bytes'] },
+      { name: 'DEFAULT_API.maxConcurrent', unit: 'count', trips: 'API requests served at once (each holds a store snapshot and libuv reads); past it 503 with `Retry-After`', toml: ['engine.api.max_concurrent'] },
+      { name: 'DEFAULT_API.retryAfterS', unit: 'count', trips: 'seconds in the `Retry-After` of a request refused for load' },
+    ],
+  },
+  {
     section: 'Host calls per invocation (`HostLimitExceeded` past each: the invocation ends as a trap would, its writes dropped)',
     entries: [
       { name: 'DEFAULT_HOST_CAPS.chainRequests', unit: 'count', trips: '`chain.request` calls', toml: ['engine.limits.chain_requests', 'modules.caps.chain_requests'] },

@@ -8,6 +8,7 @@ import { CHECKOUT_WAIT_BUCKETS_MS, type PoolStats } from '../runtime/InstancePoo
 import { systemClock, type Clock } from '../clock/Clock.ts';
 import { DEFAULT_READINESS } from '../limits/defaults.ts';
 import { readinessOf, type Readiness, type ReadinessBounds } from './readiness.ts';
+import { readApiOff, type ReadApiHandler } from './api/routes.ts';
 
 const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 /** How `engine.poolStats()` names a module's jobs pool. */
@@ -274,13 +275,20 @@ export interface MetricsServer {
 /**
  * Serves `/metrics` (Prometheus text), `/healthz` (200 while the process serves) and `/readyz` (200
  * while every module serves and has caught up with its chains, 503 otherwise; the body is the
- * `Readiness` as JSON, naming each module that is not ready and why) on `address` (`host:port`; port 0: any).
+ * `Readiness` as JSON, naming each module that is not ready and why) on `address` (`host:port`; port 0: any),
+ * and the read API under `/v1` when `api` is given (src/metrics/api/routes.ts; 404 there otherwise).
+ * Only `/v1` is behind the API's access checks: the other three stay open to scrapers and probes.
  */
-export async function serveMetrics(metrics: EngineMetrics, address: string): Promise<MetricsServer> {
+export async function serveMetrics(metrics: EngineMetrics, address: string, api?: ReadApiHandler): Promise<MetricsServer> {
   const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
   const port = Number(address.slice(address.lastIndexOf(':') + 1));
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/v1' || path.startsWith('/v1/')) {
+      if (!api) return readApiOff(res);
+      // The host is not looked at: a fixed base keeps a request's Host header out of the parsing.
+      return api(req, res, new URL(req.url ?? '/', 'http://api'));
+    }
     if (path === '/metrics') {
       metrics.text().then(
         (text) => {
@@ -302,7 +310,7 @@ export async function serveMetrics(metrics: EngineMetrics, address: string): Pro
       return void res.end(`${JSON.stringify(readiness)}\n`);
     }
     res.statusCode = 404;
-    res.end('not found: /metrics, /healthz, /readyz\n');
+    res.end('not found: /metrics, /healthz, /readyz, /v1\n');
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -118,6 +118,8 @@ export interface ModuleReadView extends CommittedReader {
   readonly name: string;
   get(key: Bytes): Promise<Bytes | undefined>;
   cursors(): Promise<Record<string, unknown>>;
+  /** Keys with their values, in byte order within the range, `limit` at most (-1: all): a page in one read, not a read per key. */
+  entries(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<[Bytes, Bytes]>;
   /** Key + value bytes committed as of the view. */
   storedBytes(): Promise<number>;
 }

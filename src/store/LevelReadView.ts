@@ -61,13 +61,23 @@ class LevelModuleReadView implements ModuleReadView {
 
   async *keys(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<Bytes> {
     const prefix = this.layout.dataPrefix;
-    const options = {
+    for await (const key of this.db.keys(this.rangeOptions(range))) yield key.subarray(prefix.byteLength);
+  }
+
+  async *entries(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }): AsyncIterable<[Bytes, Bytes]> {
+    const prefix = this.layout.dataPrefix;
+    for await (const [key, value] of this.db.iterator(this.rangeOptions(range))) yield [key.subarray(prefix.byteLength), value];
+  }
+
+  /** A range of the module's keys as the root database's, on the snapshot. */
+  private rangeOptions(range: { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number }) {
+    const prefix = this.layout.dataPrefix;
+    return {
       snapshot: this.snapshot,
       limit: range.limit,
       ...(range.gt ? { gt: join(prefix, range.gt) } : { gte: join(prefix, range.gte ?? new Uint8Array()) }),
       lt: range.lt ? join(prefix, range.lt) : upperBound(prefix),
     };
-    for await (const key of this.db.keys(options)) yield key.subarray(prefix.byteLength);
   }
 
   async cursors(): Promise<Record<string, unknown>> {

@@ -73,7 +73,7 @@ describe('corral inspect --store', () => {
 
   it('args: --module lists one module\'s keys under a prefix with its timers and tasks', async () => {
     const report = asPrinted(await inspectPostgres({ url }, { module: 'jobs', prefix: 'order/', limit: 1 })) as { entries: { key: { utf8: string }; value: { utf8: string } }[]; owner: { name: string }; jobs: { pending: { type: string }[] } };
-    expect(report.entries).toEqual([{ key: { utf8: 'order/1', hex: Buffer.from('order/1').toString('hex') }, value: { utf8: '"open"', hex: Buffer.from('"open"').toString('hex') } }]);
+    expect(report.entries).toEqual([{ key: { utf8: 'order/1', base64: Buffer.from('order/1').toString('base64') }, value: { utf8: '"open"', json: 'open', base64: Buffer.from('"open"').toString('base64') }, bytes: 'order/1"open"'.length }]);
     expect(report.owner.name).toBe('inspected');
     expect(report.jobs.pending.map((j) => j.type)).toEqual(['module:jobs:later']);
   });
@@ -101,7 +101,7 @@ describe('corral inspect --store', () => {
     await expect(inspectPostgres({ url }, { module: 'nope' })).rejects.toSatisfy((e: unknown) => e instanceof EngineError && e.code === 'unknown-module');
     const both = spawnSync(process.execPath, [bin, 'inspect', mkdtempSync(join(tmpdir(), 'corral-x-')), '--store', url], { env, encoding: 'utf8' });
     expect(both.status).toBe(1);
-    expect(both.stderr).toContain('a state directory, an engine.toml or --store');
+    expect(both.stderr).toContain('a state directory, an engine.toml, --store <url> or --url <url>');
     expect(spawnSync(process.execPath, [bin, 'inspect'], { env, encoding: 'utf8' }).status).toBe(1);
     // The LevelDB path is unchanged: a directory without a database is refused by name.
     await expect(inspectState(mkdtempSync(join(tmpdir(), 'corral-empty-')))).rejects.toSatisfy((e: unknown) => e instanceof EngineError && e.code === 'invalid-option');

@@ -106,7 +106,7 @@ start_block = 0
     expect(summary.modules.find((m: { name: string }) => m.name === 'logs')).toMatchObject({ cursors: { 'chain:31337': { number: String(last) } }, keys: 16, breaker: { state: 'closed' } });
     const listed = inspect('--module', 'logs', '--prefix', 'ev/', '--limit', '2');
     expect(listed.entries).toHaveLength(2);
-    expect(listed.entries[0]).toMatchObject({ key: { utf8: 'ev/000001', hex: Buffer.from('ev/000001').toString('hex') }, value: { utf8: expect.stringMatching(/^log:\d+:0:/) } });
+    expect(listed.entries[0]).toMatchObject({ key: { utf8: 'ev/000001', base64: Buffer.from('ev/000001').toString('base64') }, value: { utf8: expect.stringMatching(/^log:\d+:0:/) } });
 
     const second = corralRun(join(dir, 'engine.toml'));
     const restarted = await second.waitFor((l) => l.msg === 'embedded anvil chain started');

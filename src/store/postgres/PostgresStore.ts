@@ -9,6 +9,7 @@ import { breakerSql, commitSql } from './commitSql.ts';
 import { connectClient, createPool, schemaIdent, storeError, targetOf } from './connect.ts';
 import { FREEZE_LEASE, Lease, WAKE_CHANNELS } from './Lease.ts';
 import { readOwnership, readReplicas } from './ownershipSql.ts';
+import { PostgresReadView } from './PostgresReadView.ts';
 import { lockSpace, migrate, SCHEMA_VERSION, schemaVersion } from './migrate.ts';
 import { type ModuleSnapshot, writeSnapshot } from './importSnapshot.ts';
 import { loadModuleState, type ModuleContext, PostgresModuleStore } from './PostgresModuleStore.ts';
@@ -263,9 +264,9 @@ export class PostgresStore implements OwnedStore {
     return rows.map((row: { name: string }) => row.name);
   }
 
-  /** Not yet: PostgresReadView (a REPEATABLE READ READ ONLY transaction) is issue 24's read API, part A. */
-  async readView(): Promise<ReadView> {
-    throw new EngineError('invalid-option', 'read views of a PostgreSQL store are not built yet', { store: 'postgres' });
+  /** A REPEATABLE READ READ ONLY transaction on one pooled connection (PostgresReadView), every module's committed state as of now. */
+  readView(): Promise<ReadView> {
+    return PostgresReadView.open(this.pool, this.s);
   }
 
   replicas(): Promise<ReplicaInfo[]> {

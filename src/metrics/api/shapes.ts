@@ -1,0 +1,141 @@
+/**
+ * The JSON the read API answers (docs/read-api.md), as zod schemas: the tests parse every answer with
+ * them, and `npm run docs` emits them as docs/reference/read-api.schema.json. `corral inspect` prints
+ * the same shapes (it imports only their types: zod would cost its start ~half a second).
+ * Block numbers and epochs are decimal strings (JSON has no 64-bit integers).
+ */
+import { z } from 'zod';
+
+/** Bytes as base64 always, as text when they are valid UTF-8, as JSON when that text parses. */
+export const EncodedSchema = z
+  .object({
+    base64: z.string().describe('the bytes, base64 (of the first `max_page_bytes` only when `truncated`)'),
+    utf8: z.string().optional().describe('the bytes as text, when they are valid UTF-8'),
+    json: z.unknown().optional().describe('the text parsed as JSON, when it parses'),
+    truncated: z.literal(true).optional().describe('the value alone is larger than a page may hold: only its start is here'),
+  })
+  .describe('bytes, shown every way they decode');
+
+export const EntrySchema = z.object({
+  key: EncodedSchema,
+  value: EncodedSchema,
+  bytes: z.number().int().nonnegative().describe('key + value bytes as stored'),
+});
+
+/** A page's continuation: base64url of the last key listed; the next page starts after it. */
+const Next = z.string().nullable().describe('pass as `cursor` for the next page (opaque: base64url of the last key listed); null on the last page');
+
+export const KeysPageSchema = z.object({
+  module: z.string(),
+  prefix: EncodedSchema,
+  entries: z.array(EntrySchema).describe("the module's own keys under `prefix`, in byte order (corral's reserved keys are listed by /jobs and /timers)"),
+  cursors: z.record(z.string(), z.unknown()).describe('the cursors of the same view as the entries: the commit this page shows (each page is its own view)'),
+  next: Next,
+});
+
+export const JobSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  payload: z.string(),
+  attempts: z.number().int(),
+  maxRetry: z.number().int(),
+  runAt: z.number().describe('not before this time (epoch ms)'),
+  enqueuedAt: z.number(),
+  enqueuedBy: z.record(z.string(), z.unknown()),
+  version: z.string(),
+  lastError: z.string().optional(),
+  deadAt: z.number().optional(),
+});
+
+export const JobsPageSchema = z.object({
+  module: z.string(),
+  state: z.enum(['pending', 'running', 'dead']),
+  jobs: z.array(JobSchema).describe('`pending` includes the running ones (a task stays pending until its run commits); `running` is the live subset of them running now'),
+  next: Next,
+});
+
+export const TimerSchema = z.object({
+  tag: z.string(),
+  spec: z.union([z.object({ at: z.number().describe('epoch ms') }), z.object({ chain: z.string(), block: z.string() })]),
+});
+
+export const TimersPageSchema = z.object({ module: z.string(), timers: z.array(TimerSchema), next: Next });
+
+export const BreakerSchema = z.object({
+  state: z.enum(['closed', 'open', 'half-open']),
+  cooldownMs: z.number().optional(),
+  at: z.number().optional(),
+});
+
+/** What every report of a module holds, a running engine's and a stopped one's (see src/metrics/api/stateReport.ts). */
+export const ModuleSummarySchema = z.object({
+  name: z.string(),
+  cursors: z.record(z.string(), z.unknown()).describe('the cursor committed with the last event of each source (`chain:<id>`, `custom`)'),
+  timers: z.number().int().describe('pending timers'),
+  jobs: z.object({ pending: z.number().int(), dead: z.number().int() }),
+  storedBytes: z.number().int().describe('key + value bytes as of the read'),
+  breaker: BreakerSchema,
+  cronTicks: z.record(z.string(), z.number()).describe("each cron trigger's last handled tick (epoch ms)"),
+});
+
+/** Live only: what the engine holds in memory, not the store. */
+export const LiveModuleSchema = ModuleSummarySchema.extend({
+  status: z.enum(['serving', 'quarantined', 'stopped', 'halted']).describe('live: stopped/halted as the actor is; quarantined while its circuit is not closed'),
+  actor: z
+    .object({
+      state: z.string(),
+      mailboxDepth: z.number().int(),
+      restarts: z.number().int(),
+      invocations: z.number().int(),
+      lastSignal: z.string().nullable(),
+    })
+    .describe('live: the actor now'),
+  runningJobs: z.number().int().describe('live: tasks running now'),
+  chains: z
+    .array(
+      z.object({
+        chainId: z.string(),
+        head: z.string().nullable().describe('the head as the engine follows it'),
+        block: z.string().nullable().describe('the last block the module fully handled'),
+        lag: z.string().nullable().describe('head − block'),
+        caughtUp: z.boolean(),
+      }),
+    )
+    .describe('live: where the module stands on each chain it follows'),
+});
+
+export const ModulesSchema = z.object({ modules: z.array(LiveModuleSchema) });
+
+export const ApiErrorSchema = z.object({
+  error: z.object({
+    status: z.number().int(),
+    code: z.enum(['bad-request', 'unauthorized', 'forbidden', 'not-found', 'method-not-allowed', 'busy', 'internal']),
+    message: z.string(),
+  }),
+});
+
+export type Encoded = z.infer<typeof EncodedSchema>;
+export type Entry = z.infer<typeof EntrySchema>;
+export type KeysPage = z.infer<typeof KeysPageSchema>;
+export type JobShape = z.infer<typeof JobSchema>;
+export type JobsPage = z.infer<typeof JobsPageSchema>;
+export type TimersPage = z.infer<typeof TimersPageSchema>;
+export type ModuleSummary = z.infer<typeof ModuleSummarySchema>;
+export type LiveModule = z.infer<typeof LiveModuleSchema>;
+export type ApiErrorCode = z.infer<typeof ApiErrorSchema>['error']['code'];
+
+/** Every shape by name, as docs/reference/read-api.schema.json lists them. */
+export const READ_API_SHAPES = {
+  modules: ModulesSchema,
+  module: LiveModuleSchema,
+  keys: KeysPageSchema,
+  jobs: JobsPageSchema,
+  timers: TimersPageSchema,
+  error: ApiErrorSchema,
+} as const;
+
+/** The JSON Schema document of every answer (draft 2020-12), one definition per route. */
+export function readApiJsonSchema(): unknown {
+  const defs = Object.fromEntries(Object.entries(READ_API_SHAPES).map(([name, schema]) => [name, z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' })]));
+  return { $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'corral read API answers', description: 'See docs/read-api.md. One definition per route.', $defs: defs };
+}
