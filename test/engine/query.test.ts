@@ -7,6 +7,8 @@ import { Engine, type EngineOptions, type QueryResult } from '../../src/engine/E
 import { EngineConfigSchema } from '../../src/config/EngineConfig.ts';
 import { parseManifest } from '../../src/config/ModuleManifestSchema.ts';
 import { DEFAULT_QUERY } from '../../src/limits/defaults.ts';
+import { EngineMetrics, serveMetrics } from '../../src/metrics/EngineMetrics.ts';
+import { readApiHandler } from '../../src/metrics/api/routes.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
 
 // Events run on one thread: a query that held it would hold every event (see the ordering test).
@@ -167,5 +169,34 @@ describe('engine.query', () => {
     expect(bad.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['engine.query.maxConcurrent', 'engine.query.threads']);
     expect(parseManifest(probe({ query: { fuel: 10, timeoutMs: 5 } })).query).toEqual({ fuel: 10, timeoutMs: 5 });
     expect(() => parseManifest(probe({ query: { threads: 2 } as never }))).toThrow(expect.objectContaining({ code: 'invalid-manifest' }));
+  });
+});
+
+describe('GET /v1/modules/<m>/query/<path> (the read API)', () => {
+  it('behavior: the module\'s answer with its content type; its faults and signals as HTTP statuses; the API\'s access rules first', async () => {
+    const { engine } = await engineWith([probe(), { name: 'plain', component: fixture('store-probe'), grants: { store: true } }], { query: { timeoutMs: 200 } });
+    const token = 'query-route-token';
+    const server = await serveMetrics(new EngineMetrics(engine), '127.0.0.1:0', readApiHandler(engine, { token, allowRemote: false, pageLimit: 10, maxPageLimit: 10, maxPageBytes: 1024, maxConcurrent: 2, retryAfterS: 1 }));
+    const get = (path: string, headers: Record<string, string> = { authorization: `Bearer ${token}` }) => fetch(`${server.url}/v1/modules/${path}`, { headers });
+    try {
+      await engine.publish('count', '42');
+      await engine.settled('probe');
+      const answer = await get('probe/query/get?key=count');
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-type')).toMatch(/^application\/json/); // "42" parses as JSON
+      expect(await answer.text()).toBe('42');
+      expect((await get('probe/query/get?key=name')).status).toBe(404); // the module's own not-found fault
+      expect((await get('probe/query/get')).status).toBe(400); // invalid-input
+      expect((await get('probe/query/set')).status).toBe(403); // denied: read-only
+      const loop = await get('probe/query/loop');
+      expect([503, 504]).toContain(loop.status); // OutOfFuel 503, ExecutionTimeout 504
+      expect(await loop.json()).toMatchObject({ signal: expect.objectContaining({ signal: expect.stringMatching(/^(OutOfFuel|ExecutionTimeout)$/) }) });
+      expect((await get('plain/query/anything')).status).toBe(404); // no query export
+      expect((await get('nobody/query/get?key=count')).status).toBe(404);
+      expect((await get('probe/query/get?key=count', {})).status).toBe(401); // no token: refused before the module runs
+    } finally {
+      await server.close();
+      await engine.stop();
+    }
   });
 });
