@@ -151,7 +151,9 @@ export class Bus {
   /** Checks every endpoint serves its configured chain, then starts watching heads. */
   async start(): Promise<void> {
     for (const [chainId, parts] of this.chains) {
-      for (const client of [...parts.client.endpoints.map((e) => e.client), parts.fallback]) {
+      // A pool checks its endpoints itself (one down at start is used once it answers).
+      const single = parts.client.endpoints.length === 1 ? parts.client.endpoints[0]!.client : undefined;
+      for (const client of [single, parts.fallback]) {
         if (!client) continue;
         let served: bigint;
         try {
@@ -164,8 +166,8 @@ export class Bus {
         }
       }
     }
+    for (const parts of this.chains.values()) await parts.client.start();
     for (const parts of this.chains.values()) {
-      await parts.client.start();
       // Heads: subscribed on the first WebSocket endpoint; while it is down (or with none), polled
       // through the pool, whose `latest` comes from the endpoint with the highest known head. One
       // endpoint: exactly as a single client was (the fallback, if any, polled while it is down).

@@ -31,6 +31,11 @@ export class EndpointHealth implements EndpointStanding {
   errorRate = 0;
   head: bigint | undefined;
   ejectedUntil = 0;
+  /**
+   * Whether it serves the pool's chain: `unknown` until it answered `eth_chainId` (an endpoint down at
+   * start is asked again at each probe, and used only once it answered), `mismatch` for good.
+   */
+  served: 'yes' | 'unknown' | 'mismatch' = 'unknown';
   requests = 0;
   failures = 0;
   ejections = 0;
@@ -74,7 +79,7 @@ export class EndpointHealth implements EndpointStanding {
   }
 
   stats(now: number): EndpointStats {
-    return { endpoint: this.client.endpoint, up: this.ejectedUntil <= now, head: this.head, latencyMs: this.ewmaMs, requests: this.requests, failures: this.failures, ejections: this.ejections };
+    return { endpoint: this.client.endpoint, up: this.served === 'yes' && this.ejectedUntil <= now, head: this.head, latencyMs: this.ewmaMs, requests: this.requests, failures: this.failures, ejections: this.ejections };
   }
 
   private sample(ms: number, error: 0 | 1): void {

@@ -68,10 +68,23 @@ export class EndpointPool implements ChainRpc {
     return this.endpoints.map((e) => e.client).filter((c) => c.transport === 'webSocket');
   }
 
-  /** Learns every endpoint's head, then probes them every `healthIntervalMs` (not with a single endpoint: nothing to choose). */
+  /**
+   * Checks which endpoints serve the chain and learns their heads, then probes them every
+   * `healthIntervalMs`. One serving another chain is a `chain-mismatch` (a configuration error); one
+   * that does not answer is left out until a probe finds it serving; none answering is
+   * `chain-unreachable`. (A single endpoint is checked by the bus as a single client always was, and
+   * not probed: there is nothing to choose.)
+   */
   async start(): Promise<void> {
     if (this.endpoints.length < 2) return;
     await this.probe();
+    const mismatch = this.endpoints.find((e) => e.served === 'mismatch');
+    if (mismatch) {
+      throw new EngineError('chain-mismatch', `chain ${this.chainId}: ${mismatch.client.endpoint} serves another chain`, { chainId: String(this.chainId), endpoint: mismatch.client.endpoint });
+    }
+    if (!this.endpoints.some((e) => e.served === 'yes')) {
+      throw new EngineError('chain-unreachable', `chain ${this.chainId}: no endpoint of ${this.endpoint} answered eth_chainId`, { chainId: String(this.chainId), endpoint: this.endpoint });
+    }
     const tick = () => {
       this.probeTimer = setTimeout(() => void this.probe().finally(() => this.probeTimer && tick()), this.options.healthIntervalMs).unref();
     };
@@ -82,8 +95,17 @@ export class EndpointPool implements ChainRpc {
   async probe(): Promise<void> {
     await Promise.all(
       this.endpoints.map(async (e) => {
+        if (e.served === 'mismatch') return;
         const started = this.now();
         try {
+          if (e.served === 'unknown') {
+            const served = await e.client.chainIdServed();
+            e.served = served === this.chainId ? 'yes' : 'mismatch';
+            if (e.served === 'mismatch') {
+              this.options.logger.error({ chainId: String(this.chainId), endpoint: e.client.endpoint, served: String(served) }, 'endpoint serves another chain; never used');
+              return;
+            }
+          }
           const head = BigInt((await e.client.request('eth_blockNumber', [], 'head')) as string);
           e.succeeded(this.now() - started, this.now());
           e.reached(head);
@@ -200,7 +222,7 @@ export class EndpointPool implements ChainRpc {
    */
   private async send<T>(route: Route, attempt: (client: ChainClient, health: EndpointHealth) => Promise<T>): Promise<T> {
     if (this.endpoints.length === 1) return attempt(this.endpoints[0]!.client, this.endpoints[0]!);
-    const select = () => selectEndpoint(this.endpoints, { now: this.now(), maxHeadLag: this.options.maxHeadLagBlocks, ...route });
+    const select = () => selectEndpoint(this.endpoints, { now: this.now(), maxHeadLag: this.options.maxHeadLagBlocks, ...route }).filter((i) => this.endpoints[i]!.served === 'yes');
     let order = select();
     if (order.length === 0 && route.minBlock !== undefined) {
       await this.probe();
