@@ -10,13 +10,14 @@ export { createEngine, type CorralEngine } from './app/createEngine.ts';
 export type { EngineConfig } from './config/EngineConfig.ts';
 export type { ModuleManifest } from './config/ModuleManifestSchema.ts';
 export type { Trigger } from './config/TriggerSchema.ts';
-export type { ChainConfig } from './bus/Bus.ts';
+export type { ChainConfig, RpcCacheConfig, RpcPoolConfig } from './bus/Bus.ts';
 export type { Engine, ChainPosition, ChainStep, InvocationRecord, ModuleEvent } from './engine/Engine.ts';
 export type { JobStats } from './jobs/Jobs.ts';
 export type { ActorInfo } from './actor/Actor.ts';
 export type { ActorStateName, RestartType } from './actor/actorMachine.ts';
 export type { ChainBlock, ChainLog, LogFilter, BlockCursor } from './chain/types.ts';
 export type { RpcStats, RpcCount, RpcPurpose } from './chain/RpcStats.ts';
+export type { EndpointStats } from './chain/EndpointHealth.ts';
 export type * from './actor/LifecycleSignal.ts';
 export type * from './supervisor/SupervisorSignal.ts';
 
