@@ -5,7 +5,7 @@ import { parseBlock, parseLogs } from './parseRpc.ts';
 import { redactUrl } from './redactUrl.ts';
 import { RpcDataError } from './RpcDataError.ts';
 import { SocketRpc } from './SocketRpc.ts';
-import type { ChainRpc } from './ChainRpc.ts';
+import type { ChainRpc, RequestJsonOptions } from './ChainRpc.ts';
 import type { RpcAccounting, RpcPurpose } from './RpcStats.ts';
 import type { ChainBlock, ChainLog, LogFilter } from './types.ts';
 
@@ -152,11 +152,6 @@ export class ChainClient implements ChainRpc {
   }
 }
 
-export interface RequestJsonOptions {
-  /** The most bytes the answer may take (over HTTP, counted as they arrive). */
-  maxBytes?: number;
-  signal?: AbortSignal;
-}
 
 /**
  * One request's answer as the fetch below sees it: `request` opens a slot, the fetch reads the cap

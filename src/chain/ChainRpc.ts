@@ -1,7 +1,12 @@
-import type { RequestJsonOptions } from './ChainClient.ts';
 import type { RpcPurpose } from './RpcStats.ts';
 import type { SocketRpc } from './SocketRpc.ts';
 import type { ChainBlock, ChainLog, LogFilter } from './types.ts';
+
+export interface RequestJsonOptions {
+  /** The most bytes the answer may take (over HTTP, counted as they arrive). */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
 
 /** How a module's request is sent (src/chain/pinRequest.ts decides both). */
 export interface ModuleRequestOptions extends RequestJsonOptions {
