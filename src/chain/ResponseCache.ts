@@ -39,7 +39,15 @@ export class ResponseCache {
       return unwrap(known, true);
     }
     const pending = this.inflight.get(key);
-    if (pending) return unwrap(await pending, true);
+    if (pending) {
+      try {
+        return unwrap(await pending, true);
+      } catch (error) {
+        if (error instanceof CachedAnswer) throw error;
+        // The other asker's request failed for its own reasons (its invocation aborted, its smaller
+        // response cap): this one asks for itself rather than inherit that.
+      }
+    }
     const loading = load().then(
       (json): Answer => ({ json }),
       (error: unknown): Answer => {
@@ -53,7 +61,7 @@ export class ResponseCache {
       this.store(key, answer);
       return unwrap(answer, false);
     } finally {
-      this.inflight.delete(key);
+      if (this.inflight.get(key) === loading) this.inflight.delete(key);
     }
   }
 

@@ -60,5 +60,12 @@ describe('ResponseCache', () => {
     await expect(cache.get('d', down, isAnswer)).rejects.toThrow('fetch failed');
     await expect(cache.get('d', down, isAnswer)).rejects.toThrow('fetch failed');
     expect(loads).toBe(3);
+    // A request sharing another's load that fails for that one's reasons (its abort) asks for itself.
+    let abort!: (error: Error) => void;
+    const aborted = cache.get('s', () => new Promise<string>((_, reject) => (abort = reject)), isAnswer);
+    const sharing = cache.get('s', async () => '"mine"', isAnswer);
+    abort(new Error('aborted with its invocation'));
+    await expect(aborted).rejects.toThrow('aborted');
+    expect(await sharing).toEqual({ json: '"mine"', hit: false });
   });
 });
