@@ -164,6 +164,7 @@ export class Bus {
         if (served !== chainId) {
           throw new EngineError('chain-mismatch', `chain ${chainId}: ${client.endpoint} serves chain ${served}`, { chainId: String(chainId), served: String(served), endpoint: client.endpoint });
         }
+        if (client === single) parts.client.endpoints[0]!.served = 'yes'; // its metrics say up
       }
     }
     for (const parts of this.chains.values()) await parts.client.start();
