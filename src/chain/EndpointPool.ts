@@ -221,7 +221,7 @@ export class EndpointPool implements ChainRpc {
    * `chain-behind` error (the caller retries later), never an answer from a node behind.
    */
   private async send<T>(route: Route, attempt: (client: ChainClient, health: EndpointHealth) => Promise<T>): Promise<T> {
-    if (this.endpoints.length === 1) return attempt(this.endpoints[0]!.client, this.endpoints[0]!);
+    if (this.endpoints.length === 1) return this.tryInOrder([0], route, attempt);
     const select = () => selectEndpoint(this.endpoints, { now: this.now(), maxHeadLag: this.options.maxHeadLagBlocks, ...route }).filter((i) => this.endpoints[i]!.served === 'yes');
     let order = select();
     if (order.length === 0 && route.minBlock !== undefined) {
@@ -229,8 +229,14 @@ export class EndpointPool implements ChainRpc {
       order = select();
     }
     if (order.length === 0) {
+      if (route.minBlock === undefined) throw new EngineError('chain-unreachable', `chain ${this.chainId}: no endpoint of ${this.endpoint} serves it now`, { chainId: String(this.chainId), endpoint: this.endpoint });
       throw new EngineError('chain-behind', `chain ${this.chainId}: no endpoint has reached block ${route.minBlock} yet`, { chainId: String(this.chainId), block: String(route.minBlock) });
     }
+    return this.tryInOrder(order, route, attempt);
+  }
+
+  /** Tries the endpoints in `order`, counting each one's answers, failures and latency (its metrics, its rank). */
+  private async tryInOrder<T>(order: readonly number[], route: Route, attempt: (client: ChainClient, health: EndpointHealth) => Promise<T>): Promise<T> {
     let last: unknown;
     for (const i of order) {
       const health = this.endpoints[i]!;
