@@ -21,6 +21,7 @@ import { benchChain } from './chain.ts';
 import { benchEngine } from './engine.ts';
 import { benchTwap } from './twap.ts';
 import { benchTracing } from './tracing.ts';
+import { benchRpcCache } from './rpcCache.ts';
 import { benchTimers } from './timers.ts';
 import { benchJobs } from './jobs.ts';
 import { benchOperatorBackfill } from './operatorBackfill.ts';
@@ -42,7 +43,7 @@ let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 /** The parts a run can be limited to; `runtime` is the call rows (idle and under load), glue, fuel, instantiation and deadline rows (1–7). */
-const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill', 'tracing', 'batch', 'readApi'] as const;
+const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'rpcCache', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill', 'tracing', 'batch', 'readApi'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
 const wanted = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -200,6 +201,9 @@ if (wanted('chain')) results.chain = await benchChain(runtime, fixture, row);
 
 // 11. The TWAP watcher with 1,000 active orders beside a naive poller (issue: the embedded default).
 if (wanted('twap')) results.twap = await benchTwap(row);
+
+// The block-pinned RPC cache: two TWAP watchers sharing a chain, upstream eth_calls per block with it on and off (issue 24).
+if (wanted('rpcCache')) results.rpcCache = await benchRpcCache(row);
 
 // 12. Timers: how late a timer's handler starts, idle and under load (issue: jobs, timers and schedules).
 if (wanted('timers')) results.timers = await benchTimers(runtime, fixture, row);

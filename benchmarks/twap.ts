@@ -33,43 +33,53 @@ const FUNDED_AT = 30;
 const CANCEL_AT = 20;
 const example = (path: string) => fileURLToPath(new URL(`../examples/twap-monitor/${path}`, import.meta.url));
 
-export async function benchTwap(row: Row): Promise<Record<string, unknown>> {
+/**
+ * The TWAP scenario's chain before the run: anvil with the stand-in contracts, the order book, the
+ * owners funded, the 1,000 orders (not yet created) and the example's engine.toml set up for them.
+ * benchmarks/rpcCache.ts runs two watchers on it. The caller stops `anvil` (and `orderBook`).
+ */
+export async function setupTwap() {
   await buildFixtures(['ComposableCoW', 'DemoOnly', 'twap-monitor']);
   const anvil = await startAnvil();
-  try {
-    const cow = await deployComposableCow(anvil.url);
-    const orderBook = await startOrderBook({ balanceOf: (owner) => cow.balanceOf(owner as `0x${string}`) });
-    await cow.client.request({ method: 'anvil_setBlockTimestampInterval', params: [12] } as never);
-    for (let owner = 1; owner < 10; owner++) if (owner !== LATE_OWNER) await cow.fund(owner, 10n ** 30n);
-    const now = (await cow.client.getBlock()).timestamp;
-    // Long TWAPs (50 parts) with parts every 10 to 39 blocks, starting over the next 20 blocks, about
-    // 40 parts due per block; one in ten each: t0 = 0 (createWithContext), span a third of t, expired.
-    const orders = Array.from({ length: ORDERS }, (_, i) => {
-      const owner = 1 + (i % 9);
-      const t = BigInt(12 * (10 + (i % 30)));
-      const shape = i % 10 === 0 ? 'context' : i % 10 === 1 ? 'span' : i % 10 === 2 ? 'expired' : 'future';
-      const twap: Twap = {
-        sellToken: cow.token,
-        buyToken: '0x000000000000000000000000000000000000beef',
-        receiver: cow.owner(owner),
-        partSellAmount: 10n ** 18n,
-        minPartLimit: 1n,
-        t0: shape === 'context' ? 0n : shape === 'expired' ? now - 864_000n : now + BigInt(12 * (i % 20)),
-        n: 50n,
-        t,
-        span: shape === 'span' ? t / 3n : 0n,
-        appData: pad('0x0b', { size: 32 }),
-      };
-      return { owner, twap, salt: pad(toHex(i + 1), { size: 32 }) as Hex, withContext: shape === 'context', cancel: i % 20 === 5 };
-    });
+  const cow = await deployComposableCow(anvil.url);
+  const orderBook = await startOrderBook({ balanceOf: (owner) => cow.balanceOf(owner as `0x${string}`) });
+  await cow.client.request({ method: 'anvil_setBlockTimestampInterval', params: [12] } as never);
+  for (let owner = 1; owner < 10; owner++) if (owner !== LATE_OWNER) await cow.fund(owner, 10n ** 30n);
+  const now = (await cow.client.getBlock()).timestamp;
+  // Long TWAPs (50 parts) with parts every 10 to 39 blocks, starting over the next 20 blocks, about
+  // 40 parts due per block; one in ten each: t0 = 0 (createWithContext), span a third of t, expired.
+  const orders = Array.from({ length: ORDERS }, (_, i) => {
+    const owner = 1 + (i % 9);
+    const t = BigInt(12 * (10 + (i % 30)));
+    const shape = i % 10 === 0 ? 'context' : i % 10 === 1 ? 'span' : i % 10 === 2 ? 'expired' : 'future';
+    const twap: Twap = {
+      sellToken: cow.token,
+      buyToken: '0x000000000000000000000000000000000000beef',
+      receiver: cow.owner(owner),
+      partSellAmount: 10n ** 18n,
+      minPartLimit: 1n,
+      t0: shape === 'context' ? 0n : shape === 'expired' ? now - 864_000n : now + BigInt(12 * (i % 20)),
+      n: 50n,
+      t,
+      span: shape === 'span' ? t / 3n : 0n,
+      appData: pad('0x0b', { size: 32 }),
+    };
+    return { owner, twap, salt: pad(toHex(i + 1), { size: 32 }) as Hex, withContext: shape === 'context', cancel: i % 20 === 5 };
+  });
 
-    const env = { TWAP_STATE_DIR: mkdtempSync(join(tmpdir(), 'corral-bench-twap-')), TWAP_RPC_URL: anvil.wsUrl, TWAP_ORDERBOOK_URL: orderBook.url, COMPOSABLE_COW: cow.address };
-    const { config } = await loadConfig(example('engine.toml'), env);
-    // Setup blocks carry ~200 new orders each (about 20 M fuel apiece): room for them, here only.
-    const module = config.modules[0]!;
-    module.limits = { ...module.limits, fuel: 50_000_000_000, timeoutMs: 120_000 };
-    module.caps = { ...module.caps, storeOps: 1_000_000, storeBytesWritten: 100_000_000, logRecords: 100_000, logBytes: 100_000_000, httpFetches: 10_000, chainRequests: 10_000 };
-    module.config = JSON.stringify({ composableCow: cow.address, maxPollsPerBlock: ORDERS });
+  const env = { TWAP_STATE_DIR: mkdtempSync(join(tmpdir(), 'corral-bench-twap-')), TWAP_RPC_URL: anvil.wsUrl, TWAP_ORDERBOOK_URL: orderBook.url, COMPOSABLE_COW: cow.address };
+  const { config } = await loadConfig(example('engine.toml'), env);
+  // Setup blocks carry ~200 new orders each (about 20 M fuel apiece): room for them, here only.
+  const module = config.modules[0]!;
+  module.limits = { ...module.limits, fuel: 50_000_000_000, timeoutMs: 120_000 };
+  module.caps = { ...module.caps, storeOps: 1_000_000, storeBytesWritten: 100_000_000, logRecords: 100_000, logBytes: 100_000_000, httpFetches: 10_000, chainRequests: 10_000 };
+  module.config = JSON.stringify({ composableCow: cow.address, maxPollsPerBlock: ORDERS });
+  return { anvil, cow, orderBook, orders, config };
+}
+
+export async function benchTwap(row: Row): Promise<Record<string, unknown>> {
+  const { anvil, cow, orderBook, orders, config } = await setupTwap();
+  try {
     const corral = await startConfigured(config, { logger: pino({ level: 'silent' }) });
     const { engine } = corral;
     const setupStarted = performance.now();

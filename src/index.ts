@@ -10,7 +10,7 @@ export { createEngine, type CorralEngine } from './app/createEngine.ts';
 export type { EngineConfig } from './config/EngineConfig.ts';
 export type { ModuleManifest } from './config/ModuleManifestSchema.ts';
 export type { Trigger } from './config/TriggerSchema.ts';
-export type { ChainConfig } from './bus/Bus.ts';
+export type { ChainConfig, RpcCacheConfig, RpcPoolConfig } from './bus/Bus.ts';
 export type { Engine, ChainPosition, ChainStep, InvocationRecord, ModuleEvent, QueryResult } from './engine/Engine.ts';
 // Tracing: the span and attribute names corral's traces use (docs/tracing.md).
 export { SPAN as TRACE_SPANS, ATTR as TRACE_ATTRIBUTES, type Outcome as TraceOutcome, type HostOutcome as TraceHostOutcome } from './tracing/attributes.ts';
@@ -20,6 +20,7 @@ export type { ActorStateName, RestartType } from './actor/actorMachine.ts';
 export type { ChainBlock, ChainLog, LogFilter, BlockCursor } from './chain/types.ts';
 export type { RpcStats, RpcCount, RpcPurpose } from './chain/RpcStats.ts';
 export type { Readiness, NotReady, NotReadyReason } from './metrics/readiness.ts';
+export type { EndpointStats } from './chain/EndpointHealth.ts';
 export type * from './actor/LifecycleSignal.ts';
 export type * from './supervisor/SupervisorSignal.ts';
 

@@ -50,12 +50,12 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
         logger.info({ chainId: id, url: anvil.url }, 'embedded anvil chain started');
         rpcUrl = anvil.wsUrl;
       }
-      chains[id] = { rpcUrl, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, confirmations: chain.confirmations, reconnect: chain.reconnect, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}), ...(chain.orderbookUrl ? { orderbookUrl: chain.orderbookUrl } : {}) };
+      chains[id] = { ...(chain.rpcUrls ? { rpcUrls: chain.rpcUrls } : { rpcUrl }), pool: chain.pool, pollIntervalMs: chain.pollIntervalMs, maxLogRange: chain.maxLogRange, reorgWindow: chain.reorgWindow, confirmations: chain.confirmations, reconnect: chain.reconnect, ...(chain.fallbackRpcUrl ? { fallbackRpcUrl: chain.fallbackRpcUrl } : {}), ...(chain.orderbookUrl ? { orderbookUrl: chain.orderbookUrl } : {}) };
     }
     const { threads, graceMs, hostCallBufferBytes, cacheDir, pool, idleInstances } = config.engine;
     runtime = new Runtime({ graceMs, hostCallBufferBytes, pool, idleInstances, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
     const store = storeOf(config.store);
-    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, ...(store ? { store } : {}), logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), query: { ...config.engine.query, ...(cacheDir ? { cacheDir } : {}) }, ...(options.record ? { record: options.record } : {}), ...(tracing ? { tracer: tracing.tracer, traceHostCalls: tracing.hostCalls } : {}) });
+    const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, ...(store ? { store } : {}), logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), rpcCache: config.engine.rpcCache, query: { ...config.engine.query, ...(cacheDir ? { cacheDir } : {}) }, ...(options.record ? { record: options.record } : {}), ...(tracing ? { tracer: tracing.tracer, traceHostCalls: tracing.hostCalls } : {}) });
     let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
     if (config.engine.metrics) {
       const collector = new EngineMetrics(engine, { readiness: config.engine.readiness });

@@ -2,11 +2,15 @@ import type { Logger } from 'pino';
 import { Subject, type Observable } from 'rxjs';
 import { ChainClient } from '../chain/ChainClient.ts';
 import { ChainFollower, type CanonicalChange } from '../chain/ChainFollower.ts';
+import type { ChainRpc } from '../chain/ChainRpc.ts';
+import type { EndpointStats } from '../chain/EndpointHealth.ts';
+import { EndpointPool } from '../chain/EndpointPool.ts';
+import { ResponseCache } from '../chain/ResponseCache.ts';
 import { RpcAccounting, type RpcStats } from '../chain/RpcStats.ts';
 import type { ChainBlock } from '../chain/types.ts';
 import { watchHeads, type ReconnectOptions } from '../chain/watchHeads.ts';
 import { EngineError } from '../errors/EngineError.ts';
-import { CHAIN_DEFAULTS } from '../limits/defaults.ts';
+import { CHAIN_DEFAULTS, RPC_CACHE_DEFAULTS, RPC_POOL_DEFAULTS } from '../limits/defaults.ts';
 import { ChainLogs } from './ChainLogs.ts';
 import { ModuleFeed, type FeedTarget } from './ModuleFeed.ts';
 import type { ChainInterest } from './triggers.ts';
@@ -16,8 +20,15 @@ import type { ChainInterest } from './triggers.ts';
  * schema, src/config/EngineConfig.ts, is the one check); what is left out takes `CHAIN_DEFAULTS`.
  */
 export interface ChainConfig {
-  /** `http(s)://` (polled) or `ws(s)://` (`eth_subscribe`). Credentials in it never appear in errors or logs. */
-  rpcUrl: string;
+  /** `http(s)://` (polled) or `ws(s)://` (`eth_subscribe`). Credentials in it never appear in errors or logs. One of `rpcUrl`, `rpcUrls`. */
+  rpcUrl?: string;
+  /**
+   * Several endpoints of the chain (ws and http), an endpoint pool (src/chain/EndpointPool.ts): heads,
+   * logs and module requests go to the best one that can answer and fail over to the others.
+   */
+  rpcUrls?: readonly string[];
+  /** How the pool of `rpcUrls` probes, ranks and ejects its endpoints. */
+  pool?: Partial<RpcPoolConfig>;
   /** Head polling interval for an HTTP endpoint, and for the fallback (ms). */
   pollIntervalMs?: number;
   /** An HTTP endpoint polled while a WebSocket is down (optional). */
@@ -37,9 +48,23 @@ export interface ChainConfig {
   orderbookUrl?: string;
 }
 
+/** `[chains.<id>.pool]`: see RPC_POOL_DEFAULTS. */
+export interface RpcPoolConfig {
+  healthIntervalMs: number;
+  maxHeadLagBlocks: number;
+  ejectAfterErrors: number;
+  ejectMs: number;
+}
+
+/** `[engine.rpc_cache]`: the block-pinned response cache every chain's modules share. */
+export interface RpcCacheConfig {
+  enabled: boolean;
+  maxBytes: number;
+}
+
 interface ChainParts {
   config: ChainConfig;
-  client: ChainClient;
+  client: EndpointPool;
   fallback: ChainClient | undefined;
   follower: ChainFollower;
   logs: ChainLogs;
@@ -60,14 +85,32 @@ export class Bus {
   private readonly chains = new Map<bigint, ChainParts>();
   private readonly feeds: ModuleFeed[] = [];
 
+  /** Answers of module requests pinned to a block hash, shared by every module of every chain. */
+  readonly cache: ResponseCache | undefined;
+
   constructor(
     configs: Record<string, ChainConfig>,
     private readonly logger: Logger,
+    cache: Partial<RpcCacheConfig> = {},
   ) {
+    const { enabled, maxBytes } = { ...RPC_CACHE_DEFAULTS, ...cache };
+    this.cache = enabled ? new ResponseCache(maxBytes) : undefined;
     for (const [id, config] of Object.entries(configs)) {
       const chainId = BigInt(id);
-      const client = new ChainClient({ chainId, rpcUrl: config.rpcUrl, accounting: this.accounting });
+      const urls = config.rpcUrls ?? (config.rpcUrl === undefined ? [] : [config.rpcUrl]);
+      if (urls.length === 0 || (config.rpcUrl !== undefined && config.rpcUrls !== undefined)) {
+        throw new EngineError('invalid-option', `chain ${id}: give either rpcUrl or a non-empty rpcUrls`, { option: `chains.${id}.rpcUrls`, chainId: id });
+      }
       const reorgWindow = config.reorgWindow ?? CHAIN_DEFAULTS.reorgWindow;
+      const client: EndpointPool = new EndpointPool({
+        clients: urls.map((rpcUrl) => new ChainClient({ chainId, rpcUrl, accounting: this.accounting })),
+        accounting: this.accounting,
+        ...(this.cache ? { cache: this.cache } : {}),
+        ...RPC_POOL_DEFAULTS,
+        ...config.pool,
+        logger,
+        hashAt: (number) => this.parts(chainId).follower.heldAt(number)?.hash,
+      });
       const parts: ChainParts = {
         config,
         client,
@@ -91,7 +134,7 @@ export class Bus {
   }
 
   /** The chains' clients by id (module `chain.request` calls go through them, counted). */
-  get clients(): ReadonlyMap<bigint, ChainClient> {
+  get clients(): ReadonlyMap<bigint, ChainRpc> {
     return new Map([...this.chains].map(([id, parts]) => [id, parts.client]));
   }
 
@@ -108,7 +151,9 @@ export class Bus {
   /** Checks every endpoint serves its configured chain, then starts watching heads. */
   async start(): Promise<void> {
     for (const [chainId, parts] of this.chains) {
-      for (const client of [parts.client, parts.fallback]) {
+      // A pool checks its endpoints itself (one down at start is used once it answers).
+      const single = parts.client.endpoints.length === 1 ? parts.client.endpoints[0]!.client : undefined;
+      for (const client of [single, parts.fallback]) {
         if (!client) continue;
         let served: bigint;
         try {
@@ -119,15 +164,26 @@ export class Bus {
         if (served !== chainId) {
           throw new EngineError('chain-mismatch', `chain ${chainId}: ${client.endpoint} serves chain ${served}`, { chainId: String(chainId), served: String(served), endpoint: client.endpoint });
         }
+        if (client === single) parts.client.endpoints[0]!.served = 'yes'; // its metrics say up
       }
     }
+    for (const parts of this.chains.values()) await parts.client.start();
     for (const parts of this.chains.values()) {
+      // Heads: subscribed on the first WebSocket endpoint; while it is down (or with none), polled
+      // through the pool, whose `latest` comes from the endpoint with the highest known head. One
+      // endpoint: exactly as a single client was (the fallback, if any, polled while it is down).
+      const pool = parts.client;
+      const socket = pool.sockets[0];
+      const single = pool.endpoints.length === 1;
       parts.unwatch = watchHeads({
-        client: parts.client,
-        fallback: parts.fallback,
+        client: single ? pool.endpoints[0]!.client : (socket ?? pool),
+        ...(single ? (parts.fallback ? { fallback: parts.fallback } : {}) : { fallback: pool }),
         pollIntervalMs: parts.config.pollIntervalMs ?? CHAIN_DEFAULTS.pollIntervalMs,
         reconnect: { ...CHAIN_DEFAULTS.reconnect, ...parts.config.reconnect },
-        onHead: (head) => void parts.follower.ingest({ ...head, seenAt: performance.timeOrigin + performance.now() }),
+        onHead: (head, source) => {
+          if (source === socket) pool.noteHead(socket, head.number);
+          void parts.follower.ingest({ ...head, seenAt: performance.timeOrigin + performance.now() });
+        },
         logger: this.logger,
       });
     }
@@ -173,6 +229,11 @@ export class Bus {
 
   rpcStats(): RpcStats {
     return this.accounting.snapshot();
+  }
+
+  /** Each chain's endpoints: up or ejected, known head, latency, requests, failures, ejections. */
+  endpointStats(): Record<string, EndpointStats[]> {
+    return Object.fromEntries([...this.chains].map(([id, parts]) => [String(id), parts.client.stats()]));
   }
 
   /** Stops watching heads and lets each feed finish the step it is in. */

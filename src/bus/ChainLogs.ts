@@ -1,4 +1,4 @@
-import type { ChainClient } from '../chain/ChainClient.ts';
+import type { ChainRpc } from '../chain/ChainRpc.ts';
 import { fetchLogRange } from '../chain/fetchLogRange.ts';
 import { mayHoldLogs } from '../chain/mayHoldLogs.ts';
 import type { ChainBlock, ChainLog, LogFilter } from '../chain/types.ts';
@@ -18,7 +18,7 @@ export class ChainLogs {
   readonly range: { max: number };
 
   constructor(
-    private readonly client: ChainClient,
+    private readonly client: ChainRpc,
     maxRange: number,
     private readonly recentLimit = RECENT_BLOCK_LOGS,
   ) {
@@ -32,7 +32,7 @@ export class ChainLogs {
     const known = this.recent.get(id);
     if (known) return Promise.resolve(known);
     return this.shared(id, async () => {
-      const logs = await this.client.logs(filter, { blockHash: block.hash }, 'live');
+      const logs = await this.client.logs(filter, { blockHash: block.hash, number: block.number }, 'live');
       this.recent.set(id, logs);
       if (this.recent.size > this.recentLimit) this.recent.delete(this.recent.keys().next().value!);
       return logs;

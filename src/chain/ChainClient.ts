@@ -5,6 +5,7 @@ import { parseBlock, parseLogs } from './parseRpc.ts';
 import { redactUrl } from './redactUrl.ts';
 import { RpcDataError } from './RpcDataError.ts';
 import { SocketRpc } from './SocketRpc.ts';
+import type { ChainRpc, RequestJsonOptions } from './ChainRpc.ts';
 import type { RpcAccounting, RpcPurpose } from './RpcStats.ts';
 import type { ChainBlock, ChainLog, LogFilter } from './types.ts';
 
@@ -21,7 +22,7 @@ export interface ChainClientOptions {
  * One chain's viem client. Every request corral makes of a chain passes here, so each is counted
  * (by purpose and method) and each answer that becomes bus data is validated first.
  */
-export class ChainClient {
+export class ChainClient implements ChainRpc {
   readonly chainId: bigint;
   readonly transport: 'http' | 'webSocket';
   /** The RPC URL without credentials, for messages. */
@@ -109,7 +110,7 @@ export class ChainClient {
   }
 
   /** Logs matching `filter` in one block (by hash: exactly that block, whatever the chain did since) or a range. */
-  async logs(filter: LogFilter, where: { blockHash: string } | { fromBlock: bigint; toBlock: bigint }, purpose: RpcPurpose): Promise<ChainLog[]> {
+  async logs(filter: LogFilter, where: { blockHash: string; number?: bigint } | { fromBlock: bigint; toBlock: bigint }, purpose: RpcPurpose): Promise<ChainLog[]> {
     const params: Record<string, unknown> = { topics: filter.topics };
     if (filter.address.length > 0) params.address = filter.address;
     if ('blockHash' in where) params.blockHash = where.blockHash;
@@ -117,7 +118,7 @@ export class ChainClient {
       params.fromBlock = `0x${where.fromBlock.toString(16)}`;
       params.toBlock = `0x${where.toBlock.toString(16)}`;
     }
-    return this.validated('eth_getLogs', purpose, () => this.request('eth_getLogs', [params], purpose), (raw) => parseLogs(raw, this.chainId, where));
+    return this.validated('eth_getLogs', purpose, () => this.request('eth_getLogs', [params], purpose), (raw) => parseLogs(raw, this.chainId, 'blockHash' in where ? { blockHash: where.blockHash } : where));
   }
 
   async chainIdServed(): Promise<bigint> {
@@ -151,11 +152,6 @@ export class ChainClient {
   }
 }
 
-export interface RequestJsonOptions {
-  /** The most bytes the answer may take (over HTTP, counted as they arrive). */
-  maxBytes?: number;
-  signal?: AbortSignal;
-}
 
 /**
  * One request's answer as the fetch below sees it: `request` opens a slot, the fetch reads the cap

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ChainClient } from './ChainClient.ts';
+import type { ChainRpc } from './ChainRpc.ts';
 import { blockAt } from './blockAt.ts';
 import { classifyHead } from './classifyHead.ts';
 import { coalesceHead } from './coalesceHead.ts';
@@ -10,7 +10,7 @@ import { RpcDataError } from './RpcDataError.ts';
 import type { ChainBlock } from './types.ts';
 
 /** What the follower asks of a chain's node: its chain id and headers by number or hash. */
-export type ChainNode = Pick<ChainClient, 'chainId' | 'blockByNumber' | 'blockByHash'>;
+export type ChainNode = Pick<ChainRpc, 'chainId' | 'blockByNumber' | 'blockByHash'>;
 
 export interface ChainFollowerOptions {
   /** Canonical headers kept, newest first; also the deepest reorg followed header by header. */
@@ -98,6 +98,11 @@ export class ChainFollower {
     this.waiters.clear();
   }
 
+  /** The canonical header at `number` if the window holds it (never asks the node). */
+  heldAt(number: bigint): ChainBlock | undefined {
+    return blockAt(this.window, number);
+  }
+
   /** The canonical header at `number`: from the window, else from the node. */
   async headerAt(number: bigint, purpose: 'live' | 'backfill' | 'reorg'): Promise<ChainBlock> {
     return blockAt(this.window, number) ?? this.client.blockByNumber(number, purpose);
@@ -141,7 +146,8 @@ export class ChainFollower {
         return this.commit(added, join);
       }
       const oldest = added[0]!;
-      const previous = await this.client.blockByHash(oldest.parentHash, 'reorg');
+      // Only a node that has the head has its branch: one behind would answer null, a false "no such block".
+      const previous = await this.client.blockByHash(oldest.parentHash, 'reorg', head.number);
       if (!previous) throw new RpcDataError('inconsistent', { chainId: String(this.chainId), method: 'eth_getBlockByHash', field: 'block', value: 'null', expected: `the parent ${oldest.parentHash} of block ${oldest.number}` });
       if (previous.number !== oldest.number - 1n) {
         throw new RpcDataError('inconsistent', { chainId: String(this.chainId), method: 'eth_getBlockByHash', field: 'block.number', value: String(previous.number), expected: `${oldest.number - 1n}, the parent's height` });

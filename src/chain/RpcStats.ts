@@ -12,6 +12,8 @@ export interface RpcCount {
   failed: number;
   /** Module requests refused before they reached the node (not granted, not on the allowlist). */
   denied: number;
+  /** Module requests answered by the block-pinned cache (src/chain/ResponseCache.ts), not by a node; not in `calls`. */
+  cached: number;
 }
 
 export interface RpcStats {
@@ -24,7 +26,7 @@ export interface RpcStats {
 export class RpcAccounting {
   readonly stats: RpcStats = { chains: {}, modules: {} };
 
-  count(chainId: bigint, purpose: RpcPurpose, method: string, outcome: { bytes: number } | 'failed' | 'denied', module?: string): void {
+  count(chainId: bigint, purpose: RpcPurpose, method: string, outcome: RpcOutcome, module?: string): void {
     add((((this.stats.chains[String(chainId)] ??= {})[purpose] ??= {})[method] ??= zero()), outcome);
     if (module !== undefined) add(((this.stats.modules[module] ??= {})[method] ??= zero()), outcome);
   }
@@ -34,10 +36,14 @@ export class RpcAccounting {
   }
 }
 
-const zero = (): RpcCount => ({ calls: 0, bytes: 0, failed: 0, denied: 0 });
+const zero = (): RpcCount => ({ calls: 0, bytes: 0, failed: 0, denied: 0, cached: 0 });
 
-function add(count: RpcCount, outcome: { bytes: number } | 'failed' | 'denied'): void {
+/** A request's outcome: answered (its bytes), failed, refused before it left, or answered by the cache. */
+export type RpcOutcome = { bytes: number } | 'failed' | 'denied' | 'cached';
+
+function add(count: RpcCount, outcome: RpcOutcome): void {
   if (outcome === 'denied') count.denied++;
+  else if (outcome === 'cached') count.cached++;
   else {
     count.calls++;
     if (outcome === 'failed') count.failed++;

@@ -1,4 +1,4 @@
-import type { ChainClient } from './ChainClient.ts';
+import type { ChainRpc } from './ChainRpc.ts';
 import type { RpcPurpose } from './RpcStats.ts';
 import type { ChainLog, LogFilter } from './types.ts';
 
@@ -8,7 +8,7 @@ import type { ChainLog, LogFilter } from './types.ts';
  * size is kept in `range.max` for the requests that follow, so one refusal teaches the whole engine.
  */
 export async function fetchLogRange(
-  client: ChainClient,
+  client: Pick<ChainRpc, 'logs'>,
   filter: LogFilter,
   from: bigint,
   to: bigint,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { backoffDelay } from '../clock/backoff.ts';
 import { HEAD_PROBE_INTERVAL_MS, HEAD_SUBSCRIBE_TIMEOUT_MS } from '../limits/defaults.ts';
-import type { ChainClient } from './ChainClient.ts';
+import type { ChainRpc } from './ChainRpc.ts';
 import { parseBlock } from './parseRpc.ts';
 import type { ChainBlock } from './types.ts';
 
@@ -15,13 +15,14 @@ export interface ReconnectOptions {
 
 /** Resolved options: the bus fills every default from CHAIN_DEFAULTS. */
 export interface WatchHeadsOptions {
-  client: ChainClient;
+  client: ChainRpc;
   /** Polling interval when the client is HTTP, and of the fallback polling (ms). */
   pollIntervalMs: number;
   /** While a WebSocket is down, poll this HTTP client instead (optional). */
-  fallback?: ChainClient;
+  fallback?: ChainRpc;
   reconnect: ReconnectOptions;
-  onHead: (head: ChainBlock) => void;
+  /** A head, and the source it came from (the WebSocket's client, or the one polled). */
+  onHead: (head: ChainBlock, source: ChainRpc) => void;
   /** Told when a WebSocket drops (`down`) and when it is subscribed again (`up`). */
   onConnection?: (state: 'up' | 'down') => void;
   logger: Logger;
@@ -39,7 +40,7 @@ export function watchHeads(options: WatchHeadsOptions): () => void {
   return options.client.transport === 'webSocket' ? watchSocket(options) : watchPolling(options, options.client);
 }
 
-function watchPolling(options: WatchHeadsOptions, client: ChainClient): () => void {
+function watchPolling(options: WatchHeadsOptions, client: ChainRpc): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let failing = false;
@@ -49,7 +50,7 @@ function watchPolling(options: WatchHeadsOptions, client: ChainClient): () => vo
       if (stopped) return;
       if (failing) options.logger.info({ chainId: String(client.chainId) }, 'polling the chain again');
       failing = false;
-      options.onHead(head);
+      options.onHead(head, client);
     } catch (error) {
       if (!failing) options.logger.warn({ chainId: String(client.chainId), endpoint: client.endpoint, err: error }, 'polling for the head failed; retrying every interval');
       failing = true;
@@ -99,7 +100,7 @@ function watchSocket(options: WatchHeadsOptions): () => void {
           onData: (data) => {
             if (mine !== generation) return;
             try {
-              options.onHead(parseBlock(data.result, client.chainId, 'eth_subscribe(newHeads)'));
+              options.onHead(parseBlock(data.result, client.chainId, 'eth_subscribe(newHeads)'), client);
             } catch (error) {
               logger.error({ chainId, err: error }, 'malformed head dropped');
             }
@@ -119,7 +120,7 @@ function watchSocket(options: WatchHeadsOptions): () => void {
         client.request('eth_blockNumber', [], 'head').catch((error: unknown) => lost(mine, error));
       }, HEAD_PROBE_INTERVAL_MS).unref();
       // newHeads replays nothing: fetch the head now so whatever was missed is seen at once.
-      options.onHead(await client.blockByNumber('latest', 'head'));
+      options.onHead(await client.blockByNumber('latest', 'head'), client);
     } catch (error) {
       lost(mine, error);
     }

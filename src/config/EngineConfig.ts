@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { DEFAULT_READINESS,
+import {
+  DEFAULT_READINESS,
+  RPC_CACHE_DEFAULTS,
+  RPC_POOL_DEFAULTS,
   CHAIN_DEFAULTS,
   DEFAULT_DEAD_LETTERS,
   DEFAULT_FUEL,
@@ -44,10 +47,36 @@ export const ReconnectSchema = z
   })
   .strict();
 
+const PD = RPC_POOL_DEFAULTS;
+/** `[chains.<id>.pool]`: how the endpoints of `rpc_urls` are probed, ranked and ejected. */
+export const RpcPoolSchema = z
+  .object({
+    healthIntervalMs: ms.default(PD.healthIntervalMs).describe('each endpoint is asked `eth_blockNumber` this often (ms): its head and latency rank it'),
+    maxHeadLagBlocks: z.number().int().min(0).max(1_000_000).default(PD.maxHeadLagBlocks).describe('an endpoint further behind the highest known head is tried last for requests at `latest` (blocks); requests at a block only go to endpoints that reached it'),
+    ejectAfterErrors: positiveInt.max(1_000).default(PD.ejectAfterErrors).describe('consecutive failures (transport, timeout, HTTP 5xx, internal error) that eject an endpoint; an ejected one is tried after all others'),
+    ejectMs: ms.default(PD.ejectMs).describe('an ejected endpoint\'s first time out (ms); doubles per further ejection, up to 5 minutes'),
+  })
+  .strict();
+
+/** `[engine.rpc_cache]`: the block-pinned response cache shared by every module. */
+export const RpcCacheSchema = z
+  .object({
+    enabled: z.boolean().default(RPC_CACHE_DEFAULTS.enabled).describe('module requests at a block hash (`eth_call` and the state reads at a block, `eth_getLogs` by `blockHash`, `eth_getBlockByHash`) are answered once per block for every module; a hit counts as `cached` in the RPC stats'),
+    maxBytes: positiveInt.default(RPC_CACHE_DEFAULTS.maxBytes).describe('bytes of answers (and keys) kept; past it the least recently used are forgotten'),
+  })
+  .strict();
+
 /** `[chains.<id>]` in engine.toml. The descriptions are the engine.toml reference (docs/reference/engine-toml.md, rendered by src/config/configReference.ts). */
 export const ChainConfigSchema = z
   .object({
-    rpcUrl: RpcUrl.describe('`ws(s)://` (eth_subscribe), `http(s)://` (polled), or `"anvil"`: an embedded dev chain, its state kept in `state_dir`'),
+    rpcUrl: RpcUrl.optional().describe('`ws(s)://` (eth_subscribe), `http(s)://` (polled), or `"anvil"`: an embedded dev chain, its state kept in `state_dir`. One of `rpc_url`, `rpc_urls`'),
+    rpcUrls: z
+      .array(z.string().regex(/^(https?|wss?):\/\/[^\s/]+/i, 'an http(s):// or ws(s):// URL'))
+      .min(1)
+      .max(16)
+      .optional()
+      .describe('several endpoints of the chain (ws and http), a pool: heads are subscribed on the first WebSocket one (polled through the pool while it is down), logs and module requests go to the fastest sound endpoint that reached the block asked for, failing over to the next'),
+    pool: RpcPoolSchema.default(RpcPoolSchema.parse({})).describe('see `[chains.<id>.pool]`'),
     pollIntervalMs: ms.default(CHAIN_DEFAULTS.pollIntervalMs).describe('head polling interval of an HTTP endpoint, and of the fallback (ms)'),
     fallbackRpcUrl: z.string().regex(/^https?:\/\/[^\s/]+/i, 'an http(s):// URL').optional().describe('an HTTP endpoint polled while the WebSocket is down'),
     maxLogRange: positiveInt.default(CHAIN_DEFAULTS.maxLogRange).describe('largest `eth_getLogs` range when catching up; halved (for good) when the node refuses it'),
@@ -65,7 +94,9 @@ export const ChainConfigSchema = z
       .describe('`"anvil"` only: mine a block every N seconds (default: a block per transaction, as anvil does)'),
   })
   .strict()
-  .refine((chain) => chain.blockTimeS === undefined || chain.rpcUrl === 'anvil', { message: 'block_time_s applies to an embedded chain (rpc_url = "anvil") only', path: ['blockTimeS'] });
+  .refine((chain) => chain.blockTimeS === undefined || chain.rpcUrl === 'anvil', { message: 'block_time_s applies to an embedded chain (rpc_url = "anvil") only', path: ['blockTimeS'] })
+  .refine((chain) => (chain.rpcUrl === undefined) !== (chain.rpcUrls === undefined), { message: 'give either rpc_url or rpc_urls (a list), not both and not neither', path: ['rpcUrls'] })
+  .refine((chain) => chain.rpcUrls === undefined || chain.fallbackRpcUrl === undefined, { message: 'fallback_rpc_url goes with rpc_url; with rpc_urls list the fallback among them', path: ['fallbackRpcUrl'] });
 
 /** `[engine.limits]`: every module's limits and host-call caps unless it narrows them; the widest it may ask for. */
 export const EngineLimitsSchema = z
@@ -204,6 +235,7 @@ export const EngineSectionSchema = z
     tracing: TracingSchema.default(TracingSchema.parse({})).describe('see `[engine.tracing]`'),
     query: QuerySchema.default(QuerySchema.parse({})).describe('see `[engine.query]`'),
     api: ApiSchema.default(ApiSchema.parse({})).describe('see `[engine.api]`'),
+    rpcCache: RpcCacheSchema.default(RpcCacheSchema.parse({})).describe('see `[engine.rpc_cache]`'),
   })
   .strict()
   .refine((engine) => !engine.api.enabled || engine.metrics !== undefined, { message: 'engine.metrics (host:port): the read API is served on the metrics listener', path: ['api', 'enabled'] });

@@ -93,6 +93,11 @@ export const ModuleManifestSchema = z
       .strict()
       .default({})
       .describe('interfaces it may import: `store`, `logging` (booleans), `chain = { chains = [ids] }`, `http = { hosts = [names] }`, `cow_api = { chains = [ids] }`, `timers` (boolean)'),
+    /** Whether its `chain.request` calls at `latest` in a chain step read the step's block (src/chain/pinRequest.ts). */
+    pinLatest: z
+      .boolean()
+      .optional()
+      .describe('`chain.request` at `latest` (or no block, or a number at or below the delivered block) in a chain step is sent at the hash of the block the step ends at, and shares the block-pinned cache (default `true`; `false`: sent as written)'),
     /** Topics of embedder-published events this module receives (shorthand for `custom` triggers). */
     topics: z.array(z.string().min(1)).default([]).describe('embedder topics it receives (shorthand for `custom` triggers)'),
     /** What wakes the module: blocks, logs (the eth_getLogs filter shape) and custom topics. See src/bus/triggers.ts. */

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { renderLimitsReference } from '../limits/limitsReference.ts';
-import { ApiSchema, ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema, JobLimitsSchema, PoolSchema, QuerySchema, ReadinessSchema, ReconnectSchema, StoreSectionSchema, TracingSchema } from './EngineConfig.ts';
+import { ApiSchema, ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema, JobLimitsSchema, PoolSchema, QuerySchema, ReadinessSchema, ReconnectSchema, RpcCacheSchema, RpcPoolSchema, StoreSectionSchema, TracingSchema } from './EngineConfig.ts';
 import { JobsSchema, ModuleManifestSchema, SupervisionSchema } from './ModuleManifestSchema.ts';
 
 const toSnake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -39,7 +39,7 @@ export function renderConfigReference(): string {
     '',
     '`corral run` and `corral check` read engine.toml; `createEngine(options)` takes the same keys in camelCase. `${NAME}` in a string is the environment variable NAME (an unset one is an error). Relative paths are resolved from the file\'s directory. Every default comes from src/limits/ (see [the Limits reference](limits.md)); a module\'s `limits` and `caps` may only narrow the engine\'s.',
     '',
-    table('[engine]', EngineSectionSchema, ['pool', 'limits', 'jobs', 'query', 'readiness', 'tracing', 'api']),
+    table('[engine]', EngineSectionSchema, ['pool', 'limits', 'jobs', 'query', 'readiness', 'tracing', 'api', 'rpcCache']),
     '',
     table('[engine.pool]', PoolSchema),
     '',
@@ -51,12 +51,15 @@ export function renderConfigReference(): string {
     table('[engine.tracing]', TracingSchema),
     table('[engine.query]', QuerySchema),
     table('[engine.api]', ApiSchema),
+    table('[engine.rpc_cache]', RpcCacheSchema),
     '',
     table('[store]', StoreSectionSchema),
     '',
-    table('[chains.<id>]', ChainConfigSchema, ['reconnect']),
+    table('[chains.<id>]', ChainConfigSchema, ['reconnect', 'pool']),
     '',
     table('[chains.<id>.reconnect]', ReconnectSchema),
+    '',
+    table('[chains.<id>.pool]', RpcPoolSchema),
     '',
     table('[[modules]]', ModuleManifestSchema, ['supervision', 'jobs']),
     '',

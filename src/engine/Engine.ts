@@ -269,6 +269,11 @@ export class Engine {
     return this.parts.bus.rpcStats();
   }
 
+  /** Each chain's RPC endpoints (redacted): up or ejected, known head, smoothed latency, requests, failures, ejections. */
+  endpointStats() {
+    return this.parts.bus.endpointStats();
+  }
+
   /** A module's queue: tasks pending and running, and what became of those that ran since the engine started. */
   jobStats(module: string) {
     return this.parts.jobs.stats(this.modules.get(module).name);

@@ -1,6 +1,6 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import type { ChainConfig } from '../bus/Bus.ts';
+import type { ChainConfig, RpcCacheConfig } from '../bus/Bus.ts';
 import type { Clock } from '../clock/Clock.ts';
 import type { DeadLetterRetention } from '../jobs/deadLetters.ts';
 import type { Recorder } from '../replay/Recorder.ts';
@@ -24,6 +24,8 @@ export interface EngineOptions {
   modules: ModuleManifest[];
   /** Chains by id (each endpoint is checked against `eth_chainId` at start). */
   chains?: Record<string, ChainConfig>;
+  /** The block-pinned response cache every module shares (default RPC_CACHE_DEFAULTS: on, 64 MiB). */
+  rpcCache?: Partial<RpcCacheConfig>;
   logger?: Logger;
   clock?: Clock;
   shutdownTimeoutMs?: number;

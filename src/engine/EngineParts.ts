@@ -57,7 +57,7 @@ export function engineParts(options: EngineOptions, store: EngineStore, logger: 
   supervisor.signals$.subscribe((s) => logSignal(logger, s));
   const shutdownTimeoutMs = options.shutdownTimeoutMs || DEFAULT_SUPERVISION.shutdownTimeoutMs;
   const jobs = new Jobs({ clock, logger, shutdownTimeoutMs, retention: options.deadLetters });
-  const bus = new Bus(options.chains ?? {}, logger);
+  const bus = new Bus(options.chains ?? {}, logger, options.rpcCache);
   const orderbooks = new Map(Object.entries(options.chains ?? {}).flatMap(([id, chain]) => (chain.orderbookUrl ? [[BigInt(id), chain.orderbookUrl] as const] : [])));
   const tracing = options.tracer ? { tracer: options.tracer, hostCalls: options.traceHostCalls ?? TRACING_DEFAULTS.hostCalls } : undefined;
   const jobLimits = options.jobLimits ?? { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };

@@ -24,6 +24,7 @@ export function hostBinding(parts: EngineParts, manifest: ResolvedManifest, impo
     specifiers,
     chains: parts.bus.clients,
     chainGrants: grants.chain?.chains ?? [],
+    pinLatest: manifest.pinLatest ?? true,
     httpHosts: grants.http?.hosts ?? [],
     orderbooks: parts.orderbooks,
     cowApiGrants: grants.cowApi?.chains ?? [],

@@ -7,6 +7,7 @@ export type EngineErrorCode =
   | 'invalid-trigger' // a module's triggers contradict each other or name an unconfigured chain
   | 'chain-mismatch' // a chain's RPC endpoint serves another chain id
   | 'chain-unreachable' // a chain's RPC endpoint did not answer at start
+  | 'chain-behind' // no endpoint of a chain's pool has reached the block asked for (yet)
   | 'unknown-job' // no dead-lettered job of that id in the module
   | 'stopped' // the engine (or supervisor) has stopped
   | 'store-unreachable' // the store's database does not answer at its url (details name host and port)

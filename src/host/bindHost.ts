@@ -1,4 +1,4 @@
-import type { ChainClient } from '../chain/ChainClient.ts';
+import type { ChainRpc } from '../chain/ChainRpc.ts';
 import type { Job } from '../jobs/Job.ts';
 import type { HostImports } from '../runtime/HostImports.ts';
 import { chainHost } from './chain.ts';
@@ -20,8 +20,10 @@ export interface HostBinding {
   /** The component's import specifiers (with their versions), by the interface they name. */
   specifiers: Partial<Record<HostInterface, string>>;
   /** Chain clients by id, and the chains `chain.request` may call. */
-  chains: ReadonlyMap<bigint, ChainClient>;
+  chains: ReadonlyMap<bigint, ChainRpc>;
   chainGrants: readonly number[];
+  /** Module requests at `latest` in a chain step are pinned to the step's block (manifest `pin_latest`, default true). */
+  pinLatest?: boolean;
   /** Hosts `http` may reach. */
   httpHosts: readonly string[];
   /** Each chain's CoW Protocol order book base URL, and the chains `cow-api` may post to. */
@@ -43,7 +45,7 @@ export function bindHost(binding: HostBinding, scope: InvocationScope, enqueuedB
   const { store, logging, chain, http, cowApi, timers, queue, invocation } = binding.specifiers;
   if (store) imports[store] = storeHost(scope);
   if (logging) imports[logging] = loggingHost(scope);
-  if (chain) imports[chain] = chainHost(scope, binding.chains, binding.chainGrants);
+  if (chain) imports[chain] = chainHost(scope, binding.chains, binding.chainGrants, binding.pinLatest ?? true);
   if (http) imports[http] = httpHost(scope, binding.httpHosts);
   if (cowApi) imports[cowApi] = cowApiHost(scope, binding.orderbooks, binding.cowApiGrants);
   if (timers) imports[timers] = timersHost(scope, binding.timerChains);

@@ -1,6 +1,7 @@
 import { BaseError, ResponseBodyTooLargeError, RpcRequestError } from 'viem';
 import { invocationSignal } from '../runtime/HostImports.ts';
-import type { ChainClient } from '../chain/ChainClient.ts';
+import type { ChainRpc } from '../chain/ChainRpc.ts';
+import { pinRequest } from '../chain/pinRequest.ts';
 import type * as Chain from './generated/corral-module-chain.js';
 import { fault } from './fault.ts';
 import type { HostImplementation } from './HostImplementation.ts';
@@ -45,7 +46,7 @@ export const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
  * `data` (e.g. ComposableCoW's custom errors: `OrderNotValid(reason)`, the `Poll*` hints); a node that did not answer is an
  * `upstream` fault with a description.
  */
-export function chainHost(scope: InvocationScope, chains: ReadonlyMap<bigint, ChainClient>, granted: readonly number[]): HostImplementation<typeof Chain> {
+export function chainHost(scope: InvocationScope, chains: ReadonlyMap<bigint, ChainRpc>, granted: readonly number[], pinLatest = true): HostImplementation<typeof Chain> {
   return {
     async request(chainId: bigint, method: string, paramsJson: string): Promise<string> {
       scope.charge('chainRequests');
@@ -66,9 +67,19 @@ export function chainHost(scope: InvocationScope, chains: ReadonlyMap<bigint, Ch
         throw fault({ tag: 'invalid-input', val: 'params-json is not JSON' });
       }
       if (!Array.isArray(params)) throw fault({ tag: 'invalid-input', val: 'params-json must be a JSON array' });
+      // In a chain step "latest" is the block the step ends at: pinned to its hash, the answer cannot
+      // drift with the head, and every module asking the same at that block shares one upstream call.
+      const block = scope.chainBlock;
+      const at = pinLatest && block && block.chainId === chainId ? { number: block.number, hash: block.hash, hashAt: (n: bigint) => client.hashAt?.(n) } : undefined;
+      const pinned = pinRequest(method, params, at);
       let json: string;
       try {
-        json = await client.requestJson(method, params, 'module', scope.module, { maxBytes: scope.caps.rpcResponseBytes, signal: invocationSignal() });
+        json = await client.requestJson(method, pinned.params, 'module', scope.module, {
+          maxBytes: scope.caps.rpcResponseBytes,
+          signal: invocationSignal(),
+          cacheable: pinned.cacheable,
+          ...(pinned.minBlock === undefined ? {} : { minBlock: pinned.minBlock }),
+        });
       } catch (error) {
         // Cut off as it arrived (HTTP): the cap's own signal, with what had arrived by then.
         const tooLarge = error instanceof BaseError ? error.walk((e) => e instanceof ResponseBodyTooLargeError) : null;

@@ -557,3 +557,34 @@ export const DEFAULT_API = {
   /** Seconds a client refused for load is told to wait (`Retry-After`). */
   retryAfterS: 1,
 } as const;
+
+/**
+ * A chain's RPC endpoint pool (`[chains.<id>.pool]`, src/chain/EndpointPool.ts), used when it lists
+ * more than one endpoint in `rpc_urls`; with one endpoint there is nothing to choose and nothing is probed.
+ */
+export const RPC_POOL_DEFAULTS = {
+  /** How often each endpoint is asked `eth_blockNumber` (ms): its head and latency for selection. */
+  healthIntervalMs: 5_000,
+  /** An endpoint more blocks than this behind the highest known head is tried last for requests at `latest`. */
+  maxHeadLagBlocks: 2,
+  /** Consecutive failures (transport errors, timeouts, HTTP 5xx, internal errors) that eject an endpoint. */
+  ejectAfterErrors: 3,
+  /** An ejected endpoint's first time out (ms); each further ejection doubles it, up to RPC_POOL_MAX_EJECT_MS. */
+  ejectMs: 10_000,
+} as const;
+
+/** The longest an endpoint stays ejected (ms), however often it failed. */
+export const RPC_POOL_MAX_EJECT_MS = 300_000;
+
+/** Weight of the newest sample in an endpoint's smoothed latency and error rate (0–1). */
+export const RPC_POOL_EWMA_WEIGHT = 0.2;
+
+/**
+ * The block-pinned response cache shared by every module (`[engine.rpc_cache]`,
+ * src/chain/ResponseCache.ts): answers of requests at a block hash, which cannot change. Past
+ * `maxBytes` (answer and key bytes) the least recently used answers are forgotten.
+ */
+export const RPC_CACHE_DEFAULTS = {
+  enabled: true,
+  maxBytes: 64 * 1024 * 1024,
+} as const;

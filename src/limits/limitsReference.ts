@@ -107,6 +107,19 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'RPC endpoint pool and response cache',
+    entries: [
+      { name: 'RPC_POOL_DEFAULTS.healthIntervalMs', unit: 'ms', trips: 'each endpoint of a pool (two or more `rpc_urls`) is asked `eth_blockNumber` this often, for its head and latency', toml: ['chains.<id>.pool.health_interval_ms'], api: '`Engine.start({ chains: { pool } })`' },
+      { name: 'RPC_POOL_DEFAULTS.maxHeadLagBlocks', unit: 'blocks', trips: 'an endpoint further behind the highest known head is tried last for requests at `latest`', toml: ['chains.<id>.pool.max_head_lag_blocks'], api: '`Engine.start({ chains: { pool } })`' },
+      { name: 'RPC_POOL_DEFAULTS.ejectAfterErrors', unit: 'count', trips: 'consecutive failures (transport, timeout, HTTP 5xx, internal error) that eject an endpoint; it is tried after all others meanwhile', toml: ['chains.<id>.pool.eject_after_errors'], api: '`Engine.start({ chains: { pool } })`' },
+      { name: 'RPC_POOL_DEFAULTS.ejectMs', unit: 'ms', trips: "an ejected endpoint's first time out; doubles per further ejection", toml: ['chains.<id>.pool.eject_ms'], api: '`Engine.start({ chains: { pool } })`' },
+      { name: 'RPC_POOL_MAX_EJECT_MS', unit: 'ms', trips: 'the longest an endpoint stays ejected' },
+      { name: 'RPC_POOL_EWMA_WEIGHT', unit: 'ratio', trips: "weight of the newest sample in an endpoint's smoothed latency and error rate" },
+      { name: 'RPC_CACHE_DEFAULTS.enabled', unit: 'policy', trips: 'module requests at a block hash are answered once per block for every module (`false`: each goes to a node)', toml: ['engine.rpc_cache.enabled'], api: '`Engine.start({ rpcCache })`' },
+      { name: 'RPC_CACHE_DEFAULTS.maxBytes', unit: 'bytes', trips: 'answers (and keys) the block-pinned cache holds; past it the least recently used are forgotten', toml: ['engine.rpc_cache.max_bytes'], api: '`Engine.start({ rpcCache })`' },
+    ],
+  },
+  {
     section: 'Readiness (`/readyz`)',
     entries: [
       { name: 'DEFAULT_READINESS.maxLagBlocks', unit: 'blocks', trips: 'a module that caught up and falls further behind a chain\'s head (less its confirmations) makes `/readyz` answer 503 (`lagging`)', toml: ['engine.readiness.max_lag_blocks'] },

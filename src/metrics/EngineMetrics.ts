@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import type { Engine } from '../engine/Engine.ts';
+import type { EndpointStats } from '../chain/EndpointHealth.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { CHECKOUT_WAIT_BUCKETS_MS, type PoolStats } from '../runtime/InstancePool.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
@@ -198,6 +199,25 @@ export class EngineMetrics {
     counterFrom('corral_module_rpc_denied_total', 'A module\'s chain.request calls refused (chain not granted, method not read-only: `(other)`).', ['module', 'method'], (set) => {
       for (const [module, methods] of Object.entries(rpc().modules)) for (const [method, c] of Object.entries(methods)) if (c.denied > 0) set({ module, method }, c.denied);
     });
+    // RPC endpoint pools (src/chain/EndpointPool.ts) and the block-pinned cache. `endpoint` is the URL
+    // redacted (scheme, host, port): API keys live in paths and queries and must not become labels.
+    counterFrom('corral_rpc_cached_total', 'Module RPC requests answered by the block-pinned cache, not by a node, by chain, purpose and method.', ['chain', 'purpose', 'method'], (set) => {
+      for (const [chain, purposes] of Object.entries(rpc().chains)) {
+        for (const [purpose, methods] of Object.entries(purposes)) for (const [method, c] of Object.entries(methods ?? {})) if (c.cached > 0) set({ chain, purpose, method }, c.cached);
+      }
+    });
+    const endpoints = (each: (labels: { chain: string; endpoint: string }, e: EndpointStats) => void) => () => {
+      for (const [chain, list] of Object.entries(engine.endpointStats())) for (const e of list) each({ chain, endpoint: e.endpoint }, e);
+    };
+    const endpointLabels = ['chain', 'endpoint'];
+    gaugeFrom('corral_rpc_endpoint_up', '1 while the endpoint serves the chain and is not ejected.', endpointLabels, (set) => endpoints((l, e) => set(l, e.up ? 1 : 0))());
+    gaugeFrom('corral_rpc_endpoint_head', 'The highest block the endpoint is known to have.', endpointLabels, (set) => endpoints((l, e) => {
+      if (e.head !== undefined) set(l, Number(e.head));
+    })());
+    gaugeFrom('corral_rpc_endpoint_latency_seconds', 'The endpoint\'s smoothed answer time.', endpointLabels, (set) => endpoints((l, e) => set(l, e.latencyMs / 1000))());
+    counterFrom('corral_rpc_endpoint_requests_total', 'Requests sent to the endpoint (probes included).', endpointLabels, (set) => endpoints((l, e) => set(l, e.requests))());
+    counterFrom('corral_rpc_endpoint_failures_total', 'Requests to the endpoint without a usable answer (transport, timeout, HTTP 5xx, internal error, lag answer).', endpointLabels, (set) => endpoints((l, e) => set(l, e.failures))());
+    counterFrom('corral_rpc_endpoint_ejections_total', 'Times the endpoint was ejected after consecutive failures.', endpointLabels, (set) => endpoints((l, e) => set(l, e.ejections))());
     const jobs = () => Object.entries(engine.allJobStats());
     counterFrom('corral_jobs_total', 'Runs of tasks since start, by what became of them: done, retried (failed, will run again), dead (dead-lettered).', ['module', 'outcome'], (set) => {
       for (const [module, j] of jobs()) for (const outcome of ['done', 'retried', 'dead'] as const) set({ module, outcome }, j[outcome]);

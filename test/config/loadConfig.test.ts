@@ -41,12 +41,23 @@ store_ops = 10
 rpc_url = "http://127.0.0.1:8545"
 ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { safe = "0xabc", minPart_size = 2 }\ntriggers = [{ kind = "log", chain = 31337, address = "0x5fbdb2315678afecb367f032d93f642f64180aa3" }]\n[modules.supervision]\nintensity = 1\nbackoff_initial_ms = 0')}`);
     expect(config.engine).toMatchObject({ stateDir: join(dir, 'data'), logLevel: 'info', shutdownTimeoutMs: 5_000, graceMs: 250, hostCallBufferBytes: 1024 * 1024 });
-    expect(config.chains['31337']).toEqual({ rpcUrl: 'http://127.0.0.1:8545', pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64, confirmations: 0, reconnect: { initialMs: 250, maxMs: 30_000, jitter: 0.3 } });
+    expect(config.chains['31337']).toEqual({ rpcUrl: 'http://127.0.0.1:8545', pollIntervalMs: 1_000, maxLogRange: 2_000, reorgWindow: 64, confirmations: 0, reconnect: { initialMs: 250, maxMs: 30_000, jitter: 0.3 }, pool: { healthIntervalMs: 5_000, maxHeadLagBlocks: 2, ejectAfterErrors: 3, ejectMs: 10_000 } });
+    expect(config.engine.rpcCache).toEqual({ enabled: true, maxBytes: 64 * 1024 * 1024 });
     expect(config.engine.pool).toEqual({ maxInstances: 64, maxUses: 10_000, maxIdleMs: 60_000, checkoutTimeoutMs: 5_000, minInstances: 0 });
     const [m] = config.modules;
     expect(m).toMatchObject({ name: 'w', component: watcher, limits: { fuel: 1_000_000, timeoutMs: 100 }, caps: { storeOps: 10 } });
     expect(m!.supervision).toMatchObject({ intensity: 1, backoffInitialMs: 0, periodMs: 5_000, mailboxCapacity: 1_024 }); // the rest: the supervisor's defaults
     expect(JSON.parse(m!.config)).toEqual({ safe: '0xabc', minPart_size: 2 }); // opaque: keys as written
+  });
+
+  it('behavior: rpc_urls lists a pool of endpoints with its [chains.<id>.pool] settings; rpc_url and rpc_urls exclude each other, and fallback_rpc_url goes with rpc_url only', async () => {
+    const { config } = await load(`[chains.31337]\nrpc_urls = ["ws://127.0.0.1:8546", "https://rpc.example/v3/KEY"]\n[chains.31337.pool]\neject_after_errors = 5\n[engine.rpc_cache]\nmax_bytes = 1024\n${module()}`);
+    expect(config.chains['31337']).toMatchObject({ rpcUrls: ['ws://127.0.0.1:8546', 'https://rpc.example/v3/KEY'], pool: { ejectAfterErrors: 5, healthIntervalMs: 5_000 } });
+    expect(config.engine.rpcCache).toEqual({ enabled: true, maxBytes: 1024 });
+    expect(await problems(`[chains.31337]\nrpc_url = "http://a:1"\nrpc_urls = ["http://b:1"]\n${module()}`)).toEqual([expect.objectContaining({ path: 'chains.31337.rpc_urls' })]);
+    expect(await problems(`[chains.31337]\npoll_interval_ms = 5\n${module()}`)).toEqual([expect.objectContaining({ path: 'chains.31337.rpc_urls' })]);
+    expect(await problems(`[chains.31337]\nrpc_urls = ["http://b:1"]\nfallback_rpc_url = "http://c:1"\n${module()}`)).toEqual([expect.objectContaining({ path: 'chains.31337.fallback_rpc_url' })]);
+    expect(await problems(`[chains.31337]\nrpc_urls = ["ftp://b:1"]\n${module()}`)).toEqual([expect.objectContaining({ path: "chains.31337.rpc_urls[0]", got: "\"ftp://b:1\"" })]);
   });
 
   it('error: a missing file names the file', async () => {

@@ -1,0 +1,112 @@
+import { BaseError, ResponseBodyTooLargeError, RpcRequestError } from 'viem';
+import { RPC_POOL_EWMA_WEIGHT, RPC_POOL_MAX_EJECT_MS } from '../limits/defaults.ts';
+import type { ChainClient } from './ChainClient.ts';
+import type { EndpointStanding } from './selectEndpoint.ts';
+
+export interface HealthOptions {
+  ejectAfterErrors: number;
+  ejectMs: number;
+}
+
+/** One endpoint's counters, as the per-endpoint metrics show them. */
+export interface EndpointStats {
+  /** The endpoint without credentials (a metric label). */
+  endpoint: string;
+  up: boolean;
+  head: bigint | undefined;
+  latencyMs: number;
+  requests: number;
+  failures: number;
+  ejections: number;
+}
+
+/**
+ * What a pool knows of one endpoint: its smoothed latency and error rate, the highest block it is
+ * known to have, and whether it is ejected. Fed by every request the pool sends it and by the
+ * `eth_blockNumber` probe. `consecutive` failures eject it for `ejectMs`, doubling per ejection in a
+ * row (up to RPC_POOL_MAX_EJECT_MS); an answer ends the row.
+ */
+export class EndpointHealth implements EndpointStanding {
+  ewmaMs = 0;
+  errorRate = 0;
+  head: bigint | undefined;
+  ejectedUntil = 0;
+  /**
+   * Whether it serves the pool's chain: `unknown` until it answered `eth_chainId` (an endpoint down at
+   * start is asked again at each probe, and used only once it answered), `mismatch` for good.
+   */
+  served: 'yes' | 'unknown' | 'mismatch' = 'unknown';
+  requests = 0;
+  failures = 0;
+  ejections = 0;
+  private consecutive = 0;
+  private ejectedInARow = 0;
+  private sampled = false;
+
+  constructor(
+    readonly client: ChainClient,
+    private readonly options: HealthOptions,
+  ) {}
+
+  /** An answer (a JSON-RPC error answer too) after `ms`. */
+  succeeded(ms: number, now: number): void {
+    this.requests++;
+    this.sample(ms, 0);
+    this.consecutive = 0;
+    if (this.ejectedUntil <= now) this.ejectedInARow = 0;
+  }
+
+  /** No usable answer: a transport error, a timeout, HTTP 5xx, an internal error, a lag answer. */
+  failed(ms: number, now: number): void {
+    this.requests++;
+    this.failures++;
+    this.sample(ms, 1);
+    if (++this.consecutive >= this.options.ejectAfterErrors) {
+      this.consecutive = 0;
+      this.ejections++;
+      this.ejectedUntil = now + Math.min(RPC_POOL_MAX_EJECT_MS, this.options.ejectMs * 2 ** this.ejectedInARow++);
+    }
+  }
+
+  /** The endpoint has (at least) `number`: a head it sent, a block it returned, its `eth_blockNumber`. */
+  reached(number: bigint): void {
+    if (this.head === undefined || number > this.head) this.head = number;
+  }
+
+  /** It answered that it does not have `number` (null, or "header not found"): it is below it. */
+  below(number: bigint): void {
+    if (this.head === undefined || this.head >= number) this.head = number - 1n;
+  }
+
+  stats(now: number): EndpointStats {
+    return { endpoint: this.client.endpoint, up: this.served === 'yes' && this.ejectedUntil <= now, head: this.head, latencyMs: this.ewmaMs, requests: this.requests, failures: this.failures, ejections: this.ejections };
+  }
+
+  private sample(ms: number, error: 0 | 1): void {
+    const w = this.sampled ? RPC_POOL_EWMA_WEIGHT : 1;
+    this.sampled = true;
+    this.ewmaMs += w * (ms - this.ewmaMs);
+    this.errorRate += w * (error - this.errorRate);
+  }
+}
+
+/**
+ * Is `error` a reason to ask another endpoint? Yes when the node gave no usable answer: a transport
+ * error, a timeout, HTTP 5xx or 429, a JSON-RPC internal error (-32603, but not a revert reported as
+ * one), or a lag answer (`header not found`, `unknown block`). No for an answer the node means: a
+ * revert or any other JSON-RPC error (another node would say the same), the response cap, an abort.
+ */
+export function worthFailover(error: unknown): boolean {
+  if (!(error instanceof BaseError)) return !(error instanceof Error && error.name === 'AbortError');
+  if (error.walk((e) => e instanceof ResponseBodyTooLargeError)) return false;
+  if (error.walk((e) => (e as Error).name === 'AbortError')) return false;
+  const answered = error.walk((e) => e instanceof RpcRequestError);
+  if (!(answered instanceof RpcRequestError)) return true;
+  return isLagAnswer(answered) || (answered.code === -32603 && !/revert/i.test(answered.details));
+}
+
+/** A node's way of saying it has not got the block asked for (yet). */
+export function isLagAnswer(error: unknown): boolean {
+  const answered = error instanceof BaseError ? error.walk((e) => e instanceof RpcRequestError) : null;
+  return answered instanceof RpcRequestError && /header not found|unknown block|block not found|not yet available|missing trie node/i.test(answered.details);
+}
