@@ -190,7 +190,7 @@ describe('GET /v1/modules/<m>/query/<path> (the read API)', () => {
       expect((await get('probe/query/set')).status).toBe(403); // denied: read-only
       const loop = await get('probe/query/loop');
       expect([503, 504]).toContain(loop.status); // OutOfFuel 503, ExecutionTimeout 504
-      expect(await loop.json()).toMatchObject({ signal: expect.objectContaining({ signal: expect.stringMatching(/^(OutOfFuel|ExecutionTimeout)$/) }) });
+      expect(await loop.json()).toMatchObject({ error: { code: 'query-signal', module: 'probe', signal: expect.objectContaining({ signal: expect.stringMatching(/^(OutOfFuel|ExecutionTimeout)$/) }) } });
       expect((await get('plain/query/anything')).status).toBe(404); // no query export
       expect((await get('nobody/query/get?key=count')).status).toBe(404);
       expect((await get('probe/query/get?key=count', {})).status).toBe(401); // no token: refused before the module runs

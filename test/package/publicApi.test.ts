@@ -27,6 +27,14 @@ describe("the public API (import 'corral')", () => {
         'ConfigError',
         'EngineError',
         'ReplayError',
+        // batch runs (docs/batch.md): the iterator, its summary, the input hash its lines carry, its errors
+        'runBatch',
+        'BatchSummary',
+        'inputShaOf',
+        'BatchError',
+        // the names corral's traces use (docs/tracing.md)
+        'TRACE_SPANS',
+        'TRACE_ATTRIBUTES',
       ].sort(),
     );
   });
@@ -35,7 +43,7 @@ describe("the public API (import 'corral')", () => {
     for (const signal of [corral.OutOfFuel, corral.ExecutionTimeout, corral.MemoryLimitExceeded, corral.HostLimitExceeded, corral.Trap]) {
       expect(signal.prototype).toBeInstanceOf(corral.RuntimeSignal);
     }
-    for (const error of [corral.LoadError, corral.CorralRuntimeError, corral.CheckoutError, corral.ConfigError, corral.EngineError, corral.ReplayError]) {
+    for (const error of [corral.LoadError, corral.CorralRuntimeError, corral.CheckoutError, corral.ConfigError, corral.EngineError, corral.ReplayError, corral.BatchError]) {
       expect(error.prototype).toBeInstanceOf(corral.CorralError);
     }
   });

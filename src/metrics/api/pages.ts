@@ -23,11 +23,23 @@ export function encode(bytes: Bytes, truncated = false): Encoded {
     return out;
   }
   try {
-    out.json = JSON.parse(out.utf8);
+    const json: unknown = JSON.parse(out.utf8);
+    // A module's value is untrusted: '['×10,000 parses, but writing it back out overflows the stack.
+    if (nestedWithin(json, MAX_JSON_DEPTH)) out.json = json;
   } catch {
     // not JSON: the text stands alone
   }
   return out;
+}
+
+/** Deepest JSON nesting shown as `json` (deeper: the text alone); far beyond what state records use. */
+const MAX_JSON_DEPTH = 64;
+
+function nestedWithin(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth === 0) return false;
+  for (const item of Object.values(value)) if (!nestedWithin(item, depth - 1)) return false;
+  return true;
 }
 
 /** A page's continuation for a client: base64url of the last key it listed. */

@@ -1,4 +1,5 @@
 import type { QueryResult } from '../../engine/ModuleQuery.ts';
+import type { ApiErrorCode } from './shapes.ts';
 
 /** An HTTP answer to `GET /v1/modules/<name>/query/<path>`: what the read API's router sends. */
 export interface QueryAnswer {
@@ -18,9 +19,9 @@ const FAULT_STATUS: Record<string, number> = {
   limit: 429,
 };
 
-/** A JSON body of corral's own (not the module's): `{ error, module, … }`. */
-function error(status: number, body: Record<string, unknown>): QueryAnswer {
-  return { status, contentType: JSON_TYPE, body: JSON.stringify(body) };
+/** A JSON body of corral's own (not the module's), in the read API's error shape (ApiErrorSchema). */
+function error(status: number, code: ApiErrorCode, message: string, details: Record<string, unknown>): QueryAnswer {
+  return { status, contentType: JSON_TYPE, body: JSON.stringify({ error: { status, code, message, ...details } }) };
 }
 
 /** True when the module's answer is JSON: it then goes out as JSON, else as text, its bytes untouched either way. */
@@ -37,9 +38,10 @@ function isJson(text: string): boolean {
  * Maps what `engine.query` ended with to an HTTP answer:
  * - the module's answer: 200, JSON content type when it parses as JSON, text otherwise;
  * - its `err(fault)`: `not-found` 404, `invalid-input` 400, `denied` 403, `limit` 429, any other
- *   (`upstream`, `internal`) 500; the body `{ error: 'fault', fault: <case>, message, module }`;
+ *   (`upstream`, `internal`) 500, code `query-fault` with the case as `fault` and its text as `message`;
  * - a signal: `ExecutionTimeout` 504 (the query ran out of time: a gateway timeout), any other
- *   (`OutOfFuel`, `MemoryLimitExceeded`, `HostLimitExceeded`, `Trap`) 503; the body the signal's data;
+ *   (`OutOfFuel`, `MemoryLimitExceeded`, `HostLimitExceeded`, `Trap`) 503, code `query-signal` with the signal's data as `signal`;
+ * every error body in the read API's shape `{ error: { status, code, message, module, … } }`;
  * - a module without the `query` export, or no module of that name: 404;
  * - `busy` (no running slot came free in time): 503, like any overload;
  * - an answer past `max_result_bytes`: 502 (the module answered, but not something we pass on).
@@ -51,18 +53,18 @@ export function queryAnswer(result: QueryResult): QueryAnswer {
       return { status: 200, contentType: isJson(result.answer) ? JSON_TYPE : TEXT_TYPE, body: result.answer };
     case 'fault': {
       const { tag, val } = result.fault;
-      return error(FAULT_STATUS[tag] ?? 500, { error: 'fault', fault: tag, message: val, module });
+      return error(FAULT_STATUS[tag] ?? 500, 'query-fault', val, { module, fault: tag });
     }
     case 'signal':
-      return error(result.signal.name === 'ExecutionTimeout' ? 504 : 503, { error: 'signal', module, signal: result.signal.toData() });
+      return error(result.signal.name === 'ExecutionTimeout' ? 504 : 503, 'query-signal', `the query was stopped: ${result.signal.name}`, { module, signal: result.signal.toData() });
     case 'no-query':
-      return error(404, { error: 'no-query', module, message: `module ${module} does not export \`query\`` });
+      return error(404, 'no-query', `module ${module} does not export \`query\``, { module });
     case 'unknown-module':
-      return error(404, { error: 'unknown-module', module, message: `no module ${module} runs here` });
+      return error(404, 'not-found', `no module ${module} runs here`, { module });
     case 'busy':
-      return error(503, { error: 'busy', module, waitedMs: result.waitedMs, message: 'every query slot stayed taken' });
+      return error(503, 'busy', 'every query slot stayed taken', { module, waitedMs: result.waitedMs });
     case 'too-large':
-      return error(502, { error: 'too-large', module, bytes: result.bytes, max: result.max, message: `the answer has ${result.bytes} bytes; at most ${result.max}` });
+      return error(502, 'too-large', `the answer has ${result.bytes} bytes; at most ${result.max}`, { module, bytes: result.bytes, max: result.max });
     default:
       return unknownResult(result);
   }

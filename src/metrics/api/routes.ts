@@ -92,10 +92,13 @@ export function readApiHandler(engine: ReadApiEngine, options: ReadApiOptions): 
       return sendError(res, new ApiRefusal(503, 'busy', `${inFlight} requests are being served ([engine.api] max_concurrent); retry later`), { 'retry-after': String(options.retryAfterS) });
     }
     inFlight++;
-    route(engine, options, url).then(
-      (answer) => ('contentType' in answer ? sendQueryAnswer(res, answer) : send(res, answer.status, answer.body)),
-      (error: unknown) => sendError(res, error instanceof ApiRefusal ? error : new ApiRefusal(500, 'internal', error instanceof Error ? error.message : String(error))),
-    ).finally(() => inFlight--);
+    // Whatever fails, the client gets an answer and nothing escapes as an unhandled rejection: that
+    // would take the engine (and every module it serves) down over one request.
+    route(engine, options, url)
+      .then((answer) => ('contentType' in answer ? sendQueryAnswer(res, answer) : send(res, answer.status, answer.body)))
+      .catch((error: unknown) => sendError(res, error instanceof ApiRefusal ? error : new ApiRefusal(500, 'internal', error instanceof Error ? error.message : String(error))))
+      .catch((error: unknown) => res.destroy(error instanceof Error ? error : new Error(String(error))))
+      .finally(() => inFlight--);
   };
 }
 

@@ -109,8 +109,16 @@ export const ModulesSchema = z.object({ modules: z.array(LiveModuleSchema) });
 export const ApiErrorSchema = z.object({
   error: z.object({
     status: z.number().int(),
-    code: z.enum(['bad-request', 'unauthorized', 'forbidden', 'not-found', 'method-not-allowed', 'busy', 'internal']),
+    /** The API's own refusals, then a module query's (`query-fault`: its `err`; `query-signal`: a limit stopped it). */
+    code: z.enum(['bad-request', 'unauthorized', 'forbidden', 'not-found', 'method-not-allowed', 'busy', 'internal', 'query-fault', 'query-signal', 'no-query', 'too-large']),
     message: z.string(),
+    /** A module query's: the module, its fault's case, the signal's data, the answer's size and the bound. */
+    module: z.string().optional(),
+    fault: z.string().optional(),
+    signal: z.record(z.string(), z.unknown()).optional(),
+    waitedMs: z.number().optional(),
+    bytes: z.number().optional(),
+    max: z.number().optional(),
   }),
 });
 
