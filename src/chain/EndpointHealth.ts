@@ -102,7 +102,28 @@ export function worthFailover(error: unknown): boolean {
   if (error.walk((e) => (e as Error).name === 'AbortError')) return false;
   const answered = error.walk((e) => e instanceof RpcRequestError);
   if (!(answered instanceof RpcRequestError)) return true;
-  return isLagAnswer(answered) || (answered.code === -32603 && !/revert/i.test(answered.details));
+  return isLagAnswer(answered) || isLimitAnswer(answered) || (answered.code === -32603 && !/revert/i.test(answered.details));
+}
+
+/**
+ * A provider refusing for load, often with HTTP 200 (Infura's -32005 "limit exceeded", -32016, "rate
+ * limit", "too many requests", "capacity"): another endpoint may answer, and it is no answer to keep.
+ */
+export function isLimitAnswer(error: RpcRequestError): boolean {
+  return error.code === -32005 || error.code === -32016 || /rate.?limit|limit exceeded|too many requests|capacity/i.test(error.details);
+}
+
+/**
+ * Is `error` the node's own answer, the same for everyone who asks it at that block (a revert, an
+ * invalid-params error), and so worth keeping in the shared cache? Never an abort or a response-size
+ * refusal (the asking invocation's own limits: found in review, they were served to other modules), a
+ * transport failure, a lag or load answer, or an internal error.
+ */
+export function isNodeAnswer(error: unknown): boolean {
+  if (!(error instanceof BaseError)) return false;
+  if (error.walk((e) => e instanceof ResponseBodyTooLargeError || (e as Error).name === 'AbortError')) return false;
+  const answered = error.walk((e) => e instanceof RpcRequestError);
+  return answered instanceof RpcRequestError && !worthFailover(error);
 }
 
 /** A node's way of saying it has not got the block asked for (yet). */

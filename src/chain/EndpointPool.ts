@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { EngineError } from '../errors/EngineError.ts';
 import type { ChainClient } from './ChainClient.ts';
 import type { ChainRpc, ModuleRequestOptions } from './ChainRpc.ts';
-import { EndpointHealth, isLagAnswer, worthFailover, type EndpointStats, type HealthOptions } from './EndpointHealth.ts';
+import { EndpointHealth, isLagAnswer, isNodeAnswer, worthFailover, type EndpointStats, type HealthOptions } from './EndpointHealth.ts';
 import { parseBlock } from './parseRpc.ts';
 import { CachedAnswer, type ResponseCache } from './ResponseCache.ts';
 import { RpcDataError } from './RpcDataError.ts';
@@ -142,7 +142,7 @@ export class EndpointPool implements ChainRpc {
     const cache = this.options.cache;
     if (!options.cacheable || !cache) return load();
     const key = `${this.chainId}|${method}|${JSON.stringify(params)}`;
-    const { json, hit } = await cache.get(key, load, (error) => !worthFailover(error)).catch((error: unknown) => {
+    const { json, hit } = await cache.get(key, load, isNodeAnswer).catch((error: unknown) => {
       if (!(error instanceof CachedAnswer)) throw error;
       // A revert from the cache is an answer this module got without asking a node, too.
       if (error.hit) this.options.accounting.count(this.chainId, purpose, method, 'cached', module);

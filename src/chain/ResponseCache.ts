@@ -58,7 +58,9 @@ export class ResponseCache {
     this.inflight.set(key, loading);
     try {
       const answer = await loading;
-      this.store(key, answer);
+      // A null at a block hash (no such block, receipt or transaction on the node asked) may only mean
+      // that node has not got it yet: another asker must ask again (found in review), not inherit it.
+      if (!('json' in answer && answer.json === 'null')) this.store(key, answer);
       return unwrap(answer, false);
     } finally {
       if (this.inflight.get(key) === loading) this.inflight.delete(key);
