@@ -10,9 +10,6 @@ import { DEFAULT_API } from '../limits/defaults.ts';
 import type { InspectOptions, ModuleDetail } from '../metrics/api/stateReport.ts';
 import type { Entry, JobShape, KeysPage, LiveModule, TimersPage } from '../metrics/api/shapes.ts';
 
-/** The most a page may ask of the engine's default `[engine.api] max_page_limit`. */
-const PAGE = DEFAULT_API.maxPageLimit;
-
 export async function inspectUrl(url: string, options: InspectOptions & { tokenEnv?: string } = {}, env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
   const tokenEnv = options.tokenEnv ?? DEFAULT_API.tokenEnv;
   const token = env[tokenEnv];
@@ -42,17 +39,20 @@ export async function inspectUrl(url: string, options: InspectOptions & { tokenE
   if (options.module === undefined) return { url: base.origin, modules: (await get<{ modules: LiveModule[] }>('/modules')).modules };
   const m = `/modules/${encodeURIComponent(options.module)}`;
   const summary = await get<LiveModule>(m);
-  /** Every page of a listing, following `next`, `limit` items at most. */
+  /**
+   * Every page of a listing, following `next`, `limit` items at most. Pages of the engine's own size
+   * (`[engine.api] page_limit`): asking a size could pass its `max_page_limit`, which is the engine's
+   * to choose (found in review: a fixed 1,000 was refused by an engine allowing 200).
+   */
   const pages = async <T>(path: string, pick: (page: never) => T[], limit = Infinity): Promise<T[]> => {
     const items: T[] = [];
     let next: string | null = null;
     do {
-      const ask = Math.min(PAGE, limit - items.length);
-      const page: { next: string | null } = await get<{ next: string | null }>(`${path}${path.includes('?') ? '&' : '?'}limit=${ask}${next ? `&cursor=${next}` : ''}`);
+      const page: { next: string | null } = await get<{ next: string | null }>(next ? `${path}${path.includes('?') ? '&' : '?'}cursor=${next}` : path);
       items.push(...pick(page as never));
       next = page.next;
     } while (next && items.length < limit);
-    return items;
+    return items.slice(0, limit);
   };
   const detail: ModuleDetail = {
     module: options.module,

@@ -69,4 +69,24 @@ describe('corral inspect --url', () => {
     expect(liveTimers).toEqual(printed(await inspectState(stateDir, { module: 'tp' })));
     expect((liveTimers.timers as { tag: string }[]).map((t) => t.tag)).toEqual(['later', 'much-later']);
   }, 60_000);
+
+  it('args: an engine allowing smaller pages than the default (max_page_limit 200, found in review): --module reads every key, page by page, and --limit still bounds them', async () => {
+    const configured = await startConfigured(
+      EngineConfigSchema.parse({
+        engine: { stateDir: mkdtempSync(join(tmpdir(), 'corral-inspect-small-')), logLevel: 'silent', metrics: '127.0.0.1:0', api: { enabled: true, pageLimit: 2, maxPageLimit: 3 } },
+        modules: [{ name: 'c', component: fixture('watcher'), grants: { store: true, logging: true }, topics: ['t'] }],
+      }),
+      { env },
+    );
+    try {
+      for (let i = 0; i < 3; i++) await configured.engine.publish('t', `${i}`);
+      await configured.engine.settled('c');
+      const all = (await configured.engine.entries('c')).length;
+      expect(all).toBeGreaterThan(3); // more than one page of 3
+      expect(((await inspectUrl(configured.metrics!.url, { module: 'c' }, env)) as { entries: unknown[] }).entries).toHaveLength(all);
+      expect(((await inspectUrl(configured.metrics!.url, { module: 'c', limit: 1 }, env)) as { entries: unknown[] }).entries).toHaveLength(1);
+    } finally {
+      await configured.stop();
+    }
+  });
 });
