@@ -3,7 +3,8 @@
  * the read API and module queries read through it while steps keep committing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ModuleReadView, Write } from '../../src/store/EngineStore.ts';
+import type { ModuleReadView, ReadView, Write } from '../../src/store/EngineStore.ts';
+import { freshDatabase } from '../postgres.ts';
 import { backends, type OpenedBackend } from './backends.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -59,6 +60,29 @@ describe.each(backends)('read view: $name', (backend) => {
       expect(await mv.cursors()).toEqual({ 'chain:1': { number: '2' } });
     } finally {
       await after.close();
+    }
+  });
+});
+
+describe('read view: PostgreSQL connections', () => {
+  it('behavior: read views take at most one fewer than the pool\'s connections, so a commit goes through while readers are at their bound (found in review: views on every connection held commits past the lease)', async () => {
+    const { PostgresStore } = await import('../../src/store/postgres/PostgresStore.ts');
+    const store = await PostgresStore.open({ url: await freshDatabase(), replica: 'read-slots', pool: 3, onError: () => {} });
+    try {
+      const m = await store.module('m');
+      const views = [await store.readView(), await store.readView()];
+      let third: ReadView | undefined;
+      const waiting = store.readView().then((v) => (third = v));
+      // Two views hold two of three connections; the third reader waits, and the commit takes the last.
+      await m.commit({ writes: [w('k', 'v')], sizeDelta: 2 });
+      expect(third).toBeUndefined();
+      await views[0]!.close();
+      await waiting;
+      const seen = (await third!.module('m'))!;
+      expect(dec(await seen.get(enc('k')))).toBe('v'); // opened after the commit: it sees it
+      await Promise.all([views[1]!.close(), third!.close()]);
+    } finally {
+      await store.close();
     }
   });
 });

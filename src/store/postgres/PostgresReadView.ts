@@ -6,6 +6,32 @@ import type { Bytes, ModuleReadView, ReadView } from '../EngineStore.ts';
 const KEYS_PER_QUERY = 1_000;
 
 /**
+ * At most `max` read views at once. Each holds a pooled connection for the whole read (a query's for
+ * its guest's run), and the pool is the commits' too: readers at their bounds ([engine.query] and
+ * [engine.api] max_concurrent) on a small pool held every connection, and a commit waited past its
+ * lease (found in review). The store gives readers one connection fewer than the pool; more wait here.
+ */
+export class ReadSlots {
+  private used = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly max: number) {}
+
+  async acquire(): Promise<() => void> {
+    if (this.used >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.used++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes straight on: `used` stays
+      else this.used--;
+    };
+  }
+}
+
+/**
  * Reads of committed state in one `REPEATABLE READ READ ONLY` transaction on one pooled connection:
  * every query sees the snapshot taken at its first one, and a commit is one statement (commitSql.ts),
  * so the view sees each commit whole or not at all, whichever replica made it. Closing ends the
@@ -17,20 +43,24 @@ export class PostgresReadView implements ReadView {
   private constructor(
     private readonly client: pg.PoolClient,
     private readonly s: string,
+    private readonly releaseSlot: () => void,
   ) {}
 
   /** Opens the transaction and fixes its snapshot at once (a view is "as of now", not as of its first read). */
-  static async open(pool: pg.Pool, s: string): Promise<PostgresReadView> {
-    const client = await pool.connect();
+  static async open(pool: pg.Pool, s: string, slots: ReadSlots): Promise<PostgresReadView> {
+    const releaseSlot = await slots.acquire();
+    let client: pg.PoolClient | undefined;
     try {
+      client = await pool.connect();
       await client.query('begin isolation level repeatable read read only');
       // The snapshot is taken at the first statement after BEGIN, not at BEGIN itself.
       await client.query('select 1');
     } catch (error) {
-      client.release(error as Error);
+      client?.release(error as Error);
+      releaseSlot();
       throw error;
     }
-    return new PostgresReadView(client, s);
+    return new PostgresReadView(client, s, releaseSlot);
   }
 
   async module(name: string): Promise<ModuleReadView | undefined> {
@@ -48,6 +78,8 @@ export class PostgresReadView implements ReadView {
     } catch (error) {
       // A connection whose transaction did not end cleanly must not go back to the pool.
       this.client.release(error as Error);
+    } finally {
+      this.releaseSlot();
     }
   }
 }

@@ -9,7 +9,7 @@ import { breakerSql, commitSql } from './commitSql.ts';
 import { connectClient, createPool, schemaIdent, storeError, targetOf } from './connect.ts';
 import { FREEZE_LEASE, Lease, WAKE_CHANNELS } from './Lease.ts';
 import { readOwnership, readReplicas } from './ownershipSql.ts';
-import { PostgresReadView } from './PostgresReadView.ts';
+import { PostgresReadView, ReadSlots } from './PostgresReadView.ts';
 import { lockSpace, migrate, SCHEMA_VERSION, schemaVersion } from './migrate.ts';
 import { type ModuleSnapshot, writeSnapshot } from './importSnapshot.ts';
 import { loadModuleState, type ModuleContext, PostgresModuleStore } from './PostgresModuleStore.ts';
@@ -74,6 +74,8 @@ export class PostgresStore implements OwnedStore {
   private breakerWrites: Promise<unknown> = Promise.resolve();
   private lease: Lease | undefined;
   private closed = false;
+  /** Read views hold pooled connections: one fewer than the pool, so a commit always finds one (see ReadSlots). */
+  private readonly readSlots: ReadSlots;
   /** Settles when the reconnect in flight (if any) has ended. */
   private reconnecting: Promise<void> = Promise.resolve();
 
@@ -85,6 +87,7 @@ export class PostgresStore implements OwnedStore {
     /** This schema's advisory lock namespaces (migrate.ts). */
     private readonly lockSpace: { modules: number; replicas: number },
   ) {
+    this.readSlots = new ReadSlots(Math.max(1, (options.pool ?? DEFAULT_POSTGRES.pool) - 1));
     this.context = {
       pool,
       schema: s,
@@ -266,7 +269,7 @@ export class PostgresStore implements OwnedStore {
 
   /** A REPEATABLE READ READ ONLY transaction on one pooled connection (PostgresReadView), every module's committed state as of now. */
   readView(): Promise<ReadView> {
-    return PostgresReadView.open(this.pool, this.s);
+    return PostgresReadView.open(this.pool, this.s, this.readSlots);
   }
 
   replicas(): Promise<ReplicaInfo[]> {
