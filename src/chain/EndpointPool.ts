@@ -250,8 +250,14 @@ export class EndpointPool implements ChainRpc {
           health.succeeded(this.now() - started, this.now());
           throw error;
         }
-        if (route.minBlock !== undefined && isLagAnswer(error)) health.below(route.minBlock);
-        health.failed(this.now() - started, this.now());
+        // A lag answer ("header not found") says what the node has, not that it fails: an endpoint behind
+        // is routed around (`below`); one asked for a block nobody has (a module may name any hash)
+        // is not ejected for it (found in review: three such requests ejected every endpoint).
+        if (isLagAnswer(error)) {
+          if (route.minBlock !== undefined) health.below(route.minBlock);
+        } else {
+          health.failed(this.now() - started, this.now());
+        }
         last = error;
       }
     }

@@ -93,3 +93,30 @@ describe('endpoint pool: a rate-limit answer', () => {
     }
   });
 });
+
+function answeringHeaderNotFound(endpoint: string): ChainClient {
+  return {
+    chainId: 1n, endpoint, transport: 'http',
+    chainIdServed: async () => 1n,
+    request: async () => '0x64',
+    requestJson: async () => { throw new RpcRequestError({ body: {}, error: { code: -32000, message: 'header not found' }, url: endpoint }); },
+    close() {}, denied() {}, resetSocket() {},
+  } as unknown as ChainClient;
+}
+
+describe('endpoint pool: a module and the endpoints\' health', () => {
+  it('behavior: a module\'s requests at made-up block hashes (lag answers from every node) eject no endpoint (found in review)', async () => {
+    const pool = new EndpointPool({ clients: [answeringHeaderNotFound('http://a'), answeringHeaderNotFound('http://b')], accounting: { count() {} } as never, healthIntervalMs: 60_000, maxHeadLagBlocks: 2, ejectAfterErrors: 3, ejectMs: 30_000, logger: pino({ level: 'silent' }) });
+    await pool.start();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const hash = '0x' + String(i).padStart(64, '0');
+        await pool.requestJson('eth_getBalance', ['0x0000000000000000000000000000000000000001', { blockHash: hash }], 'module', 'evil', { cacheable: true }).catch(() => {});
+      }
+      const stats = pool.stats();
+      expect(stats.map((s) => [s.up, s.ejections])).toEqual([[true, 0], [true, 0]]);
+    } finally {
+      pool.close();
+    }
+  });
+});
