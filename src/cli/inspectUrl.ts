@@ -36,7 +36,16 @@ export async function inspectUrl(url: string, options: InspectOptions & { tokenE
     return body as T;
   };
 
-  if (options.module === undefined) return { url: base.origin, modules: (await get<{ modules: LiveModule[] }>('/modules')).modules };
+  if (options.module === undefined) {
+    const modules: LiveModule[] = [];
+    let next: string | null = null;
+    do {
+      const page: { modules: LiveModule[]; next: string | null } = await get(next ? `/modules?cursor=${next}` : '/modules');
+      modules.push(...page.modules);
+      next = page.next;
+    } while (next);
+    return { url: base.origin, modules };
+  }
   const m = `/modules/${encodeURIComponent(options.module)}`;
   const summary = await get<LiveModule>(m);
   /**

@@ -75,6 +75,12 @@ describe('read API: a running engine on anvil', () => {
 
     const all = await getJson(`${api}/modules`, ModulesSchema);
     expect(all.modules.map((m) => m.name)).toEqual(['blocks', 'j']);
+    expect(all.next).toBeNull();
+    // Paged in name order (an engine of thousands of modules answers a page at a time).
+    const first = await getJson(`${api}/modules?limit=1`, ModulesSchema);
+    expect(first.modules.map((m) => m.name)).toEqual(['blocks']);
+    const second = await getJson(`${api}/modules?limit=1&cursor=${first.next}`, ModulesSchema);
+    expect([second.modules.map((m) => m.name), second.next]).toEqual([['j'], null]);
     const blocks = await getJson(`${api}/modules/blocks`, LiveModuleSchema);
     expect(blocks.status).toBe('serving');
     expect(blocks.breaker.state).toBe('closed');

@@ -104,7 +104,8 @@ export const LiveModuleSchema = ModuleSummarySchema.extend({
     .describe('live: where the module stands on each chain it follows'),
 });
 
-export const ModulesSchema = z.object({ modules: z.array(LiveModuleSchema) });
+/** A page of modules in name order; `next` continues after the last (null: none left). */
+export const ModulesSchema = z.object({ modules: z.array(LiveModuleSchema), next: z.string().nullable() });
 
 export const ApiErrorSchema = z.object({
   error: z.object({
