@@ -22,6 +22,9 @@ export function encode(bytes: Bytes, truncated = false): Encoded {
   } catch {
     return out;
   }
+  // Most keys and many values are plain text ('ev/12'): a failed JSON.parse builds an exception,
+  // which was the largest cost of a page; text that cannot start a JSON value is not tried.
+  if (!JSON_START.test(out.utf8)) return out;
   try {
     const json: unknown = JSON.parse(out.utf8);
     // A module's value is untrusted: '['×10,000 parses, but writing it back out overflows the stack.
@@ -31,6 +34,9 @@ export function encode(bytes: Bytes, truncated = false): Encoded {
   }
   return out;
 }
+
+/** What a JSON text can begin with (after whitespace): an object, array, string, number, true, false or null. */
+const JSON_START = /^[\s]*[{["\-0-9tfn]/;
 
 /** Deepest JSON nesting shown as `json` (deeper: the text alone); far beyond what state records use. */
 const MAX_JSON_DEPTH = 64;
