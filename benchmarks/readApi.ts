@@ -32,7 +32,8 @@ const READERS = `
 const { parentPort, workerData } = require('node:worker_threads');
 let stop = true;
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const page = (cursor) => fetch(workerData.url + '/v1/modules/m0/keys?limit=100' + (cursor ? '&cursor=' + cursor : ''), { headers: { authorization: 'Bearer ' + workerData.token } });
+let url = workerData.url;
+const page = (cursor) => fetch(url + '/v1/modules/m0/keys?limit=100' + (cursor ? '&cursor=' + cursor : ''), { headers: { authorization: 'Bearer ' + workerData.token } });
 async function reader() {
   const samples = [];
   let cursor = null;
@@ -52,7 +53,12 @@ parentPort.on('message', (cmd) => {
   stop = false;
   Promise.all(Array.from({ length: workerData.readers }, reader)).then((all) => parentPort.postMessage(all.flat()));
 });
-page(null).then((r) => r.json()).then(() => parentPort.postMessage('ready'));
+// The control: a canned page served from this thread, so every cost of the readers is theirs, none the engine's.
+const canned = workerData.canned === undefined ? Promise.resolve() : new Promise((resolve) => {
+  const server = require('node:http').createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(workerData.canned); });
+  server.listen(0, '127.0.0.1', () => { url = 'http://127.0.0.1:' + server.address().port; server.unref(); resolve(); });
+});
+canned.then(() => page(null)).then((r) => r.json()).then(() => parentPort.postMessage('ready'));
 `;
 
 export async function benchReadApi(fixture: (name: string) => string, row: Row): Promise<Record<string, unknown>> {
@@ -73,12 +79,12 @@ export async function benchReadApi(fixture: (name: string) => string, row: Row):
     return (EVENTS_PER_ROUND * MODULES * 1000) / (performance.now() - t);
   };
   /** Interleaved rounds without and with readers (each pausing `intervalMs` between requests, 0: none). */
-  const compare = async (intervalMs: number) => {
+  const compare = async (intervalMs: number, canned?: string) => {
     const bare: number[] = [];
     const read: number[] = [];
     const requests: number[] = [];
     let readingMs = 0;
-    const worker = new Worker(READERS, { eval: true, workerData: { url: configured.metrics!.url, token: TOKEN, readers: 2, intervalMs } });
+    const worker = new Worker(READERS, { eval: true, workerData: { url: configured.metrics!.url, token: TOKEN, readers: 2, intervalMs, canned } });
     const next = () =>
       new Promise<unknown>((resolve, reject) => {
         worker.once('message', resolve);
@@ -105,15 +111,20 @@ export async function benchReadApi(fixture: (name: string) => string, row: Row):
   try {
     await round(); // warm: instances, and keys for the readers to page over
     const paced = await compare(50);
+    // The same readers against a canned copy of a page served off the engine's thread: what readers cost
+    // a 2-core machine whatever serves them (their fetches, their JSON), beside what the API adds.
+    const sample = await (await fetch(`${configured.metrics!.url}/v1/modules/m0/keys?limit=100`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    const control = await compare(50, sample);
     const flat = await compare(0);
     const slower = (r: { ratio: number }) => `${((1 - r.ratio) * 100).toFixed(1)} % slower`;
     const rate = (r: { median: number[] }) => `${Math.round(r.median[0]!).toLocaleString('en')} / ${Math.round(r.median[1]!).toLocaleString('en')} events/s`;
     row('read API: fan-out (10 modules) without / with 2 readers at 20 requests/s each, median of 7 interleaved rounds', `${rate(paced)} (${slower(paced)})`, '≤ 5 % slower', paced.ratio >= 0.95);
+    row('read API: control, the same readers against a canned page served off the engine\'s thread', `${rate(control)} (${slower(control)}): the readers' own share on this machine`);
     row('read API: the same with 2 readers as fast as they go', `${rate(flat)} (${slower(flat)})`);
     for (const [name, r] of [['paced', paced], ['as fast as they go', flat]] as const) {
       row(`read API: 2 readers (${name}) over /keys pages of 100, requests/s and p50 / p99`, `${Math.round(r.requestsPerSecond).toLocaleString('en')}/s, ${r.latencyMs.p50.toFixed(2)} / ${r.latencyMs.p99.toFixed(2)} ms`);
     }
-    return { paced, asFastAsTheyGo: flat };
+    return { paced, control, asFastAsTheyGo: flat };
   } finally {
     await configured.stop();
   }
