@@ -74,6 +74,8 @@ export const ChainConfigSchema = z
       .array(z.string().regex(/^(https?|wss?):\/\/[^\s/]+/i, 'an http(s):// or ws(s):// URL'))
       .min(1)
       .max(16)
+      // The same endpoint twice would be asked twice on a failover and share its metric series: a typo, said so.
+      .refine((urls) => new Set(urls).size === urls.length, { message: 'each endpoint once: a URL is listed twice' })
       .optional()
       .describe('several endpoints of the chain (ws and http), a pool: heads are subscribed on the first WebSocket one (polled through the pool while it is down), logs and module requests go to the fastest sound endpoint that reached the block asked for, failing over to the next'),
     pool: RpcPoolSchema.default(RpcPoolSchema.parse({})).describe('see `[chains.<id>.pool]`'),

@@ -57,6 +57,8 @@ ${module('limits = { timeout_ms = 100 }\ngrants = { store = true }\nconfig = { s
     expect(await problems(`[chains.31337]\nrpc_url = "http://a:1"\nrpc_urls = ["http://b:1"]\n${module()}`)).toEqual([expect.objectContaining({ path: 'chains.31337.rpc_urls' })]);
     expect(await problems(`[chains.31337]\npoll_interval_ms = 5\n${module()}`)).toEqual([expect.objectContaining({ path: 'chains.31337.rpc_urls' })]);
     expect(await problems(`[chains.31337]\nrpc_urls = ["http://b:1"]\nfallback_rpc_url = "http://c:1"\n${module()}`)).toEqual([expect.objectContaining({ path: 'chains.31337.fallback_rpc_url' })]);
+    // The same URL twice (found in review: it would be asked twice on a failover and share one metric series).
+    expect(await problems(`[chains.31337]\nrpc_urls = ["http://b:1", "ws://c:1", "http://b:1"]\n${module()}`)).toEqual([expect.objectContaining({ path: 'chains.31337.rpc_urls', expected: expect.stringMatching(/listed twice/) })]);
     expect(await problems(`[chains.31337]\nrpc_urls = ["ftp://b:1"]\n${module()}`)).toEqual([expect.objectContaining({ path: "chains.31337.rpc_urls[0]", got: "\"ftp://b:1\"" })]);
   });
 
