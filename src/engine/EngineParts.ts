@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Subject } from 'rxjs';
 import { Bus } from '../bus/Bus.ts';
 import { systemClock, type Clock } from '../clock/Clock.ts';
@@ -8,6 +8,8 @@ import type { Recorder } from '../replay/Recorder.ts';
 import type { Limits } from '../runtime/Component.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { EngineStore } from '../store/EngineStore.ts';
+import { openStore, type PlacementOptions } from '../store/openStore.ts';
+import { EngineError } from '../errors/EngineError.ts';
 import type { Tracing } from '../tracing/Tracing.ts';
 import { Supervisor } from '../supervisor/Supervisor.ts';
 import { DEFAULT_SUPERVISION, TRACING_DEFAULTS } from '../limits/defaults.ts';
@@ -63,4 +65,22 @@ export function engineParts(options: EngineOptions, store: EngineStore, logger: 
   const jobLimits = options.jobLimits ?? { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
   const queries = new QueryRuntime(queryOptions(options.query), options.queryRuntime);
   return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject(), tracing, queries };
+}
+
+/**
+ * Opens the store the options name (LevelDB in `stateDir`, or `store`) and makes the engine's parts over
+ * it; the store is closed again if they cannot be made. `placement`: a shared store's placement options.
+ */
+export async function openEngineParts(options: EngineOptions): Promise<{ parts: EngineParts; placement: PlacementOptions | undefined }> {
+  const logger = options.logger ?? pino({ name: 'corral' });
+  const storeOptions = options.store ?? (options.stateDir === undefined ? undefined : { backend: 'level' as const, stateDir: options.stateDir });
+  if (!storeOptions) throw new EngineError('invalid-option', 'the engine needs a store: `stateDir` (LevelDB) or `store`', { option: 'store' });
+  const unawaited = storeOptions.backend === 'level' ? 'could not save a circuit breaker' : 'the store failed outside a commit (a circuit breaker save, an idle connection)';
+  const store = await openStore(storeOptions, (error) => logger.error({ err: error }, unawaited));
+  try {
+    return { parts: engineParts(options, store, logger), placement: storeOptions.backend === 'postgres' ? storeOptions.placement : undefined };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }
