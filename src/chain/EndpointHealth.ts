@@ -39,6 +39,11 @@ export class EndpointHealth implements EndpointStanding {
   requests = 0;
   failures = 0;
   ejections = 0;
+  /**
+   * It answered invalid-params to EIP-1898's `{ blockHash }` form: requests pinned to a hash go to it
+   * by number from then on (src/chain/blockHashFallback.ts), for as long as the process runs.
+   */
+  refusesBlockHash = false;
   private consecutive = 0;
   private ejectedInARow = 0;
   private sampled = false;
