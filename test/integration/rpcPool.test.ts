@@ -9,6 +9,7 @@ import { deployEmitter } from '../emitter.ts';
 import { captureLogger, fixture } from '../helpers.ts';
 import { chainEngine, chainTestbed, expectedRecords, recorded, stateOf } from './chainHarness.ts';
 import { closedPortUrl, startLaggingProxy } from './laggingProxy.ts';
+import { startWsProxy } from './wsProxy.ts';
 
 const testbed = chainTestbed();
 const { runtime } = testbed;
@@ -67,6 +68,32 @@ describe('RPC endpoint pool', () => {
     expect(endpoints[1]!.ejections + endpoints[2]!.ejections).toBeGreaterThan(0);
     await Promise.all([pooled.engine.stop(), single.engine.stop()]);
     await pool.close();
+  });
+
+  it('behavior: a ws:// and an http:// endpoint, the ws one (carrying the heads) dies mid-run: the deliveries equal a run against the single http endpoint', async () => {
+    const emitter = await deployEmitter(testbed.anvil);
+    const start = Number(emitter.deployedAt) + 1;
+    const manifests: Partial<ModuleManifest>[] = [
+      { name: 'logs', startBlock: start, triggers: [{ kind: 'log', chain: 31337, address: emitter.address }] },
+      { name: 'blocks', startBlock: start, triggers: [{ kind: 'block', chain: 31337, every: 2 }] },
+    ];
+    const socket = await startWsProxy(testbed.anvil.wsUrl);
+    const pooled = await chainEngine(runtime, { rpcUrls: [socket.url, testbed.anvil.url], pollIntervalMs: 20, pool: { healthIntervalMs: 50, ejectMs: 200 } }, manifests);
+    const single = await chainEngine(runtime, { rpcUrl: testbed.anvil.url, pollIntervalMs: 20 }, manifests);
+    let last = 0n;
+    for (let i = 0; i < 6; i++) last = await emitter.emit(i % 3, 1 + (i % 3));
+    await Promise.all(['logs', 'blocks'].flatMap((m) => [pooled.engine.reached(m, 31337, last), single.engine.reached(m, 31337, last)]));
+    // The socket did carry the heads before it died.
+    expect(socket.counts.eth_subscribe).toBeGreaterThan(0);
+    await socket.close();
+    for (let i = 6; i < 12; i++) last = await emitter.emit(i % 3, 1 + (i % 3));
+    await Promise.all(['logs', 'blocks'].flatMap((m) => [pooled.engine.reached(m, 31337, last), single.engine.reached(m, 31337, last)]));
+    expect(await recorded(pooled.engine, 'logs')).toEqual(await expectedRecords(emitter.client, BigInt(start), last, { address: emitter.address }));
+    for (const m of ['logs', 'blocks']) {
+      expect(await recorded(pooled.engine, m)).toEqual(await recorded(single.engine, m));
+      expect(await stateOf(pooled.engine, m)).toEqual(await stateOf(single.engine, m));
+    }
+    await Promise.all([pooled.engine.stop(), single.engine.stop()]);
   });
 
   it('behavior: two modules making the same eth_call at a block hash: one upstream call, the other answered by the cache and counted as cached', async () => {
