@@ -13,6 +13,12 @@ export interface EndpointStats {
   /** The endpoint without credentials (a metric label). */
   endpoint: string;
   up: boolean;
+  /**
+   * Serves the chain, is not ejected, and its last request or probe got an answer: what a chain's
+   * readiness counts (a pool with none is `chain-stalled`). `up` turns back on when an ejection ends,
+   * before the endpoint answered again.
+   */
+  healthy: boolean;
   head: bigint | undefined;
   latencyMs: number;
   requests: number;
@@ -44,6 +50,7 @@ export class EndpointHealth implements EndpointStanding {
    * by number from then on (src/chain/blockHashFallback.ts), for as long as the process runs.
    */
   refusesBlockHash = false;
+  private lastFailed = false;
   private consecutive = 0;
   private ejectedInARow = 0;
   private sampled = false;
@@ -57,6 +64,7 @@ export class EndpointHealth implements EndpointStanding {
   succeeded(ms: number, now: number): void {
     this.requests++;
     this.sample(ms, 0);
+    this.lastFailed = false;
     this.consecutive = 0;
     if (this.ejectedUntil <= now) this.ejectedInARow = 0;
   }
@@ -66,6 +74,7 @@ export class EndpointHealth implements EndpointStanding {
     this.requests++;
     this.failures++;
     this.sample(ms, 1);
+    this.lastFailed = true;
     if (++this.consecutive >= this.options.ejectAfterErrors) {
       this.consecutive = 0;
       this.ejections++;
@@ -84,7 +93,8 @@ export class EndpointHealth implements EndpointStanding {
   }
 
   stats(now: number): EndpointStats {
-    return { endpoint: this.client.endpoint, up: this.served === 'yes' && this.ejectedUntil <= now, head: this.head, latencyMs: this.ewmaMs, requests: this.requests, failures: this.failures, ejections: this.ejections };
+    const up = this.served === 'yes' && this.ejectedUntil <= now;
+    return { endpoint: this.client.endpoint, up, healthy: up && !this.lastFailed, head: this.head, latencyMs: this.ewmaMs, requests: this.requests, failures: this.failures, ejections: this.ejections };
   }
 
   private sample(ms: number, error: 0 | 1): void {

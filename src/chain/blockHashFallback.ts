@@ -43,6 +43,8 @@ export function logsInBlock(json: string, hash: string): boolean {
   return Array.isArray(logs) && logs.every((log) => typeof log === 'object' && log !== null && String((log as { blockHash?: unknown }).blockHash).toLowerCase() === hash.toLowerCase());
 }
 
+export type PinLostCode = 'pin-lost'; // the block number no longer names the pinned hash (details: endpoint, method, blockHash, block)
+
 export interface PinLostDetails {
   chainId: string;
   endpoint: string;
@@ -59,7 +61,7 @@ export interface PinLostDetails {
  * another block; the pool asks its next endpoint, and the module gets an `upstream` fault when none
  * can answer.
  */
-export class PinLostError extends CorralError<'pin-lost', PinLostDetails> {
+export class PinLostError extends CorralError<PinLostCode, PinLostDetails> {
   override readonly name = 'PinLostError';
 
   constructor(details: PinLostDetails) {

@@ -217,6 +217,12 @@ export class EngineMetrics {
     gaugeFrom('corral_rpc_endpoint_latency_seconds', 'The endpoint\'s smoothed answer time.', endpointLabels, (set) => endpoints((l, e) => set(l, e.latencyMs / 1000))());
     counterFrom('corral_rpc_endpoint_requests_total', 'Requests sent to the endpoint (probes included).', endpointLabels, (set) => endpoints((l, e) => set(l, e.requests))());
     counterFrom('corral_rpc_endpoint_failures_total', 'Requests to the endpoint without a usable answer (transport, timeout, HTTP 5xx, internal error, lag answer).', endpointLabels, (set) => endpoints((l, e) => set(l, e.failures))());
+    gaugeFrom('corral_chain_endpoints_healthy', 'Endpoints of a chain\'s pool (two or more rpc_urls) that answered their last request or probe and are not ejected: at 0 the chain is chain-stalled.', ['chain'], (set) => {
+      for (const [chain, list] of Object.entries(engine.endpointStats())) {
+        const health = poolHealth(list);
+        if (health.endpoints) set({ chain }, health.endpoints.healthy);
+      }
+    });
     counterFrom('corral_rpc_endpoint_ejections_total', 'Times the endpoint was ejected after consecutive failures.', endpointLabels, (set) => endpoints((l, e) => set(l, e.ejections))());
     const jobs = () => Object.entries(engine.allJobStats());
     counterFrom('corral_jobs_total', 'Runs of tasks since start, by what became of them: done, retried (failed, will run again), dead (dead-lettered).', ['module', 'outcome'], (set) => {
@@ -271,7 +277,8 @@ export class EngineMetrics {
 
   /** Whether the engine is ready, and every reason it is not: each chain and each module, and why. */
   readiness(): Readiness {
-    const chains = this.engine.chainHeads().map(({ chainId, head }) => ({ chainId, head, headAgeMs: this.headAgeMs(chainId) }));
+    const pools = this.engine.endpointStats();
+    const chains = this.engine.chainHeads().map(({ chainId, head }) => ({ chainId, head, headAgeMs: this.headAgeMs(chainId), ...poolHealth(pools[chainId]) }));
     return readinessOf(this.engine.actors(), this.engine.chainPositions(), chains, this.bounds);
   }
 
@@ -283,6 +290,12 @@ export class EngineMetrics {
   close(): void {
     for (const s of this.subscriptions) s.unsubscribe();
   }
+}
+
+/** A pool's healthy endpoints, for readiness; nothing for a single endpoint (its stall is its head's age). */
+function poolHealth(list: readonly EndpointStats[] | undefined): { endpoints?: { healthy: number; total: number } } {
+  if (list === undefined || list.length < 2) return {};
+  return { endpoints: { healthy: list.filter((e) => e.healthy).length, total: list.length } };
 }
 
 /** A running metrics endpoint. */

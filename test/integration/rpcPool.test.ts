@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Engine } from '../../src/engine/Engine.ts';
+import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import type { ChainConfig, ModuleManifest } from '../../src/index.ts';
 import { deployEmitter } from '../emitter.ts';
 import { captureLogger, fixture } from '../helpers.ts';
@@ -29,6 +32,22 @@ async function badPool(target: string) {
     pool: { healthIntervalMs: 50, ejectMs: 200 },
   };
   return { config, healthy, lagging: proxies[2]!, close: () => Promise.all(proxies.map((p) => p.close())) };
+}
+
+/** An HTTP endpoint passing everything on to `target` while `up`; while down it cuts every connection (a transport error). */
+async function switchableProxy(target: string) {
+  const state = { up: true };
+  const server = createServer(async (req, res) => {
+    if (!state.up) return req.socket.destroy();
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const upstream = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) }).catch(() => undefined);
+    if (!upstream) return req.socket.destroy();
+    res.setHeader('content-type', 'application/json');
+    res.end(await upstream.text());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 describe('RPC endpoint pool', () => {
@@ -94,6 +113,27 @@ describe('RPC endpoint pool', () => {
       expect(await stateOf(pooled.engine, m)).toEqual(await stateOf(single.engine, m));
     }
     await Promise.all([pooled.engine.stop(), single.engine.stop()]);
+  });
+
+  it('behavior: a pool with no healthy endpoint is chain-stalled in /readyz and corral_chain_endpoints_healthy, and ready again once one answers', async () => {
+    const proxies = [await switchableProxy(testbed.anvil.url), await switchableProxy(testbed.anvil.url)];
+    const { engine } = await chainEngine(runtime, { rpcUrls: proxies.map((p) => p.url), pollIntervalMs: 20, pool: { healthIntervalMs: 20, ejectMs: 100 } }, []);
+    const metrics = new EngineMetrics(engine);
+    const series = async (name: string) => (await metrics.text()).split('\n').find((l) => l.startsWith(`${name}{chain="31337"`));
+    try {
+      await expect.poll(() => metrics.readiness()).toEqual({ ready: true, notReady: [] });
+      expect(await series('corral_chain_endpoints_healthy')).toBe('corral_chain_endpoints_healthy{chain="31337"} 2');
+      for (const p of proxies) p.state.up = false;
+      await expect.poll(() => metrics.readiness().notReady).toEqual([expect.objectContaining({ chain: '31337', reason: 'chain-stalled', endpointsHealthy: 0, endpoints: 2 })]);
+      expect(await series('corral_chain_endpoints_healthy')).toBe('corral_chain_endpoints_healthy{chain="31337"} 0');
+      expect(await series('corral_chain_not_ready')).toBe('corral_chain_not_ready{chain="31337",reason="chain-stalled"} 1');
+      proxies[1]!.state.up = true;
+      await expect.poll(() => metrics.readiness()).toEqual({ ready: true, notReady: [] });
+    } finally {
+      metrics.close();
+      await engine.stop();
+      await Promise.all(proxies.map((p) => p.close()));
+    }
   });
 
   it('behavior: two modules making the same eth_call at a block hash: one upstream call, the other answered by the cache and counted as cached', async () => {
