@@ -10,8 +10,15 @@ export interface HealthOptions {
 
 /** One endpoint's counters, as the per-endpoint metrics show them. */
 export interface EndpointStats {
-  /** The endpoint without credentials (a metric label). */
+  /** The endpoint without credentials (scheme, host, port; `/…` when it had a path or query). */
   endpoint: string;
+  /** Its place in the chain's `rpc_urls` (0 for `rpc_url`). */
+  index: number;
+  /**
+   * The metric label: `#<index> <endpoint>`. Two endpoints of one provider differ only in the path
+   * (the key) that redaction drops; the index keeps their series apart.
+   */
+  label: string;
   up: boolean;
   /**
    * Serves the chain, is not ejected, and its last request or probe got an answer: what a chain's
@@ -58,6 +65,8 @@ export class EndpointHealth implements EndpointStanding {
   constructor(
     readonly client: ChainClient,
     private readonly options: HealthOptions,
+    /** Its place in the pool (the order of `rpc_urls`). */
+    readonly index = 0,
   ) {}
 
   /** An answer (a JSON-RPC error answer too) after `ms`. */
@@ -94,7 +103,7 @@ export class EndpointHealth implements EndpointStanding {
 
   stats(now: number): EndpointStats {
     const up = this.served === 'yes' && this.ejectedUntil <= now;
-    return { endpoint: this.client.endpoint, up, healthy: up && !this.lastFailed, head: this.head, latencyMs: this.ewmaMs, requests: this.requests, failures: this.failures, ejections: this.ejections };
+    return { endpoint: this.client.endpoint, index: this.index, label: `#${this.index} ${this.client.endpoint}`, up, healthy: up && !this.lastFailed, head: this.head, latencyMs: this.ewmaMs, requests: this.requests, failures: this.failures, ejections: this.ejections };
   }
 
   private sample(ms: number, error: 0 | 1): void {

@@ -55,7 +55,7 @@ export class EndpointPool implements ChainRpc {
     const first = options.clients[0];
     if (!first) throw new EngineError('invalid-option', 'an endpoint pool needs at least one endpoint', { option: 'rpc_urls' });
     this.chainId = first.chainId;
-    this.endpoints = options.clients.map((client) => new EndpointHealth(client, options));
+    this.endpoints = options.clients.map((client, index) => new EndpointHealth(client, options, index));
     this.endpoint = options.clients.map((c) => c.endpoint).join(', ');
     this.now = options.now ?? (() => performance.now());
   }

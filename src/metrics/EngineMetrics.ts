@@ -200,14 +200,15 @@ export class EngineMetrics {
       for (const [module, methods] of Object.entries(rpc().modules)) for (const [method, c] of Object.entries(methods)) if (c.denied > 0) set({ module, method }, c.denied);
     });
     // RPC endpoint pools (src/chain/EndpointPool.ts) and the block-pinned cache. `endpoint` is the URL
-    // redacted (scheme, host, port): API keys live in paths and queries and must not become labels.
+    // redacted (scheme, host, port): API keys live in paths and queries and must not become labels. It
+    // starts with the endpoint's index in rpc_urls, or two keys of one provider would share one series.
     counterFrom('corral_rpc_cached_total', 'Module RPC requests answered by the block-pinned cache, not by a node, by chain, purpose and method.', ['chain', 'purpose', 'method'], (set) => {
       for (const [chain, purposes] of Object.entries(rpc().chains)) {
         for (const [purpose, methods] of Object.entries(purposes)) for (const [method, c] of Object.entries(methods ?? {})) if (c.cached > 0) set({ chain, purpose, method }, c.cached);
       }
     });
     const endpoints = (each: (labels: { chain: string; endpoint: string }, e: EndpointStats) => void) => () => {
-      for (const [chain, list] of Object.entries(engine.endpointStats())) for (const e of list) each({ chain, endpoint: e.endpoint }, e);
+      for (const [chain, list] of Object.entries(engine.endpointStats())) for (const e of list) each({ chain, endpoint: e.label }, e);
     };
     const endpointLabels = ['chain', 'endpoint'];
     gaugeFrom('corral_rpc_endpoint_up', '1 while the endpoint serves the chain and is not ejected.', endpointLabels, (set) => endpoints((l, e) => set(l, e.up ? 1 : 0))());

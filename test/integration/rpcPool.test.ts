@@ -115,6 +115,22 @@ describe('RPC endpoint pool', () => {
     await Promise.all([pooled.engine.stop(), single.engine.stop()]);
   });
 
+  it('behavior: each endpoint has its own series, two keys of one provider (same host, other paths) too', async () => {
+    const proxy = await switchableProxy(testbed.anvil.url);
+    const { engine } = await chainEngine(runtime, { rpcUrls: [`${proxy.url}/v3/key-a`, `${proxy.url}/v3/key-b`, proxy.url], pollIntervalMs: 20, pool: { healthIntervalMs: 20 } }, []);
+    const metrics = new EngineMetrics(engine);
+    try {
+      await expect.poll(() => metrics.readiness()).toEqual({ ready: true, notReady: [] });
+      const up = (await metrics.text()).split('\n').filter((l) => l.startsWith('corral_rpc_endpoint_up{'));
+      expect(up).toEqual([`#0 ${proxy.url}/…`, `#1 ${proxy.url}/…`, `#2 ${proxy.url}`].map((endpoint) => `corral_rpc_endpoint_up{chain="31337",endpoint="${endpoint}"} 1`));
+      expect(up.join()).not.toContain('key-');
+    } finally {
+      metrics.close();
+      await engine.stop();
+      await proxy.close();
+    }
+  });
+
   it('behavior: a pool with no healthy endpoint is chain-stalled in /readyz and corral_chain_endpoints_healthy, and ready again once one answers', async () => {
     const proxies = [await switchableProxy(testbed.anvil.url), await switchableProxy(testbed.anvil.url)];
     const { engine } = await chainEngine(runtime, { rpcUrls: proxies.map((p) => p.url), pollIntervalMs: 20, pool: { healthIntervalMs: 20, ejectMs: 100 } }, []);
