@@ -364,6 +364,11 @@ export class Engine {
     return loaded.query(path.startsWith('/') ? path : `/${path}`, params);
   }
 
+  /** Queries each module ran since start, by outcome (QueryOutcome): `corral_query_total`. */
+  queryStats() {
+    return this.parts.queries.stats();
+  }
+
   /** Each module's instance pool counters: its events' pool under its name, its jobs' pool under `<name>/jobs`. */
   poolStats() {
     return this.modules.poolStats();

@@ -225,6 +225,9 @@ export class EngineMetrics {
       }
     });
     counterFrom('corral_rpc_endpoint_ejections_total', 'Times the endpoint was ejected after consecutive failures.', endpointLabels, (set) => endpoints((l, e) => set(l, e.ejections))());
+    counterFrom('corral_query_total', 'Queries of each module\'s query export since start, by outcome: answer, fault (its err), signal, too-large, busy (no slot came free), unknown-module (unloaded meanwhile), error.', ['module', 'outcome'], (set) => {
+      for (const [module, counts] of Object.entries(engine.queryStats())) for (const [outcome, n] of Object.entries(counts)) set({ module, outcome }, n ?? 0);
+    });
     const jobs = () => Object.entries(engine.allJobStats());
     counterFrom('corral_jobs_total', 'Runs of tasks since start, by what became of them: done, retried (failed, will run again), dead (dead-lettered).', ['module', 'outcome'], (set) => {
       for (const [module, j] of jobs()) for (const outcome of ['done', 'retried', 'dead'] as const) set({ module, outcome }, j[outcome]);
