@@ -104,6 +104,8 @@ describe('RPC endpoint pool', () => {
     await Promise.all(['logs', 'blocks'].flatMap((m) => [pooled.engine.reached(m, 31337, last), single.engine.reached(m, 31337, last)]));
     // The socket did carry the heads before it died.
     expect(socket.counts.eth_subscribe).toBeGreaterThan(0);
+    // A single endpoint serving its chain is up too (it is checked at start, not probed).
+    expect(single.engine.endpointStats()['31337']!.map((e) => [e.up, e.healthy])).toEqual([[true, true]]);
     await socket.close();
     for (let i = 6; i < 12; i++) last = await emitter.emit(i % 3, 1 + (i % 3));
     await Promise.all(['logs', 'blocks'].flatMap((m) => [pooled.engine.reached(m, 31337, last), single.engine.reached(m, 31337, last)]));
