@@ -24,13 +24,29 @@ export async function startTracing(config: ResolvedEngineConfig['engine']['traci
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/resources'),
   ]);
-  const exporter = new OTLPTraceExporter({ url: config.endpoint, headers });
+  const timeout = config.exportTimeoutMs;
+  const exporter = new OTLPTraceExporter({ url: config.endpoint, headers, timeoutMillis: timeout });
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
-    spanProcessors: [new BatchSpanProcessor(exporter)],
+    spanProcessors: [new BatchSpanProcessor(exporter, { exportTimeoutMillis: timeout })],
   });
-  return { tracer: provider.getTracer('corral'), hostCalls: config.hostCalls, shutdown: () => provider.shutdown() };
+  return { tracer: provider.getTracer('corral'), hostCalls: config.hostCalls, shutdown: () => bounded(provider.shutdown(), timeout) };
+}
+
+/**
+ * `shutdown` within `ms`: the SDK's own timeouts bound each export, yet its shutdown also waits for the
+ * exporter's sends in flight, so the stop does not lean on every one of them. Past `ms` it rejects
+ * (the caller logs that spans were dropped); the provider finishes, or not, on its own.
+ */
+function bounded(shutdown: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the trace exporter did not flush within ${ms} ms (export_timeout_ms): its unsent spans are dropped`)), ms);
+    timer.unref();
+  });
+  shutdown.catch(() => {});
+  return Promise.race([shutdown, late]).finally(() => clearTimeout(timer));
 }
 
 /** `key=value,…` from the variable `name` (values may contain `=`); a missing variable or a malformed pair is a ConfigError naming it. */

@@ -10,9 +10,22 @@ export interface HealthOptions {
 
 /** One endpoint's counters, as the per-endpoint metrics show them. */
 export interface EndpointStats {
-  /** The endpoint without credentials (a metric label). */
+  /** The endpoint without credentials (scheme, host, port; `/…` when it had a path or query). */
   endpoint: string;
+  /** Its place in the chain's `rpc_urls` (0 for `rpc_url`). */
+  index: number;
+  /**
+   * The metric label: `#<index> <endpoint>`. Two endpoints of one provider differ only in the path
+   * (the key) that redaction drops; the index keeps their series apart.
+   */
+  label: string;
   up: boolean;
+  /**
+   * Serves the chain, is not ejected, and its last request or probe got an answer: what a chain's
+   * readiness counts (a pool with none is `chain-stalled`). `up` turns back on when an ejection ends,
+   * before the endpoint answered again.
+   */
+  healthy: boolean;
   head: bigint | undefined;
   latencyMs: number;
   requests: number;
@@ -39,6 +52,12 @@ export class EndpointHealth implements EndpointStanding {
   requests = 0;
   failures = 0;
   ejections = 0;
+  /**
+   * It answered invalid-params to EIP-1898's `{ blockHash }` form: requests pinned to a hash go to it
+   * by number from then on (src/chain/blockHashFallback.ts), for as long as the process runs.
+   */
+  refusesBlockHash = false;
+  private lastFailed = false;
   private consecutive = 0;
   private ejectedInARow = 0;
   private sampled = false;
@@ -46,12 +65,15 @@ export class EndpointHealth implements EndpointStanding {
   constructor(
     readonly client: ChainClient,
     private readonly options: HealthOptions,
+    /** Its place in the pool (the order of `rpc_urls`). */
+    readonly index = 0,
   ) {}
 
   /** An answer (a JSON-RPC error answer too) after `ms`. */
   succeeded(ms: number, now: number): void {
     this.requests++;
     this.sample(ms, 0);
+    this.lastFailed = false;
     this.consecutive = 0;
     if (this.ejectedUntil <= now) this.ejectedInARow = 0;
   }
@@ -61,6 +83,7 @@ export class EndpointHealth implements EndpointStanding {
     this.requests++;
     this.failures++;
     this.sample(ms, 1);
+    this.lastFailed = true;
     if (++this.consecutive >= this.options.ejectAfterErrors) {
       this.consecutive = 0;
       this.ejections++;
@@ -79,7 +102,8 @@ export class EndpointHealth implements EndpointStanding {
   }
 
   stats(now: number): EndpointStats {
-    return { endpoint: this.client.endpoint, up: this.served === 'yes' && this.ejectedUntil <= now, head: this.head, latencyMs: this.ewmaMs, requests: this.requests, failures: this.failures, ejections: this.ejections };
+    const up = this.served === 'yes' && this.ejectedUntil <= now;
+    return { endpoint: this.client.endpoint, index: this.index, label: `#${this.index} ${this.client.endpoint}`, up, healthy: up && !this.lastFailed, head: this.head, latencyMs: this.ewmaMs, requests: this.requests, failures: this.failures, ejections: this.ejections };
   }
 
   private sample(ms: number, error: 0 | 1): void {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { EngineError } from '../errors/EngineError.ts';
 import type { ChainClient } from './ChainClient.ts';
 import type { ChainRpc, ModuleRequestOptions } from './ChainRpc.ts';
+import { atNumber, isInvalidParams, logsInBlock, PinLostError, pinnedHash } from './blockHashFallback.ts';
 import { EndpointHealth, isLagAnswer, isNodeAnswer, worthFailover, type EndpointStats, type HealthOptions } from './EndpointHealth.ts';
 import { parseBlock } from './parseRpc.ts';
 import { CachedAnswer, type ResponseCache } from './ResponseCache.ts';
@@ -54,7 +55,7 @@ export class EndpointPool implements ChainRpc {
     const first = options.clients[0];
     if (!first) throw new EngineError('invalid-option', 'an endpoint pool needs at least one endpoint', { option: 'rpc_urls' });
     this.chainId = first.chainId;
-    this.endpoints = options.clients.map((client) => new EndpointHealth(client, options));
+    this.endpoints = options.clients.map((client, index) => new EndpointHealth(client, options, index));
     this.endpoint = options.clients.map((c) => c.endpoint).join(', ');
     this.now = options.now ?? (() => performance.now());
   }
@@ -138,7 +139,7 @@ export class EndpointPool implements ChainRpc {
    */
   async requestJson(method: string, params: unknown[], purpose: RpcPurpose, module?: string, options: ModuleRequestOptions = {}): Promise<string> {
     const route = options.minBlock === undefined ? {} : { minBlock: options.minBlock };
-    const load = () => this.send(route, (client) => client.requestJson(method, params, purpose, module, options));
+    const load = () => this.send(route, (client, health) => this.askPinned(client, health, method, params, purpose, module, options));
     const cache = this.options.cache;
     if (!options.cacheable || !cache) return load();
     const key = `${this.chainId}|${method}|${JSON.stringify(params)}`;
@@ -149,6 +150,40 @@ export class EndpointPool implements ChainRpc {
       throw error.answer;
     });
     if (hit) this.options.accounting.count(this.chainId, purpose, method, 'cached', module);
+    return json;
+  }
+
+  /**
+   * A module's request to one endpoint. One pinned to a block hash (EIP-1898 `{ blockHash }`) goes
+   * by number to an endpoint that refused that form with invalid-params (remembered per endpoint),
+   * and only while the number names the pinned block on the branch the bus follows (or lies below
+   * the follower's window, deeper than any reorg the engine follows), checked before
+   * and after the answer (and each log's `blockHash` of an `eth_getLogs` answer): else PinLostError,
+   * and the next endpoint is asked. A request whose height is not known (a module's own
+   * `{ blockHash }`, outside a chain step) has nothing to fall back to: the refusal is the answer.
+   */
+  private async askPinned(client: ChainClient, health: EndpointHealth, method: string, params: unknown[], purpose: RpcPurpose, module: string | undefined, options: ModuleRequestOptions): Promise<string> {
+    const hash = pinnedHash(method, params);
+    const number = options.minBlock;
+    if (hash === undefined || number === undefined || !health.refusesBlockHash) {
+      try {
+        return await client.requestJson(method, params, purpose, module, options);
+      } catch (error) {
+        if (hash === undefined || number === undefined || !isInvalidParams(error)) throw error;
+        health.refusesBlockHash = true;
+        this.options.logger.warn({ chainId: String(this.chainId), endpoint: client.endpoint, method }, 'endpoint refuses EIP-1898 { blockHash }: requests pinned to a block go to it by number');
+      }
+    }
+    const lost = () => new PinLostError({ chainId: String(this.chainId), endpoint: client.endpoint, method, blockHash: hash, block: String(number) });
+    // A height the follower no longer holds is deeper than the reorg window (the request's block was
+    // delivered, so it is not above the head): final, as the engine treats it everywhere else.
+    const canonical = () => {
+      const held = this.hashAt(number);
+      return held === undefined || held.toLowerCase() === hash.toLowerCase();
+    };
+    if (!canonical()) throw lost();
+    const json = await client.requestJson(method, atNumber(method, params, number), purpose, module, options);
+    if (!canonical() || (method === 'eth_getLogs' && !logsInBlock(json, hash))) throw lost();
     return json;
   }
 
@@ -246,6 +281,11 @@ export class EndpointPool implements ChainRpc {
         health.succeeded(this.now() - started, this.now());
         return answer;
       } catch (error) {
+        // Not this endpoint's failure: it could be asked the pinned block only by a number that no longer names it.
+        if (error instanceof PinLostError) {
+          last = error;
+          continue;
+        }
         if (!(error instanceof BehindError) && !worthFailover(error)) {
           health.succeeded(this.now() - started, this.now());
           throw error;

@@ -1,5 +1,5 @@
 /** Where each method takes its block parameter (index into params), for the methods whose answer a block hash fixes. */
-const BLOCK_PARAM: Readonly<Record<string, number>> = {
+export const BLOCK_PARAM: Readonly<Record<string, number>> = {
   eth_call: 1,
   eth_getBalance: 1,
   eth_getCode: 1,

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { BatchOutput } from '../batch/BatchOutput.ts';
 import { readRecorded, type Recorded } from '../batch/resume.ts';
+import { checkResumable, describeRun, recordRun } from '../batch/runRecord.ts';
 import { inputShaOf, runBatch, type BatchLine } from '../batch/runBatch.ts';
 import { BatchSummary } from '../batch/summary.ts';
 import { BatchError } from '../errors/BatchError.ts';
@@ -38,9 +39,13 @@ export async function batch(file: string, exportName: string, flags: BatchFlags)
       // A fresh instance per input and deterministic WASI: each line depends on its input alone.
       ...(flags.deterministic ? { wasi: { deterministic: { seed: 0 } }, pool: { maxUses: 1 } } : {}),
     });
+    // Checked before the export is resolved or the output touched (reading it back cuts a torn last line off).
+    const run = flags.out === undefined ? undefined : describeRun(file, exportName, flags.inputs, { fuel: flags.fuel, timeoutMs: flags.timeoutMs, memoryBytes: flags.memoryBytes, deterministic: flags.deterministic ?? false });
+    if (flags.resume) checkResumable(flags.out!, run!);
     const target = component.resolveExport(exportName);
     const recorded: Recorded = flags.resume ? readRecorded(flags.out!, summary) : { written: 0, writtenShas: [], pending: new Map() };
     output = new BatchOutput(flags.out, recorded);
+    if (run) recordRun(flags.out!, run);
     const out = output;
     // --deterministic: the wall time is the machine's, so it stays out of the file (the summary has it).
     const text = (line: BatchLine) => JSON.stringify(line, flags.deterministic ? (key, value: unknown) => (key === 'wallMs' ? undefined : jsonReplacer(key, value)) : jsonReplacer);

@@ -180,6 +180,7 @@ export const TracingSchema = z
       .optional()
       .describe('name of an environment variable holding `key=value,…` headers sent with every export (an API key stays out of the file)'),
     hostCalls: z.boolean().default(T.hostCalls).describe('a `corral.host` span per host call (a step calling the chain a thousand times makes a thousand)'),
+    exportTimeoutMs: z.number().int().min(1).max(MAX_TIMER_DELAY_MS).default(T.exportTimeoutMs).describe('the longest one export, and the flush when the engine stops, wait for the collector (ms); then the unsent spans are dropped with a warning and the stop goes on'),
   })
   .strict();
 

@@ -187,4 +187,9 @@ export abstract class EngineView {
     if (!loaded) return Promise.resolve({ kind: 'unknown-module', module });
     return loaded.query(path.startsWith('/') ? path : `/${path}`, params);
   }
+
+  /** Queries each module ran since start, by outcome (QueryOutcome): `corral_query_total`. */
+  queryStats() {
+    return this.parts.queries.stats();
+  }
 }

@@ -10,6 +10,8 @@ import type { HostCaps } from '../limits/hostCaps.ts';
 import type { Component, Limits } from '../runtime/Component.ts';
 import type { Runtime } from '../runtime/Runtime.ts';
 import type { Signal } from '../signals/signalFromData.ts';
+import type { QueryOutcome } from '../tracing/attributes.ts';
+import { traceQuery, type Tracing } from '../tracing/Tracing.ts';
 import type { CommittedReader, EngineStore, ModuleReadView, ModuleStore } from '../store/EngineStore.ts';
 import { StateTransaction } from '../store/StateTransaction.ts';
 import type { QueryRuntime } from './QueryRuntime.ts';
@@ -57,6 +59,8 @@ export interface QuerySource {
   logger: Logger;
   /** `[modules.query]`, each capped by `[engine.query]`. */
   limits: Limits;
+  /** Where a `corral.query` span per query goes (none when the engine does not trace). */
+  tracing?: Tracing | undefined;
 }
 
 /**
@@ -75,7 +79,26 @@ export class ModuleQuery {
     private readonly source: QuerySource,
   ) {}
 
+  /** Runs one query: traced (`corral.query`) and counted (`corral_query_total`) by its outcome. */
   async run(path: string, params: readonly (readonly [string, string])[]): Promise<QueryResult> {
+    const module = this.source.name;
+    const end = this.source.tracing ? traceQuery(this.source.tracing, module, path) : undefined;
+    const ran: { fuel?: number } = {};
+    let result: QueryResult;
+    try {
+      result = await this.answer(path, params, ran);
+    } catch (error) {
+      this.shared.count(module, 'error');
+      end?.('error', ran.fuel);
+      throw error;
+    }
+    const outcome: QueryOutcome = result.kind;
+    this.shared.count(module, outcome);
+    end?.(outcome, ran.fuel, result.kind === 'signal' ? result.signal.name : undefined);
+    return result;
+  }
+
+  private async answer(path: string, params: readonly (readonly [string, string])[], ran: { fuel?: number }): Promise<QueryResult> {
     const module = this.source.name;
     const asked = performance.now();
     const release = await this.shared.acquire();
@@ -92,6 +115,8 @@ export class ModuleQuery {
         const called = await component.invoke('query', [path, params.map(([k, v]) => [k, v])], { imports: bindQueryHost(specifiers, scope, (key) => committed.get(key)), invocationId });
         logGuestOutput(scope, called.output);
         const outcome = withCap(scope, 'query', invocationId, called);
+        if (outcome.ok) ran.fuel = outcome.fuelUsed;
+        else if ('fuelUsed' in outcome.signal && typeof outcome.signal.fuelUsed === 'number') ran.fuel = outcome.signal.fuelUsed;
         if (!outcome.ok) return { kind: 'signal', module, signal: outcome.signal };
         // The glue returns `ok`'s string itself and an `err` as `{ tag: 'err', val }`.
         const value = outcome.value as string | { tag: 'err'; val: Fault };

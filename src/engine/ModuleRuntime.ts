@@ -125,6 +125,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
           state: store,
           logger: parts.logger.child({ module: name }),
           limits,
+          tracing: parts.tracing,
         });
       }
       const module = new ModuleRuntime(parts, manifest, component, jobComponent, marks, store, binding, caps, version, interests, queries);

@@ -1,5 +1,6 @@
 import { DEFAULT_QUERY } from '../limits/defaults.ts';
 import { Runtime } from '../runtime/Runtime.ts';
+import type { QueryOutcome } from '../tracing/attributes.ts';
 
 /** `[engine.query]` as the engine takes it (defaults: `DEFAULT_QUERY`). */
 export interface QueryOptions {
@@ -28,6 +29,8 @@ export interface QueryOptions {
 export class QueryRuntime {
   private made: Runtime | undefined;
   private running = 0;
+  /** Queries each module ran (or was refused) since start, by outcome: `corral_query_total`. */
+  private readonly counts = new Map<string, Partial<Record<QueryOutcome, number>>>();
   private readonly waiting: (() => void)[] = [];
 
   constructor(
@@ -63,6 +66,18 @@ export class QueryRuntime {
       }, this.options.checkoutTimeoutMs);
       this.waiting.push(take);
     });
+  }
+
+  /** Counts one query of a loaded module (never a name someone asked for: a label nobody can mint). */
+  count(module: string, outcome: QueryOutcome): void {
+    let counts = this.counts.get(module);
+    if (!counts) this.counts.set(module, (counts = {}));
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+  }
+
+  /** Queries per module and outcome since start. */
+  stats(): Record<string, Partial<Record<QueryOutcome, number>>> {
+    return Object.fromEntries([...this.counts].map(([module, counts]) => [module, { ...counts }]));
   }
 
   /** Closes the runtime it made (one given by the embedder is the embedder's to close). */

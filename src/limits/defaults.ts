@@ -518,6 +518,13 @@ export const TRACING_DEFAULTS = {
   serviceName: 'corral',
   sampleRatio: 1,
   hostCalls: true,
+  /**
+   * The longest one OTLP export may take (ms), and the longest the flush at stop waits: a collector
+   * that accepts and never answers is given up on then, the spans still unsent are dropped with a
+   * warning, and the stop goes on (without this bound the SDK's own timeouts held `corral run`'s exit:
+   * 10.3 s measured, up to 30 s for a flush).
+   */
+  exportTimeoutMs: 10_000,
 } as const;
 
 /**

@@ -235,6 +235,7 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
       { name: 'TRACING_DEFAULTS.endpoint', unit: 'policy', trips: 'where the OTLP/HTTP exporter posts spans', toml: ['engine.tracing.endpoint'] },
       { name: 'TRACING_DEFAULTS.serviceName', unit: 'policy', trips: "the `service.name` of the engine's spans", toml: ['engine.tracing.service_name'] },
       { name: 'TRACING_DEFAULTS.sampleRatio', unit: 'ratio', trips: 'share of traces kept (by trace id; a root decides for its children)', toml: ['engine.tracing.sample_ratio'] },
+      { name: 'TRACING_DEFAULTS.exportTimeoutMs', unit: 'ms', trips: 'one OTLP export, and the flush at stop, give up on a collector that does not answer; the spans still unsent are dropped with a warning and the stop goes on', toml: ['engine.tracing.export_timeout_ms'] },
       { name: 'TRACING_DEFAULTS.hostCalls', unit: 'policy', trips: 'a `corral.host` span per host call (a TWAP step makes ~1,000)', toml: ['engine.tracing.host_calls'], api: '`Engine.start({ traceHostCalls })`' },
     ],
   },

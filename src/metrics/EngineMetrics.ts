@@ -200,14 +200,15 @@ export class EngineMetrics {
       for (const [module, methods] of Object.entries(rpc().modules)) for (const [method, c] of Object.entries(methods)) if (c.denied > 0) set({ module, method }, c.denied);
     });
     // RPC endpoint pools (src/chain/EndpointPool.ts) and the block-pinned cache. `endpoint` is the URL
-    // redacted (scheme, host, port): API keys live in paths and queries and must not become labels.
+    // redacted (scheme, host, port): API keys live in paths and queries and must not become labels. It
+    // starts with the endpoint's index in rpc_urls, or two keys of one provider would share one series.
     counterFrom('corral_rpc_cached_total', 'Module RPC requests answered by the block-pinned cache, not by a node, by chain, purpose and method.', ['chain', 'purpose', 'method'], (set) => {
       for (const [chain, purposes] of Object.entries(rpc().chains)) {
         for (const [purpose, methods] of Object.entries(purposes)) for (const [method, c] of Object.entries(methods ?? {})) if (c.cached > 0) set({ chain, purpose, method }, c.cached);
       }
     });
     const endpoints = (each: (labels: { chain: string; endpoint: string }, e: EndpointStats) => void) => () => {
-      for (const [chain, list] of Object.entries(engine.endpointStats())) for (const e of list) each({ chain, endpoint: e.endpoint }, e);
+      for (const [chain, list] of Object.entries(engine.endpointStats())) for (const e of list) each({ chain, endpoint: e.label }, e);
     };
     const endpointLabels = ['chain', 'endpoint'];
     gaugeFrom('corral_rpc_endpoint_up', '1 while the endpoint serves the chain and is not ejected.', endpointLabels, (set) => endpoints((l, e) => set(l, e.up ? 1 : 0))());
@@ -217,7 +218,16 @@ export class EngineMetrics {
     gaugeFrom('corral_rpc_endpoint_latency_seconds', 'The endpoint\'s smoothed answer time.', endpointLabels, (set) => endpoints((l, e) => set(l, e.latencyMs / 1000))());
     counterFrom('corral_rpc_endpoint_requests_total', 'Requests sent to the endpoint (probes included).', endpointLabels, (set) => endpoints((l, e) => set(l, e.requests))());
     counterFrom('corral_rpc_endpoint_failures_total', 'Requests to the endpoint without a usable answer (transport, timeout, HTTP 5xx, internal error, lag answer).', endpointLabels, (set) => endpoints((l, e) => set(l, e.failures))());
+    gaugeFrom('corral_chain_endpoints_healthy', 'Endpoints of a chain\'s pool (two or more rpc_urls) that answered their last request or probe and are not ejected: at 0 the chain is chain-stalled.', ['chain'], (set) => {
+      for (const [chain, list] of Object.entries(engine.endpointStats())) {
+        const health = poolHealth(list);
+        if (health.endpoints) set({ chain }, health.endpoints.healthy);
+      }
+    });
     counterFrom('corral_rpc_endpoint_ejections_total', 'Times the endpoint was ejected after consecutive failures.', endpointLabels, (set) => endpoints((l, e) => set(l, e.ejections))());
+    counterFrom('corral_query_total', 'Queries of each module\'s query export since start, by outcome: answer, fault (its err), signal, too-large, busy (no slot came free), unknown-module (unloaded meanwhile), error.', ['module', 'outcome'], (set) => {
+      for (const [module, counts] of Object.entries(engine.queryStats())) for (const [outcome, n] of Object.entries(counts)) set({ module, outcome }, n ?? 0);
+    });
     const jobs = () => Object.entries(engine.allJobStats());
     counterFrom('corral_jobs_total', 'Runs of tasks since start, by what became of them: done, retried (failed, will run again), dead (dead-lettered).', ['module', 'outcome'], (set) => {
       for (const [module, j] of jobs()) for (const outcome of ['done', 'retried', 'dead'] as const) set({ module, outcome }, j[outcome]);
@@ -271,7 +281,8 @@ export class EngineMetrics {
 
   /** Whether the engine is ready, and every reason it is not: each chain and each module, and why. */
   readiness(): Readiness {
-    const chains = this.engine.chainHeads().map(({ chainId, head }) => ({ chainId, head, headAgeMs: this.headAgeMs(chainId) }));
+    const pools = this.engine.endpointStats();
+    const chains = this.engine.chainHeads().map(({ chainId, head }) => ({ chainId, head, headAgeMs: this.headAgeMs(chainId), ...poolHealth(pools[chainId]) }));
     return readinessOf(this.engine.actors(), this.engine.chainPositions(), chains, this.bounds);
   }
 
@@ -283,6 +294,12 @@ export class EngineMetrics {
   close(): void {
     for (const s of this.subscriptions) s.unsubscribe();
   }
+}
+
+/** A pool's healthy endpoints, for readiness; nothing for a single endpoint (its stall is its head's age). */
+function poolHealth(list: readonly EndpointStats[] | undefined): { endpoints?: { healthy: number; total: number } } {
+  if (list === undefined || list.length < 2) return {};
+  return { endpoints: { healthy: list.filter((e) => e.healthy).length, total: list.length } };
 }
 
 /** A running metrics endpoint. */

@@ -16,7 +16,10 @@ import { DEFAULT_READINESS } from '../limits/defaults.ts';
  * A chain's reasons (no `module`):
  * - `no-head`: a configured chain whose heads have not arrived yet: nothing on it can be ready.
  * - `chain-stalled`: no new head for `max_head_age_ms`: the node (or the link to it) stopped, and
- *   every module on it would look caught up while the chain moved on without it.
+ *   every module on it would look caught up while the chain moved on without it. Also, at once, when
+ *   the chain has a pool of endpoints (`rpc_urls`, two or more) and none of them is healthy (each
+ *   failed its last request or probe, or is ejected): nothing on the chain can move until one answers,
+ *   and readiness comes back with the first that does.
  */
 export type NotReadyReason = 'halted' | 'stopped' | 'breaker-open' | 'catching-up' | 'lagging' | 'no-head' | 'chain-stalled';
 
@@ -32,6 +35,9 @@ export interface NotReady {
   maxLagBlocks?: number;
   /** For `chain-stalled`: how long since the last new head (ms). */
   headAgeMs?: number;
+  /** For `chain-stalled` of a pool: its healthy endpoints (0) and all of them. */
+  endpointsHealthy?: number;
+  endpoints?: number;
 }
 
 /** What `/readyz` answers (as JSON; status 200 when `ready`, 503 otherwise). */
@@ -57,6 +63,8 @@ export interface ChainHead {
   head: bigint | undefined;
   /** Since when (ms, on the clock readiness is judged by) no new head arrived; undefined before the first. */
   headAgeMs: number | undefined;
+  /** For a pool of two or more endpoints: how many are healthy now, of how many (src/chain/EndpointHealth.ts). */
+  endpoints?: { healthy: number; total: number };
 }
 
 /**
@@ -77,8 +85,17 @@ export function readinessOf(
     if (chain.head === undefined) {
       headless.add(chain.chainId);
       notReady.push({ chain: chain.chainId, reason: 'no-head' });
-    } else if (chain.headAgeMs !== undefined && chain.headAgeMs > bounds.maxHeadAgeMs) {
-      notReady.push({ chain: chain.chainId, reason: 'chain-stalled', headAgeMs: Math.round(chain.headAgeMs) });
+    } else {
+      const old = chain.headAgeMs !== undefined && chain.headAgeMs > bounds.maxHeadAgeMs;
+      const unserved = chain.endpoints !== undefined && chain.endpoints.healthy === 0;
+      if (old || unserved) {
+        notReady.push({
+          chain: chain.chainId,
+          reason: 'chain-stalled',
+          ...(chain.headAgeMs === undefined ? {} : { headAgeMs: Math.round(chain.headAgeMs) }),
+          ...(chain.endpoints === undefined ? {} : { endpointsHealthy: chain.endpoints.healthy, endpoints: chain.endpoints.total }),
+        });
+      }
     }
   }
   const byModule = new Map<string, typeof positions>();

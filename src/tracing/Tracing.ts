@@ -1,5 +1,5 @@
 import { ROOT_CONTEXT, SpanStatusCode, trace, type Attributes, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
-import { ATTR, SPAN, type HostOutcome, type Outcome } from './attributes.ts';
+import { ATTR, SPAN, type HostOutcome, type Outcome, type QueryOutcome } from './attributes.ts';
 
 /**
  * Where an engine's spans go: a Tracer (the OTLP exporter's from engine.toml, or an embedder's own)
@@ -68,6 +68,21 @@ export class InvocationTrace {
     if (outcome === 'signal' || outcome === 'error') span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();
   }
+}
+
+/**
+ * A `corral.query` span (a root: a query answers whoever asked, and belongs to no step), ended by the
+ * function it returns with the query's outcome, its fuel when the guest ran, and its signal's name.
+ */
+export function traceQuery(tracing: Tracing, module: string, path: string): (outcome: QueryOutcome, fuel: number | undefined, signal?: string) => void {
+  const span = start(tracing, SPAN.query, { [ATTR.module]: module, [ATTR.queryPath]: path }, undefined);
+  return (outcome, fuel, signal) => {
+    span.setAttribute(ATTR.outcome, outcome);
+    if (fuel !== undefined) span.setAttribute(ATTR.fuel, fuel);
+    if (signal !== undefined) span.setAttribute(ATTR.signal, signal);
+    if (outcome === 'signal' || outcome === 'error') span.setStatus({ code: SpanStatusCode.ERROR, ...(signal === undefined ? {} : { message: signal }) });
+    span.end();
+  };
 }
 
 type HostFunctions = Record<string, (...args: any[]) => unknown>;

@@ -16,6 +16,8 @@ export const SPAN = {
   timer: 'corral.timer',
   /** One cron tick (a root). */
   schedule: 'corral.schedule',
+  /** One run of a module's `query` export (`engine.query`, the read API's module queries; a root). */
+  query: 'corral.query',
 } as const;
 
 export const ATTR = {
@@ -47,6 +49,8 @@ export const ATTR = {
   jobAttempt: 'corral.job.attempt',
   timerTag: 'corral.timer.tag',
   cronName: 'corral.cron.name',
+  /** The path a query asked (`/orders`); its parameters are not recorded (they may be anyone's input). */
+  queryPath: 'corral.query.path',
 } as const;
 
 /**
@@ -58,3 +62,11 @@ export type Outcome = 'ok' | 'err' | 'signal' | 'stale' | 'error';
 
 /** `corral.host.outcome`: `ok`, `fault` (the `err` of the import's result), `limit` (a tripped cap), `error`. */
 export type HostOutcome = 'ok' | 'fault' | 'limit' | 'error';
+
+/**
+ * `corral.outcome` of a `corral.query` (and the `outcome` of `corral_query_total`): the QueryResult's
+ * kind as the module ended it, `answer`, `fault` (its `err`), `signal`, `too-large`, `busy` (no slot
+ * came free: nothing ran), `unknown-module` (unloaded while it waited), `no-query` (the component does
+ * not export `query`), or `error` (the store failed).
+ */
+export type QueryOutcome = 'answer' | 'fault' | 'signal' | 'too-large' | 'busy' | 'unknown-module' | 'no-query' | 'error';

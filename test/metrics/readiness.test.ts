@@ -135,6 +135,15 @@ describe('readinessOf', () => {
     });
   });
 
+  it('behavior: a pool with no healthy endpoint is chain-stalled at once, with a fresh head; one healthy endpoint is enough', () => {
+    const chain = (healthy: number) => [{ chainId: '1', head: 100n, headAgeMs: 5, endpoints: { healthy, total: 2 } }];
+    expect(readinessOf([actor('a', 'running')], [position('a', '1', true)], chain(0), bounds)).toEqual({
+      ready: false,
+      notReady: [{ chain: '1', reason: 'chain-stalled', headAgeMs: 5, endpointsHealthy: 0, endpoints: 2 }],
+    });
+    expect(readinessOf([actor('a', 'running')], [position('a', '1', true)], chain(1), bounds)).toEqual({ ready: true, notReady: [] });
+  });
+
   it('behavior: with no modules and no chains, or every module serving and caught up on chains with fresh heads, it is ready', () => {
     expect(readinessOf([], [], [], bounds)).toEqual({ ready: true, notReady: [] });
     expect(readinessOf([actor('a', 'running')], [position('a', '1', true)], [{ chainId: '1', head: 100n, headAgeMs: 5 }], bounds)).toEqual({ ready: true, notReady: [] });

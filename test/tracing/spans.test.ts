@@ -237,6 +237,34 @@ describe('[engine.tracing]: the OTLP/HTTP exporter', () => {
     }
   });
 
+  it('behavior: a collector that accepts and never answers holds the flush at stop (and so `corral run`\'s stop) no longer than export_timeout_ms', async () => {
+    let received!: () => void;
+    const posted = new Promise<void>((resolve) => (received = resolve));
+    // Reads the export, then never answers: a hung collector.
+    const server = createServer((request) => {
+      request.resume();
+      request.on('end', () => received());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const { startTracing } = await import('../../src/app/tracing.ts');
+      const config = EngineConfigSchema.parse({ engine: { tracing: { enabled: true, endpoint: `http://127.0.0.1:${port}/v1/traces`, exportTimeoutMs: 300 } } }).engine.tracing;
+      const tracing = (await startTracing(config))!;
+      tracing.tracer.startSpan('corral.step').end();
+      const started = performance.now();
+      const shutdown = tracing.shutdown();
+      await posted; // the flush reached the collector, which now holds it
+      // startConfigured's stop logs this rejection (the spans were dropped) and goes on.
+      await expect(shutdown).rejects.toBeInstanceOf(Error);
+      // The SDK's own bounds are 10 s per export and 30 s per flush: far beyond this one.
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('error: headers_env naming an unset variable is a ConfigError naming it; off, nothing is loaded or sent', async () => {
     const { startTracing } = await import('../../src/app/tracing.ts');
     const config = EngineConfigSchema.parse({ engine: { tracing: { enabled: true, headersEnv: 'CORRAL_TEST_NO_SUCH_VARIABLE' } } }).engine.tracing;
