@@ -17,6 +17,7 @@ import type { ChainStep, InvocationRecord } from './records.ts';
 import type { ReadView } from '../store/EngineStore.ts';
 import { parseTraceparent } from '../tracing/Tracing.ts';
 import type { QueryResult } from './ModuleQuery.ts';
+import type { ShadowReport } from './ShadowReport.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -390,6 +391,21 @@ export class Engine {
   }
 
   /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */
+  /** The report of `module`'s shadow run (docs/shadow.md), undefined when it has no `[modules.shadow]`. */
+  shadowReport(module: string): ShadowReport | undefined {
+    return this.modules.get(module).shadowReport();
+  }
+
+  /** Every loaded module's shadow report (the metrics' `corral_shadow_steps_total`). */
+  shadowReports(): ShadowReport[] {
+    return [...this.modules.all()].flatMap((m) => m.shadowReport() ?? []);
+  }
+
+  /** Resolves once `module`'s candidate has shadowed every step its live module handled so far. */
+  shadowSettled(module: string): Promise<void> {
+    return this.modules.get(module).shadowSettled();
+  }
+
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       // Placement first: it hands every module here over (drained, released) before anything stops.
