@@ -18,6 +18,7 @@ import type { ReadView } from '../store/EngineStore.ts';
 import { parseTraceparent } from '../tracing/Tracing.ts';
 import type { QueryResult } from './ModuleQuery.ts';
 import type { ShadowReport } from './ShadowReport.ts';
+import { promoteCandidate } from './promote.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -399,6 +400,12 @@ export class Engine {
   /** Every loaded module's shadow report (the metrics' `corral_shadow_steps_total`). */
   shadowReports(): ShadowReport[] {
     return [...this.modules.all()].flatMap((m) => m.shadowReport() ?? []);
+  }
+
+  /** Makes `module`'s shadow candidate the module, after its `migrate` export when it has one (see promote.ts, docs/shadow.md). */
+  promote(module: string): Promise<{ migrated: boolean }> {
+    const loaded = this.modules.get(module);
+    return promoteCandidate(this.parts, loaded.resolvedManifest(), loaded.version, { unload: (name) => this.unload(name), load: (manifest) => this.load(manifest) });
   }
 
   /** Resolves once `module`'s candidate has shadowed every step its live module handled so far. */

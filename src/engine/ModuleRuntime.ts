@@ -258,6 +258,11 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     this.component.close();
   }
 
+  /** Its manifest as loaded (defaults filled in): what `engine.promote` loads again, or loads its candidate from. */
+  resolvedManifest(): ResolvedManifest {
+    return this.manifest;
+  }
+
   /** Its shadow run's report, undefined without `[modules.shadow]`. */
   shadowReport(): ShadowReport | undefined {
     return this.shadow?.shadowReport();

@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/index.ts';
 import { inspectState } from '../../src/cli/inspect.ts';
+import { EngineError } from '../../src/errors/EngineError.ts';
 import { ManualClock } from '../../src/clock/Clock.ts';
 import { Engine } from '../../src/engine/Engine.ts';
 import { SHADOW_REPORT_KEY } from '../../src/store/reservedKeys.ts';
@@ -20,7 +22,10 @@ import { ORDER } from '../host/order.ts';
  * candidate) or explorer-shadow, which posts the same order selling twice the amount. One anvil (the
  * chain that names the order book), one local order book and one runtime for the file.
  */
-const CANDIDATE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'build', 'explorer-shadow.wasm');
+const built = (name: string) => join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'build', `${name}.wasm`);
+const CANDIDATE = built('explorer-shadow');
+/** explorer with a `migrate` export (world `migratable-module`): it records `migrated-from`, and refuses a state holding a `count`. */
+const MIGRATING = built('explorer-migrate');
 const UID = `0x${'cd'.repeat(56)}`;
 
 const runtime: Runtime = newRuntime();
@@ -132,5 +137,40 @@ describe('shadow runs', () => {
     const explorer = report.modules.find((m) => m.name === 'explorer')!;
     expect(explorer.shadow?.steps).toEqual({ same: 0, different: 1, skipped: 0, failed: 0 });
     expect(explorer.shadow?.differences[0]?.differences[0]?.kind).toBe('request');
+  });
+
+  it('behavior: promote runs the candidate\'s migrate once with the replaced version, commits its writes, and the candidate serves', async () => {
+    const { engine, run } = await shadowed(MIGRATING);
+    const read = async (key: string) => {
+      const raw = await engine.read('explorer', new TextEncoder().encode(key));
+      return raw && new TextDecoder().decode(raw);
+    };
+    try {
+      expect(await engine.promote('explorer')).toEqual({ migrated: true });
+      expect(await read('migrated-from')).toBe(createHash('sha256').update(readFileSync(fixture('explorer'))).digest('hex'));
+      // The candidate is the module now, with no shadow of its own.
+      expect(engine.shadowReport('explorer')).toBeUndefined();
+      expect(await run({ op: 'count' })).toMatchObject({ ok: true });
+      expect(await read('count')).toBe('1');
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('error: a migrate that answers err commits nothing and leaves the earlier version', async () => {
+    const { engine, run } = await shadowed(MIGRATING);
+    try {
+      expect(await run({ op: 'count' })).toMatchObject({ ok: true });
+      const error = await engine.promote('explorer').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EngineError);
+      expect(error).toMatchObject({ code: 'migrate-failed', details: { module: 'explorer' } });
+      expect(await engine.read('explorer', new TextEncoder().encode('migrated-from'))).toBeUndefined();
+      // The earlier version serves, with its shadow.
+      expect(engine.shadowReport('explorer')).toBeDefined();
+      expect(await run({ op: 'count' })).toMatchObject({ ok: true });
+      expect(new TextDecoder().decode(await engine.read('explorer', new TextEncoder().encode('count')))).toBe('2');
+    } finally {
+      await engine.stop();
+    }
   });
 });
