@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/index.ts';
 import { inspectState } from '../../src/cli/inspect.ts';
+import { loadConfig } from '../../src/config/loadConfig.ts';
 import { EngineError } from '../../src/errors/EngineError.ts';
 import { ManualClock } from '../../src/clock/Clock.ts';
 import { Engine } from '../../src/engine/Engine.ts';
@@ -172,5 +173,12 @@ describe('shadow runs', () => {
     } finally {
       await engine.stop();
     }
+  });
+
+  it('args: engine.toml\'s [modules.shadow] component is resolved from the file\'s directory, with the default fuel tolerance', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-shadow-config-'));
+    writeFileSync(join(dir, 'engine.toml'), `[[modules]]\nname = "w"\ncomponent = "${fixture('watcher')}"\n[modules.shadow]\ncomponent = "next/watcher.wasm"\n`);
+    const { config } = await loadConfig(join(dir, 'engine.toml'), {});
+    expect(config.modules[0]!.shadow).toEqual({ component: join(dir, 'next', 'watcher.wasm'), fuelTolerance: 0.1 });
   });
 });
