@@ -105,6 +105,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     const common = () => ({ ...unrecorded(), ...(parts.record ? { record: parts.record } : {}) });
     const component = await runtime.load(manifest.component, { name, limits: manifest.limits, sha256: version, ...common() });
     let jobComponent: Component | undefined;
+    let shadow: ModuleShadow | undefined;
     try {
       if (meta.exports.some(([n]) => n === 'runJob')) {
         const limits = manifest.grants.highResourceJobs ? parts.jobLimits.highResource : parts.jobLimits.standard;
@@ -131,8 +132,8 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
           limits,
         });
       }
-      const shadow = manifest.shadow
-        ? await ModuleShadow.load(parts, { ...manifest, shadow: manifest.shadow }, binding, store, caps, (imports, exports) => {
+      shadow = manifest.shadow
+        ? await ModuleShadow.load(parts, { ...manifest, shadow: manifest.shadow }, store, caps, (imports, exports) => {
             checkCapabilities(manifest, imports, exports);
             return hostBinding(parts, manifest, imports, version, interests);
           })
@@ -144,6 +145,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     } catch (error) {
       component.close();
       jobComponent?.close();
+      void shadow?.close();
       throw error;
     }
   }

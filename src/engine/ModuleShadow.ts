@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DeliveryExtras } from '../actor/Actor.ts';
-import type { ShadowSchema } from '../config/ModuleManifestSchema.ts';
 import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { bindHost, type HostBinding } from '../host/bindHost.ts';
@@ -18,7 +17,6 @@ import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { SHADOW_REPORT_KEY } from '../store/reservedKeys.ts';
 import { keyId, StateTransaction } from '../store/StateTransaction.ts';
-import type { z } from 'zod';
 import type { EngineParts } from './EngineParts.ts';
 import type { Envelope, InvocationModule } from './invocation.ts';
 import { outsideInvocation } from './hostBinding.ts';
@@ -89,7 +87,7 @@ export class ModuleShadow {
    * and binds its imports like the module's, but with a rate limiter of its own: its enqueues must not
    * use up the live module's. A candidate importing what the module is not granted is refused like a module.
    */
-  static async load(parts: EngineParts, manifest: ResolvedManifest & { shadow: z.output<typeof ShadowSchema> }, live: HostBinding, store: GuardedModuleStore, caps: HostCaps, check: (imports: Record<string, string[]>, exports: string[]) => HostBinding): Promise<ModuleShadow> {
+  static async load(parts: EngineParts, manifest: ResolvedManifest & { shadow: NonNullable<ResolvedManifest['shadow']> }, store: GuardedModuleStore, caps: HostCaps, check: (imports: Record<string, string[]>, exports: string[]) => HostBinding): Promise<ModuleShadow> {
     const name = manifest.name;
     // A read view must be of the moment the live step begins: LevelDB's snapshot is taken at the call,
     // a PostgreSQL view only once its transaction starts, after the step may have committed.
@@ -105,7 +103,7 @@ export class ModuleShadow {
       wasi: { outputBytes: caps.logBytes },
     });
     const { jobs } = manifest;
-    const own: HostBinding = { ...binding, queue: { ...binding.queue, rate: new RateLimiter(jobs.ratePerMinute, parts.clock), rateLimited: () => {} }, chains: live.chains, orderbooks: live.orderbooks };
+    const own: HostBinding = { ...binding, queue: { ...binding.queue, rate: new RateLimiter(jobs.ratePerMinute, parts.clock), rateLimited: () => {} } };
     const report: ShadowReport = { module: name, candidate: { component: manifest.shadow.component, sha256: meta.sha256 }, steps: { same: 0, different: 0, skipped: 0, failed: 0 }, differences: [] };
     return new ModuleShadow(parts, component, own, store, parts.logger.child({ module: name, shadow: meta.sha256.slice(0, 12) }), manifest.shadow.fuelTolerance, report);
   }
