@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../errors/EngineError.ts';
-import { chainOfSource } from '../store/reservedKeys.ts';
-import type { EngineStore } from '../store/EngineStore.ts';
+import { chainOfSource, SHADOW_REPORT_KEY } from '../store/reservedKeys.ts';
+import type { EngineStore, ReadView } from '../store/EngineStore.ts';
 import { DEFAULT_POSTGRES } from '../limits/defaults.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { retryDead } from '../jobs/deadLetters.ts';
@@ -22,6 +22,20 @@ async function undoRecords(store: EngineStore, name: string, cursors: Record<str
     if (chainId !== undefined) journal[source] = (await module.journal(chainId)).length;
   }
   return journal;
+}
+
+/**
+ * The module's last shadow report (docs/shadow.md), kept under a reserved key apart from its steps'
+ * commits: `{ shadow }` with the candidate, its counts and its first differences; nothing when it had no shadow.
+ */
+async function shadowSection(view: ReadView, name: string): Promise<Record<string, unknown>> {
+  const raw = await (await view.module(name))?.get(SHADOW_REPORT_KEY);
+  if (!raw) return {};
+  try {
+    return { shadow: JSON.parse(Buffer.from(raw).toString('utf8')) as unknown };
+  } catch {
+    return { shadow: { unreadable: true } };
+  }
 }
 
 /**
@@ -47,7 +61,7 @@ export async function inspectState(dir: string, options: InspectOptions = {}): P
   const store = await openStateDir(dir);
   const view = await store.readView();
   try {
-    const extra = async (name: string) => (options.module !== undefined ? {} : { undoRecords: await undoRecords(store, name, (await (await view.module(name))?.cursors()) ?? {}) });
+    const extra = async (name: string) => ({ ...(options.module !== undefined ? {} : { undoRecords: await undoRecords(store, name, (await (await view.module(name))?.cursors()) ?? {}) }), ...(await shadowSection(view, name)) });
     return await storedReport({ where: { stateDir: dir }, names: await store.moduleNames(), view, breaker: (name) => store.breakers.load(name), extra }, options, unknownModule(dir));
   } finally {
     await view.close();

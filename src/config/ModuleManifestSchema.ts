@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LoadError } from '../errors/LoadError.ts';
-import { DEFAULT_JOBS, DEFAULT_SUPERVISION, MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
+import { DEFAULT_JOBS, DEFAULT_SHADOW, DEFAULT_SUPERVISION, MAX_TIMER_DELAY_MS } from '../limits/defaults.ts';
 import { TriggerSchema } from './TriggerSchema.ts';
 
 const positiveInt = z.number().int().positive();
@@ -56,6 +56,14 @@ export const CapsSchema = z
     storedBytes: positiveInt,
   })
   .partial()
+  .strict();
+
+/** `[modules.shadow]`: a candidate version run beside the module on the same events, never committing or sending anything (docs/shadow.md). */
+export const ShadowSchema = z
+  .object({
+    component: z.string().min(1).describe('path of the candidate component (.wasm), relative to the file; it gets the module\'s config, grants and limits'),
+    fuelTolerance: z.number().min(0).max(100).default(DEFAULT_SHADOW.fuelTolerance).describe("a candidate step's fuel within this share of the live step's (0.1: ±10 %) is not reported as a difference"),
+  })
   .strict();
 
 /** A module's manifest: what it is, what it may use, and its limits. Validated at load. */
@@ -115,6 +123,7 @@ export const ModuleManifestSchema = z
     jobs: JobsSchema.default(JobsSchema.parse({})).describe('see `[modules.jobs]`'),
     query: LimitsSchema.default({}).describe("`fuel`, `timeout_ms`, `memory_bytes` of its `query` export (see docs/modules.md); each capped by `[engine.query]`'s"),
     caps: CapsSchema.default({}).describe("host-call caps (as in `[engine.limits]`): narrower than the engine's"),
+    shadow: ShadowSchema.optional().describe('see `[modules.shadow]`: a candidate version shadowing this module'),
   })
   .strict();
 

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { renderLimitsReference } from '../limits/limitsReference.ts';
 import { ApiSchema, ChainConfigSchema, EngineLimitsSchema, EngineSectionSchema, JobLimitsSchema, PoolSchema, QuerySchema, ReadinessSchema, ReconnectSchema, RpcCacheSchema, RpcPoolSchema, StoreSectionSchema, TracingSchema } from './EngineConfig.ts';
-import { JobsSchema, ModuleManifestSchema, SupervisionSchema } from './ModuleManifestSchema.ts';
+import { JobsSchema, ModuleManifestSchema, ShadowSchema, SupervisionSchema } from './ModuleManifestSchema.ts';
 
 const toSnake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -66,6 +66,8 @@ export function renderConfigReference(): string {
     table('[modules.supervision]', SupervisionSchema),
     '',
     table('[modules.jobs]', JobsSchema),
+    '',
+    table('[modules.shadow]', ShadowSchema),
     '',
   ].join('\n');
 }

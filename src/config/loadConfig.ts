@@ -74,6 +74,7 @@ export async function resolveConfig(input: unknown, where: { file: string; dir: 
   config.engine.stateDir = absolute(dir, config.engine.stateDir);
   if (config.engine.cacheDir) config.engine.cacheDir = absolute(dir, config.engine.cacheDir);
   for (const module of config.modules) module.component = absolute(dir, module.component);
+  for (const module of config.modules) if (module.shadow) module.shadow.component = absolute(dir, module.shadow.component);
   const problems = await checkBeyondSchema(config, file, keys);
   if (problems.length > 0) throw new ConfigError(problems);
   for (const module of config.modules) inheritLimits(module, config);

@@ -11,6 +11,7 @@ import { ModuleTable } from './ModuleTable.ts';
 import { EngineView } from './EngineView.ts';
 import { Placement, type OwnershipEvent, type PlacementOptions } from './Placement.ts';
 import { parseTraceparent } from '../tracing/Tracing.ts';
+import { promoteCandidate } from './promote.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -208,6 +209,12 @@ export class Engine extends EngineView {
   /** Retries a dead-lettered task by hand: pending again, due now, its attempts reset. */
   retryJob(module: string, id: string) {
     return this.parts.jobs.retry(this.modules.get(module), id);
+  }
+
+  /** Makes `module`'s shadow candidate the module, after its `migrate` export when it has one (see promote.ts, docs/shadow.md). */
+  promote(module: string): Promise<{ migrated: boolean }> {
+    const loaded = this.modules.get(module);
+    return promoteCandidate(this.parts, loaded.resolvedManifest(), loaded.version, { unload: (name) => this.unload(name), load: (manifest) => this.load(manifest) });
   }
 
   /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */

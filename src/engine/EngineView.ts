@@ -5,6 +5,7 @@ import { isOwnedStore } from '../store/OwnedStore.ts';
 import type { ReadView } from '../store/EngineStore.ts';
 import type { Observable } from 'rxjs';
 import type { QueryResult } from './ModuleQuery.ts';
+import type { ShadowReport } from './ShadowReport.ts';
 import type { ChainStep, InvocationRecord } from './records.ts';
 
 /**
@@ -191,5 +192,20 @@ export abstract class EngineView {
   /** Queries each module ran since start, by outcome (QueryOutcome): `corral_query_total`. */
   queryStats() {
     return this.parts.queries.stats();
+  }
+
+  /** The report of `module`'s shadow run (docs/shadow.md), undefined when it has no `[modules.shadow]`. */
+  shadowReport(module: string): ShadowReport | undefined {
+    return this.modules.get(module).shadowReport();
+  }
+
+  /** Every loaded module's shadow report (the metrics' `corral_shadow_steps_total`). */
+  shadowReports(): ShadowReport[] {
+    return [...this.modules.all()].flatMap((m) => m.shadowReport() ?? []);
+  }
+
+  /** Resolves once `module`'s candidate has shadowed every step its live module handled so far. */
+  shadowSettled(module: string): Promise<void> {
+    return this.modules.get(module).shadowSettled();
   }
 }

@@ -31,6 +31,8 @@ import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import type { EngineParts } from './EngineParts.ts';
 import type { ChainPosition } from './records.ts';
 import { ModuleQuery, type QueryResult } from './ModuleQuery.ts';
+import { ModuleShadow } from './ModuleShadow.ts';
+import type { ShadowReport } from './ShadowReport.ts';
 
 /**
  * One loaded module: its components (events, and jobs when it exports `run-job`), its guarded store,
@@ -53,6 +55,8 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   private custom: CustomFeed | undefined;
   /** Set when it is unloaded or the engine stops: no timer or tick is delivered any more. */
   private detached = false;
+  /** Its `[modules.shadow]` candidate, run beside it on the same events (docs/shadow.md). */
+  private shadow: ModuleShadow | undefined;
 
   private constructor(
     private readonly parts: EngineParts,
@@ -101,6 +105,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     const common = () => ({ ...unrecorded(), ...(parts.record ? { record: parts.record } : {}) });
     const component = await runtime.load(manifest.component, { name, limits: manifest.limits, sha256: version, ...common() });
     let jobComponent: Component | undefined;
+    let shadow: ModuleShadow | undefined;
     try {
       if (meta.exports.some(([n]) => n === 'runJob')) {
         const limits = manifest.grants.highResourceJobs ? parts.jobLimits.highResource : parts.jobLimits.standard;
@@ -128,12 +133,20 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
           tracing: parts.tracing,
         });
       }
+      shadow = manifest.shadow
+        ? await ModuleShadow.load(parts, { ...manifest, shadow: manifest.shadow }, store, caps, (imports, exports) => {
+            checkCapabilities(manifest, imports, exports);
+            return hostBinding(parts, manifest, imports, version, interests);
+          })
+        : undefined;
       const module = new ModuleRuntime(parts, manifest, component, jobComponent, marks, store, binding, caps, version, interests, queries);
+      module.shadow = shadow;
       await parts.jobs.attach(module);
       return module;
     } catch (error) {
       component.close();
       jobComponent?.close();
+      void shadow?.close();
       throw error;
     }
   }
@@ -153,7 +166,12 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
       handler: {
         export: 'on-event',
         args: (e) => (e.payload.kind === 'chain' ? e.payload.delivery.events.map((event) => [event]) : [e.payload.event]),
-        extras: (e) => bindInvocation(this, e.payload),
+        extras: (e) => {
+          const { shadow } = this;
+          if (!shadow) return bindInvocation(this, e.payload);
+          const args = e.payload.kind === 'chain' ? e.payload.delivery.events.map((event) => [event]) : [e.payload.event];
+          return shadow.follow(this, e.payload, args, (module) => bindInvocation(module, e.payload));
+        },
       },
     };
   }
@@ -232,13 +250,30 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   /** The engine stops: no timer or tick is delivered from now on (its feeds stop with the bus). */
   stopDeliveries(): void {
     this.detached = true;
+    void this.shadow?.close();
   }
 
   /** Its instances and compiled code go: a reload compiles (or reads the cache) again. */
   private close(): void {
+    void this.shadow?.close();
     this.queries?.close();
     this.jobComponent?.close();
     this.component.close();
+  }
+
+  /** Its manifest as loaded (defaults filled in): what `engine.promote` loads again, or loads its candidate from. */
+  resolvedManifest(): ResolvedManifest {
+    return this.manifest;
+  }
+
+  /** Its shadow run's report, undefined without `[modules.shadow]`. */
+  shadowReport(): ShadowReport | undefined {
+    return this.shadow?.shadowReport();
+  }
+
+  /** Resolves once its candidate has shadowed every step handed to it so far. */
+  shadowSettled(): Promise<void> {
+    return this.shadow?.settled() ?? Promise.resolve();
   }
 
   /** The engine's spans' destination, undefined when it does not trace. */

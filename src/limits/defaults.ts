@@ -595,3 +595,20 @@ export const RPC_CACHE_DEFAULTS = {
   enabled: true,
   maxBytes: 64 * 1024 * 1024,
 } as const;
+
+/**
+ * Shadow runs of a candidate version beside a live module (`[modules.shadow]`, docs/shadow.md). Each
+ * live step waits in a queue of `queueSteps` for the candidate, holding a read view of the state the
+ * step started from; when the candidate falls that far behind, the step is not shadowed and counts as
+ * `skipped` (`corral_shadow_steps_total{result="skipped"}`) instead of the queue growing. The first
+ * `keepDifferences` steps that differ are kept (in memory and under the module's reserved key
+ * `shadow/report`, which `corral inspect` shows); later ones are only counted. A fuel difference
+ * within `fuelTolerance` (a fraction of the live step's fuel) is not one. Values in a kept difference
+ * are cut to `valueChars` characters.
+ */
+export const DEFAULT_SHADOW = {
+  queueSteps: 8,
+  keepDifferences: 20,
+  fuelTolerance: 0.1,
+  valueChars: 2_000,
+} as const;

@@ -192,6 +192,15 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'Shadow runs (`[modules.shadow]`)',
+    entries: [
+      { name: 'DEFAULT_SHADOW.queueSteps', unit: 'count', trips: 'live steps waiting for the candidate (each holding a read view); one more is not shadowed and counts as `skipped`' },
+      { name: 'DEFAULT_SHADOW.keepDifferences', unit: 'count', trips: 'steps with differences kept for `engine.shadowReport` and `corral inspect`; later ones are only counted' },
+      { name: 'DEFAULT_SHADOW.fuelTolerance', unit: 'ratio', trips: "a candidate's fuel within this share of the live step's is not a difference", toml: ['modules.shadow.fuel_tolerance'] },
+      { name: 'DEFAULT_SHADOW.valueChars', unit: 'count', trips: 'characters of each value a kept difference shows; longer is cut' },
+    ],
+  },
+  {
     section: 'Timers (per module)',
     entries: [
       { name: 'DEFAULT_MAX_PENDING_TIMERS', unit: 'count', trips: 'timers set and not yet fired; a new tag past it answers `limit("pending-timers")`' },

@@ -128,6 +128,9 @@ export class EngineMetrics {
     counterFrom('corral_fuel_used_total', 'Fuel the module used.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.fuelUsed.total)));
     counterFrom('corral_restarts_total', 'Restarts of the module after a failure.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.restarts)));
     counterFrom('corral_refused_total', 'Events refused without running (circuit open, or stopped).', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.refused)));
+    counterFrom('corral_shadow_steps_total', 'Steps a `[modules.shadow]` candidate handled like the live module (`same`), otherwise (`different`), not at all because it fell behind (`skipped`), or whose shadow run failed (`failed`).', ['module', 'result'], (set) =>
+      engine.shadowReports().forEach((r) => Object.entries(r.steps).forEach(([result, n]) => set({ module: r.module, result }, n))),
+    );
     gaugeFrom('corral_breaker_state', 'Circuit breaker: 0 closed, 1 half-open, 2 open.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, BREAKER_VALUE[a.breaker])));
     gaugeFrom('corral_mailbox_depth', 'Events queued for the module.', ['module'], (set) => actors().forEach((a) => set({ module: a.name }, a.mailboxDepth)));
 

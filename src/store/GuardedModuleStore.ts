@@ -98,6 +98,15 @@ export class GuardedModuleStore implements ModuleStore {
     const id = keyId(key);
     return this.applying.some((a) => a.writes.has(id));
   }
+  /**
+   * The writes of commits handed to the store and not yet durable, by key id (the later commit's
+   * value wins): what a read view taken now lacks and `getSync` already sees (a shadow run's state).
+   */
+  pendingWrites(): Map<string, Uint8Array | null> {
+    const pending = new Map<string, Uint8Array | null>();
+    for (const entry of this.applying) for (const [id, value] of entry.writes) pending.set(id, value);
+    return pending;
+  }
   /** Waits for the commits asked for so far to be durable: a listing sees them all. */
   keys: ModuleStore['keys'] = (range) => {
     const { inner } = this;

@@ -119,3 +119,9 @@ export const chainSource = (chainId: bigint | number | string): string => `chain
 
 /** The chain a cursor source names, or undefined for another source. */
 export const chainOfSource = (source: string): bigint | undefined => (source.startsWith('chain:') ? BigInt(source.slice('chain:'.length)) : undefined);
+
+/**
+ * A shadow run's report (src/engine/ModuleShadow.ts): the candidate and its first differences, as JSON.
+ * Written in a commit of its own, never with a step's, so `corral inspect` shows it after a stop.
+ */
+export const SHADOW_REPORT_KEY = reserved('shadow/report');

@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { DeliveryExtras } from '../actor/Actor.ts';
+import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
+import { EngineError } from '../errors/EngineError.ts';
+import { bindHost, type HostBinding } from '../host/bindHost.ts';
+import { InvocationScope } from '../host/InvocationScope.ts';
+import { withCap } from '../host/withCap.ts';
+import type { Job } from '../jobs/Job.ts';
+import { RateLimiter } from '../jobs/RateLimiter.ts';
+import { DEFAULT_SHADOW } from '../limits/defaults.ts';
+import type { HostCaps } from '../limits/hostCaps.ts';
+import type { RecordedHostCall } from '../replay/Recording.ts';
+import type { CallOutcome, Component } from '../runtime/Component.ts';
+import type { Bytes, CommittedReader, ReadView } from '../store/EngineStore.ts';
+import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
+import { LevelStore } from '../store/LevelStore.ts';
+import { SHADOW_REPORT_KEY } from '../store/reservedKeys.ts';
+import { keyId, StateTransaction } from '../store/StateTransaction.ts';
+import type { EngineParts } from './EngineParts.ts';
+import type { Envelope, InvocationModule } from './invocation.ts';
+import { outsideInvocation } from './hostBinding.ts';
+import { answeredFromLive, journaled, SENT, STAGED } from './shadowImports.ts';
+import { compareSteps, cutter, fuelOf, outcomeOf, type ShadowReport, type ShadowStep } from './ShadowReport.ts';
+
+/** What the live step left for its shadow: the state it started from, what it was given, and what it did. */
+interface LiveStep {
+  envelope: Envelope;
+  args: unknown[];
+  each: boolean;
+  view: Promise<ReadView>;
+  /** Commits handed to the store and not yet durable when the step began (see GuardedModuleStore.pendingWrites). */
+  pending: Map<string, Uint8Array | null>;
+  scope: InvocationScope;
+  enqueuedBy: Job['enqueuedBy'];
+  calls: RecordedHostCall[];
+  called: CallOutcome;
+}
+
+/** A module with no state yet: nothing is committed. */
+const NOTHING: CommittedReader = {
+  getSync: () => undefined,
+  // eslint-disable-next-line require-yield -- an empty listing
+  keys: async function* () {
+    return;
+  },
+};
+
+/**
+ * A candidate version run beside a live module (`[modules.shadow]`, docs/shadow.md). Each step the
+ * live module handles is run again by the candidate, after the live step and off its path (a queue of
+ * `queueSteps`, one candidate step at a time), on the candidate's own component and instances, from a
+ * read view of the state the live step started from, into an overlay that is thrown away. Its calls
+ * that would leave the engine are answered from the live step's (see shadowImports.ts), its timers and
+ * tasks stay in the overlay. The first differences of each step are kept; nothing the candidate does
+ * is committed or sent.
+ */
+export class ModuleShadow {
+  private readonly queue: LiveStep[] = [];
+  private draining: Promise<void> | undefined;
+  private closed = false;
+  private shadowed = 0;
+  private readonly report: ShadowReport;
+  /** Bytes the committed report takes (key + value), for the module's stored size. */
+  private reportBytes: number;
+  private readonly cut = cutter(DEFAULT_SHADOW.valueChars);
+  private readonly specifiers: { sent: string[]; staged: string[] };
+
+  private constructor(
+    private readonly parts: EngineParts,
+    private readonly component: Component,
+    private readonly binding: HostBinding,
+    private readonly store: GuardedModuleStore,
+    private readonly logger: Logger,
+    private readonly fuelTolerance: number,
+    report: ShadowReport,
+  ) {
+    this.report = report;
+    const existing = store.getSync(SHADOW_REPORT_KEY);
+    this.reportBytes = existing ? SHADOW_REPORT_KEY.byteLength + existing.byteLength : 0;
+    const of = (names: readonly (keyof HostBinding['specifiers'])[]) => names.flatMap((n) => (binding.specifiers[n] ? [binding.specifiers[n]] : []));
+    this.specifiers = { sent: of(SENT), staged: of(STAGED) };
+  }
+
+  /**
+   * Loads the candidate as `<name>-shadow` (the module's config, limits and grants; its own instances)
+   * and binds its imports like the module's, but with a rate limiter of its own: its enqueues must not
+   * use up the live module's. A candidate importing what the module is not granted is refused like a module.
+   */
+  static async load(parts: EngineParts, manifest: ResolvedManifest & { shadow: NonNullable<ResolvedManifest['shadow']> }, store: GuardedModuleStore, caps: HostCaps, check: (imports: Record<string, string[]>, exports: string[]) => HostBinding): Promise<ModuleShadow> {
+    const name = manifest.name;
+    // A read view must be of the moment the live step begins: LevelDB's snapshot is taken at the call,
+    // a PostgreSQL view only once its transaction starts, after the step may have committed.
+    if (!(parts.store instanceof LevelStore)) throw new EngineError('invalid-option', `module ${name}: [modules.shadow] needs the LevelDB store`, { module: name, option: 'shadow' });
+    const meta = await parts.runtime.inspect(manifest.shadow.component, `${name}-shadow`);
+    const binding = check(meta.imports, meta.exports.map(([n]) => n));
+    const component = await parts.runtime.load(manifest.shadow.component, {
+      name: `${name}-shadow`,
+      limits: manifest.limits,
+      sha256: meta.sha256,
+      imports: outsideInvocation(meta.imports),
+      initializer: { export: 'configure', args: [manifest.config] },
+      wasi: { outputBytes: caps.logBytes },
+    });
+    const { jobs } = manifest;
+    const own: HostBinding = { ...binding, queue: { ...binding.queue, rate: new RateLimiter(jobs.ratePerMinute, parts.clock), rateLimited: () => {} } };
+    const report: ShadowReport = { module: name, candidate: { component: manifest.shadow.component, sha256: meta.sha256 }, steps: { same: 0, different: 0, skipped: 0, failed: 0 }, differences: [] };
+    return new ModuleShadow(parts, component, own, store, parts.logger.child({ module: name, shadow: meta.sha256.slice(0, 12) }), manifest.shadow.fuelTolerance, report);
+  }
+
+  /**
+   * The live step's delivery, with what its shadow needs taken on the way: the read view when its turn
+   * comes, its outbound and staged calls as they are made, its outcome once committed. `bind` makes the
+   * delivery for the module it is given (the invocation step). Undo steps and empty steps are not
+   * shadowed: an undo's overlay holds the store's restores, and an empty step calls nothing.
+   */
+  follow(live: InvocationModule, envelope: Envelope, args: unknown[], bind: (module: InvocationModule) => DeliveryExtras): DeliveryExtras {
+    if (this.closed || (envelope.kind === 'chain' && (envelope.delivery.undo || envelope.delivery.events.length === 0))) return bind(live);
+    const calls: RecordedHostCall[] = [];
+    let scope: InvocationScope | undefined;
+    let enqueuedBy: Job['enqueuedBy'] | undefined;
+    const watched = [...this.specifiers.sent, ...this.specifiers.staged];
+    const observed: InvocationModule = {
+      name: live.name,
+      store: live.store,
+      caps: live.caps,
+      logger: live.logger,
+      tracing: live.tracing,
+      undoPlan: (chainId, number) => live.undoPlan(chainId, number),
+      hostImports: (s, by) => {
+        scope = s;
+        enqueuedBy = by;
+        return journaled(live.hostImports(s, by), watched, calls);
+      },
+    };
+    const extras = bind(observed);
+    let taken: { view: Promise<ReadView>; pending: Map<string, Uint8Array | null> } | undefined;
+    let handed = false;
+    return {
+      ...extras,
+      begin: () => {
+        const go = extras.begin ? extras.begin() : true;
+        if (!go || this.closed) return go;
+        if (this.queue.length >= DEFAULT_SHADOW.queueSteps) this.report.steps.skipped++;
+        // Before the call: the state this step starts from (the view is LevelDB's snapshot of now).
+        else taken = { pending: this.store.pendingWrites(), view: this.parts.store.readView() };
+        return go;
+      },
+      complete: async (called) => {
+        const outcome = extras.complete ? await extras.complete(called) : called;
+        if (taken && scope && !this.closed) {
+          handed = true;
+          this.enqueue({ envelope, args, each: extras.each !== undefined, ...taken, scope, enqueuedBy: enqueuedBy!, calls, called });
+        }
+        return outcome;
+      },
+      end: () => {
+        extras.end?.();
+        if (taken && !handed) void closeView(taken.view);
+      },
+    };
+  }
+
+  /** The report so far (counts, and the first differences). */
+  shadowReport(): ShadowReport {
+    return structuredClone(this.report);
+  }
+
+  /** Resolves once every step queued so far has been shadowed (and its report written). */
+  async settled(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** The module goes: steps still queued are dropped (their views closed), the one running ends, the candidate's component closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const step of this.queue.splice(0)) void closeView(step.view);
+    await this.settled();
+    this.component.close();
+  }
+
+  private enqueue(step: LiveStep): void {
+    this.queue.push(step);
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  }
+
+  private async drain(): Promise<void> {
+    // Off the live step's path: it has already settled when the candidate starts.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (let step = this.queue.shift(); step; step = this.queue.shift()) {
+      try {
+        await this.shadow(step);
+      } catch (error) {
+        this.report.steps.failed++;
+        this.logger.warn({ err: error }, 'shadow run of a step failed; the live module is not affected');
+      } finally {
+        await closeView(step.view);
+      }
+    }
+  }
+
+  /** Runs the candidate on one live step and compares. */
+  private async shadow(live: LiveStep): Promise<void> {
+    const view = await live.view;
+    const committed = (await view.module(live.scope.module)) ?? NOTHING;
+    const transaction = new StateTransaction(live.pending.size > 0 ? withPending(committed, live.pending) : committed);
+    const invocationId = randomUUID();
+    const scope = new InvocationScope(live.scope.module, this.store, transaction, live.scope.caps, () => this.logger.child({ event: live.envelope.kind, invocationId }), live.scope.idempotencyKey);
+    scope.chainBlock = live.scope.chainBlock;
+    const calls: RecordedHostCall[] = [];
+    const own = bindHost(this.binding, scope, live.enqueuedBy);
+    const imports = journaled(answeredFromLive(own, this.specifiers.sent, live.calls, calls, scope), [...this.specifiers.sent, ...this.specifiers.staged], calls);
+    const called = live.each
+      ? await this.component.invokeEach('on-event', live.args as unknown[][], { imports, invocationId, stopAt: 'err' })
+      : await this.component.invoke('on-event', live.args, { imports, invocationId });
+    const candidate = withCap(scope, 'on-event', invocationId, called);
+    const liveOutcome = withCap(live.scope, 'on-event', live.called.invocationId, live.called);
+    const differences = compareSteps(
+      { calls: live.calls, outcome: outcomeOf(liveOutcome), writes: live.scope.transaction.writes(), fuel: fuelOf(live.called) },
+      { calls, outcome: outcomeOf(candidate), writes: transaction.writes(), fuel: fuelOf(called) },
+      this.fuelTolerance,
+      this.cut,
+    );
+    const step = ++this.shadowed;
+    if (differences.length === 0) {
+      this.report.steps.same++;
+      return;
+    }
+    this.report.steps.different++;
+    if (this.report.differences.length >= DEFAULT_SHADOW.keepDifferences) return;
+    const { envelope } = live;
+    const kept: ShadowStep = { step, at: this.parts.clock.now(), event: envelope.kind, ...(envelope.kind === 'chain' ? { block: String(envelope.delivery.cursor.number) } : {}), differences };
+    this.report.differences.push(kept);
+    this.logger.info({ step, differences }, 'shadow: the candidate handled a step otherwise');
+    await this.writeReport();
+  }
+
+  /** The report under the module's reserved key, in a commit of its own (no cursor, out of undo records). */
+  private async writeReport(): Promise<void> {
+    if (this.closed) return;
+    const value = Buffer.from(JSON.stringify(this.report));
+    const bytes = SHADOW_REPORT_KEY.byteLength + value.byteLength;
+    await this.store.commit({ writes: [], bookkeeping: [{ key: SHADOW_REPORT_KEY, value }], sizeDelta: bytes - this.reportBytes });
+    this.reportBytes = bytes;
+  }
+}
+
+/** A read view's state with the writes of commits not yet durable in it on top. */
+function withPending(committed: CommittedReader, pending: Map<string, Uint8Array | null>): CommittedReader {
+  return {
+    getSync: (key: Bytes) => (pending.has(keyId(key)) ? (pending.get(keyId(key)) ?? undefined) : committed.getSync(key)),
+    keys: (range) => committed.keys(range),
+  };
+}
+
+/** Closes a step's view; one the store could not give, or that closed with the store, needs nothing more. */
+function closeView(view: Promise<ReadView>): Promise<void> {
+  return view.then((v) => v.close()).catch(() => undefined);
+}
