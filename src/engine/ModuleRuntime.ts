@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
 import { withoutEvents, type FeedDelivery, type FeedResult, type ModuleFeed } from '../bus/ModuleFeed.ts';
 import { chainInterests, type ChainInterest, type CronTrigger } from '../bus/triggers.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
@@ -53,10 +54,12 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   private custom: CustomFeed | undefined;
   /** Set when it is unloaded or the engine stops: no timer or tick is delivered any more. */
   private detached = false;
+  /** While a hot swap watches this version (replaceModule.ts): told each event's outcome after its commit step. */
+  probe: ((envelope: Envelope, outcome: DeliveryOutcome) => void) | undefined;
 
   private constructor(
     private readonly parts: EngineParts,
-    private readonly manifest: ResolvedManifest,
+    readonly manifest: ResolvedManifest,
     private readonly component: Component,
     private readonly jobComponent: Component | undefined,
     private readonly marks: ReorgMarks,
@@ -152,7 +155,22 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
       handler: {
         export: 'on-event',
         args: (e) => (e.payload.kind === 'chain' ? e.payload.delivery.events.map((event) => [event]) : [e.payload.event]),
-        extras: (e) => bindInvocation(this, e.payload),
+        extras: (e) => this.probed(e.payload, bindInvocation(this, e.payload)),
+      },
+    };
+  }
+
+  /** The extras of an event, its outcome told to the probe when one watches (and only then: no wrapper per event otherwise). */
+  private probed(envelope: Envelope, extras: DeliveryExtras): DeliveryExtras {
+    const { probe } = this;
+    const { complete } = extras;
+    if (!probe || !complete) return extras;
+    return {
+      ...extras,
+      complete: async (called) => {
+        const outcome = await complete(called);
+        probe(envelope, outcome);
+        return outcome;
       },
     };
   }
