@@ -66,6 +66,18 @@ export async function main(argv: string[]): Promise<number> {
       code = await run(file, flags);
     });
   program
+    .command('dev')
+    .description('run an engine.toml with its modules\' sources watched: each change rebuilds and hot-swaps the changed modules, keeping their state and cursors; a failed build, an ungranted import or a signal in the first events keeps the previous version serving')
+    .argument('[config]', 'the configuration file', 'engine.toml')
+    .option('--json', 'pino JSON log lines on stdout, reloads among them')
+    .option('--build <command>', 'the shell command that builds the modules (default: `npm run build` when package.json has a build script)')
+    .option('--watch <dir>', 'a directory to watch instead of the engine.toml\'s (repeat for more)', collect, [])
+    .addHelpText('after', '\nExamples:\n  corral dev                      # in a project `corral new` made\n  corral dev engine.toml --build "make wasm" --watch src')
+    .action(async (file: string, flags: { json?: boolean; build?: string; watch: string[] }) => {
+      const { dev } = await import('./devCommand.ts');
+      code = await dev(file, { ...flags, ...(flags.watch.length > 0 ? {} : { watch: undefined }) });
+    });
+  program
     .command('check')
     .description('validate an engine.toml and its modules (or one component) without running anything; lists every problem')
     .argument('<target>', 'an engine.toml, or a component (.wasm)')
