@@ -308,9 +308,12 @@ function output(json: boolean, level: string): Output {
   }
   const lines = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      const record = JSON.parse(chunk.toString()) as { time?: number; msg?: string; module?: string; level?: number; err?: { message?: string } };
+      const record = JSON.parse(chunk.toString()) as { time?: number; msg?: string; module?: string; level?: number; guest?: boolean; fields?: unknown; err?: { message?: string } };
+      // The modules' own log lines, and the engine's warnings and errors: its info lines (each swap's
+      // unload and load among them) are what the reload lines sum up.
+      if (!record.guest && (record.level ?? 0) < 40) return done();
       const time = new Date(record.time ?? Date.now()).toISOString().slice(11, 19);
-      process.stdout.write(`${terminalSafe(`${time} ${record.module ? `${record.module}: ` : ''}${record.msg ?? ''}${record.err?.message ? ` (${record.err.message})` : ''}`)}\n`);
+      process.stdout.write(`${terminalSafe(`${time} ${record.module ? `${record.module}: ` : ''}${record.msg ?? ''}${record.fields === undefined ? '' : ` ${JSON.stringify(record.fields)}`}${record.err?.message ? ` (${record.err.message})` : ''}`)}\n`);
       done();
     },
   });

@@ -5,7 +5,8 @@
  * `corral inspect` shows a stopped engine's state (or a PostgreSQL store's, while it runs); `corral store
  * copy` moves a LevelDB state directory into PostgreSQL; `corral new` scaffolds a JavaScript module;
  * `corral replay` runs a recording again and prints the first difference; `corral batch` runs one export
- * once per line of a JSONL file, results in input order, resumable.
+ * once per line of a JSONL file, results in input order, resumable; `corral dev` runs an engine.toml with
+ * its modules' sources watched, rebuilding and hot-swapping each changed module with its state kept.
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
  * that cannot be loaded, 130 a second signal forced `run` to stop. `corral replay`: 0 identical,
  * 1 a difference, 2 the recording or a component could not be replayed (so CI tells a regression

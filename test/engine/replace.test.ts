@@ -63,6 +63,19 @@ describe('engine.replace', () => {
     expect(await count()).toBe(before + 2);
   });
 
+  it('behavior: events published while the swap runs wait for it: each is handled once, by one version or the other', async () => {
+    const before = await count();
+    let swapped = false;
+    const swap = engine.replace({ ...counter, config: 'v2' }).then((r) => (swapped = true) && r);
+    let published = 0;
+    for (; !swapped && published < 500; published++) await engine.publish('cmd', incr);
+    await swap;
+    await engine.settled('counter');
+    expect(published).toBeGreaterThan(0);
+    expect(await count()).toBe(before + published);
+    await engine.replace(counter);
+  });
+
   it('error: a build importing an interface its manifest does not grant is refused with the diff, and the old version serves on', async () => {
     const error = await engine.replace({ ...counter, grants: { store: true } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ReplaceError);
