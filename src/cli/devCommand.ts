@@ -123,7 +123,10 @@ function unwatched(config: ResolvedEngineConfig, project: string): (path: string
  */
 function watchTree(dir: string, skip: (path: string) => boolean, changed: () => void): FSWatcher[] {
   if (skip(dir)) return [];
-  const watchers = [watch(dir, (_event, name) => name && !skip(join(dir, name.toString())) && changed())];
+  const watcher = watch(dir, (_event, name) => name && !skip(join(dir, name.toString())) && changed());
+  // A watched directory that is removed ends its watch; the change is seen by its parent's.
+  watcher.on('error', () => watcher.close());
+  const watchers = [watcher];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory() && !entry.name.startsWith('.')) watchers.push(...watchTree(join(dir, entry.name), skip, changed));
   }

@@ -123,8 +123,6 @@ export class HotSwaps {
     const name = manifest.name;
     const old = this.host.find(name);
     if (!old) throw new EngineError('unknown-module', `no module named ${name}`, { module: name });
-    // A probation still open is over: the version serving now is the one to fall back to.
-    this.probations.get(name)?.end();
     const refused = (error: unknown, capabilities?: CapabilityDiff) =>
       new ReplaceError('load-failed', `module ${name}: the new build cannot be loaded; the previous version serves on`, { module: name, ...(capabilities ? { capabilities } : {}) }, error);
     const meta = await runtime.inspect(manifest.component, name, manifest.sha256).catch((error: unknown) => Promise.reject(refused(error)));
@@ -146,6 +144,8 @@ export class HotSwaps {
     } catch (error) {
       throw refused(error, capabilities);
     }
+    // A probation still open is over: the version serving now is the one to fall back to.
+    this.probations.get(name)?.end();
     const previous = old.manifest;
     const probation = new Probation(this.host, name, probationInvocations, (p, signal) => this.rollback(p, previous, signal));
     await this.hold(async () => {
@@ -160,6 +160,9 @@ export class HotSwaps {
         throw refused(error, capabilities);
       }
       probation.attach(this.host.find(name));
+      // The circuit the previous version opened is closed: the new one gets its events (its probation decides).
+      const { supervisor } = this.host.parts;
+      if (supervisor.stateOf(name) === 'quarantined') supervisor.reset(name);
     });
     this.probations.set(name, probation);
     void probation.done.then(() => this.probations.get(name) === probation && this.probations.delete(name));

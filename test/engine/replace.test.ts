@@ -16,8 +16,11 @@ const incr = JSON.stringify({ op: 'incr' });
 
 // One engine for the file: each test leaves `counter` serving the counter fixture.
 let engine: Engine;
+const clock = new ManualClock();
+/** A counter whose circuit opens at its second signal. */
+const fragile = { ...counter, name: 'fragile', topics: ['fragile'], supervision: { intensity: 1 } };
 beforeAll(async () => {
-  engine = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-replace-')), logger: captureLogger().logger, clock: new ManualClock(), modules: [counter] });
+  engine = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-replace-')), logger: captureLogger().logger, clock, modules: [counter, fragile] });
 });
 afterAll(async () => {
   await engine.stop();
@@ -74,6 +77,21 @@ describe('engine.replace', () => {
     expect(published).toBeGreaterThan(0);
     expect(await count()).toBe(before + published);
     await engine.replace(counter);
+  });
+
+  it('behavior: a swap closes the circuit the previous version opened: the new version gets its events', async () => {
+    let seq = 0;
+    const deliver = (command: object) => engine.deliver('fragile', { tag: 'custom', val: { topic: 'fragile', payload: JSON.stringify(command) } }, { seq: ++seq });
+    // Past its store-op cap: HostLimitExceeded, twice (the second after the restart's backoff) opens the circuit.
+    const exceed = { op: 'write-many', n: 1, then: 'exceed' };
+    expect(await deliver(exceed)).toMatchObject({ ok: false, signal: { name: 'HostLimitExceeded' } });
+    clock.advance(1_000);
+    expect(await deliver(exceed)).toMatchObject({ ok: false, signal: { name: 'HostLimitExceeded' } });
+    expect(engine.actors().find((a) => a.name === 'fragile')?.breaker).toBe('open');
+    await engine.replace(fragile);
+    expect(engine.actors().find((a) => a.name === 'fragile')?.breaker).toBe('closed');
+    expect(await deliver({ op: 'incr' })).toMatchObject({ ok: true });
+    expect(text(await engine.read('fragile', bytes('count')))).toBe('1');
   });
 
   it('error: a build importing an interface its manifest does not grant is refused with the diff, and the old version serves on', async () => {
