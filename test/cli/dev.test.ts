@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symli
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'corral.mjs');
@@ -52,6 +52,7 @@ function corralDev(cwd: string) {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     exited,
+    running: () => child.exitCode === null && child.signalCode === null,
     waitFor: (test: (l: Line) => boolean) =>
       new Promise<Line>((resolve, reject) => {
         const seen = lines.find(test);
@@ -68,6 +69,11 @@ describe('corral dev', () => {
   it('behavior: an edit to the scaffold\'s module is live within one build, its state kept; a broken edit keeps the old version serving', async () => {
     const { dir, source } = scaffold();
     const dev = corralDev(dir);
+    // A failed expectation still stops it (gracefully: its embedded anvil goes with it).
+    onTestFinished(async () => {
+      if (dev.running()) dev.signal('SIGTERM');
+      await dev.exited;
+    });
     await dev.waitFor((l) => l.msg === 'dev: engine running');
     dev.publish('greet', { name: 'ada' });
     expect((await dev.waitFor((l) => l.msg === 'hello, ada')).fields).toEqual({ count: 1 });
