@@ -12,6 +12,8 @@ export type { ModuleManifest } from './config/ModuleManifestSchema.ts';
 export type { Trigger } from './config/TriggerSchema.ts';
 export type { ChainConfig, RpcCacheConfig, RpcPoolConfig } from './bus/Bus.ts';
 export type { Engine, ChainPosition, ChainStep, InvocationRecord, ModuleEvent, QueryResult } from './engine/Engine.ts';
+// Hot swaps: `engine.replace` (docs/getting-started.md, "corral dev").
+export type { CapabilityDiff, ProbationEnd, ReplaceOptions, Replacement } from './engine/Engine.ts';
 // Tracing: the span and attribute names corral's traces use (docs/tracing.md).
 export { SPAN as TRACE_SPANS, ATTR as TRACE_ATTRIBUTES, type Outcome as TraceOutcome, type HostOutcome as TraceHostOutcome } from './tracing/attributes.ts';
 export type { JobStats } from './jobs/Jobs.ts';
@@ -61,5 +63,6 @@ export { CorralRuntimeError, type RuntimeErrorCode } from './errors/RuntimeError
 export { CheckoutError } from './runtime/InstancePool.ts';
 export { ConfigError, type ConfigProblem, type ConfigProblemCode } from './errors/ConfigError.ts';
 export { EngineError, type EngineErrorCode } from './errors/EngineError.ts';
+export { ReplaceError, type ReplaceErrorCode } from './errors/ReplaceError.ts';
 export { ReplayError, type ReplayErrorCode } from './replay/ReplayError.ts';
 export { BatchError, type BatchErrorCode } from './errors/BatchError.ts';

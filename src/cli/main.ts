@@ -5,7 +5,8 @@
  * `corral inspect` shows a stopped engine's state (or a PostgreSQL store's, while it runs); `corral store
  * copy` moves a LevelDB state directory into PostgreSQL; `corral new` scaffolds a JavaScript module;
  * `corral replay` runs a recording again and prints the first difference; `corral batch` runs one export
- * once per line of a JSONL file, results in input order, resumable.
+ * once per line of a JSONL file, results in input order, resumable; `corral dev` runs an engine.toml with
+ * its modules' sources watched, rebuilding and hot-swapping each changed module with its state kept.
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
  * that cannot be loaded, 130 a second signal forced `run` to stop. `corral replay`: 0 identical,
  * 1 a difference, 2 the recording or a component could not be replayed (so CI tells a regression
@@ -64,6 +65,18 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (file: string, flags: { json?: boolean; record?: string }) => {
       const { run } = await import('./runCommand.ts');
       code = await run(file, flags);
+    });
+  program
+    .command('dev')
+    .description('run an engine.toml with its modules\' sources watched: each change rebuilds and hot-swaps the changed modules, keeping their state and cursors; a failed build, an ungranted import or a signal in the first events keeps the previous version serving')
+    .argument('[config]', 'the configuration file', 'engine.toml')
+    .option('--json', 'pino JSON log lines on stdout, reloads among them')
+    .option('--build <command>', 'the shell command that builds the modules (default: `npm run build` when package.json has a build script)')
+    .option('--watch <dir>', 'a directory to watch instead of the engine.toml\'s (repeat for more)', collect, [])
+    .addHelpText('after', '\nExamples:\n  corral dev                      # in a project `corral new` made\n  corral dev engine.toml --build "make wasm" --watch src')
+    .action(async (file: string, flags: { json?: boolean; build?: string; watch: string[] }) => {
+      const { dev } = await import('./devCommand.ts');
+      code = await dev(file, { ...flags, ...(flags.watch.length > 0 ? {} : { watch: undefined }) });
     });
   program
     .command('check')

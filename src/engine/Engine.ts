@@ -2,6 +2,7 @@ import { EMPTY, type Observable } from 'rxjs';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import { systemClock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
+import { ReplaceError } from '../errors/ReplaceError.ts';
 import { isOwnedStore, type OwnedStore, type SqlClient } from '../store/OwnedStore.ts';
 import type { EngineOptions } from './EngineOptions.ts';
 import { openEngineParts, type EngineParts } from './EngineParts.ts';
@@ -12,12 +13,14 @@ import { EngineView } from './EngineView.ts';
 import { Placement, type OwnershipEvent, type PlacementOptions } from './Placement.ts';
 import { parseTraceparent } from '../tracing/Tracing.ts';
 import { promoteCandidate } from './promote.ts';
+import { HotSwaps, type ReplaceOptions, type Replacement } from './replaceModule.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
 export type { EngineOptions } from './EngineOptions.ts';
 export type { ChainPosition, ChainStep, InvocationRecord } from './records.ts';
 export type { QueryResult } from './ModuleQuery.ts';
+export type { CapabilityDiff, ProbationEnd, ReplaceOptions, Replacement } from './replaceModule.ts';
 
 /**
  * corral's engine: modules of corral's WIT world (`wit/module.wit`) as supervised actors, fed by the
@@ -37,9 +40,11 @@ export class Engine extends EngineView {
   /** On a store shared by replicas: what decides which modules this replica runs. */
   private placement: Placement | undefined;
   private unwake: (() => void) | undefined;
+  private readonly swaps: HotSwaps;
 
   private constructor(parts: EngineParts) {
     super(parts, new ModuleTable());
+    this.swaps = new HotSwaps({ parts, find: (n) => this.modules.find(n), load: (m) => this.loadResolved(m), unload: (n) => this.unloadHere(n, { handover: true }) });
   }
 
   static async start(options: EngineOptions): Promise<Engine> {
@@ -137,6 +142,12 @@ export class Engine extends EngineView {
     this.parts.logger.info({ module: name, ...(options.uninstall ? { uninstalled: true } : {}) }, how);
   }
 
+  /** Swaps a running module for a new build of it, keeping its state and cursors; a signal in its first events swaps back (replaceModule.ts). */
+  replace(raw: ModuleManifest, options: ReplaceOptions = {}): Promise<Replacement> {
+    if (this.placement) return Promise.reject(new ReplaceError('not-replaceable', 'a module cannot be swapped on a store shared by replicas: unload and load it', { module: (raw as { name?: unknown }).name }));
+    return this.swaps.replace(raw, options);
+  }
+
   /**
    * Changes of what this replica owns on a store shared by replicas (acquired with a new epoch,
    * released after a handover or at stop, lost with the lease or to a fenced commit); nothing on LevelDB.
@@ -154,6 +165,7 @@ export class Engine extends EngineView {
   async publish(topic: string, payload: string, options: { traceparent?: string } = {}): Promise<void> {
     const { traceparent } = options;
     if (traceparent !== undefined) checkTraceparent(traceparent);
+    for (let held = this.swaps.held(); held; held = this.swaps.held()) await held;
     const store = this.parts.store;
     if (isOwnedStore(store)) {
       // Into the table first (durable, ordered); the owners, here or on other replicas, read it from there.

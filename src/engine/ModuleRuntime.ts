@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
 import { withoutEvents, type FeedDelivery, type FeedResult, type ModuleFeed } from '../bus/ModuleFeed.ts';
 import { chainInterests, type ChainInterest, type CronTrigger } from '../bus/triggers.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
@@ -57,10 +58,12 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   private detached = false;
   /** Its `[modules.shadow]` candidate, run beside it on the same events (docs/shadow.md). */
   private shadow: ModuleShadow | undefined;
+  /** While a hot swap watches this version (replaceModule.ts): told each event's outcome after its commit step. */
+  probe: ((envelope: Envelope, outcome: DeliveryOutcome) => void) | undefined;
 
   private constructor(
     private readonly parts: EngineParts,
-    private readonly manifest: ResolvedManifest,
+    readonly manifest: ResolvedManifest,
     private readonly component: Component,
     private readonly jobComponent: Component | undefined,
     private readonly marks: ReorgMarks,
@@ -168,10 +171,25 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
         args: (e) => (e.payload.kind === 'chain' ? e.payload.delivery.events.map((event) => [event]) : [e.payload.event]),
         extras: (e) => {
           const { shadow } = this;
-          if (!shadow) return bindInvocation(this, e.payload);
+          if (!shadow) return this.probed(e.payload, bindInvocation(this, e.payload));
           const args = e.payload.kind === 'chain' ? e.payload.delivery.events.map((event) => [event]) : [e.payload.event];
-          return shadow.follow(this, e.payload, args, (module) => bindInvocation(module, e.payload));
+          return this.probed(e.payload, shadow.follow(this, e.payload, args, (module) => bindInvocation(module, e.payload)));
         },
+      },
+    };
+  }
+
+  /** The extras of an event, its outcome told to the probe when one watches (and only then: no wrapper per event otherwise). */
+  private probed(envelope: Envelope, extras: DeliveryExtras): DeliveryExtras {
+    const { probe } = this;
+    const { complete } = extras;
+    if (!probe || !complete) return extras;
+    return {
+      ...extras,
+      complete: async (called) => {
+        const outcome = await complete(called);
+        probe(envelope, outcome);
+        return outcome;
       },
     };
   }

@@ -612,3 +612,14 @@ export const DEFAULT_SHADOW = {
   fuelTolerance: 0.1,
   valueChars: 2_000,
 } as const;
+
+/**
+ * A hot swap's probation (`engine.replace`, `corral dev`): the new version's first invocations. A signal
+ * among them swaps the previous version back (what it failed runs there); past them, a signal is the
+ * supervisor's, as for any module. Three: a fresh instance runs `configure` and the first events of the
+ * kinds a change touches, where a broken build fails, without keeping the old build for long.
+ */
+export const DEFAULT_REPLACE_PROBATION_INVOCATIONS = 3;
+
+/** `corral dev`: how long the watched sources must be quiet before a build starts (ms); an editor's save is several writes. */
+export const DEV_DEBOUNCE_MS = 150;

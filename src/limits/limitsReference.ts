@@ -258,6 +258,13 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'Hot swaps (`engine.replace`, `corral dev`)',
+    entries: [
+      { name: 'DEFAULT_REPLACE_PROBATION_INVOCATIONS', unit: 'count', trips: "a new version's first invocations; a signal among them swaps the previous version back (the chain steps, timers and ticks it failed run there, its failed custom events are delivered there again); past them a signal is the supervisor's", api: '`engine.replace(manifest, { probationInvocations })`' },
+      { name: 'DEV_DEBOUNCE_MS', unit: 'ms', trips: '`corral dev`: quiet after the last change to the watched sources before a build starts; a change during a build builds again after it' },
+    ],
+  },
+  {
     section: 'Live read API (`[engine.api]`)',
     entries: [
       { name: 'DEFAULT_API.tokenEnv', unit: 'policy', trips: 'the environment variable holding the bearer token; empty while the API is enabled, the engine does not start (`ConfigError`)', toml: ['engine.api.token_env'] },

@@ -27,6 +27,8 @@ describe("the public API (import 'corral')", () => {
         'ConfigError',
         'EngineError',
         'ReplayError',
+        // a hot swap that did not happen (`engine.replace`)
+        'ReplaceError',
         // batch runs (docs/batch.md): the iterator, its summary, the input hash its lines carry, its errors
         'runBatch',
         'BatchSummary',
@@ -43,7 +45,7 @@ describe("the public API (import 'corral')", () => {
     for (const signal of [corral.OutOfFuel, corral.ExecutionTimeout, corral.MemoryLimitExceeded, corral.HostLimitExceeded, corral.Trap]) {
       expect(signal.prototype).toBeInstanceOf(corral.RuntimeSignal);
     }
-    for (const error of [corral.LoadError, corral.CorralRuntimeError, corral.CheckoutError, corral.ConfigError, corral.EngineError, corral.ReplayError, corral.BatchError]) {
+    for (const error of [corral.LoadError, corral.CorralRuntimeError, corral.CheckoutError, corral.ConfigError, corral.EngineError, corral.ReplaceError, corral.ReplayError, corral.BatchError]) {
       expect(error.prototype).toBeInstanceOf(corral.CorralError);
     }
   });
