@@ -556,6 +556,11 @@ export const DEFAULT_API = {
   maxConcurrent: 2,
   /** Seconds a client refused for load is told to wait (`Retry-After`). */
   retryAfterS: 1,
+  /**
+   * Milliseconds a request's read may take; past it the client is answered 503 `timeout` with
+   * `Retry-After`, and the read thread (stuck: a page is bounded work) is ended and started afresh.
+   */
+  deadlineMs: 10_000,
 } as const;
 
 /**

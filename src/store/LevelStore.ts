@@ -54,7 +54,8 @@ export class LevelStore implements EngineStore {
 
   /** Opens (creating) the database in `directory`; `onError` hears of breaker writes that failed. */
   static async open(directory: string, onError: (error: Error) => void = () => {}): Promise<LevelStore> {
-    const db = new Level<Bytes, Bytes>(directory, { keyEncoding: 'view', valueEncoding: 'view' });
+    // multithreading: the read API's thread opens this database too and shares its LevelDB instance (LevelReadView's openLevelReads).
+    const db = new Level<Bytes, Bytes>(directory, { keyEncoding: 'view', valueEncoding: 'view', multithreading: true });
     await db.open();
     return new LevelStore(db, onError);
   }
