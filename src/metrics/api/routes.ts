@@ -121,7 +121,7 @@ export function readApiHandler(engine: ReadApiEngine, options: ReadApiOptions, r
  * The read thread when the store is a LevelDB it can open (found from one view, once), the main thread
  * otherwise (PostgreSQL: its reads already run on their own connections).
  */
-async function readerOf(engine: ReadApiEngine): Promise<StateReader> {
+export async function readerOf(engine: ReadApiEngine): Promise<StateReader> {
   const probe = await engine.readView();
   await probe.close();
   return probe instanceof LevelReadView ? new ReadThread(probe.location) : inlineReader(() => engine.readView());
