@@ -11,6 +11,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { startConfigured } from '../src/app/startConfigured.ts';
 import { EngineConfigSchema } from '../src/config/EngineConfig.ts';
@@ -55,6 +56,7 @@ async function reader() {
 }
 parentPort.on('message', (cmd) => {
   if (cmd === 'stop') return void (stop = true);
+  if (typeof cmd === 'number') return void (async () => { let cursor = null; for (let i = 0; i < cmd; i++) cursor = (await (await page(cursor)).json()).next; parentPort.postMessage('done'); })();
   stop = false;
   Promise.all(Array.from({ length: workerData.readers }, reader)).then((all) => parentPort.postMessage(all.flat()));
 });
@@ -109,6 +111,19 @@ export async function benchReadApi(fixture: (name: string) => string, row: Row):
         requests.push(...(await done));
         readingMs += performance.now() - t;
       },
+      /**
+       * The main thread's busy time (event-loop utilisation, wall clock) and the process's CPU per request
+       * over `n` requests one after another, with no events: what each request itself costs.
+       */
+      cost: async (n: number) => {
+        const done = next();
+        const elu = performance.eventLoopUtilization();
+        const cpu = process.cpuUsage();
+        worker.postMessage(n);
+        await done;
+        const used = process.cpuUsage(cpu);
+        return { mainMs: performance.eventLoopUtilization(elu).active / n, cpuMs: (used.user + used.system) / 1000 / n };
+      },
       stop: () => worker.terminate(),
     };
   };
@@ -142,7 +157,10 @@ export async function benchReadApi(fixture: (name: string) => string, row: Row):
     const inline = await serveMetrics(collector, '127.0.0.1:0', readApiHandler(engine, { ...DEFAULT_API, token: TOKEN, allowRemote: false }, inlineReader(() => engine.readView())));
     const sides = [await readers(50), await readers(50, { canned: sample }), await readers(50, { url: inline.url })];
     let measured: Awaited<ReturnType<typeof compare>>;
+    const costs: { mainMs: number; cpuMs: number }[][] = [[], [], []];
     try {
+      // Per-request costs without events, in rotated rounds too.
+      for (let r = 0; r < 5; r++) for (let i = 0; i < sides.length; i++) costs[(i + r) % sides.length]!.push(await sides[(i + r) % sides.length]!.cost(100));
       measured = await compare(sides);
     } finally {
       await Promise.all(sides.map((side) => side.stop()));
@@ -165,12 +183,18 @@ export async function benchReadApi(fixture: (name: string) => string, row: Row):
     row(`read API: fan-out (10 modules) without / with 2 readers at 20 requests/s each, median of ${ROUNDS} rotated rounds`, `${rate(paced)} (${slower(paced)})`);
     row("read API: control, the same readers against a canned page served off the engine's thread, same rounds", `${rate(control)} (${slower(control)}): the readers' own share on this machine`);
     row('read API: the same readers with the API reading on the main thread (no read thread), same rounds', `${rate(onMain)} (${slower(onMain)}); requests p50 / p99 ${onMain.latencyMs.p50.toFixed(2)} / ${onMain.latencyMs.p99.toFixed(2)} ms`);
+    const cost = (side: number) => ({ mainMs: median(costs[side]!.map((c) => c.mainMs)), cpuMs: median(costs[side]!.map((c) => c.cpuMs)) });
+    const [threadCost, cannedCost, mainCost] = [cost(0), cost(1), cost(2)];
+    row(
+      'read API: per /keys page of 100 (no events, 5 rotated runs of 100, medians): main-thread busy ms with the read thread / reading on the main thread; process CPU ms beyond the control\'s',
+      `${threadCost.mainMs.toFixed(2)} / ${mainCost.mainMs.toFixed(2)} ms (control ${cannedCost.mainMs.toFixed(2)}); CPU ${(threadCost.cpuMs - cannedCost.cpuMs).toFixed(2)} / ${(mainCost.cpuMs - cannedCost.cpuMs).toFixed(2)} ms`,
+    );
     row('read API: what the API adds to the readers\' own cost (paced − control)', `${(api * 100).toFixed(1)} % of the fan-out`, '≤ 5 %', api <= 0.05);
     row('read API: the same with 2 readers as fast as they go', `${rate(asFast)} (${slower(asFast)})`);
     for (const [name, r] of [['paced', paced], ['as fast as they go', asFast]] as const) {
       row(`read API: 2 readers (${name}) over /keys pages of 100, requests/s and p50 / p99`, `${Math.round(r.requestsPerSecond).toLocaleString('en')}/s, ${r.latencyMs.p50.toFixed(2)} / ${r.latencyMs.p99.toFixed(2)} ms`);
     }
-    return { bare: measured.bare, paced, control, onMainThread: onMain, asFastAsTheyGo: { bare: flat.bare, ...asFast } };
+    return { costs: { readThread: threadCost, control: cannedCost, onMainThread: mainCost }, bare: measured.bare, paced, control, onMainThread: onMain, asFastAsTheyGo: { bare: flat.bare, ...asFast } };
   } finally {
     await configured.stop();
   }

@@ -57,7 +57,13 @@ export async function openLevelReads(location: string): Promise<{ readView(): Re
   const db = new Level<Bytes, Bytes>(location, { keyEncoding: 'view', valueEncoding: 'view', multithreading: true, createIfMissing: false });
   await db.open();
   const prefix = (name: string) => encoder.encode(db.sublevel(name).prefix);
-  const layout = async (name: string) => ({ name, dataPrefix: prefix(`d-${name}`), metaPrefix: prefix(`m-${name}`) });
+  // Built once per module (a sublevel is a whole database object); as many as the engine loaded.
+  const layouts = new Map<string, LevelModuleLayout>();
+  const layout = async (name: string) => {
+    let known = layouts.get(name);
+    if (!known) layouts.set(name, (known = { name, dataPrefix: prefix(`d-${name}`), metaPrefix: prefix(`m-${name}`) }));
+    return known;
+  };
   return { readView: () => new LevelReadView(db, db.snapshot(), layout), close: () => db.close() };
 }
 
