@@ -12,14 +12,18 @@ export class ReadThreadError extends Error {
 /**
  * The read API's own thread over a LevelDB the engine writes (docs/read-api.md "What it costs events").
  * Measured on the fan-out benchmark, a page of 100 took ~3 ms of main-thread CPU in reads, decoding and
- * JSON, every millisecond of it taken from the steps that handle events; here the main thread only parses
- * the request and writes the bytes this thread encoded. Started at the first request, it does not hold
- * the process open while idle. A read past its deadline means the thread is stuck (a page is bounded
- * work): it is ended, every read on it answered as timed out, and the next request starts a new one.
+ * JSON, every millisecond of it taken from the steps that handle events; here the main thread only
+ * parses the request and writes the bytes this thread encoded, and the thread runs at the lowest
+ * priority (readWorker.ts), so on busy cores it gets what the engine's threads leave. Started at the
+ * first request, it does not hold the process open while idle. A read past its deadline means the
+ * thread is stuck or starved (a page is bounded work): it is ended, every read on it answered as timed
+ * out, and the next request starts a new one.
  */
 export class ReadThread implements StateReader {
   /** Threads started so far (a test's evidence that reads ran there). */
   started = 0;
+  /** The thread's nice value (19: the lowest priority), once it started; null where it cannot be set. */
+  nice: number | null | undefined;
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (json: Uint8Array) => void; reject: (error: unknown) => void }>();
@@ -52,9 +56,19 @@ export class ReadThread implements StateReader {
     this.started++;
     worker.unref();
     worker.on('message', (answer: ReadThreadAnswer) => {
-      const waiting = this.pending.get(answer.id);
-      if (answer.ok) waiting?.resolve(answer.json);
-      else waiting?.reject(new ReadThreadError(answer.message));
+      switch (answer.kind) {
+        case 'started':
+          this.nice = answer.nice;
+          return;
+        case 'read': {
+          const waiting = this.pending.get(answer.id);
+          if (answer.ok) waiting?.resolve(answer.json);
+          else waiting?.reject(new ReadThreadError(answer.message));
+          return;
+        }
+        default:
+          return answer satisfies never;
+      }
     });
     worker.once('error', (error) => void this.stop(worker, error));
     worker.once('exit', (code) => void this.stop(worker, new ReadThreadError(`the read thread exited with code ${code}`)));

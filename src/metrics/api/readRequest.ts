@@ -23,8 +23,11 @@ export type ReadRequest =
 /** Main thread → read thread: open the database at `location` (first), then requests by id. */
 export type ReadThreadMessage = { kind: 'open'; location: string } | { kind: 'read'; id: number; request: ReadRequest };
 
-/** Read thread → main thread: the answer's JSON as UTF-8 (its buffer transferred, not copied), or why not. */
-export type ReadThreadAnswer = { id: number; ok: true; json: Uint8Array } | { id: number; ok: false; message: string };
+/**
+ * Read thread → main thread: its nice value once started (null where it cannot be set); then each
+ * answer's JSON as UTF-8 (its buffer transferred, not copied), or why not.
+ */
+export type ReadThreadAnswer = { kind: 'started'; nice: number | null } | { kind: 'read'; id: number; ok: true; json: Uint8Array } | { kind: 'read'; id: number; ok: false; message: string };
 
 /** A view of no state: a loaded module that has not committed anything yet. */
 export function emptyView(name: string): ModuleReadView {
