@@ -34,7 +34,7 @@ export class ReadThread implements StateReader {
     const worker = this.running();
     const id = this.nextId++;
     return new Promise<Uint8Array>((resolve, reject) => {
-      const timer = setTimeout(() => this.stop(worker, new ReadTimeout(deadlineMs)), deadlineMs);
+      const timer = setTimeout(() => void this.stop(worker, new ReadTimeout(deadlineMs)).catch(() => {}), deadlineMs); // its reads are already failed
       const settle = () => {
         clearTimeout(timer);
         this.pending.delete(id);
