@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineError } from '../../src/errors/EngineError.ts';
 import { encodeJob, type Job } from '../../src/jobs/Job.ts';
 import { timerValue } from '../../src/jobs/timerWrites.ts';
 import type { ReadRequest } from '../../src/metrics/api/readRequest.ts';
@@ -70,6 +71,16 @@ describe('read API: the read thread', () => {
     await Promise.all(servers.map((s) => s.close()));
     await thread?.close();
     await store?.close();
+  });
+
+  it('error: a second LevelStore on a directory this process has open is refused (the read thread may share the database, a second writer may not); after a close it opens', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'corral-read-thread-twice-'));
+    const first = await LevelStore.open(directory);
+    const second = await LevelStore.open(join(directory, '.')).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(EngineError);
+    expect(second).toMatchObject({ code: 'invalid-option' });
+    await first.close();
+    await (await LevelStore.open(directory)).close();
   });
 
   it('default: a LevelDB store is read on a read thread; any other on the main thread', async () => {
