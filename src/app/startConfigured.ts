@@ -56,12 +56,12 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
     runtime = new Runtime({ graceMs, hostCallBufferBytes, pool, idleInstances, ...(threads ? { threads } : {}), ...(cacheDir ? { cacheDir } : {}) });
     const store = storeOf(config.store);
     const engine = await Engine.start({ runtime, stateDir: config.engine.stateDir, ...(store ? { store } : {}), logger, chains, modules: config.modules, shutdownTimeoutMs: config.engine.shutdownTimeoutMs, jobLimits: jobLimitsOf(config.engine.jobs), deadLetters: deadLettersOf(config.engine.jobs), rpcCache: config.engine.rpcCache, query: { ...config.engine.query, ...(cacheDir ? { cacheDir } : {}) }, ...(options.record ? { record: options.record } : {}), ...(tracing ? { tracer: tracing.tracer, traceHostCalls: tracing.hostCalls } : {}) });
-    let metrics: { collector: EngineMetrics; server: MetricsServer } | undefined;
+    let metrics: { collector: EngineMetrics; server: MetricsServer; api?: ReadApiHandler | undefined } | undefined;
     if (config.engine.metrics) {
       const collector = new EngineMetrics(engine, { readiness: config.engine.readiness });
       try {
         const api: ReadApiHandler | undefined = apiToken === undefined ? undefined : readApiHandler(engine, { ...config.engine.api, token: apiToken, retryAfterS: DEFAULT_API.retryAfterS });
-        metrics = { collector, server: await serveMetrics(collector, config.engine.metrics, api) };
+        metrics = { collector, server: await serveMetrics(collector, config.engine.metrics, api), api };
       } catch (error) {
         collector.close();
         await engine.stop();
@@ -87,6 +87,7 @@ export async function startConfigured(config: ResolvedEngineConfig, options: { l
             // After the engine: the spans of its last steps are exported too.
             await traced?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'the trace exporter did not flush'));
             await metrics?.server.close();
+            await metrics?.api?.close();
             metrics?.collector.close();
             await started.close();
             await Promise.all(Object.values(anvils).map((a) => a.stop()));

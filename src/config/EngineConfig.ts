@@ -210,7 +210,7 @@ export const ApiSchema = z
     pageLimit: positiveInt.default(A.pageLimit).describe('entries per page when a request names no `limit`'),
     maxPageLimit: positiveInt.default(A.maxPageLimit).describe('the largest `limit` a request may ask (larger: 400)'),
     maxPageBytes: positiveInt.default(A.maxPageBytes).describe('key and value bytes per page; the page ends there with `next` (bytes)'),
-    maxConcurrent: positiveInt.max(64).default(A.maxConcurrent).describe('requests served at once, each reading a store snapshot on libuv\'s pool; past it 503 with `Retry-After`'),
+    maxConcurrent: positiveInt.max(64).default(A.maxConcurrent).describe('requests served at once, each reading one store snapshot (on LevelDB, on the API\'s read thread); past it 503 with `Retry-After`'),
   })
   .strict()
   .refine((api) => api.pageLimit <= api.maxPageLimit, { message: 'page_limit is at most max_page_limit', path: ['pageLimit'] });

@@ -545,7 +545,7 @@ export const BATCH_DEFAULTS = {
 
 /**
  * The live read API (`[engine.api]`, src/metrics/api/): what one request may cost. Every request reads
- * through a store snapshot on libuv's pool (4 threads, shared with commits), so at most `maxConcurrent`
+ * through a store snapshot (on LevelDB, on the API's read thread), so at most `maxConcurrent`
  * run at once and any further one is answered 503 with `Retry-After: retryAfterS` instead of queueing;
  * a page stops at `limit` entries or once `maxPageBytes` of keys and values are in it, whichever
  * comes first (one oversized value is cut and marked `truncated`).
@@ -563,6 +563,11 @@ export const DEFAULT_API = {
   maxConcurrent: 2,
   /** Seconds a client refused for load is told to wait (`Retry-After`). */
   retryAfterS: 1,
+  /**
+   * Milliseconds a request's read may take; past it the client is answered 503 `timeout` with
+   * `Retry-After`, and the read thread (stuck: a page is bounded work) is ended and started afresh.
+   */
+  deadlineMs: 10_000,
 } as const;
 
 /**

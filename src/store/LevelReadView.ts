@@ -1,4 +1,4 @@
-import type { Level } from 'level';
+import { Level } from 'level';
 import type { Bytes, ModuleReadView, ReadView } from './EngineStore.ts';
 
 type Snapshot = ReturnType<Level<Bytes, Bytes>['snapshot']>;
@@ -28,6 +28,11 @@ export class LevelReadView implements ReadView {
     private readonly layout: (name: string) => Promise<LevelModuleLayout | undefined>,
   ) {}
 
+  /** The database's directory: where a read thread opens it too (see openLevelReads). */
+  get location(): string {
+    return this.db.location;
+  }
+
   async module(name: string): Promise<ModuleReadView | undefined> {
     const layout = await this.layout(name);
     return layout && new LevelModuleReadView(this.db, this.snapshot, layout);
@@ -38,6 +43,28 @@ export class LevelReadView implements ReadView {
     this.closed = true;
     await this.snapshot.close();
   }
+}
+
+/**
+ * Read views of the database at `location`, opened from another thread of the process that writes it
+ * (the read API's thread, src/metrics/api/ReadThread.ts). classic-level's `multithreading` lets every
+ * thread open one location and shares the one LevelDB instance among them (the writer opens it so
+ * too, LevelStore.open), so a snapshot taken here sees exactly the batches the writer committed: each
+ * step whole or not at all. Module names arrive checked (loaded modules): a module that never
+ * committed reads as empty, as LevelStore's own view shows it.
+ */
+export async function openLevelReads(location: string): Promise<{ readView(): ReadView; close(): Promise<void> }> {
+  const db = new Level<Bytes, Bytes>(location, { keyEncoding: 'view', valueEncoding: 'view', multithreading: true, createIfMissing: false });
+  await db.open();
+  const prefix = (name: string) => encoder.encode(db.sublevel(name).prefix);
+  // Built once per module (a sublevel is a whole database object); as many as the engine loaded.
+  const layouts = new Map<string, LevelModuleLayout>();
+  const layout = async (name: string) => {
+    let known = layouts.get(name);
+    if (!known) layouts.set(name, (known = { name, dataPrefix: prefix(`d-${name}`), metaPrefix: prefix(`m-${name}`) }));
+    return known;
+  };
+  return { readView: () => new LevelReadView(db, db.snapshot(), layout), close: () => db.close() };
 }
 
 class LevelModuleReadView implements ModuleReadView {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Level } from 'level';
 import { EngineError } from '../errors/EngineError.ts';
 import type { Bytes, Commit, EngineStore, JournalEntry, ModuleStore, ReadView, Rebase, StoredBreaker, Write } from './EngineStore.ts';
@@ -17,6 +18,8 @@ const journalKey = (chainId: bigint, number: bigint) => encoder.encode(`${hex64(
 const hex64 = (n: bigint) => n.toString(16).padStart(16, '0');
 /** Module names become sublevel prefixes: keep them to characters that cannot forge a prefix. */
 const MODULE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** The state directories a LevelStore of this process has open (resolved paths). */
+const OPEN_STORES = new Set<string>();
 
 /**
  * The engine's state in one LevelDB database. Per module: a data sublevel (its keys), a meta sublevel
@@ -34,6 +37,7 @@ export class LevelStore implements EngineStore {
   private constructor(
     private readonly db: Level<Bytes, Bytes>,
     onError: (error: Error) => void,
+    private readonly location: string,
   ) {
     this.writer = new GroupCommit(db, onError);
     this.registry = db.sublevel<string, string>('modules', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
@@ -54,9 +58,20 @@ export class LevelStore implements EngineStore {
 
   /** Opens (creating) the database in `directory`; `onError` hears of breaker writes that failed. */
   static async open(directory: string, onError: (error: Error) => void = () => {}): Promise<LevelStore> {
-    const db = new Level<Bytes, Bytes>(directory, { keyEncoding: 'view', valueEncoding: 'view' });
-    await db.open();
-    return new LevelStore(db, onError);
+    // multithreading: the read API's thread opens this database too and shares its LevelDB instance
+    // (LevelReadView's openLevelReads). That also lets a second open in this process share it, where
+    // LevelDB's lock used to refuse it: two writers on one state are refused here instead.
+    const location = resolve(directory);
+    if (OPEN_STORES.has(location)) throw new EngineError('invalid-option', `the state directory ${directory} is already open in this process`, { option: 'stateDir', stateDir: directory });
+    OPEN_STORES.add(location);
+    try {
+      const db = new Level<Bytes, Bytes>(directory, { keyEncoding: 'view', valueEncoding: 'view', multithreading: true });
+      await db.open();
+      return new LevelStore(db, onError, location);
+    } catch (error) {
+      OPEN_STORES.delete(location);
+      throw error;
+    }
   }
 
   async module(name: string): Promise<ModuleStore> {
@@ -90,7 +105,11 @@ export class LevelStore implements EngineStore {
   async close(): Promise<void> {
     await this.writer.idle(); // commits asked for before the close are written, not refused
     await this.breakerWrites;
-    return this.db.close();
+    try {
+      return await this.db.close();
+    } finally {
+      OPEN_STORES.delete(this.location);
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import { decodeTimer } from '../../jobs/timerWrites.ts';
 import type { Bytes, ModuleReadView } from '../../store/EngineStore.ts';
 import { CRON_PREFIX, DEAD_PREFIX, JOB_PREFIX, jobKey, prefixLimit, RESERVED_RANGE, suffixOf, tagOfTimerKey, TIMER_COUNT_KEY, TIMER_PREFIX, TIMER_PREFIX_END } from '../../store/reservedKeys.ts';
 import { prefixEnd } from '../../store/StateTransaction.ts';
-import type { Encoded, Entry, JobShape, KeysPage, ModuleSummary, TimersPage } from './shapes.ts';
+import type { Encoded, Entry, JobShape, KeysPage, ModuleSummary, TimersPage, TooLarge } from './shapes.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -74,7 +74,11 @@ const before = (a: Bytes, b: Bytes) => Buffer.compare(a, b) < 0;
  * range is stepped over rather than walked (a module may hold 100,000 tasks there). One iterator per
  * range reads keys and values together: a page costs a few reads, not one per key.
  */
-async function* entriesIn(view: ModuleReadView, from: Bytes, to: Bytes | undefined, after: Bytes | undefined, skipReserved: boolean): AsyncIterable<[Bytes, Bytes]> {
+async function* entriesIn(view: ModuleReadView, from: Bytes, to: Bytes | undefined, bounds: PageBounds, skipReserved: boolean): AsyncIterable<[Bytes, Bytes]> {
+  const { after } = bounds;
+  // A page reads one entry past its limit (to know whether `next` is due), no more: an unbounded
+  // iterator fetches 1,000 entries at a time, which for a page of 100 was most of its read's cost.
+  const limit = Number.isFinite(bounds.limit) ? bounds.limit + 1 : -1;
   const ranges: [Bytes, Bytes | undefined][] = [];
   if (!skipReserved) ranges.push([from, to]);
   else {
@@ -84,34 +88,41 @@ async function* entriesIn(view: ModuleReadView, from: Bytes, to: Bytes | undefin
   for (const [gte, lt] of ranges) {
     if (after && lt && !before(after, lt)) continue;
     const start = after && !before(after, gte) ? { gt: after } : { gte };
-    yield* view.entries({ ...start, ...(lt ? { lt } : {}), limit: -1 });
+    yield* view.entries({ ...start, ...(lt ? { lt } : {}), limit });
   }
 }
 
 /**
- * One page of `entries`: stops at `limit` items or before the entry that would pass `maxBytes`.
- * `next` is set when it stopped early and another entry follows.
+ * One page of `entries`: stops at `limit` entries read or before the entry that would pass `maxBytes`.
+ * `next` is set when it stopped early and another entry follows. An entry larger than a page alone is
+ * listed with its value cut where the caller can show bytes (`make` gets `cut`); where it cannot (a
+ * task or a timer is only shown decoded), `make` answers undefined and the entry is named in
+ * `tooLarge` instead of vanishing from the listing.
  */
-async function page<T>(entries: AsyncIterable<[Bytes, Bytes]>, bounds: PageBounds, make: (key: Bytes, value: Bytes, cut: boolean, size: number) => T | undefined): Promise<{ items: T[]; next: string | null }> {
+async function page<T>(entries: AsyncIterable<[Bytes, Bytes]>, bounds: PageBounds, make: (key: Bytes, value: Bytes, cut: boolean, size: number) => T | undefined, nameOf: (key: Bytes) => string = (key) => Buffer.from(key).toString('utf8')): Promise<{ items: T[]; next: string | null; tooLarge: TooLarge[] }> {
   const items: T[] = [];
+  const tooLarge: TooLarge[] = [];
+  let read = 0;
   let bytes = 0;
   let last: Bytes | undefined;
   for await (const [key, value] of entries) {
-    if (items.length >= bounds.limit) return { items, next: cursorOf(last!) };
+    if (read >= bounds.limit) return { items, next: cursorOf(last!), tooLarge };
     const size = key.byteLength + value.byteLength;
-    if (items.length > 0 && bytes + size > bounds.maxBytes) return { items, next: cursorOf(last!) };
+    if (read > 0 && bytes + size > bounds.maxBytes) return { items, next: cursorOf(last!), tooLarge };
     const cut = size > bounds.maxBytes;
     const item = make(key, cut ? value.subarray(0, Math.max(0, bounds.maxBytes - key.byteLength)) : value, cut, size);
     last = key;
+    read++;
     bytes += Math.min(size, bounds.maxBytes);
     if (item !== undefined) items.push(item);
+    else if (cut) tooLarge.push({ key: nameOf(key), bytes: size });
   }
-  return { items, next: null };
+  return { items, next: null, tooLarge };
 }
 
 /** The module's own keys under `prefix` (never corral's reserved ones), with their values. */
 export async function keysPage(view: ModuleReadView, prefix: Bytes, bounds: PageBounds): Promise<KeysPage> {
-  const entries = entriesIn(view, prefix, prefixEnd(prefix), bounds.after, true);
+  const entries = entriesIn(view, prefix, prefixEnd(prefix), bounds, true);
   const { items, next } = await page<Entry>(entries, bounds, (key, value, cut, size) => ({ key: encode(key), value: encode(value, cut), bytes: size }));
   return { module: view.name, prefix: encode(prefix), entries: items, cursors: await view.cursors(), next };
 }
@@ -121,15 +132,20 @@ export function showJob({ id, type, payload, attempts, maxRetry, runAt, enqueued
   return { id, type, payload, attempts, maxRetry, runAt, enqueuedAt, enqueuedBy, version, ...(lastError === undefined ? {} : { lastError }), ...(deadAt === undefined ? {} : { deadAt }) };
 }
 
-/** Pending (`job/`) or dead-lettered (`dead/`) tasks, by id; `only` keeps the ids it holds (the running ones). */
-export async function jobsPage(view: ModuleReadView, state: 'pending' | 'dead', bounds: PageBounds, only?: ReadonlySet<string>): Promise<{ jobs: JobShape[]; next: string | null }> {
+/** Pending (`job/`) or dead-lettered (`dead/`) tasks, by id. */
+export async function jobsPage(view: ModuleReadView, state: 'pending' | 'dead', bounds: PageBounds): Promise<{ jobs: JobShape[]; next: string | null; tooLarge?: TooLarge[] }> {
   const prefix = state === 'dead' ? DEAD_PREFIX : JOB_PREFIX;
-  const entries = entriesIn(view, prefix, prefixLimit(prefix), bounds.after, false);
-  const { items, next } = await page(entries, bounds, (_key, value, cut) => {
-    const job = cut ? undefined : decodeJob(value);
-    return job && (!only || only.has(job.id)) ? showJob(job) : undefined;
-  });
-  return { jobs: items, next };
+  const entries = entriesIn(view, prefix, prefixLimit(prefix), bounds, false);
+  const { items, next, tooLarge } = await page(
+    entries,
+    bounds,
+    (_key, value, cut) => {
+      const job = cut ? undefined : decodeJob(value);
+      return job && showJob(job);
+    },
+    (key) => suffixOf(key, prefix)!,
+  );
+  return { jobs: items, next, ...(tooLarge.length > 0 ? { tooLarge } : {}) };
 }
 
 /** The running tasks: live ids, each read from the view (one that committed meanwhile is gone from it). */
@@ -148,12 +164,17 @@ export async function runningJobs(view: ModuleReadView, ids: readonly string[], 
 
 /** Pending timers by tag. */
 export async function timersPage(view: ModuleReadView, bounds: PageBounds): Promise<TimersPage> {
-  const entries = entriesIn(view, TIMER_PREFIX, TIMER_PREFIX_END, bounds.after, false);
-  const { items, next } = await page(entries, bounds, (key, value, cut) => {
-    const timer = cut ? undefined : decodeTimer(tagOfTimerKey(key)!, value);
-    return timer && { tag: timer.tag, spec: timer.spec };
-  });
-  return { module: view.name, timers: items, next };
+  const entries = entriesIn(view, TIMER_PREFIX, TIMER_PREFIX_END, bounds, false);
+  const { items, next, tooLarge } = await page(
+    entries,
+    bounds,
+    (key, value, cut) => {
+      const timer = cut ? undefined : decodeTimer(tagOfTimerKey(key)!, value);
+      return timer && { tag: timer.tag, spec: timer.spec };
+    },
+    (key) => tagOfTimerKey(key)!,
+  );
+  return { module: view.name, timers: items, next, ...(tooLarge.length > 0 ? { tooLarge } : {}) };
 }
 
 /** Keys in a reserved range, counted without reading their values. */

@@ -1,17 +1,24 @@
 /**
- * The live read API (docs/read-api.md): GET routes under `/v1` on the metrics listener. Every request
- * reads one `engine.readView()` (a store snapshot: each step whole or not at all, never the module's
- * in-flight commit) and closes it before answering; a paged listing's next page is a new view. Reads are
- * asynchronous (libuv's pool), and at most `maxConcurrent` requests run at once, so readers never take
- * the event loop or the pool's threads from the commits that handle events.
+ * The live read API (docs/read-api.md): GET routes under `/v1` on the metrics listener. The main thread
+ * parses and checks a request and takes the live fields the engine holds; the store is read, decoded
+ * and encoded as JSON elsewhere: on the read thread for LevelDB (ReadThread.ts), so a request costs
+ * the main thread, where steps run, only its HTTP and a message each way. Every request reads one
+ * snapshot (each step whole or not at all, never the module's in-flight commit) and closes it before
+ * answering; a paged listing's next page is a new one. At most `maxConcurrent` requests are read at
+ * once (503 with `Retry-After` past that, at once), and none waits past `deadlineMs`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../../engine/Engine.ts';
-import type { Bytes, ModuleReadView, ReadView } from '../../store/EngineStore.ts';
+import { DEFAULT_API } from '../../limits/defaults.ts';
+import type { Bytes } from '../../store/EngineStore.ts';
+import { LevelReadView } from '../../store/LevelReadView.ts';
 import { refusal, type ApiAccess } from './auth.ts';
+import { cursorOf, keyOfCursor, type PageBounds } from './pages.ts';
 import { queryAnswer, type QueryAnswer } from './queryAnswer.ts';
-import { cursorOf, jobsPage, keyOfCursor, keysPage, moduleSummary, runningJobs, timersPage, type PageBounds } from './pages.ts';
-import type { ApiErrorCode, LiveModule } from './shapes.ts';
+import type { LiveFields, ReadRequest } from './readRequest.ts';
+import { ReadThread } from './ReadThread.ts';
+import type { ApiErrorCode } from './shapes.ts';
+import { inlineReader, ReadTimeout, type StateReader } from './StateReader.ts';
 
 /** What the API reads of the engine. */
 export type ReadApiEngine = Pick<Engine, 'readView' | 'actors' | 'chainPositions' | 'allJobStats' | 'runningJobIds' | 'query'>;
@@ -23,6 +30,8 @@ export interface ReadApiOptions extends ApiAccess {
   maxPageBytes: number;
   maxConcurrent: number;
   retryAfterS: number;
+  /** A read not answered by then is answered 503 `timeout` (default DEFAULT_API.deadlineMs). */
+  deadlineMs?: number;
 }
 
 /** A request the API refuses, with the status and code its JSON error carries. */
@@ -46,6 +55,14 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 /** A module's own answer to its `query` export: its bytes as the module wrote them (see queryAnswer). */
+/** JSON the reader encoded, written as it is. */
+function sendJson(res: ServerResponse, json: Uint8Array): void {
+  res.statusCode = 200;
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('cache-control', 'no-store');
+  res.end(json);
+}
+
 function sendQueryAnswer(res: ServerResponse, answer: QueryAnswer): void {
   res.statusCode = answer.status;
   res.setHeader('content-type', answer.contentType);
@@ -55,51 +72,59 @@ function sendQueryAnswer(res: ServerResponse, answer: QueryAnswer): void {
 
 const sendError = (res: ServerResponse, e: ApiRefusal, headers?: Record<string, string>) => send(res, e.status, { error: { status: e.status, code: e.code, message: e.message } }, headers);
 
-/** A view of no state: a loaded module that has not committed anything yet. */
-function emptyView(name: string): ModuleReadView {
-  return {
-    name,
-    get: async () => undefined,
-    getSync: () => undefined,
-    keys: async function* () {},
-    entries: async function* () {},
-    cursors: async () => ({}),
-    storedBytes: async () => 0,
-  };
-}
-
 /** What `/v1` answers while the API is off: 404, as if it did not exist. */
 export function readApiOff(res: ServerResponse): void {
   sendError(res, notFound('the read API is off ([engine.api] enabled = false)'));
 }
 
-/** Handles one request under `/v1`. */
-export type ReadApiHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
+/** Handles one request under `/v1`; `close` ends its read thread. */
+export type ReadApiHandler = ((req: IncomingMessage, res: ServerResponse, url: URL) => void) & { close(): Promise<void> };
 
 /**
  * The `/v1` handler; `serveMetrics` hands it every request whose path starts with `/v1`. Answers
  * (always JSON): 405 for a method other than GET,
  * 403 to a peer off this host unless `allowRemote`, 401 without the right bearer token, 503 with
- * `Retry-After` past `maxConcurrent`, 400 for a malformed parameter, 404 for an unknown module or route.
+ * `Retry-After` past `maxConcurrent` (`busy`) or past `deadlineMs` (`timeout`), 400 for a malformed
+ * parameter, 404 for an unknown module or route. `reader` replaces the one chosen from the store (tests).
  */
-export function readApiHandler(engine: ReadApiEngine, options: ReadApiOptions): ReadApiHandler {
+export function readApiHandler(engine: ReadApiEngine, options: ReadApiOptions, reader?: StateReader): ReadApiHandler {
   let inFlight = 0;
-  return (req, res, url) => {
+  let chosen: Promise<StateReader> | undefined = reader && Promise.resolve(reader);
+  const deadlineMs = options.deadlineMs ?? DEFAULT_API.deadlineMs;
+  const retry = { 'retry-after': String(options.retryAfterS) };
+  const handle = (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (req.method !== 'GET') return sendError(res, new ApiRefusal(405, 'method-not-allowed', `${req.method} is not served: the read API is GET only`), { allow: 'GET' });
     const refused = refusal(req, options);
     if (refused) return sendError(res, new ApiRefusal(refused.status, refused.code, refused.message), refused.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
     if (inFlight >= options.maxConcurrent) {
-      return sendError(res, new ApiRefusal(503, 'busy', `${inFlight} requests are being served ([engine.api] max_concurrent); retry later`), { 'retry-after': String(options.retryAfterS) });
+      return sendError(res, new ApiRefusal(503, 'busy', `${inFlight} requests are being served ([engine.api] max_concurrent); retry later`), retry);
     }
     inFlight++;
     // Whatever fails, the client gets an answer and nothing escapes as an unhandled rejection: that
     // would take the engine (and every module it serves) down over one request.
-    route(engine, options, url)
-      .then((answer) => ('contentType' in answer ? sendQueryAnswer(res, answer) : send(res, answer.status, answer.body)))
-      .catch((error: unknown) => sendError(res, error instanceof ApiRefusal ? error : new ApiRefusal(500, 'internal', error instanceof Error ? error.message : String(error))))
+    (async () => {
+      const planned = await plan(engine, options, url);
+      if ('contentType' in planned) return sendQueryAnswer(res, planned);
+      sendJson(res, await (await (chosen ??= readerOf(engine))).read(planned, deadlineMs));
+    })()
+      .catch((error: unknown) => {
+        if (error instanceof ReadTimeout) return sendError(res, new ApiRefusal(503, 'timeout', `the read took longer than ${error.deadlineMs} ms; retry later`), retry);
+        sendError(res, error instanceof ApiRefusal ? error : new ApiRefusal(500, 'internal', error instanceof Error ? error.message : String(error)));
+      })
       .catch((error: unknown) => res.destroy(error instanceof Error ? error : new Error(String(error))))
       .finally(() => inFlight--);
   };
+  return Object.assign(handle, { close: async () => (await chosen)?.close() });
+}
+
+/**
+ * The read thread when the store is a LevelDB it can open (found from one view, once), the main thread
+ * otherwise (PostgreSQL: its reads already run on their own connections).
+ */
+export async function readerOf(engine: ReadApiEngine): Promise<StateReader> {
+  const probe = await engine.readView();
+  await probe.close();
+  return probe instanceof LevelReadView ? new ReadThread(probe.location) : inlineReader(() => engine.readView());
 }
 
 /** Path segments after `/v1`, each percent-decoded. */
@@ -111,7 +136,8 @@ function segments(url: URL): string[] {
   }
 }
 
-async function route(engine: ReadApiEngine, options: ReadApiOptions, url: URL): Promise<{ status: number; body: unknown } | QueryAnswer> {
+/** What a request reads, checked here (bad parameters are refused before anything is read); a module query is run. */
+async function plan(engine: ReadApiEngine, options: ReadApiOptions, url: URL): Promise<ReadRequest | QueryAnswer> {
   const [collection, module, sub, ...rest] = segments(url);
   if (collection !== 'modules') throw notFound(`no route ${url.pathname}: see /v1/modules`);
   const actors = engine.actors();
@@ -120,62 +146,46 @@ async function route(engine: ReadApiEngine, options: ReadApiOptions, url: URL): 
   if (sub === 'query') return queryAnswer(await engine.query(module!, `/${rest.join('/')}`, [...url.searchParams]));
   if (rest.length > 0) throw notFound(`no route ${url.pathname}`);
   const params = url.searchParams;
-  return withView(engine, async (view) => {
-    if (module === undefined) return { status: 200, body: await modulesPage(engine, view, actors, bounds(options, params)) };
-    const state = (await view.module(module)) ?? emptyView(module);
-    switch (sub) {
-      case undefined:
-        return { status: 200, body: await liveModule(engine, view, module) };
-      case 'keys':
-        return { status: 200, body: await keysPage(state, prefixOf(params), bounds(options, params)) };
-      case 'timers':
-        return { status: 200, body: await timersPage(state, bounds(options, params)) };
-      case 'jobs': {
-        const jobState = params.get('state') ?? 'pending';
-        const b = bounds(options, params);
-        if (jobState === 'running') return { status: 200, body: { module, state: jobState, ...(await runningJobs(state, engine.runningJobIds(module), b)) } };
-        if (jobState !== 'pending' && jobState !== 'dead') throw badRequest(`state=${jobState}: pending, running or dead`);
-        return { status: 200, body: { module, state: jobState, ...(await jobsPage(state, jobState, b)) } };
-      }
-      default:
-        throw notFound(`no route ${url.pathname}: a module has /keys, /jobs, /timers and /query/…`);
+  if (module === undefined) return modulesPage(engine, actors, bounds(options, params));
+  switch (sub) {
+    case undefined:
+      return { kind: 'module', module: liveFields(engine, module) };
+    case 'keys':
+      return { kind: 'keys', module, prefix: prefixOf(params), bounds: bounds(options, params) };
+    case 'timers':
+      return { kind: 'timers', module, bounds: bounds(options, params) };
+    case 'jobs': {
+      const jobState = params.get('state') ?? 'pending';
+      const b = bounds(options, params);
+      if (jobState === 'running') return { kind: 'running', module, ids: [...engine.runningJobIds(module)], bounds: b };
+      if (jobState !== 'pending' && jobState !== 'dead') throw badRequest(`state=${jobState}: pending, running or dead`);
+      return { kind: 'jobs', module, state: jobState, bounds: b };
     }
-  });
+    default:
+      throw notFound(`no route ${url.pathname}: a module has /keys, /jobs, /timers and /query/…`);
+  }
 }
 
 /**
  * A page of modules in name order, `limit` at most, after the cursor's name: every summary walks the
  * module's tasks and timers, and one answer for 5,000 modules held the event loop 1.7 s (found in
- * review). Summaries are made one after another, so a page never holds more than one walk at a time.
+ * review).
  */
-async function modulesPage(engine: ReadApiEngine, view: ReadView, actors: readonly { name: string }[], bounds: PageBounds): Promise<{ modules: LiveModule[]; next: string | null }> {
+function modulesPage(engine: ReadApiEngine, actors: readonly { name: string }[], bounds: PageBounds): ReadRequest {
   const after = bounds.after === undefined ? undefined : new TextDecoder().decode(bounds.after);
   const names = actors.map((a) => a.name).filter((name) => after === undefined || name > after).sort();
   const page = names.slice(0, bounds.limit);
-  const modules: LiveModule[] = [];
-  for (const name of page) modules.push(await liveModule(engine, view, name));
-  return { modules, next: names.length > page.length ? cursorOf(new TextEncoder().encode(page.at(-1)!)) : null };
+  return { kind: 'modules', modules: page.map((name) => liveFields(engine, name)), next: names.length > page.length ? cursorOf(new TextEncoder().encode(page.at(-1)!)) : null };
 }
 
-/** Runs `read` on a fresh view and closes the view however it ends. */
-async function withView<T>(engine: ReadApiEngine, read: (view: ReadView) => Promise<T>): Promise<T> {
-  const view = await engine.readView();
-  try {
-    return await read(view);
-  } finally {
-    await view.close();
-  }
-}
-
-/** A module's summary from the view, with the live fields from the engine. */
-async function liveModule(engine: ReadApiEngine, view: ReadView, name: string): Promise<LiveModule> {
+/** What the engine holds of a module now (its stored fields are read with the rest of the request). */
+function liveFields(engine: ReadApiEngine, name: string): LiveFields {
   const actor = engine.actors().find((a) => a.name === name)!;
-  const state = (await view.module(name)) ?? emptyView(name);
-  const summary = await moduleSummary(state, { state: actor.breaker });
   const status = actor.state === 'stopped' ? (actor.stopReason === 'halted' ? 'halted' : 'stopped') : actor.breaker === 'closed' ? 'serving' : 'quarantined';
   const text = (n: bigint | undefined) => (n === undefined ? null : String(n));
   return {
-    ...summary,
+    name,
+    breaker: { state: actor.breaker },
     status,
     actor: { state: actor.state, mailboxDepth: actor.mailboxDepth, restarts: actor.restarts, invocations: actor.invocations, lastSignal: actor.lastSignal },
     runningJobs: engine.allJobStats()[name]?.running ?? 0,

@@ -47,10 +47,19 @@ export const JobSchema = z.object({
   deadAt: z.number().optional(),
 });
 
+/** A task or timer whose stored record alone is larger than a page may hold: named, not shown. */
+export const TooLargeSchema = z
+  .object({
+    key: z.string().describe("the task's id or the timer's tag"),
+    bytes: z.number().int().nonnegative().describe('key + value bytes as stored (more than `max_page_bytes`)'),
+  })
+  .describe('a record larger than `max_page_bytes`: it counts toward the page but is not decoded; read it with a larger `max_page_bytes`');
+
 export const JobsPageSchema = z.object({
   module: z.string(),
   state: z.enum(['pending', 'running', 'dead']),
   jobs: z.array(JobSchema).describe('`pending` includes the running ones (a task stays pending until its run commits); `running` is the live subset of them running now'),
+  tooLarge: z.array(TooLargeSchema).optional().describe('tasks of this page too large to show (absent when none)'),
   next: Next,
 });
 
@@ -59,7 +68,12 @@ export const TimerSchema = z.object({
   spec: z.union([z.object({ at: z.number().describe('epoch ms') }), z.object({ chain: z.string(), block: z.string() })]),
 });
 
-export const TimersPageSchema = z.object({ module: z.string(), timers: z.array(TimerSchema), next: Next });
+export const TimersPageSchema = z.object({
+  module: z.string(),
+  timers: z.array(TimerSchema),
+  tooLarge: z.array(TooLargeSchema).optional().describe('timers of this page too large to show (absent when none)'),
+  next: Next,
+});
 
 export const BreakerSchema = z.object({
   state: z.enum(['closed', 'open', 'half-open']),
@@ -111,7 +125,7 @@ export const ApiErrorSchema = z.object({
   error: z.object({
     status: z.number().int(),
     /** The API's own refusals, then a module query's (`query-fault`: its `err`; `query-signal`: a limit stopped it). */
-    code: z.enum(['bad-request', 'unauthorized', 'forbidden', 'not-found', 'method-not-allowed', 'busy', 'internal', 'query-fault', 'query-signal', 'no-query', 'too-large']),
+    code: z.enum(['bad-request', 'unauthorized', 'forbidden', 'not-found', 'method-not-allowed', 'busy', 'timeout', 'internal', 'query-fault', 'query-signal', 'no-query', 'too-large']),
     message: z.string(),
     /** A module query's: the module, its fault's case, the signal's data, the answer's size and the bound. */
     module: z.string().optional(),
@@ -127,6 +141,7 @@ export type Encoded = z.infer<typeof EncodedSchema>;
 export type Entry = z.infer<typeof EntrySchema>;
 export type KeysPage = z.infer<typeof KeysPageSchema>;
 export type JobShape = z.infer<typeof JobSchema>;
+export type TooLarge = z.infer<typeof TooLargeSchema>;
 export type JobsPage = z.infer<typeof JobsPageSchema>;
 export type TimersPage = z.infer<typeof TimersPageSchema>;
 export type ModuleSummary = z.infer<typeof ModuleSummarySchema>;
