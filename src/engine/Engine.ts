@@ -1,8 +1,6 @@
 import { EMPTY, type Observable } from 'rxjs';
 import type { GuestEvent } from '../bus/guestEvents.ts';
-import { systemClock } from '../clock/Clock.ts';
 import { EngineError } from '../errors/EngineError.ts';
-import { ReplaceError } from '../errors/ReplaceError.ts';
 import { isOwnedStore, type OwnedStore, type SqlClient } from '../store/OwnedStore.ts';
 import type { EngineOptions } from './EngineOptions.ts';
 import { openEngineParts, type EngineParts } from './EngineParts.ts';
@@ -11,7 +9,7 @@ import { ModuleRuntime } from './ModuleRuntime.ts';
 import { ModuleTable } from './ModuleTable.ts';
 import { EngineView } from './EngineView.ts';
 import { Placement, type OwnershipEvent, type PlacementOptions } from './Placement.ts';
-import { parseTraceparent } from '../tracing/Tracing.ts';
+import { Publisher, type PublishOptions } from './Publisher.ts';
 import { promoteCandidate } from './promote.ts';
 import { HotSwaps, type ReplaceOptions, type Replacement } from './replaceModule.ts';
 
@@ -36,14 +34,15 @@ export type { CapabilityDiff, ProbationEnd, ReplaceOptions, Replacement } from '
  * await engine.publish('tick', '{}');
  */
 export class Engine extends EngineView {
-  private sequence = 0;
   /** On a store shared by replicas: what decides which modules this replica runs. */
   private placement: Placement | undefined;
   private unwake: (() => void) | undefined;
   private readonly swaps: HotSwaps;
+  private readonly publisher: Publisher;
 
   private constructor(parts: EngineParts) {
     super(parts, new ModuleTable());
+    this.publisher = new Publisher(parts, this.modules, () => this.swaps.held());
     this.swaps = new HotSwaps({ parts, find: (n) => this.modules.find(n), load: (m) => this.loadResolved(m), unload: (n) => this.unloadHere(n, { handover: true }) });
   }
 
@@ -62,7 +61,7 @@ export class Engine extends EngineView {
       await engine.parts.bus.start();
       engine.parts.supervisor.start(modules.map((m) => m.actorSpec()));
       // A restarted engine numbers custom events above the highest any module committed.
-      engine.sequence = await engine.modules.customSequence(modules);
+      engine.publisher.resumeAfter(await engine.modules.customSequence(modules));
       for (const module of modules) module.startFeeds();
       for (const module of modules) await engine.parts.jobs.startTimers(module.name);
       await engine.parts.jobs.skipAbsent(store);
@@ -144,7 +143,6 @@ export class Engine extends EngineView {
 
   /** Swaps a running module for a new build of it, keeping its state and cursors; a signal in its first events swaps back (replaceModule.ts). */
   replace(raw: ModuleManifest, options: ReplaceOptions = {}): Promise<Replacement> {
-    if (this.placement) return Promise.reject(new ReplaceError('not-replaceable', 'a module cannot be swapped on a store shared by replicas: unload and load it', { module: (raw as { name?: unknown }).name }));
     return this.swaps.replace(raw, options);
   }
 
@@ -162,25 +160,8 @@ export class Engine extends EngineView {
    * handle it when the engine traces (docs/tracing.md); a malformed one is refused with an error naming
    * it, and nothing is published.
    */
-  async publish(topic: string, payload: string, options: { traceparent?: string } = {}): Promise<void> {
-    const { traceparent } = options;
-    if (traceparent !== undefined) checkTraceparent(traceparent);
-    for (let held = this.swaps.held(); held; held = this.swaps.held()) await held;
-    const store = this.parts.store;
-    if (isOwnedStore(store)) {
-      // Into the table first (durable, ordered); the owners, here or on other replicas, read it from there.
-      // The statement also NOTIFYs the other replicas.
-      await store.appendCustom(topic, payload, traceparent);
-      this.parts.bus.custom$.next({ topic, payload });
-      for (const module of this.modules.all()) module.wakeCustom();
-      return;
-    }
-    this.parts.bus.custom$.next({ topic, payload });
-    const cursor = { seq: ++this.sequence };
-    const event: GuestEvent = { tag: 'custom', val: { topic, payload } };
-    const receivers = this.modules.receivers(topic);
-    const payloadOf = { kind: 'custom' as const, event, cursor, ...(traceparent === undefined ? {} : { traceparent }) };
-    await Promise.all(receivers.map((m) => this.parts.supervisor.send(m.name, { kind: 'custom', payload: payloadOf })));
+  publish(topic: string, payload: string, options: PublishOptions = {}): Promise<void> {
+    return this.publisher.publish(topic, payload, options);
   }
 
   /**
@@ -188,11 +169,8 @@ export class Engine extends EngineView {
    * the event exists only if that transaction commits. Publishers wait for each other until commit (the
    * sequence must follow commit order): keep the transaction short.
    */
-  async publishIn(client: SqlClient, topic: string, payload: string, options: { traceparent?: string } = {}): Promise<void> {
-    const store = this.parts.store;
-    if (!isOwnedStore(store)) throw new EngineError('invalid-option', 'publishIn needs the PostgreSQL store ([store] backend = "postgres"); use publish', { option: 'store.backend' });
-    if (options.traceparent !== undefined) checkTraceparent(options.traceparent);
-    await store.publishIn(client, topic, payload, options.traceparent);
+  publishIn(client: SqlClient, topic: string, payload: string, options: PublishOptions = {}): Promise<void> {
+    return this.publisher.publishIn(client, topic, payload, options);
   }
 
   /** Delivers one custom event to one module and resolves with its outcome (after the commit, if any). */
@@ -266,7 +244,7 @@ export class Engine extends EngineView {
       if (channel === 'custom') for (const module of this.modules.all()) module.wakeCustom();
     });
     // Placement's rounds run on real time, like the lease: a test's manual clock drives the modules' timers.
-    this.placement = new Placement(store, { load: (m) => this.loadResolved(m), unload: (name, o) => this.unloadHere(name, o) }, manifests, placement ?? {}, systemClock, this.parts.logger);
+    this.placement = new Placement(store, { load: (m) => this.loadResolved(m), unload: (name, o) => this.unloadHere(name, o) }, manifests, placement ?? {}, this.parts.logger);
     await this.placement.start();
   }
 
@@ -280,10 +258,4 @@ export class Engine extends EngineView {
     }
   }
 
-}
-
-/** Refuses a `traceparent` that is not W3C trace context, naming it and what is wrong. */
-function checkTraceparent(traceparent: string): void {
-  const parsed = typeof traceparent === 'string' ? parseTraceparent(traceparent) : 'not a string';
-  if (typeof parsed === 'string') throw new EngineError('invalid-option', `traceparent ${JSON.stringify(traceparent)} is not W3C trace context: ${parsed}`, { option: 'traceparent', traceparent });
 }

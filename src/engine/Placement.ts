@@ -2,7 +2,7 @@ import { EngineError } from '../errors/EngineError.ts';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import { backoffDelay } from '../clock/backoff.ts';
-import type { Clock } from '../clock/Clock.ts';
+import { systemClock, type Clock } from '../clock/Clock.ts';
 import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { DEFAULT_POSTGRES } from '../limits/defaults.ts';
 import type { PlacementOptions } from '../store/openStore.ts';
@@ -132,8 +132,9 @@ export class Placement {
     private readonly target: PlacementTarget,
     manifests: readonly ResolvedManifest[],
     options: PlacementOptions,
-    private readonly clock: Clock,
     private readonly logger: Logger,
+    // Real time by default, like the lease it renews: a test's manual clock drives the modules' timers, not placement.
+    private readonly clock: Clock = systemClock,
   ) {
     for (const m of manifests) this.manifests.set(m.name, m);
     this.timing = {

@@ -4,6 +4,7 @@ import { parseManifest, type ModuleManifest, type ResolvedManifest } from '../co
 import { EngineError } from '../errors/EngineError.ts';
 import { ReplaceError } from '../errors/ReplaceError.ts';
 import { DEFAULT_REPLACE_PROBATION_INVOCATIONS } from '../limits/defaults.ts';
+import { isOwnedStore } from '../store/OwnedStore.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
 import type { EngineParts } from './EngineParts.ts';
 import { outsideInvocation } from './hostBinding.ts';
@@ -94,6 +95,8 @@ export class HotSwaps {
   }
 
   replace(raw: ModuleManifest, options: ReplaceOptions = {}): Promise<Replacement> {
+    // On a shared store placement alone loads and unloads modules (leases, epochs): a swap would go behind it.
+    if (isOwnedStore(this.host.parts.store)) return Promise.reject(new ReplaceError('not-replaceable', 'a module cannot be swapped on a store shared by replicas: unload and load it', { module: (raw as { name?: unknown }).name }));
     const manifest = parseManifest(raw, `module ${(raw as { name?: unknown }).name ?? ''}`);
     return this.turn(manifest.name, () => this.swap(manifest, options.probationInvocations ?? DEFAULT_REPLACE_PROBATION_INVOCATIONS));
   }
