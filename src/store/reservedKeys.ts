@@ -16,6 +16,8 @@ import { prefixEnd } from './StateTransaction.ts';
  *   same spec, in the order timers fall due (numbers as 16 hex digits); `timer-count` → how many are pending.
  * - `cron/<name>` → a cron trigger's last handled tick (epoch ms, decimal).
  * - `job/<id>` → a pending task; `dead/<id>` → a dead-lettered one; `dedupe/<sha256 hex>` → `{ id, until }`.
+ * - `child/<chain>/<factory>/<address>` → a factory trigger's child (src/bus/factoryChildren.ts): where it
+ *   was created, `<block>:<log index>` (decimal); `<factory>` is the trigger's id (16 hex digits).
  * - `reorg/<chain>/<block>/<key>` → a reorg mark (src/store/ReorgMarks.ts): the sources that wrote the key
  *   after that block did (numbers as 16 hex digits).
  *
@@ -119,3 +121,9 @@ export const chainSource = (chainId: bigint | number | string): string => `chain
 
 /** The chain a cursor source names, or undefined for another source. */
 export const chainOfSource = (source: string): bigint | undefined => (source.startsWith('chain:') ? BigInt(source.slice('chain:'.length)) : undefined);
+
+/** Children of factory triggers, by chain, factory id, then address. */
+export const CHILD_PREFIX = reserved('child/');
+
+/** The prefix of one factory trigger's children on `chain`. */
+export const childPrefix = (chain: bigint, factory: string): Bytes => withText(CHILD_PREFIX, `${hex16(chain)}/${factory}/`);
