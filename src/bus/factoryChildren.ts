@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { decodeEventLog, type Hex } from 'viem';
 import type { ChainLog, LogFilter } from '../chain/types.ts';
 import type { Bytes, ModuleStore } from '../store/EngineStore.ts';
@@ -110,7 +111,9 @@ export function childChunks(children: Children, topics: LogFilter['topics'], per
     const part = sorted.slice(i, i + perRequest);
     const filter: LogFilter = { address: part.map(([address]) => address).sort(), topics };
     const earliest = part[0]![1].block;
-    chunks.push({ key: JSON.stringify(filter), filter, from: earliest > from ? earliest : from });
+    // The key names the chunk in the shared fetches and the recent answers: a digest, not 500 addresses.
+    const key = `children:${createHash('sha256').update(JSON.stringify(filter)).digest('hex')}`;
+    chunks.push({ key, filter, from: earliest > from ? earliest : from });
   }
   return chunks;
 }
