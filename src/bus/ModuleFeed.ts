@@ -366,7 +366,7 @@ export class ModuleFeed {
     this.cursor = delivery.cursor;
     this.cursorIsFinal = final;
     if (delivery.undo) this.childrenStale = true;
-    for (const write of delivery.writes ?? []) this.addChild(write);
+    if (delivery.writes) this.addChildren(delivery.writes);
     this.handled.steps++;
     this.handled.events += delivery.events.length;
     const kept = delivery.undo?.plan?.kept.filter((key) => !this.target.reservedKey(key)) ?? [];
@@ -384,13 +384,17 @@ export class ModuleFeed {
     return 'progressed';
   }
 
-  /** A child a committed step created joins its factory's children. */
-  private addChild(write: NonNullable<FeedDelivery['writes']>[number]): void {
-    const creation = creationOf(this.chainId, this.options.interest.factories, write);
-    if (!creation) return;
-    const children = new Map(this.children.get(creation.factory));
-    children.set(creation.address, creation.position);
-    this.children.set(creation.factory, children);
+  /** The children a committed step created join their factories' children (one copy per factory and step: a step may create hundreds). */
+  private addChildren(writes: NonNullable<FeedDelivery['writes']>): void {
+    const changed = new Map<string, Map<string, ChildPosition>>();
+    for (const write of writes) {
+      const creation = creationOf(this.chainId, this.options.interest.factories, write);
+      if (!creation) continue;
+      let children = changed.get(creation.factory);
+      if (!children) changed.set(creation.factory, (children = new Map(this.children.get(creation.factory))));
+      children.set(creation.address, creation.position);
+    }
+    for (const [factory, children] of changed) this.children.set(factory, children);
   }
 
   /**

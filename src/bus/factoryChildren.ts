@@ -76,11 +76,8 @@ export function creationsIn(logs: readonly ChainLog[], factory: FactoryFilter, k
   const seen = new Set<string>();
   let undecodable = 0;
   for (const log of logs) {
-    let address: string;
-    try {
-      const { args } = decodeEventLog({ abi: [factory.event.abi], data: log.data as Hex, topics: log.topics as [Hex, ...Hex[]], strict: true });
-      address = String((args as Record<string, unknown>)[factory.event.parameter]).toLowerCase();
-    } catch {
+    const address = childIn(log, factory);
+    if (address === undefined) {
       undecodable++;
       continue;
     }
@@ -89,6 +86,27 @@ export function creationsIn(logs: readonly ChainLog[], factory: FactoryFilter, k
     creations.push({ factory: factory.id, address, position: { block: log.blockNumber, logIndex: log.logIndex } });
   }
   return { creations, undecodable };
+}
+
+/**
+ * The child a creation log names, or undefined when it does not decode as the event. Where the address
+ * has a fixed place (see FactoryEvent.slot) it is read from there (viem's full decode cost ~50–180 µs a
+ * log on this machine: most of a 1,000-child backfill's overhead); otherwise decoded with viem.
+ */
+function childIn(log: ChainLog, factory: FactoryFilter): string | undefined {
+  const { slot, abi, parameter } = factory.event;
+  if (slot) {
+    if (log.topics.length !== slot.topics) return undefined;
+    const word = 'topic' in slot ? log.topics[slot.topic]!.slice(2) : log.data.slice(2 + 64 * slot.word, 2 + 64 * (slot.word + 1));
+    // A well-formed address word: 64 hex digits, the first 24 of them zero.
+    return word.length === 64 && /^0{24}[0-9a-fA-F]{40}$/.test(word) ? `0x${word.slice(24).toLowerCase()}` : undefined;
+  }
+  try {
+    const { args } = decodeEventLog({ abi: [abi], data: log.data as Hex, topics: log.topics as [Hex, ...Hex[]], strict: true });
+    return String((args as Record<string, unknown>)[parameter]).toLowerCase();
+  } catch {
+    return undefined;
+  }
 }
 
 /** `known` with `creations` of the same factory added. */

@@ -5,14 +5,35 @@ export interface FactoryEvent {
   abi: AbiEvent;
   selector: string;
   parameter: string;
+  /**
+   * Where the child's address sits without decoding the whole log: topic `topic` (indexed), or the
+   * 32-byte word `word` of the data (when every unindexed input before it is one static word); with
+   * `topics`, the number of topics a log of the event has. Undefined: only a full decode finds it.
+   */
+  slot?: { topic: number; topics: number } | { word: number; topics: number };
 }
+
+const ONE_WORD = /^(u?int\d*|address|bool|bytes([1-9]|[12]\d|3[012]))$/;
 
 /** The event of a factory trigger (`PoolCreated(address indexed token0, …, address pool)`, with or without the `event` keyword). */
 export function parseFactoryEvent(event: string, parameter: string): FactoryEvent {
   const declaration = event.trim().startsWith('event ') ? event.trim() : `event ${event.trim()}`;
   const abi = parseAbiItem(declaration) as AbiEvent;
   if (abi.type !== 'event') throw new TypeError(`${event} is not an event`);
-  return { abi, selector: toEventSelector(abi), parameter };
+  return { abi, selector: toEventSelector(abi), parameter, ...slotOf(abi, parameter) };
+}
+
+function slotOf(abi: AbiEvent, parameter: string): Pick<FactoryEvent, 'slot'> {
+  const topics = 1 + abi.inputs.filter((i) => i.indexed).length;
+  let topic = 1;
+  let word = 0;
+  for (const input of abi.inputs) {
+    if (input.name === parameter) return { slot: input.indexed ? { topic, topics } : { word, topics } };
+    if (input.indexed) topic++;
+    else if (ONE_WORD.test(input.type)) word++;
+    else return {};
+  }
+  return {};
 }
 
 /**

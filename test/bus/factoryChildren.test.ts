@@ -76,6 +76,17 @@ describe('factory triggers', () => {
     expect(creationOf(2n, [factory], write)).toBeUndefined();
   });
 
+  it('behavior: a child named in a topic (indexed) or after a dynamic input (decoded in full) is found too', () => {
+    const indexed = factoryOf(trigger({ address: { factory: FACTORY, event: 'Made(address indexed child, uint256 n)', parameter: 'child' } }));
+    expect(indexed.event.slot).toEqual({ topic: 1, topics: 2 });
+    const topicLog = { ...created(child(1), 1, 0), topics: [indexed.event.selector, pad(child(7))], data: encodeAbiParameters([{ type: 'uint256' }], [1n]) };
+    expect(creationsIn([topicLog], indexed, new Map()).creations.map((c) => c.address)).toEqual([child(7)]);
+    const dynamic = factoryOf(trigger({ address: { factory: FACTORY, event: 'Named(string name, address child)', parameter: 'child' } }));
+    expect(dynamic.event.slot).toBeUndefined();
+    const dynamicLog = { ...created(child(1), 1, 0), topics: [dynamic.event.selector], data: encodeAbiParameters([{ type: 'string' }, { type: 'address' }], ['pool', child(8)]) };
+    expect(creationsIn([dynamicLog, { ...dynamicLog, data: '0x00' }], dynamic, new Map())).toEqual({ creations: [expect.objectContaining({ address: child(8) })], undecodable: 1 });
+  });
+
   it("behavior: a child's logs count after its creation log only; chunks of addresses start at their earliest child's creation", () => {
     const children = new Map([
       [child(1), { block: 10n, logIndex: 4 }],
