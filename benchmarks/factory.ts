@@ -3,7 +3,8 @@
  * module with the factory trigger beside the same module listing the 1,000 addresses statically, in
  * alternated rounds on one anvil. The factory's run also fetches the creation logs and asks for the
  * children in chunks of FACTORY_ADDRESSES_PER_REQUEST; the static one sends the whole list at once.
- * Each run's time is from `Engine.start` returning to the cursor on the last block.
+ * Each run's time is from `Engine.start` returning to the cursor on the last block; then, live, one
+ * block in which every child logs once, from the transaction's send to the commit of its block.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,7 @@ export async function benchFactory(runtime: Runtime, fixture: (name: string) => 
       static: module([{ kind: 'log', chain: anvil.chainId, address: children }]),
     };
     const times: Record<keyof typeof kinds, number[]> = { factory: [], static: [] };
+    const live: Record<keyof typeof kinds, number[]> = { factory: [], static: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const kind of round % 2 === 0 ? (['factory', 'static'] as const) : (['static', 'factory'] as const)) {
         const engine = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-bench-factory-')), logger: pino({ level: 'silent' }), chains: { [anvil.chainId]: { rpcUrl: anvil.url } }, modules: [kinds[kind]] });
@@ -68,8 +70,14 @@ export async function benchFactory(runtime: Runtime, fixture: (name: string) => 
         await engine.reached('children', anvil.chainId, to);
         times[kind].push(performance.now() - t);
         const delivered = engine.chainPositions().find((p) => p.module === 'children')?.events;
-        await engine.stop();
         if (delivered !== events) throw new Error(`factory bench: the ${kind} run delivered ${delivered} events, expected ${events}`);
+        // Live: one block in which every child pings, from the transaction's send to the module's commit of its block.
+        await engine.reached('children', anvil.chainId, BigInt(await anvil.rpc<Hex>('eth_blockNumber')));
+        const sent = performance.now();
+        const { blockNumber } = await call('pingChildren', [0n, BigInt(CHILDREN), 99n]);
+        await engine.reached('children', anvil.chainId, BigInt(blockNumber));
+        live[kind].push(performance.now() - sent);
+        await engine.stop();
       }
     }
     const f = summarize(times.factory);
@@ -83,7 +91,13 @@ export async function benchFactory(runtime: Runtime, fixture: (name: string) => 
       '≤ 1.5×',
       ratio <= 1.5,
     );
-    return { factoryMs: f, staticMs: s, ratios, ratio, events, eventsPerSecond: { factory: events / (f.p50 / 1000), static: events / (s.p50 / 1000) } };
+    const lf = summarize(live.factory);
+    const ls = summarize(live.static);
+    row(
+      `factory trigger: one live block of ${CHILDREN.toLocaleString('en')} children's logs, send to commit, vs the same addresses listed statically, median of ${ROUNDS}`,
+      `${lf.p50.toFixed(0)} ms vs ${ls.p50.toFixed(0)} ms (${(lf.p50 / ls.p50).toFixed(2)}×; ${Math.round(CHILDREN / (lf.p50 / 1000)).toLocaleString('en')} vs ${Math.round(CHILDREN / (ls.p50 / 1000)).toLocaleString('en')} events/s)`,
+    );
+    return { liveFactoryMs: lf, liveStaticMs: ls, factoryMs: f, staticMs: s, ratios, ratio, events, eventsPerSecond: { factory: events / (f.p50 / 1000), static: events / (s.p50 / 1000) } };
   } finally {
     await anvil.stop();
   }
