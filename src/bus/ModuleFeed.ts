@@ -288,11 +288,17 @@ export class ModuleFeed {
   private learned(factories: readonly FactoryLogs[], before: ReadonlyMap<string, Children>): { creations: Creation[]; children: ReadonlyMap<string, Children> } {
     const children = new Map(before);
     const creations: Creation[] = [];
+    const named = new Set<string>();
     factories.forEach((fetched, i) => {
       const { id } = this.options.interest.factories[i]!;
       children.set(id, fetched.children);
       // Two triggers of one factory (different topics) learn the same children: each is written once.
-      for (const c of fetched.creations) if (!creations.some((d) => d.factory === c.factory && d.address === c.address)) creations.push(c);
+      for (const c of fetched.creations) {
+        const name = `${c.factory}/${c.address}`;
+        if (named.has(name)) continue;
+        named.add(name);
+        creations.push(c);
+      }
       if (fetched.undecodable > 0) this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, factory: id, logs: fetched.undecodable }, 'factory logs that do not decode as the declared event name no child');
     });
     return { creations, children };
