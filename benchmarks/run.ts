@@ -33,6 +33,7 @@ import { benchWasiGuest } from './wasiGuest.ts';
 import { benchCliStart } from './cliStart.ts';
 import { benchReadApi } from './readApi.ts';
 import { benchShadow } from './shadow.ts';
+import { benchFactory } from './factory.ts';
 import { inThreadGuest } from './inThread.ts';
 import { nsPerCall, summarize } from './stats.ts';
 
@@ -44,7 +45,7 @@ let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 /** The parts a run can be limited to; `runtime` is the call rows (idle and under load), glue, fuel, instantiation and deadline rows (1–7). */
-const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'rpcCache', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill', 'tracing', 'batch', 'readApi', 'shadow'] as const;
+const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'rpcCache', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill', 'tracing', 'batch', 'readApi', 'shadow', 'factory'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
 const wanted = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -243,6 +244,8 @@ if (wanted('batch')) results.batch = await benchBatch(await runtime.load(fixture
 // 24. The live read API: the fan-out rate with and without readers, and the readers' requests/s (issue 24).
 if (wanted('readApi')) results.readApi = await benchReadApi(fixture, row);
 if (wanted('shadow')) results.shadow = await benchShadow(runtime, fixture, row);
+// 25. Factory triggers: backfill of 1,000 children against the same addresses listed statically (issue 25).
+if (wanted('factory')) results.factory = await benchFactory(runtime, fixture, row);
 
 await runtime.close();
 

@@ -1,6 +1,7 @@
 import type { BlockCursor } from '../chain/types.ts';
 import type { JournalEntry } from '../store/EngineStore.ts';
 import type { UndoPlan } from '../store/planUndo.ts';
+import type { FeedWrite } from './factoryChildren.ts';
 import type { GuestEvent } from './guestEvents.ts';
 
 /** One step of a module's cursor on a chain: the events to hand the guest, and what commits with them. */
@@ -16,6 +17,11 @@ export interface FeedDelivery {
    * and refuses the step as stale if that plan differs: the feed then plans and tries again.
    */
   undo?: { entry: JournalEntry; plan?: UndoPlan };
+  /**
+   * corral's own records that commit with the step's events (reserved keys): the factory children the
+   * step's blocks created. Inside the reorg window the block's undo record takes them back with the rest.
+   */
+  writes?: FeedWrite[];
   /** When the block of a live step reached the engine (see ChainBlock.seenAt). */
   seenAt?: number;
 }

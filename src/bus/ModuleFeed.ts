@@ -12,6 +12,8 @@ import { catchUpSteps } from './catchUpSteps.ts';
 import type { ChainLogs } from './ChainLogs.ts';
 import { continuesCursor } from './continuesCursor.ts';
 import { cursorFromJson, type CursorJson } from './cursorJson.ts';
+import { creationOf, creationWrite, loadChildren, type Children, type ChildPosition, type Creation } from './factoryChildren.ts';
+import { factoryBlockLogs, factoryRangeLogs, type FactoryLogs } from './factoryLogs.ts';
 import type { FeedDelivery } from './FeedDelivery.ts';
 import { reorgKeptEvent } from './guestEvents.ts';
 import { liveStep } from './liveStep.ts';
@@ -87,6 +89,10 @@ export class ModuleFeed {
   private failures = 0;
   /** Catch-up ranges being fetched, the next one first: the node works ahead of the module. */
   private ahead: { from: bigint; end: bigint; blocks: ReturnType<ModuleFeed['fetchRange']> }[] = [];
+  /** The factory triggers' children as committed, by factory id (see factoryChildren.ts). */
+  private children = new Map<string, Children>();
+  /** An undo took children back, or the feed just started: read them from the state before the next step. */
+  private childrenStale = true;
   readonly done: Promise<void>;
 
   constructor(
@@ -191,6 +197,10 @@ export class ModuleFeed {
   private async step(): Promise<'progressed' | 'waiting' | 'stopped'> {
     const tip = (this.tipSeen = this.follower.tip);
     if (!tip) return 'waiting';
+    if (this.childrenStale) {
+      this.children = await loadChildren(this.target.store, this.chainId, this.options.interest.factories);
+      this.childrenStale = false;
+    }
     const cursor = this.cursor;
     const plan = planStep(tip.number, cursor, this.cursorIsFinal, this.options);
     if (plan.kind === 'start') return this.init(plan.origin);
@@ -226,35 +236,77 @@ export class ModuleFeed {
   private async catchUp(from: bigint, to: bigint): Promise<'progressed' | 'stopped'> {
     if (this.ahead[0]?.from !== from || this.ahead[0].end > to) this.ahead = []; // the cursor or the tip went elsewhere
     while (this.ahead.length <= PREFETCH_RANGES) {
-      const range = nextRange(this.ahead.at(-1)?.end ?? from - 1n, to, this.logs.range.max);
+      const previous = this.ahead.at(-1);
+      const range = nextRange(previous?.end ?? from - 1n, to, this.logs.range.max);
       if (!range) break;
-      const blocks = this.fetchRange(range.from, range.end);
+      // A range fetched ahead follows the children the ranges before it create.
+      const blocks = this.fetchRange(range.from, range.end, previous ? previous.blocks.then((r) => r.children) : Promise.resolve(this.children));
       blocks.catch(() => {}); // a failure is met (and retried) when the range is due
       this.ahead.push({ ...range, blocks });
     }
     const range = this.ahead.shift()!;
-    const { blocks, endHash, startParent } = await range.blocks;
+    const { blocks, endHash, startParent, creations } = await range.blocks;
     // The range was fetched as final, by number: it must continue the module's cursor. If it does not,
     // the chain changed below the reorg window (rewind then finds nothing to undo, and halts).
     if (!continuesCursor(this.cursor!, range.from, startParent)) return this.rewind();
     // Past the window now: the undo records of earlier live blocks can never be used (the first commit drops them).
     const pruned = () => (this.journalNumbers.length > 0 ? { journal: { remove: [...this.journalNumbers] } } : {});
+    let after = this.cursor!.number;
     for (const step of catchUpSteps(blocks, { number: range.end, hash: endHash }, CATCH_UP_STEP_EVENTS)) {
-      if ((await this.commit({ ...step, ...pruned() }, true)) === 'stopped') return 'stopped';
+      // Each child commits with the step that holds its creation block.
+      const created = creations.filter((c) => c.position.block > after && c.position.block <= step.cursor.number);
+      after = step.cursor.number;
+      if ((await this.commit({ ...step, ...pruned(), ...this.creationWrites(created) }, true)) === 'stopped') return 'stopped';
     }
     return 'progressed';
   }
 
-  /** The blocks of [from, end] with events for this module, ascending; the hashes of `end` and of `from - 1`. */
-  private async fetchRange(from: bigint, end: bigint): Promise<{ blocks: RangeBlock[]; endHash: string; startParent: string | undefined }> {
+  /**
+   * The blocks of [from, end] with events for this module, ascending; the hashes of `end` and of
+   * `from - 1`; the factory children the range creates, and every factory's children after it (from
+   * `known`, the children before the range).
+   */
+  private async fetchRange(
+    from: bigint,
+    end: bigint,
+    known: Promise<ReadonlyMap<string, Children>>,
+  ): Promise<{ blocks: RangeBlock[]; endHash: string; startParent: string | undefined; creations: Creation[]; children: ReadonlyMap<string, Children> }> {
     const { interest } = this.options;
-    const [endHeader, startParent, fetched] = await Promise.all([
+    const before = await known;
+    const [endHeader, startParent, fetched, factories] = await Promise.all([
       this.follower.headerAt(end, 'backfill'),
       from > 0n ? this.follower.headerAt(from - 1n, 'backfill').then((b) => b.hash) : undefined,
       Promise.all(interest.filters.map((f) => this.logs.rangeLogs(f.key, f.filter, from, end))),
+      Promise.all(interest.factories.map((f) => factoryRangeLogs(this.logs, f, before.get(f.id) ?? new Map<string, ChildPosition>(), from, end))),
     ]);
     const headers = interest.blocks ? await mapConcurrently(blocksEvery(from, end, interest.blocks.every), 16, (n) => this.follower.headerAt(n, 'backfill')) : [];
-    return { blocks: rangeBlocks(mergeLogs(fetched), headers), endHash: endHeader.hash, startParent };
+    const logs = mergeLogs([...fetched, ...factories.map((f) => f.logs)]);
+    return { blocks: rangeBlocks(logs, headers), endHash: endHeader.hash, startParent, ...this.learned(factories, before) };
+  }
+
+  /** What the factory triggers of a block or range learned: their creations, and the children after them. */
+  private learned(factories: readonly FactoryLogs[], before: ReadonlyMap<string, Children>): { creations: Creation[]; children: ReadonlyMap<string, Children> } {
+    const children = new Map(before);
+    const creations: Creation[] = [];
+    const named = new Set<string>();
+    factories.forEach((fetched, i) => {
+      const { id } = this.options.interest.factories[i]!;
+      children.set(id, fetched.children);
+      // Two triggers of one factory (different topics) learn the same children: each is written once.
+      for (const c of fetched.creations) {
+        const name = `${c.factory}/${c.address}`;
+        if (named.has(name)) continue;
+        named.add(name);
+        creations.push(c);
+      }
+      if (fetched.undecodable > 0) this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, factory: id, logs: fetched.undecodable }, 'factory logs that do not decode as the declared event name no child');
+    });
+    return { creations, children };
+  }
+
+  /** The reserved writes of the children a step created (none: no `writes`). */
+  private creationWrites(creations: readonly Creation[]): Pick<FeedDelivery, 'writes'> {
+    return creations.length > 0 ? { writes: creations.map((c) => creationWrite(this.chainId, c)) } : {};
   }
 
   /** One block near the head: its logs by hash, its block event, and an undo record. */
@@ -266,8 +318,13 @@ export class ModuleFeed {
       // ask again (the next step sees the reorg, if it is one).
       throw new RpcDataError('inconsistent', { chainId: String(this.chainId), method: 'eth_getBlockByNumber', field: 'block.parentHash', value: block.parentHash, expected: `the module's cursor ${cursor.hash} at ${cursor.number}` });
     }
-    const fetched = await Promise.all(interest.filters.map((f) => this.logs.blockLogs(f.key, f.filter, block)));
-    return this.commit(liveStep(block, mergeLogs(fetched), cursor, interest.blocks, this.options.reorgWindow, this.journalNumbers));
+    const [fetched, factories] = await Promise.all([
+      Promise.all(interest.filters.map((f) => this.logs.blockLogs(f.key, f.filter, block))),
+      Promise.all(interest.factories.map((f) => factoryBlockLogs(this.logs, f, this.children.get(f.id) ?? new Map<string, ChildPosition>(), block))),
+    ]);
+    const { creations } = this.learned(factories, this.children);
+    const logs = mergeLogs([...fetched, ...factories.map((f) => f.logs)]);
+    return this.commit({ ...liveStep(block, logs, cursor, interest.blocks, this.options.reorgWindow, this.journalNumbers), ...this.creationWrites(creations) });
   }
 
   /**
@@ -314,6 +371,8 @@ export class ModuleFeed {
     }
     this.cursor = delivery.cursor;
     this.cursorIsFinal = final;
+    if (delivery.undo) this.childrenStale = true;
+    if (delivery.writes) this.addChildren(delivery.writes);
     this.handled.steps++;
     this.handled.events += delivery.events.length;
     const kept = delivery.undo?.plan?.kept.filter((key) => !this.target.reservedKey(key)) ?? [];
@@ -329,6 +388,19 @@ export class ModuleFeed {
       if (journal.record) this.journalNumbers.push(journal.record.number);
     }
     return 'progressed';
+  }
+
+  /** The children a committed step created join their factories' children (one copy per factory and step: a step may create hundreds). */
+  private addChildren(writes: NonNullable<FeedDelivery['writes']>): void {
+    const changed = new Map<string, Map<string, ChildPosition>>();
+    for (const write of writes) {
+      const creation = creationOf(this.chainId, this.options.interest.factories, write);
+      if (!creation) continue;
+      let children = changed.get(creation.factory);
+      if (!children) changed.set(creation.factory, (children = new Map(this.children.get(creation.factory))));
+      children.set(creation.address, creation.position);
+    }
+    for (const [factory, children] of changed) this.children.set(factory, children);
   }
 
   /**

@@ -1,8 +1,27 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { factoryEventProblem } from './factoryEvent.ts';
 
 const chainId = z.number().int().positive();
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 20-byte hex address').transform((a) => a.toLowerCase());
+/**
+ * A factory: the children whose addresses the factory's `event` names in its `parameter` (an `address`
+ * parameter, indexed or not), each followed from the log that created it. See docs/bus.md, "Factory triggers".
+ */
+const factory = z
+  .object({
+    /** The contract that emits the creation events. */
+    factory: address,
+    /** The event's Solidity declaration, with `indexed` where it is, e.g. `PoolCreated(address indexed token0, …, address pool)`. */
+    event: z.string().min(1).max(1_000),
+    /** The name of the event's `address` parameter that names the child. */
+    parameter: z.string().min(1).max(128),
+  })
+  .strict()
+  .superRefine((spec, context) => {
+    const problem = factoryEventProblem(spec.event, spec.parameter);
+    if (problem) context.addIssue({ code: z.ZodIssueCode.custom, message: problem.message, path: [problem.field] });
+  });
 const topic = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'a 32-byte hex topic').transform((t) => t.toLowerCase());
 /** Blocks a trigger's events wait below the head before delivery. Default: the chain's `confirmations` (0: at once). */
 const confirmations = z.number().int().min(0).max(1_000).optional();
@@ -27,8 +46,8 @@ export const TriggerSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('log'),
       chain: chainId,
-      /** The eth_getLogs filter shape: one address or a list (none: any contract). */
-      address: z.union([address, z.array(address)]).optional(),
+      /** The eth_getLogs filter shape: one address or a list (none: any contract); or a factory whose events name the addresses. */
+      address: z.union([address, z.array(address), factory]).optional(),
       /** Per position: null (any), one topic, or a list of alternatives. */
       topics: z.array(z.union([topic, z.array(topic).min(1), z.null()])).max(4).default([]),
       confirmations,

@@ -216,6 +216,8 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
       trace.begin(SPAN.step, undo ? { ...attributes, [ATTR.undo]: true } : attributes);
     }
     module.store.beginEvent(transaction);
+    // The feed's own records (a factory's children) commit with the step, or not at all.
+    for (const write of delivery.writes ?? []) transaction.set(write.key, write.value);
     if (undo) staged = stageUndo(transaction, undo, undoPlan());
     if (undo && staged === undefined) {
       ended = 'stale';

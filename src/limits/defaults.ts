@@ -397,6 +397,14 @@ export const CATCH_UP_STEP_EVENTS = 1_000;
 export const PREFETCH_RANGES = 1;
 
 /**
+ * Child addresses of a factory trigger per `eth_getLogs`: a module following more children asks in
+ * several requests (per block near the head, per range when catching up) and merges their answers in
+ * log order. Providers bound a filter's address list (some at a few hundred, some by the request's
+ * size); past this many, the request is split rather than refused.
+ */
+export const FACTORY_ADDRESSES_PER_REQUEST = 500;
+
+/**
  * A module's chain feed after a failed step (the node failed or answered malformed data, or the
  * module's event was not handled): it waits, doubling from `initialMs` to `maxMs`, then asks again
  * from the same cursor. It never gives up: the cursor is the truth.

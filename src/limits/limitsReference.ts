@@ -131,6 +131,7 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     entries: [
       { name: 'CATCH_UP_STEP_EVENTS', unit: 'count', trips: 'events per catch-up step (one invocation, one commit); a block is never split' },
       { name: 'PREFETCH_RANGES', unit: 'count', trips: 'catch-up ranges fetched ahead of the one being delivered' },
+      { name: 'FACTORY_ADDRESSES_PER_REQUEST', unit: 'count', trips: "a factory trigger's child addresses per `eth_getLogs`; more children are asked for in several requests, merged in log order" },
       { name: 'FEED_RETRY.initialMs', unit: 'ms', trips: 'wait after a failed step before asking again from the cursor; doubles per failure' },
       { name: 'FEED_RETRY.maxMs', unit: 'ms', trips: 'longest wait between two tries of a feed (it never gives up)' },
     ],

@@ -16,6 +16,8 @@ import { prefixEnd } from './StateTransaction.ts';
  *   same spec, in the order timers fall due (numbers as 16 hex digits); `timer-count` → how many are pending.
  * - `cron/<name>` → a cron trigger's last handled tick (epoch ms, decimal).
  * - `job/<id>` → a pending task; `dead/<id>` → a dead-lettered one; `dedupe/<sha256 hex>` → `{ id, until }`.
+ * - `child/<chain>/<factory>/<address>` → a factory trigger's child (src/bus/factoryChildren.ts): where it
+ *   was created, `<block>:<log index>` (decimal); `<factory>` is the trigger's id (16 hex digits).
  * - `reorg/<chain>/<block>/<key>` → a reorg mark (src/store/ReorgMarks.ts): the sources that wrote the key
  *   after that block did (numbers as 16 hex digits).
  *
@@ -125,3 +127,8 @@ export const chainOfSource = (source: string): bigint | undefined => (source.sta
  * Written in a commit of its own, never with a step's, so `corral inspect` shows it after a stop.
  */
 export const SHADOW_REPORT_KEY = reserved('shadow/report');
+/** Children of factory triggers, by chain, factory id, then address. */
+export const CHILD_PREFIX = reserved('child/');
+
+/** The prefix of one factory trigger's children on `chain`. */
+export const childPrefix = (chain: bigint, factory: string): Bytes => withText(CHILD_PREFIX, `${hex16(chain)}/${factory}/`);
