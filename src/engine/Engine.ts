@@ -17,6 +17,7 @@ import type { ChainStep, InvocationRecord } from './records.ts';
 import type { ReadView } from '../store/EngineStore.ts';
 import { parseTraceparent } from '../tracing/Tracing.ts';
 import type { QueryResult } from './ModuleQuery.ts';
+import { checkMessageGrants } from './messageGrants.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -71,6 +72,7 @@ export class Engine {
     try {
       engine = new Engine(engineParts(options, store, logger));
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
+      checkMessageGrants(manifests, manifests);
       if (isOwnedStore(store)) {
         await engine.startOwned(store, manifests, storeOptions.backend === 'postgres' ? storeOptions.placement : undefined);
         return engine;
@@ -84,6 +86,7 @@ export class Engine {
         if (read.status === 'rejected') throw read.reason;
         engine.sequence = Math.max(engine.sequence, read.value);
       }
+      for (const module of modules) await module.startMessages();
       for (const module of modules) module.startFeeds();
       for (const module of modules) await engine.parts.jobs.startTimers(module.name);
       await engine.parts.jobs.skipAbsent(store);
@@ -109,6 +112,7 @@ export class Engine {
     const manifest = parseManifest(raw, `module ${(raw as { name?: unknown }).name ?? ''}`);
     // On a shared store the module is declared and placed: it runs here only if placement gives it here.
     if (this.placement) return this.placement.add(manifest);
+    checkMessageGrants([manifest], [...this.modules.all().map((m) => m.manifest), manifest]);
     return this.loadResolved(manifest);
   }
 
@@ -235,6 +239,11 @@ export class Engine {
   }
 
   /** Every module's actor: its state, breaker, mailbox, invocations and failures. */
+  /** Each module's messages sent, handled, retracted and refused at a full inbox, since the engine started. */
+  messageStats() {
+    return this.parts.messages.all();
+  }
+
   actors() {
     return this.parts.supervisor.actors();
   }

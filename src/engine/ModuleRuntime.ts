@@ -31,6 +31,8 @@ import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import type { EngineParts } from './EngineParts.ts';
 import type { ChainPosition } from './records.ts';
 import { ModuleQuery, type QueryResult } from './ModuleQuery.ts';
+import { MessageFeed, type MessageDelivery } from './MessageFeed.ts';
+import { messageSenders } from './messageGrants.ts';
 
 /**
  * One loaded module: its components (events, and jobs when it exports `run-job`), its guarded store,
@@ -51,12 +53,14 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   private readonly feeds = new Map<bigint, ModuleFeed>();
   /** Its custom events read from a shared store's table (on LevelDB the engine's `publish` hands them over). */
   private custom: CustomFeed | undefined;
+  /** The messages it takes from other modules, read from their outboxes (none without a `messages` trigger). */
+  private messages: MessageFeed | undefined;
   /** Set when it is unloaded or the engine stops: no timer or tick is delivered any more. */
   private detached = false;
 
   private constructor(
     private readonly parts: EngineParts,
-    private readonly manifest: ResolvedManifest,
+    readonly manifest: ResolvedManifest,
     private readonly component: Component,
     private readonly jobComponent: Component | undefined,
     private readonly marks: ReorgMarks,
@@ -108,7 +112,10 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
       }
       // Marks the keys of blocks in the reorg window that other sources write again: an undo keeps those.
       const marks = await ReorgMarks.open(await parts.store.module(name), interests.map((i) => i.chainId));
-      const store = new GuardedModuleStore(marks, (writes) => parts.jobs.committed(name, writes));
+      const store = new GuardedModuleStore(marks, (writes) => {
+        parts.jobs.committed(name, writes);
+        parts.messages.committed(name, writes);
+      });
       const binding = hostBinding(parts, manifest, meta.imports, version, interests);
       // WIT has no optional exports: a module answers queries when its component exports `query`.
       let queries: ModuleQuery | undefined;
@@ -166,8 +173,23 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     }
   }
 
+  /**
+   * Once its actor runs, before its other feeds: its messages are read from its cursor on each sender
+   * (and the senders' inbox bounds count from there).
+   */
+  async startMessages(): Promise<void> {
+    const senders = messageSenders(this.manifest);
+    if (senders.size === 0) return;
+    const { store, messages: hub, supervisor } = this.parts;
+    const sink = (delivery: MessageDelivery) => supervisor.deliverTo(this.name, { kind: 'message', payload: delivery });
+    this.messages = new MessageFeed(this.name, [...senders.keys()], { receiver: this.store, sender: (name) => store.module(name) }, hub, sink, this.logger);
+    hub.attach(this.messages, senders);
+    await this.messages.start();
+  }
+
   /** Once its actor runs (a module loaded while the engine runs): its feeds start, then its timers and its jobs. */
   async serve(): Promise<void> {
+    await this.startMessages();
     this.startFeeds();
     await this.parts.jobs.startTimers(this.name);
     await this.parts.jobs.startJobs(this.name);
@@ -208,6 +230,10 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   async unload(uninstall: boolean, handover = false): Promise<void> {
     this.detached = true;
     await this.custom?.stop();
+    if (this.messages) {
+      this.parts.messages.detach(this.messages);
+      await this.messages.stop();
+    }
     this.parts.jobs.detach(this.name);
     const feeds = [...this.feeds.values()];
     this.feeds.clear();
