@@ -1,16 +1,16 @@
-import { expect } from 'vitest';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ModuleManifest } from '../../src/config/ModuleManifestSchema.ts';
 import type { Engine } from '../../src/engine/Engine.ts';
 import type { GuestEvent } from '../../src/bus/guestEvents.ts';
 import { fixture } from '../helpers.ts';
 
 /** A msg-probe module (fixtures/modules/msg-probe): sends on command, records what it receives under `got/<n>`. */
-export function msgProbe(name: string, options: { to?: string[]; from?: string[]; inbox?: number; reply?: boolean } & Partial<ModuleManifest> = {}): ModuleManifest {
-  const { to, from, inbox, reply, ...rest } = options;
+export function msgProbe(name: string, options: { to?: string[]; from?: string[]; inbox?: number; reply?: boolean; spin?: string } & Partial<ModuleManifest> = {}): ModuleManifest {
+  const { to, from, inbox, reply, spin, ...rest } = options;
   return {
     name,
     component: fixture('msg-probe'),
-    config: JSON.stringify({ reply: reply === true }),
+    config: JSON.stringify({ reply: reply === true, ...(spin ? { spin } : {}) }),
     grants: { store: true, messages: to ?? [] },
     triggers: from ? [{ kind: 'messages', from, ...(inbox ? { inbox } : {}) }] : [],
     limits: { timeoutMs: 10_000 },
@@ -49,7 +49,16 @@ export async function sent(engine: Engine, module: string): Promise<({ seq: numb
   return JSON.parse(text(await engine.read(module, key('sent'))) ?? '[]');
 }
 
-/** Resolves once `to` has committed its cursor on `from`'s messages at `seq` or past it (polled: the step runs when the receiver's feed reads it). */
-export async function handled(engine: Engine, to: string, from: string, seq: number): Promise<void> {
-  await expect.poll(async () => ((await engine.cursor(to, `msg:${from}`)) as { seq?: number } | undefined)?.seq ?? 0, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(seq);
+/**
+ * Resolves once `to` has committed its cursor on `from`'s messages at `seq` or past it: polled, since
+ * the step runs whenever the receiver's feed reads it (no vitest here: a child process uses it too).
+ */
+export async function handled(engine: Engine, to: string, from: string, seq: number, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const cursor = (await engine.cursor(to, `msg:${from}`)) as { seq?: number } | undefined;
+    if ((cursor?.seq ?? 0) >= seq) return;
+    if (Date.now() > until) throw new Error(`${to} handled ${from}'s messages up to ${cursor?.seq ?? 0}, not ${seq}, within ${timeoutMs} ms`);
+    await delay(10);
+  }
 }
