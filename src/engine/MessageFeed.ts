@@ -3,7 +3,7 @@ import type { DeliveryOutcome } from '../actor/Actor.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import { decodeOutboxEntry } from '../host/messages.ts';
 import { DEFAULT_MESSAGES } from '../limits/defaults.ts';
-import type { CommittedReader, ModuleStore } from '../store/EngineStore.ts';
+import type { Bytes, EngineStore, ModuleStore } from '../store/EngineStore.ts';
 import { messageSource, outboxKey, outboxPrefix, parseOutboxKey, prefixLimit } from '../store/reservedKeys.ts';
 import type { MessageHub } from './MessageHub.ts';
 
@@ -28,10 +28,28 @@ export interface MessageLane {
 /** Hands one message to the receiver's mailbox; `queued` resolves once it is in, `outcome` when its step ended. */
 export type MessageSink = (delivery: MessageDelivery) => { queued: Promise<void>; outcome: Promise<DeliveryOutcome> };
 
-/** How the feed reads: the receiver's cursors, and each sender's committed outbox. */
+/** How the feed reads: the receiver's cursors, and entries of a sender's committed state (its outbox). */
 export interface MessageSources {
   receiver: Pick<ModuleStore, 'cursor'>;
-  sender(name: string): Promise<CommittedReader & Pick<ModuleStore, 'get'>>;
+  entries(sender: string, range: { gt: Bytes; lt: Bytes; limit: number }): Promise<[Bytes, Bytes][]>;
+}
+
+/**
+ * Reads a sender's committed entries through a read view, never `store.module(sender)`: on a store
+ * shared by replicas that would try to acquire the sender (its lease) for the receiver's replica.
+ */
+export function viewEntries(store: EngineStore): MessageSources['entries'] {
+  return async (sender, range) => {
+    const view = await store.readView();
+    try {
+      const state = await view.module(sender);
+      const out: [Bytes, Bytes][] = [];
+      if (state) for await (const [key, value] of state.entries(range)) out.push([Uint8Array.from(key), Uint8Array.from(value)]);
+      return out;
+    } finally {
+      await view.close();
+    }
+  };
 }
 
 /**
@@ -96,16 +114,13 @@ export class MessageFeed {
 
   private async read(lane: Lane): Promise<void> {
     try {
-      const outbox = await this.sources.sender(lane.from);
-      const prefix = outboxPrefix(this.receiver);
+      const end = prefixLimit(outboxPrefix(this.receiver));
       for (;;) {
-        const keys: Uint8Array[] = [];
-        for await (const key of outbox.keys({ gt: outboxKey(this.receiver, lane.position), lt: prefixLimit(prefix), limit: this.batch })) keys.push(Uint8Array.from(key));
-        for (const key of keys) {
+        const entries = await this.sources.entries(lane.from, { gt: outboxKey(this.receiver, lane.position), lt: end, limit: this.batch });
+        for (const [key, value] of entries) {
           if (this.stopped) return;
           const seq = parseOutboxKey(key)?.seq;
-          const value = await outbox.get(key);
-          const entry = value === undefined ? undefined : decodeOutboxEntry(value);
+          const entry = decodeOutboxEntry(value);
           if (seq === undefined || seq <= lane.position || !entry) continue;
           const event: GuestEvent = {
             tag: 'message',
@@ -117,7 +132,7 @@ export class MessageFeed {
           lane.position = seq;
           await queued;
         }
-        if (keys.length < this.batch) return;
+        if (entries.length < this.batch) return;
       }
     } catch (error) {
       // The next wake reads again from the same position.

@@ -31,7 +31,7 @@ import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import type { EngineParts } from './EngineParts.ts';
 import type { ChainPosition } from './records.ts';
 import { ModuleQuery, type QueryResult } from './ModuleQuery.ts';
-import { MessageFeed, type MessageDelivery } from './MessageFeed.ts';
+import { MessageFeed, viewEntries, type MessageDelivery } from './MessageFeed.ts';
 import { messageSenders } from './messageGrants.ts';
 
 /**
@@ -182,7 +182,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     if (senders.size === 0) return;
     const { store, messages: hub, supervisor } = this.parts;
     const sink = (delivery: MessageDelivery) => supervisor.deliverTo(this.name, { kind: 'message', payload: delivery });
-    this.messages = new MessageFeed(this.name, [...senders.keys()], { receiver: this.store, sender: (name) => store.module(name) }, hub, sink, this.logger);
+    this.messages = new MessageFeed(this.name, [...senders.keys()], { receiver: this.store, entries: viewEntries(store) }, hub, sink, this.logger);
     hub.attach(this.messages, senders);
     await this.messages.start();
   }
