@@ -1,7 +1,12 @@
 import type { MessagesContext, OutboxEntry } from '../host/messages.ts';
 import type { Write } from '../store/EngineStore.ts';
 import { parseOutboxKey } from '../store/reservedKeys.ts';
-import type { MessageFeed } from './MessageFeed.ts';
+
+/** A receiver's feed as the hub wakes it (MessageFeed). */
+export interface ReceiverFeed {
+  readonly receiver: string;
+  wake(from: string): void;
+}
 
 /** Counters of one module's messages, from 0 at the engine's start. */
 export interface MessageStats {
@@ -23,7 +28,7 @@ export interface MessageStats {
  * handled nothing it has not been seen to commit, so its senders stop at the bound.
  */
 export class MessageHub {
-  private readonly feeds = new Map<string, MessageFeed>();
+  private readonly feeds = new Map<string, ReceiverFeed>();
   /** `to\0from` → the highest seq of `from`'s messages `to` committed. */
   private readonly handledSeq = new Map<string, bigint>();
   /** `to\0from` → `to`'s inbox bound for `from`'s messages, from its `messages` trigger. */
@@ -40,12 +45,12 @@ export class MessageHub {
   }
 
   /** A receiver serves here: it hears of its senders' commits from now on. */
-  attach(feed: MessageFeed, bounds: ReadonlyMap<string, number>): void {
+  attach(feed: ReceiverFeed, bounds: ReadonlyMap<string, number>): void {
     this.feeds.set(feed.receiver, feed);
     for (const [from, bound] of bounds) this.bounds.set(pair(feed.receiver, from), bound);
   }
 
-  detach(feed: MessageFeed): void {
+  detach(feed: ReceiverFeed): void {
     if (this.feeds.get(feed.receiver) === feed) this.feeds.delete(feed.receiver);
   }
 
