@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Runtime } from '../../src/index.ts';
 import { Engine } from '../../src/engine/Engine.ts';
 import { EngineError } from '../../src/errors/EngineError.ts';
+import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { HostLimitExceeded } from '../../src/signals/HostLimitExceeded.ts';
 import { captureLogger, newRuntime } from '../helpers.ts';
 import { command, got, handled, msgProbe, sent } from './messagesHarness.ts';
@@ -98,6 +99,11 @@ describe('messages between modules', () => {
     await handled(engine, 'e', 'd', 4);
     expect((await got(engine, 'e')).map((m) => m.payload)).toEqual(['1', '2', '3', '5']);
     expect(engine.messageStats().e).toMatchObject({ delivered: 4 });
+    const metrics = new EngineMetrics(engine);
+    const counted = await metrics.registry.getSingleMetric('corral_messages_total')!.get();
+    metrics.close();
+    const value = (module: string, outcome: string) => counted.values.find((v) => v.labels.module === module && v.labels.outcome === outcome)?.value;
+    expect([value('d', 'sent'), value('d', 'inbox-full'), value('e', 'delivered')]).toEqual([4, 1, 4]);
   });
 
   it('error: a grant naming a module that is not there, or one that takes no messages from the sender, is refused at load and at start', async () => {
