@@ -238,12 +238,12 @@ export class Engine {
     return this.parts.supervisor.request(module, { kind: 'custom', payload: { kind: 'custom', event, cursor } });
   }
 
-  /** Every module's actor: its state, breaker, mailbox, invocations and failures. */
   /** Each module's messages sent, handled, retracted and refused at a full inbox, since the engine started. */
   messageStats() {
     return this.parts.messages.all();
   }
 
+  /** Every module's actor: its state, breaker, mailbox, invocations and failures. */
   actors() {
     return this.parts.supervisor.actors();
   }

@@ -254,9 +254,11 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     this.close();
   }
 
-  /** The engine stops: no timer or tick is delivered from now on (its feeds stop with the bus). */
+  /** The engine stops: no timer, tick or message is delivered from now on (its chain feeds stop with the bus). */
   stopDeliveries(): void {
     this.detached = true;
+    // No read of an outbox starts once the store is about to close; one under way ends quietly.
+    void this.messages?.stop();
   }
 
   /** Its instances and compiled code go: a reload compiles (or reads the cache) again. */
