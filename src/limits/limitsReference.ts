@@ -194,7 +194,7 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
   {
     section: 'Messages between modules',
     entries: [
-      { name: 'DEFAULT_MESSAGES.inbox', unit: 'count', trips: "one sender's messages a receiver has pending (sent, not yet handled); a send past it answers `limit(\"inbox-full\")`", toml: ['modules.triggers.inbox'] },
+      { name: 'DEFAULT_MESSAGES.inbox', unit: 'count', trips: "one sender's messages a receiver has pending (sent, not yet handled); a send past it answers `limit(\"inbox-full\")`; per receiver: `inbox` of its `messages` trigger in `modules.triggers`" },
       { name: 'DEFAULT_MESSAGES.batch', unit: 'count', trips: "outbox entries a receiver's feed reads from one sender per read" },
       { name: 'DEFAULT_MESSAGES.correlationIdBytes', unit: 'bytes', trips: 'bytes of a correlation id; a longer one is `invalid-input`' },
     ],
