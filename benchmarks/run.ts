@@ -24,6 +24,7 @@ import { benchTracing } from './tracing.ts';
 import { benchRpcCache } from './rpcCache.ts';
 import { benchTimers } from './timers.ts';
 import { benchJobs } from './jobs.ts';
+import { benchMessages } from './messages.ts';
 import { benchOperatorBackfill } from './operatorBackfill.ts';
 import { benchPostgres } from './postgres.ts';
 import { benchPrewarm } from './prewarm.ts';
@@ -45,7 +46,7 @@ let floorMs = NaN;
 const results: Record<string, unknown> = { node: process.version, date: new Date().toISOString() };
 
 /** The parts a run can be limited to; `runtime` is the call rows (idle and under load), glue, fuel, instantiation and deadline rows (1–7). */
-const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'rpcCache', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill', 'tracing', 'batch', 'readApi', 'shadow', 'factory'] as const;
+const BENCHES = ['runtime', 'actors', 'engine', 'chain', 'twap', 'rpcCache', 'timers', 'jobs', 'prewarm', 'wasiGuest', 'burst', 'tableBomb', 'postgres', 'cliStart', 'manyModules', 'operatorBackfill', 'tracing', 'batch', 'readApi', 'shadow', 'factory', 'messages'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark ${name}: choose from ${BENCHES.join(', ')}`);
 const wanted = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -212,6 +213,9 @@ if (wanted('timers')) results.timers = await benchTimers(runtime, fixture, row);
 
 // 13. Jobs: enqueue → start latency, and trivial jobs per second across ten modules (same issue).
 if (wanted('jobs')) results.jobs = await benchJobs(runtime, fixture, row);
+
+// Messages between modules: sender commit → receiver handler start, and messages/s across 10 pairs (issue 25).
+if (wanted('messages')) results.messages = await benchMessages(runtime, fixture, row);
 
 // 14. The first call after idle, with and without minInstances (issue: runtime to the physical limit).
 if (wanted('prewarm')) results.prewarm = await benchPrewarm(runtime, fixture, row);

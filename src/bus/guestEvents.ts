@@ -6,7 +6,8 @@ export type GuestEvent =
   | { tag: 'log'; val: ChainLog }
   | { tag: 'custom'; val: { topic: string; payload: string } }
   | { tag: 'timer'; val: string }
-  | { tag: 'schedule'; val: { scheduledAt: bigint; name: string } };
+  | { tag: 'schedule'; val: { scheduledAt: bigint; name: string } }
+  | { tag: 'message'; val: { from: string; seq: bigint; payload: string; correlationId: string | undefined; removed: boolean } };
 
 /** Only the header fields of the WIT record: the bloom alone would add 512 characters to every clone. */
 export function blockEvent(block: ChainBlock): GuestEvent {

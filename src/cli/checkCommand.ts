@@ -1,6 +1,7 @@
 /** `corral check` (imported when the command runs: it loads the runtime and the configuration's schemas). */
 import { loadConfig } from '../config/loadConfig.ts';
 import { checkCapabilities, MODULE_INTERFACES, type InterfaceName } from '../engine/ModuleManifest.ts';
+import { checkMessageGrants } from '../engine/messageGrants.ts';
 import { parseManifest } from '../config/ModuleManifestSchema.ts';
 import { ConfigError, describeProblem } from '../errors/ConfigError.ts';
 import { CorralError } from '../errors/CorralError.ts';
@@ -16,7 +17,7 @@ export async function check(file: string): Promise<number> {
     if (file.endsWith('.wasm')) {
       // Against corral's world alone: a manifest granting every interface of it.
       const meta = await runtime.inspect(file);
-      const grants = Object.fromEntries((Object.keys(MODULE_INTERFACES) as InterfaceName[]).map((name) => [name, name === 'http' ? { hosts: [] } : name === 'chain' || name === 'cowApi' ? { chains: [] } : true]));
+      const grants = Object.fromEntries((Object.keys(MODULE_INTERFACES) as InterfaceName[]).map((name) => [name, name === 'http' ? { hosts: [] } : name === 'chain' || name === 'cowApi' ? { chains: [] } : name === 'messages' ? [] : true]));
       const everything = parseManifest({ name: 'component', component: file, grants });
       checkCapabilities(everything, meta.imports, meta.exports.map(([n]) => n));
     } else {
@@ -29,6 +30,8 @@ export async function check(file: string): Promise<number> {
           problems.push(`${file} modules[${i}] (${manifest.name}): ${(error as Error).message}`);
         }
       }
+      // As the engine's start refuses them: a messages grant to a module not listed, or not taking them.
+      checkMessageGrants(config.modules, config.modules);
     }
   } catch (error) {
     if (error instanceof ConfigError) problems.push(...error.details.problems.map(describeProblem));

@@ -117,6 +117,8 @@ export const EngineLimitsSchema = z
     logRecords: positiveInt.default(DEFAULT_HOST_CAPS.logRecords).describe('`logging.log` records per event'),
     logBytes: positiveInt.default(DEFAULT_HOST_CAPS.logBytes).describe('message + fields bytes logged per event'),
     storedBytes: positiveInt.default(DEFAULT_HOST_CAPS.storedBytes).describe('key + value bytes a module may keep (checked at commit)'),
+    messagesSent: positiveInt.default(DEFAULT_HOST_CAPS.messagesSent).describe('`messages.send` calls per event'),
+    messageBytes: positiveInt.default(DEFAULT_HOST_CAPS.messageBytes).describe('payload + correlation id bytes of the messages sent per event'),
   })
   .strict();
 

@@ -54,6 +54,8 @@ export const CapsSchema = z
     logRecords: positiveInt,
     logBytes: positiveInt,
     storedBytes: positiveInt,
+    messagesSent: positiveInt,
+    messageBytes: positiveInt,
   })
   .partial()
   .strict();
@@ -95,12 +97,14 @@ export const ModuleManifestSchema = z
         timers: z.boolean().optional(),
         /** Deferred work: tasks its `run-job` export runs later (`queue.enqueue`). */
         queue: z.boolean().optional(),
+        /** Modules it may send messages to (`messages.send`); each must take them with a `messages` trigger naming it. */
+        messages: z.array(z.string().min(1)).optional(),
         /** Its jobs run under `[engine.jobs]` `max_*` limits instead of the standard job limits. Not an interface: only engine config can give it. */
         highResourceJobs: z.boolean().optional(),
       })
       .strict()
       .default({})
-      .describe('interfaces it may import: `store`, `logging` (booleans), `chain = { chains = [ids] }`, `http = { hosts = [names] }`, `cow_api = { chains = [ids] }`, `timers` (boolean)'),
+      .describe('interfaces it may import: `store`, `logging` (booleans), `chain = { chains = [ids] }`, `http = { hosts = [names] }`, `cow_api = { chains = [ids] }`, `timers` (boolean), `messages = [modules]`'),
     /** Whether its `chain.request` calls at `latest` in a chain step read the step's block (src/chain/pinRequest.ts). */
     pinLatest: z
       .boolean()
@@ -109,7 +113,7 @@ export const ModuleManifestSchema = z
     /** Topics of embedder-published events this module receives (shorthand for `custom` triggers). */
     topics: z.array(z.string().min(1)).default([]).describe('embedder topics it receives (shorthand for `custom` triggers)'),
     /** What wakes the module: blocks, logs (the eth_getLogs filter shape) and custom topics. See src/bus/triggers.ts. */
-    triggers: z.array(TriggerSchema).default([]).describe('`block`, `log`, `custom` and `cron` triggers (see "The bus")'),
+    triggers: z.array(TriggerSchema).default([]).describe('`block`, `log`, `custom`, `cron` and `messages` triggers (see "The bus", and "Messages" in docs/modules.md)'),
     /**
      * Where a module without a cursor starts on its chains: one block number for all, or one per chain
      * id. Default: the head (less the confirmations) when the module first starts.

@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { factoryEventProblem } from './factoryEvent.ts';
+import { DEFAULT_MESSAGES } from '../limits/defaults.ts';
 
 const chainId = z.number().int().positive();
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 20-byte hex address').transform((a) => a.toLowerCase());
@@ -54,6 +55,15 @@ export const TriggerSchema = z.discriminatedUnion('kind', [
     })
     .strict(),
   z.object({ kind: z.literal('custom'), topic: z.string().min(1) }).strict(),
+  z
+    .object({
+      kind: z.literal('messages'),
+      /** The modules it takes messages from; each must grant it (`grants.messages`). */
+      from: z.array(z.string().min(1)).min(1),
+      /** Messages of one sender it may have pending before that sender's sends answer `limit("inbox-full")`. */
+      inbox: z.number().int().positive().max(1_000_000).default(DEFAULT_MESSAGES.inbox),
+    })
+    .strict(),
   z
     .object({
       kind: z.literal('cron'),

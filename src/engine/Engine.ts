@@ -12,6 +12,7 @@ import { Placement, type OwnershipEvent, type PlacementOptions } from './Placeme
 import { Publisher, type PublishOptions } from './Publisher.ts';
 import { promoteCandidate } from './promote.ts';
 import { HotSwaps, type ReplaceOptions, type Replacement } from './replaceModule.ts';
+import { checkMessageGrants } from './messageGrants.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
 export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
@@ -53,6 +54,7 @@ export class Engine extends EngineView {
     try {
       engine = new Engine(parts);
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
+      checkMessageGrants(manifests, manifests);
       if (isOwnedStore(store)) {
         await engine.startOwned(store, manifests, placement);
         return engine;
@@ -62,6 +64,7 @@ export class Engine extends EngineView {
       engine.parts.supervisor.start(modules.map((m) => m.actorSpec()));
       // A restarted engine numbers custom events above the highest any module committed.
       engine.publisher.resumeAfter(await engine.modules.customSequence(modules));
+      for (const module of modules) await module.startMessages();
       for (const module of modules) module.startFeeds();
       for (const module of modules) await engine.parts.jobs.startTimers(module.name);
       await engine.parts.jobs.skipAbsent(store);
@@ -87,6 +90,7 @@ export class Engine extends EngineView {
     const manifest = parseManifest(raw, `module ${(raw as { name?: unknown }).name ?? ''}`);
     // On a shared store the module is declared and placed: it runs here only if placement gives it here.
     if (this.placement) return this.placement.add(manifest);
+    checkMessageGrants([manifest], [...this.modules.all().map((m) => m.manifest), manifest]);
     return this.loadResolved(manifest);
   }
 

@@ -16,6 +16,7 @@ import { DEFAULT_SUPERVISION, TRACING_DEFAULTS } from '../limits/defaults.ts';
 import type { EngineOptions } from './EngineOptions.ts';
 import type { Envelope } from './invocation.ts';
 import { logSignal } from './logSignal.ts';
+import { MessageHub } from './MessageHub.ts';
 import { invocationRecord, type ChainStep, type InvocationRecord } from './records.ts';
 import { QueryRuntime, queryOptions } from './QueryRuntime.ts';
 
@@ -40,6 +41,8 @@ export interface EngineParts {
   tracing: Tracing | undefined;
   /** What every module's `query` export runs on (its own runtime and engine-wide bounds). */
   queries: QueryRuntime;
+  /** Where senders' commits wake receivers, and receivers' cursors bound senders (messages between modules). */
+  messages: MessageHub;
 }
 
 /** The parts of an engine over `store`, from its options (defaults filled in). */
@@ -64,7 +67,7 @@ export function engineParts(options: EngineOptions, store: EngineStore, logger: 
   const tracing = options.tracer ? { tracer: options.tracer, hostCalls: options.traceHostCalls ?? TRACING_DEFAULTS.hostCalls } : undefined;
   const jobLimits = options.jobLimits ?? { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
   const queries = new QueryRuntime(queryOptions(options.query), options.queryRuntime);
-  return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject(), tracing, queries };
+  return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject(), tracing, queries, messages: new MessageHub() };
 }
 
 /**

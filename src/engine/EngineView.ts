@@ -208,4 +208,9 @@ export abstract class EngineView {
   shadowSettled(module: string): Promise<void> {
     return this.modules.get(module).shadowSettled();
   }
+
+  /** Each module's messages sent, handled, retracted and refused at a full inbox, since the engine started. */
+  messageStats() {
+    return this.parts.messages.all();
+  }
 }

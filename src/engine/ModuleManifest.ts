@@ -11,6 +11,7 @@ export const MODULE_INTERFACES = {
   cowApi: 'corral:module/cow-api',
   timers: 'corral:module/timers',
   queue: 'corral:module/queue',
+  messages: 'corral:module/messages',
 } as const;
 export type InterfaceName = keyof typeof MODULE_INTERFACES;
 

@@ -34,6 +34,8 @@ import type { ChainPosition } from './records.ts';
 import { ModuleQuery, type QueryResult } from './ModuleQuery.ts';
 import { ModuleShadow } from './ModuleShadow.ts';
 import type { ShadowReport } from './ShadowReport.ts';
+import { MessageFeed, viewEntries, type MessageDelivery } from './MessageFeed.ts';
+import { messageSenders } from './messageGrants.ts';
 
 /**
  * One loaded module: its components (events, and jobs when it exports `run-job`), its guarded store,
@@ -54,6 +56,8 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   private readonly feeds = new Map<bigint, ModuleFeed>();
   /** Its custom events read from a shared store's table (on LevelDB the engine's `publish` hands them over). */
   private custom: CustomFeed | undefined;
+  /** The messages it takes from other modules, read from their outboxes (none without a `messages` trigger). */
+  private messages: MessageFeed | undefined;
   /** Set when it is unloaded or the engine stops: no timer or tick is delivered any more. */
   private detached = false;
   /** Its `[modules.shadow]` candidate, run beside it on the same events (docs/shadow.md). */
@@ -116,7 +120,10 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
       }
       // Marks the keys of blocks in the reorg window that other sources write again: an undo keeps those.
       const marks = await ReorgMarks.open(await parts.store.module(name), interests.map((i) => i.chainId));
-      const store = new GuardedModuleStore(marks, (writes) => parts.jobs.committed(name, writes));
+      const store = new GuardedModuleStore(marks, (writes) => {
+        parts.jobs.committed(name, writes);
+        parts.messages.committed(name, writes);
+      });
       const binding = hostBinding(parts, manifest, meta.imports, version, interests);
       // WIT has no optional exports: a module answers queries when its component exports `query`.
       let queries: ModuleQuery | undefined;
@@ -203,8 +210,23 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     }
   }
 
+  /**
+   * Once its actor runs, before its other feeds: its messages are read from its cursor on each sender
+   * (and the senders' inbox bounds count from there).
+   */
+  async startMessages(): Promise<void> {
+    const senders = messageSenders(this.manifest);
+    if (senders.size === 0) return;
+    const { store, messages: hub, supervisor } = this.parts;
+    const sink = (delivery: MessageDelivery) => supervisor.deliverTo(this.name, { kind: 'message', payload: delivery });
+    this.messages = new MessageFeed(this.name, [...senders.keys()], { receiver: this.store, entries: viewEntries(store) }, hub, sink, this.logger);
+    hub.attach(this.messages, senders);
+    await this.messages.start();
+  }
+
   /** Once its actor runs (a module loaded while the engine runs): its feeds start, then its timers and its jobs. */
   async serve(): Promise<void> {
+    await this.startMessages();
     this.startFeeds();
     await this.parts.jobs.startTimers(this.name);
     await this.parts.jobs.startJobs(this.name);
@@ -245,6 +267,10 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
   async unload(uninstall: boolean, handover = false): Promise<void> {
     this.detached = true;
     await this.custom?.stop();
+    if (this.messages) {
+      this.parts.messages.detach(this.messages);
+      await this.messages.stop();
+    }
     this.parts.jobs.detach(this.name);
     const feeds = [...this.feeds.values()];
     this.feeds.clear();
@@ -265,10 +291,12 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     this.close();
   }
 
-  /** The engine stops: no timer or tick is delivered from now on (its feeds stop with the bus). */
+  /** The engine stops: no timer, tick or message is delivered from now on (its chain feeds stop with the bus). */
   stopDeliveries(): void {
     this.detached = true;
     void this.shadow?.close();
+    // No read of an outbox starts once the store is about to close; one under way ends quietly.
+    void this.messages?.stop();
   }
 
   /** Its instances and compiled code go: a reload compiles (or reads the cache) again. */

@@ -4,6 +4,7 @@ import type { HostImports } from '../runtime/HostImports.ts';
 import type { ChainInterest } from '../bus/triggers.ts';
 import type { EngineParts } from './EngineParts.ts';
 import { MODULE_INTERFACES, UNGRANTED_INTERFACES } from './ModuleManifest.ts';
+import { DEFAULT_MESSAGES } from '../limits/defaults.ts';
 import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 
 /**
@@ -39,6 +40,7 @@ export function hostBinding(parts: EngineParts, manifest: ResolvedManifest, impo
       retry: jobs.retry,
       maxRetry: jobs.maxRetry,
     },
+    messages: parts.messages.context(name, grants.messages ?? [], DEFAULT_MESSAGES.inbox),
   };
 }
 

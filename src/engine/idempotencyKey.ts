@@ -52,6 +52,11 @@ export function scheduleKey(module: string, cron: { name: string; tick: number }
   return `${module}/schedule/${part(cron.name)}/${cron.tick}`;
 }
 
+/** A message of another module: its sender and its place in the sender's outbox to this module. */
+export function messageKey(module: string, from: string, seq: number): string {
+  return `${module}/msg:${from}/${seq}`;
+}
+
 /** A job: its id, which its retries (and a dead letter's retry by hand) keep. */
 export function jobIdempotencyKey(module: string, jobId: string): string {
   return `${module}/job/${jobId}`;

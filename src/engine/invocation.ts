@@ -17,14 +17,17 @@ import type { HostImports } from '../runtime/HostImports.ts';
 import type { Commit } from '../store/EngineStore.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { samePlan, sameKept, type UndoPlan } from '../store/planUndo.ts';
-import { chainSource, CUSTOM_SOURCE } from '../store/reservedKeys.ts';
+import { chainSource, CUSTOM_SOURCE, messageSource } from '../store/reservedKeys.ts';
 import type { StateTransaction } from '../store/StateTransaction.ts';
 import { ATTR, SPAN, type Outcome } from '../tracing/attributes.ts';
 import { InvocationTrace, parseTraceparent, type Tracing } from '../tracing/Tracing.ts';
-import { chainStepKey, customKey, jobIdempotencyKey, scheduleKey, timerIdempotencyKey } from './idempotencyKey.ts';
+import { chainStepKey, customKey, jobIdempotencyKey, messageKey, scheduleKey, timerIdempotencyKey } from './idempotencyKey.ts';
+import type { MessageDelivery } from './MessageFeed.ts';
+import { retractMessages } from './retractions.ts';
 
-/** What travels through a module's mailbox: one custom event, one step of a chain feed, one timer that fell due, or one cron tick. */
+/** What travels through a module's mailbox: one custom event, one step of a chain feed, one timer that fell due, one cron tick, or one message of another module. */
 export type Envelope =
+  | MessageDelivery
   | { kind: 'custom'; event: GuestEvent; cursor: unknown; traceparent?: string }
   | { kind: 'chain'; chainId: bigint; delivery: FeedDelivery }
   | { kind: 'timer'; event: GuestEvent; timer: Timer }
@@ -71,6 +74,8 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope): De
       return bindEvent(module, envelope, () => timerIdempotencyKey(module.name, envelope.timer), { event: 'timer' }, undefined, (transaction) => consumeTimer(transaction, envelope.timer) ?? 'stale', { timer: envelope.timer.tag });
     case 'schedule':
       return bindEvent(module, envelope, () => scheduleKey(module.name, envelope.cron), { event: 'schedule' }, undefined, (transaction) => recordTick(transaction, envelope.cron));
+    case 'message':
+      return bindMessage(module, envelope);
     default:
       return unknownEnvelope(envelope);
   }
@@ -78,6 +83,21 @@ export function bindInvocation(module: InvocationModule, envelope: Envelope): De
 
 function unknownEnvelope(envelope: never): never {
   throw new Error(`unknown envelope kind ${String((envelope as { kind?: unknown }).kind)}`);
+}
+
+/**
+ * A message of another module: its step runs only in its turn, one past the receiver's committed
+ * cursor on the sender (a repeat or one queued after a failure is refused as stale, and the feed reads
+ * again), and commits that cursor with the handler's writes, or alone when the handler answers `err`
+ * (the message is handled: it is not offered again).
+ */
+function bindMessage(module: InvocationModule, envelope: MessageDelivery): DeliveryExtras {
+  const source = messageSource(envelope.from);
+  const seq = BigInt(envelope.seq);
+  const cursor = { source, value: { seq: envelope.seq } };
+  const stage = () => (envelope.lane.expected() === seq ? { writes: [], sizeDelta: 0, cursor } : 'stale');
+  const committed = () => envelope.lane.handled(seq);
+  return bindEvent(module, envelope, () => messageKey(module.name, envelope.from, envelope.seq), { event: source, cursor: cursor.value }, cursor, stage, { from: envelope.from }, committed);
 }
 
 /**
@@ -138,6 +158,7 @@ function bindEvent(
   cursor: Commit['cursor'],
   stage: (transaction: StateTransaction) => Bookkeeping | null | 'stale',
   fields: Record<string, string> = {},
+  committed?: () => void,
 ): DeliveryExtras {
   const { transaction, scope, options, settle, trace } = open(module, envelope.kind, 1, idempotencyKey, enqueuedBy, fields);
   let bookkeeping: Bookkeeping | null = null;
@@ -163,10 +184,12 @@ function bindEvent(
     }
     if (firstRejected([outcome.value], scope) >= 0) {
       if (bookkeeping) await module.store.commit(bookkeeping);
+      committed?.();
       ended = 'err';
       return outcome;
     }
     await module.store.commit({ writes: transaction.writes(), sizeDelta: transaction.sizeDelta, ...(cursor ? { cursor } : {}) });
+    committed?.();
     ended = 'ok';
     return outcome;
   };
@@ -194,6 +217,8 @@ function beginEventTrace(trace: InvocationTrace, module: string, envelope: Exclu
       return trace.begin(SPAN.timer, { [ATTR.module]: module, [ATTR.event]: 'timer', [ATTR.timerTag]: envelope.timer.tag });
     case 'schedule':
       return trace.begin(SPAN.schedule, { [ATTR.module]: module, [ATTR.event]: 'schedule', [ATTR.cronName]: envelope.cron.name });
+    case 'message':
+      return trace.begin(SPAN.step, { [ATTR.module]: module, [ATTR.event]: 'message', [ATTR.events]: 1 });
   }
 }
 
@@ -266,7 +291,7 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
  */
 function stageUndo(transaction: StateTransaction, undo: NonNullable<FeedDelivery['undo']>, plan: UndoPlan | undefined): UndoPlan | undefined {
   if (!plan || !undo.plan || !sameKept(plan, undo.plan)) return undefined;
-  for (const write of timerRestores(plan.restores, (key) => transaction.get(key))) {
+  for (const write of timerRestores(retractMessages(plan.restores, transaction), (key) => transaction.get(key))) {
     if (write.value === null) transaction.delete(write.key);
     else transaction.set(write.key, write.value);
   }

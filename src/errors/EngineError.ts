@@ -5,6 +5,7 @@ export type EngineErrorCode =
   | 'unknown-module' // no module (or actor) of that name runs here
   | 'duplicate-module' // two modules (or actors) share a name
   | 'invalid-trigger' // a module's triggers contradict each other or name an unconfigured chain
+  | 'invalid-grant' // a module's `messages` grant names a module that is not there, or that takes no messages from it (details name both)
   | 'chain-mismatch' // a chain's RPC endpoint serves another chain id
   | 'chain-unreachable' // a chain's RPC endpoint did not answer at start
   | 'chain-behind' // no endpoint of a chain's pool has reached the block asked for (yet)

@@ -7,13 +7,14 @@ import { httpHost } from './http.ts';
 import { invocationHost } from './invocation.ts';
 import type { InvocationScope } from './InvocationScope.ts';
 import { loggingHost } from './logging.ts';
+import { messagesHost, type MessagesContext } from './messages.ts';
 import { queueHost, type QueueContext } from './queue.ts';
 import { storeHost } from './store.ts';
 import { timersHost } from './timers.ts';
 import { traceHost } from '../tracing/Tracing.ts';
 
 /** The interfaces of corral's world a host binds, by the name a manifest grants them under (`invocation` needs no grant). */
-export type HostInterface = 'store' | 'logging' | 'chain' | 'http' | 'cowApi' | 'timers' | 'queue' | 'invocation';
+export type HostInterface = 'store' | 'logging' | 'chain' | 'http' | 'cowApi' | 'timers' | 'queue' | 'invocation' | 'messages';
 
 /** What binding a module's host imports needs: resolved once, when the module is loaded. */
 export interface HostBinding {
@@ -33,6 +34,8 @@ export interface HostBinding {
   timerChains: readonly bigint[];
   /** The queue's context but for what enqueues (each invocation's own). */
   queue: Omit<QueueContext, 'enqueuedBy'>;
+  /** The modules it may message, and their inboxes (src/engine/MessageHub.ts). */
+  messages?: MessagesContext;
 }
 
 /**
@@ -42,7 +45,7 @@ export interface HostBinding {
  */
 export function bindHost(binding: HostBinding, scope: InvocationScope, enqueuedBy: Job['enqueuedBy']): HostImports {
   const imports: HostImports = {};
-  const { store, logging, chain, http, cowApi, timers, queue, invocation } = binding.specifiers;
+  const { store, logging, chain, http, cowApi, timers, queue, invocation, messages } = binding.specifiers;
   if (store) imports[store] = storeHost(scope);
   if (logging) imports[logging] = loggingHost(scope);
   if (chain) imports[chain] = chainHost(scope, binding.chains, binding.chainGrants, binding.pinLatest ?? true);
@@ -51,6 +54,7 @@ export function bindHost(binding: HostBinding, scope: InvocationScope, enqueuedB
   if (timers) imports[timers] = timersHost(scope, binding.timerChains);
   if (queue) imports[queue] = queueHost(scope, { ...binding.queue, enqueuedBy });
   if (invocation) imports[invocation] = invocationHost(scope);
+  if (messages && binding.messages) imports[messages] = messagesHost(scope, binding.messages);
   // Traced only when the engine traces host calls: otherwise the guest calls the functions above directly.
   const trace = scope.trace;
   if (trace?.tracing.hostCalls) {

@@ -636,3 +636,13 @@ export const DEFAULT_REPLACE_PROBATION_INVOCATIONS = 3;
 
 /** `corral dev`: how long the watched sources must be quiet before a build starts (ms); an editor's save is several writes. */
 export const DEV_DEBOUNCE_MS = 150;
+
+/**
+ * Messages between modules (src/host/messages.ts, src/engine/MessageFeed.ts). `inbox`: messages of
+ * one sender a receiver may have pending (sent, and not yet handled by the receiver's committed
+ * steps); a send past it answers the sender `limit("inbox-full")`, a fault it can handle (retry later
+ * from a timer, or drop), and its invocation goes on. Per receiver: its `messages` trigger's `inbox`.
+ * `batch`: outbox entries a receiver's feed reads from one sender's outbox per read.
+ * `correlationIdBytes`: the longest correlation id; longer is `invalid-input`.
+ */
+export const DEFAULT_MESSAGES = { inbox: 1_000, batch: 256, correlationIdBytes: 256 } as const;

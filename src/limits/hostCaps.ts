@@ -27,6 +27,10 @@ export interface HostCaps {
   logBytes: number;
   /** Total key + value bytes a module may keep in its store (checked at commit). */
   storedBytes: number;
+  /** messages.send calls per invocation. */
+  messagesSent: number;
+  /** Payload + correlation id bytes of the messages one invocation sends. */
+  messageBytes: number;
 }
 
 export type HostLimitName = keyof HostCaps;
@@ -43,4 +47,6 @@ export const DEFAULT_HOST_CAPS: Readonly<HostCaps> = {
   logRecords: 100,
   logBytes: 64 * 1024,
   storedBytes: 50 * 1024 * 1024,
+  messagesSent: 64,
+  messageBytes: 256 * 1024,
 };

@@ -202,6 +202,14 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'Messages between modules',
+    entries: [
+      { name: 'DEFAULT_MESSAGES.inbox', unit: 'count', trips: "one sender's messages a receiver has pending (sent, not yet handled); a send past it answers `limit(\"inbox-full\")`; per receiver: `inbox` of its `messages` trigger in `modules.triggers`" },
+      { name: 'DEFAULT_MESSAGES.batch', unit: 'count', trips: "outbox entries a receiver's feed reads from one sender per read" },
+      { name: 'DEFAULT_MESSAGES.correlationIdBytes', unit: 'bytes', trips: 'bytes of a correlation id; a longer one is `invalid-input`' },
+    ],
+  },
+  {
     section: 'Timers (per module)',
     entries: [
       { name: 'DEFAULT_MAX_PENDING_TIMERS', unit: 'count', trips: 'timers set and not yet fired; a new tag past it answers `limit("pending-timers")`' },
@@ -291,6 +299,8 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
       { name: 'DEFAULT_HOST_CAPS.logRecords', unit: 'count', trips: '`logging.log` records', toml: ['engine.limits.log_records', 'modules.caps.log_records'] },
       { name: 'DEFAULT_HOST_CAPS.logBytes', unit: 'bytes', trips: 'message + fields bytes logged', toml: ['engine.limits.log_bytes', 'modules.caps.log_bytes'] },
       { name: 'DEFAULT_HOST_CAPS.storedBytes', unit: 'bytes', trips: 'key + value bytes a module keeps in all (checked at commit, not per invocation)', toml: ['engine.limits.stored_bytes', 'modules.caps.stored_bytes'] },
+      { name: 'DEFAULT_HOST_CAPS.messagesSent', unit: 'count', trips: '`messages.send` calls', toml: ['engine.limits.messages_sent', 'modules.caps.messages_sent'] },
+      { name: 'DEFAULT_HOST_CAPS.messageBytes', unit: 'bytes', trips: 'payload + correlation id bytes of the messages sent', toml: ['engine.limits.message_bytes', 'modules.caps.message_bytes'] },
     ],
   },
 ];

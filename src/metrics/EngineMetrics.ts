@@ -250,6 +250,14 @@ export class EngineMetrics {
     gaugeFrom('corral_jobs_running', 'Tasks running now.', ['module'], (set) => {
       for (const [module, j] of jobs()) set({ module }, j.running);
     });
+    counterFrom('corral_messages_total', 'Messages between modules since start, per module, by what: sent, delivered (handled by it), retracted (its sends undone by a reorg), inbox-full (its sends refused at the receiver\'s bound).', ['module', 'outcome'], (set) => {
+      for (const [module, m] of Object.entries(engine.messageStats())) {
+        set({ module, outcome: 'sent' }, m.sent);
+        set({ module, outcome: 'delivered' }, m.delivered);
+        set({ module, outcome: 'retracted' }, m.retracted);
+        set({ module, outcome: 'inbox-full' }, m.inboxFull);
+      }
+    });
     gaugeFrom('corral_ready', '1 when /readyz answers 200: every chain has a fresh head and every module serves within its lag bound.', [], (set) => set({}, this.readiness().ready ? 1 : 0));
     gaugeFrom('corral_module_not_ready', '1 for each module that keeps the engine from being ready, by reason: halted, stopped, breaker-open (quarantined), catching-up, lagging.', ['module', 'reason'], (set) => {
       for (const m of this.readiness().notReady) if (m.module !== undefined) set({ module: m.module, reason: m.reason }, 1);

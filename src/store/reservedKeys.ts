@@ -21,7 +21,10 @@ import { prefixEnd } from './StateTransaction.ts';
  * - `reorg/<chain>/<block>/<key>` → a reorg mark (src/store/ReorgMarks.ts): the sources that wrote the key
  *   after that block did (numbers as 16 hex digits).
  *
- * Cursors are kept apart from the module's keys, by source: `chain:<id>` or `custom`.
+ * - `msg-out/<to>/<seq>` → a message this module sent to module `to` (its outbox, src/host/messages.ts);
+ *   `msg-seq/<to>` → the last sequence number it gave one (decimal; never taken back by a reorg's undo).
+ *
+ * Cursors are kept apart from the module's keys, by source: `chain:<id>`, `custom`, or `msg:<sender>`.
  */
 export const RESERVED_PREFIX: Bytes = Uint8Array.from([0xff, 0x00, ...Buffer.from('corral/')]);
 
@@ -132,3 +135,27 @@ export const CHILD_PREFIX = reserved('child/');
 
 /** The prefix of one factory trigger's children on `chain`. */
 export const childPrefix = (chain: bigint, factory: string): Bytes => withText(CHILD_PREFIX, `${hex16(chain)}/${factory}/`);
+/** Outboxes of messages to other modules, by receiver then sequence number. */
+export const MSG_OUT_PREFIX = reserved('msg-out/');
+/** The last sequence number given to a message, by receiver. */
+export const MSG_SEQ_PREFIX = reserved('msg-seq/');
+
+/** The outbox of messages to `to`: every key of it starts so. */
+export const outboxPrefix = (to: string): Bytes => withText(MSG_OUT_PREFIX, `${to}/`);
+
+/** The outbox key of message `seq` to `to`: sorts by receiver, then sequence number. */
+export const outboxKey = (to: string, seq: bigint | number): Bytes => withText(MSG_OUT_PREFIX, `${to}/${hex16(seq)}`);
+
+/** The receiver and sequence number of an outbox key, or undefined for a key that is not one. */
+export function parseOutboxKey(key: Bytes): { to: string; seq: bigint } | undefined {
+  const rest = suffixOf(key, MSG_OUT_PREFIX);
+  const slash = rest?.lastIndexOf('/') ?? -1;
+  if (rest === undefined || slash < 0) return undefined;
+  return { to: rest.slice(0, slash), seq: BigInt(`0x${rest.slice(slash + 1)}`) };
+}
+
+/** The key of the last sequence number given to a message to `to`. */
+export const messageSeqKey = (to: string): Bytes => withText(MSG_SEQ_PREFIX, to);
+
+/** The cursor source of messages from module `from`. */
+export const messageSource = (from: string): string => `msg:${from}`;

@@ -139,6 +139,12 @@ export class Supervisor<Payload = unknown> {
     return outcome;
   }
 
+  /** Queues an event: `queued` resolves once it is in the mailbox, `outcome` once it was handled (a producer that reads ahead waits for the one, watches the other). */
+  deliverTo(actorName: string, event: ActorEvent<Payload>): { queued: Promise<void>; outcome: Promise<DeliveryOutcome> } {
+    const { actor, spec } = this.lookup(actorName);
+    return actor.deliver(event.kind, spec.handler.export, (spec.handler.args ?? defaultArgs)(event), spec.handler.extras?.(event));
+  }
+
   /**
    * A filter hook: the guest's output, or `input` unchanged when any signal (or an open circuit)
    * ended the call. The failure still counts toward restarts and the breaker.

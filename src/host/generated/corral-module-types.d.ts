@@ -26,7 +26,14 @@ export interface ScheduleTick {
   scheduledAt: bigint,
   name: string,
 }
-export type Event = EventBlock | EventLog | EventCustom | EventTimer | EventSchedule;
+export interface ModuleMessage {
+  seq: bigint,
+  from: string,
+  payload: string,
+  correlationId?: string,
+  removed: boolean,
+}
+export type Event = EventBlock | EventLog | EventCustom | EventTimer | EventSchedule | EventMessage;
 export interface EventBlock {
   tag: 'block',
   val: BlockHeader,
@@ -46,6 +53,10 @@ export interface EventTimer {
 export interface EventSchedule {
   tag: 'schedule',
   val: ScheduleTick,
+}
+export interface EventMessage {
+  tag: 'message',
+  val: ModuleMessage,
 }
 export type Fault = FaultDenied | FaultLimit | FaultNotFound | FaultInvalidInput | FaultUpstream | FaultInternal;
 export interface FaultDenied {

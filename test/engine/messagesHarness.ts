@@ -1,0 +1,64 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ModuleManifest } from '../../src/config/ModuleManifestSchema.ts';
+import type { Engine } from '../../src/engine/Engine.ts';
+import type { GuestEvent } from '../../src/bus/guestEvents.ts';
+import { fixture } from '../helpers.ts';
+
+/** A msg-probe module (fixtures/modules/msg-probe): sends on command, records what it receives under `got/<n>`. */
+export function msgProbe(name: string, options: { to?: string[]; from?: string[]; inbox?: number; reply?: boolean; spin?: string } & Partial<ModuleManifest> = {}): ModuleManifest {
+  const { to, from, inbox, reply, spin, ...rest } = options;
+  return {
+    name,
+    component: fixture('msg-probe'),
+    config: JSON.stringify({ reply: reply === true, ...(spin ? { spin } : {}) }),
+    grants: { store: true, messages: to ?? [] },
+    triggers: from ? [{ kind: 'messages', from, ...(inbox ? { inbox } : {}) }] : [],
+    limits: { timeoutMs: 10_000 },
+    ...rest,
+  } as ModuleManifest;
+}
+
+let seq = 0;
+/** A command for a msg-probe (see its source), delivered as a custom event; resolves with the step's outcome. */
+export function command(engine: Engine, module: string, body: Record<string, unknown>) {
+  const event: GuestEvent = { tag: 'custom', val: { topic: 'cmd', payload: JSON.stringify(body) } };
+  return engine.deliver(module, event, { seq: ++seq });
+}
+
+export interface Got {
+  from: string;
+  seq: number;
+  payload: string;
+  cid: string | null;
+  removed: boolean;
+}
+
+const text = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
+const key = (k: string) => new TextEncoder().encode(k);
+
+/** Every message a msg-probe recorded, in the order it handled them. */
+export async function got(engine: Engine, module: string): Promise<Got[]> {
+  const count = Number(text(await engine.read(module, key('got-count'))) ?? '0');
+  const out: Got[] = [];
+  for (let n = 0; n < count; n++) out.push(JSON.parse(text(await engine.read(module, key(`got/${String(n).padStart(8, '0')}`)))!) as Got);
+  return out;
+}
+
+/** What each send of a msg-probe's `send` commands came to: `{ seq }` or `{ fault }`. */
+export async function sent(engine: Engine, module: string): Promise<({ seq: number } | { fault: { tag: string; val: string } })[]> {
+  return JSON.parse(text(await engine.read(module, key('sent'))) ?? '[]');
+}
+
+/**
+ * Resolves once `to` has committed its cursor on `from`'s messages at `seq` or past it: polled, since
+ * the step runs whenever the receiver's feed reads it (no vitest here: a child process uses it too).
+ */
+export async function handled(engine: Engine, to: string, from: string, seq: number, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const cursor = (await engine.cursor(to, `msg:${from}`)) as { seq?: number } | undefined;
+    if ((cursor?.seq ?? 0) >= seq) return;
+    if (Date.now() > until) throw new Error(`${to} handled ${from}'s messages up to ${cursor?.seq ?? 0}, not ${seq}, within ${timeoutMs} ms`);
+    await delay(10);
+  }
+}
