@@ -1,9 +1,9 @@
 /**
  * Generates src/guest/world.d.ts: the world's imports as a module written in TypeScript sees them inside
  * the component (componentize-qjs), one `declare module 'corral:module/<name>@0.1.0'` per interface. They
- * are the host's declarations (src/host/generated/, from wit/module.wit) with one difference: QuickJS
+ * are the host's declarations (src/host/generated/, from wit/module.wit) with two differences: QuickJS
  * passes a WIT u64 as a plain number both ways (a BigInt passed to an import traps), so `bigint` is
- * `number` here. Run `npx tsx wit/generateGuestTypes.ts` after `npm run wit:types`; a test fails when the checked-in copy is stale.
+ * `number` here, and a returned option that is none is null. Run `npx tsx wit/generateGuestTypes.ts` after `npm run wit:types`; a test fails when the checked-in copy is stale.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,6 +25,8 @@ export function generateGuestTypes(hostTypes = HOST_TYPES): string {
       .join('\n')
       .trim()
       .replaceAll('bigint', 'number')
+      // An option an import returns arrives as null when it is none (one passed to it may be undefined).
+      .replace(/\): (.+) \| undefined;$/gm, '): $1 | null;')
       // A function in an ambient module is already a declaration.
       .replaceAll('declare function', 'function')
       .replace(/import\('\.\/corral-module-([a-z-]+)\.js'\)/g, (_, name: string) => `import('corral:module/${name}@0.1.0')`);

@@ -1,6 +1,6 @@
 /// <reference path="./world.d.ts" />
 // The module's store (grant `store`) with string keys, and values as bytes, text or JSON.
-import * as raw from 'corral:module/store@0.1.0';
+import { delete as rawDelete, get as rawGet, listKeys as rawListKeys, set as rawSet } from 'corral:module/store@0.1.0';
 import { unwrap } from './fault.ts';
 import { text, utf8 } from './utf8.ts';
 
@@ -8,7 +8,8 @@ import { text, utf8 } from './utf8.ts';
 const PAGE = 64;
 
 export function get(key: string): Uint8Array | undefined {
-  return unwrap(() => raw.get(utf8(key)));
+  // componentize-qjs gives a WIT option's none as null.
+  return unwrap(() => rawGet(utf8(key))) ?? undefined;
 }
 
 export function getString(key: string): string | undefined {
@@ -27,7 +28,7 @@ export function has(key: string): boolean {
 }
 
 export function set(key: string, value: Uint8Array | string): void {
-  unwrap(() => raw.set(utf8(key), typeof value === 'string' ? utf8(value) : value));
+  unwrap(() => rawSet(utf8(key), typeof value === 'string' ? utf8(value) : value));
 }
 
 export function setJson(key: string, value: unknown): void {
@@ -36,13 +37,13 @@ export function setJson(key: string, value: unknown): void {
 
 /** Deletes `key` (`delete` is a reserved word: this is `remove`). */
 export function remove(key: string): void {
-  unwrap(() => raw.delete(utf8(key)));
+  unwrap(() => rawDelete(utf8(key)));
 }
 
 /** One page of the keys under `prefix` in byte order, after `after` (exclusive) when given. */
 export function listKeys(prefix: string, options: { after?: string; limit?: number } = {}): string[] {
   const { after, limit = PAGE } = options;
-  return unwrap(() => raw.listKeys(utf8(prefix), after === undefined ? undefined : utf8(after), limit)).map(text);
+  return unwrap(() => rawListKeys(utf8(prefix), after === undefined ? undefined : utf8(after), limit)).map(text);
 }
 
 /** Every key under `prefix` in byte order, page by page. */
