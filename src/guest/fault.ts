@@ -6,8 +6,9 @@ export type FaultTag = FaultValue['tag'];
 const TAGS: ReadonlySet<string> = new Set<FaultTag>(['denied', 'limit', 'not-found', 'invalid-input', 'upstream', 'internal']);
 
 /**
- * A `fault` of corral's world as an Error: what an import refused (its `tag`) and why (`val`). Thrown
- * from a `query` export it is the `err` the caller receives (componentize-qjs reads `tag` and `val`).
+ * A `fault` of corral's world as an Error: what an import refused (its `tag`) and why (`val`). A `query`
+ * export answers with a fault by throwing `fault.toWit()`: componentize-qjs takes a plain `{ tag, val }` as
+ * the `err`, and traps on an Error.
  */
 export class Fault extends Error {
   readonly tag: FaultTag;
@@ -17,6 +18,11 @@ export class Fault extends Error {
     this.name = 'Fault';
     this.tag = tag;
     this.val = val;
+  }
+
+  /** The WIT value, for a `query` export to throw. */
+  toWit(): FaultValue {
+    return { tag: this.tag, val: this.val } as FaultValue;
   }
 
   /** The fault of what an import threw: componentize-qjs throws an `err` result as `{ payload: fault }`. */

@@ -496,16 +496,16 @@ const MAX_PAGE = 200;
  * the order book). `/orders`: the orders it watches (a done order's `order/` key is gone) in id order,
  * i.e. by creation, each with its owner, TWAP schedule, next poll (`{ block }` or `{ time }`, with the
  * failures in a row that led there) and the parts posted; `limit` (1–200, default 50) per page and `cursor` (the `next` of the page before).
- * Anything else is `not-found`; a malformed parameter `invalid-input` (a thrown `Fault` is the `err` of the export's result).
+ * Anything else is `not-found`; a malformed parameter `invalid-input` (a thrown `{ tag, val }`, `Fault.toWit()`, is the `err` of the export's result).
  */
 export function query(path: string, params: [string, string][]): string {
-  if (path !== '/orders' && path !== '/orders/') throw new Fault('not-found', `no query ${path}: this module answers /orders`);
+  if (path !== '/orders' && path !== '/orders/') throw new Fault('not-found', `no query ${path}: this module answers /orders`).toWit();
   const param = (name: string) => params.find(([k]) => k === name)?.[1];
   const limitText = param('limit') ?? String(PAGE);
   const limit = Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new Fault('invalid-input', `limit: an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(limitText)}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new Fault('invalid-input', `limit: an integer from 1 to ${MAX_PAGE}, got ${JSON.stringify(limitText)}`).toWit();
   const cursor = param('cursor');
-  if (cursor !== undefined && !/^[0-9-]{1,40}$/.test(cursor)) throw new Fault('invalid-input', `cursor: the \`next\` of a page, got ${JSON.stringify(cursor)}`);
+  if (cursor !== undefined && !/^[0-9-]{1,40}$/.test(cursor)) throw new Fault('invalid-input', `cursor: the \`next\` of a page, got ${JSON.stringify(cursor)}`).toWit();
   // One more than the page: whether a next page exists, without a second listing.
   const ids = store.listKeys('order/', { ...(cursor === undefined ? {} : { after: `order/${cursor}` }), limit: limit + 1 }).map((key) => key.slice('order/'.length));
   const page = ids.slice(0, limit);
