@@ -76,7 +76,7 @@ export async function benchOperatorBackfill(row: Row): Promise<Record<string, un
 /** The scaffold (`corral new`) with its module built as its build.mjs does, and a log trigger on the emitter from `from`. */
 async function scaffold(address: string, from: bigint, anvil: Anvil): Promise<string> {
   const dir = join(mkdtempSync(join(tmpdir(), 'corral-bench-operator-')), 'watcher');
-  await scaffoldModule(dir);
+  await scaffoldModule(dir, { js: true });
   const jsPath = join(dir, 'src', 'module.js');
   const { component } = await componentize({ witPath: join(dir, 'wit'), jsSource: readFileSync(jsPath, 'utf8'), jsPath, stubWasi: true, sync: true });
   await mkdir(join(dir, 'build'), { recursive: true });

@@ -170,11 +170,12 @@ export async function main(argv: string[]): Promise<number> {
     });
   program
     .command('new')
-    .description('scaffold a JavaScript module: WIT world, source, componentize-qjs build, engine.toml and a test that runs it in corral')
+    .description('scaffold a module in TypeScript (or --js): WIT world, source, esbuild + componentize-qjs build, engine.toml and a test that runs it in corral')
     .argument('<dir>', 'a new or empty directory; its name names the module unless --name')
     .option('--name <name>', 'the module (and WIT world) name: lower-case words joined by "-"')
+    .option('--js', 'one plain JavaScript file (src/module.js), no bundler, rather than TypeScript')
     .addHelpText('after', '\nExamples:\n  corral new greeter && cd greeter && npm install && npm test\n  corral new modules/twap --name twap-monitor')
-    .action(async (dir: string, flags: { name?: string }) => {
+    .action(async (dir: string, flags: { name?: string; js?: boolean }) => {
       try {
         const { scaffoldModule } = await import('./scaffoldModule.ts');
         const made = await scaffoldModule(dir, flags);

@@ -3,29 +3,30 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildFixtures } from '../../fixtures/build.ts';
 import { keccak256, toEventSelector, toFunctionSelector, toHex } from 'viem';
+import { BALANCES, CABINET, COMPOSABLE_COW_ABI, ERRORS, GET_TRADEABLE_ORDER, HASH, KINDS } from '../../examples/twap-monitor/src/abi.ts';
 
-// The module is JavaScript inside QuickJS, without keccak: its selectors and hashes are constants.
-// This checks each against viem, so a typo cannot silently turn a hint into "never" or a kind into another.
-const source = readFileSync(fileURLToPath(new URL('../../examples/twap-monitor/twap-monitor.js', import.meta.url)), 'utf8');
+// The module derives its selectors and hashes from its ABI items (examples/twap-monitor/src/abi.ts), the
+// same code running here and inside QuickJS. This checks each against a signature written out by hand,
+// so a wrong type in an ABI item cannot silently turn a hint into "never" or a kind into another.
 const engineToml = readFileSync(fileURLToPath(new URL('../../examples/twap-monitor/engine.toml', import.meta.url)), 'utf8');
-const table = (name: string): Record<string, string> => {
-  const body = new RegExp(`const ${name} = \\{([^}]*)\\}`).exec(source)![1]!;
-  return Object.fromEntries([...body.matchAll(/'?([0-9a-f]+)'?: '([A-Za-z0-9]+)'/g)].map((m) => [m[1]!, m[2]!]));
-};
+const table = (map: ReadonlyMap<string, string | { name: string }>): Record<string, string> =>
+  Object.fromEntries([...map].map(([selector, value]) => [selector.slice(2), typeof value === 'string' ? value : value.name]));
 const hash = (text: string) => keccak256(toHex(text)).slice(2);
 
 describe('twap-monitor constants', () => {
   it('default: the getTradeableOrderWithSignature selector', () => {
-    expect(/const GET_TRADEABLE_ORDER = '([0-9a-f]{8})'/.exec(source)![1]).toBe(toFunctionSelector('getTradeableOrderWithSignature(address,(address,bytes32,bytes),bytes,bytes32[])').slice(2));
+    expect(GET_TRADEABLE_ORDER).toBe(toFunctionSelector('getTradeableOrderWithSignature(address,(address,bytes32,bytes),bytes,bytes32[])'));
   });
 
   it('default: the ComposableCoW reads for a TWAP with t0 = 0 (hash, cabinet)', () => {
-    expect(/const HASH = '([0-9a-f]{8})'/.exec(source)![1]).toBe(toFunctionSelector('hash((address,bytes32,bytes))').slice(2));
-    expect(/const CABINET = '([0-9a-f]{8})'/.exec(source)![1]).toBe(toFunctionSelector('cabinet(address,bytes32)').slice(2));
+    expect(HASH).toBe(toFunctionSelector('hash((address,bytes32,bytes))'));
+    expect(CABINET).toBe(toFunctionSelector('cabinet(address,bytes32)'));
   });
 
   it('default: the event topics it dispatches on', () => {
-    expect(table('TOPICS')).toEqual({
+    // decodeLog matches a log's first topic against the selectors of the ABI's events.
+    const events = COMPOSABLE_COW_ABI.filter((item) => item.type === 'event');
+    expect(Object.fromEntries(events.map((item) => [toEventSelector(item).slice(2), item.name]))).toEqual({
       [toEventSelector('ConditionalOrderCreated(address,(address,bytes32,bytes))').slice(2)]: 'ConditionalOrderCreated',
       [toEventSelector('MerkleRootSet(address,bytes32,(uint256,bytes))').slice(2)]: 'MerkleRootSet',
     });
@@ -45,15 +46,15 @@ describe('twap-monitor constants', () => {
       InvalidFallbackHandler: 'InvalidFallbackHandler()',
       SwapGuardRestricted: 'SwapGuardRestricted()',
     };
-    const errors = table('ERRORS');
+    const errors = table(ERRORS);
     expect(Object.values(errors).sort()).toEqual(Object.keys(signatures).sort());
     for (const [selector, name] of Object.entries(errors)) expect(selector, name).toBe(toFunctionSelector(signatures[name]!).slice(2));
   });
 
   it('default: order kinds and token balances are the keccak of their names', () => {
-    for (const [digest, name] of Object.entries({ ...table('KINDS'), ...table('BALANCES') })) expect(digest, name).toBe(hash(name));
-    expect(Object.values(table('KINDS')).sort()).toEqual(['buy', 'sell']);
-    expect(Object.values(table('BALANCES')).sort()).toEqual(['erc20', 'external', 'internal']);
+    for (const [digest, name] of Object.entries({ ...table(KINDS), ...table(BALANCES) })) expect(digest, name).toBe(hash(name));
+    expect(Object.values(table(KINDS)).sort()).toEqual(['buy', 'sell']);
+    expect(Object.values(table(BALANCES)).sort()).toEqual(['erc20', 'external', 'internal']);
   });
 
   it('default: the trigger topics in engine.toml are ConditionalOrderCreated and MerkleRootSet', () => {

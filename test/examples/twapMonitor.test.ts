@@ -280,6 +280,14 @@ describe('TWAP watcher (examples/twap-monitor)', () => {
     expect(flakyPart!.block).toBeLessThanOrEqual(recovered + 16n);
   });
 
+  it('error: `/orders` with a limit out of range is an `invalid-input` fault and another path `not-found`, the module\'s own (Fault.toWit(): an Error thrown from `query` traps)', async () => {
+    const w = await setUp();
+    await w.start();
+    expect(await w.engine.query(MODULE, '/orders', [['limit', '0']])).toMatchObject({ kind: 'fault', fault: { tag: 'invalid-input' } });
+    expect(await w.engine.query(MODULE, '/nope', [])).toMatchObject({ kind: 'fault', fault: { tag: 'not-found' } });
+    expect(await w.engine.query(MODULE, '/orders', [])).toMatchObject({ kind: 'answer', answer: JSON.stringify({ orders: [], next: null }) });
+  });
+
   it('behavior: a reorg that removes an order\'s creation takes the order out of the module\'s state, and none of its parts is posted', async () => {
     const w = await setUp();
     const { cow } = w;
