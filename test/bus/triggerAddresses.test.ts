@@ -102,4 +102,35 @@ describe('trigger addresses added at run time', () => {
     expect(await addedOf(engine, 'live')).toEqual({});
     await engine.stop();
   });
+
+  it("behavior: a reorg abandoning the block whose step added an address removes it (its logs' records undone, its later logs not delivered); a restart keeps an added address", async () => {
+    const [a, b] = [await deployEmitter(testbed.anvil), await deployEmitter(testbed.anvil)];
+    const start = (await a.client.getBlockNumber()) + 1n;
+    const modules = [probe('reorged', a, b, start)];
+    const first = await chainEngine(runtime, chainOf(), modules);
+    const added = await a.emit(ADD, 1);
+    const seen = await b.emit(NOTE, 1);
+    await first.engine.reached('reorged', 31337, seen);
+    expect(Object.keys(await addedOf(first.engine, 'reorged'))).toEqual([b.address]);
+    expect(await recorded(first.engine, 'reorged')).toEqual([...(await logsOf(a, added, [a.address])), ...(await logsOf(a, seen, [b.address]))]);
+
+    // The new branch has B's Ping where the add was, and no add: B is no longer followed.
+    await testbed.anvil.rpc('anvil_reorg', [2, [[b.call(NOTE, 1), 0]]]);
+    const head = await a.client.getBlock();
+    await first.engine.reached('reorged', 31337, seen, head.hash);
+    expect(await addedOf(first.engine, 'reorged')).toEqual({});
+    await b.emit(NOTE, 1);
+    const again = await a.emit(ADD, 1);
+    await first.engine.reached('reorged', 31337, again);
+    expect(await recorded(first.engine, 'reorged')).toEqual(await logsOf(a, again, [a.address]));
+    await first.engine.stop();
+
+    // Restarted from its state: B, added in the step of `again`, is followed.
+    const late = await b.emit(NOTE, 1);
+    const second = await chainEngine(runtime, chainOf(), modules, first.stateDir);
+    await second.engine.reached('reorged', 31337, late);
+    expect(await recorded(second.engine, 'reorged')).toEqual([...(await logsOf(a, again, [a.address])), ...(await logsOf(a, late, [b.address]))]);
+    expect(await addedOf(second.engine, 'reorged')).toEqual({ [b.address]: `${again}:${Number.MAX_SAFE_INTEGER}` });
+    await second.engine.stop();
+  });
 });
