@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Runtime, type HostImports, type LoadOptions, type RuntimeOptions } from '../src/index.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const fixture = (name: 'compute' | 'host-caller' | 'start-grow' | 'js-guest' | 'counter' | 'explorer' | 'store-probe' | 'watcher' | 'timer-probe' | 'job-probe' | 'job-nop' | 'wasi-guest' | 'wasi-exit' | 'wasi-sockets' | 'wasi-future' | 'wasi-module' | 'counter-v2' | 'wasi-probe' | 'query-probe' | 'batch-mixed' | 'msg-probe') => join(root, 'fixtures', 'build', `${name}.wasm`);
+export const fixture = (name: 'compute' | 'host-caller' | 'start-grow' | 'js-guest' | 'counter' | 'explorer' | 'store-probe' | 'watcher' | 'timer-probe' | 'job-probe' | 'job-nop' | 'wasi-guest' | 'wasi-exit' | 'wasi-sockets' | 'wasi-future' | 'wasi-module' | 'counter-v2' | 'wasi-probe' | 'query-probe' | 'batch-mixed' | 'msg-probe' | 'trig-probe') => join(root, 'fixtures', 'build', `${name}.wasm`);
 
 /** A runtime on real worker threads, sharing the test run's artifact cache. */
 export function newRuntime(options: RuntimeOptions = {}): Runtime {

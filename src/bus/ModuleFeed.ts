@@ -10,6 +10,7 @@ import { planUndo } from '../store/planUndo.ts';
 import { blocksEvery } from './blocksEvery.ts';
 import { catchUpSteps } from './catchUpSteps.ts';
 import type { ChainLogs } from './ChainLogs.ts';
+import { addedBlockLogs, addedRangeLogs, sameAddresses } from './addedLogs.ts';
 import { continuesCursor } from './continuesCursor.ts';
 import { cursorFromJson, type CursorJson } from './cursorJson.ts';
 import { creationOf, creationWrite, loadChildren, type Children, type ChildPosition, type Creation } from './factoryChildren.ts';
@@ -93,6 +94,10 @@ export class ModuleFeed {
   private children = new Map<string, Children>();
   /** An undo took children back, or the feed just started: read them from the state before the next step. */
   private childrenStale = true;
+  /** The named triggers' added addresses as committed, by trigger id (read again after each commit: a step may change them). */
+  private added = new Map<string, Children>();
+  /** The last commit changed the added addresses: what was fetched for later blocks without them is stale. */
+  private addedMoved = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -199,6 +204,7 @@ export class ModuleFeed {
     if (!tip) return 'waiting';
     if (this.childrenStale) {
       this.children = await loadChildren(this.target.store, this.chainId, this.options.interest.factories);
+      this.added = await loadChildren(this.target.store, this.chainId, this.options.interest.added);
       this.childrenStale = false;
     }
     const cursor = this.cursor;
@@ -240,7 +246,7 @@ export class ModuleFeed {
       const range = nextRange(previous?.end ?? from - 1n, to, this.logs.range.max);
       if (!range) break;
       // A range fetched ahead follows the children the ranges before it create.
-      const blocks = this.fetchRange(range.from, range.end, previous ? previous.blocks.then((r) => r.children) : Promise.resolve(this.children));
+      const blocks = this.fetchRange(range.from, range.end, previous ? previous.blocks.then((r) => r.children) : Promise.resolve(this.children), this.added);
       blocks.catch(() => {}); // a failure is met (and retried) when the range is due
       this.ahead.push({ ...range, blocks });
     }
@@ -252,11 +258,13 @@ export class ModuleFeed {
     // Past the window now: the undo records of earlier live blocks can never be used (the first commit drops them).
     const pruned = () => (this.journalNumbers.length > 0 ? { journal: { remove: [...this.journalNumbers] } } : {});
     let after = this.cursor!.number;
-    for (const step of catchUpSteps(blocks, { number: range.end, hash: endHash }, CATCH_UP_STEP_EVENTS)) {
+    for (const step of catchUpSteps(blocks, { number: range.end, hash: endHash }, CATCH_UP_STEP_EVENTS, this.options.interest.added.length > 0)) {
       // Each child commits with the step that holds its creation block.
       const created = creations.filter((c) => c.position.block > after && c.position.block <= step.cursor.number);
       after = step.cursor.number;
       if ((await this.commit({ ...step, ...pruned(), ...this.creationWrites(created) }, true)) === 'stopped') return 'stopped';
+      // The step added or removed addresses: the rest of the range was fetched without them.
+      if (this.addedMoved) return 'progressed';
     }
     return 'progressed';
   }
@@ -270,17 +278,19 @@ export class ModuleFeed {
     from: bigint,
     end: bigint,
     known: Promise<ReadonlyMap<string, Children>>,
+    added: ReadonlyMap<string, Children>,
   ): Promise<{ blocks: RangeBlock[]; endHash: string; startParent: string | undefined; creations: Creation[]; children: ReadonlyMap<string, Children> }> {
     const { interest } = this.options;
     const before = await known;
-    const [endHeader, startParent, fetched, factories] = await Promise.all([
+    const [endHeader, startParent, fetched, factories, addedLogs] = await Promise.all([
       this.follower.headerAt(end, 'backfill'),
       from > 0n ? this.follower.headerAt(from - 1n, 'backfill').then((b) => b.hash) : undefined,
       Promise.all(interest.filters.map((f) => this.logs.rangeLogs(f.key, f.filter, from, end))),
       Promise.all(interest.factories.map((f) => factoryRangeLogs(this.logs, f, before.get(f.id) ?? new Map<string, ChildPosition>(), from, end))),
+      Promise.all(interest.added.map((a) => addedRangeLogs(this.logs, a, added.get(a.id) ?? new Map<string, ChildPosition>(), from, end))),
     ]);
     const headers = interest.blocks ? await mapConcurrently(blocksEvery(from, end, interest.blocks.every), 16, (n) => this.follower.headerAt(n, 'backfill')) : [];
-    const logs = mergeLogs([...fetched, ...factories.map((f) => f.logs)]);
+    const logs = mergeLogs([...fetched, ...factories.map((f) => f.logs), ...addedLogs]);
     return { blocks: rangeBlocks(logs, headers), endHash: endHeader.hash, startParent, ...this.learned(factories, before) };
   }
 
@@ -318,12 +328,13 @@ export class ModuleFeed {
       // ask again (the next step sees the reorg, if it is one).
       throw new RpcDataError('inconsistent', { chainId: String(this.chainId), method: 'eth_getBlockByNumber', field: 'block.parentHash', value: block.parentHash, expected: `the module's cursor ${cursor.hash} at ${cursor.number}` });
     }
-    const [fetched, factories] = await Promise.all([
+    const [fetched, factories, addedLogs] = await Promise.all([
       Promise.all(interest.filters.map((f) => this.logs.blockLogs(f.key, f.filter, block))),
       Promise.all(interest.factories.map((f) => factoryBlockLogs(this.logs, f, this.children.get(f.id) ?? new Map<string, ChildPosition>(), block))),
+      Promise.all(interest.added.map((a) => addedBlockLogs(this.logs, a, this.added.get(a.id) ?? new Map<string, ChildPosition>(), block))),
     ]);
     const { creations } = this.learned(factories, this.children);
-    const logs = mergeLogs([...fetched, ...factories.map((f) => f.logs)]);
+    const logs = mergeLogs([...fetched, ...factories.map((f) => f.logs), ...addedLogs]);
     return this.commit({ ...liveStep(block, logs, cursor, interest.blocks, this.options.reorgWindow, this.journalNumbers), ...this.creationWrites(creations) });
   }
 
@@ -373,6 +384,7 @@ export class ModuleFeed {
     this.cursorIsFinal = final;
     if (delivery.undo) this.childrenStale = true;
     if (delivery.writes) this.addChildren(delivery.writes);
+    await this.reloadAdded();
     this.handled.steps++;
     this.handled.events += delivery.events.length;
     const kept = delivery.undo?.plan?.kept.filter((key) => !this.target.reservedKey(key)) ?? [];
@@ -388,6 +400,28 @@ export class ModuleFeed {
       if (journal.record) this.journalNumbers.push(journal.record.number);
     }
     return 'progressed';
+  }
+
+  /**
+   * The added addresses after a commit: the module's step (or an undo) may have changed them, in keys
+   * the feed does not see (the host stages them). Read only for a module with named triggers.
+   */
+  private async reloadAdded(): Promise<void> {
+    this.addedMoved = false;
+    if (this.options.interest.added.length === 0) return;
+    let added: Map<string, Children>;
+    try {
+      added = await loadChildren(this.target.store, this.chainId, this.options.interest.added);
+    } catch (error) {
+      // Read them before the next step, and fetch nothing ahead with a set that may be old.
+      this.childrenStale = true;
+      this.ahead = [];
+      throw error;
+    }
+    if (sameAddresses(added, this.added)) return;
+    this.added = added;
+    this.addedMoved = true;
+    this.ahead = [];
   }
 
   /** The children a committed step created join their factories' children (one copy per factory and step: a step may create hundreds). */

@@ -7,8 +7,16 @@ import type { RangeBlock } from './rangeBlocks.ts';
  * invocation and one commit with the cursor on its last block, so a long backfill does not pay a worker
  * round trip and a commit per block. A block is never split: one with more events is a step of its own.
  * The last step moves the cursor to the range's `end` (also when no block of it had events).
+ * `perBlock`: each block is a step with the cursor on it, and an empty step moves it to `end` (a module
+ * that changes its trigger addresses: an address added in a block's step counts from the next block,
+ * caught up or live).
  */
-export function catchUpSteps(blocks: readonly RangeBlock[], end: BlockCursor, maxEvents: number): { events: GuestEvent[]; cursor: BlockCursor }[] {
+export function catchUpSteps(blocks: readonly RangeBlock[], end: BlockCursor, maxEvents: number, perBlock = false): { events: GuestEvent[]; cursor: BlockCursor }[] {
+  if (perBlock) {
+    const steps = blocks.map(({ number, hash, logs, block }) => ({ events: [...logs.map(logEvent), ...(block ? [blockEvent(block)] : [])], cursor: { number, hash } }));
+    if (steps.at(-1)?.cursor.number !== end.number) steps.push({ events: [], cursor: end });
+    return steps;
+  }
   const steps: { events: GuestEvent[]; cursor: BlockCursor }[] = [];
   let events: GuestEvent[] = [];
   let last: BlockCursor | undefined;

@@ -49,8 +49,11 @@ function parsePosition(text: string): ChildPosition {
   return { block: BigInt(block!), logIndex: Number(logIndex) };
 }
 
-/** Every factory's children as the module's committed state has them (on start, and after an undo took some back). */
-export async function loadChildren(store: Pick<ModuleStore, 'keys' | 'get'>, chainId: bigint, factories: readonly FactoryFilter[]): Promise<Map<string, Map<string, ChildPosition>>> {
+/**
+ * Every factory's children (or named trigger's added addresses) as the module's committed state has
+ * them (on start, and after an undo took some back).
+ */
+export async function loadChildren(store: Pick<ModuleStore, 'keys' | 'get'>, chainId: bigint, factories: readonly { id: string }[]): Promise<Map<string, Map<string, ChildPosition>>> {
   const all = new Map<string, Map<string, ChildPosition>>();
   for (const { id } of factories) {
     if (all.has(id)) continue;

@@ -17,6 +17,26 @@ export interface ChainInterest {
   filters: { key: string; filter: LogFilter }[];
   /** One per factory log trigger: its children's addresses are learned from the factory's events. */
   factories: FactoryFilter[];
+  /** One per named log trigger: the addresses its module added at run time (see addedTriggers.ts). */
+  added: AddedFilter[];
+}
+
+/** A named log trigger's addresses added at run time (`triggers.add-address`), kept like a factory's children. */
+export interface AddedFilter {
+  name: string;
+  /** Names the address set in the module's state (16 hex digits, never a factory's id). */
+  id: string;
+  /** The manifest's addresses: always followed, never removed at run time. */
+  static: readonly string[];
+  /** The added addresses' logs: the trigger's topics. */
+  topics: LogFilter['topics'];
+}
+
+/** The added-address set of the log trigger named `name`. */
+export function addedOf(trigger: LogTrigger & { name: string }): AddedFilter {
+  const id = createHash('sha256').update(`added/${trigger.name}`).digest('hex').slice(0, 16);
+  const { filter } = filterOf({ ...trigger, address: undefined });
+  return { name: trigger.name, id, static: trigger.address === undefined ? [] : [trigger.address as string | string[]].flat(), topics: filter.topics };
 }
 
 /** A log trigger whose addresses are the children a factory's events name (see docs/bus.md, "Factory triggers"). */
@@ -65,13 +85,23 @@ export function chainInterests(triggers: readonly Trigger[], chainConfirmations:
     if (!('chain' in trigger)) continue;
     const confirmations = trigger.confirmations ?? chainConfirmations(trigger.chain);
     let interest = byChain.get(trigger.chain);
-    if (!interest) byChain.set(trigger.chain, (interest = { chainId: BigInt(trigger.chain), confirmations, blocks: undefined, filters: [], factories: [] }));
+    if (!interest) byChain.set(trigger.chain, (interest = { chainId: BigInt(trigger.chain), confirmations, blocks: undefined, filters: [], factories: [], added: [] }));
     if (interest.confirmations !== confirmations) {
       return `the triggers on chain ${trigger.chain} ask for ${interest.confirmations} and ${confirmations} confirmations; one module's triggers of one chain must agree`;
     }
     if (trigger.kind === 'block') {
       if (interest.blocks) return `two block triggers on chain ${trigger.chain}; declare one (its \`every\` picks the blocks)`;
       interest.blocks = { every: trigger.every, latestOnly: trigger.latestOnly };
+    } else if (trigger.name !== undefined) {
+      if (isFactoryTrigger(trigger)) return `the log trigger named "${trigger.name}" has a factory address: a factory's addresses come from its events, a name is for addresses added at run time`;
+      if ([...byChain.values()].some((i) => i.added.some((a) => a.name === trigger.name))) return `two log triggers named "${trigger.name}"; a module's trigger names must differ`;
+      const added = addedOf({ ...trigger, name: trigger.name });
+      interest.added.push(added);
+      // Without static addresses a named trigger follows only what is added: its filter is never "any contract".
+      if (added.static.length > 0) {
+        const filter = filterOf(trigger);
+        if (!interest.filters.some((f) => f.key === filter.key)) interest.filters.push(filter);
+      }
     } else if (isFactoryTrigger(trigger)) {
       const factory = factoryOf(trigger);
       if (!interest.factories.some((f) => f.id === factory.id && JSON.stringify(f.topics) === JSON.stringify(factory.topics))) interest.factories.push(factory);
@@ -81,7 +111,7 @@ export function chainInterests(triggers: readonly Trigger[], chainConfirmations:
     }
   }
   for (const interest of byChain.values()) {
-    if (interest.blocks?.latestOnly && interest.filters.length + interest.factories.length > 0) {
+    if (interest.blocks?.latestOnly && interest.filters.length + interest.factories.length + interest.added.length > 0) {
       return `chain ${interest.chainId}: a latestOnly block trigger skips blocks, so it cannot share a module with log triggers that must see every block`;
     }
   }

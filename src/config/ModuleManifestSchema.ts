@@ -99,12 +99,14 @@ export const ModuleManifestSchema = z
         queue: z.boolean().optional(),
         /** Modules it may send messages to (`messages.send`); each must take them with a `messages` trigger naming it. */
         messages: z.array(z.string().min(1)).optional(),
+        /** Adding and removing addresses of its own named log triggers at run time (`triggers.add-address`). */
+        triggers: z.boolean().optional(),
         /** Its jobs run under `[engine.jobs]` `max_*` limits instead of the standard job limits. Not an interface: only engine config can give it. */
         highResourceJobs: z.boolean().optional(),
       })
       .strict()
       .default({})
-      .describe('interfaces it may import: `store`, `logging` (booleans), `chain = { chains = [ids] }`, `http = { hosts = [names] }`, `cow_api = { chains = [ids] }`, `timers` (boolean), `messages = [modules]`'),
+      .describe('interfaces it may import: `store`, `logging` (booleans), `chain = { chains = [ids] }`, `http = { hosts = [names] }`, `cow_api = { chains = [ids] }`, `timers` (boolean), `messages = [modules]`, `triggers` (boolean)'),
     /** Whether its `chain.request` calls at `latest` in a chain step read the step's block (src/chain/pinRequest.ts). */
     pinLatest: z
       .boolean()

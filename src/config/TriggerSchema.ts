@@ -52,6 +52,12 @@ export const TriggerSchema = z.discriminatedUnion('kind', [
       /** Per position: null (any), one topic, or a list of alternatives. */
       topics: z.array(z.union([topic, z.array(topic).min(1), z.null()])).max(4).default([]),
       confirmations,
+      /**
+       * Names the trigger for `triggers.add-address` / `remove-address`: the module may then follow more
+       * addresses at run time (see docs/bus.md, "Addresses added at run time"). A named trigger without
+       * `address` follows only the addresses added, never "any contract". Not on a factory trigger.
+       */
+      name: z.string().min(1).max(128).optional(),
     })
     .strict(),
   z.object({ kind: z.literal('custom'), topic: z.string().min(1) }).strict(),

@@ -12,6 +12,7 @@ export const MODULE_INTERFACES = {
   timers: 'corral:module/timers',
   queue: 'corral:module/queue',
   messages: 'corral:module/messages',
+  triggers: 'corral:module/triggers',
 } as const;
 export type InterfaceName = keyof typeof MODULE_INTERFACES;
 

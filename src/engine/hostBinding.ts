@@ -41,6 +41,7 @@ export function hostBinding(parts: EngineParts, manifest: ResolvedManifest, impo
       maxRetry: jobs.maxRetry,
     },
     messages: parts.messages.context(name, grants.messages ?? [], DEFAULT_MESSAGES.inbox),
+    triggers: interests.flatMap((i) => i.added.map((a) => ({ name: a.name, chainId: i.chainId, id: a.id, static: a.static }))),
   };
 }
 

@@ -11,10 +11,11 @@ import { messagesHost, type MessagesContext } from './messages.ts';
 import { queueHost, type QueueContext } from './queue.ts';
 import { storeHost } from './store.ts';
 import { timersHost } from './timers.ts';
+import { triggersHost, type NamedTrigger } from './triggers.ts';
 import { traceHost } from '../tracing/Tracing.ts';
 
 /** The interfaces of corral's world a host binds, by the name a manifest grants them under (`invocation` needs no grant). */
-export type HostInterface = 'store' | 'logging' | 'chain' | 'http' | 'cowApi' | 'timers' | 'queue' | 'invocation' | 'messages';
+export type HostInterface = 'store' | 'logging' | 'chain' | 'http' | 'cowApi' | 'timers' | 'queue' | 'invocation' | 'messages' | 'triggers';
 
 /** What binding a module's host imports needs: resolved once, when the module is loaded. */
 export interface HostBinding {
@@ -36,6 +37,8 @@ export interface HostBinding {
   queue: Omit<QueueContext, 'enqueuedBy'>;
   /** The modules it may message, and their inboxes (src/engine/MessageHub.ts). */
   messages?: MessagesContext;
+  /** Its named log triggers, whose addresses `triggers` adds and removes. */
+  triggers?: readonly NamedTrigger[];
 }
 
 /**
@@ -55,6 +58,7 @@ export function bindHost(binding: HostBinding, scope: InvocationScope, enqueuedB
   if (queue) imports[queue] = queueHost(scope, { ...binding.queue, enqueuedBy });
   if (invocation) imports[invocation] = invocationHost(scope);
   if (messages && binding.messages) imports[messages] = messagesHost(scope, binding.messages);
+  if (binding.specifiers.triggers) imports[binding.specifiers.triggers] = triggersHost(scope, binding.triggers ?? []);
   // Traced only when the engine traces host calls: otherwise the guest calls the functions above directly.
   const trace = scope.trace;
   if (trace?.tracing.hostCalls) {

@@ -27,7 +27,7 @@ function denied(reason: string) {
  *   `chain.request`): a PostgreSQL view has no synchronous read, and ~20 µs more per read on LevelDB
  *   is nothing next to a query's HTTP round trip;
  * - `logging`: records through the query's logger, counted against `logRecords` and `logBytes`;
- * - `chain`, `http`, `cow-api`, `timers`, `queue`, `messages`: every function answers `denied`;
+ * - `chain`, `http`, `cow-api`, `timers`, `queue`, `messages`, `triggers`: every function answers `denied`;
  * - `invocation`: its one function answers a string, not a `result`, so it traps: a query is no step
  *   and has no idempotency key, and a made-up one could make a target drop an effect that is no repeat.
  * The imports the component declares decide which objects exist (the runtime checks them all at load).
@@ -54,6 +54,7 @@ export function bindQueryHost(specifiers: HostBinding['specifiers'], scope: Invo
   }
   if (all.queue) imports[all.queue] = { enqueue: denied(NOT_IN_QUERY('queue.enqueue')) };
   if (all.messages) imports[all.messages] = { send: denied(NOT_IN_QUERY('messages.send')) };
+  if (all.triggers) imports[all.triggers] = { addAddress: denied(NOT_IN_QUERY('triggers.add-address')), removeAddress: denied(NOT_IN_QUERY('triggers.remove-address')) };
   if (all.invocation) {
     imports[all.invocation] = {
       idempotencyKey: () => {

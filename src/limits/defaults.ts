@@ -646,3 +646,12 @@ export const DEV_DEBOUNCE_MS = 150;
  * `correlationIdBytes`: the longest correlation id; longer is `invalid-input`.
  */
 export const DEFAULT_MESSAGES = { inbox: 1_000, batch: 256, correlationIdBytes: 256 } as const;
+
+/**
+ * Addresses a module adds to its named log triggers at run time (src/host/triggers.ts). `perStep`:
+ * addresses one step may add; `total`: addresses one trigger may have added. Past either,
+ * `add-address` answers `limit("trigger-addresses-per-step")` or `limit("trigger-addresses")` and the
+ * invocation goes on (the address is not added). Each added address is also a key in the module's state
+ * (toward `storedBytes`).
+ */
+export const DEFAULT_TRIGGER_ADDRESSES = { perStep: 100, total: 10_000 } as const;

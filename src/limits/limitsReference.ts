@@ -210,6 +210,13 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
     ],
   },
   {
+    section: 'Trigger addresses added at run time',
+    entries: [
+      { name: 'DEFAULT_TRIGGER_ADDRESSES.perStep', unit: 'count', trips: 'addresses one step adds to named log triggers; past it `add-address` answers `limit("trigger-addresses-per-step")`' },
+      { name: 'DEFAULT_TRIGGER_ADDRESSES.total', unit: 'count', trips: 'addresses one named log trigger has added; past it `add-address` answers `limit("trigger-addresses")`' },
+    ],
+  },
+  {
     section: 'Timers (per module)',
     entries: [
       { name: 'DEFAULT_MAX_PENDING_TIMERS', unit: 'count', trips: 'timers set and not yet fired; a new tag past it answers `limit("pending-timers")`' },

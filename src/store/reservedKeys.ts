@@ -18,6 +18,8 @@ import { prefixEnd } from './StateTransaction.ts';
  * - `job/<id>` → a pending task; `dead/<id>` → a dead-lettered one; `dedupe/<sha256 hex>` → `{ id, until }`.
  * - `child/<chain>/<factory>/<address>` → a factory trigger's child (src/bus/factoryChildren.ts): where it
  *   was created, `<block>:<log index>` (decimal); `<factory>` is the trigger's id (16 hex digits).
+ *   A named log trigger's addresses added at run time (src/host/triggers.ts) are kept the same way under
+ *   its own id, `<block>` the step that added it and `<log index>` 2^53 − 1 (after every log of the block).
  * - `reorg/<chain>/<block>/<key>` → a reorg mark (src/store/ReorgMarks.ts): the sources that wrote the key
  *   after that block did (numbers as 16 hex digits).
  *
