@@ -213,4 +213,9 @@ export abstract class EngineView {
   messageStats() {
     return this.parts.messages.all();
   }
+
+  /** Resolves once no outbox trim runs (each sender's outboxes trimmed of what was handled and is final, as far as known now). */
+  messagesTrimmed(): Promise<void> {
+    return this.parts.messages.trimmed();
+  }
 }
