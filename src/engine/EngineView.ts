@@ -214,7 +214,10 @@ export abstract class EngineView {
     return this.parts.messages.all();
   }
 
-  /** Resolves once no outbox trim runs (each sender's outboxes trimmed of what was handled and is final, as far as known now). */
+  /**
+   * Resolves once no outbox trim runs, nor a read of a receiver's cursor from the store (one served on
+   * another replica): each sender's outboxes are trimmed of what was handled and is final, as far as known now.
+   */
   messagesTrimmed(): Promise<void> {
     return this.parts.messages.trimmed();
   }

@@ -81,8 +81,9 @@ export class MessageHub {
     await trim.stop();
   }
 
-  /** Resolves once no trim runs (tests, and a caller that wants the outboxes as small as they get). */
+  /** Resolves once no read of a receiver's cursor from the store, and then no trim, runs (the trims those reads asked for included). */
   async trimmed(): Promise<void> {
+    await Promise.allSettled([...this.reads.values()]);
     await Promise.all([...this.trims.values()].map((trim) => trim.idle()));
   }
 
