@@ -305,6 +305,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     void this.shadow?.close();
     // No read of an outbox starts once the store is about to close; one under way ends quietly.
     void this.messages?.stop();
+    void this.parts.messages.removeSender(this.name);
   }
 
   /** Its instances and compiled code go: a reload compiles (or reads the cache) again. */

@@ -68,8 +68,8 @@ export class OutboxTrim {
         await this.trim();
       }
     } catch (error) {
-      // Nothing is lost: the entries stay, and the next request tries again.
-      this.logger.warn({ err: error, module: this.sender }, 'outbox could not be trimmed');
+      // Nothing is lost: the entries stay, and the next request (or the sender's next start) tries again.
+      if (!this.stopped) this.logger.warn({ err: error, module: this.sender }, 'outbox could not be trimmed');
     } finally {
       this.running = undefined;
     }
