@@ -55,6 +55,7 @@ export class Engine extends EngineView {
       engine = new Engine(parts);
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
       checkMessageGrants(manifests, manifests);
+      for (const manifest of manifests) parts.messages.declare(manifest);
       if (isOwnedStore(store)) {
         await engine.startOwned(store, manifests, placement);
         return engine;
@@ -88,6 +89,7 @@ export class Engine extends EngineView {
   async load(raw: ModuleManifest): Promise<void> {
     if (this.stopping) throw new EngineError('stopped', 'the engine is stopping', {});
     const manifest = parseManifest(raw, `module ${(raw as { name?: unknown }).name ?? ''}`);
+    this.parts.messages.declare(manifest);
     // On a shared store the module is declared and placed: it runs here only if placement gives it here.
     if (this.placement) return this.placement.add(manifest);
     checkMessageGrants([manifest], [...this.modules.all().map((m) => m.manifest), manifest]);
@@ -244,8 +246,10 @@ export class Engine extends EngineView {
     }
     await this.parts.bus.start();
     this.parts.supervisor.start([]);
-    this.unwake = store.onWake((channel) => {
+    this.parts.messages.replicate((from) => void store.notify('messages', from).catch(() => undefined));
+    this.unwake = store.onWake((channel, payload) => {
       if (channel === 'custom') for (const module of this.modules.all()) module.wakeCustom();
+      if (channel === 'messages' && payload) this.parts.messages.wakeFrom(payload);
     });
     // Placement's rounds run on real time, like the lease: a test's manual clock drives the modules' timers.
     this.placement = new Placement(store, { load: (m) => this.loadResolved(m), unload: (name, o) => this.unloadHere(name, o) }, manifests, placement ?? {}, this.parts.logger);

@@ -213,4 +213,12 @@ export abstract class EngineView {
   messageStats() {
     return this.parts.messages.all();
   }
+
+  /**
+   * Resolves once no outbox trim runs, nor a read of a receiver's cursor from the store (one served on
+   * another replica): each sender's outboxes are trimmed of what was handled and is final, as far as known now.
+   */
+  messagesTrimmed(): Promise<void> {
+    return this.parts.messages.trimmed();
+  }
 }

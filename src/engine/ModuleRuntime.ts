@@ -35,6 +35,7 @@ import { ModuleQuery, type QueryResult } from './ModuleQuery.ts';
 import { ModuleShadow } from './ModuleShadow.ts';
 import type { ShadowReport } from './ShadowReport.ts';
 import { MessageFeed, viewEntries, type MessageDelivery } from './MessageFeed.ts';
+import { OutboxTrim } from './OutboxTrim.ts';
 import { messageSenders } from './messageGrants.ts';
 
 /**
@@ -215,6 +216,12 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
    * (and the senders' inbox bounds count from there).
    */
   async startMessages(): Promise<void> {
+    const receivers = this.manifest.grants.messages ?? [];
+    if (receivers.length > 0) {
+      const hub = this.parts.messages;
+      const sources = { handled: (to: string) => hub.committedCursor(to, this.name), trimmed: (to: string, upTo: bigint, count: number) => hub.outboxTrimmed(to, this.name, upTo, count) };
+      hub.addSender(new OutboxTrim(this.name, this.store, receivers, this.interests.map((i) => i.chainId), sources, this.logger));
+    }
     const senders = messageSenders(this.manifest);
     if (senders.size === 0) return;
     const { store, messages: hub, supervisor } = this.parts;
@@ -271,6 +278,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
       this.parts.messages.detach(this.messages);
       await this.messages.stop();
     }
+    await this.parts.messages.removeSender(this.name);
     this.parts.jobs.detach(this.name);
     const feeds = [...this.feeds.values()];
     this.feeds.clear();
@@ -297,6 +305,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     void this.shadow?.close();
     // No read of an outbox starts once the store is about to close; one under way ends quietly.
     void this.messages?.stop();
+    void this.parts.messages.removeSender(this.name);
   }
 
   /** Its instances and compiled code go: a reload compiles (or reads the cache) again. */

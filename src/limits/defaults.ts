@@ -644,8 +644,13 @@ export const DEV_DEBOUNCE_MS = 150;
  * from a timer, or drop), and its invocation goes on. Per receiver: its `messages` trigger's `inbox`.
  * `batch`: outbox entries a receiver's feed reads from one sender's outbox per read.
  * `correlationIdBytes`: the longest correlation id; longer is `invalid-input`.
+ * `trimEvery`: a sender's outbox entries its receiver has handled (its committed cursor) are deleted
+ * by a commit of the sender's own once this many have gathered since the last trim, or the receiver's
+ * `inbox` if smaller (src/engine/OutboxTrim.ts); one sent by a chain step still in the reorg window
+ * stays until its block leaves the window. So an outbox to one receiver holds at most `inbox` pending
+ * entries + fewer than `min(trimEvery, inbox)` handled ones + those of blocks in the reorg window.
  */
-export const DEFAULT_MESSAGES = { inbox: 1_000, batch: 256, correlationIdBytes: 256 } as const;
+export const DEFAULT_MESSAGES = { inbox: 1_000, batch: 256, correlationIdBytes: 256, trimEvery: 64 } as const;
 
 /**
  * Addresses a module adds to its named log triggers at run time (src/host/triggers.ts). `perStep`:

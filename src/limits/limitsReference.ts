@@ -207,6 +207,7 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
       { name: 'DEFAULT_MESSAGES.inbox', unit: 'count', trips: "one sender's messages a receiver has pending (sent, not yet handled); a send past it answers `limit(\"inbox-full\")`; per receiver: `inbox` of its `messages` trigger in `modules.triggers`" },
       { name: 'DEFAULT_MESSAGES.batch', unit: 'count', trips: "outbox entries a receiver's feed reads from one sender per read" },
       { name: 'DEFAULT_MESSAGES.correlationIdBytes', unit: 'bytes', trips: 'bytes of a correlation id; a longer one is `invalid-input`' },
+      { name: 'DEFAULT_MESSAGES.trimEvery', unit: 'count', trips: "handled outbox entries to one receiver (or its `inbox`, if smaller) that gather before the sender's outbox is trimmed of them by a commit of its own; entries of blocks in the reorg window stay until they leave it" },
     ],
   },
   {

@@ -43,9 +43,13 @@ export interface OwnedStore extends EngineStore {
    * state may be wrong and the module must be released and loaded afresh.
    */
   onLost(listener: (loss: OwnershipLoss) => void): () => void;
-  /** Wake-up hints (NOTIFY): `placement` when replicas or leases change, `custom` when an event was published. */
-  onWake(listener: (channel: WakeChannel) => void): () => void;
-  notify(channel: WakeChannel): Promise<void>;
+  /**
+   * Wake-up hints (NOTIFY): `placement` when replicas or leases change, `custom` when an event was
+   * published, `messages` when a module committed messages (`payload`: its name).
+   */
+  onWake(listener: (channel: WakeChannel, payload?: string) => void): () => void;
+  /** `payload`: what the listeners hear with the channel (default: this replica's id). */
+  notify(channel: WakeChannel, payload?: string): Promise<void>;
   /** After a lost lease: reconnects, registers again (a new replica id) and resolves; owns nothing until acquires. */
   reconnect(): Promise<void>;
   /** Custom events go through a table, in publication order; NOTIFY is only a hint. */
@@ -87,7 +91,7 @@ export interface OwnershipLoss {
   error: Error;
 }
 
-export type WakeChannel = 'placement' | 'custom';
+export type WakeChannel = 'placement' | 'custom' | 'messages';
 
 export interface CustomEventRow {
   seq: bigint;

@@ -8,10 +8,10 @@ import { EngineError } from '../../src/errors/EngineError.ts';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
 import { HostLimitExceeded } from '../../src/signals/HostLimitExceeded.ts';
 import { captureLogger, newRuntime } from '../helpers.ts';
-import { command, got, handled, msgProbe, sent } from './messagesHarness.ts';
+import { command, delivered, got, handled, msgProbe, outbox, sent } from './messagesHarness.ts';
 
 // One engine for the file: a client `a` and a server `b` (request/reply), a sender `c` with tight caps,
-// and a sender `d` whose receiver `e` has an inbox of 3.
+// a sender `d` whose receiver `e` has an inbox of 3, and a sender `t` whose receiver `u` has an inbox of 4.
 let runtime: Runtime;
 let engine: Engine;
 beforeAll(async () => {
@@ -26,6 +26,8 @@ beforeAll(async () => {
       msgProbe('c', { to: ['b'], caps: { messagesSent: 3, messageBytes: 64 } }),
       msgProbe('d', { to: ['e'] }),
       msgProbe('e', { from: ['d'], inbox: 3 }),
+      msgProbe('t', { to: ['u'] }),
+      msgProbe('u', { from: ['t'], inbox: 4 }),
     ],
   });
 }, 60_000);
@@ -104,6 +106,27 @@ describe('messages between modules', () => {
     metrics.close();
     const value = (module: string, outcome: string) => counted.values.find((v) => v.labels.module === module && v.labels.outcome === outcome)?.value;
     expect([value('d', 'sent'), value('d', 'inbox-full'), value('e', 'delivered')]).toEqual([4, 1, 4]);
+  });
+
+  it('behavior: the outbox is trimmed of what its receiver handled: after 40 messages it holds at most the inbox bound, and each arrived once, in order', async () => {
+    const payloads = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    for (let i = 0; i < payloads.length; i += 4) {
+      await command(engine, 't', { op: 'send', to: 'u', payloads: payloads.slice(i, i + 4) });
+      await handled(engine, 'u', 't', i + 4);
+    }
+    await delivered(engine, 'u', payloads.length);
+    await engine.messagesTrimmed();
+    const left = await outbox(engine, 't', 'u');
+    expect(left.length).toBeLessThanOrEqual(4);
+    expect(left.every((seq) => seq > 36)).toBe(true);
+    expect(engine.messageStats().t).toMatchObject({ sent: 40, trimmed: 40 - left.length });
+    expect((await sent(engine, 't')).every((s) => 'seq' in s)).toBe(true);
+    // Trimmed entries are never read again: the next message is 41, delivered once.
+    await command(engine, 't', { op: 'send', to: 'u', payloads: ['after'] });
+    await handled(engine, 'u', 't', 41);
+    const all = await got(engine, 'u');
+    expect(all.map((m) => m.payload)).toEqual([...payloads, 'after']);
+    expect(all.map((m) => m.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
   });
 
   it('error: a grant naming a module that is not there, or one that takes no messages from the sender, is refused at load and at start', async () => {

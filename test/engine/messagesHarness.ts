@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ModuleManifest } from '../../src/config/ModuleManifestSchema.ts';
 import type { Engine } from '../../src/engine/Engine.ts';
 import type { GuestEvent } from '../../src/bus/guestEvents.ts';
+import { outboxPrefix, parseOutboxKey, prefixLimit } from '../../src/store/reservedKeys.ts';
 import { fixture } from '../helpers.ts';
 
 /** A msg-probe module (fixtures/modules/msg-probe): sends on command, records what it receives under `got/<n>`. */
@@ -60,5 +61,31 @@ export async function handled(engine: Engine, to: string, from: string, seq: num
     if ((cursor?.seq ?? 0) >= seq) return;
     if (Date.now() > until) throw new Error(`${to} handled ${from}'s messages up to ${cursor?.seq ?? 0}, not ${seq}, within ${timeoutMs} ms`);
     await delay(10);
+  }
+}
+
+/**
+ * Resolves once this engine's hub has seen `module` handle `count` messages since the engine started
+ * (its `delivered`): the same call that counts them asks for its senders' outbox trims, so an
+ * `engine.messagesTrimmed()` after it waits for those.
+ */
+export async function delivered(engine: Engine, module: string, count: number, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while ((engine.messageStats()[module]?.delivered ?? 0) < count) {
+    if (Date.now() > until) throw new Error(`${module} handled ${engine.messageStats()[module]?.delivered ?? 0} messages, not ${count}, within ${timeoutMs} ms`);
+    await delay(10);
+  }
+}
+
+/** The seqs of the entries `sender`'s outbox to `to` holds now (committed). */
+export async function outbox(engine: Engine, sender: string, to: string): Promise<number[]> {
+  const view = await engine.readView();
+  try {
+    const state = await view.module(sender);
+    const seqs: number[] = [];
+    if (state) for await (const [key] of state.entries({ gte: outboxPrefix(to), lt: prefixLimit(outboxPrefix(to)), limit: -1 })) seqs.push(Number(parseOutboxKey(key)!.seq));
+    return seqs;
+  } finally {
+    await view.close();
   }
 }

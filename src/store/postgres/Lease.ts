@@ -5,7 +5,7 @@ import { connectClient, storeError, targetOf } from './connect.ts';
 
 /** Test seam, off the public API: makes a store's lease behave as a paused process's would (see `Lease.freezeForTest`). */
 export const FREEZE_LEASE = Symbol('corral.freezeLease');
-export const WAKE_CHANNELS = { placement: 'corral_placement', custom: 'corral_custom' } as const;
+export const WAKE_CHANNELS = { placement: 'corral_placement', custom: 'corral_custom', messages: 'corral_messages' } as const;
 
 export interface LeaseOptions {
   url: string;
@@ -19,7 +19,7 @@ export interface LeaseOptions {
   heartbeatsPerLease: number;
   /** Called once, when the lease is lost (connection error or end, a failed or late heartbeat). */
   onLost: (error: Error) => void;
-  onNotify: (channel: string) => void;
+  onNotify: (channel: string, payload: string | undefined) => void;
   /** Monotonic milliseconds (performance.now()): a wall clock step must not extend a lease. */
   now?: () => number;
 }
@@ -68,7 +68,7 @@ export class Lease {
       const { rows } = await client.query(`insert into ${s}.replicas (name, modules, pid) values ($1, $2, pg_backend_pid()) returning id, pid`, [options.replicaName, options.modules]);
       const { id, pid } = rows[0] as { id: number; pid: number };
       await client.query('select pg_advisory_lock($1, $2)', [options.locks.replicas, id]);
-      await client.query(`listen ${WAKE_CHANNELS.placement}; listen ${WAKE_CHANNELS.custom}`);
+      await client.query(`listen ${WAKE_CHANNELS.placement}; listen ${WAKE_CHANNELS.custom}; listen ${WAKE_CHANNELS.messages}`);
       lease = new Lease(client, options, id, pid);
     } catch (error) {
       client.end().catch(() => {});
@@ -80,7 +80,7 @@ export class Lease {
     }
     client.on('end', () => lease!.fromConnection(new EngineError('store-lost', `the lease connection of replica ${options.replicaName} ended`, { replica: lease!.replicaId })));
     client.on('notification', (message) => {
-      if (!lease!.frozen) options.onNotify(message.channel);
+      if (!lease!.frozen) options.onNotify(message.channel, message.payload);
     });
     lease.startHeartbeat();
     return lease;

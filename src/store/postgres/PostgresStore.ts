@@ -68,7 +68,7 @@ export class PostgresStore implements OwnedStore {
   /** Breakers of actors that are not owned modules here: kept in memory only. */
   private readonly looseBreakers = new Map<string, StoredBreaker>();
   private readonly lostListeners = new Set<(loss: OwnershipLoss) => void>();
-  private readonly wakeListeners = new Set<(channel: WakeChannel) => void>();
+  private readonly wakeListeners = new Set<(channel: WakeChannel, payload?: string) => void>();
   private readonly context: ModuleContext;
   private declared: string[] = [];
   private breakerWrites: Promise<unknown> = Promise.resolve();
@@ -293,13 +293,13 @@ export class PostgresStore implements OwnedStore {
     return () => this.lostListeners.delete(listener);
   }
 
-  onWake(listener: (channel: WakeChannel) => void): () => void {
+  onWake(listener: (channel: WakeChannel, payload?: string) => void): () => void {
     this.wakeListeners.add(listener);
     return () => this.wakeListeners.delete(listener);
   }
 
-  async notify(channel: WakeChannel): Promise<void> {
-    await this.pool.query('select pg_notify($1, $2)', [WAKE_CHANNELS[channel], String(this.replica.id)]);
+  async notify(channel: WakeChannel, payload?: string): Promise<void> {
+    await this.pool.query('select pg_notify($1, $2)', [WAKE_CHANNELS[channel], payload ?? String(this.replica.id)]);
   }
 
   async reconnect(): Promise<void> {
@@ -403,9 +403,9 @@ export class PostgresStore implements OwnedStore {
       heartbeatsPerLease: DEFAULT_POSTGRES.heartbeatsPerLease,
       ...(this.options.now ? { now: this.options.now } : {}),
       onLost: (error) => this.leaseLost(error),
-      onNotify: (channel) => {
+      onNotify: (channel, payload) => {
         const wake = (Object.keys(WAKE_CHANNELS) as WakeChannel[]).find((key) => WAKE_CHANNELS[key] === channel);
-        if (wake) for (const listener of this.wakeListeners) listener(wake);
+        if (wake) for (const listener of this.wakeListeners) listener(wake, payload);
       },
     });
   }
