@@ -15,7 +15,9 @@ const text = (u) => (u === undefined ? undefined : new TextDecoder().decode(u));
 async function engine(t) {
   const stateDir = await mkdtemp(join(tmpdir(), '__NAME__-'));
   const corral = createEngine({
-    engine: { stateDir, logLevel: 'warn' },
+    // A deadline well past the default 250 ms: this test checks what the module does, and a busy machine (CI
+    // running tests side by side) must not fail it on time. Its speed is engine.toml's and a benchmark's business.
+    engine: { stateDir, logLevel: 'warn', limits: { timeoutMs: 5_000 } },
     // Keep these grants in step with engine.toml's (e.g. `queue: true` when the module defers work).
     modules: [{ name: '__NAME__', component, grants: { store: true, logging: true }, triggers: [{ kind: 'custom', topic: 'greet' }], config: JSON.stringify({ greeting: 'hi' }) }],
   });
