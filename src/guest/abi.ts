@@ -4,7 +4,6 @@
 import { type AbiParameter, type DecodeAbiParametersReturnType, type Hex, decodeAbiParameters, encodeAbiParameters } from 'viem';
 import { decodeHex, encodeHex } from './abiCodec.ts';
 
-const HEX = /^0x(?:[0-9a-fA-F]{2})*$/;
 
 /**
  * viem's `decodeAbiParameters` (the same values: uint and int above 48 bits as BigInt, tuples as objects
@@ -13,9 +12,9 @@ const HEX = /^0x(?:[0-9a-fA-F]{2})*$/;
  */
 export function decodeAbi<const params extends readonly AbiParameter[]>(params: params, data: Hex): DecodeAbiParametersReturnType<params> {
   // Empty or short data is viem's error to throw.
-  if (typeof data === 'string' && HEX.test(data) && (data.length === 2 ? params.length === 0 : data.length >= 66)) {
+  if (typeof data === 'string' && data.length % 2 === 0 && data.startsWith('0x') && (data.length === 2 ? params.length === 0 : data.length >= 66)) {
     try {
-      return decodeHex(params, data.slice(2).toLowerCase()) as unknown as DecodeAbiParametersReturnType<params>;
+      return decodeHex(params, data.slice(2)) as unknown as DecodeAbiParametersReturnType<params>;
     } catch {
       // viem decides: its error, or its reading of what the codec left.
     }

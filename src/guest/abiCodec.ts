@@ -38,16 +38,20 @@ export class NotCovered extends Error {
 const ZERO_WORD = '0'.repeat(64);
 const ONE_WORD = `${'0'.repeat(63)}1`;
 const TWO_256 = 1n << 256n;
+const TWO_255 = 1n << 255n;
 const LOWER_ADDRESS = /^0x[0-9a-f]{40}$/;
-const BYTES_VALUE = /^0x[0-9a-fA-F]*$/;
+const ZEROS_48 = '0'.repeat(48);
+const ADDRESS_MASK = (1n << 160n) - 1n;
 
 const CODECS = new WeakMap<object, Codec | null>();
 const LISTS = new WeakMap<readonly AbiParameter[], readonly Codec[] | null>();
 
 /**
- * The values of `params` in `hex` (the data without `0x`, lower case), as viem's decodeAbiParameters gives
- * them but for addresses, in lower case. Anything it does not cover throws (NotCovered, or the engine's
- * URIError for invalid UTF-8).
+ * The values of `params` in `hex` (the data without `0x`), as viem's decodeAbiParameters gives them but for
+ * addresses, in lower case. Anything it does not cover throws (NotCovered, the engine's SyntaxError for a
+ * character that is not hex, URIError for invalid UTF-8). Only the characters of the words and byte
+ * strings it reads are looked at: every pass over a whole string costs hundreds of fuel per character in
+ * QuickJS, where viem's hexToBytes refuses a stray character anywhere in the data.
  */
 export function decodeHex(params: readonly AbiParameter[], hex: string): unknown[] {
   const codecs = codecsOf(params);
@@ -139,10 +143,20 @@ function word(data: Reader, at: number): string {
 /** A word read as a byte count (an offset or a length), in hex characters; one beyond the data gives up. */
 function count(data: Reader, at: number): number {
   const value = word(data, at);
-  if (!value.startsWith('0'.repeat(48))) throw new NotCovered();
-  const n = Number.parseInt(value.slice(48), 16) * 2;
-  if (n > data.hex.length) throw new NotCovered();
+  if (!value.startsWith(ZEROS_48)) throw new NotCovered();
+  const n = Number(`0x${value.slice(48)}`) * 2;
+  if (!(n <= data.hex.length)) throw new NotCovered(); // NaN too: not hex
   return n;
+}
+
+/** A word as an unsigned integer: BigInt's parser checks the characters (SyntaxError). */
+function big(data: Reader, at: number): bigint {
+  return BigInt(`0x${word(data, at)}`);
+}
+
+/** Hex in lower case, checked: a BigInt's round trip, native code (toLowerCase and regexes cost far more per character in QuickJS). */
+function lowerHex(hex: string): string {
+  return hex.length === 0 ? '' : BigInt(`0x${hex}`).toString(16).padStart(hex.length, '0');
 }
 
 /** The byte string whose offset word is at `at`: its hex, without the `0x`. */
@@ -164,7 +178,8 @@ function wordOf(n: number): string {
 
 /** Hex without the `0x`, a nibble added in front when odd as viem does. */
 function bytesOf(value: unknown): string {
-  if (typeof value !== 'string' || !BYTES_VALUE.test(value)) throw new NotCovered();
+  // viem checks no more (its encoding copies the characters as they are).
+  if (typeof value !== 'string' || !value.startsWith('0x')) throw new NotCovered();
   return value.length % 2 ? `0${value.slice(2)}` : value.slice(2);
 }
 
@@ -198,7 +213,7 @@ function encodeSequence(codecs: readonly Codec[], values: readonly unknown[]): s
 const ADDRESS: Codec = {
   dynamic: false,
   head: 64,
-  decode: (data, at) => `0x${word(data, at).slice(24)}`,
+  decode: (data, at) => `0x${(big(data, at) & ADDRESS_MASK).toString(16).padStart(40, '0')}`,
   encode(value) {
     if (typeof value !== 'string') throw new NotCovered();
     if (LOWER_ADDRESS.test(value)) return `${'0'.repeat(24)}${value.slice(2)}`;
@@ -225,7 +240,7 @@ const BOOL: Codec = {
 const BYTES: Codec = {
   dynamic: true,
   head: 64,
-  decode: (data, at, base) => `0x${readBytes(data, at, base)}`,
+  decode: (data, at, base) => `0x${lowerHex(readBytes(data, at, base))}`,
   encode(value) {
     const hex = bytesOf(value);
     return wordOf(hex.length / 2) + padded(hex);
@@ -248,10 +263,11 @@ const STRING: Codec = {
 };
 
 function fixedBytes(size: number): Codec {
+  const shift = BigInt(256 - size * 8);
   return {
     dynamic: false,
     head: 64,
-    decode: (data, at) => `0x${word(data, at).slice(0, size * 2)}`,
+    decode: (data, at) => `0x${(big(data, at) >> shift).toString(16).padStart(size * 2, '0')}`,
     encode(value) {
       const hex = bytesOf(value);
       if (hex.length !== size * 2) throw new NotCovered();
@@ -273,7 +289,7 @@ function uint(bits: number): Codec {
     dynamic: false,
     head: 64,
     decode(data, at) {
-      const value = BigInt(`0x${word(data, at)}`);
+      const value = big(data, at);
       return bits > 48 ? value : Number(value);
     },
     encode(value) {
@@ -291,10 +307,9 @@ function int(bits: number): Codec {
     dynamic: false,
     head: 64,
     decode(data, at) {
-      const raw = word(data, at);
-      let value = BigInt(`0x${raw}`);
+      let value = big(data, at);
       // Two's complement over the whole word, as viem reads it whatever the declared width.
-      if (raw.charCodeAt(0) >= 56 /* '8' */) value -= TWO_256;
+      if (value >= TWO_255) value -= TWO_256;
       return bits > 48 ? value : Number(value);
     },
     encode(value) {

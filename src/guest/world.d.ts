@@ -46,6 +46,11 @@ declare module 'corral:module/logging@0.1.0' {
   export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
 
+declare module 'corral:module/messages@0.1.0' {
+  export function send(to: string, payload: string, correlationId: string | undefined): number;
+  export type Fault = import('corral:module/types@0.1.0').Fault;
+}
+
 declare module 'corral:module/queue@0.1.0' {
   export function enqueue(taskType: string, payload: string, opts: EnqueueOptions): string;
   export interface EnqueueOptions {
@@ -100,7 +105,14 @@ declare module 'corral:module/types@0.1.0' {
     scheduledAt: number,
     name: string,
   }
-  export type Event = EventBlock | EventLog | EventCustom | EventTimer | EventSchedule;
+  export interface ModuleMessage {
+    seq: number,
+    from: string,
+    payload: string,
+    correlationId?: string,
+    removed: boolean,
+  }
+  export type Event = EventBlock | EventLog | EventCustom | EventTimer | EventSchedule | EventMessage;
   export interface EventBlock {
     tag: 'block',
     val: BlockHeader,
@@ -120,6 +132,10 @@ declare module 'corral:module/types@0.1.0' {
   export interface EventSchedule {
     tag: 'schedule',
     val: ScheduleTick,
+  }
+  export interface EventMessage {
+    tag: 'message',
+    val: ModuleMessage,
   }
   export type Fault = FaultDenied | FaultLimit | FaultNotFound | FaultInvalidInput | FaultUpstream | FaultInternal;
   export interface FaultDenied {
