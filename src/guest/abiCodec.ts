@@ -72,7 +72,6 @@ export function encodeHex(params: readonly AbiParameter[], values: readonly unkn
   return encodeSequence(codecs, values);
 }
 
-
 function codecsOf(params: readonly AbiParameter[]): readonly Codec[] {
   let codecs = LISTS.get(params);
   if (codecs === undefined) {
