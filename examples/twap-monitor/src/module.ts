@@ -26,8 +26,8 @@ import * as cow from 'corral/guest/cow-api';
 import { decodeLog } from 'corral/guest/events';
 import { log } from 'corral/guest/logging';
 import * as store from 'corral/guest/store';
-import { decodeAbi } from 'corral/guest/abi';
-import { type Hex, encodeAbiParameters } from 'viem';
+import { decodeAbi, encodeAbi } from 'corral/guest/abi';
+import { type Hex } from 'viem';
 import { BALANCES, CABINET, COMPOSABLE_COW_ABI, EMITTED_PROOFS, ERRORS, type ErrorName, GET_TRADEABLE_ORDER, HASH, KINDS, PARAMS_TUPLE, TWAP_DATA, functionItem } from './abi.ts';
 
 /** The owner no longer authorises the order (removed, or not in the current Merkle root): it is dropped. */
@@ -277,11 +277,11 @@ function handleTwap(now: Now, id: string, order: Order, failures: number, stats:
 function startOf(now: Now, order: Order, stats: Stats): number | Fault {
   let ctx: Hex = ZERO_WORD;
   if (!order.proof) {
-    const hashed = call(now, `${HASH}${encodeAbiParameters(PARAMS_TUPLE, [order.params]).slice(2)}`, stats);
+    const hashed = call(now, `${HASH}${encodeAbi(PARAMS_TUPLE, [order.params]).slice(2)}`, stats);
     if (hashed instanceof Fault) return hashed;
     [ctx] = decodeAbi(functionItem('hash').outputs, hashed);
   }
-  const value = call(now, `${CABINET}${encodeAbiParameters(functionItem('cabinet').inputs, [order.owner, ctx]).slice(2)}`, stats);
+  const value = call(now, `${CABINET}${encodeAbi(functionItem('cabinet').inputs, [order.owner, ctx]).slice(2)}`, stats);
   if (value instanceof Fault) return value;
   return num(BigInt(decodeAbi(functionItem('cabinet').outputs, value)[0]));
 }
@@ -387,7 +387,7 @@ function call(now: Now, data: Hex, stats: Stats): Hex | Fault {
 
 /** getTradeableOrderWithSignature(owner, params, "", proof). */
 function poll(now: Now, order: Order, stats: Stats): Outcome {
-  const args = encodeAbiParameters(functionItem('getTradeableOrderWithSignature').inputs, [order.owner, order.params, '0x', order.proof ?? []]);
+  const args = encodeAbi(functionItem('getTradeableOrderWithSignature').inputs, [order.owner, order.params, '0x', order.proof ?? []]);
   const answer = call(now, `${GET_TRADEABLE_ORDER}${args.slice(2)}`, stats);
   if (answer instanceof Fault) return revertOf(answer);
   const [part, signature] = decodeAbi(functionItem('getTradeableOrderWithSignature').outputs, answer);
