@@ -207,8 +207,10 @@ export class Engine extends EngineView {
 
   /** Makes `module`'s shadow candidate the module, after its `migrate` export when it has one (see promote.ts, docs/shadow.md). */
   promote(module: string): Promise<{ migrated: boolean }> {
-    const loaded = this.modules.get(module);
-    return promoteCandidate(this.parts, loaded.resolvedManifest(), loaded.version, { unload: (name) => this.unload(name), load: (manifest) => this.load(manifest) });
+    this.modules.get(module);
+    // On a shared store placement alone loads and unloads modules; on LevelDB a promotion is a swap.
+    if (this.placement) return promoteCandidate(this.parts, module, { find: (n) => this.modules.find(n), unload: (n) => this.unload(n), load: (m) => this.load(m) });
+    return this.swaps.exclusive(module, (host) => promoteCandidate(this.parts, module, host));
   }
 
   /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */

@@ -101,6 +101,18 @@ export class HotSwaps {
     return this.turn(manifest.name, () => this.swap(manifest, options.probationInvocations ?? DEFAULT_REPLACE_PROBATION_INVOCATIONS));
   }
 
+  /**
+   * Runs `work` as a swap runs (engine.promote, promote.ts): in the module's turn, so no swap or
+   * rollback interleaves; an open probation over; embedder events held until `work` is done. `work`
+   * gets the handover unload and the load.
+   */
+  exclusive<T>(name: string, work: (host: SwapHost) => Promise<T>): Promise<T> {
+    return this.turn(name, () => {
+      this.probations.get(name)?.end();
+      return this.hold(() => work(this.host));
+    });
+  }
+
   private async turn<T>(name: string, work: () => Promise<T>): Promise<T> {
     const before = this.turns.get(name) ?? Promise.resolve();
     const run = before.then(work, work);
@@ -149,7 +161,8 @@ export class HotSwaps {
     }
     // A probation still open is over: the version serving now is the one to fall back to.
     this.probations.get(name)?.end();
-    const previous = old.manifest;
+    // Pinned: a rollback loads the very build that served, never a file rebuilt in place since.
+    const previous: ResolvedManifest = { ...old.manifest, sha256: old.version };
     const probation = new Probation(this.host, name, probationInvocations, (p, signal) => this.rollback(p, previous, signal));
     await this.hold(async () => {
       await this.host.unload(name);
