@@ -44,7 +44,7 @@ export class Engine extends EngineView {
   private constructor(parts: EngineParts) {
     super(parts, new ModuleTable());
     this.publisher = new Publisher(parts, this.modules, () => this.swaps.held());
-    this.swaps = new HotSwaps({ parts, find: (n) => this.modules.find(n), load: (m) => this.loadResolved(m), unload: (n) => this.unloadHere(n, { handover: true }) });
+    this.swaps = new HotSwaps({ parts, find: (n) => this.modules.find(n), manifests: () => this.modules.all().map((m) => m.manifest), load: (m) => this.loadResolved(m), unload: (n) => this.unloadHere(n, { handover: true }) });
   }
 
   static async start(options: EngineOptions): Promise<Engine> {

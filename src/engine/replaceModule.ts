@@ -9,6 +9,7 @@ import type { SignalName } from '../signals/signalFromData.ts';
 import type { EngineParts } from './EngineParts.ts';
 import { outsideInvocation } from './hostBinding.ts';
 import type { Envelope } from './invocation.ts';
+import { checkMessageGrants } from './messageGrants.ts';
 import { checkCapabilities, MODULE_INTERFACES, type InterfaceName } from './ModuleManifest.ts';
 import type { ModuleRuntime } from './ModuleRuntime.ts';
 import type { InvocationRecord } from './records.ts';
@@ -52,6 +53,8 @@ export interface Replacement {
 export interface SwapHost {
   readonly parts: EngineParts;
   find(name: string): ModuleRuntime | undefined;
+  /** The manifests of the modules loaded here. */
+  manifests(): ResolvedManifest[];
   load(manifest: ResolvedManifest): Promise<void>;
   /** Takes the module out as a handover does: drained, its state and cursors kept, no lifecycle task. */
   unload(name: string): Promise<void>;
@@ -138,6 +141,9 @@ export class HotSwaps {
     const name = manifest.name;
     const old = this.host.find(name);
     if (!old) throw new EngineError('unknown-module', `no module named ${name}`, { module: name });
+    // As `engine.load` checks them: the new build's grants, and those of the senders it takes messages from.
+    const others = this.host.manifests().filter((m) => m.name !== name);
+    checkMessageGrants([manifest, ...others.filter((m) => m.grants.messages?.includes(name))], [...others, manifest]);
     const refused = (error: unknown, capabilities?: CapabilityDiff) =>
       new ReplaceError('load-failed', `module ${name}: the new build cannot be loaded; the previous version serves on`, { module: name, ...(capabilities ? { capabilities } : {}) }, error);
     const meta = await runtime.inspect(manifest.component, name, manifest.sha256).catch((error: unknown) => Promise.reject(refused(error)));
