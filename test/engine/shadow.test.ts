@@ -19,6 +19,7 @@ import { SHADOW_REPORT_KEY } from '../../src/store/reservedKeys.ts';
 import { startAnvil } from '../anvil.ts';
 import { fixture, newRuntime } from '../helpers.ts';
 import { ORDER } from '../host/order.ts';
+import { command, got, handled, msgProbe } from './messagesHarness.ts';
 
 /**
  * Shadow runs (docs/shadow.md): the explorer fixture live, and beside it either itself (an identical
@@ -177,6 +178,27 @@ describe('shadow runs', () => {
       expect(engine.shadowReport('explorer')).toBeDefined();
       expect(await run({ op: 'count' })).toMatchObject({ ok: true });
       expect(new TextDecoder().decode(await engine.read('explorer', new TextEncoder().encode('count')))).toBe('2');
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('behavior: a candidate sending other messages reports that send as a difference; its message is never sent', async () => {
+    const engine = await Engine.start({
+      runtime,
+      stateDir: mkdtempSync(join(tmpdir(), 'corral-shadow-messages-')),
+      logger: pino({ level: 'silent' }),
+      clock: new ManualClock(),
+      modules: [msgProbe('a', { to: ['b'], shadow: { component: built('msg-probe-shadow') } }), msgProbe('b', { from: ['a'] })],
+    });
+    try {
+      expect(await command(engine, 'a', { op: 'send', to: 'b', payloads: ['hello'] })).toMatchObject({ ok: true });
+      await handled(engine, 'b', 'a', 1);
+      await engine.shadowSettled('a');
+      expect((await got(engine, 'b')).map((m) => m.payload)).toEqual(['hello']);
+      const report = engine.shadowReport('a')!;
+      expect(report.steps).toMatchObject({ same: 0, different: 1 });
+      expect(report.differences[0]?.differences[0]).toMatchObject({ kind: 'request', index: 0 });
     } finally {
       await engine.stop();
     }
