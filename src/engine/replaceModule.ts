@@ -82,7 +82,9 @@ export function capabilityDiff(manifest: ResolvedManifest, imports: Record<strin
  * twice. Embedder events published meanwhile wait for the swap (on LevelDB a module out of the table
  * would not receive them). The new version's first invocations are its probation: a signal among them
  * swaps the previous version back; the chain steps, timers and ticks it failed were never committed and
- * run again on the previous version, and the custom events it failed are delivered to it again.
+ * run again on the previous version, and the custom events it failed are delivered to it again. The
+ * previous version is loaded pinned to its sha256: a file rebuilt in place since is refused
+ * (`rollback-failed`, the module not loaded) rather than run as if it were the previous build.
  */
 export class HotSwaps {
   private readonly probations = new Map<string, Probation>();
