@@ -44,7 +44,7 @@ export class Engine extends EngineView {
   private constructor(parts: EngineParts) {
     super(parts, new ModuleTable());
     this.publisher = new Publisher(parts, this.modules, () => this.swaps.held());
-    this.swaps = new HotSwaps({ parts, find: (n) => this.modules.find(n), load: (m) => this.loadResolved(m), unload: (n) => this.unloadHere(n, { handover: true }) });
+    this.swaps = new HotSwaps({ parts, find: (n) => this.modules.find(n), manifests: () => this.modules.all().map((m) => m.manifest), load: (m) => this.loadResolved(m), unload: (n) => this.unloadHere(n, { handover: true }) });
   }
 
   static async start(options: EngineOptions): Promise<Engine> {
@@ -209,8 +209,10 @@ export class Engine extends EngineView {
 
   /** Makes `module`'s shadow candidate the module, after its `migrate` export when it has one (see promote.ts, docs/shadow.md). */
   promote(module: string): Promise<{ migrated: boolean }> {
-    const loaded = this.modules.get(module);
-    return promoteCandidate(this.parts, loaded.resolvedManifest(), loaded.version, { unload: (name) => this.unload(name), load: (manifest) => this.load(manifest) });
+    this.modules.get(module);
+    // On a shared store placement alone loads and unloads modules; on LevelDB a promotion is a swap.
+    if (this.placement) return promoteCandidate(this.parts, module, { find: (n) => this.modules.find(n), unload: (n) => this.unload(n), load: (m) => this.load(m) });
+    return this.swaps.exclusive(module, (host) => promoteCandidate(this.parts, module, host));
   }
 
   /** Stops intake (heads, feeds), lets the actors drain within the shutdown timeout, then closes the database. */

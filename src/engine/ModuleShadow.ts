@@ -103,7 +103,8 @@ export class ModuleShadow {
       wasi: { outputBytes: caps.logBytes },
     });
     const { jobs } = manifest;
-    const own: HostBinding = { ...binding, queue: { ...binding.queue, rate: new RateLimiter(jobs.ratePerMinute, parts.clock), rateLimited: () => {} } };
+    // Its sends refused for a full inbox are the candidate's, not counted against the live module's.
+    const own: HostBinding = { ...binding, queue: { ...binding.queue, rate: new RateLimiter(jobs.ratePerMinute, parts.clock), rateLimited: () => {} }, ...(binding.messages ? { messages: { ...binding.messages, full: () => {} } } : {}) };
     const report: ShadowReport = { module: name, candidate: { component: manifest.shadow.component, sha256: meta.sha256 }, steps: { same: 0, different: 0, skipped: 0, failed: 0 }, differences: [] };
     return new ModuleShadow(parts, component, own, store, parts.logger.child({ module: name, shadow: meta.sha256.slice(0, 12) }), manifest.shadow.fuelTolerance, report);
   }

@@ -84,7 +84,7 @@ export function sameCall(a: OutboundCall, b: OutboundCall): boolean {
 
 /**
  * The first of the module's own keys (reserved keys are corral's: a task's key is random, and timers
- * and tasks are compared as the calls that staged them) that one side writes otherwise.
+ * tasks and outbox messages are compared as the calls that staged them) that one side writes otherwise.
  */
 function firstWriteDifference(live: readonly Write[], candidate: readonly Write[]): { key: Uint8Array; live: Uint8Array | null | undefined; candidate: Uint8Array | null | undefined } | undefined {
   const own = (writes: readonly Write[]) => new Map(writes.filter((w) => !isReserved(w.key)).map((w) => [Buffer.from(w.key).toString('latin1'), w]));

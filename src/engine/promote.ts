@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ModuleManifest, ResolvedManifest } from '../config/ModuleManifestSchema.ts';
+import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { bindHost } from '../host/bindHost.ts';
 import { InvocationScope } from '../host/InvocationScope.ts';
@@ -10,43 +10,61 @@ import { StateTransaction } from '../store/StateTransaction.ts';
 import type { EngineParts } from './EngineParts.ts';
 import { hostBinding, outsideInvocation } from './hostBinding.ts';
 import { checkCapabilities } from './ModuleManifest.ts';
+import type { ModuleRuntime } from './ModuleRuntime.ts';
 
-/** What promoting needs of the engine: a module's unload (drained) and a load. */
+/** What promoting needs of the engine: the module serving, its unload (drained) and a load. */
 export interface Promoting {
+  find(name: string): ModuleRuntime | undefined;
   unload(name: string): Promise<void>;
-  load(manifest: ModuleManifest): Promise<void>;
+  load(manifest: ResolvedManifest): Promise<void>;
 }
 
 /**
- * `engine.promote(name)`: the module's `[modules.shadow]` candidate becomes the module. The live
- * version is unloaded first (its steps and jobs drained), so no event runs between the migration and
- * the new version; then the candidate's `migrate(from-version)` runs once, when it exports one (world
- * `migratable-module`), with the replaced component's sha256, and its writes commit in one batch; then
- * the candidate is loaded as the module, without a shadow. A `migrate` that answers `err` or is stopped
- * by a signal commits nothing: the earlier version (and its shadow) is loaded again, and the promotion
- * fails with `EngineError 'migrate-failed'`. Resolves with whether a `migrate` ran.
+ * `engine.promote(name)`: the module's `[modules.shadow]` candidate becomes the module. On LevelDB it
+ * runs as a hot swap does (replaceModule.ts): in the module's turn, embedder events held until the
+ * module is back, and the live version handed over (drained, no `module-deactivated` task), so no event
+ * is lost or runs between the migration and the new version. Then the candidate's `migrate(from-version)`
+ * runs once, when it exports one (world `migratable-module`), with the replaced component's sha256, and
+ * its writes (messages included: their receivers are woken) commit in one batch; then the candidate is
+ * loaded as the module, without a shadow, pinned to the sha256 its shadow run evaluated (a file rebuilt
+ * since is refused). A `migrate` that answers `err` or is stopped by a signal commits nothing: the
+ * earlier version (and its shadow) is loaded again, and the promotion fails with `EngineError
+ * 'migrate-failed'`. A candidate that cannot be loaded after its `migrate` committed: the earlier
+ * version (pinned to its sha256) is loaded again on the migrated state, and the promotion fails with
+ * `EngineError 'promote-failed'` (`details.migrated` says whether a migrate committed). Resolves with
+ * whether a `migrate` ran.
  */
-export async function promoteCandidate(parts: EngineParts, manifest: ResolvedManifest, fromVersion: string, engine: Promoting): Promise<{ migrated: boolean }> {
-  const { name } = manifest;
+export async function promoteCandidate(parts: EngineParts, name: string, engine: Promoting): Promise<{ migrated: boolean }> {
+  const live = engine.find(name);
+  if (!live) throw new EngineError('unknown-module', `no module named ${name}`, { module: name });
+  const manifest = live.resolvedManifest();
+  const fromVersion = live.version;
   if (!manifest.shadow) throw new EngineError('invalid-option', `module ${name} has no [modules.shadow] candidate to promote`, { module: name, option: 'shadow' });
   const { shadow, sha256: _pin, ...rest } = manifest;
-  const next: ResolvedManifest = { ...rest, component: shadow.component };
+  const evaluated = live.shadowReport()?.candidate.sha256;
+  const next: ResolvedManifest = { ...rest, component: shadow.component, ...(evaluated ? { sha256: evaluated } : {}) };
+  const previous: ResolvedManifest = { ...manifest, sha256: fromVersion };
   await engine.unload(name);
   let migrated: boolean;
   try {
     migrated = await migrate(parts, next, fromVersion);
   } catch (error) {
-    await engine.load(manifest);
+    await engine.load(previous);
     throw error;
   }
-  await engine.load(next);
+  try {
+    await engine.load(next);
+  } catch (error) {
+    await engine.load(previous);
+    throw new EngineError('promote-failed', `module ${name}: the candidate could not be loaded${migrated ? ' after its migrate committed' : ''}; the earlier version runs on${migrated ? ' the migrated state' : ''}`, { module: name, fromVersion, migrated }, error);
+  }
   return { migrated };
 }
 
 /** Runs the new version's `migrate` on the module's committed state, and commits what it wrote; false when it exports none. */
 async function migrate(parts: EngineParts, manifest: ResolvedManifest, fromVersion: string): Promise<boolean> {
   const { name } = manifest;
-  const meta = await parts.runtime.inspect(manifest.component, `${name}-migrate`);
+  const meta = await parts.runtime.inspect(manifest.component, `${name}-migrate`, manifest.sha256);
   const exports = meta.exports.map(([n]) => n);
   if (!exports.includes('migrate')) return false;
   checkCapabilities(manifest, meta.imports, exports);
@@ -71,7 +89,9 @@ async function migrate(parts: EngineParts, manifest: ResolvedManifest, fromVersi
     if (!outcome.ok) throw new EngineError('migrate-failed', `module ${name}: migrate from ${fromVersion} was stopped by ${outcome.signal.name}; the earlier version runs on`, { module: name, fromVersion, signal: outcome.signal.name });
     const value = outcome.value as { tag?: string; val?: unknown } | undefined;
     if (value?.tag === 'err') throw new EngineError('migrate-failed', `module ${name}: migrate from ${fromVersion} answered err; the earlier version runs on`, { module: name, fromVersion, error: value.val });
-    await store.commit({ writes: transaction.writes(), sizeDelta: transaction.sizeDelta });
+    const writes = transaction.writes();
+    await store.commit({ writes, sizeDelta: transaction.sizeDelta });
+    parts.messages.committed(name, writes);
     return true;
   } finally {
     component.close();

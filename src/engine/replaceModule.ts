@@ -9,6 +9,7 @@ import type { SignalName } from '../signals/signalFromData.ts';
 import type { EngineParts } from './EngineParts.ts';
 import { outsideInvocation } from './hostBinding.ts';
 import type { Envelope } from './invocation.ts';
+import { checkMessageGrants } from './messageGrants.ts';
 import { checkCapabilities, MODULE_INTERFACES, type InterfaceName } from './ModuleManifest.ts';
 import type { ModuleRuntime } from './ModuleRuntime.ts';
 import type { InvocationRecord } from './records.ts';
@@ -52,6 +53,8 @@ export interface Replacement {
 export interface SwapHost {
   readonly parts: EngineParts;
   find(name: string): ModuleRuntime | undefined;
+  /** The manifests of the modules loaded here. */
+  manifests(): ResolvedManifest[];
   load(manifest: ResolvedManifest): Promise<void>;
   /** Takes the module out as a handover does: drained, its state and cursors kept, no lifecycle task. */
   unload(name: string): Promise<void>;
@@ -79,7 +82,9 @@ export function capabilityDiff(manifest: ResolvedManifest, imports: Record<strin
  * twice. Embedder events published meanwhile wait for the swap (on LevelDB a module out of the table
  * would not receive them). The new version's first invocations are its probation: a signal among them
  * swaps the previous version back; the chain steps, timers and ticks it failed were never committed and
- * run again on the previous version, and the custom events it failed are delivered to it again.
+ * run again on the previous version, and the custom events it failed are delivered to it again. The
+ * previous version is loaded pinned to its sha256: a file rebuilt in place since is refused
+ * (`rollback-failed`, the module not loaded) rather than run as if it were the previous build.
  */
 export class HotSwaps {
   private readonly probations = new Map<string, Probation>();
@@ -99,6 +104,18 @@ export class HotSwaps {
     if (isOwnedStore(this.host.parts.store)) return Promise.reject(new ReplaceError('not-replaceable', 'a module cannot be swapped on a store shared by replicas: unload and load it', { module: (raw as { name?: unknown }).name }));
     const manifest = parseManifest(raw, `module ${(raw as { name?: unknown }).name ?? ''}`);
     return this.turn(manifest.name, () => this.swap(manifest, options.probationInvocations ?? DEFAULT_REPLACE_PROBATION_INVOCATIONS));
+  }
+
+  /**
+   * Runs `work` as a swap runs (engine.promote, promote.ts): in the module's turn, so no swap or
+   * rollback interleaves; an open probation over; embedder events held until `work` is done. `work`
+   * gets the handover unload and the load.
+   */
+  exclusive<T>(name: string, work: (host: SwapHost) => Promise<T>): Promise<T> {
+    return this.turn(name, () => {
+      this.probations.get(name)?.end();
+      return this.hold(() => work(this.host));
+    });
   }
 
   private async turn<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -126,6 +143,9 @@ export class HotSwaps {
     const name = manifest.name;
     const old = this.host.find(name);
     if (!old) throw new EngineError('unknown-module', `no module named ${name}`, { module: name });
+    // As `engine.load` checks them: the new build's grants, and those of the senders it takes messages from.
+    const others = this.host.manifests().filter((m) => m.name !== name);
+    checkMessageGrants([manifest, ...others.filter((m) => m.grants.messages?.includes(name))], [...others, manifest]);
     const refused = (error: unknown, capabilities?: CapabilityDiff) =>
       new ReplaceError('load-failed', `module ${name}: the new build cannot be loaded; the previous version serves on`, { module: name, ...(capabilities ? { capabilities } : {}) }, error);
     const meta = await runtime.inspect(manifest.component, name, manifest.sha256).catch((error: unknown) => Promise.reject(refused(error)));
@@ -149,7 +169,8 @@ export class HotSwaps {
     }
     // A probation still open is over: the version serving now is the one to fall back to.
     this.probations.get(name)?.end();
-    const previous = old.manifest;
+    // Pinned: a rollback loads the very build that served, never a file rebuilt in place since.
+    const previous: ResolvedManifest = { ...old.manifest, sha256: old.version };
     const probation = new Probation(this.host, name, probationInvocations, (p, signal) => this.rollback(p, previous, signal));
     await this.hold(async () => {
       await this.host.unload(name);

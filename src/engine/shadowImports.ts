@@ -9,8 +9,8 @@ import type { BoundHostFunction, HostImports } from '../runtime/HostImports.ts';
 
 /** Interfaces whose calls leave the engine: a candidate's are never sent, but answered from the live step's. */
 export const SENT: readonly HostInterface[] = ['chain', 'http', 'cowApi'];
-/** Interfaces whose calls stage corral's own records (timers, tasks): a candidate's go to its overlay, and are compared. */
-export const STAGED: readonly HostInterface[] = ['timers', 'queue'];
+/** Interfaces whose calls stage corral's own records (timers, tasks, outbox messages): a candidate's go to its overlay, and are compared. */
+export const STAGED: readonly HostInterface[] = ['timers', 'queue', 'messages'];
 
 /** The recorder's wrapping, the journal `corral replay` reads: one journal of calls and answers, not a second. */
 const journal = new Recorder();

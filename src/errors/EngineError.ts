@@ -19,7 +19,8 @@ export type EngineErrorCode =
   | 'module-held' // another replica owns the module now (its lease and epoch)
   | 'fenced' // a commit found another replica's epoch: this replica no longer owns the module, nothing was written
   | 'store-lost' // the store connection failed mid-commit or the lease was lost: the module stops, nothing more is written
-  | 'migrate-failed'; // a promoted version's `migrate` answered err or was stopped by a signal: nothing of it was committed, the earlier version runs on
+  | 'migrate-failed' // a promoted version's `migrate` answered err or was stopped by a signal: nothing of it was committed, the earlier version runs on
+  | 'promote-failed'; // a promoted version could not be loaded (after its `migrate` committed, when details.migrated): the earlier version runs on the state as it is
 
 /** Something an embedder or operator asked of the engine that it cannot do. The engine keeps running. */
 export class EngineError extends CorralError<EngineErrorCode> {

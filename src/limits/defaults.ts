@@ -579,6 +579,13 @@ export const DEFAULT_API = {
 } as const;
 
 /**
+ * Milliseconds the read API's thread may take to start and open the LevelDB (on a loaded machine,
+ * seconds); the reads' own deadlines run from then. Past it the thread is ended, the reads waiting for
+ * it are answered 500, and the next request starts a new one.
+ */
+export const READ_THREAD_START_MS = 60_000;
+
+/**
  * A chain's RPC endpoint pool (`[chains.<id>.pool]`, src/chain/EndpointPool.ts), used when it lists
  * more than one endpoint in `rpc_urls`; with one endpoint there is nothing to choose and nothing is probed.
  */

@@ -1,9 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/Clock.ts';
 import { Engine } from '../../src/engine/Engine.ts';
+import { EngineError } from '../../src/errors/EngineError.ts';
+import { LoadError } from '../../src/errors/LoadError.ts';
 import { ReplaceError } from '../../src/errors/ReplaceError.ts';
 import type { Runtime } from '../../src/index.ts';
 import { captureLogger, fixture, newRuntime } from '../helpers.ts';
@@ -18,7 +20,7 @@ const incr = JSON.stringify({ op: 'incr' });
 let engine: Engine;
 const clock = new ManualClock();
 /** A counter whose circuit opens at its second signal. */
-const fragile = { ...counter, name: 'fragile', topics: ['fragile'], supervision: { intensity: 1 } };
+const fragile = { ...counter, name: 'fragile', topics: ['fragile'], supervision: { intensity: 1 }, limits: { timeoutMs: 30_000 } };
 beforeAll(async () => {
   engine = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-replace-')), logger: captureLogger().logger, clock, modules: [counter, fragile] });
 });
@@ -66,6 +68,32 @@ describe('engine.replace', () => {
     expect(await count()).toBe(before + 2);
   });
 
+  it('error: a rollback loads the previous build by its sha256: a file rebuilt in place since is refused (rollback-failed, LoadError sha256-mismatch), never run as the previous version', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-replace-inplace-'));
+    const path = join(dir, 'module.wasm');
+    copyFileSync(fixture('counter'), path);
+    const inPlace = { ...counter, component: path };
+    const own = await Engine.start({ runtime, stateDir: join(dir, 'state'), logger: captureLogger().logger, clock: new ManualClock(), modules: [inPlace] });
+    try {
+      await own.publish('cmd', incr);
+      await own.settled('counter');
+      // Rebuilt in place: counter-v2 (steps of two) at the same path, under a fuel budget it cannot run on.
+      copyFileSync(fixture('counter-v2'), path);
+      const swapped = await own.replace({ ...inPlace, limits: { fuel: 1_000 } });
+      await own.publish('cmd', incr);
+      const end = await swapped.probation;
+      expect(end).toMatchObject({ result: 'rollback-failed', signal: 'OutOfFuel' });
+      expect((end as { error: unknown }).error).toBeInstanceOf(LoadError);
+      expect((end as { error: LoadError }).error.code).toBe('sha256-mismatch');
+      // Not loaded (as rollback-failed says), rather than serving the new build as if it were the previous one.
+      const unloaded = await Promise.resolve().then(() => own.read('counter', bytes('count'))).catch((e: unknown) => e);
+      expect(unloaded).toBeInstanceOf(EngineError);
+      expect(unloaded).toMatchObject({ code: 'unknown-module' });
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('behavior: events published while the swap runs wait for it: each is handled once, by one version or the other', async () => {
     const before = await count();
     let swapped = false;
@@ -99,6 +127,15 @@ describe('engine.replace', () => {
     expect(error).toBeInstanceOf(ReplaceError);
     expect((error as ReplaceError).code).toBe('capability-not-granted');
     expect((error as ReplaceError).details).toMatchObject({ module: 'counter', capabilities: { ungranted: [{ import: 'corral:module/logging', grant: 'logging' }] } });
+    const before = await count();
+    await publishIncr(1);
+    expect(await count()).toBe(before + 1);
+  });
+
+  it('error: a new manifest whose messages grant names a module that is not there is refused as at load (invalid-grant), and the old version serves on', async () => {
+    const error = await engine.replace({ ...counter, grants: { ...counter.grants, messages: ['nowhere'] } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineError);
+    expect(error).toMatchObject({ code: 'invalid-grant', details: { module: 'counter', to: 'nowhere' } });
     const before = await count();
     await publishIncr(1);
     expect(await count()).toBe(before + 1);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import type { Runtime } from '../../src/index.ts';
 import { inspectState } from '../../src/cli/inspect.ts';
 import { loadConfig } from '../../src/config/loadConfig.ts';
 import { EngineError } from '../../src/errors/EngineError.ts';
+import { LoadError } from '../../src/errors/LoadError.ts';
 import { ManualClock } from '../../src/clock/Clock.ts';
 import { Engine } from '../../src/engine/Engine.ts';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
@@ -18,6 +19,7 @@ import { SHADOW_REPORT_KEY } from '../../src/store/reservedKeys.ts';
 import { startAnvil } from '../anvil.ts';
 import { fixture, newRuntime } from '../helpers.ts';
 import { ORDER } from '../host/order.ts';
+import { command, got, handled, msgProbe } from './messagesHarness.ts';
 
 /**
  * Shadow runs (docs/shadow.md): the explorer fixture live, and beside it either itself (an identical
@@ -176,6 +178,67 @@ describe('shadow runs', () => {
       expect(engine.shadowReport('explorer')).toBeDefined();
       expect(await run({ op: 'count' })).toMatchObject({ ok: true });
       expect(new TextDecoder().decode(await engine.read('explorer', new TextEncoder().encode('count')))).toBe('2');
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('behavior: a candidate sending other messages reports that send as a difference; its message is never sent', async () => {
+    const engine = await Engine.start({
+      runtime,
+      stateDir: mkdtempSync(join(tmpdir(), 'corral-shadow-messages-')),
+      logger: pino({ level: 'silent' }),
+      clock: new ManualClock(),
+      modules: [msgProbe('a', { to: ['b'], shadow: { component: built('msg-probe-shadow') } }), msgProbe('b', { from: ['a'] })],
+    });
+    try {
+      expect(await command(engine, 'a', { op: 'send', to: 'b', payloads: ['hello'] })).toMatchObject({ ok: true });
+      await handled(engine, 'b', 'a', 1);
+      await engine.shadowSettled('a');
+      expect((await got(engine, 'b')).map((m) => m.payload)).toEqual(['hello']);
+      const report = engine.shadowReport('a')!;
+      expect(report.steps).toMatchObject({ same: 0, different: 1 });
+      expect(report.differences[0]?.differences[0]).toMatchObject({ kind: 'request', index: 0 });
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('behavior: promote is a swap: every event published while it runs is handled, by one version or the other', async () => {
+    // The candidate is the same counter: the count says how many events were handled.
+    const counter = { name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'], shadow: { component: fixture('counter') } };
+    const engine = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-promote-')), logger: pino({ level: 'silent' }), clock: new ManualClock(), modules: [counter] });
+    try {
+      const incr = JSON.stringify({ op: 'incr' });
+      let done = false;
+      const promoted = engine.promote('counter').finally(() => (done = true));
+      let published = 0;
+      for (; !done && published < 500; published++) await engine.publish('cmd', incr);
+      expect(await promoted).toEqual({ migrated: false });
+      expect(published).toBeGreaterThan(0);
+      await engine.settled('counter');
+      expect(new TextDecoder().decode(await engine.read('counter', new TextEncoder().encode('count')))).toBe(String(published));
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('error: a candidate rebuilt after its shadow run is refused at promote (LoadError sha256-mismatch), and the earlier version serves on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-promote-pin-'));
+    const candidate = join(dir, 'candidate.wasm');
+    copyFileSync(fixture('counter'), candidate);
+    const counter = { name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'], shadow: { component: candidate } };
+    const engine = await Engine.start({ runtime, stateDir: join(dir, 'state'), logger: pino({ level: 'silent' }), clock: new ManualClock(), modules: [counter] });
+    try {
+      copyFileSync(fixture('counter-v2'), candidate);
+      const error = await engine.promote('counter').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LoadError);
+      expect(error).toMatchObject({ code: 'sha256-mismatch' });
+      // The earlier version (steps of one, with its shadow) serves.
+      expect(engine.shadowReport('counter')).toBeDefined();
+      await engine.publish('cmd', JSON.stringify({ op: 'incr' }));
+      await engine.settled('counter');
+      expect(new TextDecoder().decode(await engine.read('counter', new TextEncoder().encode('count')))).toBe('1');
     } finally {
       await engine.stop();
     }

@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EngineError } from '../../src/errors/EngineError.ts';
 import { encodeJob, type Job } from '../../src/jobs/Job.ts';
 import { timerValue } from '../../src/jobs/timerWrites.ts';
@@ -129,12 +129,29 @@ describe('read API: the read thread', () => {
     const fresh = new ReadThread((await store.readView().then(async (v) => (await v.close(), v as LevelReadView))).location);
     const request: ReadRequest = { kind: 'keys', module: 'm', prefix: enc('k/'), bounds: { limit: 10, maxBytes: 1024 } };
     try {
-      // A thread has to start and open the database first: a deadline of 0 ms passes before it can answer.
+      // A deadline of 0 ms passes before the started thread can answer: with no answer since, it is ended.
       await expect(fresh.read(request, 0)).rejects.toBeInstanceOf(ReadTimeout);
       const json = JSON.parse(new TextDecoder().decode(await fresh.read(request, 10_000)));
       expect(json.entries).toHaveLength(3);
       expect(fresh.started).toBe(2);
     } finally {
+      await fresh.close();
+    }
+  });
+
+  it("behavior: a read's deadline runs from its thread's start: a start (and database open) longer than the deadline does not fail the read", async () => {
+    const fresh = new ReadThread((await store.readView().then(async (v) => (await v.close(), v as LevelReadView))).location);
+    const request: ReadRequest = { kind: 'keys', module: 'm', prefix: enc('k/'), bounds: { limit: 10, maxBytes: 1024 } };
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const answer = fresh.read(request, 1_000);
+      // The whole deadline passes before the thread has started.
+      vi.advanceTimersByTime(1_000);
+      const json = JSON.parse(new TextDecoder().decode(await answer));
+      expect(json.entries).toHaveLength(3);
+      expect(fresh.started).toBe(1);
+    } finally {
+      vi.useRealTimers();
       await fresh.close();
     }
   });

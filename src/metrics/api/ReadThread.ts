@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { ReadRequest, ReadThreadAnswer, ReadThreadMessage } from './readRequest.ts';
+import { READ_THREAD_START_MS } from '../../limits/defaults.ts';
 import { ReadTimeout, type StateReader } from './StateReader.ts';
 
 const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './read-entry.mjs' : './readWorker.js', import.meta.url);
@@ -15,9 +16,11 @@ export class ReadThreadError extends Error {
  * JSON, every millisecond of it taken from the steps that handle events; here the main thread only
  * parses the request and writes the bytes this thread encoded, and the thread runs at the lowest
  * priority (readWorker.ts), so on busy cores it gets what the engine's threads leave. Started at the
- * first request, it does not hold the process open while idle. A read past its deadline means the
- * thread is stuck or starved (a page is bounded work): it is ended, every read on it answered as timed
- * out, and the next request starts a new one.
+ * first request, it does not hold the process open while idle. A read's deadline runs from the thread's
+ * start (its database open, bounded by READ_THREAD_START_MS), not from the request. A read past its
+ * deadline while the thread answers others fails alone; one past it with no answer since it was sent
+ * means the thread is stuck or starved (a page is bounded work): it is ended, every read on it answered
+ * as timed out, and the next request starts a new one.
  */
 export class ReadThread implements StateReader {
   /** Threads started so far (a test's evidence that reads ran there). */
@@ -26,15 +29,35 @@ export class ReadThread implements StateReader {
   nice: number | null | undefined;
   private worker: Worker | undefined;
   private nextId = 1;
+  /** The current thread's start (its database open); reads' deadlines run from it. */
+  private ready: Promise<void> | undefined;
+  private notStarted: ((reason: unknown) => void) | undefined;
+  /** Answers the threads gave so far: a read past its deadline with none since it was sent found the thread stuck. */
+  private answers = 0;
   private readonly pending = new Map<number, { resolve: (json: Uint8Array) => void; reject: (error: unknown) => void }>();
 
   constructor(private readonly location: string) {}
 
   read(request: ReadRequest, deadlineMs: number): Promise<Uint8Array> {
     const worker = this.running();
+    const ready = this.ready!;
+    return ready.then(() => this.send(worker, request, deadlineMs));
+  }
+
+  /**
+   * One read on a started thread. Past its deadline it alone is answered as timed out when the thread
+   * answered anything meanwhile (slow, not stuck: the other reads go on); when it answered nothing, the
+   * thread is stuck or starved, and is ended with every read on it.
+   */
+  private send(worker: Worker, request: ReadRequest, deadlineMs: number): Promise<Uint8Array> {
+    if (this.worker !== worker) return Promise.reject(new ReadThreadError('the read thread ended before it could read'));
     const id = this.nextId++;
+    const answersBefore = this.answers;
     return new Promise<Uint8Array>((resolve, reject) => {
-      const timer = setTimeout(() => void this.stop(worker, new ReadTimeout(deadlineMs)).catch(() => {}), deadlineMs); // its reads are already failed
+      const timer = setTimeout(() => {
+        if (this.answers === answersBefore) return void this.stop(worker, new ReadTimeout(deadlineMs)).catch(() => {}); // its reads are already failed
+        this.pending.get(id)?.reject(new ReadTimeout(deadlineMs));
+      }, deadlineMs);
       const settle = () => {
         clearTimeout(timer);
         this.pending.delete(id);
@@ -55,12 +78,23 @@ export class ReadThread implements StateReader {
     const worker = new Worker(ENTRY);
     this.started++;
     worker.unref();
+    let started!: () => void;
+    this.ready = new Promise<void>((resolve, reject) => {
+      started = resolve;
+      this.notStarted = reject;
+    });
+    this.ready.catch(() => {}); // each read waiting on it reports it
+    const startup = setTimeout(() => void this.stop(worker, new ReadThreadError(`the read thread did not start within ${READ_THREAD_START_MS} ms`)).catch(() => {}), READ_THREAD_START_MS);
+    startup.unref();
     worker.on('message', (answer: ReadThreadAnswer) => {
       switch (answer.kind) {
         case 'started':
           this.nice = answer.nice;
+          clearTimeout(startup);
+          started();
           return;
         case 'read': {
+          this.answers++;
           const waiting = this.pending.get(answer.id);
           if (answer.ok) waiting?.resolve(answer.json);
           else waiting?.reject(new ReadThreadError(answer.message));
@@ -81,6 +115,7 @@ export class ReadThread implements StateReader {
   private async stop(worker: Worker, reason: unknown): Promise<void> {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    this.notStarted?.(reason);
     for (const waiting of [...this.pending.values()]) waiting.reject(reason);
     await worker.terminate();
   }

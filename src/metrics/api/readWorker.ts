@@ -28,7 +28,7 @@ function lowestPriority(): number | null {
     return null;
   }
 }
-port.postMessage({ kind: 'started', nice: lowestPriority() } satisfies ReadThreadAnswer);
+const nice = lowestPriority();
 
 async function answer(id: number, read: () => Promise<unknown>): Promise<void> {
   try {
@@ -43,7 +43,11 @@ port.on('message', (message: ReadThreadMessage) => {
   switch (message.kind) {
     case 'open':
       source = openLevelReads(message.location);
-      source.catch(() => {}); // each read reports it
+      // Started once the database is open (or failed to open: each read reports it): reads' deadlines run from here.
+      void source.then(
+        () => port.postMessage({ kind: 'started', nice } satisfies ReadThreadAnswer),
+        () => port.postMessage({ kind: 'started', nice } satisfies ReadThreadAnswer),
+      );
       return;
     case 'read':
       void answer(message.id, async () => {
