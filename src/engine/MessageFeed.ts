@@ -32,6 +32,8 @@ export type MessageSink = (delivery: MessageDelivery) => { queued: Promise<void>
 export interface MessageSources {
   receiver: Pick<ModuleStore, 'cursor'>;
   entries(sender: string, range: { gt: Bytes; lt: Bytes; limit: number }): Promise<[Bytes, Bytes][]>;
+  /** Resolves once the receiver's actor serves again (its circuit closed or half-open): at once when it serves. */
+  whenServing(): Promise<void>;
 }
 
 /**
@@ -146,6 +148,12 @@ export class MessageFeed {
     if ('refused' in outcome && outcome.refused === 'stopped') return;
     lane.generation++;
     lane.position = this.hub.handledBy(this.receiver, lane.from);
+    // A signal's retry waits out the actor's own backoff; a refusal at an open circuit comes back at once,
+    // so reading again straight away spun a core for as long as the circuit stayed open (found in review).
+    if ('refused' in outcome && outcome.refused === 'circuit-open') {
+      void this.sources.whenServing().then(() => this.wake(lane.from));
+      return;
+    }
     this.wake(lane.from);
   }
 

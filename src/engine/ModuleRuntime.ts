@@ -226,7 +226,7 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     if (senders.size === 0) return;
     const { store, messages: hub, supervisor } = this.parts;
     const sink = (delivery: MessageDelivery) => supervisor.deliverTo(this.name, { kind: 'message', payload: delivery });
-    this.messages = new MessageFeed(this.name, [...senders.keys()], { receiver: this.store, entries: viewEntries(store) }, hub, sink, this.logger);
+    this.messages = new MessageFeed(this.name, [...senders.keys()], { receiver: this.store, entries: viewEntries(store), whenServing: () => this.whenServing() }, hub, sink, this.logger);
     hub.attach(this.messages, senders);
     await this.messages.start();
   }

@@ -78,6 +78,12 @@ declare module 'corral:module/timers@0.1.0' {
   export type Fault = import('corral:module/types@0.1.0').Fault;
 }
 
+declare module 'corral:module/triggers@0.1.0' {
+  export function addAddress(trigger: string, address: string): void;
+  export function removeAddress(trigger: string, address: string): void;
+  export type Fault = import('corral:module/types@0.1.0').Fault;
+}
+
 declare module 'corral:module/types@0.1.0' {
   export interface BlockHeader {
     chainId: number,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filter, firstValueFrom } from 'rxjs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,5 +139,28 @@ describe('messages between modules', () => {
     const atStart = await Engine.start({ runtime, stateDir: mkdtempSync(join(tmpdir(), 'corral-messages-start-')), logger: captureLogger().logger, modules: [msgProbe('h', { to: ['i'] }), msgProbe('i')] }).catch((e: unknown) => e);
     expect(atStart).toBeInstanceOf(EngineError);
     expect(atStart).toMatchObject({ code: 'invalid-grant', details: { module: 'h', to: 'i' } });
+  });
+
+  it("behavior: a receiver whose circuit is open waits until it serves again, instead of reading its sender's outbox round and round", async () => {
+    // A receiver that spins on 'p' (out of fuel each time) and opens its circuit at the first failure.
+    const local = await Engine.start({
+      runtime,
+      stateDir: mkdtempSync(join(tmpdir(), 'corral-messages-poison-')),
+      logger: captureLogger().logger,
+      modules: [msgProbe('s', { to: ['r'] }), msgProbe('r', { from: ['s'], spin: 'p', limits: { fuel: 5_000_000, timeoutMs: 10_000 }, supervision: { intensity: 1 } })],
+    });
+    try {
+      const quarantined = firstValueFrom(local.signals$.pipe(filter((s) => s.actor === 'r' && s.type === 'Quarantined')));
+      expect(await command(local, 's', { op: 'send', to: 'r', payloads: ['p'] })).toMatchObject({ ok: true });
+      await quarantined;
+      const refused = () => local.actors().find((a) => a.name === 'r')!.refused;
+      const before = refused();
+      // Turns of the event loop, not time: a feed that re-reads at once is refused on nearly every turn (4 → 4,092
+      // refusals in 2 s before the fix); one that waits for the circuit is refused once at most.
+      for (let turn = 0; turn < 300; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(refused() - before).toBeLessThanOrEqual(1);
+    } finally {
+      await local.stop();
+    }
   });
 });
