@@ -290,6 +290,7 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
       { name: 'DEFAULT_API.maxPageBytes', unit: 'bytes', trips: 'key and value bytes per page; the page ends there with `next` (a single larger value is cut, `truncated: true`)', toml: ['engine.api.max_page_bytes'] },
       { name: 'DEFAULT_API.maxConcurrent', unit: 'count', trips: 'API requests served at once (each holds a store snapshot and libuv reads); past it 503 with `Retry-After`', toml: ['engine.api.max_concurrent'] },
       { name: 'DEFAULT_API.retryAfterS', unit: 'count', trips: 'seconds in the `Retry-After` of a request refused for load' },
+      { name: 'READ_THREAD_START_MS', unit: 'ms', trips: "the read API thread's start and LevelDB open; past it the thread is ended, the reads waiting for it are answered 500, and the next request starts a new one" },
       { name: 'DEFAULT_API.deadlineMs', unit: 'ms', trips: 'how long a request may wait for its read; past it 503 `timeout` with `Retry-After`, and the read thread (stuck) is ended and started afresh' },
     ],
   },

@@ -14,13 +14,14 @@ const testbed = chainTestbed();
 const BLOCKS = 3_000;
 
 /**
- * The module `corral new` scaffolds, built as its own build.mjs builds it (componentize-qjs): the
- * JavaScript module a new user starts from, not a WAT fixture.
+ * The module `corral new --js` scaffolds, built as its own build.mjs builds it (componentize-qjs): the
+ * JavaScript module a new user starts from, not a WAT fixture. (The TypeScript scaffold bundles first;
+ * test/cli/new.test.ts runs it.)
  */
 let component: string;
 beforeAll(() => {
   const dir = join(mkdtempSync(join(tmpdir(), 'corral-catchup-')), 'greeter');
-  const made = spawnSync(process.execPath, [join(root, 'bin', 'corral.mjs'), 'new', dir], { encoding: 'utf8' });
+  const made = spawnSync(process.execPath, [join(root, 'bin', 'corral.mjs'), 'new', dir, '--js'], { encoding: 'utf8' });
   expect(made.status, made.stderr).toBe(0);
   return (async () => {
     const jsPath = join(dir, 'src', 'module.js');
