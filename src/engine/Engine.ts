@@ -1,5 +1,4 @@
 import { EMPTY, type Observable } from 'rxjs';
-import type { GuestEvent } from '../bus/guestEvents.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { isOwnedStore, type OwnedStore, type SqlClient } from '../store/OwnedStore.ts';
 import type { EngineOptions } from './EngineOptions.ts';
@@ -9,13 +8,12 @@ import { ModuleRuntime } from './ModuleRuntime.ts';
 import { ModuleTable } from './ModuleTable.ts';
 import { EngineView } from './EngineView.ts';
 import { Placement, type OwnershipEvent, type PlacementOptions } from './Placement.ts';
-import { Publisher, type PublishOptions } from './Publisher.ts';
+import { Publisher, type ModuleEvent, type PublishOptions } from './Publisher.ts';
 import { promoteCandidate } from './promote.ts';
 import { HotSwaps, type ReplaceOptions, type Replacement } from './replaceModule.ts';
-import { checkMessageGrants } from './messageGrants.ts';
 
 export type { OwnershipEvent } from './Placement.ts';
-export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
+export type { ModuleEvent } from './Publisher.ts';
 export type { EngineOptions } from './EngineOptions.ts';
 export type { ChainPosition, ChainStep, InvocationRecord } from './records.ts';
 export type { QueryResult } from './ModuleQuery.ts';
@@ -54,7 +52,7 @@ export class Engine extends EngineView {
     try {
       engine = new Engine(parts);
       const manifests = options.modules.map((raw, index) => parseManifest(raw, `modules[${index}]`));
-      checkMessageGrants(manifests, manifests);
+      engine.modules.checkGrants(manifests);
       for (const manifest of manifests) parts.messages.declare(manifest);
       if (isOwnedStore(store)) {
         await engine.startOwned(store, manifests, placement);
@@ -92,7 +90,7 @@ export class Engine extends EngineView {
     this.parts.messages.declare(manifest);
     // On a shared store the module is declared and placed: it runs here only if placement gives it here.
     if (this.placement) return this.placement.add(manifest);
-    checkMessageGrants([manifest], [...this.modules.all().map((m) => m.manifest), manifest]);
+    this.modules.checkGrants([manifest]);
     return this.loadResolved(manifest);
   }
 
@@ -180,9 +178,8 @@ export class Engine extends EngineView {
   }
 
   /** Delivers one custom event to one module and resolves with its outcome (after the commit, if any). */
-  deliver(module: string, event: GuestEvent, cursor: unknown) {
-    this.modules.get(module);
-    return this.parts.supervisor.request(module, { kind: 'custom', payload: { kind: 'custom', event, cursor } });
+  deliver(module: string, event: ModuleEvent, cursor: unknown) {
+    return this.publisher.deliver(module, event, cursor);
   }
 
   /** Starts a stopped or halted module's actor again: an operator's call, nothing else restarts it. */

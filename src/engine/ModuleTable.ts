@@ -4,6 +4,8 @@ import { EngineError } from '../errors/EngineError.ts';
 import { MODULE_LOAD_CONCURRENCY } from '../limits/defaults.ts';
 import { mapConcurrently } from './mapConcurrently.ts';
 import type { ModuleRuntime } from './ModuleRuntime.ts';
+import type { ResolvedManifest } from '../config/ModuleManifestSchema.ts';
+import { checkMessageGrants } from './messageGrants.ts';
 import type { ChainPosition } from './records.ts';
 
 /**
@@ -89,6 +91,14 @@ export class ModuleTable {
       highest = Math.max(highest, read.value);
     }
     return highest;
+  }
+
+  /**
+   * Refuses `manifests` (a start's, or one loaded while the engine runs) whose `messages` grants name a
+   * module neither among them nor serving, or one that takes no messages from them (messageGrants.ts).
+   */
+  checkGrants(manifests: readonly ResolvedManifest[]): void {
+    checkMessageGrants(manifests, [...this.all().map((m) => m.manifest), ...manifests]);
   }
 
   /** The serving modules that receive embedder events on `topic`. */

@@ -1,4 +1,6 @@
 import type { GuestEvent } from '../bus/guestEvents.ts';
+
+export type { GuestEvent as ModuleEvent } from '../bus/guestEvents.ts';
 import { EngineError } from '../errors/EngineError.ts';
 import { isOwnedStore, type SqlClient } from '../store/OwnedStore.ts';
 import { parseTraceparent } from '../tracing/Tracing.ts';
@@ -48,6 +50,12 @@ export class Publisher {
     const receivers = this.modules.receivers(topic);
     const payloadOf = { kind: 'custom' as const, event, cursor, ...(traceparent === undefined ? {} : { traceparent }) };
     await Promise.all(receivers.map((m) => this.parts.supervisor.send(m.name, { kind: 'custom', payload: payloadOf })));
+  }
+
+  /** One custom event to one module, resolving with its outcome (after the commit, if any). */
+  deliver(module: string, event: GuestEvent, cursor: unknown) {
+    this.modules.get(module);
+    return this.parts.supervisor.request(module, { kind: 'custom', payload: { kind: 'custom', event, cursor } });
   }
 
   async publishIn(client: SqlClient, topic: string, payload: string, options: PublishOptions): Promise<void> {
