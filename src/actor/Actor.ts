@@ -319,25 +319,35 @@ export class Actor {
       delivery.settle({ ok: false, refused: 'stale' });
       return;
     }
-    if (delivery.each && delivery.args.length === 0) return this.complete(delivery);
-    let outcome: DeliveryOutcome;
+    let outcome: DeliveryOutcome | undefined;
+    if (delivery.each && delivery.args.length === 0) {
+      const completed = await this.complete(delivery);
+      if (!completed) return;
+      // An empty batch can still end in a signal (the feed's own writes past the module's storedBytes
+      // cap): a failure of the actor like a call's. Settled and not told, the feed would ask again at
+      // once, forever.
+      outcome = completed;
+      if (this.state !== 'running') this.send({ type: 'RUN' });
+    }
     // Instances retired by a guest's exit(ok), before the call: only this actor calls its component, so
     // a count that moved during the call is this call's exit. Read only where an exit stops the actor.
     const exitsBefore = this.stopsOnExit ? this.component.stats().recycled.exit : 0;
-    try {
-      const call = delivery.each
-        ? this.component.invokeEach(delivery.exportName, delivery.args as unknown[][], { ...delivery.options, stopAt: delivery.each })
-        : this.component.invoke(delivery.exportName, delivery.args, delivery.options);
-      // The machine's step runs while the worker already works on the call.
-      if (this.state !== 'running') this.send({ type: 'RUN' });
-      outcome = await call;
-      if (delivery.complete) outcome = await delivery.complete(outcome);
-    } catch (error) {
-      // The call never started: not the guest's failure, so no restart either.
-      if (this.state === 'running' || this.state === 'probing') this.untoldSuccess = true;
-      if (this.state === 'probing') this.tellSuccess();
-      delivery.settle({ ok: false, error: error as Error });
-      return;
+    if (!outcome) {
+      try {
+        const call = delivery.each
+          ? this.component.invokeEach(delivery.exportName, delivery.args as unknown[][], { ...delivery.options, stopAt: delivery.each })
+          : this.component.invoke(delivery.exportName, delivery.args, delivery.options);
+        // The machine's step runs while the worker already works on the call.
+        if (this.state !== 'running') this.send({ type: 'RUN' });
+        outcome = await call;
+        if (delivery.complete) outcome = await delivery.complete(outcome);
+      } catch (error) {
+        // The call never started: not the guest's failure, so no restart either.
+        if (this.state === 'running' || this.state === 'probing') this.untoldSuccess = true;
+        if (this.state === 'probing') this.tellSuccess();
+        delivery.settle({ ok: false, error: error as Error });
+        return;
+      }
     }
     if ('error' in outcome || 'refused' in outcome) {
       // The completion step failed (e.g. the commit): the guest did nothing wrong.
@@ -384,13 +394,19 @@ export class Actor {
     delivery.settle(outcome);
   }
 
-  /** A delivery with nothing to call (an empty batch): only its completion step runs, in order. */
-  private async complete(delivery: Delivery): Promise<void> {
+  /**
+   * A delivery with nothing to call (an empty batch): only its completion step runs, in order. Settled
+   * here unless it ended in a signal, which is returned for the actor to take as a failure.
+   */
+  private async complete(delivery: Delivery): Promise<Extract<DeliveryOutcome, { ok: false; signal: unknown }> | undefined> {
     const nothing: CallOutcome = { ok: true, value: [], fuelUsed: 0, durationMs: 0, invocationId: delivery.options?.invocationId ?? '' };
     try {
-      delivery.settle(delivery.complete ? await delivery.complete(nothing) : nothing);
+      const outcome = delivery.complete ? await delivery.complete(nothing) : nothing;
+      if (!outcome.ok && 'signal' in outcome) return outcome;
+      delivery.settle(outcome);
     } catch (error) {
       delivery.settle({ ok: false, error: error as Error });
     }
+    return undefined;
   }
 }

@@ -4,6 +4,7 @@ import type { DeliveryExtras, DeliveryOutcome } from '../actor/Actor.ts';
 import { cursorToJson } from '../bus/cursorJson.ts';
 import type { FeedDelivery } from '../bus/ModuleFeed.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
+import { HostLimitError } from '../errors/HostLimitError.ts';
 import { InvocationScope } from '../host/InvocationScope.ts';
 import { logGuestOutput } from '../host/logging.ts';
 import { withCap } from '../host/withCap.ts';
@@ -241,8 +242,16 @@ function bindChainStep(module: InvocationModule, envelope: Extract<Envelope, { k
       trace.begin(SPAN.step, undo ? { ...attributes, [ATTR.undo]: true } : attributes);
     }
     module.store.beginEvent(transaction);
-    // The feed's own records (a factory's children) commit with the step, or not at all.
-    for (const write of delivery.writes ?? []) transaction.set(write.key, write.value);
+    // The feed's own records (a factory's children) commit with the step, or not at all, and count
+    // toward `storedBytes` as the module's own writes do: a factory naming children without end must
+    // not grow a module past its cap. Past it, the scope keeps the tripped cap and the step ends as
+    // `HostLimitExceeded storedBytes` (withCap), its writes dropped and its cursor not moved.
+    const admit = (sizeDelta: number) => scope.check('storedBytes', scope.state.storedBytes + sizeDelta);
+    try {
+      for (const write of delivery.writes ?? []) transaction.set(write.key, write.value, admit);
+    } catch (error) {
+      if (!(error instanceof HostLimitError)) throw error;
+    }
     if (undo) staged = stageUndo(transaction, undo, undoPlan());
     if (undo && staged === undefined) {
       ended = 'stale';

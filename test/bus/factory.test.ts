@@ -1,4 +1,5 @@
 import type { Hex } from 'viem';
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/Engine.ts';
 import type { ModuleManifest } from '../../src/index.ts';
@@ -127,5 +128,31 @@ describe('factory triggers', () => {
     expect(await stateOf(second.engine, 'factory')).toEqual(await stateOf(fresh.engine, 'factory'));
     expect(Object.keys(await childrenOf(second.engine, 'factory'))).toHaveLength(7);
     await Promise.all([second.engine.stop(), fresh.engine.stop()]);
+  });
+
+  it("error: a factory's children past the module's storedBytes cap end the step as HostLimitExceeded storedBytes: none of them is committed, the module stays before the block, and a module without the cap follows them all", async () => {
+    const factory = await deployFactory(testbed.anvil);
+    const start = Number(factory.deployedAt) + 1;
+    // Each child is a reserved key of ~80 bytes (toward storedBytes like the module's own writes): 40 of them pass 2,000.
+    const modules: Partial<ModuleManifest>[] = [
+      { name: 'capped', startBlock: start, triggers: [factoryTrigger(factory.address)], caps: { storedBytes: 2_000 } },
+      { name: 'factory', startBlock: start, triggers: [factoryTrigger(factory.address)] },
+    ];
+    const { engine } = await chainEngine(runtime, chainOf(), modules);
+    const capped = firstValueFrom(engine.signals$.pipe(filter((s) => s.actor === 'capped' && s.type === 'HostLimitExceeded')));
+    const created = await factory.create(40);
+    await engine.reached('factory', 31337, created);
+    // Without the cap on the feed's writes, the module would pass the block with every child stored.
+    const first = await Promise.race([capped, engine.reached('capped', 31337, created).then(() => 'passed the block' as const)]);
+    expect(first).not.toBe('passed the block');
+    const signal = first as { signal: { limit?: string; max?: number; observed?: number } };
+    expect(signal.signal).toMatchObject({ limit: 'storedBytes', max: 2_000 });
+    expect(signal.signal.observed).toBeGreaterThan(2_000);
+    expect(Object.keys(await childrenOf(engine, 'factory'))).toHaveLength(40);
+    expect(await childrenOf(engine, 'capped')).toEqual({});
+    const cursor = (await engine.cursor('capped', 'chain:31337')) as { number?: string } | undefined;
+    expect(BigInt(cursor?.number ?? 0)).toBeLessThan(created);
+    expect(engine.storedBytes().capped).toBeLessThanOrEqual(2_000);
+    await engine.stop();
   });
 });
