@@ -150,11 +150,26 @@ export async function main(argv: string[]): Promise<number> {
         code = reportFailure(error);
       }
     });
-  program
+  const deadLetters = program
     .command('dead-letters')
-    .description('manage dead-lettered tasks (the engine must be stopped; `corral inspect <state_dir> --module <m>` lists them)')
+    .description('list or delete dead letters: tasks that failed past their retries, and messages whose receiver failed on them past their retries (the engine must be stopped)');
+  deadLetters
+    .command('list')
+    .description('print the dead letters as JSON, per module that has any: tasks (each with its last error) and messages (sender, seq, payload, last signal)')
+    .argument('<state_dir>', 'the engine\'s state directory')
+    .option('--module <name>', 'only this module\'s (default: every module\'s)')
+    .addHelpText('after', '\nExamples:\n  corral dead-letters list ./state\n  corral dead-letters list ./state --module twap')
+    .action(async (dir: string, flags: { module?: string }) => {
+      try {
+        const { listDeadLetters } = await import('./deadLetters.ts');
+        process.stdout.write(`${terminalSafeJson(JSON.stringify(await listDeadLetters(dir, flags), jsonReplacer, 2))}\n`);
+      } catch (error) {
+        code = reportFailure(error);
+      }
+    });
+  deadLetters
     .command('purge')
-    .description('delete dead-lettered tasks, giving their bytes back to each module\'s stored_bytes quota')
+    .description('delete dead letters (tasks and messages), giving their bytes back to each module\'s stored_bytes quota; a purged message is not delivered again')
     .argument('<state_dir>', 'the engine\'s state directory')
     .option('--module <name>', 'only this module\'s (default: every module\'s)')
     .option('--older-than-ms <ms>', 'only those dead for longer than this', positiveInt('--older-than-ms'))
