@@ -6,7 +6,8 @@
  * copy` moves a LevelDB state directory into PostgreSQL; `corral new` scaffolds a JavaScript module;
  * `corral replay` runs a recording again and prints the first difference; `corral batch` runs one export
  * once per line of a JSONL file, results in input order, resumable; `corral dev` runs an engine.toml with
- * its modules' sources watched, rebuilding and hot-swapping each changed module with its state kept.
+ * its modules' sources watched, rebuilding and hot-swapping each changed module with its state kept;
+ * `corral promote` makes a running engine's shadow candidate the module (through its read API).
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
  * that cannot be loaded, 130 a second signal forced `run` to stop. `corral replay`: 0 identical,
  * 1 a difference, 2 the recording or a component could not be replayed (so CI tells a regression
@@ -111,6 +112,23 @@ export async function main(argv: string[]): Promise<number> {
         const { inspectConfigured, inspectPostgres, inspectState } = await import('./inspect.ts');
         const report = store !== undefined ? await inspectPostgres({ url: store, schema }, options) : target!.endsWith('.toml') ? await inspectConfigured(target!, options) : await inspectState(target!, options);
         process.stdout.write(`${terminalSafeJson(JSON.stringify(report, jsonReplacer, 2))}\n`);
+      } catch (error) {
+        code = reportFailure(error);
+      }
+    });
+  program
+    .command('promote')
+    .description('make a running engine\'s [modules.shadow] candidate the module (engine.promote: its `migrate` runs first when it has one; a failure leaves the earlier version serving), through the read API\'s admin route: [engine.api] enabled, asked from the engine\'s host with its token')
+    .argument('<module>', 'the module whose shadow candidate is promoted')
+    .argument('[config]', 'the engine.toml the engine runs: where its read API listens (engine.metrics) and its token_env', 'engine.toml')
+    .option('--url <url>', 'the engine\'s metrics listener instead (http://127.0.0.1:port)')
+    .option('--token-env <name>', `the environment variable holding the read API's bearer token (default: the engine.toml's token_env, else ${DEFAULT_API.tokenEnv})`)
+    .addHelpText('after', '\nExamples:\n  corral promote twap                 # the engine engine.toml describes, token in $CORRAL_API_TOKEN\n  corral promote twap --url http://127.0.0.1:9464')
+    .action(async (module: string, config: string, flags: { url?: string; tokenEnv?: string }) => {
+      try {
+        const { promote } = await import('./promoteCommand.ts');
+        const done = await promote(module, config, flags);
+        process.stdout.write(`${terminalSafe(done.module)}: the shadow candidate serves now${done.migrated ? ' (its migrate ran)' : ''}\n`);
       } catch (error) {
         code = reportFailure(error);
       }

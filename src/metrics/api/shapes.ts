@@ -125,7 +125,7 @@ export const ApiErrorSchema = z.object({
   error: z.object({
     status: z.number().int(),
     /** The API's own refusals, then a module query's (`query-fault`: its `err`; `query-signal`: a limit stopped it). */
-    code: z.enum(['bad-request', 'unauthorized', 'forbidden', 'not-found', 'method-not-allowed', 'busy', 'timeout', 'internal', 'query-fault', 'query-signal', 'no-query', 'too-large']),
+    code: z.enum(['bad-request', 'unauthorized', 'forbidden', 'not-found', 'method-not-allowed', 'busy', 'timeout', 'internal', 'query-fault', 'query-signal', 'no-query', 'too-large', 'promote-refused']),
     message: z.string(),
     /** A module query's: the module, its fault's case, the signal's data, the answer's size and the bound. */
     module: z.string().optional(),
@@ -134,6 +134,8 @@ export const ApiErrorSchema = z.object({
     waitedMs: z.number().optional(),
     bytes: z.number().optional(),
     max: z.number().optional(),
+    /** `promote-refused`'s: the engine's typed error as JSON (name, code, message, details, cause). */
+    refusal: z.record(z.string(), z.unknown()).optional(),
   }),
 });
 
