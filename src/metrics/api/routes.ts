@@ -21,8 +21,8 @@ import { ReadThread } from './ReadThread.ts';
 import type { ApiErrorCode } from './shapes.ts';
 import { inlineReader, ReadTimeout, type StateReader } from './StateReader.ts';
 
-/** What the API reads of the engine, and `promote`, its one admin action (`POST /v1/modules/<m>/promote`). */
-export type ReadApiEngine = Pick<Engine, 'readView' | 'actors' | 'chainPositions' | 'allJobStats' | 'runningJobIds' | 'query' | 'promote'>;
+/** What the API reads of the engine, and `promote`, its one admin action (`POST /v1/modules/<m>/promote`; 404 without it). */
+export type ReadApiEngine = Pick<Engine, 'readView' | 'actors' | 'chainPositions' | 'allJobStats' | 'runningJobIds' | 'query'> & Partial<Pick<Engine, 'promote'>>;
 
 /** `[engine.api]` as the handler takes it (the token already read from its environment variable). */
 export interface ReadApiOptions extends ApiAccess {
@@ -148,6 +148,7 @@ function promote(engine: ReadApiEngine, access: ApiAccess, req: IncomingMessage,
   if (!isLoopback(req.socket.remoteAddress)) return sendError(res, new ApiRefusal(403, 'forbidden', 'promote answers loopback peers only, whatever [engine.api] allow_remote says'));
   const refused = refusal(req, access);
   if (refused) return sendError(res, new ApiRefusal(refused.status, refused.code, refused.message), refused.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+  if (!engine.promote) return sendError(res, notFound('this engine does not promote over the API'));
   if (!engine.actors().some((a) => a.name === module)) return sendError(res, notFound(`no module named ${module} is loaded here`));
   engine.promote(module).then(
     ({ migrated }) => send(res, 200, { module, migrated }),
