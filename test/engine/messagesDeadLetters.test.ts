@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import type { Runtime } from '../../src/index.ts';
 import { listDeadLetters, purgeDeadLetters } from '../../src/cli/deadLetters.ts';
 import { inspectState } from '../../src/cli/inspect.ts';
+import { inspectUrl } from '../../src/cli/inspectUrl.ts';
+import { startConfigured } from '../../src/app/startConfigured.ts';
+import { EngineConfigSchema } from '../../src/config/EngineConfig.ts';
 import { Engine } from '../../src/engine/Engine.ts';
 import { deadMessages } from '../../src/engine/messageDeadLetters.ts';
 import { DEFAULT_MESSAGES } from '../../src/limits/defaults.ts';
@@ -86,5 +89,23 @@ describe('dead letters of messages', () => {
     expect(await inspectState(stateDir, { module: 'r' })).toMatchObject({ messages: { dead: [{ from: 's', seq: 1, payload: 'p' }] } });
     expect(await purgeDeadLetters(stateDir, { module: 'r' })).toEqual({ r: 1 });
     expect(await listDeadLetters(stateDir)).toEqual({});
+  }, 60_000);
+
+  it('behavior: a running engine\'s read API pages its dead messages (`GET /v1/modules/<m>/messages?state=dead`): `corral inspect --url` shows what `corral inspect <state_dir>` shows after the stop', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'corral-messages-dead-api-'));
+    const env = { CORRAL_API_TOKEN: 'dead-token' };
+    const configured = await startConfigured(EngineConfigSchema.parse({ engine: { stateDir, logLevel: 'silent', metrics: '127.0.0.1:0', api: { enabled: true } }, modules: modules() }), { env });
+    let live: unknown;
+    try {
+      await command(configured.engine, 's', { op: 'send', to: 'r', payloads: ['p', 'b'] });
+      await handled(configured.engine, 'r', 's', 2);
+      live = await inspectUrl(configured.metrics!.url, { module: 'r' }, env);
+      const refused = await fetch(`${configured.metrics!.url}/v1/modules/r/messages?state=pending`, { headers: { authorization: 'Bearer dead-token' } });
+      expect(refused.status).toBe(400);
+    } finally {
+      await configured.stop();
+    }
+    expect((live as { messages: { dead: unknown[] } }).messages.dead).toMatchObject([{ from: 's', seq: 1, payload: 'p' }]);
+    expect(JSON.parse(JSON.stringify(live))).toEqual(JSON.parse(JSON.stringify(await inspectState(stateDir, { module: 'r' }))));
   }, 60_000);
 });

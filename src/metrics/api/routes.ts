@@ -203,8 +203,14 @@ async function plan(engine: ReadApiEngine, options: ReadApiOptions, url: URL): P
       if (jobState !== 'pending' && jobState !== 'dead') throw badRequest(`state=${jobState}: pending, running or dead`);
       return { kind: 'jobs', module, state: jobState, bounds: b };
     }
+    case 'messages': {
+      // Only the dead ones are the receiver's: its pending messages are its senders' outboxes.
+      const messageState = params.get('state') ?? 'dead';
+      if (messageState !== 'dead') throw badRequest(`state=${messageState}: dead`);
+      return { kind: 'messages', module, bounds: bounds(options, params) };
+    }
     default:
-      throw notFound(`no route ${url.pathname}: a module has /keys, /jobs, /timers and /query/…`);
+      throw notFound(`no route ${url.pathname}: a module has /keys, /jobs, /messages, /timers and /query/…`);
   }
 }
 

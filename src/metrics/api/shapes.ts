@@ -63,6 +63,27 @@ export const JobsPageSchema = z.object({
   next: Next,
 });
 
+/** A message its receiver's steps failed on past their retries (src/engine/messageDeadLetters.ts). */
+export const DeadMessageSchema = z.object({
+  from: z.string(),
+  seq: z.number().int(),
+  payload: z.string(),
+  correlationId: z.string().optional(),
+  removed: z.boolean().describe('a retraction (a reorg undid the step that sent message `seq`), not the message itself'),
+  attempts: z.number().int().describe('runs of its step that ended in a signal'),
+  lastError: z.object({ signal: z.string(), message: z.string() }),
+  deadAt: z.number().describe('when it was dead-lettered (epoch ms)'),
+});
+
+/** A module's dead-lettered messages, by sender then seq. */
+export const DeadMessagesPageSchema = z.object({
+  module: z.string(),
+  state: z.literal('dead'),
+  messages: z.array(DeadMessageSchema),
+  tooLarge: z.array(TooLargeSchema).optional().describe('dead letters of this page too large to show (absent when none)'),
+  next: Next,
+});
+
 export const TimerSchema = z.object({
   tag: z.string(),
   spec: z.union([z.object({ at: z.number().describe('epoch ms') }), z.object({ chain: z.string(), block: z.string() })]),
@@ -145,6 +166,7 @@ export type KeysPage = z.infer<typeof KeysPageSchema>;
 export type JobShape = z.infer<typeof JobSchema>;
 export type TooLarge = z.infer<typeof TooLargeSchema>;
 export type JobsPage = z.infer<typeof JobsPageSchema>;
+export type DeadMessageShape = z.infer<typeof DeadMessageSchema>;
 export type TimersPage = z.infer<typeof TimersPageSchema>;
 export type ModuleSummary = z.infer<typeof ModuleSummarySchema>;
 export type LiveModule = z.infer<typeof LiveModuleSchema>;
@@ -156,6 +178,7 @@ export const READ_API_SHAPES = {
   module: LiveModuleSchema,
   keys: KeysPageSchema,
   jobs: JobsPageSchema,
+  messages: DeadMessagesPageSchema,
   timers: TimersPageSchema,
   error: ApiErrorSchema,
 } as const;
