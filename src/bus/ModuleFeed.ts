@@ -24,6 +24,7 @@ import { nextRange } from './nextRange.ts';
 import { planRewind } from './planRewind.ts';
 import { planStep } from './planStep.ts';
 import { rangeBlocks, type RangeBlock } from './rangeBlocks.ts';
+import { ReachWaiters } from './ReachWaiters.ts';
 import type { ChainInterest } from './triggers.ts';
 import { undoSteps } from './undoSteps.ts';
 
@@ -61,13 +62,6 @@ export interface FeedOptions {
 }
 
 const source = (chainId: bigint) => `chain:${chainId}`;
-
-interface ReachWaiter {
-  number: bigint;
-  hash?: string | undefined;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
 
 /**
  * Delivers one module's events of one chain, driven by its durable cursor (the last block it fully
@@ -107,7 +101,7 @@ export class ModuleFeed {
     this.done = this.run();
   }
 
-  private readonly reachWaiters: ReachWaiter[] = [];
+  private readonly reachWaiters = new ReachWaiters();
   /** The tip the last step looked at: the feed sleeps until the chain moves past it. */
   private tipSeen: ChainBlock | undefined;
 
@@ -135,33 +129,18 @@ export class ModuleFeed {
    * EngineError 'stopped' if the feed stops first.
    */
   reached(number: bigint, hash?: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.stopped) return reject(this.stoppedError());
-      const waiter = { number, hash, resolve, reject };
-      if (!this.settles(waiter)) this.reachWaiters.push(waiter);
-    });
+    if (this.stopped) return Promise.reject(this.stoppedError());
+    return this.reachWaiters.wait(this.cursor, number, hash);
   }
 
   private stoppedError(): EngineError {
     return new EngineError('stopped', `the feed of ${this.target.module} on chain ${this.chainId} stopped`, { module: this.target.module, chainId: String(this.chainId) });
   }
 
-  private settles(waiter: ReachWaiter): boolean {
-    const cursor = this.cursor;
-    if (!cursor || cursor.number < waiter.number) return false;
-    if (cursor.number === waiter.number && waiter.hash !== undefined && cursor.hash !== waiter.hash) return false;
-    waiter.resolve();
-    return true;
-  }
-
-  private settleWaiters(): void {
-    for (let i = this.reachWaiters.length - 1; i >= 0; i--) if (this.settles(this.reachWaiters[i]!)) this.reachWaiters.splice(i, 1);
-  }
-
   stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    for (const waiter of this.reachWaiters.splice(0)) waiter.reject(this.stoppedError());
+    this.reachWaiters.reject(() => this.stoppedError());
     return this.done;
   }
 
@@ -221,7 +200,7 @@ export class ModuleFeed {
     if (saved) {
       this.cursor = cursorFromJson(saved);
       // A restarted engine may already be where a caller waits for: with no new block there is no commit to settle it.
-      this.settleWaiters();
+      this.reachWaiters.moved(this.cursor);
       return 'progressed';
     }
     const start: BlockCursor = origin < 0n ? { number: -1n, hash: '', origin: true } : { number: origin, hash: (await this.follower.headerAt(origin, 'backfill')).hash, origin: true };
@@ -367,7 +346,7 @@ export class ModuleFeed {
       this.handled.keptOnUndo += kept.length;
       this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, block: String(delivery.undo!.entry.number), keys: kept.length }, 'undo kept keys written since the block by another source');
     }
-    this.settleWaiters();
+    this.reachWaiters.moved(this.cursor);
     const { journal } = delivery;
     if (journal) {
       const removed = new Set(journal.remove ?? []);
