@@ -4,10 +4,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { startConfigured } from '../../src/app/startConfigured.ts';
+import { EngineConfigSchema } from '../../src/config/EngineConfig.ts';
 import { fixture } from '../helpers.ts';
 
 const bin = fileURLToPath(new URL('../../bin/corral.mjs', import.meta.url));
@@ -108,4 +110,30 @@ component = "${fixture('counter-v2')}"
       expect(await run.exited).toBe(0);
     }
   }, 60_000);
+
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  it.skipIf(external === undefined)(`error: promote answers loopback peers only, even with allow_remote, where reads are served (reached via ${external ?? 'no non-loopback IPv4 address: skipped'})`, async () => {
+    const configured = await startConfigured(
+      EngineConfigSchema.parse({
+        engine: { stateDir: mkdtempSync(join(tmpdir(), 'corral-promote-remote-')), logLevel: 'silent', metrics: '0.0.0.0:0', api: { enabled: true, allowRemote: true } },
+        modules: [{ name: 'counter', component: fixture('counter'), grants: { store: true, logging: true }, topics: ['cmd'], shadow: { component: fixture('counter-v2') } }],
+      }),
+      { env: { CORRAL_API_TOKEN: TOKEN } },
+    );
+    try {
+      const port = new URL(configured.metrics!.url).port;
+      const headers = { authorization: `Bearer ${TOKEN}` };
+      expect((await fetch(`http://${external}:${port}/v1/modules/counter`, { headers })).status).toBe(200);
+      const remote = await fetch(`http://${external}:${port}/v1/modules/counter/promote`, { method: 'POST', headers });
+      expect([remote.status, ((await remote.json()) as { error: { code: string } }).error.code]).toEqual([403, 'forbidden']);
+      expect(configured.engine.shadowReport('counter')).toBeDefined();
+      const local = await fetch(`http://127.0.0.1:${port}/v1/modules/counter/promote`, { method: 'POST', headers });
+      expect([local.status, await local.json()]).toEqual([200, { module: 'counter', migrated: false }]);
+      expect(configured.engine.shadowReport('counter')).toBeUndefined();
+    } finally {
+      await configured.stop();
+    }
+  });
 });
