@@ -2,11 +2,11 @@ import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../actor/Actor.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import { decodeOutboxEntry } from '../host/messages.ts';
-import { DEFAULT_MESSAGES } from '../limits/defaults.ts';
+import { DEFAULT_DEAD_LETTERS, DEFAULT_MESSAGES } from '../limits/defaults.ts';
 import type { Bytes, EngineStore, ModuleStore } from '../store/EngineStore.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { deadMessageKey, messageSource, outboxKey, outboxPrefix, parseOutboxKey, prefixLimit } from '../store/reservedKeys.ts';
-import { encodeDeadMessage, type DeadMessage } from './messageDeadLetters.ts';
+import { encodeDeadMessage, pruneDeadMessages, type DeadMessage } from './messageDeadLetters.ts';
 import type { MessageHub } from './MessageHub.ts';
 
 /** One message as the receiver's step takes it (the `message` envelope, src/engine/invocation.ts). */
@@ -35,7 +35,7 @@ export type MessageSink = (delivery: MessageDelivery) => { queued: Promise<void>
  * and how it dead-letters a message: a commit of the receiver's, in its turn among the receiver's steps.
  */
 export interface MessageSources {
-  receiver: Pick<ModuleStore, 'cursor'> & Pick<GuardedModuleStore, 'commitIf'>;
+  receiver: ModuleStore & Pick<GuardedModuleStore, 'commitIf'>;
   entries(sender: string, range: { gt: Bytes; lt: Bytes; limit: number }): Promise<[Bytes, Bytes][]>;
   /** Resolves once the receiver's actor serves again (its circuit closed or half-open): at once when it serves. */
   whenServing(): Promise<void>;
@@ -82,6 +82,8 @@ export class MessageFeed {
     private readonly logger: Logger,
     private readonly batch: number = DEFAULT_MESSAGES.batch,
     private readonly retry: number = DEFAULT_MESSAGES.retry,
+    /** Dead-lettered messages the receiver keeps, the newest (tasks' retention default; `[engine.jobs] dead_letter_max` is not applied here yet). */
+    private readonly keepDead: number = DEFAULT_DEAD_LETTERS.maxCount,
   ) {
     for (const from of senders) this.lanes.set(from, new Lane(from));
   }
@@ -196,6 +198,8 @@ export class MessageFeed {
       lane.failing = undefined;
       this.hub.deadLettered(this.receiver, lane.from, seq);
       this.logger.warn({ from: lane.from, to: this.receiver, seq: Number(seq), attempts: runs, signal: signal.name }, 'message failed for the last time: dead-lettered');
+      // A failed prune leaves one too many until the next dead letter: nothing to undo.
+      await pruneDeadMessages(this.sources.receiver, this.keepDead).catch((error: unknown) => this.logger.warn({ err: error, to: this.receiver }, 'could not apply the dead-letter retention to messages'));
     } catch (error) {
       this.logger.error({ err: error, from: lane.from, to: this.receiver, seq: Number(seq) }, 'could not dead-letter a message; it runs again');
     }

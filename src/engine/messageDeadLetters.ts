@@ -72,3 +72,24 @@ export async function purgeDeadMessages(store: ModuleStore, before?: number): Pr
   }
   return deleted;
 }
+
+/**
+ * Keeps a module's newest `maxCount` dead-lettered messages (by `deadAt`; the oldest go, their bytes
+ * back to its `storedBytes`), as tasks' dead letters are kept (DEFAULT_DEAD_LETTERS): a receiver failing
+ * on every message of a chatty sender would otherwise fill its quota with them. How many went.
+ */
+export async function pruneDeadMessages(store: ModuleStore, maxCount: number): Promise<number> {
+  const all = await list(store);
+  if (all.length <= maxCount) return 0;
+  const oldest = [...all].sort((a, b) => (a.dead?.deadAt ?? 0) - (b.dead?.deadAt ?? 0)).slice(0, all.length - maxCount);
+  let deleted = 0;
+  await commitStaged(store, (tx) => {
+    for (const { key } of oldest) {
+      if (tx.get(key) === undefined) continue;
+      tx.delete(key);
+      deleted++;
+    }
+    return true;
+  });
+  return deleted;
+}
