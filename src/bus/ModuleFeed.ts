@@ -10,11 +10,12 @@ import { planUndo } from '../store/planUndo.ts';
 import { blocksEvery } from './blocksEvery.ts';
 import { catchUpSteps } from './catchUpSteps.ts';
 import type { ChainLogs } from './ChainLogs.ts';
-import { addedBlockLogs, addedRangeLogs, sameAddresses } from './addedLogs.ts';
+import { addedBlockLogs, addedRangeLogs } from './addedLogs.ts';
 import { continuesCursor } from './continuesCursor.ts';
 import { cursorFromJson, type CursorJson } from './cursorJson.ts';
-import { creationOf, creationWrite, loadChildren, type Children, type ChildPosition, type Creation } from './factoryChildren.ts';
-import { factoryBlockLogs, factoryRangeLogs, type FactoryLogs } from './factoryLogs.ts';
+import type { Children, ChildPosition, Creation } from './factoryChildren.ts';
+import { factoryBlockLogs, factoryRangeLogs } from './factoryLogs.ts';
+import { FeedAddresses } from './FeedAddresses.ts';
 import type { FeedDelivery } from './FeedDelivery.ts';
 import { reorgKeptEvent } from './guestEvents.ts';
 import { liveStep } from './liveStep.ts';
@@ -23,6 +24,7 @@ import { nextRange } from './nextRange.ts';
 import { planRewind } from './planRewind.ts';
 import { planStep } from './planStep.ts';
 import { rangeBlocks, type RangeBlock } from './rangeBlocks.ts';
+import { ReachWaiters } from './ReachWaiters.ts';
 import type { ChainInterest } from './triggers.ts';
 import { undoSteps } from './undoSteps.ts';
 
@@ -61,13 +63,6 @@ export interface FeedOptions {
 
 const source = (chainId: bigint) => `chain:${chainId}`;
 
-interface ReachWaiter {
-  number: bigint;
-  hash?: string | undefined;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
 /**
  * Delivers one module's events of one chain, driven by its durable cursor (the last block it fully
  * handled, and that block's hash). The cursor is the only truth: on start, after an outage, after a
@@ -90,12 +85,8 @@ export class ModuleFeed {
   private failures = 0;
   /** Catch-up ranges being fetched, the next one first: the node works ahead of the module. */
   private ahead: { from: bigint; end: bigint; blocks: ReturnType<ModuleFeed['fetchRange']> }[] = [];
-  /** The factory triggers' children as committed, by factory id (see factoryChildren.ts). */
-  private children = new Map<string, Children>();
-  /** An undo took children back, or the feed just started: read them from the state before the next step. */
-  private childrenStale = true;
-  /** The named triggers' added addresses as committed, by trigger id (read again after each commit: a step may change them). */
-  private added = new Map<string, Children>();
+  /** The factory children and added addresses it follows beyond the static filters. */
+  private readonly addresses: FeedAddresses;
   /** The last commit changed the added addresses: what was fetched for later blocks without them is stale. */
   private addedMoved = false;
   readonly done: Promise<void>;
@@ -106,10 +97,11 @@ export class ModuleFeed {
     private readonly target: FeedTarget,
     private readonly options: FeedOptions,
   ) {
+    this.addresses = new FeedAddresses(target.store, options.interest, target.module, options.logger);
     this.done = this.run();
   }
 
-  private readonly reachWaiters: ReachWaiter[] = [];
+  private readonly reachWaiters = new ReachWaiters();
   /** The tip the last step looked at: the feed sleeps until the chain moves past it. */
   private tipSeen: ChainBlock | undefined;
 
@@ -137,33 +129,18 @@ export class ModuleFeed {
    * EngineError 'stopped' if the feed stops first.
    */
   reached(number: bigint, hash?: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.stopped) return reject(this.stoppedError());
-      const waiter = { number, hash, resolve, reject };
-      if (!this.settles(waiter)) this.reachWaiters.push(waiter);
-    });
+    if (this.stopped) return Promise.reject(this.stoppedError());
+    return this.reachWaiters.wait(this.cursor, number, hash);
   }
 
   private stoppedError(): EngineError {
     return new EngineError('stopped', `the feed of ${this.target.module} on chain ${this.chainId} stopped`, { module: this.target.module, chainId: String(this.chainId) });
   }
 
-  private settles(waiter: ReachWaiter): boolean {
-    const cursor = this.cursor;
-    if (!cursor || cursor.number < waiter.number) return false;
-    if (cursor.number === waiter.number && waiter.hash !== undefined && cursor.hash !== waiter.hash) return false;
-    waiter.resolve();
-    return true;
-  }
-
-  private settleWaiters(): void {
-    for (let i = this.reachWaiters.length - 1; i >= 0; i--) if (this.settles(this.reachWaiters[i]!)) this.reachWaiters.splice(i, 1);
-  }
-
   stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    for (const waiter of this.reachWaiters.splice(0)) waiter.reject(this.stoppedError());
+    this.reachWaiters.reject(() => this.stoppedError());
     return this.done;
   }
 
@@ -202,11 +179,7 @@ export class ModuleFeed {
   private async step(): Promise<'progressed' | 'waiting' | 'stopped'> {
     const tip = (this.tipSeen = this.follower.tip);
     if (!tip) return 'waiting';
-    if (this.childrenStale) {
-      this.children = await loadChildren(this.target.store, this.chainId, this.options.interest.factories);
-      this.added = await loadChildren(this.target.store, this.chainId, this.options.interest.added);
-      this.childrenStale = false;
-    }
+    await this.addresses.fresh();
     const cursor = this.cursor;
     const plan = planStep(tip.number, cursor, this.cursorIsFinal, this.options);
     if (plan.kind === 'start') return this.init(plan.origin);
@@ -227,7 +200,7 @@ export class ModuleFeed {
     if (saved) {
       this.cursor = cursorFromJson(saved);
       // A restarted engine may already be where a caller waits for: with no new block there is no commit to settle it.
-      this.settleWaiters();
+      this.reachWaiters.moved(this.cursor);
       return 'progressed';
     }
     const start: BlockCursor = origin < 0n ? { number: -1n, hash: '', origin: true } : { number: origin, hash: (await this.follower.headerAt(origin, 'backfill')).hash, origin: true };
@@ -246,7 +219,7 @@ export class ModuleFeed {
       const range = nextRange(previous?.end ?? from - 1n, to, this.logs.range.max);
       if (!range) break;
       // A range fetched ahead follows the children the ranges before it create.
-      const blocks = this.fetchRange(range.from, range.end, previous ? previous.blocks.then((r) => r.children) : Promise.resolve(this.children), this.added);
+      const blocks = this.fetchRange(range.from, range.end, previous ? previous.blocks.then((r) => r.children) : Promise.resolve(this.addresses.factoryChildren), this.addresses.added);
       blocks.catch(() => {}); // a failure is met (and retried) when the range is due
       this.ahead.push({ ...range, blocks });
     }
@@ -262,7 +235,7 @@ export class ModuleFeed {
       // Each child commits with the step that holds its creation block.
       const created = creations.filter((c) => c.position.block > after && c.position.block <= step.cursor.number);
       after = step.cursor.number;
-      if ((await this.commit({ ...step, ...pruned(), ...this.creationWrites(created) }, true)) === 'stopped') return 'stopped';
+      if ((await this.commit({ ...step, ...pruned(), ...this.addresses.creationWrites(created) }, true)) === 'stopped') return 'stopped';
       // The step added or removed addresses: the rest of the range was fetched without them.
       if (this.addedMoved) return 'progressed';
     }
@@ -291,32 +264,7 @@ export class ModuleFeed {
     ]);
     const headers = interest.blocks ? await mapConcurrently(blocksEvery(from, end, interest.blocks.every), 16, (n) => this.follower.headerAt(n, 'backfill')) : [];
     const logs = mergeLogs([...fetched, ...factories.map((f) => f.logs), ...addedLogs]);
-    return { blocks: rangeBlocks(logs, headers), endHash: endHeader.hash, startParent, ...this.learned(factories, before) };
-  }
-
-  /** What the factory triggers of a block or range learned: their creations, and the children after them. */
-  private learned(factories: readonly FactoryLogs[], before: ReadonlyMap<string, Children>): { creations: Creation[]; children: ReadonlyMap<string, Children> } {
-    const children = new Map(before);
-    const creations: Creation[] = [];
-    const named = new Set<string>();
-    factories.forEach((fetched, i) => {
-      const { id } = this.options.interest.factories[i]!;
-      children.set(id, fetched.children);
-      // Two triggers of one factory (different topics) learn the same children: each is written once.
-      for (const c of fetched.creations) {
-        const name = `${c.factory}/${c.address}`;
-        if (named.has(name)) continue;
-        named.add(name);
-        creations.push(c);
-      }
-      if (fetched.undecodable > 0) this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, factory: id, logs: fetched.undecodable }, 'factory logs that do not decode as the declared event name no child');
-    });
-    return { creations, children };
-  }
-
-  /** The reserved writes of the children a step created (none: no `writes`). */
-  private creationWrites(creations: readonly Creation[]): Pick<FeedDelivery, 'writes'> {
-    return creations.length > 0 ? { writes: creations.map((c) => creationWrite(this.chainId, c)) } : {};
+    return { blocks: rangeBlocks(logs, headers), endHash: endHeader.hash, startParent, ...this.addresses.learned(factories, before) };
   }
 
   /** One block near the head: its logs by hash, its block event, and an undo record. */
@@ -330,12 +278,12 @@ export class ModuleFeed {
     }
     const [fetched, factories, addedLogs] = await Promise.all([
       Promise.all(interest.filters.map((f) => this.logs.blockLogs(f.key, f.filter, block))),
-      Promise.all(interest.factories.map((f) => factoryBlockLogs(this.logs, f, this.children.get(f.id) ?? new Map<string, ChildPosition>(), block))),
-      Promise.all(interest.added.map((a) => addedBlockLogs(this.logs, a, this.added.get(a.id) ?? new Map<string, ChildPosition>(), block))),
+      Promise.all(interest.factories.map((f) => factoryBlockLogs(this.logs, f, this.addresses.childrenOf(f.id), block))),
+      Promise.all(interest.added.map((a) => addedBlockLogs(this.logs, a, this.addresses.added.get(a.id) ?? new Map<string, ChildPosition>(), block))),
     ]);
-    const { creations } = this.learned(factories, this.children);
+    const { creations } = this.addresses.learned(factories, this.addresses.factoryChildren);
     const logs = mergeLogs([...fetched, ...factories.map((f) => f.logs), ...addedLogs]);
-    return this.commit({ ...liveStep(block, logs, cursor, interest.blocks, this.options.reorgWindow, this.journalNumbers), ...this.creationWrites(creations) });
+    return this.commit({ ...liveStep(block, logs, cursor, interest.blocks, this.options.reorgWindow, this.journalNumbers), ...this.addresses.creationWrites(creations) });
   }
 
   /**
@@ -382,9 +330,15 @@ export class ModuleFeed {
     }
     this.cursor = delivery.cursor;
     this.cursorIsFinal = final;
-    if (delivery.undo) this.childrenStale = true;
-    if (delivery.writes) this.addChildren(delivery.writes);
-    await this.reloadAdded();
+    this.addedMoved = false;
+    try {
+      this.addedMoved = await this.addresses.committed(delivery);
+    } catch (error) {
+      // Fetch nothing ahead with a set that may be old (the addresses are read again before the next step).
+      this.ahead = [];
+      throw error;
+    }
+    if (this.addedMoved) this.ahead = [];
     this.handled.steps++;
     this.handled.events += delivery.events.length;
     const kept = delivery.undo?.plan?.kept.filter((key) => !this.target.reservedKey(key)) ?? [];
@@ -392,7 +346,7 @@ export class ModuleFeed {
       this.handled.keptOnUndo += kept.length;
       this.options.logger.warn({ chainId: String(this.chainId), module: this.target.module, block: String(delivery.undo!.entry.number), keys: kept.length }, 'undo kept keys written since the block by another source');
     }
-    this.settleWaiters();
+    this.reachWaiters.moved(this.cursor);
     const { journal } = delivery;
     if (journal) {
       const removed = new Set(journal.remove ?? []);
@@ -400,41 +354,6 @@ export class ModuleFeed {
       if (journal.record) this.journalNumbers.push(journal.record.number);
     }
     return 'progressed';
-  }
-
-  /**
-   * The added addresses after a commit: the module's step (or an undo) may have changed them, in keys
-   * the feed does not see (the host stages them). Read only for a module with named triggers.
-   */
-  private async reloadAdded(): Promise<void> {
-    this.addedMoved = false;
-    if (this.options.interest.added.length === 0) return;
-    let added: Map<string, Children>;
-    try {
-      added = await loadChildren(this.target.store, this.chainId, this.options.interest.added);
-    } catch (error) {
-      // Read them before the next step, and fetch nothing ahead with a set that may be old.
-      this.childrenStale = true;
-      this.ahead = [];
-      throw error;
-    }
-    if (sameAddresses(added, this.added)) return;
-    this.added = added;
-    this.addedMoved = true;
-    this.ahead = [];
-  }
-
-  /** The children a committed step created join their factories' children (one copy per factory and step: a step may create hundreds). */
-  private addChildren(writes: NonNullable<FeedDelivery['writes']>): void {
-    const changed = new Map<string, Map<string, ChildPosition>>();
-    for (const write of writes) {
-      const creation = creationOf(this.chainId, this.options.interest.factories, write);
-      if (!creation) continue;
-      let children = changed.get(creation.factory);
-      if (!children) changed.set(creation.factory, (children = new Map(this.children.get(creation.factory))));
-      children.set(creation.address, creation.position);
-    }
-    for (const [factory, children] of changed) this.children.set(factory, children);
   }
 
   /**

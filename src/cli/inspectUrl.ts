@@ -8,7 +8,7 @@
 import { EngineError } from '../errors/EngineError.ts';
 import { DEFAULT_API } from '../limits/defaults.ts';
 import type { InspectOptions, ModuleDetail } from '../metrics/api/stateReport.ts';
-import type { Entry, JobShape, KeysPage, LiveModule, TimersPage } from '../metrics/api/shapes.ts';
+import type { DeadMessageShape, Entry, JobShape, KeysPage, LiveModule, TimersPage } from '../metrics/api/shapes.ts';
 
 export async function inspectUrl(url: string, options: InspectOptions & { tokenEnv?: string } = {}, env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
   const tokenEnv = options.tokenEnv ?? DEFAULT_API.tokenEnv;
@@ -73,6 +73,7 @@ export async function inspectUrl(url: string, options: InspectOptions & { tokenE
       pending: await pages<JobShape>(`${m}/jobs?state=pending`, (p: { jobs: JobShape[] }) => p.jobs),
       dead: await pages<JobShape>(`${m}/jobs?state=dead`, (p: { jobs: JobShape[] }) => p.jobs),
     },
+    messages: { dead: await pages<DeadMessageShape>(`${m}/messages?state=dead`, (p: { messages: DeadMessageShape[] }) => p.messages) },
   };
   return detail;
 }

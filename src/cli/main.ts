@@ -6,7 +6,8 @@
  * copy` moves a LevelDB state directory into PostgreSQL; `corral new` scaffolds a JavaScript module;
  * `corral replay` runs a recording again and prints the first difference; `corral batch` runs one export
  * once per line of a JSONL file, results in input order, resumable; `corral dev` runs an engine.toml with
- * its modules' sources watched, rebuilding and hot-swapping each changed module with its state kept.
+ * its modules' sources watched, rebuilding and hot-swapping each changed module with its state kept;
+ * `corral promote` makes a running engine's shadow candidate the module (through its read API).
  * Exit codes: 0 success, 2 a signal ended the call, 1 bad usage, a bad configuration or a component
  * that cannot be loaded, 130 a second signal forced `run` to stop. `corral replay`: 0 identical,
  * 1 a difference, 2 the recording or a component could not be replayed (so CI tells a regression
@@ -116,6 +117,23 @@ export async function main(argv: string[]): Promise<number> {
       }
     });
   program
+    .command('promote')
+    .description('make a running engine\'s [modules.shadow] candidate the module (engine.promote: its `migrate` runs first when it has one; a failure leaves the earlier version serving), through the read API\'s admin route: [engine.api] enabled, asked from the engine\'s host with its token')
+    .argument('<module>', 'the module whose shadow candidate is promoted')
+    .argument('[config]', 'the engine.toml the engine runs: where its read API listens (engine.metrics) and its token_env', 'engine.toml')
+    .option('--url <url>', 'the engine\'s metrics listener instead (http://127.0.0.1:port)')
+    .option('--token-env <name>', `the environment variable holding the read API's bearer token (default: the engine.toml's token_env, else ${DEFAULT_API.tokenEnv})`)
+    .addHelpText('after', '\nExamples:\n  corral promote twap                 # the engine engine.toml describes, token in $CORRAL_API_TOKEN\n  corral promote twap --url http://127.0.0.1:9464')
+    .action(async (module: string, config: string, flags: { url?: string; tokenEnv?: string }) => {
+      try {
+        const { promote } = await import('./promoteCommand.ts');
+        const done = await promote(module, config, flags);
+        process.stdout.write(`${terminalSafe(done.module)}: the shadow candidate serves now${done.migrated ? ' (its migrate ran)' : ''}\n`);
+      } catch (error) {
+        code = reportFailure(error);
+      }
+    });
+  program
     .command('store')
     .description('move state between stores')
     .command('copy')
@@ -150,11 +168,26 @@ export async function main(argv: string[]): Promise<number> {
         code = reportFailure(error);
       }
     });
-  program
+  const deadLetters = program
     .command('dead-letters')
-    .description('manage dead-lettered tasks (the engine must be stopped; `corral inspect <state_dir> --module <m>` lists them)')
+    .description('list or delete dead letters: tasks that failed past their retries, and messages whose receiver failed on them past their retries (the engine must be stopped)');
+  deadLetters
+    .command('list')
+    .description('print the dead letters as JSON, per module that has any: tasks (each with its last error) and messages (sender, seq, payload, last signal)')
+    .argument('<state_dir>', 'the engine\'s state directory')
+    .option('--module <name>', 'only this module\'s (default: every module\'s)')
+    .addHelpText('after', '\nExamples:\n  corral dead-letters list ./state\n  corral dead-letters list ./state --module twap')
+    .action(async (dir: string, flags: { module?: string }) => {
+      try {
+        const { listDeadLetters } = await import('./deadLetters.ts');
+        process.stdout.write(`${terminalSafeJson(JSON.stringify(await listDeadLetters(dir, flags), jsonReplacer, 2))}\n`);
+      } catch (error) {
+        code = reportFailure(error);
+      }
+    });
+  deadLetters
     .command('purge')
-    .description('delete dead-lettered tasks, giving their bytes back to each module\'s stored_bytes quota')
+    .description('delete dead letters (tasks and messages), giving their bytes back to each module\'s stored_bytes quota; a purged message is not delivered again')
     .argument('<state_dir>', 'the engine\'s state directory')
     .option('--module <name>', 'only this module\'s (default: every module\'s)')
     .option('--older-than-ms <ms>', 'only those dead for longer than this', positiveInt('--older-than-ms'))

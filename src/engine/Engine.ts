@@ -59,6 +59,7 @@ export class Engine extends EngineView {
         return engine;
       }
       const modules = await engine.modules.admitAll(manifests, (m) => ModuleRuntime.load(engine!.parts, m));
+      for (const module of modules) await engine.swaps.loaded(module);
       await engine.parts.bus.start();
       engine.parts.supervisor.start(modules.map((m) => m.actorSpec()));
       // A restarted engine numbers custom events above the highest any module committed.
@@ -101,6 +102,8 @@ export class Engine extends EngineView {
     try {
       await this.modules.departed(manifest.name, this.parts.logger);
       const module = await this.modules.admit(manifest, (m) => ModuleRuntime.load(this.parts, m));
+      // At once, while the file most likely still holds the build the runtime read: a rollback to it needs its bytes.
+      await this.swaps.loaded(module);
       try {
         if (this.stopping) throw new EngineError('stopped', 'the engine stopped while the module loaded', { module: manifest.name });
         this.parts.supervisor.start([module.actorSpec()]);
@@ -131,7 +134,7 @@ export class Engine extends EngineView {
    * timeout), its state and cursors stay in the store for a later `load`. The others are not touched.
    */
   async unload(name: string, options: { uninstall?: boolean } = {}): Promise<void> {
-    if (!this.placement) return this.unloadHere(name, options);
+    if (!this.placement) return this.unloadHere(name, options).finally(() => this.swaps.forget(name));
     // On a shared store this replica stops running it here (and gives its lease up).
     this.modules.get(name);
     return this.placement.forget(name, () => this.unloadHere(name, options));
@@ -228,6 +231,7 @@ export class Engine extends EngineView {
       this.parts.steps.complete();
       this.parts.invocations.complete();
       await this.parts.store.close();
+      await this.swaps.close();
     })();
     return this.stopping;
   }

@@ -2,9 +2,11 @@ import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../actor/Actor.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
 import { decodeOutboxEntry } from '../host/messages.ts';
-import { DEFAULT_MESSAGES } from '../limits/defaults.ts';
+import { DEFAULT_DEAD_LETTERS, DEFAULT_MESSAGES } from '../limits/defaults.ts';
 import type { Bytes, EngineStore, ModuleStore } from '../store/EngineStore.ts';
-import { messageSource, outboxKey, outboxPrefix, parseOutboxKey, prefixLimit } from '../store/reservedKeys.ts';
+import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
+import { deadMessageKey, messageSource, outboxKey, outboxPrefix, parseOutboxKey, prefixLimit } from '../store/reservedKeys.ts';
+import { encodeDeadMessage, pruneDeadMessages, type DeadMessage } from './messageDeadLetters.ts';
 import type { MessageHub } from './MessageHub.ts';
 
 /** One message as the receiver's step takes it (the `message` envelope, src/engine/invocation.ts). */
@@ -28,12 +30,17 @@ export interface MessageLane {
 /** Hands one message to the receiver's mailbox; `queued` resolves once it is in, `outcome` when its step ended. */
 export type MessageSink = (delivery: MessageDelivery) => { queued: Promise<void>; outcome: Promise<DeliveryOutcome> };
 
-/** How the feed reads: the receiver's cursors, and entries of a sender's committed state (its outbox). */
+/**
+ * How the feed reads: the receiver's cursors, and entries of a sender's committed state (its outbox);
+ * and how it dead-letters a message: a commit of the receiver's, in its turn among the receiver's steps.
+ */
 export interface MessageSources {
-  receiver: Pick<ModuleStore, 'cursor'>;
+  receiver: ModuleStore & Pick<GuardedModuleStore, 'commitIf'>;
   entries(sender: string, range: { gt: Bytes; lt: Bytes; limit: number }): Promise<[Bytes, Bytes][]>;
   /** Resolves once the receiver's actor serves again (its circuit closed or half-open): at once when it serves. */
   whenServing(): Promise<void>;
+  /** The clock of dead letters' `deadAt` (epoch ms). */
+  now?: () => number;
 }
 
 /**
@@ -74,6 +81,9 @@ export class MessageFeed {
     private readonly sink: MessageSink,
     private readonly logger: Logger,
     private readonly batch: number = DEFAULT_MESSAGES.batch,
+    private readonly retry: number = DEFAULT_MESSAGES.retry,
+    /** Dead-lettered messages the receiver keeps, the newest (tasks' retention default; `[engine.jobs] dead_letter_max` is not applied here yet). */
+    private readonly keepDead: number = DEFAULT_DEAD_LETTERS.maxCount,
   ) {
     for (const from of senders) this.lanes.set(from, new Lane(from));
   }
@@ -130,7 +140,7 @@ export class MessageFeed {
           };
           const generation = lane.generation;
           const { queued, outcome } = this.sink({ kind: 'message', event, from: lane.from, seq: Number(seq), lane: this.laneOf(lane) });
-          void outcome.then((o) => this.ended(lane, generation, o));
+          void outcome.then((o) => this.ended(lane, generation, o, seq, event));
           lane.position = seq;
           await queued;
         }
@@ -142,15 +152,66 @@ export class MessageFeed {
     }
   }
 
-  /** A step that did not commit: the lane reads again from the committed cursor (once per failure, not per message queued behind it). */
-  private ended(lane: Lane, generation: number, outcome: DeliveryOutcome): void {
+  /**
+   * A step that did not commit: the lane reads again from the committed cursor (once per failure, not
+   * per message queued behind it); a message whose step ended in a signal more than `retry` times
+   * running is dead-lettered first, so the lane reads on past it.
+   */
+  private ended(lane: Lane, generation: number, outcome: DeliveryOutcome, seq: bigint, event: GuestEvent): void {
     if (outcome.ok || this.stopped || generation !== lane.generation) return;
     if ('refused' in outcome && outcome.refused === 'stopped') return;
     lane.generation++;
+    if ('signal' in outcome) {
+      // A signal comes only from a step that ran, so in its turn (`seq` one past the committed cursor).
+      const runs = lane.failing?.seq === seq ? ++lane.failing.runs : (lane.failing = { seq, runs: 1 }).runs;
+      if (runs > this.retry) {
+        void this.deadLetter(lane, seq, event, runs, outcome.signal).then(() => this.rewind(lane));
+        return;
+      }
+    }
+    this.rewind(lane, outcome);
+  }
+
+  /**
+   * Moves message `seq` to the receiver's dead letters: the record and the cursor past it in one commit
+   * of the receiver's, in turn with its steps' commits, and only if its cursor on the sender has not
+   * moved meanwhile (so a message is handled or dead, once). A failed commit leaves it to run again.
+   */
+  private async deadLetter(lane: Lane, seq: bigint, event: GuestEvent, runs: number, signal: { name: string; message: string }): Promise<void> {
+    const message = event.val as { payload: string; correlationId: string | undefined; removed: boolean };
+    const dead: DeadMessage = {
+      from: lane.from,
+      seq: Number(seq),
+      payload: message.payload,
+      ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
+      removed: message.removed,
+      attempts: runs,
+      lastError: { signal: signal.name, message: signal.message },
+      deadAt: (this.sources.now ?? Date.now)(),
+    };
+    const key = deadMessageKey(lane.from, seq);
+    const value = encodeDeadMessage(dead);
+    const cursor = { source: messageSource(lane.from), value: { seq: Number(seq) } };
+    try {
+      const committed = await this.sources.receiver.commitIf({ writes: [{ key, value }], sizeDelta: key.byteLength + value.byteLength, cursor }, () => this.hub.handledBy(this.receiver, lane.from) === seq - 1n);
+      if (!committed) return;
+      lane.failing = undefined;
+      this.hub.deadLettered(this.receiver, lane.from, seq);
+      this.logger.warn({ from: lane.from, to: this.receiver, seq: Number(seq), attempts: runs, signal: signal.name }, 'message failed for the last time: dead-lettered');
+      // A failed prune leaves one too many until the next dead letter: nothing to undo.
+      await pruneDeadMessages(this.sources.receiver, this.keepDead).catch((error: unknown) => this.logger.warn({ err: error, to: this.receiver }, 'could not apply the dead-letter retention to messages'));
+    } catch (error) {
+      this.logger.error({ err: error, from: lane.from, to: this.receiver, seq: Number(seq) }, 'could not dead-letter a message; it runs again');
+    }
+  }
+
+  /** The lane reads again from the committed cursor: at once, or once the actor serves again after a refusal at its open circuit. */
+  private rewind(lane: Lane, outcome?: DeliveryOutcome): void {
+    if (this.stopped) return;
     lane.position = this.hub.handledBy(this.receiver, lane.from);
     // A signal's retry waits out the actor's own backoff; a refusal at an open circuit comes back at once,
     // so reading again straight away spun a core for as long as the circuit stayed open (found in review).
-    if ('refused' in outcome && outcome.refused === 'circuit-open') {
+    if (outcome && 'refused' in outcome && outcome.refused === 'circuit-open') {
       void this.sources.whenServing().then(() => this.wake(lane.from));
       return;
     }
@@ -172,6 +233,8 @@ class Lane {
   generation = 0;
   running: Promise<void> | undefined;
   again = false;
+  /** The message whose step failed last, and how many runs of it in a row ended in a signal. */
+  failing: { seq: bigint; runs: number } | undefined;
   view: MessageLane | undefined;
 
   constructor(readonly from: string) {}

@@ -24,6 +24,8 @@ export interface MessageStats {
   inboxFull: number;
   /** Entries of its outboxes deleted once handled and final (src/engine/OutboxTrim.ts). */
   trimmed: number;
+  /** Messages it received whose step failed past their retries: moved to its dead letters (src/engine/MessageFeed.ts). */
+  dead: number;
 }
 
 /**
@@ -142,6 +144,12 @@ export class MessageHub {
     this.trimIfDue(to, from);
   }
 
+  /** `to` committed its cursor on `from`'s messages at `seq` with message `seq` moved to its dead letters. */
+  deadLettered(to: string, from: string, seq: bigint): void {
+    this.stats(to).dead++;
+    this.handled(to, from, seq, false);
+  }
+
   /** The highest seq of `from`'s messages `to` is known to have committed. */
   handledBy(to: string, from: string): bigint {
     return this.handledSeq.get(pair(to, from)) ?? 0n;
@@ -175,7 +183,7 @@ export class MessageHub {
 
   stats(module: string): MessageStats {
     let stats = this.counters.get(module);
-    if (!stats) this.counters.set(module, (stats = { sent: 0, delivered: 0, retracted: 0, inboxFull: 0, trimmed: 0 }));
+    if (!stats) this.counters.set(module, (stats = { sent: 0, delivered: 0, retracted: 0, inboxFull: 0, trimmed: 0, dead: 0 }));
     return stats;
   }
 

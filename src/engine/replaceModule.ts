@@ -7,6 +7,7 @@ import { DEFAULT_REPLACE_PROBATION_INVOCATIONS } from '../limits/defaults.ts';
 import { isOwnedStore } from '../store/OwnedStore.ts';
 import type { SignalName } from '../signals/signalFromData.ts';
 import type { EngineParts } from './EngineParts.ts';
+import { ServingBuilds } from './HotSwapsBuilds.ts';
 import { outsideInvocation } from './hostBinding.ts';
 import type { Envelope } from './invocation.ts';
 import { checkMessageGrants } from './messageGrants.ts';
@@ -83,16 +84,39 @@ export function capabilityDiff(manifest: ResolvedManifest, imports: Record<strin
  * would not receive them). The new version's first invocations are its probation: a signal among them
  * swaps the previous version back; the chain steps, timers and ticks it failed were never committed and
  * run again on the previous version, and the custom events it failed are delivered to it again. The
- * previous version is loaded pinned to its sha256: a file rebuilt in place since is refused
- * (`rollback-failed`, the module not loaded) rather than run as if it were the previous build.
+ * previous version is loaded pinned to its sha256, from its bytes as kept since it was loaded
+ * (ServingBuilds) when its file was rebuilt in place since: never the rebuilt file as if it were the
+ * previous build, and not `rollback-failed` for want of the file either.
  */
 export class HotSwaps {
   private readonly probations = new Map<string, Probation>();
+  private readonly builds: ServingBuilds;
   /** Per module: the swap or rollback running, so that two never interleave. */
   private readonly turns = new Map<string, Promise<unknown>>();
   private readonly gates = new Set<Promise<void>>();
 
-  constructor(private readonly host: SwapHost) {}
+  constructor(private readonly host: SwapHost) {
+    this.builds = new ServingBuilds(host.parts.logger);
+  }
+
+  /**
+   * A module was loaded (at start, by `engine.load`, by a swap or a rollback): its build's bytes are
+   * kept for a rollback to it. Not on a store shared by replicas, where no swap runs.
+   */
+  async loaded(module: ModuleRuntime): Promise<void> {
+    if (isOwnedStore(this.host.parts.store)) return;
+    await this.builds.loaded(module.name, module.manifest.component, module.version);
+  }
+
+  /** A module was unloaded: its build's bytes go once no module serves them. */
+  forget(name: string): void {
+    this.builds.forget(name);
+  }
+
+  /** The engine stopped: the copies written for rollbacks are removed. */
+  close(): Promise<void> {
+    return this.builds.close();
+  }
 
   /** Resolves once no swap has a module out of the table; undefined when none has. */
   held(): Promise<void> | undefined {
@@ -149,8 +173,11 @@ export class HotSwaps {
     const refused = (error: unknown, capabilities?: CapabilityDiff) =>
       new ReplaceError('load-failed', `module ${name}: the new build cannot be loaded; the previous version serves on`, { module: name, ...(capabilities ? { capabilities } : {}) }, error);
     const meta = await runtime.inspect(manifest.component, name, manifest.sha256).catch((error: unknown) => Promise.reject(refused(error)));
-    // The previous build's file may be gone (rebuilt in place): then every import counts as added.
-    const before = await runtime.inspect(old.manifest.component, name, old.version).then((m) => m.imports, () => ({}));
+    // Kept for the probation: the file may be rebuilt in place (it may already be, when the new build is
+    // at the same path), and a rollback must load these very bytes.
+    const previousBytes = this.builds.bytes(old.version);
+    // Without them, and with the file rebuilt in place, every import counts as added.
+    const before = await runtime.inspect(previousBytes ?? old.manifest.component, name, old.version).then((m) => m.imports, () => ({}));
     const capabilities = capabilityDiff(manifest, meta.imports, before);
     if (capabilities.ungranted.length > 0) {
       // Refused rather than swapped in with the host answering `denied`: the manifest is the module's
@@ -171,7 +198,7 @@ export class HotSwaps {
     this.probations.get(name)?.end();
     // Pinned: a rollback loads the very build that served, never a file rebuilt in place since.
     const previous: ResolvedManifest = { ...old.manifest, sha256: old.version };
-    const probation = new Probation(this.host, name, probationInvocations, (p, signal) => this.rollback(p, previous, signal));
+    const probation = new Probation(this.host, name, probationInvocations, (p, signal) => this.rollback(p, previous, previousBytes, signal));
     await this.hold(async () => {
       await this.host.unload(name);
       // Watched from before the load: the new version's first chain step may run before `load` returns.
@@ -193,15 +220,19 @@ export class HotSwaps {
     return { module: name, previous: old.version, version: meta.sha256, capabilities, probation: probation.done };
   }
 
-  /** The new version failed its probation: the previous one serves again, and gets the custom events it failed. */
-  private rollback(probation: Probation, previous: ResolvedManifest, signal: SignalName): void {
+  /**
+   * The new version failed its probation: the previous one serves again, and gets the custom events it
+   * failed. It is loaded from its file while that still holds its bytes, else from a copy of `bytes`.
+   */
+  private rollback(probation: Probation, previous: ResolvedManifest, bytes: Uint8Array | undefined, signal: SignalName): void {
     const name = probation.module;
     void this.turn(name, async () => {
       if (!probation.serving()) return probation.settle({ result: 'ended', outcomes: probation.outcomes });
       await this.hold(async () => {
         // The drain runs what the new version still has queued; those of its custom events that fail are caught too.
         await this.host.unload(name);
-        await this.host.load(previous);
+        const component = await this.builds.loadable(previous.component, previous.sha256!, bytes);
+        await this.host.load(component === undefined ? previous : { ...previous, component });
         for (const payload of probation.failed) await this.host.parts.supervisor.send(name, { kind: 'custom', payload });
       });
       this.host.parts.logger.warn({ module: name, signal }, 'module rolled back to its previous version: the new one failed its first events');

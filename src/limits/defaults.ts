@@ -656,8 +656,16 @@ export const DEV_DEBOUNCE_MS = 150;
  * `inbox` if smaller (src/engine/OutboxTrim.ts); one sent by a chain step still in the reorg window
  * stays until its block leaves the window. So an outbox to one receiver holds at most `inbox` pending
  * entries + fewer than `min(trimEvery, inbox)` handled ones + those of blocks in the reorg window.
+ * `retry`: runs of one message after its first that ended in a signal (a trap, out of fuel, past its
+ * deadline) before the message is dead-lettered: moved to the receiver's `dead-msg/<sender>/<seq>`
+ * record in the commit that advances its cursor on the sender, so the sender's next message is
+ * delivered (one that fails every time would otherwise hold that sender's queue for good). Each failure
+ * is a restart of the receiver's actor, after its backoff; 2 retries (3 runs) stay under
+ * DEFAULT_SUPERVISION.intensity (3 restarts in 5 s, the 4th opens the circuit), so a poison message
+ * is dead-lettered before it quarantines its receiver. Counted in memory: an engine restart gives the
+ * message its runs again.
  */
-export const DEFAULT_MESSAGES = { inbox: 1_000, batch: 256, correlationIdBytes: 256, trimEvery: 64 } as const;
+export const DEFAULT_MESSAGES = { inbox: 1_000, batch: 256, correlationIdBytes: 256, trimEvery: 64, retry: 2 } as const;
 
 /**
  * Addresses a module adds to its named log triggers at run time (src/host/triggers.ts). `perStep`:

@@ -208,6 +208,7 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
       { name: 'DEFAULT_MESSAGES.batch', unit: 'count', trips: "outbox entries a receiver's feed reads from one sender per read" },
       { name: 'DEFAULT_MESSAGES.correlationIdBytes', unit: 'bytes', trips: 'bytes of a correlation id; a longer one is `invalid-input`' },
       { name: 'DEFAULT_MESSAGES.trimEvery', unit: 'count', trips: "handled outbox entries to one receiver (or its `inbox`, if smaller) that gather before the sender's outbox is trimmed of them by a commit of its own; entries of blocks in the reorg window stay until they leave it" },
+      { name: 'DEFAULT_MESSAGES.retry', unit: 'count', trips: "runs of one message after its first that ended in a signal; one more and it is dead-lettered (the receiver's cursor moves past it, the next message is delivered)" },
     ],
   },
   {

@@ -250,12 +250,14 @@ export class EngineMetrics {
     gaugeFrom('corral_jobs_running', 'Tasks running now.', ['module'], (set) => {
       for (const [module, j] of jobs()) set({ module }, j.running);
     });
-    counterFrom('corral_messages_total', 'Messages between modules since start, per module, by what: sent, delivered (handled by it), retracted (its sends undone by a reorg), inbox-full (its sends refused at the receiver\'s bound).', ['module', 'outcome'], (set) => {
+    counterFrom('corral_messages_total', 'Messages between modules since start, per module, by what: sent, delivered (handled by it), retracted (its sends undone by a reorg), inbox-full (its sends refused at the receiver\'s bound), trimmed (entries of its outboxes deleted once handled), dead (messages it received whose step failed past their retries, dead-lettered).', ['module', 'outcome'], (set) => {
       for (const [module, m] of Object.entries(engine.messageStats())) {
         set({ module, outcome: 'sent' }, m.sent);
         set({ module, outcome: 'delivered' }, m.delivered);
         set({ module, outcome: 'retracted' }, m.retracted);
         set({ module, outcome: 'inbox-full' }, m.inboxFull);
+        set({ module, outcome: 'trimmed' }, m.trimmed);
+        set({ module, outcome: 'dead' }, m.dead);
       }
     });
     gaugeFrom('corral_ready', '1 when /readyz answers 200: every chain has a fresh head and every module serves within its lag bound.', [], (set) => set({}, this.readiness().ready ? 1 : 0));

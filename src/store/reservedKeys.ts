@@ -25,6 +25,8 @@ import { prefixEnd } from './StateTransaction.ts';
  *
  * - `msg-out/<to>/<seq>` → a message this module sent to module `to` (its outbox, src/host/messages.ts);
  *   `msg-seq/<to>` → the last sequence number it gave one (decimal; never taken back by a reorg's undo).
+ * - `dead-msg/<from>/<seq>` → a message of module `from` this module's steps failed on past their retries
+ *   (src/engine/MessageFeed.ts), as JSON: payload, correlation id, runs, last signal, when.
  *
  * Cursors are kept apart from the module's keys, by source: `chain:<id>`, `custom`, or `msg:<sender>`.
  */
@@ -161,3 +163,9 @@ export const messageSeqKey = (to: string): Bytes => withText(MSG_SEQ_PREFIX, to)
 
 /** The cursor source of messages from module `from`. */
 export const messageSource = (from: string): string => `msg:${from}`;
+
+/** Dead-lettered messages this module received, by sender then sequence number. */
+export const DEAD_MSG_PREFIX = reserved('dead-msg/');
+
+/** The key of the dead letter of message `seq` from `from`: sorts by sender, then sequence number. */
+export const deadMessageKey = (from: string, seq: bigint | number): Bytes => withText(DEAD_MSG_PREFIX, `${from}/${hex16(seq)}`);

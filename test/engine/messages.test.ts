@@ -121,6 +121,10 @@ describe('messages between modules', () => {
     expect(left.length).toBeLessThanOrEqual(4);
     expect(left.every((seq) => seq > 36)).toBe(true);
     expect(engine.messageStats().t).toMatchObject({ sent: 40, trimmed: 40 - left.length });
+    const metrics = new EngineMetrics(engine);
+    const counted = await metrics.registry.getSingleMetric('corral_messages_total')!.get();
+    metrics.close();
+    expect(counted.values.find((v) => v.labels.module === 't' && v.labels.outcome === 'trimmed')?.value).toBe(40 - left.length);
     expect((await sent(engine, 't')).every((s) => 'seq' in s)).toBe(true);
     // Trimmed entries are never read again: the next message is 41, delivered once.
     await command(engine, 't', { op: 'send', to: 'u', payloads: ['after'] });

@@ -7,9 +7,10 @@
 import { decodeJob, type Job } from '../../jobs/Job.ts';
 import { decodeTimer } from '../../jobs/timerWrites.ts';
 import type { Bytes, ModuleReadView } from '../../store/EngineStore.ts';
-import { CRON_PREFIX, DEAD_PREFIX, JOB_PREFIX, jobKey, prefixLimit, RESERVED_RANGE, suffixOf, tagOfTimerKey, TIMER_COUNT_KEY, TIMER_PREFIX, TIMER_PREFIX_END } from '../../store/reservedKeys.ts';
+import { decodeDeadMessage } from '../../engine/messageDeadLetters.ts';
+import { CRON_PREFIX, DEAD_MSG_PREFIX, DEAD_PREFIX, JOB_PREFIX, jobKey, prefixLimit, RESERVED_RANGE, suffixOf, tagOfTimerKey, TIMER_COUNT_KEY, TIMER_PREFIX, TIMER_PREFIX_END } from '../../store/reservedKeys.ts';
 import { prefixEnd } from '../../store/StateTransaction.ts';
-import type { Encoded, Entry, JobShape, KeysPage, ModuleSummary, TimersPage, TooLarge } from './shapes.ts';
+import type { DeadMessageShape, Encoded, Entry, JobShape, KeysPage, ModuleSummary, TimersPage, TooLarge } from './shapes.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -146,6 +147,13 @@ export async function jobsPage(view: ModuleReadView, state: 'pending' | 'dead', 
     (key) => suffixOf(key, prefix)!,
   );
   return { jobs: items, next, ...(tooLarge.length > 0 ? { tooLarge } : {}) };
+}
+
+/** Dead-lettered messages (`dead-msg/`), by sender then seq. */
+export async function deadMessagesPage(view: ModuleReadView, bounds: PageBounds): Promise<{ messages: DeadMessageShape[]; next: string | null; tooLarge?: TooLarge[] }> {
+  const entries = entriesIn(view, DEAD_MSG_PREFIX, prefixLimit(DEAD_MSG_PREFIX), bounds, false);
+  const { items, next, tooLarge } = await page(entries, bounds, (_key, value, cut) => (cut ? undefined : decodeDeadMessage(value)), (key) => suffixOf(key, DEAD_MSG_PREFIX)!);
+  return { messages: items, next, ...(tooLarge.length > 0 ? { tooLarge } : {}) };
 }
 
 /** The running tasks: live ids, each read from the view (one that committed meanwhile is gone from it). */

@@ -5,7 +5,7 @@
  * chains) are gathered on the main thread beforehand, the stored ones are read on the thread.
  */
 import type { Bytes, ModuleReadView, ReadView } from '../../store/EngineStore.ts';
-import { jobsPage, keysPage, moduleSummary, runningJobs, timersPage, type PageBounds } from './pages.ts';
+import { deadMessagesPage, jobsPage, keysPage, moduleSummary, runningJobs, timersPage, type PageBounds } from './pages.ts';
 import type { LiveModule, ModuleSummary } from './shapes.ts';
 
 /** What the engine holds of a module in memory, taken when the request arrives. */
@@ -18,7 +18,8 @@ export type ReadRequest =
   | { kind: 'keys'; module: string; prefix: Bytes; bounds: PageBounds }
   | { kind: 'timers'; module: string; bounds: PageBounds }
   | { kind: 'jobs'; module: string; state: 'pending' | 'dead'; bounds: PageBounds }
-  | { kind: 'running'; module: string; ids: string[]; bounds: PageBounds };
+  | { kind: 'running'; module: string; ids: string[]; bounds: PageBounds }
+  | { kind: 'messages'; module: string; bounds: PageBounds };
 
 /** Main thread → read thread: open the database at `location` (first), then requests by id. */
 export type ReadThreadMessage = { kind: 'open'; location: string } | { kind: 'read'; id: number; request: ReadRequest };
@@ -62,6 +63,8 @@ export async function answerRead(view: ReadView, request: ReadRequest): Promise<
       return { module: request.module, state: request.state, ...(await jobsPage(await state(request.module), request.state, request.bounds)) };
     case 'running':
       return { module: request.module, state: 'running', ...(await runningJobs(await state(request.module), request.ids, request.bounds)) };
+    case 'messages':
+      return { module: request.module, state: 'dead', ...(await deadMessagesPage(await state(request.module), request.bounds)) };
     default:
       return request satisfies never;
   }

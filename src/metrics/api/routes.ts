@@ -12,7 +12,8 @@ import type { Engine } from '../../engine/Engine.ts';
 import { DEFAULT_API } from '../../limits/defaults.ts';
 import type { Bytes } from '../../store/EngineStore.ts';
 import { LevelReadView } from '../../store/LevelReadView.ts';
-import { refusal, type ApiAccess } from './auth.ts';
+import { CorralError } from '../../errors/CorralError.ts';
+import { isLoopback, refusal, type ApiAccess } from './auth.ts';
 import { cursorOf, keyOfCursor, type PageBounds } from './pages.ts';
 import { queryAnswer, type QueryAnswer } from './queryAnswer.ts';
 import type { LiveFields, ReadRequest } from './readRequest.ts';
@@ -20,8 +21,8 @@ import { ReadThread } from './ReadThread.ts';
 import type { ApiErrorCode } from './shapes.ts';
 import { inlineReader, ReadTimeout, type StateReader } from './StateReader.ts';
 
-/** What the API reads of the engine. */
-export type ReadApiEngine = Pick<Engine, 'readView' | 'actors' | 'chainPositions' | 'allJobStats' | 'runningJobIds' | 'query'>;
+/** What the API reads of the engine, and `promote`, its one admin action (`POST /v1/modules/<m>/promote`; 404 without it). */
+export type ReadApiEngine = Pick<Engine, 'readView' | 'actors' | 'chainPositions' | 'allJobStats' | 'runningJobIds' | 'query'> & Partial<Pick<Engine, 'promote'>>;
 
 /** `[engine.api]` as the handler takes it (the token already read from its environment variable). */
 export interface ReadApiOptions extends ApiAccess {
@@ -93,6 +94,8 @@ export function readApiHandler(engine: ReadApiEngine, options: ReadApiOptions, r
   const deadlineMs = options.deadlineMs ?? DEFAULT_API.deadlineMs;
   const retry = { 'retry-after': String(options.retryAfterS) };
   const handle = (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const promoting = promoteRoute(url);
+    if (promoting !== undefined) return promote(engine, options, req, res, promoting);
     if (req.method !== 'GET') return sendError(res, new ApiRefusal(405, 'method-not-allowed', `${req.method} is not served: the read API is GET only`), { allow: 'GET' });
     const refused = refusal(req, options);
     if (refused) return sendError(res, new ApiRefusal(refused.status, refused.code, refused.message), refused.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
@@ -115,6 +118,45 @@ export function readApiHandler(engine: ReadApiEngine, options: ReadApiOptions, r
       .finally(() => inFlight--);
   };
   return Object.assign(handle, { close: async () => (await chosen)?.close() });
+}
+
+/** The module of `/v1/modules/<m>/promote`, or undefined for another path. */
+function promoteRoute(url: URL): string | undefined {
+  const match = /^\/v1\/modules\/([^/]+)\/promote\/?$/.exec(url.pathname);
+  if (!match) return undefined;
+  try {
+    return decodeURIComponent(match[1]!);
+  } catch {
+    return undefined; // answered 400 by the read routes
+  }
+}
+
+/**
+ * `POST /v1/modules/<m>/promote` (`corral promote`): `engine.promote(m)`, the shadow candidate made
+ * the module. The API's one write, so stricter than its reads: loopback peers only, even with
+ * `allow_remote` (a promotion runs new code against the module's state: whoever may do that is on the
+ * engine's host), and the same bearer token; POST only, so no link, prefetch or GET from a browser
+ * triggers it (the token travels in a header a cross-site page cannot set without a CORS preflight,
+ * which is never answered). Not counted against `maxConcurrent`: promotions of one module run one at a
+ * time (HotSwaps), and it reads no page. Answers 200 `{ module, migrated }`; 404 for a module not
+ * loaded here; 409 `promote-refused` with the engine's typed error as `refusal` (no candidate, a
+ * migrate that failed, a candidate rebuilt since its shadow run: the earlier version serves on).
+ */
+function promote(engine: ReadApiEngine, access: ApiAccess, req: IncomingMessage, res: ServerResponse, module: string): void {
+  req.resume(); // a body, if any, is not read
+  if (req.method !== 'POST') return sendError(res, new ApiRefusal(405, 'method-not-allowed', `${req.method} is not served: promote is POST only`), { allow: 'POST' });
+  if (!isLoopback(req.socket.remoteAddress)) return sendError(res, new ApiRefusal(403, 'forbidden', 'promote answers loopback peers only, whatever [engine.api] allow_remote says'));
+  const refused = refusal(req, access);
+  if (refused) return sendError(res, new ApiRefusal(refused.status, refused.code, refused.message), refused.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+  if (!engine.promote) return sendError(res, notFound('this engine does not promote over the API'));
+  if (!engine.actors().some((a) => a.name === module)) return sendError(res, notFound(`no module named ${module} is loaded here`));
+  engine.promote(module).then(
+    ({ migrated }) => send(res, 200, { module, migrated }),
+    (error: unknown) => {
+      if (error instanceof CorralError) return send(res, 409, { error: { status: 409, code: 'promote-refused', message: error.message, refusal: error.toJSON() } });
+      sendError(res, new ApiRefusal(500, 'internal', error instanceof Error ? error.message : String(error)));
+    },
+  );
 }
 
 /**
@@ -161,8 +203,14 @@ async function plan(engine: ReadApiEngine, options: ReadApiOptions, url: URL): P
       if (jobState !== 'pending' && jobState !== 'dead') throw badRequest(`state=${jobState}: pending, running or dead`);
       return { kind: 'jobs', module, state: jobState, bounds: b };
     }
+    case 'messages': {
+      // Only the dead ones are the receiver's: its pending messages are its senders' outboxes.
+      const messageState = params.get('state') ?? 'dead';
+      if (messageState !== 'dead') throw badRequest(`state=${messageState}: dead`);
+      return { kind: 'messages', module, bounds: bounds(options, params) };
+    }
     default:
-      throw notFound(`no route ${url.pathname}: a module has /keys, /jobs, /timers and /query/…`);
+      throw notFound(`no route ${url.pathname}: a module has /keys, /jobs, /messages, /timers and /query/…`);
   }
 }
 

@@ -63,6 +63,27 @@ export const JobsPageSchema = z.object({
   next: Next,
 });
 
+/** A message its receiver's steps failed on past their retries (src/engine/messageDeadLetters.ts). */
+export const DeadMessageSchema = z.object({
+  from: z.string(),
+  seq: z.number().int(),
+  payload: z.string(),
+  correlationId: z.string().optional(),
+  removed: z.boolean().describe('a retraction (a reorg undid the step that sent message `seq`), not the message itself'),
+  attempts: z.number().int().describe('runs of its step that ended in a signal'),
+  lastError: z.object({ signal: z.string(), message: z.string() }),
+  deadAt: z.number().describe('when it was dead-lettered (epoch ms)'),
+});
+
+/** A module's dead-lettered messages, by sender then seq. */
+export const DeadMessagesPageSchema = z.object({
+  module: z.string(),
+  state: z.literal('dead'),
+  messages: z.array(DeadMessageSchema),
+  tooLarge: z.array(TooLargeSchema).optional().describe('dead letters of this page too large to show (absent when none)'),
+  next: Next,
+});
+
 export const TimerSchema = z.object({
   tag: z.string(),
   spec: z.union([z.object({ at: z.number().describe('epoch ms') }), z.object({ chain: z.string(), block: z.string() })]),
@@ -125,7 +146,7 @@ export const ApiErrorSchema = z.object({
   error: z.object({
     status: z.number().int(),
     /** The API's own refusals, then a module query's (`query-fault`: its `err`; `query-signal`: a limit stopped it). */
-    code: z.enum(['bad-request', 'unauthorized', 'forbidden', 'not-found', 'method-not-allowed', 'busy', 'timeout', 'internal', 'query-fault', 'query-signal', 'no-query', 'too-large']),
+    code: z.enum(['bad-request', 'unauthorized', 'forbidden', 'not-found', 'method-not-allowed', 'busy', 'timeout', 'internal', 'query-fault', 'query-signal', 'no-query', 'too-large', 'promote-refused']),
     message: z.string(),
     /** A module query's: the module, its fault's case, the signal's data, the answer's size and the bound. */
     module: z.string().optional(),
@@ -134,6 +155,8 @@ export const ApiErrorSchema = z.object({
     waitedMs: z.number().optional(),
     bytes: z.number().optional(),
     max: z.number().optional(),
+    /** `promote-refused`'s: the engine's typed error as JSON (name, code, message, details, cause). */
+    refusal: z.record(z.string(), z.unknown()).optional(),
   }),
 });
 
@@ -143,6 +166,7 @@ export type KeysPage = z.infer<typeof KeysPageSchema>;
 export type JobShape = z.infer<typeof JobSchema>;
 export type TooLarge = z.infer<typeof TooLargeSchema>;
 export type JobsPage = z.infer<typeof JobsPageSchema>;
+export type DeadMessageShape = z.infer<typeof DeadMessageSchema>;
 export type TimersPage = z.infer<typeof TimersPageSchema>;
 export type ModuleSummary = z.infer<typeof ModuleSummarySchema>;
 export type LiveModule = z.infer<typeof LiveModuleSchema>;
@@ -154,6 +178,7 @@ export const READ_API_SHAPES = {
   module: LiveModuleSchema,
   keys: KeysPageSchema,
   jobs: JobsPageSchema,
+  messages: DeadMessagesPageSchema,
   timers: TimersPageSchema,
   error: ApiErrorSchema,
 } as const;

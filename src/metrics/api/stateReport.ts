@@ -7,8 +7,8 @@
  */
 import type { ModuleReadView, ReadView, StoredBreaker } from '../../store/EngineStore.ts';
 import { isReserved } from '../../store/reservedKeys.ts';
-import { cronTicks, jobsPage, keysPage, moduleSummary, timersPage, type PageBounds } from './pages.ts';
-import type { Entry, JobShape, ModuleSummary, TimersPage } from './shapes.ts';
+import { cronTicks, deadMessagesPage, jobsPage, keysPage, moduleSummary, timersPage, type PageBounds } from './pages.ts';
+import type { DeadMessageShape, Entry, JobShape, ModuleSummary, TimersPage } from './shapes.ts';
 
 /** What `corral inspect` is asked: one module's keys (under `prefix`, `limit` at most), or every module's summary. */
 export interface InspectOptions {
@@ -25,6 +25,8 @@ export interface ModuleDetail {
   timers: TimersPage['timers'];
   cronTicks: Record<string, number>;
   jobs: { pending: JobShape[]; dead: JobShape[] };
+  /** Messages it received whose step failed past their retries (src/engine/MessageFeed.ts). */
+  messages: { dead: DeadMessageShape[] };
 }
 
 /** A stored report's source: the modules with state, one view of them, and what the store alone keeps. */
@@ -51,6 +53,7 @@ export async function moduleDetail(view: ModuleReadView, options: InspectOptions
     timers: (await timersPage(view, all())).timers,
     cronTicks: await cronTicks(view),
     jobs: { pending: (await jobsPage(view, 'pending', all())).jobs, dead: (await jobsPage(view, 'dead', all())).jobs },
+    messages: { dead: (await deadMessagesPage(view, all())).messages },
   };
 }
 
