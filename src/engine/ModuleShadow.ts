@@ -12,45 +12,35 @@ import { DEFAULT_SHADOW } from '../limits/defaults.ts';
 import type { HostCaps } from '../limits/hostCaps.ts';
 import type { RecordedHostCall } from '../replay/Recording.ts';
 import type { CallOutcome, Component } from '../runtime/Component.ts';
-import type { Bytes, CommittedReader, ReadView } from '../store/EngineStore.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { SHADOW_REPORT_KEY } from '../store/reservedKeys.ts';
-import { keyId, StateTransaction } from '../store/StateTransaction.ts';
+import { StateTransaction } from '../store/StateTransaction.ts';
 import type { EngineParts } from './EngineParts.ts';
 import type { Envelope, InvocationModule } from './invocation.ts';
 import { outsideInvocation } from './hostBinding.ts';
 import { answeredFromLive, journaled, SENT, STAGED } from './shadowImports.ts';
 import { compareSteps, cutter, fuelOf, outcomeOf, type ShadowReport, type ShadowStep } from './ShadowReport.ts';
+import { ShadowState, type StateHold } from './ShadowState.ts';
 
 /** What the live step left for its shadow: the state it started from, what it was given, and what it did. */
 interface LiveStep {
   envelope: Envelope;
   args: unknown[];
   each: boolean;
-  view: Promise<ReadView>;
-  /** Commits handed to the store and not yet durable when the step began (see GuardedModuleStore.pendingWrites). */
-  pending: Map<string, Uint8Array | null>;
+  /** The state it started from (see ShadowState). */
+  hold: StateHold;
   scope: InvocationScope;
   enqueuedBy: Job['enqueuedBy'];
   calls: RecordedHostCall[];
   called: CallOutcome;
 }
 
-/** A module with no state yet: nothing is committed. */
-const NOTHING: CommittedReader = {
-  getSync: () => undefined,
-  // eslint-disable-next-line require-yield -- an empty listing
-  keys: async function* () {
-    return;
-  },
-};
-
 /**
  * A candidate version run beside a live module (`[modules.shadow]`, docs/shadow.md). Each step the
  * live module handles is run again by the candidate, after the live step and off its path (a queue of
- * `queueSteps`, one candidate step at a time), on the candidate's own component and instances, from a
- * read view of the state the live step started from, into an overlay that is thrown away. Its calls
+ * `queueSteps`, one candidate step at a time), on the candidate's own component and instances, from
+ * the state the live step started from (ShadowState), into an overlay that is thrown away. Its calls
  * that would leave the engine are answered from the live step's (see shadowImports.ts), its timers and
  * tasks stay in the overlay. The first differences of each step are kept; nothing the candidate does
  * is committed or sent.
@@ -65,6 +55,7 @@ export class ModuleShadow {
   private reportBytes: number;
   private readonly cut = cutter(DEFAULT_SHADOW.valueChars);
   private readonly specifiers: { sent: string[]; staged: string[] };
+  private readonly state: ShadowState;
 
   private constructor(
     private readonly parts: EngineParts,
@@ -76,6 +67,7 @@ export class ModuleShadow {
     report: ShadowReport,
   ) {
     this.report = report;
+    this.state = new ShadowState(store);
     const existing = store.getSync(SHADOW_REPORT_KEY);
     this.reportBytes = existing ? SHADOW_REPORT_KEY.byteLength + existing.byteLength : 0;
     const of = (names: readonly (keyof HostBinding['specifiers'])[]) => names.flatMap((n) => (binding.specifiers[n] ? [binding.specifiers[n]] : []));
@@ -89,8 +81,8 @@ export class ModuleShadow {
    */
   static async load(parts: EngineParts, manifest: ResolvedManifest & { shadow: NonNullable<ResolvedManifest['shadow']> }, store: GuardedModuleStore, caps: HostCaps, check: (imports: Record<string, string[]>, exports: string[]) => HostBinding): Promise<ModuleShadow> {
     const name = manifest.name;
-    // A read view must be of the moment the live step begins: LevelDB's snapshot is taken at the call,
-    // a PostgreSQL view only once its transaction starts, after the step may have committed.
+    // Only run and measured on LevelDB so far (the candidate's state is the module store's getSync with
+    // pre-images on top, see ShadowState, which PostgreSQL's module store also has).
     if (!(parts.store instanceof LevelStore)) throw new EngineError('invalid-option', `module ${name}: [modules.shadow] needs the LevelDB store`, { module: name, option: 'shadow' });
     const meta = await parts.runtime.inspect(manifest.shadow.component, `${name}-shadow`);
     const binding = check(meta.imports, meta.exports.map(([n]) => n));
@@ -110,7 +102,7 @@ export class ModuleShadow {
   }
 
   /**
-   * The live step's delivery, with what its shadow needs taken on the way: the read view when its turn
+   * The live step's delivery, with what its shadow needs taken on the way: its state when its turn
    * comes, its outbound and staged calls as they are made, its outcome once committed. `bind` makes the
    * delivery for the module it is given (the invocation step). Undo steps and empty steps are not
    * shadowed: an undo's overlay holds the store's restores, and an empty step calls nothing.
@@ -135,7 +127,7 @@ export class ModuleShadow {
       },
     };
     const extras = bind(observed);
-    let taken: { view: Promise<ReadView>; pending: Map<string, Uint8Array | null> } | undefined;
+    let taken: StateHold | undefined;
     let handed = false;
     return {
       ...extras,
@@ -143,21 +135,21 @@ export class ModuleShadow {
         const go = extras.begin ? extras.begin() : true;
         if (!go || this.closed) return go;
         if (this.queue.length >= DEFAULT_SHADOW.queueSteps) this.report.steps.skipped++;
-        // Before the call: the state this step starts from (the view is LevelDB's snapshot of now).
-        else taken = { pending: this.store.pendingWrites(), view: this.parts.store.readView() };
+        // Before the call: the state this step starts from is kept from now.
+        else taken = this.state.hold();
         return go;
       },
       complete: async (called) => {
         const outcome = extras.complete ? await extras.complete(called) : called;
         if (taken && scope && !this.closed) {
           handed = true;
-          this.enqueue({ envelope, args, each: extras.each !== undefined, ...taken, scope, enqueuedBy: enqueuedBy!, calls, called });
+          this.enqueue({ envelope, args, each: extras.each !== undefined, hold: taken, scope, enqueuedBy: enqueuedBy!, calls, called });
         }
         return outcome;
       },
       end: () => {
         extras.end?.();
-        if (taken && !handed) void closeView(taken.view);
+        if (taken && !handed) this.state.release(taken);
       },
     };
   }
@@ -172,11 +164,11 @@ export class ModuleShadow {
     while (this.draining) await this.draining;
   }
 
-  /** The module goes: steps still queued are dropped (their views closed), the one running ends, the candidate's component closes. */
+  /** The module goes: steps still queued are dropped (their states released), the one running ends, the candidate's component closes. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const step of this.queue.splice(0)) void closeView(step.view);
+    for (const step of this.queue.splice(0)) this.state.release(step.hold);
     await this.settled();
     this.component.close();
   }
@@ -196,16 +188,14 @@ export class ModuleShadow {
         this.report.steps.failed++;
         this.logger.warn({ err: error }, 'shadow run of a step failed; the live module is not affected');
       } finally {
-        await closeView(step.view);
+        this.state.release(step.hold);
       }
     }
   }
 
   /** Runs the candidate on one live step and compares. */
   private async shadow(live: LiveStep): Promise<void> {
-    const view = await live.view;
-    const committed = (await view.module(live.scope.module)) ?? NOTHING;
-    const transaction = new StateTransaction(live.pending.size > 0 ? withPending(committed, live.pending) : committed);
+    const transaction = new StateTransaction(this.state.reader(live.hold));
     const invocationId = randomUUID();
     const scope = new InvocationScope(live.scope.module, this.store, transaction, live.scope.caps, () => this.logger.child({ event: live.envelope.kind, invocationId }), live.scope.idempotencyKey);
     scope.chainBlock = live.scope.chainBlock;
@@ -245,17 +235,4 @@ export class ModuleShadow {
     await this.store.commit({ writes: [], bookkeeping: [{ key: SHADOW_REPORT_KEY, value }], sizeDelta: bytes - this.reportBytes });
     this.reportBytes = bytes;
   }
-}
-
-/** A read view's state with the writes of commits not yet durable in it on top. */
-function withPending(committed: CommittedReader, pending: Map<string, Uint8Array | null>): CommittedReader {
-  return {
-    getSync: (key: Bytes) => (pending.has(keyId(key)) ? (pending.get(keyId(key)) ?? undefined) : committed.getSync(key)),
-    keys: (range) => committed.keys(range),
-  };
-}
-
-/** Closes a step's view; one the store could not give, or that closed with the store, needs nothing more. */
-function closeView(view: Promise<ReadView>): Promise<void> {
-  return view.then((v) => v.close()).catch(() => undefined);
 }
