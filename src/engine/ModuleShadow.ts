@@ -56,6 +56,8 @@ export class ModuleShadow {
   private readonly cut = cutter(DEFAULT_SHADOW.valueChars);
   private readonly specifiers: { sent: string[]; staged: string[] };
   private readonly state: ShadowState;
+  /** Whether the candidates' runtime said yet if its threads run at the lowest priority (see `shadow`). */
+  private priorityTold = false;
 
   private constructor(
     private readonly parts: EngineParts,
@@ -84,9 +86,11 @@ export class ModuleShadow {
     // Only run and measured on LevelDB so far (the candidate's state is the module store's getSync with
     // pre-images on top, see ShadowState, which PostgreSQL's module store also has).
     if (!(parts.store instanceof LevelStore)) throw new EngineError('invalid-option', `module ${name}: [modules.shadow] needs the LevelDB store`, { module: name, option: 'shadow' });
-    const meta = await parts.runtime.inspect(manifest.shadow.component, `${name}-shadow`);
+    // Its guest on the candidates' runtime (ShadowRuntime: lowest priority), never on the live modules' workers.
+    const runtime = parts.shadows.runtime();
+    const meta = await runtime.inspect(manifest.shadow.component, `${name}-shadow`);
     const binding = check(meta.imports, meta.exports.map(([n]) => n));
-    const component = await parts.runtime.load(manifest.shadow.component, {
+    const component = await runtime.load(manifest.shadow.component, {
       name: `${name}-shadow`,
       limits: manifest.limits,
       sha256: meta.sha256,
@@ -205,6 +209,11 @@ export class ModuleShadow {
     const called = live.each
       ? await this.component.invokeEach('on-event', live.args as unknown[][], { imports, invocationId, stopAt: 'err' })
       : await this.component.invoke('on-event', live.args, { imports, invocationId });
+    if (!this.priorityTold) {
+      // Its worker announced its priority before it served this call.
+      this.priorityTold = true;
+      if ([...this.parts.shadows.runtime().workerNice().values()].some((nice) => nice === null)) this.logger.warn('shadow: the candidate\'s thread could not be lowered to the lowest priority here (Linux only): it competes with live steps as an equal');
+    }
     const candidate = withCap(scope, 'on-event', invocationId, called);
     const liveOutcome = withCap(live.scope, 'on-event', live.called.invocationId, live.called);
     const differences = compareSteps(

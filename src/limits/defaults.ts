@@ -618,16 +618,20 @@ export const RPC_CACHE_DEFAULTS = {
 
 /**
  * Shadow runs of a candidate version beside a live module (`[modules.shadow]`, docs/shadow.md). Each
- * live step waits in a queue of `queueSteps` for the candidate, holding a read view of the state the
- * step started from; when the candidate falls that far behind, the step is not shadowed and counts as
+ * live step waits in a queue of `queueSteps` for the candidate, holding the state the step started
+ * from (the pre-images of the module's commits since: src/engine/ShadowState.ts); when the candidate falls that far behind, the step is not shadowed and counts as
  * `skipped` (`corral_shadow_steps_total{result="skipped"}`) instead of the queue growing. The first
  * `keepDifferences` steps that differ are kept (in memory and under the module's reserved key
  * `shadow/report`, which `corral inspect` shows); later ones are only counted. A fuel difference
  * within `fuelTolerance` (a fraction of the live step's fuel) is not one. Values in a kept difference
- * are cut to `valueChars` characters.
+ * are cut to `valueChars` characters. Every candidate of the engine runs its guest on one runtime of
+ * `threads` worker threads at the lowest scheduling priority (nice 19 on Linux), made at the first
+ * shadow: one thread, so candidates never take more than one core, and that one only when live work
+ * leaves it idle (measured on 2 cores: candidates on the live modules' pool doubled a live step's p50).
  */
 export const DEFAULT_SHADOW = {
   queueSteps: 8,
+  threads: 1,
   keepDifferences: 20,
   fuelTolerance: 0.1,
   valueChars: 2_000,
