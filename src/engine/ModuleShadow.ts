@@ -48,6 +48,9 @@ interface LiveStep {
 export class ModuleShadow {
   private readonly queue: LiveStep[] = [];
   private draining: Promise<void> | undefined;
+  /** Live steps of the module between their turn's beginning and end: while any runs, the candidate waits (see `liveIdle`). */
+  private live = 0;
+  private idleWaiters: (() => void)[] = [];
   private closed = false;
   private shadowed = 0;
   private readonly report: ShadowReport;
@@ -112,7 +115,7 @@ export class ModuleShadow {
    * shadowed: an undo's overlay holds the store's restores, and an empty step calls nothing.
    */
   follow(live: InvocationModule, envelope: Envelope, args: unknown[], bind: (module: InvocationModule) => DeliveryExtras): DeliveryExtras {
-    if (this.closed || (envelope.kind === 'chain' && (envelope.delivery.undo || envelope.delivery.events.length === 0))) return bind(live);
+    if (this.closed || (envelope.kind === 'chain' && (envelope.delivery.undo || envelope.delivery.events.length === 0))) return this.counted(bind(live));
     const calls: RecordedHostCall[] = [];
     let scope: InvocationScope | undefined;
     let enqueuedBy: Job['enqueuedBy'] | undefined;
@@ -136,8 +139,10 @@ export class ModuleShadow {
     return {
       ...extras,
       begin: () => {
+        this.live++;
         const go = extras.begin ? extras.begin() : true;
         if (!go || this.closed) return go;
+        this.bound();
         if (this.queue.length >= DEFAULT_SHADOW.queueSteps) this.report.steps.skipped++;
         // Before the call: the state this step starts from is kept from now.
         else taken = this.state.hold();
@@ -154,8 +159,53 @@ export class ModuleShadow {
       end: () => {
         extras.end?.();
         if (taken && !handed) this.state.release(taken);
+        this.liveEnded();
       },
     };
+  }
+
+  /** A live step the candidate does not shadow, counted as live work all the same (see `liveIdle`). */
+  private counted(extras: DeliveryExtras): DeliveryExtras {
+    return {
+      ...extras,
+      begin: () => {
+        this.live++;
+        return extras.begin ? extras.begin() : true;
+      },
+      end: () => {
+        extras.end?.();
+        this.liveEnded();
+      },
+    };
+  }
+
+  private liveEnded(): void {
+    if (--this.live === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Resolves once no live step of the module runs, checked after the event loop's pending I/O: steps
+   * queued back to back in its mailbox follow each other within microtasks, so a saturated module
+   * keeps its candidate waiting (its steps are skipped once the queue is full: the live module must not
+   * pay), and a paced one lets it run in the gaps. Measured (benchmarks/shadow.ts): see docs/shadow.md.
+   */
+  private async liveIdle(): Promise<void> {
+    for (;;) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.live === 0 || this.closed) return;
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  /**
+   * Keeps the pre-images held for queued steps under `DEFAULT_SHADOW.heldCommits` and `heldBytes` while the live module
+   * gives its candidate no gap: the oldest queued steps are dropped (skipped) instead of memory growing.
+   */
+  private bound(): void {
+    while ((this.state.heard > DEFAULT_SHADOW.heldCommits || this.state.heardBytes > DEFAULT_SHADOW.heldBytes) && this.queue.length > 0) {
+      this.state.release(this.queue.shift()!.hold);
+      this.report.steps.skipped++;
+    }
   }
 
   /** The report so far (counts, and the first differences). */
@@ -173,6 +223,7 @@ export class ModuleShadow {
     if (this.closed) return;
     this.closed = true;
     for (const step of this.queue.splice(0)) this.state.release(step.hold);
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
     await this.settled();
     this.component.close();
   }
@@ -183,9 +234,11 @@ export class ModuleShadow {
   }
 
   private async drain(): Promise<void> {
-    // Off the live step's path: it has already settled when the candidate starts.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    for (let step = this.queue.shift(); step; step = this.queue.shift()) {
+    // Off the live step's path: each candidate step waits for the module's live steps to pause.
+    for (;;) {
+      await this.liveIdle();
+      const step = this.queue.shift();
+      if (!step) return;
       try {
         await this.shadow(step);
       } catch (error) {

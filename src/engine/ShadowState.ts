@@ -12,6 +12,8 @@ export interface StateHold {
 interface Heard {
   seq: number;
   before: Map<string, Bytes | null>;
+  /** Key and value bytes of its pre-images. */
+  bytes: number;
 }
 
 type Range = { gt?: Bytes; gte?: Bytes; lt?: Bytes; limit: number };
@@ -34,12 +36,14 @@ export class ShadowState {
   private log: Heard[] = [];
   /** In the order they were taken, so the first has the smallest mark. */
   private holds: StateHold[] = [];
+  /** Key and value bytes of the pre-images kept. */
+  private bytes = 0;
 
   constructor(private readonly store: GuardedModuleStore) {}
 
   /** The state as of now, kept until `release`. */
   hold(): StateHold {
-    if (this.holds.length === 0) this.store.watchPreImages((before) => this.log.push({ seq: ++this.seq, before }));
+    if (this.holds.length === 0) this.store.watchPreImages((before) => this.heardCommit(before));
     const hold = { mark: this.seq };
     this.holds.push(hold);
     return hold;
@@ -53,15 +57,30 @@ export class ShadowState {
     if (this.holds.length === 0) {
       this.store.watchPreImages(undefined);
       this.log = [];
+      this.bytes = 0;
       return;
     }
     const oldest = this.holds[0]!.mark;
-    if (this.log.length > 0 && this.log[0]!.seq <= oldest) this.log = this.log.filter((h) => h.seq > oldest);
+    let drop = 0;
+    while (drop < this.log.length && this.log[drop]!.seq <= oldest) this.bytes -= this.log[drop++]!.bytes;
+    if (drop > 0) this.log = this.log.slice(drop);
   }
 
-  /** Commits heard and not yet dropped (for tests: they must be freed). */
+  /** Commits heard and not yet dropped (they must be freed once no held state needs them). */
   get heard(): number {
     return this.log.length;
+  }
+
+  /** Key and value bytes of the pre-images kept. */
+  get heardBytes(): number {
+    return this.bytes;
+  }
+
+  private heardCommit(before: Map<string, Bytes | null>): void {
+    let bytes = 0;
+    for (const [id, value] of before) bytes += id.length + (value?.byteLength ?? 0);
+    this.bytes += bytes;
+    this.log.push({ seq: ++this.seq, before, bytes });
   }
 
   /** The module's committed state as it was when `hold` was taken (valid until it is released). */

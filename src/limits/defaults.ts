@@ -628,10 +628,17 @@ export const RPC_CACHE_DEFAULTS = {
  * `threads` worker threads at the lowest scheduling priority (nice 19 on Linux), made at the first
  * shadow: one thread, so candidates never take more than one core, and that one only when live work
  * leaves it idle (measured on 2 cores: candidates on the live modules' pool doubled a live step's p50).
+ * A candidate step starts only while its module runs no live step; a module that never pauses holds
+ * the state of its queued steps as the pre-images of its commits since (each key's previous value),
+ * and past `heldCommits` commits or `heldBytes` bytes of them its oldest queued steps are dropped
+ * (skipped) rather than that memory growing: 4,096 commits covers a saturated stretch of seconds,
+ * and 16 MiB keeps a module with large values from holding more than a small share of a heap.
  */
 export const DEFAULT_SHADOW = {
   queueSteps: 8,
   threads: 1,
+  heldCommits: 4_096,
+  heldBytes: 16 * 1024 * 1024,
   keepDifferences: 20,
   fuelTolerance: 0.1,
   valueChars: 2_000,
