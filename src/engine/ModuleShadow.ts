@@ -12,6 +12,7 @@ import { DEFAULT_SHADOW } from '../limits/defaults.ts';
 import type { HostCaps } from '../limits/hostCaps.ts';
 import type { RecordedHostCall } from '../replay/Recording.ts';
 import type { CallOutcome, Component } from '../runtime/Component.ts';
+import type { HostImports } from '../runtime/HostImports.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { SHADOW_REPORT_KEY } from '../store/reservedKeys.ts';
@@ -51,6 +52,8 @@ export class ModuleShadow {
   /** Live steps of the module between their turn's beginning and end: while any runs, the candidate waits (see `liveIdle`). */
   private live = 0;
   private idleWaiters: (() => void)[] = [];
+  /** Candidate host calls held until the live step running ends (see `yielding`). */
+  private stepWaiters: (() => void)[] = [];
   private closed = false;
   private shadowed = 0;
   private readonly report: ShadowReport;
@@ -180,7 +183,24 @@ export class ModuleShadow {
   }
 
   private liveEnded(): void {
+    for (const resolve of this.stepWaiters.splice(0)) resolve();
     if (--this.live === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * The candidate's imports, each answered at once while the module runs no live step, and otherwise
+   * once the live step running ends: the candidate's guest then waits in its host call (no CPU, no
+   * main-thread work) instead of competing with it. Never longer than that step, so a candidate that
+   * began in a pause goes on one host call per live step however busy the module gets.
+   */
+  private yielding(imports: HostImports): HostImports {
+    const out: HostImports = {};
+    for (const [specifier, functions] of Object.entries(imports)) {
+      out[specifier] = Object.fromEntries(
+        Object.entries(functions).map(([name, fn]) => [name, (...args: unknown[]) => (this.live === 0 || this.closed ? fn(...args) : new Promise<void>((resolve) => this.stepWaiters.push(resolve)).then(() => fn(...args)))]),
+      );
+    }
+    return out;
   }
 
   /**
@@ -223,7 +243,7 @@ export class ModuleShadow {
     if (this.closed) return;
     this.closed = true;
     for (const step of this.queue.splice(0)) this.state.release(step.hold);
-    for (const resolve of this.idleWaiters.splice(0)) resolve();
+    for (const resolve of [...this.idleWaiters.splice(0), ...this.stepWaiters.splice(0)]) resolve();
     await this.settled();
     this.component.close();
   }
@@ -258,7 +278,7 @@ export class ModuleShadow {
     scope.chainBlock = live.scope.chainBlock;
     const calls: RecordedHostCall[] = [];
     const own = bindHost(this.binding, scope, live.enqueuedBy);
-    const imports = journaled(answeredFromLive(own, this.specifiers.sent, live.calls, calls, scope), [...this.specifiers.sent, ...this.specifiers.staged], calls);
+    const imports = this.yielding(journaled(answeredFromLive(own, this.specifiers.sent, live.calls, calls, scope), [...this.specifiers.sent, ...this.specifiers.staged], calls));
     const called = live.each
       ? await this.component.invokeEach('on-event', live.args as unknown[][], { imports, invocationId, stopAt: 'err' })
       : await this.component.invoke('on-event', live.args, { imports, invocationId });
