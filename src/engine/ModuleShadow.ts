@@ -118,7 +118,11 @@ export class ModuleShadow {
    * shadowed: an undo's overlay holds the store's restores, and an empty step calls nothing.
    */
   follow(live: InvocationModule, envelope: Envelope, args: unknown[], bind: (module: InvocationModule) => DeliveryExtras): DeliveryExtras {
-    if (this.closed || (envelope.kind === 'chain' && (envelope.delivery.undo || envelope.delivery.events.length === 0))) return this.counted(bind(live));
+    if (this.closed || (envelope.kind === 'chain' && (envelope.delivery.undo || envelope.delivery.events.length === 0))) return this.counted(bind(live), false);
+    // The queue is full as the step arrives: it will not be shadowed, and pays for nothing of it (no
+    // journal, no state kept); the candidate can free a place only in a pause of the module, which ends
+    // as this step arrives.
+    if (this.queue.length >= DEFAULT_SHADOW.queueSteps) return this.counted(bind(live), true);
     const calls: RecordedHostCall[] = [];
     let scope: InvocationScope | undefined;
     let enqueuedBy: Job['enqueuedBy'] | undefined;
@@ -167,13 +171,15 @@ export class ModuleShadow {
     };
   }
 
-  /** A live step the candidate does not shadow, counted as live work all the same (see `liveIdle`). */
-  private counted(extras: DeliveryExtras): DeliveryExtras {
+  /** A live step the candidate does not shadow, counted as live work all the same (see `liveIdle`), and as `skipped` when it runs. */
+  private counted(extras: DeliveryExtras, skipped: boolean): DeliveryExtras {
     return {
       ...extras,
       begin: () => {
         this.live++;
-        return extras.begin ? extras.begin() : true;
+        const go = extras.begin ? extras.begin() : true;
+        if (go && skipped && !this.closed) this.report.steps.skipped++;
+        return go;
       },
       end: () => {
         extras.end?.();
