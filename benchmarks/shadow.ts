@@ -2,7 +2,8 @@
  * Shadow runs' cost to the live module (issue 25, docs/shadow.md): the latency of the live module's
  * steps (a custom event that reads and writes one key: `engine.deliver` until committed) of a module
  * without a shadow and of one shadowed by an identical candidate, in interleaved rounds in one
- * engine, so both sides share the machine's load. The shadowed module's candidate works
+ * engine, so both sides share the machine's load. A third module, `control`, is `plain` again: its
+ * ratio to `plain` is the run's noise floor (what a ratio means on a machine whose load moves). The shadowed module's candidate works
  * while the next live steps run (it is not waited for inside a round), as it would in production.
  *
  * Two ways of issuing steps:
@@ -46,7 +47,7 @@ export async function benchShadow(runtime: Runtime, fixture: (name: string) => s
     runtime,
     stateDir: mkdtempSync(join(tmpdir(), 'corral-bench-shadow-')),
     logger: pino({ level: 'silent' }),
-    modules: [module('plain', false), module('shadowed', true)],
+    modules: [module('plain', false), module('shadowed', true), module('control', false)],
   });
   const payload = JSON.stringify({ op: 'count' });
   const sequence = new Map<string, number>();
@@ -79,34 +80,37 @@ export async function benchShadow(runtime: Runtime, fixture: (name: string) => s
     await Promise.all(pending);
     return performance.now() - start;
   };
-  /** Interleaved rounds of both modules (which goes first alternates); the candidate catches up between halves. */
+  /** Interleaved rounds of the three modules (the order rotates); the candidate catches up between them. */
   const rounds = async (run: (name: string, samples: number[]) => Promise<unknown>) => {
-    const without: number[] = [];
-    const withShadow: number[] = [];
+    const samples = { plain: [] as number[], shadowed: [] as number[], control: [] as number[] };
+    const names = ['plain', 'shadowed', 'control'] as const;
     const before = engine.shadowReport('shadowed')!.steps;
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ([['plain', without], ['shadowed', withShadow]] as const) : ([['shadowed', withShadow], ['plain', without]] as const);
-      for (const [name, samples] of order) {
-        await run(name, samples);
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(round + i) % names.length]!;
+        await run(name, samples[name]);
         await engine.shadowSettled('shadowed');
       }
     }
-    return { without: summarize(without), withShadow: summarize(withShadow), mean: without.reduce((a, b) => a + b, 0) / without.length, steps: minus(engine.shadowReport('shadowed')!.steps, before) };
+    const without = samples.plain;
+    return { without: summarize(without), withShadow: summarize(samples.shadowed), control: summarize(samples.control), mean: without.reduce((a, b) => a + b, 0) / without.length, steps: minus(engine.shadowReport('shadowed')!.steps, before) };
   };
   const report = (label: string, r: Awaited<ReturnType<typeof rounds>>) => {
-    const { without: a, withShadow: b } = r;
+    const { without: a, withShadow: b, control: c } = r;
     const ratio = b.p50 / a.p50;
     row(`shadow ${label}: live step latency without a shadow (p50 / p99)`, `${a.p50.toFixed(3)} / ${a.p99.toFixed(3)} ms`);
     row(`shadow ${label}: live step latency with an identical candidate (p50 / p99)`, `${b.p50.toFixed(3)} / ${b.p99.toFixed(3)} ms`);
     row(`shadow ${label}: overhead on the live step (p50 ratio; p99 ratio)`, `${ratio.toFixed(3)}×; ${(b.p99 / a.p99).toFixed(3)}×`, `≤ ${TARGET}×`, ratio <= TARGET);
+    row(`shadow ${label}: control, plain again (p50 ratio; p99 ratio: the noise floor)`, `${(c.p50 / a.p50).toFixed(3)}×; ${(c.p99 / a.p99).toFixed(3)}×`);
     row(`shadow ${label}: candidate steps same / different / skipped / failed`, counts(r.steps));
-    return { without: a, withShadow: b, ratioP50: ratio, ratioP99: b.p99 / a.p99, steps: r.steps };
+    return { without: a, withShadow: b, control: c, ratioP50: ratio, ratioP99: b.p99 / a.p99, controlP50: c.p50 / a.p50, controlP99: c.p99 / a.p99, steps: r.steps };
   };
   try {
     const load = loadavg()[0]!;
     // Warm both: instances built, code tiered up.
     await saturated('plain', 50, undefined);
     await saturated('shadowed', 50, undefined);
+    await saturated('control', 50, undefined);
     await engine.shadowSettled('shadowed');
     const sat = await rounds((name, samples) => saturated(name, STEPS_PER_ROUND, samples));
     // The schedule from the plain module's own rate in this run.
