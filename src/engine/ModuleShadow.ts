@@ -92,7 +92,7 @@ export class ModuleShadow {
     // Only run and measured on LevelDB so far (the candidate's state is the module store's getSync with
     // pre-images on top, see ShadowState, which PostgreSQL's module store also has).
     if (!(parts.store instanceof LevelStore)) throw new EngineError('invalid-option', `module ${name}: [modules.shadow] needs the LevelDB store`, { module: name, option: 'shadow' });
-    // Its guest on the candidates' runtime (ShadowRuntime: lowest priority), never on the live modules' workers.
+    // Its guest on the candidates' runtime (ShadowRuntime), never on the live modules' workers.
     const runtime = parts.shadows.runtime();
     const meta = await runtime.inspect(manifest.shadow.component, `${name}-shadow`);
     const binding = check(meta.imports, meta.exports.map(([n]) => n));
