@@ -627,10 +627,10 @@ export const RPC_CACHE_DEFAULTS = {
  * are cut to `valueChars` characters. Every candidate of the engine runs its guest on one runtime of
  * `threads` worker threads, made at the first shadow: one thread, so candidates never take more than
  * one core nor queue before a live call (measured on 2 cores: candidates on the live modules' pool
- * doubled a live step's p50). Its `priority` is normal, not `lowest` (nice 19): measured side by side
- * with two busy loops on the 2 cores, paced live steps paid 1.16–1.39× beside a normal-priority
- * candidate and 1.66–2.37× beside a nice-19 one (a starved candidate step lingers across many live
- * steps); without added load both were within the noise (0.91–1.13×).
+ * doubled a live step's p50). Its `priority` is normal, not `lowest` (nice 19): with two busy loops on
+ * the 2 cores, paced live steps paid 1.16–2.08× (5 runs) beside a normal-priority candidate and
+ * 1.66–2.37× (4 runs) beside a nice-19 one, which also shadowed 3–4× fewer steps (a starved
+ * candidate step lingers across many live steps); without added load the two were alike.
  * A candidate step starts only while its module runs no live step; a module that never pauses holds
  * the state of its queued steps as the pre-images of its commits since (each key's previous value),
  * and past `heldCommits` commits or `heldBytes` bytes of them its oldest queued steps are dropped
