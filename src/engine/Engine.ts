@@ -228,6 +228,7 @@ export class Engine extends EngineView {
       await feedsDone;
       await this.parts.jobs.close();
       await this.parts.queries.close();
+      await this.parts.shadows.close();
       this.parts.steps.complete();
       this.parts.invocations.complete();
       await this.parts.store.close();

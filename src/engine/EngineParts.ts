@@ -19,6 +19,7 @@ import { logSignal } from './logSignal.ts';
 import { MessageHub } from './MessageHub.ts';
 import { invocationRecord, type ChainStep, type InvocationRecord } from './records.ts';
 import { QueryRuntime, queryOptions } from './QueryRuntime.ts';
+import { ShadowRuntime } from './ShadowRuntime.ts';
 
 /** The engine's parts, made once at its start: what the engine wires and every loaded module works with. */
 export interface EngineParts {
@@ -43,6 +44,8 @@ export interface EngineParts {
   queries: QueryRuntime;
   /** Where senders' commits wake receivers, and receivers' cursors bound senders (messages between modules). */
   messages: MessageHub;
+  /** What shadow candidates run their guests on (made at the first shadow, closed with the engine). */
+  shadows: ShadowRuntime;
 }
 
 /** The parts of an engine over `store`, from its options (defaults filled in). */
@@ -67,7 +70,7 @@ export function engineParts(options: EngineOptions, store: EngineStore, logger: 
   const tracing = options.tracer ? { tracer: options.tracer, hostCalls: options.traceHostCalls ?? TRACING_DEFAULTS.hostCalls } : undefined;
   const jobLimits = options.jobLimits ?? { standard: { ...DEFAULT_JOB_LIMITS }, highResource: { ...HIGH_RESOURCE_JOB_LIMITS } };
   const queries = new QueryRuntime(queryOptions(options.query), options.queryRuntime);
-  return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject(), tracing, queries, messages: new MessageHub(store) };
+  return { runtime: options.runtime, store, supervisor, bus, jobs, clock, logger, orderbooks, jobLimits, record: options.record, invocations, steps: new Subject(), tracing, queries, messages: new MessageHub(store), shadows: new ShadowRuntime(options.runtime) };
 }
 
 /**

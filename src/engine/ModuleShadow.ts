@@ -12,45 +12,36 @@ import { DEFAULT_SHADOW } from '../limits/defaults.ts';
 import type { HostCaps } from '../limits/hostCaps.ts';
 import type { RecordedHostCall } from '../replay/Recording.ts';
 import type { CallOutcome, Component } from '../runtime/Component.ts';
-import type { Bytes, CommittedReader, ReadView } from '../store/EngineStore.ts';
+import type { HostImports } from '../runtime/HostImports.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { LevelStore } from '../store/LevelStore.ts';
 import { SHADOW_REPORT_KEY } from '../store/reservedKeys.ts';
-import { keyId, StateTransaction } from '../store/StateTransaction.ts';
+import { StateTransaction } from '../store/StateTransaction.ts';
 import type { EngineParts } from './EngineParts.ts';
 import type { Envelope, InvocationModule } from './invocation.ts';
 import { outsideInvocation } from './hostBinding.ts';
 import { answeredFromLive, journaled, SENT, STAGED } from './shadowImports.ts';
 import { compareSteps, cutter, fuelOf, outcomeOf, type ShadowReport, type ShadowStep } from './ShadowReport.ts';
+import { ShadowState, type StateHold } from './ShadowState.ts';
 
 /** What the live step left for its shadow: the state it started from, what it was given, and what it did. */
 interface LiveStep {
   envelope: Envelope;
   args: unknown[];
   each: boolean;
-  view: Promise<ReadView>;
-  /** Commits handed to the store and not yet durable when the step began (see GuardedModuleStore.pendingWrites). */
-  pending: Map<string, Uint8Array | null>;
+  /** The state it started from (see ShadowState). */
+  hold: StateHold;
   scope: InvocationScope;
   enqueuedBy: Job['enqueuedBy'];
   calls: RecordedHostCall[];
   called: CallOutcome;
 }
 
-/** A module with no state yet: nothing is committed. */
-const NOTHING: CommittedReader = {
-  getSync: () => undefined,
-  // eslint-disable-next-line require-yield -- an empty listing
-  keys: async function* () {
-    return;
-  },
-};
-
 /**
  * A candidate version run beside a live module (`[modules.shadow]`, docs/shadow.md). Each step the
  * live module handles is run again by the candidate, after the live step and off its path (a queue of
- * `queueSteps`, one candidate step at a time), on the candidate's own component and instances, from a
- * read view of the state the live step started from, into an overlay that is thrown away. Its calls
+ * `queueSteps`, one candidate step at a time), on the candidate's own component and instances, from
+ * the state the live step started from (ShadowState), into an overlay that is thrown away. Its calls
  * that would leave the engine are answered from the live step's (see shadowImports.ts), its timers and
  * tasks stay in the overlay. The first differences of each step are kept; nothing the candidate does
  * is committed or sent.
@@ -58,6 +49,11 @@ const NOTHING: CommittedReader = {
 export class ModuleShadow {
   private readonly queue: LiveStep[] = [];
   private draining: Promise<void> | undefined;
+  /** Live steps of the module between their turn's beginning and end: while any runs, the candidate waits (see `liveIdle`). */
+  private live = 0;
+  private idleWaiters: (() => void)[] = [];
+  /** Candidate host calls held until the live step running ends (see `yielding`). */
+  private stepWaiters: (() => void)[] = [];
   private closed = false;
   private shadowed = 0;
   private readonly report: ShadowReport;
@@ -65,6 +61,9 @@ export class ModuleShadow {
   private reportBytes: number;
   private readonly cut = cutter(DEFAULT_SHADOW.valueChars);
   private readonly specifiers: { sent: string[]; staged: string[] };
+  private readonly state: ShadowState;
+  /** Whether the candidates' runtime said yet if its threads run at the lowest priority (see `shadow`). */
+  private priorityTold = false;
 
   private constructor(
     private readonly parts: EngineParts,
@@ -76,6 +75,7 @@ export class ModuleShadow {
     report: ShadowReport,
   ) {
     this.report = report;
+    this.state = new ShadowState(store);
     const existing = store.getSync(SHADOW_REPORT_KEY);
     this.reportBytes = existing ? SHADOW_REPORT_KEY.byteLength + existing.byteLength : 0;
     const of = (names: readonly (keyof HostBinding['specifiers'])[]) => names.flatMap((n) => (binding.specifiers[n] ? [binding.specifiers[n]] : []));
@@ -89,12 +89,14 @@ export class ModuleShadow {
    */
   static async load(parts: EngineParts, manifest: ResolvedManifest & { shadow: NonNullable<ResolvedManifest['shadow']> }, store: GuardedModuleStore, caps: HostCaps, check: (imports: Record<string, string[]>, exports: string[]) => HostBinding): Promise<ModuleShadow> {
     const name = manifest.name;
-    // A read view must be of the moment the live step begins: LevelDB's snapshot is taken at the call,
-    // a PostgreSQL view only once its transaction starts, after the step may have committed.
+    // Only run and measured on LevelDB so far (the candidate's state is the module store's getSync with
+    // pre-images on top, see ShadowState, which PostgreSQL's module store also has).
     if (!(parts.store instanceof LevelStore)) throw new EngineError('invalid-option', `module ${name}: [modules.shadow] needs the LevelDB store`, { module: name, option: 'shadow' });
-    const meta = await parts.runtime.inspect(manifest.shadow.component, `${name}-shadow`);
+    // Its guest on the candidates' runtime (ShadowRuntime), never on the live modules' workers.
+    const runtime = parts.shadows.runtime();
+    const meta = await runtime.inspect(manifest.shadow.component, `${name}-shadow`);
     const binding = check(meta.imports, meta.exports.map(([n]) => n));
-    const component = await parts.runtime.load(manifest.shadow.component, {
+    const component = await runtime.load(manifest.shadow.component, {
       name: `${name}-shadow`,
       limits: manifest.limits,
       sha256: meta.sha256,
@@ -110,13 +112,17 @@ export class ModuleShadow {
   }
 
   /**
-   * The live step's delivery, with what its shadow needs taken on the way: the read view when its turn
+   * The live step's delivery, with what its shadow needs taken on the way: its state when its turn
    * comes, its outbound and staged calls as they are made, its outcome once committed. `bind` makes the
    * delivery for the module it is given (the invocation step). Undo steps and empty steps are not
    * shadowed: an undo's overlay holds the store's restores, and an empty step calls nothing.
    */
   follow(live: InvocationModule, envelope: Envelope, args: unknown[], bind: (module: InvocationModule) => DeliveryExtras): DeliveryExtras {
-    if (this.closed || (envelope.kind === 'chain' && (envelope.delivery.undo || envelope.delivery.events.length === 0))) return bind(live);
+    if (this.closed || (envelope.kind === 'chain' && (envelope.delivery.undo || envelope.delivery.events.length === 0))) return this.counted(bind(live), false);
+    // The queue is full as the step arrives: it will not be shadowed, and pays for nothing of it (no
+    // journal, no state kept); the candidate can free a place only in a pause of the module, which ends
+    // as this step arrives.
+    if (this.queue.length >= DEFAULT_SHADOW.queueSteps) return this.counted(bind(live), true);
     const calls: RecordedHostCall[] = [];
     let scope: InvocationScope | undefined;
     let enqueuedBy: Job['enqueuedBy'] | undefined;
@@ -135,31 +141,97 @@ export class ModuleShadow {
       },
     };
     const extras = bind(observed);
-    let taken: { view: Promise<ReadView>; pending: Map<string, Uint8Array | null> } | undefined;
+    let taken: StateHold | undefined;
     let handed = false;
     return {
       ...extras,
       begin: () => {
+        this.live++;
         const go = extras.begin ? extras.begin() : true;
         if (!go || this.closed) return go;
+        this.bound();
         if (this.queue.length >= DEFAULT_SHADOW.queueSteps) this.report.steps.skipped++;
-        // Before the call: the state this step starts from (the view is LevelDB's snapshot of now).
-        else taken = { pending: this.store.pendingWrites(), view: this.parts.store.readView() };
+        // Before the call: the state this step starts from is kept from now.
+        else taken = this.state.hold();
         return go;
       },
       complete: async (called) => {
         const outcome = extras.complete ? await extras.complete(called) : called;
         if (taken && scope && !this.closed) {
           handed = true;
-          this.enqueue({ envelope, args, each: extras.each !== undefined, ...taken, scope, enqueuedBy: enqueuedBy!, calls, called });
+          this.enqueue({ envelope, args, each: extras.each !== undefined, hold: taken, scope, enqueuedBy: enqueuedBy!, calls, called });
         }
         return outcome;
       },
       end: () => {
         extras.end?.();
-        if (taken && !handed) void closeView(taken.view);
+        if (taken && !handed) this.state.release(taken);
+        this.liveEnded();
       },
     };
+  }
+
+  /** A live step the candidate does not shadow, counted as live work all the same (see `liveIdle`), and as `skipped` when it runs. */
+  private counted(extras: DeliveryExtras, skipped: boolean): DeliveryExtras {
+    return {
+      ...extras,
+      begin: () => {
+        this.live++;
+        const go = extras.begin ? extras.begin() : true;
+        if (go && skipped && !this.closed) this.report.steps.skipped++;
+        return go;
+      },
+      end: () => {
+        extras.end?.();
+        this.liveEnded();
+      },
+    };
+  }
+
+  private liveEnded(): void {
+    for (const resolve of this.stepWaiters.splice(0)) resolve();
+    if (--this.live === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * The candidate's imports, each answered at once while the module runs no live step, and otherwise
+   * once the live step running ends: the candidate's guest then waits in its host call (no CPU, no
+   * main-thread work) instead of competing with it. Never longer than that step, so a candidate that
+   * began in a pause goes on one host call per live step however busy the module gets.
+   */
+  private yielding(imports: HostImports): HostImports {
+    const out: HostImports = {};
+    for (const [specifier, functions] of Object.entries(imports)) {
+      out[specifier] = Object.fromEntries(
+        Object.entries(functions).map(([name, fn]) => [name, (...args: unknown[]) => (this.live === 0 || this.closed ? fn(...args) : new Promise<void>((resolve) => this.stepWaiters.push(resolve)).then(() => fn(...args)))]),
+      );
+    }
+    return out;
+  }
+
+  /**
+   * Resolves once no live step of the module runs, checked after the event loop's pending I/O: steps
+   * queued back to back in its mailbox follow each other within microtasks, so a saturated module
+   * keeps its candidate waiting (its steps are skipped once the queue is full: the live module must not
+   * pay), and a paced one lets it run in the gaps. Measured (benchmarks/shadow.ts): see docs/shadow.md.
+   */
+  private async liveIdle(): Promise<void> {
+    for (;;) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.live === 0 || this.closed) return;
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  /**
+   * Keeps the pre-images held for queued steps under `DEFAULT_SHADOW.heldCommits` and `heldBytes` while the live module
+   * gives its candidate no gap: the oldest queued steps are dropped (skipped) instead of memory growing.
+   */
+  private bound(): void {
+    while ((this.state.heard > DEFAULT_SHADOW.heldCommits || this.state.heardBytes > DEFAULT_SHADOW.heldBytes) && this.queue.length > 0) {
+      this.state.release(this.queue.shift()!.hold);
+      this.report.steps.skipped++;
+    }
   }
 
   /** The report so far (counts, and the first differences). */
@@ -172,11 +244,12 @@ export class ModuleShadow {
     while (this.draining) await this.draining;
   }
 
-  /** The module goes: steps still queued are dropped (their views closed), the one running ends, the candidate's component closes. */
+  /** The module goes: steps still queued are dropped (their states released), the one running ends, the candidate's component closes. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const step of this.queue.splice(0)) void closeView(step.view);
+    for (const step of this.queue.splice(0)) this.state.release(step.hold);
+    for (const resolve of [...this.idleWaiters.splice(0), ...this.stepWaiters.splice(0)]) resolve();
     await this.settled();
     this.component.close();
   }
@@ -187,34 +260,39 @@ export class ModuleShadow {
   }
 
   private async drain(): Promise<void> {
-    // Off the live step's path: it has already settled when the candidate starts.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    for (let step = this.queue.shift(); step; step = this.queue.shift()) {
+    // Off the live step's path: each candidate step waits for the module's live steps to pause.
+    for (;;) {
+      await this.liveIdle();
+      const step = this.queue.shift();
+      if (!step) return;
       try {
         await this.shadow(step);
       } catch (error) {
         this.report.steps.failed++;
         this.logger.warn({ err: error }, 'shadow run of a step failed; the live module is not affected');
       } finally {
-        await closeView(step.view);
+        this.state.release(step.hold);
       }
     }
   }
 
   /** Runs the candidate on one live step and compares. */
   private async shadow(live: LiveStep): Promise<void> {
-    const view = await live.view;
-    const committed = (await view.module(live.scope.module)) ?? NOTHING;
-    const transaction = new StateTransaction(live.pending.size > 0 ? withPending(committed, live.pending) : committed);
+    const transaction = new StateTransaction(this.state.reader(live.hold));
     const invocationId = randomUUID();
     const scope = new InvocationScope(live.scope.module, this.store, transaction, live.scope.caps, () => this.logger.child({ event: live.envelope.kind, invocationId }), live.scope.idempotencyKey);
     scope.chainBlock = live.scope.chainBlock;
     const calls: RecordedHostCall[] = [];
     const own = bindHost(this.binding, scope, live.enqueuedBy);
-    const imports = journaled(answeredFromLive(own, this.specifiers.sent, live.calls, calls, scope), [...this.specifiers.sent, ...this.specifiers.staged], calls);
+    const imports = this.yielding(journaled(answeredFromLive(own, this.specifiers.sent, live.calls, calls, scope), [...this.specifiers.sent, ...this.specifiers.staged], calls));
     const called = live.each
       ? await this.component.invokeEach('on-event', live.args as unknown[][], { imports, invocationId, stopAt: 'err' })
       : await this.component.invoke('on-event', live.args, { imports, invocationId });
+    if (!this.priorityTold) {
+      // Its worker announced its priority before it served this call.
+      this.priorityTold = true;
+      if ([...this.parts.shadows.runtime().workerNice().values()].some((nice) => nice === null)) this.logger.warn('shadow: the candidate\'s thread could not be lowered to the lowest priority here (Linux only): it competes with live steps as an equal');
+    }
     const candidate = withCap(scope, 'on-event', invocationId, called);
     const liveOutcome = withCap(live.scope, 'on-event', live.called.invocationId, live.called);
     const differences = compareSteps(
@@ -245,17 +323,4 @@ export class ModuleShadow {
     await this.store.commit({ writes: [], bookkeeping: [{ key: SHADOW_REPORT_KEY, value }], sizeDelta: bytes - this.reportBytes });
     this.reportBytes = bytes;
   }
-}
-
-/** A read view's state with the writes of commits not yet durable in it on top. */
-function withPending(committed: CommittedReader, pending: Map<string, Uint8Array | null>): CommittedReader {
-  return {
-    getSync: (key: Bytes) => (pending.has(keyId(key)) ? (pending.get(keyId(key)) ?? undefined) : committed.getSync(key)),
-    keys: (range) => committed.keys(range),
-  };
-}
-
-/** Closes a step's view; one the store could not give, or that closed with the store, needs nothing more. */
-function closeView(view: Promise<ReadView>): Promise<void> {
-  return view.then((v) => v.close()).catch(() => undefined);
 }

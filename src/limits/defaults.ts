@@ -618,16 +618,31 @@ export const RPC_CACHE_DEFAULTS = {
 
 /**
  * Shadow runs of a candidate version beside a live module (`[modules.shadow]`, docs/shadow.md). Each
- * live step waits in a queue of `queueSteps` for the candidate, holding a read view of the state the
- * step started from; when the candidate falls that far behind, the step is not shadowed and counts as
+ * live step waits in a queue of `queueSteps` for the candidate, holding the state the step started
+ * from (the pre-images of the module's commits since: src/engine/ShadowState.ts); when the candidate falls that far behind, the step is not shadowed and counts as
  * `skipped` (`corral_shadow_steps_total{result="skipped"}`) instead of the queue growing. The first
  * `keepDifferences` steps that differ are kept (in memory and under the module's reserved key
  * `shadow/report`, which `corral inspect` shows); later ones are only counted. A fuel difference
  * within `fuelTolerance` (a fraction of the live step's fuel) is not one. Values in a kept difference
- * are cut to `valueChars` characters.
+ * are cut to `valueChars` characters. Every candidate of the engine runs its guest on one runtime of
+ * `threads` worker threads, made at the first shadow: one thread, so candidates never take more than
+ * one core nor queue before a live call (measured on 2 cores: candidates on the live modules' pool
+ * doubled a live step's p50). Its `priority` is normal, not `lowest` (nice 19): with two busy loops on
+ * the 2 cores, paced live steps paid 1.16–2.08× (5 runs) beside a normal-priority candidate and
+ * 1.66–2.37× (4 runs) beside a nice-19 one, which also shadowed 3–4× fewer steps (a starved
+ * candidate step lingers across many live steps); without added load the two were alike.
+ * A candidate step starts only while its module runs no live step; a module that never pauses holds
+ * the state of its queued steps as the pre-images of its commits since (each key's previous value),
+ * and past `heldCommits` commits or `heldBytes` bytes of them its oldest queued steps are dropped
+ * (skipped) rather than that memory growing: 4,096 commits covers a saturated stretch of seconds,
+ * and 16 MiB keeps a module with large values from holding more than a small share of a heap.
  */
 export const DEFAULT_SHADOW = {
   queueSteps: 8,
+  threads: 1,
+  priority: 'normal' as 'normal' | 'lowest',
+  heldCommits: 4_096,
+  heldBytes: 16 * 1024 * 1024,
   keepDifferences: 20,
   fuelTolerance: 0.1,
   valueChars: 2_000,

@@ -195,7 +195,11 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
   {
     section: 'Shadow runs (`[modules.shadow]`)',
     entries: [
-      { name: 'DEFAULT_SHADOW.queueSteps', unit: 'count', trips: 'live steps waiting for the candidate (each holding a read view); one more is not shadowed and counts as `skipped`' },
+      { name: 'DEFAULT_SHADOW.queueSteps', unit: 'count', trips: 'live steps waiting for the candidate (each holding the state it started from); one more is not shadowed and counts as `skipped`' },
+      { name: 'DEFAULT_SHADOW.threads', unit: 'count', trips: 'worker threads of the runtime every candidate of the engine runs on' },
+      { name: 'DEFAULT_SHADOW.priority', unit: 'policy', trips: "that runtime's scheduling priority (`lowest`: nice 19 on Linux; measured worse for the live module under load)" },
+      { name: 'DEFAULT_SHADOW.heldCommits', unit: 'count', trips: "the module's commits whose pre-images queued steps hold; past it the oldest queued step is dropped and counts as `skipped`" },
+      { name: 'DEFAULT_SHADOW.heldBytes', unit: 'bytes', trips: 'bytes of those pre-images; past it the oldest queued step is dropped and counts as `skipped`' },
       { name: 'DEFAULT_SHADOW.keepDifferences', unit: 'count', trips: 'steps with differences kept for `engine.shadowReport` and `corral inspect`; later ones are only counted' },
       { name: 'DEFAULT_SHADOW.fuelTolerance', unit: 'ratio', trips: "a candidate's fuel within this share of the live step's is not a difference", toml: ['modules.shadow.fuel_tolerance'] },
       { name: 'DEFAULT_SHADOW.valueChars', unit: 'count', trips: 'characters of each value a kept difference shows; longer is cut' },

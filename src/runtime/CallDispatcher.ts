@@ -23,6 +23,8 @@ export class CallDispatcher {
    */
   private readonly keepAlive = setInterval(() => {}, MAX_TIMER_DELAY_MS).unref();
   private busy = 0;
+  /** Each worker's nice value as it announced it (only workers asked to lower their priority announce one). */
+  readonly nice = new Map<number, number | null>();
   /** What piscina last reported of a failed worker; its exit comes right after. */
   private lastWorkerError: Error | null = null;
 
@@ -38,7 +40,10 @@ export class CallDispatcher {
     pool.on('error', (error: Error) => (this.lastWorkerError = error));
     pool.on('message', (message: unknown) => {
       const hello = (message as Partial<SlotHello> | null)?.corralSlot;
-      if (hello) this.add(hello.threadId, hello.buffer, hello.port);
+      if (hello) {
+        if (hello.nice !== undefined) this.nice.set(hello.threadId, hello.nice);
+        this.add(hello.threadId, hello.buffer, hello.port);
+      }
     });
   }
 
@@ -129,6 +134,7 @@ export class CallDispatcher {
     this.slots.set(threadId, slot);
     worker.once('exit', (code) => {
       this.slots.delete(threadId);
+      this.nice.delete(threadId);
       const at = this.free.indexOf(slot);
       if (at >= 0) this.free.splice(at, 1);
       port.close();

@@ -57,6 +57,12 @@ export interface RuntimeOptions {
   pool?: Partial<PoolOptions>;
   /** Idle instances kept across all components, split between the workers; past a worker's share the longest idle is recycled. Default `DEFAULT_IDLE_INSTANCES`. */
   idleInstances?: number;
+  /**
+   * `lowest`: every worker lowers its own thread to the lowest scheduling priority (nice 19) at start,
+   * so its guests run only when other threads leave a core free (a shadow run's candidate beside live
+   * modules). Linux only: elsewhere the workers keep their priority, as `workerNice()` says. Default `normal`.
+   */
+  priority?: 'normal' | 'lowest';
 }
 
 export interface LoadOptions {
@@ -127,7 +133,8 @@ export class Runtime implements ComponentHost {
   readonly threads: number;
   private readonly pool: Piscina;
   private readonly dispatcher: CallDispatcher;
-  private readonly cacheDir: string;
+  /** Where prepared artifacts are cached (a runtime made beside this one shares it: a component is prepared once). */
+  readonly cacheDir: string;
   private readonly graceMs: number;
   private readonly closeTimeoutMs: number;
   private readonly defaultPool: Partial<PoolOptions>;
@@ -166,6 +173,9 @@ export class Runtime implements ComponentHost {
       throw new CorralRuntimeError('invalid-option', `idleInstances must be an integer of at least 1, got ${options.idleInstances}`, { option: 'idleInstances', value: options.idleInstances });
     }
     const idleInstances = Math.ceil(idle / this.threads);
+    if (options.priority !== undefined && options.priority !== 'normal' && options.priority !== 'lowest') {
+      throw new CorralRuntimeError('invalid-option', `priority must be 'normal' or 'lowest', got ${String(options.priority)}`, { option: 'priority', value: options.priority });
+    }
     this.pool = new Piscina({
       filename: WORKER_URL.href,
       minThreads: this.threads,
@@ -175,7 +185,7 @@ export class Runtime implements ComponentHost {
       // piscina runs no tasks on these workers (calls go through their slots): it must not hold their
       // event loop in a blocking Atomics.wait, which their slots, reapers and module loading need.
       atomics: 'async',
-      workerData: { regionBytes, idleInstances } satisfies WorkerConfig,
+      workerData: { regionBytes, idleInstances, ...(options.priority === 'lowest' ? { priority: 'lowest' as const } : {}) } satisfies WorkerConfig,
     });
     // A worker that is gone took its instances with it, whichever way it went.
     this.dispatcher = new CallDispatcher(this.pool, regionBytes, (threadId) => {
@@ -580,6 +590,15 @@ export class Runtime implements ComponentHost {
       }
       // else it has just been answered: its caller has the reply.
     }
+  }
+
+  /**
+   * The nice value of each worker of a `priority: 'lowest'` runtime, by thread id, as each announced it
+   * once started (a worker that has served a call has); null for a worker whose priority could not be
+   * lowered (not Linux, or refused). Empty for a runtime of normal priority.
+   */
+  workerNice(): ReadonlyMap<number, number | null> {
+    return this.dispatcher.nice;
   }
 
   /**

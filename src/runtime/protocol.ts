@@ -190,7 +190,7 @@ export type SlotMessage = { kind: 'component'; descriptor: ComponentDescriptor }
 
 /** What a worker announces on `parentPort` when it starts (piscina relays it as a pool 'message'). */
 export interface SlotHello {
-  corralSlot: { buffer: SharedArrayBuffer; port: MessagePort; threadId: number };
+  corralSlot: { buffer: SharedArrayBuffer; port: MessagePort; threadId: number; /** The thread's nice value when it was asked to lower it (WorkerConfig.priority); null when it could not. */ nice?: number | null };
 }
 
 /** What piscina hands each worker (`workerData`). */
@@ -199,6 +199,8 @@ export interface WorkerConfig {
   regionBytes: number;
   /** Idle instances the worker keeps across its components: its share of `DEFAULT_IDLE_INSTANCES`. */
   idleInstances: number;
+  /** `lowest`: the worker lowers its own thread's priority at start (RuntimeOptions.priority). */
+  priority?: 'lowest';
 }
 
 /**

@@ -60,6 +60,8 @@ export class GuardedModuleStore implements ModuleStore {
   private changeWaiters: (() => void)[] = [];
   /** The store applies commits in the order they were asked for (ModuleStore.ordered): see `inTurn`. */
   private readonly pipelined: boolean;
+  /** Hears each commit's pre-images as it is handed to the store (see `watchPreImages`). */
+  private preImages: ((before: Map<string, Bytes | null>) => void) | undefined;
 
   /** `onCommit` hears the writes of every commit once applied (the jobs' timer and task indexes follow them: src/jobs/Jobs.ts). */
   constructor(
@@ -106,6 +108,16 @@ export class GuardedModuleStore implements ModuleStore {
     const pending = new Map<string, Uint8Array | null>();
     for (const entry of this.applying) for (const [id, value] of entry.writes) pending.set(id, value);
     return pending;
+  }
+  /**
+   * From now on, `listener` hears of every commit as it is handed to the store: the value each key it
+   * writes (writes and bookkeeping) had just before, by key id (`null`: absent). It is called
+   * synchronously, before `getSync` sees the commit, so what it hears and `getSync` together give the
+   * state at any moment since (a shadow run's state: src/engine/ShadowState.ts, in place of a LevelDB
+   * snapshot per live step). One listener; `undefined` stops.
+   */
+  watchPreImages(listener: ((before: Map<string, Bytes | null>) => void) | undefined): void {
+    this.preImages = listener;
   }
   /** Waits for the commits asked for so far to be durable: a listing sees them all. */
   keys: ModuleStore['keys'] = (range) => {
@@ -230,6 +242,12 @@ export class GuardedModuleStore implements ModuleStore {
     // that turn's own chain (waiting on it deadlocked a block's commit after a job's).
     if (!pipelined && this.applying.length > 0) return Promise.all(this.applying.map((a) => a.durable.catch(() => {}))).then(() => this.apply(commit, result));
     const writes = new Map(commit.writes.map((w) => [keyId(w.key), w.value]));
+    if (this.preImages) {
+      const before = new Map<string, Bytes | null>();
+      for (const { key } of commit.writes) before.set(keyId(key), this.getSync(key) ?? null);
+      for (const { key } of commit.bookkeeping ?? []) before.set(keyId(key), this.getSync(key) ?? null);
+      this.preImages(before);
+    }
     // Logged at once, durable or not: a job may read the values from `applying` meanwhile, and a
     // commit after this one is checked against it before this one is durable.
     if (this.jobsInFlight.size > 0) this.log.push({ seq: ++this.seq, keys: new Set(writes.keys()) });

@@ -15,6 +15,7 @@ import { LoadError } from '../../src/errors/LoadError.ts';
 import { ManualClock } from '../../src/clock/Clock.ts';
 import { Engine } from '../../src/engine/Engine.ts';
 import { EngineMetrics } from '../../src/metrics/EngineMetrics.ts';
+import { DEFAULT_SHADOW } from '../../src/limits/defaults.ts';
 import { SHADOW_REPORT_KEY } from '../../src/store/reservedKeys.ts';
 import { startAnvil } from '../anvil.ts';
 import { fixture, newRuntime } from '../helpers.ts';
@@ -97,6 +98,22 @@ describe('shadow runs', () => {
       expect(report.differences).toEqual([]);
       // The live module's one order; the candidate's equal one was answered from it.
       expect(posted.length - before).toBe(1);
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it('behavior: steps arriving back to back wait for a pause; each queued one reads the state it started from though later steps (skipped ones too) wrote since', async () => {
+    const { engine, run } = await shadowed(fixture('explorer'));
+    try {
+      // Queued together: the live module runs them back to back, so its candidate starts only after
+      // the last; by then the count is 12, and each shadowed step must still read its own start's count.
+      const steps = Array.from({ length: 12 }, () => run({ op: 'count' }));
+      for (const outcome of await Promise.all(steps)) expect(outcome).toMatchObject({ ok: true });
+      await engine.shadowSettled('explorer');
+      const report = engine.shadowReport('explorer')!;
+      expect(report.steps).toEqual({ same: DEFAULT_SHADOW.queueSteps, different: 0, skipped: 12 - DEFAULT_SHADOW.queueSteps, failed: 0 });
+      expect(new TextDecoder().decode(await engine.read('explorer', new TextEncoder().encode('count')))).toBe('12');
     } finally {
       await engine.stop();
     }

@@ -46,8 +46,8 @@ export class WorkerSlot {
   }
 
   /** The message that hands the slot to the main thread (sent once, on `parentPort`). */
-  hello(): { message: SlotHello; transfer: MessagePort[] } {
-    return { message: { corralSlot: { buffer: this.buffer, port: this.mainPort, threadId } }, transfer: [this.mainPort] };
+  hello(nice?: number | null): { message: SlotHello; transfer: MessagePort[] } {
+    return { message: { corralSlot: { buffer: this.buffer, port: this.mainPort, threadId, ...(nice !== undefined ? { nice } : {}) } }, transfer: [this.mainPort] };
   }
 
   /**

@@ -10,6 +10,7 @@ import { TABLE_ENTRY_BYTES, WASM_PAGE_BYTES } from '../../limits/defaults.ts';
 import type { HostLimitName } from '../../limits/hostCaps.ts';
 import { strongestSignal, type SignalData } from '../../signals/signalFromData.ts';
 import { classifyTrap } from './classifyTrap.ts';
+import { lowestPriority } from './lowestPriority.ts';
 import { type TableFacts, tableFacts } from '../fuel/tableFacts.ts';
 import { HostCallDeadline } from '../../errors/HostCallDeadline.ts';
 import { HostCallFailed, WorkerSlot } from './WorkerSlot.ts';
@@ -103,7 +104,8 @@ const slotIndex = threadId % MAX_WORKER_SLOTS;
 // The call slot: created here, handed to the main thread once, then every call comes through it.
 const slot = new WorkerSlot((workerData as WorkerConfig).regionBytes);
 {
-  const { message, transfer } = slot.hello();
+  // Before the first call: a low-priority runtime's guests never run at the priority of the others'.
+  const { message, transfer } = slot.hello((workerData as WorkerConfig).priority === 'lowest' ? lowestPriority() : undefined);
   parentPort!.postMessage(message, transfer);
 }
 void serve();
