@@ -101,15 +101,6 @@ export class GuardedModuleStore implements ModuleStore {
     return this.applying.some((a) => a.writes.has(id));
   }
   /**
-   * The writes of commits handed to the store and not yet durable, by key id (the later commit's
-   * value wins): what a read view taken now lacks and `getSync` already sees (a shadow run's state).
-   */
-  pendingWrites(): Map<string, Uint8Array | null> {
-    const pending = new Map<string, Uint8Array | null>();
-    for (const entry of this.applying) for (const [id, value] of entry.writes) pending.set(id, value);
-    return pending;
-  }
-  /**
    * From now on, `listener` hears of every commit as it is handed to the store: the value each key it
    * writes (writes and bookkeeping) had just before, by key id (`null`: absent). It is called
    * synchronously, before `getSync` sees the commit, so what it hears and `getSync` together give the

@@ -3,31 +3,17 @@
  * requests from their own snapshots, so the reading, decoding and JSON of a page are this thread's CPU,
  * not the main thread's, where steps run.
  */
-import { readlinkSync } from 'node:fs';
-import { constants, getPriority, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
+import { lowestPriority } from '../../runtime/worker/lowestPriority.ts';
 import { openLevelReads } from '../../store/LevelReadView.ts';
 import { answerRead, jsonBytes, type ReadThreadAnswer, type ReadThreadMessage } from './readRequest.ts';
 
 let source: ReturnType<typeof openLevelReads> | undefined;
 const port = parentPort!;
 
-/**
- * Runs this thread at the lowest priority (nice 19): on a machine whose cores are all busy, a thread of
- * its own still takes CPU from the engine's threads (measured: the fan-out lost as much with the reads
- * on this thread as on the main thread, at load ~17 on 2 cores), so the kernel is told to give reads
- * only what the engine leaves. On Linux the nice value is a thread's own, set through its thread id
- * (/proc/thread-self); elsewhere there is no thread id to set it by, and the thread keeps its priority.
- */
-function lowestPriority(): number | null {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    setPriority(tid, constants.priority.PRIORITY_LOW);
-    return getPriority(tid);
-  } catch {
-    return null;
-  }
-}
+// The lowest priority (nice 19): on a machine whose cores are all busy, a thread of its own still takes
+// CPU from the engine's threads (measured: the fan-out lost as much with the reads on this thread as on
+// the main thread, at load ~17 on 2 cores), so the kernel is told to give reads only what the engine leaves.
 const nice = lowestPriority();
 
 async function answer(id: number, read: () => Promise<unknown>): Promise<void> {
