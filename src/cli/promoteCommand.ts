@@ -63,5 +63,7 @@ export async function promote(module: string, config: string, flags: PromoteFlag
     const code = (REFUSALS.has(String(error.refusal.code)) ? error.refusal.code : 'promote-failed') as EngineErrorCode;
     throw new EngineError(code, error.message, { module, ...error.refusal.details, refusal: error.refusal });
   }
+  // The engine answers promote on loopback only: a listener bound to one non-loopback address is reached from here through that address.
+  if (response.status === 403) throw new EngineError('invalid-option', `${target.origin} refused promote (403): it answers loopback peers only; bind engine.metrics to 127.0.0.1 or 0.0.0.0, or give --url to a loopback listener`, { option: '--url', value: url, status: 403 });
   throw new EngineError('invalid-option', `${target.pathname}: ${response.status} ${error?.message ?? response.statusText}`, { option: '--url', value: url, status: response.status });
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DeliveryOutcome } from '../actor/Actor.ts';
 import type { GuestEvent } from '../bus/guestEvents.ts';
@@ -6,7 +7,7 @@ import { DEFAULT_DEAD_LETTERS, DEFAULT_MESSAGES } from '../limits/defaults.ts';
 import type { Bytes, EngineStore, ModuleStore } from '../store/EngineStore.ts';
 import type { GuardedModuleStore } from '../store/GuardedModuleStore.ts';
 import { deadMessageKey, messageSource, outboxKey, outboxPrefix, parseOutboxKey, prefixLimit } from '../store/reservedKeys.ts';
-import { encodeDeadMessage, pruneDeadMessages, type DeadMessage } from './messageDeadLetters.ts';
+import { cutForJson, decodeDeadMessage, encodeDeadMessage, pruneDeadMessages, type DeadMessage } from './messageDeadLetters.ts';
 import type { MessageHub } from './MessageHub.ts';
 
 /** One message as the receiver's step takes it (the `message` envelope, src/engine/invocation.ts). */
@@ -82,7 +83,7 @@ export class MessageFeed {
     private readonly logger: Logger,
     private readonly batch: number = DEFAULT_MESSAGES.batch,
     private readonly retry: number = DEFAULT_MESSAGES.retry,
-    /** Dead-lettered messages the receiver keeps, the newest (tasks' retention default; `[engine.jobs] dead_letter_max` is not applied here yet). */
+    /** Dead-lettered messages the receiver keeps, the newest (deadMessagesKept: a tenth of its storedBytes, at most tasks' retention count). */
     private readonly keepDead: number = DEFAULT_DEAD_LETTERS.maxCount,
   ) {
     for (const from of senders) this.lanes.set(from, new Lane(from));
@@ -134,6 +135,12 @@ export class MessageFeed {
           const seq = parseOutboxKey(key)?.seq;
           const entry = decodeOutboxEntry(value);
           if (seq === undefined || seq <= lane.position || !entry) continue;
+          // A retraction of a message that was dead-lettered: the original never ran, so there is
+          // nothing to take back, and the guest must not be asked to (found in review).
+          if (entry.r !== undefined && this.sources.receiver.getSync(deadMessageKey(lane.from, BigInt(entry.r))) !== undefined) {
+            if (!(await this.passRetraction(lane, seq, BigInt(entry.r)))) return;
+            continue;
+          }
           const event: GuestEvent = {
             tag: 'message',
             val: { from: lane.from, seq: entry.r === undefined ? seq : BigInt(entry.r), payload: entry.p, correlationId: entry.c, removed: entry.r !== undefined },
@@ -141,6 +148,7 @@ export class MessageFeed {
           const generation = lane.generation;
           const { queued, outcome } = this.sink({ kind: 'message', event, from: lane.from, seq: Number(seq), lane: this.laneOf(lane) });
           void outcome.then((o) => this.ended(lane, generation, o, seq, event));
+          lane.last = outcome;
           lane.position = seq;
           await queued;
         }
@@ -178,15 +186,19 @@ export class MessageFeed {
    * moved meanwhile (so a message is handled or dead, once). A failed commit leaves it to run again.
    */
   private async deadLetter(lane: Lane, seq: bigint, event: GuestEvent, runs: number, signal: { name: string; message: string }): Promise<void> {
-    const message = event.val as { payload: string; correlationId: string | undefined; removed: boolean };
+    const message = event.val as { seq: bigint; payload: string; correlationId: string | undefined; removed: boolean };
+    // Cut: a dead letter counts toward the receiver's storedBytes (see DEFAULT_MESSAGES.deadPayloadBytes).
+    const payload = cutForJson(message.payload, DEFAULT_MESSAGES.deadPayloadBytes);
     const dead: DeadMessage = {
       from: lane.from,
       seq: Number(seq),
-      payload: message.payload,
+      payload,
+      ...(payload === message.payload ? {} : { payloadBytes: Buffer.byteLength(message.payload, 'utf8'), payloadSha256: createHash('sha256').update(message.payload, 'utf8').digest('hex') }),
       ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
       removed: message.removed,
+      ...(message.removed ? { retracts: Number(message.seq) } : {}),
       attempts: runs,
-      lastError: { signal: signal.name, message: signal.message },
+      lastError: { signal: signal.name, message: cutForJson(signal.message, DEFAULT_MESSAGES.deadErrorBytes) },
       deadAt: (this.sources.now ?? Date.now)(),
     };
     const key = deadMessageKey(lane.from, seq);
@@ -203,6 +215,32 @@ export class MessageFeed {
     } catch (error) {
       this.logger.error({ err: error, from: lane.from, to: this.receiver, seq: Number(seq) }, 'could not dead-letter a message; it runs again');
     }
+  }
+
+  /**
+   * Moves the receiver's cursor past retraction `seq` of dead-lettered message `retracts` without running
+   * it, once the steps queued before it have committed, and marks the dead letter `retracted`. False when
+   * the lane was rewound meanwhile (an earlier step failed) or the commit failed: the next read decides.
+   */
+  private async passRetraction(lane: Lane, seq: bigint, retracts: bigint): Promise<boolean> {
+    const generation = lane.generation;
+    await lane.last?.catch(() => undefined);
+    if (this.stopped || generation !== lane.generation) return false;
+    const key = deadMessageKey(lane.from, retracts);
+    const before = this.sources.receiver.getSync(key);
+    const dead = before && decodeDeadMessage(before);
+    const writes = dead ? [{ key, value: encodeDeadMessage({ ...dead, retracted: true }) }] : [];
+    const sizeDelta = writes.length > 0 ? writes[0]!.value.byteLength - before!.byteLength : 0;
+    try {
+      const committed = await this.sources.receiver.commitIf({ writes, sizeDelta, cursor: { source: messageSource(lane.from), value: { seq: Number(seq) } } }, () => this.hub.handledBy(this.receiver, lane.from) === seq - 1n);
+      if (!committed) return false;
+    } catch (error) {
+      this.logger.error({ err: error, from: lane.from, to: this.receiver, seq: Number(seq) }, 'could not pass the retraction of a dead-lettered message; it is read again');
+      return false;
+    }
+    this.hub.handled(this.receiver, lane.from, seq, false);
+    lane.position = seq;
+    return true;
   }
 
   /** The lane reads again from the committed cursor: at once, or once the actor serves again after a refusal at its open circuit. */
@@ -233,6 +271,8 @@ class Lane {
   generation = 0;
   running: Promise<void> | undefined;
   again = false;
+  /** The outcome of the last step queued: a retraction passed without running waits for it. */
+  last: Promise<DeliveryOutcome> | undefined;
   /** The message whose step failed last, and how many runs of it in a row ended in a signal. */
   failing: { seq: bigint; runs: number } | undefined;
   view: MessageLane | undefined;

@@ -10,6 +10,7 @@ import type { InvocationScope } from '../host/InvocationScope.ts';
 import type { Job } from '../jobs/Job.ts';
 import type { JobAttempt, JobModule } from '../jobs/JobModule.ts';
 import type { Timer } from '../jobs/timerWrites.ts';
+import { DEFAULT_DEAD_LETTERS } from '../limits/defaults.ts';
 import { DEFAULT_HOST_CAPS, type HostCaps } from '../limits/hostCaps.ts';
 import type { Component } from '../runtime/Component.ts';
 import type { HostImports } from '../runtime/HostImports.ts';
@@ -34,6 +35,7 @@ import type { ChainPosition } from './records.ts';
 import { ModuleQuery, type QueryResult } from './ModuleQuery.ts';
 import { ModuleShadow } from './ModuleShadow.ts';
 import type { ShadowReport } from './ShadowReport.ts';
+import { deadMessagesKept } from './messageDeadLetters.ts';
 import { MessageFeed, viewEntries, type MessageDelivery } from './MessageFeed.ts';
 import { OutboxTrim } from './OutboxTrim.ts';
 import { messageSenders } from './messageGrants.ts';
@@ -226,7 +228,8 @@ export class ModuleRuntime implements InvocationModule, JobModule, ChainSide {
     if (senders.size === 0) return;
     const { store, messages: hub, supervisor } = this.parts;
     const sink = (delivery: MessageDelivery) => supervisor.deliverTo(this.name, { kind: 'message', payload: delivery });
-    this.messages = new MessageFeed(this.name, [...senders.keys()], { receiver: this.store, entries: viewEntries(store), whenServing: () => this.whenServing() }, hub, sink, this.logger);
+    const keepDead = deadMessagesKept(this.caps.storedBytes, DEFAULT_DEAD_LETTERS.maxCount);
+    this.messages = new MessageFeed(this.name, [...senders.keys()], { receiver: this.store, entries: viewEntries(store), whenServing: () => this.whenServing() }, hub, sink, this.logger, undefined, undefined, keepDead);
     hub.attach(this.messages, senders);
     await this.messages.start();
   }

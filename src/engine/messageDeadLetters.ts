@@ -1,3 +1,4 @@
+import { DEFAULT_MESSAGES } from '../limits/defaults.ts';
 import type { Bytes, ModuleReadView, ModuleStore } from '../store/EngineStore.ts';
 import { commitStaged } from '../store/GuardedModuleStore.ts';
 import { DEAD_MSG_PREFIX, prefixLimit } from '../store/reservedKeys.ts';
@@ -10,16 +11,51 @@ import { DEAD_MSG_PREFIX, prefixLimit } from '../store/reservedKeys.ts';
 export interface DeadMessage {
   from: string;
   seq: number;
+  /** The payload as sent, or its first `DEFAULT_MESSAGES.deadPayloadBytes` (as JSON text) when longer. */
   payload: string;
+  /** A cut payload's whole length (UTF-8 bytes) and sha256 (hex): only when `payload` was cut. */
+  payloadBytes?: number;
+  payloadSha256?: string;
   correlationId?: string;
-  /** A retraction (a reorg undid the sender's step that sent message `seq`), not the message itself. */
+  /** A retraction (a reorg undid the sender's step that sent message `retracts`), not the message itself. */
   removed: boolean;
+  /** For a retraction: the seq of the message it takes back (`seq` is the retraction's own place in the outbox). */
+  retracts?: number;
+  /** A reorg undid the step that sent it, after it was dead-lettered: its retraction was passed, not run. */
+  retracted?: boolean;
   /** Runs of its step that ended in a signal, the last included. */
   attempts: number;
   /** The last signal's name and message. */
   lastError: { signal: string; message: string };
   /** When it was dead-lettered (epoch ms). */
   deadAt: number;
+}
+
+/**
+ * `text` cut at a character boundary so that its JSON text takes at most `maxBytes` (UTF-8): a payload
+ * of control characters grows six-fold as JSON, so the record's bound is on what is stored.
+ */
+export function cutForJson(text: string, maxBytes: number): string {
+  const size = (s: string) => Buffer.byteLength(JSON.stringify(s), 'utf8');
+  if (size(text) <= maxBytes) return text;
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (size(text.slice(0, mid)) <= maxBytes) lo = mid;
+    else hi = mid - 1;
+  }
+  // Not half a surrogate pair.
+  const code = text.charCodeAt(lo - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? lo - 1 : lo);
+}
+
+/**
+ * How many dead letters a receiver keeps: a tenth of its `storedBytes` in records of at most
+ * `deadRecordBytes`, at least one, at most `maxCount` (DEFAULT_MESSAGES).
+ */
+export function deadMessagesKept(storedBytes: number, maxCount: number): number {
+  return Math.max(1, Math.min(maxCount, Math.floor(storedBytes / 10 / DEFAULT_MESSAGES.deadRecordBytes)));
 }
 
 export const encodeDeadMessage = (dead: DeadMessage): Bytes => Buffer.from(JSON.stringify(dead), 'utf8');

@@ -677,10 +677,17 @@ export const DEV_DEBOUNCE_MS = 150;
  * delivered (one that fails every time would otherwise hold that sender's queue for good). Each failure
  * is a restart of the receiver's actor, after its backoff; 2 retries (3 runs) stay under
  * DEFAULT_SUPERVISION.intensity (3 restarts in 5 s, the 4th opens the circuit), so a poison message
- * is dead-lettered before it quarantines its receiver. Counted in memory: an engine restart gives the
- * message its runs again.
+ * is dead-lettered before one poison message quarantines its receiver (two in a row within the
+ * supervisor's period still do: the restarts of both count). Counted in memory: an engine restart gives
+ * the message its runs again.
+ * `deadPayloadBytes`: bytes of a dead letter's payload (and `deadErrorBytes` of its last error) kept, as
+ * JSON text; a longer one is cut, with its whole length and sha256 beside. A dead letter counts toward
+ * the receiver's `storedBytes`; with whole payloads (up to `messageBytes`, 256 KiB) a few poison
+ * messages filled a small receiver's quota, after which every message it got failed on its writes and
+ * was dead-lettered too (found in review). Cut, one record stays under `deadRecordBytes`, and a receiver
+ * keeps at most a tenth of its `storedBytes` in them (and never more than DEFAULT_DEAD_LETTERS.maxCount).
  */
-export const DEFAULT_MESSAGES = { inbox: 1_000, batch: 256, correlationIdBytes: 256, trimEvery: 64, retry: 2 } as const;
+export const DEFAULT_MESSAGES = { inbox: 1_000, batch: 256, correlationIdBytes: 256, trimEvery: 64, retry: 2, deadPayloadBytes: 1_024, deadErrorBytes: 512, deadRecordBytes: 4_096 } as const;
 
 /**
  * Addresses a module adds to its named log triggers at run time (src/host/triggers.ts). `perStep`:

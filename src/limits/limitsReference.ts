@@ -213,6 +213,9 @@ export const LIMITS: readonly { section: string; entries: readonly LimitEntry[] 
       { name: 'DEFAULT_MESSAGES.correlationIdBytes', unit: 'bytes', trips: 'bytes of a correlation id; a longer one is `invalid-input`' },
       { name: 'DEFAULT_MESSAGES.trimEvery', unit: 'count', trips: "handled outbox entries to one receiver (or its `inbox`, if smaller) that gather before the sender's outbox is trimmed of them by a commit of its own; entries of blocks in the reorg window stay until they leave it" },
       { name: 'DEFAULT_MESSAGES.retry', unit: 'count', trips: "runs of one message after its first that ended in a signal; one more and it is dead-lettered (the receiver's cursor moves past it, the next message is delivered)" },
+      { name: 'DEFAULT_MESSAGES.deadPayloadBytes', unit: 'bytes', trips: "bytes (as JSON text) of a dead letter's payload kept; a longer one is cut, with its whole length and sha256 beside" },
+      { name: 'DEFAULT_MESSAGES.deadErrorBytes', unit: 'bytes', trips: "bytes (as JSON text) of a dead letter's last error kept; a longer one is cut" },
+      { name: 'DEFAULT_MESSAGES.deadRecordBytes', unit: 'bytes', trips: 'the most one dead letter of a message takes; a receiver keeps at most a tenth of its `storedBytes` in them (at least one, at most DEFAULT_DEAD_LETTERS.maxCount)' },
     ],
   },
   {

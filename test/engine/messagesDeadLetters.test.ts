@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +72,28 @@ describe('dead letters of messages', () => {
       expect((await deadOf(again, 'r')).map((d) => d.seq)).toEqual([2]);
     } finally {
       await again.stop();
+    }
+  }, 60_000);
+
+  it("behavior: a dead letter keeps a cut payload (length and sha256 beside), so a message too big for the receiver's storedBytes is dead alone and a later one that fits is handled", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'corral-messages-dead-quota-'));
+    // Restarts fast and many: the test is about bytes, not about the supervisor's intensity.
+    const lenient = { intensity: 100, periodMs: 5_000, backoffInitialMs: 10, backoffMaxMs: 20 };
+    const engine = await Engine.start({ runtime, stateDir, logger: captureLogger().logger, modules: [msgProbe('s', { to: ['r'] }), msgProbe('r', { from: ['s'], caps: { storedBytes: 10_000 }, supervision: lenient } as never)] });
+    try {
+      const big = 'x'.repeat(6_000);
+      await command(engine, 's', { op: 'send', to: 'r', payloads: [big, big, 'a'] });
+      await handled(engine, 'r', 's', 3);
+      // The receiver keeps what it gets: 6,000 bytes and 'a' fit its 10,000; the second 6,000 did not.
+      expect((await got(engine, 'r')).map((m) => m.payload.length)).toEqual([6_000, 1]);
+      const dead = await deadOf(engine, 'r');
+      expect(dead.map((d) => [d.seq, d.lastError.signal])).toEqual([[2, 'HostLimitExceeded']]);
+      expect(dead[0]!.payload).toBe('x'.repeat(dead[0]!.payload.length));
+      expect(dead[0]!.payload.length).toBeLessThanOrEqual(DEFAULT_MESSAGES.deadPayloadBytes);
+      expect(dead[0]).toMatchObject({ payloadBytes: 6_000, payloadSha256: createHash('sha256').update(big).digest('hex') });
+      expect(engine.storedBytes().r).toBeLessThanOrEqual(10_000);
+    } finally {
+      await engine.stop();
     }
   }, 60_000);
 

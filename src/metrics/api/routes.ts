@@ -150,7 +150,10 @@ function promote(engine: ReadApiEngine, access: ApiAccess, req: IncomingMessage,
   if (refused) return sendError(res, new ApiRefusal(refused.status, refused.code, refused.message), refused.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
   if (!engine.promote) return sendError(res, notFound('this engine does not promote over the API'));
   if (!engine.actors().some((a) => a.name === module)) return sendError(res, notFound(`no module named ${module} is loaded here`));
-  engine.promote(module).then(
+  // Through a promise: a synchronous throw of promote (a module gone between the check and the call)
+  // must answer the request, not escape the listener and end the process.
+  const promote = engine.promote.bind(engine);
+  Promise.resolve(module).then(promote).then(
     ({ migrated }) => send(res, 200, { module, migrated }),
     (error: unknown) => {
       if (error instanceof CorralError) return send(res, 409, { error: { status: 409, code: 'promote-refused', message: error.message, refusal: error.toJSON() } });
