@@ -35,6 +35,8 @@ interface LiveStep {
   enqueuedBy: Job['enqueuedBy'];
   calls: RecordedHostCall[];
   called: CallOutcome;
+  /** Dropped while its candidate ran, to keep the pre-images within their bound (see `bound`). */
+  abandoned?: boolean;
 }
 
 /**
@@ -51,6 +53,8 @@ export class ModuleShadow {
   private draining: Promise<void> | undefined;
   /** Live steps of the module between their turn's beginning and end: while any runs, the candidate waits (see `liveIdle`). */
   private live = 0;
+  /** The queued step whose candidate runs now. */
+  private running: LiveStep | undefined;
   private idleWaiters: (() => void)[] = [];
   /** Candidate host calls held until the live step running ends (see `yielding`). */
   private stepWaiters: (() => void)[] = [];
@@ -75,7 +79,7 @@ export class ModuleShadow {
     report: ShadowReport,
   ) {
     this.report = report;
-    this.state = new ShadowState(store);
+    this.state = new ShadowState(store, () => this.bound(), DEFAULT_SHADOW.heldCommits, DEFAULT_SHADOW.heldBytes);
     const existing = store.getSync(SHADOW_REPORT_KEY);
     this.reportBytes = existing ? SHADOW_REPORT_KEY.byteLength + existing.byteLength : 0;
     const of = (names: readonly (keyof HostBinding['specifiers'])[]) => names.flatMap((n) => (binding.specifiers[n] ? [binding.specifiers[n]] : []));
@@ -149,7 +153,6 @@ export class ModuleShadow {
         this.live++;
         const go = extras.begin ? extras.begin() : true;
         if (!go || this.closed) return go;
-        this.bound();
         if (this.queue.length >= DEFAULT_SHADOW.queueSteps) this.report.steps.skipped++;
         // Before the call: the state this step starts from is kept from now.
         else taken = this.state.hold();
@@ -157,7 +160,10 @@ export class ModuleShadow {
       },
       complete: async (called) => {
         const outcome = extras.complete ? await extras.complete(called) : called;
-        if (taken && scope && !this.closed) {
+        // Only a step that ran to its end is shadowed: one refused (stale, circuit) or whose commit failed
+        // runs again, and would be shadowed twice (found in review).
+        const ended = outcome.ok || 'signal' in outcome;
+        if (taken && scope && ended && !this.closed) {
           handed = true;
           this.enqueue({ envelope, args, each: extras.each !== undefined, hold: taken, scope, enqueuedBy: enqueuedBy!, calls, called });
         }
@@ -224,13 +230,21 @@ export class ModuleShadow {
   }
 
   /**
-   * Keeps the pre-images held for queued steps under `DEFAULT_SHADOW.heldCommits` and `heldBytes` while the live module
-   * gives its candidate no gap: the oldest queued steps are dropped (skipped) instead of memory growing.
+   * Keeps the pre-images held under `DEFAULT_SHADOW.heldCommits` and `heldBytes` while the live module
+   * gives its candidate no gap, called by ShadowState as the commit that passes them is heard: the
+   * oldest queued steps are dropped (skipped); if the candidate step running still holds too much (each
+   * of its host calls waits for a live step, so a long one holds one commit per call), it is abandoned:
+   * its state released, its reads refused, its outcome not compared (skipped). Memory never grows with
+   * the live module's commits (found in review: 210 and 301 commits held past a bound of 16).
    */
   private bound(): void {
-    while ((this.state.heard > DEFAULT_SHADOW.heldCommits || this.state.heardBytes > DEFAULT_SHADOW.heldBytes) && this.queue.length > 0) {
+    while (this.state.overBound && this.queue.length > 0) {
       this.state.release(this.queue.shift()!.hold);
       this.report.steps.skipped++;
+    }
+    if (this.state.overBound && this.running && !this.running.abandoned) {
+      this.running.abandoned = true;
+      this.state.release(this.running.hold);
     }
   }
 
@@ -265,12 +279,17 @@ export class ModuleShadow {
       await this.liveIdle();
       const step = this.queue.shift();
       if (!step) return;
+      this.running = step;
       try {
         await this.shadow(step);
       } catch (error) {
-        this.report.steps.failed++;
-        this.logger.warn({ err: error }, 'shadow run of a step failed; the live module is not affected');
+        if (step.abandoned) this.report.steps.skipped++;
+        else {
+          this.report.steps.failed++;
+          this.logger.warn({ err: error }, 'shadow run of a step failed; the live module is not affected');
+        }
       } finally {
+        this.running = undefined;
         this.state.release(step.hold);
       }
     }
@@ -278,7 +297,15 @@ export class ModuleShadow {
 
   /** Runs the candidate on one live step and compares. */
   private async shadow(live: LiveStep): Promise<void> {
-    const transaction = new StateTransaction(this.state.reader(live.hold));
+    const state = this.state.reader(live.hold);
+    // An abandoned step's state is gone (see bound): its reads are refused, and its outcome is not compared.
+    const refused = () => {
+      if (live.abandoned) throw new Error('shadow: this candidate step was dropped to keep the pre-images held within their bound');
+    };
+    const transaction = new StateTransaction({
+      getSync: (key) => (refused(), state.getSync(key)),
+      keys: (range) => (refused(), state.keys(range)),
+    });
     const invocationId = randomUUID();
     const scope = new InvocationScope(live.scope.module, this.store, transaction, live.scope.caps, () => this.logger.child({ event: live.envelope.kind, invocationId }), live.scope.idempotencyKey);
     scope.chainBlock = live.scope.chainBlock;
@@ -292,6 +319,10 @@ export class ModuleShadow {
       // Its worker announced its priority before it served this call.
       this.priorityTold = true;
       if ([...this.parts.shadows.runtime().workerNice().values()].some((nice) => nice === null)) this.logger.warn('shadow: the candidate\'s thread could not be lowered to the lowest priority here (Linux only): it competes with live steps as an equal');
+    }
+    if (live.abandoned) {
+      this.report.steps.skipped++;
+      return;
     }
     const candidate = withCap(scope, 'on-event', invocationId, called);
     const liveOutcome = withCap(live.scope, 'on-event', live.called.invocationId, live.called);

@@ -39,7 +39,22 @@ export class ShadowState {
   /** Key and value bytes of the pre-images kept. */
   private bytes = 0;
 
-  constructor(private readonly store: GuardedModuleStore) {}
+  /**
+   * `over` is called as a commit is heard that takes the pre-images kept past `maxCommits` or
+   * `maxBytes`: it releases holds (the oldest first) until they fit. It is the one place the bound is
+   * kept, so no path of commits (a full queue, a long candidate step) grows them without end.
+   */
+  constructor(
+    private readonly store: GuardedModuleStore,
+    private readonly over: () => void = () => {},
+    private readonly maxCommits = Infinity,
+    private readonly maxBytes = Infinity,
+  ) {}
+
+  /** Whether the pre-images kept pass the bound. */
+  get overBound(): boolean {
+    return this.log.length > this.maxCommits || this.bytes > this.maxBytes;
+  }
 
   /** The state as of now, kept until `release`. */
   hold(): StateHold {
@@ -81,6 +96,7 @@ export class ShadowState {
     for (const [id, value] of before) bytes += id.length + (value?.byteLength ?? 0);
     this.bytes += bytes;
     this.log.push({ seq: ++this.seq, before, bytes });
+    if (this.overBound) this.over();
   }
 
   /** The module's committed state as it was when `hold` was taken (valid until it is released). */
