@@ -19,30 +19,26 @@ const ok: DeliveryOutcome = { ok: true, value: [], fuelUsed: 0, durationMs: 0, i
 const trap = { ok: false, signal: { name: 'Trap', message: 'poison' }, durationMs: 0, invocationId: 'x' } as unknown as DeliveryOutcome;
 
 /** Sender `s`'s outbox to `r`: message 1, then (a reorg undid the step that sent it) its retraction at seq 2, then message 3. */
-function outbox(): [Uint8Array, Uint8Array][] {
-  return [
-    [outboxKey('r', 1n), encodeOutboxEntry({ p: 'poison' })],
-    [outboxKey('r', 2n), encodeOutboxEntry({ p: 'poison', r: 1 })],
-    [outboxKey('r', 3n), encodeOutboxEntry({ p: 'fine' })],
-  ];
-}
+const poisonThenRetracted = (): [Uint8Array, Uint8Array][] => [
+  [outboxKey('r', 1n), encodeOutboxEntry({ p: 'poison' })],
+  [outboxKey('r', 2n), encodeOutboxEntry({ p: 'poison', r: 1 })],
+  [outboxKey('r', 3n), encodeOutboxEntry({ p: 'fine' })],
+];
 
-/** A receiver whose guest traps on message 1 every time; resolves once its cursor on `s` reached 3. */
-function receiver() {
+/**
+ * A receiver of `entries` whose guest answers each message in turn as `answer` says (a step out of turn
+ * is refused as stale); `committed` hears each commit the feed makes of its own (dead letters, passes).
+ */
+function receiver(entries: [Uint8Array, Uint8Array][], answer: (seq: number) => 'ok' | 'trap', committed: (commit: Commit) => void = () => {}) {
   const state = new Map<string, Uint8Array>();
-  const commits: Commit[] = [];
-  let reached!: () => void;
-  const done = new Promise<void>((resolve) => (reached = resolve));
-  const entries = outbox();
   const sources = {
     receiver: {
       cursor: async () => undefined,
       getSync: (key: Uint8Array) => state.get(id(key)),
       commitIf: async (commit: Commit, stillValid: () => boolean) => {
         if (!stillValid()) return false;
-        commits.push(commit);
         for (const w of commit.writes) if (w.value) state.set(id(w.key), w.value);
-        if ((commit.cursor?.value as { seq: number }).seq === 3) reached();
+        committed(commit);
         return true;
       },
       keys: async function* () {},
@@ -55,21 +51,23 @@ function receiver() {
   const ran: { seq: number; removed: boolean }[] = [];
   const sink = (delivery: Parameters<ConstructorParameters<typeof MessageFeed>[4]>[0]) => {
     if (delivery.lane.expected() !== BigInt(delivery.seq)) return { queued: Promise.resolve(), outcome: Promise.resolve({ ok: false, refused: 'stale' } as DeliveryOutcome) };
-    const { removed } = delivery.event.val as { removed: boolean };
-    ran.push({ seq: delivery.seq, removed });
-    if (delivery.seq === 1) return { queued: Promise.resolve(), outcome: Promise.resolve(trap) };
+    ran.push({ seq: delivery.seq, removed: (delivery.event.val as { removed: boolean }).removed });
+    if (answer(delivery.seq) === 'trap') return { queued: Promise.resolve(), outcome: Promise.resolve(trap) };
     delivery.lane.handled(BigInt(delivery.seq));
-    if (delivery.seq === 3) reached();
     return { queued: Promise.resolve(), outcome: Promise.resolve(ok) };
   };
-  return { sources, sink, ran, commits, state, done };
+  const feed = new MessageFeed('r', ['s'], sources, new MessageHub(), sink, pino({ level: 'silent' }));
+  return { feed, ran, state };
 }
 
 describe('message dead letters and reorgs', () => {
   it("behavior: the retraction of a dead-lettered message is passed, not run (the guest never applied the original); the dead letter is marked retracted; the next message runs", async () => {
-    const { sources, sink, ran, state, done } = receiver();
-    const hub = new MessageHub();
-    const feed = new MessageFeed('r', ['s'], sources, hub, sink, pino({ level: 'silent' }));
+    let reached!: () => void;
+    const done = new Promise<void>((resolve) => (reached = resolve));
+    const { feed, ran, state } = receiver(poisonThenRetracted(), (seq) => {
+      if (seq === 3) reached();
+      return seq === 1 ? 'trap' : 'ok';
+    });
     await feed.start();
     await done;
     await feed.stop();
@@ -82,44 +80,17 @@ describe('message dead letters and reorgs', () => {
     ]);
     const dead = decodeDeadMessage(state.get(id(deadMessageKey('s', 1)))!)!;
     expect(dead).toMatchObject({ from: 's', seq: 1, payload: 'poison', removed: false, retracted: true, attempts: 3 });
-    expect(hub.handledBy('r', 's')).toBe(3n);
   });
 
   it("behavior: a dead-lettered retraction names the message it takes back (`retracts`) beside its own outbox seq", async () => {
-    const hub = new MessageHub();
-    const state = new Map<string, Uint8Array>();
     let written!: () => void;
     const dead = new Promise<void>((resolve) => (written = resolve));
+    // Message 1 is handled; its retraction traps every time.
     const entries: [Uint8Array, Uint8Array][] = [
       [outboxKey('r', 1n), encodeOutboxEntry({ p: 'hello' })],
       [outboxKey('r', 2n), encodeOutboxEntry({ p: 'hello', r: 1 })],
     ];
-    const sources = {
-      receiver: {
-        cursor: async () => undefined,
-        getSync: (key: Uint8Array) => state.get(id(key)),
-        commitIf: async (commit: Commit, stillValid: () => boolean) => {
-          if (!stillValid()) return false;
-          for (const w of commit.writes) if (w.value) state.set(id(w.key), w.value);
-          if (commit.writes.length > 0) written();
-          return true;
-        },
-        keys: async function* () {},
-        get: async (key: Uint8Array) => state.get(id(key)),
-      },
-      entries: async (_sender: string, range: { gt: Uint8Array }) => entries.filter(([k]) => Buffer.compare(Buffer.from(k), Buffer.from(range.gt)) > 0),
-      whenServing: async () => {},
-      now: () => 0,
-    } as unknown as MessageSources;
-    // Message 1 is handled; its retraction traps every time.
-    const feed = new MessageFeed('r', ['s'], sources, hub, (delivery) => {
-      if (delivery.lane.expected() !== BigInt(delivery.seq)) return { queued: Promise.resolve(), outcome: Promise.resolve({ ok: false, refused: 'stale' } as DeliveryOutcome) };
-      if (delivery.seq === 1) {
-        delivery.lane.handled(1n);
-        return { queued: Promise.resolve(), outcome: Promise.resolve(ok) };
-      }
-      return { queued: Promise.resolve(), outcome: Promise.resolve(trap) };
-    }, pino({ level: 'silent' }));
+    const { feed, state } = receiver(entries, (seq) => (seq === 1 ? 'ok' : 'trap'), (commit) => commit.writes.length > 0 && written());
     await feed.start();
     await dead;
     await feed.stop();
